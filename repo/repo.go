@@ -1,0 +1,99 @@
+// Package repo holds every SQL statement duebell runs. Callers get one method
+// per query; PostgreSQL specifics stay behind this API.
+package repo
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"regexp"
+	"strings"
+
+	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq"
+)
+
+// ErrNotFound is returned when a looked-up row does not exist.
+var ErrNotFound = errors.New("not found")
+
+// ErrConflict is returned when a write contradicts what is stored.
+var ErrConflict = errors.New("conflict")
+
+// DefaultSchema is the PostgreSQL schema duebell keeps its tables in.
+const DefaultSchema = "duebell"
+
+var schemaName = regexp.MustCompile(`^[a-z_][a-z0-9_]{0,62}$`)
+
+// Repo is the PostgreSQL store.
+type Repo struct {
+	db     *sqlx.DB
+	schema string
+}
+
+// Open connects to PostgreSQL at url and uses schema for every table. The
+// schema is set as the connection's search_path, so statements stay unqualified.
+func Open(ctx context.Context, url, schema string) (*Repo, error) {
+	if schema == "" {
+		schema = DefaultSchema
+	}
+	if !schemaName.MatchString(schema) {
+		return nil, fmt.Errorf("database.schema %q: use lower-case letters, digits and underscores", schema)
+	}
+	dsn := url
+	if strings.HasPrefix(url, "postgres://") || strings.HasPrefix(url, "postgresql://") {
+		var err error
+		if dsn, err = pq.ParseURL(url); err != nil {
+			return nil, fmt.Errorf("database.url: %w", err)
+		}
+	}
+	dsn += " search_path=" + schema
+	db, err := sqlx.Open("postgres", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("open database: %w", err)
+	}
+	db.SetMaxOpenConns(20)
+	db.SetMaxIdleConns(10)
+	if err := db.PingContext(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("connect database: %w", err)
+	}
+	return &Repo{db: db, schema: schema}, nil
+}
+
+// Close closes the pool.
+func (r *Repo) Close() error { return r.db.Close() }
+
+// Ping checks that the database answers.
+func (r *Repo) Ping(ctx context.Context) error { return r.db.PingContext(ctx) }
+
+// Schema is the schema the tables live in.
+func (r *Repo) Schema() string { return r.schema }
+
+// DB exposes the pool to sibling test helpers; application code uses methods.
+func (r *Repo) DB() *sqlx.DB { return r.db }
+
+// withTx runs fn in a transaction, committing when fn returns nil. Rollback
+// uses a context that is not cancelled, so a cancelled caller still releases locks.
+func (r *Repo) withTx(ctx context.Context, fn func(tx *sqlx.Tx) error) error {
+	tx, err := r.db.BeginTxx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	if err := fn(tx); err != nil {
+		_ = tx.Rollback()
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
+}
+
+// notFound turns sql.ErrNoRows into ErrNotFound with context.
+func notFound(err error, what string) error {
+	if errors.Is(err, sql.ErrNoRows) {
+		return fmt.Errorf("%s: %w", what, ErrNotFound)
+	}
+	return fmt.Errorf("%s: %w", what, err)
+}

@@ -1,0 +1,70 @@
+package repo
+
+import "time"
+
+// Customer is a borrower.
+type Customer struct {
+	ID          int64     `db:"id" json:"-"`
+	Ref         string    `db:"ref" json:"ref"`
+	Name        string    `db:"name" json:"name"`
+	Phone       string    `db:"phone" json:"phone"` // E.164 or ''
+	Email       string    `db:"email" json:"email"` // or ''
+	Locale      string    `db:"locale" json:"locale"`
+	Timezone    string    `db:"timezone" json:"timezone"`
+	SMSOptOut   bool      `db:"sms_opt_out" json:"sms_opt_out"`
+	EmailOptOut bool      `db:"email_opt_out" json:"email_opt_out"`
+	CreatedAt   time.Time `db:"created_at" json:"created_at"`
+	UpdatedAt   time.Time `db:"updated_at" json:"updated_at"`
+}
+
+// Plan is one installment purchase.
+type Plan struct {
+	ID          int64     `db:"id" json:"-"`
+	Ref         string    `db:"ref" json:"ref"`
+	CustomerID  int64     `db:"customer_id" json:"-"`
+	CustomerRef string    `db:"customer_ref" json:"customer_ref"`
+	Merchant    string    `db:"merchant" json:"merchant"`
+	Title       string    `db:"title" json:"title"`
+	Currency    string    `db:"currency" json:"currency"`
+	Total       int64     `db:"total" json:"total"`
+	Periods     int       `db:"periods" json:"periods"`
+	Status      string    `db:"status" json:"status"`
+	RepayMethod string    `db:"repay_method" json:"repay_method"`
+	CardLast4   string    `db:"card_last4" json:"card_last4"`
+	CreatedAt   time.Time `db:"created_at" json:"created_at"`
+	UpdatedAt   time.Time `db:"updated_at" json:"updated_at"`
+	// Installments is filled by GetPlan and read by UpsertPlan.
+	Installments []Installment `db:"-" json:"installments"`
+}
+
+// Installment is one period's bill.
+type Installment struct {
+	ID      int64      `db:"id" json:"-"`
+	PlanID  int64      `db:"plan_id" json:"-"`
+	Seq     int        `db:"seq" json:"seq"`
+	DueDate Date       `db:"due_date" json:"due_date"`
+	Amount  int64      `db:"amount" json:"amount"`
+	Paid    int64      `db:"paid" json:"paid"`
+	Status  string     `db:"status" json:"status"`
+	PaidAt  *time.Time `db:"paid_at" json:"paid_at,omitempty"`
+}
+
+// Plan, installment and notification states.
+const (
+	PlanActive    = "active"
+	PlanCancelled = "cancelled"
+	PlanClosed    = "closed"
+
+	InstallmentPending = "pending"
+	InstallmentPaid    = "paid"
+	InstallmentWaived  = "waived"
+
+	StatusPending     = "pending"
+	StatusSending     = "sending"
+	StatusSent        = "sent"
+	StatusDelivered   = "delivered"
+	StatusUndelivered = "undelivered"
+	StatusSuppressed  = "suppressed"
+	StatusFailed      = "failed"
+	StatusSkipped     = "skipped"
+)
