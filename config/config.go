@@ -1,0 +1,174 @@
+// Package config reads duebell's TOML configuration, applies defaults that
+// work on a laptop and environment overrides for secrets, and validates it,
+// naming the key at fault.
+package config
+
+import (
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/BurntSushi/toml"
+)
+
+// Config is the whole configuration file.
+type Config struct {
+	Database  Database  `toml:"database"`
+	HTTP      HTTP      `toml:"http"`
+	Admin     Admin     `toml:"admin"`
+	Defaults  Defaults  `toml:"defaults"`
+	Links     Links     `toml:"links"`
+	Policy    Policy    `toml:"policy"`
+	Scan      Scan      `toml:"scan"`
+	Dispatch  Dispatch  `toml:"dispatch"`
+	Email     Email     `toml:"email"`
+	SMS       SMS       `toml:"sms"`
+	Outbox    Outbox    `toml:"outbox"`
+	Templates Templates `toml:"templates"`
+	Support   Support   `toml:"support"`
+	Log       Log       `toml:"log"`
+}
+
+type Database struct {
+	URL    string `toml:"url"` // env DUEBELL_DATABASE_URL
+	Schema string `toml:"schema"`
+}
+
+type HTTP struct {
+	Listen       string `toml:"listen"`
+	MaxBodyBytes int64  `toml:"max_body_bytes"`
+}
+
+type Admin struct {
+	Tokens []Token `toml:"tokens"`
+}
+
+// Token is a bearer token with a role: ingest, viewer or operator.
+type Token struct {
+	Name     string `toml:"name"`
+	Token    string `toml:"token"`
+	TokenEnv string `toml:"token_env"`
+	Role     string `toml:"role"`
+}
+
+type Defaults struct {
+	Timezone   string `toml:"timezone"`
+	Locale     string `toml:"locale"`
+	SendWindow string `toml:"send_window"`
+}
+
+type Links struct {
+	BaseURL        string        `toml:"base_url"`
+	AllowedDomains []string      `toml:"allowed_domains"`
+	SigningKey     string        `toml:"signing_key"` // env DUEBELL_LINKS_SIGNING_KEY
+	KeyID          string        `toml:"key_id"`
+	PreviousKeys   []PreviousKey `toml:"previous_keys"`
+	TTL            Duration      `toml:"ttl"`
+}
+
+// PreviousKey still verifies links signed before a key rotation.
+type PreviousKey struct {
+	ID  string `toml:"id"`
+	Key string `toml:"key"`
+}
+
+type Policy struct {
+	Stage           []Stage  `toml:"stage"`
+	PaymentReceived []string `toml:"payment_received"`
+}
+
+type Stage struct {
+	Name       string   `toml:"name"`
+	OffsetDays int      `toml:"offset_days"`
+	Kind       string   `toml:"kind"`
+	Channels   []string `toml:"channels"`
+}
+
+type Scan struct {
+	Schedule string `toml:"schedule"`
+}
+
+type Dispatch struct {
+	Workers     int      `toml:"workers"`
+	Batch       int      `toml:"batch"`
+	Lease       Duration `toml:"lease"`
+	MaxAttempts int      `toml:"max_attempts"`
+	BackoffBase Duration `toml:"backoff_base"`
+	BackoffMax  Duration `toml:"backoff_max"`
+	Interval    Duration `toml:"interval"`
+}
+
+type Email struct {
+	Provider string `toml:"provider"` // smtp or outbox
+	Host     string `toml:"host"`
+	Port     int    `toml:"port"`
+	TLS      string `toml:"tls"` // none, starttls, tls
+	Username string `toml:"username"`
+	Password string `toml:"password"` // env DUEBELL_EMAIL_PASSWORD
+	From     string `toml:"from"`
+	FromName string `toml:"from_name"`
+}
+
+type SMS struct {
+	Provider string     `toml:"provider"` // webhook or outbox
+	Webhook  SMSWebhook `toml:"webhook"`
+}
+
+type SMSWebhook struct {
+	URL    string `toml:"url"`
+	Secret string `toml:"secret"` // env DUEBELL_SMS_WEBHOOK_SECRET
+}
+
+type Outbox struct {
+	Dir string `toml:"dir"`
+}
+
+type Templates struct {
+	Dir string `toml:"dir"`
+}
+
+type Support struct {
+	Phone string `toml:"phone"`
+}
+
+type Log struct {
+	Level  string `toml:"level"`  // debug, info, warn, error
+	Format string `toml:"format"` // text or json
+}
+
+// Duration is a time.Duration written as "30s", "2m", "72h" in TOML.
+type Duration struct{ time.Duration }
+
+// UnmarshalText parses a Go duration string.
+func (d *Duration) UnmarshalText(b []byte) error {
+	v, err := time.ParseDuration(string(b))
+	if err != nil {
+		return fmt.Errorf("duration %q: %w", b, err)
+	}
+	d.Duration = v
+	return nil
+}
+
+// MarshalText writes the duration.
+func (d Duration) MarshalText() ([]byte, error) { return []byte(d.String()), nil }
+
+// Load reads path (may be "" for defaults only), applies defaults and the
+// environment, and validates.
+func Load(path string) (*Config, error) {
+	cfg := &Config{}
+	if path != "" {
+		md, err := toml.DecodeFile(path, cfg)
+		if err != nil {
+			return nil, fmt.Errorf("config %s: %w", path, err)
+		}
+		if undec := md.Undecoded(); len(undec) > 0 {
+			return nil, fmt.Errorf("config %s: unknown key %q", path, undec[0].String())
+		}
+	}
+	cfg.applyEnv(os.Getenv)
+	cfg.applyDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	return cfg, nil
+}

@@ -1,0 +1,76 @@
+package config
+
+import (
+	"cmp"
+	"time"
+
+	"duebell/repo"
+	"duebell/scheduler"
+)
+
+// DefaultDatabaseURL works against a local PostgreSQL with trust auth.
+const DefaultDatabaseURL = "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
+
+// applyEnv lets the environment supply secrets and the database URL, so they
+// need not be written in the file.
+func (c *Config) applyEnv(getenv func(string) string) {
+	set := func(dst *string, key string) {
+		if v := getenv(key); v != "" {
+			*dst = v
+		}
+	}
+	set(&c.Database.URL, "DUEBELL_DATABASE_URL")
+	set(&c.Links.SigningKey, "DUEBELL_LINKS_SIGNING_KEY")
+	set(&c.Email.Password, "DUEBELL_EMAIL_PASSWORD")
+	set(&c.SMS.Webhook.Secret, "DUEBELL_SMS_WEBHOOK_SECRET")
+	for i := range c.Admin.Tokens {
+		if env := c.Admin.Tokens[i].TokenEnv; env != "" {
+			c.Admin.Tokens[i].Token = getenv(env)
+		}
+	}
+}
+
+func (c *Config) applyDefaults() {
+	c.Database.URL = cmp.Or(c.Database.URL, DefaultDatabaseURL)
+	c.Database.Schema = cmp.Or(c.Database.Schema, repo.DefaultSchema)
+	c.HTTP.Listen = cmp.Or(c.HTTP.Listen, "127.0.0.1:8080")
+	c.HTTP.MaxBodyBytes = cmp.Or(c.HTTP.MaxBodyBytes, 1<<20)
+	c.Defaults.Timezone = cmp.Or(c.Defaults.Timezone, "Asia/Shanghai")
+	c.Defaults.Locale = cmp.Or(c.Defaults.Locale, "zh-CN")
+	c.Defaults.SendWindow = cmp.Or(c.Defaults.SendWindow, "09:00-20:00")
+	c.Links.KeyID = cmp.Or(c.Links.KeyID, "k1")
+	if c.Links.TTL.Duration == 0 {
+		c.Links.TTL.Duration = 7 * 24 * time.Hour
+	}
+	if len(c.Policy.Stage) == 0 {
+		for _, s := range scheduler.DefaultStages() {
+			c.Policy.Stage = append(c.Policy.Stage, Stage{Name: s.Name, OffsetDays: s.OffsetDays, Kind: s.Kind, Channels: s.Channels})
+		}
+	}
+	if c.Policy.PaymentReceived == nil {
+		c.Policy.PaymentReceived = []string{"sms"}
+	}
+	c.Scan.Schedule = cmp.Or(c.Scan.Schedule, "@every 1m")
+	c.Email.Provider = cmp.Or(c.Email.Provider, "smtp")
+	c.Email.Port = cmp.Or(c.Email.Port, 587)
+	c.Email.TLS = cmp.Or(c.Email.TLS, "starttls")
+	c.SMS.Provider = cmp.Or(c.SMS.Provider, "webhook")
+	c.Outbox.Dir = cmp.Or(c.Outbox.Dir, "outbox")
+	c.Log.Level = cmp.Or(c.Log.Level, "info")
+	c.Log.Format = cmp.Or(c.Log.Format, "text")
+}
+
+// Stages is the reminder policy in the form the scan uses.
+func (c *Config) Stages() []repo.Stage {
+	out := make([]repo.Stage, len(c.Policy.Stage))
+	for i, s := range c.Policy.Stage {
+		out[i] = repo.Stage{Name: s.Name, OffsetDays: s.OffsetDays, Kind: s.Kind, Channels: s.Channels}
+	}
+	return out
+}
+
+// Window is the parsed default send window (valid after Load).
+func (c *Config) Window() scheduler.Window {
+	w, _ := scheduler.ParseWindow(c.Defaults.SendWindow)
+	return w
+}

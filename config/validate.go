@@ -1,0 +1,115 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+
+	"duebell/scheduler"
+)
+
+// Validate checks every key, returning the first problem with its key name.
+func (c *Config) Validate() error {
+	var errs []error
+	bad := func(key, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s: %s", key, fmt.Sprintf(format, args...)))
+	}
+	if _, err := url.Parse(c.Database.URL); err != nil || c.Database.URL == "" {
+		bad("database.url", "not a PostgreSQL URL")
+	}
+	if _, err := time.LoadLocation(c.Defaults.Timezone); err != nil {
+		bad("defaults.timezone", "unknown time zone %q", c.Defaults.Timezone)
+	}
+	if c.Defaults.Locale != "zh-CN" && c.Defaults.Locale != "en" {
+		bad("defaults.locale", "%q is not zh-CN or en", c.Defaults.Locale)
+	}
+	if _, err := scheduler.ParseWindow(c.Defaults.SendWindow); err != nil {
+		bad("defaults.send_window", "%v", err)
+	}
+	names := map[string]bool{}
+	for i, t := range c.Admin.Tokens {
+		key := fmt.Sprintf("admin.tokens[%d]", i)
+		switch {
+		case t.Name == "":
+			bad(key+".name", "required")
+		case names[t.Name]:
+			bad(key+".name", "%q used twice", t.Name)
+		case len(t.Token) < 16:
+			bad(key+".token", "missing or shorter than 16 characters (set token, or token_env to a variable that holds it)")
+		case !slices.Contains([]string{"ingest", "viewer", "operator"}, t.Role):
+			bad(key+".role", "%q is not ingest, viewer or operator", t.Role)
+		}
+		names[t.Name] = true
+	}
+	if u, err := url.Parse(c.Links.BaseURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		bad("links.base_url", "must be an absolute http(s) URL, e.g. https://pay.example.com/repay")
+	} else if !hostAllowed(u.Hostname(), c.Links.AllowedDomains) {
+		bad("links.allowed_domains", "must include the host of links.base_url (%s)", u.Hostname())
+	}
+	if len(c.Links.SigningKey) < 32 {
+		bad("links.signing_key", "missing or shorter than 32 characters (or set DUEBELL_LINKS_SIGNING_KEY)")
+	}
+	if c.Links.TTL.Duration < time.Hour {
+		bad("links.ttl", "must be at least 1h")
+	}
+	stages := c.Stages()
+	if err := scheduler.ValidateStages(stages); err != nil {
+		errs = append(errs, err)
+	}
+	if err := scheduler.ValidateChannels(c.Policy.PaymentReceived); err != nil {
+		bad("policy.payment_received", "%v", err)
+	}
+	if err := scheduler.ValidateSpec(c.Scan.Schedule); err != nil {
+		bad("scan.schedule", "%q: %v", c.Scan.Schedule, err)
+	}
+	d := c.Dispatch
+	if d.Workers < 0 || d.Batch < 0 || d.MaxAttempts < 0 || d.Lease.Duration < 0 || d.BackoffBase.Duration < 0 {
+		bad("dispatch", "workers, batch, max_attempts, lease and backoff must not be negative")
+	}
+	switch c.Email.Provider {
+	case "smtp":
+		if c.Email.Host == "" {
+			bad("email.host", "required for email.provider = \"smtp\"")
+		}
+		if !slices.Contains([]string{"none", "starttls", "tls"}, c.Email.TLS) {
+			bad("email.tls", "%q is not none, starttls or tls", c.Email.TLS)
+		}
+		if c.Email.From == "" || !strings.Contains(c.Email.From, "@") {
+			bad("email.from", "an address is required")
+		}
+	case "outbox":
+		if c.Email.From == "" {
+			c.Email.From = "duebell@localhost"
+		}
+	default:
+		bad("email.provider", "%q is not smtp or outbox", c.Email.Provider)
+	}
+	switch c.SMS.Provider {
+	case "webhook":
+		if u, err := url.Parse(c.SMS.Webhook.URL); err != nil || u.Host == "" {
+			bad("sms.webhook.url", "required for sms.provider = \"webhook\"")
+		}
+		if c.SMS.Webhook.Secret == "" {
+			bad("sms.webhook.secret", "required (or set DUEBELL_SMS_WEBHOOK_SECRET)")
+		}
+	case "outbox":
+	default:
+		bad("sms.provider", "%q is not webhook or outbox", c.SMS.Provider)
+	}
+	return errors.Join(errs...)
+}
+
+// hostAllowed reports whether host is one of domains or below one.
+func hostAllowed(host string, domains []string) bool {
+	host = strings.ToLower(host)
+	for _, d := range domains {
+		d = strings.ToLower(strings.TrimPrefix(d, "."))
+		if host == d || strings.HasSuffix(host, "."+d) {
+			return true
+		}
+	}
+	return false
+}

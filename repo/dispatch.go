@@ -1,0 +1,195 @@
+package repo
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq"
+)
+
+// Claim is a notice leased to one dispatcher, with what is needed to re-check
+// and render it: the customer, and the plan and installment when it has them.
+type Claim struct {
+	Notification
+	Customer     Customer    `db:"c"`
+	Plan         Plan        `db:"p"`
+	Installment  Installment `db:"i"`
+	EventPayload []byte      `db:"event_payload"`
+}
+
+// claimSQL leases up to $4 sendable notices to owner $1 until $2 + $3: pending
+// ones whose time has come, and sending ones whose lease ran out (a crashed
+// worker's). SKIP LOCKED lets every replica claim from the same queue.
+const claimSQL = `
+WITH claimed AS (
+	UPDATE notifications n
+	SET status = 'sending', lease_owner = $1, lease_expires_at = $2::timestamptz + $3::interval,
+	    attempts = n.attempts + 1, updated_at = $2
+	WHERE n.id IN (
+		SELECT id FROM notifications
+		WHERE (status = 'pending' AND next_attempt_at <= $2)
+		   OR (status = 'sending' AND lease_expires_at < $2)
+		ORDER BY next_attempt_at, id
+		LIMIT $4
+		FOR UPDATE SKIP LOCKED)
+	RETURNING n.*
+)
+SELECT claimed.*,
+	c.id AS "c.id", c.ref AS "c.ref", c.name AS "c.name", c.phone AS "c.phone", c.email AS "c.email",
+	c.locale AS "c.locale", c.timezone AS "c.timezone", c.sms_opt_out AS "c.sms_opt_out",
+	c.email_opt_out AS "c.email_opt_out", c.created_at AS "c.created_at", c.updated_at AS "c.updated_at",
+	coalesce(p.id, 0) AS "p.id", coalesce(p.ref, '') AS "p.ref", coalesce(p.merchant, '') AS "p.merchant",
+	coalesce(p.title, '') AS "p.title", coalesce(p.currency, 'CNY') AS "p.currency", coalesce(p.total, 0) AS "p.total",
+	coalesce(p.periods, 0) AS "p.periods", coalesce(p.status, '') AS "p.status",
+	coalesce(p.repay_method, '') AS "p.repay_method", coalesce(p.card_last4, '') AS "p.card_last4",
+	coalesce(i.id, 0) AS "i.id", coalesce(i.seq, 0) AS "i.seq", i.due_date AS "i.due_date",
+	coalesce(i.amount, 0) AS "i.amount", coalesce(i.paid, 0) AS "i.paid", coalesce(i.status, '') AS "i.status",
+	i.paid_at AS "i.paid_at",
+	coalesce(e.payload, '{}') AS event_payload
+FROM claimed
+JOIN customers c ON c.id = claimed.customer_id
+LEFT JOIN plans p ON p.id = claimed.plan_id
+LEFT JOIN installments i ON i.id = claimed.installment_id
+LEFT JOIN channel_events e ON e.id = claimed.event_id
+ORDER BY claimed.next_attempt_at, claimed.id`
+
+// ClaimNotifications leases up to limit sendable notices as of now.
+func (r *Repo) ClaimNotifications(ctx context.Context, owner string, now time.Time, lease time.Duration, limit int) ([]Claim, error) {
+	var out []Claim
+	if err := r.db.SelectContext(ctx, &out, claimSQL, owner, now, lease.String(), limit); err != nil {
+		return nil, fmt.Errorf("claim notifications: %w", err)
+	}
+	return out, nil
+}
+
+// Outcome is how the dispatcher leaves one claimed notice.
+type Outcome struct {
+	ID     int64
+	Status string // sent, pending (retry or deferral), suppressed, failed
+	Reason string // status_reason
+	// NextAttemptAt is when a pending notice may be claimed again.
+	NextAttemptAt time.Time
+	// Deferred gives back the claim's attempt: the notice was not tried
+	// (outside the send window), so it does not count against max attempts.
+	Deferred bool
+	// Rendered content and where it went; empty when not rendered.
+	Template, Recipient, Subject, Body, BodyHTML, Link string
+	Provider, ProviderMsgID, LastError                 string
+	SentAt                                             *time.Time
+	// Attempt is the delivery try to log; nil when nothing was sent.
+	Attempt *Attempt
+}
+
+const finishSQL = `
+UPDATE notifications n SET
+	status = u.status, status_reason = u.reason, next_attempt_at = coalesce(u.next_at, n.next_attempt_at),
+	attempts = n.attempts - CASE WHEN u.deferred THEN 1 ELSE 0 END,
+	template = coalesce(nullif(u.template, ''), n.template), recipient = coalesce(nullif(u.recipient, ''), n.recipient),
+	subject = coalesce(nullif(u.subject, ''), n.subject), body = coalesce(nullif(u.body, ''), n.body),
+	body_html = coalesce(nullif(u.body_html, ''), n.body_html), link = coalesce(nullif(u.link, ''), n.link),
+	provider = coalesce(nullif(u.provider, ''), n.provider),
+	provider_msg_id = coalesce(nullif(u.provider_msg_id, ''), n.provider_msg_id),
+	last_error = u.last_error, sent_at = coalesce(u.sent_at, n.sent_at),
+	lease_owner = NULL, lease_expires_at = NULL, updated_at = $2
+FROM unnest($3::bigint[], $4::text[], $5::text[], $6::timestamptz[], $7::bool[], $8::text[], $9::text[],
+            $10::text[], $11::text[], $12::text[], $13::text[], $14::text[], $15::text[], $16::text[], $17::timestamptz[])
+	AS u(id, status, reason, next_at, deferred, template, recipient, subject, body, body_html, link,
+	     provider, provider_msg_id, last_error, sent_at)
+WHERE n.id = u.id AND n.status = 'sending' AND n.lease_owner = $1`
+
+const attemptsSQL = `
+INSERT INTO delivery_attempts (notification_id, n, channel, provider, started_at, finished_at, outcome,
+                               provider_msg_id, code, error)
+SELECT * FROM unnest($1::bigint[], $2::int[], $3::text[], $4::text[], $5::timestamptz[], $6::timestamptz[],
+                     $7::text[], $8::text[], $9::text[], $10::text[])`
+
+// FinishNotifications records a batch of outcomes in one transaction: every
+// attempt row, and each notice's new state. A notice whose lease was lost to
+// another worker keeps that worker's state; its attempt is still logged.
+func (r *Repo) FinishNotifications(ctx context.Context, owner string, now time.Time, outs []Outcome) error {
+	if len(outs) == 0 {
+		return nil
+	}
+	var (
+		ids                                                               []int64
+		statuses, reasons, templates, recipients, subjects, bodies, htmls []string
+		links, providers, msgIDs, lastErrs                                []string
+		nextAts, sentAts                                                  []*time.Time
+		deferred                                                          []bool
+		aNotif                                                            []int64
+		aN                                                                []int64
+		aChannel, aProvider, aOutcome, aMsgID, aCode, aErr                []string
+		aStarted, aFinished                                               []time.Time
+	)
+	for _, o := range outs {
+		ids = append(ids, o.ID)
+		statuses = append(statuses, o.Status)
+		reasons = append(reasons, o.Reason)
+		var next *time.Time
+		if !o.NextAttemptAt.IsZero() {
+			t := o.NextAttemptAt
+			next = &t
+		}
+		nextAts = append(nextAts, next)
+		deferred = append(deferred, o.Deferred)
+		templates = append(templates, o.Template)
+		recipients = append(recipients, o.Recipient)
+		subjects = append(subjects, o.Subject)
+		bodies = append(bodies, o.Body)
+		htmls = append(htmls, o.BodyHTML)
+		links = append(links, o.Link)
+		providers = append(providers, o.Provider)
+		msgIDs = append(msgIDs, o.ProviderMsgID)
+		lastErrs = append(lastErrs, o.LastError)
+		sentAts = append(sentAts, o.SentAt)
+		if a := o.Attempt; a != nil {
+			aNotif = append(aNotif, o.ID)
+			aN = append(aN, int64(a.N))
+			aChannel = append(aChannel, a.Channel)
+			aProvider = append(aProvider, a.Provider)
+			aStarted = append(aStarted, a.StartedAt)
+			aFinished = append(aFinished, a.FinishedAt)
+			aOutcome = append(aOutcome, a.Outcome)
+			aMsgID = append(aMsgID, a.ProviderMsgID)
+			aCode = append(aCode, a.Code)
+			aErr = append(aErr, a.Error)
+		}
+	}
+	return r.withTx(ctx, func(tx *sqlx.Tx) error {
+		if len(aNotif) > 0 {
+			if _, err := tx.ExecContext(ctx, attemptsSQL, pq.Array(aNotif), pq.Array(aN), pq.Array(aChannel),
+				pq.Array(aProvider), pq.Array(aStarted), pq.Array(aFinished), pq.Array(aOutcome), pq.Array(aMsgID),
+				pq.Array(aCode), pq.Array(aErr)); err != nil {
+				return fmt.Errorf("log attempts: %w", err)
+			}
+		}
+		if _, err := tx.ExecContext(ctx, finishSQL, owner, now, pq.Array(ids), pq.Array(statuses), pq.Array(reasons),
+			pq.Array(nextAts), pq.Array(deferred), pq.Array(templates), pq.Array(recipients), pq.Array(subjects),
+			pq.Array(bodies), pq.Array(htmls), pq.Array(links), pq.Array(providers), pq.Array(msgIDs),
+			pq.Array(lastErrs), pq.Array(sentAts)); err != nil {
+			return fmt.Errorf("finish notifications: %w", err)
+		}
+		return nil
+	})
+}
+
+// GetNotification loads one notice.
+func (r *Repo) GetNotification(ctx context.Context, id int64) (Notification, error) {
+	var n Notification
+	if err := r.db.GetContext(ctx, &n, `SELECT * FROM notifications WHERE id = $1`, id); err != nil {
+		return n, notFound(err, fmt.Sprintf("notification %d", id))
+	}
+	return n, nil
+}
+
+// ListAttempts returns the delivery tries of one notice, oldest first.
+func (r *Repo) ListAttempts(ctx context.Context, notificationID int64) ([]Attempt, error) {
+	var out []Attempt
+	if err := r.db.SelectContext(ctx, &out,
+		`SELECT * FROM delivery_attempts WHERE notification_id = $1 ORDER BY n, id`, notificationID); err != nil {
+		return nil, fmt.Errorf("list attempts: %w", err)
+	}
+	return out, nil
+}

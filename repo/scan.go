@@ -1,0 +1,142 @@
+package repo
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq"
+)
+
+// ErrBusy is returned by a scan when another replica holds the scan lock.
+var ErrBusy = errors.New("another scan is running")
+
+// Stage is one step of the reminder policy, relative to the due date.
+type Stage struct {
+	Name       string
+	OffsetDays int // -3 = three days before the due date, 0 = on it, +1 = a day after
+	Kind       string
+	Channels   []string
+}
+
+// QueuedCount counts the notices a scan created for one kind, stage, channel
+// and first status (pending, or suppressed for opted-out/address-less channels).
+type QueuedCount struct {
+	Kind    string `db:"kind"`
+	Stage   string `db:"stage"`
+	Channel string `db:"channel"`
+	Status  string `db:"status"`
+	Count   int    `db:"n"`
+}
+
+// ScanResult is what one due-date scan did.
+type ScanResult struct {
+	Queued  []QueuedCount
+	Skipped int // pending notices of earlier stages superseded by a later one
+}
+
+// Total is the number of notices created.
+func (s ScanResult) Total() int {
+	n := 0
+	for _, q := range s.Queued {
+		n += q.Count
+	}
+	return n
+}
+
+// dueScanSQL queues, for every unsettled installment of an active plan, the
+// latest policy stage that applies on the customer's local date at $1 — one
+// notice per channel of that stage — and marks still-pending notices of
+// earlier stages of the same installment and channel skipped. Earlier stages
+// missed during downtime are never created. The unique dedup key makes the
+// statement idempotent; the NOT EXISTS keeps re-scans from touching the index.
+const dueScanSQL = `
+WITH stage AS (
+	SELECT * FROM unnest($2::text[], $3::int[], $4::text[]) AS s(name, offset_days, kind)
+), stage_channel AS (
+	SELECT * FROM unnest($5::text[], $6::text[]) AS s(stage, ch)
+), cand AS (
+	SELECT i.id AS installment_id, i.plan_id, p.customer_id,
+	       ($1::timestamptz AT TIME ZONE c.timezone)::date - i.due_date AS days_past
+	FROM installments i
+	JOIN plans p ON p.id = i.plan_id AND p.status = 'active'
+	JOIN customers c ON c.id = p.customer_id
+	WHERE i.status = 'pending' AND i.paid < i.amount
+	  AND i.due_date <= ($1::timestamptz AT TIME ZONE 'UTC')::date + $7::int
+), latest AS (
+	SELECT DISTINCT ON (cand.installment_id) cand.*, stage.name, stage.offset_days, stage.kind
+	FROM cand JOIN stage ON stage.offset_days <= cand.days_past
+	ORDER BY cand.installment_id, stage.offset_days DESC
+), ins AS (
+	INSERT INTO notifications (dedup_key, customer_id, plan_id, installment_id, kind, stage, stage_offset,
+	                           channel, locale, status, status_reason, not_before, next_attempt_at, created_at, updated_at)
+	SELECT l.installment_id || ':' || l.name || ':' || sc.ch, l.customer_id, l.plan_id, l.installment_id,
+	       l.kind, l.name, l.offset_days, sc.ch, c.locale, ` + newNoticeStatusSQL + `, reason, $1, $1, $1, $1
+	FROM latest l
+	JOIN stage_channel sc ON sc.stage = l.name
+	JOIN customers c ON c.id = l.customer_id
+	CROSS JOIN LATERAL (SELECT ` + suppressReasonSQL + ` AS reason FROM (SELECT sc.ch) x(ch)) s
+	WHERE NOT EXISTS (SELECT 1 FROM notifications n
+	                  WHERE n.installment_id = l.installment_id AND n.stage = l.name AND n.channel = sc.ch)
+	ON CONFLICT (dedup_key) DO NOTHING
+	RETURNING id, installment_id, kind, stage, stage_offset, channel, status
+), skipped AS (
+	UPDATE notifications n
+	SET status = 'skipped', status_reason = 'superseded by ' || ins.stage, updated_at = $1
+	FROM ins
+	WHERE n.installment_id = ins.installment_id AND n.channel = ins.channel
+	  AND n.status = 'pending' AND n.stage_offset < ins.stage_offset
+	RETURNING n.id
+)
+SELECT kind, stage, channel, status, count(*) AS n, (SELECT count(*) FROM skipped) AS skipped
+FROM ins GROUP BY kind, stage, channel, status ORDER BY kind, stage, channel, status`
+
+// QueueDueReminders runs the due-date scan as of now. Only one replica scans
+// at a time: when another holds the lock it returns ErrBusy at once.
+func (r *Repo) QueueDueReminders(ctx context.Context, now time.Time, stages []Stage) (ScanResult, error) {
+	var (
+		names, kinds, scStage, scChannel []string
+		offsets                          []int64
+		lookahead                        int
+	)
+	for _, s := range stages {
+		names = append(names, s.Name)
+		offsets = append(offsets, int64(s.OffsetDays))
+		kinds = append(kinds, s.Kind)
+		lookahead = max(lookahead, -s.OffsetDays)
+		for _, ch := range s.Channels {
+			scStage = append(scStage, s.Name)
+			scChannel = append(scChannel, ch)
+		}
+	}
+	// A day of slack: the customer's local date may be ahead of UTC's.
+	lookahead++
+
+	var res ScanResult
+	err := r.withTx(ctx, func(tx *sqlx.Tx) error {
+		ok, err := tryXactLock(ctx, tx, "duebell:scan:due")
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return ErrBusy
+		}
+		rows, err := tx.QueryxContext(ctx, dueScanSQL, now, pq.Array(names), pq.Array(offsets), pq.Array(kinds),
+			pq.Array(scStage), pq.Array(scChannel), lookahead)
+		if err != nil {
+			return fmt.Errorf("due scan: %w", err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var q QueuedCount
+			if err := rows.Scan(&q.Kind, &q.Stage, &q.Channel, &q.Status, &q.Count, &res.Skipped); err != nil {
+				return fmt.Errorf("due scan: %w", err)
+			}
+			res.Queued = append(res.Queued, q)
+		}
+		return rows.Err()
+	})
+	return res, err
+}

@@ -1,0 +1,82 @@
+// Package scheduler decides what is due: the reminder policy, send windows,
+// and the cron scans that queue notices.
+package scheduler
+
+import (
+	"fmt"
+	"slices"
+
+	"duebell/repo"
+)
+
+// Reminder kinds.
+const (
+	KindDueSoon         = "due_soon"
+	KindDueToday        = "due_today"
+	KindOverdue         = "overdue"
+	KindPaymentReceived = "payment_received"
+)
+
+// DefaultStages is the default reminder policy: three days before, on the
+// day, and one and seven days after, by SMS and email.
+func DefaultStages() []repo.Stage {
+	both := []string{"sms", "email"}
+	return []repo.Stage{
+		{Name: "due_soon", OffsetDays: -3, Kind: KindDueSoon, Channels: both},
+		{Name: "due_today", OffsetDays: 0, Kind: KindDueToday, Channels: both},
+		{Name: "overdue_1", OffsetDays: 1, Kind: KindOverdue, Channels: both},
+		{Name: "overdue_7", OffsetDays: 7, Kind: KindOverdue, Channels: both},
+	}
+}
+
+// ValidateStages checks a reminder policy: unique names and offsets, a kind
+// that fits the offset, known channels.
+func ValidateStages(stages []repo.Stage) error {
+	if len(stages) == 0 {
+		return fmt.Errorf("policy.stage: at least one stage is needed")
+	}
+	names, offsets := map[string]bool{}, map[int]bool{}
+	for i, s := range stages {
+		key := fmt.Sprintf("policy.stage[%d]", i)
+		if s.Name == "" {
+			return fmt.Errorf("%s.name: required", key)
+		}
+		if names[s.Name] {
+			return fmt.Errorf("%s.name: %q used twice", key, s.Name)
+		}
+		if offsets[s.OffsetDays] {
+			return fmt.Errorf("%s.offset_days: %d used twice", key, s.OffsetDays)
+		}
+		names[s.Name], offsets[s.OffsetDays] = true, true
+		switch {
+		case s.Kind == KindDueSoon && s.OffsetDays >= 0,
+			s.Kind == KindDueToday && s.OffsetDays != 0,
+			s.Kind == KindOverdue && s.OffsetDays <= 0:
+			return fmt.Errorf("%s.kind: %s does not fit offset_days %d", key, s.Kind, s.OffsetDays)
+		case !slices.Contains([]string{KindDueSoon, KindDueToday, KindOverdue}, s.Kind):
+			return fmt.Errorf("%s.kind: unknown kind %q (due_soon, due_today, overdue)", key, s.Kind)
+		}
+		if len(s.Channels) == 0 {
+			return fmt.Errorf("%s.channels: at least one channel", key)
+		}
+		if err := ValidateChannels(s.Channels); err != nil {
+			return fmt.Errorf("%s.channels: %w", key, err)
+		}
+	}
+	return nil
+}
+
+// ValidateChannels accepts sms and email, each at most once.
+func ValidateChannels(chs []string) error {
+	seen := map[string]bool{}
+	for _, ch := range chs {
+		if ch != "sms" && ch != "email" {
+			return fmt.Errorf("unknown channel %q (sms, email)", ch)
+		}
+		if seen[ch] {
+			return fmt.Errorf("channel %q listed twice", ch)
+		}
+		seen[ch] = true
+	}
+	return nil
+}

@@ -1,0 +1,101 @@
+package scheduler
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/robfig/cron/v3"
+
+	"duebell/repo"
+)
+
+// Job is one scan the scheduler runs on its cron schedule.
+type Job struct {
+	Name     string
+	Schedule string // cron spec, optionally with CRON_TZ=; seconds field optional
+	Run      func(ctx context.Context, now time.Time) error
+}
+
+// Config configures a Scheduler.
+type Config struct {
+	Jobs   []Job
+	Logger *slog.Logger
+	Now    func() time.Time
+	// Timeout bounds one run of a job. Default 5 minutes.
+	Timeout time.Duration
+}
+
+// Scheduler runs jobs on cron schedules with panics recovered and
+// overlapping runs of the same job skipped.
+type Scheduler struct {
+	cfg  Config
+	cron *cron.Cron
+}
+
+// Parser accepts standard five-field specs, an optional leading seconds
+// field, descriptors like @every 30s, and a CRON_TZ= prefix.
+var Parser = cron.NewParser(cron.SecondOptional | cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow | cron.Descriptor)
+
+// ValidateSpec reports whether spec is a schedule the scheduler accepts.
+func ValidateSpec(spec string) error {
+	_, err := Parser.Parse(spec)
+	return err
+}
+
+// New validates the jobs' schedules.
+func New(cfg Config) (*Scheduler, error) {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = 5 * time.Minute
+	}
+	logger := cronLogger{cfg.Logger}
+	c := cron.New(cron.WithParser(Parser), cron.WithLogger(logger),
+		cron.WithChain(cron.Recover(logger), cron.SkipIfStillRunning(logger)))
+	s := &Scheduler{cfg: cfg, cron: c}
+	for _, j := range cfg.Jobs {
+		if _, err := c.AddFunc(j.Schedule, s.runner(j)); err != nil {
+			return nil, fmt.Errorf("job %s: schedule %q: %w", j.Name, j.Schedule, err)
+		}
+	}
+	return s, nil
+}
+
+func (s *Scheduler) runner(j Job) func() {
+	return func() {
+		ctx, cancel := context.WithTimeout(context.Background(), s.cfg.Timeout)
+		defer cancel()
+		start := time.Now()
+		err := j.Run(ctx, s.cfg.Now())
+		switch {
+		case errors.Is(err, repo.ErrBusy):
+			s.cfg.Logger.Debug("scan skipped: another replica is scanning", slog.String("job", j.Name))
+		case err != nil:
+			s.cfg.Logger.Error("scan failed", slog.String("job", j.Name), slog.String("error", err.Error()))
+		default:
+			s.cfg.Logger.Debug("scan done", slog.String("job", j.Name), slog.Duration("took", time.Since(start)))
+		}
+	}
+}
+
+// Start runs the schedule until ctx ends, then waits for running jobs.
+func (s *Scheduler) Start(ctx context.Context) {
+	s.cron.Start()
+	<-ctx.Done()
+	<-s.cron.Stop().Done()
+}
+
+// cronLogger adapts slog to cron's logger.
+type cronLogger struct{ l *slog.Logger }
+
+func (c cronLogger) Info(msg string, kv ...any) { c.l.Debug("cron: "+msg, kv...) }
+func (c cronLogger) Error(err error, msg string, kv ...any) {
+	c.l.Error("cron: "+msg, append(kv, slog.String("error", fmt.Sprint(err)))...)
+}

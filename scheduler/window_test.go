@@ -1,0 +1,86 @@
+package scheduler
+
+import (
+	"testing"
+	"time"
+)
+
+func TestParseWindow(t *testing.T) {
+	for _, tc := range []struct {
+		in      string
+		want    Window
+		wantErr bool
+	}{
+		{in: "09:00-20:00", want: Window{540, 1200}},
+		{in: "00:00-24:00", want: Window{0, 1440}},
+		{in: " 08:30 - 21:15 ", want: Window{510, 1275}},
+		{in: "25:00-08:00", wantErr: true},
+		{in: "20:00-09:00", wantErr: true},
+		{in: "09:00", wantErr: true},
+		{in: "9-20", wantErr: true},
+		{in: "09:60-20:00", wantErr: true},
+		{in: "24:30-24:45", wantErr: true},
+	} {
+		got, err := ParseWindow(tc.in)
+		if (err != nil) != tc.wantErr || (!tc.wantErr && got != tc.want) {
+			t.Errorf("ParseWindow(%q) = %v, %v; want %v, err %v", tc.in, got, err, tc.want, tc.wantErr)
+		}
+	}
+}
+
+func TestWindowNext(t *testing.T) {
+	sh, _ := time.LoadLocation("Asia/Shanghai")
+	ny, _ := time.LoadLocation("America/New_York")
+	w := DefaultWindow
+	at := func(loc *time.Location, y int, mo time.Month, d, h, m int) time.Time {
+		return time.Date(y, mo, d, h, m, 0, 0, loc)
+	}
+	for _, tc := range []struct {
+		name string
+		now  time.Time
+		loc  *time.Location
+		want time.Time
+	}{
+		{"inside", at(sh, 2026, 11, 21, 10, 0), sh, at(sh, 2026, 11, 21, 10, 0)},
+		{"at opening", at(sh, 2026, 11, 21, 9, 0), sh, at(sh, 2026, 11, 21, 9, 0)},
+		{"before opening", at(sh, 2026, 11, 21, 7, 59), sh, at(sh, 2026, 11, 21, 9, 0)},
+		{"at closing waits for tomorrow", at(sh, 2026, 11, 21, 20, 0), sh, at(sh, 2026, 11, 22, 9, 0)},
+		{"late night", at(sh, 2026, 11, 21, 23, 30), sh, at(sh, 2026, 11, 22, 9, 0)},
+		{"month end", at(sh, 2026, 11, 30, 22, 0), sh, at(sh, 2026, 12, 1, 9, 0)},
+		// 10:00 UTC is 18:00 in Shanghai (inside) but 05:00 in New York (before opening).
+		{"customer zone, not server zone", time.Date(2026, 11, 21, 10, 0, 0, 0, time.UTC), ny, at(ny, 2026, 11, 21, 9, 0)},
+		// The night before DST ends in New York: next opening is 09:00 local, whatever the offset.
+		{"across DST change", at(ny, 2026, 10, 31, 21, 0), ny, at(ny, 2026, 11, 1, 9, 0)},
+	} {
+		got := w.Next(tc.now, tc.loc)
+		if !got.Equal(tc.want) {
+			t.Errorf("%s: Next(%v) = %v, want %v", tc.name, tc.now, got, tc.want)
+		}
+	}
+	always := Window{0, 1440}
+	now := at(sh, 2026, 11, 21, 3, 0)
+	if got := always.Next(now, sh); !got.Equal(now) {
+		t.Errorf("00:00-24:00 should always be open, got %v", got)
+	}
+}
+
+func TestValidateStages(t *testing.T) {
+	if err := ValidateStages(DefaultStages()); err != nil {
+		t.Fatalf("default policy invalid: %v", err)
+	}
+	bad := DefaultStages()
+	bad[0].Kind = "due_later"
+	if err := ValidateStages(bad); err == nil {
+		t.Error("unknown kind accepted")
+	}
+	bad = DefaultStages()
+	bad[2].OffsetDays = 0
+	if err := ValidateStages(bad); err == nil {
+		t.Error("overdue at offset 0 accepted")
+	}
+	bad = DefaultStages()
+	bad[1].Channels = []string{"fax"}
+	if err := ValidateStages(bad); err == nil {
+		t.Error("unknown channel accepted")
+	}
+}
