@@ -193,3 +193,20 @@ func (r *Repo) ListAttempts(ctx context.Context, notificationID int64) ([]Attemp
 	}
 	return out, nil
 }
+
+// StatusCount is a number of notices in one status on one channel.
+type StatusCount struct {
+	Status  string `db:"status"`
+	Channel string `db:"channel"`
+	Count   int64  `db:"n"`
+}
+
+// QueueDepth counts the notices still to be sent (pending, sending).
+func (r *Repo) QueueDepth(ctx context.Context) ([]StatusCount, error) {
+	var out []StatusCount
+	if err := r.db.SelectContext(ctx, &out, `SELECT status, channel, count(*) AS n FROM notifications
+		WHERE status IN ('pending', 'sending') GROUP BY status, channel ORDER BY status, channel`); err != nil {
+		return nil, fmt.Errorf("queue depth: %w", err)
+	}
+	return out, nil
+}

@@ -15,12 +15,12 @@ func advisoryKey(name string) int64 {
 	return int64(h.Sum64())
 }
 
-// tryXactLock takes a transaction-scoped advisory lock named name, reporting
-// false (without waiting) when another session holds it. Scans use it so that
-// only one replica runs a given scan at a time.
-func tryXactLock(ctx context.Context, tx *sqlx.Tx, name string) (bool, error) {
+// tryXactLock takes a transaction-scoped advisory lock named name within
+// this schema, reporting false (without waiting) when another session holds
+// it. Scans use it so that only one replica runs a given scan at a time.
+func (r *Repo) tryXactLock(ctx context.Context, tx *sqlx.Tx, name string) (bool, error) {
 	var ok bool
-	if err := tx.GetContext(ctx, &ok, `SELECT pg_try_advisory_xact_lock($1)`, advisoryKey(name)); err != nil {
+	if err := tx.GetContext(ctx, &ok, `SELECT pg_try_advisory_xact_lock($1)`, advisoryKey(r.schema+":"+name)); err != nil {
 		return false, fmt.Errorf("advisory lock %s: %w", name, err)
 	}
 	return ok, nil

@@ -85,7 +85,7 @@ func (r *Repo) Migrate(ctx context.Context) ([]string, error) {
 		return nil, fmt.Errorf("migrate: %w", err)
 	}
 	defer conn.Close()
-	lock := advisoryKey("duebell:migrate:" + r.schema)
+	lock := advisoryKey(r.schema + ":migrate")
 	if _, err := conn.ExecContext(ctx, `SELECT pg_advisory_lock($1)`, lock); err != nil {
 		return nil, fmt.Errorf("migrate: lock: %w", err)
 	}

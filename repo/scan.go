@@ -93,9 +93,22 @@ WITH stage AS (
 SELECT kind, stage, channel, status, count(*) AS n, (SELECT count(*) FROM skipped) AS skipped
 FROM ins GROUP BY kind, stage, channel, status ORDER BY kind, stage, channel, status`
 
+// errDryRun rolls back a dry-run scan after it has counted.
+var errDryRun = errors.New("dry run")
+
 // QueueDueReminders runs the due-date scan as of now. Only one replica scans
 // at a time: when another holds the lock it returns ErrBusy at once.
 func (r *Repo) QueueDueReminders(ctx context.Context, now time.Time, stages []Stage) (ScanResult, error) {
+	return r.dueScan(ctx, now, stages, false)
+}
+
+// PreviewDueReminders reports what QueueDueReminders would queue as of now,
+// writing nothing: the same statement runs and is rolled back.
+func (r *Repo) PreviewDueReminders(ctx context.Context, now time.Time, stages []Stage) (ScanResult, error) {
+	return r.dueScan(ctx, now, stages, true)
+}
+
+func (r *Repo) dueScan(ctx context.Context, now time.Time, stages []Stage, dryRun bool) (ScanResult, error) {
 	var (
 		names, kinds, scStage, scChannel []string
 		offsets                          []int64
@@ -116,7 +129,7 @@ func (r *Repo) QueueDueReminders(ctx context.Context, now time.Time, stages []St
 
 	var res ScanResult
 	err := r.withTx(ctx, func(tx *sqlx.Tx) error {
-		ok, err := tryXactLock(ctx, tx, "duebell:scan:due")
+		ok, err := r.tryXactLock(ctx, tx, "scan:due")
 		if err != nil {
 			return err
 		}
@@ -136,7 +149,16 @@ func (r *Repo) QueueDueReminders(ctx context.Context, now time.Time, stages []St
 			}
 			res.Queued = append(res.Queued, q)
 		}
-		return rows.Err()
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("due scan: %w", err)
+		}
+		if dryRun {
+			return errDryRun
+		}
+		return nil
 	})
+	if errors.Is(err, errDryRun) {
+		err = nil
+	}
 	return res, err
 }
