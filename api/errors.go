@@ -1,0 +1,84 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+
+	"duebell/repo"
+)
+
+// Error codes in {"error": {"code", "message"}}.
+const (
+	codeBadJSON      = "bad_json"
+	codeUnknownField = "unknown_field"
+	codeTooLarge     = "too_large"
+	codeInvalid      = "invalid"
+	codeNotFound     = "not_found"
+	codeConflict     = "conflict"
+	codeUnauthorized = "unauthorized"
+	codeForbidden    = "forbidden"
+	codeMethod       = "method_not_allowed"
+	codeNotReady     = "not_ready"
+	codeCancelled    = "cancelled"
+	codeInternal     = "internal"
+)
+
+// apiError is an error with the HTTP status and code it is answered with.
+type apiError struct {
+	Status  int
+	Code    string
+	Message string
+}
+
+func (e *apiError) Error() string { return e.Message }
+
+// invalid is a 422 naming the offending field.
+func invalid(field, format string, args ...any) *apiError {
+	return &apiError{http.StatusUnprocessableEntity, codeInvalid, field + ": " + fmt.Sprintf(format, args...)}
+}
+
+type errorBody struct {
+	Error struct {
+		Code    string `json:"code"`
+		Message string `json:"message"`
+	} `json:"error"`
+}
+
+func writeError(w http.ResponseWriter, status int, code, msg string) {
+	var b errorBody
+	b.Error.Code, b.Error.Message = code, msg
+	writeJSON(w, status, b)
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+// fail answers err: an apiError as itself, the repo's not-found and conflict
+// as 404 and 409, anything else as a logged 500 that reveals nothing.
+func (s *server) fail(w http.ResponseWriter, r *http.Request, err error) {
+	var ae *apiError
+	switch {
+	case errors.As(err, &ae):
+	case errors.Is(err, repo.ErrNotFound):
+		ae = &apiError{http.StatusNotFound, codeNotFound, strings.TrimSuffix(err.Error(), ": "+repo.ErrNotFound.Error()) + " not found"}
+	case errors.Is(err, repo.ErrConflict):
+		ae = &apiError{http.StatusConflict, codeConflict, strings.TrimSuffix(err.Error(), ": "+repo.ErrConflict.Error())}
+	case r.Context().Err() != nil:
+		s.log.LogAttrs(r.Context(), slog.LevelInfo, "request cancelled", slog.String("route", r.Pattern))
+		ae = &apiError{http.StatusServiceUnavailable, codeCancelled, "request cancelled"}
+	default:
+		s.log.LogAttrs(context.WithoutCancel(r.Context()), slog.LevelError, "request failed",
+			slog.String("route", r.Pattern), slog.String("error", err.Error()))
+		ae = &apiError{http.StatusInternalServerError, codeInternal, "internal error"}
+	}
+	writeError(w, ae.Status, ae.Code, ae.Message)
+}

@@ -1,0 +1,99 @@
+package api
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"runtime/debug"
+	"time"
+)
+
+// reqInfo collects what the access log needs from inner handlers.
+type reqInfo struct{ token string }
+
+type infoKey struct{}
+
+func info(r *http.Request) *reqInfo {
+	if i, ok := r.Context().Value(infoKey{}).(*reqInfo); ok {
+		return i
+	}
+	return &reqInfo{}
+}
+
+// observe logs one line per request (never the body, a contact or a token),
+// turns a panic into a 500 and answers the mux's own 404 and 405 in JSON.
+func (s *server) observe(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		ri := &reqInfo{}
+		r = r.WithContext(context.WithValue(r.Context(), infoKey{}, ri))
+		rec := &recorder{ResponseWriter: w, req: r}
+		defer func() {
+			if p := recover(); p != nil {
+				if p == http.ErrAbortHandler {
+					panic(p)
+				}
+				s.log.LogAttrs(context.WithoutCancel(r.Context()), slog.LevelError, "panic serving request",
+					slog.String("route", r.Pattern), slog.String("panic", fmt.Sprint(p)), slog.String("stack", string(debug.Stack())))
+				if !rec.wroteHeader {
+					writeError(rec, http.StatusInternalServerError, codeInternal, "internal error")
+				}
+			}
+			route := r.Pattern
+			if route == "" {
+				route = "unmatched"
+			}
+			level := slog.LevelInfo
+			if rec.status >= 500 {
+				level = slog.LevelError
+			}
+			s.log.LogAttrs(context.WithoutCancel(r.Context()), level, "http request",
+				slog.String("method", r.Method), slog.String("route", route), slog.Int("status", rec.status),
+				slog.Duration("duration", time.Since(start)), slog.String("token", ri.token))
+		}()
+		next.ServeHTTP(rec, r)
+	})
+}
+
+// recorder remembers the status. When the mux itself answers (no pattern
+// matched), it replaces the plain-text 404/405 body with the JSON error.
+type recorder struct {
+	http.ResponseWriter
+	req         *http.Request
+	status      int
+	wroteHeader bool
+	swallow     bool
+}
+
+func (w *recorder) WriteHeader(code int) {
+	if w.wroteHeader {
+		return
+	}
+	w.wroteHeader, w.status = true, code
+	if w.req.Pattern == "" && (code == http.StatusNotFound || code == http.StatusMethodNotAllowed) {
+		w.swallow = true
+		h := w.Header()
+		h.Del("X-Content-Type-Options")
+		if code == http.StatusNotFound {
+			writeError(w.ResponseWriter, code, codeNotFound, "no such route")
+		} else {
+			writeError(w.ResponseWriter, code, codeMethod, "method "+w.req.Method+" not allowed here")
+		}
+		return
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *recorder) Write(b []byte) (int, error) {
+	if !w.wroteHeader {
+		w.WriteHeader(http.StatusOK)
+	}
+	if w.swallow {
+		return len(b), nil
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+// Unwrap lets http.ResponseController reach the underlying writer.
+func (w *recorder) Unwrap() http.ResponseWriter { return w.ResponseWriter }

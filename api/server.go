@@ -1,0 +1,135 @@
+// Package api is duebell's HTTP API: the lender's backend pushes customers,
+// plans and payments here, and operators read them back.
+package api
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"duebell/repo"
+)
+
+// DefaultMaxBodyBytes caps a request body when Config.MaxBodyBytes is zero.
+const DefaultMaxBodyBytes = 1 << 20
+
+// Config configures the API handler.
+type Config struct {
+	// Tokens are the accepted bearer tokens. Each needs a unique name (it is
+	// what gets logged and audited), a secret of at least 16 bytes and a role.
+	Tokens []Token
+	Repo   *repo.Repo
+	Logger *slog.Logger     // default: discard
+	Now    func() time.Time // business clock; default time.Now
+	// DefaultTimezone and DefaultLocale fill a customer that has none.
+	DefaultTimezone string // default "Asia/Shanghai"
+	DefaultLocale   string // default "zh-CN"
+	// PaymentConfirmChannels get a payment_received notice when a payment
+	// settles an installment (policy.payment_received), e.g. ["sms"].
+	PaymentConfirmChannels []string
+	MaxBodyBytes           int64 // default DefaultMaxBodyBytes
+	// Ready reports whether the service can take traffic (database reachable,
+	// migrations current); /readyz answers 503 with its error. Default: Repo.Ping.
+	Ready func(ctx context.Context) error
+	// Links verifies repayment-link tokens for GET /api/v1/links/verify;
+	// the route is absent when nil.
+	Links LinkVerifier
+	// Extra registers more routes on the same mux (link verification,
+	// /metrics). They get request logging and panic recovery but no auth.
+	Extra func(mux *http.ServeMux)
+}
+
+type server struct {
+	cfg    Config
+	log    *slog.Logger
+	tokens []tokenEntry
+}
+
+// handlerFunc is a route handler; a returned error becomes the JSON error response.
+type handlerFunc func(w http.ResponseWriter, r *http.Request) error
+
+// New validates cfg and returns the API handler.
+func New(cfg Config) (http.Handler, error) {
+	if cfg.Repo == nil {
+		return nil, errors.New("api: Repo is required")
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.DefaultTimezone == "" {
+		cfg.DefaultTimezone = "Asia/Shanghai"
+	}
+	if _, err := loadTimezone(cfg.DefaultTimezone); err != nil {
+		return nil, fmt.Errorf("api: default timezone %q: %w", cfg.DefaultTimezone, err)
+	}
+	if cfg.DefaultLocale == "" {
+		cfg.DefaultLocale = "zh-CN"
+	}
+	if !locales[cfg.DefaultLocale] {
+		return nil, fmt.Errorf("api: default locale %q: want zh-CN or en", cfg.DefaultLocale)
+	}
+	for _, ch := range cfg.PaymentConfirmChannels {
+		if ch != "sms" && ch != "email" {
+			return nil, fmt.Errorf("api: payment confirm channel %q: want sms or email", ch)
+		}
+	}
+	if cfg.MaxBodyBytes <= 0 {
+		cfg.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if cfg.Ready == nil {
+		cfg.Ready = cfg.Repo.Ping
+	}
+	tokens, err := prepareTokens(cfg.Tokens)
+	if err != nil {
+		return nil, err
+	}
+	s := &server{cfg: cfg, log: cfg.Logger, tokens: tokens}
+	mux := http.NewServeMux()
+	s.routes(mux)
+	if cfg.Extra != nil {
+		if err := registerExtra(mux, cfg.Extra); err != nil {
+			return nil, err
+		}
+	}
+	return s.observe(mux), nil
+}
+
+func (s *server) routes(mux *http.ServeMux) {
+	anyone := []Role{RoleIngest, RoleViewer, RoleOperator}
+	mux.HandleFunc("GET /healthz", s.healthz)
+	mux.HandleFunc("GET /readyz", s.readyz)
+	mux.Handle("PUT /api/v1/customers/{ref}", s.auth(s.putCustomer, RoleIngest))
+	mux.Handle("GET /api/v1/customers/{ref}", s.auth(s.getCustomer, anyone...))
+	mux.Handle("PUT /api/v1/plans/{ref}", s.auth(s.putPlan, RoleIngest))
+	mux.Handle("GET /api/v1/plans/{ref}", s.auth(s.getPlan, anyone...))
+	mux.Handle("POST /api/v1/plans/{ref}/installments/{seq}/payments", s.auth(s.postPayment, RoleIngest))
+	if s.cfg.Links != nil {
+		mux.Handle("GET /api/v1/links/verify", s.public(s.verifyLink))
+	}
+}
+
+// registerExtra turns the mux's panic on a conflicting pattern into an error.
+func registerExtra(mux *http.ServeMux, extra func(*http.ServeMux)) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("api: extra routes: %v", p)
+		}
+	}()
+	extra(mux)
+	return nil
+}
+
+// public serves h without a bearer token; its error becomes the JSON answer.
+func (s *server) public(h handlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := h(w, r); err != nil {
+			s.fail(w, r, err)
+		}
+	})
+}

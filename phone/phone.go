@@ -1,0 +1,79 @@
+// Package phone normalises borrower phone numbers to E.164.
+package phone
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// ErrInvalid is wrapped by every error Normalize returns.
+var ErrInvalid = errors.New("invalid phone number")
+
+// Normalize returns raw in E.164 form (+8613812345678). Spaces, dashes and
+// parentheses are ignored. A number that starts with + is international:
+// +86 must be followed by a mainland mobile number (1[3-9] and nine more
+// digits); any other country code needs 8–15 digits in all after the +.
+// Without a +, only the default region's national forms are accepted; for
+// "CN" (also used when defaultRegion is empty) that is a mainland mobile
+// number, optionally prefixed with 86. Errors never repeat the number.
+func Normalize(raw, defaultRegion string) (string, error) {
+	s := strip(raw)
+	if s == "" {
+		return "", fmt.Errorf("%w: empty", ErrInvalid)
+	}
+	intl := strings.HasPrefix(s, "+")
+	digits := strings.TrimPrefix(s, "+")
+	if !allDigits(digits) {
+		return "", fmt.Errorf("%w: only digits, spaces, dashes, parentheses and a leading + are allowed", ErrInvalid)
+	}
+	if intl {
+		if national, ok := strings.CutPrefix(digits, "86"); ok {
+			return mainland(national)
+		}
+		if len(digits) < 8 || len(digits) > 15 || digits[0] == '0' {
+			return "", fmt.Errorf("%w: want a country code and 8 to 15 digits in all after +", ErrInvalid)
+		}
+		return "+" + digits, nil
+	}
+	switch strings.ToUpper(defaultRegion) {
+	case "", "CN":
+		if len(digits) == 13 && strings.HasPrefix(digits, "86") {
+			digits = digits[2:]
+		}
+		return mainland(digits)
+	}
+	return "", fmt.Errorf("%w: numbers outside mainland China must start with + and the country code", ErrInvalid)
+}
+
+// mainland checks an 11-digit mainland China mobile number.
+func mainland(n string) (string, error) {
+	if len(n) != 11 || n[0] != '1' || n[1] < '3' || n[1] > '9' {
+		return "", fmt.Errorf("%w: not a mainland China mobile number (11 digits starting 13 to 19)", ErrInvalid)
+	}
+	return "+86" + n, nil
+}
+
+func strip(raw string) string {
+	var b strings.Builder
+	for _, r := range strings.TrimSpace(raw) {
+		switch r {
+		case ' ', '\t', '-', '(', ')', '\u00a0', '\u3000':
+			continue
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+func allDigits(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,262 @@
+package repo
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq"
+)
+
+// UpsertCustomer creates or replaces the customer with c.Ref. created_at is
+// set once; updated_at is now on every write.
+func (r *Repo) UpsertCustomer(ctx context.Context, c Customer, now time.Time) (Customer, error) {
+	var out Customer
+	err := r.db.GetContext(ctx, &out, `
+		INSERT INTO customers (ref, name, phone, email, locale, timezone, sms_opt_out, email_opt_out, created_at, updated_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9)
+		ON CONFLICT (ref) DO UPDATE SET
+			name = EXCLUDED.name, phone = EXCLUDED.phone, email = EXCLUDED.email,
+			locale = EXCLUDED.locale, timezone = EXCLUDED.timezone,
+			sms_opt_out = EXCLUDED.sms_opt_out, email_opt_out = EXCLUDED.email_opt_out,
+			updated_at = EXCLUDED.updated_at
+		RETURNING *`,
+		c.Ref, c.Name, c.Phone, c.Email, c.Locale, c.Timezone, c.SMSOptOut, c.EmailOptOut, now)
+	if err != nil {
+		return Customer{}, fmt.Errorf("upsert customer: %w", err)
+	}
+	return out, nil
+}
+
+// GetCustomer returns the customer with ref, or an error wrapping ErrNotFound.
+func (r *Repo) GetCustomer(ctx context.Context, ref string) (Customer, error) {
+	var c Customer
+	if err := r.db.GetContext(ctx, &c, `SELECT * FROM customers WHERE ref = $1`, ref); err != nil {
+		return Customer{}, notFound(err, fmt.Sprintf("customer %q", ref))
+	}
+	return c, nil
+}
+
+// UpsertPlan creates or replaces plan p.Ref and its installments in one
+// transaction. The customer is p.CustomerRef (ErrNotFound when unknown). A
+// plan cannot move to another customer and an installment cannot be removed
+// (both ErrConflict, nothing written). A pending installment whose paid
+// reaches its amount is stored as paid, with paid_at kept or set to now.
+func (r *Repo) UpsertPlan(ctx context.Context, p Plan, now time.Time) (Plan, error) {
+	var out Plan
+	err := r.withTx(ctx, func(tx *sqlx.Tx) error {
+		var customerID int64
+		if err := tx.GetContext(ctx, &customerID, `SELECT id FROM customers WHERE ref = $1`, p.CustomerRef); err != nil {
+			return notFound(err, fmt.Sprintf("customer %q", p.CustomerRef))
+		}
+		// ON CONFLICT … WHERE leaves another customer's plan untouched (but
+		// locked) and returns no row, which is the conflict.
+		err := tx.GetContext(ctx, &out, `
+			INSERT INTO plans (ref, customer_id, merchant, title, currency, total, periods, status, repay_method, card_last4, created_at, updated_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11)
+			ON CONFLICT (ref) DO UPDATE SET
+				merchant = EXCLUDED.merchant, title = EXCLUDED.title, currency = EXCLUDED.currency,
+				total = EXCLUDED.total, periods = EXCLUDED.periods, status = EXCLUDED.status,
+				repay_method = EXCLUDED.repay_method, card_last4 = EXCLUDED.card_last4,
+				updated_at = EXCLUDED.updated_at
+			WHERE plans.customer_id = EXCLUDED.customer_id
+			RETURNING *`,
+			p.Ref, customerID, p.Merchant, p.Title, p.Currency, p.Total, p.Periods, p.Status, p.RepayMethod, p.CardLast4, now)
+		if err != nil {
+			if errors.Is(err, sql.ErrNoRows) {
+				return fmt.Errorf("plan %q belongs to another customer: %w", p.Ref, ErrConflict)
+			}
+			return fmt.Errorf("upsert plan: %w", err)
+		}
+		out.CustomerRef = p.CustomerRef
+		if err := upsertInstallments(ctx, tx, out.ID, p.Installments, now); err != nil {
+			return err
+		}
+		out.Installments, err = installmentsOf(ctx, tx, out.ID)
+		return err
+	})
+	if err != nil {
+		return Plan{}, err
+	}
+	return out, nil
+}
+
+func upsertInstallments(ctx context.Context, tx *sqlx.Tx, planID int64, in []Installment, now time.Time) error {
+	n := len(in)
+	seqs, dues, amounts, paids := make([]int64, n), make([]string, n), make([]int64, n), make([]int64, n)
+	statuses, paidAts := make([]string, n), make([]string, n)
+	for i, it := range in {
+		seqs[i], dues[i], amounts[i], paids[i], statuses[i] = int64(it.Seq), it.DueDate.String(), it.Amount, it.Paid, it.Status
+		if it.PaidAt != nil {
+			paidAts[i] = it.PaidAt.Format(time.RFC3339Nano)
+		}
+	}
+	// The plan row is locked by the upsert above, so no other writer adds
+	// installments between this check and the insert.
+	var missing []int64
+	if err := tx.SelectContext(ctx, &missing, `
+		SELECT seq FROM installments WHERE plan_id = $1 AND NOT (seq = ANY($2)) ORDER BY seq`,
+		planID, pq.Array(seqs)); err != nil {
+		return fmt.Errorf("check installments: %w", err)
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("installment %d is missing from the plan; installments cannot be removed, mark them waived: %w", missing[0], ErrConflict)
+	}
+	_, err := tx.ExecContext(ctx, `
+		INSERT INTO installments (plan_id, seq, due_date, amount, paid, status, paid_at)
+		SELECT $1, i.seq, i.due_date, i.amount, i.paid, st.status,
+			CASE WHEN st.status = 'paid' THEN coalesce(NULLIF(i.paid_at, '')::timestamptz, cur.paid_at, $8) END
+		FROM unnest($2::int[], $3::date[], $4::bigint[], $5::bigint[], $6::text[], $7::text[])
+			AS i (seq, due_date, amount, paid, status, paid_at)
+		LEFT JOIN installments cur ON cur.plan_id = $1 AND cur.seq = i.seq
+		CROSS JOIN LATERAL (SELECT CASE WHEN i.status = 'pending' AND i.paid >= i.amount
+			THEN 'paid' ELSE i.status END AS status) st
+		ON CONFLICT (plan_id, seq) DO UPDATE SET
+			due_date = EXCLUDED.due_date, amount = EXCLUDED.amount, paid = EXCLUDED.paid,
+			status = EXCLUDED.status, paid_at = EXCLUDED.paid_at`,
+		planID, pq.Array(seqs), pq.Array(dues), pq.Array(amounts), pq.Array(paids),
+		pq.Array(statuses), pq.Array(paidAts), now)
+	if err != nil {
+		return fmt.Errorf("upsert installments: %w", err)
+	}
+	return nil
+}
+
+// GetPlan returns plan ref with its installments ordered by seq.
+func (r *Repo) GetPlan(ctx context.Context, ref string) (Plan, error) {
+	var p Plan
+	if err := r.db.GetContext(ctx, &p, `
+		SELECT p.*, c.ref AS customer_ref FROM plans p JOIN customers c ON c.id = p.customer_id
+		WHERE p.ref = $1`, ref); err != nil {
+		return Plan{}, notFound(err, fmt.Sprintf("plan %q", ref))
+	}
+	var err error
+	if p.Installments, err = installmentsOf(ctx, r.db, p.ID); err != nil {
+		return Plan{}, err
+	}
+	return p, nil
+}
+
+func installmentsOf(ctx context.Context, q sqlx.QueryerContext, planID int64) ([]Installment, error) {
+	var out []Installment
+	if err := sqlx.SelectContext(ctx, q, &out, `SELECT * FROM installments WHERE plan_id = $1 ORDER BY seq`, planID); err != nil {
+		return nil, fmt.Errorf("list installments: %w", err)
+	}
+	return out, nil
+}
+
+// PaymentInput is one payment the lender reports against an installment.
+type PaymentInput struct {
+	PlanRef string
+	Seq     int
+	Amount  int64     // minor units, > 0
+	PaidAt  time.Time // when the borrower paid; zero means Now
+	// Ref is the lender's payment id. With it a replayed report changes
+	// nothing; without it every call records a payment.
+	Ref string
+	Now time.Time // zero means the database clock
+	// ConfirmChannels are the channels a payment_received notice goes out
+	// on when this payment settles the installment (policy.payment_received).
+	ConfirmChannels []string
+}
+
+// PaymentResult is the installment after a payment.
+type PaymentResult struct {
+	Installment Installment
+	Settled     bool // this payment settled the installment
+	Replayed    bool // Ref was already recorded with this amount; nothing changed
+	Queued      int  // payment_received notices created to be sent (not counting suppressed ones)
+}
+
+// RecordPayment adds a payment to installment (PlanRef, Seq) in one
+// transaction with the installment row locked. Unknown plan or seq is
+// ErrNotFound; a Ref already recorded with another amount is ErrConflict.
+// When the payment brings a pending installment's paid up to its amount, the
+// installment becomes paid at PaidAt and a payment_received notice is queued
+// per confirm channel, not before PaidAt (suppressed when the customer opted
+// out of the channel or has no address on it).
+func (r *Repo) RecordPayment(ctx context.Context, in PaymentInput) (PaymentResult, error) {
+	if in.Amount <= 0 {
+		return PaymentResult{}, fmt.Errorf("record payment: amount must be positive")
+	}
+	for _, ch := range in.ConfirmChannels {
+		if ch != "sms" && ch != "email" {
+			return PaymentResult{}, fmt.Errorf("record payment: unknown confirm channel %q", ch)
+		}
+	}
+	if in.Now.IsZero() {
+		in.Now = time.Now()
+	}
+	if in.PaidAt.IsZero() {
+		in.PaidAt = in.Now
+	}
+	var res PaymentResult
+	err := r.withTx(ctx, func(tx *sqlx.Tx) error {
+		var cur struct {
+			Installment
+			CustomerID int64 `db:"customer_id"`
+		}
+		if err := tx.GetContext(ctx, &cur, `
+			SELECT i.*, p.customer_id FROM installments i JOIN plans p ON p.id = i.plan_id
+			WHERE p.ref = $1 AND i.seq = $2 FOR UPDATE OF i`, in.PlanRef, in.Seq); err != nil {
+			return notFound(err, fmt.Sprintf("plan %q installment %d", in.PlanRef, in.Seq))
+		}
+		if in.Ref != "" {
+			var amount int64
+			err := tx.GetContext(ctx, &amount, `SELECT amount FROM payments WHERE installment_id = $1 AND ref = $2`, cur.ID, in.Ref)
+			switch {
+			case err == nil && amount == in.Amount:
+				res = PaymentResult{Installment: cur.Installment, Replayed: true}
+				return nil
+			case err == nil:
+				return fmt.Errorf("payment %q was already recorded with another amount: %w", in.Ref, ErrConflict)
+			case !errors.Is(err, sql.ErrNoRows):
+				return fmt.Errorf("look up payment: %w", err)
+			}
+		}
+		if _, err := tx.ExecContext(ctx, `
+			INSERT INTO payments (installment_id, ref, amount, paid_at, created_at)
+			VALUES ($1, NULLIF($2, ''), $3, $4, $5)`, cur.ID, in.Ref, in.Amount, in.PaidAt, in.Now); err != nil {
+			return fmt.Errorf("insert payment: %w", err)
+		}
+		res.Settled = cur.Status == InstallmentPending && cur.Paid < cur.Amount && cur.Paid+in.Amount >= cur.Amount
+		if err := tx.GetContext(ctx, &res.Installment, `
+			UPDATE installments SET paid = paid + $2,
+				status  = CASE WHEN $3 THEN 'paid' ELSE status END,
+				paid_at = CASE WHEN $3 THEN $4 ELSE paid_at END
+			WHERE id = $1 RETURNING *`, cur.ID, in.Amount, res.Settled, in.PaidAt); err != nil {
+			return fmt.Errorf("update installment: %w", err)
+		}
+		if !res.Settled || len(in.ConfirmChannels) == 0 {
+			return nil
+		}
+		var statuses []string
+		if err := tx.SelectContext(ctx, &statuses, `
+			INSERT INTO notifications (dedup_key, customer_id, plan_id, installment_id, kind, stage, stage_offset,
+				channel, locale, status, status_reason, not_before, next_attempt_at, created_at, updated_at)
+			SELECT $1::bigint || ':payment_received:' || ch, c.id, $2, $1, 'payment_received', 'payment_received', NULL,
+				ch, c.locale, `+newNoticeStatusSQL+`, reason, $5, $5, $6, $6
+			FROM customers c
+			CROSS JOIN (SELECT DISTINCT unnest($4::text[]) AS ch) chans
+			CROSS JOIN LATERAL (SELECT `+suppressReasonSQL+` AS reason) s
+			WHERE c.id = $3
+			ON CONFLICT (dedup_key) DO NOTHING
+			RETURNING status`,
+			cur.ID, cur.PlanID, cur.CustomerID, pq.Array(in.ConfirmChannels), in.PaidAt, in.Now); err != nil {
+			return fmt.Errorf("queue payment_received: %w", err)
+		}
+		for _, st := range statuses {
+			if st == StatusPending {
+				res.Queued++
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return PaymentResult{}, err
+	}
+	return res, nil
+}
