@@ -1,0 +1,88 @@
+package templates
+
+import (
+	"fmt"
+	"maps"
+	"slices"
+	"time"
+)
+
+// CheckResult is the outcome of rendering one kind×locale×channel.
+type CheckResult struct {
+	Kind, Locale, Channel string
+	Segments              int    // SMS only: parts of the longest variant
+	Encoding              string // SMS only: "GSM-7" or "UCS-2" of that variant
+	Err                   error
+}
+
+// Check renders every kind×locale×channel with realistic sample data,
+// sampleLink as Link and EntryURL, and the variants each template branches on
+// (manual or auto-debit, every known failure reason, nothing outstanding,
+// missing optional fields). It reports the first error per combination and,
+// for SMS, the segment count of the longest variant. sampleLink's host must be
+// on the allowed domains.
+func (s *Set) Check(sampleLink string) []CheckResult {
+	var out []CheckResult
+	for _, kind := range kinds {
+		for _, locale := range locales {
+			for _, channel := range []string{ChannelSMS, ChannelEmail} {
+				res := CheckResult{Kind: kind, Locale: locale, Channel: channel}
+				for i, d := range variants(Sample(kind, locale, channel, sampleLink)) {
+					r, err := s.Render(d)
+					if err != nil {
+						res.Err = fmt.Errorf("sample %d: %w", i, err)
+						break
+					}
+					if channel != ChannelSMS {
+						continue
+					}
+					if n, enc := SMSSegments(r.Text); n > res.Segments {
+						res.Segments, res.Encoding = n, enc
+					}
+				}
+				out = append(out, res)
+			}
+		}
+	}
+	return out
+}
+
+// variants returns d and copies of it that take the templates' other
+// branches.
+func variants(d Data) []Data {
+	out := []Data{d}
+	add := func(f func(*Data)) {
+		v := d
+		f(&v)
+		out = append(out, v)
+	}
+	add(func(v *Data) { v.CustomerName, v.Merchant, v.SupportPhone = "", "", "" })
+	switch d.Kind {
+	case KindDueSoon, KindDueToday, KindOverdue:
+		add(func(v *Data) { v.RepayMethod, v.CardLast4 = RepayManual, "" })
+		add(func(v *Data) { v.CardLast4 = "" })
+		add(func(v *Data) { v.Link = "" })
+		if d.Kind == KindDueSoon {
+			add(func(v *Data) { v.DaysUntilDue = 1 })
+		}
+		if d.Kind == KindOverdue {
+			add(func(v *Data) { v.DaysUntilDue = -1 })
+		}
+	case KindAutodebitFailed:
+		for _, class := range slices.Sorted(maps.Keys(reasons[LocaleEn])) {
+			add(func(v *Data) { v.Reason = class })
+		}
+		add(func(v *Data) { v.Reason, v.CardLast4 = "", "" })
+		add(func(v *Data) { v.Reason, v.DaysUntilDue = "something_new", -2 })
+	case KindServiceClosed:
+		add(func(v *Data) { v.Outstanding = 0 })
+	case KindCardUnbound:
+		add(func(v *Data) { v.CardLast4 = "" })
+	case KindRepaymentEntryMoved:
+		add(func(v *Data) { v.AppName = "" })
+		add(func(v *Data) { v.EntryURL = "" })
+	case KindPaymentReceived:
+		add(func(v *Data) { v.PaidAt = time.Time{} })
+	}
+	return out
+}

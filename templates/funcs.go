@@ -1,0 +1,118 @@
+package templates
+
+import (
+	"fmt"
+	"strconv"
+	"time"
+)
+
+// funcs returns the template funcs bound to a template file's locale.
+//
+//	money   fen [currency] → "¥1,234.56" (CNY, the default), "$1,234.56" (USD), "1,234.56 EUR"
+//	date    time → "2026年11月24日" / "Nov 24, 2026" ("" for the zero time)
+//	datetime time → "2026年11月24日 14:05" / "Nov 24, 2026 14:05"
+//	card    "1234" → "****1234" ("" for "")
+//	days    n → |n|
+//	plural  n one many → one when |n| == 1, else many
+//	reason  class → a phrase for a known auto-debit failure class, else ""
+func funcs(locale string) map[string]any {
+	return map[string]any{
+		"money":    money,
+		"date":     func(t time.Time) string { return formatDate(locale, t) },
+		"datetime": func(t time.Time) string { return formatDateTime(locale, t) },
+		"card":     card,
+		"days":     abs,
+		"plural":   plural,
+		"reason":   func(class string) string { return reasonPhrase(locale, class) },
+	}
+}
+
+func money(fen int64, currency ...string) string {
+	cur := "CNY"
+	if len(currency) > 0 && currency[0] != "" {
+		cur = currency[0]
+	}
+	sign := ""
+	u := uint64(fen)
+	if fen < 0 {
+		sign, u = "-", uint64(-(fen+1))+1 // no overflow at MinInt64
+	}
+	n := groupThousands(strconv.FormatUint(u/100, 10)) + fmt.Sprintf(".%02d", u%100)
+	switch cur {
+	case "CNY":
+		return sign + "¥" + n
+	case "USD":
+		return sign + "$" + n
+	default:
+		return sign + n + " " + cur
+	}
+}
+
+func groupThousands(digits string) string {
+	out := make([]byte, 0, len(digits)+len(digits)/3)
+	for i := range len(digits) {
+		if i > 0 && (len(digits)-i)%3 == 0 {
+			out = append(out, ',')
+		}
+		out = append(out, digits[i])
+	}
+	return string(out)
+}
+
+func formatDate(locale string, t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	if locale == LocaleZhCN {
+		return fmt.Sprintf("%d年%d月%d日", t.Year(), int(t.Month()), t.Day())
+	}
+	return t.Format("Jan 2, 2006")
+}
+
+func formatDateTime(locale string, t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return formatDate(locale, t) + " " + t.Format("15:04")
+}
+
+func card(last4 string) string {
+	if last4 == "" {
+		return ""
+	}
+	return "****" + last4
+}
+
+func abs(n int) int {
+	if n < 0 {
+		return -n
+	}
+	return n
+}
+
+func plural(n int, one, many string) string {
+	if abs(n) == 1 {
+		return one
+	}
+	return many
+}
+
+// reasons are the auto-debit failure classes with a customer-facing phrase.
+var reasons = map[string]map[string]string{
+	LocaleZhCN: {
+		"insufficient_funds": "银行卡余额不足",
+		"card_expired":       "银行卡已过期",
+		"bank_declined":      "银行拒绝了本次扣款",
+		"card_frozen":        "银行卡已冻结或挂失",
+		"limit_exceeded":     "超出银行卡支付限额",
+	},
+	LocaleEn: {
+		"insufficient_funds": "insufficient balance",
+		"card_expired":       "the card has expired",
+		"bank_declined":      "the bank declined the payment",
+		"card_frozen":        "the card is frozen or reported lost",
+		"limit_exceeded":     "the card's payment limit was exceeded",
+	},
+}
+
+func reasonPhrase(locale, class string) string { return reasons[locale][class] }

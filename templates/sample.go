@@ -1,0 +1,57 @@
+package templates
+
+import "time"
+
+// Sample returns realistic data for previewing and checking a template:
+// kind, locale and channel as given, link as Link (and as EntryURL for
+// repayment_entry_moved); kinds that carry no link get Link "".
+func Sample(kind, locale, channel, link string) Data {
+	cst := time.FixedZone("CST", 8*3600)
+	zh := ResolveLocale(locale) == LocaleZhCN
+	pick := func(zhText, enText string) string {
+		if zh {
+			return zhText
+		}
+		return enText
+	}
+	d := Data{
+		Kind: kind, Locale: locale, Channel: channel,
+		CustomerName: pick("张伟", "Alex Chen"),
+		PlanRef:      "P202611240001",
+		PlanTitle:    "iPhone 16 Pro 256GB",
+		Merchant:     pick("示例商城", "Example Store"),
+		Currency:     "CNY",
+		Seq:          3, Periods: 12,
+		Amount:       123456,
+		DueDate:      time.Date(2026, 11, 24, 0, 0, 0, 0, time.UTC),
+		DaysUntilDue: 3,
+		RepayMethod:  RepayAutoDebit,
+		CardLast4:    "1234",
+		Link:         link,
+		SupportPhone: "400-000-0000",
+		Now:          time.Date(2026, 11, 21, 10, 0, 0, 0, cst),
+	}
+	switch kind {
+	case KindDueToday:
+		d.DaysUntilDue, d.Now = 0, time.Date(2026, 11, 24, 10, 0, 0, 0, cst)
+	case KindOverdue:
+		d.DaysUntilDue, d.Now = -5, time.Date(2026, 11, 29, 10, 0, 0, 0, cst)
+	case KindPaymentReceived:
+		d.Link, d.PaidAmount, d.PaidAt = "", 123456, time.Date(2026, 11, 23, 14, 5, 0, 0, cst)
+	case KindCardUnbound:
+		d.RepayMethod = RepayManual
+	case KindCardBound:
+		d.Link, d.CardLast4 = "", "5678"
+	case KindAutodebitFailed:
+		d.DaysUntilDue, d.Reason, d.Now = 0, "insufficient_funds", time.Date(2026, 11, 24, 10, 0, 0, 0, cst)
+	case KindRepaymentEntryMoved:
+		d.AppName, d.EntryURL = pick("示例商城App", "the Example Store app"), link
+	case KindPlanCancelled:
+		d.Link = ""
+	case KindServiceClosed:
+		d.Outstanding = 1111104
+	case KindVerificationChanged:
+		d.Link = ""
+	}
+	return d
+}
