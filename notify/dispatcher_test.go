@@ -1,0 +1,367 @@
+package notify_test
+
+import (
+	"context"
+	"errors"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"duebell/link"
+	"duebell/notify"
+	"duebell/repo"
+	"duebell/repo/repotest"
+	"duebell/scheduler"
+	"duebell/templates"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+var shanghaiLoc, _ = time.LoadLocation("Asia/Shanghai")
+
+func sh(mo time.Month, d, h, m int) time.Time { return time.Date(2026, mo, d, h, m, 0, 0, shanghaiLoc) }
+
+// scriptedSender is the provider boundary: it records messages and fails as
+// told. Real providers are tested against real servers in their packages
+// and in the end-to-end test.
+type scriptedSender struct {
+	mu   sync.Mutex
+	sent []notify.Message
+	errs []error // returned in order; nil when exhausted
+}
+
+func (s *scriptedSender) Provider() string { return "scripted" }
+
+func (s *scriptedSender) Send(_ context.Context, m notify.Message) (notify.Result, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.errs) > 0 {
+		err := s.errs[0]
+		s.errs = s.errs[1:]
+		if err != nil {
+			return notify.Result{}, err
+		}
+	}
+	s.sent = append(s.sent, m)
+	return notify.Result{ProviderMsgID: "msg-" + m.To}, nil
+}
+
+func (s *scriptedSender) messages() []notify.Message {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]notify.Message(nil), s.sent...)
+}
+
+type bundle struct {
+	r      *repo.Repo
+	sms    *scriptedSender
+	email  *scriptedSender
+	signer *link.Signer
+	cfg    notify.Config
+}
+
+func setup(t *testing.T, edit ...func(*notify.Config)) *bundle {
+	t.Helper()
+	b := &bundle{r: repotest.New(t), sms: &scriptedSender{}, email: &scriptedSender{}}
+	var err error
+	b.signer, err = link.NewSigner("https://pay.example.com/repay", link.Key{ID: "k1", Secret: []byte("test-signing-key-0123456789abcdef")}, nil, 72*time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tpl, err := templates.Load(templates.Options{AllowedDomains: []string{"example.com"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.cfg = notify.Config{Store: b.r, Templates: tpl, Links: b.signer,
+		Senders:     map[string]notify.Sender{"sms": b.sms, "email": b.email},
+		MaxAttempts: 3, BackoffBase: time.Minute, Jitter: func() float64 { return 0.5 }, Owner: "test"}
+	for _, e := range edit {
+		e(&b.cfg)
+	}
+	return b
+}
+
+func (b *bundle) dispatch(t *testing.T, at time.Time) notify.Counts {
+	t.Helper()
+	d, err := notify.New(b.cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	counts, err := d.RunOnce(context.Background(), at)
+	if err != nil {
+		t.Fatalf("dispatch at %v: %v", at, err)
+	}
+	return counts
+}
+
+// seedDueSoon stores one borrower with a bill due 2026-11-24 and scans on the 21st.
+func (b *bundle) seedDueSoon(t *testing.T, edit ...func(*repo.Customer)) {
+	t.Helper()
+	repotest.Customer(t, b.r, "c1", edit...)
+	repotest.Plan(t, b.r, "p1", "c1", []repo.Date{repo.NewDate(2026, 11, 24)})
+	if _, err := b.r.QueueDueReminders(context.Background(), sh(11, 21, 8, 0), scheduler.DefaultStages()); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func (b *bundle) notice(t *testing.T, channel string) repo.Notification {
+	t.Helper()
+	var n repo.Notification
+	if err := b.r.DB().Get(&n, `SELECT * FROM notifications WHERE channel = $1 ORDER BY id DESC LIMIT 1`, channel); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+func (b *bundle) attempts(t *testing.T, id int64) []repo.Attempt {
+	t.Helper()
+	as, err := b.r.ListAttempts(context.Background(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return as
+}
+
+func TestSendsRenderedReminderWithVerifiableLink(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	b.seedDueSoon(t)
+	at := sh(11, 21, 10, 0)
+	if c := b.dispatch(t, at); c["sent"] != 2 {
+		t.Fatalf("counts %v, want 2 sent", c)
+	}
+	sms := b.sms.messages()
+	if len(sms) != 1 || sms[0].To != "+8613812345678" {
+		t.Fatalf("sms sent %+v", sms)
+	}
+	if !strings.Contains(sms[0].Text, "还有3天") || !strings.Contains(sms[0].Text, "¥500.00") {
+		t.Errorf("sms text %q lacks days until due or amount", sms[0].Text)
+	}
+	n := b.notice(t, "sms")
+	if n.Status != "sent" || n.Body != sms[0].Text || n.Recipient != "+8613812345678" || n.ProviderMsgID == "" || n.SentAt == nil {
+		t.Errorf("sms row %+v", n)
+	}
+	u, err := url.Parse(n.Link)
+	if err != nil || !strings.Contains(sms[0].Text, n.Link) {
+		t.Fatalf("link %q not in the message", n.Link)
+	}
+	claims, err := b.signer.Verify(u.Query().Get("t"), at)
+	if err != nil || claims.NotificationID != n.ID || claims.PlanRef != "p1" || claims.Seq != 1 {
+		t.Errorf("link claims %+v, %v", claims, err)
+	}
+	as := b.attempts(t, n.ID)
+	if len(as) != 1 || as[0].Outcome != "sent" || as[0].N != 1 || as[0].Provider != "scripted" {
+		t.Errorf("attempts %+v", as)
+	}
+	em := b.email.messages()
+	if len(em) != 1 || em[0].Subject == "" || em[0].HTML == "" || em[0].To != "c1@example.net" {
+		t.Errorf("email %+v", em)
+	}
+	// Nothing is sent twice.
+	if c := b.dispatch(t, at.Add(time.Hour)); len(c) != 0 {
+		t.Errorf("second dispatch handled %v", c)
+	}
+}
+
+func TestWaitsForCustomersSendWindowAndTellsTrueDays(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	b.seedDueSoon(t)
+	// 22:30 in Shanghai: outside 09:00-20:00.
+	if c := b.dispatch(t, sh(11, 21, 22, 30)); c["pending"] != 2 || len(b.sms.messages()) != 0 {
+		t.Fatalf("outside the window: counts %v, sent %d", c, len(b.sms.messages()))
+	}
+	n := b.notice(t, "sms")
+	if !n.NextAttemptAt.Equal(sh(11, 22, 9, 0)) || n.Attempts != 0 || n.Status != "pending" {
+		t.Fatalf("deferred notice: next %v attempts %d status %s", n.NextAttemptAt.In(shanghaiLoc), n.Attempts, n.Status)
+	}
+	if c := b.dispatch(t, sh(11, 22, 8, 59)); len(c) != 0 {
+		t.Fatalf("claimed before the window opened: %v", c)
+	}
+	if c := b.dispatch(t, sh(11, 22, 9, 0)); c["sent"] != 2 {
+		t.Fatalf("at opening: %v", c)
+	}
+	// Queued on the 21st, sent on the 22nd: it says two days, not three.
+	if text := b.sms.messages()[0].Text; !strings.Contains(text, "还有2天") {
+		t.Errorf("late notice text %q, want the true 2 days", text)
+	}
+}
+
+func TestRechecksBeforeSending(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name   string
+		change string
+		reason string
+	}{
+		{"paid", `UPDATE installments SET paid = amount, status = 'paid'`, "installment paid"},
+		{"waived", `UPDATE installments SET status = 'waived'`, "installment waived"},
+		{"cancelled", `UPDATE plans SET status = 'cancelled'`, "plan cancelled"},
+		{"closed", `UPDATE plans SET status = 'closed'`, "plan closed"},
+		{"opted out", `UPDATE customers SET sms_opt_out = true, email_opt_out = true`, "opted_out"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			b := setup(t)
+			b.seedDueSoon(t)
+			if _, err := b.r.DB().Exec(tc.change); err != nil {
+				t.Fatal(err)
+			}
+			if c := b.dispatch(t, sh(11, 21, 10, 0)); c["suppressed"] != 2 {
+				t.Fatalf("counts %v, want 2 suppressed", c)
+			}
+			if len(b.sms.messages())+len(b.email.messages()) != 0 {
+				t.Fatal("a settled reminder went out")
+			}
+			if n := b.notice(t, "sms"); n.Status != "suppressed" || n.StatusReason != tc.reason {
+				t.Errorf("status %s reason %q, want suppressed %q", n.Status, n.StatusReason, tc.reason)
+			}
+		})
+	}
+}
+
+func TestTransientErrorsBackOffThenFail(t *testing.T) {
+	t.Parallel()
+	boom := notify.Transient("503", errors.New("gateway unavailable"))
+	b := setup(t)
+	b.sms.errs = []error{boom, boom, boom, boom}
+	b.seedDueSoon(t, func(c *repo.Customer) { c.Email = "" })
+
+	at := sh(11, 21, 10, 0)
+	b.dispatch(t, at)
+	n := b.notice(t, "sms")
+	// First retry after base·2^0 with jitter 0.5 → exactly 1 minute.
+	if n.Status != "pending" || !n.NextAttemptAt.Equal(at.Add(time.Minute)) || n.LastError == "" {
+		t.Fatalf("after 1st failure: %s next %v err %q", n.Status, n.NextAttemptAt.In(shanghaiLoc), n.LastError)
+	}
+	if c := b.dispatch(t, at.Add(59*time.Second)); len(c) != 0 {
+		t.Fatalf("retried before its backoff: %v", c)
+	}
+	b.dispatch(t, at.Add(time.Minute))
+	if n = b.notice(t, "sms"); !n.NextAttemptAt.Equal(at.Add(3 * time.Minute)) {
+		t.Fatalf("2nd retry at %v, want +2m after the 2nd try", n.NextAttemptAt.In(shanghaiLoc))
+	}
+	b.dispatch(t, at.Add(3*time.Minute))
+	n = b.notice(t, "sms")
+	if n.Status != "failed" || n.Attempts != 3 {
+		t.Fatalf("after max attempts: %s attempts %d", n.Status, n.Attempts)
+	}
+	as := b.attempts(t, n.ID)
+	if len(as) != 3 || as[0].Outcome != "transient" || as[2].N != 3 || as[0].Code != "503" {
+		t.Fatalf("attempt log %+v", as)
+	}
+	if c := b.dispatch(t, at.Add(24*time.Hour)); len(c) != 0 {
+		t.Fatalf("failed notice retried: %v", c)
+	}
+}
+
+func TestPermanentErrorIsNotRetried(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	b.sms.errs = []error{notify.Permanent("400", errors.New("invalid number"))}
+	b.seedDueSoon(t)
+	b.dispatch(t, sh(11, 21, 10, 0))
+	n := b.notice(t, "sms")
+	if n.Status != "failed" || n.Attempts != 1 {
+		t.Fatalf("status %s attempts %d", n.Status, n.Attempts)
+	}
+	if as := b.attempts(t, n.ID); len(as) != 1 || as[0].Outcome != "permanent" || as[0].Code != "400" {
+		t.Fatalf("attempts %+v", as)
+	}
+	b.dispatch(t, sh(11, 21, 12, 0))
+	if len(b.attempts(t, n.ID)) != 1 {
+		t.Fatal("permanent failure retried")
+	}
+}
+
+func TestCrashedWorkersClaimsAreRescuedAfterLease(t *testing.T) {
+	t.Parallel()
+	b := setup(t, func(c *notify.Config) { c.Lease = 2 * time.Minute })
+	b.seedDueSoon(t)
+	at := sh(11, 21, 10, 0)
+	// Worker "crashed" claims both and dies before finishing.
+	claims, err := b.r.ClaimNotifications(context.Background(), "crashed", at, 2*time.Minute, 10)
+	if err != nil || len(claims) != 2 {
+		t.Fatalf("claim: %d, %v", len(claims), err)
+	}
+	if c := b.dispatch(t, at.Add(time.Minute)); len(c) != 0 {
+		t.Fatalf("took notices under a live lease: %v", c)
+	}
+	if c := b.dispatch(t, at.Add(2*time.Minute+time.Second)); c["sent"] != 2 {
+		t.Fatalf("after lease expiry: %v", c)
+	}
+	n := b.notice(t, "sms")
+	if n.Attempts != 2 || n.Status != "sent" || n.LeaseOwner != nil {
+		t.Errorf("rescued notice: attempts %d status %s owner %v", n.Attempts, n.Status, n.LeaseOwner)
+	}
+	// A late finish by the crashed worker cannot overwrite the rescuer's result.
+	err = b.r.FinishNotifications(context.Background(), "crashed", at.Add(3*time.Minute),
+		[]repo.Outcome{{ID: n.ID, Status: "failed", Reason: "stale"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n2 := b.notice(t, "sms"); n2.Status != "sent" {
+		t.Errorf("stale finish overwrote status: %s", n2.Status)
+	}
+}
+
+func TestForeignLinkInTemplateFailsRender(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(dir, "zh-CN"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	evil := `请立即还款 https://pay-example.com.evil.io/{{.Seq}}`
+	if err := os.WriteFile(filepath.Join(dir, "zh-CN", "due_soon.sms.txt"), []byte(evil), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tpl, err := templates.Load(templates.Options{Dir: dir, AllowedDomains: []string{"example.com"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := setup(t, func(c *notify.Config) { c.Templates = tpl })
+	b.seedDueSoon(t)
+	b.dispatch(t, sh(11, 21, 10, 0))
+	if len(b.sms.messages()) != 0 {
+		t.Fatal("message with a foreign link was sent")
+	}
+	n := b.notice(t, "sms")
+	if n.Status != "failed" || n.StatusReason != "link outside allowed domains" || !strings.Contains(n.LastError, "evil.io") {
+		t.Errorf("status %s reason %q error %q", n.Status, n.StatusReason, n.LastError)
+	}
+	if len(b.attempts(t, n.ID)) != 0 {
+		t.Error("a render failure is not a delivery attempt")
+	}
+	if e := b.notice(t, "email"); e.Status != "sent" {
+		t.Errorf("the email (default template) should still go: %s", e.Status)
+	}
+}
+
+func TestPaymentConfirmationNeverBeforePayment(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	repotest.Customer(t, b.r, "c1")
+	repotest.Plan(t, b.r, "p1", "c1", []repo.Date{repo.NewDate(2026, 11, 24)})
+	paid := sh(11, 22, 11, 0)
+	if _, err := b.r.RecordPayment(context.Background(), repo.PaymentInput{PlanRef: "p1", Seq: 1, Amount: 50000,
+		PaidAt: paid, Now: paid, ConfirmChannels: []string{"sms"}}); err != nil {
+		t.Fatal(err)
+	}
+	if c := b.dispatch(t, paid.Add(-time.Minute)); len(c) != 0 {
+		t.Fatalf("confirmation before the payment: %v", c)
+	}
+	b.dispatch(t, paid)
+	msgs := b.sms.messages()
+	if len(msgs) != 1 || !strings.Contains(msgs[0].Text, "¥500.00") {
+		t.Fatalf("confirmation %+v", msgs)
+	}
+	if n := b.notice(t, "sms"); n.Kind != "payment_received" || n.Status != "sent" || n.Link != "" {
+		t.Errorf("confirmation row %s %s link %q", n.Kind, n.Status, n.Link)
+	}
+}

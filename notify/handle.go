@@ -1,0 +1,134 @@
+package notify
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"math"
+	"time"
+
+	"duebell/link"
+	"duebell/mask"
+	"duebell/repo"
+)
+
+// handle decides one claimed notice: give up, suppress, defer to the send
+// window, or render and send it.
+func (d *Dispatcher) handle(ctx context.Context, now time.Time, c *repo.Claim) repo.Outcome {
+	out := repo.Outcome{ID: c.ID}
+	if c.Attempts > d.cfg.MaxAttempts {
+		// Rescued from crashed workers more often than we would retry.
+		out.Status, out.Reason = repo.StatusFailed, "gave up: attempts exhausted"
+		return out
+	}
+	if reason := suppressReason(c); reason != "" {
+		out.Status, out.Reason = repo.StatusSuppressed, reason
+		d.log(c, slog.LevelInfo, "notice suppressed", slog.String("reason", reason))
+		return out
+	}
+	loc := d.location(c.Customer.Timezone)
+	if next := d.window(c.Kind).Next(now, loc); !next.Equal(now) {
+		out.Status, out.NextAttemptAt, out.Deferred = repo.StatusPending, next, true
+		out.Reason = "waiting for send window"
+		return out
+	}
+
+	msg, lnk, err := d.render(c, now, loc)
+	if err != nil {
+		out.Status, out.Reason, out.LastError = repo.StatusFailed, "render failed", err.Error()
+		var foreign *link.ForeignURLError
+		if errors.As(err, &foreign) {
+			out.Reason = "link outside allowed domains"
+		}
+		d.log(c, slog.LevelError, "render failed", slog.String("error", err.Error()))
+		return out
+	}
+	out.Template = c.Kind + "." + c.Channel + "." + c.Locale
+	out.Recipient, out.Subject, out.Body, out.BodyHTML, out.Link = msg.To, msg.Subject, msg.Text, msg.HTML, lnk
+
+	sender := d.cfg.Senders[c.Channel]
+	if sender == nil {
+		out.Status, out.Reason = repo.StatusFailed, "no provider configured for "+c.Channel
+		return out
+	}
+	started := now
+	t0 := time.Now()
+	res, err := sender.Send(ctx, msg)
+	finished := started.Add(time.Since(t0))
+	att := &repo.Attempt{N: c.Attempts, Channel: c.Channel, Provider: sender.Provider(), StartedAt: started,
+		FinishedAt: finished, ProviderMsgID: res.ProviderMsgID, Code: res.Code}
+	out.Attempt, out.Provider = att, sender.Provider()
+	switch {
+	case err == nil:
+		att.Outcome = repo.OutcomeSent
+		out.Status, out.ProviderMsgID, out.SentAt = repo.StatusSent, res.ProviderMsgID, &finished
+		d.log(c, slog.LevelInfo, "notice sent", slog.String("provider", att.Provider),
+			slog.String("to", mask.Contact(msg.To)))
+	case IsPermanent(err):
+		att.Outcome, att.Code, att.Error = repo.OutcomePermanent, ErrorCode(err), err.Error()
+		out.Status, out.Reason, out.LastError = repo.StatusFailed, "permanent provider error", err.Error()
+		d.log(c, slog.LevelWarn, "send failed permanently", slog.String("provider", att.Provider),
+			slog.String("code", att.Code), slog.String("error", err.Error()))
+	default:
+		att.Outcome, att.Code, att.Error = repo.OutcomeTransient, ErrorCode(err), err.Error()
+		out.LastError = err.Error()
+		if c.Attempts >= d.cfg.MaxAttempts {
+			out.Status, out.Reason = repo.StatusFailed, "gave up: attempts exhausted"
+		} else {
+			out.Status, out.Reason = repo.StatusPending, "retrying after transient error"
+			out.NextAttemptAt = now.Add(d.backoff(c.Attempts))
+		}
+		d.log(c, slog.LevelWarn, "send failed, transient", slog.String("provider", att.Provider),
+			slog.String("code", att.Code), slog.String("error", err.Error()), slog.String("next", out.Status))
+	}
+	return out
+}
+
+// suppressReason re-checks, just before sending, that the notice is still
+// wanted: a reminder for a settled installment or an inactive plan is not,
+// nor anything on a channel the customer opted out of or has no address for.
+func suppressReason(c *repo.Claim) string {
+	if isReminder(c.Kind) {
+		switch {
+		case c.Installment.Status == repo.InstallmentPaid || c.Installment.Paid >= c.Installment.Amount && c.Installment.ID != 0:
+			return "installment paid"
+		case c.Installment.Status == repo.InstallmentWaived:
+			return "installment waived"
+		case c.Plan.Status == repo.PlanCancelled || c.Plan.Status == repo.PlanClosed:
+			return "plan " + c.Plan.Status
+		}
+	}
+	switch {
+	case c.Channel == ChannelSMS && c.Customer.SMSOptOut, c.Channel == ChannelEmail && c.Customer.EmailOptOut:
+		return "opted_out"
+	case c.Channel == ChannelSMS && c.Customer.Phone == "":
+		return "no_phone"
+	case c.Channel == ChannelEmail && c.Customer.Email == "":
+		return "no_email"
+	}
+	return ""
+}
+
+// backoff is the wait before retry n+1: base·2^(n-1), capped, with ±20% jitter.
+func (d *Dispatcher) backoff(n int) time.Duration {
+	exp := float64(d.cfg.BackoffBase) * math.Pow(2, float64(n-1))
+	wait := time.Duration(math.Min(exp, float64(d.cfg.BackoffMax)))
+	return time.Duration(float64(wait) * (0.8 + 0.4*d.cfg.Jitter()))
+}
+
+func (d *Dispatcher) location(tz string) *time.Location {
+	if loc, err := time.LoadLocation(tz); err == nil {
+		return loc
+	}
+	loc, err := time.LoadLocation(d.cfg.DefaultTimezone)
+	if err != nil {
+		return time.UTC
+	}
+	return loc
+}
+
+func (d *Dispatcher) log(c *repo.Claim, level slog.Level, msg string, attrs ...slog.Attr) {
+	attrs = append([]slog.Attr{slog.Int64("notification_id", c.ID), slog.String("kind", c.Kind),
+		slog.String("channel", c.Channel), slog.Int("attempt", c.Attempts)}, attrs...)
+	d.cfg.Logger.LogAttrs(context.Background(), level, msg, attrs...)
+}

@@ -1,0 +1,85 @@
+package notify
+
+import (
+	"time"
+
+	"duebell/link"
+	"duebell/repo"
+	"duebell/scheduler"
+	"duebell/templates"
+)
+
+// Linker makes signed repayment links.
+type Linker interface {
+	URL(c link.Claims, now time.Time) string
+}
+
+// reminderKinds are re-checked against the installment and plan before sending.
+var reminderKinds = map[string]bool{
+	scheduler.KindDueSoon: true, scheduler.KindDueToday: true, scheduler.KindOverdue: true,
+}
+
+func isReminder(kind string) bool { return reminderKinds[kind] }
+
+// linkless kinds never carry a repayment link.
+var linkless = map[string]bool{
+	scheduler.KindPaymentReceived: true,
+	"card_bound":                  true,
+	"plan_cancelled":              true,
+	"verification_changed":        true,
+}
+
+func (d *Dispatcher) window(kind string) scheduler.Window {
+	if w, ok := d.cfg.KindWindows[kind]; ok {
+		return w
+	}
+	return d.cfg.Window
+}
+
+// render builds the message from current data: the amount still due and the
+// days until the due date are computed now, so a late notice tells the truth.
+func (d *Dispatcher) render(c *repo.Claim, now time.Time, loc *time.Location) (Message, string, error) {
+	local := now.In(loc)
+	data := templates.Data{
+		Kind: c.Kind, Locale: c.Locale, Channel: c.Channel,
+		CustomerName: c.Customer.Name,
+		PlanRef:      c.Plan.Ref, PlanTitle: c.Plan.Title, Merchant: c.Plan.Merchant, Currency: c.Plan.Currency,
+		Seq: c.Installment.Seq, Periods: c.Plan.Periods,
+		Amount:      c.Installment.Amount - c.Installment.Paid,
+		RepayMethod: c.Plan.RepayMethod, CardLast4: c.Plan.CardLast4,
+		SupportPhone: d.cfg.SupportPhone,
+		Now:          local,
+	}
+	if c.Installment.ID != 0 {
+		data.DueDate = c.Installment.DueDate.Time
+		today := time.Date(local.Year(), local.Month(), local.Day(), 0, 0, 0, 0, time.UTC)
+		data.DaysUntilDue = int(c.Installment.DueDate.Sub(today).Hours() / 24)
+	}
+	if c.Kind == scheduler.KindPaymentReceived {
+		data.Amount = c.Installment.Amount
+		data.PaidAmount = c.Installment.Paid
+		if c.Installment.PaidAt != nil {
+			data.PaidAt = c.Installment.PaidAt.In(loc)
+		}
+	}
+	var lnk string
+	if c.Plan.ID != 0 && !linkless[c.Kind] {
+		lnk = d.cfg.Links.URL(link.Claims{NotificationID: c.ID, PlanRef: c.Plan.Ref, Seq: c.Installment.Seq}, now)
+		data.Link = lnk
+	}
+	r, err := d.cfg.Templates.Render(data)
+	if err != nil {
+		return Message{}, "", err
+	}
+	msg := Message{
+		NotificationID: c.ID, ToName: c.Customer.Name,
+		Subject: r.Subject, Text: r.Text, HTML: r.HTML,
+		Kind: c.Kind, Locale: c.Locale,
+	}
+	if c.Channel == ChannelSMS {
+		msg.To = c.Customer.Phone
+	} else {
+		msg.To = c.Customer.Email
+	}
+	return msg, lnk, nil
+}
