@@ -1,0 +1,170 @@
+// Package smtptest runs an in-process SMTP server for tests. It records every
+// message it accepts so a test can read back exactly what a sender delivered.
+//
+// Delivery is synchronous: once a client's DATA command has been answered
+// with 250, the message is already in Messages, so tests never need to wait.
+package smtptest
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"io"
+	"log"
+	"net"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/emersion/go-smtp"
+)
+
+// Option configures a Server.
+type Option func(*config)
+
+type config struct {
+	user, pass  string
+	rcptReject  *smtp.SMTPError
+	dataReject  *smtp.SMTPError
+	startTLS    bool
+	implicitTLS bool
+}
+
+// WithAuth makes the server advertise AUTH PLAIN (without TLS too) and refuse
+// MAIL FROM until the client has authenticated as user with pass.
+func WithAuth(user, pass string) Option {
+	return func(c *config) { c.user, c.pass = user, pass }
+}
+
+// WithReject makes the server answer every RCPT TO with code and msg, for
+// example 550 "mailbox unavailable" or 451 "try again later".
+func WithReject(code int, msg string) Option {
+	return func(c *config) { c.rcptReject = smtpError(code, msg) }
+}
+
+// WithRejectData makes the server accept the envelope, read the message and
+// then answer the end of DATA with code and msg (content rejected).
+func WithRejectData(code int, msg string) Option {
+	return func(c *config) { c.dataReject = smtpError(code, msg) }
+}
+
+// WithStartTLS makes the server offer STARTTLS with a self-signed certificate
+// for 127.0.0.1 and localhost; clients trust it through RootCAs.
+func WithStartTLS() Option {
+	return func(c *config) { c.startTLS = true }
+}
+
+// WithImplicitTLS makes the server speak TLS from the first byte (SMTPS, as
+// on port 465), with the same certificate as WithStartTLS.
+func WithImplicitTLS() Option {
+	return func(c *config) { c.implicitTLS = true }
+}
+
+func smtpError(code int, msg string) *smtp.SMTPError {
+	return &smtp.SMTPError{Code: code, EnhancedCode: smtp.EnhancedCodeNotSet, Message: msg}
+}
+
+// Server is a running test SMTP server.
+type Server struct {
+	cfg     config
+	srv     *smtp.Server
+	ln      net.Listener
+	addr    *net.TCPAddr
+	roots   *x509.CertPool
+	served  chan struct{}
+	closeMu sync.Once
+
+	mu       sync.Mutex
+	messages []Message
+}
+
+// Start starts a server on 127.0.0.1 with a free port. It is closed when the
+// test ends.
+func Start(t testing.TB, opts ...Option) *Server {
+	t.Helper()
+	s := &Server{served: make(chan struct{})}
+	for _, o := range opts {
+		o(&s.cfg)
+	}
+
+	s.srv = smtp.NewServer(&backend{s: s})
+	s.srv.Domain = "smtptest.local"
+	s.srv.AllowInsecureAuth = true
+	s.srv.MaxMessageBytes = 10 << 20
+	s.srv.MaxRecipients = 50
+	s.srv.ReadTimeout = 30 * time.Second
+	s.srv.WriteTimeout = 30 * time.Second
+	s.srv.ErrorLog = log.New(io.Discard, "", 0)
+
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("smtptest: listen: %v", err)
+	}
+	s.addr = l.Addr().(*net.TCPAddr)
+
+	if s.cfg.startTLS || s.cfg.implicitTLS {
+		cert, roots, err := selfSigned()
+		if err != nil {
+			_ = l.Close()
+			t.Fatalf("smtptest: certificate: %v", err)
+		}
+		s.roots = roots
+		tlsCfg := &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+		if s.cfg.startTLS {
+			s.srv.TLSConfig = tlsCfg
+		}
+		if s.cfg.implicitTLS {
+			l = tls.NewListener(l, tlsCfg)
+		}
+	}
+
+	s.ln = l
+	go func() {
+		defer close(s.served)
+		if err := s.srv.Serve(l); err != nil && !errors.Is(err, net.ErrClosed) {
+			t.Errorf("smtptest: serve: %v", err)
+		}
+	}()
+	t.Cleanup(s.Close)
+	return s
+}
+
+// Host is the address the server listens on, always "127.0.0.1".
+func (s *Server) Host() string { return s.addr.IP.String() }
+
+// Port is the TCP port the server listens on.
+func (s *Server) Port() int { return s.addr.Port }
+
+// Addr is "host:port".
+func (s *Server) Addr() string { return s.addr.String() }
+
+// RootCAs holds the server's self-signed certificate when TLS is enabled,
+// nil otherwise.
+func (s *Server) RootCAs() *x509.CertPool { return s.roots }
+
+// Messages returns a copy of every message accepted so far, in order.
+func (s *Server) Messages() []Message {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]Message, len(s.messages))
+	copy(out, s.messages)
+	return out
+}
+
+// Close stops the server and drops open connections, for example to test a
+// sender against a server that went away. It is safe to call more than once.
+func (s *Server) Close() {
+	s.closeMu.Do(func() {
+		_ = s.srv.Close()
+		// Serve registers its listener only once it runs, so a Close that
+		// races with it must close the listener itself.
+		_ = s.ln.Close()
+		<-s.served
+	})
+}
+
+func (s *Server) store(m Message) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.messages = append(s.messages, m)
+}

@@ -1,0 +1,103 @@
+package smtptest
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"net/mail"
+
+	"github.com/emersion/go-sasl"
+	"github.com/emersion/go-smtp"
+)
+
+type backend struct{ s *Server }
+
+func (b *backend) NewSession(*smtp.Conn) (smtp.Session, error) {
+	sess := &session{s: b.s}
+	if b.s.cfg.user != "" {
+		return &authSession{session: sess}, nil
+	}
+	return sess, nil
+}
+
+// session records one SMTP transaction at a time.
+type session struct {
+	s        *Server
+	authUser string
+	from     string
+	to       []string
+}
+
+func (ss *session) needsAuth() bool { return ss.s.cfg.user != "" && ss.authUser == "" }
+
+func (ss *session) Mail(from string, _ *smtp.MailOptions) error {
+	if ss.needsAuth() {
+		return smtp.ErrAuthRequired
+	}
+	ss.from = from
+	return nil
+}
+
+func (ss *session) Rcpt(to string, _ *smtp.RcptOptions) error {
+	if ss.needsAuth() {
+		return smtp.ErrAuthRequired
+	}
+	if ss.s.cfg.rcptReject != nil {
+		return ss.s.cfg.rcptReject
+	}
+	ss.to = append(ss.to, to)
+	return nil
+}
+
+func (ss *session) Data(r io.Reader) error {
+	if ss.needsAuth() {
+		return smtp.ErrAuthRequired
+	}
+	data, err := io.ReadAll(r)
+	if err != nil {
+		return err
+	}
+	if ss.s.cfg.dataReject != nil {
+		return ss.s.cfg.dataReject
+	}
+	m := Message{
+		From:     ss.from,
+		To:       append([]string(nil), ss.to...),
+		Data:     data,
+		AuthUser: ss.authUser,
+	}
+	if parsed, err := mail.ReadMessage(bytes.NewReader(data)); err == nil {
+		m.Header = parsed.Header
+	}
+	ss.s.store(m)
+	return nil
+}
+
+func (ss *session) Reset() {
+	ss.from = ""
+	ss.to = nil
+}
+
+func (ss *session) Logout() error { return nil }
+
+// authSession adds AUTH PLAIN; it is used only when WithAuth was given, so a
+// server without it advertises no AUTH at all.
+type authSession struct{ *session }
+
+func (as *authSession) AuthMechanisms() []string { return []string{sasl.Plain} }
+
+func (as *authSession) Auth(mech string) (sasl.Server, error) {
+	if mech != sasl.Plain {
+		return nil, smtp.ErrAuthUnknownMechanism
+	}
+	return sasl.NewPlainServer(func(identity, user, pass string) error {
+		if identity != "" && identity != user {
+			return errors.New("identity mismatch")
+		}
+		if user != as.s.cfg.user || pass != as.s.cfg.pass {
+			return smtp.ErrAuthFailed
+		}
+		as.authUser = user
+		return nil
+	}), nil
+}

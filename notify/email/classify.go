@@ -1,0 +1,73 @@
+package email
+
+import (
+	"context"
+	"errors"
+	"net/textproto"
+	"regexp"
+	"strconv"
+	"strings"
+
+	gomail "github.com/wneessen/go-mail"
+
+	"duebell/notify"
+)
+
+// maxDetail caps the server text kept in an error.
+const maxDetail = 300
+
+// classify turns a go-mail error into notify's error classes. A 5xx reply
+// to MAIL, RCPT or DATA rejects this message: permanent. Everything else —
+// 4xx replies, refused or dropped connections, timeouts, and failures while
+// connecting, in STARTTLS or in AUTH (which concern the relay, not the
+// message) — is transient, with the SMTP code when there is one.
+func classify(ctx context.Context, err error) error {
+	var se *gomail.SendError
+	if errors.As(err, &se) {
+		code := se.ErrorCode()
+		detail := redact(sendErrorText(se))
+		if code >= 500 && code < 600 {
+			return notify.Permanent(strconv.Itoa(code), errors.New(detail))
+		}
+		return notify.Transient(codeString(code), errors.New(detail))
+	}
+	if ctxErr := ctx.Err(); ctxErr != nil {
+		return notify.Transient("", ctxErr)
+	}
+	var te *textproto.Error
+	if errors.As(err, &te) {
+		return notify.Transient(strconv.Itoa(te.Code), errors.New(redact(err.Error())))
+	}
+	return notify.Transient("", errors.New(redact(err.Error())))
+}
+
+func codeString(code int) string {
+	if code == 0 {
+		return ""
+	}
+	return strconv.Itoa(code)
+}
+
+// sendErrorText is SendError's message without the recipient list and
+// message id it appends.
+func sendErrorText(se *gomail.SendError) string {
+	s := se.Error()
+	for _, cut := range []string{", affected recipient(s): ", ", affected message ID: "} {
+		if i := strings.Index(s, cut); i >= 0 {
+			s = s[:i]
+		}
+	}
+	return s
+}
+
+var emailLike = regexp.MustCompile(`[^\s<>@"',;:()\[\]]+@([A-Za-z0-9.-]+)`)
+
+// redact hides the local part of every address in s (servers echo the
+// recipient in their replies) and caps its length.
+func redact(s string) string {
+	s = emailLike.ReplaceAllString(s, "***@$1")
+	if len(s) > maxDetail {
+		s = strings.ToValidUTF8(s[:maxDetail], "") + "…"
+	}
+	return s
+}

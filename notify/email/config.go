@@ -1,0 +1,103 @@
+package email
+
+import (
+	"cmp"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net/mail"
+	"time"
+)
+
+// TLS modes for Config.TLS.
+const (
+	TLSNone     = "none"     // plain SMTP; passwords only to a loopback host
+	TLSStartTLS = "starttls" // STARTTLS required (submission, port 587)
+	TLSImplicit = "tls"      // TLS from the first byte (SMTPS, port 465)
+)
+
+// DefaultTimeout bounds one Send, from dialing to the relay's reply to DATA.
+const DefaultTimeout = 15 * time.Second
+
+// Config configures the SMTP sender.
+type Config struct {
+	Host string
+	// Port defaults by TLS mode: 25 for none, 587 for starttls, 465 for tls.
+	Port int
+	// TLS is "none", "starttls" or "tls"; empty means "starttls".
+	TLS string
+	// Username enables SMTP AUTH PLAIN. Over TLS "none" it is only allowed
+	// with a loopback Host, so a password never crosses a network in clear.
+	Username, Password string
+	// From is the sender address (bare, "notice@shop.example"); its domain
+	// names the stable Message-IDs. FromName is its display name.
+	From, FromName string
+	// Timeout bounds each Send; default DefaultTimeout.
+	Timeout time.Duration
+	// TLSConfig optionally replaces the default TLS settings (server name
+	// Host, TLS 1.2 or later, system roots), for a private CA or tests.
+	TLSConfig *tls.Config
+}
+
+func (c Config) withDefaults() Config {
+	c.TLS = cmp.Or(c.TLS, TLSStartTLS)
+	c.Timeout = cmp.Or(c.Timeout, DefaultTimeout)
+	if c.Port == 0 {
+		switch c.TLS {
+		case TLSNone:
+			c.Port = 25
+		case TLSImplicit:
+			c.Port = 465
+		default:
+			c.Port = 587
+		}
+	}
+	return c
+}
+
+func (c Config) validate() error {
+	if c.Host == "" {
+		return errors.New("smtp host is required")
+	}
+	if c.Port < 1 || c.Port > 65535 {
+		return fmt.Errorf("smtp port %d out of range", c.Port)
+	}
+	switch c.TLS {
+	case TLSNone, TLSStartTLS, TLSImplicit:
+	default:
+		return fmt.Errorf("smtp tls %q: want none, starttls or tls", c.TLS)
+	}
+	if c.Timeout < 0 {
+		return errors.New("smtp timeout must not be negative")
+	}
+	if c.From == "" {
+		return errors.New("smtp from address is required")
+	}
+	if _, err := parseFrom(c.From); err != nil {
+		return err
+	}
+	if c.Username != "" && c.Password == "" {
+		return errors.New("smtp password is required with a username")
+	}
+	if c.Username != "" && c.TLS == TLSNone && !isLoopback(c.Host) {
+		return errors.New("smtp auth over tls \"none\" is only allowed to a loopback host; use starttls or tls")
+	}
+	return nil
+}
+
+// parseFrom checks that from is one bare address and returns it.
+func parseFrom(from string) (*mail.Address, error) {
+	a, err := mail.ParseAddress(from)
+	if err != nil {
+		return nil, fmt.Errorf("smtp from address: %w", err)
+	}
+	if a.Name != "" {
+		return nil, errors.New("smtp from address must be bare; put the display name in from_name")
+	}
+	return a, nil
+}
+
+// isLoopback matches the hosts go-mail's PLAIN auth accepts without TLS.
+func isLoopback(host string) bool {
+	return host == "localhost" || host == "127.0.0.1" || host == "::1"
+}

@@ -1,0 +1,68 @@
+package email_test
+
+import (
+	"strings"
+	"testing"
+
+	"duebell/notify/email"
+)
+
+func TestNewValidates(t *testing.T) {
+	t.Parallel()
+	good := email.Config{Host: "smtp.shop.example", From: from}
+	if _, err := email.New(good); err != nil {
+		t.Fatalf("New(minimal): %v", err)
+	}
+	for name, mutate := range map[string]func(*email.Config){
+		"no host":          func(c *email.Config) { c.Host = "" },
+		"bad port":         func(c *email.Config) { c.Port = 70000 },
+		"bad tls":          func(c *email.Config) { c.TLS = "ssl" },
+		"no from":          func(c *email.Config) { c.From = "" },
+		"bad from":         func(c *email.Config) { c.From = "not-an-address" },
+		"named from":       func(c *email.Config) { c.From = "Shop <notice@shop.example>" },
+		"negative timeout": func(c *email.Config) { c.Timeout = -1 },
+		"user no password": func(c *email.Config) { c.Username = "u" },
+		"password in clear": func(c *email.Config) {
+			c.TLS, c.Username, c.Password = email.TLSNone, "u", "p"
+		},
+	} {
+		cfg := good
+		mutate(&cfg)
+		if _, err := email.New(cfg); err == nil {
+			t.Errorf("%s: New accepted %+v", name, cfg)
+		}
+	}
+	local := email.Config{Host: "localhost", Port: 1025, TLS: email.TLSNone, Username: "u", Password: "p", From: from}
+	if _, err := email.New(local); err != nil {
+		t.Errorf("auth to a loopback relay without TLS: %v", err)
+	}
+}
+
+func TestBuildMessage(t *testing.T) {
+	t.Parallel()
+	n := notice(9)
+	n.Subject = "到期提醒\r\nBcc: attacker@evil.example"
+	msg, err := email.BuildMessage(from, fromName, n)
+	if err != nil {
+		t.Fatalf("BuildMessage: %v", err)
+	}
+	if got := msg.GetMessageID(); got != "<duebell.9@shop.example>" {
+		t.Errorf("Message-ID = %q", got)
+	}
+	var b strings.Builder
+	if _, err := msg.WriteTo(&b); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(b.String(), "\r\nBcc:") {
+		t.Errorf("subject injected a header:\n%s", b.String())
+	}
+
+	bad := notice(9)
+	bad.To = "zhangsan.example.com"
+	if _, err := email.BuildMessage(from, fromName, bad); err == nil || strings.Contains(err.Error(), "zhangsan") {
+		t.Errorf("bad recipient: err = %v", err)
+	}
+	if _, err := email.BuildMessage(from, fromName, notice(0)); err == nil {
+		t.Error("notification id 0 accepted")
+	}
+}

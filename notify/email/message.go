@@ -1,0 +1,73 @@
+package email
+
+import (
+	"errors"
+	"fmt"
+	"net/mail"
+	"strconv"
+	"strings"
+
+	gomail "github.com/wneessen/go-mail"
+
+	"duebell/notify"
+)
+
+// userAgent replaces go-mail's default User-Agent and X-Mailer.
+const userAgent = "duebell"
+
+// MessageID is the stable Message-ID of a notice, angle brackets included:
+// "<duebell.{notificationID}@{domain of from}>". Every send of the same
+// notice carries it, so a retry after an unclear failure can be recognised
+// as a duplicate.
+func MessageID(notificationID int64, from string) (string, error) {
+	a, err := parseFrom(from)
+	if err != nil {
+		return "", err
+	}
+	_, domain, _ := strings.Cut(a.Address, "@")
+	return "<duebell." + strconv.FormatInt(notificationID, 10) + "@" + strings.ToLower(domain) + ">", nil
+}
+
+// BuildMessage turns a notice into an email from from (a bare address) and
+// fromName: UTF-8 headers, a text/plain part, and a text/html alternative
+// when m.HTML is set, with the stable Message-ID. Errors never contain the
+// recipient's address.
+func BuildMessage(from, fromName string, m notify.Message) (*gomail.Msg, error) {
+	if m.NotificationID <= 0 {
+		return nil, errors.New("email: notification id is required for a stable Message-ID")
+	}
+	fromAddr, err := parseFrom(from)
+	if err != nil {
+		return nil, err
+	}
+	to, err := mail.ParseAddress(m.To)
+	if err != nil {
+		return nil, fmt.Errorf("email: recipient address: %w", err)
+	}
+	if m.Text == "" && m.HTML == "" {
+		return nil, errors.New("email: message has no body")
+	}
+	msgID, err := MessageID(m.NotificationID, from)
+	if err != nil {
+		return nil, err
+	}
+
+	msg := gomail.NewMsg(gomail.WithNoDefaultUserAgent())
+	msg.FromMailAddress(&mail.Address{Name: oneLine(fromName), Address: fromAddr.Address})
+	msg.ToMailAddress(&mail.Address{Name: oneLine(m.ToName), Address: to.Address})
+	msg.Subject(oneLine(m.Subject))
+	// go-mail adds the angle brackets itself.
+	msg.SetMessageIDWithValue(strings.Trim(msgID, "<>"))
+	msg.SetUserAgent(userAgent)
+	msg.SetBodyString(gomail.TypeTextPlain, m.Text)
+	if m.HTML != "" {
+		msg.AddAlternativeString(gomail.TypeTextHTML, m.HTML)
+	}
+	return msg, nil
+}
+
+// oneLine keeps a header value on one line, so a rendered subject or name
+// cannot add headers.
+func oneLine(s string) string {
+	return strings.Join(strings.FieldsFunc(s, func(r rune) bool { return r == '\r' || r == '\n' }), " ")
+}

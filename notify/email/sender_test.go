@@ -1,0 +1,367 @@
+package email_test
+
+import (
+	"context"
+	"crypto/tls"
+	"fmt"
+	"net"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"duebell/internal/smtptest"
+	"duebell/notify"
+	"duebell/notify/email"
+)
+
+const (
+	from     = "notice@shop.example"
+	fromName = "乐分期"
+	to       = "zhangsan@example.com"
+)
+
+func setup(t *testing.T, opts ...smtptest.Option) (*smtptest.Server, email.Config) {
+	t.Helper()
+	srv := smtptest.Start(t, opts...)
+	return srv, email.Config{
+		Host:     srv.Host(),
+		Port:     srv.Port(),
+		TLS:      email.TLSNone,
+		From:     from,
+		FromName: fromName,
+		Timeout:  5 * time.Second,
+	}
+}
+
+func newSender(t *testing.T, cfg email.Config) *email.Sender {
+	t.Helper()
+	s, err := email.New(cfg)
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	return s
+}
+
+func notice(id int64) notify.Message {
+	return notify.Message{
+		NotificationID: id,
+		To:             to,
+		ToName:         "张三",
+		Subject:        "您的分期账单将于3天后到期",
+		Text:           "张三您好：第2期 ¥1,234.56 将于 2025-07-01 到期。\n还款：https://pay.shop.example/r/abc",
+		HTML:           "<p>张三您好：第2期 <b>¥1,234.56</b> 将于 2025-07-01 到期。</p>",
+	}
+}
+
+func only(t *testing.T, srv *smtptest.Server) smtptest.Message {
+	t.Helper()
+	msgs := srv.Messages()
+	if len(msgs) != 1 {
+		t.Fatalf("server got %d messages, want 1", len(msgs))
+	}
+	return msgs[0]
+}
+
+func TestSendDelivers(t *testing.T) {
+	t.Parallel()
+	srv, cfg := setup(t)
+	s := newSender(t, cfg)
+	n := notice(42)
+
+	res, err := s.Send(context.Background(), n)
+	if err != nil {
+		t.Fatalf("Send: %v", err)
+	}
+	if s.Provider() != "smtp" {
+		t.Errorf("Provider = %q", s.Provider())
+	}
+	if want := "<duebell.42@shop.example>"; res.ProviderMsgID != want {
+		t.Errorf("ProviderMsgID = %q, want %q", res.ProviderMsgID, want)
+	}
+
+	got := only(t, srv)
+	if got.From != from || len(got.To) != 1 || got.To[0] != to {
+		t.Errorf("envelope %q -> %q", got.From, got.To)
+	}
+	if id := got.Header.Get("Message-Id"); id != res.ProviderMsgID {
+		t.Errorf("Message-ID header %q, result %q", id, res.ProviderMsgID)
+	}
+	if subj, err := got.Subject(); err != nil || subj != n.Subject {
+		t.Errorf("Subject = %q, %v", subj, err)
+	}
+	fromAddrs, err := got.Header.AddressList("From")
+	if err != nil || len(fromAddrs) != 1 || fromAddrs[0].Name != fromName || fromAddrs[0].Address != from {
+		t.Errorf("From = %v, %v", fromAddrs, err)
+	}
+	toAddrs, err := got.Header.AddressList("To")
+	if err != nil || len(toAddrs) != 1 || toAddrs[0].Name != "张三" || toAddrs[0].Address != to {
+		t.Errorf("To = %v, %v", toAddrs, err)
+	}
+	if ct := got.Header.Get("Content-Type"); !strings.HasPrefix(ct, "multipart/alternative") {
+		t.Errorf("Content-Type = %q", ct)
+	}
+	if text, err := got.Text(); err != nil || text != n.Text {
+		t.Errorf("text part = %q, %v", text, err)
+	}
+	if html, err := got.HTML(); err != nil || html != n.HTML {
+		t.Errorf("html part = %q, %v", html, err)
+	}
+	if ua := got.Header.Get("User-Agent"); strings.Contains(ua, "go-mail") {
+		t.Errorf("User-Agent = %q", ua)
+	}
+}
+
+func TestSendTextOnly(t *testing.T) {
+	t.Parallel()
+	srv, cfg := setup(t)
+	n := notice(1)
+	n.HTML = ""
+
+	if _, err := newSender(t, cfg).Send(context.Background(), n); err != nil {
+		t.Fatalf("Send: %v", err)
+	}
+	got := only(t, srv)
+	if got.HasPart("text/html") {
+		t.Error("text-only notice has an HTML part")
+	}
+	// A single-part body ends with the line break that ends DATA.
+	if text, err := got.Text(); err != nil || strings.TrimSuffix(text, "\n") != n.Text {
+		t.Errorf("text = %q, %v", text, err)
+	}
+}
+
+func TestMessageIDStablePerNotice(t *testing.T) {
+	t.Parallel()
+	srv, cfg := setup(t)
+	s := newSender(t, cfg)
+	for _, id := range []int64{7, 7, 8} {
+		if _, err := s.Send(context.Background(), notice(id)); err != nil {
+			t.Fatalf("Send(%d): %v", id, err)
+		}
+	}
+	msgs := srv.Messages()
+	if len(msgs) != 3 {
+		t.Fatalf("got %d messages", len(msgs))
+	}
+	first, retry, other := msgs[0].Header.Get("Message-Id"), msgs[1].Header.Get("Message-Id"), msgs[2].Header.Get("Message-Id")
+	if first != "<duebell.7@shop.example>" || retry != first {
+		t.Errorf("resend of notice 7: %q then %q", first, retry)
+	}
+	if other == first {
+		t.Errorf("notices 7 and 8 share Message-ID %q", other)
+	}
+}
+
+func TestSendAuth(t *testing.T) {
+	t.Parallel()
+	t.Run("good password", func(t *testing.T) {
+		t.Parallel()
+		srv, cfg := setup(t, smtptest.WithAuth("mailer", "s3cret"))
+		cfg.Username, cfg.Password = "mailer", "s3cret"
+		if _, err := newSender(t, cfg).Send(context.Background(), notice(1)); err != nil {
+			t.Fatalf("Send: %v", err)
+		}
+		if got := only(t, srv); got.AuthUser != "mailer" {
+			t.Errorf("AuthUser = %q", got.AuthUser)
+		}
+	})
+	t.Run("bad password", func(t *testing.T) {
+		t.Parallel()
+		srv, cfg := setup(t, smtptest.WithAuth("mailer", "s3cret"))
+		cfg.Username, cfg.Password = "mailer", "wrong"
+		_, err := newSender(t, cfg).Send(context.Background(), notice(1))
+		if err == nil || notify.IsPermanent(err) || notify.ErrorCode(err) != "535" {
+			t.Fatalf("err = %v (code %q), want transient 535", err, notify.ErrorCode(err))
+		}
+		if n := len(srv.Messages()); n != 0 {
+			t.Errorf("server stored %d messages", n)
+		}
+	})
+	t.Run("no credentials", func(t *testing.T) {
+		t.Parallel()
+		srv, cfg := setup(t, smtptest.WithAuth("mailer", "s3cret"))
+		_, err := newSender(t, cfg).Send(context.Background(), notice(1))
+		if err == nil {
+			t.Fatal("Send without AUTH succeeded")
+		}
+		if n := len(srv.Messages()); n != 0 {
+			t.Errorf("server stored %d messages", n)
+		}
+	})
+}
+
+func TestSendErrorClasses(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name      string
+		opt       smtptest.Option
+		permanent bool
+		code      string
+	}{
+		{"rcpt 550", smtptest.WithReject(550, "<zhangsan@example.com>: mailbox unavailable"), true, "550"},
+		{"rcpt 451", smtptest.WithReject(451, "greylisted, try again"), false, "451"},
+		{"data 554", smtptest.WithRejectData(554, "message rejected as spam"), true, "554"},
+		{"data 452", smtptest.WithRejectData(452, "insufficient storage"), false, "452"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			_, cfg := setup(t, tc.opt)
+			_, err := newSender(t, cfg).Send(context.Background(), notice(1))
+			if err == nil {
+				t.Fatal("Send succeeded")
+			}
+			if notify.IsPermanent(err) != tc.permanent || notify.ErrorCode(err) != tc.code {
+				t.Errorf("err = %v: permanent %v code %q, want %v %q",
+					err, notify.IsPermanent(err), notify.ErrorCode(err), tc.permanent, tc.code)
+			}
+			if strings.Contains(err.Error(), "zhangsan") {
+				t.Errorf("error leaks the recipient: %v", err)
+			}
+		})
+	}
+}
+
+func TestSendServerDown(t *testing.T) {
+	t.Parallel()
+	srv, cfg := setup(t)
+	srv.Close()
+	_, err := newSender(t, cfg).Send(context.Background(), notice(1))
+	if err == nil || notify.IsPermanent(err) {
+		t.Fatalf("err = %v, want transient", err)
+	}
+}
+
+// silentServer accepts connections and never greets, like a hung relay.
+func silentServer(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var (
+		mu    sync.Mutex
+		conns []net.Conn
+		done  = make(chan struct{})
+	)
+	go func() {
+		defer close(done)
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns = append(conns, c)
+			mu.Unlock()
+		}
+	}()
+	t.Cleanup(func() {
+		_ = l.Close()
+		<-done
+		for _, c := range conns {
+			_ = c.Close()
+		}
+	})
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+func TestSendBoundedInTime(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name       string
+		cfgTimeout time.Duration
+		ctxTimeout time.Duration
+	}{
+		{"context deadline", time.Minute, 100 * time.Millisecond},
+		{"config timeout", 100 * time.Millisecond, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			cfg := email.Config{Host: "127.0.0.1", Port: silentServer(t), TLS: email.TLSNone, From: from, Timeout: tc.cfgTimeout}
+			ctx := context.Background()
+			if tc.ctxTimeout > 0 {
+				var cancel context.CancelFunc
+				ctx, cancel = context.WithTimeout(ctx, tc.ctxTimeout)
+				defer cancel()
+			}
+			start := time.Now()
+			_, err := newSender(t, cfg).Send(ctx, notice(1))
+			if err == nil || notify.IsPermanent(err) {
+				t.Fatalf("err = %v, want transient", err)
+			}
+			if elapsed := time.Since(start); elapsed > 10*time.Second {
+				t.Errorf("Send took %v", elapsed)
+			}
+		})
+	}
+}
+
+func TestSendConcurrent(t *testing.T) {
+	t.Parallel()
+	srv, cfg := setup(t, smtptest.WithAuth("mailer", "s3cret"))
+	cfg.Username, cfg.Password = "mailer", "s3cret"
+	s := newSender(t, cfg)
+
+	const n = 16
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	for i := range n {
+		wg.Go(func() {
+			if _, err := s.Send(context.Background(), notice(int64(100+i))); err != nil {
+				errs <- err
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Errorf("Send: %v", err)
+	}
+	ids := map[string]bool{}
+	for _, m := range srv.Messages() {
+		ids[m.Header.Get("Message-Id")] = true
+	}
+	for i := range n {
+		if id := fmt.Sprintf("<duebell.%d@shop.example>", 100+i); !ids[id] {
+			t.Errorf("missing %s", id)
+		}
+	}
+}
+
+func TestSendTLS(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		mode string
+		opt  smtptest.Option
+	}{
+		{email.TLSStartTLS, smtptest.WithStartTLS()},
+		{email.TLSImplicit, smtptest.WithImplicitTLS()},
+	} {
+		t.Run(tc.mode, func(t *testing.T) {
+			t.Parallel()
+			srv, cfg := setup(t, tc.opt, smtptest.WithAuth("mailer", "s3cret"))
+			cfg.TLS = tc.mode
+			cfg.Username, cfg.Password = "mailer", "s3cret"
+			cfg.TLSConfig = &tls.Config{RootCAs: srv.RootCAs(), MinVersion: tls.VersionTLS12}
+			if _, err := newSender(t, cfg).Send(context.Background(), notice(3)); err != nil {
+				t.Fatalf("Send: %v", err)
+			}
+			if got := only(t, srv); got.AuthUser != "mailer" {
+				t.Errorf("AuthUser = %q", got.AuthUser)
+			}
+		})
+	}
+	t.Run("starttls required", func(t *testing.T) {
+		t.Parallel()
+		srv, cfg := setup(t) // no STARTTLS offered
+		cfg.TLS = email.TLSStartTLS
+		_, err := newSender(t, cfg).Send(context.Background(), notice(3))
+		if err == nil || notify.IsPermanent(err) {
+			t.Fatalf("err = %v, want transient", err)
+		}
+		if n := len(srv.Messages()); n != 0 {
+			t.Errorf("sent in clear: %d messages", n)
+		}
+	})
+}

@@ -1,0 +1,310 @@
+package aliyun
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"duebell/notify"
+)
+
+var fixedNow = time.Date(2026, 3, 9, 1, 2, 3, 0, time.UTC)
+
+// seqReader yields 0,1,2,… so nonces are predictable.
+type seqReader struct{ n byte }
+
+func (s *seqReader) Read(p []byte) (int, error) {
+	for i := range p {
+		p[i] = s.n
+		s.n++
+	}
+	return len(p), nil
+}
+
+func testConfig(endpoint string) Config {
+	return Config{
+		AccessKeyID:     "LTAIexampleid",
+		AccessKeySecret: "example-secret",
+		Templates: map[string]Template{
+			"due_soon/zh-CN": {Code: "SMS_123456789", SignName: "分期宝", Vars: []string{"name", "amount"}},
+			"closed/zh-CN":   {Code: "SMS_000000001", SignName: "分期宝"},
+		},
+		Endpoint: endpoint,
+		Now:      func() time.Time { return fixedNow },
+		Rand:     &seqReader{},
+	}
+}
+
+func newTestClient(t *testing.T, cfg Config) *Client {
+	t.Helper()
+	c, err := NewClient(cfg)
+	if err != nil {
+		t.Fatalf("NewClient: %v", err)
+	}
+	return c
+}
+
+func testMessage() notify.Message {
+	return notify.Message{
+		NotificationID: 42,
+		To:             "+8613812345678",
+		Text:           "ignored by template providers",
+		Kind:           "due_soon",
+		Locale:         "zh-CN",
+		Vars:           map[string]string{"name": "张三", "amount": "¥1,200.00", "link": "https://pay.example.cn/r?a=1&b=2"},
+	}
+}
+
+func ok(bizID string) func(http.ResponseWriter, url.Values) {
+	return func(w http.ResponseWriter, _ url.Values) {
+		writeJSON(w, 200, map[string]string{"Code": "OK", "Message": "OK", "BizId": bizID, "RequestId": "R1"})
+	}
+}
+
+func TestSendHappyPath(t *testing.T) {
+	t.Parallel()
+	fake, srv := newFake(t, ok("900619746936498440^0"))
+	c := newTestClient(t, testConfig(srv.URL))
+
+	res, err := c.Send(context.Background(), testMessage())
+	if err != nil {
+		t.Fatalf("Send: %v", err)
+	}
+	if res.ProviderMsgID != "900619746936498440^0" || res.Code != "OK" {
+		t.Fatalf("result = %+v", res)
+	}
+	calls := fake.calls()
+	if len(calls) != 1 {
+		t.Fatalf("requests = %d, want 1", len(calls))
+	}
+	q, h := calls[0].Query, calls[0].Header
+	want := map[string]string{
+		"PhoneNumbers": "13812345678",
+		"SignName":     "分期宝",
+		"TemplateCode": "SMS_123456789",
+		"OutId":        "42",
+	}
+	for k, v := range want {
+		if got := q.Get(k); got != v {
+			t.Errorf("%s = %q, want %q", k, got, v)
+		}
+	}
+	var param map[string]string
+	if err := json.Unmarshal([]byte(q.Get("TemplateParam")), &param); err != nil {
+		t.Fatalf("TemplateParam %q: %v", q.Get("TemplateParam"), err)
+	}
+	if len(param) != 2 || param["name"] != "张三" || param["amount"] != "¥1,200.00" {
+		t.Errorf("TemplateParam = %v, want only the template's vars", param)
+	}
+	if len(q) != 5 {
+		t.Errorf("query has %d parameters, want 5: %v", len(q), q)
+	}
+	if got := h.Get("x-acs-date"); got != "2026-03-09T01:02:03Z" {
+		t.Errorf("x-acs-date = %q", got)
+	}
+	if got := h.Get("x-acs-signature-nonce"); got != "000102030405060708090a0b0c0d0e0f" {
+		t.Errorf("x-acs-signature-nonce = %q", got)
+	}
+}
+
+func TestSendConcurrently(t *testing.T) {
+	t.Parallel()
+	fake, srv := newFake(t, ok("B"))
+	c := newTestClient(t, testConfig(srv.URL))
+	const n = 8
+	errs := make(chan error, n)
+	for range n {
+		go func() {
+			_, err := c.Send(context.Background(), testMessage())
+			errs <- err
+		}()
+	}
+	for range n {
+		if err := <-errs; err != nil {
+			t.Fatalf("Send: %v", err)
+		}
+	}
+	nonces := map[string]bool{}
+	for _, call := range fake.calls() {
+		nonces[call.Header.Get("x-acs-signature-nonce")] = true
+	}
+	if len(nonces) != n {
+		t.Fatalf("%d distinct nonces over %d requests", len(nonces), n)
+	}
+}
+
+func TestSendNumberFormats(t *testing.T) {
+	t.Parallel()
+	fake, srv := newFake(t, ok("B1"))
+	c := newTestClient(t, testConfig(srv.URL))
+	msg := testMessage()
+	msg.To = "+85291234567"
+	if _, err := c.Send(context.Background(), msg); err != nil {
+		t.Fatalf("Send: %v", err)
+	}
+	if got := fake.calls()[0].Query.Get("PhoneNumbers"); got != "85291234567" {
+		t.Fatalf("PhoneNumbers = %q, want country code + number without +", got)
+	}
+}
+
+func TestSendTemplateWithoutVars(t *testing.T) {
+	t.Parallel()
+	fake, srv := newFake(t, ok("B2"))
+	c := newTestClient(t, testConfig(srv.URL))
+	msg := testMessage()
+	msg.Kind, msg.Vars = "closed", nil
+	if _, err := c.Send(context.Background(), msg); err != nil {
+		t.Fatalf("Send: %v", err)
+	}
+	if q := fake.calls()[0].Query; q.Has("TemplateParam") {
+		t.Fatalf("TemplateParam sent for a template without variables: %q", q.Get("TemplateParam"))
+	}
+}
+
+func TestSendProviderErrors(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		code      string
+		status    int
+		permanent bool
+	}{
+		{"isv.MOBILE_NUMBER_ILLEGAL", 200, true},
+		{"isv.SMS_TEMPLATE_ILLEGAL", 200, true},
+		{"isv.SMS_SIGNATURE_ILLEGAL", 200, true},
+		{"isv.TEMPLATE_MISSING_PARAMETERS", 200, true},
+		{"isv.BLACK_KEY_CONTROL_LIMIT", 200, true},
+		{"isv.AMOUNT_NOT_ENOUGH", 200, true},
+		{"isp.RAM_PERMISSION_DENY", 200, true},
+		{"isv.BUSINESS_LIMIT_CONTROL", 200, false},
+		{"isv.DAY_LIMIT_CONTROL", 200, false},
+		{"isp.SYSTEM_ERROR", 200, false},
+		{"Throttling.User", 400, false},
+		{"ServiceUnavailable", 503, false},
+		{"InvalidParameter", 400, true},
+		{"SomethingNew", 200, false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.code, func(t *testing.T) {
+			t.Parallel()
+			_, srv := newFake(t, func(w http.ResponseWriter, _ url.Values) {
+				writeJSON(w, tc.status, map[string]string{
+					"Code": tc.code, "Message": "rejected +8613812345678 and 13812345678", "RequestId": "R2",
+				})
+			})
+			c := newTestClient(t, testConfig(srv.URL))
+			_, err := c.Send(context.Background(), testMessage())
+			if err == nil {
+				t.Fatal("Send succeeded, want an error")
+			}
+			if notify.IsPermanent(err) != tc.permanent {
+				t.Errorf("IsPermanent = %v, want %v (%v)", notify.IsPermanent(err), tc.permanent, err)
+			}
+			if got := notify.ErrorCode(err); got != tc.code {
+				t.Errorf("ErrorCode = %q, want %q", got, tc.code)
+			}
+			if strings.Contains(err.Error(), "13812345678") {
+				t.Errorf("error carries the full phone number: %v", err)
+			}
+		})
+	}
+}
+
+func TestSendWrongSecretIsRejected(t *testing.T) {
+	t.Parallel()
+	fake, srv := newFake(t, ok("never"))
+	cfg := testConfig(srv.URL)
+	cfg.AccessKeySecret = "not-the-secret"
+	_, err := newTestClient(t, cfg).Send(context.Background(), testMessage())
+	if !notify.IsPermanent(err) || notify.ErrorCode(err) != "SignatureDoesNotMatch" {
+		t.Fatalf("err = %v, want permanent SignatureDoesNotMatch", err)
+	}
+	if n := len(fake.calls()); n != 0 {
+		t.Fatalf("fake accepted %d requests with a bad signature", n)
+	}
+}
+
+func TestSendHTTP500IsTransient(t *testing.T) {
+	t.Parallel()
+	_, srv := newFake(t, func(w http.ResponseWriter, _ url.Values) {
+		http.Error(w, "upstream exploded", http.StatusInternalServerError)
+	})
+	_, err := newTestClient(t, testConfig(srv.URL)).Send(context.Background(), testMessage())
+	if err == nil || notify.IsPermanent(err) || notify.ErrorCode(err) != "http_500" {
+		t.Fatalf("err = %v, want transient http_500", err)
+	}
+}
+
+func TestSendTimeoutIsTransient(t *testing.T) {
+	t.Parallel()
+	block := make(chan struct{})
+	_, srv := newFake(t, func(http.ResponseWriter, url.Values) { <-block })
+	t.Cleanup(func() { close(block) }) // runs before srv.Close
+	cfg := testConfig(srv.URL)
+	cfg.Timeout = 50 * time.Millisecond
+	_, err := newTestClient(t, cfg).Send(context.Background(), testMessage())
+	if err == nil || notify.IsPermanent(err) || notify.ErrorCode(err) != "timeout" {
+		t.Fatalf("err = %v, want transient timeout", err)
+	}
+	if strings.Contains(err.Error(), "13812345678") {
+		t.Errorf("error carries the full phone number: %v", err)
+	}
+}
+
+func TestSendRejectsBeforeCalling(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name, code, mention string
+		edit                func(*notify.Message)
+	}{
+		{"no template", "no_template", "due_soon/en", func(m *notify.Message) { m.Locale = "en" }},
+		{"missing var", "missing_var", `"amount"`, func(m *notify.Message) { delete(m.Vars, "amount") }},
+		{"bad number", "invalid_number", "", func(m *notify.Message) { m.To = "13812345678" }},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			fake, srv := newFake(t, ok("never"))
+			msg := testMessage()
+			tc.edit(&msg)
+			_, err := newTestClient(t, testConfig(srv.URL)).Send(context.Background(), msg)
+			if !notify.IsPermanent(err) || notify.ErrorCode(err) != tc.code {
+				t.Fatalf("err = %v, want permanent %s", err, tc.code)
+			}
+			if !strings.Contains(err.Error(), tc.mention) {
+				t.Errorf("error %q does not mention %s", err, tc.mention)
+			}
+			if strings.Contains(err.Error(), "13812345678") {
+				t.Errorf("error carries the full phone number: %v", err)
+			}
+			if n := len(fake.calls()); n != 0 {
+				t.Fatalf("%d requests sent, want none", n)
+			}
+		})
+	}
+}
+
+func TestNewClientValidates(t *testing.T) {
+	t.Parallel()
+	bad := []Config{
+		{},
+		{AccessKeyID: "id", AccessKeySecret: "s", Endpoint: "dysmsapi.aliyuncs.com"},
+		{AccessKeyID: "id", AccessKeySecret: "s", Templates: map[string]Template{"due_soon": {Code: "c", SignName: "s"}}},
+		{AccessKeyID: "id", AccessKeySecret: "s", Templates: map[string]Template{"due_soon/zh-CN": {Code: "c"}}},
+	}
+	for i, cfg := range bad {
+		if _, err := NewClient(cfg); err == nil {
+			t.Errorf("config %d accepted", i)
+		}
+	}
+	c, err := NewClient(Config{AccessKeyID: "id", AccessKeySecret: "s"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.endpoint.String() != DefaultEndpoint || c.cfg.Timeout != DefaultTimeout || c.Provider() != "aliyun" {
+		t.Errorf("defaults: endpoint %s timeout %s", c.endpoint, c.cfg.Timeout)
+	}
+}

@@ -1,0 +1,105 @@
+package tencent
+
+import (
+	"bytes"
+	"cmp"
+	"context"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+	"time"
+
+	"duebell/notify"
+)
+
+// API identity of SendSms.
+const (
+	Service     = "sms"
+	Action      = "SendSms"
+	Version     = "2021-01-11"
+	ContentType = "application/json; charset=utf-8"
+)
+
+// Client sends SMS through Tencent Cloud SendSms. It implements notify.Sender.
+type Client struct {
+	cfg      Config
+	endpoint *url.URL
+	http     *http.Client
+}
+
+var _ notify.Sender = (*Client)(nil)
+
+// NewClient validates cfg and fills in defaults.
+func NewClient(cfg Config) (*Client, error) {
+	if err := cfg.validate(); err != nil {
+		return nil, fmt.Errorf("tencent config: %w", err)
+	}
+	u, err := parseEndpoint(cmp.Or(cfg.Endpoint, DefaultEndpoint))
+	if err != nil {
+		return nil, fmt.Errorf("tencent config: %w", err)
+	}
+	cfg.Region = cmp.Or(cfg.Region, DefaultRegion)
+	cfg.Timeout = cmp.Or(cfg.Timeout, DefaultTimeout)
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	hc := cfg.HTTPClient
+	if hc == nil {
+		hc = &http.Client{}
+	}
+	return &Client{cfg: cfg, endpoint: u, http: hc}, nil
+}
+
+// Provider names the provider in the delivery log.
+func (c *Client) Provider() string { return "tencent" }
+
+// Send submits msg with the template mapped to msg.Kind and msg.Locale.
+// SessionContext carries msg.NotificationID; SerialNo comes back as
+// ProviderMsgID.
+func (c *Client) Send(ctx context.Context, msg notify.Message) (notify.Result, error) {
+	payload, err := c.payload(msg)
+	if err != nil {
+		return notify.Result{}, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
+	defer cancel()
+	req, err := c.newRequest(ctx, payload)
+	if err != nil {
+		return notify.Result{}, err
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return notify.Result{}, transportError(err)
+	}
+	body, err := readBody(resp)
+	if err != nil {
+		return notify.Result{}, notify.Transient("network", fmt.Errorf("tencent SendSms: read response: %w", err))
+	}
+	return interpret(resp.StatusCode, body)
+}
+
+// newRequest builds the signed POST of the JSON payload.
+func (c *Client) newRequest(ctx context.Context, payload []byte) (*http.Request, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.endpoint.String(), bytes.NewReader(payload))
+	if err != nil {
+		return nil, notify.Permanent("bad_request", fmt.Errorf("tencent: %w", err))
+	}
+	ts := c.cfg.Now().Unix()
+	auth := Authorization(c.cfg.SecretID, c.cfg.SecretKey, SignInput{
+		Method:       http.MethodPost,
+		CanonicalURI: "/",
+		ContentType:  ContentType,
+		Host:         c.endpoint.Host,
+		Payload:      payload,
+		Service:      Service,
+		Timestamp:    ts,
+	})
+	req.Header.Set("Authorization", auth)
+	req.Header.Set("Content-Type", ContentType)
+	req.Header.Set("X-TC-Action", Action)
+	req.Header.Set("X-TC-Version", Version)
+	req.Header.Set("X-TC-Timestamp", strconv.FormatInt(ts, 10))
+	req.Header.Set("X-TC-Region", c.cfg.Region)
+	return req, nil
+}

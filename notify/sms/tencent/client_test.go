@@ -1,0 +1,238 @@
+package tencent
+
+import (
+	"context"
+	"net/http"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"duebell/notify"
+)
+
+// 2019-02-26 00:44:25 +08:00: the UTC date (2019-02-25) differs from Beijing's.
+var fixedNow = time.Unix(1551113065, 0)
+
+func testConfig(endpoint string) Config {
+	return Config{
+		SecretID:  "AKIDexample",
+		SecretKey: "example-key",
+		SdkAppID:  "1400006666",
+		Templates: map[string]Template{
+			"due_soon/zh-CN": {ID: "449739", SignName: "分期宝", Vars: []string{"name", "amount", "date"}},
+			"closed/zh-CN":   {ID: "449740", SignName: "分期宝"},
+		},
+		Endpoint: endpoint,
+		Now:      func() time.Time { return fixedNow },
+	}
+}
+
+func newTestClient(t *testing.T, cfg Config) *Client {
+	t.Helper()
+	c, err := NewClient(cfg)
+	if err != nil {
+		t.Fatalf("NewClient: %v", err)
+	}
+	return c
+}
+
+func testMessage() notify.Message {
+	return notify.Message{
+		NotificationID: 7,
+		To:             "+8613812345678",
+		Kind:           "due_soon",
+		Locale:         "zh-CN",
+		Vars:           map[string]string{"date": "3月12日", "amount": "1200.00", "name": "张三", "link": "https://x.cn/?a=1&b=2"},
+	}
+}
+
+func TestSendHappyPath(t *testing.T) {
+	t.Parallel()
+	fake, srv := newFake(t, statusReply("Ok", "2433:284795934619231510731234567"))
+	res, err := newTestClient(t, testConfig(srv.URL)).Send(context.Background(), testMessage())
+	if err != nil {
+		t.Fatalf("Send: %v", err)
+	}
+	if res.ProviderMsgID != "2433:284795934619231510731234567" || res.Code != "Ok" {
+		t.Fatalf("result = %+v", res)
+	}
+	calls := fake.calls()
+	if len(calls) != 1 {
+		t.Fatalf("requests = %d, want 1", len(calls))
+	}
+	want := sendSmsRequest{
+		PhoneNumberSet:   []string{"+8613812345678"},
+		SmsSdkAppId:      "1400006666",
+		SignName:         "分期宝",
+		TemplateId:       "449739",
+		TemplateParamSet: []string{"张三", "1200.00", "3月12日"},
+		SessionContext:   "7",
+	}
+	if !reflect.DeepEqual(calls[0].Body, want) {
+		t.Errorf("body = %+v\nwant   %+v", calls[0].Body, want)
+	}
+	if got := calls[0].Header.Get("X-TC-Timestamp"); got != "1551113065" {
+		t.Errorf("X-TC-Timestamp = %q", got)
+	}
+	if got := calls[0].Header.Get("Authorization"); !strings.Contains(got, "/2019-02-25/sms/tc3_request") {
+		t.Errorf("credential scope does not use the UTC date: %s", got)
+	}
+}
+
+func TestSendRegionAndNoParams(t *testing.T) {
+	t.Parallel()
+	fake, srv := newFake(t, statusReply("Ok", "S2"))
+	fake.region = "ap-beijing"
+	cfg := testConfig(srv.URL)
+	cfg.Region = "ap-beijing"
+	msg := testMessage()
+	msg.Kind, msg.Vars = "closed", nil
+	if _, err := newTestClient(t, cfg).Send(context.Background(), msg); err != nil {
+		t.Fatalf("Send: %v", err)
+	}
+	if got := fake.calls()[0].Body.TemplateParamSet; got != nil {
+		t.Errorf("TemplateParamSet = %v, want omitted", got)
+	}
+}
+
+func TestSendProviderErrors(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name      string
+		code      string
+		request   bool // Response.Error rather than a SendStatus
+		permanent bool
+	}{
+		{"auth", "AuthFailure.SecretIdNotFound", true, true},
+		{"unauthorized", "UnauthorizedOperation.SmsSdkAppIdVerifyFail", true, true},
+		{"param", "InvalidParameterValue.TemplateParameterFormatError", true, true},
+		{"internal", "InternalError.Timeout", true, false},
+		{"plain internal", "InternalError", true, false},
+		{"rate", "RequestLimitExceeded", true, false},
+		{"expired signature", "AuthFailure.SignatureExpire", true, false},
+		{"bad number", "InvalidParameterValue.IncorrectPhoneNumber", false, true},
+		{"template", "FailedOperation.TemplateIncorrectOrUnapproved", false, true},
+		{"signature", "FailedOperation.SignatureIncorrectOrUnapproved", false, true},
+		{"blacklist", "FailedOperation.PhoneNumberInBlacklist", false, true},
+		{"per number limit", "LimitExceeded.PhoneNumberDailyLimit", false, false},
+		{"30s limit", "LimitExceeded.PhoneNumberThirtySecondLimit", false, false},
+		{"country", "LimitExceeded.AppCountryOrRegionInBlacklist", false, true},
+		{"unknown", "SomethingNew.Entirely", false, false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			reply := statusReply(tc.code, "")
+			if tc.request {
+				reply = func(w http.ResponseWriter, req sendSmsRequest) {
+					replyError(w, tc.code, "rejected "+req.PhoneNumberSet[0])
+				}
+			}
+			_, srv := newFake(t, reply)
+			_, err := newTestClient(t, testConfig(srv.URL)).Send(context.Background(), testMessage())
+			if err == nil {
+				t.Fatal("Send succeeded, want an error")
+			}
+			if notify.IsPermanent(err) != tc.permanent {
+				t.Errorf("IsPermanent = %v, want %v (%v)", notify.IsPermanent(err), tc.permanent, err)
+			}
+			if got := notify.ErrorCode(err); got != tc.code {
+				t.Errorf("ErrorCode = %q, want %q", got, tc.code)
+			}
+			if strings.Contains(err.Error(), "13812345678") {
+				t.Errorf("error carries the full phone number: %v", err)
+			}
+		})
+	}
+}
+
+func TestSendWrongKeyIsRejected(t *testing.T) {
+	t.Parallel()
+	fake, srv := newFake(t, statusReply("Ok", "never"))
+	cfg := testConfig(srv.URL)
+	cfg.SecretKey = "not-the-key"
+	_, err := newTestClient(t, cfg).Send(context.Background(), testMessage())
+	if !notify.IsPermanent(err) || notify.ErrorCode(err) != "AuthFailure.SignatureFailure" {
+		t.Fatalf("err = %v, want permanent AuthFailure.SignatureFailure", err)
+	}
+	if n := len(fake.calls()); n != 0 {
+		t.Fatalf("fake accepted %d requests with a bad signature", n)
+	}
+}
+
+func TestSendHTTP500IsTransient(t *testing.T) {
+	t.Parallel()
+	_, srv := newFake(t, func(w http.ResponseWriter, _ sendSmsRequest) {
+		http.Error(w, "bad gateway", http.StatusInternalServerError)
+	})
+	_, err := newTestClient(t, testConfig(srv.URL)).Send(context.Background(), testMessage())
+	if err == nil || notify.IsPermanent(err) || notify.ErrorCode(err) != "http_500" {
+		t.Fatalf("err = %v, want transient http_500", err)
+	}
+}
+
+func TestSendTimeoutIsTransient(t *testing.T) {
+	t.Parallel()
+	block := make(chan struct{})
+	_, srv := newFake(t, func(http.ResponseWriter, sendSmsRequest) { <-block })
+	t.Cleanup(func() { close(block) }) // runs before srv.Close
+	cfg := testConfig(srv.URL)
+	cfg.Timeout = 50 * time.Millisecond
+	_, err := newTestClient(t, cfg).Send(context.Background(), testMessage())
+	if err == nil || notify.IsPermanent(err) || notify.ErrorCode(err) != "timeout" {
+		t.Fatalf("err = %v, want transient timeout", err)
+	}
+}
+
+func TestSendRejectsBeforeCalling(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name, code, mention string
+		edit                func(*notify.Message)
+	}{
+		{"no template", "no_template", "due_soon/en", func(m *notify.Message) { m.Locale = "en" }},
+		{"missing var", "missing_var", `"date"`, func(m *notify.Message) { delete(m.Vars, "date") }},
+		{"bad number", "invalid_number", "", func(m *notify.Message) { m.To = "013812345678" }},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			fake, srv := newFake(t, statusReply("Ok", "never"))
+			msg := testMessage()
+			tc.edit(&msg)
+			_, err := newTestClient(t, testConfig(srv.URL)).Send(context.Background(), msg)
+			if !notify.IsPermanent(err) || notify.ErrorCode(err) != tc.code {
+				t.Fatalf("err = %v, want permanent %s", err, tc.code)
+			}
+			if !strings.Contains(err.Error(), tc.mention) {
+				t.Errorf("error %q does not mention %s", err, tc.mention)
+			}
+			if n := len(fake.calls()); n != 0 {
+				t.Fatalf("%d requests sent, want none", n)
+			}
+		})
+	}
+}
+
+func TestNewClientValidates(t *testing.T) {
+	t.Parallel()
+	bad := []Config{
+		{},
+		{SecretID: "i", SecretKey: "k"},
+		{SecretID: "i", SecretKey: "k", SdkAppID: "a", Endpoint: "://"},
+		{SecretID: "i", SecretKey: "k", SdkAppID: "a", Templates: map[string]Template{"x/y": {ID: "1"}}},
+	}
+	for i, cfg := range bad {
+		if _, err := NewClient(cfg); err == nil {
+			t.Errorf("config %d accepted", i)
+		}
+	}
+	c, err := NewClient(Config{SecretID: "i", SecretKey: "k", SdkAppID: "a"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.endpoint.String() != DefaultEndpoint || c.cfg.Region != DefaultRegion || c.cfg.Timeout != DefaultTimeout || c.Provider() != "tencent" {
+		t.Errorf("defaults: %s %s %s", c.endpoint, c.cfg.Region, c.cfg.Timeout)
+	}
+}

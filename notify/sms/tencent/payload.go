@@ -1,0 +1,59 @@
+package tencent
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"regexp"
+	"strconv"
+
+	"duebell/notify"
+)
+
+var e164 = regexp.MustCompile(`^\+[1-9][0-9]{6,14}$`)
+
+// sendSmsRequest is SendSms's JSON body (2021-01-11).
+type sendSmsRequest struct {
+	PhoneNumberSet   []string `json:"PhoneNumberSet"`
+	SmsSdkAppId      string   `json:"SmsSdkAppId"`
+	SignName         string   `json:"SignName"`
+	TemplateId       string   `json:"TemplateId"`
+	TemplateParamSet []string `json:"TemplateParamSet,omitempty"`
+	SessionContext   string   `json:"SessionContext"`
+}
+
+// payload builds the request body: the E.164 number as is, the template's
+// parameters in their configured order.
+func (c *Client) payload(msg notify.Message) ([]byte, error) {
+	key := msg.Kind + "/" + msg.Locale
+	tpl, ok := c.cfg.Templates[key]
+	if !ok {
+		return nil, notify.Permanent("no_template", fmt.Errorf("tencent: no template mapped for %q", key))
+	}
+	if !e164.MatchString(msg.To) {
+		return nil, notify.Permanent("invalid_number", fmt.Errorf("tencent: recipient is not an E.164 number"))
+	}
+	params := make([]string, 0, len(tpl.Vars))
+	for _, name := range tpl.Vars {
+		v, ok := msg.Vars[name]
+		if !ok {
+			return nil, notify.Permanent("missing_var", fmt.Errorf("tencent: template variable %q has no value", name))
+		}
+		params = append(params, v)
+	}
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	err := enc.Encode(sendSmsRequest{
+		PhoneNumberSet:   []string{msg.To},
+		SmsSdkAppId:      c.cfg.SdkAppID,
+		SignName:         tpl.SignName,
+		TemplateId:       tpl.ID,
+		TemplateParamSet: params,
+		SessionContext:   strconv.FormatInt(msg.NotificationID, 10),
+	})
+	if err != nil {
+		return nil, notify.Permanent("bad_vars", fmt.Errorf("tencent: encode request: %w", err))
+	}
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
+}

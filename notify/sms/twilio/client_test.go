@@ -1,0 +1,209 @@
+package twilio
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"duebell/notify"
+)
+
+func testConfig(endpoint string) Config {
+	return Config{
+		AccountSID:     "AC0123456789abcdef0123456789abcdef",
+		AuthToken:      "auth-token",
+		From:           "+15005550006",
+		StatusCallback: "https://duebell.example.com/api/v1/receipts/twilio",
+		Endpoint:       endpoint,
+	}
+}
+
+func newTestClient(t *testing.T, cfg Config) *Client {
+	t.Helper()
+	c, err := NewClient(cfg)
+	if err != nil {
+		t.Fatalf("NewClient: %v", err)
+	}
+	return c
+}
+
+func testMessage() notify.Message {
+	return notify.Message{
+		NotificationID: 99,
+		To:             "+14155550123",
+		Text:           "Your installment of $120.00 is due on Mar 12. Pay: https://pay.example.com/r/abc?x=1&y=2",
+		Kind:           "due_soon",
+		Locale:         "en",
+	}
+}
+
+func TestSendHappyPath(t *testing.T) {
+	t.Parallel()
+	fake, srv := newFake(t, created("SM0123456789abcdef0123456789abcdef"))
+	res, err := newTestClient(t, testConfig(srv.URL)).Send(context.Background(), testMessage())
+	if err != nil {
+		t.Fatalf("Send: %v", err)
+	}
+	if res.ProviderMsgID != "SM0123456789abcdef0123456789abcdef" || res.Code != "queued" {
+		t.Fatalf("result = %+v", res)
+	}
+	calls := fake.calls()
+	if len(calls) != 1 {
+		t.Fatalf("requests = %d, want 1", len(calls))
+	}
+	want := url.Values{
+		"To":             {"+14155550123"},
+		"From":           {"+15005550006"},
+		"Body":           {testMessage().Text},
+		"StatusCallback": {"https://duebell.example.com/api/v1/receipts/twilio"},
+	}
+	if !reflect.DeepEqual(calls[0].Form, want) {
+		t.Errorf("form = %v\nwant   %v", calls[0].Form, want)
+	}
+	if got := calls[0].Header.Get(IdempotencyHeader); got != "99" {
+		t.Errorf("%s = %q, want 99", IdempotencyHeader, got)
+	}
+}
+
+func TestSendMessagingServiceWithoutCallback(t *testing.T) {
+	t.Parallel()
+	fake, srv := newFake(t, created("SM2"))
+	cfg := testConfig(srv.URL + "/")
+	cfg.From, cfg.StatusCallback, cfg.MessagingServiceSID = "", "", "MG0123456789abcdef0123456789abcdef"
+	if _, err := newTestClient(t, cfg).Send(context.Background(), testMessage()); err != nil {
+		t.Fatalf("Send: %v", err)
+	}
+	form := fake.calls()[0].Form
+	if form.Get("MessagingServiceSid") != cfg.MessagingServiceSID || form.Has("From") || form.Has("StatusCallback") {
+		t.Errorf("form = %v", form)
+	}
+}
+
+func TestSendProviderErrors(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name      string
+		status    int
+		code      int
+		wantCode  string
+		permanent bool
+	}{
+		{"invalid number", 400, 21211, "21211", true},
+		{"unsubscribed", 400, 21610, "21610", true},
+		{"not mobile", 400, 21614, "21614", true},
+		{"too many requests", 429, 20429, "20429", false},
+		{"server error", 503, 20500, "20500", false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			_, srv := newFake(t, func(w http.ResponseWriter, form url.Values) {
+				writeError(w, tc.status, tc.code, "The 'To' number "+form.Get("To")+" is not a valid phone number.")
+			})
+			_, err := newTestClient(t, testConfig(srv.URL)).Send(context.Background(), testMessage())
+			if err == nil {
+				t.Fatal("Send succeeded, want an error")
+			}
+			if notify.IsPermanent(err) != tc.permanent {
+				t.Errorf("IsPermanent = %v, want %v (%v)", notify.IsPermanent(err), tc.permanent, err)
+			}
+			if got := notify.ErrorCode(err); got != tc.wantCode {
+				t.Errorf("ErrorCode = %q, want %q", got, tc.wantCode)
+			}
+			if strings.Contains(err.Error(), "4155550123") {
+				t.Errorf("error carries the full phone number: %v", err)
+			}
+		})
+	}
+}
+
+func TestSendWrongTokenIsRejected(t *testing.T) {
+	t.Parallel()
+	fake, srv := newFake(t, created("never"))
+	cfg := testConfig(srv.URL)
+	cfg.AuthToken = "wrong"
+	_, err := newTestClient(t, cfg).Send(context.Background(), testMessage())
+	if !notify.IsPermanent(err) || notify.ErrorCode(err) != "20003" {
+		t.Fatalf("err = %v, want permanent 20003", err)
+	}
+	if n := len(fake.calls()); n != 0 {
+		t.Fatalf("fake accepted %d unauthenticated requests", n)
+	}
+}
+
+func TestSendHTTP500IsTransient(t *testing.T) {
+	t.Parallel()
+	_, srv := newFake(t, func(w http.ResponseWriter, _ url.Values) {
+		http.Error(w, "<html>oops</html>", http.StatusInternalServerError)
+	})
+	_, err := newTestClient(t, testConfig(srv.URL)).Send(context.Background(), testMessage())
+	if err == nil || notify.IsPermanent(err) || notify.ErrorCode(err) != "http_500" {
+		t.Fatalf("err = %v, want transient http_500", err)
+	}
+}
+
+func TestSendTimeoutIsTransient(t *testing.T) {
+	t.Parallel()
+	block := make(chan struct{})
+	_, srv := newFake(t, func(http.ResponseWriter, url.Values) { <-block })
+	t.Cleanup(func() { close(block) }) // runs before srv.Close
+	cfg := testConfig(srv.URL)
+	cfg.Timeout = 50 * time.Millisecond
+	_, err := newTestClient(t, cfg).Send(context.Background(), testMessage())
+	if err == nil || notify.IsPermanent(err) || notify.ErrorCode(err) != "timeout" {
+		t.Fatalf("err = %v, want transient timeout", err)
+	}
+}
+
+func TestSendRejectsBeforeCalling(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name, code string
+		edit       func(*notify.Message)
+	}{
+		{"bad number", "invalid_number", func(m *notify.Message) { m.To = "4155550123" }},
+		{"empty body", "empty_body", func(m *notify.Message) { m.Text = "  " }},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			fake, srv := newFake(t, created("never"))
+			msg := testMessage()
+			tc.edit(&msg)
+			_, err := newTestClient(t, testConfig(srv.URL)).Send(context.Background(), msg)
+			if !notify.IsPermanent(err) || notify.ErrorCode(err) != tc.code {
+				t.Fatalf("err = %v, want permanent %s", err, tc.code)
+			}
+			if n := len(fake.calls()); n != 0 {
+				t.Fatalf("%d requests sent, want none", n)
+			}
+		})
+	}
+}
+
+func TestNewClientValidates(t *testing.T) {
+	t.Parallel()
+	bad := []Config{
+		{},
+		{AccountSID: "AC1", AuthToken: "t"},
+		{AccountSID: "AC1/../x", AuthToken: "t", From: "+15005550006"},
+		{AccountSID: "AC1", AuthToken: "t", From: "+15005550006", StatusCallback: "/relative"},
+		{AccountSID: "AC1", AuthToken: "t", From: "+15005550006", Endpoint: "api.twilio.com"},
+	}
+	for i, cfg := range bad {
+		if _, err := NewClient(cfg); err == nil {
+			t.Errorf("config %d accepted", i)
+		}
+	}
+	c, err := NewClient(Config{AccountSID: "AC1", AuthToken: "t", From: "+15005550006"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.messages != "https://api.twilio.com/2010-04-01/Accounts/AC1/Messages.json" || c.cfg.Timeout != DefaultTimeout || c.Provider() != "twilio" {
+		t.Errorf("defaults: %s %s", c.messages, c.cfg.Timeout)
+	}
+}
