@@ -51,7 +51,9 @@ func (s ScanResult) Total() int {
 // notice per channel of that stage — and marks still-pending notices of
 // earlier stages of the same installment and channel skipped. Earlier stages
 // missed during downtime are never created. The unique dedup key makes the
-// statement idempotent; the NOT EXISTS keeps re-scans from touching the index.
+// statement idempotent: ON CONFLICT probes the index and writes nothing for
+// notices already queued. (An anti-join against notifications instead would
+// rescan the rows this same statement inserts: quadratic on a fresh table.)
 const dueScanSQL = `
 WITH stage AS (
 	SELECT * FROM unnest($2::text[], $3::int[], $4::text[]) AS s(name, offset_days, kind)
@@ -78,8 +80,6 @@ WITH stage AS (
 	JOIN stage_channel sc ON sc.stage = l.name
 	JOIN customers c ON c.id = l.customer_id
 	CROSS JOIN LATERAL (SELECT ` + suppressReasonSQL + ` AS reason FROM (SELECT sc.ch) x(ch)) s
-	WHERE NOT EXISTS (SELECT 1 FROM notifications n
-	                  WHERE n.installment_id = l.installment_id AND n.stage = l.name AND n.channel = sc.ch)
 	ON CONFLICT (dedup_key) DO NOTHING
 	RETURNING id, installment_id, kind, stage, stage_offset, channel, status
 ), skipped AS (

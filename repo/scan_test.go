@@ -32,7 +32,7 @@ func notices(t *testing.T, r *repo.Repo) []row {
 		Status  string `db:"status"`
 		Reason  string `db:"status_reason"`
 	}
-	if err := r.DB().Select(&out, `SELECT stage, channel, status, status_reason FROM notifications ORDER BY id`); err != nil {
+	if err := r.DB().Select(&out, `SELECT stage, channel, status, status_reason FROM notifications ORDER BY installment_id, stage_offset, channel DESC`); err != nil {
 		t.Fatal(err)
 	}
 	rows := make([]row, len(out))
