@@ -112,6 +112,7 @@ func (s *server) routes(mux *http.ServeMux) {
 	if s.cfg.Links != nil {
 		mux.Handle("GET /api/v1/links/verify", s.public(s.verifyLink))
 	}
+	s.supportRoutes(mux)
 }
 
 // registerExtra turns the mux's panic on a conflicting pattern into an error.

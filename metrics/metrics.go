@@ -77,7 +77,18 @@ func (c *depthCollector) Collect(ch chan<- prometheus.Metric) {
 		c.logger.Warn("queue depth unavailable", slog.String("error", err.Error()))
 		return
 	}
+	// Every series is reported, zeros included, so an empty queue reads 0
+	// rather than "no data".
+	depth := map[[2]string]int64{}
+	for _, st := range []string{"pending", "sending"} {
+		for _, chn := range []string{"sms", "email"} {
+			depth[[2]string{st, chn}] = 0
+		}
+	}
 	for _, s := range counts {
-		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, float64(s.Count), s.Status, s.Channel)
+		depth[[2]string{s.Status, s.Channel}] = s.Count
+	}
+	for k, n := range depth {
+		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, float64(n), k[0], k[1])
 	}
 }

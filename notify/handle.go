@@ -87,8 +87,10 @@ func (d *Dispatcher) handle(ctx context.Context, now time.Time, c *repo.Claim) r
 // suppressReason re-checks, just before sending, that the notice is still
 // wanted: a reminder for a settled installment or an inactive plan is not,
 // nor anything on a channel the customer opted out of or has no address for.
+// A forced resend skips the settled/plan check (an operator chose to send it)
+// but never the opt-out or address checks.
 func suppressReason(c *repo.Claim) string {
-	if isReminder(c.Kind) {
+	if isReminder(c.Kind) && !c.Forced {
 		switch {
 		case c.Installment.Status == repo.InstallmentPaid || c.Installment.Paid >= c.Installment.Amount && c.Installment.ID != 0:
 			return "installment paid"

@@ -33,6 +33,8 @@ type Notification struct {
 	LastError      string     `db:"last_error" json:"last_error,omitempty"`
 	ResendOf       *int64     `db:"resend_of" json:"resend_of,omitempty"`
 	RequestedBy    string     `db:"requested_by" json:"requested_by,omitempty"`
+	ResendReason   string     `db:"resend_reason" json:"resend_reason,omitempty"`
+	Forced         bool       `db:"forced" json:"forced,omitempty"` // a resend past the settled/plan re-check
 	CreatedAt      time.Time  `db:"created_at" json:"created_at"`
 	UpdatedAt      time.Time  `db:"updated_at" json:"updated_at"`
 	SentAt         *time.Time `db:"sent_at" json:"sent_at,omitempty"`

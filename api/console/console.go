@@ -1,0 +1,170 @@
+// Package console is the support web console at /console: server-rendered
+// pages (html/template, no JavaScript) to search the delivery log, read one
+// notice's story, resend it with a reason, and read the audit trail. It uses
+// the API's bearer tokens: a token logs in once and the browser then holds a
+// signed HttpOnly, SameSite=Strict session cookie; every form carries a CSRF
+// token. Viewers read; operators also resend.
+package console
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"duebell/repo"
+)
+
+// Roles, as the API names them.
+const (
+	RoleViewer   = "viewer"
+	RoleOperator = "operator"
+)
+
+// DefaultSessionTTL is how long a login lasts when Config.SessionTTL is zero.
+const DefaultSessionTTL = 8 * time.Hour
+
+// Identity is who a token is: its name (the audited actor) and role.
+type Identity struct {
+	Name string
+	Role string
+}
+
+// CanResend reports whether the identity may resend notices.
+func (i Identity) CanResend() bool { return i.Role == RoleOperator }
+
+// Authenticator checks tokens; the API implements it over its token list.
+type Authenticator interface {
+	// Login finds the token with this secret, comparing in constant time.
+	Login(secret string) (Identity, bool)
+	// SessionKey returns the key sessions of token name are signed with
+	// (derived from its secret) and its current identity.
+	SessionKey(name string) (key []byte, id Identity, ok bool)
+}
+
+// Store is what the console reads and writes.
+type Store interface {
+	SearchNotifications(ctx context.Context, f repo.NoticeFilter, limit int, cursor string) (repo.NoticePage, error)
+	GetNotificationDetail(ctx context.Context, id int64) (repo.NoticeDetail, error)
+	Resend(ctx context.Context, in repo.ResendInput) (repo.ResendResult, error)
+	ListAudit(ctx context.Context, since time.Time, actor string, limit int) ([]repo.AuditEntry, error)
+}
+
+// Config configures the console.
+type Config struct {
+	Auth   Authenticator
+	Store  Store
+	Logger *slog.Logger // default: discard
+	// Now is the business clock resends are stamped with; default time.Now.
+	Now func() time.Time
+	// Clock is the wall clock sessions expire by; default time.Now.
+	Clock func() time.Time
+	// Location is the zone times are shown and typed in; default Asia/Shanghai.
+	Location   *time.Location
+	SessionTTL time.Duration // default DefaultSessionTTL
+	// OnIdentity, when set, is told which token a request acts as (the
+	// API's access log records it).
+	OnIdentity func(r *http.Request, name string)
+}
+
+// Console serves the pages.
+type Console struct {
+	cfg Config
+}
+
+// New returns the console. Auth and Store are required.
+func New(cfg Config) (*Console, error) {
+	if cfg.Auth == nil || cfg.Store == nil {
+		return nil, errors.New("console: Auth and Store are required")
+	}
+	cfg.Logger = cmp.Or(cfg.Logger, slog.New(slog.DiscardHandler))
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = time.Now
+	}
+	if cfg.Location == nil {
+		loc, err := time.LoadLocation("Asia/Shanghai")
+		if err != nil {
+			return nil, err
+		}
+		cfg.Location = loc
+	}
+	cfg.SessionTTL = cmp.Or(cfg.SessionTTL, DefaultSessionTTL)
+	return &Console{cfg: cfg}, nil
+}
+
+// Register adds the console's routes under /console/ to mux.
+func (c *Console) Register(mux *http.ServeMux) {
+	mux.Handle("GET /console", http.RedirectHandler("/console/", http.StatusSeeOther))
+	mux.Handle("GET /console/{$}", c.page(c.home))
+	mux.Handle("GET /console/static/console.css", http.HandlerFunc(serveCSS))
+	mux.Handle("GET /console/login", c.public(c.loginForm))
+	mux.Handle("POST /console/login", c.public(c.login))
+	mux.Handle("POST /console/logout", c.form(c.logout, false))
+	mux.Handle("GET /console/notifications", c.page(c.search))
+	mux.Handle("GET /console/notifications/{id}", c.page(c.notice))
+	mux.Handle("POST /console/notifications/{id}/resend", c.form(c.resend, true))
+	mux.Handle("GET /console/audit", c.page(c.audit))
+}
+
+// pageFunc serves a page for a logged-in session.
+type pageFunc func(w http.ResponseWriter, r *http.Request, s session)
+
+// page requires a session; without one the browser goes to the login form.
+func (c *Console) page(h pageFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		securityHeaders(w)
+		s, ok := c.readSession(r, c.cfg.Clock())
+		if !ok {
+			http.Redirect(w, r, "/console/login", http.StatusSeeOther)
+			return
+		}
+		if c.cfg.OnIdentity != nil {
+			c.cfg.OnIdentity(r, s.Name)
+		}
+		h(w, r, s)
+	})
+}
+
+// form is page for a POST: it also checks the origin and the CSRF token,
+// and the operator role when operator is set.
+func (c *Console) form(h pageFunc, operator bool) http.Handler {
+	return c.page(func(w http.ResponseWriter, r *http.Request, s session) {
+		r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
+		if !sameOrigin(r) || !s.checkCSRF(r.PostFormValue("csrf")) {
+			c.fail(w, r, s, http.StatusForbidden, "The form expired or came from another site. Reload the page and try again.")
+			return
+		}
+		if operator && !s.CanResend() {
+			c.fail(w, r, s, http.StatusForbidden, "Your token's role ("+s.Role+") may only read. Resending needs an operator token.")
+			return
+		}
+		h(w, r, s)
+	})
+}
+
+// public serves the login pages.
+func (c *Console) public(h http.HandlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		securityHeaders(w)
+		h(w, r)
+	})
+}
+
+func (c *Console) home(w http.ResponseWriter, r *http.Request, s session) {
+	http.Redirect(w, r, "/console/notifications", http.StatusSeeOther)
+}
+
+// securityHeaders: no scripts, no framing, no caching of personal data.
+func securityHeaders(w http.ResponseWriter) {
+	h := w.Header()
+	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+	h.Set("X-Frame-Options", "DENY")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Referrer-Policy", "same-origin") // not no-referrer: with it a form POST says Origin: null
+	h.Set("Cache-Control", "no-store")
+}

@@ -1,0 +1,126 @@
+package console
+
+import (
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"encoding/hex"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Cookies. The session is signed, not stored: any replica with the same
+// tokens verifies it, and rotating a token ends its sessions.
+const (
+	sessionCookie = "duebell_console"
+	loginCookie   = "duebell_console_login" // double-submit CSRF token of the login form
+	cookiePath    = "/console/"
+)
+
+// session is a logged-in token: its name, when the session ends, and a
+// random nonce the CSRF token is derived from.
+type session struct {
+	Identity
+	expires time.Time
+	nonce   string
+	key     []byte
+}
+
+var b64 = base64.RawURLEncoding
+
+func sign(key []byte, parts ...string) []byte {
+	m := hmac.New(sha256.New, key)
+	m.Write([]byte(strings.Join(parts, "\x00")))
+	return m.Sum(nil)
+}
+
+// newSession starts a session for id, signed with key.
+func newSession(id Identity, key []byte, expires time.Time) session {
+	return session{Identity: id, expires: expires, nonce: randomToken(16), key: key}
+}
+
+// cookieValue is name|expiry|nonce, base64, then the HMAC of those.
+func (s session) cookieValue() string {
+	exp := strconv.FormatInt(s.expires.Unix(), 10)
+	payload := b64.EncodeToString([]byte(s.Name + "\x00" + exp + "\x00" + s.nonce))
+	return payload + "." + b64.EncodeToString(sign(s.key, "session", s.Name, exp, s.nonce))
+}
+
+// csrf is the token every form of this session carries.
+func (s session) csrf() string { return b64.EncodeToString(sign(s.key, "csrf", s.nonce)) }
+
+// checkCSRF compares a submitted token with the session's in constant time.
+func (s session) checkCSRF(got string) bool {
+	return subtle.ConstantTimeCompare([]byte(got), []byte(s.csrf())) == 1
+}
+
+// readSession verifies the session cookie of r as of now.
+func (c *Console) readSession(r *http.Request, now time.Time) (session, bool) {
+	ck, err := r.Cookie(sessionCookie)
+	if err != nil {
+		return session{}, false
+	}
+	payloadB64, macB64, ok := strings.Cut(ck.Value, ".")
+	if !ok {
+		return session{}, false
+	}
+	payload, err1 := b64.DecodeString(payloadB64)
+	mac, err2 := b64.DecodeString(macB64)
+	if err1 != nil || err2 != nil {
+		return session{}, false
+	}
+	parts := strings.Split(string(payload), "\x00")
+	if len(parts) != 3 {
+		return session{}, false
+	}
+	name, exp, nonce := parts[0], parts[1], parts[2]
+	key, id, ok := c.cfg.Auth.SessionKey(name)
+	if !ok || !hmac.Equal(mac, sign(key, "session", name, exp, nonce)) {
+		return session{}, false
+	}
+	unix, err := strconv.ParseInt(exp, 10, 64)
+	if err != nil || !now.Before(time.Unix(unix, 0)) {
+		return session{}, false
+	}
+	return session{Identity: id, expires: time.Unix(unix, 0), nonce: nonce, key: key}, true
+}
+
+// setCookie writes an HttpOnly, SameSite=Strict cookie, Secure when the
+// request came over TLS (directly or through a proxy that says so). Max-Age,
+// not Expires, so a browser with another clock agrees on the lifetime.
+func setCookie(w http.ResponseWriter, r *http.Request, name, value string, maxAge time.Duration) {
+	age := int(maxAge / time.Second)
+	if maxAge < 0 {
+		age = -1
+	}
+	http.SetCookie(w, &http.Cookie{Name: name, Value: value, Path: cookiePath, MaxAge: age, HttpOnly: true,
+		SameSite: http.SameSiteStrictMode, Secure: isTLS(r)})
+}
+
+func isTLS(r *http.Request) bool {
+	return r.TLS != nil || strings.EqualFold(r.Header.Get("X-Forwarded-Proto"), "https")
+}
+
+func randomToken(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// sameOrigin refuses a POST whose Origin header names another site (a
+// second line behind the CSRF token and SameSite=Strict).
+func sameOrigin(r *http.Request) bool {
+	origin := r.Header.Get("Origin")
+	if origin == "" || origin == "null" {
+		return origin == ""
+	}
+	host, ok := strings.CutPrefix(origin, "http://")
+	if !ok {
+		host, ok = strings.CutPrefix(origin, "https://")
+	}
+	return ok && strings.EqualFold(host, r.Host)
+}

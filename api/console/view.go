@@ -1,0 +1,148 @@
+package console
+
+import (
+	"bytes"
+	"embed"
+	"encoding/json"
+	"html/template"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+)
+
+//go:embed templates/*.html
+var templateFS embed.FS
+
+//go:embed static/console.css
+var css []byte
+
+// pages are parsed once: each page template with the shared layout.
+var pages = func() map[string]*template.Template {
+	out := map[string]*template.Template{}
+	for _, name := range []string{"login", "search", "notice", "audit", "error"} {
+		out[name] = template.Must(template.New("layout.html").Funcs(funcs).
+			ParseFS(templateFS, "templates/layout.html", "templates/"+name+".html"))
+	}
+	return out
+}()
+
+var funcs = template.FuncMap{
+	"badge": badgeClass,
+	// noticeURL links an audit target such as notification:42.
+	"noticeURL": func(target string) string {
+		id, ok := strings.CutPrefix(target, "notification:")
+		if !ok || id == "" || strings.Trim(id, "0123456789") != "" {
+			return ""
+		}
+		return "/console/notifications/" + id
+	},
+	"json": func(raw json.RawMessage) string {
+		var buf bytes.Buffer
+		if err := json.Indent(&buf, raw, "", "  "); err != nil {
+			return string(raw)
+		}
+		return buf.String()
+	},
+}
+
+// badgeClass colours a status: green went out, blue still queued, red
+// failed, grey not sent on purpose.
+func badgeClass(status string) string {
+	switch status {
+	case "sent", "delivered":
+		return "badge ok"
+	case "pending", "sending":
+		return "badge queued"
+	case "failed", "undelivered", "permanent", "transient":
+		return "badge bad"
+	}
+	return "badge muted"
+}
+
+// view is what every page template gets.
+type view struct {
+	Title   string
+	Session *session // nil on the login page
+	CSRF    string
+	Flash   string
+	Error   string
+	Data    any
+	loc     *time.Location
+}
+
+// Time formats an instant in the console's zone.
+func (v view) Time(t any) string {
+	switch t := t.(type) {
+	case time.Time:
+		if t.IsZero() {
+			return ""
+		}
+		return t.In(v.loc).Format("2006-01-02 15:04:05")
+	case *time.Time:
+		if t == nil {
+			return ""
+		}
+		return v.Time(*t)
+	}
+	return ""
+}
+
+// Zone is the name of the zone times are shown in.
+func (v view) Zone() string { return v.loc.String() }
+
+func (c *Console) render(w http.ResponseWriter, r *http.Request, status int, page string, v view) {
+	v.loc = c.cfg.Location
+	if v.Session != nil {
+		v.CSRF = v.Session.csrf()
+	}
+	var buf bytes.Buffer
+	if err := pages[page].Execute(&buf, v); err != nil {
+		c.cfg.Logger.LogAttrs(r.Context(), slog.LevelError, "console render failed",
+			slog.String("page", page), slog.String("error", err.Error()))
+		http.Error(w, "internal error", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(status)
+	_, _ = w.Write(buf.Bytes())
+}
+
+// fail shows an error page with status.
+func (c *Console) fail(w http.ResponseWriter, r *http.Request, s session, status int, msg string) {
+	c.render(w, r, status, "error", view{Title: http.StatusText(status), Session: &s, Error: msg})
+}
+
+// internal logs err (which carries no personal data: repo errors name ids
+// and fields, never contacts) and shows a 500.
+func (c *Console) internal(w http.ResponseWriter, r *http.Request, s session, err error) {
+	c.cfg.Logger.LogAttrs(r.Context(), slog.LevelError, "console request failed",
+		slog.String("route", r.Pattern), slog.String("error", err.Error()))
+	c.fail(w, r, s, http.StatusInternalServerError, "Something went wrong; it has been logged.")
+}
+
+func serveCSS(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "text/css; charset=utf-8")
+	w.Header().Set("Cache-Control", "public, max-age=3600")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	_, _ = w.Write(css)
+}
+
+// parseLocalTime reads a time typed into a form: RFC 3339, or a date and
+// optional time in the console's zone (2025-03-10, 2025-03-10 08:00,
+// 2025-03-10T08:00 as a datetime-local input sends it).
+func parseLocalTime(s string, loc *time.Location) (time.Time, bool) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return time.Time{}, true
+	}
+	if t, err := time.Parse(time.RFC3339, s); err == nil {
+		return t, true
+	}
+	for _, layout := range []string{"2006-01-02T15:04:05", "2006-01-02T15:04", "2006-01-02 15:04:05", "2006-01-02 15:04", "2006-01-02"} {
+		if t, err := time.ParseInLocation(layout, s, loc); err == nil {
+			return t, true
+		}
+	}
+	return time.Time{}, false
+}

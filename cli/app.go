@@ -1,0 +1,153 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+	"time"
+
+	"duebell/config"
+	"duebell/link"
+	"duebell/notify"
+	"duebell/notify/email"
+	"duebell/notify/outbox"
+	"duebell/notify/sms/webhook"
+	"duebell/repo"
+	"duebell/scheduler"
+	"duebell/templates"
+)
+
+// app is the configured daemon: everything the commands share.
+type app struct {
+	cfg   *config.Config
+	log   *slog.Logger
+	repo  *repo.Repo
+	tpl   *templates.Set
+	links *link.Signer
+	// now is the daemon's clock: time.Now, or a fake one in tests.
+	now func() time.Time
+}
+
+// loadConfig reads the configuration and builds the pieces that need no
+// database: logger, templates, link signer.
+func loadConfig(path string) (*app, error) {
+	cfg, err := config.Load(path)
+	if err != nil {
+		return nil, err
+	}
+	a := &app{cfg: cfg, log: newLogger(cfg.Log), now: time.Now}
+	a.tpl, err = templates.Load(templates.Options{Dir: cfg.Templates.Dir, AllowedDomains: cfg.Links.AllowedDomains})
+	if err != nil {
+		return nil, fmt.Errorf("templates.dir: %w", err)
+	}
+	prev := make([]link.Key, len(cfg.Links.PreviousKeys))
+	for i, k := range cfg.Links.PreviousKeys {
+		prev[i] = link.Key{ID: k.ID, Secret: []byte(k.Key)}
+	}
+	a.links, err = link.NewSigner(cfg.Links.BaseURL, link.Key{ID: cfg.Links.KeyID, Secret: []byte(cfg.Links.SigningKey)},
+		prev, cfg.Links.TTL.Duration)
+	if err != nil {
+		return nil, fmt.Errorf("links: %w", err)
+	}
+	return a, nil
+}
+
+// openApp is loadConfig plus a database connection.
+func openApp(ctx context.Context, path string) (*app, error) {
+	a, err := loadConfig(path)
+	if err != nil {
+		return nil, err
+	}
+	a.repo, err = repo.Open(ctx, a.cfg.Database.URL, a.cfg.Database.Schema)
+	if err != nil {
+		return nil, err
+	}
+	return a, nil
+}
+
+func (a *app) close() {
+	if a.repo != nil {
+		a.repo.Close()
+	}
+}
+
+// requireMigrated refuses to work on a schema with pending migrations.
+func (a *app) requireMigrated(ctx context.Context) error {
+	pending, err := a.repo.PendingMigrations(ctx)
+	if err != nil {
+		return err
+	}
+	if len(pending) > 0 {
+		return fmt.Errorf("%d migration(s) pending in schema %q (first: %s): run `duebell migrate` or `duebell serve --migrate`",
+			len(pending), a.repo.Schema(), pending[0].Name)
+	}
+	return nil
+}
+
+// senders builds the configured provider for each channel.
+func (a *app) senders() (map[string]notify.Sender, error) {
+	c := a.cfg
+	var box *outbox.Outbox
+	if c.Email.Provider == "outbox" || c.SMS.Provider == "outbox" {
+		var err error
+		if box, err = outbox.New(c.Outbox.Dir); err != nil {
+			return nil, fmt.Errorf("outbox.dir: %w", err)
+		}
+	}
+	out := map[string]notify.Sender{}
+	switch c.Email.Provider {
+	case "outbox":
+		out[notify.ChannelEmail] = box.Email(c.Email.From, c.Email.FromName)
+	default:
+		s, err := email.New(email.Config{Host: c.Email.Host, Port: c.Email.Port, TLS: c.Email.TLS,
+			Username: c.Email.Username, Password: c.Email.Password, From: c.Email.From, FromName: c.Email.FromName})
+		if err != nil {
+			return nil, fmt.Errorf("email: %w", err)
+		}
+		out[notify.ChannelEmail] = s
+	}
+	switch c.SMS.Provider {
+	case "outbox":
+		out[notify.ChannelSMS] = box.SMS()
+	default:
+		s, err := webhook.NewClient(webhook.Config{URL: c.SMS.Webhook.URL, Secret: c.SMS.Webhook.Secret})
+		if err != nil {
+			return nil, fmt.Errorf("sms.webhook: %w", err)
+		}
+		out[notify.ChannelSMS] = s
+	}
+	return out, nil
+}
+
+// dispatcher builds the dispatcher; obs may be nil.
+func (a *app) dispatcher(obs notify.Observer) (*notify.Dispatcher, error) {
+	senders, err := a.senders()
+	if err != nil {
+		return nil, err
+	}
+	d := a.cfg.Dispatch
+	return notify.New(notify.Config{
+		Store: a.repo, Senders: senders, Templates: a.tpl, Links: a.links,
+		Window: a.cfg.Window(), DefaultTimezone: a.cfg.Defaults.Timezone, SupportPhone: a.cfg.Support.Phone,
+		Workers: d.Workers, Batch: d.Batch, Lease: d.Lease.Duration, MaxAttempts: d.MaxAttempts,
+		BackoffBase: d.BackoffBase.Duration, BackoffMax: d.BackoffMax.Duration, Interval: d.Interval.Duration,
+		Logger: a.log, Observer: obs, Now: a.now,
+	})
+}
+
+// dueScan builds the due-date scan; onQueued may be nil.
+func (a *app) dueScan(onQueued func(repo.ScanResult)) *scheduler.DueScan {
+	return &scheduler.DueScan{Store: a.repo, Stages: a.cfg.Stages(), Logger: a.log, OnQueued: onQueued}
+}
+
+func newLogger(c config.Log) *slog.Logger {
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(c.Level))
+	opts := &slog.HandlerOptions{Level: level}
+	if strings.EqualFold(c.Format, "json") {
+		return slog.New(slog.NewJSONHandler(os.Stderr, opts))
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, opts))
+}

@@ -1,0 +1,114 @@
+// Package cli implements duebell's subcommands and wires the packages
+// together from the configuration.
+package cli
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"time"
+)
+
+const usage = `duebell — installment repayment reminders
+
+Usage: duebell <command> [flags]
+
+Commands:
+  serve      run the HTTP API, the cron scans and the dispatcher (--migrate to apply migrations first)
+  migrate    create or upgrade the database schema
+  scan       queue what is due as of --at (default now); --dry-run counts without writing
+  dispatch   send what is sendable as of --at (default now); --once to exit when done
+  templates  check (render every template with sample data) | preview --kind K --locale L --channel C
+  demo       migrate, seed demo borrowers whose bills fall due around today, and serve
+  notifications  list [--phone P --email E --customer REF --status S ...] | show ID: the delivery log
+  resend     ID --reason R [--channel C] [--force]: one notice again, to the contact on file;
+             --failed --channel sms --since T --until T --reason R [--dry-run]: every notice an outage lost
+             (audited as --actor, default the OS user)
+  version    print the version
+
+Every command takes --config FILE (or DUEBELL_CONFIG).
+`
+
+// Version is set at build time with -ldflags "-X duebell/cli.Version=...".
+var Version = "dev"
+
+// errUsage marks a command-line mistake (exit status 2).
+var errUsage = errors.New("usage")
+
+// Main runs the command in args and returns the process exit status.
+func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		fmt.Fprint(stdout, usage)
+		return 0
+	}
+	cmds := map[string]func(context.Context, []string, io.Writer) error{
+		"serve":         runServe,
+		"migrate":       runMigrate,
+		"scan":          runScan,
+		"dispatch":      runDispatch,
+		"templates":     runTemplates,
+		"demo":          runDemo,
+		"notifications": runNotifications,
+		"resend":        runResend,
+		"version": func(context.Context, []string, io.Writer) error {
+			fmt.Fprintln(stdout, "duebell", Version)
+			return nil
+		},
+	}
+	run, ok := cmds[args[0]]
+	if !ok {
+		fmt.Fprintf(stderr, "duebell: unknown command %q\n\n%s", args[0], usage)
+		return 2
+	}
+	if err := run(ctx, args[1:], stdout); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		fmt.Fprintf(stderr, "duebell %s: %v\n", args[0], err)
+		if errors.Is(err, errUsage) {
+			return 2
+		}
+		return 1
+	}
+	return 0
+}
+
+// commonFlags are the flags every command shares.
+type commonFlags struct {
+	config string
+	at     string
+}
+
+func newFlagSet(name string, c *commonFlags) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.StringVar(&c.config, "config", os.Getenv("DUEBELL_CONFIG"), "config file (TOML); env DUEBELL_CONFIG")
+	return fs
+}
+
+func parse(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return fmt.Errorf("%w: %v", errUsage, err)
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("%w: unexpected argument %q", errUsage, fs.Arg(0))
+	}
+	return nil
+}
+
+// parseAt reads an --at instant; empty means now.
+func parseAt(s string) (time.Time, error) {
+	if s == "" {
+		return time.Now(), nil
+	}
+	t, err := time.Parse(time.RFC3339, s)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("%w: --at %q: want RFC 3339, e.g. 2026-11-21T10:00:00+08:00", errUsage, s)
+	}
+	return t, nil
+}

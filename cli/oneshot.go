@@ -1,0 +1,122 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"sort"
+	"text/tabwriter"
+
+	"duebell/repo"
+)
+
+func runMigrate(ctx context.Context, args []string, out io.Writer) error {
+	var c commonFlags
+	fs := newFlagSet("migrate", &c)
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	a, err := openApp(ctx, c.config)
+	if err != nil {
+		return err
+	}
+	defer a.close()
+	applied, err := a.repo.Migrate(ctx)
+	if err != nil {
+		return err
+	}
+	if len(applied) == 0 {
+		fmt.Fprintf(out, "schema %q is up to date\n", a.repo.Schema())
+	}
+	for _, m := range applied {
+		fmt.Fprintf(out, "applied %s to schema %q\n", m, a.repo.Schema())
+	}
+	return nil
+}
+
+func runScan(ctx context.Context, args []string, out io.Writer) error {
+	var c commonFlags
+	fs := newFlagSet("scan", &c)
+	fs.StringVar(&c.at, "at", "", "queue what is due as of this instant (RFC 3339); default now")
+	dryRun := fs.Bool("dry-run", false, "count what would be queued without writing")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	at, err := parseAt(c.at)
+	if err != nil {
+		return err
+	}
+	a, err := openApp(ctx, c.config)
+	if err != nil {
+		return err
+	}
+	defer a.close()
+	if err := a.requireMigrated(ctx); err != nil {
+		return err
+	}
+	var res repo.ScanResult
+	if *dryRun {
+		res, err = a.repo.PreviewDueReminders(ctx, at, a.cfg.Stages())
+	} else {
+		res, err = a.dueScan(nil).Run(ctx, at)
+	}
+	if err != nil {
+		return err
+	}
+	verb := "queued"
+	if *dryRun {
+		verb = "would queue"
+	}
+	fmt.Fprintf(out, "due-date scan as of %s: %s %d, skipped %d superseded\n", at.Format("2006-01-02T15:04:05Z07:00"), verb, res.Total(), res.Skipped)
+	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "KIND\tSTAGE\tCHANNEL\tSTATUS\tCOUNT")
+	for _, q := range res.Queued {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\n", q.Kind, q.Stage, q.Channel, q.Status, q.Count)
+	}
+	return tw.Flush()
+}
+
+func runDispatch(ctx context.Context, args []string, out io.Writer) error {
+	var c commonFlags
+	fs := newFlagSet("dispatch", &c)
+	fs.StringVar(&c.at, "at", "", "send what is sendable as of this instant (RFC 3339); default now")
+	once := fs.Bool("once", false, "send what is sendable, print counts and exit")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if !*once {
+		return fmt.Errorf("%w: dispatch runs inside `duebell serve`; use --once for a single pass", errUsage)
+	}
+	at, err := parseAt(c.at)
+	if err != nil {
+		return err
+	}
+	a, err := openApp(ctx, c.config)
+	if err != nil {
+		return err
+	}
+	defer a.close()
+	if err := a.requireMigrated(ctx); err != nil {
+		return err
+	}
+	d, err := a.dispatcher(nil)
+	if err != nil {
+		return err
+	}
+	counts, err := d.RunOnce(ctx, at)
+	if err != nil {
+		return err
+	}
+	statuses := make([]string, 0, len(counts))
+	total := 0
+	for s, n := range counts {
+		statuses = append(statuses, s)
+		total += n
+	}
+	sort.Strings(statuses)
+	fmt.Fprintf(out, "dispatch as of %s: handled %d\n", at.Format("2006-01-02T15:04:05Z07:00"), total)
+	for _, s := range statuses {
+		fmt.Fprintf(out, "  %-10s %d\n", s, counts[s])
+	}
+	return nil
+}

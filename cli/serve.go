@@ -1,0 +1,121 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os/signal"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"duebell/api"
+	"duebell/metrics"
+	"duebell/scheduler"
+)
+
+func runServe(ctx context.Context, args []string, out io.Writer) error {
+	var c commonFlags
+	fs := newFlagSet("serve", &c)
+	migrate := fs.Bool("migrate", false, "apply pending migrations before starting")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	a, err := openApp(ctx, c.config)
+	if err != nil {
+		return err
+	}
+	defer a.close()
+	if *migrate {
+		if _, err := a.repo.Migrate(ctx); err != nil {
+			return err
+		}
+	} else if err := a.requireMigrated(ctx); err != nil {
+		return err
+	}
+	return a.serve(ctx, nil)
+}
+
+// serve runs the HTTP server, the cron scans and the dispatcher until ctx
+// ends or SIGINT/SIGTERM arrives, then shuts down gracefully: the listener
+// stops taking requests, running scans and sends finish, leases are released
+// by the normal finish path. listening, when set, is told the bound address.
+func (a *app) serve(ctx context.Context, listening func(addr string)) error {
+	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	m := metrics.New(reg, a.repo.QueueDepth, a.log)
+
+	d, err := a.dispatcher(m)
+	if err != nil {
+		return err
+	}
+	sched, err := scheduler.New(scheduler.Config{Logger: a.log, Now: a.now,
+		Jobs: []scheduler.Job{a.dueScan(m.Queued).Job(a.cfg.Scan.Schedule)}})
+	if err != nil {
+		return fmt.Errorf("scan.schedule: %w", err)
+	}
+	handler, err := a.httpHandler(promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", a.cfg.HTTP.Listen)
+	if err != nil {
+		return fmt.Errorf("http.listen: %w", err)
+	}
+	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
+		WriteTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute}
+
+	var wg sync.WaitGroup
+	wg.Go(func() { sched.Start(ctx) })
+	wg.Go(func() { d.Start(ctx) })
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(ln) }()
+	a.log.Info("duebell serving", slog.String("listen", ln.Addr().String()), slog.String("schema", a.repo.Schema()),
+		slog.String("scan_schedule", a.cfg.Scan.Schedule))
+	if listening != nil {
+		listening(ln.Addr().String())
+	}
+
+	select {
+	case <-ctx.Done():
+	case err = <-serveErr:
+		stop()
+	}
+	a.log.Info("shutting down")
+	shutCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 20*time.Second)
+	defer cancel()
+	if serr := srv.Shutdown(shutCtx); serr != nil {
+		a.log.Warn("http shutdown", slog.String("error", serr.Error()))
+	}
+	wg.Wait()
+	if err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("http: %w", err)
+	}
+	return nil
+}
+
+// httpHandler is the API plus link verification and metrics.
+func (a *app) httpHandler(metricsHandler http.Handler) (http.Handler, error) {
+	tokens := make([]api.Token, len(a.cfg.Admin.Tokens))
+	for i, t := range a.cfg.Admin.Tokens {
+		tokens[i] = api.Token{Name: t.Name, Token: t.Token, Role: api.Role(t.Role)}
+	}
+	return api.New(api.Config{
+		Tokens: tokens, Repo: a.repo, Logger: a.log, Now: a.now,
+		DefaultTimezone: a.cfg.Defaults.Timezone, DefaultLocale: a.cfg.Defaults.Locale,
+		PaymentConfirmChannels: a.cfg.Policy.PaymentReceived, MaxBodyBytes: a.cfg.HTTP.MaxBodyBytes,
+		Ready: a.requireMigrated, Links: a.links,
+		Extra: func(mux *http.ServeMux) { mux.Handle("GET /metrics", metricsHandler) },
+	})
+}

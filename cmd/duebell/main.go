@@ -1,0 +1,14 @@
+// Command duebell reminds installment borrowers to repay. See README.md.
+package main
+
+import (
+	"context"
+	"os"
+	_ "time/tzdata" // time zones for customers, also on hosts without a zoneinfo database
+
+	"duebell/cli"
+)
+
+func main() {
+	os.Exit(cli.Main(context.Background(), os.Args[1:], os.Stdout, os.Stderr))
+}

@@ -1,0 +1,213 @@
+package repo
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+)
+
+// Bulk resend tuning.
+const (
+	bulkBatch      = 1000 // notices queued per INSERT … SELECT
+	BulkSampleSize = 10
+)
+
+// BulkFilter selects the notices a bulk resend sends again, typically every
+// SMS that failed during a provider outage.
+type BulkFilter struct {
+	// Status is required: failed, undelivered, sent, delivered, suppressed
+	// or skipped (queued notices will be sent anyway).
+	Status   string    `json:"status"`
+	Channel  string    `json:"channel,omitempty"`
+	Kind     string    `json:"kind,omitempty"`
+	Provider string    `json:"provider,omitempty"`
+	Since    time.Time `json:"since"` // required: the notice reached its status (updated_at) at or after Since
+	Until    time.Time `json:"until"` // required: … and before Until
+}
+
+// Validate checks f.
+func (f BulkFilter) Validate() error {
+	switch {
+	case f.Status == "":
+		return invalidf("filter.status: is required, e.g. failed")
+	case f.Status == StatusPending || f.Status == StatusSending:
+		return invalidf("filter.status: %s notices are still queued and will be sent", f.Status)
+	case !validStatuses[f.Status]:
+		return invalidf("filter.status: want failed, undelivered, sent, delivered, suppressed or skipped")
+	case f.Channel != "" && !validChannels[f.Channel]:
+		return invalidf("filter.channel: want sms or email")
+	case f.Since.IsZero() || f.Until.IsZero():
+		return invalidf("filter.since, filter.until: both are required (the window the notices reached their status in)")
+	case !f.Since.Before(f.Until):
+		return invalidf("filter.since: must be before filter.until")
+	}
+	return nil
+}
+
+// BulkResendInput asks for every notice matching Filter to be sent again.
+type BulkResendInput struct {
+	Filter BulkFilter
+	Reason string // required, audited
+	Actor  string // required
+	DryRun bool   // count and sample, write nothing
+	Now    time.Time
+}
+
+// BulkResendResult is what a bulk resend did (or, on a dry run, would do).
+type BulkResendResult struct {
+	DryRun  bool `json:"dry_run"`
+	Matched int  `json:"matched"` // notices the filter selects
+	Count   int  `json:"count"`   // resends queued (or that would be)
+	// Skipped counts matched notices not resent, by reason: "installment
+	// paid", "plan cancelled", "opted_out", "no_phone", "already resent"
+	// (a resend of it is queued or went out), "duplicate" (a newer matched
+	// notice about the same thing to the same customer on the same channel).
+	Skipped map[string]int `json:"skipped"`
+	// Sample is up to BulkSampleSize of the notices resent, newest first.
+	Sample []NoticeSummary `json:"sample"`
+}
+
+// bulkCandidatesSQL fills the transaction's temporary table with every
+// notice the filter matches and why it is skipped (” = resend it). Within
+// one action a thing is resent once: matched notices about the same
+// installment (reminders of every stage count as one) or event, to the same
+// customer on the same channel, collapse to the newest.
+const bulkCandidatesSQL = `
+INSERT INTO resend_candidates (id, skip)
+SELECT id, CASE
+		WHEN rn > 1 THEN 'duplicate'
+		WHEN settled <> '' THEN settled
+		WHEN unreachable <> '' THEN unreachable
+		WHEN resent THEN 'already resent'
+		ELSE '' END
+FROM (
+	SELECT n.id, ` + settledReasonSQL + ` AS settled,
+		(SELECT ` + suppressReasonSQL + ` FROM (SELECT n.channel) x(ch)) AS unreachable,
+		EXISTS (SELECT 1 FROM notifications r WHERE r.resend_of = n.id
+		        AND r.status IN ('pending', 'sending', 'sent', 'delivered')) AS resent,
+		row_number() OVER (
+			PARTITION BY n.customer_id, n.channel, coalesce(n.installment_id, 0), coalesce(n.event_id, 0),
+			             CASE WHEN n.kind IN ('due_soon', 'due_today', 'overdue') THEN 'reminder' ELSE n.kind END
+			ORDER BY n.id DESC) AS rn
+	FROM notifications n
+	JOIN customers c ON c.id = n.customer_id
+	LEFT JOIN plans p ON p.id = n.plan_id
+	LEFT JOIN installments i ON i.id = n.installment_id
+	WHERE n.status = $1 AND ($2 = '' OR n.channel = $2) AND ($3 = '' OR n.kind = $3)
+	  AND ($4 = '' OR n.provider = $4) AND n.updated_at >= $5 AND n.updated_at < $6
+) m`
+
+// bulkInsertSQL queues the next batch of resends after id $5, in id order,
+// and reports how many and the last original id.
+const bulkInsertSQL = `
+WITH ins AS (
+	INSERT INTO notifications (` + resendColumns + `)
+	SELECT ` + resendSelect + `
+	FROM resend_candidates rc
+	JOIN notifications n ON n.id = rc.id
+	CROSS JOIN LATERAL (SELECT n.channel AS ch) x
+	WHERE rc.skip = '' AND rc.id > $5
+	ORDER BY rc.id
+	LIMIT $6
+	RETURNING resend_of
+)
+SELECT count(*), coalesce(max(resend_of), 0) FROM ins`
+
+// errBulkDryRun rolls back a dry run once it has counted.
+var errBulkDryRun = errors.New("dry run")
+
+// ResendMatching resends every notice matching in.Filter, or on a dry run
+// reports what it would do. The real run is one transaction and one audited
+// action (a single audit_log row with the filter, reason and counts) that
+// queues the resends in set-based batches; a dry run runs the same
+// statements and rolls back, so its count is the real run's. Bulk resends
+// are serialized, so two at once never resend the same notice twice.
+func (r *Repo) ResendMatching(ctx context.Context, in BulkResendInput) (BulkResendResult, error) {
+	if err := in.Filter.Validate(); err != nil {
+		return BulkResendResult{}, err
+	}
+	if err := checkResendInput(in.Reason, in.Actor, ""); err != nil {
+		return BulkResendResult{}, err
+	}
+	if in.Now.IsZero() {
+		in.Now = time.Now()
+	}
+	f := in.Filter
+	res := BulkResendResult{DryRun: in.DryRun, Skipped: map[string]int{}, Sample: []NoticeSummary{}}
+	err := r.withTx(ctx, func(tx *sqlx.Tx) error {
+		if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock($1)`, advisoryKey(r.schema+":resend:bulk")); err != nil {
+			return fmt.Errorf("bulk resend: lock: %w", err)
+		}
+		if _, err := tx.ExecContext(ctx, `CREATE TEMPORARY TABLE resend_candidates
+			(id bigint PRIMARY KEY, skip text NOT NULL) ON COMMIT DROP`); err != nil {
+			return fmt.Errorf("bulk resend: %w", err)
+		}
+		if _, err := tx.ExecContext(ctx, bulkCandidatesSQL, f.Status, f.Channel, f.Kind, f.Provider,
+			f.Since, f.Until); err != nil {
+			return fmt.Errorf("bulk resend: select: %w", err)
+		}
+		if err := bulkCounts(ctx, tx, &res); err != nil {
+			return err
+		}
+		if in.DryRun {
+			return errBulkDryRun
+		}
+		queued, after := 0, int64(0)
+		for {
+			var n int
+			var last int64
+			if err := tx.QueryRowxContext(ctx, bulkInsertSQL, in.Now, in.Actor, in.Reason, false, after,
+				bulkBatch).Scan(&n, &last); err != nil {
+				return fmt.Errorf("bulk resend: queue: %w", err)
+			}
+			queued += n
+			if n < bulkBatch {
+				break
+			}
+			after = last
+		}
+		if queued != res.Count {
+			return fmt.Errorf("bulk resend: queued %d of %d", queued, res.Count)
+		}
+		return Audit(ctx, tx, in.Now, in.Actor, ActionBulkResend, "notifications", map[string]any{
+			"filter": f, "reason": in.Reason, "matched": res.Matched, "count": res.Count, "skipped": res.Skipped})
+	})
+	if err != nil && !errors.Is(err, errBulkDryRun) {
+		return BulkResendResult{}, err
+	}
+	return res, nil
+}
+
+// bulkCounts reads the candidates' counts and sample into res.
+func bulkCounts(ctx context.Context, tx *sqlx.Tx, res *BulkResendResult) error {
+	rows, err := tx.QueryxContext(ctx, `SELECT skip, count(*) FROM resend_candidates GROUP BY skip`)
+	if err != nil {
+		return fmt.Errorf("bulk resend: count: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var skip string
+		var n int
+		if err := rows.Scan(&skip, &n); err != nil {
+			return fmt.Errorf("bulk resend: count: %w", err)
+		}
+		res.Matched += n
+		if skip == "" {
+			res.Count = n
+		} else {
+			res.Skipped[skip] = n
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("bulk resend: count: %w", err)
+	}
+	if err := tx.SelectContext(ctx, &res.Sample, `SELECT `+summaryColumns+` FROM `+summaryFrom+`
+		JOIN resend_candidates rc ON rc.id = n.id AND rc.skip = ''
+		ORDER BY n.id DESC LIMIT $1`, BulkSampleSize); err != nil {
+		return fmt.Errorf("bulk resend: sample: %w", err)
+	}
+	return nil
+}

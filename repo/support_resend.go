@@ -1,0 +1,222 @@
+package repo
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/jmoiron/sqlx"
+)
+
+// Audit actions written by resends.
+const (
+	ActionResend     = "notification.resend"
+	ActionBulkResend = "notification.resend_bulk"
+)
+
+// Limits on resend input.
+const (
+	MaxReasonChars         = 500
+	MaxIdempotencyKeyLen   = 200
+	idempotencyScopeResend = "resend"
+)
+
+// ResendInput asks for one notice to be sent again.
+type ResendInput struct {
+	ID      int64  // the notice to resend
+	Channel string // sms or email; "" keeps the original's
+	Reason  string // why; required, stored and audited
+	Actor   string // who; required (a token name or an OS user)
+	// Force sends a reminder even though its installment is settled or its
+	// plan is no longer active. It never overrides an opt-out.
+	Force bool
+	// IdempotencyKey, when set, makes a repeat by the same actor return the
+	// first result instead of queueing another notice.
+	IdempotencyKey string
+	Now            time.Time // zero: time.Now()
+}
+
+// ResendResult is the queued resend.
+type ResendResult struct {
+	Notification Notification
+	// Replayed: the idempotency key was used before; Notification is the
+	// notice that first request queued, as it is now.
+	Replayed bool
+}
+
+// settledReasonSQL mirrors the dispatcher's pre-send re-check (notify's
+// suppressReason): a reminder for a settled installment or an inactive plan
+// is not sent. The kinds are scheduler's reminder kinds. It reads the
+// notice n, its installment i and plan p (both possibly NULL).
+const settledReasonSQL = `CASE WHEN n.kind IN ('due_soon', 'due_today', 'overdue') THEN CASE
+		WHEN i.status = 'paid' OR i.paid >= i.amount THEN 'installment paid'
+		WHEN i.status = 'waived' THEN 'installment waived'
+		WHEN p.status IN ('cancelled', 'closed') THEN 'plan ' || p.status
+		ELSE '' END
+	ELSE '' END`
+
+// resendCheckSQL loads what a single resend must check: the original's
+// status, the channel to use ($2, or the original's), and why it should not
+// go out (settled, or unreachable on that channel).
+const resendCheckSQL = `
+SELECT n.status, x.ch AS channel, ` + settledReasonSQL + ` AS settled,
+	(SELECT ` + suppressReasonSQL + `) AS unreachable
+FROM notifications n
+JOIN customers c ON c.id = n.customer_id
+LEFT JOIN plans p ON p.id = n.plan_id
+LEFT JOIN installments i ON i.id = n.installment_id
+CROSS JOIN LATERAL (SELECT coalesce(nullif($2, ''), n.channel) AS ch) x
+WHERE n.id = $1`
+
+// resendColumns and resendSelect copy a notice n into a new pending one on
+// channel x.ch: outside dedup (no key), not superseded by later scans (no
+// stage offset), with no content — the dispatcher renders it at send time
+// from current data, with a fresh link, to the contact on file.
+// Parameters: $1 now, $2 actor, $3 reason, $4 forced.
+const (
+	resendColumns = `dedup_key, customer_id, plan_id, installment_id, event_id, kind, stage, stage_offset,
+	channel, locale, status, not_before, next_attempt_at, resend_of, requested_by, resend_reason, forced,
+	created_at, updated_at`
+	resendSelect = `NULL, n.customer_id, n.plan_id, n.installment_id, n.event_id, n.kind, n.stage, NULL,
+	x.ch, n.locale, 'pending', $1, $1, n.id, $2, $3, $4, $1, $1`
+)
+
+// Resend queues a new notice copying in.ID, with resend_of, requested_by and
+// the reason, and appends an audit_log row, in one transaction. An unknown ID
+// is ErrNotFound; bad input is ErrInvalid. It is refused with ErrConflict
+// when the original is still queued, when the reminder's installment is paid
+// or waived or its plan inactive (unless Force), and when the customer opted
+// out of the channel or has no address on it.
+func (r *Repo) Resend(ctx context.Context, in ResendInput) (ResendResult, error) {
+	if err := checkResendInput(in.Reason, in.Actor, in.Channel); err != nil {
+		return ResendResult{}, err
+	}
+	if len(in.IdempotencyKey) > MaxIdempotencyKeyLen || !printableASCII(in.IdempotencyKey) {
+		return ResendResult{}, invalidf("idempotency key: want at most %d printable ASCII characters", MaxIdempotencyKeyLen)
+	}
+	if in.Now.IsZero() {
+		in.Now = time.Now()
+	}
+	var res ResendResult
+	err := r.withTx(ctx, func(tx *sqlx.Tx) error {
+		if in.IdempotencyKey != "" {
+			prior, err := claimIdempotencyKey(ctx, tx, in, fmt.Sprintf("notification:%d", in.ID))
+			if err != nil || prior != 0 {
+				if err == nil {
+					res.Replayed = true
+					err = tx.GetContext(ctx, &res.Notification, `SELECT * FROM notifications WHERE id = $1`, prior)
+				}
+				return err
+			}
+		}
+		var chk struct {
+			Status      string `db:"status"`
+			Channel     string `db:"channel"`
+			Settled     string `db:"settled"`
+			Unreachable string `db:"unreachable"`
+		}
+		if err := tx.GetContext(ctx, &chk, resendCheckSQL, in.ID, in.Channel); err != nil {
+			return notFound(err, fmt.Sprintf("notification %d", in.ID))
+		}
+		if err := resendRefusal(in, chk.Status, chk.Channel, chk.Settled, chk.Unreachable); err != nil {
+			return err
+		}
+		if err := tx.GetContext(ctx, &res.Notification, `
+			INSERT INTO notifications (`+resendColumns+`)
+			SELECT `+resendSelect+`
+			FROM notifications n CROSS JOIN LATERAL (SELECT coalesce(nullif($6, ''), n.channel) AS ch) x
+			WHERE n.id = $5
+			RETURNING *`, in.Now, in.Actor, in.Reason, in.Force, in.ID, in.Channel); err != nil {
+			return fmt.Errorf("queue resend: %w", err)
+		}
+		if in.IdempotencyKey != "" {
+			if _, err := tx.ExecContext(ctx, `UPDATE idempotency_keys SET notification_id = $3 WHERE actor = $1 AND key = $2`,
+				in.Actor, in.IdempotencyKey, res.Notification.ID); err != nil {
+				return fmt.Errorf("record idempotency key: %w", err)
+			}
+		}
+		detail := map[string]any{"reason": in.Reason, "channel": chk.Channel, "force": in.Force,
+			"resend_id": res.Notification.ID}
+		if in.IdempotencyKey != "" {
+			detail["idempotency_key"] = in.IdempotencyKey
+		}
+		return Audit(ctx, tx, in.Now, in.Actor, ActionResend, fmt.Sprintf("notification:%d", in.ID), detail)
+	})
+	if err != nil {
+		return ResendResult{}, err
+	}
+	return res, nil
+}
+
+// resendRefusal is the ErrConflict a resend gets, or nil.
+func resendRefusal(in ResendInput, status, channel, settled, unreachable string) error {
+	switch {
+	case (status == StatusPending || status == StatusSending) && !in.Force:
+		return fmt.Errorf("notification %d is still queued (%s) and will be sent; resend with force to queue another: %w",
+			in.ID, status, ErrConflict)
+	case settled != "" && !in.Force:
+		return fmt.Errorf("notification %d: %s; resend with force to send it anyway: %w", in.ID, settled, ErrConflict)
+	case unreachable == "opted_out":
+		return fmt.Errorf("notification %d: the customer opted out of %s: %w", in.ID, channel, ErrConflict)
+	case unreachable != "":
+		return fmt.Errorf("notification %d: the customer has no %s on file: %w", in.ID,
+			strings.TrimPrefix(unreachable, "no_"), ErrConflict)
+	}
+	return nil
+}
+
+// claimIdempotencyKey records (actor, key) for this request. When the key
+// was used before it returns the notice that request queued; a concurrent
+// first request holding the key is waited for (the unique index blocks).
+func claimIdempotencyKey(ctx context.Context, tx *sqlx.Tx, in ResendInput, target string) (int64, error) {
+	var inserted bool
+	err := tx.GetContext(ctx, &inserted, `
+		INSERT INTO idempotency_keys (actor, key, scope, target, created_at) VALUES ($1, $2, $3, $4, $5)
+		ON CONFLICT (actor, key) DO NOTHING RETURNING true`, in.Actor, in.IdempotencyKey, idempotencyScopeResend, target, in.Now)
+	if err == nil {
+		return 0, nil
+	}
+	if !errors.Is(err, sql.ErrNoRows) {
+		return 0, fmt.Errorf("idempotency key: %w", err)
+	}
+	var prior struct {
+		Scope          string        `db:"scope"`
+		Target         string        `db:"target"`
+		NotificationID sql.NullInt64 `db:"notification_id"`
+	}
+	if err := tx.GetContext(ctx, &prior, `SELECT scope, target, notification_id FROM idempotency_keys
+		WHERE actor = $1 AND key = $2`, in.Actor, in.IdempotencyKey); err != nil {
+		return 0, fmt.Errorf("idempotency key: %w", err)
+	}
+	if prior.Scope != idempotencyScopeResend || prior.Target != target || !prior.NotificationID.Valid {
+		return 0, fmt.Errorf("idempotency key was already used for another request: %w", ErrConflict)
+	}
+	return prior.NotificationID.Int64, nil
+}
+
+func checkResendInput(reason, actor, channel string) error {
+	switch {
+	case strings.TrimSpace(reason) == "":
+		return invalidf("reason: is required")
+	case utf8.RuneCountInString(reason) > MaxReasonChars:
+		return invalidf("reason: longer than %d characters", MaxReasonChars)
+	case strings.TrimSpace(actor) == "":
+		return invalidf("actor: is required")
+	case channel != "" && !validChannels[channel]:
+		return invalidf("channel: want sms or email")
+	}
+	return nil
+}
+
+func printableASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < 0x21 || s[i] > 0x7e {
+			return false
+		}
+	}
+	return true
+}
