@@ -52,6 +52,9 @@ func (c *Config) applyDefaults() {
 	}
 	c.Scan.Schedule = cmp.Or(c.Scan.Schedule, "@every 1m")
 	c.Email.Provider = cmp.Or(c.Email.Provider, "smtp")
+	if c.Email.Provider == "outbox" {
+		c.Email.From = cmp.Or(c.Email.From, "duebell@localhost")
+	}
 	c.Email.Port = cmp.Or(c.Email.Port, 587)
 	c.Email.TLS = cmp.Or(c.Email.TLS, "starttls")
 	c.SMS.Provider = cmp.Or(c.SMS.Provider, "webhook")

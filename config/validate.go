@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"duebell/link"
 	"duebell/scheduler"
 )
 
@@ -46,7 +47,7 @@ func (c *Config) Validate() error {
 	}
 	if u, err := url.Parse(c.Links.BaseURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
 		bad("links.base_url", "must be an absolute http(s) URL, e.g. https://pay.example.com/repay")
-	} else if !hostAllowed(u.Hostname(), c.Links.AllowedDomains) {
+	} else if link.CheckURLs(c.Links.BaseURL, c.Links.AllowedDomains) != nil {
 		bad("links.allowed_domains", "must include the host of links.base_url (%s)", u.Hostname())
 	}
 	if len(c.Links.SigningKey) < 32 {
@@ -81,9 +82,6 @@ func (c *Config) Validate() error {
 			bad("email.from", "an address is required")
 		}
 	case "outbox":
-		if c.Email.From == "" {
-			c.Email.From = "duebell@localhost"
-		}
 	default:
 		bad("email.provider", "%q is not smtp or outbox", c.Email.Provider)
 	}
@@ -100,16 +98,4 @@ func (c *Config) Validate() error {
 		bad("sms.provider", "%q is not webhook or outbox", c.SMS.Provider)
 	}
 	return errors.Join(errs...)
-}
-
-// hostAllowed reports whether host is one of domains or below one.
-func hostAllowed(host string, domains []string) bool {
-	host = strings.ToLower(host)
-	for _, d := range domains {
-		d = strings.ToLower(strings.TrimPrefix(d, "."))
-		if host == d || strings.HasSuffix(host, "."+d) {
-			return true
-		}
-	}
-	return false
 }

@@ -1,0 +1,106 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+const minimal = `
+[links]
+base_url = "https://pay.example.com/repay"
+allowed_domains = ["example.com"]
+signing_key = "0123456789abcdef0123456789abcdef"
+[email]
+host = "smtp.example.com"
+from = "billing@example.com"
+[sms.webhook]
+url = "https://sms.example.com/send"
+secret = "s"
+`
+
+func load(t *testing.T, body string, env map[string]string) (*Config, error) {
+	t.Helper()
+	for k, v := range env {
+		t.Setenv(k, v)
+	}
+	path := filepath.Join(t.TempDir(), "duebell.toml")
+	if err := os.WriteFile(path, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return Load(path)
+}
+
+func TestDefaults(t *testing.T) {
+	c, err := load(t, minimal, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Database.Schema != "duebell" || c.Defaults.Timezone != "Asia/Shanghai" || c.Defaults.Locale != "zh-CN" ||
+		c.Window().String() != "09:00-20:00" || c.Links.TTL.Duration != 7*24*time.Hour {
+		t.Errorf("defaults: %+v", c.Defaults)
+	}
+	var stages []string
+	for _, s := range c.Stages() {
+		stages = append(stages, s.Name+":"+strings.Join(s.Channels, "+"))
+	}
+	if got := strings.Join(stages, " "); got != "due_soon:sms+email due_today:sms+email overdue_1:sms+email overdue_7:sms+email" {
+		t.Errorf("default policy %s", got)
+	}
+	if strings.Join(c.Policy.PaymentReceived, ",") != "sms" {
+		t.Errorf("payment_received default %v", c.Policy.PaymentReceived)
+	}
+}
+
+func TestEnvironmentSuppliesSecrets(t *testing.T) {
+	body := strings.Replace(minimal, `signing_key = "0123456789abcdef0123456789abcdef"`, "", 1) + `
+[[admin.tokens]]
+name = "lender"
+token_env = "LENDER_TOKEN"
+role = "ingest"
+`
+	c, err := load(t, body, map[string]string{
+		"DUEBELL_LINKS_SIGNING_KEY": "from-the-environment-0123456789abcdef",
+		"DUEBELL_DATABASE_URL":      "postgres://db.internal/duebell",
+		"DUEBELL_EMAIL_PASSWORD":    "pw",
+		"LENDER_TOKEN":              "lender-token-0123456789",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Links.SigningKey != "from-the-environment-0123456789abcdef" || c.Database.URL != "postgres://db.internal/duebell" ||
+		c.Email.Password != "pw" || c.Admin.Tokens[0].Token != "lender-token-0123456789" {
+		t.Errorf("env not applied: %+v %+v", c.Links, c.Admin.Tokens)
+	}
+}
+
+func TestInvalidConfigNamesTheKey(t *testing.T) {
+	for _, tc := range []struct{ name, extra, key string }{
+		{"bad cron", "[scan]\nschedule = \"every day\"", "scan.schedule"},
+		{"window across midnight", "[defaults]\nsend_window = \"25:00-08:00\"", "defaults.send_window"},
+		{"unknown kind", "[[policy.stage]]\nname = \"x\"\noffset_days = -2\nkind = \"due_later\"\nchannels = [\"sms\"]", "policy.stage[0].kind"},
+		{"unknown channel", "[policy]\npayment_received = [\"fax\"]", "policy.payment_received"},
+		{"bad timezone", "[defaults]\ntimezone = \"Mars/Base\"", "defaults.timezone"},
+		{"bad tls", "", "email.tls"},
+		{"short token", "[[admin.tokens]]\nname = \"a\"\ntoken = \"short\"\nrole = \"ingest\"", "admin.tokens[0].token"},
+		{"bad role", "[[admin.tokens]]\nname = \"a\"\ntoken = \"long-enough-token-123\"\nrole = \"root\"", "admin.tokens[0].role"},
+		{"link host not allowed", "", "links.allowed_domains"},
+		{"unknown key", "[dispatch]\nworkerz = 3", "dispatch.workerz"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			body := minimal
+			switch tc.name {
+			case "bad tls":
+				body = strings.Replace(body, `host = "smtp.example.com"`, "host = \"smtp.example.com\"\ntls = \"ssl3\"", 1)
+			case "link host not allowed":
+				body = strings.Replace(body, `allowed_domains = ["example.com"]`, `allowed_domains = ["example.org"]`, 1)
+			}
+			_, err := load(t, body+"\n"+tc.extra, nil)
+			if err == nil || !strings.Contains(err.Error(), tc.key) {
+				t.Fatalf("error %v, want one naming %s", err, tc.key)
+			}
+		})
+	}
+}
