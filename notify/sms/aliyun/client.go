@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"duebell/notify"
+	"duebell/notify/sms/smshttp"
 )
 
 // API identity of SendSms.
@@ -36,7 +37,7 @@ func NewClient(cfg Config) (*Client, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, fmt.Errorf("aliyun config: %w", err)
 	}
-	u, err := parseEndpoint(cmp.Or(cfg.Endpoint, DefaultEndpoint))
+	u, err := smshttp.ParseEndpoint(cmp.Or(cfg.Endpoint, DefaultEndpoint))
 	if err != nil {
 		return nil, fmt.Errorf("aliyun config: %w", err)
 	}
@@ -47,10 +48,7 @@ func NewClient(cfg Config) (*Client, error) {
 	if cfg.Rand == nil {
 		cfg.Rand = rand.Reader
 	}
-	hc := cfg.HTTPClient
-	if hc == nil {
-		hc = &http.Client{}
-	}
+	hc := cmp.Or(cfg.HTTPClient, &http.Client{})
 	return &Client{cfg: cfg, endpoint: u, http: hc}, nil
 }
 
@@ -64,21 +62,15 @@ func (c *Client) Send(ctx context.Context, msg notify.Message) (notify.Result, e
 	if err != nil {
 		return notify.Result{}, err
 	}
-	ctx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
-	defer cancel()
 	req, err := c.newRequest(ctx, query)
 	if err != nil {
 		return notify.Result{}, err
 	}
-	resp, err := c.http.Do(req)
+	status, body, err := smshttp.Do(c.http, req, c.cfg.Timeout, op)
 	if err != nil {
-		return notify.Result{}, transportError(err)
+		return notify.Result{}, err
 	}
-	body, err := readBody(resp)
-	if err != nil {
-		return notify.Result{}, notify.Transient("network", fmt.Errorf("aliyun SendSms: read response: %w", err))
-	}
-	return interpret(resp.StatusCode, body)
+	return interpret(status, body)
 }
 
 // newRequest builds the signed POST. Parameters travel in the query string,

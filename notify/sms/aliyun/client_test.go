@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"duebell/notify"
+	"duebell/notify/sms/internal/smstest"
 )
 
 var fixedNow = time.Date(2026, 3, 9, 1, 2, 3, 0, time.UTC)
@@ -41,11 +42,7 @@ func testConfig(endpoint string) Config {
 
 func newTestClient(t *testing.T, cfg Config) *Client {
 	t.Helper()
-	c, err := NewClient(cfg)
-	if err != nil {
-		t.Fatalf("NewClient: %v", err)
-	}
-	return c
+	return smstest.New(t, NewClient, cfg)
 }
 
 func testMessage() notify.Message {
@@ -61,7 +58,7 @@ func testMessage() notify.Message {
 
 func ok(bizID string) func(http.ResponseWriter, url.Values) {
 	return func(w http.ResponseWriter, _ url.Values) {
-		writeJSON(w, 200, map[string]string{"Code": "OK", "Message": "OK", "BizId": bizID, "RequestId": "R1"})
+		smstest.WriteJSON(w, 200, map[string]string{"Code": "OK", "Message": "OK", "BizId": bizID, "RequestId": "R1"})
 	}
 }
 
@@ -77,7 +74,7 @@ func TestSendHappyPath(t *testing.T) {
 	if res.ProviderMsgID != "900619746936498440^0" || res.Code != "OK" {
 		t.Fatalf("result = %+v", res)
 	}
-	calls := fake.calls()
+	calls := fake.Calls()
 	if len(calls) != 1 {
 		t.Fatalf("requests = %d, want 1", len(calls))
 	}
@@ -129,7 +126,7 @@ func TestSendConcurrently(t *testing.T) {
 		}
 	}
 	nonces := map[string]bool{}
-	for _, call := range fake.calls() {
+	for _, call := range fake.Calls() {
 		nonces[call.Header.Get("x-acs-signature-nonce")] = true
 	}
 	if len(nonces) != n {
@@ -146,7 +143,7 @@ func TestSendNumberFormats(t *testing.T) {
 	if _, err := c.Send(context.Background(), msg); err != nil {
 		t.Fatalf("Send: %v", err)
 	}
-	if got := fake.calls()[0].Query.Get("PhoneNumbers"); got != "85291234567" {
+	if got := fake.Calls()[0].Query.Get("PhoneNumbers"); got != "85291234567" {
 		t.Fatalf("PhoneNumbers = %q, want country code + number without +", got)
 	}
 }
@@ -160,7 +157,7 @@ func TestSendTemplateWithoutVars(t *testing.T) {
 	if _, err := c.Send(context.Background(), msg); err != nil {
 		t.Fatalf("Send: %v", err)
 	}
-	if q := fake.calls()[0].Query; q.Has("TemplateParam") {
+	if q := fake.Calls()[0].Query; q.Has("TemplateParam") {
 		t.Fatalf("TemplateParam sent for a template without variables: %q", q.Get("TemplateParam"))
 	}
 }
@@ -191,24 +188,14 @@ func TestSendProviderErrors(t *testing.T) {
 		t.Run(tc.code, func(t *testing.T) {
 			t.Parallel()
 			_, srv := newFake(t, func(w http.ResponseWriter, _ url.Values) {
-				writeJSON(w, tc.status, map[string]string{
+				smstest.WriteJSON(w, tc.status, map[string]string{
 					"Code": tc.code, "Message": "rejected +8613812345678 and 13812345678", "RequestId": "R2",
 				})
 			})
 			c := newTestClient(t, testConfig(srv.URL))
 			_, err := c.Send(context.Background(), testMessage())
-			if err == nil {
-				t.Fatal("Send succeeded, want an error")
-			}
-			if notify.IsPermanent(err) != tc.permanent {
-				t.Errorf("IsPermanent = %v, want %v (%v)", notify.IsPermanent(err), tc.permanent, err)
-			}
-			if got := notify.ErrorCode(err); got != tc.code {
-				t.Errorf("ErrorCode = %q, want %q", got, tc.code)
-			}
-			if strings.Contains(err.Error(), "13812345678") {
-				t.Errorf("error carries the full phone number: %v", err)
-			}
+			smstest.WantError(t, err, tc.permanent, tc.code)
+			smstest.WantNoNumber(t, err, "13812345678")
 		})
 	}
 }
@@ -219,39 +206,18 @@ func TestSendWrongSecretIsRejected(t *testing.T) {
 	cfg := testConfig(srv.URL)
 	cfg.AccessKeySecret = "not-the-secret"
 	_, err := newTestClient(t, cfg).Send(context.Background(), testMessage())
-	if !notify.IsPermanent(err) || notify.ErrorCode(err) != "SignatureDoesNotMatch" {
-		t.Fatalf("err = %v, want permanent SignatureDoesNotMatch", err)
-	}
-	if n := len(fake.calls()); n != 0 {
-		t.Fatalf("fake accepted %d requests with a bad signature", n)
-	}
+	smstest.WantError(t, err, smstest.Permanent, "SignatureDoesNotMatch")
+	fake.WantNone(t)
 }
 
-func TestSendHTTP500IsTransient(t *testing.T) {
+func TestSendHTTPFailures(t *testing.T) {
 	t.Parallel()
-	_, srv := newFake(t, func(w http.ResponseWriter, _ url.Values) {
-		http.Error(w, "upstream exploded", http.StatusInternalServerError)
-	})
-	_, err := newTestClient(t, testConfig(srv.URL)).Send(context.Background(), testMessage())
-	if err == nil || notify.IsPermanent(err) || notify.ErrorCode(err) != "http_500" {
-		t.Fatalf("err = %v, want transient http_500", err)
-	}
-}
-
-func TestSendTimeoutIsTransient(t *testing.T) {
-	t.Parallel()
-	block := make(chan struct{})
-	_, srv := newFake(t, func(http.ResponseWriter, url.Values) { <-block })
-	t.Cleanup(func() { close(block) }) // runs before srv.Close
-	cfg := testConfig(srv.URL)
-	cfg.Timeout = 50 * time.Millisecond
-	_, err := newTestClient(t, cfg).Send(context.Background(), testMessage())
-	if err == nil || notify.IsPermanent(err) || notify.ErrorCode(err) != "timeout" {
-		t.Fatalf("err = %v, want transient timeout", err)
-	}
-	if strings.Contains(err.Error(), "13812345678") {
-		t.Errorf("error carries the full phone number: %v", err)
-	}
+	smstest.TestHTTPFailures(t, func(t *testing.T, reply func(http.ResponseWriter), timeout time.Duration) notify.Sender {
+		_, srv := newFake(t, func(w http.ResponseWriter, _ url.Values) { reply(w) })
+		cfg := testConfig(srv.URL)
+		cfg.Timeout = timeout
+		return newTestClient(t, cfg)
+	}, testMessage(), "13812345678")
 }
 
 func TestSendRejectsBeforeCalling(t *testing.T) {
@@ -271,18 +237,12 @@ func TestSendRejectsBeforeCalling(t *testing.T) {
 			msg := testMessage()
 			tc.edit(&msg)
 			_, err := newTestClient(t, testConfig(srv.URL)).Send(context.Background(), msg)
-			if !notify.IsPermanent(err) || notify.ErrorCode(err) != tc.code {
-				t.Fatalf("err = %v, want permanent %s", err, tc.code)
-			}
+			smstest.WantError(t, err, smstest.Permanent, tc.code)
 			if !strings.Contains(err.Error(), tc.mention) {
 				t.Errorf("error %q does not mention %s", err, tc.mention)
 			}
-			if strings.Contains(err.Error(), "13812345678") {
-				t.Errorf("error carries the full phone number: %v", err)
-			}
-			if n := len(fake.calls()); n != 0 {
-				t.Fatalf("%d requests sent, want none", n)
-			}
+			smstest.WantNoNumber(t, err, "13812345678")
+			fake.WantNone(t)
 		})
 	}
 }

@@ -1,22 +1,16 @@
 package aliyun
 
 import (
-	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
-	"net/http"
-	"net/url"
-	"regexp"
 	"strings"
 
-	"duebell/mask"
 	"duebell/notify"
+	"duebell/notify/sms/smshttp"
 )
 
-// maxBody caps how much of a response is read.
-const maxBody = 64 << 10
+// op prefixes the text of SendSms errors.
+const op = "aliyun SendSms"
 
 // sendSmsResponse is SendSms's JSON reply; gateway errors (signature,
 // throttling) use the same Code/Message fields.
@@ -27,24 +21,15 @@ type sendSmsResponse struct {
 	RequestId string `json:"RequestId"`
 }
 
-// readBody reads at most maxBody bytes, drains a bounded remainder so the
-// connection can be reused, and closes the body.
-func readBody(resp *http.Response) ([]byte, error) {
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
-	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxBody))
-	return body, err
-}
-
 func interpret(status int, body []byte) (notify.Result, error) {
 	var r sendSmsResponse
 	if err := json.Unmarshal(body, &r); err != nil || r.Code == "" {
-		return notify.Result{}, httpError(status)
+		return notify.Result{}, smshttp.UnexpectedStatus(op, status)
 	}
 	if r.Code == "OK" && status/100 == 2 {
 		return notify.Result{ProviderMsgID: r.BizId, Code: r.Code}, nil
 	}
-	err := fmt.Errorf("aliyun SendSms: HTTP %d %s: %s (request %s)", status, r.Code, redact(r.Message), r.RequestId)
+	err := fmt.Errorf("%s: HTTP %d %s: %s (request %s)", op, status, r.Code, smshttp.Redact(r.Message), r.RequestId)
 	if permanent(r.Code, status) {
 		return notify.Result{}, notify.Permanent(r.Code, err)
 	}
@@ -60,8 +45,8 @@ func interpret(status int, body []byte) (notify.Result, error) {
 //   - SignatureNonceUsed and InvalidTimeStamp.* are re-signed on retry: transient;
 //   - every other isv.* names the request (number, template, signature,
 //     parameters, account): permanent;
-//   - anything else follows the HTTP status: 5xx transient, other 4xx but
-//     429 permanent, and an unknown code with 2xx transient.
+//   - anything else follows the HTTP status (smshttp.PermanentStatus): 4xx
+//     but 408 and 429 permanent, 5xx and an unknown code with 2xx transient.
 func permanent(code string, status int) bool {
 	switch {
 	case code == "isv.BUSINESS_LIMIT_CONTROL", code == "isv.DAY_LIMIT_CONTROL",
@@ -76,38 +61,5 @@ func permanent(code string, status int) bool {
 	case strings.HasPrefix(code, "isv."):
 		return true
 	}
-	return status/100 == 4 && status != http.StatusTooManyRequests
-}
-
-func httpError(status int) error {
-	code := fmt.Sprintf("http_%d", status)
-	err := fmt.Errorf("aliyun SendSms: unexpected response, HTTP %d", status)
-	if status/100 == 4 && status != http.StatusTooManyRequests {
-		return notify.Permanent(code, err)
-	}
-	return notify.Transient(code, err)
-}
-
-// digits finds phone-like runs so provider text never carries a full number.
-var digits = regexp.MustCompile(`\+?[0-9]{7,}`)
-
-func redact(s string) string {
-	if len(s) > 300 {
-		s = strings.ToValidUTF8(s[:300], "") + "…"
-	}
-	return digits.ReplaceAllStringFunc(s, mask.Phone)
-}
-
-// transportError describes a failed round trip without the request URL,
-// whose query carries the phone number and template values.
-func transportError(err error) error {
-	code := "network"
-	if errors.Is(err, context.DeadlineExceeded) {
-		code = "timeout"
-	}
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		err = ue.Err
-	}
-	return notify.Transient(code, fmt.Errorf("aliyun SendSms: %w", err))
+	return smshttp.PermanentStatus(status)
 }

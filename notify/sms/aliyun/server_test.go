@@ -2,14 +2,14 @@ package aliyun
 
 import (
 	"crypto/hmac"
-	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
+
+	"duebell/notify/sms/internal/smstest"
 )
 
 // fakeDysms is an httptest stand-in for dysmsapi.aliyuncs.com. It verifies
@@ -22,9 +22,7 @@ type fakeDysms struct {
 	keyID  string
 	secret string
 	reply  func(w http.ResponseWriter, q url.Values)
-
-	mu       sync.Mutex
-	requests []seen
+	smstest.Recorder[seen]
 }
 
 type seen struct {
@@ -32,21 +30,9 @@ type seen struct {
 	Header http.Header
 }
 
-func (f *fakeDysms) calls() []seen {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return append([]seen(nil), f.requests...)
-}
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
-}
-
 func (f *fakeDysms) reject(w http.ResponseWriter, status int, code, msg string) {
 	f.t.Logf("fake dysmsapi rejects: %s: %s", code, msg)
-	writeJSON(w, status, map[string]string{"Code": code, "Message": msg, "RequestId": "REJECTED"})
+	smstest.WriteJSON(w, status, map[string]string{"Code": code, "Message": msg, "RequestId": "REJECTED"})
 }
 
 func (f *fakeDysms) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -108,9 +94,7 @@ func (f *fakeDysms) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	f.mu.Lock()
-	f.requests = append(f.requests, seen{Query: r.URL.Query(), Header: r.Header.Clone()})
-	f.mu.Unlock()
+	f.Record(seen{Query: r.URL.Query(), Header: r.Header.Clone()})
 	f.reply(w, r.URL.Query())
 }
 
@@ -125,7 +109,5 @@ func contains(list []string, s string) bool {
 
 func newFake(t *testing.T, reply func(w http.ResponseWriter, q url.Values)) (*fakeDysms, *httptest.Server) {
 	f := &fakeDysms{t: t, keyID: "LTAIexampleid", secret: "example-secret", reply: reply}
-	srv := httptest.NewServer(f)
-	t.Cleanup(srv.Close)
-	return f, srv
+	return f, smstest.Serve(t, f)
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"duebell/notify"
+	"duebell/notify/sms/internal/smstest"
 )
 
 // 2019-02-26 00:44:25 +08:00: the UTC date (2019-02-25) differs from Beijing's.
@@ -30,11 +31,7 @@ func testConfig(endpoint string) Config {
 
 func newTestClient(t *testing.T, cfg Config) *Client {
 	t.Helper()
-	c, err := NewClient(cfg)
-	if err != nil {
-		t.Fatalf("NewClient: %v", err)
-	}
-	return c
+	return smstest.New(t, NewClient, cfg)
 }
 
 func testMessage() notify.Message {
@@ -57,7 +54,7 @@ func TestSendHappyPath(t *testing.T) {
 	if res.ProviderMsgID != "2433:284795934619231510731234567" || res.Code != "Ok" {
 		t.Fatalf("result = %+v", res)
 	}
-	calls := fake.calls()
+	calls := fake.Calls()
 	if len(calls) != 1 {
 		t.Fatalf("requests = %d, want 1", len(calls))
 	}
@@ -91,7 +88,7 @@ func TestSendRegionAndNoParams(t *testing.T) {
 	if _, err := newTestClient(t, cfg).Send(context.Background(), msg); err != nil {
 		t.Fatalf("Send: %v", err)
 	}
-	if got := fake.calls()[0].Body.TemplateParamSet; got != nil {
+	if got := fake.Calls()[0].Body.TemplateParamSet; got != nil {
 		t.Errorf("TemplateParamSet = %v, want omitted", got)
 	}
 }
@@ -131,18 +128,8 @@ func TestSendProviderErrors(t *testing.T) {
 			}
 			_, srv := newFake(t, reply)
 			_, err := newTestClient(t, testConfig(srv.URL)).Send(context.Background(), testMessage())
-			if err == nil {
-				t.Fatal("Send succeeded, want an error")
-			}
-			if notify.IsPermanent(err) != tc.permanent {
-				t.Errorf("IsPermanent = %v, want %v (%v)", notify.IsPermanent(err), tc.permanent, err)
-			}
-			if got := notify.ErrorCode(err); got != tc.code {
-				t.Errorf("ErrorCode = %q, want %q", got, tc.code)
-			}
-			if strings.Contains(err.Error(), "13812345678") {
-				t.Errorf("error carries the full phone number: %v", err)
-			}
+			smstest.WantError(t, err, tc.permanent, tc.code)
+			smstest.WantNoNumber(t, err, "13812345678")
 		})
 	}
 }
@@ -153,36 +140,18 @@ func TestSendWrongKeyIsRejected(t *testing.T) {
 	cfg := testConfig(srv.URL)
 	cfg.SecretKey = "not-the-key"
 	_, err := newTestClient(t, cfg).Send(context.Background(), testMessage())
-	if !notify.IsPermanent(err) || notify.ErrorCode(err) != "AuthFailure.SignatureFailure" {
-		t.Fatalf("err = %v, want permanent AuthFailure.SignatureFailure", err)
-	}
-	if n := len(fake.calls()); n != 0 {
-		t.Fatalf("fake accepted %d requests with a bad signature", n)
-	}
+	smstest.WantError(t, err, smstest.Permanent, "AuthFailure.SignatureFailure")
+	fake.WantNone(t)
 }
 
-func TestSendHTTP500IsTransient(t *testing.T) {
+func TestSendHTTPFailures(t *testing.T) {
 	t.Parallel()
-	_, srv := newFake(t, func(w http.ResponseWriter, _ sendSmsRequest) {
-		http.Error(w, "bad gateway", http.StatusInternalServerError)
-	})
-	_, err := newTestClient(t, testConfig(srv.URL)).Send(context.Background(), testMessage())
-	if err == nil || notify.IsPermanent(err) || notify.ErrorCode(err) != "http_500" {
-		t.Fatalf("err = %v, want transient http_500", err)
-	}
-}
-
-func TestSendTimeoutIsTransient(t *testing.T) {
-	t.Parallel()
-	block := make(chan struct{})
-	_, srv := newFake(t, func(http.ResponseWriter, sendSmsRequest) { <-block })
-	t.Cleanup(func() { close(block) }) // runs before srv.Close
-	cfg := testConfig(srv.URL)
-	cfg.Timeout = 50 * time.Millisecond
-	_, err := newTestClient(t, cfg).Send(context.Background(), testMessage())
-	if err == nil || notify.IsPermanent(err) || notify.ErrorCode(err) != "timeout" {
-		t.Fatalf("err = %v, want transient timeout", err)
-	}
+	smstest.TestHTTPFailures(t, func(t *testing.T, reply func(http.ResponseWriter), timeout time.Duration) notify.Sender {
+		_, srv := newFake(t, func(w http.ResponseWriter, _ sendSmsRequest) { reply(w) })
+		cfg := testConfig(srv.URL)
+		cfg.Timeout = timeout
+		return newTestClient(t, cfg)
+	}, testMessage(), "13812345678")
 }
 
 func TestSendRejectsBeforeCalling(t *testing.T) {
@@ -202,15 +171,11 @@ func TestSendRejectsBeforeCalling(t *testing.T) {
 			msg := testMessage()
 			tc.edit(&msg)
 			_, err := newTestClient(t, testConfig(srv.URL)).Send(context.Background(), msg)
-			if !notify.IsPermanent(err) || notify.ErrorCode(err) != tc.code {
-				t.Fatalf("err = %v, want permanent %s", err, tc.code)
-			}
+			smstest.WantError(t, err, smstest.Permanent, tc.code)
 			if !strings.Contains(err.Error(), tc.mention) {
 				t.Errorf("error %q does not mention %s", err, tc.mention)
 			}
-			if n := len(fake.calls()); n != 0 {
-				t.Fatalf("%d requests sent, want none", n)
-			}
+			fake.WantNone(t)
 		})
 	}
 }

@@ -1,22 +1,16 @@
 package tencent
 
 import (
-	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
-	"net/http"
-	"net/url"
-	"regexp"
 	"strings"
 
-	"duebell/mask"
 	"duebell/notify"
+	"duebell/notify/sms/smshttp"
 )
 
-// maxBody caps how much of a response is read.
-const maxBody = 64 << 10
+// op prefixes the text of SendSms errors.
+const op = "tencent SendSms"
 
 type apiError struct {
 	Code    string `json:"Code"`
@@ -38,36 +32,27 @@ type sendSmsResponse struct {
 	} `json:"Response"`
 }
 
-// readBody reads at most maxBody bytes, drains a bounded remainder so the
-// connection can be reused, and closes the body.
-func readBody(resp *http.Response) ([]byte, error) {
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
-	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxBody))
-	return body, err
-}
-
 // interpret reads the API 3.0 envelope: Response.Error for a rejected
 // request, else one SendStatus for our one number.
 func interpret(status int, body []byte) (notify.Result, error) {
 	var r sendSmsResponse
 	if status/100 != 2 || json.Unmarshal(body, &r) != nil {
-		return notify.Result{}, httpError(status)
+		return notify.Result{}, smshttp.UnexpectedStatus(op, status)
 	}
 	if e := r.Response.Error; e != nil {
-		return notify.Result{}, classify(e.Code, fmt.Errorf("tencent SendSms: %s: %s (request %s)",
-			e.Code, redact(e.Message), r.Response.RequestId))
+		return notify.Result{}, classify(e.Code, fmt.Errorf("%s: %s: %s (request %s)",
+			op, e.Code, smshttp.Redact(e.Message), r.Response.RequestId))
 	}
 	if len(r.Response.SendStatusSet) != 1 {
 		return notify.Result{}, notify.Transient("bad_response", fmt.Errorf(
-			"tencent SendSms: %d send statuses, want 1 (request %s)", len(r.Response.SendStatusSet), r.Response.RequestId))
+			"%s: %d send statuses, want 1 (request %s)", op, len(r.Response.SendStatusSet), r.Response.RequestId))
 	}
 	st := r.Response.SendStatusSet[0]
 	if st.Code == "Ok" {
 		return notify.Result{ProviderMsgID: st.SerialNo, Code: st.Code}, nil
 	}
-	return notify.Result{}, classify(st.Code, fmt.Errorf("tencent SendSms: %s: %s (request %s)",
-		st.Code, redact(st.Message), r.Response.RequestId))
+	return notify.Result{}, classify(st.Code, fmt.Errorf("%s: %s: %s (request %s)",
+		op, st.Code, smshttp.Redact(st.Message), r.Response.RequestId))
 }
 
 // Codes that are permanent although their family is retried, and the reverse.
@@ -109,36 +94,4 @@ func classify(code string, err error) error {
 		}
 	}
 	return notify.Transient(code, err)
-}
-
-func httpError(status int) error {
-	code := fmt.Sprintf("http_%d", status)
-	err := fmt.Errorf("tencent SendSms: unexpected response, HTTP %d", status)
-	if status/100 == 4 && status != http.StatusTooManyRequests {
-		return notify.Permanent(code, err)
-	}
-	return notify.Transient(code, err)
-}
-
-// transportError describes a failed round trip; timeouts are marked so.
-func transportError(err error) error {
-	code := "network"
-	if errors.Is(err, context.DeadlineExceeded) {
-		code = "timeout"
-	}
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		err = ue.Err
-	}
-	return notify.Transient(code, fmt.Errorf("tencent SendSms: %w", err))
-}
-
-// digits finds phone-like runs so provider text never carries a full number.
-var digits = regexp.MustCompile(`\+?[0-9]{7,}`)
-
-func redact(s string) string {
-	if len(s) > 300 {
-		s = strings.ToValidUTF8(s[:300], "") + "…"
-	}
-	return digits.ReplaceAllStringFunc(s, mask.Phone)
 }

@@ -9,8 +9,9 @@ import (
 	"net/http/httptest"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
+
+	"duebell/notify/sms/internal/smstest"
 )
 
 // fakeSMS is an httptest stand-in for sms.tencentcloudapi.com. It rebuilds
@@ -24,9 +25,7 @@ type fakeSMS struct {
 	secretKey string
 	region    string
 	reply     func(w http.ResponseWriter, req sendSmsRequest)
-
-	mu       sync.Mutex
-	requests []received
+	smstest.Recorder[received]
 }
 
 type received struct {
@@ -34,19 +33,8 @@ type received struct {
 	Header http.Header
 }
 
-func (f *fakeSMS) calls() []received {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return append([]received(nil), f.requests...)
-}
-
-func writeJSON(w http.ResponseWriter, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	_ = json.NewEncoder(w).Encode(v)
-}
-
 func replyError(w http.ResponseWriter, code, msg string) {
-	writeJSON(w, map[string]any{"Response": map[string]any{
+	smstest.WriteJSON(w, http.StatusOK, map[string]any{"Response": map[string]any{
 		"Error": map[string]string{"Code": code, "Message": msg}, "RequestId": "req-err",
 	}})
 }
@@ -107,23 +95,19 @@ func (f *fakeSMS) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		f.reject(w, "FailedOperation.JsonParseFail", err.Error())
 		return
 	}
-	f.mu.Lock()
-	f.requests = append(f.requests, received{Body: req, Header: r.Header.Clone()})
-	f.mu.Unlock()
+	f.Record(received{Body: req, Header: r.Header.Clone()})
 	f.reply(w, req)
 }
 
 func newFake(t *testing.T, reply func(w http.ResponseWriter, req sendSmsRequest)) (*fakeSMS, *httptest.Server) {
 	f := &fakeSMS{t: t, secretID: "AKIDexample", secretKey: "example-key", region: "ap-guangzhou", reply: reply}
-	srv := httptest.NewServer(f)
-	t.Cleanup(srv.Close)
-	return f, srv
+	return f, smstest.Serve(t, f)
 }
 
 // statusReply answers with one SendStatus of the given code.
 func statusReply(code, serial string) func(http.ResponseWriter, sendSmsRequest) {
 	return func(w http.ResponseWriter, req sendSmsRequest) {
-		writeJSON(w, map[string]any{"Response": map[string]any{
+		smstest.WriteJSON(w, http.StatusOK, map[string]any{"Response": map[string]any{
 			"SendStatusSet": []map[string]any{{
 				"SerialNo": serial, "PhoneNumber": req.PhoneNumberSet[0], "Fee": 1,
 				"SessionContext": req.SessionContext, "Code": code,

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"duebell/notify"
+	"duebell/notify/sms/smshttp"
 )
 
 // IdempotencyHeader carries the notice's id. Twilio documents this header on
@@ -30,16 +31,15 @@ func NewClient(cfg Config) (*Client, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, fmt.Errorf("twilio config: %w", err)
 	}
-	u, err := parseEndpoint(cmp.Or(cfg.Endpoint, DefaultEndpoint))
+	u, err := smshttp.ParseEndpoint(cmp.Or(cfg.Endpoint, DefaultEndpoint))
 	if err != nil {
 		return nil, fmt.Errorf("twilio config: %w", err)
 	}
+	// JoinPath cleans away a trailing "/" of the base (or the "/" that
+	// ParseEndpoint gives an empty path).
 	u = u.JoinPath("2010-04-01", "Accounts", cfg.AccountSID, "Messages.json")
 	cfg.Timeout = cmp.Or(cfg.Timeout, DefaultTimeout)
-	hc := cfg.HTTPClient
-	if hc == nil {
-		hc = &http.Client{}
-	}
+	hc := cmp.Or(cfg.HTTPClient, &http.Client{})
 	return &Client{cfg: cfg, messages: u.String(), http: hc}, nil
 }
 
@@ -66,8 +66,6 @@ func (c *Client) Send(ctx context.Context, msg notify.Message) (notify.Result, e
 		form.Set("StatusCallback", c.cfg.StatusCallback)
 	}
 
-	ctx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
-	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.messages, strings.NewReader(form.Encode()))
 	if err != nil {
 		return notify.Result{}, notify.Permanent("bad_request", fmt.Errorf("twilio: %w", err))
@@ -77,15 +75,11 @@ func (c *Client) Send(ctx context.Context, msg notify.Message) (notify.Result, e
 	req.Header.Set("Accept", "application/json")
 	req.Header.Set(IdempotencyHeader, strconv.FormatInt(msg.NotificationID, 10))
 
-	resp, err := c.http.Do(req)
+	status, body, err := smshttp.Do(c.http, req, c.cfg.Timeout, "twilio")
 	if err != nil {
-		return notify.Result{}, transportError(err)
+		return notify.Result{}, err
 	}
-	body, err := readBody(resp)
-	if err != nil {
-		return notify.Result{}, notify.Transient("network", fmt.Errorf("twilio: read response: %w", err))
-	}
-	return interpret(resp.StatusCode, body)
+	return interpret(status, body)
 }
 
 // e164 reports whether s is +<country code><number>, at most 15 digits.

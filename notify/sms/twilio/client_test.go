@@ -5,11 +5,11 @@ import (
 	"net/http"
 	"net/url"
 	"reflect"
-	"strings"
 	"testing"
 	"time"
 
 	"duebell/notify"
+	"duebell/notify/sms/internal/smstest"
 )
 
 func testConfig(endpoint string) Config {
@@ -24,11 +24,7 @@ func testConfig(endpoint string) Config {
 
 func newTestClient(t *testing.T, cfg Config) *Client {
 	t.Helper()
-	c, err := NewClient(cfg)
-	if err != nil {
-		t.Fatalf("NewClient: %v", err)
-	}
-	return c
+	return smstest.New(t, NewClient, cfg)
 }
 
 func testMessage() notify.Message {
@@ -51,7 +47,7 @@ func TestSendHappyPath(t *testing.T) {
 	if res.ProviderMsgID != "SM0123456789abcdef0123456789abcdef" || res.Code != "queued" {
 		t.Fatalf("result = %+v", res)
 	}
-	calls := fake.calls()
+	calls := fake.Calls()
 	if len(calls) != 1 {
 		t.Fatalf("requests = %d, want 1", len(calls))
 	}
@@ -77,7 +73,7 @@ func TestSendMessagingServiceWithoutCallback(t *testing.T) {
 	if _, err := newTestClient(t, cfg).Send(context.Background(), testMessage()); err != nil {
 		t.Fatalf("Send: %v", err)
 	}
-	form := fake.calls()[0].Form
+	form := fake.Calls()[0].Form
 	if form.Get("MessagingServiceSid") != cfg.MessagingServiceSID || form.Has("From") || form.Has("StatusCallback") {
 		t.Errorf("form = %v", form)
 	}
@@ -105,18 +101,8 @@ func TestSendProviderErrors(t *testing.T) {
 				writeError(w, tc.status, tc.code, "The 'To' number "+form.Get("To")+" is not a valid phone number.")
 			})
 			_, err := newTestClient(t, testConfig(srv.URL)).Send(context.Background(), testMessage())
-			if err == nil {
-				t.Fatal("Send succeeded, want an error")
-			}
-			if notify.IsPermanent(err) != tc.permanent {
-				t.Errorf("IsPermanent = %v, want %v (%v)", notify.IsPermanent(err), tc.permanent, err)
-			}
-			if got := notify.ErrorCode(err); got != tc.wantCode {
-				t.Errorf("ErrorCode = %q, want %q", got, tc.wantCode)
-			}
-			if strings.Contains(err.Error(), "4155550123") {
-				t.Errorf("error carries the full phone number: %v", err)
-			}
+			smstest.WantError(t, err, tc.permanent, tc.wantCode)
+			smstest.WantNoNumber(t, err, "4155550123")
 		})
 	}
 }
@@ -127,36 +113,18 @@ func TestSendWrongTokenIsRejected(t *testing.T) {
 	cfg := testConfig(srv.URL)
 	cfg.AuthToken = "wrong"
 	_, err := newTestClient(t, cfg).Send(context.Background(), testMessage())
-	if !notify.IsPermanent(err) || notify.ErrorCode(err) != "20003" {
-		t.Fatalf("err = %v, want permanent 20003", err)
-	}
-	if n := len(fake.calls()); n != 0 {
-		t.Fatalf("fake accepted %d unauthenticated requests", n)
-	}
+	smstest.WantError(t, err, smstest.Permanent, "20003")
+	fake.WantNone(t)
 }
 
-func TestSendHTTP500IsTransient(t *testing.T) {
+func TestSendHTTPFailures(t *testing.T) {
 	t.Parallel()
-	_, srv := newFake(t, func(w http.ResponseWriter, _ url.Values) {
-		http.Error(w, "<html>oops</html>", http.StatusInternalServerError)
-	})
-	_, err := newTestClient(t, testConfig(srv.URL)).Send(context.Background(), testMessage())
-	if err == nil || notify.IsPermanent(err) || notify.ErrorCode(err) != "http_500" {
-		t.Fatalf("err = %v, want transient http_500", err)
-	}
-}
-
-func TestSendTimeoutIsTransient(t *testing.T) {
-	t.Parallel()
-	block := make(chan struct{})
-	_, srv := newFake(t, func(http.ResponseWriter, url.Values) { <-block })
-	t.Cleanup(func() { close(block) }) // runs before srv.Close
-	cfg := testConfig(srv.URL)
-	cfg.Timeout = 50 * time.Millisecond
-	_, err := newTestClient(t, cfg).Send(context.Background(), testMessage())
-	if err == nil || notify.IsPermanent(err) || notify.ErrorCode(err) != "timeout" {
-		t.Fatalf("err = %v, want transient timeout", err)
-	}
+	smstest.TestHTTPFailures(t, func(t *testing.T, reply func(http.ResponseWriter), timeout time.Duration) notify.Sender {
+		_, srv := newFake(t, func(w http.ResponseWriter, _ url.Values) { reply(w) })
+		cfg := testConfig(srv.URL)
+		cfg.Timeout = timeout
+		return newTestClient(t, cfg)
+	}, testMessage(), "4155550123")
 }
 
 func TestSendRejectsBeforeCalling(t *testing.T) {
@@ -175,12 +143,8 @@ func TestSendRejectsBeforeCalling(t *testing.T) {
 			msg := testMessage()
 			tc.edit(&msg)
 			_, err := newTestClient(t, testConfig(srv.URL)).Send(context.Background(), msg)
-			if !notify.IsPermanent(err) || notify.ErrorCode(err) != tc.code {
-				t.Fatalf("err = %v, want permanent %s", err, tc.code)
-			}
-			if n := len(fake.calls()); n != 0 {
-				t.Fatalf("%d requests sent, want none", n)
-			}
+			smstest.WantError(t, err, smstest.Permanent, tc.code)
+			fake.WantNone(t)
 		})
 	}
 }

@@ -7,8 +7,9 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"sync"
 	"testing"
+
+	"duebell/notify/sms/internal/smstest"
 )
 
 // fakeTwilio is an httptest stand-in for api.twilio.com's Messages
@@ -20,9 +21,7 @@ type fakeTwilio struct {
 	accountSID string
 	authToken  string
 	reply      func(w http.ResponseWriter, form url.Values)
-
-	mu       sync.Mutex
-	requests []posted
+	smstest.Recorder[posted]
 }
 
 type posted struct {
@@ -30,20 +29,8 @@ type posted struct {
 	Header http.Header
 }
 
-func (f *fakeTwilio) calls() []posted {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return append([]posted(nil), f.requests...)
-}
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
-}
-
 func writeError(w http.ResponseWriter, status, code int, msg string) {
-	writeJSON(w, status, map[string]any{
+	smstest.WriteJSON(w, status, map[string]any{
 		"code": code, "message": msg, "status": status,
 		"more_info": "https://www.twilio.com/docs/errors/" + itoa(code),
 	})
@@ -73,22 +60,18 @@ func (f *fakeTwilio) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, 20001, "bad form: "+err.Error())
 		return
 	}
-	f.mu.Lock()
-	f.requests = append(f.requests, posted{Form: form, Header: r.Header.Clone()})
-	f.mu.Unlock()
+	f.Record(posted{Form: form, Header: r.Header.Clone()})
 	f.reply(w, form)
 }
 
 func newFake(t *testing.T, reply func(w http.ResponseWriter, form url.Values)) (*fakeTwilio, *httptest.Server) {
 	f := &fakeTwilio{t: t, accountSID: "AC0123456789abcdef0123456789abcdef", authToken: "auth-token", reply: reply}
-	srv := httptest.NewServer(f)
-	t.Cleanup(srv.Close)
-	return f, srv
+	return f, smstest.Serve(t, f)
 }
 
 func created(sid string) func(http.ResponseWriter, url.Values) {
 	return func(w http.ResponseWriter, form url.Values) {
-		writeJSON(w, http.StatusCreated, map[string]any{
+		smstest.WriteJSON(w, http.StatusCreated, map[string]any{
 			"sid": sid, "status": "queued", "to": form.Get("To"), "body": form.Get("Body"),
 			"error_code": nil, "error_message": nil,
 		})

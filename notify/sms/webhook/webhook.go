@@ -27,6 +27,7 @@ import (
 	"time"
 
 	"duebell/notify"
+	"duebell/notify/sms/smshttp"
 )
 
 // DefaultTimeout bounds one Send.
@@ -110,12 +111,8 @@ func (c *Client) Send(ctx context.Context, m notify.Message) (notify.Result, err
 
 	resp, err := c.http.Do(req)
 	if err != nil {
-		// url.Error repeats the URL, which may carry a token; keep the cause.
-		var ue *url.Error
-		if errors.As(err, &ue) {
-			err = ue.Err
-		}
-		return notify.Result{}, notify.Transient("", fmt.Errorf("webhook: post: %w", err))
+		// Without the URL, which may carry a token.
+		return notify.Result{}, smshttp.TransportError("webhook: post", err)
 	}
 	return readResponse(resp)
 }

@@ -1,0 +1,169 @@
+// Package smshttp is the HTTP plumbing the SMS providers share: reading a
+// reply within bounds, classifying transport failures and HTTP statuses as
+// notify.Permanent or notify.Transient, and quoting provider text in errors
+// without a phone number or an unbounded body.
+//
+// Provider-specific logic (request signing, error-code tables) stays in the
+// provider packages.
+package smshttp
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"duebell/notify"
+)
+
+// MaxBody caps how many bytes of a reply are read, and how many more are
+// drained so the connection can be reused.
+const MaxBody = 64 << 10
+
+// MaxQuote caps how many bytes of provider text Redact keeps.
+const MaxQuote = 200
+
+// ReadBody reads at most MaxBody bytes of resp's body, drains at most
+// MaxBody more so the connection can be reused, and closes the body.
+func ReadBody(resp *http.Response) ([]byte, error) {
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, MaxBody))
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, MaxBody))
+	return body, err
+}
+
+// Do sends req with hc and returns the reply's status and its body, read by
+// ReadBody; a positive timeout bounds both. A failed round trip is
+// TransportError(op, err); a failed read of the body is transient with code
+// "network". op prefixes error text, e.g. "aliyun SendSms".
+func Do(hc *http.Client, req *http.Request, timeout time.Duration, op string) (status int, body []byte, err error) {
+	if timeout > 0 {
+		ctx, cancel := context.WithTimeout(req.Context(), timeout)
+		defer cancel()
+		req = req.WithContext(ctx)
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		return 0, nil, TransportError(op, err)
+	}
+	body, err = ReadBody(resp)
+	if err != nil {
+		return 0, nil, notify.Transient("network", fmt.Errorf("%s: read response: %w", op, err))
+	}
+	return resp.StatusCode, body, nil
+}
+
+// TransportError describes a failed round trip as notify.Transient, with code
+// "timeout" when a deadline passed and "network" otherwise. A *url.Error is
+// unwrapped: it repeats the request URL, which may carry a phone number,
+// template values or a token.
+func TransportError(op string, err error) error {
+	code := "network"
+	if errors.Is(err, context.DeadlineExceeded) {
+		code = "timeout"
+	}
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		err = ue.Err
+	}
+	return notify.Transient(code, fmt.Errorf("%s: %w", op, err))
+}
+
+// PermanentStatus reports whether an HTTP status says the request itself is
+// wrong and must not be retried: any 4xx except 408 Request Timeout and 429
+// Too Many Requests. Every other status (5xx, and 2xx or 3xx where a reply
+// was not understood) is worth retrying.
+func PermanentStatus(status int) bool {
+	return status/100 == 4 && status != http.StatusRequestTimeout && status != http.StatusTooManyRequests
+}
+
+// ClassifyStatus wraps err as notify.Permanent or notify.Transient with code,
+// as PermanentStatus(status) decides.
+func ClassifyStatus(status int, code string, err error) error {
+	if PermanentStatus(status) {
+		return notify.Permanent(code, err)
+	}
+	return notify.Transient(code, err)
+}
+
+// StatusCode is the error code of a reply known only by its HTTP status,
+// e.g. "http_503".
+func StatusCode(status int) string { return "http_" + strconv.Itoa(status) }
+
+// UnexpectedStatus is the error for a reply whose body could not be read as
+// the provider's answer: code StatusCode(status), classified by
+// ClassifyStatus.
+func UnexpectedStatus(op string, status int) error {
+	return ClassifyStatus(status, StatusCode(status),
+		fmt.Errorf("%s: unexpected response, HTTP %d", op, status))
+}
+
+// ParseEndpoint parses a provider's base URL from configuration: it must be
+// an absolute http or https URL. An empty path becomes "/"; a query or
+// fragment is dropped.
+func ParseEndpoint(s string) (*url.URL, error) {
+	u, err := url.Parse(s)
+	if err != nil {
+		return nil, fmt.Errorf("endpoint: %w", err)
+	}
+	if (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		return nil, fmt.Errorf("endpoint %q: want an absolute http(s) URL", s)
+	}
+	if u.Path == "" {
+		u.Path = "/"
+	}
+	u.RawQuery, u.Fragment = "", ""
+	return u, nil
+}
+
+// phoneLike finds runs that may be phone numbers: digits, optionally with a
+// leading + and spaces or dashes between them. maskDigits decides whether a
+// run has enough digits to be one.
+var phoneLike = regexp.MustCompile(`\+?\d[\d\- ]{5,}\d`)
+
+// Redact makes provider text fit to quote in an error: whitespace runs
+// become one space, every phone-like run of seven or more digits keeps only
+// its last four, and the result is cut to MaxQuote bytes (at a UTF-8
+// boundary, marked with "…"). Providers echo the recipient in their errors;
+// the error must not carry it.
+func Redact(s string) string {
+	s = strings.Join(strings.Fields(s), " ")
+	s = phoneLike.ReplaceAllStringFunc(s, maskDigits)
+	if len(s) > MaxQuote {
+		s = strings.ToValidUTF8(s[:MaxQuote], "") + "…"
+	}
+	return s
+}
+
+// maskDigits replaces all but the last four digits of s with '*' when s has
+// seven digits or more, and leaves shorter runs (amounts, dates) alone.
+func maskDigits(s string) string {
+	digits := 0
+	for _, r := range s {
+		if r >= '0' && r <= '9' {
+			digits++
+		}
+	}
+	if digits < 7 {
+		return s
+	}
+	var b strings.Builder
+	seen := 0
+	for _, r := range s {
+		if r >= '0' && r <= '9' {
+			seen++
+			if seen <= digits-4 {
+				b.WriteByte('*')
+				continue
+			}
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
