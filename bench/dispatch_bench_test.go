@@ -3,6 +3,7 @@ package bench
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"sync/atomic"
@@ -83,7 +84,8 @@ func newDispatcher(b *testing.B, r *repo.Repo) *notify.Dispatcher {
 		b.Fatal(err)
 	}
 	d, err := notify.New(notify.Config{Store: r, Templates: tpl, Links: signer,
-		Senders: map[string]notify.Sender{"sms": sms, "email": mail}, Owner: "bench"})
+		Senders: map[string]notify.Sender{"sms": sms, "email": mail}, Owner: "bench",
+		Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		b.Fatal(err)
 	}
