@@ -31,12 +31,18 @@ type Config struct {
 	// settles an installment (policy.payment_received), e.g. ["sms"].
 	PaymentConfirmChannels []string
 	MaxBodyBytes           int64 // default DefaultMaxBodyBytes
+	// AllowedDomains are the official domains (links.allowed_domains); a
+	// repayment_entry_moved event's payload url must be on one of them.
+	AllowedDomains []string
 	// Ready reports whether the service can take traffic (database reachable,
 	// migrations current); /readyz answers 503 with its error. Default: Repo.Ping.
 	Ready func(ctx context.Context) error
 	// Links verifies repayment-link tokens for GET /api/v1/links/verify;
 	// the route is absent when nil.
 	Links LinkVerifier
+	// Receipts enables POST /hooks/sms/{provider} for delivery receipts
+	// (see hooks.go); the route is absent when nil.
+	Receipts *ReceiptConfig
 	// Extra registers more routes on the same mux (link verification,
 	// /metrics). They get request logging and panic recovery but no auth.
 	Extra func(mux *http.ServeMux)
@@ -109,10 +115,13 @@ func (s *server) routes(mux *http.ServeMux) {
 	mux.Handle("PUT /api/v1/plans/{ref}", s.auth(s.putPlan, RoleIngest))
 	mux.Handle("GET /api/v1/plans/{ref}", s.auth(s.getPlan, anyone...))
 	mux.Handle("POST /api/v1/plans/{ref}/installments/{seq}/payments", s.auth(s.postPayment, RoleIngest))
+	mux.Handle("POST /api/v1/channel-events", s.auth(s.postEvent, RoleIngest))
+	mux.Handle("GET /api/v1/channel-events/{ref}", s.auth(s.getEvent, anyone...))
 	if s.cfg.Links != nil {
 		mux.Handle("GET /api/v1/links/verify", s.public(s.verifyLink))
 	}
 	s.supportRoutes(mux)
+	s.hookRoutes(mux)
 }
 
 // registerExtra turns the mux's panic on a conflicting pattern into an error.

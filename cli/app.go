@@ -13,7 +13,6 @@ import (
 	"duebell/notify"
 	"duebell/notify/email"
 	"duebell/notify/outbox"
-	"duebell/notify/sms/webhook"
 	"duebell/repo"
 	"duebell/scheduler"
 	"duebell/templates"
@@ -112,9 +111,9 @@ func (a *app) senders() (map[string]notify.Sender, error) {
 	case "outbox":
 		out[notify.ChannelSMS] = box.SMS()
 	default:
-		s, err := webhook.NewClient(webhook.Config{URL: c.SMS.Webhook.URL, Secret: c.SMS.Webhook.Secret})
+		s, err := a.smsProvider()
 		if err != nil {
-			return nil, fmt.Errorf("sms.webhook: %w", err)
+			return nil, err
 		}
 		out[notify.ChannelSMS] = s
 	}
@@ -128,13 +127,16 @@ func (a *app) dispatcher(obs notify.Observer) (*notify.Dispatcher, error) {
 		return nil, err
 	}
 	d := a.cfg.Dispatch
-	return notify.New(notify.Config{
+	cfg := notify.Config{
 		Store: a.repo, Senders: senders, Templates: a.tpl, Links: a.links,
-		Window: a.cfg.Window(), DefaultTimezone: a.cfg.Defaults.Timezone, SupportPhone: a.cfg.Support.Phone,
+		Window: a.cfg.Window(), KindWindows: a.cfg.KindWindows(),
+		DefaultTimezone: a.cfg.Defaults.Timezone, SupportPhone: a.cfg.Support.Phone,
 		Workers: d.Workers, Batch: d.Batch, Lease: d.Lease.Duration, MaxAttempts: d.MaxAttempts,
 		BackoffBase: d.BackoffBase.Duration, BackoffMax: d.BackoffMax.Duration, Interval: d.Interval.Duration,
 		Logger: a.log, Observer: obs, Now: a.now,
-	})
+	}
+	a.smsDispatch(&cfg, senders[notify.ChannelSMS].Provider())
+	return notify.New(cfg)
 }
 
 // dueScan builds the due-date scan; onQueued may be nil.

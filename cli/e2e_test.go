@@ -124,6 +124,7 @@ allowed_domains = ["example.com"]
 signing_key = "e2e-signing-key-0123456789abcdefghij"
 [scan]
 schedule = "@every 24h"
+channel_events_schedule = "@every 24h"
 [dispatch]
 interval = "24h"
 max_attempts = 3

@@ -6,8 +6,10 @@ import (
 	"io"
 	"sort"
 	"text/tabwriter"
+	"time"
 
 	"duebell/repo"
+	"duebell/scheduler"
 )
 
 func runMigrate(ctx context.Context, args []string, out io.Writer) error {
@@ -54,6 +56,16 @@ func runScan(ctx context.Context, args []string, out io.Writer) error {
 	if err := a.requireMigrated(ctx); err != nil {
 		return err
 	}
+	// Channel events first: a plan cancelled by an event gets no reminder.
+	var ev repo.EventScanResult
+	if *dryRun {
+		ev, err = a.repo.PreviewChannelEvents(ctx, at, 0, scheduler.DefaultEventChannels)
+	} else {
+		ev, err = (&scheduler.EventScan{Store: a.repo, Logger: a.log}).Run(ctx, at)
+	}
+	if err != nil {
+		return err
+	}
 	var res repo.ScanResult
 	if *dryRun {
 		res, err = a.repo.PreviewDueReminders(ctx, at, a.cfg.Stages())
@@ -67,6 +79,7 @@ func runScan(ctx context.Context, args []string, out io.Writer) error {
 	if *dryRun {
 		verb = "would queue"
 	}
+	printEventScan(out, at, verb, ev)
 	fmt.Fprintf(out, "due-date scan as of %s: %s %d, skipped %d superseded\n", at.Format("2006-01-02T15:04:05Z07:00"), verb, res.Total(), res.Skipped)
 	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "KIND\tSTAGE\tCHANNEL\tSTATUS\tCOUNT")
@@ -74,6 +87,20 @@ func runScan(ctx context.Context, args []string, out io.Writer) error {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\n", q.Kind, q.Stage, q.Channel, q.Status, q.Count)
 	}
 	return tw.Flush()
+}
+
+func printEventScan(out io.Writer, at time.Time, verb string, ev repo.EventScanResult) {
+	fmt.Fprintf(out, "channel-event scan as of %s: %d events, %s %d, plans changed %d, reminders suppressed %d, superseded %d, ignored %d\n",
+		at.Format("2006-01-02T15:04:05Z07:00"), ev.Events, verb, ev.Total(), ev.PlansChanged, ev.Suppressed, ev.Superseded, ev.Ignored)
+	if len(ev.Queued) == 0 {
+		return
+	}
+	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "KIND\tCHANNEL\tSTATUS\tCOUNT")
+	for _, q := range ev.Queued {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\n", q.Kind, q.Channel, q.Status, q.Count)
+	}
+	_ = tw.Flush()
 }
 
 func runDispatch(ctx context.Context, args []string, out io.Writer) error {

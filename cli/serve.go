@@ -19,6 +19,7 @@ import (
 
 	"duebell/api"
 	"duebell/metrics"
+	"duebell/repo"
 	"duebell/scheduler"
 )
 
@@ -60,10 +61,13 @@ func (a *app) serve(ctx context.Context, listening func(addr string)) error {
 	if err != nil {
 		return err
 	}
+	events := &scheduler.EventScan{Store: a.repo, Logger: a.log,
+		OnProcessed: func(r repo.EventScanResult) { m.Queued(repo.ScanResult{Queued: r.Queued}) }}
 	sched, err := scheduler.New(scheduler.Config{Logger: a.log, Now: a.now,
-		Jobs: []scheduler.Job{a.dueScan(m.Queued).Job(a.cfg.Scan.Schedule)}})
+		Jobs: []scheduler.Job{a.dueScan(m.Queued).Job(a.cfg.Scan.Schedule),
+			events.Job(a.cfg.Scan.ChannelEventsSchedule)}})
 	if err != nil {
-		return fmt.Errorf("scan.schedule: %w", err)
+		return fmt.Errorf("scan: %w", err)
 	}
 	handler, err := a.httpHandler(promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	if err != nil {
@@ -115,7 +119,8 @@ func (a *app) httpHandler(metricsHandler http.Handler) (http.Handler, error) {
 		Tokens: tokens, Repo: a.repo, Logger: a.log, Now: a.now,
 		DefaultTimezone: a.cfg.Defaults.Timezone, DefaultLocale: a.cfg.Defaults.Locale,
 		PaymentConfirmChannels: a.cfg.Policy.PaymentReceived, MaxBodyBytes: a.cfg.HTTP.MaxBodyBytes,
-		Ready: a.requireMigrated, Links: a.links,
-		Extra: func(mux *http.ServeMux) { mux.Handle("GET /metrics", metricsHandler) },
+		Ready: a.requireMigrated, Links: a.links, AllowedDomains: a.cfg.Links.AllowedDomains,
+		Receipts: a.receipts(),
+		Extra:    func(mux *http.ServeMux) { mux.Handle("GET /metrics", metricsHandler) },
 	})
 }

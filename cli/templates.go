@@ -59,6 +59,9 @@ func templatesCheck(args []string, out io.Writer) error {
 	if err := tw.Flush(); err != nil {
 		return err
 	}
+	if mapping := checkProviderMapping(a.cfg); mapping != nil {
+		errs = append(errs, printMapping(out, a.cfg.SMS.Provider, mapping)...)
+	}
 	if len(errs) > 0 {
 		return fmt.Errorf("%d template(s) failed: %w", len(errs), errors.Join(errs...))
 	}

@@ -55,6 +55,9 @@ type Defaults struct {
 	Timezone   string `toml:"timezone"`
 	Locale     string `toml:"locale"`
 	SendWindow string `toml:"send_window"`
+	// SecuritySendWindow is the wider window for security notices
+	// (verification_changed, autodebit_failed).
+	SecuritySendWindow string `toml:"security_send_window"`
 }
 
 type Links struct {
@@ -64,6 +67,8 @@ type Links struct {
 	KeyID          string        `toml:"key_id"`
 	PreviousKeys   []PreviousKey `toml:"previous_keys"`
 	TTL            Duration      `toml:"ttl"`
+	// SMSLandingURL is the filed page SMS link to when sms.link_mode = "fixed".
+	SMSLandingURL string `toml:"sms_landing_url"`
 }
 
 // PreviousKey still verifies links signed before a key rotation.
@@ -82,10 +87,12 @@ type Stage struct {
 	OffsetDays int      `toml:"offset_days"`
 	Kind       string   `toml:"kind"`
 	Channels   []string `toml:"channels"`
+	Fallback   string   `toml:"fallback"` // "email": sent instead when the SMS cannot go out
 }
 
 type Scan struct {
-	Schedule string `toml:"schedule"`
+	Schedule              string `toml:"schedule"`
+	ChannelEventsSchedule string `toml:"channel_events_schedule"`
 }
 
 type Dispatch struct {
@@ -110,8 +117,16 @@ type Email struct {
 }
 
 type SMS struct {
-	Provider string     `toml:"provider"` // webhook or outbox
+	Provider string     `toml:"provider"` // webhook, aliyun, tencent, twilio or outbox
 	Webhook  SMSWebhook `toml:"webhook"`
+	Aliyun   SMSAliyun  `toml:"aliyun"`
+	Tencent  SMSTencent `toml:"tencent"`
+	Twilio   SMSTwilio  `toml:"twilio"`
+	// Delivery, rate and link options: see sms.go.
+	ReceiptToken         string  `toml:"receipt_token"` // env DUEBELL_SMS_RECEIPT_TOKEN
+	RatePerSecond        float64 `toml:"rate_per_second"`
+	MaxPerCustomerPerDay int     `toml:"max_per_customer_per_day"`
+	LinkMode             string  `toml:"link_mode"` // per_user or fixed
 }
 
 type SMSWebhook struct {

@@ -23,6 +23,7 @@ func (c *Config) applyEnv(getenv func(string) string) {
 	set(&c.Links.SigningKey, "DUEBELL_LINKS_SIGNING_KEY")
 	set(&c.Email.Password, "DUEBELL_EMAIL_PASSWORD")
 	set(&c.SMS.Webhook.Secret, "DUEBELL_SMS_WEBHOOK_SECRET")
+	c.SMS.applyEnv(getenv)
 	for i := range c.Admin.Tokens {
 		if env := c.Admin.Tokens[i].TokenEnv; env != "" {
 			c.Admin.Tokens[i].Token = getenv(env)
@@ -38,6 +39,7 @@ func (c *Config) applyDefaults() {
 	c.Defaults.Timezone = cmp.Or(c.Defaults.Timezone, "Asia/Shanghai")
 	c.Defaults.Locale = cmp.Or(c.Defaults.Locale, "zh-CN")
 	c.Defaults.SendWindow = cmp.Or(c.Defaults.SendWindow, "09:00-20:00")
+	c.Defaults.SecuritySendWindow = cmp.Or(c.Defaults.SecuritySendWindow, "07:00-22:00")
 	c.Links.KeyID = cmp.Or(c.Links.KeyID, "k1")
 	if c.Links.TTL.Duration == 0 {
 		c.Links.TTL.Duration = 7 * 24 * time.Hour
@@ -51,6 +53,7 @@ func (c *Config) applyDefaults() {
 		c.Policy.PaymentReceived = []string{"sms"}
 	}
 	c.Scan.Schedule = cmp.Or(c.Scan.Schedule, "@every 1m")
+	c.Scan.ChannelEventsSchedule = cmp.Or(c.Scan.ChannelEventsSchedule, "@every 30s")
 	c.Email.Provider = cmp.Or(c.Email.Provider, "smtp")
 	if c.Email.Provider == "outbox" {
 		c.Email.From = cmp.Or(c.Email.From, "duebell@localhost")
@@ -58,6 +61,7 @@ func (c *Config) applyDefaults() {
 	c.Email.Port = cmp.Or(c.Email.Port, 587)
 	c.Email.TLS = cmp.Or(c.Email.TLS, "starttls")
 	c.SMS.Provider = cmp.Or(c.SMS.Provider, "webhook")
+	c.SMS.applyDefaults()
 	c.Outbox.Dir = cmp.Or(c.Outbox.Dir, "outbox")
 	c.Log.Level = cmp.Or(c.Log.Level, "info")
 	c.Log.Format = cmp.Or(c.Log.Format, "text")
@@ -76,4 +80,18 @@ func (c *Config) Stages() []repo.Stage {
 func (c *Config) Window() scheduler.Window {
 	w, _ := scheduler.ParseWindow(c.Defaults.SendWindow)
 	return w
+}
+
+// SecurityKinds are the notices that use defaults.security_send_window.
+var SecurityKinds = []string{"verification_changed", "autodebit_failed"}
+
+// KindWindows maps each security notice kind to the parsed
+// defaults.security_send_window (valid after Load).
+func (c *Config) KindWindows() map[string]scheduler.Window {
+	w, _ := scheduler.ParseWindow(c.Defaults.SecuritySendWindow)
+	out := make(map[string]scheduler.Window, len(SecurityKinds))
+	for _, k := range SecurityKinds {
+		out[k] = w
+	}
+	return out
 }

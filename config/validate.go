@@ -30,6 +30,9 @@ func (c *Config) Validate() error {
 	if _, err := scheduler.ParseWindow(c.Defaults.SendWindow); err != nil {
 		bad("defaults.send_window", "%v", err)
 	}
+	if _, err := scheduler.ParseWindow(c.Defaults.SecuritySendWindow); err != nil {
+		bad("defaults.security_send_window", "%v", err)
+	}
 	names := map[string]bool{}
 	for i, t := range c.Admin.Tokens {
 		key := fmt.Sprintf("admin.tokens[%d]", i)
@@ -66,6 +69,9 @@ func (c *Config) Validate() error {
 	if err := scheduler.ValidateSpec(c.Scan.Schedule); err != nil {
 		bad("scan.schedule", "%q: %v", c.Scan.Schedule, err)
 	}
+	if err := scheduler.ValidateSpec(c.Scan.ChannelEventsSchedule); err != nil {
+		bad("scan.channel_events_schedule", "%q: %v", c.Scan.ChannelEventsSchedule, err)
+	}
 	d := c.Dispatch
 	if d.Workers < 0 || d.Batch < 0 || d.MaxAttempts < 0 || d.Lease.Duration < 0 || d.BackoffBase.Duration < 0 {
 		bad("dispatch", "workers, batch, max_attempts, lease and backoff must not be negative")
@@ -93,9 +99,10 @@ func (c *Config) Validate() error {
 		if c.SMS.Webhook.Secret == "" {
 			bad("sms.webhook.secret", "required (or set DUEBELL_SMS_WEBHOOK_SECRET)")
 		}
-	case "outbox":
+	case "outbox", "aliyun", "tencent", "twilio": // the providers: validateSMS
 	default:
-		bad("sms.provider", "%q is not webhook or outbox", c.SMS.Provider)
+		bad("sms.provider", "%q is not webhook, aliyun, tencent, twilio or outbox", c.SMS.Provider)
 	}
+	errs = append(errs, c.validateSMS()...)
 	return errors.Join(errs...)
 }

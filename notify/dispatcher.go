@@ -66,16 +66,38 @@ type Config struct {
 	BackoffMax  time.Duration
 	Interval    time.Duration // idle wait between claim rounds in Start
 
+	// RateLimits caps sends per second per provider (by Sender.Provider()),
+	// as a token bucket whose burst is the rate; absent or 0 is unlimited.
+	// A send waits for its token up to RateWait (default Lease/4), else the
+	// notice is deferred to when one frees, without counting an attempt.
+	RateLimits map[string]float64
+	RateWait   time.Duration
+	// SMSPerCustomerPerDay caps the SMS one customer gets in any 24 hours
+	// (0: no cap); the excess waits for the next window opening after the
+	// cap frees, without counting an attempt.
+	SMSPerCustomerPerDay int
+	// Fallbacks maps a policy stage to the channel ("email") that stands in
+	// when its SMS cannot go out: failed, undelivered, opted out, no phone.
+	Fallbacks map[string]string
+	// SMSLinkMode "fixed" puts SMSLandingURL in SMS instead of the signed
+	// per-user link (email keeps it); "per_user" (default) the signed link.
+	SMSLinkMode   string
+	SMSLandingURL string
+
 	Owner    string // lease owner; default host-pid-random
 	Now      func() time.Time
 	Jitter   func() float64 // in [0,1); default math/rand
 	Logger   *slog.Logger
 	Observer Observer
+	// Sleep waits d or until ctx ends (rate limits); default a timer.
+	Sleep func(ctx context.Context, d time.Duration) error
 }
 
 // Dispatcher claims, re-checks, renders, sends and records notices.
 type Dispatcher struct {
-	cfg Config
+	cfg      Config
+	limiters map[string]*TokenBucket // by provider
+	fallback fallbackCursor
 }
 
 // New fills defaults and checks the config.
@@ -109,7 +131,21 @@ func New(cfg Config) (*Dispatcher, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	return &Dispatcher{cfg: cfg}, nil
+	if cfg.Sleep == nil {
+		cfg.Sleep = sleep
+	}
+	cfg.RateWait = cmp.Or(cfg.RateWait, cfg.Lease/4)
+	limiters, err := newLimiters(cfg.RateLimits)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkLinkMode(cfg); err != nil {
+		return nil, err
+	}
+	if err := checkFallbacks(cfg); err != nil {
+		return nil, err
+	}
+	return &Dispatcher{cfg: cfg, limiters: limiters}, nil
 }
 
 // Counts tallies how a dispatch run left the notices it handled, by status
@@ -122,6 +158,9 @@ type Counts map[string]int
 func (d *Dispatcher) RunOnce(ctx context.Context, now time.Time) (Counts, error) {
 	counts := Counts{}
 	for {
+		if err := d.queueFallbacks(ctx, now); err != nil {
+			return counts, err
+		}
 		claims, err := d.cfg.Store.ClaimNotifications(ctx, d.cfg.Owner, now, d.cfg.Lease, d.cfg.Batch)
 		if err != nil {
 			return counts, err

@@ -32,6 +32,9 @@ func (d *Dispatcher) handle(ctx context.Context, now time.Time, c *repo.Claim) r
 		out.Reason = "waiting for send window"
 		return out
 	}
+	if held, ok := d.hold(ctx, now, loc, c); ok {
+		return held
+	}
 
 	msg, lnk, err := d.render(c, now, loc)
 	if err != nil {
@@ -88,9 +91,12 @@ func (d *Dispatcher) handle(ctx context.Context, now time.Time, c *repo.Claim) r
 // wanted: a reminder for a settled installment or an inactive plan is not,
 // nor anything on a channel the customer opted out of or has no address for.
 // A forced resend skips the settled/plan check (an operator chose to send it)
-// but never the opt-out or address checks.
+// but never the opt-out or address checks. An autodebit_failed notice asks
+// for payment of its installment like a reminder, so it is checked the same
+// way; other channel-event notices (plan_cancelled, service_closed, card_*)
+// tell of a change and go out whatever the plan's state.
 func suppressReason(c *repo.Claim) string {
-	if isReminder(c.Kind) && !c.Forced {
+	if (isReminder(c.Kind) || c.Kind == "autodebit_failed") && !c.Forced {
 		switch {
 		case c.Installment.Status == repo.InstallmentPaid || c.Installment.Paid >= c.Installment.Amount && c.Installment.ID != 0:
 			return "installment paid"

@@ -1,6 +1,7 @@
 package notify
 
 import (
+	"encoding/json"
 	"time"
 
 	"duebell/link"
@@ -27,6 +28,7 @@ var linkless = map[string]bool{
 	"card_bound":                  true,
 	"plan_cancelled":              true,
 	"verification_changed":        true,
+	"repayment_entry_moved":       true, // points to the new entry (payload url) instead
 }
 
 func (d *Dispatcher) window(kind string) scheduler.Window {
@@ -62,9 +64,13 @@ func (d *Dispatcher) render(c *repo.Claim, now time.Time, loc *time.Location) (M
 			data.PaidAt = c.Installment.PaidAt.In(loc)
 		}
 	}
+	if c.EventID != nil {
+		eventData(&data, c)
+	}
 	var lnk string
-	if c.Plan.ID != 0 && !linkless[c.Kind] {
-		lnk = d.cfg.Links.URL(link.Claims{NotificationID: c.ID, PlanRef: c.Plan.Ref, Seq: c.Installment.Seq}, now)
+	nothingDue := c.Kind == "service_closed" && c.Outstanding <= 0
+	if c.Plan.ID != 0 && !linkless[c.Kind] && !nothingDue {
+		lnk = d.channelLink(c.Channel, d.cfg.Links.URL(link.Claims{NotificationID: c.ID, PlanRef: c.Plan.Ref, Seq: c.Installment.Seq}, now))
 		data.Link = lnk
 	}
 	r, err := d.cfg.Templates.Render(data)
@@ -77,9 +83,26 @@ func (d *Dispatcher) render(c *repo.Claim, now time.Time, loc *time.Location) (M
 		Kind: c.Kind, Locale: c.Locale,
 	}
 	if c.Channel == ChannelSMS {
-		msg.To = c.Customer.Phone
+		msg.To, msg.Vars = c.Customer.Phone, buildVars(data)
 	} else {
 		msg.To = c.Customer.Email
 	}
 	return msg, lnk, nil
+}
+
+// eventData fills what a channel-event notice shows from its event's
+// payload. A card event names the card it is about when the payload has it.
+func eventData(data *templates.Data, c *repo.Claim) {
+	var p struct {
+		AppName   string `json:"app_name"`
+		URL       string `json:"url"`
+		Reason    string `json:"reason"`
+		CardLast4 string `json:"card_last4"`
+	}
+	_ = json.Unmarshal(c.EventPayload, &p) // validated on the way in; a bad one renders without it
+	data.AppName, data.EntryURL, data.Reason = p.AppName, p.URL, p.Reason
+	if p.CardLast4 != "" && (c.Kind == "card_bound" || c.Kind == "card_unbound") {
+		data.CardLast4 = p.CardLast4
+	}
+	data.Outstanding = c.Outstanding
 }

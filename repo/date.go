@@ -33,6 +33,9 @@ func (d Date) Value() (driver.Value, error) { return d.Format(DateLayout), nil }
 // Scan implements sql.Scanner.
 func (d *Date) Scan(src any) error {
 	switch v := src.(type) {
+	case nil: // a LEFT JOINed installment that is not there
+		*d = Date{}
+		return nil
 	case time.Time:
 		d.Time = time.Date(v.Year(), v.Month(), v.Day(), 0, 0, 0, 0, time.UTC)
 		return nil

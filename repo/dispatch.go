@@ -17,6 +17,14 @@ type Claim struct {
 	Plan         Plan        `db:"p"`
 	Installment  Installment `db:"i"`
 	EventPayload []byte      `db:"event_payload"`
+	// Outstanding is, for a service_closed notice, what is still unpaid on
+	// the active plans it speaks of, as of the claim (see outstandingSQL).
+	Outstanding int64 `db:"outstanding"`
+	// SMSRecent counts, for an SMS notice, the customer's SMS sent in the
+	// 24 hours before the claim, in flight, or ahead of it in this claim;
+	// SMSOldest is the earliest send among them (see smsRecentSQL).
+	SMSRecent int        `db:"sms_recent"`
+	SMSOldest *time.Time `db:"sms_oldest"`
 }
 
 // claimSQL leases up to $4 sendable notices to owner $1 until $2 + $3: pending
@@ -47,12 +55,13 @@ SELECT claimed.*,
 	coalesce(i.id, 0) AS "i.id", coalesce(i.seq, 0) AS "i.seq", i.due_date AS "i.due_date",
 	coalesce(i.amount, 0) AS "i.amount", coalesce(i.paid, 0) AS "i.paid", coalesce(i.status, '') AS "i.status",
 	i.paid_at AS "i.paid_at",
-	coalesce(e.payload, '{}') AS event_payload
+	coalesce(e.payload, '{}') AS event_payload, ` + outstandingSQL + ` AS outstanding,
+	` + smsRecentSQL + ` AS sms_recent, sms.oldest AS sms_oldest
 FROM claimed
 JOIN customers c ON c.id = claimed.customer_id
 LEFT JOIN plans p ON p.id = claimed.plan_id
 LEFT JOIN installments i ON i.id = claimed.installment_id
-LEFT JOIN channel_events e ON e.id = claimed.event_id
+LEFT JOIN channel_events e ON e.id = claimed.event_id` + smsRecentJoinSQL + `
 ORDER BY claimed.next_attempt_at, claimed.id`
 
 // ClaimNotifications leases up to limit sendable notices as of now.
@@ -157,7 +166,14 @@ func (r *Repo) FinishNotifications(ctx context.Context, owner string, now time.T
 			aErr = append(aErr, a.Error)
 		}
 	}
+	lockKeys := r.receiptLockKeys(outs)
 	return r.withTx(ctx, func(tx *sqlx.Tx) error {
+		if len(lockKeys) > 0 { // before any row lock: see RecordReceipt
+			if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(k) FROM unnest($1::bigint[]) k`,
+				pq.Array(lockKeys)); err != nil {
+				return fmt.Errorf("receipt locks: %w", err)
+			}
+		}
 		if len(aNotif) > 0 {
 			if _, err := tx.ExecContext(ctx, attemptsSQL, pq.Array(aNotif), pq.Array(aN), pq.Array(aChannel),
 				pq.Array(aProvider), pq.Array(aStarted), pq.Array(aFinished), pq.Array(aOutcome), pq.Array(aMsgID),
@@ -171,7 +187,7 @@ func (r *Repo) FinishNotifications(ctx context.Context, owner string, now time.T
 			pq.Array(lastErrs), pq.Array(sentAts)); err != nil {
 			return fmt.Errorf("finish notifications: %w", err)
 		}
-		return nil
+		return applyStoredReceipts(ctx, tx, now, outs)
 	})
 }
 

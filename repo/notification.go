@@ -39,6 +39,8 @@ type Notification struct {
 	UpdatedAt      time.Time  `db:"updated_at" json:"updated_at"`
 	SentAt         *time.Time `db:"sent_at" json:"sent_at,omitempty"`
 	DeliveredAt    *time.Time `db:"delivered_at" json:"delivered_at,omitempty"`
+	DeliveryCode   string     `db:"delivery_code" json:"delivery_code,omitempty"` // the carrier's code from a receipt
+	FallbackOf     *int64     `db:"fallback_of" json:"fallback_of,omitempty"`     // the SMS notice this one stands in for
 }
 
 // Attempt is one delivery try, as logged in delivery_attempts.

@@ -1,0 +1,228 @@
+package api
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/url"
+	"regexp"
+	"slices"
+	"strings"
+
+	"duebell/link"
+	"duebell/repo"
+)
+
+// eventBody is the POST /api/v1/channel-events body.
+type eventBody struct {
+	Ref         string          `json:"ref"`
+	Kind        string          `json:"kind"`
+	Scope       string          `json:"scope"`
+	CustomerRef string          `json:"customer_ref"`
+	PlanRef     string          `json:"plan_ref"`
+	OccurredAt  string          `json:"occurred_at"`
+	Payload     json.RawMessage `json:"payload"`
+}
+
+// eventPayload is every payload key some kind accepts; payloadKeys says which.
+type eventPayload struct {
+	CardLast4 *string `json:"card_last4"`
+	Seq       *int    `json:"seq"`
+	Reason    *string `json:"reason"`
+	AppName   *string `json:"app_name"`
+	URL       *string `json:"url"`
+	Setting   *string `json:"setting"`
+}
+
+var payloadKeys = map[string][]string{
+	repo.EventCardUnbound:         {"card_last4"},
+	repo.EventCardBound:           {"card_last4"},
+	repo.EventAutodebitFailed:     {"seq", "reason"},
+	repo.EventRepaymentEntryMoved: {"app_name", "url"},
+	repo.EventPlanCancelled:       {},
+	repo.EventServiceClosed:       {},
+	repo.EventVerificationChanged: {"setting"},
+}
+
+var classRE = regexp.MustCompile(`^[a-z0-9_]{1,64}$`)
+
+// postEvent records a payment-channel event: 201 when new, 200 with the
+// stored event when ref was already recorded with the same body, 409 when
+// with another. The scan turns it into notices and side effects later.
+func (s *server) postEvent(w http.ResponseWriter, r *http.Request) error {
+	var b eventBody
+	if err := s.decode(w, r, &b); err != nil {
+		return err
+	}
+	in, err := s.eventFrom(b)
+	if err != nil {
+		return err
+	}
+	ev, created, err := s.cfg.Repo.RecordEvent(r.Context(), in)
+	if err != nil {
+		return err
+	}
+	status := http.StatusOK
+	if created {
+		status = http.StatusCreated
+	}
+	writeJSON(w, status, ev)
+	return nil
+}
+
+func (s *server) getEvent(w http.ResponseWriter, r *http.Request) error {
+	ref, err := pathRef(r, "ref")
+	if err != nil {
+		return err
+	}
+	ev, err := s.cfg.Repo.GetEvent(r.Context(), ref)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, ev)
+	return nil
+}
+
+func (s *server) eventFrom(b eventBody) (repo.EventInput, error) {
+	now := s.cfg.Now()
+	in := repo.EventInput{Ref: b.Ref, Kind: b.Kind, Scope: b.Scope, CustomerRef: b.CustomerRef, PlanRef: b.PlanRef, Now: now}
+	if err := checkRef(b.Ref); err != nil {
+		return in, invalid("ref", "%s", err)
+	}
+	scopes, ok := repo.EventScopes(b.Kind)
+	if !ok {
+		return in, invalid("kind", "want one of %s", strings.Join(repo.EventKinds(), ", "))
+	}
+	if !slices.Contains(scopes, b.Scope) {
+		return in, invalid("scope", "%s events take scope %s", b.Kind, strings.Join(scopes, " or "))
+	}
+	if err := checkEventTarget(b); err != nil {
+		return in, err
+	}
+	occurred, err := parseInstant("occurred_at", b.OccurredAt, now)
+	if err != nil {
+		return in, err
+	}
+	if occurred == nil {
+		return in, invalid("occurred_at", "is required (RFC 3339)")
+	}
+	in.OccurredAt = *occurred
+	raw := bytes.TrimSpace(b.Payload)
+	if len(raw) == 0 || bytes.Equal(raw, []byte("null")) {
+		raw = []byte("{}")
+	}
+	p, err := s.checkPayload(b.Kind, raw)
+	if err != nil {
+		return in, err
+	}
+	in.Payload = repo.JSONObject(raw)
+	if p.Seq != nil {
+		in.InstallmentSeq = *p.Seq
+	}
+	return in, nil
+}
+
+// checkEventTarget checks that the refs fit the scope.
+func checkEventTarget(b eventBody) error {
+	switch b.Scope {
+	case repo.ScopeCustomer:
+		if err := checkRef(b.CustomerRef); err != nil {
+			return invalid("customer_ref", "%s for scope customer", err)
+		}
+		if b.PlanRef != "" {
+			return invalid("plan_ref", "must be empty for scope customer (use scope plan)")
+		}
+	case repo.ScopePlan:
+		if err := checkRef(b.PlanRef); err != nil {
+			return invalid("plan_ref", "%s for scope plan", err)
+		}
+		if b.CustomerRef != "" {
+			if err := checkRef(b.CustomerRef); err != nil {
+				return invalid("customer_ref", "%s", err)
+			}
+		}
+	case repo.ScopeAll:
+		if b.CustomerRef != "" || b.PlanRef != "" {
+			return invalid("scope", "all speaks to every customer with an active plan; leave customer_ref and plan_ref empty")
+		}
+	}
+	return nil
+}
+
+// checkPayload checks that raw is an object with only the kind's keys, each
+// well-formed, and returns it decoded.
+func (s *server) checkPayload(kind string, raw []byte) (eventPayload, error) {
+	var p eventPayload
+	var keys map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &keys); err != nil || keys == nil {
+		return p, invalid("payload", "want a JSON object")
+	}
+	allowed := payloadKeys[kind]
+	for k := range keys {
+		if !slices.Contains(allowed, k) {
+			if len(allowed) == 0 {
+				return p, invalid("payload."+k, "%s events take no payload keys", kind)
+			}
+			return p, invalid("payload."+k, "unknown key for %s (accepted: %s)", kind, strings.Join(allowed, ", "))
+		}
+	}
+	if err := json.Unmarshal(raw, &p); err != nil {
+		var typ *json.UnmarshalTypeError
+		if errors.As(err, &typ) {
+			return p, invalid("payload."+typ.Field, "%s", wantType(typ.Field, typ.Type))
+		}
+		return p, invalid("payload", "want a JSON object")
+	}
+	switch kind {
+	case repo.EventCardBound:
+		if p.CardLast4 == nil {
+			return p, invalid("payload.card_last4", "is required: the new card's last 4 digits")
+		}
+		fallthrough
+	case repo.EventCardUnbound:
+		if p.CardLast4 != nil && !last4RE.MatchString(*p.CardLast4) {
+			return p, invalid("payload.card_last4", "want the card's last 4 digits")
+		}
+	case repo.EventAutodebitFailed:
+		if p.Seq != nil && *p.Seq < 1 {
+			return p, invalid("payload.seq", "want the installment's seq, a positive integer")
+		}
+		if p.Reason != nil && !classRE.MatchString(*p.Reason) {
+			return p, invalid("payload.reason", "want a failure class such as insufficient_funds")
+		}
+	case repo.EventRepaymentEntryMoved:
+		if p.AppName == nil || strings.TrimSpace(*p.AppName) == "" {
+			return p, invalid("payload.app_name", "is required: the app or site where borrowers repay now")
+		}
+		if err := checkText("payload.app_name", *p.AppName, 64); err != nil {
+			return p, err
+		}
+		if link.CheckURLs(*p.AppName, s.cfg.AllowedDomains) != nil {
+			return p, invalid("payload.app_name", "must not contain a link off the official domains; put the entry in url")
+		}
+		if p.URL != nil {
+			if err := s.checkEntryURL(*p.URL); err != nil {
+				return p, err
+			}
+		}
+	case repo.EventVerificationChanged:
+		if p.Setting != nil && !classRE.MatchString(*p.Setting) {
+			return p, invalid("payload.setting", "want a setting name such as face_verification")
+		}
+	}
+	return p, nil
+}
+
+// checkEntryURL accepts an absolute https URL on the official domains, the
+// same rule every rendered message is held to.
+func (s *server) checkEntryURL(raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil || u.Scheme != "https" || u.Host == "" || u.User != nil || strings.ContainsAny(raw, " \t\r\n") || len(raw) > 500 {
+		return invalid("payload.url", "want an absolute https URL of at most 500 characters")
+	}
+	if link.CheckURLs(raw, s.cfg.AllowedDomains) != nil {
+		return invalid("payload.url", "host %s is not on the official domains (links.allowed_domains)", u.Hostname())
+	}
+	return nil
+}

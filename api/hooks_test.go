@@ -1,0 +1,240 @@
+package api_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"duebell/api"
+	"duebell/notify/sms/twilio"
+	"duebell/notify/sms/webhook"
+	"duebell/repo"
+	"duebell/repo/repotest"
+)
+
+const (
+	receiptToken   = "receipt-token-0123456789"
+	twilioAuth     = "twilio-auth-token"
+	twilioCallback = "https://duebell.example.com/hooks/sms/twilio"
+	gatewaySecret  = "gateway-secret"
+)
+
+func receiptsSetup(t *testing.T) bundle {
+	return setup(t, func(c *api.Config) {
+		c.Receipts = &api.ReceiptConfig{Token: receiptToken, WebhookSecret: gatewaySecret,
+			TwilioAuthToken: twilioAuth, TwilioCallbackURL: twilioCallback}
+	})
+}
+
+// sentSMS queues one SMS reminder and records it as sent by provider with
+// msgID; it returns the notice's id.
+func sentSMS(t *testing.T, r *repo.Repo, ref, provider, msgID string) int64 {
+	t.Helper()
+	ctx := context.Background()
+	sh := time.FixedZone("CST", 8*3600)
+	repotest.Customer(t, r, ref)
+	repotest.Plan(t, r, "p-"+ref, ref, []repo.Date{repo.NewDate(2026, 11, 24)})
+	scanAt, sendAt := time.Date(2026, 11, 21, 8, 0, 0, 0, sh), time.Date(2026, 11, 21, 10, 0, 0, 0, sh)
+	if _, err := r.QueueDueReminders(ctx, scanAt, []repo.Stage{{Name: "due_soon", OffsetDays: -3, Kind: "due_soon",
+		Channels: []string{"sms"}}}); err != nil {
+		t.Fatal(err)
+	}
+	claims, err := r.ClaimNotifications(ctx, "w", sendAt, time.Minute, 10)
+	if err != nil || len(claims) != 1 {
+		t.Fatalf("claim: %d, %v", len(claims), err)
+	}
+	if err := r.FinishNotifications(ctx, "w", sendAt, []repo.Outcome{{ID: claims[0].ID, Status: repo.StatusSent,
+		Provider: provider, ProviderMsgID: msgID, SentAt: &sendAt}}); err != nil {
+		t.Fatal(err)
+	}
+	return claims[0].ID
+}
+
+func (b bundle) noticeByID(t *testing.T, id int64) repo.Notification {
+	t.Helper()
+	n, err := b.r.GetNotification(context.Background(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+func post(b bundle, path, contentType, body string, header map[string]string) *httptest.ResponseRecorder {
+	req := httptest.NewRequest(http.MethodPost, path, strings.NewReader(body))
+	req.Header.Set("Content-Type", contentType)
+	for k, v := range header {
+		req.Header.Set(k, v)
+	}
+	return newRecorder(b, req)
+}
+
+func wantJSON(t *testing.T, rec *httptest.ResponseRecorder, status int, body string) {
+	t.Helper()
+	if rec.Code != status {
+		t.Fatalf("status %d %s, want %d", rec.Code, rec.Body, status)
+	}
+	if body == "" {
+		return
+	}
+	var got, want any
+	if err := json.Unmarshal(rec.Body.Bytes(), &got); err != nil {
+		t.Fatalf("body %q is not JSON", rec.Body)
+	}
+	_ = json.Unmarshal([]byte(body), &want)
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("body %s, want %s", rec.Body, body)
+	}
+}
+
+func TestAliyunSmsReport(t *testing.T) {
+	t.Parallel()
+	b := receiptsSetup(t)
+	id := sentSMS(t, b.r, "c1", "aliyun", "900619746936498440^0")
+	report := fmt.Sprintf(`[
+	  {"phone_number":"13812345678","send_time":"2026-11-21 10:00:00","report_time":"2026-11-21 10:00:07",
+	   "success":true,"err_code":"DELIVERED","err_msg":"用户接收成功","sms_size":"1",
+	   "biz_id":"900619746936498440^0","out_id":"%d"},
+	  {"phone_number":"13900000000","send_time":"2026-11-21 10:00:00","report_time":"2026-11-21 10:00:09",
+	   "success":false,"err_code":"MK:0001","err_msg":"","sms_size":"1","biz_id":"someone-elses","out_id":""}]`, id)
+
+	wantJSON(t, post(b, "/hooks/sms/aliyun", "application/json", report, nil), http.StatusForbidden, "")
+	wantJSON(t, post(b, "/hooks/sms/aliyun?token=wrong-token-0123456789", "application/json", report, nil), http.StatusForbidden, "")
+	if n := b.count(t, "sms_receipts"); n != 0 {
+		t.Fatalf("refused receipts stored: %d", n)
+	}
+
+	wantJSON(t, post(b, "/hooks/sms/aliyun?token="+receiptToken, "application/json", report, nil),
+		http.StatusOK, `{"code":0,"msg":"成功"}`)
+	n := b.noticeByID(t, id)
+	reported := time.Date(2026, 11, 21, 2, 0, 7, 0, time.UTC)
+	if n.Status != "delivered" || n.DeliveryCode != "DELIVERED" || n.DeliveredAt == nil || !n.DeliveredAt.Equal(reported) {
+		t.Fatalf("notice after SmsReport: %s %q at %v", n.Status, n.DeliveryCode, n.DeliveredAt)
+	}
+	rcs, _ := b.r.ListReceipts(context.Background(), id)
+	if len(rcs) != 1 || !strings.Contains(rcs[0].Raw, `"biz_id":"900619746936498440^0"`) || rcs[0].Description != "用户接收成功" {
+		t.Fatalf("receipts %+v", rcs)
+	}
+	if n := b.count(t, "sms_receipts"); n != 2 {
+		t.Errorf("stored %d receipts, want 2 (one unmatched)", n)
+	}
+	if strings.Contains(b.logs.String(), "13812345678") {
+		t.Error("a phone number reached the log")
+	}
+}
+
+func TestTencentStatusCallback(t *testing.T) {
+	t.Parallel()
+	b := receiptsSetup(t)
+	id := sentSMS(t, b.r, "c1", "tencent", "2028:f825e6b16e23f73f4123")
+	body := `[{"user_receive_time":"2026-11-21 10:00:04","nationcode":"86","mobile":"13812345678",
+	  "report_status":"FAIL","errmsg":"MN:0001","description":"空号","sid":"2028:f825e6b16e23f73f4123"}]`
+	wantJSON(t, post(b, "/hooks/sms/tencent?token="+receiptToken, "application/json", body, nil),
+		http.StatusOK, `{"result":0,"errmsg":"OK"}`)
+	if n := b.noticeByID(t, id); n.Status != "undelivered" || n.DeliveryCode != "MN:0001" ||
+		n.StatusReason != "undelivered per tencent receipt (code MN:0001)" {
+		t.Fatalf("notice %s %q %q", n.Status, n.DeliveryCode, n.StatusReason)
+	}
+}
+
+func TestTwilioStatusCallbackIsVerified(t *testing.T) {
+	t.Parallel()
+	b := receiptsSetup(t)
+	id := sentSMS(t, b.r, "c1", "twilio", "SM0123456789abcdef0123456789abcdef")
+	form := url.Values{"MessageSid": {"SM0123456789abcdef0123456789abcdef"}, "SmsSid": {"SM0123456789abcdef0123456789abcdef"},
+		"MessageStatus": {"delivered"}, "SmsStatus": {"delivered"}, "AccountSid": {"AC1"}, "To": {"+8613812345678"},
+		"From": {"+15005550006"}, "ApiVersion": {"2010-04-01"}}
+	sig := twilio.Signature(twilioAuth, twilioCallback, form)
+
+	bad := twilio.Signature("another-token", twilioCallback, form)
+	for _, h := range []map[string]string{nil, {"X-Twilio-Signature": bad}} {
+		wantJSON(t, post(b, "/hooks/sms/twilio", "application/x-www-form-urlencoded", form.Encode(), h), http.StatusForbidden, "")
+	}
+	// A signature over other values does not cover these.
+	tampered := url.Values{"MessageSid": form["MessageSid"], "MessageStatus": {"undelivered"}}
+	wantJSON(t, post(b, "/hooks/sms/twilio", "application/x-www-form-urlencoded", tampered.Encode(),
+		map[string]string{"X-Twilio-Signature": sig}), http.StatusForbidden, "")
+	if n := b.count(t, "sms_receipts"); n != 0 || b.noticeByID(t, id).Status != "sent" {
+		t.Fatalf("a forged callback changed something: %d receipts", n)
+	}
+
+	wantJSON(t, post(b, "/hooks/sms/twilio", "application/x-www-form-urlencoded", form.Encode(),
+		map[string]string{"X-Twilio-Signature": sig}), http.StatusOK, `{"status":"ok"}`)
+	if n := b.noticeByID(t, id); n.Status != "delivered" {
+		t.Fatalf("notice %s", n.Status)
+	}
+}
+
+func TestTwilioCallbackWithoutConfigIsRefused(t *testing.T) {
+	t.Parallel()
+	b := setup(t, func(c *api.Config) { c.Receipts = &api.ReceiptConfig{} })
+	form := url.Values{"MessageSid": {"SM1"}, "MessageStatus": {"delivered"}}
+	wantJSON(t, post(b, "/hooks/sms/twilio", "application/x-www-form-urlencoded", form.Encode(),
+		map[string]string{"X-Twilio-Signature": twilio.Signature("", twilioCallback, form)}), http.StatusForbidden, "")
+}
+
+func TestWebhookGatewayReceipts(t *testing.T) {
+	t.Parallel()
+	b := receiptsSetup(t)
+	id := sentSMS(t, b.r, "c1", "webhook", "")
+	body := fmt.Sprintf(`{"out_id":"%d","status":"delivered","code":"DELIVRD"}`, id)
+	wantJSON(t, post(b, "/hooks/sms/webhook", "application/json", body,
+		map[string]string{webhook.SignatureHeader: webhook.Sign([]byte("wrong"), []byte(body))}), http.StatusForbidden, "")
+	wantJSON(t, post(b, "/hooks/sms/webhook", "application/json", body,
+		map[string]string{webhook.SignatureHeader: webhook.Sign([]byte(gatewaySecret), []byte(body))}), http.StatusOK, `{"status":"ok"}`)
+	if n := b.noticeByID(t, id); n.Status != "delivered" || n.DeliveryCode != "DELIVRD" {
+		t.Fatalf("notice %s %q", n.Status, n.DeliveryCode)
+	}
+	// An array, numeric ids, and an id that matches nothing: stored, answered 200.
+	body = `[{"id":12345,"status":"undelivered"},{"out_id":999999,"status":"undelivered"}]`
+	wantJSON(t, post(b, "/hooks/sms/webhook", "application/json", body,
+		map[string]string{webhook.SignatureHeader: webhook.Sign([]byte(gatewaySecret), []byte(body))}), http.StatusOK, `{"status":"ok"}`)
+	if n := b.count(t, "sms_receipts"); n != 3 {
+		t.Errorf("%d receipts stored, want 3", n)
+	}
+}
+
+func TestReceiptsBadInput(t *testing.T) {
+	t.Parallel()
+	b := receiptsSetup(t)
+	signed := func(body string) map[string]string {
+		return map[string]string{webhook.SignatureHeader: webhook.Sign([]byte(gatewaySecret), []byte(body))}
+	}
+	for _, tc := range []struct {
+		name, path, body string
+		header           map[string]string
+		status           int
+	}{
+		{"not JSON", "/hooks/sms/aliyun?token=" + receiptToken, `[{"success":tru`, nil, 400},
+		{"object, not array", "/hooks/sms/aliyun?token=" + receiptToken, `{"success":true}`, nil, 400},
+		{"no success", "/hooks/sms/aliyun?token=" + receiptToken, `[{"biz_id":"1"}]`, nil, 400},
+		{"tencent without sid", "/hooks/sms/tencent?token=" + receiptToken, `[{"report_status":"SUCCESS"}]`, nil, 400},
+		{"webhook unknown status", "/hooks/sms/webhook", `{"id":"1","status":"lost"}`, signed(`{"id":"1","status":"lost"}`), 400},
+		{"webhook no id", "/hooks/sms/webhook", `{"status":"delivered"}`, signed(`{"status":"delivered"}`), 400},
+		{"unknown provider", "/hooks/sms/carrier-pigeon", `[]`, nil, 404},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rec := post(b, tc.path, "application/json", tc.body, tc.header)
+			if rec.Code != tc.status || !strings.HasPrefix(rec.Header().Get("Content-Type"), "application/json") {
+				t.Fatalf("status %d (%s) %s, want %d", rec.Code, rec.Header().Get("Content-Type"), rec.Body, tc.status)
+			}
+		})
+	}
+	if n := b.count(t, "sms_receipts"); n != 0 {
+		t.Errorf("bad input stored %d receipts", n)
+	}
+}
+
+func TestReceiptRouteAbsentWithoutConfig(t *testing.T) {
+	t.Parallel()
+	b := setup(t, nil)
+	rec := post(b, "/hooks/sms/aliyun", "application/json", `[]`, nil)
+	if rec.Code != http.StatusNotFound {
+		t.Fatalf("status %d", rec.Code)
+	}
+}

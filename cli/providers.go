@@ -1,0 +1,174 @@
+package cli
+
+import (
+	"cmp"
+	"fmt"
+	"io"
+	"slices"
+	"text/tabwriter"
+
+	"duebell/api"
+	"duebell/config"
+	"duebell/notify"
+	"duebell/notify/sms/aliyun"
+	"duebell/notify/sms/tencent"
+	"duebell/notify/sms/twilio"
+	"duebell/notify/sms/webhook"
+	"duebell/templates"
+)
+
+// smsProvider builds the configured SMS provider (sms.provider, other than
+// outbox) from its [sms.<provider>] table.
+func (a *app) smsProvider() (notify.Sender, error) {
+	c := a.cfg.SMS
+	switch c.Provider {
+	case "aliyun":
+		tpl := map[string]aliyun.Template{}
+		for _, t := range c.Aliyun.Templates {
+			tpl[t.Kind+"/"+t.Locale] = aliyun.Template{Code: t.Code, SignName: cmp.Or(t.SignName, c.Aliyun.SignName), Vars: t.Vars}
+		}
+		s, err := aliyun.NewClient(aliyun.Config{AccessKeyID: c.Aliyun.AccessKeyID, AccessKeySecret: c.Aliyun.AccessKeySecret,
+			Templates: tpl, Endpoint: c.Aliyun.Endpoint})
+		if err != nil {
+			return nil, fmt.Errorf("sms.aliyun: %w", err)
+		}
+		return s, nil
+	case "tencent":
+		tpl := map[string]tencent.Template{}
+		for _, t := range c.Tencent.Templates {
+			tpl[t.Kind+"/"+t.Locale] = tencent.Template{ID: t.Code, SignName: cmp.Or(t.SignName, c.Tencent.SignName), Vars: t.Vars}
+		}
+		s, err := tencent.NewClient(tencent.Config{SecretID: c.Tencent.SecretID, SecretKey: c.Tencent.SecretKey,
+			SdkAppID: c.Tencent.SdkAppID, Region: c.Tencent.Region, Templates: tpl, Endpoint: c.Tencent.Endpoint})
+		if err != nil {
+			return nil, fmt.Errorf("sms.tencent: %w", err)
+		}
+		return s, nil
+	case "twilio":
+		s, err := twilio.NewClient(twilio.Config{AccountSID: c.Twilio.AccountSID, AuthToken: c.Twilio.AuthToken,
+			From: c.Twilio.From, MessagingServiceSID: c.Twilio.MessagingServiceSID,
+			StatusCallback: c.Twilio.StatusCallback, Endpoint: c.Twilio.Endpoint})
+		if err != nil {
+			return nil, fmt.Errorf("sms.twilio: %w", err)
+		}
+		return s, nil
+	}
+	s, err := webhook.NewClient(webhook.Config{URL: c.Webhook.URL, Secret: c.Webhook.Secret})
+	if err != nil {
+		return nil, fmt.Errorf("sms.webhook: %w", err)
+	}
+	return s, nil
+}
+
+// smsDispatch is the dispatcher's share of the SMS options: the provider's
+// rate limit, the per-customer cap, fallbacks and the link mode.
+func (a *app) smsDispatch(cfg *notify.Config, smsProvider string) {
+	c := a.cfg
+	cfg.RateLimits = map[string]float64{smsProvider: c.SMS.RatePerSecond}
+	cfg.SMSPerCustomerPerDay = c.SMSCap()
+	cfg.Fallbacks = c.Fallbacks()
+	cfg.SMSLinkMode, cfg.SMSLandingURL = c.SMS.LinkMode, c.Links.SMSLandingURL
+}
+
+// receipts is what the API needs to take delivery receipts.
+func (a *app) receipts() *api.ReceiptConfig {
+	c := a.cfg.SMS
+	return &api.ReceiptConfig{Token: c.ReceiptToken, WebhookSecret: c.Webhook.Secret,
+		TwilioAuthToken: c.Twilio.AuthToken, TwilioCallbackURL: c.Twilio.StatusCallback}
+}
+
+// mappingResult is the provider template mapping's answer for one kind and
+// locale the policy can send by SMS.
+type mappingResult struct {
+	Kind, Locale, Code string
+	Err                error
+}
+
+// checkProviderMapping checks, for a provider with templates filed
+// provider-side (aliyun, tencent), that every kind the policy can send by
+// SMS — the reminder stages that list sms, payment_received when it does,
+// and every channel-event kind — has a template in defaults.locale and in
+// every locale the mapping uses, and that its variables are ones duebell
+// fills for that kind. Other providers send duebell's own text: nil.
+func checkProviderMapping(c *config.Config) []mappingResult {
+	var ts []config.SMSTemplate
+	switch c.SMS.Provider {
+	case "aliyun":
+		ts = c.SMS.Aliyun.Templates
+	case "tencent":
+		ts = c.SMS.Tencent.Templates
+	default:
+		return nil
+	}
+	byKey := map[string]config.SMSTemplate{}
+	locales := []string{c.Defaults.Locale}
+	for _, t := range ts {
+		byKey[t.Kind+"/"+t.Locale] = t
+		if !slices.Contains(locales, t.Locale) {
+			locales = append(locales, t.Locale)
+		}
+	}
+	var out []mappingResult
+	for _, kind := range smsKinds(c) {
+		for _, locale := range locales {
+			r := mappingResult{Kind: kind, Locale: locale}
+			t, ok := byKey[kind+"/"+locale]
+			r.Code = t.Code
+			switch {
+			case !ok:
+				r.Err = fmt.Errorf("no template mapped in sms.%s.templates", c.SMS.Provider)
+			case t.Code == "":
+				r.Err = fmt.Errorf("no template code")
+			default:
+				for _, v := range t.Vars {
+					if !slices.Contains(notify.VarsFor(kind), v) {
+						r.Err = fmt.Errorf("variable %q is not one duebell fills for %s", v, kind)
+						break
+					}
+				}
+			}
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// smsKinds are the kinds the policy can send by SMS, in templates' order.
+func smsKinds(c *config.Config) []string {
+	want := map[string]bool{}
+	for _, s := range c.Policy.Stage {
+		if slices.Contains(s.Channels, notify.ChannelSMS) {
+			want[s.Kind] = true
+		}
+	}
+	if slices.Contains(c.Policy.PaymentReceived, notify.ChannelSMS) {
+		want[templates.KindPaymentReceived] = true
+	}
+	var out []string
+	for _, k := range templates.Kinds() {
+		reminder := k == templates.KindDueSoon || k == templates.KindDueToday || k == templates.KindOverdue
+		if want[k] || !reminder && k != templates.KindPaymentReceived { // channel events go by SMS too
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
+// printMapping writes the provider mapping check as a table and returns
+// its failures.
+func printMapping(out io.Writer, provider string, results []mappingResult) []error {
+	fmt.Fprintf(out, "\nsms.%s template mapping:\n", provider)
+	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "KIND\tLOCALE\tCODE\tRESULT")
+	var errs []error
+	for _, r := range results {
+		res := "ok"
+		if r.Err != nil {
+			res = "ERROR: " + r.Err.Error()
+			errs = append(errs, fmt.Errorf("sms.%s %s/%s: %w", provider, r.Kind, r.Locale, r.Err))
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", r.Kind, r.Locale, r.Code, res)
+	}
+	_ = tw.Flush()
+	return errs
+}

@@ -1,0 +1,151 @@
+package notify_test
+
+import (
+	"context"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"duebell/notify"
+	"duebell/repo"
+	"duebell/repo/repotest"
+)
+
+func TestTokenBucketReservesWithinMaxWait(t *testing.T) {
+	t.Parallel()
+	t0 := sh(11, 21, 9, 0)
+	b := notify.NewTokenBucket(2, 2) // 2 a second, burst 2
+	want := []struct {
+		at   time.Duration // after t0
+		ok   bool
+		when time.Duration
+	}{
+		{0, true, 0}, {0, true, 0}, // the burst
+		{0, true, 500 * time.Millisecond}, {0, true, time.Second}, // promised to waiting senders
+		{0, false, 1500 * time.Millisecond}, // beyond maxWait: not taken
+		{0, false, 1500 * time.Millisecond}, // so the next asker sees the same
+		{2 * time.Second, true, 2 * time.Second},
+		{10 * time.Second, true, 10 * time.Second}, {10 * time.Second, true, 10 * time.Second}, // refilled, capped at burst
+		{10 * time.Second, true, 10*time.Second + 500*time.Millisecond},
+	}
+	for i, w := range want {
+		when, ok := b.Reserve(t0.Add(w.at), time.Second)
+		if ok != w.ok || !when.Equal(t0.Add(w.when)) {
+			t.Errorf("reserve %d at +%v = +%v %v, want +%v %v", i, w.at, when.Sub(t0), ok, w.when, w.ok)
+		}
+	}
+}
+
+// fakeClock is the dispatcher's clock; its sleep records each wait and,
+// when advance is set, moves the clock on by it.
+type fakeClock struct {
+	mu      sync.Mutex
+	t       time.Time
+	advance bool
+	waits   []time.Duration
+}
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *fakeClock) Sleep(_ context.Context, d time.Duration) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.waits = append(c.waits, d)
+	if c.advance {
+		c.t = c.t.Add(d)
+	}
+	return nil
+}
+
+// clockedSender records the clock's time at each send.
+type clockedSender struct {
+	clock *fakeClock
+	mu    sync.Mutex
+	at    []time.Time
+}
+
+func (s *clockedSender) Provider() string { return "clocked" }
+
+func (s *clockedSender) Send(_ context.Context, m notify.Message) (notify.Result, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.at = append(s.at, s.clock.Now())
+	return notify.Result{ProviderMsgID: "c-" + m.To}, nil
+}
+
+// seedSMS queues n SMS-only reminders for n customers, due 2026-11-24.
+func seedSMS(t *testing.T, r *repo.Repo, n int) {
+	t.Helper()
+	for i := range n {
+		ref := "c" + string(rune('a'+i))
+		repotest.Customer(t, r, ref)
+		repotest.Plan(t, r, "p"+ref, ref, []repo.Date{repo.NewDate(2026, 11, 24)})
+	}
+	if _, err := r.QueueDueReminders(context.Background(), sh(11, 21, 8, 0), smsOnlyStages); err != nil {
+		t.Fatal(err)
+	}
+}
+
+var smsOnlyStages = []repo.Stage{{Name: "due_soon", OffsetDays: -3, Kind: "due_soon", Channels: []string{"sms"}}}
+
+func TestRateLimitSpacesSends(t *testing.T) {
+	t.Parallel()
+	at := sh(11, 21, 10, 0)
+	clock := &fakeClock{t: at, advance: true}
+	sender := &clockedSender{clock: clock}
+	b := setup(t, func(c *notify.Config) {
+		c.Senders["sms"] = sender
+		c.Workers, c.Now, c.Sleep = 1, clock.Now, clock.Sleep
+		c.RateLimits, c.RateWait = map[string]float64{"clocked": 1}, 2*time.Second
+	})
+	seedSMS(t, b.r, 4)
+	if c := b.dispatch(t, at); c["sent"] != 4 {
+		t.Fatalf("counts %v", c)
+	}
+	want := []time.Time{at, at.Add(time.Second), at.Add(2 * time.Second), at.Add(3 * time.Second)}
+	if !slices.EqualFunc(sender.at, want, time.Time.Equal) {
+		t.Fatalf("sends at %v, want one a second from %v", sender.at, at)
+	}
+}
+
+func TestRateLimitDefersWhatCannotGoSoon(t *testing.T) {
+	t.Parallel()
+	at := sh(11, 21, 10, 0)
+	clock := &fakeClock{t: at} // sleeping does not move it: every worker asks at the same instant
+	sender := &clockedSender{clock: clock}
+	b := setup(t, func(c *notify.Config) {
+		c.Senders["sms"] = sender
+		c.Now, c.Sleep = clock.Now, clock.Sleep
+		c.RateLimits, c.RateWait = map[string]float64{"clocked": 1}, 2*time.Second
+	})
+	seedSMS(t, b.r, 6)
+	if c := b.dispatch(t, at); c["sent"] != 3 || c["pending"] != 3 {
+		t.Fatalf("counts %v, want 3 sent (now, +1s, +2s) and 3 deferred", c)
+	}
+	slices.Sort(clock.waits)
+	if !slices.Equal(clock.waits, []time.Duration{time.Second, 2 * time.Second}) {
+		t.Errorf("waits %v, want 1s and 2s", clock.waits)
+	}
+	var deferred []repo.Notification
+	if err := b.r.DB().Select(&deferred, `SELECT * FROM notifications WHERE status = 'pending'`); err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range deferred {
+		if !n.NextAttemptAt.Equal(at.Add(3*time.Second)) || n.Attempts != 0 || !strings.Contains(n.StatusReason, "rate limit") {
+			t.Errorf("deferred notice: next %v attempts %d reason %q", n.NextAttemptAt, n.Attempts, n.StatusReason)
+		}
+		if len(b.attempts(t, n.ID)) != 0 {
+			t.Errorf("a deferral was logged as a delivery attempt")
+		}
+	}
+	clock.t = at.Add(3 * time.Second)
+	if c := b.dispatch(t, at.Add(3*time.Second)); c["sent"] != 3 {
+		t.Fatalf("when the tokens free: %v", c)
+	}
+}

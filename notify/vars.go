@@ -1,0 +1,124 @@
+package notify
+
+import (
+	"fmt"
+	"slices"
+	"strconv"
+	"time"
+
+	"duebell/templates"
+)
+
+// Template variables duebell fills in Message.Vars, for SMS providers whose
+// templates are filed provider-side (Aliyun TemplateParam, Tencent
+// TemplateParamSet). Values are formatted for the customer's locale: money
+// as "1,234.56" (no currency sign; the filed template carries it), dates as
+// "2026年11月24日" or "Nov 24, 2026".
+const (
+	VarName         = "name"          // the customer's name
+	VarMerchant     = "merchant"      // the merchant's name
+	VarPlan         = "plan"          // the plan's title
+	VarPlanRef      = "plan_ref"      // the lender's plan reference
+	VarSupportPhone = "support_phone" // support.phone
+	VarSeq          = "seq"           // the installment's number, "3"
+	VarPeriods      = "periods"       // the plan's number of installments, "12"
+	VarAmount       = "amount"        // still due on the installment, "1,234.56"
+	VarDueDate      = "due_date"      // the installment's due date
+	VarDays         = "days"          // days until due, or days overdue: never negative
+	VarCard         = "card"          // the card's last four digits
+	VarLink         = "link"          // the repayment link (sms.link_mode decides which)
+	VarPaidAmount   = "paid_amount"   // payment_received: the amount paid
+	VarPaidAt       = "paid_at"       // payment_received: when, "2026年11月23日 14:05"
+	VarAppName      = "app_name"      // repayment_entry_moved: where to repay now
+	VarEntryURL     = "entry_url"     // repayment_entry_moved: its URL
+	VarOutstanding  = "outstanding"   // service_closed: the balance still owed
+)
+
+var (
+	commonVars      = []string{VarName, VarMerchant, VarPlan, VarPlanRef, VarSupportPhone}
+	installmentVars = []string{VarSeq, VarPeriods, VarAmount, VarDueDate, VarDays}
+	// kindVars are the variables that mean something for each kind, beyond commonVars.
+	kindVars = map[string][]string{
+		templates.KindDueSoon:             append(slices.Clone(installmentVars), VarCard, VarLink),
+		templates.KindDueToday:            append(slices.Clone(installmentVars), VarCard, VarLink),
+		templates.KindOverdue:             append(slices.Clone(installmentVars), VarCard, VarLink),
+		templates.KindPaymentReceived:     {VarSeq, VarPeriods, VarAmount, VarPaidAmount, VarPaidAt},
+		templates.KindCardUnbound:         {VarCard, VarAmount, VarDueDate, VarDays, VarLink},
+		templates.KindCardBound:           {VarCard},
+		templates.KindAutodebitFailed:     append(slices.Clone(installmentVars), VarCard, VarLink),
+		templates.KindRepaymentEntryMoved: {VarAppName, VarEntryURL}, // no signed link: the payload's URL
+		templates.KindPlanCancelled:       {},
+		templates.KindServiceClosed:       {VarOutstanding, VarDueDate, VarLink},
+		templates.KindVerificationChanged: {}, // a security notice: never a link
+	}
+)
+
+// VarsFor lists the variables a provider template of kind may use; nil for
+// an unknown kind.
+func VarsFor(kind string) []string {
+	extra, ok := kindVars[kind]
+	if !ok {
+		return nil
+	}
+	return append(slices.Clone(commonVars), extra...)
+}
+
+// buildVars formats d as template variables: every variable of d's kind,
+// empty when d has no value for it.
+func buildVars(d templates.Data) map[string]string {
+	locale := templates.ResolveLocale(d.Locale)
+	all := map[string]string{
+		VarName: d.CustomerName, VarMerchant: d.Merchant, VarPlan: d.PlanTitle, VarPlanRef: d.PlanRef,
+		VarSupportPhone: d.SupportPhone, VarCard: d.CardLast4, VarLink: d.Link,
+		VarAppName: d.AppName, VarEntryURL: d.EntryURL,
+		VarAmount: formatAmount(d.Amount), VarPaidAmount: formatAmount(d.PaidAmount),
+		VarOutstanding: formatAmount(d.Outstanding),
+		VarDueDate:     formatDate(locale, d.DueDate), VarPaidAt: formatDateTime(locale, d.PaidAt),
+		VarDays: strconv.Itoa(max(d.DaysUntilDue, -d.DaysUntilDue)),
+	}
+	if d.Seq > 0 {
+		all[VarSeq] = strconv.Itoa(d.Seq)
+	}
+	if d.Periods > 0 {
+		all[VarPeriods] = strconv.Itoa(d.Periods)
+	}
+	out := map[string]string{}
+	for _, v := range VarsFor(d.Kind) {
+		out[v] = all[v]
+	}
+	return out
+}
+
+// formatAmount writes fen as yuan with thousands separators: 123456 → "1,234.56".
+func formatAmount(fen int64) string {
+	sign, u := "", uint64(fen)
+	if fen < 0 {
+		sign, u = "-", uint64(-(fen+1))+1
+	}
+	digits := strconv.FormatUint(u/100, 10)
+	grouped := make([]byte, 0, len(digits)+len(digits)/3)
+	for i := range len(digits) {
+		if i > 0 && (len(digits)-i)%3 == 0 {
+			grouped = append(grouped, ',')
+		}
+		grouped = append(grouped, digits[i])
+	}
+	return fmt.Sprintf("%s%s.%02d", sign, grouped, u%100)
+}
+
+func formatDate(locale string, t time.Time) string {
+	switch {
+	case t.IsZero():
+		return ""
+	case locale == templates.LocaleZhCN:
+		return fmt.Sprintf("%d年%d月%d日", t.Year(), int(t.Month()), t.Day())
+	}
+	return t.Format("Jan 2, 2006")
+}
+
+func formatDateTime(locale string, t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return formatDate(locale, t) + " " + t.Format("15:04")
+}
