@@ -27,9 +27,16 @@ type Claim struct {
 	SMSOldest *time.Time `db:"sms_oldest"`
 }
 
-// claimSQL leases up to $4 sendable notices to owner $1 until $2 + $3: pending
-// ones whose time has come, and sending ones whose lease ran out (a crashed
-// worker's). SKIP LOCKED lets every replica claim from the same queue.
+// rescueSQL returns notices whose lease ran out (a crashed worker's) to the
+// queue as of $1; they keep their next_attempt_at, so they are claimed first.
+const rescueSQL = `
+UPDATE notifications SET status = 'pending', lease_owner = NULL, lease_expires_at = NULL, updated_at = $1
+WHERE status = 'sending' AND lease_expires_at < $1`
+
+// claimSQL leases up to $4 pending notices whose time has come to owner $1
+// until $2 + $3, oldest first. SKIP LOCKED lets every replica claim from the
+// same queue; the (next_attempt_at, id) partial index keeps each claim a
+// short index scan however long the queue is.
 const claimSQL = `
 WITH claimed AS (
 	UPDATE notifications n
@@ -37,8 +44,7 @@ WITH claimed AS (
 	    attempts = n.attempts + 1, updated_at = $2
 	WHERE n.id IN (
 		SELECT id FROM notifications
-		WHERE (status = 'pending' AND next_attempt_at <= $2)
-		   OR (status = 'sending' AND lease_expires_at < $2)
+		WHERE status = 'pending' AND next_attempt_at <= $2
 		ORDER BY next_attempt_at, id
 		LIMIT $4
 		FOR UPDATE SKIP LOCKED)
@@ -64,8 +70,12 @@ LEFT JOIN installments i ON i.id = claimed.installment_id
 LEFT JOIN channel_events e ON e.id = claimed.event_id` + smsRecentJoinSQL + `
 ORDER BY claimed.next_attempt_at, claimed.id`
 
-// ClaimNotifications leases up to limit sendable notices as of now.
+// ClaimNotifications leases up to limit sendable notices as of now, after
+// returning expired leases to the queue.
 func (r *Repo) ClaimNotifications(ctx context.Context, owner string, now time.Time, lease time.Duration, limit int) ([]Claim, error) {
+	if _, err := r.db.ExecContext(ctx, rescueSQL, now); err != nil {
+		return nil, fmt.Errorf("rescue expired leases: %w", err)
+	}
 	var out []Claim
 	if err := r.db.SelectContext(ctx, &out, claimSQL, owner, now, lease.String(), limit); err != nil {
 		return nil, fmt.Errorf("claim notifications: %w", err)
