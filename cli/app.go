@@ -72,6 +72,19 @@ func (a *app) close() {
 	}
 }
 
+// openMigrated is openApp for commands that need the schema current.
+func openMigrated(ctx context.Context, path string) (*app, error) {
+	a, err := openApp(ctx, path)
+	if err != nil {
+		return nil, err
+	}
+	if err := a.requireMigrated(ctx); err != nil {
+		a.close()
+		return nil, err
+	}
+	return a, nil
+}
+
 // requireMigrated refuses to work on a schema with pending migrations.
 func (a *app) requireMigrated(ctx context.Context) error {
 	pending, err := a.repo.PendingMigrations(ctx)

@@ -102,10 +102,29 @@ func (c *fakeClock) Set(rfc3339 string) {
 	c.t = t
 }
 
+// startE2E starts the daemon in-process against a fresh schema, a real SMTP
+// server and the signature-checking webhook SMS gateway.
 func startE2E(t *testing.T) *e2e {
 	t.Helper()
+	gw := newSMSGateway(t)
+	e := startDaemon(t, "", fmt.Sprintf(`
+[sms]
+provider = "webhook"
+[sms.webhook]
+url = %q
+secret = %q`, gw.URL, e2eSMSSecret))
+	e.sms = gw
+	return e
+}
+
+// startDaemon serves duebell in-process with a config whose [links] table
+// gets the links lines and which ends with extra (the [sms] tables, a
+// policy). The daemon's cron and dispatch loop are set a day apart so only
+// the test's own `scan --at` and `dispatch --once --at` move notices.
+func startDaemon(t *testing.T, links, extra string) *e2e {
+	t.Helper()
 	r, schema := repotest.NewWithURL(t)
-	e := &e2e{t: t, smtp: smtptest.Start(t), sms: newSMSGateway(t), repo: r, clock: &fakeClock{}}
+	e := &e2e{t: t, smtp: smtptest.Start(t), repo: r, clock: &fakeClock{}}
 	e.clock.Set("2026-12-01T12:00:00+08:00")
 	e.config = filepath.Join(t.TempDir(), "duebell.toml")
 	cfg := fmt.Sprintf(`
@@ -122,6 +141,7 @@ role = "ingest"
 base_url = "https://pay.example.com/repay"
 allowed_domains = ["example.com"]
 signing_key = "e2e-signing-key-0123456789abcdefghij"
+%s
 [scan]
 schedule = "@every 24h"
 channel_events_schedule = "@every 24h"
@@ -134,14 +154,9 @@ port = %d
 tls = "none"
 from = "billing@shop.example.com"
 from_name = "Example Shop"
-[sms]
-provider = "webhook"
-[sms.webhook]
-url = %q
-secret = %q
 [log]
 level = "error"
-`, repotest.URL(), schema, e2eIngestToken, e.smtp.Host(), e.smtp.Port(), e.sms.URL, e2eSMSSecret)
+%s`, repotest.URL(), schema, e2eIngestToken, links, e.smtp.Host(), e.smtp.Port(), extra)
 	if err := os.WriteFile(e.config, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -151,8 +166,7 @@ level = "error"
 	}
 	a.now = e.clock.Now
 	ctx, cancel := context.WithCancel(context.Background())
-	addr := make(chan string, 1)
-	done := make(chan error, 1)
+	addr, done := make(chan string, 1), make(chan error, 1)
 	go func() { done <- a.serve(ctx, func(s string) { addr <- s }) }()
 	select {
 	case s := <-addr:

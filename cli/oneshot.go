@@ -48,14 +48,11 @@ func runScan(ctx context.Context, args []string, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	a, err := openApp(ctx, c.config)
+	a, err := openMigrated(ctx, c.config)
 	if err != nil {
 		return err
 	}
 	defer a.close()
-	if err := a.requireMigrated(ctx); err != nil {
-		return err
-	}
 	// Channel events first: a plan cancelled by an event gets no reminder.
 	var ev repo.EventScanResult
 	if *dryRun {
@@ -118,14 +115,11 @@ func runDispatch(ctx context.Context, args []string, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	a, err := openApp(ctx, c.config)
+	a, err := openMigrated(ctx, c.config)
 	if err != nil {
 		return err
 	}
 	defer a.close()
-	if err := a.requireMigrated(ctx); err != nil {
-		return err
-	}
 	d, err := a.dispatcher(nil)
 	if err != nil {
 		return err

@@ -13,77 +13,11 @@ import (
 	"strings"
 	"testing"
 
-	"duebell/internal/smtptest"
 	"duebell/notify/sms/twilio"
 	"duebell/repo"
-	"duebell/repo/repotest"
 )
 
 const e2eReceiptToken = "e2e-receipt-token-0123456789"
-
-// startSMSE2E starts the daemon like startE2E, with links lines added to
-// [links] and extra (the [sms] tables, a policy) appended to the config.
-func startSMSE2E(t *testing.T, links, extra string) *e2e {
-	t.Helper()
-	r, schema := repotest.NewWithURL(t)
-	e := &e2e{t: t, smtp: smtptest.Start(t), repo: r, clock: &fakeClock{}}
-	e.clock.Set("2026-12-01T12:00:00+08:00")
-	e.config = filepath.Join(t.TempDir(), "duebell.toml")
-	cfg := fmt.Sprintf(`
-[database]
-url = %q
-schema = %q
-[http]
-listen = "127.0.0.1:0"
-[[admin.tokens]]
-name = "lender"
-token = %q
-role = "ingest"
-[links]
-base_url = "https://pay.example.com/repay"
-allowed_domains = ["example.com"]
-signing_key = "e2e-signing-key-0123456789abcdefghij"
-%s
-[scan]
-schedule = "@every 24h"
-channel_events_schedule = "@every 24h"
-[dispatch]
-interval = "24h"
-max_attempts = 3
-[email]
-host = %q
-port = %d
-tls = "none"
-from = "billing@shop.example.com"
-[log]
-level = "error"
-%s`, repotest.URL(), schema, e2eIngestToken, links, e.smtp.Host(), e.smtp.Port(), extra)
-	if err := os.WriteFile(e.config, []byte(cfg), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	a, err := openApp(context.Background(), e.config)
-	if err != nil {
-		t.Fatal(err)
-	}
-	a.now = e.clock.Now
-	ctx, cancel := context.WithCancel(context.Background())
-	addr, done := make(chan string, 1), make(chan error, 1)
-	go func() { done <- a.serve(ctx, func(s string) { addr <- s }) }()
-	select {
-	case s := <-addr:
-		e.base = "http://" + s
-	case err := <-done:
-		t.Fatalf("serve: %v", err)
-	}
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("serve returned %v on shutdown", err)
-		}
-		a.close()
-	})
-	return e
-}
 
 // seedLi pushes borrower li (zh-CN) with one installment of ¥1,000.00 due
 // 2026-12-10 and queues the due_soon reminder three days before.
@@ -151,7 +85,7 @@ vars = ["name", "plan", "amount", "due_date", "days", "link"]
 
 func TestAliyunEndToEndWithRetryAndReceipts(t *testing.T) {
 	gw := newFakeAliyun(t, "isv.BUSINESS_LIMIT_CONTROL") // the 09:00 rush trips limit control once
-	e := startSMSE2E(t, "", aliyunConfig(gw.URL))
+	e := startDaemon(t, "", aliyunConfig(gw.URL))
 	e.seedLi()
 
 	e.run("dispatch", "--once", "--at", "2026-12-07T10:00:00+08:00")
@@ -208,7 +142,7 @@ func TestTencentEndToEndFixedLinkModeAndPermanentError(t *testing.T) {
 	const landing = "https://m.example.com/repay"
 	gw := newFakeTencent(t)
 	gw.byTo = map[string]string{"+8613900000003": "FailedOperation.PhoneNumberInBlacklist"}
-	e := startSMSE2E(t, fmt.Sprintf("sms_landing_url = %q", landing), fmt.Sprintf(`
+	e := startDaemon(t, fmt.Sprintf("sms_landing_url = %q", landing), fmt.Sprintf(`
 [sms]
 provider = "tencent"
 link_mode = "fixed"
@@ -274,7 +208,7 @@ vars = ["name", "amount", "due_date", "link"]
 
 func TestTwilioEndToEndStatusCallback(t *testing.T) {
 	gw := newFakeTwilio(t, "429")
-	e := startSMSE2E(t, "", fmt.Sprintf(`
+	e := startDaemon(t, "", fmt.Sprintf(`
 [sms]
 provider = "twilio"
 [sms.twilio]
@@ -320,7 +254,7 @@ status_callback = %q
 
 func TestFallbackToEmailWhenTheGatewayRefusesTheSMS(t *testing.T) {
 	gw := newFakeGateway(t, "400")
-	e := startSMSE2E(t, "", fmt.Sprintf(`
+	e := startDaemon(t, "", fmt.Sprintf(`
 [sms]
 provider = "webhook"
 [sms.webhook]

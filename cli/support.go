@@ -75,7 +75,7 @@ func listNotifications(ctx context.Context, args []string, out io.Writer) error 
 	if err := f.Normalize(); err != nil {
 		return fmt.Errorf("%w: %v", errUsage, err)
 	}
-	a, err := openSupport(ctx, c.config)
+	a, err := openMigrated(ctx, c.config)
 	if err != nil {
 		return err
 	}
@@ -124,7 +124,7 @@ func showNotification(ctx context.Context, args []string, out io.Writer) error {
 	if id == 0 {
 		return fmt.Errorf("%w: give a notification id\n%s", errUsage, notificationsUsage)
 	}
-	a, err := openSupport(ctx, c.config)
+	a, err := openMigrated(ctx, c.config)
 	if err != nil {
 		return err
 	}
@@ -181,19 +181,6 @@ func showNotification(ctx context.Context, args []string, out io.Writer) error {
 		printNotices(out, d.ResentAs)
 	}
 	return nil
-}
-
-// openSupport opens the database of the configured daemon, migrated.
-func openSupport(ctx context.Context, config string) (*app, error) {
-	a, err := openApp(ctx, config)
-	if err != nil {
-		return nil, err
-	}
-	if err := a.requireMigrated(ctx); err != nil {
-		a.close()
-		return nil, err
-	}
-	return a, nil
 }
 
 // parseWithID parses flags around one positional notification id, in any

@@ -77,7 +77,7 @@ func runResend(ctx context.Context, args []string, out io.Writer) error {
 }
 
 func resendOne(ctx context.Context, config string, out io.Writer, in repo.ResendInput) error {
-	a, err := openSupport(ctx, config)
+	a, err := openMigrated(ctx, config)
 	if err != nil {
 		return err
 	}
@@ -93,7 +93,7 @@ func resendOne(ctx context.Context, config string, out io.Writer, in repo.Resend
 }
 
 func resendBulk(ctx context.Context, config string, out io.Writer, in repo.BulkResendInput) error {
-	a, err := openSupport(ctx, config)
+	a, err := openMigrated(ctx, config)
 	if err != nil {
 		return err
 	}
