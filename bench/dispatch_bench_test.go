@@ -60,7 +60,7 @@ func BenchmarkDispatch(b *testing.B) {
 	b.ReportMetric(float64(n), "installments")
 }
 
-func newDispatcher(b *testing.B, r *repo.Repo) *notify.Dispatcher {
+func newDispatcher(b testing.TB, r *repo.Repo) *notify.Dispatcher {
 	smtp := smtptest.Start(b)
 	mail, err := email.New(email.Config{Host: smtp.Host(), Port: smtp.Port(), TLS: "none", From: "billing@example.com"})
 	if err != nil {

@@ -130,7 +130,7 @@ func (r *Repo) eventScan(ctx context.Context, now time.Time, batch int, channels
 		}
 		total.add(res)
 		if n < batch {
-			return total, nil
+			return total, r.analyzeAfterBulk(ctx, total.Total())
 		}
 	}
 }

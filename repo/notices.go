@@ -1,5 +1,10 @@
 package repo
 
+import (
+	"context"
+	"fmt"
+)
+
 // suppressReasonSQL decides, for a new notice on channel column "ch" to the
 // customer row "c", why it cannot be sent at all: an opted-out channel or a
 // missing address. ” means it can be queued. Every statement that creates
@@ -14,3 +19,22 @@ const suppressReasonSQL = `CASE
 // newNoticeStatusSQL turns the reason computed by suppressReasonSQL (as
 // column "reason") into the notice's first status.
 const newNoticeStatusSQL = `CASE WHEN reason = '' THEN 'pending' ELSE 'suppressed' END`
+
+// bulkAnalyzeThreshold is how many notices one scan must create before it
+// refreshes the planner's statistics of the notifications table.
+const bulkAnalyzeThreshold = 5000
+
+// analyzeAfterBulk runs ANALYZE on notifications after a scan queued n
+// notices. Right after a large scan the statistics still describe the
+// smaller table, and the planner then sorts the whole queue for every claim
+// instead of walking the claim index; autovacuum would fix that only
+// minutes later, in the middle of the morning's sends.
+func (r *Repo) analyzeAfterBulk(ctx context.Context, n int) error {
+	if n < bulkAnalyzeThreshold {
+		return nil
+	}
+	if _, err := r.db.ExecContext(ctx, `ANALYZE notifications`); err != nil {
+		return fmt.Errorf("analyze notifications: %w", err)
+	}
+	return nil
+}

@@ -158,7 +158,10 @@ func (r *Repo) dueScan(ctx context.Context, now time.Time, stages []Stage, dryRu
 		return nil
 	})
 	if errors.Is(err, errDryRun) {
-		err = nil
+		return res, nil
 	}
-	return res, err
+	if err != nil {
+		return res, err
+	}
+	return res, r.analyzeAfterBulk(ctx, res.Total())
 }
