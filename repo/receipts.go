@@ -181,14 +181,19 @@ func (r *Repo) receiptLockKeys(outs []Outcome) []int64 {
 // sent, the receipts that arrived before: matched by message id, or by
 // out-id when the receipt's message id does not contradict the notice's.
 // Delivered wins over undelivered; every such receipt is marked applied.
+// The notices are looked up by id alone: the "|| ''" keeps the planner,
+// whose statistics lag behind a morning of status changes, from walking the
+// (status, updated_at) index over every sent notice instead.
 const applyStoredReceiptsSQL = `
-WITH cand AS (
+WITH sent AS MATERIALIZED (
+	SELECT id, provider, provider_msg_id FROM notifications
+	WHERE id = ANY($1) AND channel || '' = 'sms' AND status || '' = 'sent'
+), cand AS (
 	SELECT n.id AS nid, rc.id AS rid, rc.status, rc.provider, rc.code, rc.reported_at
-	FROM notifications n
+	FROM sent n
 	JOIN sms_receipts rc ON rc.applied_at IS NULL AND rc.status <> 'progress' AND rc.provider = n.provider AND (
 		(rc.provider_msg_id <> '' AND rc.provider_msg_id = n.provider_msg_id)
 		OR (rc.out_id <> '' AND rc.out_id = n.id::text AND (rc.provider_msg_id = '' OR rc.provider_msg_id = n.provider_msg_id)))
-	WHERE n.id = ANY($1) AND n.channel = 'sms' AND n.status = 'sent'
 ), best AS (
 	SELECT DISTINCT ON (nid) * FROM cand ORDER BY nid, (status = 'delivered') DESC, rid
 ), moved AS (
