@@ -181,9 +181,10 @@ func (r *Repo) receiptLockKeys(outs []Outcome) []int64 {
 // sent, the receipts that arrived before: matched by message id, or by
 // out-id when the receipt's message id does not contradict the notice's.
 // Delivered wins over undelivered; every such receipt is marked applied.
-// The notices are looked up by id alone: the "|| ”" keeps the planner,
-// whose statistics lag behind a morning of status changes, from walking the
-// (status, updated_at) index over every sent notice instead.
+// The notices are looked up by id alone: appending an empty string to
+// channel and status keeps the planner, whose statistics lag behind a
+// morning of status changes, from walking the (status, updated_at) index
+// over every sent notice instead.
 const applyStoredReceiptsSQL = `
 WITH sent AS MATERIALIZED (
 	SELECT id, provider, provider_msg_id FROM notifications
