@@ -57,8 +57,11 @@ func New(cfg Config) (*Scheduler, error) {
 		cfg.Timeout = 5 * time.Minute
 	}
 	logger := cronLogger{cfg.Logger}
+	// Recover must sit inside SkipIfStillRunning: the latter releases its
+	// "running" token only when the job returns, so a panic escaping past it
+	// would skip every later run of that job.
 	c := cron.New(cron.WithParser(Parser), cron.WithLogger(logger),
-		cron.WithChain(cron.Recover(logger), cron.SkipIfStillRunning(logger)))
+		cron.WithChain(cron.SkipIfStillRunning(logger), cron.Recover(logger)))
 	s := &Scheduler{cfg: cfg, cron: c}
 	for _, j := range cfg.Jobs {
 		if _, err := c.AddFunc(j.Schedule, s.runner(j)); err != nil {

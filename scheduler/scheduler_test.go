@@ -1,0 +1,118 @@
+package scheduler
+
+import (
+	"bytes"
+	"context"
+	"log/slog"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// run invokes a job exactly as cron's timer would: through the wrapped chain.
+func run(s *Scheduler, i int) { s.cron.Entries()[i].WrappedJob.Run() }
+
+func TestJobGetsInjectedClock(t *testing.T) {
+	fake := time.Date(2026, 12, 7, 2, 0, 0, 0, time.UTC)
+	var got time.Time
+	s, err := New(Config{Now: func() time.Time { return fake }, Logger: slog.New(slog.DiscardHandler),
+		Jobs: []Job{{Name: "due_scan", Schedule: "@every 1m", Run: func(_ context.Context, now time.Time) error {
+			got = now
+			return nil
+		}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	run(s, 0)
+	if !got.Equal(fake) {
+		t.Fatalf("job ran as of %v, want the injected %v", got, fake)
+	}
+}
+
+func TestPanickingJobIsRecovered(t *testing.T) {
+	logs := &syncBuffer{}
+	var runs atomic.Int32
+	s, err := New(Config{Logger: slog.New(slog.NewTextHandler(logs, nil)),
+		Jobs: []Job{{Name: "boom", Schedule: "@every 1m", Run: func(context.Context, time.Time) error {
+			runs.Add(1)
+			panic("scan exploded")
+		}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	run(s, 0) // would crash the test binary if the panic escaped
+	run(s, 0)
+	if runs.Load() != 2 || !strings.Contains(logs.String(), "scan exploded") {
+		t.Fatalf("runs %d, logs %q", runs.Load(), logs.String())
+	}
+}
+
+func TestOverlappingRunIsSkipped(t *testing.T) {
+	started, release := make(chan struct{}), make(chan struct{})
+	var runs atomic.Int32
+	s, err := New(Config{Logger: slog.New(slog.DiscardHandler),
+		Jobs: []Job{{Name: "slow", Schedule: "@every 1s", Run: func(context.Context, time.Time) error {
+			if runs.Add(1) == 1 {
+				close(started)
+				<-release
+			}
+			return nil
+		}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { run(s, 0); close(done) }()
+	<-started
+	run(s, 0) // fires while the first run is still going: skipped, returns at once
+	if n := runs.Load(); n != 1 {
+		t.Fatalf("overlapping run executed: %d runs", n)
+	}
+	close(release)
+	<-done
+	run(s, 0)
+	if n := runs.Load(); n != 2 {
+		t.Fatalf("run after the first finished: %d runs, want 2", n)
+	}
+}
+
+func TestCronTZ(t *testing.T) {
+	sched, err := Parser.Parse("CRON_TZ=Asia/Shanghai 0 9 * * *")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 02:00 UTC is 10:00 in Shanghai: the next 09:00 Shanghai is tomorrow, 01:00 UTC.
+	next := sched.Next(time.Date(2026, 11, 21, 2, 0, 0, 0, time.UTC))
+	if want := time.Date(2026, 11, 22, 1, 0, 0, 0, time.UTC); !next.Equal(want) {
+		t.Fatalf("next = %v, want %v", next.UTC(), want)
+	}
+	if sec, err := Parser.Parse("*/30 * * * * *"); err != nil || sec.Next(time.Date(2026, 1, 1, 0, 0, 10, 0, time.UTC)).Second() != 30 {
+		t.Fatalf("optional seconds field: %v", err)
+	}
+}
+
+func TestBadScheduleNamesTheJob(t *testing.T) {
+	_, err := New(Config{Jobs: []Job{{Name: "events_scan", Schedule: "every day", Run: func(context.Context, time.Time) error { return nil }}}})
+	if err == nil || !strings.Contains(err.Error(), "events_scan") {
+		t.Fatalf("error %v, want one naming the job", err)
+	}
+}
