@@ -1,0 +1,97 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"duebell/repo"
+	"duebell/repo/repotest"
+)
+
+// outboxConfig writes a config for schema with the outbox providers.
+func outboxConfig(t *testing.T, schema string) string {
+	t.Helper()
+	dir := t.TempDir()
+	path := filepath.Join(dir, "duebell.toml")
+	cfg := fmt.Sprintf(`
+[database]
+url = %q
+schema = %q
+[links]
+base_url = "https://pay.example.com/repay"
+allowed_domains = ["example.com"]
+signing_key = "cli-test-signing-key-0123456789abcdef"
+[email]
+provider = "outbox"
+[sms]
+provider = "outbox"
+[outbox]
+dir = %q
+`, repotest.URL(), schema, filepath.Join(dir, "outbox"))
+	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func runMain(args ...string) (code int, stdout, stderr string) {
+	var out, errOut bytes.Buffer
+	code = Main(context.Background(), args, &out, &errOut)
+	return code, out.String(), errOut.String()
+}
+
+func TestCommandsRefusePendingMigrations(t *testing.T) {
+	b := make([]byte, 6)
+	_, _ = rand.Read(b)
+	schema := "t_cli_" + hex.EncodeToString(b)
+	config := outboxConfig(t, schema)
+	t.Cleanup(func() {
+		r, err := repo.Open(context.Background(), repotest.URL(), schema)
+		if err == nil {
+			_, _ = r.DB().Exec(`DROP SCHEMA IF EXISTS ` + schema + ` CASCADE`)
+			r.Close()
+		}
+	})
+
+	for _, cmd := range [][]string{{"serve"}, {"scan"}, {"dispatch", "--once"}} {
+		code, _, stderr := runMain(append(cmd, "--config", config)...)
+		if code != 1 || !strings.Contains(stderr, "pending") || !strings.Contains(stderr, "duebell migrate") {
+			t.Errorf("%v on an empty schema: exit %d, %q; want a refusal pointing at migrate", cmd, code, stderr)
+		}
+	}
+	code, out, stderr := runMain("migrate", "--config", config)
+	if code != 0 || !strings.Contains(out, "applied 001_init") {
+		t.Fatalf("migrate: exit %d %q %q", code, out, stderr)
+	}
+	if code, out, _ = runMain("migrate", "--config", config); code != 0 || !strings.Contains(out, "up to date") {
+		t.Fatalf("second migrate: exit %d %q", code, out)
+	}
+	code, out, stderr = runMain("scan", "--dry-run", "--at", "2026-12-07T10:00:00+08:00", "--config", config)
+	if code != 0 || !strings.Contains(out, "would queue 0") {
+		t.Fatalf("dry-run scan: exit %d %q %q", code, out, stderr)
+	}
+}
+
+func TestUsageErrors(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"frobnicate"}, "unknown command"},
+		{[]string{"scan", "--at", "tomorrow"}, "RFC 3339"},
+		{[]string{"dispatch"}, "--once"},
+		{[]string{"templates", "lint"}, "unknown templates command"},
+	} {
+		code, _, stderr := runMain(tc.args...)
+		if code != 2 || !strings.Contains(stderr, tc.want) {
+			t.Errorf("%v: exit %d, %q; want exit 2 mentioning %q", tc.args, code, stderr, tc.want)
+		}
+	}
+}
