@@ -365,3 +365,45 @@ func TestPaymentConfirmationNeverBeforePayment(t *testing.T) {
 		t.Errorf("confirmation row %s %s link %q", n.Kind, n.Status, n.Link)
 	}
 }
+
+func TestReplicasDispatchingAtOnceSendEachNoticeOnce(t *testing.T) {
+	t.Parallel()
+	b := setup(t, func(c *notify.Config) { c.Batch = 7 })
+	var dues []repo.Date
+	for i := 0; i < 30; i++ {
+		dues = append(dues, repo.NewDate(2026, 11, 24))
+	}
+	repotest.Customer(t, b.r, "c1")
+	repotest.Plan(t, b.r, "p1", "c1", dues)
+	if _, err := b.r.QueueDueReminders(context.Background(), sh(11, 21, 8, 0), scheduler.DefaultStages()); err != nil {
+		t.Fatal(err)
+	}
+	at := sh(11, 21, 10, 0)
+	var wg sync.WaitGroup
+	for _, owner := range []string{"replica-a", "replica-b", "replica-c"} {
+		cfg := b.cfg
+		cfg.Owner = owner
+		d, err := notify.New(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		wg.Go(func() {
+			if _, err := d.RunOnce(context.Background(), at); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	seen := map[int64]int{}
+	for _, m := range append(b.sms.messages(), b.email.messages()...) {
+		seen[m.NotificationID]++
+	}
+	if len(seen) != 60 {
+		t.Fatalf("%d distinct notices sent, want 60", len(seen))
+	}
+	for id, n := range seen {
+		if n != 1 {
+			t.Errorf("notice %d sent %d times", id, n)
+		}
+	}
+}
