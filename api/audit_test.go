@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -52,7 +53,7 @@ func TestSupportRolesOnEveryRoute(t *testing.T) {
 			switch {
 			case tk.token == "":
 				want, code = http.StatusUnauthorized, "unauthorized"
-			case contains(rt.allowed, tk.role):
+			case slices.Contains(rt.allowed, tk.role):
 				want, code = rt.ok, ""
 			}
 			got, _ := res.errorOf()
@@ -64,15 +65,6 @@ func TestSupportRolesOnEveryRoute(t *testing.T) {
 			}
 		}
 	}
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 func TestAuditTrail(t *testing.T) {
