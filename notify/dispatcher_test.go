@@ -407,3 +407,18 @@ func TestReplicasDispatchingAtOnceSendEachNoticeOnce(t *testing.T) {
 		}
 	}
 }
+
+func TestDeferralKeepsTheLastError(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	b.sms.errs = []error{notify.Transient("503", errors.New("gateway unavailable"))}
+	b.seedDueSoon(t, func(c *repo.Customer) { c.Email = "" })
+	// Fails at 19:59:30; its retry a minute later falls after the window closes.
+	b.dispatch(t, sh(11, 21, 19, 59).Add(30*time.Second))
+	b.dispatch(t, sh(11, 21, 20, 0).Add(30*time.Second))
+	n := b.notice(t, "sms")
+	if n.Status != "pending" || !n.NextAttemptAt.Equal(sh(11, 22, 9, 0)) || !strings.Contains(n.LastError, "gateway unavailable") {
+		t.Fatalf("deferred retry: %s next %v last error %q; support must still see why it was retried",
+			n.Status, n.NextAttemptAt.In(shanghaiLoc), n.LastError)
+	}
+}

@@ -110,7 +110,7 @@ UPDATE notifications n SET
 	body_html = coalesce(nullif(u.body_html, ''), n.body_html), link = coalesce(nullif(u.link, ''), n.link),
 	provider = coalesce(nullif(u.provider, ''), n.provider),
 	provider_msg_id = coalesce(nullif(u.provider_msg_id, ''), n.provider_msg_id),
-	last_error = u.last_error, sent_at = coalesce(u.sent_at, n.sent_at),
+	last_error = coalesce(nullif(u.last_error, ''), n.last_error), sent_at = coalesce(u.sent_at, n.sent_at),
 	lease_owner = NULL, lease_expires_at = NULL, updated_at = $2
 FROM unnest($3::bigint[], $4::text[], $5::text[], $6::timestamptz[], $7::bool[], $8::text[], $9::text[],
             $10::text[], $11::text[], $12::text[], $13::text[], $14::text[], $15::text[], $16::text[], $17::timestamptz[])
