@@ -58,7 +58,7 @@ func (b bundle) dispatchNow(t *testing.T, at time.Time, sender *recordingSender)
 	if err != nil {
 		t.Fatal(err)
 	}
-	counts, err := d.RunOnce(context.Background(), at)
+	counts, err := d.RunOnce(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -120,11 +120,14 @@ func runDispatch(ctx context.Context, args []string, out io.Writer) error {
 		return err
 	}
 	defer a.close()
+	if c.at != "" { // pinned: every claim as of --at; else a fresh clock per claim
+		a.now = func() time.Time { return at }
+	}
 	d, err := a.dispatcher(nil)
 	if err != nil {
 		return err
 	}
-	counts, err := d.RunOnce(ctx, at)
+	counts, err := d.RunOnce(ctx)
 	if err != nil {
 		return err
 	}

@@ -19,8 +19,16 @@ import (
 
 // Store is what the dispatcher needs from the database.
 type Store interface {
-	ClaimNotifications(ctx context.Context, owner string, now time.Time, lease time.Duration, limit int) ([]repo.Claim, error)
+	// ClaimNotifications leases up to limit notices due as of now to owner.
+	ClaimNotifications(ctx context.Context, owner string, now time.Time, lease time.Duration, limit, smsCap int) ([]repo.Claim, error)
+	// FinishNotifications records outcomes and their attempts.
 	FinishNotifications(ctx context.Context, owner string, now time.Time, outs []repo.Outcome) error
+	// ExtendLeases moves owner's leases to now + lease.
+	ExtendLeases(ctx context.Context, owner string, now time.Time, lease time.Duration) (int, error)
+	// RescueExpired returns expired leases to the queue, logging the lost try.
+	RescueExpired(ctx context.Context, now time.Time) (int, error)
+	// NextDue is when the earliest pending notice falls due.
+	NextDue(ctx context.Context) (time.Time, bool, error)
 }
 
 // Renderer renders a notice's templates.
@@ -42,6 +50,9 @@ const (
 	DefaultBackoffBase = time.Minute
 	DefaultBackoffMax  = 2 * time.Hour
 	DefaultInterval    = 5 * time.Second
+	// DefaultShutdownGrace is how long sends in progress may run on after
+	// the dispatcher is told to stop.
+	DefaultShutdownGrace = 30 * time.Second
 )
 
 // Config configures a Dispatcher.
@@ -64,7 +75,10 @@ type Config struct {
 	MaxAttempts int           // tries before a notice is failed
 	BackoffBase time.Duration // first retry delay, doubled per try, with jitter
 	BackoffMax  time.Duration
-	Interval    time.Duration // idle wait between claim rounds in Start
+	Interval    time.Duration // longest idle wait between claims in Start
+	// ShutdownGrace is how long sends in progress may finish after ctx ends;
+	// a send still running then is cut off and logged with an unknown outcome.
+	ShutdownGrace time.Duration
 
 	// RateLimits caps sends per second per provider (by Sender.Provider()),
 	// as a token bucket whose burst is the rate; absent or 0 is unlimited.
@@ -84,7 +98,9 @@ type Config struct {
 	SMSLinkMode   string
 	SMSLandingURL string
 
-	Owner    string // lease owner; default host-pid-random
+	Owner string // lease owner; default host-pid-random
+	// Now is the clock, read afresh for every claim and every notice; a
+	// fixed clock pins a run to one instant (dispatch --once --at).
 	Now      func() time.Time
 	Jitter   func() float64 // in [0,1); default math/rand
 	Logger   *slog.Logger
@@ -98,6 +114,10 @@ type Dispatcher struct {
 	cfg      Config
 	limiters map[string]*TokenBucket // by provider
 	fallback fallbackCursor
+	wake     chan struct{}
+
+	mu         sync.Mutex
+	lastRescue time.Time // dispatcher clock at the last rescue of expired leases
 }
 
 // New fills defaults and checks the config.
@@ -112,6 +132,7 @@ func New(cfg Config) (*Dispatcher, error) {
 	cfg.BackoffBase = cmp.Or(cfg.BackoffBase, DefaultBackoffBase)
 	cfg.BackoffMax = cmp.Or(cfg.BackoffMax, DefaultBackoffMax)
 	cfg.Interval = cmp.Or(cfg.Interval, DefaultInterval)
+	cfg.ShutdownGrace = cmp.Or(cfg.ShutdownGrace, DefaultShutdownGrace)
 	cfg.DefaultTimezone = cmp.Or(cfg.DefaultTimezone, "Asia/Shanghai")
 	if cfg.Window == (scheduler.Window{}) {
 		cfg.Window = scheduler.DefaultWindow
@@ -145,76 +166,25 @@ func New(cfg Config) (*Dispatcher, error) {
 	if err := checkFallbacks(cfg); err != nil {
 		return nil, err
 	}
-	return &Dispatcher{cfg: cfg, limiters: limiters}, nil
+	return &Dispatcher{cfg: cfg, limiters: limiters, wake: make(chan struct{}, 1)}, nil
 }
 
 // Counts tallies how a dispatch run left the notices it handled, by status
 // (sent, pending for retries and deferrals, suppressed, failed).
 type Counts map[string]int
 
-// RunOnce sends everything sendable as of now, batch after batch, until a
-// claim comes back empty. Notices deferred or retried move to a later time,
-// so they are not claimed again in the same run.
-func (d *Dispatcher) RunOnce(ctx context.Context, now time.Time) (Counts, error) {
-	counts := Counts{}
-	for {
-		if err := d.queueFallbacks(ctx, now); err != nil {
-			return counts, err
-		}
-		claims, err := d.cfg.Store.ClaimNotifications(ctx, d.cfg.Owner, now, d.cfg.Lease, d.cfg.Batch)
-		if err != nil {
-			return counts, err
-		}
-		if len(claims) == 0 {
-			return counts, nil
-		}
-		outs := d.process(ctx, now, claims)
-		if err := d.cfg.Store.FinishNotifications(ctx, d.cfg.Owner, now, outs); err != nil {
-			return counts, err
-		}
-		for _, o := range outs {
-			counts[o.Status]++
-		}
-		if ctx.Err() != nil {
-			return counts, ctx.Err()
-		}
-	}
+// RunOnce sends everything sendable, claim after claim, each as of a fresh
+// reading of the clock, until a claim made after every outcome was written
+// comes back empty. Notices deferred or retried move to a later time, so
+// with a fixed clock they are not claimed again in the same run. When ctx
+// ends it stops claiming and drains (see run).
+func (d *Dispatcher) RunOnce(ctx context.Context) (Counts, error) {
+	return d.run(ctx, true)
 }
 
-// Start dispatches until ctx ends, pausing Interval whenever the queue is empty.
+// Start dispatches until ctx ends, then drains: it returns when every
+// notice it claimed has its outcome written. Idle, it waits until the
+// earliest pending notice is due (at most Interval) or Wake is called.
 func (d *Dispatcher) Start(ctx context.Context) {
-	t := time.NewTimer(0)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		if _, err := d.RunOnce(ctx, d.cfg.Now()); err != nil && ctx.Err() == nil {
-			d.cfg.Logger.Error("dispatch failed", slog.String("error", err.Error()))
-		}
-		t.Reset(d.cfg.Interval)
-	}
-}
-
-// process handles a claimed batch with up to Workers sends at once.
-func (d *Dispatcher) process(ctx context.Context, now time.Time, claims []repo.Claim) []repo.Outcome {
-	outs := make([]repo.Outcome, len(claims))
-	sem := make(chan struct{}, d.cfg.Workers)
-	var wg sync.WaitGroup
-	for i := range claims {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer func() { <-sem; wg.Done() }()
-			start := time.Now()
-			outs[i] = d.handle(ctx, now, &claims[i])
-			if d.cfg.Observer != nil {
-				d.cfg.Observer.Finished(claims[i].Kind, claims[i].Channel, outs[i].Status, time.Since(start))
-			}
-		}()
-	}
-	wg.Wait()
-	return outs
+	_, _ = d.run(ctx, false)
 }

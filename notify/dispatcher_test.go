@@ -21,7 +21,12 @@ import (
 	"duebell/templates"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) {
+	if os.Getenv(crashChildEnv) != "" {
+		os.Exit(crashChild())
+	}
+	goleak.VerifyTestMain(m)
+}
 
 var shanghaiLoc, _ = time.LoadLocation("Asia/Shanghai")
 
@@ -89,11 +94,15 @@ func setup(t *testing.T, edit ...func(*notify.Config)) *bundle {
 
 func (b *bundle) dispatch(t *testing.T, at time.Time) notify.Counts {
 	t.Helper()
-	d, err := notify.New(b.cfg)
+	cfg := b.cfg
+	if cfg.Now == nil { // a test with a clock of its own drives time itself
+		cfg.Now = func() time.Time { return at }
+	}
+	d, err := notify.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	counts, err := d.RunOnce(context.Background(), at)
+	counts, err := d.RunOnce(context.Background())
 	if err != nil {
 		t.Fatalf("dispatch at %v: %v", at, err)
 	}
@@ -286,7 +295,7 @@ func TestCrashedWorkersClaimsAreRescuedAfterLease(t *testing.T) {
 	b.seedDueSoon(t)
 	at := sh(11, 21, 10, 0)
 	// Worker "crashed" claims both and dies before finishing.
-	claims, err := b.r.ClaimNotifications(context.Background(), "crashed", at, 2*time.Minute, 10)
+	claims, err := b.r.ClaimNotifications(context.Background(), "crashed", at, 2*time.Minute, 10, 0)
 	if err != nil || len(claims) != 2 {
 		t.Fatalf("claim: %d, %v", len(claims), err)
 	}
@@ -299,6 +308,11 @@ func TestCrashedWorkersClaimsAreRescuedAfterLease(t *testing.T) {
 	n := b.notice(t, "sms")
 	if n.Attempts != 2 || n.Status != "sent" || n.LeaseOwner != nil {
 		t.Errorf("rescued notice: attempts %d status %s owner %v", n.Attempts, n.Status, n.LeaseOwner)
+	}
+	// The crashed worker's try is in the log, as a try of unknown outcome.
+	as := b.attempts(t, n.ID)
+	if len(as) != 2 || as[0].N != 1 || as[0].Outcome != repo.OutcomeUnknown || as[1].N != 2 || as[1].Outcome != repo.OutcomeSent {
+		t.Errorf("attempts %+v, want #1 unknown (lease expired) and #2 sent", as)
 	}
 	// A late finish by the crashed worker cannot overwrite the rescuer's result.
 	err = b.r.FinishNotifications(context.Background(), "crashed", at.Add(3*time.Minute),
@@ -383,12 +397,13 @@ func TestReplicasDispatchingAtOnceSendEachNoticeOnce(t *testing.T) {
 	for _, owner := range []string{"replica-a", "replica-b", "replica-c"} {
 		cfg := b.cfg
 		cfg.Owner = owner
+		cfg.Now = func() time.Time { return at }
 		d, err := notify.New(cfg)
 		if err != nil {
 			t.Fatal(err)
 		}
 		wg.Go(func() {
-			if _, err := d.RunOnce(context.Background(), at); err != nil {
+			if _, err := d.RunOnce(context.Background()); err != nil {
 				t.Error(err)
 			}
 		})

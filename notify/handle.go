@@ -13,8 +13,11 @@ import (
 )
 
 // handle decides one claimed notice: give up, suppress, defer to the send
-// window, or render and send it.
-func (d *Dispatcher) handle(ctx context.Context, now time.Time, c *repo.Claim) repo.Outcome {
+// window, or render and send it. ctx ends when the dispatcher stops (waits
+// for a rate-limit token give up then); the send itself runs on sendCtx,
+// which ends only when the shutdown grace is over.
+func (d *Dispatcher) handle(ctx, sendCtx context.Context, c *repo.Claim, gate *capGate) repo.Outcome {
+	now := d.cfg.Now()
 	out := repo.Outcome{ID: c.ID}
 	if c.Attempts > d.cfg.MaxAttempts {
 		// Rescued from crashed workers more often than we would retry.
@@ -31,9 +34,6 @@ func (d *Dispatcher) handle(ctx context.Context, now time.Time, c *repo.Claim) r
 		out.Status, out.NextAttemptAt, out.Deferred = repo.StatusPending, next, true
 		out.Reason = "waiting for send window"
 		return out
-	}
-	if held, ok := d.hold(ctx, now, loc, c); ok {
-		return held
 	}
 
 	msg, lnk, err := d.render(c, now, loc)
@@ -54,9 +54,15 @@ func (d *Dispatcher) handle(ctx context.Context, now time.Time, c *repo.Claim) r
 		out.Status, out.Reason = repo.StatusFailed, "no provider configured for "+c.Channel
 		return out
 	}
+	if held, ok := d.capHold(now, loc, c, gate); ok {
+		return held
+	}
+	if held, ok := d.hold(ctx, now, c); ok {
+		return held
+	}
 	started := now
 	t0 := time.Now()
-	res, err := sender.Send(ctx, msg)
+	res, err := sender.Send(sendCtx, msg)
 	finished := started.Add(time.Since(t0))
 	att := &repo.Attempt{N: c.Attempts, Channel: c.Channel, Provider: sender.Provider(), StartedAt: started,
 		FinishedAt: finished, ProviderMsgID: res.ProviderMsgID, Code: res.Code}
@@ -67,6 +73,13 @@ func (d *Dispatcher) handle(ctx context.Context, now time.Time, c *repo.Claim) r
 		out.Status, out.ProviderMsgID, out.SentAt = repo.StatusSent, res.ProviderMsgID, &finished
 		d.log(c, slog.LevelInfo, "notice sent", slog.String("provider", att.Provider),
 			slog.String("to", mask.Contact(msg.To)))
+	case sendCtx.Err() != nil:
+		// Cut off at the end of the shutdown grace: the provider may have
+		// taken it. Logged as a try, and tried again after a restart.
+		att.Outcome, att.Error = repo.OutcomeUnknown, "cut off at shutdown: "+err.Error()
+		out.Status, out.Reason, out.LastError = repo.StatusPending, "send cut off at shutdown; outcome unknown", err.Error()
+		out.NextAttemptAt = now
+		d.log(c, slog.LevelWarn, "send cut off at shutdown, outcome unknown", slog.String("provider", att.Provider))
 	case IsPermanent(err):
 		att.Outcome, att.Code, att.Error = repo.OutcomePermanent, ErrorCode(err), err.Error()
 		out.Status, out.Reason, out.LastError = repo.StatusFailed, "permanent provider error", err.Error()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"duebell/repo"
@@ -28,24 +29,11 @@ func newLimiters(rates map[string]float64) (map[string]*TokenBucket, error) {
 	return out, nil
 }
 
-// hold decides whether a notice that may go out now must wait instead: an
-// SMS to a customer who had their fill in the last 24 hours waits for the
-// next window opening after the cap frees; a send its provider's rate limit
-// cannot take within RateWait is deferred to when it can. Neither counts as
-// an attempt. A send the limit can take soon waits here for its token.
-func (d *Dispatcher) hold(ctx context.Context, now time.Time, loc *time.Location, c *repo.Claim) (repo.Outcome, bool) {
-	postpone := func(next time.Time, reason string) (repo.Outcome, bool) {
-		return repo.Outcome{ID: c.ID, Status: repo.StatusPending, NextAttemptAt: next, Deferred: true, Reason: reason}, true
-	}
-	if limit := d.cfg.SMSPerCustomerPerDay; c.Channel == ChannelSMS && limit > 0 && c.SMSRecent >= limit {
-		frees := now
-		if c.SMSOldest != nil && c.SMSOldest.After(now.Add(-capWindow)) {
-			frees = *c.SMSOldest
-		}
-		next := d.window(c.Kind).Next(frees.Add(capWindow), loc)
-		d.log(c, slog.LevelInfo, "sms cap reached, deferred", slog.Int("sent_24h", c.SMSRecent), slog.Time("next", next))
-		return postpone(next, fmt.Sprintf("waiting: per-customer SMS cap (%d in 24h)", limit))
-	}
+// hold decides whether a notice that may go out now must wait for its
+// provider's rate limit: a send the limit cannot take within RateWait is
+// deferred to when it can, without counting an attempt; a send it can take
+// soon waits here for its token.
+func (d *Dispatcher) hold(ctx context.Context, now time.Time, c *repo.Claim) (repo.Outcome, bool) {
 	sender := d.cfg.Senders[c.Channel]
 	if sender == nil {
 		return repo.Outcome{}, false
@@ -57,12 +45,56 @@ func (d *Dispatcher) hold(ctx context.Context, now time.Time, loc *time.Location
 	clock := d.cfg.Now()
 	at, ok := bucket.Reserve(clock, d.cfg.RateWait)
 	if !ok {
-		return postpone(now.Add(at.Sub(clock)), "waiting: "+sender.Provider()+" rate limit")
+		return postpone(c, now.Add(at.Sub(clock)), "waiting: "+sender.Provider()+" rate limit")
 	}
 	if wait := at.Sub(clock); wait > 0 {
 		if err := d.cfg.Sleep(ctx, wait); err != nil {
-			return postpone(now, "waiting: dispatcher stopped")
+			return release(c), true
 		}
 	}
+	return repo.Outcome{}, false
+}
+
+// postpone defers a notice to next without counting an attempt.
+func postpone(c *repo.Claim, next time.Time, reason string) (repo.Outcome, bool) {
+	return repo.Outcome{ID: c.ID, Status: repo.StatusPending, NextAttemptAt: next, Deferred: true, Reason: reason}, true
+}
+
+// capGate counts, per customer, the SMS of one claim that went to a provider.
+type capGate struct {
+	mu   sync.Mutex
+	sent map[int64]int
+}
+
+func newCapGate() *capGate { return &capGate{sent: map[int64]int{}} }
+
+// capHold applies the per-customer SMS cap just before a send, counting
+// only SMS that reached a provider in the last 24 hours, those of this claim
+// that are being sent, and those other workers hold right now. Over the cap
+// by sends, the SMS waits for the next window opening after the oldest of
+// them is 24 hours old; over it only because of notices other workers hold
+// (which may yet be suppressed), it looks again in capRecheck. When it lets
+// the SMS go, it counts it in the claim.
+func (d *Dispatcher) capHold(now time.Time, loc *time.Location, c *repo.Claim, gate *capGate) (repo.Outcome, bool) {
+	limit := d.cfg.SMSPerCustomerPerDay
+	if c.Channel != ChannelSMS || limit <= 0 {
+		return repo.Outcome{}, false
+	}
+	gate.mu.Lock()
+	defer gate.mu.Unlock()
+	sent := c.SMSSent + gate.sent[c.Customer.ID]
+	switch {
+	case sent >= limit:
+		frees := now
+		if c.SMSOldest != nil && c.SMSOldest.After(now.Add(-capWindow)) {
+			frees = *c.SMSOldest
+		}
+		next := d.window(c.Kind).Next(frees.Add(capWindow), loc)
+		d.log(c, slog.LevelInfo, "sms cap reached, deferred", slog.Int("sent_24h", sent), slog.Time("next", next))
+		return postpone(c, next, fmt.Sprintf("waiting: per-customer SMS cap (%d in 24h)", limit))
+	case sent+c.SMSInFlight >= limit:
+		return postpone(c, now.Add(capRecheck), "waiting: per-customer SMS cap, other SMS to this customer in flight")
+	}
+	gate.sent[c.Customer.ID]++
 	return repo.Outcome{}, false
 }

@@ -20,23 +20,65 @@ type Claim struct {
 	// Outstanding is, for a service_closed notice, what is still unpaid on
 	// the active plans it speaks of, as of the claim (see outstandingSQL).
 	Outstanding int64 `db:"outstanding"`
-	// SMSRecent counts, for an SMS notice, the customer's SMS sent in the
-	// 24 hours before the claim, in flight, or ahead of it in this claim;
-	// SMSOldest is the earliest send among them (see smsRecentSQL).
-	SMSRecent int        `db:"sms_recent"`
-	SMSOldest *time.Time `db:"sms_oldest"`
+	// For an SMS notice when the per-customer cap is on (see smsCapJoinSQL):
+	// SMSSent counts the customer's SMS that reached a provider in the 24
+	// hours before the claim, SMSOldest is the earliest of them, and
+	// SMSInFlight counts the customer's other SMS claimed by a worker (this
+	// claim's own excluded) that may be reaching a provider right now.
+	SMSSent     int        `db:"sms_sent"`
+	SMSOldest   *time.Time `db:"sms_oldest"`
+	SMSInFlight int        `db:"sms_in_flight"`
 }
 
-// rescueSQL returns notices whose lease ran out (a crashed worker's) to the
-// queue as of $1; they keep their next_attempt_at, so they are claimed first.
+// rescueSQL returns notices whose lease ran out as of $1 (a crashed or cut
+// off worker's) to the queue, and logs the try that worker had started as an
+// attempt with the outcome 'unknown': it may have reached the provider, so
+// support staff can see that a duplicate may go out, and a notice's attempts
+// always match its attempt rows. The notices keep their next_attempt_at, so
+// they are claimed first.
 const rescueSQL = `
-UPDATE notifications SET status = 'pending', lease_owner = NULL, lease_expires_at = NULL, updated_at = $1
-WHERE status = 'sending' AND lease_expires_at < $1`
+WITH rescued AS (
+	UPDATE notifications SET status = 'pending', lease_owner = NULL, lease_expires_at = NULL, updated_at = $1,
+		status_reason = 'lease expired: outcome of the last try unknown'
+	WHERE status = 'sending' AND lease_expires_at < $1
+	RETURNING id, attempts, channel, provider
+)
+INSERT INTO delivery_attempts (notification_id, n, channel, provider, started_at, finished_at, outcome, error)
+SELECT r.id, r.attempts, r.channel, r.provider, coalesce(n.claimed_at, $1), $1, 'unknown',
+	'lease expired: the worker stopped before recording the outcome; the message may have gone out'
+FROM rescued r JOIN LATERAL (
+	SELECT x.updated_at AS claimed_at FROM notifications x WHERE x.id = r.id) n ON true`
+
+// RescueExpired returns notices whose lease expired before now to the queue,
+// logging each lost try; it reports how many it rescued.
+func (r *Repo) RescueExpired(ctx context.Context, now time.Time) (int, error) {
+	res, err := r.db.ExecContext(ctx, rescueSQL, now)
+	if err != nil {
+		return 0, fmt.Errorf("rescue expired leases: %w", err)
+	}
+	n, _ := res.RowsAffected()
+	return int(n), nil
+}
+
+// ExtendLeases moves the lease of every notice owner holds to now + lease,
+// so a batch that takes longer than one lease to work is not rescued from a
+// worker that is still alive. It reports how many leases it extended.
+func (r *Repo) ExtendLeases(ctx context.Context, owner string, now time.Time, lease time.Duration) (int, error) {
+	res, err := r.db.ExecContext(ctx, `
+		UPDATE notifications SET lease_expires_at = $2::timestamptz + $3::interval
+		WHERE status = 'sending' AND lease_owner = $1`, owner, now, lease.String())
+	if err != nil {
+		return 0, fmt.Errorf("extend leases: %w", err)
+	}
+	n, _ := res.RowsAffected()
+	return int(n), nil
+}
 
 // claimSQL leases up to $4 pending notices whose time has come to owner $1
 // until $2 + $3, oldest first. SKIP LOCKED lets every replica claim from the
 // same queue; the (next_attempt_at, id) partial index keeps each claim a
-// short index scan however long the queue is.
+// short index scan however long the queue is. $5 is the per-customer SMS cap
+// (0: none), which decides whether the cap's counts are read at all.
 const claimSQL = `
 WITH claimed AS (
 	UPDATE notifications n
@@ -62,22 +104,19 @@ SELECT claimed.*,
 	coalesce(i.amount, 0) AS "i.amount", coalesce(i.paid, 0) AS "i.paid", coalesce(i.status, '') AS "i.status",
 	i.paid_at AS "i.paid_at",
 	coalesce(e.payload, '{}') AS event_payload, ` + outstandingSQL + ` AS outstanding,
-	` + smsRecentSQL + ` AS sms_recent, sms.oldest AS sms_oldest
+	coalesce(sent.n, 0) AS sms_sent, sent.oldest AS sms_oldest, coalesce(flying.n, 0) AS sms_in_flight
 FROM claimed
 JOIN customers c ON c.id = claimed.customer_id
 LEFT JOIN plans p ON p.id = claimed.plan_id
 LEFT JOIN installments i ON i.id = claimed.installment_id
-LEFT JOIN channel_events e ON e.id = claimed.event_id` + smsRecentJoinSQL + `
+LEFT JOIN channel_events e ON e.id = claimed.event_id` + smsCapJoinSQL + `
 ORDER BY claimed.next_attempt_at, claimed.id`
 
-// ClaimNotifications leases up to limit sendable notices as of now, after
-// returning expired leases to the queue.
-func (r *Repo) ClaimNotifications(ctx context.Context, owner string, now time.Time, lease time.Duration, limit int) ([]Claim, error) {
-	if _, err := r.db.ExecContext(ctx, rescueSQL, now); err != nil {
-		return nil, fmt.Errorf("rescue expired leases: %w", err)
-	}
+// ClaimNotifications leases up to limit sendable notices as of now. With
+// smsCap > 0 each SMS claim carries the customer's SMS counts the cap needs.
+func (r *Repo) ClaimNotifications(ctx context.Context, owner string, now time.Time, lease time.Duration, limit, smsCap int) ([]Claim, error) {
 	var out []Claim
-	if err := r.db.SelectContext(ctx, &out, claimSQL, owner, now, lease.String(), limit); err != nil {
+	if err := r.db.SelectContext(ctx, &out, claimSQL, owner, now, lease.String(), limit, smsCap); err != nil {
 		return nil, fmt.Errorf("claim notifications: %w", err)
 	}
 	return out, nil
@@ -235,4 +274,17 @@ func (r *Repo) QueueDepth(ctx context.Context) ([]StatusCount, error) {
 		return nil, fmt.Errorf("queue depth: %w", err)
 	}
 	return out, nil
+}
+
+// NextDue is when the earliest pending notice falls due; false when none is
+// pending. The claim's partial index answers it with one index read.
+func (r *Repo) NextDue(ctx context.Context) (time.Time, bool, error) {
+	var next *time.Time
+	if err := r.db.GetContext(ctx, &next, `SELECT min(next_attempt_at) FROM notifications WHERE status = 'pending'`); err != nil {
+		return time.Time{}, false, fmt.Errorf("next due: %w", err)
+	}
+	if next == nil {
+		return time.Time{}, false, nil
+	}
+	return *next, true, nil
 }

@@ -52,7 +52,7 @@ type Attempt struct {
 	Provider       string    `db:"provider" json:"provider"`
 	StartedAt      time.Time `db:"started_at" json:"started_at"`
 	FinishedAt     time.Time `db:"finished_at" json:"finished_at"`
-	Outcome        string    `db:"outcome" json:"outcome"` // sent, transient, permanent
+	Outcome        string    `db:"outcome" json:"outcome"` // sent, transient, permanent, unknown
 	ProviderMsgID  string    `db:"provider_msg_id" json:"provider_msg_id,omitempty"`
 	Code           string    `db:"code" json:"code,omitempty"`
 	Error          string    `db:"error" json:"error,omitempty"`
@@ -63,4 +63,8 @@ const (
 	OutcomeSent      = "sent"
 	OutcomeTransient = "transient"
 	OutcomePermanent = "permanent"
+	// OutcomeUnknown is a try whose result was never learnt: its worker
+	// crashed or lost its lease, or shutdown cut the send off. The message
+	// may have reached the provider.
+	OutcomeUnknown = "unknown"
 )

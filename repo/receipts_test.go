@@ -35,7 +35,7 @@ func receiptSetup(t *testing.T, n int) (*repo.Repo, []int64) {
 	if _, err := r.QueueDueReminders(context.Background(), rcScanAt, smsOnly); err != nil {
 		t.Fatal(err)
 	}
-	claims, err := r.ClaimNotifications(context.Background(), "w1", rcSendAt, 2*time.Minute, 100)
+	claims, err := r.ClaimNotifications(context.Background(), "w1", rcSendAt, 2*time.Minute, 100, 0)
 	if err != nil || len(claims) != n {
 		t.Fatalf("claim: %d notices, %v", len(claims), err)
 	}
@@ -236,7 +236,7 @@ func TestDeliveredReceiptSettlesARetryAfterATimeout(t *testing.T) {
 		t.Fatalf("notice %s msg %q sent_at %v", n.Status, n.ProviderMsgID, n.SentAt)
 	}
 	// Not sent twice.
-	if claims, _ := r.ClaimNotifications(context.Background(), "w2", rcSendAt.Add(2*time.Minute), time.Minute, 10); len(claims) != 0 {
+	if claims, _ := r.ClaimNotifications(context.Background(), "w2", rcSendAt.Add(2*time.Minute), time.Minute, 10, 0); len(claims) != 0 {
 		t.Fatalf("delivered notice claimed again")
 	}
 }

@@ -47,7 +47,9 @@ func Open(ctx context.Context, url, schema string) (*Repo, error) {
 			return nil, fmt.Errorf("database.url: %w", err)
 		}
 	}
-	dsn += " search_path=" + schema
+	// The application name tells operators (and a test that cuts this
+	// pool's connections) which daemon and schema a backend serves.
+	dsn += " search_path=" + schema + " fallback_application_name=duebell/" + schema
 	db, err := sqlx.Open("postgres", dsn)
 	if err != nil {
 		return nil, fmt.Errorf("open database: %w", err)

@@ -1,20 +1,20 @@
 package repo
 
-// The per-customer SMS cap (sms.max_per_customer_per_day) is counted at
-// claim time. smsRecentJoinSQL counts, for a claimed SMS notice, the
-// customer's SMS sent in the 24 hours before the claim ($2) and those in
-// flight with another worker; the statement's snapshot shows this claim's
-// own notices as they were before it, so none of them counts itself.
-// smsRecentSQL then adds the notice's rank among the same customer's SMS in
-// this claim, so a batch holding several of them cannot overshoot the cap.
-const (
-	smsRecentJoinSQL = `
+// The per-customer SMS cap (sms.max_per_customer_per_day) reads, at claim
+// time, two counts for each claimed SMS notice, each from its own index so
+// neither walks the queue's history: the customer's SMS that reached a
+// provider in the 24 hours before the claim ($2), and those claimed by a
+// worker right now. The statement's snapshot shows this claim's own notices
+// as they were before it, so none of them counts itself. The dispatcher
+// counts the notices of one claim that it actually sends (see notify's
+// capGate), so a notice suppressed, deferred or failed to render in the same
+// claim never uses up the customer's cap.
+const smsCapJoinSQL = `
 LEFT JOIN LATERAL (
 	SELECT count(*) AS n, min(x.sent_at) AS oldest FROM notifications x
-	WHERE claimed.channel = 'sms' AND x.channel = 'sms' AND x.customer_id = claimed.customer_id
-	  AND (x.sent_at > $2::timestamptz - interval '24 hours'
-	       OR (x.status = 'sending' AND x.lease_expires_at >= $2))) sms ON true`
-	smsRecentSQL = `CASE WHEN claimed.channel = 'sms' THEN sms.n - 1 +
-	row_number() OVER (PARTITION BY claimed.customer_id, claimed.channel ORDER BY claimed.next_attempt_at, claimed.id)
-	ELSE 0 END`
-)
+	WHERE $5::int > 0 AND claimed.channel = 'sms' AND x.channel = 'sms' AND x.customer_id = claimed.customer_id
+	  AND x.sent_at IS NOT NULL AND x.sent_at > $2::timestamptz - interval '24 hours') sent ON true
+LEFT JOIN LATERAL (
+	SELECT count(*) AS n FROM notifications x
+	WHERE $5::int > 0 AND claimed.channel = 'sms' AND x.channel = 'sms' AND x.customer_id = claimed.customer_id
+	  AND x.status = 'sending' AND x.lease_expires_at >= $2) flying ON true`

@@ -49,7 +49,7 @@ func TestResendQueuesACopyToTheContactOnFile(t *testing.T) {
 		t.Errorf("resend = %+v", n)
 	}
 	// The dispatcher picks it up and sends it to the phone on file.
-	claims, err := b.r.ClaimNotifications(b.ctx, "w", at, time.Minute, 10)
+	claims, err := b.r.ClaimNotifications(b.ctx, "w", at, time.Minute, 10, 0)
 	if err != nil || len(claims) != 1 || claims[0].ID != n.ID || claims[0].Customer.Phone != b.c1.Phone {
 		t.Fatalf("claim after resend = %+v, %v", claims, err)
 	}
@@ -161,7 +161,7 @@ func TestResendSettled(t *testing.T) {
 	if err != nil || !res.Notification.Forced || res.Notification.Status != "pending" {
 		t.Fatalf("forced resend = %+v, %v", res.Notification, err)
 	}
-	claims, err := b.r.ClaimNotifications(b.ctx, "w", supportT0.Add(time.Hour), time.Minute, 10)
+	claims, err := b.r.ClaimNotifications(b.ctx, "w", supportT0.Add(time.Hour), time.Minute, 10, 0)
 	if err != nil {
 		t.Fatal(err)
 	}

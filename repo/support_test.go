@@ -61,7 +61,7 @@ func (b supportBundle) notice(t *testing.T, p repo.Plan, seq int, kind, channel 
 // dispatcher does. It returns how many it finished.
 func (b supportBundle) dispatch(t *testing.T, at time.Time, provider, status string) int {
 	t.Helper()
-	claims, err := b.r.ClaimNotifications(b.ctx, "test", at, time.Minute, 1000)
+	claims, err := b.r.ClaimNotifications(b.ctx, "test", at, time.Minute, 1000, 0)
 	if err != nil {
 		t.Fatal(err)
 	}

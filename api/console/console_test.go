@@ -88,7 +88,7 @@ func (b bundle) notice(t *testing.T, p repo.Plan, kind string) int64 {
 func (b bundle) finish(t *testing.T, at time.Time, status string) {
 	t.Helper()
 	ctx := context.Background()
-	claims, err := b.r.ClaimNotifications(ctx, "test", at, time.Minute, 100)
+	claims, err := b.r.ClaimNotifications(ctx, "test", at, time.Minute, 100, 0)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,0 +1,218 @@
+package notify_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"duebell/link"
+	"duebell/notify"
+	"duebell/notify/sms/webhook"
+	"duebell/repo"
+	"duebell/repo/repotest"
+	"duebell/templates"
+)
+
+// The crash test runs a dispatcher in a child process (this test binary,
+// re-executed) and kills it with SIGKILL mid-run, several times.
+const (
+	crashChildEnv  = "DUEBELL_TEST_CRASH_CHILD" // the schema to dispatch from
+	crashSinkEnv   = "DUEBELL_TEST_CRASH_SINK"  // the SMS gateway URL
+	crashOffsetEnv = "DUEBELL_TEST_CRASH_OFFSET"
+	crashLease     = 5 * time.Second
+	crashWorkers   = 8
+)
+
+// crashChild dispatches the queue of the schema in crashChildEnv to the
+// webhook gateway at crashSinkEnv, with its clock offset by
+// crashOffsetEnv (so a restart sees the killed one's leases as expired
+// without the test waiting for them), and exits when the queue is empty.
+func crashChild() int {
+	offset, _ := time.ParseDuration(os.Getenv(crashOffsetEnv))
+	r, err := repo.Open(context.Background(), repotest.URL(), os.Getenv(crashChildEnv))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer r.Close()
+	sms, err := webhook.NewClient(webhook.Config{URL: os.Getenv(crashSinkEnv), Secret: "crash"})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	signer, _ := link.NewSigner("https://pay.example.com/repay", link.Key{ID: "k1", Secret: []byte("test-signing-key-0123456789abcdef")}, nil, 72*time.Hour)
+	tpl, err := templates.Load(templates.Options{AllowedDomains: []string{"example.com"}})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	at := sh(11, 21, 10, 0)
+	started := time.Now()
+	d, err := notify.New(notify.Config{Store: r, Templates: tpl, Links: signer,
+		Senders: map[string]notify.Sender{"sms": sms}, Workers: crashWorkers, Batch: 50, Lease: crashLease,
+		Now:    func() time.Time { return at.Add(offset + time.Since(started)) },
+		Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	if _, err := d.RunOnce(context.Background()); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	return 0
+}
+
+// crashSink is an SMS gateway that counts deliveries by notice and tells
+// the test when the total reaches a mark.
+type crashSink struct {
+	mu     sync.Mutex
+	byID   map[int64]int
+	total  int
+	marks  map[int]chan struct{}
+	server *httptest.Server
+}
+
+func newCrashSink(t *testing.T) *crashSink {
+	s := &crashSink{byID: map[int64]int{}, marks: map[int]chan struct{}{}}
+	s.server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var req struct {
+			OutID string `json:"out_id"`
+		}
+		body, _ := io.ReadAll(r.Body)
+		if err := json.Unmarshal(body, &req); err != nil {
+			http.Error(w, "bad", http.StatusBadRequest)
+			return
+		}
+		id, _ := strconv.ParseInt(req.OutID, 10, 64)
+		time.Sleep(2 * time.Millisecond) // a provider's round trip, so kills land mid-send
+		s.mu.Lock()
+		s.byID[id]++
+		s.total++
+		if ch := s.marks[s.total]; ch != nil {
+			close(ch)
+		}
+		s.mu.Unlock()
+		fmt.Fprintf(w, `{"id":"gw-%d"}`, id)
+	}))
+	t.Cleanup(s.server.Close)
+	return s
+}
+
+// at returns a channel closed when the sink has taken n deliveries.
+func (s *crashSink) at(n int) <-chan struct{} {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ch := make(chan struct{})
+	if s.total >= n {
+		close(ch)
+	} else {
+		s.marks[n] = ch
+	}
+	return ch
+}
+
+func (s *crashSink) count() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.total
+}
+
+func TestKilledDispatcherLosesNothingAndLogsEveryDelivery(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts child processes")
+	}
+	t.Parallel()
+	r, schema := repotest.NewWithURL(t)
+	const n = 1200
+	repotest.Borrowers(t, r, n, repo.NewDate(2026, 11, 24))
+	if _, err := r.QueueDueReminders(context.Background(), sh(11, 21, 8, 0), smsOnlyStages); err != nil {
+		t.Fatal(err)
+	}
+	sink := newCrashSink(t)
+	committedSent := func() int {
+		var c int
+		if err := r.DB().Get(&c, `SELECT count(*) FROM notifications WHERE status = 'sent'`); err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+
+	run := func(offset time.Duration, killAt int) {
+		t.Helper()
+		cmd := exec.Command(os.Args[0], "-test.run=^$")
+		cmd.Env = append(os.Environ(), crashChildEnv+"="+schema, crashSinkEnv+"="+sink.server.URL,
+			crashOffsetEnv+"="+offset.String())
+		cmd.Stderr = os.Stderr
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		exited := make(chan error, 1)
+		go func() { exited <- cmd.Wait() }()
+		if killAt == 0 {
+			if err := <-exited; err != nil {
+				t.Fatalf("last dispatcher: %v", err)
+			}
+			return
+		}
+		select {
+		case <-sink.at(killAt):
+			_ = cmd.Process.Kill() // SIGKILL: no drain, no last write
+			<-exited
+		case err := <-exited:
+			t.Fatalf("dispatcher exited before the kill at %d deliveries: %v", killAt, err)
+		}
+	}
+
+	// Three kills; each restart runs a lease later, so it rescues the dead one's claims.
+	// Deliveries the sink took whose outcome the killed process had not
+	// written: the sends in flight and the outcomes waiting for their group
+	// commit. Only these may go out twice.
+	uncommitted := 0
+	kills := []int{200, 500, 800}
+	for i, mark := range kills {
+		run(time.Duration(i)*(crashLease+time.Second), mark)
+		uncommitted += sink.count() - committedSent()
+	}
+	run(time.Duration(len(kills))*(crashLease+time.Second), 0)
+
+	if got := statusCounts(t, r); got["sent"] != n {
+		t.Fatalf("statuses %v, want all %d sent (nothing lost)", got, n)
+	}
+	dups := sink.count() - n
+	t.Logf("%d kills: %d deliveries, %d duplicates; %d deliveries were uncommitted at the kills", len(kills), sink.count(), dups, uncommitted)
+	if dups > uncommitted {
+		t.Errorf("%d duplicates, more than the %d sends in flight at the kills", dups, uncommitted)
+	}
+	// Every delivery the gateway saw is a logged try (sent, or unknown after a rescue).
+	var logged []struct {
+		ID int64 `db:"notification_id"`
+		N  int   `db:"n"`
+	}
+	if err := r.DB().Select(&logged, `SELECT notification_id, count(*) AS n FROM delivery_attempts
+		WHERE outcome IN ('sent', 'unknown') GROUP BY notification_id`); err != nil {
+		t.Fatal(err)
+	}
+	tries := map[int64]int{}
+	for _, l := range logged {
+		tries[l.ID] = l.N
+	}
+	sink.mu.Lock()
+	defer sink.mu.Unlock()
+	for id, got := range sink.byID {
+		if tries[id] < got {
+			t.Errorf("notice %d reached the gateway %d times but has %d logged tries", id, got, tries[id])
+		}
+	}
+	attemptsAgree(t, r)
+}

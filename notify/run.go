@@ -1,0 +1,274 @@
+package notify
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"time"
+
+	"duebell/repo"
+)
+
+// A dispatch run is a pipeline: the producer claims batches (a fresh clock
+// for each claim) and hands the notices to Workers goroutines; each finished
+// notice goes to the completer, which writes outcomes in groups as they
+// arrive, so a crash loses at most the sends in flight and the few
+// milliseconds of outcomes not yet committed, never a whole batch. While a
+// notice is claimed, its lease is extended (see leaseKeeper), so a batch
+// that takes longer than one lease is not rescued from a live worker.
+//
+// Stopping (ctx ends): no new claims; notices claimed but not started are
+// released untried; sends in progress get ShutdownGrace to finish, then
+// their context is cut and they are recorded as attempts of unknown outcome;
+// every outcome is written on a context that is not cancelled, retried
+// across a database outage for up to one lease.
+
+// flushMax bounds one group commit of outcomes.
+const flushMax = 500
+
+// capRecheck is how soon an SMS waits when the per-customer cap is only
+// reached by counting the customer's SMS that other workers hold right now:
+// those may still be suppressed, so the cap is not spent on them.
+const capRecheck = 30 * time.Second
+
+// run dispatches until ctx ends or, with once, until a claim after every
+// outcome is written comes back empty.
+func (d *Dispatcher) run(ctx context.Context, once bool) (Counts, error) {
+	bg := context.WithoutCancel(ctx)
+	sendCtx, cutOff := context.WithCancel(bg)
+	defer cutOff()
+	stopGrace := context.AfterFunc(ctx, func() {
+		t := time.NewTimer(d.cfg.ShutdownGrace)
+		defer t.Stop()
+		select {
+		case <-t.C:
+			d.cfg.Logger.Warn("shutdown grace over, cutting off sends in progress",
+				slog.Duration("grace", d.cfg.ShutdownGrace))
+			cutOff()
+		case <-sendCtx.Done():
+		}
+	})
+	defer stopGrace()
+
+	jobs := make(chan job, d.cfg.Batch)
+	results := make(chan repo.Outcome, d.cfg.Batch)
+	var held sync.WaitGroup // claimed notices whose outcome is not yet written
+	keeper := d.newLeaseKeeper()
+	counts := Counts{}
+
+	var workers sync.WaitGroup
+	for range d.cfg.Workers {
+		workers.Go(func() {
+			for j := range jobs {
+				results <- d.work(ctx, sendCtx, j, keeper)
+			}
+		})
+	}
+	completed := make(chan struct{})
+	go func() {
+		defer close(completed)
+		d.complete(results, counts, &held, keeper)
+	}()
+	keeperDone := make(chan struct{})
+	go func() {
+		defer close(keeperDone)
+		keeper.run(completed)
+	}()
+
+	err := d.produce(ctx, once, jobs, results, &held)
+	close(jobs)
+	workers.Wait()
+	close(results)
+	<-completed
+	<-keeperDone
+	return counts, err
+}
+
+// job is one claimed notice and the cap bookkeeping of its claim.
+type job struct {
+	claim *repo.Claim
+	gate  *capGate
+}
+
+// produce claims batches until ctx ends (or, with once, until the queue is
+// empty) and feeds them to the workers.
+func (d *Dispatcher) produce(ctx context.Context, once bool, jobs chan<- job, results chan<- repo.Outcome, held *sync.WaitGroup) error {
+	bg := context.WithoutCancel(ctx)
+	drained := false // once: the last empty claim came after every outcome was written
+	for ctx.Err() == nil {
+		now := d.cfg.Now()
+		claims, err := d.claim(bg, now)
+		if err != nil {
+			if once {
+				return err
+			}
+			d.cfg.Logger.Error("dispatch claim failed", slog.String("error", err.Error()))
+			d.idle(ctx, d.cfg.Interval)
+			continue
+		}
+		if len(claims) == 0 {
+			if once {
+				if drained {
+					return nil
+				}
+				held.Wait() // retries and releases written; one more look
+				drained = true
+				continue
+			}
+			d.idle(ctx, d.untilNextDue(bg, now))
+			continue
+		}
+		drained = false
+		held.Add(len(claims))
+		gate := newCapGate()
+		for i := range claims {
+			select {
+			case jobs <- job{claim: &claims[i], gate: gate}:
+			case <-ctx.Done():
+				for k := i; k < len(claims); k++ {
+					results <- release(&claims[k])
+				}
+				return nil
+			}
+		}
+	}
+	return nil
+}
+
+// claim rescues expired leases when one is due, queues fallbacks, and
+// claims the next batch as of now. It runs on a context that stopping does
+// not cancel: a claim cut off after the database committed it would leave
+// notices leased to nobody until their lease ran out.
+func (d *Dispatcher) claim(ctx context.Context, now time.Time) ([]repo.Claim, error) {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if d.rescueDue(now) {
+		n, err := d.cfg.Store.RescueExpired(ctx, now)
+		if err != nil {
+			return nil, err
+		}
+		if n > 0 {
+			d.cfg.Logger.Warn("expired leases rescued; their last try is logged with an unknown outcome",
+				slog.Int("count", n))
+		}
+	}
+	if err := d.queueFallbacks(ctx, now); err != nil {
+		return nil, err
+	}
+	return d.cfg.Store.ClaimNotifications(ctx, d.cfg.Owner, now, d.cfg.Lease, d.cfg.Batch, d.cfg.SMSPerCustomerPerDay)
+}
+
+// rescueDue says whether a rescue of expired leases is due as of now: on the
+// first claim, then every quarter lease of the dispatcher's clock.
+func (d *Dispatcher) rescueDue(now time.Time) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if !d.lastRescue.IsZero() && now.Sub(d.lastRescue) < d.cfg.Lease/4 && !now.Before(d.lastRescue) {
+		return false
+	}
+	d.lastRescue = now
+	return true
+}
+
+// untilNextDue is how long an idle dispatcher waits: until the earliest
+// pending notice falls due, at most Interval.
+func (d *Dispatcher) untilNextDue(ctx context.Context, now time.Time) time.Duration {
+	next, ok, err := d.cfg.Store.NextDue(ctx)
+	if err != nil || !ok {
+		return d.cfg.Interval
+	}
+	return min(max(next.Sub(now), 10*time.Millisecond), d.cfg.Interval)
+}
+
+// idle waits wait, or until ctx ends or Wake is called.
+func (d *Dispatcher) idle(ctx context.Context, wait time.Duration) {
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	case <-d.wake:
+	}
+}
+
+// Wake tells an idle dispatcher to claim now (a scan queued notices).
+func (d *Dispatcher) Wake() {
+	select {
+	case d.wake <- struct{}{}:
+	default:
+	}
+}
+
+// work handles one job: released untried when stopping, else decided and
+// sent; a send never starts on a lease with less than two thirds left.
+func (d *Dispatcher) work(ctx, sendCtx context.Context, j job, keeper *leaseKeeper) repo.Outcome {
+	if ctx.Err() != nil {
+		return release(j.claim)
+	}
+	keeper.extendIfDue(false)
+	start := time.Now()
+	out := d.handle(ctx, sendCtx, j.claim, j.gate)
+	if d.cfg.Observer != nil {
+		d.cfg.Observer.Finished(j.claim.Kind, j.claim.Channel, out.Status, time.Since(start))
+	}
+	return out
+}
+
+// release gives a claimed notice back untried: pending at the time it had,
+// its attempt returned, its reason kept.
+func release(c *repo.Claim) repo.Outcome {
+	return repo.Outcome{ID: c.ID, Status: repo.StatusPending, NextAttemptAt: c.NextAttemptAt, Deferred: true,
+		Reason: c.StatusReason}
+}
+
+// complete writes outcomes as they arrive, in groups: it takes what is
+// waiting (up to flushMax) and writes it in one transaction.
+func (d *Dispatcher) complete(results <-chan repo.Outcome, counts Counts, held *sync.WaitGroup, keeper *leaseKeeper) {
+	buf := make([]repo.Outcome, 0, flushMax)
+	for o := range results {
+		buf = append(buf[:0], o)
+	gather:
+		for len(buf) < flushMax {
+			select {
+			case o, ok := <-results:
+				if !ok {
+					break gather
+				}
+				buf = append(buf, o)
+			default:
+				break gather
+			}
+		}
+		d.finish(buf)
+		for _, o := range buf {
+			counts[o.Status]++
+		}
+		held.Add(-len(buf))
+		keeper.extendIfDue(false)
+	}
+}
+
+// finish writes one group of outcomes, retrying with backoff while the
+// database is unreachable, for up to one lease: after that the notices are
+// rescued by another worker anyway, which logs the try as unknown.
+func (d *Dispatcher) finish(outs []repo.Outcome) {
+	giveUp := time.Now().Add(d.cfg.Lease)
+	wait := 50 * time.Millisecond
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+		err := d.cfg.Store.FinishNotifications(ctx, d.cfg.Owner, d.cfg.Now(), outs)
+		cancel()
+		if err == nil {
+			return
+		}
+		if time.Now().Add(wait).After(giveUp) {
+			d.cfg.Logger.Error("outcome write failed for a whole lease; giving up, the notices will be rescued",
+				slog.Int("count", len(outs)), slog.String("error", err.Error()))
+			return
+		}
+		d.cfg.Logger.Warn("outcome write failed, retrying", slog.Int("count", len(outs)),
+			slog.Duration("retry_in", wait), slog.String("error", err.Error()))
+		time.Sleep(wait)
+		wait = min(2*wait, 2*time.Second)
+	}
+}

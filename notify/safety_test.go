@@ -1,0 +1,370 @@
+package notify_test
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"log/slog"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"duebell/notify"
+	"duebell/repo"
+	"duebell/repo/repotest"
+)
+
+// heldSender blocks every send until release is closed (or, with
+// honourCtx, until the send's context ends), and records what it took.
+type heldSender struct {
+	started   chan int64 // a notice id per send that began
+	release   chan struct{}
+	honourCtx bool
+
+	mu   sync.Mutex
+	sent map[int64]int
+}
+
+func newHeldSender() *heldSender {
+	return &heldSender{started: make(chan int64, 1000), release: make(chan struct{}), sent: map[int64]int{}}
+}
+
+func (s *heldSender) Provider() string { return "held" }
+
+func (s *heldSender) Send(ctx context.Context, m notify.Message) (notify.Result, error) {
+	s.started <- m.NotificationID
+	if s.honourCtx {
+		select {
+		case <-s.release:
+		case <-ctx.Done():
+			return notify.Result{}, notify.Transient("", ctx.Err())
+		}
+	} else {
+		<-s.release
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.sent[m.NotificationID]++
+	return notify.Result{ProviderMsgID: "held-" + m.To}, nil
+}
+
+func (s *heldSender) deliveries() map[int64]int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := map[int64]int{}
+	for k, v := range s.sent {
+		out[k] = v
+	}
+	return out
+}
+
+// statusCounts counts the notices by status.
+func statusCounts(t *testing.T, r *repo.Repo) map[string]int {
+	t.Helper()
+	var rows []struct {
+		Status string `db:"status"`
+		N      int    `db:"n"`
+	}
+	if err := r.DB().Select(&rows, `SELECT status, count(*) AS n FROM notifications GROUP BY status`); err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]int{}
+	for _, row := range rows {
+		out[row.Status] = row.N
+	}
+	return out
+}
+
+// attemptsAgree checks that every notice's attempts counter equals its
+// attempt rows: no try is missing from the log.
+func attemptsAgree(t *testing.T, r *repo.Repo) {
+	t.Helper()
+	var bad []int64
+	if err := r.DB().Select(&bad, `SELECT n.id FROM notifications n
+		WHERE n.attempts <> (SELECT count(*) FROM delivery_attempts a WHERE a.notification_id = n.id)`); err != nil {
+		t.Fatal(err)
+	}
+	if len(bad) > 0 {
+		t.Errorf("notices whose attempts disagree with their attempt rows: %v", bad)
+	}
+}
+
+// logBuffer is a logger's output that tests read back.
+type logBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (l *logBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.Write(p)
+}
+
+func (l *logBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.String()
+}
+
+func (l *logBuffer) logger() *slog.Logger { return slog.New(slog.NewTextHandler(l, nil)) }
+
+func startDispatcher(t *testing.T, cfg notify.Config) (stop func()) {
+	t.Helper()
+	d, err := notify.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		d.Start(ctx)
+	}()
+	return func() { cancel(); <-done }
+}
+
+func TestShutdownFinishesSendsInProgressAndReleasesTheRest(t *testing.T) {
+	t.Parallel()
+	at := sh(11, 21, 10, 0)
+	sender := newHeldSender()
+	b := setup(t, func(c *notify.Config) {
+		c.Senders["sms"] = sender
+		c.Workers, c.Batch = 4, 10
+		c.Now = func() time.Time { return at }
+	})
+	seedSMS(t, b.r, 20)
+	stop := startDispatcher(t, b.cfg)
+	for range 4 { // every worker is inside a send
+		<-sender.started
+	}
+	stopped := make(chan struct{})
+	go func() { stop(); close(stopped) }()
+	select {
+	case <-stopped:
+		t.Fatal("Start returned while sends were still in progress")
+	case <-time.After(50 * time.Millisecond):
+	}
+	close(sender.release)
+	<-stopped
+
+	if got := statusCounts(t, b.r); got["sent"] != 4 || got["pending"] != 16 || got["sending"] != 0 {
+		t.Fatalf("after drain: %v, want the 4 in progress sent, 16 released pending, none left sending", got)
+	}
+	var released []repo.Notification
+	if err := b.r.DB().Select(&released, `SELECT * FROM notifications WHERE status = 'pending'`); err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range released {
+		if n.Attempts != 0 || n.LeaseOwner != nil {
+			t.Errorf("released notice %d: attempts %d owner %v; want untried and unleased", n.ID, n.Attempts, n.LeaseOwner)
+		}
+	}
+	attemptsAgree(t, b.r)
+
+	// The next deploy sends the rest, and nothing twice.
+	if c := b.dispatch(t, at); c["sent"] != 16 {
+		t.Fatalf("restart: %v", c)
+	}
+	for id, n := range sender.deliveries() {
+		if n != 1 {
+			t.Errorf("notice %d reached the provider %d times", id, n)
+		}
+	}
+	if got := len(sender.deliveries()); got != 20 {
+		t.Errorf("%d notices delivered, want 20", got)
+	}
+}
+
+func TestShutdownGraceCutsOffSendsAndLogsThemUnknown(t *testing.T) {
+	t.Parallel()
+	at := sh(11, 21, 10, 0)
+	sender := newHeldSender()
+	sender.honourCtx = true
+	var logs logBuffer
+	b := setup(t, func(c *notify.Config) {
+		c.Senders["sms"] = sender
+		c.Workers, c.Batch, c.ShutdownGrace = 2, 10, 20*time.Millisecond
+		c.Now, c.Logger = func() time.Time { return at }, logs.logger()
+	})
+	seedSMS(t, b.r, 5)
+	stop := startDispatcher(t, b.cfg)
+	<-sender.started
+	<-sender.started
+	stop() // the provider never answers: the grace runs out
+
+	if got := statusCounts(t, b.r); got["pending"] != 5 || got["sending"] != 0 {
+		t.Fatalf("after the grace: %v, want all pending, none left sending", got)
+	}
+	var unknown []repo.Attempt
+	if err := b.r.DB().Select(&unknown, `SELECT * FROM delivery_attempts WHERE outcome = 'unknown'`); err != nil {
+		t.Fatal(err)
+	}
+	if len(unknown) != 2 {
+		t.Fatalf("%d unknown attempts, want the 2 sends cut off", len(unknown))
+	}
+	attemptsAgree(t, b.r)
+	for _, want := range []string{"shutdown grace over", "send cut off at shutdown, outcome unknown"} {
+		if !strings.Contains(logs.String(), want) {
+			t.Errorf("log lacks %q:\n%s", want, logs.String())
+		}
+	}
+}
+
+// steppingClock moves forward by step at every send: a slow provider, in
+// the dispatcher's time.
+type steppingClock struct {
+	mu   sync.Mutex
+	t    time.Time
+	step time.Duration
+}
+
+func (c *steppingClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *steppingClock) tick() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(c.step)
+}
+
+type countingSender struct {
+	clock   *steppingClock
+	n       atomic.Int64
+	onCount map[int64]func()
+	mu      sync.Mutex
+	sent    map[int64]int
+}
+
+func (s *countingSender) Provider() string { return "counting" }
+
+func (s *countingSender) Send(_ context.Context, m notify.Message) (notify.Result, error) {
+	s.clock.tick()
+	s.mu.Lock()
+	s.sent[m.NotificationID]++
+	s.mu.Unlock()
+	if f := s.onCount[s.n.Add(1)]; f != nil {
+		f()
+	}
+	return notify.Result{ProviderMsgID: "n"}, nil
+}
+
+func TestStaggeredReplicasWithALongRunSendNothingTwice(t *testing.T) {
+	t.Parallel()
+	clock := &steppingClock{t: sh(11, 21, 10, 0), step: time.Second}
+	startB := make(chan struct{})
+	sender := &countingSender{clock: clock, sent: map[int64]int{},
+		onCount: map[int64]func(){15: func() { close(startB) }}}
+	b := setup(t, func(c *notify.Config) {
+		c.Senders["sms"] = sender
+		c.Workers, c.Batch, c.Lease = 1, 12, 10*time.Second // a batch outlives a lease
+		c.Now = clock.Now
+	})
+	seedSMS(t, b.r, 26)
+	// Replica A runs alone for 15 s of its clock, past its first lease;
+	// then replica B starts and both drain the queue.
+	var wg sync.WaitGroup
+	for _, owner := range []string{"replica-a", "replica-b"} {
+		cfg := b.cfg
+		cfg.Owner = owner
+		d, err := notify.New(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		wg.Go(func() {
+			if owner == "replica-b" {
+				<-startB
+			}
+			if _, err := d.RunOnce(context.Background()); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	sender.mu.Lock()
+	defer sender.mu.Unlock()
+	if len(sender.sent) != 26 {
+		t.Errorf("%d notices sent, want 26", len(sender.sent))
+	}
+	for id, n := range sender.sent {
+		if n != 1 {
+			t.Errorf("notice %d sent %d times", id, n)
+		}
+	}
+	if got := statusCounts(t, b.r); got["sent"] != 26 {
+		t.Errorf("statuses %v, want 26 sent", got)
+	}
+	attemptsAgree(t, b.r)
+}
+
+// cuttingSender terminates the dispatcher's database connections from
+// outside while its first send is in progress, the way a PostgreSQL restart
+// does, so the outcome write that follows meets a dead connection.
+type cuttingSender struct {
+	admin  *sql.DB
+	schema string
+	once   sync.Once
+	mu     sync.Mutex
+	sent   map[int64]int
+	cut    int
+	t      *testing.T
+}
+
+func (s *cuttingSender) Provider() string { return "cutting" }
+
+func (s *cuttingSender) Send(ctx context.Context, m notify.Message) (notify.Result, error) {
+	s.once.Do(func() {
+		if err := s.admin.QueryRowContext(ctx, `SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
+			WHERE application_name = 'duebell/' || $1`, s.schema).Scan(&s.cut); err != nil {
+			s.t.Error(err)
+		}
+	})
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.sent[m.NotificationID]++
+	return notify.Result{ProviderMsgID: "c"}, nil
+}
+
+func TestDatabaseBlipDelaysTheOutcomeWriteAndLosesNothing(t *testing.T) {
+	t.Parallel()
+	r, schema := repotest.NewWithURL(t)
+	admin, err := sql.Open("postgres", repotest.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { admin.Close() })
+	at := sh(11, 21, 10, 0)
+	sender := &cuttingSender{admin: admin, schema: schema, sent: map[int64]int{}, t: t}
+	var logs logBuffer
+	b := setup(t, func(c *notify.Config) {
+		c.Store = r
+		c.Senders["sms"] = sender
+		c.Workers, c.Batch = 1, 10
+		c.Now, c.Logger = func() time.Time { return at }, logs.logger()
+	})
+	b.r = r
+	seedSMS(t, r, 3)
+	if c := b.dispatch(t, at); c["sent"] != 3 {
+		t.Fatalf("counts %v", c)
+	}
+	if sender.cut == 0 {
+		t.Fatal("no connection was cut: the test did not exercise the blip")
+	}
+	if got := statusCounts(t, r); got["sent"] != 3 {
+		t.Errorf("statuses %v, want all 3 sent despite the blip", got)
+	}
+	for id, n := range sender.sent {
+		if n != 1 {
+			t.Errorf("notice %d sent %d times", id, n)
+		}
+	}
+	attemptsAgree(t, r)
+	if !strings.Contains(logs.String(), "outcome write failed, retrying") {
+		t.Errorf("the failed write was not logged:\n%s", logs.String())
+	}
+}
