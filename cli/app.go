@@ -146,7 +146,8 @@ func (a *app) dispatcher(obs notify.Observer) (*notify.Dispatcher, error) {
 		DefaultTimezone: a.cfg.Defaults.Timezone, SupportPhone: a.cfg.Support.Phone,
 		Workers: d.Workers, Batch: d.Batch, Lease: d.Lease.Duration, MaxAttempts: d.MaxAttempts,
 		BackoffBase: d.BackoffBase.Duration, BackoffMax: d.BackoffMax.Duration, Interval: d.Interval.Duration,
-		Logger: a.log, Observer: obs, Now: a.now,
+		ShutdownGrace: d.ShutdownGrace.Duration,
+		Logger:        a.log, Observer: obs, Now: a.now,
 	}
 	a.smsDispatch(&cfg, senders[notify.ChannelSMS].Provider())
 	return notify.New(cfg)

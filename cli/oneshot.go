@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"sort"
@@ -60,8 +61,18 @@ func runScan(ctx context.Context, args []string, out io.Writer) error {
 	} else {
 		ev, err = (&scheduler.EventScan{Store: a.repo, Logger: a.log}).Run(ctx, at)
 	}
-	if err != nil {
+	verb := "queued"
+	if *dryRun {
+		verb = "would queue"
+	}
+	// A peer holding the scan lock is doing this work: skipping is not a failure.
+	switch {
+	case errors.Is(err, repo.ErrBusy):
+		fmt.Fprintln(out, "channel-event scan skipped: another replica is scanning")
+	case err != nil:
 		return err
+	default:
+		printEventScan(out, at, verb, ev)
 	}
 	var res repo.ScanResult
 	if *dryRun {
@@ -69,14 +80,13 @@ func runScan(ctx context.Context, args []string, out io.Writer) error {
 	} else {
 		res, err = a.dueScan(nil).Run(ctx, at)
 	}
+	if errors.Is(err, repo.ErrBusy) {
+		fmt.Fprintln(out, "due-date scan skipped: another replica is scanning")
+		return nil
+	}
 	if err != nil {
 		return err
 	}
-	verb := "queued"
-	if *dryRun {
-		verb = "would queue"
-	}
-	printEventScan(out, at, verb, ev)
 	fmt.Fprintf(out, "due-date scan as of %s: %s %d, skipped %d superseded\n", at.Format("2006-01-02T15:04:05Z07:00"), verb, res.Total(), res.Skipped)
 	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "KIND\tSTAGE\tCHANNEL\tSTATUS\tCOUNT")

@@ -47,8 +47,10 @@ func runServe(ctx context.Context, args []string, out io.Writer) error {
 
 // serve runs the HTTP server, the cron scans and the dispatcher until ctx
 // ends or SIGINT/SIGTERM arrives, then shuts down gracefully: the listener
-// stops taking requests, running scans and sends finish, leases are released
-// by the normal finish path. listening, when set, is told the bound address.
+// stops taking requests, running scans finish, the dispatcher claims nothing
+// more, releases what it claimed but had not started, lets sends in progress
+// finish within dispatch.shutdown_grace and writes every outcome before it
+// returns. listening, when set, is told the bound address.
 func (a *app) serve(ctx context.Context, listening func(addr string)) error {
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
@@ -61,10 +63,12 @@ func (a *app) serve(ctx context.Context, listening func(addr string)) error {
 	if err != nil {
 		return err
 	}
+	// A scan that queued notices wakes the dispatcher: no polling gap.
+	queued := func(r repo.ScanResult) { m.Queued(r); d.Wake() }
 	events := &scheduler.EventScan{Store: a.repo, Logger: a.log,
-		OnProcessed: func(r repo.EventScanResult) { m.Queued(repo.ScanResult{Queued: r.Queued}) }}
+		OnProcessed: func(r repo.EventScanResult) { queued(repo.ScanResult{Queued: r.Queued}) }}
 	sched, err := scheduler.New(scheduler.Config{Logger: a.log, Now: a.now,
-		Jobs: []scheduler.Job{a.dueScan(m.Queued).Job(a.cfg.Scan.Schedule),
+		Jobs: []scheduler.Job{a.dueScan(queued).Job(a.cfg.Scan.Schedule),
 			events.Job(a.cfg.Scan.ChannelEventsSchedule)}})
 	if err != nil {
 		return fmt.Errorf("scan: %w", err)

@@ -103,6 +103,8 @@ type Dispatch struct {
 	BackoffBase Duration `toml:"backoff_base"`
 	BackoffMax  Duration `toml:"backoff_max"`
 	Interval    Duration `toml:"interval"`
+	// ShutdownGrace is how long sends in progress may finish after SIGTERM.
+	ShutdownGrace Duration `toml:"shutdown_grace"`
 }
 
 type Email struct {

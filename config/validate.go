@@ -73,7 +73,7 @@ func (c *Config) Validate() error {
 		bad("scan.channel_events_schedule", "%q: %v", c.Scan.ChannelEventsSchedule, err)
 	}
 	d := c.Dispatch
-	if d.Workers < 0 || d.Batch < 0 || d.MaxAttempts < 0 || d.Lease.Duration < 0 || d.BackoffBase.Duration < 0 {
+	if d.Workers < 0 || d.Batch < 0 || d.MaxAttempts < 0 || d.Lease.Duration < 0 || d.ShutdownGrace.Duration < 0 || d.BackoffBase.Duration < 0 {
 		bad("dispatch", "workers, batch, max_attempts, lease and backoff must not be negative")
 	}
 	switch c.Email.Provider {

@@ -80,3 +80,57 @@ func TestSMSCapIgnoresEmailAndOtherCustomers(t *testing.T) {
 		t.Fatalf("counts %v, want c1's SMS and email sent", c)
 	}
 }
+
+func TestSMSCapCountsOnlySMSThatGoOut(t *testing.T) {
+	t.Parallel()
+	b := setup(t, func(c *notify.Config) { c.SMSPerCustomerPerDay = 5 })
+	repotest.Customer(t, b.r, "c1")
+	due := []repo.Date{repo.NewDate(2026, 11, 24)}
+	for _, p := range []string{"p1", "p2", "p3", "p4", "p5", "p6"} {
+		repotest.Plan(t, b.r, p, "c1", due)
+	}
+	if _, err := b.r.QueueDueReminders(context.Background(), sh(11, 21, 8, 0), smsOnlyStages); err != nil {
+		t.Fatal(err)
+	}
+	// The first five bills are paid after the scan: their SMS, ahead of
+	// the sixth in the same claim, are suppressed just before sending.
+	for _, p := range []string{"p1", "p2", "p3", "p4", "p5"} {
+		if _, err := b.r.RecordPayment(context.Background(), repo.PaymentInput{PlanRef: p, Seq: 1, Amount: 50000,
+			Now: sh(11, 21, 9, 0)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if c := b.dispatch(t, sh(11, 21, 10, 0)); c["suppressed"] != 5 || c["sent"] != 1 {
+		t.Fatalf("counts %v, want 5 suppressed and the unpaid bill's SMS sent now", c)
+	}
+	if got := len(b.sms.messages()); got != 1 {
+		t.Errorf("%d SMS reached the provider, want 1", got)
+	}
+}
+
+func TestSMSCapDoesNotSpendOnNoticesOthersHold(t *testing.T) {
+	t.Parallel()
+	b := setup(t, func(c *notify.Config) { c.SMSPerCustomerPerDay = 1 })
+	repotest.Customer(t, b.r, "c1")
+	due := []repo.Date{repo.NewDate(2026, 11, 24)}
+	repotest.Plan(t, b.r, "p1", "c1", due)
+	repotest.Plan(t, b.r, "p2", "c1", due)
+	if _, err := b.r.QueueDueReminders(context.Background(), sh(11, 21, 8, 0), smsOnlyStages); err != nil {
+		t.Fatal(err)
+	}
+	at := sh(11, 21, 10, 0)
+	// Another worker holds the first SMS: the second waits a little, not a day.
+	if _, err := b.r.ClaimNotifications(context.Background(), "other", at, time.Minute, 1, 1); err != nil {
+		t.Fatal(err)
+	}
+	if c := b.dispatch(t, at); c["pending"] != 1 {
+		t.Fatalf("counts %v, want the second SMS waiting", c)
+	}
+	var n repo.Notification
+	if err := b.r.DB().Get(&n, `SELECT * FROM notifications WHERE status = 'pending'`); err != nil {
+		t.Fatal(err)
+	}
+	if wait := n.NextAttemptAt.Sub(at); wait <= 0 || wait > time.Minute {
+		t.Errorf("waits %v for an SMS another worker holds, want a short recheck", wait)
+	}
+}
