@@ -3,26 +3,32 @@ package api
 import (
 	"net/http"
 	"strconv"
+	"strings"
 
 	"duebell/repo"
 )
 
 type paymentBody struct {
+	// Amount in fen: > 0 a payment (at most what is still due), < 0 a
+	// reversal such as a chargeback or bank return (needs a reason).
 	Amount int64  `json:"amount"`
 	PaidAt string `json:"paid_at"` // RFC 3339; default now
 	Ref    string `json:"ref"`     // the lender's payment id; makes retries safe
+	Reason string `json:"reason"`  // why a reversal is made; audited
 }
 
 type paymentResponse struct {
 	PlanRef     string           `json:"plan_ref"`
 	Installment repo.Installment `json:"installment"`
 	Settled     bool             `json:"settled"`
+	Reopened    bool             `json:"reopened"`
 	Replayed    bool             `json:"replayed"`
 	Queued      int              `json:"queued"`
 }
 
-// postPayment records a payment: 201 when recorded, 200 when the ref was
-// already recorded with the same amount (nothing changed).
+// postPayment records a payment or a reversal: 201 when recorded, 200 when
+// the ref was already recorded with the same amount (nothing changed). An
+// overpayment, or a reversal of more than was paid, is 409.
 func (s *server) postPayment(w http.ResponseWriter, r *http.Request) error {
 	ref, err := pathRef(r, "ref")
 	if err != nil {
@@ -38,9 +44,15 @@ func (s *server) postPayment(w http.ResponseWriter, r *http.Request) error {
 	}
 	now := s.cfg.Now()
 	in := repo.PaymentInput{PlanRef: ref, Seq: seq, Amount: b.Amount, PaidAt: now, Ref: b.Ref, Now: now,
-		ConfirmChannels: s.cfg.PaymentConfirmChannels}
-	if b.Amount <= 0 {
-		return invalid("amount", "must be a positive integer amount in minor units (fen)")
+		Reason: b.Reason, Actor: info(r).token, ConfirmChannels: s.cfg.PaymentConfirmChannels}
+	switch {
+	case b.Amount == 0:
+		return invalid("amount", "must be a non-zero integer amount in minor units (fen): > 0 a payment, < 0 a reversal")
+	case b.Amount < 0 && strings.TrimSpace(b.Reason) == "":
+		return invalid("reason", "a reversal (negative amount) needs a reason")
+	}
+	if err := checkText("reason", b.Reason, 500); err != nil {
+		return err
 	}
 	if b.Ref != "" {
 		if err := checkRef(b.Ref); err != nil {
@@ -63,6 +75,6 @@ func (s *server) postPayment(w http.ResponseWriter, r *http.Request) error {
 		status = http.StatusOK
 	}
 	writeJSON(w, status, paymentResponse{PlanRef: ref, Installment: res.Installment,
-		Settled: res.Settled, Replayed: res.Replayed, Queued: res.Queued})
+		Settled: res.Settled, Reopened: res.Reopened, Replayed: res.Replayed, Queued: res.Queued})
 	return nil
 }

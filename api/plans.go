@@ -29,7 +29,7 @@ type installmentBody struct {
 	Seq     int    `json:"seq"`
 	DueDate string `json:"due_date"`
 	Amount  int64  `json:"amount"`
-	Paid    int64  `json:"paid"`
+	Paid    *int64 `json:"paid"` // omitted: keep what is stored
 	Status  string `json:"status"`
 	PaidAt  string `json:"paid_at"` // optional, RFC 3339, for an installment already paid
 }
@@ -102,7 +102,12 @@ func (s *server) planFrom(ref string, b planBody) (repo.Plan, error) {
 }
 
 func installmentFrom(field string, b installmentBody, periods int, seen []bool, now time.Time) (repo.Installment, error) {
-	it := repo.Installment{Seq: b.Seq, Amount: b.Amount, Paid: b.Paid, Status: or(b.Status, repo.InstallmentPending)}
+	it := repo.Installment{Seq: b.Seq, Amount: b.Amount, Status: or(b.Status, repo.InstallmentPending)}
+	if b.Paid != nil {
+		it.Paid = *b.Paid
+	} else {
+		it.KeepPaid = true
+	}
 	switch {
 	case b.Seq < 1 || b.Seq > periods:
 		return it, invalid(field+".seq", "want 1 to periods (%d)", periods)
@@ -110,9 +115,9 @@ func installmentFrom(field string, b installmentBody, periods int, seen []bool, 
 		return it, invalid(field+".seq", "%d appears twice", b.Seq)
 	case b.Amount < 0:
 		return it, invalid(field+".amount", "must not be negative")
-	case b.Paid < 0:
+	case it.Paid < 0:
 		return it, invalid(field+".paid", "must not be negative")
-	case b.Paid > b.Amount:
+	case it.Paid > b.Amount:
 		return it, invalid(field+".paid", "must not exceed amount")
 	case it.Status != repo.InstallmentPending && it.Status != repo.InstallmentPaid && it.Status != repo.InstallmentWaived:
 		return it, invalid(field+".status", "want pending, paid or waived")

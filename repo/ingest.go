@@ -86,10 +86,13 @@ func (r *Repo) UpsertPlan(ctx context.Context, p Plan, now time.Time) (Plan, err
 
 func upsertInstallments(ctx context.Context, tx *sqlx.Tx, planID int64, in []Installment, now time.Time) error {
 	n := len(in)
-	seqs, dues, amounts, paids := make([]int64, n), make([]string, n), make([]int64, n), make([]int64, n)
+	seqs, dues, amounts, paids := make([]int64, n), make([]string, n), make([]int64, n), make([]*int64, n)
 	statuses, paidAts := make([]string, n), make([]string, n)
 	for i, it := range in {
-		seqs[i], dues[i], amounts[i], paids[i], statuses[i] = int64(it.Seq), it.DueDate.String(), it.Amount, it.Paid, it.Status
+		seqs[i], dues[i], amounts[i], statuses[i] = int64(it.Seq), it.DueDate.String(), it.Amount, it.Status
+		if !it.KeepPaid {
+			paids[i] = &in[i].Paid
+		}
 		if it.PaidAt != nil {
 			paidAts[i] = it.PaidAt.Format(time.RFC3339Nano)
 		}
@@ -105,14 +108,35 @@ func upsertInstallments(ctx context.Context, tx *sqlx.Tx, planID int64, in []Ins
 	if len(missing) > 0 {
 		return fmt.Errorf("installment %d is missing from the plan; installments cannot be removed, mark them waived: %w", missing[0], ErrConflict)
 	}
+	// Payments recorded through the payments endpoint win over a stale
+	// push: a push may not set paid below their sum.
+	var below []struct {
+		Seq      int   `db:"seq"`
+		Paid     int64 `db:"paid"`
+		Recorded int64 `db:"recorded"`
+	}
+	if err := tx.SelectContext(ctx, &below, `
+		SELECT i.seq, i.paid, rec.sum AS recorded
+		FROM unnest($2::int[], $3::bigint[]) AS i (seq, paid)
+		JOIN installments cur ON cur.plan_id = $1 AND cur.seq = i.seq
+		CROSS JOIN LATERAL (SELECT coalesce(sum(amount), 0) AS sum FROM payments WHERE installment_id = cur.id) rec
+		WHERE i.paid < rec.sum ORDER BY i.seq LIMIT 1`, planID, pq.Array(seqs), pq.Array(paids)); err != nil {
+		return fmt.Errorf("check recorded payments: %w", err)
+	}
+	if len(below) > 0 {
+		b := below[0]
+		return fmt.Errorf("installment %d: paid %d is below the %d recorded through the payments endpoint; "+
+			"omit paid to keep it, or record a reversal: %w", b.Seq, b.Paid, b.Recorded, ErrConflict)
+	}
 	_, err := tx.ExecContext(ctx, `
 		INSERT INTO installments (plan_id, seq, due_date, amount, paid, status, paid_at)
-		SELECT $1, i.seq, i.due_date, i.amount, i.paid, st.status,
+		SELECT $1, i.seq, i.due_date, i.amount, pd.paid, st.status,
 			CASE WHEN st.status = 'paid' THEN coalesce(NULLIF(i.paid_at, '')::timestamptz, cur.paid_at, $8) END
 		FROM unnest($2::int[], $3::date[], $4::bigint[], $5::bigint[], $6::text[], $7::text[])
 			AS i (seq, due_date, amount, paid, status, paid_at)
 		LEFT JOIN installments cur ON cur.plan_id = $1 AND cur.seq = i.seq
-		CROSS JOIN LATERAL (SELECT CASE WHEN i.status = 'pending' AND i.paid >= i.amount
+		CROSS JOIN LATERAL (SELECT coalesce(i.paid, cur.paid, 0) AS paid) pd
+		CROSS JOIN LATERAL (SELECT CASE WHEN i.status = 'pending' AND pd.paid >= i.amount
 			THEN 'paid' ELSE i.status END AS status) st
 		ON CONFLICT (plan_id, seq) DO UPDATE SET
 			due_date = EXCLUDED.due_date, amount = EXCLUDED.amount, paid = EXCLUDED.paid,
@@ -152,7 +176,12 @@ func installmentsOf(ctx context.Context, q sqlx.QueryerContext, planID int64) ([
 type PaymentInput struct {
 	PlanRef string
 	Seq     int
-	Amount  int64     // minor units, > 0
+	// Amount in minor units: > 0 a payment, at most what is still due
+	// (an overpayment is refused); < 0 a reversal (chargeback, bank return)
+	// of at most what was paid, which needs a Reason and is audited.
+	Amount int64
+	Reason string // why a reversal is made
+	Actor  string // who asked (the API token's name), for the audit log
 	PaidAt  time.Time // when the borrower paid; zero means Now
 	// Ref is the lender's payment id. With it a replayed report changes
 	// nothing; without it every call records a payment.
@@ -167,6 +196,7 @@ type PaymentInput struct {
 type PaymentResult struct {
 	Installment Installment
 	Settled     bool // this payment settled the installment
+	Reopened    bool // this reversal made a settled installment due again
 	Replayed    bool // Ref was already recorded with this amount; nothing changed
 	Queued      int  // payment_received notices created to be sent (not counting suppressed ones)
 }
@@ -179,8 +209,11 @@ type PaymentResult struct {
 // per confirm channel, not before PaidAt (suppressed when the customer opted
 // out of the channel or has no address on it).
 func (r *Repo) RecordPayment(ctx context.Context, in PaymentInput) (PaymentResult, error) {
-	if in.Amount <= 0 {
-		return PaymentResult{}, fmt.Errorf("record payment: amount must be positive")
+	switch {
+	case in.Amount == 0:
+		return PaymentResult{}, fmt.Errorf("record payment: amount must not be zero")
+	case in.Amount < 0 && in.Reason == "":
+		return PaymentResult{}, fmt.Errorf("record payment: a reversal needs a reason")
 	}
 	for _, ch := range in.ConfirmChannels {
 		if ch != "sms" && ch != "email" {
@@ -217,18 +250,36 @@ func (r *Repo) RecordPayment(ctx context.Context, in PaymentInput) (PaymentResul
 				return fmt.Errorf("look up payment: %w", err)
 			}
 		}
+		// Amounts are bounded far below overflow by the API; the checks
+		// are written so that they cannot overflow either.
+		switch {
+		case in.Amount > 0 && in.Amount > cur.Amount-cur.Paid:
+			return fmt.Errorf("installment %d: payment of %d exceeds the %d still due; overpayments are refused: %w",
+				in.Seq, in.Amount, max(cur.Amount-cur.Paid, 0), ErrConflict)
+		case in.Amount < 0 && -in.Amount > cur.Paid:
+			return fmt.Errorf("installment %d: reversal of %d exceeds the %d paid: %w", in.Seq, -in.Amount, cur.Paid, ErrConflict)
+		}
 		if _, err := tx.ExecContext(ctx, `
-			INSERT INTO payments (installment_id, ref, amount, paid_at, created_at)
-			VALUES ($1, NULLIF($2, ''), $3, $4, $5)`, cur.ID, in.Ref, in.Amount, in.PaidAt, in.Now); err != nil {
+			INSERT INTO payments (installment_id, ref, amount, paid_at, created_at, reason, actor)
+			VALUES ($1, NULLIF($2, ''), $3, $4, $5, $6, $7)`, cur.ID, in.Ref, in.Amount, in.PaidAt, in.Now,
+			in.Reason, in.Actor); err != nil {
 			return fmt.Errorf("insert payment: %w", err)
 		}
 		res.Settled = cur.Status == InstallmentPending && cur.Paid < cur.Amount && cur.Paid+in.Amount >= cur.Amount
+		res.Reopened = cur.Status == InstallmentPaid && cur.Paid+in.Amount < cur.Amount
 		if err := tx.GetContext(ctx, &res.Installment, `
 			UPDATE installments SET paid = paid + $2,
-				status  = CASE WHEN $3 THEN 'paid' ELSE status END,
-				paid_at = CASE WHEN $3 THEN $4 ELSE paid_at END
-			WHERE id = $1 RETURNING *`, cur.ID, in.Amount, res.Settled, in.PaidAt); err != nil {
+				status  = CASE WHEN $3 THEN 'paid' WHEN $5 THEN 'pending' ELSE status END,
+				paid_at = CASE WHEN $3 THEN $4 WHEN $5 THEN NULL ELSE paid_at END
+			WHERE id = $1 RETURNING *`, cur.ID, in.Amount, res.Settled, in.PaidAt, res.Reopened); err != nil {
 			return fmt.Errorf("update installment: %w", err)
+		}
+		if in.Amount < 0 {
+			if err := Audit(ctx, tx, in.Now, in.Actor, "payment.reverse",
+				fmt.Sprintf("plan:%s:%d", in.PlanRef, in.Seq), map[string]any{
+					"amount": in.Amount, "reason": in.Reason, "ref": in.Ref, "reopened": res.Reopened}); err != nil {
+				return err
+			}
 		}
 		if !res.Settled || len(in.ConfirmChannels) == 0 {
 			return nil

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -239,11 +240,11 @@ func TestRecordPaymentSettlesAndQueues(t *testing.T) {
 		}
 	}
 
-	// A later payment on the settled installment queues nothing more.
-	res, err = b.r.RecordPayment(b.ctx, repo.PaymentInput{PlanRef: "p1", Seq: 1, Amount: 5, Now: now,
+	// A later payment on the settled installment is an overpayment: refused, nothing more queued.
+	_, err = b.r.RecordPayment(b.ctx, repo.PaymentInput{PlanRef: "p1", Seq: 1, Amount: 5, Now: now,
 		ConfirmChannels: []string{"sms", "email"}})
-	if err != nil || res.Settled || res.Queued != 0 || res.Installment.Paid != 10005 {
-		t.Errorf("overpayment = %+v, %v", res, err)
+	if !errors.Is(err, repo.ErrConflict) || !strings.Contains(err.Error(), "exceeds the 0 still due") {
+		t.Errorf("overpayment: %v, want a conflict", err)
 	}
 	if n := b.count(t, "notifications"); n != 2 {
 		t.Errorf("notifications = %d, want 2", n)

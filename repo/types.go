@@ -47,6 +47,9 @@ type Installment struct {
 	Paid    int64      `db:"paid" json:"paid"`
 	Status  string     `db:"status" json:"status"`
 	PaidAt  *time.Time `db:"paid_at" json:"paid_at,omitempty"`
+	// KeepPaid, on a plan push, leaves the stored paid as it is (the push
+	// did not say); a new installment starts at 0.
+	KeepPaid bool `db:"-" json:"-"`
 }
 
 // Plan, installment and notification states.
