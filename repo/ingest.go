@@ -180,9 +180,9 @@ type PaymentInput struct {
 	// (an overpayment is refused); < 0 a reversal (chargeback, bank return)
 	// of at most what was paid, which needs a Reason and is audited.
 	Amount int64
-	Reason string // why a reversal is made
-	Actor  string // who asked (the API token's name), for the audit log
-	PaidAt  time.Time // when the borrower paid; zero means Now
+	Reason string    // why a reversal is made
+	Actor  string    // who asked (the API token's name), for the audit log
+	PaidAt time.Time // when the borrower paid; zero means Now
 	// Ref is the lender's payment id. With it a replayed report changes
 	// nothing; without it every call records a payment.
 	Ref string
