@@ -3,6 +3,7 @@ package notify_test
 import (
 	"context"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -10,8 +11,10 @@ import (
 	"net/http/httptest"
 	"os"
 	"os/exec"
+	"os/signal"
 	"strconv"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -29,14 +32,23 @@ const (
 	crashChildEnv  = "DUEBELL_TEST_CRASH_CHILD" // the schema to dispatch from
 	crashSinkEnv   = "DUEBELL_TEST_CRASH_SINK"  // the SMS gateway URL
 	crashOffsetEnv = "DUEBELL_TEST_CRASH_OFFSET"
+	crashServeEnv  = "DUEBELL_TEST_CRASH_SERVE" // run as serve does, until SIGTERM
 	crashLease     = 5 * time.Second
 	crashWorkers   = 8
+)
+
+// The figures of the delivery-safety issue come from these tests at a larger
+// size: go test -run 'Killed|Rolling' ./notify/ -crash.n 10000 -crash.kills 20 -v
+var (
+	crashN     = flag.Int("crash.n", 1200, "notices the crash and rolling-restart tests send")
+	crashKills = flag.Int("crash.kills", 3, "SIGKILLs (and SIGTERM restarts) during the run")
 )
 
 // crashChild dispatches the queue of the schema in crashChildEnv to the
 // webhook gateway at crashSinkEnv, with its clock offset by
 // crashOffsetEnv (so a restart sees the killed one's leases as expired
-// without the test waiting for them), and exits when the queue is empty.
+// without the test waiting for them), and exits when the queue is empty;
+// with crashServeEnv it dispatches as serve does until SIGTERM, then drains.
 func crashChild() int {
 	offset, _ := time.ParseDuration(os.Getenv(crashOffsetEnv))
 	r, err := repo.Open(context.Background(), repotest.URL(), os.Getenv(crashChildEnv))
@@ -66,11 +78,36 @@ func crashChild() int {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
+	if os.Getenv(crashServeEnv) != "" {
+		ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM)
+		defer stop()
+		d.Start(ctx)
+		return 0
+	}
 	if _, err := d.RunOnce(context.Background()); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
 	return 0
+}
+
+// startChild starts the dispatcher child process for schema.
+func startChild(t *testing.T, schema string, sink *crashSink, offset time.Duration, serve bool) (*exec.Cmd, <-chan error) {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), crashChildEnv+"="+schema, crashSinkEnv+"="+sink.server.URL,
+		crashOffsetEnv+"="+offset.String())
+	if serve {
+		cmd.Env = append(cmd.Env, crashServeEnv+"=1")
+	}
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	t.Cleanup(func() { _ = cmd.Process.Kill() }) // a failed test leaves no dispatcher running
+	return cmd, exited
 }
 
 // crashSink is an SMS gateway that counts deliveries by notice and tells
@@ -134,7 +171,7 @@ func TestKilledDispatcherLosesNothingAndLogsEveryDelivery(t *testing.T) {
 	}
 	t.Parallel()
 	r, schema := repotest.NewWithURL(t)
-	const n = 1200
+	n := *crashN
 	repotest.Borrowers(t, r, n, repo.NewDate(2026, 11, 24))
 	if _, err := r.QueueDueReminders(context.Background(), sh(11, 21, 8, 0), smsOnlyStages); err != nil {
 		t.Fatal(err)
@@ -150,15 +187,7 @@ func TestKilledDispatcherLosesNothingAndLogsEveryDelivery(t *testing.T) {
 
 	run := func(offset time.Duration, killAt int) {
 		t.Helper()
-		cmd := exec.Command(os.Args[0], "-test.run=^$")
-		cmd.Env = append(os.Environ(), crashChildEnv+"="+schema, crashSinkEnv+"="+sink.server.URL,
-			crashOffsetEnv+"="+offset.String())
-		cmd.Stderr = os.Stderr
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		exited := make(chan error, 1)
-		go func() { exited <- cmd.Wait() }()
+		cmd, exited := startChild(t, schema, sink, offset, false)
 		if killAt == 0 {
 			if err := <-exited; err != nil {
 				t.Fatalf("last dispatcher: %v", err)
@@ -174,12 +203,16 @@ func TestKilledDispatcherLosesNothingAndLogsEveryDelivery(t *testing.T) {
 		}
 	}
 
-	// Three kills; each restart runs a lease later, so it rescues the dead one's claims.
+	// Kills spread over the run; each restart runs a lease later, so it
+	// rescues the dead one's claims.
 	// Deliveries the sink took whose outcome the killed process had not
 	// written: the sends in flight and the outcomes waiting for their group
 	// commit. Only these may go out twice.
 	uncommitted := 0
-	kills := []int{200, 500, 800}
+	var kills []int
+	for k := range *crashKills {
+		kills = append(kills, (k+1)*n*2/(3*(*crashKills+1))+k*50)
+	}
 	for i, mark := range kills {
 		run(time.Duration(i)*(crashLease+time.Second), mark)
 		uncommitted += sink.count() - committedSent()
@@ -215,4 +248,78 @@ func TestKilledDispatcherLosesNothingAndLogsEveryDelivery(t *testing.T) {
 		}
 	}
 	attemptsAgree(t, r)
+}
+
+func TestRollingRestartOfTwoReplicasSendsNothingTwice(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts child processes")
+	}
+	t.Parallel()
+	r, schema := repotest.NewWithURL(t)
+	n := *crashN
+	repotest.Borrowers(t, r, n, repo.NewDate(2026, 11, 24))
+	if _, err := r.QueueDueReminders(context.Background(), sh(11, 21, 8, 0), smsOnlyStages); err != nil {
+		t.Fatal(err)
+	}
+	sink := newCrashSink(t)
+	type replica struct {
+		cmd    *exec.Cmd
+		exited <-chan error
+	}
+	var reps [2]replica
+	for i := range reps {
+		reps[i].cmd, reps[i].exited = startChild(t, schema, sink, 0, true)
+	}
+	stop := func(i int) {
+		t.Helper()
+		_ = reps[i].cmd.Process.Signal(syscall.SIGTERM)
+		if err := <-reps[i].exited; err != nil {
+			t.Fatalf("replica %d after SIGTERM: %v, want exit 0", i, err)
+		}
+	}
+	// Restart the replicas in turn, one at a time, as a deploy does.
+	for k := range *crashKills + 2 {
+		waitFor(t, sink.at((k+1)*n/(*crashKills+4)), "deliveries before a restart")
+		i := k % 2
+		pid := reps[i].cmd.Process.Pid
+		stop(i)
+		var left int // the owner is host-pid-random
+		if err := r.DB().Get(&left, `SELECT count(*) FROM notifications WHERE status = 'sending'
+			AND lease_owner LIKE '%-' || $1 || '-%'`, strconv.Itoa(pid)); err != nil {
+			t.Fatal(err)
+		}
+		if left != 0 {
+			t.Errorf("replica %d left %d notices sending after SIGTERM", i, left)
+		}
+		reps[i].cmd, reps[i].exited = startChild(t, schema, sink, 0, true)
+	}
+	waitFor(t, sink.at(n), "every notice delivered")
+	// Every notice delivered; let the replicas write the last outcomes, then stop them.
+	for i := range reps {
+		stop(i)
+	}
+	if got := statusCounts(t, r); got["sent"] != n || got["sending"] != 0 {
+		t.Errorf("statuses %v, want all %d sent and none left sending", got, n)
+	}
+	sink.mu.Lock()
+	defer sink.mu.Unlock()
+	dups := 0
+	for _, c := range sink.byID {
+		dups += c - 1
+	}
+	t.Logf("%d restarts of 2 replicas: %d deliveries, %d duplicates", *crashKills+2, sink.total, dups)
+	if dups != 0 || len(sink.byID) != n {
+		t.Errorf("%d duplicates, %d of %d notices delivered; want every notice exactly once", dups, len(sink.byID), n)
+	}
+	attemptsAgree(t, r)
+}
+
+// waitFor waits for ch, failing the test after a minute.
+func waitFor(t *testing.T, ch <-chan struct{}, what string) {
+	t.Helper()
+	select {
+	case <-ch:
+	case <-time.After(time.Minute):
+		t.Fatalf("waited a minute for %s", what)
+	}
 }
