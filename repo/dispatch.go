@@ -106,11 +106,19 @@ SELECT claimed.*,
 	coalesce(e.payload, '{}') AS event_payload, ` + outstandingSQL + ` AS outstanding,
 	coalesce(sent.n, 0) AS sms_sent, sent.oldest AS sms_oldest, coalesce(flying.n, 0) AS sms_in_flight
 FROM claimed
-JOIN customers c ON c.id = claimed.customer_id
-LEFT JOIN plans p ON p.id = claimed.plan_id
-LEFT JOIN installments i ON i.id = claimed.installment_id
-LEFT JOIN channel_events e ON e.id = claimed.event_id` + smsCapJoinSQL + `
+` + claimJoinsSQL + smsCapJoinSQL + `
 ORDER BY claimed.next_attempt_at, claimed.id`
+
+// claimJoinsSQL looks up each claimed notice's customer, plan, installment
+// and event by primary key, one row at a time: a claim is a few hundred
+// rows, and the planner, which cannot see inside the CTE, would otherwise
+// hash-join whole tables (measured: a sequential scan of installments in
+// every claim). LIMIT 1 keeps each lookup from being flattened back into a join.
+const claimJoinsSQL = `
+CROSS JOIN LATERAL (SELECT * FROM customers WHERE id = claimed.customer_id LIMIT 1) c
+LEFT JOIN LATERAL (SELECT * FROM plans WHERE id = claimed.plan_id LIMIT 1) p ON true
+LEFT JOIN LATERAL (SELECT * FROM installments WHERE id = claimed.installment_id LIMIT 1) i ON true
+LEFT JOIN LATERAL (SELECT * FROM channel_events WHERE id = claimed.event_id LIMIT 1) e ON true`
 
 // ClaimNotifications leases up to limit sendable notices as of now. With
 // smsCap > 0 each SMS claim carries the customer's SMS counts the cap needs.

@@ -14,7 +14,8 @@ LEFT JOIN LATERAL (
 	SELECT count(*) AS n, min(x.sent_at) AS oldest FROM notifications x
 	WHERE $5::int > 0 AND claimed.channel = 'sms' AND x.channel = 'sms' AND x.customer_id = claimed.customer_id
 	  AND x.sent_at IS NOT NULL AND x.sent_at > $2::timestamptz - interval '24 hours') sent ON true
-LEFT JOIN LATERAL (
-	SELECT count(*) AS n FROM notifications x
-	WHERE $5::int > 0 AND claimed.channel = 'sms' AND x.channel = 'sms' AND x.customer_id = claimed.customer_id
-	  AND x.status = 'sending' AND x.lease_expires_at >= $2) flying ON true`
+LEFT JOIN (
+	SELECT x.customer_id, count(*) AS n FROM notifications x
+	WHERE $5::int > 0 AND x.status = 'sending' AND x.channel = 'sms' AND x.lease_expires_at >= $2
+	  AND x.customer_id IN (SELECT customer_id FROM claimed WHERE channel = 'sms')
+	GROUP BY x.customer_id) flying ON flying.customer_id = claimed.customer_id AND claimed.channel = 'sms'`
