@@ -115,6 +115,7 @@ type Dispatcher struct {
 	limiters map[string]*TokenBucket // by provider
 	fallback fallbackCursor
 	wake     chan struct{}
+	zones    sync.Map // time zone name → *time.Location
 
 	mu         sync.Mutex
 	lastRescue time.Time // dispatcher clock at the last rescue of expired leases

@@ -137,14 +137,20 @@ func (d *Dispatcher) backoff(n int) time.Duration {
 	return time.Duration(float64(wait) * (0.8 + 0.4*d.cfg.Jitter()))
 }
 
+// location is the customer's zone, or the default one when tz is unknown.
+// Zones are read from the zone database once each and kept: customers share
+// a handful of zones, and loading one costs a file read and a parse.
 func (d *Dispatcher) location(tz string) *time.Location {
-	if loc, err := time.LoadLocation(tz); err == nil {
-		return loc
+	if loc, ok := d.zones.Load(tz); ok {
+		return loc.(*time.Location)
 	}
-	loc, err := time.LoadLocation(d.cfg.DefaultTimezone)
+	loc, err := time.LoadLocation(tz)
 	if err != nil {
-		return time.UTC
+		if loc, err = time.LoadLocation(d.cfg.DefaultTimezone); err != nil {
+			loc = time.UTC
+		}
 	}
+	d.zones.Store(tz, loc)
 	return loc
 }
 

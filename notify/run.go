@@ -23,8 +23,12 @@ import (
 // every outcome is written on a context that is not cancelled, retried
 // across a database outage for up to one lease.
 
-// flushMax bounds one group commit of outcomes.
-const flushMax = 500
+// flushMax bounds one group commit of outcomes; committers write groups
+// side by side, so outcomes keep flowing while one commit waits on the disk.
+const (
+	flushMax   = 500
+	committers = 2
+)
 
 // capRecheck is how soon an SMS waits when the per-customer cap is only
 // reached by counting the customer's SMS that other workers hold right now:
@@ -54,7 +58,7 @@ func (d *Dispatcher) run(ctx context.Context, once bool) (Counts, error) {
 	results := make(chan repo.Outcome, d.cfg.Batch)
 	var held sync.WaitGroup // claimed notices whose outcome is not yet written
 	keeper := d.newLeaseKeeper()
-	counts := Counts{}
+	counts := &tally{counts: Counts{}}
 
 	var workers sync.WaitGroup
 	for range d.cfg.Workers {
@@ -64,10 +68,14 @@ func (d *Dispatcher) run(ctx context.Context, once bool) (Counts, error) {
 			}
 		})
 	}
+	var commits sync.WaitGroup
+	for range committers {
+		commits.Go(func() { d.complete(results, counts, &held, keeper) })
+	}
 	completed := make(chan struct{})
 	go func() {
 		defer close(completed)
-		d.complete(results, counts, &held, keeper)
+		commits.Wait()
 	}()
 	keeperDone := make(chan struct{})
 	go func() {
@@ -81,7 +89,21 @@ func (d *Dispatcher) run(ctx context.Context, once bool) (Counts, error) {
 	close(results)
 	<-completed
 	<-keeperDone
-	return counts, err
+	return counts.counts, err
+}
+
+// tally is the Counts of a run, written by every committer.
+type tally struct {
+	mu     sync.Mutex
+	counts Counts
+}
+
+func (t *tally) add(outs []repo.Outcome) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for _, o := range outs {
+		t.counts[o.Status]++
+	}
 }
 
 // job is one claimed notice and the cap bookkeeping of its claim.
@@ -223,7 +245,7 @@ func release(c *repo.Claim) repo.Outcome {
 
 // complete writes outcomes as they arrive, in groups: it takes what is
 // waiting (up to flushMax) and writes it in one transaction.
-func (d *Dispatcher) complete(results <-chan repo.Outcome, counts Counts, held *sync.WaitGroup, keeper *leaseKeeper) {
+func (d *Dispatcher) complete(results <-chan repo.Outcome, counts *tally, held *sync.WaitGroup, keeper *leaseKeeper) {
 	buf := make([]repo.Outcome, 0, flushMax)
 	for o := range results {
 		buf = append(buf[:0], o)
@@ -240,9 +262,7 @@ func (d *Dispatcher) complete(results <-chan repo.Outcome, counts Counts, held *
 			}
 		}
 		d.finish(buf)
-		for _, o := range buf {
-			counts[o.Status]++
-		}
+		counts.add(buf)
 		held.Add(-len(buf))
 		keeper.extendIfDue(false)
 	}
