@@ -69,6 +69,8 @@ func (a *app) serve(ctx context.Context, listening func(addr string)) error {
 		OnProcessed: func(r repo.EventScanResult) { queued(repo.ScanResult{Queued: r.Queued}) }}
 	sched, err := scheduler.New(scheduler.Config{Logger: a.log, Now: a.now,
 		Jobs: []scheduler.Job{a.dueScan(queued).Job(a.cfg.Scan.Schedule),
+			(&scheduler.Retention{Store: a.repo, Keep: a.cfg.Retention.Keep.Duration, Batch: a.cfg.Retention.Batch,
+				Logger: a.log}).Job(a.cfg.Retention.Schedule),
 			events.Job(a.cfg.Scan.ChannelEventsSchedule)}})
 	if err != nil {
 		return fmt.Errorf("scan: %w", err)

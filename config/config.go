@@ -6,6 +6,8 @@ package config
 import (
 	"fmt"
 	"os"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/BurntSushi/toml"
@@ -27,6 +29,14 @@ type Config struct {
 	Templates Templates `toml:"templates"`
 	Support   Support   `toml:"support"`
 	Log       Log       `toml:"log"`
+	Retention Retention `toml:"retention"`
+}
+
+// Retention is how long the delivery log keeps finished notices.
+type Retention struct {
+	Keep     Duration `toml:"keep"`     // e.g. "400d"
+	Batch    int      `toml:"batch"`    // rows per delete transaction
+	Schedule string   `toml:"schedule"` // cron spec of the cleaner
 }
 
 type Database struct {
@@ -153,12 +163,22 @@ type Log struct {
 	Format string `toml:"format"` // text or json
 }
 
-// Duration is a time.Duration written as "30s", "2m", "72h" in TOML.
+// Duration is a time.Duration written as "30s", "2m", "72h" in TOML, or
+// as a whole number of days, "400d".
 type Duration struct{ time.Duration }
 
-// UnmarshalText parses a Go duration string.
+// UnmarshalText parses a Go duration string or "<n>d".
 func (d *Duration) UnmarshalText(b []byte) error {
-	v, err := time.ParseDuration(string(b))
+	s := string(b)
+	if days, ok := strings.CutSuffix(s, "d"); ok {
+		n, err := strconv.Atoi(days)
+		if err != nil || n < 0 || n > 100*366 {
+			return fmt.Errorf("duration %q: want a whole number of days such as \"400d\"", b)
+		}
+		d.Duration = time.Duration(n) * 24 * time.Hour
+		return nil
+	}
+	v, err := time.ParseDuration(s)
 	if err != nil {
 		return fmt.Errorf("duration %q: %w", b, err)
 	}

@@ -88,6 +88,8 @@ func TestInvalidConfigNamesTheKey(t *testing.T) {
 		{"bad role", "[[admin.tokens]]\nname = \"a\"\ntoken = \"long-enough-token-123\"\nrole = \"root\"", "admin.tokens[0].role"},
 		{"link host not allowed", "", "links.allowed_domains"},
 		{"unknown key", "[dispatch]\nworkerz = 3", "dispatch.workerz"},
+		{"retention too short", "[retention]\nkeep = \"2d\"", "retention.keep"},
+		{"retention in weeks", "[retention]\nkeep = \"4w\"", "retention.keep"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			body := minimal
@@ -102,5 +104,18 @@ func TestInvalidConfigNamesTheKey(t *testing.T) {
 				t.Fatalf("error %v, want one naming %s", err, tc.key)
 			}
 		})
+	}
+}
+
+func TestRetentionKeepsDays(t *testing.T) {
+	cfg, err := load(t, minimal+"\n[retention]\nkeep = \"90d\"\n", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Retention.Keep.Duration != 90*24*time.Hour || cfg.Retention.Batch != 5000 || cfg.Retention.Schedule != "@every 1h" {
+		t.Errorf("retention %+v, want 90 days in batches of 5000 every hour", cfg.Retention)
+	}
+	if cfg, _ := load(t, minimal, nil); cfg.Retention.Keep.Duration != 400*24*time.Hour {
+		t.Errorf("default keep %v, want 400 days", cfg.Retention.Keep.Duration)
 	}
 }

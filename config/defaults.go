@@ -52,6 +52,9 @@ func (c *Config) applyDefaults() {
 	if c.Policy.PaymentReceived == nil {
 		c.Policy.PaymentReceived = []string{"sms"}
 	}
+	c.Retention.Keep.Duration = cmp.Or(c.Retention.Keep.Duration, scheduler.DefaultRetentionKeep)
+	c.Retention.Batch = cmp.Or(c.Retention.Batch, scheduler.DefaultRetentionBatch)
+	c.Retention.Schedule = cmp.Or(c.Retention.Schedule, "@every 1h")
 	c.Scan.Schedule = cmp.Or(c.Scan.Schedule, "@every 1m")
 	c.Scan.ChannelEventsSchedule = cmp.Or(c.Scan.ChannelEventsSchedule, "@every 30s")
 	c.Email.Provider = cmp.Or(c.Email.Provider, "smtp")

@@ -72,6 +72,15 @@ func (c *Config) Validate() error {
 	if err := scheduler.ValidateSpec(c.Scan.ChannelEventsSchedule); err != nil {
 		bad("scan.channel_events_schedule", "%q: %v", c.Scan.ChannelEventsSchedule, err)
 	}
+	if c.Retention.Keep.Duration < 7*24*time.Hour {
+		bad("retention.keep", "%v: keep at least 7 days (\"7d\") of the delivery log", c.Retention.Keep.Duration)
+	}
+	if c.Retention.Batch < 1 {
+		bad("retention.batch", "must be positive")
+	}
+	if err := scheduler.ValidateSpec(c.Retention.Schedule); err != nil {
+		bad("retention.schedule", "%q: %v", c.Retention.Schedule, err)
+	}
 	d := c.Dispatch
 	if d.Workers < 0 || d.Batch < 0 || d.MaxAttempts < 0 || d.Lease.Duration < 0 || d.ShutdownGrace.Duration < 0 || d.BackoffBase.Duration < 0 {
 		bad("dispatch", "workers, batch, max_attempts, lease and backoff must not be negative")

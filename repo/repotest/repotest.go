@@ -57,3 +57,17 @@ func NewWithURL(t testing.TB) (*repo.Repo, string) {
 	})
 	return r, schema
 }
+
+// HoldLock holds the advisory lock named name (see repo.LockKey) on a
+// connection of its own until the test ends, as another replica would.
+func HoldLock(t testing.TB, r *repo.Repo, name string) {
+	t.Helper()
+	conn, err := r.DB().Conn(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	if _, err := conn.ExecContext(context.Background(), `SELECT pg_advisory_lock($1)`, r.LockKey(name)); err != nil {
+		t.Fatal(err)
+	}
+}
