@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"time"
 
+	"duebell/internal/input"
 	"duebell/repo"
 )
 
@@ -73,7 +74,7 @@ func pathID(r *http.Request) (int64, error) {
 	return id, nil
 }
 
-// queryTime parses an optional RFC 3339 query parameter.
+// queryTime parses an optional RFC 3339 filter time between 2000 and 2100.
 func queryTime(s, field string) (time.Time, error) {
 	if s == "" {
 		return time.Time{}, nil
@@ -81,6 +82,9 @@ func queryTime(s, field string) (time.Time, error) {
 	t, err := time.Parse(time.RFC3339Nano, s)
 	if err != nil {
 		return time.Time{}, invalid(field, "want an RFC 3339 time such as 2025-03-10T08:00:00+08:00")
+	}
+	if err := input.Instant(t); err != nil {
+		return time.Time{}, invalid(field, "%s", err)
 	}
 	return t, nil
 }

@@ -29,8 +29,8 @@ func (s *server) postPayment(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	seq, err := strconv.Atoi(r.PathValue("seq"))
-	if err != nil || seq < 1 {
-		return invalid("seq", "want a positive integer")
+	if err != nil || seq < 1 || seq > maxPeriods {
+		return invalid("seq", "want a positive integer up to %d", maxPeriods)
 	}
 	var b paymentBody
 	if err := s.decode(w, r, &b); err != nil {
@@ -41,6 +41,9 @@ func (s *server) postPayment(w http.ResponseWriter, r *http.Request) error {
 		ConfirmChannels: s.cfg.PaymentConfirmChannels}
 	if b.Amount <= 0 {
 		return invalid("amount", "must be a positive integer amount in minor units (fen)")
+	}
+	if err := checkAmount("amount", b.Amount); err != nil {
+		return err
 	}
 	if b.Ref != "" {
 		if err := checkRef(b.Ref); err != nil {

@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"time"
 
+	"duebell/internal/input"
 	"duebell/repo"
 )
 
@@ -126,6 +127,10 @@ func (c *Console) page(h pageFunc) http.Handler {
 		if c.cfg.OnIdentity != nil {
 			c.cfg.OnIdentity(r, s.Name)
 		}
+		if err := input.Values(r.URL.Query()); err != nil {
+			c.fail(w, r, s, http.StatusBadRequest, "The address holds text that cannot be searched ("+err.Error()+").")
+			return
+		}
 		h(w, r, s)
 	})
 }
@@ -135,8 +140,16 @@ func (c *Console) page(h pageFunc) http.Handler {
 func (c *Console) form(h pageFunc, operator bool) http.Handler {
 	return c.page(func(w http.ResponseWriter, r *http.Request, s session) {
 		r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
+		if err := r.ParseForm(); err != nil {
+			c.fail(w, r, s, http.StatusBadRequest, "The form could not be read.")
+			return
+		}
 		if !sameOrigin(r) || !s.checkCSRF(r.PostFormValue("csrf")) {
 			c.fail(w, r, s, http.StatusForbidden, "The form expired or came from another site. Reload the page and try again.")
+			return
+		}
+		if err := input.Values(r.PostForm); err != nil {
+			c.fail(w, r, s, http.StatusBadRequest, "The form holds text that cannot be stored ("+err.Error()+").")
 			return
 		}
 		if operator && !s.CanResend() {
