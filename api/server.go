@@ -43,6 +43,12 @@ type Config struct {
 	// Receipts enables POST /hooks/sms/{provider} for delivery receipts
 	// (see hooks.go); the route is absent when nil.
 	Receipts *ReceiptConfig
+	// ConsolePlainHTTP lets the console's cookies go without Secure over
+	// plain HTTP (http.console_plain_http): local trials only.
+	ConsolePlainHTTP bool
+	// ConsoleClock is the wall clock console sessions expire and sign-ins
+	// are throttled by; default time.Now.
+	ConsoleClock func() time.Time
 	// Extra registers more routes on the same mux (link verification,
 	// /metrics). They get request logging and panic recovery but no auth.
 	Extra func(mux *http.ServeMux)

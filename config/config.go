@@ -37,6 +37,9 @@ type Database struct {
 type HTTP struct {
 	Listen       string `toml:"listen"`
 	MaxBodyBytes int64  `toml:"max_body_bytes"`
+	// ConsolePlainHTTP lets the console's session cookie go without Secure,
+	// for a local trial over http:// (the demo); keep it off in production.
+	ConsolePlainHTTP bool `toml:"console_plain_http"`
 }
 
 type Admin struct {
