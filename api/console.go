@@ -11,7 +11,7 @@ import (
 )
 
 // mountConsole serves the web console under /console/ with the API's tokens.
-func (s *server) mountConsole(mux *http.ServeMux) {
+func (s *server) mountConsole(mux *routeMux) {
 	loc, err := loadTimezone(s.cfg.DefaultTimezone)
 	if err != nil {
 		loc = time.UTC

@@ -62,7 +62,7 @@ var receiptProviders = map[string]receiptProvider{
 
 func okReply() map[string]any { return map[string]any{"status": "ok"} }
 
-func (s *server) hookRoutes(mux *http.ServeMux) {
+func (s *server) hookRoutes(mux *routeMux) {
 	if s.cfg.Receipts != nil {
 		mux.HandleFunc("POST /hooks/sms/{provider}", s.smsReceipts)
 		mux.HandleFunc("POST /hooks/sms/{provider}/{token}", s.smsReceipts)

@@ -12,7 +12,7 @@ import (
 
 // supportRoutes registers the support console's API and the web console:
 // viewers search and read, operators also resend.
-func (s *server) supportRoutes(mux *http.ServeMux) {
+func (s *server) supportRoutes(mux *routeMux) {
 	readers := []Role{RoleViewer, RoleOperator}
 	mux.Handle("GET /api/v1/notifications", s.auth(s.listNotifications, readers...))
 	mux.Handle("GET /api/v1/notifications/{id}", s.auth(s.getNotification, readers...))

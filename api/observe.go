@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"net/http"
 	"runtime/debug"
-	"strings"
 	"time"
 )
 
@@ -53,13 +52,10 @@ func (s *server) observe(next http.Handler) http.Handler {
 				slog.String("method", r.Method), slog.String("route", route), slog.Int("status", rec.status),
 				slog.Duration("duration", time.Since(start)), slog.String("token", ri.token))
 		}()
-		// Every query string is checked here, once, for every route: the
-		// console's pages check their own and answer in HTML.
-		if !strings.HasPrefix(r.URL.Path, "/console/") {
-			if err := checkQuery(r); err != nil {
-				s.fail(rec, r, err)
-				return
-			}
+		// Every query string is checked here, once, for every route.
+		if err := checkQuery(r); err != nil {
+			s.fail(rec, r, err)
+			return
 		}
 		next.ServeHTTP(rec, r)
 	})

@@ -109,8 +109,13 @@ func New(cfg Config) (*Console, error) {
 	return &Console{cfg: cfg, logins: newThrottle(cfg.LoginEvery, cfg.LoginBurst)}, nil
 }
 
+// Mux is where Register adds routes (an *http.ServeMux).
+type Mux interface {
+	Handle(pattern string, h http.Handler)
+}
+
 // Register adds the console's routes under /console/ to mux.
-func (c *Console) Register(mux *http.ServeMux) {
+func (c *Console) Register(mux Mux) {
 	mux.Handle("GET /console", http.RedirectHandler("/console/", http.StatusSeeOther))
 	mux.Handle("GET /console/{$}", c.page(c.home))
 	mux.Handle("GET /console/static/console.css", http.HandlerFunc(serveCSS))
