@@ -46,7 +46,7 @@ var walkBodies = map[string]string{
 
 // walkPath fills a pattern's wildcards with values that are fine, so that
 // what a variant spoils is what gets refused.
-var walkPath = map[string]string{"ref": "c1", "id": "1", "seq": "1", "provider": "aliyun", "token": receiptToken}
+var walkPath = map[string]string{"ref": "p1", "id": "1", "seq": "1", "provider": "aliyun", "token": receiptToken}
 
 var wildcardRE = regexp.MustCompile(`\{(\w+)(\.\.\.)?\}`)
 
@@ -79,6 +79,7 @@ func TestEveryRouteRefusesHostileInput(t *testing.T) {
 	var sent int
 	for _, pattern := range routes {
 		method, path, _ := strings.Cut(pattern, " ")
+		path = strings.ReplaceAll(path, "{$}", "")
 		if method == "" || path == "" {
 			t.Fatalf("pattern %q has no method", pattern)
 		}
@@ -261,13 +262,13 @@ func set(v any, path []any, r any) any {
 // walker sends the walk's requests: bearer tokens for the API, a console
 // session (logged in before the walk) for the console.
 type walker struct {
-	t       *testing.T
+	t       testing.TB
 	b       bundle
 	cookies []*http.Cookie
 	csrf    string
 }
 
-func newWalker(t *testing.T, b bundle) *walker {
+func newWalker(t testing.TB, b bundle) *walker {
 	w := &walker{t: t, b: b}
 	rec := w.raw("GET", "/console/login", "", "")
 	w.cookies = rec.Result().Cookies()
