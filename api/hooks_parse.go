@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"duebell/internal/input"
 	"duebell/repo"
 )
 
@@ -160,10 +161,11 @@ func orProgress(status string) string {
 	return status
 }
 
-// localTime reads "2006-01-02 15:04:05" in Beijing time; nil when absent or unreadable.
+// localTime reads "2006-01-02 15:04:05" in Beijing time; nil when absent,
+// unreadable or outside 2000–2100.
 func localTime(s string) *time.Time {
 	t, err := time.ParseInLocation(time.DateTime, s, beijing)
-	if err != nil {
+	if err != nil || input.Instant(t) != nil {
 		return nil
 	}
 	return &t
