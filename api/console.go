@@ -11,13 +11,14 @@ import (
 )
 
 // mountConsole serves the web console under /console/ with the API's tokens.
-func (s *server) mountConsole(mux *http.ServeMux) {
+func (s *server) mountConsole(mux *routeMux) {
 	loc, err := loadTimezone(s.cfg.DefaultTimezone)
 	if err != nil {
 		loc = time.UTC
 	}
-	c, err := console.New(console.Config{Auth: consoleAuth{s}, Store: s.cfg.Repo, Logger: s.log, Now: s.cfg.Now,
-		Location: loc, OnIdentity: func(r *http.Request, name string) { info(r).token = name }})
+	c, err := console.New(console.Config{Auth: consoleAuth{s}, Store: s.cfg.Repo, Sessions: s.cfg.Repo, Logger: s.log,
+		Now: s.cfg.Now, Clock: s.cfg.ConsoleClock, Location: loc, PlainHTTP: s.cfg.ConsolePlainHTTP,
+		OnIdentity: func(r *http.Request, name string) { info(r).token = name }})
 	if err != nil {
 		panic(err) // Auth and Store are always set here
 	}

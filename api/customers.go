@@ -62,6 +62,9 @@ func (s *server) putCustomer(w http.ResponseWriter, r *http.Request) error {
 func (s *server) customerFrom(ref string, b customerBody) (repo.Customer, error) {
 	c := repo.Customer{Ref: ref, Name: strings.TrimSpace(b.Name), Locale: b.Locale, Timezone: b.Timezone,
 		SMSOptOut: b.SMSOptOut != nil && *b.SMSOptOut, EmailOptOut: b.EmailOptOut != nil && *b.EmailOptOut}
+	if err := checkStrings(b); err != nil {
+		return c, err
+	}
 	if err := checkText("name", c.Name, 200); err != nil {
 		return c, err
 	}

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -8,24 +9,56 @@ import (
 	"net/http"
 	"reflect"
 	"strings"
+	"unicode/utf8"
+
+	"duebell/internal/input"
 )
 
 // decode reads the body as exactly one JSON object into dst, refusing
-// unknown fields and bodies over MaxBodyBytes.
+// unknown fields and bodies over MaxBodyBytes; see decodeJSON.
 func (s *server) decode(w http.ResponseWriter, r *http.Request, dst any) error {
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes))
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes))
+	if err != nil {
+		var tooLarge *http.MaxBytesError
+		if errors.As(err, &tooLarge) {
+			return s.decodeError(err)
+		}
+		return fmt.Errorf("read body: %w", err)
+	}
+	return s.decodeJSON(body, dst)
+}
+
+// decodeJSON is the one place a JSON record is read: data must be valid
+// UTF-8 holding exactly one JSON object with only dst's fields, and no
+// string in it (keys and raw payloads included) may hold a NUL. Every body
+// and every record of a bulk import goes through it, so the validators
+// after it see only text PostgreSQL can store.
+func (s *server) decodeJSON(data []byte, dst any) error {
+	if !utf8.Valid(data) {
+		return &apiError{http.StatusBadRequest, codeBadJSON, "request body is not valid UTF-8"}
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(dst); err != nil {
 		return s.decodeError(err)
 	}
 	var extra json.RawMessage
 	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
-		if err != nil {
-			if e := s.decodeError(err); e.Code == codeTooLarge {
-				return e
-			}
-		}
 		return &apiError{http.StatusBadRequest, codeBadJSON, "request body must hold a single JSON object"}
+	}
+	return checkStrings(dst)
+}
+
+// checkStrings checks every string of a decoded record (valid UTF-8, no
+// NUL), naming the field. The record validators (customerFrom, planFrom,
+// eventFrom) call it too, for records that did not come through decodeJSON.
+func checkStrings(v any) error {
+	if err := input.Walk(v); err != nil {
+		var fe *input.FieldError
+		if errors.As(err, &fe) {
+			return invalid(fe.Field, "%s", fe.Err)
+		}
+		return invalid("body", "%s", err)
 	}
 	return nil
 }

@@ -15,6 +15,8 @@ import (
 // Error codes in {"error": {"code", "message"}}.
 const (
 	codeBadJSON      = "bad_json"
+	codeBadQuery     = "bad_query"
+	codeBadText      = "bad_text"
 	codeUnknownField = "unknown_field"
 	codeTooLarge     = "too_large"
 	codeInvalid      = "invalid"

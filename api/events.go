@@ -87,6 +87,9 @@ func (s *server) getEvent(w http.ResponseWriter, r *http.Request) error {
 func (s *server) eventFrom(b eventBody) (repo.EventInput, error) {
 	now := s.cfg.Now()
 	in := repo.EventInput{Ref: b.Ref, Kind: b.Kind, Scope: b.Scope, CustomerRef: b.CustomerRef, PlanRef: b.PlanRef, Now: now}
+	if err := checkStrings(b); err != nil {
+		return in, err
+	}
 	if err := checkRef(b.Ref); err != nil {
 		return in, invalid("ref", "%s", err)
 	}
@@ -185,7 +188,7 @@ func (s *server) checkPayload(kind string, raw []byte) (eventPayload, error) {
 			return p, invalid("payload.card_last4", "want the card's last 4 digits")
 		}
 	case repo.EventAutodebitFailed:
-		if p.Seq != nil && *p.Seq < 1 {
+		if p.Seq != nil && (*p.Seq < 1 || *p.Seq > maxPeriods) {
 			return p, invalid("payload.seq", "want the installment's seq, a positive integer")
 		}
 		if p.Reason != nil && !classRE.MatchString(*p.Reason) {

@@ -3,10 +3,15 @@ package api
 import (
 	"crypto/subtle"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"net/url"
+	"strconv"
+
+	"duebell/internal/input"
 
 	"duebell/notify/sms/twilio"
 	"duebell/notify/sms/webhook"
@@ -15,11 +20,18 @@ import (
 
 // ReceiptConfig enables POST /hooks/sms/{provider}, where SMS providers post
 // delivery receipts. The route takes no bearer token: Twilio's and the
-// webhook gateway's receipts are signed, and Token guards the others.
+// webhook gateway's receipts are signed, and Token or AllowIPs guard the
+// others. A provider whose receipts cannot be authenticated is refused (403):
+// no receipt route is ever open to anyone.
 type ReceiptConfig struct {
-	// Token, when set, must come as ?token= on receipts from providers that
-	// do not sign them (aliyun, tencent).
+	// Token (sms.receipt_token) must come as the last path segment,
+	// /hooks/sms/aliyun/<token>, or as ?token=, on receipts from providers
+	// that do not sign them (aliyun, tencent).
 	Token string
+	// AllowIPs (sms.receipt_allow_ips) admit unsigned receipts from these
+	// client addresses without a token. The address is the TCP peer's, so
+	// list the provider's push addresses only when it connects directly.
+	AllowIPs []netip.Prefix
 	// WebhookSecret verifies X-Duebell-Signature on the webhook gateway's
 	// receipts (sms.webhook.secret).
 	WebhookSecret string
@@ -35,28 +47,61 @@ type ReceiptConfig struct {
 type receiptProvider struct {
 	signed bool // authenticated by its own signature, not by ReceiptConfig.Token
 	verify func(rc *ReceiptConfig, r *http.Request, body []byte) bool
-	parse  func(body []byte) ([]repo.Receipt, error)
-	reply  any // the success answer the provider expects
+	// parse reads the reports of a body; its error means the body as a
+	// whole is unreadable.
+	parse func(body []byte) ([]report, error)
+	reply func() map[string]any // the success answer the provider expects
 }
 
 var receiptProviders = map[string]receiptProvider{
-	"aliyun":  {parse: parseAliyun, reply: map[string]any{"code": 0, "msg": "成功"}},
-	"tencent": {parse: parseTencent, reply: map[string]any{"result": 0, "errmsg": "OK"}},
-	"twilio":  {signed: true, verify: verifyTwilio, parse: parseTwilio, reply: map[string]string{"status": "ok"}},
-	"webhook": {signed: true, verify: verifyWebhook, parse: parseWebhook, reply: map[string]string{"status": "ok"}},
+	"aliyun":  {parse: parseAliyun, reply: func() map[string]any { return map[string]any{"code": 0, "msg": "成功"} }},
+	"tencent": {parse: parseTencent, reply: func() map[string]any { return map[string]any{"result": 0, "errmsg": "OK"} }},
+	"twilio":  {signed: true, verify: verifyTwilio, parse: parseTwilio, reply: okReply},
+	"webhook": {signed: true, verify: verifyWebhook, parse: parseWebhook, reply: okReply},
 }
 
-func (s *server) hookRoutes(mux *http.ServeMux) {
+func okReply() map[string]any { return map[string]any{"status": "ok"} }
+
+func (s *server) hookRoutes(mux *routeMux) {
 	if s.cfg.Receipts != nil {
 		mux.HandleFunc("POST /hooks/sms/{provider}", s.smsReceipts)
+		mux.HandleFunc("POST /hooks/sms/{provider}/{token}", s.smsReceipts)
 	}
+}
+
+// allowUnsigned authenticates a receipt from a provider that does not sign
+// its receipts: by the secret token, else by the client's address.
+func (rc *ReceiptConfig) allowUnsigned(r *http.Request) (bool, string) {
+	if rc.Token == "" && len(rc.AllowIPs) == 0 {
+		return false, "receipts from this provider are refused: set sms.receipt_token or sms.receipt_allow_ips"
+	}
+	token := r.PathValue("token")
+	if token == "" {
+		token = r.URL.Query().Get("token")
+	}
+	if rc.Token != "" && subtle.ConstantTimeCompare([]byte(token), []byte(rc.Token)) == 1 {
+		return true, ""
+	}
+	if ap, err := netip.ParseAddrPort(r.RemoteAddr); err == nil {
+		ip := ap.Addr().Unmap()
+		for _, p := range rc.AllowIPs {
+			if p.Contains(ip) {
+				return true, ""
+			}
+		}
+	}
+	return false, "bad or missing token"
 }
 
 // smsReceipts stores every receipt of the request and applies each to its
 // notice. It answers 403 for a bad signature or token, 400 for a body it
-// cannot read, and the provider's success answer otherwise — also for
-// receipts that match no notice, which are stored unmatched: providers
-// retry on errors, and a retry could not match them better.
+// cannot read or whose every report is malformed, and the provider's
+// success answer otherwise — also for receipts that match no notice, which
+// are stored unmatched (providers retry on errors, and a retry could not
+// match them better), and for a batch with some malformed reports: the good
+// ones are stored and applied, the bad ones listed under "rejected" and
+// logged, and the provider does not send the good ones again (Aliyun retries
+// a failed batch three times, then drops all of it).
 func (s *server) smsReceipts(w http.ResponseWriter, r *http.Request) {
 	name := r.PathValue("provider")
 	p, ok := receiptProviders[name]
@@ -79,14 +124,40 @@ func (s *server) smsReceipts(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusForbidden, codeForbidden, "bad or missing signature")
 		return
 	}
-	if !p.signed && rc.Token != "" &&
-		subtle.ConstantTimeCompare([]byte(r.URL.Query().Get("token")), []byte(rc.Token)) != 1 {
-		writeError(w, http.StatusForbidden, codeForbidden, "bad or missing token")
-		return
+	if !p.signed {
+		if ok, msg := rc.allowUnsigned(r); !ok {
+			writeError(w, http.StatusForbidden, codeForbidden, msg)
+			return
+		}
 	}
-	receipts, err := p.parse(body)
+	reports, err := p.parse(body)
 	if err != nil {
 		writeError(w, http.StatusBadRequest, codeBadJSON, name+" receipt: "+err.Error())
+		return
+	}
+	var receipts []repo.Receipt
+	var bad []rejected
+	for _, rp := range reports {
+		if rp.err == nil {
+			rp.err = checkReceipt(rp.receipt)
+		}
+		if rp.err != nil {
+			bad = append(bad, rejected{Index: rp.index, Error: rp.err.Error()})
+			continue
+		}
+		receipts = append(receipts, rp.receipt)
+	}
+	if len(bad) > 0 {
+		s.log.LogAttrs(r.Context(), slog.LevelWarn, "sms receipts rejected", slog.String("provider", name),
+			slog.Int("rejected", len(bad)), slog.Int("accepted", len(receipts)), slog.Int("first_index", bad[0].Index),
+			slog.String("first_error", bad[0].Error))
+	}
+	if len(receipts) == 0 && len(bad) > 0 {
+		msg := name + " receipt: report " + strconv.Itoa(bad[0].Index) + ": " + bad[0].Error
+		if len(reports) > 1 {
+			msg = name + " receipts: every report is malformed; report " + strconv.Itoa(bad[0].Index) + ": " + bad[0].Error
+		}
+		writeError(w, http.StatusBadRequest, codeBadJSON, msg)
 		return
 	}
 	var matched, applied int
@@ -107,7 +178,23 @@ func (s *server) smsReceipts(w http.ResponseWriter, r *http.Request) {
 	}
 	s.log.LogAttrs(r.Context(), slog.LevelInfo, "sms receipts", slog.String("provider", name),
 		slog.Int("receipts", len(receipts)), slog.Int("matched", matched), slog.Int("applied", applied))
-	writeJSON(w, http.StatusOK, p.reply)
+	reply := p.reply()
+	if len(bad) > 0 {
+		reply["rejected"] = bad
+	}
+	writeJSON(w, http.StatusOK, reply)
+}
+
+// checkReceipt refuses a report whose text PostgreSQL cannot store (a NUL,
+// invalid UTF-8), so that it is reported instead of failing its batch.
+func checkReceipt(rc repo.Receipt) error {
+	if err := input.Text(rc.Raw); err != nil {
+		return fmt.Errorf("report %w", err)
+	}
+	if err := input.Walk(rc); err != nil {
+		return err
+	}
+	return nil
 }
 
 func verifyTwilio(rc *ReceiptConfig, r *http.Request, body []byte) bool {

@@ -4,12 +4,12 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"net/url"
 	"strconv"
 	"strings"
 	"time"
 
+	"duebell/internal/input"
 	"duebell/repo"
 )
 
@@ -22,7 +22,7 @@ var beijing = time.FixedZone("CST", 8*3600)
 // parseAliyun reads an Aliyun SmsReport push (HTTP batch mode): a JSON array
 // of {phone_number, send_time, report_time, success, err_code, err_msg,
 // sms_size, biz_id, out_id}.
-func parseAliyun(body []byte) ([]repo.Receipt, error) {
+func parseAliyun(body []byte) ([]report, error) {
 	return parseArray(body, func(raw json.RawMessage) (repo.Receipt, error) {
 		var r struct {
 			ReportTime string `json:"report_time"`
@@ -51,7 +51,7 @@ func parseAliyun(body []byte) ([]repo.Receipt, error) {
 // parseTencent reads a Tencent Cloud SMS status callback: a JSON array of
 // {user_receive_time, nationcode, mobile, report_status SUCCESS|FAIL,
 // errmsg, description, sid}. sid is SendSms's SerialNo.
-func parseTencent(body []byte) ([]repo.Receipt, error) {
+func parseTencent(body []byte) ([]report, error) {
 	return parseArray(body, func(raw json.RawMessage) (repo.Receipt, error) {
 		var r struct {
 			UserReceiveTime string `json:"user_receive_time"`
@@ -75,7 +75,7 @@ func parseTencent(body []byte) ([]repo.Receipt, error) {
 // parseTwilio reads a Twilio status callback: a form with MessageSid,
 // MessageStatus (queued, sent, delivered, undelivered, failed, read, …) and
 // ErrorCode. Only delivered/read and undelivered/failed are final.
-func parseTwilio(body []byte) ([]repo.Receipt, error) {
+func parseTwilio(body []byte) ([]report, error) {
 	form, err := url.ParseQuery(string(body))
 	if err != nil {
 		return nil, errors.New("malformed form")
@@ -86,14 +86,14 @@ func parseTwilio(body []byte) ([]repo.Receipt, error) {
 	}
 	status := map[string]string{"delivered": repo.ReceiptDelivered, "read": repo.ReceiptDelivered,
 		"undelivered": repo.ReceiptUndelivered, "failed": repo.ReceiptUndelivered}[st]
-	return []repo.Receipt{{ProviderMsgID: sid, Status: orProgress(status), ProviderStatus: st,
-		Code: form.Get("ErrorCode"), Raw: string(body)}}, nil
+	return []report{{receipt: repo.Receipt{ProviderMsgID: sid, Status: orProgress(status), ProviderStatus: st,
+		Code: form.Get("ErrorCode"), Raw: string(body)}}}, nil
 }
 
 // parseWebhook reads the webhook gateway's receipts: one JSON object, or an
 // array of them, {"id" or "out_id", "status": "delivered"|"undelivered",
 // "code", "description"}; id is the gateway's id, out_id ours.
-func parseWebhook(body []byte) ([]repo.Receipt, error) {
+func parseWebhook(body []byte) ([]report, error) {
 	if t := bytes.TrimSpace(body); len(t) > 0 && t[0] == '{' {
 		body = append(append([]byte{'['}, t...), ']')
 	}
@@ -121,21 +121,37 @@ func parseWebhook(body []byte) ([]repo.Receipt, error) {
 
 // parseArray reads a JSON array and each element with one, keeping each
 // element's bytes as its receipt's raw payload.
-func parseArray(body []byte, one func(json.RawMessage) (repo.Receipt, error)) ([]repo.Receipt, error) {
+// A malformed report does not sink its batch: it comes back with its error
+// and the others are kept. The error is for the whole body only when it is
+// not a JSON array at all.
+func parseArray(body []byte, one func(json.RawMessage) (repo.Receipt, error)) ([]report, error) {
 	var items []json.RawMessage
 	if err := json.Unmarshal(body, &items); err != nil {
 		return nil, errors.New("want a JSON array of reports")
 	}
-	out := make([]repo.Receipt, 0, len(items))
+	out := make([]report, 0, len(items))
 	for i, raw := range items {
 		rc, err := one(raw)
 		if err != nil {
-			return nil, fmt.Errorf("report %d: %s", i, strings.TrimPrefix(err.Error(), "json: "))
+			err = errors.New(strings.TrimPrefix(err.Error(), "json: "))
 		}
 		rc.Raw = string(raw)
-		out = append(out, rc)
+		out = append(out, report{index: i, receipt: rc, err: err})
 	}
 	return out, nil
+}
+
+// report is one entry of a receipt batch, read or refused.
+type report struct {
+	index   int
+	receipt repo.Receipt
+	err     error
+}
+
+// rejected names a refused report in the answer: its place in the batch and why.
+type rejected struct {
+	Index int    `json:"index"`
+	Error string `json:"error"`
 }
 
 func orProgress(status string) string {
@@ -145,10 +161,11 @@ func orProgress(status string) string {
 	return status
 }
 
-// localTime reads "2006-01-02 15:04:05" in Beijing time; nil when absent or unreadable.
+// localTime reads "2006-01-02 15:04:05" in Beijing time; nil when absent,
+// unreadable or outside 2000–2100.
 func localTime(s string) *time.Time {
 	t, err := time.ParseInLocation(time.DateTime, s, beijing)
-	if err != nil {
+	if err != nil || input.Instant(t) != nil {
 		return nil
 	}
 	return &t

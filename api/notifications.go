@@ -3,15 +3,17 @@ package api
 import (
 	"errors"
 	"net/http"
+	"net/url"
 	"strconv"
 	"time"
 
+	"duebell/internal/input"
 	"duebell/repo"
 )
 
 // supportRoutes registers the support console's API and the web console:
 // viewers search and read, operators also resend.
-func (s *server) supportRoutes(mux *http.ServeMux) {
+func (s *server) supportRoutes(mux *routeMux) {
 	readers := []Role{RoleViewer, RoleOperator}
 	mux.Handle("GET /api/v1/notifications", s.auth(s.listNotifications, readers...))
 	mux.Handle("GET /api/v1/notifications/{id}", s.auth(s.getNotification, readers...))
@@ -23,31 +25,43 @@ func (s *server) supportRoutes(mux *http.ServeMux) {
 
 // GET /api/v1/notifications?customer_ref=&phone=&email=&plan_ref=&kind=&channel=&status=&since=&until=&limit=&cursor=
 func (s *server) listNotifications(w http.ResponseWriter, r *http.Request) error {
-	q := r.URL.Query()
-	f := repo.NoticeFilter{CustomerRef: q.Get("customer_ref"), Phone: q.Get("phone"), Email: q.Get("email"),
-		PlanRef: q.Get("plan_ref"), Kind: q.Get("kind"), Channel: q.Get("channel"), Status: q.Get("status")}
-	var err error
-	if f.Since, err = queryTime(q.Get("since"), "since"); err != nil {
+	f, limit, cursor, err := noticeQuery(r.URL.Query())
+	if err != nil {
 		return err
 	}
-	if f.Until, err = queryTime(q.Get("until"), "until"); err != nil {
-		return err
-	}
-	limit := repo.DefaultSearchLimit
-	if v := q.Get("limit"); v != "" {
-		if limit, err = strconv.Atoi(v); err != nil || limit < 1 {
-			return invalid("limit", "want a positive integer (at most %d are returned)", repo.MaxSearchLimit)
-		}
-	}
-	if err := f.Normalize(); err != nil {
-		return supportError(err)
-	}
-	page, err := s.cfg.Repo.SearchNotifications(r.Context(), f, limit, q.Get("cursor"))
+	page, err := s.cfg.Repo.SearchNotifications(r.Context(), f, limit, cursor)
 	if err != nil {
 		return supportError(err)
 	}
 	writeJSON(w, http.StatusOK, page)
 	return nil
+}
+
+// noticeQuery reads the search's query string (already checked as text by
+// checkQuery): the normalized filter, the limit and the cursor.
+func noticeQuery(q url.Values) (f repo.NoticeFilter, limit int, cursor string, err error) {
+	f = repo.NoticeFilter{CustomerRef: q.Get("customer_ref"), Phone: q.Get("phone"), Email: q.Get("email"),
+		PlanRef: q.Get("plan_ref"), Kind: q.Get("kind"), Channel: q.Get("channel"), Status: q.Get("status")}
+	if f.Since, err = queryTime(q.Get("since"), "since"); err != nil {
+		return f, 0, "", err
+	}
+	if f.Until, err = queryTime(q.Get("until"), "until"); err != nil {
+		return f, 0, "", err
+	}
+	limit = repo.DefaultSearchLimit
+	if v := q.Get("limit"); v != "" {
+		if limit, err = strconv.Atoi(v); err != nil || limit < 1 {
+			return f, 0, "", invalid("limit", "want a positive integer (at most %d are returned)", repo.MaxSearchLimit)
+		}
+	}
+	if err := f.Normalize(); err != nil {
+		return f, 0, "", supportError(err)
+	}
+	cursor = q.Get("cursor")
+	if _, err := repo.ParseCursor(cursor); err != nil {
+		return f, 0, "", supportError(err)
+	}
+	return f, limit, cursor, nil
 }
 
 // GET /api/v1/notifications/{id}: the notice, its content, attempts and resends.
@@ -73,7 +87,7 @@ func pathID(r *http.Request) (int64, error) {
 	return id, nil
 }
 
-// queryTime parses an optional RFC 3339 query parameter.
+// queryTime parses an optional RFC 3339 filter time between 2000 and 2100.
 func queryTime(s, field string) (time.Time, error) {
 	if s == "" {
 		return time.Time{}, nil
@@ -81,6 +95,9 @@ func queryTime(s, field string) (time.Time, error) {
 	t, err := time.Parse(time.RFC3339Nano, s)
 	if err != nil {
 		return time.Time{}, invalid(field, "want an RFC 3339 time such as 2025-03-10T08:00:00+08:00")
+	}
+	if err := input.Instant(t); err != nil {
+		return time.Time{}, invalid(field, "%s", err)
 	}
 	return t, nil
 }

@@ -52,6 +52,11 @@ func (s *server) observe(next http.Handler) http.Handler {
 				slog.String("method", r.Method), slog.String("route", route), slog.Int("status", rec.status),
 				slog.Duration("duration", time.Since(start)), slog.String("token", ri.token))
 		}()
+		// Every query string is checked here, once, for every route.
+		if err := checkQuery(r); err != nil {
+			s.fail(rec, r, err)
+			return
+		}
 		next.ServeHTTP(rec, r)
 	})
 }

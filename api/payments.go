@@ -35,8 +35,8 @@ func (s *server) postPayment(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	seq, err := strconv.Atoi(r.PathValue("seq"))
-	if err != nil || seq < 1 {
-		return invalid("seq", "want a positive integer")
+	if err != nil || seq < 1 || seq > maxPeriods {
+		return invalid("seq", "want a positive integer up to %d", maxPeriods)
 	}
 	var b paymentBody
 	if err := s.decode(w, r, &b); err != nil {
@@ -52,6 +52,9 @@ func (s *server) postPayment(w http.ResponseWriter, r *http.Request) error {
 		return invalid("reason", "a reversal (negative amount) needs a reason")
 	}
 	if err := checkText("reason", b.Reason, 500); err != nil {
+		return err
+	}
+	if err := checkAmount("amount", max(b.Amount, -b.Amount)); err != nil { // a reversal is bounded alike
 		return err
 	}
 	if b.Ref != "" {

@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"time"
 
+	"duebell/internal/input"
 	"duebell/repo"
 )
 
@@ -64,6 +65,9 @@ func (s *server) planFrom(ref string, b planBody) (repo.Plan, error) {
 	p := repo.Plan{Ref: ref, CustomerRef: b.CustomerRef, Merchant: b.Merchant, Title: b.Title,
 		Currency: or(b.Currency, "CNY"), Total: b.Total, Periods: b.Periods,
 		Status: or(b.Status, repo.PlanActive), RepayMethod: or(b.RepayMethod, "manual"), CardLast4: b.CardLast4}
+	if err := checkStrings(b); err != nil {
+		return p, err
+	}
 	if err := checkRef(p.CustomerRef); err != nil {
 		return p, invalid("customer_ref", "%s", err)
 	}
@@ -76,8 +80,8 @@ func (s *server) planFrom(ref string, b planBody) (repo.Plan, error) {
 	switch {
 	case !currencyRE.MatchString(p.Currency):
 		return p, invalid("currency", "want a 3-letter upper-case ISO 4217 code such as CNY")
-	case p.Total < 0:
-		return p, invalid("total", "must not be negative")
+	case input.Amount(p.Total) != nil:
+		return p, checkAmount("total", p.Total)
 	case p.Periods <= 0 || p.Periods > maxPeriods:
 		return p, invalid("periods", "want 1 to %d", maxPeriods)
 	case p.Status != repo.PlanActive && p.Status != repo.PlanCancelled && p.Status != repo.PlanClosed:
@@ -113,19 +117,19 @@ func installmentFrom(field string, b installmentBody, periods int, seen []bool, 
 		return it, invalid(field+".seq", "want 1 to periods (%d)", periods)
 	case seen[b.Seq]:
 		return it, invalid(field+".seq", "%d appears twice", b.Seq)
-	case b.Amount < 0:
-		return it, invalid(field+".amount", "must not be negative")
-	case it.Paid < 0:
-		return it, invalid(field+".paid", "must not be negative")
+	case input.Amount(b.Amount) != nil:
+		return it, checkAmount(field+".amount", b.Amount)
+	case input.Amount(it.Paid) != nil:
+		return it, checkAmount(field+".paid", it.Paid)
 	case it.Paid > b.Amount:
 		return it, invalid(field+".paid", "must not exceed amount")
 	case it.Status != repo.InstallmentPending && it.Status != repo.InstallmentPaid && it.Status != repo.InstallmentWaived:
 		return it, invalid(field+".status", "want pending, paid or waived")
 	}
 	seen[b.Seq] = true
-	d, err := repo.ParseDate(b.DueDate)
+	d, err := parseDate(field+".due_date", b.DueDate)
 	if err != nil {
-		return it, invalid(field+".due_date", "want a date as YYYY-MM-DD")
+		return it, err
 	}
 	it.DueDate = d
 	if it.PaidAt, err = parseInstant(field+".paid_at", b.PaidAt, now); err != nil {

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
 	"time"
 
 	"duebell/repo"
@@ -43,6 +44,12 @@ type Config struct {
 	// Receipts enables POST /hooks/sms/{provider} for delivery receipts
 	// (see hooks.go); the route is absent when nil.
 	Receipts *ReceiptConfig
+	// ConsolePlainHTTP lets the console's cookies go without Secure over
+	// plain HTTP (http.console_plain_http): local trials only.
+	ConsolePlainHTTP bool
+	// ConsoleClock is the wall clock console sessions expire and sign-ins
+	// are throttled by; default time.Now.
+	ConsoleClock func() time.Time
 	// Extra registers more routes on the same mux (link verification,
 	// /metrics). They get request logging and panic recovery but no auth.
 	Extra func(mux *http.ServeMux)
@@ -96,17 +103,48 @@ func New(cfg Config) (http.Handler, error) {
 		return nil, err
 	}
 	s := &server{cfg: cfg, log: cfg.Logger, tokens: tokens}
-	mux := http.NewServeMux()
+	mux := &routeMux{ServeMux: http.NewServeMux()}
 	s.routes(mux)
 	if cfg.Extra != nil {
-		if err := registerExtra(mux, cfg.Extra); err != nil {
+		if err := registerExtra(mux.ServeMux, cfg.Extra); err != nil {
 			return nil, err
 		}
 	}
-	return s.observe(mux), nil
+	return &handler{Handler: s.observe(mux), patterns: mux.patterns}, nil
 }
 
-func (s *server) routes(mux *http.ServeMux) {
+// routeMux is the API's mux, remembering every pattern registered on it.
+type routeMux struct {
+	*http.ServeMux
+	patterns []string
+}
+
+func (m *routeMux) Handle(pattern string, h http.Handler) {
+	m.patterns = append(m.patterns, pattern)
+	m.ServeMux.Handle(pattern, h)
+}
+
+func (m *routeMux) HandleFunc(pattern string, h func(http.ResponseWriter, *http.Request)) {
+	m.Handle(pattern, http.HandlerFunc(h))
+}
+
+// handler is what New returns: the served mux and its patterns.
+type handler struct {
+	http.Handler
+	patterns []string
+}
+
+// Routes lists the patterns of every route of h, a handler New returned
+// (the API's, the console's and the receipt hooks; not Config.Extra's), so
+// a test can walk them all.
+func Routes(h http.Handler) []string {
+	if hh, ok := h.(*handler); ok {
+		return slices.Clone(hh.patterns)
+	}
+	return nil
+}
+
+func (s *server) routes(mux *routeMux) {
 	anyone := []Role{RoleIngest, RoleViewer, RoleOperator}
 	mux.HandleFunc("GET /healthz", s.healthz)
 	mux.HandleFunc("GET /readyz", s.readyz)

@@ -6,6 +6,9 @@ import (
 	"time"
 	"unicode"
 	"unicode/utf8"
+
+	"duebell/internal/input"
+	"duebell/repo"
 )
 
 var locales = map[string]bool{"zh-CN": true, "en": true}
@@ -49,19 +52,15 @@ func checkText(field, s string, max int) error {
 	return nil
 }
 
+// loadTimezone accepts only real IANA zone names (not Local, localtime,
+// posixrules, Factory, …).
 func loadTimezone(name string) (*time.Location, error) {
-	if name == "" || name == "Local" {
-		return nil, errors.New("want an IANA time zone such as Asia/Shanghai")
-	}
-	loc, err := time.LoadLocation(name)
-	if err != nil {
-		return nil, errors.New("unknown time zone; want an IANA name such as Asia/Shanghai")
-	}
-	return loc, nil
+	return input.Zone(name)
 }
 
-// parseInstant parses an optional RFC 3339 time that may not lie more than a
-// day after now (a clock-skewed lender is tolerated, a typo is not).
+// parseInstant parses an optional RFC 3339 time of something that happened:
+// not before 2000 and not more than a day after now (a clock-skewed lender
+// is tolerated, a typo is not). paid_at and occurred_at both go through it.
 func parseInstant(field, s string, now time.Time) (*time.Time, error) {
 	if s == "" {
 		return nil, nil
@@ -70,8 +69,37 @@ func parseInstant(field, s string, now time.Time) (*time.Time, error) {
 	if err != nil {
 		return nil, invalid(field, "want an RFC 3339 time such as 2025-03-10T08:00:00+08:00")
 	}
-	if t.After(now.Add(24 * time.Hour)) {
-		return nil, invalid(field, "more than 24 hours in the future")
+	if err := input.Past(t, now); err != nil {
+		return nil, invalid(field, "%s", err)
 	}
 	return &t, nil
+}
+
+// parseDate parses a YYYY-MM-DD date between 2000 and 2099.
+func parseDate(field, s string) (repo.Date, error) {
+	d, err := repo.ParseDate(s)
+	if err != nil {
+		return d, invalid(field, "want a date as YYYY-MM-DD")
+	}
+	if err := input.Date(d.Time); err != nil {
+		return d, invalid(field, "%s", err)
+	}
+	return d, nil
+}
+
+// checkAmount checks an amount of money in fen: 0..input.MaxAmount.
+func checkAmount(field string, v int64) error {
+	if err := input.Amount(v); err != nil {
+		return invalid(field, "%s", err)
+	}
+	return nil
+}
+
+// checkQuery checks every query parameter of r once, before any handler
+// reads one: valid UTF-8 without NUL.
+func checkQuery(r *http.Request) error {
+	if err := input.Values(r.URL.Query()); err != nil {
+		return &apiError{http.StatusBadRequest, codeBadQuery, err.Error()}
+	}
+	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"fmt"
 	"io"
+	"net/netip"
 	"slices"
 	"text/tabwriter"
 
@@ -73,7 +74,11 @@ func (a *app) smsDispatch(cfg *notify.Config, smsProvider string) {
 // receipts is what the API needs to take delivery receipts.
 func (a *app) receipts() *api.ReceiptConfig {
 	c := a.cfg.SMS
-	return &api.ReceiptConfig{Token: c.ReceiptToken, WebhookSecret: c.Webhook.Secret,
+	allow := make([]netip.Prefix, len(c.ReceiptAllowIPs))
+	for i, p := range c.ReceiptAllowIPs {
+		allow[i] = p.Prefix
+	}
+	return &api.ReceiptConfig{Token: c.ReceiptToken, AllowIPs: allow, WebhookSecret: c.Webhook.Secret,
 		TwilioAuthToken: c.Twilio.AuthToken, TwilioCallbackURL: c.Twilio.StatusCallback}
 }
 

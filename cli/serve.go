@@ -125,7 +125,8 @@ func (a *app) httpHandler(metricsHandler http.Handler) (http.Handler, error) {
 		Tokens: tokens, Repo: a.repo, Logger: a.log, Now: a.now,
 		DefaultTimezone: a.cfg.Defaults.Timezone, DefaultLocale: a.cfg.Defaults.Locale,
 		PaymentConfirmChannels: a.cfg.Policy.PaymentReceived, MaxBodyBytes: a.cfg.HTTP.MaxBodyBytes,
-		Ready: a.requireMigrated, Links: a.links, AllowedDomains: a.cfg.Links.AllowedDomains,
+		ConsolePlainHTTP: a.cfg.HTTP.ConsolePlainHTTP,
+		Ready:            a.requireMigrated, Links: a.links, AllowedDomains: a.cfg.Links.AllowedDomains,
 		Receipts: a.receipts(),
 		Extra:    func(mux *http.ServeMux) { mux.Handle("GET /metrics", metricsHandler) },
 	})

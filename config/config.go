@@ -47,6 +47,9 @@ type Database struct {
 type HTTP struct {
 	Listen       string `toml:"listen"`
 	MaxBodyBytes int64  `toml:"max_body_bytes"`
+	// ConsolePlainHTTP lets the console's session cookie go without Secure,
+	// for a local trial over http:// (the demo); keep it off in production.
+	ConsolePlainHTTP bool `toml:"console_plain_http"`
 }
 
 type Admin struct {
@@ -135,10 +138,13 @@ type SMS struct {
 	Tencent  SMSTencent `toml:"tencent"`
 	Twilio   SMSTwilio  `toml:"twilio"`
 	// Delivery, rate and link options: see sms.go.
-	ReceiptToken         string  `toml:"receipt_token"` // env DUEBELL_SMS_RECEIPT_TOKEN
-	RatePerSecond        float64 `toml:"rate_per_second"`
-	MaxPerCustomerPerDay int     `toml:"max_per_customer_per_day"`
-	LinkMode             string  `toml:"link_mode"` // per_user or fixed
+	ReceiptToken string `toml:"receipt_token"` // env DUEBELL_SMS_RECEIPT_TOKEN
+	// ReceiptAllowIPs admit receipts from providers that do not sign them
+	// (aliyun, tencent) by client address instead of by ReceiptToken.
+	ReceiptAllowIPs      []IPPrefix `toml:"receipt_allow_ips"`
+	RatePerSecond        float64    `toml:"rate_per_second"`
+	MaxPerCustomerPerDay int        `toml:"max_per_customer_per_day"`
+	LinkMode             string     `toml:"link_mode"` // per_user or fixed
 }
 
 type SMSWebhook struct {

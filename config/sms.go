@@ -3,6 +3,7 @@ package config
 import (
 	"cmp"
 	"fmt"
+	"net/netip"
 	"net/url"
 	"slices"
 	"strings"
@@ -54,6 +55,33 @@ type SMSTemplate struct {
 	SignName string   `toml:"sign_name"`
 	Vars     []string `toml:"vars"`
 }
+
+// IPPrefix is an address ("47.96.1.2") or a CIDR block ("47.96.0.0/16")
+// in the config, parsed once.
+type IPPrefix struct{ netip.Prefix }
+
+// UnmarshalText parses an address or a CIDR block.
+func (p *IPPrefix) UnmarshalText(b []byte) error {
+	s := string(b)
+	if strings.Contains(s, "/") {
+		pfx, err := netip.ParsePrefix(s)
+		if err != nil {
+			return fmt.Errorf("%q is not an address or CIDR block", s)
+		}
+		p.Prefix = pfx.Masked()
+		return nil
+	}
+	ip, err := netip.ParseAddr(s)
+	if err != nil {
+		return fmt.Errorf("%q is not an address or CIDR block", s)
+	}
+	ip = ip.Unmap()
+	p.Prefix = netip.PrefixFrom(ip, ip.BitLen())
+	return nil
+}
+
+// MarshalText writes the block.
+func (p IPPrefix) MarshalText() ([]byte, error) { return []byte(p.String()), nil }
 
 // SMS link modes.
 const (
@@ -137,6 +165,14 @@ func (c *Config) validateSMS() []error {
 	}
 	if s.ReceiptToken != "" && len(s.ReceiptToken) < 16 {
 		bad("sms.receipt_token", "shorter than 16 characters")
+	}
+	// Aliyun and Tencent do not sign their receipts: without a token or an
+	// allow-list, POST /hooks/sms/<provider> would be open to anyone, who
+	// could mark sent SMS undelivered and trigger fallback emails.
+	if (s.Provider == "aliyun" || s.Provider == "tencent") && s.ReceiptToken == "" && len(s.ReceiptAllowIPs) == 0 {
+		bad("sms.receipt_token", "required for sms.provider = %q, whose delivery receipts are not signed: "+
+			"set a secret of at least 16 characters (or DUEBELL_SMS_RECEIPT_TOKEN) and register "+
+			".../hooks/sms/%s/<token>, or list the provider's addresses in sms.receipt_allow_ips", s.Provider, s.Provider)
 	}
 	if s.RatePerSecond < 0 {
 		bad("sms.rate_per_second", "must not be negative (0 means no limit)")

@@ -128,3 +128,30 @@ func TestInvalidSMSConfigNamesTheKey(t *testing.T) {
 		})
 	}
 }
+
+// TestUnsignedReceiptsNeedATokenOrAllowList: Aliyun and Tencent do not sign
+// their receipts, so the daemon will not start with their receipt route open
+// to anyone; a token or an address allow-list closes it.
+func TestUnsignedReceiptsNeedATokenOrAllowList(t *testing.T) {
+	env := map[string]string{"DUEBELL_SMS_ALIYUN_ACCESS_KEY_SECRET": "s"}
+	_, err := load(t, minimalSMS+aliyunSMS, env)
+	if err == nil || !strings.Contains(err.Error(), "sms.receipt_token") || !strings.Contains(err.Error(), "sms.receipt_allow_ips") {
+		t.Fatalf("aliyun without a receipt token: %v, want an error naming sms.receipt_token", err)
+	}
+	allow := strings.Replace(aliyunSMS, "provider = \"aliyun\"\n", "provider = \"aliyun\"\nreceipt_allow_ips = [\"47.96.10.1\", \"106.11.0.0/16\", \"::ffff:10.0.0.1\"]\n", 1)
+	c, err := load(t, minimalSMS+allow, env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, p := range c.SMS.ReceiptAllowIPs {
+		got = append(got, p.String())
+	}
+	if strings.Join(got, " ") != "47.96.10.1/32 106.11.0.0/16 10.0.0.1/32" {
+		t.Errorf("receipt_allow_ips %v", got)
+	}
+	bad := strings.Replace(aliyunSMS, "provider = \"aliyun\"\n", "provider = \"aliyun\"\nreceipt_allow_ips = [\"aliyun.com\"]\n", 1)
+	if _, err := load(t, minimalSMS+bad, env); err == nil || !strings.Contains(err.Error(), "receipt_allow_ips") {
+		t.Errorf("a host name in receipt_allow_ips: %v, want an error naming the key", err)
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"duebell/internal/input"
 	"duebell/link"
 	"duebell/scheduler"
 )
@@ -21,8 +22,8 @@ func (c *Config) Validate() error {
 	if _, err := url.Parse(c.Database.URL); err != nil || c.Database.URL == "" {
 		bad("database.url", "not a PostgreSQL URL")
 	}
-	if _, err := time.LoadLocation(c.Defaults.Timezone); err != nil {
-		bad("defaults.timezone", "unknown time zone %q", c.Defaults.Timezone)
+	if _, err := input.Zone(c.Defaults.Timezone); err != nil {
+		bad("defaults.timezone", "%q: %v", c.Defaults.Timezone, err)
 	}
 	if c.Defaults.Locale != "zh-CN" && c.Defaults.Locale != "en" {
 		bad("defaults.locale", "%q is not zh-CN or en", c.Defaults.Locale)

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"duebell/internal/input"
 	"duebell/phone"
 )
 
@@ -53,6 +54,22 @@ type NoticeFilter struct {
 // stored, and checks the enumerations. Errors wrap ErrInvalid and never
 // repeat the phone or email.
 func (f *NoticeFilter) Normalize() error {
+	for _, v := range []struct{ name, s string }{{"customer_ref", f.CustomerRef}, {"phone", f.Phone},
+		{"email", f.Email}, {"plan_ref", f.PlanRef}, {"kind", f.Kind}, {"channel", f.Channel}, {"status", f.Status}} {
+		if err := input.Text(v.s); err != nil {
+			return invalidf("%s: %v", v.name, err)
+		}
+	}
+	for _, v := range []struct {
+		name string
+		t    time.Time
+	}{{"since", f.Since}, {"until", f.Until}} {
+		if !v.t.IsZero() {
+			if err := input.Instant(v.t); err != nil {
+				return invalidf("%s: %v", v.name, err)
+			}
+		}
+	}
 	f.CustomerRef, f.PlanRef, f.Kind = strings.TrimSpace(f.CustomerRef), strings.TrimSpace(f.PlanRef), strings.TrimSpace(f.Kind)
 	if p := strings.TrimSpace(f.Phone); p != "" {
 		norm, err := phone.Normalize(p, "CN")
@@ -111,7 +128,7 @@ const summaryFrom = `notifications n
 const searchSQL = `
 SELECT ` + summaryColumns + `
 FROM ` + summaryFrom + `
-WHERE ($1 = 0 OR n.id < $1)
+WHERE ($1::bigint = 0 OR n.id < $1)
   AND ($2 = '' OR n.customer_id = (SELECT id FROM customers WHERE ref = $2))
   AND ($3 = '' OR n.customer_id = ANY(SELECT id FROM customers WHERE phone = $3) OR n.recipient = $3)
   AND ($4 = '' OR n.customer_id = ANY(SELECT id FROM customers WHERE email = $4) OR n.recipient = $4)
@@ -136,7 +153,7 @@ func ParseCursor(s string) (int64, error) {
 		return 0, nil
 	}
 	id, err := strconv.ParseInt(s, 10, 64)
-	if err != nil || id <= 0 {
+	if err != nil || id <= 0 || s[0] < '0' || s[0] > '9' {
 		return 0, invalidf("cursor: not a cursor this API returned")
 	}
 	return id, nil

@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"time"
 
+	"duebell/internal/input"
 	"duebell/repo"
 )
 
@@ -54,9 +55,10 @@ type Store interface {
 
 // Config configures the console.
 type Config struct {
-	Auth   Authenticator
-	Store  Store
-	Logger *slog.Logger // default: discard
+	Auth     Authenticator
+	Store    Store
+	Sessions SessionStore // records logouts (session.go)
+	Logger   *slog.Logger // default: discard
 	// Now is the business clock resends are stamped with; default time.Now.
 	Now func() time.Time
 	// Clock is the wall clock sessions expire by; default time.Now.
@@ -64,6 +66,13 @@ type Config struct {
 	// Location is the zone times are shown and typed in; default Asia/Shanghai.
 	Location   *time.Location
 	SessionTTL time.Duration // default DefaultSessionTTL
+	// PlainHTTP lets cookies go without Secure on requests that did not
+	// come over TLS: for a local trial over http:// only (the demo).
+	PlainHTTP bool
+	// LoginBurst sign-in attempts per client address at once, then one
+	// every LoginEvery; defaults DefaultLoginBurst and DefaultLoginEvery.
+	LoginBurst int
+	LoginEvery time.Duration
 	// OnIdentity, when set, is told which token a request acts as (the
 	// API's access log records it).
 	OnIdentity func(r *http.Request, name string)
@@ -71,13 +80,14 @@ type Config struct {
 
 // Console serves the pages.
 type Console struct {
-	cfg Config
+	cfg    Config
+	logins *throttle
 }
 
-// New returns the console. Auth and Store are required.
+// New returns the console. Auth, Store and Sessions are required.
 func New(cfg Config) (*Console, error) {
-	if cfg.Auth == nil || cfg.Store == nil {
-		return nil, errors.New("console: Auth and Store are required")
+	if cfg.Auth == nil || cfg.Store == nil || cfg.Sessions == nil {
+		return nil, errors.New("console: Auth, Store and Sessions are required")
 	}
 	cfg.Logger = cmp.Or(cfg.Logger, slog.New(slog.DiscardHandler))
 	if cfg.Now == nil {
@@ -94,11 +104,18 @@ func New(cfg Config) (*Console, error) {
 		cfg.Location = loc
 	}
 	cfg.SessionTTL = cmp.Or(cfg.SessionTTL, DefaultSessionTTL)
-	return &Console{cfg: cfg}, nil
+	cfg.LoginBurst = cmp.Or(cfg.LoginBurst, DefaultLoginBurst)
+	cfg.LoginEvery = cmp.Or(cfg.LoginEvery, DefaultLoginEvery)
+	return &Console{cfg: cfg, logins: newThrottle(cfg.LoginEvery, cfg.LoginBurst)}, nil
+}
+
+// Mux is where Register adds routes (an *http.ServeMux).
+type Mux interface {
+	Handle(pattern string, h http.Handler)
 }
 
 // Register adds the console's routes under /console/ to mux.
-func (c *Console) Register(mux *http.ServeMux) {
+func (c *Console) Register(mux Mux) {
 	mux.Handle("GET /console", http.RedirectHandler("/console/", http.StatusSeeOther))
 	mux.Handle("GET /console/{$}", c.page(c.home))
 	mux.Handle("GET /console/static/console.css", http.HandlerFunc(serveCSS))
@@ -126,6 +143,10 @@ func (c *Console) page(h pageFunc) http.Handler {
 		if c.cfg.OnIdentity != nil {
 			c.cfg.OnIdentity(r, s.Name)
 		}
+		if err := input.Values(r.URL.Query()); err != nil {
+			c.fail(w, r, s, http.StatusBadRequest, "The address holds text that cannot be searched ("+err.Error()+").")
+			return
+		}
 		h(w, r, s)
 	})
 }
@@ -135,8 +156,16 @@ func (c *Console) page(h pageFunc) http.Handler {
 func (c *Console) form(h pageFunc, operator bool) http.Handler {
 	return c.page(func(w http.ResponseWriter, r *http.Request, s session) {
 		r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
+		if err := r.ParseForm(); err != nil {
+			c.fail(w, r, s, http.StatusBadRequest, "The form could not be read.")
+			return
+		}
 		if !sameOrigin(r) || !s.checkCSRF(r.PostFormValue("csrf")) {
 			c.fail(w, r, s, http.StatusForbidden, "The form expired or came from another site. Reload the page and try again.")
+			return
+		}
+		if err := input.Values(r.PostForm); err != nil {
+			c.fail(w, r, s, http.StatusBadRequest, "The form holds text that cannot be stored ("+err.Error()+").")
 			return
 		}
 		if operator && !s.CanResend() {

@@ -48,6 +48,7 @@ func setup(t *testing.T) bundle {
 			{Name: "ops", Token: operatorToken, Role: api.RoleOperator},
 		},
 		Repo: r, Logger: slog.New(slog.DiscardHandler), Now: func() time.Time { return t0 },
+		ConsolePlainHTTP: true, // the test server is plain http://
 	})
 	if err != nil {
 		t.Fatal(err)

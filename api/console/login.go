@@ -4,7 +4,9 @@ import (
 	"crypto/subtle"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"strings"
+	"time"
 )
 
 // loginForm shows the token form, with a fresh double-submit CSRF token.
@@ -18,12 +20,21 @@ func (c *Console) loginForm(w http.ResponseWriter, r *http.Request) {
 
 func (c *Console) showLogin(w http.ResponseWriter, r *http.Request, status int, msg string) {
 	token := randomToken(16)
-	setCookie(w, r, loginCookie, token, c.cfg.SessionTTL)
+	c.setCookie(w, r, loginCookie, token, c.cfg.SessionTTL)
 	c.render(w, r, status, "login", view{Title: "Sign in", CSRF: token, Error: msg})
 }
 
-// login exchanges a viewer or operator token for a session cookie.
+// login exchanges a viewer or operator token for a session cookie. Each
+// client address gets a few attempts and then one every so often
+// (Config.LoginBurst, LoginEvery): guessing tokens is throttled before
+// any is evaluated.
 func (c *Console) login(w http.ResponseWriter, r *http.Request) {
+	if wait, ok := c.logins.allow(clientAddr(r), c.cfg.Clock()); !ok {
+		c.cfg.Logger.LogAttrs(r.Context(), slog.LevelWarn, "console login throttled")
+		w.Header().Set("Retry-After", strconv.Itoa(int(wait.Round(time.Second)/time.Second)+1))
+		c.showLogin(w, r, http.StatusTooManyRequests, "Too many sign-in attempts from your address. Wait a minute and try again.")
+		return
+	}
 	r.Body = http.MaxBytesReader(w, r.Body, 8<<10)
 	ck, err := r.Cookie(loginCookie)
 	if err != nil || !sameOrigin(r) ||
@@ -47,8 +58,8 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s := newSession(id, key, c.cfg.Clock().Add(c.cfg.SessionTTL))
-	setCookie(w, r, sessionCookie, s.cookieValue(), c.cfg.SessionTTL)
-	setCookie(w, r, loginCookie, "", -1)
+	c.setCookie(w, r, sessionCookie, s.cookieValue(), c.cfg.SessionTTL)
+	c.setCookie(w, r, loginCookie, "", -1)
 	if c.cfg.OnIdentity != nil {
 		c.cfg.OnIdentity(r, id.Name)
 	}
@@ -56,10 +67,14 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, "/console/notifications", http.StatusSeeOther)
 }
 
-// logout clears the session cookie. The session is signed, not stored, so
-// a copied cookie stays valid until it expires (SessionTTL) or the token
-// is rotated.
+// logout ends the session on the server, for every replica (a copy of the
+// cookie is refused from now on), then clears the cookie.
 func (c *Console) logout(w http.ResponseWriter, r *http.Request, s session) {
-	setCookie(w, r, sessionCookie, "", -1)
+	if err := c.cfg.Sessions.RevokeConsoleSession(r.Context(), sessionID(s.nonce), s.expires, c.cfg.Clock()); err != nil {
+		c.internal(w, r, s, err)
+		return
+	}
+	c.setCookie(w, r, sessionCookie, "", -1)
+	c.cfg.Logger.LogAttrs(r.Context(), slog.LevelInfo, "console logout", slog.String("token", s.Name))
 	http.Redirect(w, r, "/console/login", http.StatusSeeOther)
 }

@@ -1,20 +1,24 @@
 package console
 
 import (
+	"context"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
 	"encoding/hex"
+	"log/slog"
 	"net/http"
 	"strconv"
 	"strings"
 	"time"
 )
 
-// Cookies. The session is signed, not stored: any replica with the same
-// tokens verifies it, and rotating a token ends its sessions.
+// Cookies. The session is signed: any replica with the same tokens verifies
+// it, and rotating a token ends its sessions. Logging out records the
+// session as revoked in the database (SessionStore), which every replica
+// checks, so a copy of the cookie is refused after the logout.
 const (
 	sessionCookie = "duebell_console"
 	loginCookie   = "duebell_console_login" // double-submit CSRF token of the login form
@@ -86,19 +90,46 @@ func (c *Console) readSession(r *http.Request, now time.Time) (session, bool) {
 	if err != nil || !now.Before(time.Unix(unix, 0)) {
 		return session{}, false
 	}
+	revoked, err := c.cfg.Sessions.ConsoleSessionRevoked(r.Context(), sessionID(nonce))
+	if err != nil {
+		// Fail closed: a session that cannot be checked is no session.
+		c.cfg.Logger.LogAttrs(r.Context(), slog.LevelError, "console session check failed", slog.String("error", err.Error()))
+		return session{}, false
+	}
+	if revoked {
+		return session{}, false
+	}
 	return session{Identity: id, expires: time.Unix(unix, 0), nonce: nonce, key: key}, true
 }
 
-// setCookie writes an HttpOnly, SameSite=Strict cookie, Secure when the
-// request came over TLS (directly or through a proxy that says so). Max-Age,
-// not Expires, so a browser with another clock agrees on the lifetime.
-func setCookie(w http.ResponseWriter, r *http.Request, name, value string, maxAge time.Duration) {
+// SessionStore records logouts, so that every replica refuses a session
+// that was logged out on any of them.
+type SessionStore interface {
+	// RevokeConsoleSession ends session id until expires (when it would
+	// have ended anyway).
+	RevokeConsoleSession(ctx context.Context, id string, expires, now time.Time) error
+	ConsoleSessionRevoked(ctx context.Context, id string) (bool, error)
+}
+
+// sessionID is what the database knows a session by: a hash of its nonce,
+// which by itself can neither forge a cookie nor a CSRF token.
+func sessionID(nonce string) string {
+	h := sha256.Sum256([]byte("duebell console session id\x00" + nonce))
+	return hex.EncodeToString(h[:])
+}
+
+// setCookie writes an HttpOnly, SameSite=Strict, Secure cookie. Only with
+// Config.PlainHTTP (a local trial over http://) does it leave Secure out,
+// and then only for a request that did not come over TLS (directly or
+// through a proxy that says so). Max-Age, not Expires, so a browser with
+// another clock agrees on the lifetime.
+func (c *Console) setCookie(w http.ResponseWriter, r *http.Request, name, value string, maxAge time.Duration) {
 	age := int(maxAge / time.Second)
 	if maxAge < 0 {
 		age = -1
 	}
 	http.SetCookie(w, &http.Cookie{Name: name, Value: value, Path: cookiePath, MaxAge: age, HttpOnly: true,
-		SameSite: http.SameSiteStrictMode, Secure: isTLS(r)})
+		SameSite: http.SameSiteStrictMode, Secure: !c.cfg.PlainHTTP || isTLS(r)})
 }
 
 func isTLS(r *http.Request) bool {

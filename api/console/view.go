@@ -9,6 +9,8 @@ import (
 	"net/http"
 	"strings"
 	"time"
+
+	"duebell/internal/input"
 )
 
 //go:embed templates/*.html
@@ -137,11 +139,11 @@ func parseLocalTime(s string, loc *time.Location) (time.Time, bool) {
 		return time.Time{}, true
 	}
 	if t, err := time.Parse(time.RFC3339, s); err == nil {
-		return t, true
+		return t, input.Instant(t) == nil
 	}
 	for _, layout := range []string{"2006-01-02T15:04:05", "2006-01-02T15:04", "2006-01-02 15:04:05", "2006-01-02 15:04", "2006-01-02"} {
 		if t, err := time.ParseInLocation(layout, s, loc); err == nil {
-			return t, true
+			return t, input.Instant(t) == nil
 		}
 	}
 	return time.Time{}, false

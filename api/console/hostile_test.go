@@ -1,0 +1,45 @@
+package console_test
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// TestConsoleRefusesHostileFilters: the console's search and audit pages
+// answer a 4xx page, not a 500, for NUL and invalid UTF-8 in a filter, a
+// cursor out of range and dates outside 2000–2100; a resend form with a
+// NUL in its reason is refused and queues nothing.
+func TestConsoleRefusesHostileFilters(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	w := b.browser(t)
+	w.login(operatorToken)
+	for _, q := range []string{
+		"email=%00", "plan_ref=%ED%A0%80", "customer_ref=%FF", "kind=a%00", "phone=%2B86%00",
+		"cursor=%2B86138123456789", "cursor=99999999999999999999", "since=0000-01-01", "until=9999-12-31",
+	} {
+		code, body, _ := w.get("/console/notifications?" + q)
+		if code < 400 || code > 499 || strings.Contains(body, "internal") {
+			t.Errorf("search ?%s = %d, want a 4xx page", q, code)
+		}
+	}
+	for _, q := range []string{"actor=%00", "actor=%FF", "since=0000-01-01"} {
+		if code, _, _ := w.get("/console/audit?" + q); code < 400 || code > 499 {
+			t.Errorf("audit ?%s = %d, want a 4xx page", q, code)
+		}
+	}
+	w.get("/console/notifications/" + strconv.FormatInt(b.orig, 10))
+	code, _, _ := w.post("/console/notifications/"+strconv.FormatInt(b.orig, 10)+"/resend",
+		url.Values{"csrf": {w.csrf}, "reason": {"customer\x00asked"}, "channel": {"sms"}})
+	if code != http.StatusBadRequest {
+		t.Errorf("resend with a NUL in the reason = %d, want 400", code)
+	}
+	var n int
+	if err := b.r.DB().GetContext(context.Background(), &n, `SELECT count(*) FROM notifications`); err != nil || n != 2 {
+		t.Errorf("%d notices after refused requests (%v), want the 2 seeded", n, err)
+	}
+}

@@ -1,0 +1,142 @@
+package api_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"net/netip"
+	"strings"
+	"testing"
+
+	"duebell/api"
+	"duebell/notify/sms/webhook"
+)
+
+// TestUnsignedReceiptsAreAuthenticated: Aliyun receipts need the secret
+// token (in the path or the query) or an allow-listed address; without
+// either configured the route refuses everyone, so a forged "undelivered"
+// cannot flip a sent SMS or trigger a fallback email.
+func TestUnsignedReceiptsAreAuthenticated(t *testing.T) {
+	t.Parallel()
+	forged := func(id int64) string {
+		return fmt.Sprintf(`[{"out_id":"%d","success":false,"err_code":"MK:0001","biz_id":"biz-1"}]`, id)
+	}
+	from := func(b bundle, path, addr, body string) *httptest.ResponseRecorder {
+		req := httptest.NewRequest(http.MethodPost, path, strings.NewReader(body))
+		req.RemoteAddr = addr
+		return newRecorder(b, req)
+	}
+
+	open := setup(t, func(c *api.Config) { c.Receipts = &api.ReceiptConfig{WebhookSecret: gatewaySecret} })
+	id := sentSMS(t, open.r, "c1", "aliyun", "biz-1")
+	for _, path := range []string{"/hooks/sms/aliyun", "/hooks/sms/aliyun/anything-at-all-0123", "/hooks/sms/tencent?token="} {
+		rec := from(open, path, "203.0.113.9:4000", forged(id))
+		if rec.Code != http.StatusForbidden || !strings.Contains(rec.Body.String(), "sms.receipt_token") {
+			t.Errorf("%s with no token configured: %d %s, want 403 naming sms.receipt_token", path, rec.Code, rec.Body)
+		}
+	}
+	if n := open.count(t, "sms_receipts"); n != 0 || open.noticeByID(t, id).Status != "sent" {
+		t.Fatalf("an anonymous receipt changed something: %d receipts, notice %s", n, open.noticeByID(t, id).Status)
+	}
+
+	b := setup(t, func(c *api.Config) {
+		c.Receipts = &api.ReceiptConfig{Token: receiptToken, AllowIPs: []netip.Prefix{netip.MustParsePrefix("198.51.100.0/24")}}
+	})
+	id = sentSMS(t, b.r, "c1", "aliyun", "biz-1")
+	for _, tc := range []struct {
+		path, addr string
+		status     int
+	}{
+		{"/hooks/sms/aliyun", "203.0.113.9:4000", 403},
+		{"/hooks/sms/aliyun/wrong-token-0123456789", "203.0.113.9:4000", 403},
+		{"/hooks/sms/aliyun?token=" + receiptToken[:10], "203.0.113.9:4000", 403},
+		{"/hooks/sms/aliyun/" + receiptToken, "203.0.113.9:4000", 200},
+		{"/hooks/sms/aliyun?token=" + receiptToken, "203.0.113.9:4000", 200},
+		{"/hooks/sms/aliyun", "198.51.100.77:4000", 200},
+		{"/hooks/sms/aliyun", "[::ffff:198.51.100.77]:4000", 200},
+	} {
+		rec := from(b, tc.path, tc.addr, forged(id))
+		if rec.Code != tc.status {
+			t.Errorf("%s from %s: %d %s, want %d", tc.path, tc.addr, rec.Code, rec.Body, tc.status)
+		}
+	}
+	if n := b.count(t, "sms_receipts"); n != 4 {
+		t.Errorf("%d receipts stored, want the 4 authenticated ones", n)
+	}
+	if strings.Contains(b.logs.String(), receiptToken) {
+		t.Error("the receipt token reached the log")
+	}
+}
+
+// TestReceiptBatchKeepsTheGoodReports: one malformed report (no success,
+// a NUL in a field, a wrong type) does not lose the others: they are
+// stored and applied, the bad ones listed, and the answer is the provider's
+// success so it does not send the good ones again.
+func TestReceiptBatchKeepsTheGoodReports(t *testing.T) {
+	t.Parallel()
+	b := receiptsSetup(t)
+	good := sentSMS(t, b.r, "c1", "aliyun", "biz-good")
+	batch := fmt.Sprintf(`[
+	  {"biz_id":"biz-x","out_id":"","err_code":"DELIVERED"},
+	  {"biz_id":"biz-good","out_id":"%d","success":true,"err_code":"DELIVERED","report_time":"2026-11-21 10:00:07"},
+	  {"biz_id":"biz-y","success":false,"err_msg":"bad\u0000byte"},
+	  {"biz_id":"biz-z","success":"yes"},
+	  {"biz_id":"biz-other","success":false,"err_code":"MK:0001"}]`, good)
+	rec := post(b, "/hooks/sms/aliyun/"+receiptToken, "application/json", batch, nil)
+	if rec.Code != http.StatusOK {
+		t.Fatalf("status %d %s", rec.Code, rec.Body)
+	}
+	var reply struct {
+		Code     int    `json:"code"`
+		Msg      string `json:"msg"`
+		Rejected []struct {
+			Index int    `json:"index"`
+			Error string `json:"error"`
+		} `json:"rejected"`
+	}
+	if err := json.Unmarshal(rec.Body.Bytes(), &reply); err != nil || reply.Code != 0 || reply.Msg != "成功" {
+		t.Fatalf("reply %s: %v", rec.Body, err)
+	}
+	var idx []int
+	for _, r := range reply.Rejected {
+		idx = append(idx, r.Index)
+	}
+	if fmt.Sprint(idx) != "[0 2 3]" || !strings.Contains(reply.Rejected[1].Error, "NUL") {
+		t.Errorf("rejected %+v, want reports 0, 2 (NUL) and 3", reply.Rejected)
+	}
+	if n := b.noticeByID(t, good); n.Status != "delivered" {
+		t.Errorf("the good report was not applied: %s", n.Status)
+	}
+	if n := b.count(t, "sms_receipts"); n != 2 {
+		t.Errorf("%d receipts stored, want the 2 good ones", n)
+	}
+	if !strings.Contains(b.logs.String(), "sms receipts rejected") {
+		t.Error("the rejected reports were not logged")
+	}
+}
+
+// TestSignedReceiptWithNULIsRefused: a correctly signed webhook receipt
+// whose text PostgreSQL cannot store is a 400 (the gateway stops), not a
+// 500 it would retry forever, and stores nothing.
+func TestSignedReceiptWithNULIsRefused(t *testing.T) {
+	t.Parallel()
+	b := receiptsSetup(t)
+	for _, body := range []string{
+		`{"id":"gw-1","status":"delivered","code":"\u0000"}`,
+		`{"id":"gw-\u0000","status":"delivered"}`,
+		"{\"id\":\"gw-1\",\"status\":\"delivered\",\"description\":\"\xff\"}",
+	} {
+		rec := post(b, "/hooks/sms/webhook", "application/json", body,
+			map[string]string{webhook.SignatureHeader: webhook.Sign([]byte(gatewaySecret), []byte(body))})
+		if rec.Code != http.StatusBadRequest {
+			t.Errorf("%q: %d %s, want 400", body, rec.Code, rec.Body)
+		}
+	}
+	if n := b.count(t, "sms_receipts"); n != 0 {
+		t.Errorf("%d receipts stored", n)
+	}
+	if strings.Contains(b.logs.String(), `"level":"ERROR"`) {
+		t.Errorf("refused receipts logged an error:\n%s", b.logs.String())
+	}
+}

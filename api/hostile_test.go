@@ -1,0 +1,105 @@
+package api_test
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+)
+
+// TestHostileInputIsRefused replays the probes that used to answer 500:
+// NUL and invalid UTF-8 in every filter and body, integers and dates out of
+// range, money past any real amount, instants before 2000, and names that
+// time.LoadLocation accepts but that are not time zones. Each must be a 4xx
+// JSON error naming the field, and not one row may change.
+func TestHostileInputIsRefused(t *testing.T) {
+	t.Parallel()
+	b := setup(t, nil)
+	b.seed(t)
+	inst := func(i string) string {
+		return `{"customer_ref":"c1","total":100,"periods":1,"installments":[` + i + `]}`
+	}
+	two := func(a, c string) string {
+		return `{"customer_ref":"c1","total":100,"periods":2,"installments":[{"seq":1,"due_date":"2025-04-15","amount":` + a +
+			`},{"seq":2,"due_date":"2025-05-15","amount":` + c + `}]}`
+	}
+	event := func(extra string) string {
+		return `{"ref":"e1","kind":"card_unbound","scope":"customer","customer_ref":"c1","occurred_at":"2025-03-10T01:00:00Z"` + extra + `}`
+	}
+	const pay = "/api/v1/plans/p1/installments/1/payments"
+	tests := []struct {
+		name, method, path, token, body string
+		status                          int
+		msg                             string
+	}{
+		{"NUL in email filter", "GET", "/api/v1/notifications?email=%00", viewerToken, "", 400, "email"},
+		{"surrogate in plan_ref filter", "GET", "/api/v1/notifications?plan_ref=%ED%A0%80", viewerToken, "", 400, "plan_ref"},
+		{"0xFF in customer_ref filter", "GET", "/api/v1/notifications?customer_ref=%FF", viewerToken, "", 400, "customer_ref"},
+		{"NUL in kind filter", "GET", "/api/v1/notifications?kind=a%00b", viewerToken, "", 400, "kind"},
+		{"NUL in a parameter name", "GET", "/api/v1/notifications?%00=1", viewerToken, "", 400, "name"},
+		{"cursor out of int range", "GET", "/api/v1/notifications?cursor=%2B86138123456789", viewerToken, "", 422, "cursor"},
+		{"huge cursor", "GET", "/api/v1/notifications?cursor=86138123456789", viewerToken, "", 200, ""},
+		{"since in year 0", "GET", "/api/v1/notifications?since=0000-01-01T00:00:00Z", viewerToken, "", 422, "since"},
+		{"NUL in audit actor", "GET", "/api/v1/audit?actor=%00", viewerToken, "", 400, "actor"},
+		{"0xFF in audit actor", "GET", "/api/v1/audit?actor=%FF", viewerToken, "", 400, "actor"},
+		{"NUL in resend filter", "POST", "/api/v1/resends", operatorToken,
+			`{"filter":{"status":"failed","kind":"\u0000","since":"2025-03-01T00:00:00Z","until":"2025-03-02T00:00:00Z"},"reason":"x"}`, 422, "filter.kind"},
+		{"NUL in resend reason", "POST", "/api/v1/resends", operatorToken,
+			`{"filter":{"status":"failed","since":"2025-03-01T00:00:00Z","until":"2025-03-02T00:00:00Z"},"reason":"a\u0000"}`, 422, "reason"},
+		{"raw 0xFF in a body", "PUT", "/api/v1/customers/c9", ingestToken, "{\"name\":\"\xff\",\"phone\":\"13812345678\"}", 400, "UTF-8"},
+		{"NUL in a customer name", "PUT", "/api/v1/customers/c9", ingestToken, `{"name":"a\u0000","phone":"13812345678"}`, 422, "name"},
+		{"NUL in a plan title", "PUT", "/api/v1/plans/p9", ingestToken, `{"customer_ref":"c1","title":"\u0000","total":0,"periods":1,"installments":[{"seq":1,"due_date":"2025-04-15","amount":0}]}`, 422, "title"},
+		{"NUL in an event payload", "POST", "/api/v1/channel-events", ingestToken, event(`,"payload":{"card_last4":"\u0000"}`), 422, "payload.card_last4"},
+		{"NUL in an event payload key", "POST", "/api/v1/channel-events", ingestToken, event(`,"payload":{"\u0000":1}`), 422, "payload"},
+		{"due date in year 0", "PUT", "/api/v1/plans/p9", ingestToken, inst(`{"seq":1,"due_date":"0000-01-01","amount":100}`), 422, "installments[0].due_date"},
+		{"due date in 2100", "PUT", "/api/v1/plans/p9", ingestToken, inst(`{"seq":1,"due_date":"2100-01-01","amount":100}`), 422, "installments[0].due_date"},
+		{"due date in 1999", "PUT", "/api/v1/plans/p9", ingestToken, inst(`{"seq":1,"due_date":"1999-12-31","amount":100}`), 422, "installments[0].due_date"},
+		{"amount past the bound", "PUT", "/api/v1/plans/p9", ingestToken, inst(`{"seq":1,"due_date":"2025-04-15","amount":1000000000001}`), 422, "10^12"},
+		{"installments summing past int64", "PUT", "/api/v1/plans/p9", ingestToken, two("9223372036854775807", "9223372036854775807"), 422, "installments[0].amount"},
+		{"total past the bound", "PUT", "/api/v1/plans/p1", ingestToken, strings.Replace(planJSON("c1", 3), `"total":30000`, `"total":9223372036854775807`, 1), 422, "total"},
+		{"payment of 2^63-1", "POST", pay, ingestToken, `{"amount":9223372036854775807}`, 422, "amount"},
+		{"payment of 2^62", "POST", pay, ingestToken, `{"amount":4611686018427387904}`, 422, "amount"},
+		{"payment past int64", "POST", pay, ingestToken, `{"amount":9223372036854775808}`, 422, "amount"},
+		{"payment seq out of int range", "POST", "/api/v1/plans/p1/installments/99999999999/payments", ingestToken, `{"amount":1}`, 422, "seq"},
+		{"paid_at in year 0", "POST", pay, ingestToken, `{"amount":100,"paid_at":"0000-01-01T00:00:00Z"}`, 422, "paid_at"},
+		{"paid_at in 1970", "POST", pay, ingestToken, `{"amount":100,"paid_at":"1970-01-01T00:00:00Z"}`, 422, "paid_at: before 2000"},
+		{"paid_at two days ahead", "POST", pay, ingestToken, `{"amount":100,"paid_at":"2025-03-12T02:00:00Z"}`, 422, "future"},
+		{"installment paid_at in 1970", "PUT", "/api/v1/plans/p9", ingestToken, inst(`{"seq":1,"due_date":"2025-04-15","amount":100,"paid":100,"status":"paid","paid_at":"1970-01-01T00:00:00Z"}`), 422, "paid_at"},
+		{"occurred_at in year 1", "POST", "/api/v1/channel-events", ingestToken, strings.Replace(event(""), "2025-03-10T01:00:00Z", "0001-01-01T00:00:00Z", 1), 422, "occurred_at"},
+		{"occurred_at in 1970", "POST", "/api/v1/channel-events", ingestToken, strings.Replace(event(""), "2025-03-10T01:00:00Z", "1970-01-01T00:00:00Z", 1), 422, "occurred_at"},
+		{"occurred_at far ahead", "POST", "/api/v1/channel-events", ingestToken, strings.Replace(event(""), "2025-03-10T01:00:00Z", "2025-03-20T01:00:00Z", 1), 422, "occurred_at"},
+		{"autodebit seq out of range", "POST", "/api/v1/channel-events", ingestToken,
+			`{"ref":"e2","kind":"autodebit_failed","scope":"plan","plan_ref":"p1","occurred_at":"2025-03-10T01:00:00Z","payload":{"seq":99999999999}}`, 422, "payload.seq"},
+	}
+	for _, zone := range []string{"localtime", "posixrules", "Factory", "Local", "posix/Asia/Shanghai", "right/UTC", "../etc/passwd", "asia/shanghai"} {
+		tests = append(tests, struct {
+			name, method, path, token, body string
+			status                          int
+			msg                             string
+		}{"time zone " + zone, "PUT", "/api/v1/customers/c9", ingestToken, `{"phone":"13812345678","timezone":"` + zone + `"}`, 422, "timezone"})
+	}
+	before := b.snapshot(t)
+	for _, tt := range tests {
+		res := b.do(t, tt.method, tt.path, tt.token, tt.body)
+		_, msg := res.errorOf()
+		if res.status != tt.status || !strings.Contains(msg, tt.msg) {
+			t.Errorf("%s: %d %s, want %d mentioning %q", tt.name, res.status, res.raw, tt.status, tt.msg)
+		}
+	}
+	assertUnchanged(t, before, b.snapshot(t))
+	if strings.Contains(b.logs.String(), `"level":"ERROR"`) {
+		t.Errorf("a refused request logged an error:\n%s", b.logs.String())
+	}
+}
+
+// TestRealTimeZonesAndBoundsAccepted: the checks refuse only what is wrong.
+func TestRealTimeZonesAndBoundsAccepted(t *testing.T) {
+	t.Parallel()
+	b := setup(t, nil)
+	for i, zone := range []string{"Asia/Shanghai", "America/Argentina/Buenos_Aires", "UTC", "Etc/GMT+8", "EST5EDT"} {
+		b.mustDo(t, http.StatusCreated, "PUT", "/api/v1/customers/z"+itoa(i), ingestToken, `{"phone":"13812345678","timezone":"`+zone+`"}`)
+	}
+	b.mustDo(t, http.StatusOK, "PUT", "/api/v1/plans/big", ingestToken,
+		`{"customer_ref":"z0","total":1000000000000,"periods":1,"installments":[{"seq":1,"due_date":"2099-12-31","amount":1000000000000}]}`)
+	b.mustDo(t, http.StatusCreated, "POST", "/api/v1/plans/big/installments/1/payments", ingestToken,
+		`{"amount":1000000000000,"paid_at":"2025-03-11T01:59:59Z"}`)
+}

@@ -1,0 +1,89 @@
+package input
+
+import (
+	"errors"
+	"fmt"
+	"regexp"
+	"strings"
+	"time"
+)
+
+// MaxAmount bounds every amount of money duebell accepts, in minor units
+// (fen): 10^12 fen is 10 billion yuan, far above any consumer installment,
+// and far enough below 2^63 that sums of amounts (a plan's 600 installments,
+// a lifetime of payments) cannot overflow a bigint.
+const MaxAmount int64 = 1_000_000_000_000
+
+// Amount checks a non-negative amount of money within MaxAmount.
+func Amount(v int64) error {
+	switch {
+	case v < 0:
+		return errors.New("must not be negative")
+	case v > MaxAmount:
+		return fmt.Errorf("must not exceed %d (10^12 fen)", MaxAmount)
+	}
+	return nil
+}
+
+// The range dates and instants must fall in: duebell handles consumer
+// installments of this century, and anything outside is a typo or an attack
+// (PostgreSQL has no year 0; a 0001 event would be queued at once).
+var (
+	MinTime = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
+	MaxTime = time.Date(2100, 1, 1, 0, 0, 0, 0, time.UTC)
+)
+
+// Date checks a calendar date lies in 2000-01-01..2099-12-31.
+func Date(d time.Time) error {
+	y := d.Year()
+	if y < MinTime.Year() || y >= MaxTime.Year() {
+		return errors.New("must lie between 2000-01-01 and 2099-12-31")
+	}
+	return nil
+}
+
+// Instant checks a time lies in the sane range, between MinTime and MaxTime.
+func Instant(t time.Time) error {
+	if t.Before(MinTime) || !t.Before(MaxTime) {
+		return errors.New("must lie between 2000-01-01 and 2100-01-01 (UTC)")
+	}
+	return nil
+}
+
+// MaxAhead is how far after now a reported instant (a payment's paid_at, an
+// event's occurred_at) may lie: a lender's clock may be off, not by days.
+const MaxAhead = 24 * time.Hour
+
+// Past checks an instant that has happened: not before 2000, and not more
+// than MaxAhead after now.
+func Past(t, now time.Time) error {
+	if t.Before(MinTime) {
+		return errors.New("before 2000-01-01; want the real time it happened")
+	}
+	if t.After(now.Add(MaxAhead)) {
+		return errors.New("more than 24 hours in the future")
+	}
+	return nil
+}
+
+// zoneRE is the shape of IANA zone names: Area/Location[/Sub], or a bare
+// legacy name such as UTC or EST5EDT, each part starting upper-case.
+var zoneRE = regexp.MustCompile(`^[A-Z][A-Za-z0-9_+-]*(/[A-Z0-9][A-Za-z0-9_+-]*){0,2}$`)
+
+// notZones are names time.LoadLocation accepts that are not time zones:
+// the process's own zone, the tz database's internals, and the
+// "posix/"/"right/" copies some systems install.
+var notZones = map[string]bool{"Local": true, "localtime": true, "posixrules": true, "Factory": true}
+
+// Zone loads name, accepting only real IANA time zone names.
+func Zone(name string) (*time.Location, error) {
+	if name == "" || notZones[name] || !zoneRE.MatchString(name) ||
+		strings.HasPrefix(name, "posix/") || strings.HasPrefix(name, "right/") || strings.HasPrefix(name, "SystemV/") {
+		return nil, errors.New("want an IANA time zone name such as Asia/Shanghai")
+	}
+	loc, err := time.LoadLocation(name)
+	if err != nil {
+		return nil, errors.New("unknown time zone; want an IANA name such as Asia/Shanghai")
+	}
+	return loc, nil
+}

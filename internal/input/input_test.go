@@ -1,0 +1,76 @@
+package input
+
+import (
+	"encoding/json"
+	"errors"
+	"testing"
+	"time"
+)
+
+func TestZoneAcceptsOnlyIANANames(t *testing.T) {
+	for _, ok := range []string{"Asia/Shanghai", "America/Argentina/Buenos_Aires", "UTC", "Etc/GMT+8", "EST5EDT", "Europe/London"} {
+		if _, err := Zone(ok); err != nil {
+			t.Errorf("Zone(%q) = %v, want accepted", ok, err)
+		}
+	}
+	for _, bad := range []string{"", "Local", "localtime", "posixrules", "Factory", "posix/Asia/Shanghai", "right/UTC",
+		"asia/shanghai", "../etc/passwd", "/etc/localtime", "Asia/Shanghai\x00", "Mars/Olympus"} {
+		if _, err := Zone(bad); err == nil {
+			t.Errorf("Zone(%q) accepted", bad)
+		}
+	}
+}
+
+func TestBounds(t *testing.T) {
+	now := time.Date(2025, 3, 10, 2, 0, 0, 0, time.UTC)
+	for v, ok := range map[int64]bool{0: true, MaxAmount: true, MaxAmount + 1: false, -1: false, 1<<63 - 1: false} {
+		if (Amount(v) == nil) != ok {
+			t.Errorf("Amount(%d) ok=%v", v, !ok)
+		}
+	}
+	for d, ok := range map[string]bool{"2000-01-01": true, "2099-12-31": true, "1999-12-31": false, "2100-01-01": false, "0000-01-01": false} {
+		tm, _ := time.Parse("2006-01-02", d)
+		if (Date(tm) == nil) != ok {
+			t.Errorf("Date(%s) ok=%v", d, !ok)
+		}
+	}
+	for at, ok := range map[time.Time]bool{
+		MinTime: true, now.Add(MaxAhead): true, now.Add(MaxAhead + time.Second): false,
+		MinTime.Add(-time.Second): false, {}: false, time.Unix(0, 0): false,
+	} {
+		if (Past(at, now) == nil) != ok {
+			t.Errorf("Past(%v) ok=%v", at, !ok)
+		}
+	}
+}
+
+func TestWalkNamesTheBadString(t *testing.T) {
+	type inner struct {
+		Reason string `json:"reason"`
+	}
+	type rec struct {
+		Name    string            `json:"name"`
+		Items   []inner           `json:"items"`
+		Opt     *string           `json:"opt"`
+		Tags    map[string]string `json:"tags"`
+		Payload json.RawMessage   `json:"payload"`
+		Secret  string            `json:"-"`
+	}
+	nul := "a\x00"
+	for want, v := range map[string]rec{
+		"name":            {Name: "\xff"},
+		"items[1].reason": {Items: []inner{{"ok"}, {nul}}},
+		"opt":             {Opt: &nul},
+		"tags.k":          {Tags: map[string]string{"k": nul}},
+		"tags key":        {Tags: map[string]string{nul: "v"}},
+		"payload.x":       {Payload: json.RawMessage(`{"x":"\u0000"}`)},
+	} {
+		var fe *FieldError
+		if err := Walk(v); !errors.As(err, &fe) || fe.Field != want {
+			t.Errorf("Walk: %v, want a FieldError naming %s", err, want)
+		}
+	}
+	if err := Walk(rec{Name: "李雷", Secret: nul, Payload: json.RawMessage(`{"x":"\ud83d\ude00"}`)}); err != nil {
+		t.Errorf("Walk of good text: %v", err)
+	}
+}
