@@ -136,7 +136,7 @@ func (c *Config) validateSMS() []error {
 		checkEndpoint(bad, "sms.twilio.status_callback", s.Twilio.StatusCallback)
 	}
 	if s.ReceiptToken != "" && len(s.ReceiptToken) < 16 {
-		bad("sms.receipt_token", "shorter than 16 characters")
+		bad("sms.receipt_token", "shorter than 16 characters (or set DUEBELL_SMS_RECEIPT_TOKEN)")
 	}
 	if s.RatePerSecond < 0 {
 		bad("sms.rate_per_second", "must not be negative (0 means no limit)")
