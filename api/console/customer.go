@@ -147,4 +147,3 @@ func moneyText(fen int64) string { return view{}.Money(fen) }
 
 // customerURL links a customer's page.
 func customerURL(ref string) string { return "/console/customers/" + url.PathEscape(ref) }
-
