@@ -51,7 +51,7 @@ func dayRange(now time.Time, loc *time.Location) (days []time.Time, since, until
 // buildChart lays out one channel's bars for days from counts.
 func buildChart(channel string, days []time.Time, counts []repo.DayCount, lang string) chart {
 	const (
-		width, height     = 760, 220
+		width, height     = 1000, 220
 		left, right       = 44, 8
 		top, bottom       = 10, 28
 		plotW             = width - left - right

@@ -109,6 +109,9 @@ var statusLabels = map[string]string{
 	"sms": "短信", "email": "邮件", "processed": "已处理", "viewer": "查看员", "operator": "操作员",
 }
 
+// installmentLabels name installment states (pending means unpaid there).
+var installmentLabels = map[string]string{"pending": "待还款", "paid": "已还款", "waived": "已减免"}
+
 func label(lang string, table map[string]string, code string) string {
 	if lang == langZh {
 		if s, ok := table[code]; ok {

@@ -153,8 +153,10 @@ var zhCN = map[string]string{
 	"Not resent:": "未重发：",
 
 	// Notice state.
-	"%d attempt(s) reached the provider (listed below).": "%d 次尝试已提交给服务商（见下方列表）。",
-	"%d try(ies) stopped before reaching a provider.":    "%d 次尝试在提交给服务商之前就已失败。",
+	"1 attempt reached the provider (listed below).":   "1 次尝试已提交给服务商（见下方列表）。",
+	"%d attempts reached the provider (listed below).": "%d 次尝试已提交给服务商（见下方列表）。",
+	"1 try stopped before reaching a provider.":        "1 次尝试在提交给服务商之前就已失败。",
+	"%d tries stopped before reaching a provider.":     "%d 次尝试在提交给服务商之前就已失败。",
 	"Last error: %s":     "最近错误：%s",
 	"Nothing tried yet.": "尚未尝试发送。",
 	"No attempts yet.":   "暂无发送尝试。",

@@ -24,11 +24,16 @@ func describeNotice(n repo.NoticeDetail, now time.Time, lang string, loc *time.L
 	before := max(n.Attempts-reached, 0)
 	var s noticeState
 	var tried []string
-	if reached > 0 {
-		tried = append(tried, trf(lang, "%d attempt(s) reached the provider (listed below).", reached))
+	if reached == 1 {
+		tried = append(tried, tr(lang, "1 attempt reached the provider (listed below)."))
+	} else if reached > 1 {
+		tried = append(tried, trf(lang, "%d attempts reached the provider (listed below).", reached))
 	}
 	if before > 0 {
-		msg := trf(lang, "%d try(ies) stopped before reaching a provider.", before)
+		msg := tr(lang, "1 try stopped before reaching a provider.")
+		if before > 1 {
+			msg = trf(lang, "%d tries stopped before reaching a provider.", before)
+		}
 		if n.LastError != "" {
 			msg += " " + trf(lang, "Last error: %s", n.LastError)
 		}

@@ -91,6 +91,9 @@ func (v view) Kind(code string) string { return label(v.lang, kindLabels, code) 
 // Status names a state (notice, attempt, plan, installment) or a channel.
 func (v view) Status(code string) string { return label(v.lang, statusLabels, code) }
 
+// Installment names an installment state.
+func (v view) Installment(code string) string { return label(v.lang, installmentLabels, code) }
+
 // Lang is the page's language, zh-CN or en.
 func (v view) Lang() string { return v.lang }
 

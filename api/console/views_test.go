@@ -131,7 +131,7 @@ func TestOverviewCountsAndQueue(t *testing.T) {
 	if code != 200 {
 		t.Fatalf("overview = %d", code)
 	}
-	for _, want := range []string{`<svg viewBox="0 0 760 220"`, "<title>11-10 sent: 1</title>", "<title>11-10 failed: 1</title>",
+	for _, want := range []string{`<svg viewBox="0 0 1000 220"`, "<title>11-10 sent: 1</title>", "<title>11-10 failed: 1</title>",
 		`id="queue-pending">1<`, `id="queue-due">1<`, fmt.Sprintf(`<a href="/console/notifications/%d">#%d</a>`, id, id),
 		"2026-10-12 – 2026-11-10"} {
 		if !strings.Contains(body, want) {
@@ -156,7 +156,7 @@ func TestNoticeStateSaysWhatWasTried(t *testing.T) {
 	if code != 200 {
 		t.Fatalf("notice = %d", code)
 	}
-	for _, want := range []string{"1 try(ies) stopped before reaching a provider.", "missing CardLast4",
+	for _, want := range []string{"1 try stopped before reaching a provider.", "missing CardLast4",
 		"Waits until 2026-11-10 10:10:00 (the retry back-off)", "No try reached a provider"} {
 		if !strings.Contains(body, want) {
 			t.Errorf("notice page lacks %q", want)
