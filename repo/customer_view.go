@@ -94,6 +94,16 @@ type CustomerView struct {
 	Payments         []CustomerPayment // payments on their installments, newest first
 	Receipts         []CustomerReceipt // delivery receipts matched to their notices, newest first
 	Audit            []AuditEntry      // admin actions on their notices (resends), newest first
+	OptOutChanges    []OptOutChange    // every change of an opt-out flag, newest first
+}
+
+// OptOutChange is one change of a customer's SMS or email opt-out, recorded
+// by a trigger whoever wrote the customer row.
+type OptOutChange struct {
+	Channel   string    `db:"channel"`
+	OptOut    bool      `db:"opt_out"`
+	ChangedAt time.Time `db:"changed_at"`
+	DBUser    string    `db:"db_user"`
 }
 
 // CustomerNoticeLimit caps the notices on a customer page.
@@ -199,6 +209,12 @@ func (r *Repo) GetCustomerView(ctx context.Context, ref string) (CustomerView, e
 	if err := r.db.SelectContext(ctx, &v.Audit, `SELECT id, at, actor, action, target, detail FROM audit_log
 		WHERE target = ANY($1) ORDER BY at DESC, id DESC LIMIT $2`, pq.Array(targets), CustomerNoticeLimit); err != nil {
 		return v, fmt.Errorf("customer view: audit: %w", err)
+	}
+	v.OptOutChanges = []OptOutChange{}
+	if err := r.db.SelectContext(ctx, &v.OptOutChanges, `SELECT channel, opt_out, changed_at, db_user
+		FROM customer_opt_out_changes WHERE customer_id = $1 ORDER BY changed_at DESC, id DESC LIMIT $2`,
+		id, CustomerNoticeLimit); err != nil {
+		return v, fmt.Errorf("customer view: opt-out changes: %w", err)
 	}
 	return v, nil
 }

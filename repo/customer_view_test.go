@@ -1,6 +1,8 @@
 package repo_test
 
 import (
+	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -126,5 +128,47 @@ func TestDeleteCustomers(t *testing.T) {
 	_ = b.r.DB().Get(&left.Attempts, `SELECT count(*) FROM delivery_attempts`)
 	if left.Customers != 1 || left.Notices != 1 || left.Attempts != 0 {
 		t.Errorf("left %+v, want c2 and its one notice", left)
+	}
+}
+
+// TestOptOutHistory: every change of an opt-out flag is kept, whether the
+// API's upsert or a lender's own UPDATE (with another search_path) made it.
+func TestOptOutHistory(t *testing.T) {
+	t.Parallel()
+	b := supportSetup(t)
+	c := b.c1
+	c.SMSOptOut = true
+	if _, err := b.r.UpsertCustomer(b.ctx, c, supportT0); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.r.UpsertCustomer(b.ctx, c, supportT0.Add(time.Minute)); err != nil { // no change: no row
+		t.Fatal(err)
+	}
+	tx, err := b.r.DB().Beginx()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback()
+	if _, err := tx.Exec(`SET LOCAL search_path = public`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.Exec(`UPDATE ` + b.r.Schema() + `.customers SET sms_opt_out = false, email_opt_out = true,
+		updated_at = $1 WHERE ref = 'c1'`, supportT0.Add(time.Hour)); err != nil {
+		t.Fatalf("a lender's direct update: %v", err)
+	}
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	v, err := b.r.GetCustomerView(b.ctx, "c1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, o := range v.OptOutChanges {
+		got = append(got, fmt.Sprintf("%s %s=%v", o.ChangedAt.UTC().Format("15:04"), o.Channel, o.OptOut))
+	}
+	want := []string{"03:00 email=true", "03:00 sms=false", "02:00 sms=true"}
+	if strings.Join(got, ", ") != strings.Join(want, ", ") && strings.Join(got, ", ") != "03:00 sms=false, 03:00 email=true, 02:00 sms=true" {
+		t.Errorf("opt-out history = %v, want %v", got, want)
 	}
 }

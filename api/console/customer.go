@@ -135,6 +135,14 @@ func timeline(cv repo.CustomerView, lang string) []timelineItem {
 		out = append(out, timelineItem{At: rc.ReceivedAt, Type: "receipt", NoticeID: rc.NotificationID, Status: rc.Status,
 			Text: rc.Provider, Detail: detail})
 	}
+	for _, o := range cv.OptOutChanges {
+		st, text := "opted_in", tr(lang, "Opted in again")
+		if o.OptOut {
+			st, text = "opted_out", tr(lang, "Opted out")
+		}
+		out = append(out, timelineItem{At: o.ChangedAt, Type: "optout", Kind: o.Channel, Status: st, Text: text,
+			Detail: trf(lang, "written by database user %s", o.DBUser)})
+	}
 	for _, a := range cv.Audit {
 		out = append(out, timelineItem{At: a.At, Type: "audit", Text: a.Actor + " · " + a.Action + " · " + a.Target,
 			Detail: string(a.Detail)})

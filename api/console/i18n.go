@@ -106,7 +106,7 @@ var statusLabels = map[string]string{
 	"suppressed": "已拦截", "failed": "发送失败", "skipped": "已跳过", "transient": "临时失败", "permanent": "永久失败",
 	"active": "进行中", "cancelled": "已取消", "closed": "已结清", "paid": "已还款", "waived": "已减免",
 	"progress": "处理中", "auto_debit": "自动扣款", "manual": "主动还款",
-	"sms": "短信", "email": "邮件", "processed": "已处理", "viewer": "查看员", "operator": "操作员",
+	"sms": "短信", "email": "邮件", "processed": "已处理", "opted_out": "已退订", "opted_in": "恢复接收", "viewer": "查看员", "operator": "操作员",
 }
 
 // installmentLabels name installment states (pending means unpaid there).

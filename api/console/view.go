@@ -56,11 +56,11 @@ var funcs = template.FuncMap{
 // failed, grey not sent on purpose.
 func badgeClass(status string) string {
 	switch status {
-	case "sent", "delivered", "paid", "processed", "active":
+	case "sent", "delivered", "paid", "processed", "active", "opted_in":
 		return "badge ok"
 	case "pending", "sending":
 		return "badge queued"
-	case "failed", "undelivered", "permanent", "transient":
+	case "failed", "undelivered", "permanent", "transient", "opted_out":
 		return "badge bad"
 	}
 	return "badge muted"

@@ -97,6 +97,7 @@ func TestCustomerPage(t *testing.T) {
 	for _, want := range []string{"张三", "139****1111", "c***@example.net", `id="c-email-opt"><span class="badge bad">opted out`,
 		`id="c-sms-opt"><span class="badge ok">receives`, "iPhone 17 12期", "2026-11-12", "2026-12-12", "¥500.00",
 		fmt.Sprintf(`href="/console/notifications/%d"`, b.paid), `class="tl-payment"`, `class="tl-audit"`, "notification.resend",
+		`id="optout-changes"`, `class="tl-optout"`,
 		"客户说没收到"} {
 		if !strings.Contains(body, want) {
 			t.Errorf("customer page lacks %q", want)
