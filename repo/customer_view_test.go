@@ -152,7 +152,7 @@ func TestOptOutHistory(t *testing.T) {
 	if _, err := tx.Exec(`SET LOCAL search_path = public`); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := tx.Exec(`UPDATE ` + b.r.Schema() + `.customers SET sms_opt_out = false, email_opt_out = true,
+	if _, err := tx.Exec(`UPDATE `+b.r.Schema()+`.customers SET sms_opt_out = false, email_opt_out = true,
 		updated_at = $1 WHERE ref = 'c1'`, supportT0.Add(time.Hour)); err != nil {
 		t.Fatalf("a lender's direct update: %v", err)
 	}
