@@ -122,11 +122,12 @@ type CustomerEvent struct {
 
 // CustomerPayment is a payment on a customer page.
 type CustomerPayment struct {
-	PlanRef string    `db:"plan_ref"`
-	Seq     int       `db:"seq"`
-	Ref     string    `db:"ref"`
-	Amount  int64     `db:"amount"`
-	PaidAt  time.Time `db:"paid_at"`
+	PlanRef  string    `db:"plan_ref"`
+	Currency string    `db:"currency"`
+	Seq      int       `db:"seq"`
+	Ref      string    `db:"ref"`
+	Amount   int64     `db:"amount"`
+	PaidAt   time.Time `db:"paid_at"`
 }
 
 // CustomerReceipt is a delivery receipt on a customer page.
@@ -186,7 +187,7 @@ func (r *Repo) GetCustomerView(ctx context.Context, ref string) (CustomerView, e
 		return v, fmt.Errorf("customer view: events: %w", err)
 	}
 	v.Payments = []CustomerPayment{}
-	if err := r.db.SelectContext(ctx, &v.Payments, `SELECT p.ref AS plan_ref, i.seq, coalesce(pm.ref, '') AS ref,
+	if err := r.db.SelectContext(ctx, &v.Payments, `SELECT p.ref AS plan_ref, p.currency, i.seq, coalesce(pm.ref, '') AS ref,
 			pm.amount, pm.paid_at
 		FROM payments pm JOIN installments i ON i.id = pm.installment_id JOIN plans p ON p.id = i.plan_id
 		WHERE p.customer_id = $1 ORDER BY pm.paid_at DESC, pm.id DESC LIMIT $2`, id, CustomerNoticeLimit); err != nil {

@@ -122,7 +122,7 @@ func timeline(cv repo.CustomerView, lang string) []timelineItem {
 	}
 	for _, p := range cv.Payments {
 		out = append(out, timelineItem{At: p.PaidAt, Type: "payment", Status: "paid",
-			Text: p.PlanRef + " · " + trf(lang, "period %d", p.Seq), Detail: p.Ref, Kind: moneyText(p.Amount)})
+			Text: p.PlanRef + " · " + trf(lang, "period %d", p.Seq), Detail: p.Ref, Kind: money(p.Amount, p.Currency)})
 	}
 	for _, rc := range cv.Receipts {
 		detail := rc.ProviderStatus
@@ -150,8 +150,6 @@ func timeline(cv repo.CustomerView, lang string) []timelineItem {
 	sort.SliceStable(out, func(i, j int) bool { return out[i].At.After(out[j].At) })
 	return out
 }
-
-func moneyText(fen int64) string { return view{}.Money(fen) }
 
 // customerURL links a customer's page.
 func customerURL(ref string) string { return "/console/customers/" + url.PathEscape(ref) }

@@ -116,13 +116,19 @@ func (v view) Date(d repo.Date) string {
 	return d.Format("2006-01-02")
 }
 
-// Money formats fen as yuan.
-func (v view) Money(fen int64) string {
+// Money formats an amount in minor units (fen) of currency: ¥12.34 for
+// CNY (or no currency), "USD 12.34" for others.
+func (v view) Money(minor int64, currency string) string { return money(minor, currency) }
+
+func money(minor int64, currency string) string {
 	sign := ""
-	if fen < 0 {
-		sign, fen = "-", -fen
+	if minor < 0 {
+		sign, minor = "-", -minor
 	}
-	return fmt.Sprintf("%s¥%d.%02d", sign, fen/100, fen%100)
+	if currency == "" || currency == "CNY" {
+		return fmt.Sprintf("%s¥%d.%02d", sign, minor/100, minor%100)
+	}
+	return fmt.Sprintf("%s%s %d.%02d", sign, currency, minor/100, minor%100)
 }
 
 // Time formats an instant in the console's zone.
