@@ -4,13 +4,41 @@
 GO ?= go
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/test?sslmode=disable
 export TEST_DATABASE_URL
+# The server's maintenance database, to create `test` when it is missing.
+TEST_ADMIN_URL ?= postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable
 
-.PHONY: build test demo bench fmt check
+.PHONY: build dist test testdb demo bench fmt check
+
+# Build stamps: `duebell version` prints them.
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+COMMIT  ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
+DATE    ?= $(shell date -u +%Y-%m-%dT%H:%M:%SZ)
+LDFLAGS := -s -w -X duebell/cli.Version=$(VERSION) -X duebell/cli.Commit=$(COMMIT) -X duebell/cli.Date=$(DATE)
+DIST_PLATFORMS ?= linux/amd64 linux/arm64
 
 build:
-	$(GO) build -o bin/duebell ./cmd/duebell
+	$(GO) build -ldflags '$(LDFLAGS)' -o bin/duebell ./cmd/duebell
 
-test:
+# Static release binaries (no cgo, so no libc to match) and their checksums.
+dist:
+	rm -rf dist && mkdir -p dist
+	for p in $(DIST_PLATFORMS); do \
+		os=$${p%/*}; arch=$${p#*/}; \
+		CGO_ENABLED=0 GOOS=$$os GOARCH=$$arch $(GO) build -trimpath -ldflags '$(LDFLAGS)' \
+			-o dist/duebell-$(VERSION)-$$os-$$arch ./cmd/duebell || exit 1; \
+	done
+	cd dist && sha256sum duebell-* > SHA256SUMS
+	@cat dist/SHA256SUMS
+
+# The test database: created when missing and psql can reach the server
+# (tests get their own schema in it). Without psql, create it yourself.
+testdb:
+	@if command -v psql >/dev/null 2>&1; then \
+		psql "$(TEST_ADMIN_URL)" -tAc "SELECT 1 FROM pg_database WHERE datname = 'test'" | grep -q 1 || \
+		psql "$(TEST_ADMIN_URL)" -c "CREATE DATABASE test"; \
+	else echo "psql not found: make sure the database in TEST_DATABASE_URL exists (see README: Development)"; fi
+
+test: testdb
 	@test -z "$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))" || { gofmt -l .; echo 'gofmt needed'; exit 1; }
 	$(GO) vet ./...
 	$(GO) test -race -count=1 -timeout 10m ./...

@@ -23,6 +23,8 @@ func info(r *http.Request) *reqInfo {
 
 // observe logs one line per request (never the body, a contact or a token),
 // turns a panic into a 500 and answers the mux's own 404 and 405 in JSON.
+// Requests are logged at DEBUG (a bulk push is tens of thousands of them);
+// a 5xx is an ERROR an operator acts on, a refused token a WARN.
 func (s *server) observe(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
@@ -44,9 +46,12 @@ func (s *server) observe(next http.Handler) http.Handler {
 			if route == "" {
 				route = "unmatched"
 			}
-			level := slog.LevelInfo
-			if rec.status >= 500 {
+			level := slog.LevelDebug
+			switch {
+			case rec.status >= 500:
 				level = slog.LevelError
+			case rec.status == http.StatusUnauthorized || rec.status == http.StatusForbidden:
+				level = slog.LevelWarn
 			}
 			s.log.LogAttrs(context.WithoutCancel(r.Context()), level, "http request",
 				slog.String("method", r.Method), slog.String("route", route), slog.Int("status", rec.status),

@@ -43,6 +43,7 @@ var walkBodies = map[string]string{
 	"POST /console/login":                     "csrf=CSRF&token=" + url.QueryEscape(viewerToken),
 	"POST /console/logout":                    "csrf=CSRF",
 	"POST /console/notifications/{id}/resend": "csrf=CSRF&reason=customer+asked&channel=sms&force=on&idempotency_key=k1",
+	"POST /console/resends":                   "csrf=CSRF&reason=provider+outage&status=failed&action=dry_run",
 }
 
 // walkPath fills a pattern's wildcards with values that are fine, so that

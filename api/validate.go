@@ -95,9 +95,13 @@ func checkAmount(field string, v int64) error {
 	return nil
 }
 
-// checkQuery checks every query parameter of r once, before any handler
-// reads one: valid UTF-8 without NUL.
+// checkQuery checks the decoded path (whose segments become path values)
+// and every query parameter of r once, before any handler reads one: valid
+// UTF-8 without NUL.
 func checkQuery(r *http.Request) error {
+	if err := input.Text(r.URL.Path); err != nil {
+		return &apiError{http.StatusBadRequest, codeBadQuery, "path: " + err.Error()}
+	}
 	if err := input.Values(r.URL.Query()); err != nil {
 		return &apiError{http.StatusBadRequest, codeBadQuery, err.Error()}
 	}

@@ -32,6 +32,9 @@ type app struct {
 // loadConfig reads the configuration and builds the pieces that need no
 // database: logger, templates, link signer.
 func loadConfig(path string) (*app, error) {
+	if path == "" {
+		return nil, fmt.Errorf("%w: no config file given (use --config or DUEBELL_CONFIG)", errUsage)
+	}
 	cfg, err := config.Load(path)
 	if err != nil {
 		return nil, err

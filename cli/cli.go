@@ -27,13 +27,10 @@ Commands:
   resend     ID --reason R [--channel C] [--force]: one notice again, to the contact on file;
              --failed --channel sms --since T --until T --reason R [--dry-run]: every notice an outage lost
              (audited as --actor, default the OS user)
-  version    print the version
+  version    print the version, commit and build date
 
-Every command takes --config FILE (or DUEBELL_CONFIG).
+Every command takes --config FILE (or DUEBELL_CONFIG) and answers --help.
 `
-
-// Version is set at build time with -ldflags "-X duebell/cli.Version=...".
-var Version = "dev"
 
 // errUsage marks a command-line mistake (exit status 2).
 var errUsage = errors.New("usage")
@@ -53,10 +50,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		"demo":          runDemo,
 		"notifications": runNotifications,
 		"resend":        runResend,
-		"version": func(context.Context, []string, io.Writer) error {
-			fmt.Fprintln(stdout, "duebell", Version)
-			return nil
-		},
+		"version":       runVersion,
 	}
 	run, ok := cmds[args[0]]
 	if !ok {
@@ -64,6 +58,11 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	if err := run(ctx, args[1:], stdout); err != nil {
+		var help helpError
+		if errors.As(err, &help) {
+			fmt.Fprint(stdout, help.text)
+			return 0
+		}
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
 		}
@@ -84,16 +83,14 @@ type commonFlags struct {
 
 func newFlagSet(name string, c *commonFlags) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(io.Discard) // help goes to stdout through helpError, mistakes to stderr through Main
 	fs.StringVar(&c.config, "config", os.Getenv("DUEBELL_CONFIG"), "config file (TOML); env DUEBELL_CONFIG")
 	return fs
 }
 
 func parse(fs *flag.FlagSet, args []string) error {
 	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
-		}
-		return fmt.Errorf("%w: %v", errUsage, err)
+		return flagErr(fs, err)
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("%w: unexpected argument %q", errUsage, fs.Arg(0))

@@ -28,6 +28,9 @@ func runNotifications(ctx context.Context, args []string, out io.Writer) error {
 	if len(args) == 0 {
 		return fmt.Errorf("%w: want list or show\n%s", errUsage, notificationsUsage)
 	}
+	if isHelpArg(args[0]) {
+		return groupHelp("notifications")
+	}
 	switch args[0] {
 	case "list":
 		return listNotifications(ctx, args[1:], out)
@@ -59,6 +62,7 @@ func listNotifications(ctx context.Context, args []string, out io.Writer) error 
 	fs.IntVar(&limit, "limit", repo.DefaultSearchLimit, fmt.Sprintf("rows per page (at most %d)", repo.MaxSearchLimit))
 	fs.StringVar(&cursor, "cursor", "", "the next page's cursor, from the previous page")
 	fs.BoolVar(&asJSON, "json", false, "print JSON")
+	tz := tzFlag(fs)
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -80,6 +84,10 @@ func listNotifications(ctx context.Context, args []string, out io.Writer) error 
 		return err
 	}
 	defer a.close()
+	loc, err := a.location(*tz)
+	if err != nil {
+		return err
+	}
 	page, err := a.repo.SearchNotifications(ctx, f, limit, cursor)
 	if err != nil {
 		return inputErr(err)
@@ -87,14 +95,15 @@ func listNotifications(ctx context.Context, args []string, out io.Writer) error 
 	if asJSON {
 		return printJSON(out, page)
 	}
-	printNotices(out, page.Notices)
+	printNotices(out, loc, page.Notices)
 	if page.NextCursor != "" {
 		fmt.Fprintf(out, "more: add --cursor %s\n", page.NextCursor)
 	}
 	return nil
 }
 
-func printNotices(out io.Writer, rows []repo.NoticeSummary) {
+// printNotices prints a table of notices with their times in loc.
+func printNotices(out io.Writer, loc *time.Location, rows []repo.NoticeSummary) {
 	if len(rows) == 0 {
 		fmt.Fprintln(out, "no notices match")
 		return
@@ -106,7 +115,7 @@ func printNotices(out io.Writer, rows []repo.NoticeSummary) {
 		if n.ResendOf != nil {
 			resendOf = strconv.FormatInt(*n.ResendOf, 10)
 		}
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\n", n.ID, n.CreatedAt.Format(time.RFC3339),
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\n", n.ID, n.CreatedAt.In(loc).Format(time.RFC3339),
 			n.CustomerRef, dash(n.PlanRef), dash(seqString(n.Seq)), n.Kind, n.Channel, dash(n.Recipient),
 			statusText(n.Status, n.StatusReason), n.Attempts, dash(resendOf), dash(n.RequestedBy))
 	}
@@ -117,6 +126,7 @@ func showNotification(ctx context.Context, args []string, out io.Writer) error {
 	var c commonFlags
 	fs := newFlagSet("notifications show", &c)
 	asJSON := fs.Bool("json", false, "print JSON")
+	tz := tzFlag(fs)
 	id, err := parseWithID(fs, args)
 	if err != nil {
 		return err
@@ -129,10 +139,15 @@ func showNotification(ctx context.Context, args []string, out io.Writer) error {
 		return err
 	}
 	defer a.close()
+	loc, err := a.location(*tz)
+	if err != nil {
+		return err
+	}
 	d, err := a.repo.GetNotificationDetail(ctx, id)
 	if err != nil {
 		return err
 	}
+	ts := func(t time.Time) string { return t.In(loc).Format(time.RFC3339) }
 	if *asJSON {
 		return printJSON(out, d)
 	}
@@ -150,10 +165,10 @@ func showNotification(ctx context.Context, args []string, out io.Writer) error {
 	line("channel", d.Channel+" "+d.Locale)
 	line("sent to", d.Recipient)
 	line("provider", strings.TrimSpace(d.Provider+" "+d.ProviderMsgID))
-	line("created", d.CreatedAt.Format(time.RFC3339))
-	line("not before", d.NotBefore.Format(time.RFC3339))
+	line("created", ts(d.CreatedAt))
+	line("not before", ts(d.NotBefore))
 	if d.SentAt != nil {
-		line("sent", d.SentAt.Format(time.RFC3339))
+		line("sent", ts(*d.SentAt))
 	}
 	line("tries", strconv.Itoa(d.Notification.Attempts))
 	line("last error", d.LastError)
@@ -173,12 +188,12 @@ func showNotification(ctx context.Context, args []string, out io.Writer) error {
 	}
 	fmt.Fprintf(out, "\nattempts: %d\n", len(d.DeliveryAttempts))
 	for _, at := range d.DeliveryAttempts {
-		fmt.Fprintf(out, "  #%d %s %s via %s %s %s %s\n", at.N, at.StartedAt.Format(time.RFC3339), at.Outcome, at.Provider,
+		fmt.Fprintf(out, "  #%d %s %s via %s %s %s %s\n", at.N, ts(at.StartedAt), at.Outcome, at.Provider,
 			at.ProviderMsgID, at.Code, at.Error)
 	}
 	if len(d.ResentAs) > 0 {
 		fmt.Fprintln(out, "\nresent as:")
-		printNotices(out, d.ResentAs)
+		printNotices(out, loc, d.ResentAs)
 	}
 	return nil
 }
@@ -189,10 +204,7 @@ func parseWithID(fs *flag.FlagSet, args []string) (int64, error) {
 	var idArg string
 	for {
 		if err := fs.Parse(args); err != nil {
-			if errors.Is(err, flag.ErrHelp) {
-				return 0, err
-			}
-			return 0, fmt.Errorf("%w: %v", errUsage, err)
+			return 0, flagErr(fs, err)
 		}
 		if fs.NArg() == 0 {
 			break

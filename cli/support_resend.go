@@ -37,6 +37,7 @@ func runResend(ctx context.Context, args []string, out io.Writer) error {
 	fs.StringVar(&since, "since", "", "bulk: the notice reached its status at or after (RFC 3339)")
 	fs.StringVar(&until, "until", "", "bulk: … and before (RFC 3339)")
 	fs.BoolVar(&dryRun, "dry-run", false, "bulk: count and sample what would be resent, change nothing")
+	tz := tzFlag(fs)
 	id, err := parseWithID(fs, args)
 	if err != nil {
 		return err
@@ -73,7 +74,7 @@ func runResend(ctx context.Context, args []string, out io.Writer) error {
 	if err := f.Validate(); err != nil {
 		return inputErr(err)
 	}
-	return resendBulk(ctx, c.config, out, repo.BulkResendInput{Filter: f, Reason: reason, Actor: actor, DryRun: dryRun})
+	return resendBulk(ctx, c.config, *tz, out, repo.BulkResendInput{Filter: f, Reason: reason, Actor: actor, DryRun: dryRun})
 }
 
 func resendOne(ctx context.Context, config string, out io.Writer, in repo.ResendInput) error {
@@ -92,12 +93,16 @@ func resendOne(ctx context.Context, config string, out io.Writer, in repo.Resend
 	return nil
 }
 
-func resendBulk(ctx context.Context, config string, out io.Writer, in repo.BulkResendInput) error {
+func resendBulk(ctx context.Context, config, tz string, out io.Writer, in repo.BulkResendInput) error {
 	a, err := openMigrated(ctx, config)
 	if err != nil {
 		return err
 	}
 	defer a.close()
+	loc, err := a.location(tz)
+	if err != nil {
+		return err
+	}
 	res, err := a.repo.ResendMatching(ctx, in)
 	if err != nil {
 		return inputErr(err)
@@ -122,7 +127,7 @@ func resendBulk(ctx context.Context, config string, out io.Writer, in repo.BulkR
 	fmt.Fprintln(out)
 	if res.DryRun && len(res.Sample) > 0 {
 		fmt.Fprintln(out, "sample:")
-		printNotices(out, res.Sample)
+		printNotices(out, loc, res.Sample)
 	}
 	if !res.DryRun {
 		fmt.Fprintf(out, "audited as %s\n", in.Actor)

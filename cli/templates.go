@@ -16,6 +16,9 @@ func runTemplates(ctx context.Context, args []string, out io.Writer) error {
 	if len(args) == 0 {
 		return fmt.Errorf("%w: templates check | templates preview --kind K --locale L --channel C", errUsage)
 	}
+	if isHelpArg(args[0]) {
+		return groupHelp("templates")
+	}
 	switch args[0] {
 	case "check":
 		return templatesCheck(args[1:], out)

@@ -164,7 +164,7 @@ func (c *Config) validateSMS() []error {
 		checkEndpoint(bad, "sms.twilio.status_callback", s.Twilio.StatusCallback)
 	}
 	if s.ReceiptToken != "" && len(s.ReceiptToken) < 16 {
-		bad("sms.receipt_token", "shorter than 16 characters")
+		bad("sms.receipt_token", "shorter than 16 characters (or set DUEBELL_SMS_RECEIPT_TOKEN)")
 	}
 	// Aliyun and Tencent do not sign their receipts: without a token or an
 	// allow-list, POST /hooks/sms/<provider> would be open to anyone, who

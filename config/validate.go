@@ -20,7 +20,7 @@ func (c *Config) Validate() error {
 		errs = append(errs, fmt.Errorf("%s: %s", key, fmt.Sprintf(format, args...)))
 	}
 	if _, err := url.Parse(c.Database.URL); err != nil || c.Database.URL == "" {
-		bad("database.url", "not a PostgreSQL URL")
+		bad("database.url", "not a PostgreSQL URL (or set DUEBELL_DATABASE_URL)")
 	}
 	if _, err := input.Zone(c.Defaults.Timezone); err != nil {
 		bad("defaults.timezone", "%q: %v", c.Defaults.Timezone, err)
@@ -93,6 +93,9 @@ func (c *Config) Validate() error {
 		}
 		if !slices.Contains([]string{"none", "starttls", "tls"}, c.Email.TLS) {
 			bad("email.tls", "%q is not none, starttls or tls", c.Email.TLS)
+		}
+		if c.Email.Username != "" && c.Email.Password == "" {
+			bad("email.password", "required when email.username is set (or set DUEBELL_EMAIL_PASSWORD)")
 		}
 		if c.Email.From == "" || !strings.Contains(c.Email.From, "@") {
 			bad("email.from", "an address is required")

@@ -92,6 +92,8 @@ func TestConsoleInChromium(t *testing.T) {
 		chromedp.WaitVisible(chromedp.CSS("#token")),
 		chromedp.SendKeys(chromedp.CSS("#token"), operatorToken),
 		chromedp.Click(chromedp.CSS("#login button")),
+		chromedp.WaitVisible(chromedp.CSS("#whoami")), // the overview comes first
+		chromedp.Navigate(b.srv.URL+"/console/notifications"),
 		chromedp.WaitVisible(chromedp.CSS("#search")))
 	if who := text("#whoami"); who != "ops" {
 		t.Errorf("signed in as %q, want ops", who)

@@ -1,6 +1,8 @@
 // Package console is the support web console at /console: server-rendered
-// pages (html/template, no JavaScript) to search the delivery log, read one
-// notice's story, resend it with a reason, and read the audit trail. It uses
+// pages (html/template, no JavaScript), in Chinese or English, to see the
+// day's sending at a glance, find a customer and their whole story, search
+// the delivery log, read one notice's story, resend it (or every notice an
+// outage lost) with a reason, and read the audit trail. It uses
 // the API's bearer tokens: a token logs in once and the browser then holds a
 // signed HttpOnly, SameSite=Strict session cookie; every form carries a CSRF
 // token. Viewers read; operators also resend.
@@ -51,6 +53,10 @@ type Store interface {
 	GetNotificationDetail(ctx context.Context, id int64) (repo.NoticeDetail, error)
 	Resend(ctx context.Context, in repo.ResendInput) (repo.ResendResult, error)
 	ListAudit(ctx context.Context, since time.Time, actor string, limit int) ([]repo.AuditEntry, error)
+	FindCustomers(ctx context.Context, q string) ([]repo.CustomerHit, error)
+	GetCustomerView(ctx context.Context, ref string) (repo.CustomerView, error)
+	GetOverview(ctx context.Context, since, until, now time.Time, loc *time.Location) (repo.Overview, error)
+	ResendMatching(ctx context.Context, in repo.BulkResendInput) (repo.BulkResendResult, error)
 }
 
 // Config configures the console.
@@ -117,7 +123,7 @@ type Mux interface {
 // Register adds the console's routes under /console/ to mux.
 func (c *Console) Register(mux Mux) {
 	mux.Handle("GET /console", http.RedirectHandler("/console/", http.StatusSeeOther))
-	mux.Handle("GET /console/{$}", c.page(c.home))
+	mux.Handle("GET /console/{$}", c.page(c.overview))
 	mux.Handle("GET /console/static/console.css", http.HandlerFunc(serveCSS))
 	mux.Handle("GET /console/login", c.public(c.loginForm))
 	mux.Handle("POST /console/login", c.public(c.login))
@@ -126,6 +132,11 @@ func (c *Console) Register(mux Mux) {
 	mux.Handle("GET /console/notifications/{id}", c.page(c.notice))
 	mux.Handle("POST /console/notifications/{id}/resend", c.form(c.resend, true))
 	mux.Handle("GET /console/audit", c.page(c.audit))
+	mux.Handle("GET /console/prefs", c.public(c.setPrefs))
+	mux.Handle("GET /console/customers", c.page(c.customers))
+	mux.Handle("GET /console/customers/{ref}", c.page(c.customer))
+	mux.Handle("GET /console/resends", c.page(c.bulkForm))
+	mux.Handle("POST /console/resends", c.form(c.bulkResend, true))
 }
 
 // pageFunc serves a page for a logged-in session.
@@ -169,7 +180,7 @@ func (c *Console) form(h pageFunc, operator bool) http.Handler {
 			return
 		}
 		if operator && !s.CanResend() {
-			c.fail(w, r, s, http.StatusForbidden, "Your token's role ("+s.Role+") may only read. Resending needs an operator token.")
+			c.fail(w, r, s, http.StatusForbidden, trf(c.prefsOf(r).lang, "Your token's role (%s) may only read. Resending needs an operator token.", s.Role))
 			return
 		}
 		h(w, r, s)
@@ -182,10 +193,6 @@ func (c *Console) public(h http.HandlerFunc) http.Handler {
 		securityHeaders(w)
 		h(w, r)
 	})
-}
-
-func (c *Console) home(w http.ResponseWriter, r *http.Request, s session) {
-	http.Redirect(w, r, "/console/notifications", http.StatusSeeOther)
 }
 
 // securityHeaders: no scripts, no framing, no caching of personal data.

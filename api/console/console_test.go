@@ -163,8 +163,8 @@ func (w *browser) login(token string) {
 	w.t.Helper()
 	w.get("/console/login")
 	if code, body, h := w.post("/console/login", url.Values{"csrf": {w.csrf}, "token": {token}}); code != http.StatusSeeOther ||
-		h.Get("Location") != "/console/notifications" {
-		w.t.Fatalf("login = %d %s", code, body)
+		h.Get("Location") != "/console/" {
+		w.t.Fatalf("login = %d %s, want the overview first", code, body)
 	}
 	w.get("/console/notifications")
 }

@@ -12,7 +12,7 @@ import (
 // loginForm shows the token form, with a fresh double-submit CSRF token.
 func (c *Console) loginForm(w http.ResponseWriter, r *http.Request) {
 	if _, ok := c.readSession(r, c.cfg.Clock()); ok {
-		http.Redirect(w, r, "/console/notifications", http.StatusSeeOther)
+		http.Redirect(w, r, "/console/", http.StatusSeeOther) // the overview
 		return
 	}
 	c.showLogin(w, r, http.StatusOK, "")
@@ -64,7 +64,7 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 		c.cfg.OnIdentity(r, id.Name)
 	}
 	c.cfg.Logger.LogAttrs(r.Context(), slog.LevelInfo, "console login", slog.String("token", id.Name))
-	http.Redirect(w, r, "/console/notifications", http.StatusSeeOther)
+	http.Redirect(w, r, "/console/", http.StatusSeeOther) // the overview
 }
 
 // logout ends the session on the server, for every replica (a copy of the

@@ -7,6 +7,7 @@ import (
 	"strconv"
 
 	"duebell/repo"
+	"duebell/templates"
 )
 
 // searchData is the search page: the form as typed, and the results.
@@ -19,22 +20,21 @@ type searchData struct {
 	Kinds    []string
 }
 
-var (
-	allStatuses = []string{"pending", "sending", "sent", "delivered", "undelivered", "suppressed", "failed", "skipped"}
-	knownKinds  = []string{"due_soon", "due_today", "overdue", "payment_received"}
-)
+// allStatuses are the notice states, in the order a notice moves through them.
+var allStatuses = []string{"pending", "sending", "sent", "delivered", "undelivered", "suppressed", "failed", "skipped"}
 
 func (c *Console) search(w http.ResponseWriter, r *http.Request, s session) {
 	q := r.URL.Query()
-	d := searchData{Q: q, Statuses: allStatuses, Kinds: knownKinds}
+	d := searchData{Q: q, Statuses: allStatuses, Kinds: templates.Kinds()}
 	v := view{Title: "Delivery log", Session: &s, Data: &d}
 	f := repo.NoticeFilter{CustomerRef: q.Get("customer_ref"), Phone: q.Get("phone"), Email: q.Get("email"),
 		PlanRef: q.Get("plan_ref"), Kind: q.Get("kind"), Channel: q.Get("channel"), Status: q.Get("status")}
+	p := c.prefsOf(r)
 	var ok1, ok2 bool
-	f.Since, ok1 = parseLocalTime(q.Get("since"), c.cfg.Location)
-	f.Until, ok2 = parseLocalTime(q.Get("until"), c.cfg.Location)
+	f.Since, ok1 = parseLocalTime(q.Get("since"), p.loc)
+	f.Until, ok2 = parseLocalTime(q.Get("until"), p.loc)
 	if !ok1 || !ok2 {
-		v.Error = "since/until: type a date such as 2025-03-10 or 2025-03-10 08:00 (" + c.cfg.Location.String() + ")"
+		v.Error = trf(p.lang, "Since/until: type a date such as 2025-03-10 or 2025-03-10 08:00 (%s).", p.loc)
 		c.render(w, r, http.StatusUnprocessableEntity, "search", v)
 		return
 	}
@@ -70,6 +70,7 @@ func (c *Console) search(w http.ResponseWriter, r *http.Request, s session) {
 // noticeData is the notice page.
 type noticeData struct {
 	N              repo.NoticeDetail
+	State          noticeState
 	IdempotencyKey string // one per rendered form: a double submit queues once
 	Reason         string
 	Channel        string
@@ -79,7 +80,7 @@ type noticeData struct {
 func (c *Console) notice(w http.ResponseWriter, r *http.Request, s session) {
 	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
 	if err != nil || id <= 0 {
-		c.fail(w, r, s, http.StatusNotFound, "There is no notice "+strconv.Quote(r.PathValue("id"))+".")
+		c.fail(w, r, s, http.StatusNotFound, trf(c.prefsOf(r).lang, "There is no notice %q.", r.PathValue("id")))
 		return
 	}
 	var flash string
@@ -94,7 +95,7 @@ func (c *Console) notice(w http.ResponseWriter, r *http.Request, s session) {
 func (c *Console) showNotice(w http.ResponseWriter, r *http.Request, s session, status int, id int64, form noticeData, flash, errMsg string) {
 	d, err := c.cfg.Store.GetNotificationDetail(r.Context(), id)
 	if errors.Is(err, repo.ErrNotFound) {
-		c.fail(w, r, s, http.StatusNotFound, "There is no notice "+strconv.FormatInt(id, 10)+".")
+		c.fail(w, r, s, http.StatusNotFound, trf(c.prefsOf(r).lang, "There is no notice %d.", id))
 		return
 	}
 	if err != nil {
@@ -102,11 +103,13 @@ func (c *Console) showNotice(w http.ResponseWriter, r *http.Request, s session, 
 		return
 	}
 	form.N = d
+	p := c.prefsOf(r)
+	form.State = describeNotice(d, c.cfg.Now(), p.lang, p.loc)
 	form.IdempotencyKey = randomToken(16)
 	if form.Channel == "" {
 		form.Channel = d.Channel
 	}
-	c.render(w, r, status, "notice", view{Title: "Notice " + strconv.FormatInt(id, 10), Session: &s,
+	c.render(w, r, status, "notice", view{Title: trf(p.lang, "Notice %d", id), Session: &s,
 		Data: &form, Flash: flash, Error: errMsg})
 }
 
@@ -121,9 +124,10 @@ func (c *Console) audit(w http.ResponseWriter, r *http.Request, s session) {
 	q := r.URL.Query()
 	d := auditData{Actor: q.Get("actor"), Since: q.Get("since")}
 	v := view{Title: "Audit trail", Session: &s, Data: &d}
-	since, ok := parseLocalTime(d.Since, c.cfg.Location)
+	p := c.prefsOf(r)
+	since, ok := parseLocalTime(d.Since, p.loc)
 	if !ok {
-		v.Error = "since: type a date such as 2025-03-10 or 2025-03-10 08:00"
+		v.Error = trf(p.lang, "Since: type a date such as 2025-03-10 or 2025-03-10 08:00 (%s).", p.loc)
 		c.render(w, r, http.StatusUnprocessableEntity, "audit", v)
 		return
 	}

@@ -16,9 +16,10 @@ import (
 // an idempotency key, so a double submit queues once. A refusal (settled,
 // still queued, opted out) shows the notice again with the message.
 func (c *Console) resend(w http.ResponseWriter, r *http.Request, s session) {
+	lang := c.prefsOf(r).lang
 	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
 	if err != nil || id <= 0 {
-		c.fail(w, r, s, http.StatusNotFound, "There is no notice "+strconv.Quote(r.PathValue("id"))+".")
+		c.fail(w, r, s, http.StatusNotFound, trf(lang, "There is no notice %q.", r.PathValue("id")))
 		return
 	}
 	form := noticeData{Reason: strings.TrimSpace(r.PostFormValue("reason")), Channel: r.PostFormValue("channel"),
@@ -31,13 +32,13 @@ func (c *Console) resend(w http.ResponseWriter, r *http.Request, s session) {
 		Actor: s.Name, Force: form.Force, IdempotencyKey: r.PostFormValue("idempotency_key"), Now: c.cfg.Now()})
 	switch {
 	case errors.Is(err, repo.ErrNotFound):
-		c.fail(w, r, s, http.StatusNotFound, "There is no notice "+strconv.FormatInt(id, 10)+".")
+		c.fail(w, r, s, http.StatusNotFound, trf(lang, "There is no notice %d.", id))
 		return
 	case errors.Is(err, repo.ErrConflict):
-		c.showNotice(w, r, s, http.StatusConflict, id, form, "", "Not resent: "+strings.TrimSuffix(err.Error(), ": "+repo.ErrConflict.Error()))
+		c.showNotice(w, r, s, http.StatusConflict, id, form, "", tr(lang, "Not resent:")+" "+strings.TrimSuffix(err.Error(), ": "+repo.ErrConflict.Error()))
 		return
 	case errors.Is(err, repo.ErrInvalid):
-		c.showNotice(w, r, s, http.StatusUnprocessableEntity, id, form, "", "Not resent: "+err.Error())
+		c.showNotice(w, r, s, http.StatusUnprocessableEntity, id, form, "", tr(lang, "Not resent:")+" "+err.Error())
 		return
 	case err != nil:
 		c.internal(w, r, s, err)

@@ -4,13 +4,16 @@ import (
 	"bytes"
 	"embed"
 	"encoding/json"
+	"fmt"
 	"html/template"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
 	"duebell/internal/input"
+	"duebell/repo"
 )
 
 //go:embed templates/*.html
@@ -22,7 +25,7 @@ var css []byte
 // pages are parsed once: each page template with the shared layout.
 var pages = func() map[string]*template.Template {
 	out := map[string]*template.Template{}
-	for _, name := range []string{"login", "search", "notice", "audit", "error"} {
+	for _, name := range []string{"login", "search", "notice", "audit", "error", "overview", "customers", "customer", "bulk"} {
 		out[name] = template.Must(template.New("layout.html").Funcs(funcs).
 			ParseFS(templateFS, "templates/layout.html", "templates/"+name+".html"))
 	}
@@ -30,7 +33,9 @@ var pages = func() map[string]*template.Template {
 }()
 
 var funcs = template.FuncMap{
-	"badge": badgeClass,
+	"badge":       badgeClass,
+	"customerURL": customerURL,
+	"list":        func(s ...string) []string { return s },
 	// noticeURL links an audit target such as notification:42.
 	"noticeURL": func(target string) string {
 		id, ok := strings.CutPrefix(target, "notification:")
@@ -52,11 +57,11 @@ var funcs = template.FuncMap{
 // failed, grey not sent on purpose.
 func badgeClass(status string) string {
 	switch status {
-	case "sent", "delivered":
+	case "sent", "delivered", "paid", "processed", "active", "opted_in":
 		return "badge ok"
 	case "pending", "sending":
 		return "badge queued"
-	case "failed", "undelivered", "permanent", "transient":
+	case "failed", "undelivered", "permanent", "transient", "opted_out":
 		return "badge bad"
 	}
 	return "badge muted"
@@ -71,6 +76,60 @@ type view struct {
 	Error   string
 	Data    any
 	loc     *time.Location
+	lang    string
+	path    string // the page's path and query, to come back to after a preference change
+}
+
+// T translates an English message into the viewer's language.
+func (v view) T(msg string) string { return tr(v.lang, msg) }
+
+// Tf is T with fmt verbs.
+func (v view) Tf(format string, args ...any) string { return trf(v.lang, format, args...) }
+
+// Kind names a notice kind in the viewer's language.
+func (v view) Kind(code string) string { return label(v.lang, kindLabels, code) }
+
+// Status names a state (notice, attempt, plan, installment) or a channel.
+func (v view) Status(code string) string { return label(v.lang, statusLabels, code) }
+
+// Installment names an installment state.
+func (v view) Installment(code string) string { return label(v.lang, installmentLabels, code) }
+
+// Lang is the page's language, zh-CN or en.
+func (v view) Lang() string { return v.lang }
+
+// Zones are the zones the switcher offers, the current one included.
+func (v view) Zones() []string {
+	if slices.Contains(zones, v.Zone()) {
+		return zones
+	}
+	return append([]string{v.Zone()}, zones...)
+}
+
+// Back is the current page, for the preference links.
+func (v view) Back() string { return v.path }
+
+// Date formats a calendar date.
+func (v view) Date(d repo.Date) string {
+	if d.IsZero() {
+		return ""
+	}
+	return d.Format("2006-01-02")
+}
+
+// Money formats an amount in minor units (fen) of currency: ¥12.34 for
+// CNY (or no currency), "USD 12.34" for others.
+func (v view) Money(minor int64, currency string) string { return money(minor, currency) }
+
+func money(minor int64, currency string) string {
+	sign := ""
+	if minor < 0 {
+		sign, minor = "-", -minor
+	}
+	if currency == "" || currency == "CNY" {
+		return fmt.Sprintf("%s¥%d.%02d", sign, minor/100, minor%100)
+	}
+	return fmt.Sprintf("%s%s %d.%02d", sign, currency, minor/100, minor%100)
 }
 
 // Time formats an instant in the console's zone.
@@ -94,7 +153,12 @@ func (v view) Time(t any) string {
 func (v view) Zone() string { return v.loc.String() }
 
 func (c *Console) render(w http.ResponseWriter, r *http.Request, status int, page string, v view) {
-	v.loc = c.cfg.Location
+	p := c.prefsOf(r)
+	v.loc, v.lang, v.path = p.loc, p.lang, r.URL.RequestURI()
+	if r.Method != http.MethodGet {
+		v.path = "/console/"
+	}
+	v.Title, v.Error, v.Flash = tr(v.lang, v.Title), tr(v.lang, v.Error), tr(v.lang, v.Flash)
 	if v.Session != nil {
 		v.CSRF = v.Session.csrf()
 	}

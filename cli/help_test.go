@@ -1,0 +1,211 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"duebell/repo"
+	"duebell/repo/repotest"
+)
+
+// TestEveryCommandAnswersHelp: each command and subcommand prints its
+// description and flags on stdout for --help and -h, and exits 0.
+func TestEveryCommandAnswersHelp(t *testing.T) {
+	for _, cmd := range [][]string{
+		{"serve"}, {"migrate"}, {"scan"}, {"dispatch"}, {"demo"}, {"resend"}, {"version"},
+		{"templates"}, {"templates", "check"}, {"templates", "preview"},
+		{"notifications"}, {"notifications", "list"}, {"notifications", "show"},
+	} {
+		for _, h := range []string{"--help", "-h"} {
+			code, out, stderr := runMain(append(cmd, h)...)
+			name := strings.Join(cmd, " ")
+			if code != 0 || stderr != "" {
+				t.Errorf("%s %s: exit %d, stderr %q", name, h, code, stderr)
+			}
+			if !strings.Contains(out, "Usage: duebell "+name) {
+				t.Errorf("%s %s: no usage line:\n%s", name, h, out)
+			}
+			about := docs[name].about
+			if about == "" || !strings.Contains(out, about) {
+				t.Errorf("%s %s: no description:\n%s", name, h, out)
+			}
+			if len(cmd) == 2 || (name != "templates" && name != "notifications") {
+				if !strings.Contains(out, "Flags:") || (name != "version" && !strings.Contains(out, "-config")) {
+					t.Errorf("%s %s: no flags:\n%s", name, h, out)
+				}
+			}
+		}
+	}
+	if code, out, _ := runMain("notifications", "list", "--help"); code != 0 || !strings.Contains(out, "-tz") {
+		t.Errorf("notifications list --help lacks --tz: %d %s", code, out)
+	}
+}
+
+// TestUsageMistakesExitTwo: a wrong flag or a missing config is the
+// operator's mistake, said plainly, exit 2.
+func TestUsageMistakesExitTwo(t *testing.T) {
+	t.Setenv("DUEBELL_CONFIG", "")
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"scan", "--bogus"}, "see duebell scan --help"},
+		{[]string{"notifications", "show", "--bogus"}, "see duebell notifications show --help"},
+		{[]string{"version", "extra"}, "unexpected argument"},
+		{[]string{"migrate"}, "no config file given (use --config or DUEBELL_CONFIG)"},
+		{[]string{"serve"}, "no config file given (use --config or DUEBELL_CONFIG)"},
+		{[]string{"templates", "check"}, "no config file given (use --config or DUEBELL_CONFIG)"},
+	} {
+		code, out, stderr := runMain(tc.args...)
+		if code != 2 || !strings.Contains(stderr, tc.want) || out != "" {
+			t.Errorf("%v: exit %d, stdout %q, stderr %q; want exit 2 saying %q", tc.args, code, out, stderr, tc.want)
+		}
+		if strings.Contains(stderr, "links.signing_key") {
+			t.Errorf("%v: a missing config lists missing keys: %q", tc.args, stderr)
+		}
+	}
+}
+
+// TestVersionPrintsStamps: the stamps `make build` sets are printed.
+func TestVersionPrintsStamps(t *testing.T) {
+	defer func(v, c, d string) { Version, Commit, Date = v, c, d }(Version, Commit, Date)
+	Version, Commit, Date = "v1.2.3", "abc1234", "2026-11-29T12:00:00Z"
+	code, out, _ := runMain("version")
+	if code != 0 || !strings.Contains(out, "duebell v1.2.3") || !strings.Contains(out, "commit  abc1234") ||
+		!strings.Contains(out, "built   2026-11-29T12:00:00Z") {
+		t.Errorf("version: exit %d\n%s", code, out)
+	}
+	Version, Commit, Date = "", "", ""
+	if code, out, _ := runMain("version"); code != 0 || !strings.Contains(out, "duebell ") || !strings.Contains(out, "commit") {
+		t.Errorf("unstamped version: exit %d\n%s", code, out)
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe to read while a command writes it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// runDemoUntilBanner runs `duebell demo` until it prints where to look,
+// then stops it and returns what it printed.
+func runDemoUntilBanner(t *testing.T, args ...string) string {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	var out, errOut syncBuffer
+	done := make(chan int, 1)
+	go func() { done <- Main(ctx, append([]string{"demo"}, args...), &out, &errOut) }()
+	deadline := time.After(60 * time.Second)
+	for !strings.Contains(out.String(), "start over:") {
+		select {
+		case code := <-done:
+			cancel()
+			t.Fatalf("demo exited %d before its banner: %s %s", code, out.String(), errOut.String())
+		case <-deadline:
+			cancel()
+			t.Fatalf("no demo banner after 60s: %s %s", out.String(), errOut.String())
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	cancel()
+	if code := <-done; code != 0 {
+		t.Fatalf("demo exit %d: %s", code, errOut.String())
+	}
+	return out.String()
+}
+
+// TestDemoSaysWhereToLookAndStartsOver: the demo prints the console URL
+// with the operator token and the outbox; a re-run that sends nothing says
+// how to start over; --reset removes the demo data so it is queued again,
+// with Chinese plan titles for the Chinese borrowers.
+func TestDemoSaysWhereToLookAndStartsOver(t *testing.T) {
+	b := make([]byte, 6)
+	_, _ = rand.Read(b)
+	schema := "t_demo_" + hex.EncodeToString(b)
+	dir := t.TempDir()
+	config := filepath.Join(dir, "demo.toml")
+	if err := os.WriteFile(config, fmt.Appendf(nil, `
+[database]
+url = %q
+schema = %q
+[http]
+listen = "127.0.0.1:0"
+[[admin.tokens]]
+name = "demo-support"
+token = "demo-support-token-change-me"
+role = "operator"
+[defaults]
+send_window = "00:00-24:00"
+[links]
+base_url = "https://pay.example.com/repay"
+allowed_domains = ["example.com"]
+signing_key = "demo-signing-key-not-secret-0123456789"
+[email]
+provider = "outbox"
+[sms]
+provider = "outbox"
+[outbox]
+dir = %q
+`, repotest.URL(), schema, filepath.Join(dir, "outbox")), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if r, err := repo.Open(context.Background(), repotest.URL(), schema); err == nil {
+			_, _ = r.DB().Exec(`DROP SCHEMA IF EXISTS ` + schema + ` CASCADE`)
+			r.Close()
+		}
+	})
+
+	first := runDemoUntilBanner(t, "--config", config)
+	for _, want := range []string{"/console/", "demo-support-token-change-me", filepath.Join(dir, "outbox"),
+		"duebell demo --reset --config " + config} {
+		if !strings.Contains(first, want) {
+			t.Errorf("first run lacks %q:\n%s", want, first)
+		}
+	}
+	if strings.Contains(first, "queued 0 notices") || strings.Contains(first, "already there") {
+		t.Errorf("first run queued nothing:\n%s", first)
+	}
+	again := runDemoUntilBanner(t, "--config", config)
+	if !strings.Contains(again, "queued 0 notices") || !strings.Contains(again, "already there") {
+		t.Errorf("re-run does not explain why nothing is sent:\n%s", again)
+	}
+	reset := runDemoUntilBanner(t, "--reset", "--config", config)
+	if !strings.Contains(reset, "removed 4 demo borrowers") || strings.Contains(reset, "queued 0 notices") {
+		t.Errorf("--reset did not start over:\n%s", reset)
+	}
+
+	r, err := repo.Open(context.Background(), repotest.URL(), schema)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	p, err := r.GetPlan(context.Background(), "demo-plan-han")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(p.Title, "分期") || p.Merchant == "Demo Phone Shop" {
+		t.Errorf("zh-CN borrower's plan = %q from %q, want a Chinese title and merchant", p.Title, p.Merchant)
+	}
+}
