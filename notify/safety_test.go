@@ -302,13 +302,15 @@ func TestStaggeredReplicasWithALongRunSendNothingTwice(t *testing.T) {
 	attemptsAgree(t, b.r)
 }
 
-// cuttingSender terminates the dispatcher's database connections from
-// outside while its first send is in progress, the way a PostgreSQL restart
-// does, so the outcome write that follows meets a dead connection.
+// cuttingSender, at its first send, makes the outcome write that follows
+// meet a database that drops it, the way a PostgreSQL restart does: it
+// locks the attempt log from outside, waits until the dispatcher's write is
+// queued on that lock, terminates that backend, and lets go.
 type cuttingSender struct {
 	admin  *sql.DB
 	schema string
 	once   sync.Once
+	done   chan struct{} // closed when the cut is over
 	mu     sync.Mutex
 	sent   map[int64]int
 	cut    int
@@ -319,10 +321,27 @@ func (s *cuttingSender) Provider() string { return "cutting" }
 
 func (s *cuttingSender) Send(ctx context.Context, m notify.Message) (notify.Result, error) {
 	s.once.Do(func() {
-		if err := s.admin.QueryRowContext(ctx, `SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
-			WHERE application_name = 'duebell/' || $1`, s.schema).Scan(&s.cut); err != nil {
-			s.t.Error(err)
+		tx, err := s.admin.BeginTx(ctx, nil)
+		if err == nil {
+			_, err = tx.ExecContext(ctx, `LOCK TABLE `+s.schema+`.delivery_attempts IN ACCESS EXCLUSIVE MODE`)
 		}
+		if err != nil {
+			s.t.Error(err)
+			close(s.done)
+			return
+		}
+		go func() {
+			defer close(s.done)
+			defer tx.Rollback()
+			for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline) && s.cut == 0; {
+				if err := s.admin.QueryRow(`SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
+					WHERE application_name = 'duebell/' || $1 AND wait_event_type = 'Lock'`, s.schema).Scan(&s.cut); err != nil {
+					s.t.Error(err)
+					return
+				}
+				time.Sleep(5 * time.Millisecond) // polling for the write to queue up, not timing a rule
+			}
+		}()
 	})
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -339,7 +358,7 @@ func TestDatabaseBlipDelaysTheOutcomeWriteAndLosesNothing(t *testing.T) {
 	}
 	t.Cleanup(func() { admin.Close() })
 	at := sh(11, 21, 10, 0)
-	sender := &cuttingSender{admin: admin, schema: schema, sent: map[int64]int{}, t: t}
+	sender := &cuttingSender{admin: admin, schema: schema, sent: map[int64]int{}, t: t, done: make(chan struct{})}
 	var logs logBuffer
 	b := setup(t, func(c *notify.Config) {
 		c.Store = r
@@ -352,6 +371,7 @@ func TestDatabaseBlipDelaysTheOutcomeWriteAndLosesNothing(t *testing.T) {
 	if c := b.dispatch(t, at); c["sent"] != 3 {
 		t.Fatalf("counts %v", c)
 	}
+	<-sender.done
 	if sender.cut == 0 {
 		t.Fatal("no connection was cut: the test did not exercise the blip")
 	}
