@@ -7,11 +7,12 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"net/url"
 	"regexp"
 	"strings"
 
 	"github.com/jmoiron/sqlx"
-	"github.com/lib/pq"
+	_ "github.com/lib/pq" // the "postgres" driver
 )
 
 // ErrNotFound is returned when a looked-up row does not exist.
@@ -33,23 +34,33 @@ type Repo struct {
 
 // Open connects to PostgreSQL at url and uses schema for every table. The
 // schema is set as the connection's search_path, so statements stay unqualified.
-func Open(ctx context.Context, url, schema string) (*Repo, error) {
+func Open(ctx context.Context, dbURL, schema string) (*Repo, error) {
 	if schema == "" {
 		schema = DefaultSchema
 	}
 	if !schemaName.MatchString(schema) {
 		return nil, fmt.Errorf("database.schema %q: use lower-case letters, digits and underscores", schema)
 	}
-	dsn := url
-	if strings.HasPrefix(url, "postgres://") || strings.HasPrefix(url, "postgresql://") {
-		var err error
-		if dsn, err = pq.ParseURL(url); err != nil {
-			return nil, fmt.Errorf("database.url: %w", err)
-		}
-	}
 	// The application name tells operators (and a test that cuts this
 	// pool's connections) which daemon and schema a backend serves.
-	dsn += " search_path=" + schema + " fallback_application_name=duebell/" + schema
+	params := map[string]string{"search_path": schema, "fallback_application_name": "duebell/" + schema}
+	dsn := dbURL
+	if strings.HasPrefix(dbURL, "postgres://") || strings.HasPrefix(dbURL, "postgresql://") {
+		u, err := url.Parse(dbURL)
+		if err != nil {
+			return nil, fmt.Errorf("database.url: %w", err)
+		}
+		q := u.Query()
+		for k, v := range params {
+			q.Set(k, v)
+		}
+		u.RawQuery = q.Encode()
+		dsn = u.String()
+	} else {
+		for _, k := range []string{"search_path", "fallback_application_name"} {
+			dsn += " " + k + "=" + params[k]
+		}
+	}
 	db, err := sqlx.Open("postgres", dsn)
 	if err != nil {
 		return nil, fmt.Errorf("open database: %w", err)
