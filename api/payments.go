@@ -21,6 +21,29 @@ type paymentResponse struct {
 	Queued      int              `json:"queued"`
 }
 
+// paymentFrom checks a payment body for installment seq of plan ref.
+func (s *server) paymentFrom(ref string, seq int, b paymentBody) (repo.PaymentInput, error) {
+	now := s.cfg.Now()
+	in := repo.PaymentInput{PlanRef: ref, Seq: seq, Amount: b.Amount, PaidAt: now, Ref: b.Ref, Now: now,
+		ConfirmChannels: s.cfg.PaymentConfirmChannels}
+	if b.Amount <= 0 {
+		return in, invalid("amount", "must be a positive integer amount in minor units (fen)")
+	}
+	if b.Ref != "" {
+		if err := checkRef(b.Ref); err != nil {
+			return in, invalid("ref", "%s", err)
+		}
+	}
+	paidAt, err := parseInstant("paid_at", b.PaidAt, now)
+	if err != nil {
+		return in, err
+	}
+	if paidAt != nil {
+		in.PaidAt = *paidAt
+	}
+	return in, nil
+}
+
 // postPayment records a payment: 201 when recorded, 200 when the ref was
 // already recorded with the same amount (nothing changed).
 func (s *server) postPayment(w http.ResponseWriter, r *http.Request) error {
@@ -36,23 +59,9 @@ func (s *server) postPayment(w http.ResponseWriter, r *http.Request) error {
 	if err := s.decode(w, r, &b); err != nil {
 		return err
 	}
-	now := s.cfg.Now()
-	in := repo.PaymentInput{PlanRef: ref, Seq: seq, Amount: b.Amount, PaidAt: now, Ref: b.Ref, Now: now,
-		ConfirmChannels: s.cfg.PaymentConfirmChannels}
-	if b.Amount <= 0 {
-		return invalid("amount", "must be a positive integer amount in minor units (fen)")
-	}
-	if b.Ref != "" {
-		if err := checkRef(b.Ref); err != nil {
-			return invalid("ref", "%s", err)
-		}
-	}
-	paidAt, err := parseInstant("paid_at", b.PaidAt, now)
+	in, err := s.paymentFrom(ref, seq, b)
 	if err != nil {
 		return err
-	}
-	if paidAt != nil {
-		in.PaidAt = *paidAt
 	}
 	res, err := s.cfg.Repo.RecordPayment(r.Context(), in)
 	if err != nil {
