@@ -78,6 +78,8 @@ func (c *ImportCounts) add(o repo.ImportOutcome) {
 	}
 }
 
+var importKinds = map[string]bool{"customer": true, "plan": true, "payment": true, "event": true}
+
 // ImportLineError is one refused line.
 type ImportLineError struct {
 	Line    int    `json:"line"`
@@ -103,12 +105,14 @@ type ImportReport struct {
 }
 
 func (rep *ImportReport) record(res repo.ImportLineResult, ae *apiError) {
-	c := rep.ByType[res.Kind]
-	if c == nil {
-		c = &ImportCounts{}
-		rep.ByType[res.Kind] = c
+	if importKinds[res.Kind] {
+		c := rep.ByType[res.Kind]
+		if c == nil {
+			c = &ImportCounts{}
+			rep.ByType[res.Kind] = c
+		}
+		c.add(res.Outcome)
 	}
-	c.add(res.Outcome)
 	rep.ImportCounts.add(res.Outcome)
 	if res.Outcome != repo.ImportRefused {
 		return

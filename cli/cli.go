@@ -27,6 +27,8 @@ Commands:
   resend     ID --reason R [--channel C] [--force]: one notice again, to the contact on file;
              --failed --channel sms --since T --until T --reason R [--dry-run]: every notice an outage lost
              (audited as --actor, default the OS user)
+  import     FILE.ndjson [--dry-run] [--atomic] [--json]: apply a bulk NDJSON file (customers, plans,
+             payments, events) like POST /api/v1/import; - reads stdin; exit 1 when a line is refused
   version    print the version
 
 Every command takes --config FILE (or DUEBELL_CONFIG).
@@ -53,6 +55,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		"demo":          runDemo,
 		"notifications": runNotifications,
 		"resend":        runResend,
+		"import":        runImport,
 		"version": func(context.Context, []string, io.Writer) error {
 			fmt.Fprintln(stdout, "duebell", Version)
 			return nil

@@ -37,6 +37,8 @@ type Database struct {
 type HTTP struct {
 	Listen       string `toml:"listen"`
 	MaxBodyBytes int64  `toml:"max_body_bytes"`
+	// ImportMaxBytes caps a POST /api/v1/import body (NDJSON bulk import).
+	ImportMaxBytes int64 `toml:"import_max_bytes"`
 }
 
 type Admin struct {
