@@ -10,6 +10,8 @@ import (
 	"net/http"
 	"sort"
 	"strings"
+	"sync"
+	"sync/atomic"
 
 	"duebell/repo"
 )
@@ -157,9 +159,27 @@ func (s *server) runImport(ctx context.Context, r io.Reader, opts ImportOptions)
 		opts.Chunk = DefaultImportChunk
 	}
 	run := &importRun{s: s, opts: opts, rep: &rep, ck: newChunker()}
-	err := run.read(ctx, r)
+	// Reading and checking lines overlaps with applying the previous
+	// chunk: one chunk is parsed while the database writes the other.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	batches := make(chan repo.ImportBatch)
+	readErr := make(chan error, 1)
+	go func() {
+		defer close(batches)
+		readErr <- run.read(ctx, r, batches)
+	}()
+	err := run.applyAll(ctx, batches)
+	if err != nil {
+		cancel()
+		for range batches { // let the reader stop
+		}
+	}
+	if rerr := <-readErr; err == nil {
+		err = rerr
+	}
 	if err == nil {
-		err = run.finish(ctx)
+		err = run.finish()
 	}
 	if run.tx != nil {
 		_ = run.tx.Rollback()
@@ -168,20 +188,41 @@ func (s *server) runImport(ctx context.Context, r io.Reader, opts ImportOptions)
 	return rep, err
 }
 
-// importRun is one import in progress.
+// importRun is one import in progress. The reader goroutine parses lines
+// into chunks; the caller's goroutine applies them. mu guards rep.
 type importRun struct {
-	s     *server
-	opts  ImportOptions
-	rep   *ImportReport
-	ck    *chunker
-	tx    *repo.ImportTx // open transaction; one per chunk unless atomic or dry run
-	bytes int64
+	s    *server
+	opts ImportOptions
+	mu   sync.Mutex
+	rep  *ImportReport
+	ck   *chunker       // reader only
+	tx   *repo.ImportTx // applier only: open transaction; one per chunk unless atomic or dry run
+	// lines and bytes read so far, for progress.
+	lines, bytes atomic.Int64
 }
 
-func (run *importRun) read(ctx context.Context, r io.Reader) error {
+func (run *importRun) record(res repo.ImportLineResult, ae *apiError) {
+	run.mu.Lock()
+	defer run.mu.Unlock()
+	run.rep.record(res, ae)
+}
+
+func (run *importRun) read(ctx context.Context, r io.Reader, out chan<- repo.ImportBatch) error {
 	cr := &countingReader{r: r}
 	br := bufio.NewReaderSize(cr, 256<<10)
 	maxLine := int(run.s.cfg.MaxBodyBytes)
+	send := func() error {
+		b := run.ck.reset()
+		if b.Len() == 0 {
+			return nil
+		}
+		select {
+		case out <- b:
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
 	var buf []byte
 	for n := 1; ; n++ {
 		if err := ctx.Err(); err != nil {
@@ -195,99 +236,98 @@ func (run *importRun) read(ctx context.Context, r io.Reader) error {
 		line = bytes.TrimSpace(line)
 		switch {
 		case tooLong:
-			run.rep.Lines++
-			run.rep.record(repo.ImportLineResult{Line: n, Outcome: repo.ImportRefused},
+			run.countLine()
+			run.record(repo.ImportLineResult{Line: n, Outcome: repo.ImportRefused},
 				&apiError{http.StatusRequestEntityTooLarge, codeTooLarge, fmt.Sprintf("line is longer than %d bytes", maxLine)})
 		case len(line) > 0:
-			run.rep.Lines++
-			if perr := run.add(ctx, n, line); perr != nil {
-				return perr
+			run.countLine()
+			rec, perr := run.s.parseImportLine(n, line)
+			if perr != nil {
+				var ae *apiError
+				if !errors.As(perr, &ae) {
+					return perr
+				}
+				run.record(repo.ImportLineResult{Line: n, Kind: rec.kind, Ref: rec.ref, Outcome: repo.ImportRefused}, ae)
+				break
+			}
+			// A line that must not be reordered with what the chunk
+			// holds starts the next chunk.
+			if !run.ck.fits(rec) {
+				if err := send(); err != nil {
+					return err
+				}
+			}
+			run.ck.add(rec)
+			if run.ck.batch.Len() >= run.opts.Chunk {
+				if err := send(); err != nil {
+					return err
+				}
 			}
 		}
-		run.bytes = cr.n
+		run.bytes.Store(cr.n)
 		if errors.Is(err, io.EOF) {
-			return nil
+			return send()
 		}
 	}
 }
 
-// add parses one line into the current chunk, flushing it first when the
-// line must not be reordered with what the chunk holds, and after it when
-// the chunk is full.
-func (run *importRun) add(ctx context.Context, n int, line []byte) error {
-	rec, err := run.s.parseImportLine(n, line)
-	if err != nil {
-		var ae *apiError
-		if !errors.As(err, &ae) {
+func (run *importRun) countLine() {
+	run.lines.Add(1)
+	run.mu.Lock()
+	run.rep.Lines++
+	run.mu.Unlock()
+}
+
+// applyAll applies every chunk the reader sends: each in its own
+// transaction, or all in the import's one when atomic or a dry run.
+func (run *importRun) applyAll(ctx context.Context, batches <-chan repo.ImportBatch) error {
+	for b := range batches {
+		if run.tx == nil {
+			tx, err := run.s.cfg.Repo.BeginImport(ctx, run.s.cfg.PaymentConfirmChannels)
+			if err != nil {
+				return err
+			}
+			run.tx = tx
+		}
+		results, err := run.tx.Apply(ctx, b, run.s.cfg.Now())
+		if err != nil {
 			return err
 		}
-		run.rep.record(repo.ImportLineResult{Line: n, Kind: rec.kind, Ref: rec.ref, Outcome: repo.ImportRefused}, ae)
-		return nil
-	}
-	if !run.ck.fits(rec) {
-		if err := run.flush(ctx); err != nil {
-			return err
+		run.mu.Lock()
+		for _, res := range results {
+			run.rep.record(res, nil)
 		}
-	}
-	run.ck.add(rec)
-	if run.ck.batch.Len() >= run.opts.Chunk {
-		return run.flush(ctx)
+		run.mu.Unlock()
+		if !run.opts.Atomic && !run.opts.DryRun {
+			err := run.tx.Commit()
+			run.tx = nil
+			if err != nil {
+				return err
+			}
+			run.rep.Committed = true
+		}
+		run.progress()
 	}
 	return nil
 }
 
-// flush applies the chunk: in its own transaction, or in the import's one
-// when atomic or a dry run.
-func (run *importRun) flush(ctx context.Context) error {
-	b := run.ck.reset()
-	if b.Len() == 0 {
-		return nil
-	}
-	if run.tx == nil {
-		tx, err := run.s.cfg.Repo.BeginImport(ctx, run.s.cfg.PaymentConfirmChannels)
-		if err != nil {
-			return err
-		}
-		run.tx = tx
-	}
-	results, err := run.tx.Apply(ctx, b, run.s.cfg.Now())
-	if err != nil {
-		return err
-	}
-	for _, res := range results {
-		run.rep.record(res, nil)
-	}
-	if !run.opts.Atomic && !run.opts.DryRun {
-		err := run.tx.Commit()
-		run.tx = nil
-		if err != nil {
-			return err
-		}
-		run.rep.Committed = true
-	}
+func (run *importRun) progress() {
 	if run.opts.Progress != nil {
-		run.opts.Progress(ImportProgress{Lines: run.rep.Lines, Bytes: run.bytes})
+		run.opts.Progress(ImportProgress{Lines: int(run.lines.Load()), Bytes: run.bytes.Load()})
 	}
-	return nil
 }
 
-// finish applies the last chunk and, for an atomic import, commits when
-// no line was refused.
-func (run *importRun) finish(ctx context.Context) error {
-	if err := run.flush(ctx); err != nil {
-		return err
-	}
-	if run.opts.Progress != nil {
-		run.opts.Progress(ImportProgress{Lines: run.rep.Lines, Bytes: run.bytes})
-	}
-	if !run.opts.Atomic && !run.opts.DryRun {
+// finish reports the end and, for an atomic import, commits when no line
+// was refused.
+func (run *importRun) finish() error {
+	run.progress()
+	switch {
+	case !run.opts.Atomic && !run.opts.DryRun:
 		run.rep.Committed = true
 		return nil
-	}
-	if run.opts.DryRun || run.rep.Refused > 0 {
+	case run.opts.DryRun || run.rep.Refused > 0:
 		return nil
-	}
-	if run.tx == nil { // nothing to apply
+	case run.tx == nil: // nothing to apply
 		run.rep.Committed = true
 		return nil
 	}

@@ -37,6 +37,12 @@ type (
 		Type string `json:"type"`
 		Ref  string `json:"ref"`
 		planBody
+		// Installments shadows planBody's to tell an omitted paid from 0.
+		Installments []importInstallment `json:"installments"`
+	}
+	importInstallment struct {
+		installmentBody
+		Paid *int64 `json:"paid"`
 	}
 	importPaymentLine struct {
 		Type    string `json:"type"`
@@ -54,15 +60,41 @@ type (
 // single-record endpoints. The record's kind and ref are set as far as they
 // could be read, also on error.
 func (s *server) parseImportLine(n int, line []byte) (importRecord, error) {
-	var probe struct {
-		Type string `json:"type"`
-		Ref  string `json:"ref"`
+	rec := importRecord{kind: lineType(line)}
+	if rec.kind == "" {
+		var probe struct {
+			Type string `json:"type"`
+			Ref  string `json:"ref"`
+		}
+		if err := json.Unmarshal(line, &probe); err != nil {
+			return importRecord{}, s.lineDecodeError(err)
+		}
+		rec = importRecord{kind: probe.Type, ref: probe.Ref}
 	}
-	if err := json.Unmarshal(line, &probe); err != nil {
-		return importRecord{}, s.lineDecodeError(err)
+	rec, err := s.parseTyped(rec, n, line)
+	if err != nil && rec.ref == "" {
+		var probe struct {
+			Ref string `json:"ref"`
+		}
+		_ = json.Unmarshal(line, &probe)
+		rec.ref = probe.Ref
 	}
-	rec := importRecord{kind: probe.Type, ref: probe.Ref}
-	switch probe.Type {
+	return rec, err
+}
+
+// lineType reads "type" when the line starts with it, as exporters write
+// it, sparing a decode; "" when it does not.
+func lineType(line []byte) string {
+	for _, k := range []string{"customer", "plan", "payment", "event"} {
+		if bytes.HasPrefix(line, []byte(`{"type":"`+k+`",`)) {
+			return k
+		}
+	}
+	return ""
+}
+
+func (s *server) parseTyped(rec importRecord, n int, line []byte) (importRecord, error) {
+	switch rec.kind {
 	case "customer":
 		var b importCustomerLine
 		if err := decodeLine(line, &b); err != nil {
@@ -85,13 +117,18 @@ func (s *server) parseImportLine(n int, line []byte) (importRecord, error) {
 		if err := checkRef(b.Ref); err != nil {
 			return rec, invalid("ref", "%s", err)
 		}
-		p, err := s.planFrom(b.Ref, b.planBody)
+		body := b.planBody
+		body.Installments = make([]installmentBody, len(b.Installments))
+		omitted := make([]bool, len(b.Installments))
+		for i, it := range b.Installments {
+			body.Installments[i], omitted[i] = it.installmentBody, it.Paid == nil
+			if it.Paid != nil {
+				body.Installments[i].Paid = *it.Paid
+			}
+		}
+		p, err := s.planFrom(b.Ref, body)
 		if err != nil {
 			return rec, err
-		}
-		omitted, err := paidOmitted(line, len(p.Installments))
-		if err != nil {
-			return rec, s.lineDecodeError(err)
 		}
 		rec.rank, rec.writes, rec.reads = 1, []string{"p:" + p.Ref}, []string{"c:" + p.CustomerRef}
 		rec.plan = &repo.ImportPlan{Line: n, Plan: p, PaidOmitted: omitted}
@@ -165,29 +202,6 @@ func (s *server) lineDecodeError(err error) *apiError {
 	ae := s.decodeError(err)
 	ae.Message = strings.ReplaceAll(ae.Message, "request body", "line")
 	return ae
-}
-
-// paidOmitted says, per installment, whether the line left out "paid": a
-// plan push that does not know payments keeps what was recorded.
-func paidOmitted(line []byte, n int) ([]bool, error) {
-	out := make([]bool, n)
-	if !bytes.Contains(line, []byte(`"paid"`)) {
-		for i := range out {
-			out[i] = true
-		}
-		return out, nil
-	}
-	var b struct {
-		Installments []map[string]json.RawMessage `json:"installments"`
-	}
-	if err := json.Unmarshal(line, &b); err != nil {
-		return nil, err
-	}
-	for i := range out {
-		_, given := b.Installments[i]["paid"]
-		out[i] = !given
-	}
-	return out, nil
 }
 
 // chunker collects records into a batch that Apply may reorder by kind

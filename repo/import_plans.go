@@ -116,6 +116,7 @@ func decidePlan(ip ImportPlan, st planState, now time.Time) (Plan, ImportOutcome
 	if found && cur.CustomerID != cid {
 		return p, "", fmt.Errorf("plan %q belongs to another customer: %w", p.Ref, ErrConflict)
 	}
+	p.ID = cur.ID // 0 for a new plan
 	stored := st.installments[cur.ID]
 	if found {
 		given := make(map[int]bool, len(p.Installments))
@@ -231,34 +232,52 @@ func (t *ImportTx) writePlans(ctx context.Context, w *planWrites, now time.Time)
 	for _, x := range ids {
 		planID[x.Ref] = x.ID
 	}
-	var c struct {
-		plans, seqs, amounts, paids []int64
-		dues, statuses              []string
-		paidAts                     []*time.Time
-	}
+	// Installments of new plans are plain inserts; only plans that were
+	// stored take the upsert's conflict path.
+	var fresh, stored installmentColumns
 	for _, p := range w.plans {
-		id := planID[p.Ref]
-		for _, it := range p.Installments {
-			c.plans, c.seqs, c.amounts, c.paids = append(c.plans, id), append(c.seqs, int64(it.Seq)), append(c.amounts, it.Amount), append(c.paids, it.Paid)
-			c.dues, c.statuses, c.paidAts = append(c.dues, it.DueDate.String()), append(c.statuses, it.Status), append(c.paidAts, it.PaidAt)
+		c := &fresh
+		if p.ID != 0 {
+			c = &stored
 		}
+		c.add(planID[p.Ref], p.Installments)
 	}
-	paidAts := make([]string, len(c.paidAts))
-	for i, at := range c.paidAts {
-		if at != nil {
-			paidAts[i] = at.Format(time.RFC3339Nano)
+	if err := t.writeInstallments(ctx, fresh, ""); err != nil {
+		return err
+	}
+	return t.writeInstallments(ctx, stored, `ON CONFLICT (plan_id, seq) DO UPDATE SET
+			due_date = EXCLUDED.due_date, amount = EXCLUDED.amount, paid = EXCLUDED.paid,
+			status = EXCLUDED.status, paid_at = EXCLUDED.paid_at`)
+}
+
+// installmentColumns are installments to write, as columns.
+type installmentColumns struct {
+	plans, seqs, amounts, paids []int64
+	dues, statuses, paidAts     []string
+}
+
+func (c *installmentColumns) add(planID int64, in []Installment) {
+	for _, it := range in {
+		c.plans, c.seqs, c.amounts, c.paids = append(c.plans, planID), append(c.seqs, int64(it.Seq)), append(c.amounts, it.Amount), append(c.paids, it.Paid)
+		at := ""
+		if it.PaidAt != nil {
+			at = it.PaidAt.Format(time.RFC3339Nano)
 		}
+		c.dues, c.statuses, c.paidAts = append(c.dues, it.DueDate.String()), append(c.statuses, it.Status), append(c.paidAts, at)
+	}
+}
+
+func (t *ImportTx) writeInstallments(ctx context.Context, c installmentColumns, onConflict string) error {
+	if len(c.plans) == 0 {
+		return nil
 	}
 	if _, err := t.tx.ExecContext(ctx, `
 		INSERT INTO installments (plan_id, seq, due_date, amount, paid, status, paid_at)
 		SELECT x.plan_id, x.seq, x.due_date, x.amount, x.paid, x.status, NULLIF(x.paid_at, '')::timestamptz
 		FROM unnest($1::bigint[], $2::int[], $3::date[], $4::bigint[], $5::bigint[], $6::text[], $7::text[])
-			AS x (plan_id, seq, due_date, amount, paid, status, paid_at)
-		ON CONFLICT (plan_id, seq) DO UPDATE SET
-			due_date = EXCLUDED.due_date, amount = EXCLUDED.amount, paid = EXCLUDED.paid,
-			status = EXCLUDED.status, paid_at = EXCLUDED.paid_at`,
+			AS x (plan_id, seq, due_date, amount, paid, status, paid_at) `+onConflict,
 		pq.Array(c.plans), pq.Array(c.seqs), pq.Array(c.dues), pq.Array(c.amounts), pq.Array(c.paids),
-		pq.Array(c.statuses), pq.Array(paidAts)); err != nil {
+		pq.Array(c.statuses), pq.Array(c.paidAts)); err != nil {
 		return fmt.Errorf("import plans: write installments: %w", err)
 	}
 	return nil
