@@ -137,6 +137,7 @@ func (s *server) routes(mux *http.ServeMux) {
 	mux.Handle("POST /api/v1/channel-events", s.auth(s.postEvent, RoleIngest))
 	mux.Handle("GET /api/v1/channel-events/{ref}", s.auth(s.getEvent, anyone...))
 	mux.Handle("POST /api/v1/import", s.auth(s.postImport, RoleIngest))
+	mux.Handle("GET /api/v1/openapi.json", s.public(s.openapi))
 	if s.cfg.Links != nil {
 		mux.Handle("GET /api/v1/links/verify", s.public(s.verifyLink))
 	}
