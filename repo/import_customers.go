@@ -8,24 +8,32 @@ import (
 	"github.com/lib/pq"
 )
 
-// customers upserts in with two statements: lock what is stored, then
-// write only what differs (so an unchanged customer keeps its updated_at).
+// customers upserts in, writing only what differs (so an unchanged
+// customer keeps its updated_at and is not even locked): the customers a
+// first read finds changed are read again locked, so an opt-out recorded
+// meanwhile is kept, then written with one statement.
 func (t *ImportTx) customers(ctx context.Context, in []ImportCustomer, now time.Time) ([]ImportLineResult, error) {
 	if len(in) == 0 {
 		return nil, nil
 	}
-	refs := make([]string, len(in))
-	for i, c := range in {
-		refs[i] = c.Customer.Ref
+	byRef, err := t.loadCustomers(ctx, in, false)
+	if err != nil {
+		return nil, err
 	}
-	var stored []Customer
-	if err := t.tx.SelectContext(ctx, &stored, `
-		SELECT * FROM customers WHERE ref = ANY($1) ORDER BY id FOR UPDATE`, pq.Array(refs)); err != nil {
-		return nil, fmt.Errorf("import customers: lock: %w", err)
+	var changed []ImportCustomer
+	for _, ic := range in {
+		if cur, found := byRef[ic.Customer.Ref]; found && !sameCustomer(cur, keptOptOuts(ic, cur, true)) {
+			changed = append(changed, ic)
+		}
 	}
-	byRef := make(map[string]Customer, len(stored))
-	for _, c := range stored {
-		byRef[c.Ref] = c
+	if len(changed) > 0 {
+		locked, err := t.loadCustomers(ctx, changed, true)
+		if err != nil {
+			return nil, err
+		}
+		for ref, c := range locked {
+			byRef[ref] = c
+		}
 	}
 	out := make([]ImportLineResult, len(in))
 	var w struct {
@@ -33,14 +41,8 @@ func (t *ImportTx) customers(ctx context.Context, in []ImportCustomer, now time.
 		sms, email                                  []bool
 	}
 	for i, ic := range in {
-		c := ic.Customer
-		cur, found := byRef[c.Ref]
-		if ic.KeepSMSOptOut {
-			c.SMSOptOut = found && cur.SMSOptOut
-		}
-		if ic.KeepEmailOptOut {
-			c.EmailOptOut = found && cur.EmailOptOut
-		}
+		cur, found := byRef[ic.Customer.Ref]
+		c := keptOptOuts(ic, cur, found)
 		res := ImportLineResult{Line: ic.Line, Kind: "customer", Ref: c.Ref, Outcome: ImportCreated}
 		if found {
 			res.Outcome = ImportUpdated
@@ -74,6 +76,40 @@ func (t *ImportTx) customers(ctx context.Context, in []ImportCustomer, now time.
 		return nil, fmt.Errorf("import customers: write: %w", err)
 	}
 	return out, nil
+}
+
+// loadCustomers reads the stored customers of in by ref, locked when lock.
+func (t *ImportTx) loadCustomers(ctx context.Context, in []ImportCustomer, lock bool) (map[string]Customer, error) {
+	refs := make([]string, len(in))
+	for i, c := range in {
+		refs[i] = c.Customer.Ref
+	}
+	q := `SELECT * FROM customers WHERE ref = ANY($1) ORDER BY id`
+	if lock {
+		q += ` FOR UPDATE`
+	}
+	var stored []Customer
+	if err := t.tx.SelectContext(ctx, &stored, q, pq.Array(refs)); err != nil {
+		return nil, fmt.Errorf("import customers: read: %w", err)
+	}
+	byRef := make(map[string]Customer, len(stored))
+	for _, c := range stored {
+		byRef[c.Ref] = c
+	}
+	return byRef, nil
+}
+
+// keptOptOuts is the line's customer with the opt-outs it left out taken
+// from cur (false for a new customer).
+func keptOptOuts(ic ImportCustomer, cur Customer, found bool) Customer {
+	c := ic.Customer
+	if ic.KeepSMSOptOut {
+		c.SMSOptOut = found && cur.SMSOptOut
+	}
+	if ic.KeepEmailOptOut {
+		c.EmailOptOut = found && cur.EmailOptOut
+	}
+	return c
 }
 
 func sameCustomer(a, b Customer) bool {

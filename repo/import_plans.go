@@ -17,37 +17,68 @@ type storedInstallment struct {
 // plans upserts in with the rules of UpsertPlan: the customer must exist, a
 // plan stays with its customer, installments are never removed, and a plan
 // never lowers an installment's paid below what payments recorded (an
-// omitted paid keeps the stored one). It locks the stored plans and their
-// installments, decides every line in Go, and writes the changed plans and
-// their installments with one statement each.
+// omitted paid keeps the stored one). Every line is decided in Go on one
+// read of what is stored; the lines that would change a stored plan are
+// decided again on their plans and installments locked (so a payment
+// cannot land in between), and the changed plans and their installments
+// are written with one statement each. An unchanged plan is never locked
+// or written, which keeps a nightly re-sync of the same book cheap.
 func (t *ImportTx) plans(ctx context.Context, in []ImportPlan, now time.Time) ([]ImportLineResult, error) {
 	if len(in) == 0 {
 		return nil, nil
 	}
-	st, err := t.loadPlans(ctx, in)
+	out, finals, err := t.decidePlans(ctx, in, now, false)
 	if err != nil {
 		return nil, err
 	}
-	out := make([]ImportLineResult, len(in))
-	var w planWrites
-	for i, ip := range in {
-		p := ip.Plan
-		res := ImportLineResult{Line: ip.Line, Kind: "plan", Ref: p.Ref}
-		final, outcome, err := decidePlan(ip, st, now)
-		if err != nil {
-			out[i] = refused(ip.Line, "plan", p.Ref, err)
-			continue
+	var again []int
+	for i, r := range out {
+		if r.Outcome == ImportUpdated {
+			again = append(again, i)
 		}
-		res.Outcome = outcome
-		out[i] = res
-		if outcome != ImportUnchanged {
-			w.add(final)
+	}
+	if len(again) > 0 {
+		sub := make([]ImportPlan, len(again))
+		for j, i := range again {
+			sub[j] = in[i]
+		}
+		out2, finals2, err := t.decidePlans(ctx, sub, now, true)
+		if err != nil {
+			return nil, err
+		}
+		for j, i := range again {
+			out[i], finals[i] = out2[j], finals2[j]
+		}
+	}
+	var w planWrites
+	for i, r := range out {
+		if r.Outcome == ImportCreated || r.Outcome == ImportUpdated {
+			w.add(finals[i])
 		}
 	}
 	if err := t.writePlans(ctx, &w, now); err != nil {
 		return nil, err
 	}
 	return out, nil
+}
+
+// decidePlans reads what is stored for in (locked when lock) and decides
+// every line: its result and the plan as it is to be stored.
+func (t *ImportTx) decidePlans(ctx context.Context, in []ImportPlan, now time.Time, lock bool) ([]ImportLineResult, []Plan, error) {
+	st, err := t.loadPlans(ctx, in, lock)
+	if err != nil {
+		return nil, nil, err
+	}
+	out, finals := make([]ImportLineResult, len(in)), make([]Plan, len(in))
+	for i, ip := range in {
+		final, outcome, err := decidePlan(ip, st, now)
+		if err != nil {
+			out[i] = refused(ip.Line, "plan", ip.Plan.Ref, err)
+			continue
+		}
+		out[i], finals[i] = ImportLineResult{Line: ip.Line, Kind: "plan", Ref: ip.Plan.Ref, Outcome: outcome}, final
+	}
+	return out, finals, nil
 }
 
 // planState is what is stored for a batch of plan lines.
@@ -57,7 +88,7 @@ type planState struct {
 	installments map[int64]map[int]storedInstallment // by plan id, seq
 }
 
-func (t *ImportTx) loadPlans(ctx context.Context, in []ImportPlan) (planState, error) {
+func (t *ImportTx) loadPlans(ctx context.Context, in []ImportPlan, lock bool) (planState, error) {
 	st := planState{customers: map[string]int64{}, plans: map[string]Plan{}, installments: map[int64]map[int]storedInstallment{}}
 	refs, custRefs := make([]string, len(in)), make([]string, len(in))
 	for i, p := range in {
@@ -73,10 +104,14 @@ func (t *ImportTx) loadPlans(ctx context.Context, in []ImportPlan) (planState, e
 	for _, c := range custs {
 		st.customers[c.Ref] = c.ID
 	}
+	lockPlans, lockInstallments := "", ""
+	if lock {
+		lockPlans, lockInstallments = " FOR UPDATE OF p", " FOR UPDATE OF i"
+	}
 	var plans []Plan
 	if err := t.tx.SelectContext(ctx, &plans, `
 		SELECT p.*, c.ref AS customer_ref FROM plans p JOIN customers c ON c.id = p.customer_id
-		WHERE p.ref = ANY($1) ORDER BY p.id FOR UPDATE OF p`, pq.Array(refs)); err != nil {
+		WHERE p.ref = ANY($1) ORDER BY p.id`+lockPlans, pq.Array(refs)); err != nil {
 		return st, fmt.Errorf("import plans: lock plans: %w", err)
 	}
 	ids := make([]int64, len(plans))
@@ -86,12 +121,12 @@ func (t *ImportTx) loadPlans(ctx context.Context, in []ImportPlan) (planState, e
 	if len(ids) == 0 {
 		return st, nil
 	}
-	// Locking the installments keeps a payment from landing between this
-	// read and the write below (RecordPayment locks the installment).
+	// Locked, the installments cannot take a payment between this read and
+	// the write (RecordPayment locks the installment).
 	var insts []storedInstallment
 	if err := t.tx.SelectContext(ctx, &insts, `
 		SELECT i.*, coalesce((SELECT sum(y.amount) FROM payments y WHERE y.installment_id = i.id), 0) AS recorded
-		FROM installments i WHERE i.plan_id = ANY($1) ORDER BY i.id FOR UPDATE OF i`, pq.Array(ids)); err != nil {
+		FROM installments i WHERE i.plan_id = ANY($1) ORDER BY i.id`+lockInstallments, pq.Array(ids)); err != nil {
 		return st, fmt.Errorf("import plans: lock installments: %w", err)
 	}
 	for _, it := range insts {
