@@ -1,11 +1,15 @@
 package bench
 
 import (
+	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"runtime"
 	"strconv"
+	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -46,6 +50,7 @@ func BenchmarkImport(b *testing.B) {
 	f.Close()
 	ctx := context.Background()
 	load := func(im *api.Importer) (api.ImportReport, time.Duration) {
+		b.Helper()
 		f, err := os.Open(path)
 		if err != nil {
 			b.Fatal(err)
@@ -62,13 +67,23 @@ func BenchmarkImport(b *testing.B) {
 	for i := 0; i < b.N; i++ {
 		b.StopTimer()
 		r := repotest.New(b)
+		// One connection, so the PostgreSQL backend's CPU time can be read:
+		// with other work on the machine, CPU seconds say more than wall time.
+		r.DB().SetMaxOpenConns(1)
+		var backend int
+		if err := r.DB().Get(&backend, `SELECT pg_backend_pid()`); err != nil {
+			b.Fatal(err)
+		}
 		im, err := api.NewImporter(api.Config{Repo: r})
 		if err != nil {
 			b.Fatal(err)
 		}
+		pg0, go0 := procCPU(b, backend), selfCPU()
 		b.StartTimer()
 		rep, d := load(im)
 		b.StopTimer()
+		b.ReportMetric((procCPU(b, backend) - pg0).Seconds(), "pg-cpu-s")
+		b.ReportMetric((selfCPU() - go0).Seconds(), "go-cpu-s")
 		elapsed += d
 		if rep.Created != 2*n || rep.Refused != 0 {
 			b.Fatalf("first load: %+v", rep.ImportCounts)
@@ -85,4 +100,27 @@ func BenchmarkImport(b *testing.B) {
 	b.ReportMetric(elapsed.Seconds()/float64(b.N), "load-s")
 	b.ReportMetric(float64(n*b.N)/elapsed.Seconds(), "plans/s")
 	b.ReportMetric(float64(n), "plans")
+}
+
+// procCPU is the CPU time (user + system) process pid has used, from
+// /proc (PostgreSQL runs on this host in development and CI).
+func procCPU(tb testing.TB, pid int) time.Duration {
+	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		tb.Logf("backend CPU: %v", err)
+		return 0
+	}
+	// Fields after the ")" that ends the command name: utime and stime are
+	// the 12th and 13th.
+	f := strings.Fields(string(raw[bytes.LastIndexByte(raw, ')')+1:]))
+	utime, _ := strconv.ParseInt(f[11], 10, 64)
+	stime, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(utime+stime) * time.Second / 100 // USER_HZ
+}
+
+// selfCPU is this process's CPU time (user + system).
+func selfCPU() time.Duration {
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
