@@ -277,7 +277,7 @@ func (t *ImportTx) writePlans(ctx context.Context, w *planWrites, now time.Time)
 		}
 		c.add(planID[p.Ref], p.Installments)
 	}
-	if err := t.writeInstallments(ctx, fresh, ""); err != nil {
+	if err := t.copyInstallments(ctx, fresh); err != nil {
 		return err
 	}
 	return t.writeInstallments(ctx, stored, `ON CONFLICT (plan_id, seq) DO UPDATE SET
@@ -300,6 +300,33 @@ func (c *installmentColumns) add(planID int64, in []Installment) {
 		}
 		c.dues, c.statuses, c.paidAts = append(c.dues, it.DueDate.String()), append(c.statuses, it.Status), append(c.paidAts, at)
 	}
+}
+
+// copyInstallments inserts the installments of new plans with COPY, the
+// cheapest bulk path PostgreSQL has (no conflict is possible: the plans are
+// new and the batch names each once).
+func (t *ImportTx) copyInstallments(ctx context.Context, c installmentColumns) error {
+	if len(c.plans) == 0 {
+		return nil
+	}
+	stmt, err := t.tx.PrepareContext(ctx, pq.CopyIn("installments", "plan_id", "seq", "due_date", "amount", "paid", "status", "paid_at"))
+	if err != nil {
+		return fmt.Errorf("import plans: copy installments: %w", err)
+	}
+	defer stmt.Close()
+	for i := range c.plans {
+		var paidAt any
+		if c.paidAts[i] != "" {
+			paidAt = c.paidAts[i]
+		}
+		if _, err := stmt.ExecContext(ctx, c.plans[i], c.seqs[i], c.dues[i], c.amounts[i], c.paids[i], c.statuses[i], paidAt); err != nil {
+			return fmt.Errorf("import plans: copy installments: %w", err)
+		}
+	}
+	if _, err := stmt.ExecContext(ctx); err != nil {
+		return fmt.Errorf("import plans: copy installments: %w", err)
+	}
+	return nil
 }
 
 func (t *ImportTx) writeInstallments(ctx context.Context, c installmentColumns, onConflict string) error {
