@@ -259,8 +259,9 @@ func (t *ImportTx) writePlans(ctx context.Context, w *planWrites, now time.Time)
 		return fmt.Errorf("import plans: write plans: %w", err)
 	}
 	if len(ids) != len(w.refs) {
-		// Only a plan created by another writer for another customer since
-		// loadPlans can get here; the chunk is retried as a whole.
+		// Only a plan created for another customer by another writer since
+		// loadPlans gets here: the import stops with this error, and running
+		// it again decides the line anew (refused as a conflict).
 		return fmt.Errorf("import plans: %d of %d plans changed customer while importing: %w", len(w.refs)-len(ids), len(w.refs), ErrConflict)
 	}
 	planID := make(map[string]int64, len(ids))
