@@ -100,6 +100,9 @@ func (s *server) parseTyped(rec importRecord, n int, line []byte) (importRecord,
 		if err := decodeLine(line, &b); err != nil {
 			return rec, s.lineDecodeError(err)
 		}
+		if b.Type != rec.kind {
+			return rec, invalid("type", "must appear once")
+		}
 		if err := checkRef(b.Ref); err != nil {
 			return rec, invalid("ref", "%s", err)
 		}
@@ -113,6 +116,9 @@ func (s *server) parseTyped(rec importRecord, n int, line []byte) (importRecord,
 		var b importPlanLine
 		if err := decodeLine(line, &b); err != nil {
 			return rec, s.lineDecodeError(err)
+		}
+		if b.Type != rec.kind {
+			return rec, invalid("type", "must appear once")
 		}
 		if err := checkRef(b.Ref); err != nil {
 			return rec, invalid("ref", "%s", err)
@@ -137,6 +143,9 @@ func (s *server) parseTyped(rec importRecord, n int, line []byte) (importRecord,
 		if err := decodeLine(line, &b); err != nil {
 			return rec, s.lineDecodeError(err)
 		}
+		if b.Type != rec.kind {
+			return rec, invalid("type", "must appear once")
+		}
 		if err := checkRef(b.PlanRef); err != nil {
 			return rec, invalid("plan_ref", "%s", err)
 		}
@@ -158,6 +167,9 @@ func (s *server) parseTyped(rec importRecord, n int, line []byte) (importRecord,
 		var b importEventLine
 		if err := decodeLine(line, &b); err != nil {
 			return rec, s.lineDecodeError(err)
+		}
+		if b.Type != rec.kind {
+			return rec, invalid("type", "must appear once")
 		}
 		in, err := s.eventFrom(b.eventBody)
 		if err != nil {
