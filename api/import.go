@@ -20,6 +20,7 @@ import (
 const (
 	DefaultImportMaxBytes = 1 << 30 // 1 GiB
 	DefaultImportChunk    = 2000    // records per transaction
+	analyzeEvery          = 20000   // created records before the first ANALYZE
 	// MaxImportErrors is how many refused lines a report lists; the
 	// counts cover every line.
 	MaxImportErrors = 1000
@@ -191,12 +192,13 @@ func (s *server) runImport(ctx context.Context, r io.Reader, opts ImportOptions)
 // importRun is one import in progress. The reader goroutine parses lines
 // into chunks; the caller's goroutine applies them. mu guards rep.
 type importRun struct {
-	s    *server
-	opts ImportOptions
-	mu   sync.Mutex
-	rep  *ImportReport
-	ck   *chunker       // reader only
-	tx   *repo.ImportTx // applier only: open transaction; one per chunk unless atomic or dry run
+	s          *server
+	opts       ImportOptions
+	mu         sync.Mutex
+	rep        *ImportReport
+	ck         *chunker       // reader only
+	tx         *repo.ImportTx // applier only: open transaction; one per chunk unless atomic or dry run
+	analyzedAt int            // records created when statistics were last refreshed
 	// lines and bytes read so far, for progress.
 	lines, bytes atomic.Int64
 }
@@ -297,7 +299,15 @@ func (run *importRun) applyAll(ctx context.Context, batches <-chan repo.ImportBa
 		for _, res := range results {
 			run.rep.record(res, nil)
 		}
+		created := run.rep.Created
 		run.mu.Unlock()
+		// Statistics at 20k, 40k, 80k… new rows keep the look-ups on indexes.
+		if created >= max(analyzeEvery, 2*run.analyzedAt) {
+			if err := run.tx.Analyze(ctx); err != nil {
+				return err
+			}
+			run.analyzedAt = created
+		}
 		if !run.opts.Atomic && !run.opts.DryRun {
 			err := run.tx.Commit()
 			run.tx = nil

@@ -295,3 +295,49 @@ func TestImportLimits(t *testing.T) {
 		t.Errorf("viewer: %d", rec.Code)
 	}
 }
+
+// Payments and events keep the single endpoints' idempotency rules: the
+// same ref with another amount or body is a conflict, and a payment needs
+// its ref in a file (a re-run must not pay twice).
+func TestImportPaymentAndEventConflicts(t *testing.T) {
+	t.Parallel()
+	b := setup(t, nil)
+	b.seed(t)
+	ev := `{"type":"event","ref":"ev-1","kind":"card_bound","scope":"plan","plan_ref":"p1","occurred_at":"2025-03-09T00:00:00Z","payload":{"card_last4":"1234"}}`
+	first := b.importReq(t, "", ndjson(
+		`{"type":"payment","plan_ref":"p1","seq":1,"amount":3000,"ref":"pay-1"}`,
+		ev))
+	if c, _, _, r := counts(t, first); c != 2 || r != 0 {
+		t.Fatalf("first: %s", first.raw)
+	}
+	res := b.importReq(t, "", ndjson(
+		`{"type":"payment","plan_ref":"p1","seq":1,"amount":5000,"ref":"pay-1"}`,
+		strings.Replace(ev, "1234", "9999", 1),
+		`{"type":"payment","plan_ref":"p1","seq":2,"amount":5000}`,
+		`{"type":"payment","plan_ref":"p1","seq":9,"amount":5000,"ref":"pay-9"}`,
+		`{"type":"event","ref":"ev-2","kind":"autodebit_failed","scope":"plan","plan_ref":"p1","occurred_at":"2025-03-09T00:00:00Z","payload":{"seq":7}}`,
+		`{"type":"customer","type":"plan","ref":"x"}`,
+	))
+	want := []struct {
+		code, msg string
+	}{
+		{"conflict", `payment "pay-1" was already recorded with another amount`},
+		{"conflict", `event "ev-1" was already recorded with another body`},
+		{"invalid", "ref: is required in an import"},
+		{"not_found", `plan "p1" installment 9 not found`},
+		{"not_found", `plan "p1" installment 7 not found`},
+		{"invalid", "type: must appear once"},
+	}
+	got := lineErrors(t, res)
+	if len(got) != len(want) {
+		t.Fatalf("errors %+v (%s)", got, res.raw)
+	}
+	for i, w := range want {
+		if got[i].Line != i+1 || got[i].Code != w.code || !strings.HasPrefix(got[i].Message, w.msg) {
+			t.Errorf("line %d: %+v, want %s %q", i+1, got[i], w.code, w.msg)
+		}
+	}
+	if n := b.count(t, "payments"); n != 1 {
+		t.Errorf("%d payments stored, want the first one only", n)
+	}
+}

@@ -171,3 +171,14 @@ func (b ImportBatch) checkUnique() error {
 func refused(line int, kind, ref string, err error) ImportLineResult {
 	return ImportLineResult{Line: line, Kind: kind, Ref: ref, Outcome: ImportRefused, Err: err}
 }
+
+// Analyze refreshes the planner's statistics of the tables an import
+// writes. Run after a large load: right after one, the statistics still
+// describe the smaller tables, and the next chunk's look-ups by ref (or a
+// re-run's) would scan whole tables instead of walking the indexes.
+func (t *ImportTx) Analyze(ctx context.Context) error {
+	if _, err := t.tx.ExecContext(ctx, `ANALYZE customers, plans, installments, payments, channel_events`); err != nil {
+		return fmt.Errorf("import: analyze: %w", err)
+	}
+	return nil
+}
