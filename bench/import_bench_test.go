@@ -91,7 +91,10 @@ func BenchmarkImport(b *testing.B) {
 		var ms runtime.MemStats
 		runtime.ReadMemStats(&ms)
 		b.ReportMetric(float64(ms.HeapInuse), "heap-inuse-bytes")
+		pg0, go0 = procCPU(b, backend), selfCPU()
 		again, d := load(im)
+		b.ReportMetric((procCPU(b, backend) - pg0).Seconds(), "rerun-pg-cpu-s")
+		b.ReportMetric((selfCPU() - go0).Seconds(), "rerun-go-cpu-s")
 		if again.Unchanged != 2*n || again.Created+again.Updated+again.Refused != 0 {
 			b.Fatalf("second load changed something: %+v", again.ImportCounts)
 		}
