@@ -310,7 +310,7 @@ func (t *ImportTx) copyInstallments(ctx context.Context, c installmentColumns) e
 	if len(c.plans) == 0 {
 		return nil
 	}
-	stmt, err := t.tx.PrepareContext(ctx, pq.CopyIn("installments", "plan_id", "seq", "due_date", "amount", "paid", "status", "paid_at"))
+	stmt, err := t.tx.PrepareContext(ctx, `COPY installments (plan_id, seq, due_date, amount, paid, status, paid_at) FROM STDIN`)
 	if err != nil {
 		return fmt.Errorf("import plans: copy installments: %w", err)
 	}
