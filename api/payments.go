@@ -26,6 +26,39 @@ type paymentResponse struct {
 	Queued      int              `json:"queued"`
 }
 
+// paymentFrom checks a payment body for installment seq of plan ref: a
+// payment (amount > 0) or a reversal (amount < 0 with a reason).
+func (s *server) paymentFrom(ref string, seq int, b paymentBody) (repo.PaymentInput, error) {
+	now := s.cfg.Now()
+	in := repo.PaymentInput{PlanRef: ref, Seq: seq, Amount: b.Amount, PaidAt: now, Ref: b.Ref, Now: now,
+		Reason: b.Reason, ConfirmChannels: s.cfg.PaymentConfirmChannels}
+	switch {
+	case b.Amount == 0:
+		return in, invalid("amount", "must be a non-zero integer amount in minor units (fen): > 0 a payment, < 0 a reversal")
+	case b.Amount < 0 && strings.TrimSpace(b.Reason) == "":
+		return in, invalid("reason", "a reversal (negative amount) needs a reason")
+	}
+	if err := checkText("reason", b.Reason, 500); err != nil {
+		return in, err
+	}
+	if err := checkAmount("amount", max(b.Amount, -b.Amount)); err != nil { // a reversal is bounded alike
+		return in, err
+	}
+	if b.Ref != "" {
+		if err := checkRef(b.Ref); err != nil {
+			return in, invalid("ref", "%s", err)
+		}
+	}
+	paidAt, err := parseInstant("paid_at", b.PaidAt, now)
+	if err != nil {
+		return in, err
+	}
+	if paidAt != nil {
+		in.PaidAt = *paidAt
+	}
+	return in, nil
+}
+
 // postPayment records a payment or a reversal: 201 when recorded, 200 when
 // the ref was already recorded with the same amount (nothing changed). An
 // overpayment, or a reversal of more than was paid, is 409.
@@ -42,32 +75,10 @@ func (s *server) postPayment(w http.ResponseWriter, r *http.Request) error {
 	if err := s.decode(w, r, &b); err != nil {
 		return err
 	}
-	now := s.cfg.Now()
-	in := repo.PaymentInput{PlanRef: ref, Seq: seq, Amount: b.Amount, PaidAt: now, Ref: b.Ref, Now: now,
-		Reason: b.Reason, Actor: info(r).token, ConfirmChannels: s.cfg.PaymentConfirmChannels}
-	switch {
-	case b.Amount == 0:
-		return invalid("amount", "must be a non-zero integer amount in minor units (fen): > 0 a payment, < 0 a reversal")
-	case b.Amount < 0 && strings.TrimSpace(b.Reason) == "":
-		return invalid("reason", "a reversal (negative amount) needs a reason")
-	}
-	if err := checkText("reason", b.Reason, 500); err != nil {
-		return err
-	}
-	if err := checkAmount("amount", max(b.Amount, -b.Amount)); err != nil { // a reversal is bounded alike
-		return err
-	}
-	if b.Ref != "" {
-		if err := checkRef(b.Ref); err != nil {
-			return invalid("ref", "%s", err)
-		}
-	}
-	paidAt, err := parseInstant("paid_at", b.PaidAt, now)
+	in, err := s.paymentFrom(ref, seq, b)
+	in.Actor = info(r).token
 	if err != nil {
 		return err
-	}
-	if paidAt != nil {
-		in.PaidAt = *paidAt
 	}
 	res, err := s.cfg.Repo.RecordPayment(r.Context(), in)
 	if err != nil {

@@ -38,6 +38,9 @@ var walkBodies = map[string]string{
 	"POST /api/v1/notifications/{id}/resend": `{"reason":"customer asked","channel":"sms","force":true}`,
 	"POST /api/v1/resends": `{"filter":{"status":"failed","channel":"sms","kind":"due_soon","provider":"aliyun",` +
 		`"since":"2025-03-01T00:00:00Z","until":"2025-03-02T00:00:00Z"},"reason":"outage","dry_run":false}`,
+	// One NDJSON line; the walk imports it with ?atomic=true, where a
+	// refused line is a 422 that applies nothing.
+	"POST /api/v1/import":                     `{"type":"customer","ref":"c9","name":"Li","phone":"+8613812345679","locale":"en","timezone":"Asia/Shanghai"}`,
 	"POST /hooks/sms/{provider}":              `[{"biz_id":"b1","out_id":"1","success":true,"err_code":"DELIVERED","err_msg":"ok"}]`,
 	"POST /hooks/sms/{provider}/{token}":      `[{"biz_id":"b1","out_id":"1","success":true,"err_code":"DELIVERED","err_msg":"ok"}]`,
 	"POST /console/login":                     "csrf=CSRF&token=" + url.QueryEscape(viewerToken),
@@ -92,6 +95,9 @@ func TestEveryRouteRefusesHostileInput(t *testing.T) {
 		}
 		form := strings.HasPrefix(path, "/console/")
 		valid := fillPath(path, "")
+		if pattern == "POST /api/v1/import" {
+			valid += "?atomic=true"
+		}
 		// The query, on every route.
 		for _, v := range textHostile {
 			q := url.Values{}
@@ -312,9 +318,12 @@ func (w *walker) raw(method, target, token, body string) *httptest.ResponseRecor
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
-	if strings.HasPrefix(u.Path, "/console/") {
+	switch {
+	case u.Path == "/api/v1/import":
+		req.Header.Set("Content-Type", "application/x-ndjson")
+	case strings.HasPrefix(u.Path, "/console/"):
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	} else {
+	default:
 		req.Header.Set("Content-Type", "application/json")
 	}
 	for _, c := range w.cookies {

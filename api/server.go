@@ -31,7 +31,12 @@ type Config struct {
 	// PaymentConfirmChannels get a payment_received notice when a payment
 	// settles an installment (policy.payment_received), e.g. ["sms"].
 	PaymentConfirmChannels []string
-	MaxBodyBytes           int64 // default DefaultMaxBodyBytes
+	MaxBodyBytes           int64 // default DefaultMaxBodyBytes; also the cap on one import line
+	// ImportMaxBytes caps a POST /api/v1/import body (default
+	// DefaultImportMaxBytes); ImportTimeout bounds reading and answering it
+	// (default DefaultImportTimeout), instead of the server's own timeouts.
+	ImportMaxBytes int64
+	ImportTimeout  time.Duration
 	// AllowedDomains are the official domains (links.allowed_domains); a
 	// repayment_entry_moved event's payload url must be on one of them.
 	AllowedDomains []string
@@ -66,6 +71,22 @@ type handlerFunc func(w http.ResponseWriter, r *http.Request) error
 
 // New validates cfg and returns the API handler.
 func New(cfg Config) (http.Handler, error) {
+	s, err := newServer(cfg)
+	if err != nil {
+		return nil, err
+	}
+	mux := &routeMux{ServeMux: http.NewServeMux()}
+	s.routes(mux)
+	if s.cfg.Extra != nil {
+		if err := registerExtra(mux.ServeMux, s.cfg.Extra); err != nil {
+			return nil, err
+		}
+	}
+	return &handler{Handler: s.observe(mux), patterns: mux.patterns}, nil
+}
+
+// newServer validates cfg and fills its defaults.
+func newServer(cfg Config) (*server, error) {
 	if cfg.Repo == nil {
 		return nil, errors.New("api: Repo is required")
 	}
@@ -102,15 +123,13 @@ func New(cfg Config) (http.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &server{cfg: cfg, log: cfg.Logger, tokens: tokens}
-	mux := &routeMux{ServeMux: http.NewServeMux()}
-	s.routes(mux)
-	if cfg.Extra != nil {
-		if err := registerExtra(mux.ServeMux, cfg.Extra); err != nil {
-			return nil, err
-		}
+	if cfg.ImportMaxBytes <= 0 {
+		cfg.ImportMaxBytes = DefaultImportMaxBytes
 	}
-	return &handler{Handler: s.observe(mux), patterns: mux.patterns}, nil
+	if cfg.ImportTimeout <= 0 {
+		cfg.ImportTimeout = DefaultImportTimeout
+	}
+	return &server{cfg: cfg, log: cfg.Logger, tokens: tokens}, nil
 }
 
 // routeMux is the API's mux, remembering every pattern registered on it.
@@ -155,6 +174,8 @@ func (s *server) routes(mux *routeMux) {
 	mux.Handle("POST /api/v1/plans/{ref}/installments/{seq}/payments", s.auth(s.postPayment, RoleIngest))
 	mux.Handle("POST /api/v1/channel-events", s.auth(s.postEvent, RoleIngest))
 	mux.Handle("GET /api/v1/channel-events/{ref}", s.auth(s.getEvent, anyone...))
+	mux.Handle("POST /api/v1/import", s.auth(s.postImport, RoleIngest))
+	mux.Handle("GET /api/v1/openapi.json", s.public(s.openapi))
 	if s.cfg.Links != nil {
 		mux.Handle("GET /api/v1/links/verify", s.public(s.verifyLink))
 	}

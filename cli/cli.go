@@ -27,6 +27,8 @@ Commands:
   resend     ID --reason R [--channel C] [--force]: one notice again, to the contact on file;
              --failed --channel sms --since T --until T --reason R [--dry-run]: every notice an outage lost
              (audited as --actor, default the OS user)
+  import     FILE.ndjson [--dry-run] [--atomic] [--json]: apply a bulk NDJSON file (customers, plans,
+             payments, events) like POST /api/v1/import; - reads stdin; exit 1 when a line is refused
   version    print the version, commit and build date
 
 Every command takes --config FILE (or DUEBELL_CONFIG) and answers --help.
@@ -50,6 +52,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		"demo":          runDemo,
 		"notifications": runNotifications,
 		"resend":        runResend,
+		"import":        runImport,
 		"version":       runVersion,
 	}
 	run, ok := cmds[args[0]]

@@ -121,13 +121,20 @@ func (a *app) httpHandler(metricsHandler http.Handler) (http.Handler, error) {
 	for i, t := range a.cfg.Admin.Tokens {
 		tokens[i] = api.Token{Name: t.Name, Token: t.Token, Role: api.Role(t.Role)}
 	}
-	return api.New(api.Config{
-		Tokens: tokens, Repo: a.repo, Logger: a.log, Now: a.now,
+	cfg := a.apiConfig()
+	cfg.Tokens, cfg.Ready, cfg.Links, cfg.Receipts = tokens, a.requireMigrated, a.links, a.receipts()
+	cfg.Extra = func(mux *http.ServeMux) { mux.Handle("GET /metrics", metricsHandler) }
+	return api.New(cfg)
+}
+
+// apiConfig is what the API and `duebell import` share: the store, the
+// clock and the settings that validate what lenders push.
+func (a *app) apiConfig() api.Config {
+	return api.Config{
+		Repo: a.repo, Logger: a.log, Now: a.now,
 		DefaultTimezone: a.cfg.Defaults.Timezone, DefaultLocale: a.cfg.Defaults.Locale,
 		PaymentConfirmChannels: a.cfg.Policy.PaymentReceived, MaxBodyBytes: a.cfg.HTTP.MaxBodyBytes,
 		ConsolePlainHTTP: a.cfg.HTTP.ConsolePlainHTTP,
-		Ready:            a.requireMigrated, Links: a.links, AllowedDomains: a.cfg.Links.AllowedDomains,
-		Receipts: a.receipts(),
-		Extra:    func(mux *http.ServeMux) { mux.Handle("GET /metrics", metricsHandler) },
-	})
+		ImportMaxBytes:   a.cfg.HTTP.ImportMaxBytes, AllowedDomains: a.cfg.Links.AllowedDomains,
+	}
 }

@@ -50,6 +50,8 @@ type HTTP struct {
 	// ConsolePlainHTTP lets the console's session cookie go without Secure,
 	// for a local trial over http:// (the demo); keep it off in production.
 	ConsolePlainHTTP bool `toml:"console_plain_http"`
+	// ImportMaxBytes caps a POST /api/v1/import body (NDJSON bulk import).
+	ImportMaxBytes int64 `toml:"import_max_bytes"`
 }
 
 type Admin struct {

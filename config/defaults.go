@@ -36,6 +36,7 @@ func (c *Config) applyDefaults() {
 	c.Database.Schema = cmp.Or(c.Database.Schema, repo.DefaultSchema)
 	c.HTTP.Listen = cmp.Or(c.HTTP.Listen, "127.0.0.1:8080")
 	c.HTTP.MaxBodyBytes = cmp.Or(c.HTTP.MaxBodyBytes, 1<<20)
+	c.HTTP.ImportMaxBytes = cmp.Or(c.HTTP.ImportMaxBytes, 1<<30)
 	c.Defaults.Timezone = cmp.Or(c.Defaults.Timezone, "Asia/Shanghai")
 	c.Defaults.Locale = cmp.Or(c.Defaults.Locale, "zh-CN")
 	c.Defaults.SendWindow = cmp.Or(c.Defaults.SendWindow, "09:00-20:00")

@@ -250,14 +250,8 @@ func (r *Repo) RecordPayment(ctx context.Context, in PaymentInput) (PaymentResul
 				return fmt.Errorf("look up payment: %w", err)
 			}
 		}
-		// Amounts are bounded far below overflow by the API; the checks
-		// are written so that they cannot overflow either.
-		switch {
-		case in.Amount > 0 && in.Amount > cur.Amount-cur.Paid:
-			return fmt.Errorf("installment %d: payment of %d exceeds the %d still due; overpayments are refused: %w",
-				in.Seq, in.Amount, max(cur.Amount-cur.Paid, 0), ErrConflict)
-		case in.Amount < 0 && -in.Amount > cur.Paid:
-			return fmt.Errorf("installment %d: reversal of %d exceeds the %d paid: %w", in.Seq, -in.Amount, cur.Paid, ErrConflict)
+		if err := checkPaymentFits(cur.Installment, in.Amount); err != nil {
+			return err
 		}
 		if _, err := tx.ExecContext(ctx, `
 			INSERT INTO payments (installment_id, ref, amount, paid_at, created_at, reason, actor)
@@ -310,4 +304,19 @@ func (r *Repo) RecordPayment(ctx context.Context, in PaymentInput) (PaymentResul
 		return PaymentResult{}, err
 	}
 	return res, nil
+}
+
+// checkPaymentFits refuses a payment larger than what is still due on it
+// (an overpayment) and a reversal larger than what was paid: the same rule
+// as paid <= amount on a plan push. Amounts are bounded far below overflow
+// by the API; the checks are written so that they cannot overflow either.
+func checkPaymentFits(it Installment, amount int64) error {
+	switch {
+	case amount > 0 && amount > it.Amount-it.Paid:
+		return fmt.Errorf("installment %d: payment of %d exceeds the %d still due; overpayments are refused: %w",
+			it.Seq, amount, max(it.Amount-it.Paid, 0), ErrConflict)
+	case amount < 0 && -amount > it.Paid:
+		return fmt.Errorf("installment %d: reversal of %d exceeds the %d paid: %w", it.Seq, -amount, it.Paid, ErrConflict)
+	}
+	return nil
 }

@@ -1,0 +1,105 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"mime"
+	"net/http"
+	"strconv"
+	"time"
+)
+
+// DefaultImportTimeout bounds one POST /api/v1/import (reading the body
+// and answering), in place of the HTTP server's shorter timeouts.
+const DefaultImportTimeout = time.Hour
+
+const codeUnsupportedMedia = "unsupported_media_type"
+
+// importFailure is an import's answer when it did not complete: the error
+// and the report of what was read and applied until then.
+type importFailure struct {
+	Error struct {
+		Code    string `json:"code"`
+		Message string `json:"message"`
+	} `json:"error"`
+	ImportReport
+}
+
+// postImport applies an NDJSON body (one customer, plan, payment or event
+// per line). 200 with the report when the import ran to its end — refused
+// lines are listed and skipped; 422 with the report for an atomic import
+// with refused lines (nothing applied); 413 above ImportMaxBytes.
+func (s *server) postImport(w http.ResponseWriter, r *http.Request) error {
+	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if mt != "application/x-ndjson" && mt != "application/jsonl" {
+		return &apiError{http.StatusUnsupportedMediaType, codeUnsupportedMedia,
+			"want Content-Type: application/x-ndjson (one JSON object per line)"}
+	}
+	q := r.URL.Query()
+	var opts ImportOptions
+	var err error
+	if opts.Atomic, err = queryBool(q.Get("atomic"), "atomic"); err != nil {
+		return err
+	}
+	if opts.DryRun, err = queryBool(q.Get("dry_run"), "dry_run"); err != nil {
+		return err
+	}
+	if r.ContentLength > s.cfg.ImportMaxBytes {
+		return s.importTooLarge()
+	}
+	rc := http.NewResponseController(w)
+	deadline := time.Now().Add(s.cfg.ImportTimeout)
+	_ = rc.SetReadDeadline(deadline)
+	_ = rc.SetWriteDeadline(deadline)
+	body := http.MaxBytesReader(w, r.Body, s.cfg.ImportMaxBytes)
+	rep, err := s.runImport(r.Context(), body, opts)
+	var tooLarge *http.MaxBytesError
+	switch {
+	case errors.As(err, &tooLarge):
+		ae := s.importTooLarge()
+		writeImportFailure(w, ae, rep)
+		return nil
+	case err != nil && r.Context().Err() != nil:
+		return err
+	case err != nil:
+		s.log.LogAttrs(context.WithoutCancel(r.Context()), slog.LevelError, "import failed",
+			slog.Int("lines", rep.Lines), slog.String("error", err.Error()))
+		writeImportFailure(w, &apiError{http.StatusInternalServerError, codeInternal,
+			fmt.Sprintf("import stopped after %d lines; chunks before it are stored unless atomic", rep.Lines)}, rep)
+		return nil
+	case opts.Atomic && rep.Refused > 0:
+		writeImportFailure(w, &apiError{http.StatusUnprocessableEntity, codeInvalid,
+			fmt.Sprintf("%d lines refused; atomic import applied nothing", rep.Refused)}, rep)
+		return nil
+	}
+	s.log.LogAttrs(r.Context(), slog.LevelInfo, "import",
+		slog.Int("lines", rep.Lines), slog.Int("created", rep.Created), slog.Int("updated", rep.Updated),
+		slog.Int("unchanged", rep.Unchanged), slog.Int("refused", rep.Refused),
+		slog.Bool("atomic", opts.Atomic), slog.Bool("dry_run", opts.DryRun))
+	writeJSON(w, http.StatusOK, rep)
+	return nil
+}
+
+func (s *server) importTooLarge() *apiError {
+	return &apiError{http.StatusRequestEntityTooLarge, codeTooLarge,
+		fmt.Sprintf("import body is larger than %d bytes (http.import_max_bytes); split the file", s.cfg.ImportMaxBytes)}
+}
+
+func writeImportFailure(w http.ResponseWriter, ae *apiError, rep ImportReport) {
+	var f importFailure
+	f.Error.Code, f.Error.Message, f.ImportReport = ae.Code, ae.Message, rep
+	writeJSON(w, ae.Status, f)
+}
+
+func queryBool(v, name string) (bool, error) {
+	if v == "" {
+		return false, nil
+	}
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		return false, invalid(name, "want true or false")
+	}
+	return b, nil
+}

@@ -1,0 +1,76 @@
+package cli
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"duebell/api"
+	"duebell/repo/repotest"
+)
+
+const importFile = `{"type":"customer","ref":"c1","name":"李雷","phone":"+8613812345678"}
+{"type":"plan","ref":"p1","customer_ref":"c1","merchant":"Shop","title":"Phone","total":20000,"periods":2,"installments":[{"seq":1,"due_date":"2026-12-15","amount":10000},{"seq":2,"due_date":"2027-01-15","amount":10000}]}
+{"type":"payment","plan_ref":"p1","seq":1,"amount":10000,"ref":"pay-1"}
+`
+
+func TestImportCommand(t *testing.T) {
+	r, schema := repotest.NewWithURL(t)
+	config := outboxConfig(t, schema)
+	dir := t.TempDir()
+	good := filepath.Join(dir, "book.ndjson")
+	if err := os.WriteFile(good, []byte(importFile), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	count := func(table string) int {
+		var n int
+		if err := r.DB().Get(&n, `SELECT count(*) FROM `+table); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+
+	code, out, stderr := runMain("import", good, "--dry-run", "--config", config)
+	if code != 0 || !strings.Contains(out, "created 3") || !strings.Contains(out, "dry run") || count("customers") != 0 {
+		t.Fatalf("dry run: exit %d %q %q, %d customers", code, out, stderr, count("customers"))
+	}
+	code, out, stderr = runMain("import", "--config", config, good)
+	if code != 0 || !strings.Contains(out, "created 3, updated 0, unchanged 0, refused 0 (committed)") || count("installments") != 2 || count("payments") != 1 {
+		t.Fatalf("import: exit %d %q %q", code, out, stderr)
+	}
+	code, out, _ = runMain("import", good, "--config", config)
+	if code != 0 || !strings.Contains(out, "created 0, updated 0, unchanged 3") {
+		t.Errorf("second import: exit %d %q", code, out)
+	}
+
+	bad := filepath.Join(dir, "bad.ndjson")
+	if err := os.WriteFile(bad, []byte(importFile+`{"type":"plan","ref":"p2","customer_ref":"ghost","total":1,"periods":1,"installments":[{"seq":1,"due_date":"2026-12-15","amount":1}]}`+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, out, stderr = runMain("import", bad, "--config", config)
+	if code != 1 || !strings.Contains(out, `line 4 plan p2: not_found: customer "ghost" not found`) || !strings.Contains(stderr, "1 of 4 lines refused") {
+		t.Errorf("refused line: exit %d %q %q", code, out, stderr)
+	}
+	if code, _, stderr = runMain("import", "--config", config); code != 2 || !strings.Contains(stderr, "want a file") {
+		t.Errorf("no file: exit %d %q", code, stderr)
+	}
+}
+
+// Off a terminal, progress is a plain line every few seconds.
+func TestImportProgressPlainLines(t *testing.T) {
+	var out bytes.Buffer
+	now := time.Date(2026, 11, 29, 0, 0, 0, 0, time.UTC)
+	p := newImportProgress(&out, 1000, func() time.Time { return now })
+	p.update(api.ImportProgress{Lines: 10, Bytes: 100})
+	if out.Len() != 0 {
+		t.Errorf("progress printed before %s: %q", progressEvery, out.String())
+	}
+	now = now.Add(10 * time.Second)
+	p.update(api.ImportProgress{Lines: 5000, Bytes: 2_000_000})
+	if got := out.String(); got != "progress: 5000 records, 2.0 MB, 500 records/s\n" {
+		t.Errorf("progress line %q", got)
+	}
+}

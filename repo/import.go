@@ -1,0 +1,182 @@
+package repo
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+)
+
+// ImportBatch is one chunk of a bulk import. Apply writes customers first,
+// then plans, then payments, then events, each kind with a few set-based
+// statements. A ref (an installment for payments) appears at most once per
+// kind in a batch; the caller starts a new batch rather than repeat one.
+type ImportBatch struct {
+	Customers []ImportCustomer
+	Plans     []ImportPlan
+	Payments  []ImportPayment
+	Events    []ImportEvent
+}
+
+// Len is the number of records in the batch.
+func (b ImportBatch) Len() int {
+	return len(b.Customers) + len(b.Plans) + len(b.Payments) + len(b.Events)
+}
+
+// ImportCustomer is one customer line. With KeepSMSOptOut (the line had no
+// sms_opt_out) the stored preference is kept (false for a new customer);
+// likewise KeepEmailOptOut.
+type ImportCustomer struct {
+	Line                           int
+	Customer                       Customer
+	KeepSMSOptOut, KeepEmailOptOut bool
+}
+
+// ImportPlan is one plan line with its installments. An installment with
+// KeepPaid set gave no paid: the stored paid is kept (0 for a new one).
+type ImportPlan struct {
+	Line int
+	Plan Plan
+}
+
+// ImportPayment is one payment line; Payment.Ref is required (it makes a
+// re-run change nothing).
+type ImportPayment struct {
+	Line    int
+	Payment PaymentInput
+}
+
+// ImportEvent is one channel-event line.
+type ImportEvent struct {
+	Line  int
+	Event EventInput
+}
+
+// ImportOutcome is what a line did.
+type ImportOutcome string
+
+// Line outcomes.
+const (
+	ImportCreated   ImportOutcome = "created"
+	ImportUpdated   ImportOutcome = "updated"
+	ImportUnchanged ImportOutcome = "unchanged"
+	ImportRefused   ImportOutcome = "refused"
+)
+
+// ImportLineResult is one line's outcome; Err (wrapping ErrNotFound or
+// ErrConflict) says why a line was refused.
+type ImportLineResult struct {
+	Line    int
+	Kind    string // customer, plan, payment, event
+	Ref     string
+	Outcome ImportOutcome
+	Err     error
+}
+
+// ImportTx is an import transaction: one batch (one commit per chunk) or
+// every batch of an all-or-nothing import.
+type ImportTx struct {
+	tx *sqlx.Tx
+	// ConfirmChannels get a payment_received notice when an imported
+	// payment settles an installment, as with RecordPayment.
+	ConfirmChannels []string
+}
+
+// BeginImport starts an import transaction.
+func (r *Repo) BeginImport(ctx context.Context, confirmChannels []string) (*ImportTx, error) {
+	for _, ch := range confirmChannels {
+		if ch != "sms" && ch != "email" {
+			return nil, fmt.Errorf("import: unknown confirm channel %q", ch)
+		}
+	}
+	tx, err := r.db.BeginTxx(ctx, nil)
+	if err != nil {
+		return nil, fmt.Errorf("begin import: %w", err)
+	}
+	return &ImportTx{tx: tx, ConfirmChannels: confirmChannels}, nil
+}
+
+// Commit commits the import transaction.
+func (t *ImportTx) Commit() error {
+	if err := t.tx.Commit(); err != nil {
+		return fmt.Errorf("commit import: %w", err)
+	}
+	return nil
+}
+
+// Rollback discards the import transaction (a dry run, a refused atomic
+// import, or an error).
+func (t *ImportTx) Rollback() error { return t.tx.Rollback() }
+
+// Apply writes b at now and returns one result per record. Refused records
+// are left out of the writes; the others are written even so. An error
+// (database, or a ref repeated within the batch) leaves the transaction
+// unusable: roll it back.
+func (t *ImportTx) Apply(ctx context.Context, b ImportBatch, now time.Time) ([]ImportLineResult, error) {
+	if err := b.checkUnique(); err != nil {
+		return nil, err
+	}
+	out := make([]ImportLineResult, 0, b.Len())
+	steps := []func() ([]ImportLineResult, error){
+		func() ([]ImportLineResult, error) { return t.customers(ctx, b.Customers, now) },
+		func() ([]ImportLineResult, error) { return t.plans(ctx, b.Plans, now) },
+		func() ([]ImportLineResult, error) { return t.payments(ctx, b.Payments, now) },
+		func() ([]ImportLineResult, error) { return t.events(ctx, b.Events, now) },
+	}
+	for _, step := range steps {
+		res, err := step()
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, res...)
+	}
+	return out, nil
+}
+
+func (b ImportBatch) checkUnique() error {
+	seen := map[string]bool{}
+	dup := func(key string) error {
+		if seen[key] {
+			return fmt.Errorf("import batch: %s appears twice", key)
+		}
+		seen[key] = true
+		return nil
+	}
+	for _, c := range b.Customers {
+		if err := dup("customer " + c.Customer.Ref); err != nil {
+			return err
+		}
+	}
+	for _, p := range b.Plans {
+		if err := dup("plan " + p.Plan.Ref); err != nil {
+			return err
+		}
+	}
+	for _, p := range b.Payments {
+		if err := dup(fmt.Sprintf("payment on plan %s installment %d", p.Payment.PlanRef, p.Payment.Seq)); err != nil {
+			return err
+		}
+	}
+	for _, e := range b.Events {
+		if err := dup("event " + e.Event.Ref); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func refused(line int, kind, ref string, err error) ImportLineResult {
+	return ImportLineResult{Line: line, Kind: kind, Ref: ref, Outcome: ImportRefused, Err: err}
+}
+
+// Analyze refreshes the planner's statistics of the tables an import
+// writes. Run after a large load: right after one, the statistics still
+// describe the smaller tables, and the next chunk's look-ups by ref (or a
+// re-run's) would scan whole tables instead of walking the indexes.
+func (t *ImportTx) Analyze(ctx context.Context) error {
+	if _, err := t.tx.ExecContext(ctx, `ANALYZE customers, plans, installments, payments, channel_events`); err != nil {
+		return fmt.Errorf("import: analyze: %w", err)
+	}
+	return nil
+}

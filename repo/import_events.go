@@ -1,0 +1,177 @@
+package repo
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/lib/pq"
+)
+
+// events records in with the rules of RecordEvent: the customer, plan and
+// installment named must exist and fit; a new ref is stored; a known ref
+// with the same body changes nothing; with another body it is ErrConflict.
+func (t *ImportTx) events(ctx context.Context, in []ImportEvent, now time.Time) ([]ImportLineResult, error) {
+	if len(in) == 0 {
+		return nil, nil
+	}
+	tg, err := t.loadEventTargets(ctx, in)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]ImportLineResult, len(in))
+	var w struct {
+		refs, kinds, scopes, payloads, occurred []string
+		customers, plans                        []int64
+		lines                                   []int
+	}
+	for i, ie := range in {
+		e := ie.Event
+		cid, pid, err := tg.resolve(e)
+		if err != nil {
+			out[i] = refused(ie.Line, "event", e.Ref, err)
+			continue
+		}
+		out[i] = ImportLineResult{Line: ie.Line, Kind: "event", Ref: e.Ref}
+		payload, _ := e.Payload.Value()
+		w.refs, w.kinds, w.scopes = append(w.refs, e.Ref), append(w.kinds, e.Kind), append(w.scopes, e.Scope)
+		w.payloads, w.occurred = append(w.payloads, payload.(string)), append(w.occurred, e.OccurredAt.Format(time.RFC3339Nano))
+		w.customers, w.plans, w.lines = append(w.customers, cid), append(w.plans, pid), append(w.lines, i)
+	}
+	if len(w.refs) == 0 {
+		return out, nil
+	}
+	args := []any{pq.Array(w.refs), pq.Array(w.kinds), pq.Array(w.scopes), pq.Array(w.customers), pq.Array(w.plans),
+		pq.Array(w.payloads), pq.Array(w.occurred)}
+	const input = `unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::bigint[], $6::jsonb[], $7::timestamptz[])
+		AS x (ref, kind, scope, customer_id, plan_id, payload, occurred_at)`
+	var created []string
+	if err := t.tx.SelectContext(ctx, &created, `
+		INSERT INTO channel_events (ref, kind, scope, customer_id, plan_id, payload, occurred_at, received_at)
+		SELECT x.ref, x.kind, x.scope, NULLIF(x.customer_id, 0), NULLIF(x.plan_id, 0), x.payload, x.occurred_at, $8
+		FROM `+input+`
+		ON CONFLICT (ref) DO NOTHING RETURNING ref`, append(args, now)...); err != nil {
+		return nil, fmt.Errorf("import events: insert: %w", err)
+	}
+	var same []struct {
+		Ref  string `db:"ref"`
+		Same bool   `db:"same"`
+	}
+	if err := t.tx.SelectContext(ctx, &same, `
+		SELECT x.ref, e.kind = x.kind AND e.scope = x.scope
+			AND e.customer_id IS NOT DISTINCT FROM NULLIF(x.customer_id, 0)
+			AND e.plan_id IS NOT DISTINCT FROM NULLIF(x.plan_id, 0)
+			AND e.payload = x.payload AND e.occurred_at = x.occurred_at AS same
+		FROM `+input+` JOIN channel_events e ON e.ref = x.ref`, args...); err != nil {
+		return nil, fmt.Errorf("import events: compare: %w", err)
+	}
+	isNew := make(map[string]bool, len(created))
+	for _, ref := range created {
+		isNew[ref] = true
+	}
+	isSame := make(map[string]bool, len(same))
+	for _, s := range same {
+		isSame[s.Ref] = s.Same
+	}
+	for _, i := range w.lines {
+		r := &out[i]
+		switch {
+		case isNew[r.Ref]:
+			r.Outcome = ImportCreated
+		case isSame[r.Ref]:
+			r.Outcome = ImportUnchanged
+		default:
+			*r = refused(r.Line, "event", r.Ref, fmt.Errorf("event %q was already recorded with another body: %w", r.Ref, ErrConflict))
+		}
+	}
+	return out, nil
+}
+
+// eventTargets are the customers, plans and installments a batch of events names.
+type eventTargets struct {
+	customers    map[string]int64
+	plans        map[string]struct{ id, customerID int64 }
+	planCustomer map[string]string
+	installments map[string]bool // plan ref + ":" + seq
+}
+
+func (t *ImportTx) loadEventTargets(ctx context.Context, in []ImportEvent) (eventTargets, error) {
+	tg := eventTargets{customers: map[string]int64{}, plans: map[string]struct{ id, customerID int64 }{},
+		planCustomer: map[string]string{}, installments: map[string]bool{}}
+	var custRefs, planRefs, seqRefs []string
+	var seqs []int64
+	for _, ie := range in {
+		e := ie.Event
+		switch e.Scope {
+		case ScopeCustomer:
+			custRefs = append(custRefs, e.CustomerRef)
+		case ScopePlan:
+			planRefs = append(planRefs, e.PlanRef)
+			if e.InstallmentSeq > 0 {
+				seqRefs, seqs = append(seqRefs, e.PlanRef), append(seqs, int64(e.InstallmentSeq))
+			}
+		}
+	}
+	var custs []struct {
+		Ref string `db:"ref"`
+		ID  int64  `db:"id"`
+	}
+	if err := t.tx.SelectContext(ctx, &custs, `SELECT ref, id FROM customers WHERE ref = ANY($1)`, pq.Array(custRefs)); err != nil {
+		return tg, fmt.Errorf("import events: customers: %w", err)
+	}
+	for _, c := range custs {
+		tg.customers[c.Ref] = c.ID
+	}
+	var plans []struct {
+		Ref         string `db:"ref"`
+		ID          int64  `db:"id"`
+		CustomerID  int64  `db:"customer_id"`
+		CustomerRef string `db:"customer_ref"`
+	}
+	if err := t.tx.SelectContext(ctx, &plans, `SELECT p.ref, p.id, p.customer_id, c.ref AS customer_ref
+		FROM plans p JOIN customers c ON c.id = p.customer_id WHERE p.ref = ANY($1)`, pq.Array(planRefs)); err != nil {
+		return tg, fmt.Errorf("import events: plans: %w", err)
+	}
+	for _, p := range plans {
+		tg.plans[p.Ref] = struct{ id, customerID int64 }{p.ID, p.CustomerID}
+		tg.planCustomer[p.Ref] = p.CustomerRef
+	}
+	var found []string
+	if err := t.tx.SelectContext(ctx, &found, `
+		SELECT DISTINCT x.ref || ':' || x.seq FROM unnest($1::text[], $2::int[]) AS x (ref, seq)
+		JOIN plans p ON p.ref = x.ref JOIN installments i ON i.plan_id = p.id AND i.seq = x.seq`,
+		pq.Array(seqRefs), pq.Array(seqs)); err != nil {
+		return tg, fmt.Errorf("import events: installments: %w", err)
+	}
+	for _, k := range found {
+		tg.installments[k] = true
+	}
+	return tg, nil
+}
+
+// resolve is resolveEventTarget over the loaded targets; 0 means none.
+func (tg eventTargets) resolve(e EventInput) (customerID, planID int64, err error) {
+	switch e.Scope {
+	case ScopeCustomer:
+		id, ok := tg.customers[e.CustomerRef]
+		if !ok {
+			return 0, 0, fmt.Errorf("customer %q: %w", e.CustomerRef, ErrNotFound)
+		}
+		return id, 0, nil
+	case ScopePlan:
+		p, ok := tg.plans[e.PlanRef]
+		if !ok {
+			return 0, 0, fmt.Errorf("plan %q: %w", e.PlanRef, ErrNotFound)
+		}
+		if e.CustomerRef != "" && e.CustomerRef != tg.planCustomer[e.PlanRef] {
+			return 0, 0, fmt.Errorf("plan %q belongs to another customer than %q: %w", e.PlanRef, e.CustomerRef, ErrConflict)
+		}
+		if e.InstallmentSeq > 0 && !tg.installments[fmt.Sprintf("%s:%d", e.PlanRef, e.InstallmentSeq)] {
+			return 0, 0, fmt.Errorf("plan %q installment %d: %w", e.PlanRef, e.InstallmentSeq, ErrNotFound)
+		}
+		return p.customerID, p.id, nil
+	case ScopeAll:
+		return 0, 0, nil
+	}
+	return 0, 0, fmt.Errorf("import event: unknown scope %q", e.Scope)
+}

@@ -1,0 +1,140 @@
+package repo
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/lib/pq"
+)
+
+// payments records in with the rules of RecordPayment: unknown plan or seq
+// is ErrNotFound; a ref already recorded with the same amount changes
+// nothing, with another amount is ErrConflict; a payment that brings a
+// pending installment up to its amount settles it and queues
+// payment_received on the confirm channels. Each installment appears at
+// most once in a batch (checkUnique), so every decision reads the row as
+// locked here.
+func (t *ImportTx) payments(ctx context.Context, in []ImportPayment, now time.Time) ([]ImportLineResult, error) {
+	if len(in) == 0 {
+		return nil, nil
+	}
+	refs, seqs, payRefs := make([]string, len(in)), make([]int64, len(in)), make([]string, len(in))
+	for i, p := range in {
+		refs[i], seqs[i], payRefs[i] = p.Payment.PlanRef, int64(p.Payment.Seq), p.Payment.Ref
+	}
+	type key struct {
+		plan string
+		seq  int
+	}
+	var rows []struct {
+		Installment
+		CustomerID int64  `db:"customer_id"`
+		PlanRef    string `db:"plan_ref"`
+	}
+	if err := t.tx.SelectContext(ctx, &rows, `
+		SELECT i.*, p.customer_id, p.ref AS plan_ref
+		FROM (SELECT DISTINCT * FROM unnest($1::text[], $2::int[]) AS x (ref, seq)) x
+		JOIN plans p ON p.ref = x.ref
+		JOIN installments i ON i.plan_id = p.id AND i.seq = x.seq
+		ORDER BY i.id FOR UPDATE OF i`, pq.Array(refs), pq.Array(seqs)); err != nil {
+		return nil, fmt.Errorf("import payments: lock installments: %w", err)
+	}
+	inst := make(map[key]int, len(rows))
+	ids := make([]int64, len(rows))
+	for i, r := range rows {
+		inst[key{r.PlanRef, r.Seq}], ids[i] = i, r.ID
+	}
+	var known []struct {
+		InstallmentID int64  `db:"installment_id"`
+		Ref           string `db:"ref"`
+		Amount        int64  `db:"amount"`
+	}
+	if err := t.tx.SelectContext(ctx, &known, `
+		SELECT installment_id, ref, amount FROM payments WHERE installment_id = ANY($1) AND ref = ANY($2)`,
+		pq.Array(ids), pq.Array(payRefs)); err != nil {
+		return nil, fmt.Errorf("import payments: look up refs: %w", err)
+	}
+	type payKey struct {
+		inst int64
+		ref  string
+	}
+	recorded := make(map[payKey]int64, len(known))
+	for _, k := range known {
+		recorded[payKey{k.InstallmentID, k.Ref}] = k.Amount
+	}
+	out := make([]ImportLineResult, len(in))
+	var w struct {
+		ids, plans, customers, amounts []int64
+		refs, paidAts                  []string
+		settled                        []bool
+	}
+	for i, ip := range in {
+		p := ip.Payment
+		j, ok := inst[key{p.PlanRef, p.Seq}]
+		if !ok {
+			out[i] = refused(ip.Line, "payment", p.Ref, fmt.Errorf("plan %q installment %d: %w", p.PlanRef, p.Seq, ErrNotFound))
+			continue
+		}
+		cur := rows[j]
+		if amount, ok := recorded[payKey{cur.ID, p.Ref}]; ok {
+			if amount != p.Amount {
+				out[i] = refused(ip.Line, "payment", p.Ref, fmt.Errorf("payment %q was already recorded with another amount: %w", p.Ref, ErrConflict))
+				continue
+			}
+			out[i] = ImportLineResult{Line: ip.Line, Kind: "payment", Ref: p.Ref, Outcome: ImportUnchanged}
+			continue
+		}
+		if err := checkPaymentFits(cur.Installment, p.Amount); err != nil {
+			out[i] = refused(ip.Line, "payment", p.Ref, err)
+			continue
+		}
+		out[i] = ImportLineResult{Line: ip.Line, Kind: "payment", Ref: p.Ref, Outcome: ImportCreated}
+		paidAt := p.PaidAt
+		if paidAt.IsZero() {
+			paidAt = now
+		}
+		settles := cur.Status == InstallmentPending && cur.Paid < cur.Amount && cur.Paid+p.Amount >= cur.Amount
+		w.ids, w.plans, w.customers, w.amounts = append(w.ids, cur.ID), append(w.plans, cur.PlanID), append(w.customers, cur.CustomerID), append(w.amounts, p.Amount)
+		w.refs, w.paidAts, w.settled = append(w.refs, p.Ref), append(w.paidAts, paidAt.Format(time.RFC3339Nano)), append(w.settled, settles)
+	}
+	if len(w.ids) == 0 {
+		return out, nil
+	}
+	if _, err := t.tx.ExecContext(ctx, `
+		INSERT INTO payments (installment_id, ref, amount, paid_at, created_at)
+		SELECT x.id, x.ref, x.amount, x.paid_at, $5
+		FROM unnest($1::bigint[], $2::text[], $3::bigint[], $4::timestamptz[]) AS x (id, ref, amount, paid_at)`,
+		pq.Array(w.ids), pq.Array(w.refs), pq.Array(w.amounts), pq.Array(w.paidAts), now); err != nil {
+		return nil, fmt.Errorf("import payments: insert: %w", err)
+	}
+	if _, err := t.tx.ExecContext(ctx, `
+		UPDATE installments i SET paid = i.paid + x.amount,
+			status  = CASE WHEN x.settles THEN 'paid' ELSE i.status END,
+			paid_at = CASE WHEN x.settles THEN x.paid_at ELSE i.paid_at END
+		FROM unnest($1::bigint[], $2::bigint[], $3::bool[], $4::timestamptz[]) AS x (id, amount, settles, paid_at)
+		WHERE i.id = x.id`,
+		pq.Array(w.ids), pq.Array(w.amounts), pq.Array(w.settled), pq.Array(w.paidAts)); err != nil {
+		return nil, fmt.Errorf("import payments: update installments: %w", err)
+	}
+	if len(t.ConfirmChannels) == 0 {
+		return out, nil
+	}
+	if _, err := t.tx.ExecContext(ctx, `
+		INSERT INTO notifications (dedup_key, customer_id, plan_id, installment_id, kind, stage, stage_offset,
+			channel, locale, status, status_reason, not_before, next_attempt_at, created_at, updated_at)
+		SELECT x.id || ':payment_received:' || ch, c.id, x.plan_id, x.id, 'payment_received', 'payment_received', NULL,
+			ch, c.locale, `+newNoticeStatusSQL+`, reason, x.paid_at, x.paid_at, $6, $6
+		FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::timestamptz[], $7::bool[])
+			AS x (id, plan_id, customer_id, paid_at, settles)
+		JOIN customers c ON c.id = x.customer_id
+		CROSS JOIN (SELECT DISTINCT unnest($5::text[]) AS ch) chans
+		CROSS JOIN LATERAL (SELECT `+suppressReasonSQL+` AS reason) s
+		WHERE x.settles
+		ON CONFLICT (dedup_key) DO NOTHING`,
+		pq.Array(w.ids), pq.Array(w.plans), pq.Array(w.customers), pq.Array(w.paidAts),
+		pq.Array(t.ConfirmChannels), now, pq.Array(w.settled)); err != nil {
+		return nil, fmt.Errorf("import payments: queue payment_received: %w", err)
+	}
+	return out, nil
+}

@@ -1,0 +1,346 @@
+package repo
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/lib/pq"
+)
+
+// storedInstallment is an installment with what payments recorded on it.
+type storedInstallment struct {
+	Installment
+	Recorded int64 `db:"recorded"`
+}
+
+// plans upserts in with the rules of UpsertPlan: the customer must exist, a
+// plan stays with its customer, installments are never removed, and a plan
+// never lowers an installment's paid below what payments recorded (an
+// omitted paid keeps the stored one). Every line is decided in Go on one
+// read of what is stored; the lines that would change a stored plan are
+// decided again on their plans and installments locked (so a payment
+// cannot land in between), and the changed plans and their installments
+// are written with one statement each. An unchanged plan is never locked
+// or written, which keeps a nightly re-sync of the same book cheap.
+func (t *ImportTx) plans(ctx context.Context, in []ImportPlan, now time.Time) ([]ImportLineResult, error) {
+	if len(in) == 0 {
+		return nil, nil
+	}
+	out, finals, err := t.decidePlans(ctx, in, now, false)
+	if err != nil {
+		return nil, err
+	}
+	var again []int
+	for i, r := range out {
+		if r.Outcome == ImportUpdated {
+			again = append(again, i)
+		}
+	}
+	if len(again) > 0 {
+		sub := make([]ImportPlan, len(again))
+		for j, i := range again {
+			sub[j] = in[i]
+		}
+		out2, finals2, err := t.decidePlans(ctx, sub, now, true)
+		if err != nil {
+			return nil, err
+		}
+		for j, i := range again {
+			out[i], finals[i] = out2[j], finals2[j]
+		}
+	}
+	var w planWrites
+	for i, r := range out {
+		if r.Outcome == ImportCreated || r.Outcome == ImportUpdated {
+			w.add(finals[i])
+		}
+	}
+	if err := t.writePlans(ctx, &w, now); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// decidePlans reads what is stored for in (locked when lock) and decides
+// every line: its result and the plan as it is to be stored.
+func (t *ImportTx) decidePlans(ctx context.Context, in []ImportPlan, now time.Time, lock bool) ([]ImportLineResult, []Plan, error) {
+	st, err := t.loadPlans(ctx, in, lock)
+	if err != nil {
+		return nil, nil, err
+	}
+	out, finals := make([]ImportLineResult, len(in)), make([]Plan, len(in))
+	for i, ip := range in {
+		final, outcome, err := decidePlan(ip, st, now)
+		if err != nil {
+			out[i] = refused(ip.Line, "plan", ip.Plan.Ref, err)
+			continue
+		}
+		out[i], finals[i] = ImportLineResult{Line: ip.Line, Kind: "plan", Ref: ip.Plan.Ref, Outcome: outcome}, final
+	}
+	return out, finals, nil
+}
+
+// planState is what is stored for a batch of plan lines.
+type planState struct {
+	customers    map[string]int64
+	plans        map[string]Plan
+	installments map[int64]map[int]storedInstallment // by plan id, seq
+}
+
+func (t *ImportTx) loadPlans(ctx context.Context, in []ImportPlan, lock bool) (planState, error) {
+	st := planState{customers: map[string]int64{}, plans: map[string]Plan{}, installments: map[int64]map[int]storedInstallment{}}
+	refs, custRefs := make([]string, len(in)), make([]string, len(in))
+	for i, p := range in {
+		refs[i], custRefs[i] = p.Plan.Ref, p.Plan.CustomerRef
+	}
+	var custs []struct {
+		Ref string `db:"ref"`
+		ID  int64  `db:"id"`
+	}
+	if err := t.tx.SelectContext(ctx, &custs, `SELECT ref, id FROM customers WHERE ref = ANY($1)`, pq.Array(custRefs)); err != nil {
+		return st, fmt.Errorf("import plans: customers: %w", err)
+	}
+	for _, c := range custs {
+		st.customers[c.Ref] = c.ID
+	}
+	lockPlans, lockInstallments := "", ""
+	if lock {
+		lockPlans, lockInstallments = " FOR UPDATE OF p", " FOR UPDATE OF i"
+	}
+	var plans []Plan
+	if err := t.tx.SelectContext(ctx, &plans, `
+		SELECT p.*, c.ref AS customer_ref FROM plans p JOIN customers c ON c.id = p.customer_id
+		WHERE p.ref = ANY($1) ORDER BY p.id`+lockPlans, pq.Array(refs)); err != nil {
+		return st, fmt.Errorf("import plans: lock plans: %w", err)
+	}
+	ids := make([]int64, len(plans))
+	for i, p := range plans {
+		st.plans[p.Ref], ids[i] = p, p.ID
+	}
+	if len(ids) == 0 {
+		return st, nil
+	}
+	// Locked, the installments cannot take a payment between this read and
+	// the write (RecordPayment locks the installment).
+	var insts []storedInstallment
+	if err := t.tx.SelectContext(ctx, &insts, `
+		SELECT i.*, coalesce((SELECT sum(y.amount) FROM payments y WHERE y.installment_id = i.id), 0) AS recorded
+		FROM installments i WHERE i.plan_id = ANY($1) ORDER BY i.id`+lockInstallments, pq.Array(ids)); err != nil {
+		return st, fmt.Errorf("import plans: lock installments: %w", err)
+	}
+	for _, it := range insts {
+		if st.installments[it.PlanID] == nil {
+			st.installments[it.PlanID] = map[int]storedInstallment{}
+		}
+		st.installments[it.PlanID][it.Seq] = it
+	}
+	return st, nil
+}
+
+// decidePlan returns the plan as it is to be stored and what the line does,
+// or why it is refused.
+func decidePlan(ip ImportPlan, st planState, now time.Time) (Plan, ImportOutcome, error) {
+	p := ip.Plan
+	cid, ok := st.customers[p.CustomerRef]
+	if !ok {
+		return p, "", fmt.Errorf("customer %q: %w", p.CustomerRef, ErrNotFound)
+	}
+	p.CustomerID = cid
+	cur, found := st.plans[p.Ref]
+	if found && cur.CustomerID != cid {
+		return p, "", fmt.Errorf("plan %q belongs to another customer: %w", p.Ref, ErrConflict)
+	}
+	p.ID = cur.ID // 0 for a new plan
+	stored := st.installments[cur.ID]
+	if found {
+		given := make(map[int]bool, len(p.Installments))
+		for _, it := range p.Installments {
+			given[it.Seq] = true
+		}
+		missing := 0
+		for seq := range stored {
+			if !given[seq] && (missing == 0 || seq < missing) {
+				missing = seq
+			}
+		}
+		if missing > 0 {
+			return p, "", fmt.Errorf("installment %d is missing from the plan; installments cannot be removed, mark them waived: %w", missing, ErrConflict)
+		}
+	}
+	same := found && samePlanRow(cur, p) && len(stored) == len(p.Installments)
+	insts := make([]Installment, len(p.Installments))
+	for i, it := range p.Installments {
+		old, had := stored[it.Seq]
+		switch {
+		case it.KeepPaid && had:
+			it.Paid = old.Paid
+		case it.KeepPaid:
+			it.Paid = 0
+		case had && it.Paid < old.Recorded:
+			return p, "", fmt.Errorf("installment %d: paid %d is below the %d recorded by payments; a plan cannot reopen recorded payments: %w",
+				it.Seq, it.Paid, old.Recorded, ErrConflict)
+		}
+		if it.Status == InstallmentPending && it.Paid >= it.Amount {
+			it.Status = InstallmentPaid
+		}
+		if it.Status != InstallmentPaid {
+			it.PaidAt = nil
+		} else if it.PaidAt == nil {
+			at := now
+			if had && old.PaidAt != nil {
+				at = *old.PaidAt
+			}
+			it.PaidAt = &at
+		}
+		it.PlanID = cur.ID
+		insts[i] = it
+		same = same && had && sameInstallment(old.Installment, it)
+	}
+	p.Installments = insts
+	switch {
+	case !found:
+		return p, ImportCreated, nil
+	case same:
+		return p, ImportUnchanged, nil
+	}
+	return p, ImportUpdated, nil
+}
+
+func samePlanRow(a, b Plan) bool {
+	return a.Merchant == b.Merchant && a.Title == b.Title && a.Currency == b.Currency && a.Total == b.Total &&
+		a.Periods == b.Periods && a.Status == b.Status && a.RepayMethod == b.RepayMethod && a.CardLast4 == b.CardLast4
+}
+
+func sameInstallment(a, b Installment) bool {
+	samePaidAt := (a.PaidAt == nil) == (b.PaidAt == nil) && (a.PaidAt == nil || a.PaidAt.Equal(*b.PaidAt))
+	return a.DueDate.Equal(b.DueDate.Time) && a.Amount == b.Amount && a.Paid == b.Paid && a.Status == b.Status && samePaidAt
+}
+
+// planWrites are the plans (and their installments) to write, as columns.
+type planWrites struct {
+	refs, merchants, titles, currencies, statuses, methods, last4s []string
+	customers, totals                                              []int64
+	periods                                                        []int64
+	plans                                                          []Plan
+}
+
+func (w *planWrites) add(p Plan) {
+	w.refs, w.merchants, w.titles = append(w.refs, p.Ref), append(w.merchants, p.Merchant), append(w.titles, p.Title)
+	w.currencies, w.statuses = append(w.currencies, p.Currency), append(w.statuses, p.Status)
+	w.methods, w.last4s = append(w.methods, p.RepayMethod), append(w.last4s, p.CardLast4)
+	w.customers, w.totals, w.periods = append(w.customers, p.CustomerID), append(w.totals, p.Total), append(w.periods, int64(p.Periods))
+	w.plans = append(w.plans, p)
+}
+
+func (t *ImportTx) writePlans(ctx context.Context, w *planWrites, now time.Time) error {
+	if len(w.refs) == 0 {
+		return nil
+	}
+	var ids []struct {
+		ID  int64  `db:"id"`
+		Ref string `db:"ref"`
+	}
+	if err := t.tx.SelectContext(ctx, &ids, `
+		INSERT INTO plans (ref, customer_id, merchant, title, currency, total, periods, status, repay_method, card_last4, created_at, updated_at)
+		SELECT x.*, $11, $11
+		FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::bigint[], $7::int[], $8::text[], $9::text[], $10::text[])
+			AS x (ref, customer_id, merchant, title, currency, total, periods, status, repay_method, card_last4)
+		ON CONFLICT (ref) DO UPDATE SET
+			merchant = EXCLUDED.merchant, title = EXCLUDED.title, currency = EXCLUDED.currency,
+			total = EXCLUDED.total, periods = EXCLUDED.periods, status = EXCLUDED.status,
+			repay_method = EXCLUDED.repay_method, card_last4 = EXCLUDED.card_last4,
+			updated_at = EXCLUDED.updated_at
+		WHERE plans.customer_id = EXCLUDED.customer_id
+		RETURNING id, ref`,
+		pq.Array(w.refs), pq.Array(w.customers), pq.Array(w.merchants), pq.Array(w.titles), pq.Array(w.currencies),
+		pq.Array(w.totals), pq.Array(w.periods), pq.Array(w.statuses), pq.Array(w.methods), pq.Array(w.last4s), now); err != nil {
+		return fmt.Errorf("import plans: write plans: %w", err)
+	}
+	if len(ids) != len(w.refs) {
+		// Only a plan created for another customer by another writer since
+		// loadPlans gets here: the import stops with this error, and running
+		// it again decides the line anew (refused as a conflict).
+		return fmt.Errorf("import plans: %d of %d plans changed customer while importing: %w", len(w.refs)-len(ids), len(w.refs), ErrConflict)
+	}
+	planID := make(map[string]int64, len(ids))
+	for _, x := range ids {
+		planID[x.Ref] = x.ID
+	}
+	// Installments of new plans are plain inserts; only plans that were
+	// stored take the upsert's conflict path.
+	var fresh, stored installmentColumns
+	for _, p := range w.plans {
+		c := &fresh
+		if p.ID != 0 {
+			c = &stored
+		}
+		c.add(planID[p.Ref], p.Installments)
+	}
+	if err := t.copyInstallments(ctx, fresh); err != nil {
+		return err
+	}
+	return t.writeInstallments(ctx, stored, `ON CONFLICT (plan_id, seq) DO UPDATE SET
+			due_date = EXCLUDED.due_date, amount = EXCLUDED.amount, paid = EXCLUDED.paid,
+			status = EXCLUDED.status, paid_at = EXCLUDED.paid_at`)
+}
+
+// installmentColumns are installments to write, as columns.
+type installmentColumns struct {
+	plans, seqs, amounts, paids []int64
+	dues, statuses, paidAts     []string
+}
+
+func (c *installmentColumns) add(planID int64, in []Installment) {
+	for _, it := range in {
+		c.plans, c.seqs, c.amounts, c.paids = append(c.plans, planID), append(c.seqs, int64(it.Seq)), append(c.amounts, it.Amount), append(c.paids, it.Paid)
+		at := ""
+		if it.PaidAt != nil {
+			at = it.PaidAt.Format(time.RFC3339Nano)
+		}
+		c.dues, c.statuses, c.paidAts = append(c.dues, it.DueDate.String()), append(c.statuses, it.Status), append(c.paidAts, at)
+	}
+}
+
+// copyInstallments inserts the installments of new plans with COPY, the
+// cheapest bulk path PostgreSQL has (no conflict is possible: the plans are
+// new and the batch names each once).
+func (t *ImportTx) copyInstallments(ctx context.Context, c installmentColumns) error {
+	if len(c.plans) == 0 {
+		return nil
+	}
+	stmt, err := t.tx.PrepareContext(ctx, `COPY installments (plan_id, seq, due_date, amount, paid, status, paid_at) FROM STDIN`)
+	if err != nil {
+		return fmt.Errorf("import plans: copy installments: %w", err)
+	}
+	defer stmt.Close()
+	for i := range c.plans {
+		var paidAt any
+		if c.paidAts[i] != "" {
+			paidAt = c.paidAts[i]
+		}
+		if _, err := stmt.ExecContext(ctx, c.plans[i], c.seqs[i], c.dues[i], c.amounts[i], c.paids[i], c.statuses[i], paidAt); err != nil {
+			return fmt.Errorf("import plans: copy installments: %w", err)
+		}
+	}
+	if _, err := stmt.ExecContext(ctx); err != nil {
+		return fmt.Errorf("import plans: copy installments: %w", err)
+	}
+	return nil
+}
+
+func (t *ImportTx) writeInstallments(ctx context.Context, c installmentColumns, onConflict string) error {
+	if len(c.plans) == 0 {
+		return nil
+	}
+	if _, err := t.tx.ExecContext(ctx, `
+		INSERT INTO installments (plan_id, seq, due_date, amount, paid, status, paid_at)
+		SELECT x.plan_id, x.seq, x.due_date, x.amount, x.paid, x.status, NULLIF(x.paid_at, '')::timestamptz
+		FROM unnest($1::bigint[], $2::int[], $3::date[], $4::bigint[], $5::bigint[], $6::text[], $7::text[])
+			AS x (plan_id, seq, due_date, amount, paid, status, paid_at) `+onConflict,
+		pq.Array(c.plans), pq.Array(c.seqs), pq.Array(c.dues), pq.Array(c.amounts), pq.Array(c.paids),
+		pq.Array(c.statuses), pq.Array(c.paidAts)); err != nil {
+		return fmt.Errorf("import plans: write installments: %w", err)
+	}
+	return nil
+}
