@@ -50,6 +50,9 @@ func loadConfig(path string) (*app, error) {
 	}
 	a.links, err = link.NewSigner(cfg.Links.BaseURL, link.Key{ID: cfg.Links.KeyID, Secret: []byte(cfg.Links.SigningKey)},
 		prev, cfg.Links.TTL.Duration)
+	if err == nil && cfg.Links.ShortBaseURL != "" {
+		a.links, err = a.links.WithShortBase(cfg.Links.ShortBaseURL)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("links: %w", err)
 	}

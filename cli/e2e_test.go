@@ -271,7 +271,7 @@ func TestEndToEndDueDateReminders(t *testing.T) {
 		byKey[n.Customer+"/"+n.Channel] = n
 	}
 	li := byKey["li/sms"]
-	wantLi := "【优品手机】您的“Phone X”分期第1/3期应还¥1,000.00，将于2026年12月10日到期（还有3天）。届时将从尾号6789的银行卡自动扣款，请保持余额充足。提前还款：" + li.Link
+	wantLi := "【优品手机】“Phone X”第1/3期¥1,000.00还有3天（12月10日）到期，将自动扣尾号6789卡，请留足余额。还款：" + li.Link
 	sms := e.sms.messages()
 	if len(sms) != 1 || sms[0]["to"] != "+8613812345678" || sms[0]["body"] != wantLi || sms[0]["out_id"] != fmt.Sprint(li.ID) {
 		t.Fatalf("SMS received:\n%+v\nwant to +8613812345678 body:\n%s", sms, wantLi)

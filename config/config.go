@@ -76,7 +76,11 @@ type Defaults struct {
 }
 
 type Links struct {
-	BaseURL        string        `toml:"base_url"`
+	BaseURL string `toml:"base_url"`
+	// ShortBaseURL, when set, makes links ShortBaseURL + a 22-character
+	// token (e.g. https://pay.example.cn/r/), served by GET /r/{token},
+	// which redirects to BaseURL?t=token.
+	ShortBaseURL   string        `toml:"short_base_url"`
 	AllowedDomains []string      `toml:"allowed_domains"`
 	SigningKey     string        `toml:"signing_key"` // env DUEBELL_LINKS_SIGNING_KEY
 	KeyID          string        `toml:"key_id"`

@@ -54,6 +54,14 @@ func (c *Config) Validate() error {
 	} else if link.CheckURLs(c.Links.BaseURL, c.Links.AllowedDomains) != nil {
 		bad("links.allowed_domains", "must include the host of links.base_url (%s)", u.Hostname())
 	}
+	if c.Links.ShortBaseURL != "" {
+		if u, err := url.Parse(c.Links.ShortBaseURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") ||
+			u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+			bad("links.short_base_url", "must be an absolute http(s) URL without query, e.g. https://pay.example.cn/r/")
+		} else if link.CheckURLs(c.Links.ShortBaseURL, c.Links.AllowedDomains) != nil {
+			bad("links.allowed_domains", "must include the host of links.short_base_url (%s)", u.Hostname())
+		}
+	}
 	if len(c.Links.SigningKey) < 32 {
 		bad("links.signing_key", "missing or shorter than 32 characters (or set DUEBELL_LINKS_SIGNING_KEY)")
 	}
