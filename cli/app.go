@@ -119,8 +119,16 @@ func (a *app) senders() (map[string]notify.Sender, error) {
 	case "outbox":
 		out[notify.ChannelEmail] = box.Email(c.Email.From, c.Email.FromName)
 	default:
-		s, err := email.New(email.Config{Host: c.Email.Host, Port: c.Email.Port, TLS: c.Email.TLS,
-			Username: c.Email.Username, Password: c.Email.Password, From: c.Email.From, FromName: c.Email.FromName})
+		ec := email.Config{Host: c.Email.Host, Port: c.Email.Port, TLS: c.Email.TLS,
+			Username: c.Email.Username, Password: c.Email.Password, From: c.Email.From, FromName: c.Email.FromName}
+		if c.Email.DKIM.Enabled() {
+			key, err := c.Email.DKIM.PEM()
+			if err != nil {
+				return nil, fmt.Errorf("email.dkim: %w", err)
+			}
+			ec.DKIM = &email.DKIM{Domain: c.Email.DKIM.Domain, Selector: c.Email.DKIM.Selector, Key: key}
+		}
+		s, err := email.New(ec)
 		if err != nil {
 			return nil, fmt.Errorf("email: %w", err)
 		}

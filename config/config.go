@@ -135,6 +135,7 @@ type Email struct {
 	Password string `toml:"password"` // env DUEBELL_EMAIL_PASSWORD
 	From     string `toml:"from"`
 	FromName string `toml:"from_name"`
+	DKIM     DKIM   `toml:"dkim"`
 }
 
 type SMS struct {

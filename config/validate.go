@@ -108,6 +108,7 @@ func (c *Config) Validate() error {
 		if c.Email.From == "" || !strings.Contains(c.Email.From, "@") {
 			bad("email.from", "an address is required")
 		}
+		c.Email.DKIM.validate(bad)
 	case "outbox":
 	default:
 		bad("email.provider", "%q is not smtp or outbox", c.Email.Provider)
