@@ -153,6 +153,11 @@ func (a *app) dispatcher(obs notify.Observer) (*notify.Dispatcher, error) {
 	if err != nil {
 		return nil, err
 	}
+	if w, ok := obs.(senderWrapper); ok {
+		for ch, s := range senders {
+			senders[ch] = w.Sender(ch, s)
+		}
+	}
 	d := a.cfg.Dispatch
 	cfg := notify.Config{
 		Store: a.repo, Senders: senders, Templates: a.tpl, Links: a.links,
@@ -165,6 +170,11 @@ func (a *app) dispatcher(obs notify.Observer) (*notify.Dispatcher, error) {
 	}
 	a.smsDispatch(&cfg, senders[notify.ChannelSMS].Provider())
 	return notify.New(cfg)
+}
+
+// senderWrapper wraps each sender (metrics counting every provider call).
+type senderWrapper interface {
+	Sender(channel string, s notify.Sender) notify.Sender
 }
 
 // dueScan builds the due-date scan; onQueued may be nil.

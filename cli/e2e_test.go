@@ -362,7 +362,16 @@ func TestEndToEndDueDateReminders(t *testing.T) {
 	}
 	metrics, _ := io.ReadAll(res.Body)
 	res.Body.Close()
-	for _, want := range []string{`duebell_queue_depth{channel="sms",status="pending"} 0`, `go_goroutines`} {
+	// Every series an alert reads exists from start-up, at zero.
+	for _, want := range []string{`duebell_queue_depth{channel="sms",status="pending"} 0`, `go_goroutines`,
+		`duebell_sends_total{channel="sms",class="account",outcome="transient",provider="webhook"} 0`,
+		`duebell_sends_total{channel="email",class="none",outcome="sent",provider="smtp"} 0`,
+		`duebell_provider_circuit_open{provider="webhook"} 0`,
+		`duebell_oldest_pending_seconds{channel="sms"} 0`,
+		`duebell_oldest_pending_seconds{channel="email"} 0`,
+		`duebell_scan_duration_seconds_count{scan="due_scan"}`,
+		`duebell_scan_last_success_timestamp_seconds{scan="channel_event_scan"}`,
+		`duebell_receipts_total{outcome="undelivered",provider="webhook"} 0`} {
 		if !strings.Contains(string(metrics), want) {
 			t.Errorf("/metrics lacks %s", want)
 		}
