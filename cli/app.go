@@ -167,6 +167,8 @@ func (a *app) dispatcher(obs notify.Observer) (*notify.Dispatcher, error) {
 		BackoffBase: d.BackoffBase.Duration, BackoffMax: d.BackoffMax.Duration, Interval: d.Interval.Duration,
 		ShutdownGrace: d.ShutdownGrace.Duration,
 		Logger:        a.log, Observer: obs, Now: a.now,
+		CircuitProbe: map[string]time.Duration{notify.ChannelSMS: a.cfg.SMS.CircuitProbe.Duration,
+			notify.ChannelEmail: a.cfg.Email.CircuitProbe.Duration},
 	}
 	a.smsDispatch(&cfg, senders[notify.ChannelSMS].Provider())
 	return notify.New(cfg)

@@ -136,6 +136,9 @@ type Email struct {
 	From     string `toml:"from"`
 	FromName string `toml:"from_name"`
 	DKIM     DKIM   `toml:"dkim"`
+	// CircuitProbe is how long the relay is left alone after it refused
+	// our account (SMTP 535) before one email probes it; default 10m.
+	CircuitProbe Duration `toml:"circuit_probe"`
 }
 
 type SMS struct {
@@ -152,6 +155,10 @@ type SMS struct {
 	RatePerSecond        float64    `toml:"rate_per_second"`
 	MaxPerCustomerPerDay int        `toml:"max_per_customer_per_day"`
 	LinkMode             string     `toml:"link_mode"` // per_user or fixed
+	// CircuitProbe is how long the provider is left alone after it refused
+	// our account (balance, arrears, credentials) before one SMS probes it;
+	// default 10m.
+	CircuitProbe Duration `toml:"circuit_probe"`
 }
 
 type SMSWebhook struct {

@@ -94,6 +94,9 @@ func (c *Config) Validate() error {
 	if d.Workers < 0 || d.Batch < 0 || d.MaxAttempts < 0 || d.Lease.Duration < 0 || d.ShutdownGrace.Duration < 0 || d.BackoffBase.Duration < 0 {
 		bad("dispatch", "workers, batch, max_attempts, lease and backoff must not be negative")
 	}
+	if c.Email.CircuitProbe.Duration < 0 || c.SMS.CircuitProbe.Duration < 0 {
+		bad("circuit_probe", "email.circuit_probe and sms.circuit_probe must not be negative")
+	}
 	switch c.Email.Provider {
 	case "smtp":
 		if c.Email.Host == "" {

@@ -140,6 +140,9 @@ type countingSender struct {
 	m       *Metrics
 }
 
+// Unwrap returns the wrapped sender (the dispatcher asks it for its day zone).
+func (s *countingSender) Unwrap() notify.Sender { return s.Sender }
+
 func (s *countingSender) Send(ctx context.Context, msg notify.Message) (notify.Result, error) {
 	res, err := s.Sender.Send(ctx, msg)
 	s.m.Sent(s.channel, s.Sender.Provider(), err)
