@@ -22,10 +22,13 @@ const DefaultCircuitProbe = 10 * time.Minute
 // own; each change is also written to the store (provider_circuits) for the
 // console, and reported to the Observer (metrics) and the log.
 
-// circuitStore records circuit changes (repo.Repo implements it).
+// circuitStore records circuit changes (repo.Repo implements it); a
+// dispatcher starts with the circuits it finds open there, so a restart or
+// another replica does not send through a provider known to refuse.
 type circuitStore interface {
 	OpenCircuit(ctx context.Context, c repo.Circuit) error
 	CloseCircuit(ctx context.Context, provider string, now time.Time) error
+	OpenCircuits(ctx context.Context) ([]repo.Circuit, error)
 }
 
 // circuitObserver is told when a provider's circuit opens or closes.
@@ -40,11 +43,39 @@ type circuit struct {
 
 // breaker holds the open circuits by provider.
 type breaker struct {
-	mu   sync.Mutex
-	open map[string]*circuit
+	mu     sync.Mutex
+	open   map[string]*circuit
+	loaded sync.Once
 }
 
-// circuitWait says whether a notice may go through provider at now: ok, or
+// loadCircuits reads, once, the circuits the store has open (New calls it).
+func (d *Dispatcher) loadCircuits() {
+	d.breaker.loaded.Do(func() {
+		s, ok := d.cfg.Store.(circuitStore)
+		if !ok {
+			return
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		cs, err := s.OpenCircuits(ctx)
+		if err != nil {
+			d.cfg.Logger.Warn("read open circuits", slog.String("error", err.Error()))
+			return
+		}
+		d.breaker.mu.Lock()
+		defer d.breaker.mu.Unlock()
+		for _, c := range cs {
+			if _, ok := d.breaker.open[c.Provider]; !ok {
+				d.breaker.open[c.Provider] = &circuit{probeAt: c.ProbeAt}
+				d.circuitChanged(c.Provider, true)
+				d.cfg.Logger.Error("provider circuit open (recorded earlier): sends through it wait",
+					slog.String("provider", c.Provider), slog.String("code", c.Code), slog.Time("probe_at", c.ProbeAt))
+			}
+		}
+	})
+}
+
+// admit says whether a notice may go through provider at now: ok, or
 // wait until the returned time. When the probe time has come, the first
 // caller becomes the probe (probe true) and the others wait for it.
 func (b *breaker) admit(provider string, now time.Time, retry time.Duration) (until time.Time, probe, ok bool) {

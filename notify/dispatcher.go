@@ -172,8 +172,10 @@ func New(cfg Config) (*Dispatcher, error) {
 	if err := checkFallbacks(cfg); err != nil {
 		return nil, err
 	}
-	return &Dispatcher{cfg: cfg, limiters: limiters, wake: make(chan struct{}, 1),
-		breaker: breaker{open: map[string]*circuit{}}}, nil
+	d := &Dispatcher{cfg: cfg, limiters: limiters, wake: make(chan struct{}, 1),
+		breaker: breaker{open: map[string]*circuit{}}}
+	d.loadCircuits()
+	return d, nil
 }
 
 // Counts tallies how a dispatch run left the notices it handled, by status

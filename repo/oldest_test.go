@@ -44,7 +44,7 @@ func TestOldestDue(t *testing.T) {
 	}
 
 	claimAt := due.Add(time.Hour)
-	if claims, err := r.ClaimNotifications(ctx, "w1", claimAt, 2*time.Minute, 100); err != nil || len(claims) != 2 {
+	if claims, err := r.ClaimNotifications(ctx, "w1", claimAt, 2*time.Minute, 100, 0); err != nil || len(claims) != 2 {
 		t.Fatalf("claim: %d, %v", len(claims), err)
 	}
 	if got := oldest(claimAt.Add(time.Minute)); got["sms"] != 0 {
