@@ -2,6 +2,7 @@ package console
 
 import (
 	"bytes"
+	"context"
 	"embed"
 	"encoding/json"
 	"fmt"
@@ -75,9 +76,12 @@ type view struct {
 	Flash   string
 	Error   string
 	Data    any
-	loc     *time.Location
-	lang    string
-	path    string // the page's path and query, to come back to after a preference change
+	// Circuits are the providers refusing our account right now, shown on
+	// every page of a signed-in session.
+	Circuits []repo.Circuit
+	loc      *time.Location
+	lang     string
+	path     string // the page's path and query, to come back to after a preference change
 }
 
 // T translates an English message into the viewer's language.
@@ -161,6 +165,7 @@ func (c *Console) render(w http.ResponseWriter, r *http.Request, status int, pag
 	v.Title, v.Error, v.Flash = tr(v.lang, v.Title), tr(v.lang, v.Error), tr(v.lang, v.Flash)
 	if v.Session != nil {
 		v.CSRF = v.Session.csrf()
+		v.Circuits = c.openCircuits(r)
 	}
 	var buf bytes.Buffer
 	if err := pages[page].Execute(&buf, v); err != nil {
@@ -172,6 +177,26 @@ func (c *Console) render(w http.ResponseWriter, r *http.Request, status int, pag
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.WriteHeader(status)
 	_, _ = w.Write(buf.Bytes())
+}
+
+// circuitLister lists open provider circuits (repo.Repo implements it).
+type circuitLister interface {
+	OpenCircuits(ctx context.Context) ([]repo.Circuit, error)
+}
+
+// openCircuits reads the open provider circuits for the banner; a failure
+// is logged and shows none.
+func (c *Console) openCircuits(r *http.Request) []repo.Circuit {
+	l, ok := c.cfg.Store.(circuitLister)
+	if !ok {
+		return nil
+	}
+	cs, err := l.OpenCircuits(r.Context())
+	if err != nil {
+		c.cfg.Logger.LogAttrs(r.Context(), slog.LevelWarn, "console: open circuits", slog.String("error", err.Error()))
+		return nil
+	}
+	return cs
 }
 
 // fail shows an error page with status.
