@@ -206,3 +206,13 @@ func TestNewClientValidates(t *testing.T) {
 		t.Errorf("defaults: %s %s %s", c.endpoint, c.cfg.Region, c.cfg.Timeout)
 	}
 }
+
+// The per-number daily limits roll over at midnight Beijing time.
+func TestDayZoneIsBeijing(t *testing.T) {
+	t.Parallel()
+	c := newTestClient(t, testConfig("https://example.com"))
+	midnight := time.Date(2026, 11, 22, 0, 0, 0, 0, c.DayZone())
+	if got := midnight.UTC(); !got.Equal(time.Date(2026, 11, 21, 16, 0, 0, 0, time.UTC)) {
+		t.Fatalf("midnight in the day zone is %v UTC, want 16:00 the day before", got)
+	}
+}
