@@ -23,8 +23,8 @@ func TestOpenCircuitBanner(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, body, _ := w.get("/console/audit")
-	for _, want := range []string{`id="circuit-aliyun"`, "<b>aliyun</b> (sms) refused our account (isv.AMOUNT_NOT_ENOUGH)",
-		"Next probe 2026-"} {
+	for _, want := range []string{`id="circuit-aliyun">Provider aliyun (sms) refused our account isv.AMOUNT_NOT_ENOUGH at 2026-11-10 10:00:00`,
+		"Next probe 2026-11-10 10:10:00."} {
 		if !strings.Contains(body, want) {
 			t.Errorf("page lacks %q:\n%s", want, body)
 		}

@@ -2,7 +2,6 @@ package console
 
 import (
 	"bytes"
-	"context"
 	"embed"
 	"encoding/json"
 	"fmt"
@@ -177,26 +176,6 @@ func (c *Console) render(w http.ResponseWriter, r *http.Request, status int, pag
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.WriteHeader(status)
 	_, _ = w.Write(buf.Bytes())
-}
-
-// circuitLister lists open provider circuits (repo.Repo implements it).
-type circuitLister interface {
-	OpenCircuits(ctx context.Context) ([]repo.Circuit, error)
-}
-
-// openCircuits reads the open provider circuits for the banner; a failure
-// is logged and shows none.
-func (c *Console) openCircuits(r *http.Request) []repo.Circuit {
-	l, ok := c.cfg.Store.(circuitLister)
-	if !ok {
-		return nil
-	}
-	cs, err := l.OpenCircuits(r.Context())
-	if err != nil {
-		c.cfg.Logger.LogAttrs(r.Context(), slog.LevelWarn, "console: open circuits", slog.String("error", err.Error()))
-		return nil
-	}
-	return cs
 }
 
 // fail shows an error page with status.
