@@ -36,3 +36,24 @@ func TestOpenCircuitBanner(t *testing.T) {
 		t.Errorf("banner after the circuit closed")
 	}
 }
+
+// A customer's SMS opt-out set because the provider reported the number
+// unsubscribed shows its reason on the customer page.
+func TestCustomerPageShowsWhyDuebellOptedOut(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	c, err := b.r.GetCustomer(context.Background(), "c1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.r.OptOutSMS(context.Background(), repo.OptOutSMSInput{CustomerID: c.ID, NotificationID: b.orig,
+		Provider: "twilio", Code: "21610", Reason: "unsubscribed at twilio (21610)", Now: t0}); err != nil {
+		t.Fatal(err)
+	}
+	w := b.browser(t)
+	w.login(viewerToken)
+	_, body, _ := w.get("/console/customers/c1")
+	if !strings.Contains(body, `id="c-sms-opt-reason">unsubscribed at twilio (21610)</span>`) {
+		t.Errorf("customer page lacks the opt-out reason:\n%s", body)
+	}
+}
