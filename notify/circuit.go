@@ -48,7 +48,8 @@ type breaker struct {
 	loaded sync.Once
 }
 
-// loadCircuits reads, once, the circuits the store has open (New calls it).
+// loadCircuits reads, once, the circuits the store has open (RunOnce and
+// Start call it before their first claim).
 func (d *Dispatcher) loadCircuits() {
 	d.breaker.loaded.Do(func() {
 		s, ok := d.cfg.Store.(circuitStore)

@@ -172,10 +172,8 @@ func New(cfg Config) (*Dispatcher, error) {
 	if err := checkFallbacks(cfg); err != nil {
 		return nil, err
 	}
-	d := &Dispatcher{cfg: cfg, limiters: limiters, wake: make(chan struct{}, 1),
-		breaker: breaker{open: map[string]*circuit{}}}
-	d.loadCircuits()
-	return d, nil
+	return &Dispatcher{cfg: cfg, limiters: limiters, wake: make(chan struct{}, 1),
+		breaker: breaker{open: map[string]*circuit{}}}, nil
 }
 
 // Counts tallies how a dispatch run left the notices it handled, by status
@@ -188,6 +186,7 @@ type Counts map[string]int
 // with a fixed clock they are not claimed again in the same run. When ctx
 // ends it stops claiming and drains (see run).
 func (d *Dispatcher) RunOnce(ctx context.Context) (Counts, error) {
+	d.loadCircuits()
 	return d.run(ctx, true)
 }
 
@@ -195,5 +194,6 @@ func (d *Dispatcher) RunOnce(ctx context.Context) (Counts, error) {
 // notice it claimed has its outcome written. Idle, it waits until the
 // earliest pending notice is due (at most Interval) or Wake is called.
 func (d *Dispatcher) Start(ctx context.Context) {
+	d.loadCircuits()
 	_, _ = d.run(ctx, false)
 }
