@@ -42,6 +42,10 @@ test: testdb
 	@test -z "$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))" || { gofmt -l .; echo 'gofmt needed'; exit 1; }
 	$(GO) vet ./...
 	$(GO) test -race -count=1 -timeout 10m ./...
+	@if command -v promtool >/dev/null; then \
+		promtool check rules deploy/prometheus/alerts.yml && \
+		(cd deploy/prometheus && promtool test rules alerts_test.yml); \
+	else echo 'promtool not found: alert rules not checked (apt-get install prometheus)'; fi
 
 demo: build
 	./bin/duebell demo --config duebell.demo.toml

@@ -40,6 +40,9 @@ type ReceiptConfig struct {
 	// which a proxy in front of duebell may not pass on as it was.
 	TwilioAuthToken   string
 	TwilioCallbackURL string
+	// OnReceipt, when set, is told each stored receipt's provider and
+	// outcome: its status, or "unmatched" when no notice matched it.
+	OnReceipt func(provider, outcome string)
 }
 
 // receiptProvider is how one provider's receipts are authenticated, read
@@ -171,6 +174,13 @@ func (s *server) smsReceipts(w http.ResponseWriter, r *http.Request) {
 		}
 		if res.NotificationID != 0 {
 			matched++
+		}
+		if rc.OnReceipt != nil {
+			outcome := in.Status
+			if res.NotificationID == 0 {
+				outcome = "unmatched"
+			}
+			rc.OnReceipt(name, outcome)
 		}
 		if res.Applied {
 			applied++

@@ -178,6 +178,7 @@ func (s *server) routes(mux *routeMux) {
 	mux.Handle("GET /api/v1/openapi.json", s.public(s.openapi))
 	if s.cfg.Links != nil {
 		mux.Handle("GET /api/v1/links/verify", s.public(s.verifyLink))
+		mux.Handle("GET /r/{token}", s.public(s.shortLink))
 	}
 	s.supportRoutes(mux)
 	s.hookRoutes(mux)

@@ -50,6 +50,9 @@ func loadConfig(path string) (*app, error) {
 	}
 	a.links, err = link.NewSigner(cfg.Links.BaseURL, link.Key{ID: cfg.Links.KeyID, Secret: []byte(cfg.Links.SigningKey)},
 		prev, cfg.Links.TTL.Duration)
+	if err == nil && cfg.Links.ShortBaseURL != "" {
+		a.links, err = a.links.WithShortBase(cfg.Links.ShortBaseURL)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("links: %w", err)
 	}
@@ -116,8 +119,16 @@ func (a *app) senders() (map[string]notify.Sender, error) {
 	case "outbox":
 		out[notify.ChannelEmail] = box.Email(c.Email.From, c.Email.FromName)
 	default:
-		s, err := email.New(email.Config{Host: c.Email.Host, Port: c.Email.Port, TLS: c.Email.TLS,
-			Username: c.Email.Username, Password: c.Email.Password, From: c.Email.From, FromName: c.Email.FromName})
+		ec := email.Config{Host: c.Email.Host, Port: c.Email.Port, TLS: c.Email.TLS,
+			Username: c.Email.Username, Password: c.Email.Password, From: c.Email.From, FromName: c.Email.FromName}
+		if c.Email.DKIM.Enabled() {
+			key, err := c.Email.DKIM.PEM()
+			if err != nil {
+				return nil, fmt.Errorf("email.dkim: %w", err)
+			}
+			ec.DKIM = &email.DKIM{Domain: c.Email.DKIM.Domain, Selector: c.Email.DKIM.Selector, Key: key}
+		}
+		s, err := email.New(ec)
 		if err != nil {
 			return nil, fmt.Errorf("email: %w", err)
 		}
@@ -142,6 +153,11 @@ func (a *app) dispatcher(obs notify.Observer) (*notify.Dispatcher, error) {
 	if err != nil {
 		return nil, err
 	}
+	if w, ok := obs.(senderWrapper); ok {
+		for ch, s := range senders {
+			senders[ch] = w.Sender(ch, s)
+		}
+	}
 	d := a.cfg.Dispatch
 	cfg := notify.Config{
 		Store: a.repo, Senders: senders, Templates: a.tpl, Links: a.links,
@@ -151,9 +167,16 @@ func (a *app) dispatcher(obs notify.Observer) (*notify.Dispatcher, error) {
 		BackoffBase: d.BackoffBase.Duration, BackoffMax: d.BackoffMax.Duration, Interval: d.Interval.Duration,
 		ShutdownGrace: d.ShutdownGrace.Duration,
 		Logger:        a.log, Observer: obs, Now: a.now,
+		CircuitProbe: map[string]time.Duration{notify.ChannelSMS: a.cfg.SMS.CircuitProbe.Duration,
+			notify.ChannelEmail: a.cfg.Email.CircuitProbe.Duration},
 	}
 	a.smsDispatch(&cfg, senders[notify.ChannelSMS].Provider())
 	return notify.New(cfg)
+}
+
+// senderWrapper wraps each sender (metrics counting every provider call).
+type senderWrapper interface {
+	Sender(channel string, s notify.Sender) notify.Sender
 }
 
 // dueScan builds the due-date scan; onQueued may be nil.

@@ -271,7 +271,7 @@ func TestEndToEndDueDateReminders(t *testing.T) {
 		byKey[n.Customer+"/"+n.Channel] = n
 	}
 	li := byKey["li/sms"]
-	wantLi := "【优品手机】您的“Phone X”分期第1/3期应还¥1,000.00，将于2026年12月10日到期（还有3天）。届时将从尾号6789的银行卡自动扣款，请保持余额充足。提前还款：" + li.Link
+	wantLi := "【优品手机】“Phone X”第1/3期¥1,000.00还有3天（12月10日）到期，将自动扣尾号6789卡，请留足余额。还款：" + li.Link
 	sms := e.sms.messages()
 	if len(sms) != 1 || sms[0]["to"] != "+8613812345678" || sms[0]["body"] != wantLi || sms[0]["out_id"] != fmt.Sprint(li.ID) {
 		t.Fatalf("SMS received:\n%+v\nwant to +8613812345678 body:\n%s", sms, wantLi)
@@ -362,7 +362,16 @@ func TestEndToEndDueDateReminders(t *testing.T) {
 	}
 	metrics, _ := io.ReadAll(res.Body)
 	res.Body.Close()
-	for _, want := range []string{`duebell_queue_depth{channel="sms",status="pending"} 0`, `go_goroutines`} {
+	// Every series an alert reads exists from start-up, at zero.
+	for _, want := range []string{`duebell_queue_depth{channel="sms",status="pending"} 0`, `go_goroutines`,
+		`duebell_sends_total{channel="sms",class="account",outcome="transient",provider="webhook"} 0`,
+		`duebell_sends_total{channel="email",class="none",outcome="sent",provider="smtp"} 0`,
+		`duebell_provider_circuit_open{provider="webhook"} 0`,
+		`duebell_oldest_pending_seconds{channel="sms"} 0`,
+		`duebell_oldest_pending_seconds{channel="email"} 0`,
+		`duebell_scan_duration_seconds_count{scan="due_scan"}`,
+		`duebell_scan_last_success_timestamp_seconds{scan="channel_event_scan"}`,
+		`duebell_receipts_total{outcome="undelivered",provider="webhook"} 0`} {
 		if !strings.Contains(string(metrics), want) {
 			t.Errorf("/metrics lacks %s", want)
 		}

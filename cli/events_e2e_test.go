@@ -163,7 +163,7 @@ func TestEventsCardUnboundEndToEnd(t *testing.T) {
 	if text := e.mailTo("alice@example.net")[1].text; !strings.Contains(text, "It will NOT be debited automatically. Please pay by the due date.") {
 		t.Errorf("alice's reminder email:\n%s", text)
 	}
-	wantOne(t, "SMS to li", e.smsTo(liPhone), "【优品手机】您的“Phone X”分期第1/3期应还¥1,000.00，将于2026年12月10日到期（还有3天）。届时将从尾号6789的银行卡自动扣款")
+	wantOne(t, "SMS to li", e.smsTo(liPhone), "【优品手机】“Phone X”第1/3期¥1,000.00还有3天（12月10日）到期，将自动扣尾号6789卡")
 }
 
 func TestEventsCardBoundEndToEnd(t *testing.T) {
@@ -205,7 +205,7 @@ func TestEventsAutodebitFailedUsesSecurityWindow(t *testing.T) {
 	e.call("POST", "/api/v1/plans/alice-1/installments/1/payments", `{"amount":100000,"ref":"pay-a1"}`, http.StatusCreated)
 	e.run("dispatch", "--once", "--at", "2026-12-10T07:31:00+08:00")
 
-	wantOne(t, "SMS to li", e.smsTo(liPhone), "【优品手机】重要：您的“Phone X”分期第1/3期账单¥1,000.00自动扣款失败（银行卡余额不足）。请于2026年12月10日前完成还款："+payLink)
+	wantOne(t, "SMS to li", e.smsTo(liPhone), "【优品手机】重要：“Phone X”第1/3期¥1,000.00自动扣款失败（银行卡余额不足），请于12月10日前还款："+payLink)
 	if m := e.mailTo("li@example.net"); len(m) != 1 || !strings.Contains(m[0].text, "原因：银行卡余额不足") {
 		t.Fatalf("mail to li: %+v", m)
 	}

@@ -72,14 +72,14 @@ func (a *app) smsDispatch(cfg *notify.Config, smsProvider string) {
 }
 
 // receipts is what the API needs to take delivery receipts.
-func (a *app) receipts() *api.ReceiptConfig {
+func (a *app) receipts(onReceipt func(provider, outcome string)) *api.ReceiptConfig {
 	c := a.cfg.SMS
 	allow := make([]netip.Prefix, len(c.ReceiptAllowIPs))
 	for i, p := range c.ReceiptAllowIPs {
 		allow[i] = p.Prefix
 	}
 	return &api.ReceiptConfig{Token: c.ReceiptToken, AllowIPs: allow, WebhookSecret: c.Webhook.Secret,
-		TwilioAuthToken: c.Twilio.AuthToken, TwilioCallbackURL: c.Twilio.StatusCallback}
+		TwilioAuthToken: c.Twilio.AuthToken, TwilioCallbackURL: c.Twilio.StatusCallback, OnReceipt: onReceipt}
 }
 
 // mappingResult is the provider template mapping's answer for one kind and

@@ -58,6 +58,8 @@ func (a *app) serve(ctx context.Context, listening func(addr string)) error {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m := metrics.New(reg, a.repo.QueueDepth, a.log)
+	metrics.WatchOldest(reg, a.repo.OldestDue, a.now, a.log)
+	m.Prepare(a.metricsSetup())
 
 	d, err := a.dispatcher(m)
 	if err != nil {
@@ -68,14 +70,14 @@ func (a *app) serve(ctx context.Context, listening func(addr string)) error {
 	events := &scheduler.EventScan{Store: a.repo, Logger: a.log,
 		OnProcessed: func(r repo.EventScanResult) { queued(repo.ScanResult{Queued: r.Queued}) }}
 	sched, err := scheduler.New(scheduler.Config{Logger: a.log, Now: a.now,
-		Jobs: []scheduler.Job{a.dueScan(queued).Job(a.cfg.Scan.Schedule),
+		Jobs: []scheduler.Job{timedScan(m, a.dueScan(queued).Job(a.cfg.Scan.Schedule)),
 			(&scheduler.Retention{Store: a.repo, Keep: a.cfg.Retention.Keep.Duration, Batch: a.cfg.Retention.Batch,
 				Logger: a.log}).Job(a.cfg.Retention.Schedule),
-			events.Job(a.cfg.Scan.ChannelEventsSchedule)}})
+			timedScan(m, events.Job(a.cfg.Scan.ChannelEventsSchedule))}})
 	if err != nil {
 		return fmt.Errorf("scan: %w", err)
 	}
-	handler, err := a.httpHandler(promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	handler, err := a.httpHandler(promhttp.HandlerFor(reg, promhttp.HandlerOpts{}), m.Receipt)
 	if err != nil {
 		return err
 	}
@@ -116,13 +118,13 @@ func (a *app) serve(ctx context.Context, listening func(addr string)) error {
 }
 
 // httpHandler is the API plus link verification and metrics.
-func (a *app) httpHandler(metricsHandler http.Handler) (http.Handler, error) {
+func (a *app) httpHandler(metricsHandler http.Handler, onReceipt func(provider, outcome string)) (http.Handler, error) {
 	tokens := make([]api.Token, len(a.cfg.Admin.Tokens))
 	for i, t := range a.cfg.Admin.Tokens {
 		tokens[i] = api.Token{Name: t.Name, Token: t.Token, Role: api.Role(t.Role)}
 	}
 	cfg := a.apiConfig()
-	cfg.Tokens, cfg.Ready, cfg.Links, cfg.Receipts = tokens, a.requireMigrated, a.links, a.receipts()
+	cfg.Tokens, cfg.Ready, cfg.Links, cfg.Receipts = tokens, a.requireMigrated, a.links, a.receipts(onReceipt)
 	cfg.Extra = func(mux *http.ServeMux) { mux.Handle("GET /metrics", metricsHandler) }
 	return api.New(cfg)
 }

@@ -110,7 +110,11 @@ func newFakeAliyun(t *testing.T, script ...string) *fakeProvider {
 		if code == "" {
 			code = "OK"
 		}
-		writeFakeJSON(w, http.StatusOK, map[string]string{"Code": code, "Message": code, "BizId": fmt.Sprintf("biz-%d^0", n),
+		msg := code
+		if code == "isv.BUSINESS_LIMIT_CONTROL" { // Aliyun names the limit it tripped
+			msg = "触发分钟级流控Permits:1"
+		}
+		writeFakeJSON(w, http.StatusOK, map[string]string{"Code": code, "Message": msg, "BizId": fmt.Sprintf("biz-%d^0", n),
 			"RequestId": fmt.Sprintf("req-%d", n)})
 	}))
 	t.Cleanup(f.Close)

@@ -76,7 +76,11 @@ type Defaults struct {
 }
 
 type Links struct {
-	BaseURL        string        `toml:"base_url"`
+	BaseURL string `toml:"base_url"`
+	// ShortBaseURL, when set, makes links ShortBaseURL + a 22-character
+	// token (e.g. https://pay.example.cn/r/), served by GET /r/{token},
+	// which redirects to BaseURL?t=token.
+	ShortBaseURL   string        `toml:"short_base_url"`
 	AllowedDomains []string      `toml:"allowed_domains"`
 	SigningKey     string        `toml:"signing_key"` // env DUEBELL_LINKS_SIGNING_KEY
 	KeyID          string        `toml:"key_id"`
@@ -131,6 +135,10 @@ type Email struct {
 	Password string `toml:"password"` // env DUEBELL_EMAIL_PASSWORD
 	From     string `toml:"from"`
 	FromName string `toml:"from_name"`
+	DKIM     DKIM   `toml:"dkim"`
+	// CircuitProbe is how long the relay is left alone after it refused
+	// our account (SMTP 535) before one email probes it; default 10m.
+	CircuitProbe Duration `toml:"circuit_probe"`
 }
 
 type SMS struct {
@@ -147,6 +155,10 @@ type SMS struct {
 	RatePerSecond        float64    `toml:"rate_per_second"`
 	MaxPerCustomerPerDay int        `toml:"max_per_customer_per_day"`
 	LinkMode             string     `toml:"link_mode"` // per_user or fixed
+	// CircuitProbe is how long the provider is left alone after it refused
+	// our account (balance, arrears, credentials) before one SMS probes it;
+	// default 10m.
+	CircuitProbe Duration `toml:"circuit_probe"`
 }
 
 type SMSWebhook struct {

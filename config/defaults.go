@@ -22,6 +22,7 @@ func (c *Config) applyEnv(getenv func(string) string) {
 	set(&c.Database.URL, "DUEBELL_DATABASE_URL")
 	set(&c.Links.SigningKey, "DUEBELL_LINKS_SIGNING_KEY")
 	set(&c.Email.Password, "DUEBELL_EMAIL_PASSWORD")
+	set(&c.Email.DKIM.Key, "DUEBELL_EMAIL_DKIM_KEY")
 	set(&c.SMS.Webhook.Secret, "DUEBELL_SMS_WEBHOOK_SECRET")
 	c.SMS.applyEnv(getenv)
 	for i := range c.Admin.Tokens {

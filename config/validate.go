@@ -54,6 +54,14 @@ func (c *Config) Validate() error {
 	} else if link.CheckURLs(c.Links.BaseURL, c.Links.AllowedDomains) != nil {
 		bad("links.allowed_domains", "must include the host of links.base_url (%s)", u.Hostname())
 	}
+	if c.Links.ShortBaseURL != "" {
+		if u, err := url.Parse(c.Links.ShortBaseURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") ||
+			u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+			bad("links.short_base_url", "must be an absolute http(s) URL without query, e.g. https://pay.example.cn/r/")
+		} else if link.CheckURLs(c.Links.ShortBaseURL, c.Links.AllowedDomains) != nil {
+			bad("links.allowed_domains", "must include the host of links.short_base_url (%s)", u.Hostname())
+		}
+	}
 	if len(c.Links.SigningKey) < 32 {
 		bad("links.signing_key", "missing or shorter than 32 characters (or set DUEBELL_LINKS_SIGNING_KEY)")
 	}
@@ -86,6 +94,9 @@ func (c *Config) Validate() error {
 	if d.Workers < 0 || d.Batch < 0 || d.MaxAttempts < 0 || d.Lease.Duration < 0 || d.ShutdownGrace.Duration < 0 || d.BackoffBase.Duration < 0 {
 		bad("dispatch", "workers, batch, max_attempts, lease and backoff must not be negative")
 	}
+	if c.Email.CircuitProbe.Duration < 0 || c.SMS.CircuitProbe.Duration < 0 {
+		bad("circuit_probe", "email.circuit_probe and sms.circuit_probe must not be negative")
+	}
 	switch c.Email.Provider {
 	case "smtp":
 		if c.Email.Host == "" {
@@ -100,6 +111,7 @@ func (c *Config) Validate() error {
 		if c.Email.From == "" || !strings.Contains(c.Email.From, "@") {
 			bad("email.from", "an address is required")
 		}
+		c.Email.DKIM.validate(bad)
 	case "outbox":
 	default:
 		bad("email.provider", "%q is not smtp or outbox", c.Email.Provider)

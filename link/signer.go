@@ -23,6 +23,7 @@ var b64 = base64.RawURLEncoding.Strict()
 // concurrent use.
 type Signer struct {
 	base    url.URL
+	short   string // short link prefix, token appended; "" for base?t=
 	current Key
 	keys    map[string][]byte
 	ttl     time.Duration
@@ -65,12 +66,46 @@ func NewSigner(base string, current Key, previous []Key, ttl time.Duration) (*Si
 	return s, nil
 }
 
-// URL returns base with the token for c in the "t" query parameter; any query
-// already on base is kept. c.Expires is ignored and set to now+ttl.
+// WithShortBase returns a copy of s whose links are short + compact token,
+// e.g. "https://pay.example.cn/r/" gives https://pay.example.cn/r/<22 chars>.
+// short must be an absolute http(s) URL without query or fragment; a
+// missing trailing "/" is added.
+func (s *Signer) WithShortBase(short string) (*Signer, error) {
+	u, err := url.Parse(short)
+	if err != nil {
+		return nil, fmt.Errorf("link: short base URL: %w", err)
+	}
+	if (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.User != nil ||
+		u.RawQuery != "" || u.Fragment != "" {
+		return nil, fmt.Errorf("link: short base URL %q must be an absolute http(s) URL without user info, query or fragment", short)
+	}
+	c := *s
+	c.short = strings.TrimSuffix(u.String(), "/") + "/"
+	return &c, nil
+}
+
+// URL returns the link for c: the short base with the compact token
+// appended when a short base is set, else base with the token in the "t"
+// query parameter (any query already on base is kept). The token is the
+// compact one (CompactToken) unless the notice id does not fit it.
+// c.Expires is ignored and set from now+ttl.
 func (s *Signer) URL(c Claims, now time.Time) string {
+	tok, ok := s.CompactToken(c, now)
+	if !ok {
+		tok = s.Token(c, now)
+	}
+	if s.short != "" && ok {
+		return s.short + tok
+	}
+	return s.LandingURL(tok)
+}
+
+// LandingURL is base with token in the "t" query parameter: where a short
+// link redirects.
+func (s *Signer) LandingURL(token string) string {
 	u := s.base
 	q := u.Query()
-	q.Set(QueryParam, s.Token(c, now))
+	q.Set(QueryParam, token)
 	u.RawQuery = q.Encode()
 	return u.String()
 }
@@ -83,11 +118,15 @@ func (s *Signer) Token(c Claims, now time.Time) string {
 	return b64.EncodeToString(payload) + "." + b64.EncodeToString(mac(s.current.Secret, payload))
 }
 
-// Verify checks token and returns its claims. The signature is checked
-// before the expiry; an expired but authentic token returns its claims
-// together with ErrExpired, so a landing page can still say which plan it
-// was for. A token is valid while now is before Expires.
+// Verify checks token, compact or long, and returns its claims. The
+// signature is checked before the expiry; an expired but authentic token
+// returns its claims together with ErrExpired, so a landing page can still
+// say which plan it was for. A token is valid while now is before Expires.
+// A compact token's claims carry NotificationID and Expires only.
 func (s *Signer) Verify(token string, now time.Time) (Claims, error) {
+	if IsCompact(token) {
+		return s.verifyCompact(token, now)
+	}
 	if len(token) > maxTokenLen {
 		return Claims{}, ErrMalformed
 	}

@@ -13,6 +13,7 @@ import (
 
 // Metrics are the counters and histograms the scans and the dispatcher feed.
 type Metrics struct {
+	delivery
 	queued   *prometheus.CounterVec
 	finished *prometheus.CounterVec
 	latency  *prometheus.HistogramVec
@@ -40,6 +41,7 @@ func New(reg prometheus.Registerer, depth DepthFunc, logger *slog.Logger) *Metri
 		}, []string{"channel"}),
 	}
 	reg.MustRegister(m.queued, m.finished, m.latency)
+	m.delivery = newDelivery(reg)
 	if depth != nil {
 		reg.MustRegister(&depthCollector{depth: depth, logger: logger, desc: prometheus.NewDesc(
 			"duebell_queue_depth", "Notices waiting or being sent, by status and channel.",

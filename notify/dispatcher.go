@@ -97,6 +97,10 @@ type Config struct {
 	// per-user link (email keeps it); "per_user" (default) the signed link.
 	SMSLinkMode   string
 	SMSLandingURL string
+	// CircuitProbe is, by channel, how long a provider that refused the
+	// account is left alone before a notice probes it again (see
+	// circuit.go); default DefaultCircuitProbe.
+	CircuitProbe map[string]time.Duration
 
 	Owner string // lease owner; default host-pid-random
 	// Now is the clock, read afresh for every claim and every notice; a
@@ -116,6 +120,7 @@ type Dispatcher struct {
 	fallback fallbackCursor
 	wake     chan struct{}
 	zones    sync.Map // time zone name → *time.Location
+	breaker  breaker
 
 	mu         sync.Mutex
 	lastRescue time.Time // dispatcher clock at the last rescue of expired leases
@@ -167,7 +172,8 @@ func New(cfg Config) (*Dispatcher, error) {
 	if err := checkFallbacks(cfg); err != nil {
 		return nil, err
 	}
-	return &Dispatcher{cfg: cfg, limiters: limiters, wake: make(chan struct{}, 1)}, nil
+	return &Dispatcher{cfg: cfg, limiters: limiters, wake: make(chan struct{}, 1),
+		breaker: breaker{open: map[string]*circuit{}}}, nil
 }
 
 // Counts tallies how a dispatch run left the notices it handled, by status
@@ -180,6 +186,7 @@ type Counts map[string]int
 // with a fixed clock they are not claimed again in the same run. When ctx
 // ends it stops claiming and drains (see run).
 func (d *Dispatcher) RunOnce(ctx context.Context) (Counts, error) {
+	d.loadCircuits()
 	return d.run(ctx, true)
 }
 
@@ -187,5 +194,6 @@ func (d *Dispatcher) RunOnce(ctx context.Context) (Counts, error) {
 // notice it claimed has its outcome written. Idle, it waits until the
 // earliest pending notice is due (at most Interval) or Wake is called.
 func (d *Dispatcher) Start(ctx context.Context) {
+	d.loadCircuits()
 	_, _ = d.run(ctx, false)
 }

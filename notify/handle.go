@@ -54,10 +54,20 @@ func (d *Dispatcher) handle(ctx, sendCtx context.Context, c *repo.Claim, gate *c
 		out.Status, out.Reason = repo.StatusFailed, "no provider configured for "+c.Channel
 		return out
 	}
+	held, probe, ok := d.circuitHold(now, c, sender.Provider())
+	if ok {
+		return held
+	}
 	if held, ok := d.capHold(now, loc, c, gate); ok {
+		if probe {
+			d.probeEnded(sender.Provider())
+		}
 		return held
 	}
 	if held, ok := d.hold(ctx, now, c); ok {
+		if probe {
+			d.probeEnded(sender.Provider())
+		}
 		return held
 	}
 	started := now
@@ -67,8 +77,12 @@ func (d *Dispatcher) handle(ctx, sendCtx context.Context, c *repo.Claim, gate *c
 	att := &repo.Attempt{N: c.Attempts, Channel: c.Channel, Provider: sender.Provider(), StartedAt: started,
 		FinishedAt: finished, ProviderMsgID: res.ProviderMsgID, Code: res.Code}
 	out.Attempt, out.Provider = att, sender.Provider()
+	if probe && err != nil && ErrorClass(err) != ClassAccount {
+		d.probeEnded(sender.Provider())
+	}
 	switch {
 	case err == nil:
+		d.sendSucceeded(now, sender.Provider())
 		att.Outcome = repo.OutcomeSent
 		out.Status, out.ProviderMsgID, out.SentAt = repo.StatusSent, res.ProviderMsgID, &finished
 		d.log(c, slog.LevelInfo, "notice sent", slog.String("provider", att.Provider),
@@ -80,6 +94,7 @@ func (d *Dispatcher) handle(ctx, sendCtx context.Context, c *repo.Claim, gate *c
 		out.Status, out.Reason, out.LastError = repo.StatusPending, "send cut off at shutdown; outcome unknown", err.Error()
 		out.NextAttemptAt = now
 		d.log(c, slog.LevelWarn, "send cut off at shutdown, outcome unknown", slog.String("provider", att.Provider))
+	case d.classified(now, loc, c, sender, att, err, &out):
 	case IsPermanent(err):
 		att.Outcome, att.Code, att.Error = repo.OutcomePermanent, ErrorCode(err), err.Error()
 		out.Status, out.Reason, out.LastError = repo.StatusFailed, "permanent provider error", err.Error()

@@ -46,47 +46,119 @@ type Sender interface {
 	Send(ctx context.Context, msg Message) (Result, error)
 }
 
+// Class says what a provider's answer means for duebell, beyond "retry or
+// not". Each provider package maps its codes to a Class in one table.
+type Class string
+
+// The classes of a failed send.
+const (
+	// ClassTransient: worth retrying with backoff (network, 5xx, throttling).
+	ClassTransient Class = "transient"
+	// ClassPermanent: retrying cannot fix it (bad number, template, 4xx).
+	ClassPermanent Class = "permanent"
+	// ClassDailyLimit: a per-number daily limit; not before the provider's
+	// day rolls over. Retryable, but not on the backoff schedule.
+	ClassDailyLimit Class = "daily_limit"
+	// ClassAccount: the provider refuses every message of this account
+	// (balance, arrears, suspended, bad credentials). Retryable once the
+	// account is fixed; nothing about this notice is wrong.
+	ClassAccount Class = "account"
+	// ClassUnsubscribed: the recipient unsubscribed or is blacklisted at the
+	// provider. Permanent for this number on this channel.
+	ClassUnsubscribed Class = "unsubscribed"
+)
+
+// Classes lists every Class, for metrics that must exist from start-up.
+var Classes = []Class{ClassTransient, ClassPermanent, ClassDailyLimit, ClassAccount, ClassUnsubscribed}
+
+// Permanent reports whether a failure of class c must not be retried for
+// the notice that met it.
+func (c Class) Permanent() bool { return c == ClassPermanent || c == ClassUnsubscribed }
+
 // PermanentError marks a failure that retrying cannot fix (bad number,
-// rejected template, 4xx from the provider).
+// rejected template, 4xx from the provider). Class is ClassPermanent or a
+// finer permanent class (ClassUnsubscribed).
 type PermanentError struct {
-	Code string
-	Err  error
+	Class Class
+	Code  string
+	Err   error
 }
 
 func (e *PermanentError) Error() string {
-	if e.Code != "" {
-		return fmt.Sprintf("permanent (%s): %v", e.Code, e.Err)
-	}
-	return "permanent: " + e.Err.Error()
+	return classText(e.Class, ClassPermanent, e.Code, e.Err)
 }
 
 func (e *PermanentError) Unwrap() error { return e.Err }
 
 // Permanent wraps err as a permanent failure with the provider's code.
-func Permanent(code string, err error) error { return &PermanentError{Code: code, Err: err} }
+func Permanent(code string, err error) error {
+	return &PermanentError{Class: ClassPermanent, Code: code, Err: err}
+}
 
 // TransientError is a failure worth retrying; Code is the provider's code.
+// Class is ClassTransient or a finer retryable class (ClassDailyLimit,
+// ClassAccount).
 type TransientError struct {
-	Code string
-	Err  error
+	Class Class
+	Code  string
+	Err   error
 }
 
 func (e *TransientError) Error() string {
-	if e.Code != "" {
-		return fmt.Sprintf("transient (%s): %v", e.Code, e.Err)
-	}
-	return "transient: " + e.Err.Error()
+	return classText(e.Class, ClassTransient, e.Code, e.Err)
 }
 
 func (e *TransientError) Unwrap() error { return e.Err }
 
 // Transient wraps err as a retryable failure with the provider's code.
-func Transient(code string, err error) error { return &TransientError{Code: code, Err: err} }
+func Transient(code string, err error) error {
+	return &TransientError{Class: ClassTransient, Code: code, Err: err}
+}
+
+// Classify wraps err as a failure of class c with the provider's code: a
+// PermanentError for the permanent classes, a TransientError otherwise. An
+// empty class is ClassTransient.
+func Classify(c Class, code string, err error) error {
+	if c == "" {
+		c = ClassTransient
+	}
+	if c.Permanent() {
+		return &PermanentError{Class: c, Code: code, Err: err}
+	}
+	return &TransientError{Class: c, Code: code, Err: err}
+}
+
+func classText(c, def Class, code string, err error) string {
+	if c == "" {
+		c = def
+	}
+	if code != "" {
+		return fmt.Sprintf("%s (%s): %v", c, code, err)
+	}
+	return fmt.Sprintf("%s: %v", c, err)
+}
 
 // IsPermanent reports whether err must not be retried.
 func IsPermanent(err error) bool {
 	var p *PermanentError
 	return errors.As(err, &p)
+}
+
+// ErrorClass returns the class of err: the class a provider gave it, else
+// ClassPermanent for a PermanentError and ClassTransient for anything else.
+func ErrorClass(err error) Class {
+	var p *PermanentError
+	if errors.As(err, &p) {
+		if p.Class == "" {
+			return ClassPermanent
+		}
+		return p.Class
+	}
+	var t *TransientError
+	if errors.As(err, &t) && t.Class != "" {
+		return t.Class
+	}
+	return ClassTransient
 }
 
 // ErrorCode returns the provider's code carried by err, if any.

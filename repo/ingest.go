@@ -21,7 +21,7 @@ func (r *Repo) UpsertCustomer(ctx context.Context, c Customer, now time.Time) (C
 		ON CONFLICT (ref) DO UPDATE SET
 			name = EXCLUDED.name, phone = EXCLUDED.phone, email = EXCLUDED.email,
 			locale = EXCLUDED.locale, timezone = EXCLUDED.timezone,
-			sms_opt_out = EXCLUDED.sms_opt_out, email_opt_out = EXCLUDED.email_opt_out,
+			sms_opt_out = EXCLUDED.sms_opt_out OR customers.sms_opt_out_reason <> '', email_opt_out = EXCLUDED.email_opt_out,
 			updated_at = EXCLUDED.updated_at
 		RETURNING *`,
 		c.Ref, c.Name, c.Phone, c.Email, c.Locale, c.Timezone, c.SMSOptOut, c.EmailOptOut, now)

@@ -4,17 +4,20 @@ import "time"
 
 // Customer is a borrower.
 type Customer struct {
-	ID          int64     `db:"id" json:"-"`
-	Ref         string    `db:"ref" json:"ref"`
-	Name        string    `db:"name" json:"name"`
-	Phone       string    `db:"phone" json:"phone"` // E.164 or ''
-	Email       string    `db:"email" json:"email"` // or ''
-	Locale      string    `db:"locale" json:"locale"`
-	Timezone    string    `db:"timezone" json:"timezone"`
-	SMSOptOut   bool      `db:"sms_opt_out" json:"sms_opt_out"`
-	EmailOptOut bool      `db:"email_opt_out" json:"email_opt_out"`
-	CreatedAt   time.Time `db:"created_at" json:"created_at"`
-	UpdatedAt   time.Time `db:"updated_at" json:"updated_at"`
+	ID          int64  `db:"id" json:"-"`
+	Ref         string `db:"ref" json:"ref"`
+	Name        string `db:"name" json:"name"`
+	Phone       string `db:"phone" json:"phone"` // E.164 or ''
+	Email       string `db:"email" json:"email"` // or ''
+	Locale      string `db:"locale" json:"locale"`
+	Timezone    string `db:"timezone" json:"timezone"`
+	SMSOptOut   bool   `db:"sms_opt_out" json:"sms_opt_out"`
+	EmailOptOut bool   `db:"email_opt_out" json:"email_opt_out"`
+	// SMSOptOutReason says why duebell set SMSOptOut itself (the provider
+	// reported the number unsubscribed); "" when the lender set it.
+	SMSOptOutReason string    `db:"sms_opt_out_reason" json:"sms_opt_out_reason,omitempty"`
+	CreatedAt       time.Time `db:"created_at" json:"created_at"`
+	UpdatedAt       time.Time `db:"updated_at" json:"updated_at"`
 }
 
 // Plan is one installment purchase.

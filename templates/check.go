@@ -7,6 +7,11 @@ import (
 	"time"
 )
 
+// MaxSMSSegments is the most parts an SMS may be billed as with the sample
+// data before Check reports it: a lender pays per part, and every default
+// template, per-user link included, fits in two.
+const MaxSMSSegments = 2
+
 // CheckResult is the outcome of rendering one kind×locale×channel.
 type CheckResult struct {
 	Kind, Locale, Channel string
@@ -19,8 +24,8 @@ type CheckResult struct {
 // sampleLink as Link and EntryURL, and the variants each template branches on
 // (manual or auto-debit, every known failure reason, nothing outstanding,
 // missing optional fields). It reports the first error per combination and,
-// for SMS, the segment count of the longest variant. sampleLink's host must be
-// on the allowed domains.
+// for SMS, the segment count of the longest variant, an error when that is
+// over MaxSMSSegments. sampleLink's host must be on the allowed domains.
 func (s *Set) Check(sampleLink string) []CheckResult {
 	var out []CheckResult
 	for _, kind := range kinds {
@@ -39,6 +44,10 @@ func (s *Set) Check(sampleLink string) []CheckResult {
 					if n, enc := SMSSegments(r.Text); n > res.Segments {
 						res.Segments, res.Encoding = n, enc
 					}
+				}
+				if res.Err == nil && res.Segments > MaxSMSSegments {
+					res.Err = fmt.Errorf("%d SMS segments (%s) with the sample data, over %d: shorten the template, or the link (links.short_base_url)",
+						res.Segments, res.Encoding, MaxSMSSegments)
 				}
 				out = append(out, res)
 			}

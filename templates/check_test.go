@@ -2,6 +2,7 @@ package templates
 
 import (
 	"errors"
+	"strings"
 	"testing"
 
 	"duebell/link"
@@ -24,10 +25,11 @@ func TestCheckDefaults(t *testing.T) {
 			if r.Segments < 1 || r.Encoding == "" {
 				t.Errorf("%s/%s sms: segments %d encoding %q", r.Locale, r.Kind, r.Segments, r.Encoding)
 			}
-			// zh-CN fits 3 parts with a full signed link, English 2.
-			limit, enc := 3, EncodingUCS2
+			// A lender pays per part: with a realistic merchant, plan
+			// title, amount and the per-user link, both locales fit 2.
+			limit, enc := 2, EncodingUCS2
 			if r.Locale == LocaleEn {
-				limit, enc = 2, EncodingGSM7
+				enc = EncodingGSM7
 			}
 			if r.Segments > limit || r.Encoding != enc {
 				t.Errorf("%s/%s sms: %d segments %s, want ≤ %d %s", r.Locale, r.Kind, r.Segments, r.Encoding, limit, enc)
@@ -51,6 +53,23 @@ func TestCheckZhCNFitsTwoSegmentsWithShortLink(t *testing.T) {
 		}
 		if r.Channel == ChannelSMS && r.Segments > 2 {
 			t.Errorf("%s/%s sms: %d segments, want ≤ 2", r.Locale, r.Kind, r.Segments)
+		}
+	}
+}
+
+func TestCheckFailsSMSOverTwoSegments(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	// 70 UCS-2 characters fit one part; these 140 plus the link need three.
+	writeFile(t, dir, "zh-CN/overdue.sms.txt", strings.Repeat("请尽快还款。", 20)+`{{.Link}}`)
+	s := load(t, Options{Dir: dir})
+	for _, r := range s.Check(sampleLink(t)) {
+		over := r.Locale == LocaleZhCN && r.Kind == KindOverdue && r.Channel == ChannelSMS
+		if over != (r.Err != nil) {
+			t.Errorf("%s/%s/%s: err %v", r.Locale, r.Kind, r.Channel, r.Err)
+		}
+		if over && (r.Segments != 3 || !strings.Contains(r.Err.Error(), "3 SMS segments")) {
+			t.Errorf("overdue zh-CN: %d segments, %v", r.Segments, r.Err)
 		}
 	}
 }

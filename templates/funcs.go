@@ -20,10 +20,14 @@ func funcs(locale string) map[string]any {
 		"money":    money,
 		"date":     func(t time.Time) string { return formatDate(locale, t) },
 		"datetime": func(t time.Time) string { return formatDateTime(locale, t) },
-		"card":     card,
-		"days":     abs,
-		"plural":   plural,
-		"reason":   func(class string) string { return reasonPhrase(locale, class) },
+		// shortdate is month and day only ("11月24日", "Nov 24"): a due
+		// date within weeks of the message needs no year, and SMS pay by
+		// the segment.
+		"shortdate": func(t time.Time) string { return formatShortDate(locale, t) },
+		"card":      card,
+		"days":      abs,
+		"plural":    plural,
+		"reason":    func(class string) string { return reasonPhrase(locale, class) },
 	}
 }
 
@@ -67,6 +71,16 @@ func formatDate(locale string, t time.Time) string {
 		return fmt.Sprintf("%d年%d月%d日", t.Year(), int(t.Month()), t.Day())
 	}
 	return t.Format("Jan 2, 2006")
+}
+
+func formatShortDate(locale string, t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	if locale == LocaleZhCN {
+		return fmt.Sprintf("%d月%d日", int(t.Month()), t.Day())
+	}
+	return t.Format("Jan 2")
 }
 
 func formatDateTime(locale string, t time.Time) string {

@@ -55,7 +55,7 @@ func TestRenderSMSStartsWithSignature(t *testing.T) {
 	t.Parallel()
 	s := load(t, Options{})
 	r := render(t, s, Sample(KindDueSoon, LocaleZhCN, ChannelSMS, sampleLink(t)))
-	if !strings.HasPrefix(r.Text, "【示例商城】") {
+	if !strings.HasPrefix(r.Text, "【优品数码商城】") {
 		t.Fatalf("zh-CN SMS does not start with the signature: %s", r.Text)
 	}
 }
@@ -70,8 +70,8 @@ func TestRenderRepayMethod(t *testing.T) {
 	}{
 		{LocaleEn, RepayAutoDebit, "1234", "debited from card ****1234; please keep enough balance", "NOT"},
 		{LocaleEn, RepayManual, "", "will NOT be debited automatically; please pay here: " + lnk, "card"},
-		{LocaleZhCN, RepayAutoDebit, "1234", "尾号1234的银行卡自动扣款，请保持余额充足", "不会自动扣款"},
-		{LocaleZhCN, RepayManual, "", "本期不会自动扣款，请按时还款：" + lnk, "尾号"},
+		{LocaleZhCN, RepayAutoDebit, "1234", "将自动扣尾号1234卡，请留足余额", "不会自动扣款"},
+		{LocaleZhCN, RepayManual, "", "不会自动扣款，请按时还款：" + lnk, "尾号"},
 	}
 	for _, tt := range tests {
 		d := Sample(KindDueSoon, tt.locale, ChannelSMS, lnk)
@@ -94,7 +94,7 @@ func TestRenderDaysUntilDue(t *testing.T) {
 		{KindDueSoon, LocaleEn, ChannelSMS, 1, "due in 1 day ("},
 		{KindDueSoon, LocaleEn, ChannelSMS, 3, "due in 3 days ("},
 		{KindDueSoon, LocaleEn, ChannelEmail, 1, "due in 1 day,"},
-		{KindDueSoon, LocaleZhCN, ChannelSMS, 3, "（还有3天）"},
+		{KindDueSoon, LocaleZhCN, ChannelSMS, 3, "还有3天（11月24日）到期"},
 		{KindOverdue, LocaleEn, ChannelSMS, -1, "is 1 day overdue"},
 		{KindOverdue, LocaleEn, ChannelSMS, -5, "is 5 days overdue"},
 		{KindOverdue, LocaleZhCN, ChannelSMS, -5, "已逾期5天"},

@@ -19,9 +19,11 @@ func Sample(kind, locale, channel, link string) Data {
 		CustomerName: pick("张伟", "Alex Chen"),
 		PlanRef:      "P202611240001",
 		PlanTitle:    "iPhone 16 Pro 256GB",
-		Merchant:     pick("示例商城", "Example Store"),
-		Currency:     "CNY",
-		Seq:          3, Periods: 12,
+		// A merchant name of realistic length: the SMS segment check
+		// (templates check) is only as good as this sample.
+		Merchant: pick("优品数码商城", "Example Store"),
+		Currency: "CNY",
+		Seq:      3, Periods: 12,
 		Amount:       123456,
 		DueDate:      time.Date(2026, 11, 24, 0, 0, 0, 0, time.UTC),
 		DaysUntilDue: 3,

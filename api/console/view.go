@@ -75,9 +75,12 @@ type view struct {
 	Flash   string
 	Error   string
 	Data    any
-	loc     *time.Location
-	lang    string
-	path    string // the page's path and query, to come back to after a preference change
+	// Circuits are the providers refusing our account right now, shown on
+	// every page of a signed-in session.
+	Circuits []repo.Circuit
+	loc      *time.Location
+	lang     string
+	path     string // the page's path and query, to come back to after a preference change
 }
 
 // T translates an English message into the viewer's language.
@@ -161,6 +164,7 @@ func (c *Console) render(w http.ResponseWriter, r *http.Request, status int, pag
 	v.Title, v.Error, v.Flash = tr(v.lang, v.Title), tr(v.lang, v.Error), tr(v.lang, v.Flash)
 	if v.Session != nil {
 		v.CSRF = v.Session.csrf()
+		v.Circuits = c.openCircuits(r)
 	}
 	var buf bytes.Buffer
 	if err := pages[page].Execute(&buf, v); err != nil {

@@ -16,16 +16,29 @@ import (
 // maxDetail caps the server text kept in an error.
 const maxDetail = 300
 
-// classify turns a go-mail error into notify's error classes. A 5xx reply
-// to MAIL, RCPT or DATA rejects this message: permanent. Everything else —
-// 4xx replies, refused or dropped connections, timeouts, and failures while
-// connecting, in STARTTLS or in AUTH (which concern the relay, not the
-// message) — is transient, with the SMTP code when there is one.
+// replyClasses is the table of SMTP replies whose meaning goes beyond "retry
+// or not": the relay refuses our account, not this message. The README's
+// provider table mirrors it.
+var replyClasses = map[int]notify.Class{
+	530: notify.ClassAccount, // authentication required (no or wrong credentials configured)
+	534: notify.ClassAccount, // authentication mechanism too weak
+	535: notify.ClassAccount, // authentication credentials invalid
+}
+
+// classify turns a go-mail error into notify's error classes. A reply in
+// replyClasses has its class, wherever it came. A 5xx reply to MAIL, RCPT or
+// DATA rejects this message: permanent. Everything else — 4xx replies,
+// refused or dropped connections, timeouts, and failures while connecting
+// or in STARTTLS (which concern the relay, not the message) — is transient,
+// with the SMTP code when there is one.
 func classify(ctx context.Context, err error) error {
 	var se *gomail.SendError
 	if errors.As(err, &se) {
 		code := se.ErrorCode()
 		detail := redact(sendErrorText(se))
+		if c, ok := replyClasses[code]; ok {
+			return notify.Classify(c, strconv.Itoa(code), errors.New(detail))
+		}
 		if code >= 500 && code < 600 {
 			return notify.Permanent(strconv.Itoa(code), errors.New(detail))
 		}
@@ -36,7 +49,7 @@ func classify(ctx context.Context, err error) error {
 	}
 	var te *textproto.Error
 	if errors.As(err, &te) {
-		return notify.Transient(strconv.Itoa(te.Code), errors.New(redact(err.Error())))
+		return notify.Classify(replyClasses[te.Code], strconv.Itoa(te.Code), errors.New(redact(err.Error())))
 	}
 	return notify.Transient("", errors.New(redact(err.Error())))
 }

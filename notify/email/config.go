@@ -34,6 +34,8 @@ type Config struct {
 	From, FromName string
 	// Timeout bounds each Send; default DefaultTimeout.
 	Timeout time.Duration
+	// DKIM, when set, signs every message.
+	DKIM *DKIM
 	// TLSConfig optionally replaces the default TLS settings (server name
 	// Host, TLS 1.2 or later, system roots), for a private CA or tests.
 	TLSConfig *tls.Config

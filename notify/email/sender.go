@@ -57,6 +57,13 @@ func New(cfg Config) (*Sender, error) {
 			gomail.WithPassword(cfg.Password),
 		)
 	}
+	if cfg.DKIM != nil {
+		signer, err := cfg.DKIM.signer(cfg.From)
+		if err != nil {
+			return nil, fmt.Errorf("email: %w", err)
+		}
+		opts = append(opts, gomail.WithAlwaysDKIMSign(signer))
+	}
 	client, err := gomail.NewClient(cfg.Host, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("email: smtp client: %w", err)

@@ -117,3 +117,10 @@ func (c *Client) nonce() (string, error) {
 	}
 	return hex.EncodeToString(b), nil
 }
+
+// chinaStandardTime is Asia/Shanghai, which keeps no daylight saving time.
+var chinaStandardTime = time.FixedZone("CST", 8*3600)
+
+// DayZone is the zone the per-number daily limits roll over in: midnight
+// Beijing time.
+func (c *Client) DayZone() *time.Location { return chinaStandardTime }

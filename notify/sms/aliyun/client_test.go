@@ -162,39 +162,46 @@ func TestSendTemplateWithoutVars(t *testing.T) {
 	}
 }
 
+// Each class of codeClasses, and the rules after it, against the fake
+// SendSms (which checks the signature) answering in Aliyun's JSON.
 func TestSendProviderErrors(t *testing.T) {
 	t.Parallel()
 	cases := []struct {
-		code      string
-		status    int
-		permanent bool
+		code    string
+		message string
+		status  int
+		class   notify.Class
 	}{
-		{"isv.MOBILE_NUMBER_ILLEGAL", 200, true},
-		{"isv.SMS_TEMPLATE_ILLEGAL", 200, true},
-		{"isv.SMS_SIGNATURE_ILLEGAL", 200, true},
-		{"isv.TEMPLATE_MISSING_PARAMETERS", 200, true},
-		{"isv.BLACK_KEY_CONTROL_LIMIT", 200, true},
-		{"isv.AMOUNT_NOT_ENOUGH", 200, true},
-		{"isp.RAM_PERMISSION_DENY", 200, true},
-		{"isv.BUSINESS_LIMIT_CONTROL", 200, false},
-		{"isv.DAY_LIMIT_CONTROL", 200, false},
-		{"isp.SYSTEM_ERROR", 200, false},
-		{"Throttling.User", 400, false},
-		{"ServiceUnavailable", 503, false},
-		{"InvalidParameter", 400, true},
-		{"SomethingNew", 200, false},
+		{"isv.MOBILE_NUMBER_ILLEGAL", "非法手机号", 200, notify.ClassPermanent},
+		{"isv.SMS_TEMPLATE_ILLEGAL", "模板不合法", 200, notify.ClassPermanent},
+		{"isv.SMS_SIGNATURE_ILLEGAL", "签名不合法", 200, notify.ClassPermanent},
+		{"isv.TEMPLATE_MISSING_PARAMETERS", "模板缺少变量", 200, notify.ClassPermanent},
+		{"isv.BLACK_KEY_CONTROL_LIMIT", "黑名单管控", 200, notify.ClassPermanent},
+		{"isp.RAM_PERMISSION_DENY", "RAM权限DENY", 200, notify.ClassPermanent},
+		{"isv.AMOUNT_NOT_ENOUGH", "账户余额不足", 200, notify.ClassAccount},
+		{"isv.OUT_OF_SERVICE", "业务停机", 200, notify.ClassAccount},
+		{"isv.DAY_LIMIT_CONTROL", "触发日发送限额", 200, notify.ClassDailyLimit},
+		{"isv.BUSINESS_LIMIT_CONTROL", "触发天级流控Permits:10", 200, notify.ClassDailyLimit},
+		{"isv.BUSINESS_LIMIT_CONTROL", "触发小时级流控Permits:5", 200, notify.ClassTransient},
+		{"isv.BUSINESS_LIMIT_CONTROL", "触发分钟级流控Permits:1", 200, notify.ClassTransient},
+		{"isv.MONTH_LIMIT_CONTROL", "触发月发送限额", 200, notify.ClassTransient},
+		{"isp.SYSTEM_ERROR", "系统错误", 200, notify.ClassTransient},
+		{"Throttling.User", "Request was denied due to user flow control.", 400, notify.ClassTransient},
+		{"ServiceUnavailable", "The request has failed due to a temporary failure of the server.", 503, notify.ClassTransient},
+		{"InvalidParameter", "bad", 400, notify.ClassPermanent},
+		{"SomethingNew", "new", 200, notify.ClassTransient},
 	}
 	for _, tc := range cases {
-		t.Run(tc.code, func(t *testing.T) {
+		t.Run(tc.code+"/"+tc.message, func(t *testing.T) {
 			t.Parallel()
 			_, srv := newFake(t, func(w http.ResponseWriter, _ url.Values) {
 				smstest.WriteJSON(w, tc.status, map[string]string{
-					"Code": tc.code, "Message": "rejected +8613812345678 and 13812345678", "RequestId": "R2",
+					"Code": tc.code, "Message": tc.message + ": rejected +8613812345678 and 13812345678", "RequestId": "R2",
 				})
 			})
 			c := newTestClient(t, testConfig(srv.URL))
 			_, err := c.Send(context.Background(), testMessage())
-			smstest.WantError(t, err, tc.permanent, tc.code)
+			smstest.WantClass(t, err, tc.class, tc.code)
 			smstest.WantNoNumber(t, err, "13812345678")
 		})
 	}
@@ -266,5 +273,15 @@ func TestNewClientValidates(t *testing.T) {
 	}
 	if c.endpoint.String() != DefaultEndpoint || c.cfg.Timeout != DefaultTimeout || c.Provider() != "aliyun" {
 		t.Errorf("defaults: endpoint %s timeout %s", c.endpoint, c.cfg.Timeout)
+	}
+}
+
+// The per-number daily limits roll over at midnight Beijing time.
+func TestDayZoneIsBeijing(t *testing.T) {
+	t.Parallel()
+	c := newTestClient(t, testConfig("https://example.com"))
+	midnight := time.Date(2026, 11, 22, 0, 0, 0, 0, c.DayZone())
+	if got := midnight.UTC(); !got.Equal(time.Date(2026, 11, 21, 16, 0, 0, 0, time.UTC)) {
+		t.Fatalf("midnight in the day zone is %v UTC, want 16:00 the day before", got)
 	}
 }

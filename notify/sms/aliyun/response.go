@@ -30,36 +30,55 @@ func interpret(status int, body []byte) (notify.Result, error) {
 		return notify.Result{ProviderMsgID: r.BizId, Code: r.Code}, nil
 	}
 	err := fmt.Errorf("%s: HTTP %d %s: %s (request %s)", op, status, r.Code, smshttp.Redact(r.Message), r.RequestId)
-	if permanent(r.Code, status) {
-		return notify.Result{}, notify.Permanent(r.Code, err)
-	}
-	return notify.Result{}, notify.Transient(r.Code, err)
+	return notify.Result{}, notify.Classify(class(r.Code, r.Message, status), r.Code, err)
 }
 
-// permanent classifies an error code (API错误码 and the OpenAPI gateway's):
-//   - throttling and limit control (isv.BUSINESS_LIMIT_CONTROL,
-//     isv.DAY_LIMIT_CONTROL, isv.MONTH_LIMIT_CONTROL, Throttling.*) pass with
-//     time: transient;
-//   - isp.* are platform faults (isp.SYSTEM_ERROR): transient, except
-//     isp.RAM_PERMISSION_DENY, a RAM grant only an operator can fix;
-//   - SignatureNonceUsed and InvalidTimeStamp.* are re-signed on retry: transient;
+// codeClasses is the table of SendSms codes (API错误码) whose meaning goes
+// beyond "retry or not"; the README's provider table mirrors it.
+var codeClasses = map[string]notify.Class{
+	// 天级流控: the number has had its daily quota; not before tomorrow.
+	// isv.BUSINESS_LIMIT_CONTROL is also the minute and hour limit; class
+	// tells those apart by the message.
+	"isv.DAY_LIMIT_CONTROL":      notify.ClassDailyLimit,
+	"isv.BUSINESS_LIMIT_CONTROL": notify.ClassDailyLimit,
+	// The account cannot send at all: no balance, service stopped.
+	"isv.AMOUNT_NOT_ENOUGH": notify.ClassAccount,
+	"isv.OUT_OF_SERVICE":    notify.ClassAccount,
+	// Limits that pass with time, and platform faults.
+	"isv.MONTH_LIMIT_CONTROL": notify.ClassTransient,
+	"isv.SYSTEM_ERROR":        notify.ClassTransient,
+	// A RAM grant only an operator can fix.
+	"isp.RAM_PERMISSION_DENY": notify.ClassPermanent,
+}
+
+// class classifies an error code (API错误码 and the OpenAPI gateway's):
+//   - codeClasses first; isv.BUSINESS_LIMIT_CONTROL whose message names the
+//     minute or hour limit (触发分钟级流控, 触发小时级流控) is transient;
+//   - isp.* are platform faults (isp.SYSTEM_ERROR): transient;
+//   - Throttling.*, SignatureNonceUsed and InvalidTimeStamp.* (re-signed on
+//     retry), ServiceUnavailable and InternalError*: transient;
 //   - every other isv.* names the request (number, template, signature,
-//     parameters, account): permanent;
+//     parameters): permanent;
 //   - anything else follows the HTTP status (smshttp.PermanentStatus): 4xx
 //     but 408 and 429 permanent, 5xx and an unknown code with 2xx transient.
-func permanent(code string, status int) bool {
+func class(code, message string, status int) notify.Class {
+	if c, ok := codeClasses[code]; ok {
+		if code == "isv.BUSINESS_LIMIT_CONTROL" &&
+			(strings.Contains(message, "分钟级") || strings.Contains(message, "小时级")) {
+			return notify.ClassTransient
+		}
+		return c
+	}
 	switch {
-	case code == "isv.BUSINESS_LIMIT_CONTROL", code == "isv.DAY_LIMIT_CONTROL",
-		code == "isv.MONTH_LIMIT_CONTROL", code == "isv.SYSTEM_ERROR":
-		return false
-	case code == "isp.RAM_PERMISSION_DENY":
-		return true
 	case strings.HasPrefix(code, "isp."), strings.HasPrefix(code, "Throttling"),
 		code == "SignatureNonceUsed", strings.HasPrefix(code, "InvalidTimeStamp"),
 		code == "ServiceUnavailable", strings.HasPrefix(code, "InternalError"):
-		return false
+		return notify.ClassTransient
 	case strings.HasPrefix(code, "isv."):
-		return true
+		return notify.ClassPermanent
 	}
-	return smshttp.PermanentStatus(status)
+	if smshttp.PermanentStatus(status) {
+		return notify.ClassPermanent
+	}
+	return notify.ClassTransient
 }

@@ -95,3 +95,10 @@ func (c *Client) newRequest(ctx context.Context, payload []byte) (*http.Request,
 	req.Header.Set("X-TC-Region", c.cfg.Region)
 	return req, nil
 }
+
+// chinaStandardTime is Asia/Shanghai, which keeps no daylight saving time.
+var chinaStandardTime = time.FixedZone("CST", 8*3600)
+
+// DayZone is the zone the per-number daily limits roll over in: midnight
+// Beijing time.
+func (c *Client) DayZone() *time.Location { return chinaStandardTime }

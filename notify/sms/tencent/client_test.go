@@ -93,29 +93,34 @@ func TestSendRegionAndNoParams(t *testing.T) {
 	}
 }
 
+// Each class of codeClasses and the families, against the fake SendSms
+// (which checks the TC3 signature) answering in the API 3.0 envelope.
 func TestSendProviderErrors(t *testing.T) {
 	t.Parallel()
 	cases := []struct {
-		name      string
-		code      string
-		request   bool // Response.Error rather than a SendStatus
-		permanent bool
+		name    string
+		code    string
+		request bool // Response.Error rather than a SendStatus
+		class   notify.Class
 	}{
-		{"auth", "AuthFailure.SecretIdNotFound", true, true},
-		{"unauthorized", "UnauthorizedOperation.SmsSdkAppIdVerifyFail", true, true},
-		{"param", "InvalidParameterValue.TemplateParameterFormatError", true, true},
-		{"internal", "InternalError.Timeout", true, false},
-		{"plain internal", "InternalError", true, false},
-		{"rate", "RequestLimitExceeded", true, false},
-		{"expired signature", "AuthFailure.SignatureExpire", true, false},
-		{"bad number", "InvalidParameterValue.IncorrectPhoneNumber", false, true},
-		{"template", "FailedOperation.TemplateIncorrectOrUnapproved", false, true},
-		{"signature", "FailedOperation.SignatureIncorrectOrUnapproved", false, true},
-		{"blacklist", "FailedOperation.PhoneNumberInBlacklist", false, true},
-		{"per number limit", "LimitExceeded.PhoneNumberDailyLimit", false, false},
-		{"30s limit", "LimitExceeded.PhoneNumberThirtySecondLimit", false, false},
-		{"country", "LimitExceeded.AppCountryOrRegionInBlacklist", false, true},
-		{"unknown", "SomethingNew.Entirely", false, false},
+		{"auth", "AuthFailure.SecretIdNotFound", true, notify.ClassPermanent},
+		{"unauthorized", "UnauthorizedOperation.SmsSdkAppIdVerifyFail", true, notify.ClassPermanent},
+		{"param", "InvalidParameterValue.TemplateParameterFormatError", true, notify.ClassPermanent},
+		{"internal", "InternalError.Timeout", true, notify.ClassTransient},
+		{"plain internal", "InternalError", true, notify.ClassTransient},
+		{"rate", "RequestLimitExceeded", true, notify.ClassTransient},
+		{"expired signature", "AuthFailure.SignatureExpire", true, notify.ClassTransient},
+		{"bad number", "InvalidParameterValue.IncorrectPhoneNumber", false, notify.ClassPermanent},
+		{"template", "FailedOperation.TemplateIncorrectOrUnapproved", false, notify.ClassPermanent},
+		{"signature", "FailedOperation.SignatureIncorrectOrUnapproved", false, notify.ClassPermanent},
+		{"blacklist", "FailedOperation.PhoneNumberInBlacklist", false, notify.ClassUnsubscribed},
+		{"per number limit", "LimitExceeded.PhoneNumberDailyLimit", false, notify.ClassDailyLimit},
+		{"same content limit", "LimitExceeded.PhoneNumberSameContentDailyLimit", false, notify.ClassDailyLimit},
+		{"balance", "FailedOperation.InsufficientBalanceInSmsPackage", true, notify.ClassAccount},
+		{"arrears", "UnauthorizedOperation.ServiceSuspendDueToArrears", true, notify.ClassAccount},
+		{"30s limit", "LimitExceeded.PhoneNumberThirtySecondLimit", false, notify.ClassTransient},
+		{"country", "LimitExceeded.AppCountryOrRegionInBlacklist", false, notify.ClassPermanent},
+		{"unknown", "SomethingNew.Entirely", false, notify.ClassTransient},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -128,7 +133,7 @@ func TestSendProviderErrors(t *testing.T) {
 			}
 			_, srv := newFake(t, reply)
 			_, err := newTestClient(t, testConfig(srv.URL)).Send(context.Background(), testMessage())
-			smstest.WantError(t, err, tc.permanent, tc.code)
+			smstest.WantClass(t, err, tc.class, tc.code)
 			smstest.WantNoNumber(t, err, "13812345678")
 		})
 	}
@@ -199,5 +204,15 @@ func TestNewClientValidates(t *testing.T) {
 	}
 	if c.endpoint.String() != DefaultEndpoint || c.cfg.Region != DefaultRegion || c.cfg.Timeout != DefaultTimeout || c.Provider() != "tencent" {
 		t.Errorf("defaults: %s %s %s", c.endpoint, c.cfg.Region, c.cfg.Timeout)
+	}
+}
+
+// The per-number daily limits roll over at midnight Beijing time.
+func TestDayZoneIsBeijing(t *testing.T) {
+	t.Parallel()
+	c := newTestClient(t, testConfig("https://example.com"))
+	midnight := time.Date(2026, 11, 22, 0, 0, 0, 0, c.DayZone())
+	if got := midnight.UTC(); !got.Equal(time.Date(2026, 11, 21, 16, 0, 0, 0, time.UTC)) {
+		t.Fatalf("midnight in the day zone is %v UTC, want 16:00 the day before", got)
 	}
 }

@@ -55,16 +55,28 @@ func interpret(status int, body []byte) (notify.Result, error) {
 		op, st.Code, smshttp.Redact(st.Message), r.Response.RequestId))
 }
 
-// Codes that are permanent although their family is retried, and the reverse.
+// codeClasses is the table of exact codes whose class is not their
+// family's (below); the README's provider table mirrors it.
+var codeClasses = map[string]notify.Class{
+	// Per-number daily limits: not before tomorrow.
+	"LimitExceeded.PhoneNumberDailyLimit":            notify.ClassDailyLimit,
+	"LimitExceeded.PhoneNumberSameContentDailyLimit": notify.ClassDailyLimit,
+	// The account cannot send at all: package used up, suspended for arrears.
+	"FailedOperation.InsufficientBalanceInSmsPackage":  notify.ClassAccount,
+	"UnauthorizedOperation.ServiceSuspendDueToArrears": notify.ClassAccount,
+	// The number is on the blacklist, usually because its owner unsubscribed
+	// (通常是用户退订).
+	"FailedOperation.PhoneNumberInBlacklist": notify.ClassUnsubscribed,
+	// Permanent although their family is retried.
+	"LimitExceeded.AppCountryOrRegionInBlacklist": notify.ClassPermanent, // country not allowed by our own settings
+	"LimitExceeded.PhoneNumberCountLimit":         notify.ClassPermanent, // too many numbers; never with one
+	// Transient although its family is permanent: clock skew or a slow
+	// queue; each try is signed afresh.
+	"AuthFailure.SignatureExpire": notify.ClassTransient,
+}
+
+// Families by prefix: request-level and per-number codes share them.
 var (
-	permanentCodes = map[string]bool{
-		"LimitExceeded.AppCountryOrRegionInBlacklist": true, // country not allowed by our own settings
-		"LimitExceeded.PhoneNumberCountLimit":         true, // too many numbers; never with one
-	}
-	transientCodes = map[string]bool{
-		"AuthFailure.SignatureExpire": true, // clock skew or a slow queue; each try is signed afresh
-	}
-	// Families by prefix: request-level and per-number codes share them.
 	transientPrefixes = []string{"LimitExceeded", "RequestLimitExceeded", "InternalError", "ServiceUnavailable", "ResourceUnavailable", "ResourceInsufficient"}
 	permanentPrefixes = []string{"AuthFailure", "FailedOperation", "InvalidParameter", "MissingParameter",
 		"UnauthorizedOperation", "UnsupportedOperation", "UnknownParameter", "InvalidAction", "ActionOffline",
@@ -72,26 +84,28 @@ var (
 		"IpInBlacklist", "IpNotInWhitelist", "RequestSizeLimitExceeded", "ResourceNotFound"}
 )
 
-// classify: rate limits and platform faults are retried; auth, parameter,
-// number, template, signature, balance and permission errors are permanent
-// (FailedOperation.* and InvalidParameterValue.* name the number, template or
-// signature); a code of a family not listed is retried.
+// classify: codeClasses first; then rate limits and platform faults are
+// retried; auth, parameter, number, template, signature and permission
+// errors are permanent (FailedOperation.* and InvalidParameterValue.* name
+// the number, template or signature); a code of a family not listed is
+// retried.
 func classify(code string, err error) error {
-	switch {
-	case permanentCodes[code]:
-		return notify.Permanent(code, err)
-	case transientCodes[code]:
-		return notify.Transient(code, err)
+	return notify.Classify(class(code), code, err)
+}
+
+func class(code string) notify.Class {
+	if c, ok := codeClasses[code]; ok {
+		return c
 	}
 	for _, p := range transientPrefixes {
 		if strings.HasPrefix(code, p) {
-			return notify.Transient(code, err)
+			return notify.ClassTransient
 		}
 	}
 	for _, p := range permanentPrefixes {
 		if strings.HasPrefix(code, p) {
-			return notify.Permanent(code, err)
+			return notify.ClassPermanent
 		}
 	}
-	return notify.Transient(code, err)
+	return notify.ClassTransient
 }

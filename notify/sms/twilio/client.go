@@ -6,16 +6,11 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 
 	"duebell/notify"
 	"duebell/notify/sms/smshttp"
 )
-
-// IdempotencyHeader carries the notice's id. Twilio documents this header on
-// the webhooks it sends; Send sets it on the create request as well.
-const IdempotencyHeader = "I-Twilio-Idempotency-Token"
 
 // Client sends SMS through Twilio. It implements notify.Sender.
 type Client struct {
@@ -48,6 +43,12 @@ func (c *Client) Provider() string { return "twilio" }
 
 // Send creates a Message with msg.Text as its body. The Message sid comes
 // back as ProviderMsgID.
+//
+// Twilio's Message create takes no idempotency key: I-Twilio-Idempotency-Token
+// is a header Twilio puts on the webhooks it sends, and it is not honoured
+// on requests, so Send does not send it. A create that timed out after
+// Twilio accepted it is sent again on retry; nothing on Twilio's side stops
+// that duplicate.
 func (c *Client) Send(ctx context.Context, msg notify.Message) (notify.Result, error) {
 	if !e164(msg.To) {
 		return notify.Result{}, notify.Permanent("invalid_number", fmt.Errorf("twilio: recipient is not an E.164 number"))
@@ -73,7 +74,6 @@ func (c *Client) Send(ctx context.Context, msg notify.Message) (notify.Result, e
 	req.SetBasicAuth(c.cfg.AccountSID, c.cfg.AuthToken)
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.Header.Set("Accept", "application/json")
-	req.Header.Set(IdempotencyHeader, strconv.FormatInt(msg.NotificationID, 10))
 
 	status, body, err := smshttp.Do(c.http, req, c.cfg.Timeout, "twilio")
 	if err != nil {

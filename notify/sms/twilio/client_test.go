@@ -60,8 +60,10 @@ func TestSendHappyPath(t *testing.T) {
 	if !reflect.DeepEqual(calls[0].Form, want) {
 		t.Errorf("form = %v\nwant   %v", calls[0].Form, want)
 	}
-	if got := calls[0].Header.Get(IdempotencyHeader); got != "99" {
-		t.Errorf("%s = %q, want 99", IdempotencyHeader, got)
+	// Twilio does not honour it on requests; sending it would only suggest
+	// a protection that is not there.
+	if got := calls[0].Header.Get("I-Twilio-Idempotency-Token"); got != "" {
+		t.Errorf("I-Twilio-Idempotency-Token = %q, want none", got)
 	}
 }
 
@@ -82,17 +84,18 @@ func TestSendMessagingServiceWithoutCallback(t *testing.T) {
 func TestSendProviderErrors(t *testing.T) {
 	t.Parallel()
 	cases := []struct {
-		name      string
-		status    int
-		code      int
-		wantCode  string
-		permanent bool
+		name     string
+		status   int
+		code     int
+		wantCode string
+		class    notify.Class
 	}{
-		{"invalid number", 400, 21211, "21211", true},
-		{"unsubscribed", 400, 21610, "21610", true},
-		{"not mobile", 400, 21614, "21614", true},
-		{"too many requests", 429, 20429, "20429", false},
-		{"server error", 503, 20500, "20500", false},
+		{"invalid number", 400, 21211, "21211", notify.ClassPermanent},
+		{"unsubscribed", 400, 21610, "21610", notify.ClassUnsubscribed},
+		{"not mobile", 400, 21614, "21614", notify.ClassPermanent},
+		{"account not active", 401, 20005, "20005", notify.ClassAccount},
+		{"too many requests", 429, 20429, "20429", notify.ClassTransient},
+		{"server error", 503, 20500, "20500", notify.ClassTransient},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -101,7 +104,7 @@ func TestSendProviderErrors(t *testing.T) {
 				writeError(w, tc.status, tc.code, "The 'To' number "+form.Get("To")+" is not a valid phone number.")
 			})
 			_, err := newTestClient(t, testConfig(srv.URL)).Send(context.Background(), testMessage())
-			smstest.WantError(t, err, tc.permanent, tc.wantCode)
+			smstest.WantClass(t, err, tc.class, tc.wantCode)
 			smstest.WantNoNumber(t, err, "4155550123")
 		})
 	}
@@ -113,7 +116,9 @@ func TestSendWrongTokenIsRejected(t *testing.T) {
 	cfg := testConfig(srv.URL)
 	cfg.AuthToken = "wrong"
 	_, err := newTestClient(t, cfg).Send(context.Background(), testMessage())
-	smstest.WantError(t, err, smstest.Permanent, "20003")
+	// The fake answers a wrong token as Twilio does (401, code 20003): every
+	// message of the account would fail alike.
+	smstest.WantClass(t, err, notify.ClassAccount, "20003")
 	fake.WantNone(t)
 }
 

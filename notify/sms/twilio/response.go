@@ -22,9 +22,17 @@ type apiError struct {
 	Status   int    `json:"status"`
 }
 
-// interpret: 2xx is the created Message; 408, 429 and 5xx are retried; any
-// other 4xx (21211 invalid number, 21610 unsubscribed, 20003 authentication, …)
-// is permanent, with Twilio's code.
+// codeClasses is the table of Twilio error codes whose meaning goes beyond
+// "retry or not"; the README's provider table mirrors it.
+var codeClasses = map[int]notify.Class{
+	20003: notify.ClassAccount,      // Authenticate: bad credentials or a suspended account
+	20005: notify.ClassAccount,      // Account not active
+	21610: notify.ClassUnsubscribed, // Attempt to send to unsubscribed recipient (replied STOP)
+}
+
+// interpret: 2xx is the created Message; a code in codeClasses has its
+// class; otherwise 408, 429 and 5xx are retried and any other 4xx (21211
+// invalid number, 21614 not a mobile, …) is permanent, with Twilio's code.
 func interpret(status int, body []byte) (notify.Result, error) {
 	if status/100 == 2 {
 		var m message
@@ -42,5 +50,8 @@ func interpret(status int, body []byte) (notify.Result, error) {
 	}
 	// Twilio's messages quote the number (21211), hence Redact.
 	err := fmt.Errorf("twilio: HTTP %d, error %s: %s", status, code, smshttp.Redact(e.Message))
+	if c, ok := codeClasses[e.Code]; ok {
+		return notify.Result{}, notify.Classify(c, code, err)
+	}
 	return notify.Result{}, smshttp.ClassifyStatus(status, code, err)
 }

@@ -12,6 +12,13 @@
 // out_id is the notification id: a retried send of one notice carries the
 // same out_id, so the gateway can drop duplicates. A 2xx reply accepts the
 // message; an optional JSON {"id": "..."} names it.
+//
+// A 4xx reply rejects it: permanently, except 408 and 429 (retried) and
+// 401, 402 and 403, which say the gateway refuses this account (class
+// "account"). A 4xx reply may say more with a JSON "class" field:
+// "daily_limit" (the number's quota for today is used up), "account",
+// "unsubscribed" (the recipient opted out at the gateway), "permanent" or
+// "transient".
 package webhook
 
 import (

@@ -145,16 +145,22 @@ func TestSendRetriedCarriesSameOutID(t *testing.T) {
 func TestSendErrorClasses(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
-		status    int
-		reply     string
-		permanent bool
+		status int
+		reply  string
+		class  notify.Class
 	}{
-		{http.StatusBadRequest, `{"error":"invalid mobile +8613812345678"}`, true},
-		{http.StatusUnprocessableEntity, `{"error":"template not approved"}`, true},
-		{http.StatusTooManyRequests, `{"error":"slow down"}`, false},
-		{http.StatusRequestTimeout, ``, false},
-		{http.StatusServiceUnavailable, `upstream carrier down`, false},
-		{http.StatusInternalServerError, strings.Repeat("x", 5000), false},
+		{http.StatusBadRequest, `{"error":"invalid mobile +8613812345678"}`, notify.ClassPermanent},
+		{http.StatusUnprocessableEntity, `{"error":"template not approved"}`, notify.ClassPermanent},
+		{http.StatusUnauthorized, `{"error":"bad signature"}`, notify.ClassAccount},
+		{http.StatusPaymentRequired, `{"error":"balance exhausted"}`, notify.ClassAccount},
+		{http.StatusForbidden, ``, notify.ClassAccount},
+		{http.StatusTooManyRequests, `{"error":"quota for +8613812345678 used up today","class":"daily_limit"}`, notify.ClassDailyLimit},
+		{http.StatusUnprocessableEntity, `{"error":"recipient replied TD","class":"unsubscribed"}`, notify.ClassUnsubscribed},
+		{http.StatusBadRequest, `{"class":"made_up"}`, notify.ClassPermanent},
+		{http.StatusTooManyRequests, `{"error":"slow down"}`, notify.ClassTransient},
+		{http.StatusRequestTimeout, ``, notify.ClassTransient},
+		{http.StatusServiceUnavailable, `upstream carrier down`, notify.ClassTransient},
+		{http.StatusInternalServerError, strings.Repeat("x", 5000), notify.ClassTransient},
 	} {
 		_, c := setup(t, tc.status, tc.reply)
 		_, err := c.Send(context.Background(), sms(1))
@@ -162,8 +168,8 @@ func TestSendErrorClasses(t *testing.T) {
 			t.Errorf("%d: Send succeeded", tc.status)
 			continue
 		}
-		if notify.IsPermanent(err) != tc.permanent {
-			t.Errorf("%d: permanent = %v, want %v (%v)", tc.status, notify.IsPermanent(err), tc.permanent, err)
+		if notify.ErrorClass(err) != tc.class || notify.IsPermanent(err) != tc.class.Permanent() {
+			t.Errorf("%d %s: class = %s, want %s (%v)", tc.status, tc.reply, notify.ErrorClass(err), tc.class, err)
 		}
 		if code := notify.ErrorCode(err); code != strconv.Itoa(tc.status) {
 			t.Errorf("%d: code %q", tc.status, code)

@@ -115,6 +115,18 @@ func WantError(t testing.TB, err error, permanent bool, code string) {
 	}
 }
 
+// WantClass ends the test unless err is a notify error of class c carrying
+// code.
+func WantClass(t testing.TB, err error, c notify.Class, code string) {
+	t.Helper()
+	if err == nil || notify.ErrorClass(err) != c || notify.ErrorCode(err) != code {
+		t.Fatalf("err = %v (class %q, code %q), want %s %s", err, notify.ErrorClass(err), notify.ErrorCode(err), c, code)
+	}
+	if notify.IsPermanent(err) != c.Permanent() {
+		t.Fatalf("err = %v: IsPermanent = %v for class %s", err, notify.IsPermanent(err), c)
+	}
+}
+
 // WantNoNumber fails the test if err's text carries number: errors reach
 // logs, and a phone number must not.
 func WantNoNumber(t testing.TB, err error, number string) {

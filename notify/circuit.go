@@ -1,0 +1,193 @@
+package notify
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"time"
+
+	"duebell/repo"
+)
+
+// DefaultCircuitProbe is how long a provider's circuit stays open before a
+// notice is sent through it again as a probe.
+const DefaultCircuitProbe = 10 * time.Minute
+
+// A provider that answers with an account-level failure (ClassAccount: no
+// balance, arrears, suspended, refused credentials) refuses every message
+// alike, so a breaker per provider stops sending through it: notices wait
+// (no attempt counted) or, where the stage has a fallback channel, give way
+// to it; after the channel's probe interval one notice goes out as a probe,
+// and the first success closes the circuit. The state is this process's
+// own; each change is also written to the store (provider_circuits) for the
+// console, and reported to the Observer (metrics) and the log.
+
+// circuitStore records circuit changes (repo.Repo implements it); a
+// dispatcher starts with the circuits it finds open there, so a restart or
+// another replica does not send through a provider known to refuse.
+type circuitStore interface {
+	OpenCircuit(ctx context.Context, c repo.Circuit) error
+	CloseCircuit(ctx context.Context, provider string, now time.Time) error
+	OpenCircuits(ctx context.Context) ([]repo.Circuit, error)
+}
+
+// circuitObserver is told when a provider's circuit opens or closes.
+type circuitObserver interface {
+	CircuitOpen(provider string, open bool)
+}
+
+type circuit struct {
+	probeAt time.Time
+	probing bool // a probe is being sent
+}
+
+// breaker holds the open circuits by provider.
+type breaker struct {
+	mu     sync.Mutex
+	open   map[string]*circuit
+	loaded sync.Once
+}
+
+// loadCircuits reads, once, the circuits the store has open (RunOnce and
+// Start call it before their first claim).
+func (d *Dispatcher) loadCircuits() {
+	d.breaker.loaded.Do(func() {
+		s, ok := d.cfg.Store.(circuitStore)
+		if !ok {
+			return
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		cs, err := s.OpenCircuits(ctx)
+		if err != nil {
+			d.cfg.Logger.Warn("read open circuits", slog.String("error", err.Error()))
+			return
+		}
+		d.breaker.mu.Lock()
+		defer d.breaker.mu.Unlock()
+		for _, c := range cs {
+			if _, ok := d.breaker.open[c.Provider]; !ok {
+				d.breaker.open[c.Provider] = &circuit{probeAt: c.ProbeAt}
+				d.circuitChanged(c.Provider, true)
+				d.cfg.Logger.Error("provider circuit open (recorded earlier): sends through it wait",
+					slog.String("provider", c.Provider), slog.String("code", c.Code), slog.Time("probe_at", c.ProbeAt))
+			}
+		}
+	})
+}
+
+// admit says whether a notice may go through provider at now: ok, or
+// wait until the returned time. When the probe time has come, the first
+// caller becomes the probe (probe true) and the others wait for it.
+func (b *breaker) admit(provider string, now time.Time, retry time.Duration) (until time.Time, probe, ok bool) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	c := b.open[provider]
+	switch {
+	case c == nil:
+		return time.Time{}, false, true
+	case now.Before(c.probeAt):
+		return c.probeAt, false, false
+	case c.probing:
+		return now.Add(retry), false, false
+	}
+	c.probing = true
+	return time.Time{}, true, true
+}
+
+// probeFor is how long provider's circuit stays open on channel.
+func (d *Dispatcher) probeFor(channel string) time.Duration {
+	if p := d.cfg.CircuitProbe[channel]; p > 0 {
+		return p
+	}
+	return DefaultCircuitProbe
+}
+
+// probeRetry is how soon a notice that met a probe in flight looks again.
+func probeRetry(probe time.Duration) time.Duration { return min(probe, time.Minute) }
+
+// circuitHold defers c, or hands it to its stage's fallback, while its
+// provider's circuit is open. It is checked before the send; admitted
+// notices are sent (one of them as the probe).
+func (d *Dispatcher) circuitHold(now time.Time, c *repo.Claim, provider string) (out repo.Outcome, probe, held bool) {
+	until, probe, ok := d.breaker.admit(provider, now, probeRetry(d.probeFor(c.Channel)))
+	if ok {
+		return repo.Outcome{}, probe, false
+	}
+	reason := "waiting: " + provider + " circuit open (account refused)"
+	if fb := d.cfg.Fallbacks[c.Stage]; fb != "" && c.Channel == ChannelSMS {
+		return repo.Outcome{ID: c.ID, Status: repo.StatusFailed,
+			Reason: provider + " circuit open (account refused); " + fb + " fallback"}, false, true
+	}
+	out, _ = postpone(c, until, reason)
+	return out, false, true
+}
+
+// openCircuit opens (or keeps open) provider's circuit after an account
+// failure at now and returns when it will be probed.
+func (d *Dispatcher) openCircuit(now time.Time, channel, provider, code string, err error) time.Time {
+	probeAt := now.Add(d.probeFor(channel))
+	d.breaker.mu.Lock()
+	c, was := d.breaker.open[provider]
+	if !was {
+		c = &circuit{}
+		d.breaker.open[provider] = c
+	}
+	c.probeAt, c.probing = probeAt, false
+	d.breaker.mu.Unlock()
+	if was {
+		d.cfg.Logger.LogAttrs(context.Background(), slog.LevelWarn, "provider circuit stays open",
+			slog.String("provider", provider), slog.String("code", code), slog.Time("probe_at", probeAt))
+	} else {
+		d.cfg.Logger.LogAttrs(context.Background(), slog.LevelError, "provider circuit opened: account refused, sends through it stop",
+			slog.String("provider", provider), slog.String("channel", channel), slog.String("code", code),
+			slog.String("error", err.Error()), slog.Time("probe_at", probeAt))
+		d.circuitChanged(provider, true)
+	}
+	if s, ok := d.cfg.Store.(circuitStore); ok {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := s.OpenCircuit(ctx, repo.Circuit{Provider: provider, Channel: channel, OpenedAt: now, ProbeAt: probeAt,
+			Code: code, Error: err.Error(), UpdatedAt: now}); err != nil {
+			d.cfg.Logger.Warn("record open circuit", slog.String("provider", provider), slog.String("error", err.Error()))
+		}
+	}
+	return probeAt
+}
+
+// sendSucceeded closes provider's circuit, if open: the account works.
+func (d *Dispatcher) sendSucceeded(now time.Time, provider string) {
+	d.breaker.mu.Lock()
+	_, was := d.breaker.open[provider]
+	delete(d.breaker.open, provider)
+	d.breaker.mu.Unlock()
+	if !was {
+		return
+	}
+	d.cfg.Logger.Info("provider circuit closed: sends resume", slog.String("provider", provider))
+	d.circuitChanged(provider, false)
+	if s, ok := d.cfg.Store.(circuitStore); ok {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := s.CloseCircuit(ctx, provider, now); err != nil {
+			d.cfg.Logger.Warn("record closed circuit", slog.String("provider", provider), slog.String("error", err.Error()))
+		}
+	}
+}
+
+// probeEnded lets the next notice probe provider again: the probe failed
+// for a reason that says nothing about the account (a timeout, this
+// number).
+func (d *Dispatcher) probeEnded(provider string) {
+	d.breaker.mu.Lock()
+	defer d.breaker.mu.Unlock()
+	if c := d.breaker.open[provider]; c != nil {
+		c.probing = false
+	}
+}
+
+func (d *Dispatcher) circuitChanged(provider string, open bool) {
+	if o, ok := d.cfg.Observer.(circuitObserver); ok {
+		o.CircuitOpen(provider, open)
+	}
+}

@@ -1,0 +1,114 @@
+package notify
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"duebell/repo"
+)
+
+// DayZoner is implemented by providers whose per-number daily limits roll
+// over at midnight in a zone of their own (Aliyun and Tencent: Asia/Shanghai).
+// Other providers' days are taken to roll over in Config.DefaultTimezone.
+type DayZoner interface {
+	DayZone() *time.Location
+}
+
+// unwrapper is a Sender wrapping another (metrics).
+type unwrapper interface{ Unwrap() Sender }
+
+// dayZone is the zone sender's day rolls over in.
+func (d *Dispatcher) dayZone(s Sender) *time.Location {
+	for s != nil {
+		if z, ok := s.(DayZoner); ok && z.DayZone() != nil {
+			return z.DayZone()
+		}
+		u, ok := s.(unwrapper)
+		if !ok {
+			break
+		}
+		s = u.Unwrap()
+	}
+	return d.location(d.cfg.DefaultTimezone)
+}
+
+// optOutStore records a provider's unsubscribe report (repo.Repo implements it).
+type optOutStore interface {
+	OptOutSMS(ctx context.Context, in repo.OptOutSMSInput) (bool, error)
+}
+
+// classified decides a notice whose send failed with one of the classes
+// beyond retry-or-not, and reports whether it did:
+//   - daily_limit: pending until the send window's first opening after the
+//     provider's day rolls over; the attempt is given back;
+//   - account: the provider's circuit opens; the notice waits for the probe
+//     with its attempt given back, or fails over to its stage's fallback;
+//   - unsubscribed: the customer's SMS opt-out is set (audited) and the
+//     notice fails, so its stage's fallback, if any, stands in.
+//
+// The try is logged as an attempt in every case.
+func (d *Dispatcher) classified(now time.Time, loc *time.Location, c *repo.Claim, sender Sender,
+	att *repo.Attempt, err error, out *repo.Outcome) bool {
+	class := ErrorClass(err)
+	code := ErrorCode(err)
+	provider := sender.Provider()
+	switch class {
+	case ClassDailyLimit:
+		zone := d.dayZone(sender)
+		t := now.In(zone)
+		rollover := time.Date(t.Year(), t.Month(), t.Day()+1, 0, 0, 0, 0, zone)
+		att.Outcome, att.Code, att.Error = OutcomeFor(class), code, err.Error()
+		out.Status, out.NextAttemptAt, out.Deferred, out.LastError = repo.StatusPending,
+			d.window(c.Kind).Next(rollover, loc), true, err.Error()
+		out.Reason = "daily limit at " + provider + " (" + code + "): waiting for its next day"
+		d.log(c, slog.LevelWarn, "daily limit reached, deferred to the provider's next day",
+			slog.String("provider", provider), slog.String("code", code), slog.Time("next", out.NextAttemptAt))
+	case ClassAccount:
+		probeAt := d.openCircuit(now, c.Channel, provider, code, err)
+		att.Outcome, att.Code, att.Error = OutcomeFor(class), code, err.Error()
+		out.LastError = err.Error()
+		if fb := d.cfg.Fallbacks[c.Stage]; fb != "" && c.Channel == ChannelSMS {
+			out.Status, out.Reason = repo.StatusFailed, provider+" circuit open ("+code+"); "+fb+" fallback"
+			return true
+		}
+		out.Status, out.NextAttemptAt, out.Deferred = repo.StatusPending, probeAt, true
+		out.Reason = "waiting: " + provider + " circuit open (" + code + ")"
+	case ClassUnsubscribed:
+		att.Outcome, att.Code, att.Error = OutcomeFor(class), code, err.Error()
+		reason := "unsubscribed at " + provider + " (" + code + ")"
+		out.Status, out.LastError = repo.StatusFailed, err.Error()
+		out.Reason = reason
+		if c.Channel != ChannelSMS {
+			return true
+		}
+		out.Reason = reason + "; SMS opt-out set"
+		s, ok := d.cfg.Store.(optOutStore)
+		if !ok {
+			return true
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		changed, oerr := s.OptOutSMS(ctx, repo.OptOutSMSInput{CustomerID: c.Customer.ID, NotificationID: c.ID,
+			Provider: provider, Code: code, Reason: reason, Now: now})
+		switch {
+		case oerr != nil:
+			out.Reason = reason
+			d.log(c, slog.LevelError, "could not set SMS opt-out", slog.String("error", oerr.Error()))
+		case changed:
+			d.log(c, slog.LevelWarn, "recipient unsubscribed at provider: SMS opt-out set",
+				slog.String("provider", provider), slog.String("code", code))
+		}
+	default:
+		return false
+	}
+	return true
+}
+
+// OutcomeFor is the delivery_attempts outcome of a failure of class c.
+func OutcomeFor(c Class) string {
+	if c.Permanent() {
+		return repo.OutcomePermanent
+	}
+	return repo.OutcomeTransient
+}

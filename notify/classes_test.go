@@ -1,0 +1,257 @@
+package notify_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"log/slog"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"duebell/notify"
+	"duebell/repo"
+	"duebell/repo/repotest"
+)
+
+// zonedSender is a scripted sender whose provider day rolls over in zone.
+type zonedSender struct {
+	*scriptedSender
+	zone *time.Location
+}
+
+func (z zonedSender) DayZone() *time.Location { return z.zone }
+
+// namedSender is a scripted sender under another provider name.
+type namedSender struct {
+	*scriptedSender
+	name string
+}
+
+func (n namedSender) Provider() string { return n.name }
+
+// circuitWatch records the circuit changes a dispatcher reports.
+type circuitWatch struct {
+	mu      sync.Mutex
+	changes []string
+}
+
+func (w *circuitWatch) Finished(string, string, string, time.Duration) {}
+func (w *circuitWatch) CircuitOpen(provider string, open bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.changes = append(w.changes, map[bool]string{true: "open ", false: "closed "}[open]+provider)
+}
+
+// lockedBuf is a log sink safe for the dispatcher's workers.
+type lockedBuf struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuf) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuf) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// smsNotices queues one SMS reminder for each of refs (bills due 11-24).
+func smsNotices(t *testing.T, b *bundle, refs ...string) {
+	t.Helper()
+	for i, ref := range refs {
+		repotest.Customer(t, b.r, ref, func(c *repo.Customer) { c.Phone = "+861381234567" + string(rune('0'+i)) })
+		repotest.Plan(t, b.r, "p-"+ref, ref, []repo.Date{repo.NewDate(2026, 11, 24)})
+	}
+	if _, err := b.r.QueueDueReminders(context.Background(), sh(11, 21, 8, 0), smsOnlyStages); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func (b *bundle) smsNotices(t *testing.T) []repo.Notification {
+	t.Helper()
+	var ns []repo.Notification
+	if err := b.r.DB().Select(&ns, `SELECT * FROM notifications WHERE channel = 'sms' ORDER BY id`); err != nil {
+		t.Fatal(err)
+	}
+	return ns
+}
+
+// A per-number daily limit does not burn the retries within minutes: the
+// notice waits for the send window after the provider's midnight, keeps its
+// attempts, and says why.
+func TestDailyLimitWaitsForTheProvidersNextDay(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name string
+		zone *time.Location
+		want time.Time
+	}{
+		// Beijing midnight, then the customer's 09:00 window opening.
+		{"beijing day", time.FixedZone("CST", 8*3600), sh(11, 22, 9, 0)},
+		// A provider on UTC-8 rolls over at 16:00 Beijing time, inside the window.
+		{"pacific day", time.FixedZone("PST", -8*3600), sh(11, 21, 16, 0)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			limit := notify.Classify(notify.ClassDailyLimit, "isv.DAY_LIMIT_CONTROL", errors.New("触发日发送限额"))
+			b := setup(t)
+			b.sms.errs = []error{limit}
+			b.cfg.Senders["sms"] = zonedSender{b.sms, tc.zone}
+			smsNotices(t, b, "c1")
+			b.dispatch(t, sh(11, 21, 10, 0))
+			n := b.notice(t, "sms")
+			if n.Status != "pending" || n.Attempts != 0 || !n.NextAttemptAt.Equal(tc.want) ||
+				!strings.Contains(n.StatusReason, "daily limit at scripted (isv.DAY_LIMIT_CONTROL)") {
+				t.Fatalf("notice %s attempts %d next %v reason %q; want pending, 0 attempts, next %v",
+					n.Status, n.Attempts, n.NextAttemptAt, n.StatusReason, tc.want)
+			}
+			if as := b.attempts(t, n.ID); len(as) != 1 || as[0].Outcome != "transient" || as[0].Code != "isv.DAY_LIMIT_CONTROL" {
+				t.Fatalf("attempts %+v, want the try logged", as)
+			}
+			if c := b.dispatch(t, tc.want.Add(-time.Minute)); c["sent"] != 0 {
+				t.Fatalf("sent before the provider's day rolled over: %v", c)
+			}
+			b.dispatch(t, tc.want)
+			if n := b.notice(t, "sms"); n.Status != "sent" || n.Attempts != 1 {
+				t.Fatalf("after the rollover: %s, %d attempts", n.Status, n.Attempts)
+			}
+		})
+	}
+}
+
+// An account-level refusal opens the provider's circuit: the other notices
+// are not sent into it, none spends an attempt, an ERROR line and the metric
+// say so, the console's table has it; after the probe interval one notice
+// probes, and its success closes the circuit and sends the rest.
+func TestAccountFailureOpensTheProviderCircuit(t *testing.T) {
+	t.Parallel()
+	logs := &lockedBuf{}
+	watch := &circuitWatch{}
+	var now time.Time
+	b := setup(t, func(c *notify.Config) {
+		c.Workers = 1
+		c.CircuitProbe = map[string]time.Duration{"sms": 15 * time.Minute}
+		c.Observer = watch
+		c.Logger = slog.New(slog.NewJSONHandler(logs, nil))
+		c.Now = func() time.Time { return now }
+	})
+	b.sms.errs = []error{notify.Classify(notify.ClassAccount, "isv.AMOUNT_NOT_ENOUGH", errors.New("账户余额不足"))}
+	smsNotices(t, b, "c1", "c2", "c3")
+	d, err := notify.New(b.cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	run := func(at time.Time) {
+		t.Helper()
+		now = at
+		if _, err := d.RunOnce(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	run(sh(11, 21, 10, 0))
+	probeAt := sh(11, 21, 10, 15)
+	ns := b.smsNotices(t)
+	for _, n := range ns {
+		if n.Status != "pending" || n.Attempts != 0 || !n.NextAttemptAt.Equal(probeAt) || !strings.Contains(n.StatusReason, "scripted circuit open") {
+			t.Errorf("notice %d: %s, %d attempts, next %v, %q; want pending until the probe", n.ID, n.Status, n.Attempts, n.NextAttemptAt, n.StatusReason)
+		}
+	}
+	if got := len(b.attempts(t, ns[0].ID)) + len(b.attempts(t, ns[1].ID)) + len(b.attempts(t, ns[2].ID)); got != 1 {
+		t.Errorf("%d attempts logged, want 1: the others were never sent", got)
+	}
+	if len(b.sms.messages()) != 0 {
+		t.Errorf("sent %d", len(b.sms.messages()))
+	}
+	if !strings.Contains(logs.String(), `"level":"ERROR","msg":"provider circuit opened`) || !strings.Contains(logs.String(), `"code":"isv.AMOUNT_NOT_ENOUGH"`) {
+		t.Errorf("no ERROR line for the open circuit:\n%s", logs)
+	}
+	open, err := b.r.OpenCircuits(context.Background())
+	if err != nil || len(open) != 1 || open[0].Provider != "scripted" || !open[0].ProbeAt.Equal(probeAt) || open[0].Code != "isv.AMOUNT_NOT_ENOUGH" {
+		t.Fatalf("open circuits %+v, %v", open, err)
+	}
+
+	// A restarted dispatcher remembers the circuit.
+	fresh, err := notify.New(b.cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now = sh(11, 21, 10, 5)
+	if _, err := fresh.RunOnce(context.Background()); err != nil || len(b.sms.messages()) != 0 {
+		t.Fatalf("sent %d before the probe, %v", len(b.sms.messages()), err)
+	}
+
+	run(probeAt)
+	for _, n := range b.smsNotices(t) {
+		if n.Status != "sent" || n.Attempts != 1 {
+			t.Errorf("notice %d after the probe: %s, %d attempts", n.ID, n.Status, n.Attempts)
+		}
+	}
+	if open, _ := b.r.OpenCircuits(context.Background()); len(open) != 0 {
+		t.Errorf("circuit still recorded open: %+v", open)
+	}
+	watch.mu.Lock()
+	defer watch.mu.Unlock()
+	if strings.Join(watch.changes, ",") != "open scripted,open scripted,closed scripted" {
+		t.Errorf("circuit changes %v", watch.changes)
+	}
+}
+
+// With a fallback channel on the stage, an open SMS circuit hands the
+// notice to email instead of holding it.
+func TestAccountFailureFallsBackToEmail(t *testing.T) {
+	t.Parallel()
+	b := fallbackSetup(t, nil)
+	b.cfg.Senders["email"] = namedSender{b.email, "smtp"} // another provider: its circuit is closed
+	b.sms.errs = []error{notify.Classify(notify.ClassAccount, "UnauthorizedOperation.ServiceSuspendDueToArrears", errors.New("欠费停服"))}
+	b.dispatch(t, sh(11, 21, 10, 0))
+	sms := b.notice(t, "sms")
+	if sms.Status != "failed" || !strings.Contains(sms.StatusReason, "scripted circuit open (UnauthorizedOperation.ServiceSuspendDueToArrears); email fallback") {
+		t.Fatalf("sms %s %q", sms.Status, sms.StatusReason)
+	}
+	if em := b.fallbackOf(t, sms.ID); em.Status != "sent" || len(b.email.messages()) != 1 {
+		t.Fatalf("fallback email %s, %d emails", em.Status, len(b.email.messages()))
+	}
+}
+
+// A number the provider reports unsubscribed gets the customer's SMS
+// opt-out, with the reason, audited; a later push of the customer does not
+// clear it, and the next reminder goes by email instead of failing again.
+func TestUnsubscribedSetsTheSMSOptOut(t *testing.T) {
+	t.Parallel()
+	b := fallbackSetup(t, nil)
+	b.sms.errs = []error{notify.Classify(notify.ClassUnsubscribed, "21610", errors.New("Attempt to send to unsubscribed recipient"))}
+	b.dispatch(t, sh(11, 21, 10, 0))
+	sms := b.notice(t, "sms")
+	if sms.Status != "failed" || !strings.HasPrefix(sms.StatusReason, "unsubscribed at scripted (21610); SMS opt-out set") {
+		t.Fatalf("sms %s %q", sms.Status, sms.StatusReason)
+	}
+	if as := b.attempts(t, sms.ID); len(as) != 1 || as[0].Outcome != "permanent" || as[0].Code != "21610" {
+		t.Fatalf("attempts %+v", as)
+	}
+	if em := b.fallbackOf(t, sms.ID); em.Status != "sent" {
+		t.Fatalf("fallback email %s", em.Status)
+	}
+	c, err := b.r.GetCustomer(context.Background(), "c1")
+	if err != nil || !c.SMSOptOut || c.SMSOptOutReason != "unsubscribed at scripted (21610)" {
+		t.Fatalf("customer %+v, %v", c, err)
+	}
+	audit, err := b.r.ListAudit(context.Background(), time.Time{}, "duebell", 10)
+	if err != nil || len(audit) != 1 || audit[0].Action != "customer.sms_opt_out" || audit[0].Target != "customer:c1" ||
+		!strings.Contains(string(audit[0].Detail), `"code": "21610"`) {
+		t.Fatalf("audit %+v, %v", audit, err)
+	}
+
+	// The lender pushes the customer again without an opt-out.
+	c.SMSOptOut = false
+	if c, err = b.r.UpsertCustomer(context.Background(), c, sh(11, 22, 8, 0)); err != nil || !c.SMSOptOut {
+		t.Fatalf("push cleared the provider's opt-out: %+v, %v", c, err)
+	}
+}

@@ -1,0 +1,99 @@
+package repo
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+)
+
+// OptOutSMSInput is a provider's report that a customer's number
+// unsubscribed (Tencent PhoneNumberInBlacklist, Twilio 21610).
+type OptOutSMSInput struct {
+	CustomerID     int64
+	NotificationID int64
+	Provider, Code string
+	Reason         string // e.g. "unsubscribed at tencent (FailedOperation.PhoneNumberInBlacklist)"
+	Now            time.Time
+}
+
+// OptOutSMS sets the customer's SMS opt-out with its reason and audits it,
+// in one transaction. It reports false, and audits nothing, when the
+// customer had already opted out.
+func (r *Repo) OptOutSMS(ctx context.Context, in OptOutSMSInput) (bool, error) {
+	changed := false
+	err := r.withTx(ctx, func(tx *sqlx.Tx) error {
+		var ref string
+		err := tx.GetContext(ctx, &ref, `
+			UPDATE customers SET sms_opt_out = true, sms_opt_out_reason = $2, updated_at = $3
+			 WHERE id = $1 AND NOT sms_opt_out
+			RETURNING ref`, in.CustomerID, in.Reason, in.Now)
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil // opted out already, or no such customer
+		}
+		if err != nil {
+			return err
+		}
+		changed = true
+		return Audit(ctx, tx, in.Now, "duebell", "customer.sms_opt_out", "customer:"+ref, map[string]any{
+			"reason": in.Reason, "provider": in.Provider, "code": in.Code, "notification_id": in.NotificationID})
+	})
+	if err != nil {
+		return false, fmt.Errorf("opt out sms: %w", err)
+	}
+	return changed, nil
+}
+
+// Circuit is a provider that refused the account, as provider_circuits
+// keeps it.
+type Circuit struct {
+	Provider  string     `db:"provider" json:"provider"`
+	Channel   string     `db:"channel" json:"channel"`
+	OpenedAt  time.Time  `db:"opened_at" json:"opened_at"`
+	ProbeAt   time.Time  `db:"probe_at" json:"probe_at"`
+	Code      string     `db:"code" json:"code"`
+	Error     string     `db:"error" json:"error"`
+	UpdatedAt time.Time  `db:"updated_at" json:"updated_at"`
+	ClosedAt  *time.Time `db:"closed_at" json:"closed_at,omitempty"`
+}
+
+// OpenCircuit records c as open (ClosedAt ignored): a new row, or the
+// provider's row reopened or updated with the new probe time and error.
+// An open circuit keeps its first opened_at.
+func (r *Repo) OpenCircuit(ctx context.Context, c Circuit) error {
+	if _, err := r.db.ExecContext(ctx, `
+		INSERT INTO provider_circuits (provider, channel, opened_at, probe_at, code, error, updated_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7)
+		ON CONFLICT (provider) DO UPDATE SET
+			channel = EXCLUDED.channel, probe_at = EXCLUDED.probe_at, code = EXCLUDED.code,
+			error = EXCLUDED.error, updated_at = EXCLUDED.updated_at, closed_at = NULL,
+			opened_at = CASE WHEN provider_circuits.closed_at IS NULL THEN provider_circuits.opened_at
+			                 ELSE EXCLUDED.opened_at END`,
+		c.Provider, c.Channel, c.OpenedAt, c.ProbeAt, c.Code, c.Error, c.UpdatedAt); err != nil {
+		return fmt.Errorf("open circuit %s: %w", c.Provider, err)
+	}
+	return nil
+}
+
+// CloseCircuit marks provider's circuit closed at now, if it is open.
+func (r *Repo) CloseCircuit(ctx context.Context, provider string, now time.Time) error {
+	if _, err := r.db.ExecContext(ctx, `
+		UPDATE provider_circuits SET closed_at = $2, updated_at = $2
+		 WHERE provider = $1 AND closed_at IS NULL`, provider, now); err != nil {
+		return fmt.Errorf("close circuit %s: %w", provider, err)
+	}
+	return nil
+}
+
+// OpenCircuits lists the open circuits, by provider.
+func (r *Repo) OpenCircuits(ctx context.Context) ([]Circuit, error) {
+	var out []Circuit
+	if err := r.db.SelectContext(ctx, &out,
+		`SELECT * FROM provider_circuits WHERE closed_at IS NULL ORDER BY provider`); err != nil {
+		return nil, fmt.Errorf("open circuits: %w", err)
+	}
+	return out, nil
+}
