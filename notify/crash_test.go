@@ -1,6 +1,7 @@
 package notify_test
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"flag"
@@ -81,6 +82,7 @@ func crashChild() int {
 	if os.Getenv(crashServeEnv) != "" {
 		ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM)
 		defer stop()
+		fmt.Println("ready") // SIGTERM from here on drains, as serve's does
 		d.Start(ctx)
 		return 0
 	}
@@ -101,8 +103,17 @@ func startChild(t *testing.T, schema string, sink *crashSink, offset time.Durati
 		cmd.Env = append(cmd.Env, crashServeEnv+"=1")
 	}
 	cmd.Stderr = os.Stderr
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
+	}
+	if serve { // a SIGTERM before the child handles it would just kill it
+		if line, err := bufio.NewReader(stdout).ReadString('\n'); err != nil || line != "ready\n" {
+			t.Fatalf("dispatcher child did not start: %q %v", line, err)
+		}
 	}
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait() }()
