@@ -48,7 +48,7 @@ func NewClient(cfg Config) (*Client, error) {
 	if cfg.Rand == nil {
 		cfg.Rand = rand.Reader
 	}
-	hc := cmp.Or(cfg.HTTPClient, &http.Client{})
+	hc := cmp.Or(cfg.HTTPClient, smshttp.NewHTTPClient())
 	return &Client{cfg: cfg, endpoint: u, http: hc}, nil
 }
 

@@ -167,3 +167,19 @@ func maskDigits(s string) string {
 	}
 	return b.String()
 }
+
+// MaxConnsPerHost is how many connections a provider client keeps open to
+// its gateway: enough for every dispatch worker, so a morning burst reuses
+// connections instead of redialling (net/http keeps 2 idle per host by
+// default).
+const MaxConnsPerHost = 64
+
+// NewHTTPClient is the client a provider uses when its config names none:
+// http.DefaultTransport's settings with idle connections sized to the
+// dispatcher's workers. Timeouts are per request (see Do).
+func NewHTTPClient() *http.Client {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxIdleConns = 2 * MaxConnsPerHost
+	t.MaxIdleConnsPerHost = MaxConnsPerHost
+	return &http.Client{Transport: t}
+}

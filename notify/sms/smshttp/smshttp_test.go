@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -238,5 +239,38 @@ func TestDo(t *testing.T) {
 	_, _, err = get("/short", 5*time.Second)
 	if notify.IsPermanent(err) || notify.ErrorCode(err) != "network" || !strings.Contains(err.Error(), "prov: read response: ") {
 		t.Errorf("short body: err = %v, want transient network", err)
+	}
+}
+
+func TestNewHTTPClientReusesConnectionsForEveryWorker(t *testing.T) {
+	var mu sync.Mutex
+	conns := map[string]bool{}
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		conns[r.RemoteAddr] = true
+		mu.Unlock()
+		fmt.Fprint(w, "{}")
+	}))
+	srv.Start()
+	defer srv.Close()
+	c := NewHTTPClient()
+	// 16 workers send 20 requests each: with the default transport's 2 idle
+	// connections per host most of them would dial anew.
+	var wg sync.WaitGroup
+	for range 16 {
+		wg.Go(func() {
+			for range 20 {
+				resp, err := c.Get(srv.URL)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				_, _ = ReadBody(resp)
+			}
+		})
+	}
+	wg.Wait()
+	if len(conns) > 16 {
+		t.Errorf("%d connections for 16 workers, want at most one each", len(conns))
 	}
 }

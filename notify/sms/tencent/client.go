@@ -45,7 +45,7 @@ func NewClient(cfg Config) (*Client, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	hc := cmp.Or(cfg.HTTPClient, &http.Client{})
+	hc := cmp.Or(cfg.HTTPClient, smshttp.NewHTTPClient())
 	return &Client{cfg: cfg, endpoint: u, http: hc}, nil
 }
 

@@ -34,7 +34,7 @@ func NewClient(cfg Config) (*Client, error) {
 	// ParseEndpoint gives an empty path).
 	u = u.JoinPath("2010-04-01", "Accounts", cfg.AccountSID, "Messages.json")
 	cfg.Timeout = cmp.Or(cfg.Timeout, DefaultTimeout)
-	hc := cmp.Or(cfg.HTTPClient, &http.Client{})
+	hc := cmp.Or(cfg.HTTPClient, smshttp.NewHTTPClient())
 	return &Client{cfg: cfg, messages: u.String(), http: hc}, nil
 }
 

@@ -81,7 +81,8 @@ func NewClient(cfg Config) (*Client, error) {
 		http:    cfg.HTTPClient,
 	}
 	if c.http == nil {
-		c.http = &http.Client{Timeout: c.timeout}
+		c.http = smshttp.NewHTTPClient()
+		c.http.Timeout = c.timeout
 	}
 	return c, nil
 }
