@@ -27,7 +27,8 @@ var docs = map[string]commandDoc{
 	"templates": {synopsis: "templates check|preview [flags]",
 		about: "Templates: `check` renders every template with sample data; `preview` prints one.\n" +
 			"Run `duebell templates check --help` or `duebell templates preview --help` for their flags."},
-	"templates check":   {about: "Render every template with sample data; exit 1 if any fails. Prints each SMS's segment count."},
+	"templates check": {about: "Render every template (each kind's and each escalation level, such as overdue_firm) with sample data;\n" +
+		"exit 1 if any fails. Prints each SMS's segment count."},
 	"templates preview": {about: "Print one template rendered with sample data."},
 	"demo": {about: "Migrate, seed demo borrowers whose bills fall due around today, queue what is due and serve.\n" +
 		"With duebell.demo.toml the notices are written as files to the outbox directory.\n" +

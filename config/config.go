@@ -107,6 +107,9 @@ type Stage struct {
 	Kind       string   `toml:"kind"`
 	Channels   []string `toml:"channels"`
 	Fallback   string   `toml:"fallback"` // "email": sent instead when the SMS cannot go out
+	// Template is the template its notices render: the kind's own when
+	// empty, or one of its escalation levels ("overdue_firm").
+	Template string `toml:"template"`
 }
 
 type Scan struct {

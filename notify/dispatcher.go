@@ -68,6 +68,10 @@ type Config struct {
 	KindWindows     map[string]scheduler.Window
 	DefaultTimezone string
 	SupportPhone    string
+	// StageTemplates names, per policy stage, the template its notices
+	// render (an escalation level such as overdue_firm); a stage not
+	// listed renders its kind's own template.
+	StageTemplates map[string]string
 
 	Workers     int           // concurrent sends
 	Batch       int           // notices claimed at once

@@ -46,7 +46,7 @@ func (d *Dispatcher) handle(ctx, sendCtx context.Context, c *repo.Claim, gate *c
 		d.log(c, slog.LevelError, "render failed", slog.String("error", err.Error()))
 		return out
 	}
-	out.Template = c.Kind + "." + c.Channel + "." + c.Locale
+	out.Template = d.templateName(c) + "." + c.Channel + "." + c.Locale
 	out.Recipient, out.Subject, out.Body, out.BodyHTML, out.Link = msg.To, msg.Subject, msg.Text, msg.HTML, lnk
 
 	sender := d.cfg.Senders[c.Channel]
