@@ -93,6 +93,21 @@ func (c *Config) StageTemplates() map[string]string {
 	return out
 }
 
+// StageQuiet maps each stage with a quiet_on rule to it (valid after Load).
+func (c *Config) StageQuiet() map[string]scheduler.Quiet {
+	out := map[string]scheduler.Quiet{}
+	for _, s := range c.Policy.Stage {
+		if q, _ := scheduler.ParseQuiet(s.QuietOn); q.Any() {
+			out[s.Name] = q
+		}
+	}
+	return out
+}
+
+// HolidayCalendar is the parsed calendar.file, nil when none is set (valid
+// after Load).
+func (c *Config) HolidayCalendar() *scheduler.Calendar { return c.calendar }
+
 // Window is the parsed default send window (valid after Load).
 func (c *Config) Window() scheduler.Window {
 	w, _ := scheduler.ParseWindow(c.Defaults.SendWindow)

@@ -10,6 +10,7 @@ import (
 	"duebell/link"
 	"duebell/mask"
 	"duebell/repo"
+	"duebell/scheduler"
 )
 
 // handle decides one claimed notice: give up, suppress, defer to the send
@@ -30,9 +31,12 @@ func (d *Dispatcher) handle(ctx, sendCtx context.Context, c *repo.Claim, gate *c
 		return out
 	}
 	loc := d.location(c.Customer.Timezone)
-	if next := d.window(c.Kind).Next(now, loc); !next.Equal(now) {
+	if next, why := d.opening(c, now, loc); !next.Equal(now) {
 		out.Status, out.NextAttemptAt, out.Deferred = repo.StatusPending, next, true
 		out.Reason = "waiting for send window"
+		if why == scheduler.QuietHoliday || why == scheduler.QuietWeekend {
+			out.Reason = "quiet on " + why + ": waiting for the next allowed day's window"
+		}
 		return out
 	}
 

@@ -38,6 +38,13 @@ func (d *Dispatcher) window(kind string) scheduler.Window {
 	return d.cfg.Window
 }
 
+// opening is when c may go out: now when inside its send window on a day its
+// stage's quiet_on allows, else the next such window opening in the
+// customer's zone, and why it waits (see scheduler.NextAllowed).
+func (d *Dispatcher) opening(c *repo.Claim, now time.Time, loc *time.Location) (time.Time, string) {
+	return scheduler.NextAllowed(d.window(c.Kind), d.cfg.Calendar, d.cfg.StageQuiet[c.Stage], now, loc)
+}
+
 // templateName is the template c renders: its stage's, when the policy
 // names one, else its kind's own.
 func (d *Dispatcher) templateName(c *repo.Claim) string {
