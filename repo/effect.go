@@ -12,6 +12,10 @@ import (
 // for it, in the order EffectShare lists them.
 var EffectWindows = []int{1, 3, 7}
 
+// EffectMinBaseline is the fewest unreminded installments a baseline share
+// is shown for: below it, chance swamps the comparison.
+const EffectMinBaseline = 20
+
 // EffectShare is how many of a group's installments were paid within one
 // window: Paid of Eligible, where Eligible counts only those whose window had
 // fully passed at the report's as-of time (a notice sent yesterday has no
@@ -20,6 +24,24 @@ type EffectShare struct {
 	Days     int
 	Eligible int64
 	Paid     int64
+}
+
+// Ratio is Paid/Eligible; ok is false when no installment's window has
+// passed.
+func (s EffectShare) Ratio() (ratio float64, ok bool) {
+	if s.Eligible == 0 {
+		return 0, false
+	}
+	return float64(s.Paid) / float64(s.Eligible), true
+}
+
+// BaseRatio is a baseline share's Ratio, ok only from EffectMinBaseline
+// installments.
+func (s EffectShare) BaseRatio() (ratio float64, ok bool) {
+	if s.Eligible < EffectMinBaseline {
+		return 0, false
+	}
+	return s.Ratio()
 }
 
 // EffectRow is one stage × channel × template of reminder notices sent in

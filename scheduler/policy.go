@@ -19,6 +19,9 @@ const (
 	KindPaymentReceived = "payment_received"
 )
 
+// ReminderKinds are the kinds a policy stage sends.
+func ReminderKinds() []string { return []string{KindDueSoon, KindDueToday, KindOverdue} }
+
 // DefaultStages is the default reminder policy: three days before, on the
 // day, and one and seven days after, by SMS and email. The first overdue
 // notice is friendly (the overdue template), the one at +7 firm
