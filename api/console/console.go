@@ -56,6 +56,7 @@ type Store interface {
 	FindCustomers(ctx context.Context, q string) ([]repo.CustomerHit, error)
 	GetCustomerView(ctx context.Context, ref string) (repo.CustomerView, error)
 	GetOverview(ctx context.Context, since, until, now time.Time, loc *time.Location) (repo.Overview, error)
+	EffectReport(ctx context.Context, kinds []string, since, until, now time.Time) ([]repo.EffectRow, error)
 	ResendMatching(ctx context.Context, in repo.BulkResendInput) (repo.BulkResendResult, error)
 }
 
