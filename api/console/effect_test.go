@@ -38,7 +38,7 @@ func TestOverviewShowsWhichReminderWorks(t *testing.T) {
 		if i < 0 {
 			t.Fatalf("no effect table:\n%s", body)
 		}
-		table := body[i:strings.Index(body[i:], "</table>")+i]
+		table := body[i : strings.Index(body[i:], "</table>")+i]
 		var out []string
 		for _, tr := range strings.Split(table, "<tr>")[1:] {
 			var cells []string
