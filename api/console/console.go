@@ -89,6 +89,7 @@ type Config struct {
 type Console struct {
 	cfg    Config
 	logins *throttle
+	effect effectCache // the overview's effect reports (effect.go)
 }
 
 // New returns the console. Auth, Store and Sessions are required.

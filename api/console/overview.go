@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"duebell/repo"
-	"duebell/scheduler"
 )
 
 // overviewData is the overview page: a chart per channel, the queue and
@@ -36,7 +35,7 @@ const effectDays = 90
 // overview is the first page after sign-in: what went out, what failed and
 // what the carriers could not deliver, per channel and day over the last 30
 // days in the viewer's zone, how much is waiting to go out, and which
-// reminder works over the last 90 days.
+// reminder works over the last 90 days (recomputed every effectTTL).
 func (c *Console) overview(w http.ResponseWriter, r *http.Request, s session) {
 	p := c.prefsOf(r)
 	now := c.cfg.Now()
@@ -56,7 +55,7 @@ func (c *Console) overview(w http.ResponseWriter, r *http.Request, s session) {
 		d.Queued[q.Status] += q.Count
 	}
 	effectSince := until.AddDate(0, 0, -effectDays)
-	rows, err := c.cfg.Store.EffectReport(r.Context(), scheduler.ReminderKinds(), effectSince, now, now)
+	rows, err := c.effectReport(r.Context(), effectSince, now)
 	if err != nil {
 		c.internal(w, r, s, err)
 		return
