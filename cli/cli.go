@@ -29,6 +29,8 @@ Commands:
              (audited as --actor, default the OS user)
   import     FILE.ndjson [--dry-run] [--atomic] [--json]: apply a bulk NDJSON file (customers, plans,
              payments, events) like POST /api/v1/import; - reads stdin; exit 1 when a line is refused
+  report     effect --since DATE [--until DATE] [--format table|csv]: which reminder works (share paid
+             within 1, 3 and 7 days of the notice, per stage, channel and template, against no notice)
   version    print the version, commit and build date
 
 Every command takes --config FILE (or DUEBELL_CONFIG) and answers --help.
@@ -53,6 +55,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		"notifications": runNotifications,
 		"resend":        runResend,
 		"import":        runImport,
+		"report":        runReport,
 		"version":       runVersion,
 	}
 	run, ok := cmds[args[0]]

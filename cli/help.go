@@ -27,7 +27,8 @@ var docs = map[string]commandDoc{
 	"templates": {synopsis: "templates check|preview [flags]",
 		about: "Templates: `check` renders every template with sample data; `preview` prints one.\n" +
 			"Run `duebell templates check --help` or `duebell templates preview --help` for their flags."},
-	"templates check":   {about: "Render every template with sample data; exit 1 if any fails. Prints each SMS's segment count."},
+	"templates check": {about: "Render every template (each kind's and each escalation level, such as overdue_firm) with sample data;\n" +
+		"exit 1 if any fails. Prints each SMS's segment count."},
 	"templates preview": {about: "Print one template rendered with sample data."},
 	"demo": {about: "Migrate, seed demo borrowers whose bills fall due around today, queue what is due and serve.\n" +
 		"With duebell.demo.toml the notices are written as files to the outbox directory.\n" +
@@ -40,6 +41,14 @@ var docs = map[string]commandDoc{
 	"resend": {synopsis: "resend ID --reason R [flags]\n       duebell resend --failed --since T --until T --reason R [--dry-run] [flags]",
 		about: "Send one notice again to the customer's contact on file, or every notice an outage lost\n" +
 			"(by status, channel, kind and provider within a window). Audited as --actor."},
+	"report": {synopsis: "report effect [flags]",
+		about: "Reports from the delivery log. `effect`: which reminder works.\n" +
+			"Run `duebell report effect --help` for its flags."},
+	"report effect": {synopsis: "report effect --since DATE [--until DATE] [--at T] [--format table|csv] [flags]",
+		about: "Per stage, channel and template, the share of reminded installments paid within 1, 3 and 7 days\n" +
+			"of the notice's send time, against the stage's installments that got no notice (opted out, no\n" +
+			"address) as a baseline, shown from 20 of them. A share counts only notices whose window has passed\n" +
+			"by --at (default now); resends and installments paid before their notice are left out."},
 	"version": {synopsis: "version", about: "Print the version, commit and build date."},
 }
 

@@ -24,6 +24,7 @@ func TestEveryCommandAnswersHelp(t *testing.T) {
 		{"serve"}, {"migrate"}, {"scan"}, {"dispatch"}, {"demo"}, {"resend"}, {"version"},
 		{"templates"}, {"templates", "check"}, {"templates", "preview"},
 		{"notifications"}, {"notifications", "list"}, {"notifications", "show"},
+		{"report"}, {"report", "effect"},
 	} {
 		for _, h := range []string{"--help", "-h"} {
 			code, out, stderr := runMain(append(cmd, h)...)
@@ -38,7 +39,7 @@ func TestEveryCommandAnswersHelp(t *testing.T) {
 			if about == "" || !strings.Contains(out, about) {
 				t.Errorf("%s %s: no description:\n%s", name, h, out)
 			}
-			if len(cmd) == 2 || (name != "templates" && name != "notifications") {
+			if len(cmd) == 2 || (name != "templates" && name != "notifications" && name != "report") {
 				if !strings.Contains(out, "Flags:") || (name != "version" && !strings.Contains(out, "-config")) {
 					t.Errorf("%s %s: no flags:\n%s", name, h, out)
 				}

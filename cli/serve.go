@@ -95,6 +95,10 @@ func (a *app) serve(ctx context.Context, listening func(addr string)) error {
 	go func() { serveErr <- srv.Serve(ln) }()
 	a.log.Info("duebell serving", slog.String("listen", ln.Addr().String()), slog.String("schema", a.repo.Schema()),
 		slog.String("scan_schedule", a.cfg.Scan.Schedule))
+	if cal := a.cfg.HolidayCalendar(); cal != nil && !cal.Covers(a.now().Year()) {
+		a.log.Warn("calendar.file has no dates for this year: holidays are not kept quiet until it does",
+			slog.String("file", a.cfg.Calendar.File), slog.Int("year", a.now().Year()))
+	}
 	if listening != nil {
 		listening(ln.Addr().String())
 	}

@@ -46,7 +46,7 @@ func templatesCheck(args []string, out io.Writer) error {
 	}
 	results := a.tpl.Check(sampleLink(a))
 	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "KIND\tLOCALE\tCHANNEL\tSEGMENTS\tRESULT")
+	fmt.Fprintln(tw, "TEMPLATE\tLOCALE\tCHANNEL\tSEGMENTS\tRESULT")
 	var errs []error
 	for _, r := range results {
 		seg, res := "", "ok"
@@ -55,9 +55,9 @@ func templatesCheck(args []string, out io.Writer) error {
 		}
 		if r.Err != nil {
 			res = "ERROR: " + r.Err.Error()
-			errs = append(errs, fmt.Errorf("%s/%s/%s: %w", r.Kind, r.Locale, r.Channel, r.Err))
+			errs = append(errs, fmt.Errorf("%s/%s/%s: %w", r.Template, r.Locale, r.Channel, r.Err))
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", r.Kind, r.Locale, r.Channel, seg, res)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", r.Template, r.Locale, r.Channel, seg, res)
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -76,7 +76,7 @@ func templatesCheck(args []string, out io.Writer) error {
 func templatesPreview(args []string, out io.Writer) error {
 	var c commonFlags
 	fs := newFlagSet("templates preview", &c)
-	kind := fs.String("kind", "due_soon", "notice kind")
+	kind := fs.String("kind", "due_soon", "notice kind, or an escalation level such as overdue_firm")
 	locale := fs.String("locale", "zh-CN", "zh-CN or en")
 	channel := fs.String("channel", "sms", "sms or email")
 	if err := parse(fs, args); err != nil {

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/BurntSushi/toml"
+
+	"duebell/scheduler"
 )
 
 // Config is the whole configuration file.
@@ -21,6 +23,7 @@ type Config struct {
 	Defaults  Defaults  `toml:"defaults"`
 	Links     Links     `toml:"links"`
 	Policy    Policy    `toml:"policy"`
+	Calendar  Calendar  `toml:"calendar"`
 	Scan      Scan      `toml:"scan"`
 	Dispatch  Dispatch  `toml:"dispatch"`
 	Email     Email     `toml:"email"`
@@ -30,6 +33,14 @@ type Config struct {
 	Support   Support   `toml:"support"`
 	Log       Log       `toml:"log"`
 	Retention Retention `toml:"retention"`
+
+	calendar *scheduler.Calendar // parsed Calendar.File, set by Load
+}
+
+// Calendar names the holiday calendar (public holidays and make-up
+// workdays) that stages with quiet_on read; see scheduler.ParseCalendar.
+type Calendar struct {
+	File string `toml:"file"`
 }
 
 // Retention is how long the delivery log keeps finished notices.
@@ -107,6 +118,12 @@ type Stage struct {
 	Kind       string   `toml:"kind"`
 	Channels   []string `toml:"channels"`
 	Fallback   string   `toml:"fallback"` // "email": sent instead when the SMS cannot go out
+	// Template is the template its notices render: the kind's own when
+	// empty, or one of its escalation levels ("overdue_firm").
+	Template string `toml:"template"`
+	// QuietOn lists the days its notices wait through: "holiday" (the
+	// calendar's), "weekend" (Saturday and Sunday not marked workday).
+	QuietOn []string `toml:"quiet_on"`
 }
 
 type Scan struct {
@@ -226,6 +243,13 @@ func Load(path string) (*Config, error) {
 	cfg.applyDefaults()
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("config: %w", err)
+	}
+	if cfg.Calendar.File != "" {
+		cal, err := scheduler.LoadCalendar(cfg.Calendar.File)
+		if err != nil {
+			return nil, fmt.Errorf("config: calendar.file: %w", err)
+		}
+		cfg.calendar = cal
 	}
 	return cfg, nil
 }

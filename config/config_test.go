@@ -81,6 +81,11 @@ func TestInvalidConfigNamesTheKey(t *testing.T) {
 		{"bad cron", "[scan]\nschedule = \"every day\"", "scan.schedule"},
 		{"window across midnight", "[defaults]\nsend_window = \"25:00-08:00\"", "defaults.send_window"},
 		{"unknown kind", "[[policy.stage]]\nname = \"x\"\noffset_days = -2\nkind = \"due_later\"\nchannels = [\"sms\"]", "policy.stage[0].kind"},
+		{"template of another kind", "[[policy.stage]]\nname = \"x\"\noffset_days = -2\nkind = \"due_soon\"\ntemplate = \"overdue_firm\"\nchannels = [\"sms\"]", "policy.stage[0].template"},
+		{"unknown template", "[[policy.stage]]\nname = \"x\"\noffset_days = 9\nkind = \"overdue\"\ntemplate = \"overdue_grim\"\nchannels = [\"sms\"]", "policy.stage[0].template"},
+		{"quiet on an unknown day", "[[policy.stage]]\nname = \"x\"\noffset_days = 1\nkind = \"overdue\"\nquiet_on = [\"sunday\"]\nchannels = [\"sms\"]", "policy.stage[0].quiet_on"},
+		{"quiet on holidays without a calendar", "[[policy.stage]]\nname = \"x\"\noffset_days = 1\nkind = \"overdue\"\nquiet_on = [\"holiday\"]\nchannels = [\"sms\"]", "needs calendar.file"},
+		{"missing calendar", "[calendar]\nfile = \"no-such-calendar.toml\"", "calendar.file"},
 		{"unknown channel", "[policy]\npayment_received = [\"fax\"]", "policy.payment_received"},
 		{"bad timezone", "[defaults]\ntimezone = \"Mars/Base\"", "defaults.timezone"},
 		{"bad tls", "", "email.tls"},
@@ -117,5 +122,66 @@ func TestRetentionKeepsDays(t *testing.T) {
 	}
 	if cfg, _ := load(t, minimal, nil); cfg.Retention.Keep.Duration != 400*24*time.Hour {
 		t.Errorf("default keep %v, want 400 days", cfg.Retention.Keep.Duration)
+	}
+}
+
+// The default policy sends the firm overdue wording at +7; an operator who
+// writes the policy out turns on the serious level at +30 with one stage.
+func TestStageTemplates(t *testing.T) {
+	cfg, err := load(t, minimal, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := cfg.StageTemplates(); len(got) != 1 || got["overdue_7"] != "overdue_firm" {
+		t.Errorf("default stage templates %v, want overdue_7 → overdue_firm", got)
+	}
+	cfg, err = load(t, minimal+`
+[[policy.stage]]
+name = "overdue_1"
+offset_days = 1
+kind = "overdue"
+channels = ["sms"]
+[[policy.stage]]
+name = "overdue_30"
+offset_days = 30
+kind = "overdue"
+template = "overdue_serious"
+channels = ["sms", "email"]
+`, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := cfg.Stages()
+	if got := cfg.StageTemplates(); len(got) != 1 || got["overdue_30"] != "overdue_serious" || st[1].Template != "overdue_serious" {
+		t.Errorf("stage templates %v, stages %+v", got, st)
+	}
+}
+
+func TestCalendarAndQuietStages(t *testing.T) {
+	cfg, err := load(t, minimal+`
+[calendar]
+file = "../calendar.example.toml"
+[[policy.stage]]
+name = "due_today"
+offset_days = 0
+kind = "due_today"
+channels = ["sms"]
+[[policy.stage]]
+name = "overdue_1"
+offset_days = 1
+kind = "overdue"
+quiet_on = ["holiday", "weekend"]
+channels = ["sms"]
+`, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := cfg.StageQuiet()
+	if len(q) != 1 || !q["overdue_1"].Holiday || !q["overdue_1"].Weekend {
+		t.Errorf("stage quiet %+v", q)
+	}
+	cal := cfg.HolidayCalendar()
+	if !cal.Holiday(time.Date(2026, 2, 17, 12, 0, 0, 0, time.UTC)) || !cal.Workday(time.Date(2026, 2, 28, 12, 0, 0, 0, time.UTC)) {
+		t.Error("calendar not loaded")
 	}
 }

@@ -48,7 +48,8 @@ func (c *Config) applyDefaults() {
 	}
 	if len(c.Policy.Stage) == 0 {
 		for _, s := range scheduler.DefaultStages() {
-			c.Policy.Stage = append(c.Policy.Stage, Stage{Name: s.Name, OffsetDays: s.OffsetDays, Kind: s.Kind, Channels: s.Channels})
+			c.Policy.Stage = append(c.Policy.Stage, Stage{Name: s.Name, OffsetDays: s.OffsetDays, Kind: s.Kind, Channels: s.Channels,
+				Template: s.Template})
 		}
 	}
 	if c.Policy.PaymentReceived == nil {
@@ -76,10 +77,36 @@ func (c *Config) applyDefaults() {
 func (c *Config) Stages() []repo.Stage {
 	out := make([]repo.Stage, len(c.Policy.Stage))
 	for i, s := range c.Policy.Stage {
-		out[i] = repo.Stage{Name: s.Name, OffsetDays: s.OffsetDays, Kind: s.Kind, Channels: s.Channels}
+		out[i] = repo.Stage{Name: s.Name, OffsetDays: s.OffsetDays, Kind: s.Kind, Channels: s.Channels, Template: s.Template}
 	}
 	return out
 }
+
+// StageTemplates maps each stage that names a template to it.
+func (c *Config) StageTemplates() map[string]string {
+	out := map[string]string{}
+	for _, s := range c.Policy.Stage {
+		if s.Template != "" {
+			out[s.Name] = s.Template
+		}
+	}
+	return out
+}
+
+// StageQuiet maps each stage with a quiet_on rule to it (valid after Load).
+func (c *Config) StageQuiet() map[string]scheduler.Quiet {
+	out := map[string]scheduler.Quiet{}
+	for _, s := range c.Policy.Stage {
+		if q, _ := scheduler.ParseQuiet(s.QuietOn); q.Any() {
+			out[s.Name] = q
+		}
+	}
+	return out
+}
+
+// HolidayCalendar is the parsed calendar.file, nil when none is set (valid
+// after Load).
+func (c *Config) HolidayCalendar() *scheduler.Calendar { return c.calendar }
 
 // Window is the parsed default send window (valid after Load).
 func (c *Config) Window() scheduler.Window {

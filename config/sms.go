@@ -10,6 +10,7 @@ import (
 
 	"duebell/link"
 	"duebell/notify"
+	"duebell/templates"
 )
 
 // SMSAliyun is [sms.aliyun]: Alibaba Cloud SMS (Dysmsapi SendSms).
@@ -48,6 +49,8 @@ type SMSTwilio struct {
 // SMSTemplate maps one notice kind and locale to a template filed with the
 // provider: its code (Aliyun TemplateCode, Tencent TemplateId), signature
 // and variables, in the template's order (Tencent's {1},{2},… are positional).
+// Kind may also name an escalation level (overdue_firm): notices of that level
+// use its template, other notices of the kind the kind's.
 type SMSTemplate struct {
 	Kind     string   `toml:"kind"`
 	Locale   string   `toml:"locale"`
@@ -227,10 +230,11 @@ func checkTemplates(prefix, defaultSign string, ts []SMSTemplate) []error {
 	seen := map[string]int{}
 	for i, t := range ts {
 		key := fmt.Sprintf("%s.templates[%d]", prefix, i)
-		known := notify.VarsFor(t.Kind)
+		kind, _ := templates.KindOf(t.Kind) // an escalation level maps like its kind
+		known := notify.VarsFor(kind)
 		switch {
 		case known == nil:
-			errs = append(errs, fmt.Errorf("%s.kind: unknown kind %q", key, t.Kind))
+			errs = append(errs, fmt.Errorf("%s.kind: unknown kind or template %q", key, t.Kind))
 		case t.Locale != "zh-CN" && t.Locale != "en":
 			errs = append(errs, fmt.Errorf("%s.locale: %q is not zh-CN or en", key, t.Locale))
 		case t.Code == "":

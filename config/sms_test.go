@@ -155,3 +155,17 @@ func TestUnsignedReceiptsNeedATokenOrAllowList(t *testing.T) {
 		t.Errorf("a host name in receipt_allow_ips: %v, want an error naming the key", err)
 	}
 }
+
+// An Aliyun mapping may name an overdue level; its variables are the kind's.
+func TestSMSTemplateMapsALevel(t *testing.T) {
+	env := map[string]string{"DUEBELL_SMS_ALIYUN_ACCESS_KEY_SECRET": "s", "DUEBELL_SMS_RECEIPT_TOKEN": "receipt-token-0123456789"}
+	level := "[[sms.aliyun.templates]]\nkind = \"overdue_firm\"\nlocale = \"zh-CN\"\ncode = \"SMS_100000007\"\nvars = [\"plan\", \"amount\", \"days\", \"link\"]\n"
+	if _, err := load(t, minimalSMS+aliyunSMS+level, env); err != nil {
+		t.Fatalf("level mapping refused: %v", err)
+	}
+	bad := strings.Replace(level, `"link"]`, `"link", "reason"]`, 1)
+	if _, err := load(t, minimalSMS+aliyunSMS+bad, env); err == nil ||
+		!strings.Contains(err.Error(), "sms.aliyun.templates[2].vars") {
+		t.Fatalf("a variable overdue has not: %v", err)
+	}
+}

@@ -72,6 +72,14 @@ func (c *Config) Validate() error {
 	if err := scheduler.ValidateStages(stages); err != nil {
 		errs = append(errs, err)
 	}
+	for i, s := range c.Policy.Stage {
+		q, err := scheduler.ParseQuiet(s.QuietOn)
+		if err != nil {
+			bad(fmt.Sprintf("policy.stage[%d].quiet_on", i), "%v", err)
+		} else if q.Holiday && c.Calendar.File == "" {
+			bad(fmt.Sprintf("policy.stage[%d].quiet_on", i), "\"holiday\" needs calendar.file (see calendar.example.toml)")
+		}
+	}
 	if err := scheduler.ValidateChannels(c.Policy.PaymentReceived); err != nil {
 		bad("policy.payment_received", "%v", err)
 	}

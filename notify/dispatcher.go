@@ -68,6 +68,15 @@ type Config struct {
 	KindWindows     map[string]scheduler.Window
 	DefaultTimezone string
 	SupportPhone    string
+	// StageTemplates names, per policy stage, the template its notices
+	// render (an escalation level such as overdue_firm); a stage not
+	// listed renders its kind's own template.
+	StageTemplates map[string]string
+	// StageQuiet keeps, per policy stage, notices waiting through holidays
+	// and weekends (quiet_on); Calendar says which days are holidays and
+	// which weekend days are worked (调休). Nil calendar: no holidays.
+	StageQuiet map[string]scheduler.Quiet
+	Calendar   *scheduler.Calendar
 
 	Workers     int           // concurrent sends
 	Batch       int           // notices claimed at once

@@ -10,6 +10,7 @@ import (
 	"duebell/link"
 	"duebell/mask"
 	"duebell/repo"
+	"duebell/scheduler"
 )
 
 // handle decides one claimed notice: give up, suppress, defer to the send
@@ -30,9 +31,12 @@ func (d *Dispatcher) handle(ctx, sendCtx context.Context, c *repo.Claim, gate *c
 		return out
 	}
 	loc := d.location(c.Customer.Timezone)
-	if next := d.window(c.Kind).Next(now, loc); !next.Equal(now) {
+	if next, why := d.opening(c, now, loc); !next.Equal(now) {
 		out.Status, out.NextAttemptAt, out.Deferred = repo.StatusPending, next, true
 		out.Reason = "waiting for send window"
+		if why == scheduler.QuietHoliday || why == scheduler.QuietWeekend {
+			out.Reason = "quiet on " + why + ": waiting for the next allowed day's window"
+		}
 		return out
 	}
 
@@ -46,7 +50,7 @@ func (d *Dispatcher) handle(ctx, sendCtx context.Context, c *repo.Claim, gate *c
 		d.log(c, slog.LevelError, "render failed", slog.String("error", err.Error()))
 		return out
 	}
-	out.Template = c.Kind + "." + c.Channel + "." + c.Locale
+	out.Template = d.templateName(c) + "." + c.Channel + "." + c.Locale
 	out.Recipient, out.Subject, out.Body, out.BodyHTML, out.Link = msg.To, msg.Subject, msg.Text, msg.HTML, lnk
 
 	sender := d.cfg.Senders[c.Channel]

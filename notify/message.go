@@ -29,6 +29,19 @@ type Message struct {
 	Kind   string
 	Locale string
 	Vars   map[string]string
+	// Template is the template the notice renders: its kind's own, or an
+	// escalation level (overdue_firm); a provider-side template mapped to
+	// a level is used before the kind's (see TemplateKeys).
+	Template string
+}
+
+// TemplateKeys are the provider-side template mapping keys for m, in the
+// order to try: its escalation level's, then its kind's ("overdue/zh-CN").
+func (m Message) TemplateKeys() []string {
+	if m.Template != "" && m.Template != m.Kind {
+		return []string{m.Template + "/" + m.Locale, m.Kind + "/" + m.Locale}
+	}
+	return []string{m.Kind + "/" + m.Locale}
 }
 
 // Result is what a provider said about an accepted message.

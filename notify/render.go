@@ -38,12 +38,28 @@ func (d *Dispatcher) window(kind string) scheduler.Window {
 	return d.cfg.Window
 }
 
+// opening is when c may go out: now when inside its send window on a day its
+// stage's quiet_on allows, else the next such window opening in the
+// customer's zone, and why it waits (see scheduler.NextAllowed).
+func (d *Dispatcher) opening(c *repo.Claim, now time.Time, loc *time.Location) (time.Time, string) {
+	return scheduler.NextAllowed(d.window(c.Kind), d.cfg.Calendar, d.cfg.StageQuiet[c.Stage], now, loc)
+}
+
+// templateName is the template c renders: its stage's, when the policy
+// names one, else its kind's own.
+func (d *Dispatcher) templateName(c *repo.Claim) string {
+	if t := d.cfg.StageTemplates[c.Stage]; t != "" && isReminder(c.Kind) {
+		return t
+	}
+	return c.Kind
+}
+
 // render builds the message from current data: the amount still due and the
 // days until the due date are computed now, so a late notice tells the truth.
 func (d *Dispatcher) render(c *repo.Claim, now time.Time, loc *time.Location) (Message, string, error) {
 	local := now.In(loc)
 	data := templates.Data{
-		Kind: c.Kind, Locale: c.Locale, Channel: c.Channel,
+		Kind: c.Kind, Template: d.templateName(c), Locale: c.Locale, Channel: c.Channel,
 		CustomerName: c.Customer.Name,
 		PlanRef:      c.Plan.Ref, PlanTitle: c.Plan.Title, Merchant: c.Plan.Merchant, Currency: c.Plan.Currency,
 		Seq: c.Installment.Seq, Periods: c.Plan.Periods,
@@ -80,7 +96,7 @@ func (d *Dispatcher) render(c *repo.Claim, now time.Time, loc *time.Location) (M
 	msg := Message{
 		NotificationID: c.ID, ToName: c.Customer.Name,
 		Subject: r.Subject, Text: r.Text, HTML: r.HTML,
-		Kind: c.Kind, Locale: c.Locale,
+		Kind: c.Kind, Locale: c.Locale, Template: data.Template,
 	}
 	if c.Channel == ChannelSMS {
 		msg.To, msg.Vars = c.Customer.Phone, buildVars(data)

@@ -19,6 +19,9 @@ type Stage struct {
 	OffsetDays int // -3 = three days before the due date, 0 = on it, +1 = a day after
 	Kind       string
 	Channels   []string
+	// Template names the template its notices render ("" = the kind's
+	// own); read by the dispatcher, not by the scan.
+	Template string
 }
 
 // QueuedCount counts the notices a scan created for one kind, stage, channel

@@ -5,8 +5,10 @@ package scheduler
 import (
 	"fmt"
 	"slices"
+	"strings"
 
 	"duebell/repo"
+	"duebell/templates"
 )
 
 // Reminder kinds.
@@ -17,15 +19,20 @@ const (
 	KindPaymentReceived = "payment_received"
 )
 
+// ReminderKinds are the kinds a policy stage sends.
+func ReminderKinds() []string { return []string{KindDueSoon, KindDueToday, KindOverdue} }
+
 // DefaultStages is the default reminder policy: three days before, on the
-// day, and one and seven days after, by SMS and email.
+// day, and one and seven days after, by SMS and email. The first overdue
+// notice is friendly (the overdue template), the one at +7 firm
+// (overdue_firm); overdue_serious is shipped for a stage an operator adds.
 func DefaultStages() []repo.Stage {
 	both := []string{"sms", "email"}
 	return []repo.Stage{
 		{Name: "due_soon", OffsetDays: -3, Kind: KindDueSoon, Channels: both},
 		{Name: "due_today", OffsetDays: 0, Kind: KindDueToday, Channels: both},
 		{Name: "overdue_1", OffsetDays: 1, Kind: KindOverdue, Channels: both},
-		{Name: "overdue_7", OffsetDays: 7, Kind: KindOverdue, Channels: both},
+		{Name: "overdue_7", OffsetDays: 7, Kind: KindOverdue, Channels: both, Template: templates.TemplateOverdueFirm},
 	}
 }
 
@@ -56,6 +63,12 @@ func ValidateStages(stages []repo.Stage) error {
 		case !slices.Contains([]string{KindDueSoon, KindDueToday, KindOverdue}, s.Kind):
 			return fmt.Errorf("%s.kind: unknown kind %q (due_soon, due_today, overdue)", key, s.Kind)
 		}
+		if s.Template != "" {
+			if kind, ok := templates.KindOf(s.Template); !ok || kind != s.Kind {
+				return fmt.Errorf("%s.template: %q is not a template of kind %s (%s)", key, s.Template, s.Kind,
+					strings.Join(templatesOf(s.Kind), ", "))
+			}
+		}
 		if len(s.Channels) == 0 {
 			return fmt.Errorf("%s.channels: at least one channel", key)
 		}
@@ -64,6 +77,17 @@ func ValidateStages(stages []repo.Stage) error {
 		}
 	}
 	return nil
+}
+
+// templatesOf lists the templates a stage of kind may name.
+func templatesOf(kind string) []string {
+	var out []string
+	for _, n := range templates.Names() {
+		if k, _ := templates.KindOf(n); k == kind {
+			out = append(out, n)
+		}
+	}
+	return out
 }
 
 // ValidateChannels accepts sms and email, each at most once.

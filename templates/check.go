@@ -12,15 +12,17 @@ import (
 // template, per-user link included, fits in two.
 const MaxSMSSegments = 2
 
-// CheckResult is the outcome of rendering one kind×locale×channel.
+// CheckResult is the outcome of rendering one template×locale×channel.
 type CheckResult struct {
-	Kind, Locale, Channel string
-	Segments              int    // SMS only: parts of the longest variant
-	Encoding              string // SMS only: "GSM-7" or "UCS-2" of that variant
-	Err                   error
+	// Template is the kind's own name or an escalation level of Kind.
+	Template, Kind, Locale, Channel string
+	Segments                        int    // SMS only: parts of the longest variant
+	Encoding                        string // SMS only: "GSM-7" or "UCS-2" of that variant
+	Err                             error
 }
 
-// Check renders every kind×locale×channel with realistic sample data,
+// Check renders every template (each kind's and each escalation level)
+// ×locale×channel with realistic sample data,
 // sampleLink as Link and EntryURL, and the variants each template branches on
 // (manual or auto-debit, every known failure reason, nothing outstanding,
 // missing optional fields). It reports the first error per combination and,
@@ -28,11 +30,12 @@ type CheckResult struct {
 // over MaxSMSSegments. sampleLink's host must be on the allowed domains.
 func (s *Set) Check(sampleLink string) []CheckResult {
 	var out []CheckResult
-	for _, kind := range kinds {
+	for _, name := range names() {
+		kind, _ := KindOf(name)
 		for _, locale := range locales {
 			for _, channel := range []string{ChannelSMS, ChannelEmail} {
-				res := CheckResult{Kind: kind, Locale: locale, Channel: channel}
-				for i, d := range variants(Sample(kind, locale, channel, sampleLink)) {
+				res := CheckResult{Template: name, Kind: kind, Locale: locale, Channel: channel}
+				for i, d := range variants(Sample(name, locale, channel, sampleLink)) {
 					r, err := s.Render(d)
 					if err != nil {
 						res.Err = fmt.Errorf("sample %d: %w", i, err)

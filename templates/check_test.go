@@ -12,7 +12,7 @@ func TestCheckDefaults(t *testing.T) {
 	t.Parallel()
 	s := load(t, Options{})
 	res := s.Check(sampleLink(t))
-	if want := len(Kinds()) * len(Locales()) * 2; len(res) != want {
+	if want := len(Names()) * len(Locales()) * 2; len(res) != want {
 		t.Fatalf("Check returned %d results, want %d", len(res), want)
 	}
 	for _, r := range res {
@@ -32,9 +32,9 @@ func TestCheckDefaults(t *testing.T) {
 				enc = EncodingGSM7
 			}
 			if r.Segments > limit || r.Encoding != enc {
-				t.Errorf("%s/%s sms: %d segments %s, want ≤ %d %s", r.Locale, r.Kind, r.Segments, r.Encoding, limit, enc)
+				t.Errorf("%s/%s sms: %d segments %s, want ≤ %d %s", r.Locale, r.Template, r.Segments, r.Encoding, limit, enc)
 			}
-			t.Logf("%-22s %-5s sms %d × %s", r.Kind, r.Locale, r.Segments, r.Encoding)
+			t.Logf("%-22s %-5s sms %d × %s", r.Template, r.Locale, r.Segments, r.Encoding)
 		case ChannelEmail:
 			if r.Segments != 0 {
 				t.Errorf("%s/%s email reports segments", r.Locale, r.Kind)
@@ -64,7 +64,7 @@ func TestCheckFailsSMSOverTwoSegments(t *testing.T) {
 	writeFile(t, dir, "zh-CN/overdue.sms.txt", strings.Repeat("请尽快还款。", 20)+`{{.Link}}`)
 	s := load(t, Options{Dir: dir})
 	for _, r := range s.Check(sampleLink(t)) {
-		over := r.Locale == LocaleZhCN && r.Kind == KindOverdue && r.Channel == ChannelSMS
+		over := r.Locale == LocaleZhCN && r.Template == KindOverdue && r.Channel == ChannelSMS
 		if over != (r.Err != nil) {
 			t.Errorf("%s/%s/%s: err %v", r.Locale, r.Kind, r.Channel, r.Err)
 		}

@@ -71,7 +71,7 @@ func Load(opt Options) (*Set, error) {
 			return nil, err
 		}
 		fm := funcs(locale)
-		for _, kind := range kinds {
+		for _, kind := range names() {
 			kt := &kindTemplates{}
 			for _, p := range []struct {
 				suffix string
@@ -163,7 +163,7 @@ func checkOverrideDir(dir string) error {
 	known := map[string]bool{}
 	for _, l := range locales {
 		known[path.Join(l, layoutText)], known[path.Join(l, layoutHTML)] = true, true
-		for _, k := range kinds {
+		for _, k := range names() {
 			for _, p := range []string{partSMS, partSubject, partText, partHTML} {
 				known[path.Join(l, k+p)] = true
 			}
@@ -187,7 +187,7 @@ func checkOverrideDir(dir string) error {
 			return err
 		}
 		if !known[filepath.ToSlash(rel)] {
-			return fmt.Errorf("templates: override %s matches no template (want <locale>/<kind>{%s,%s,%s,%s} with locale in %v)",
+			return fmt.Errorf("templates: override %s matches no template (want <locale>/<template>{%s,%s,%s,%s} with locale in %v)",
 				p, partSMS, partSubject, partText, partHTML, locales)
 		}
 		return nil

@@ -126,7 +126,7 @@ func TestEmbeddedFilesMatchKinds(t *testing.T) {
 	want := map[string]bool{}
 	for _, l := range Locales() {
 		want[l+"/"+layoutText], want[l+"/"+layoutHTML] = true, true
-		for _, k := range Kinds() {
+		for _, k := range Names() {
 			for _, p := range []string{partSMS, partSubject, partText, partHTML} {
 				want[l+"/"+k+p] = true
 			}

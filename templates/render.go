@@ -1,6 +1,7 @@
 package templates
 
 import (
+	"cmp"
 	"fmt"
 	"io"
 	"strings"
@@ -8,7 +9,8 @@ import (
 	"duebell/link"
 )
 
-// Render renders the notice d describes: kind, channel, and locale (an
+// Render renders the notice d describes: kind (with d.Template, one of its
+// escalation levels), channel, and locale (an
 // unknown locale falls back to zh-CN; see ResolveLocale). Every rendered part
 // is then checked with link.CheckURLs against the allowed domains, and a
 // foreign URL fails the render with the *link.ForeignURLError wrapped.
@@ -19,11 +21,15 @@ func (s *Set) Render(d Data) (Rendered, error) {
 	if d.Currency == "" {
 		d.Currency = "CNY"
 	}
-	kt, ok := s.byKey[key{d.Locale, d.Kind}]
-	if !ok {
-		return Rendered{}, fmt.Errorf("templates: unknown kind %q", d.Kind)
+	tname := cmp.Or(d.Template, d.Kind)
+	if kind, ok := KindOf(tname); ok && kind != d.Kind {
+		return Rendered{}, fmt.Errorf("templates: template %q is for %s, not %s", tname, kind, d.Kind)
 	}
-	name := d.Locale + "/" + d.Kind
+	kt, ok := s.byKey[key{d.Locale, tname}]
+	if !ok {
+		return Rendered{}, fmt.Errorf("templates: unknown template %q", tname)
+	}
+	name := d.Locale + "/" + tname
 	var r Rendered
 	var err error
 	switch d.Channel {

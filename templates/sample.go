@@ -3,9 +3,14 @@ package templates
 import "time"
 
 // Sample returns realistic data for previewing and checking a template:
-// kind, locale and channel as given, link as Link (and as EntryURL for
+// name is a kind or one of its escalation levels (see KindOf; an unknown
+// name is taken as a kind), locale and channel as given, link as Link (and as EntryURL for
 // repayment_entry_moved); kinds that carry no link get Link "".
-func Sample(kind, locale, channel, link string) Data {
+func Sample(name, locale, channel, link string) Data {
+	kind, tmpl := name, ""
+	if k, ok := KindOf(name); ok && k != name {
+		kind, tmpl = k, name
+	}
 	cst := time.FixedZone("CST", 8*3600)
 	zh := ResolveLocale(locale) == LocaleZhCN
 	pick := func(zhText, enText string) string {
@@ -15,7 +20,7 @@ func Sample(kind, locale, channel, link string) Data {
 		return enText
 	}
 	d := Data{
-		Kind: kind, Locale: locale, Channel: channel,
+		Kind: kind, Template: tmpl, Locale: locale, Channel: channel,
 		CustomerName: pick("张伟", "Alex Chen"),
 		PlanRef:      "P202611240001",
 		PlanTitle:    "iPhone 16 Pro 256GB",
@@ -37,7 +42,14 @@ func Sample(kind, locale, channel, link string) Data {
 	case KindDueToday:
 		d.DaysUntilDue, d.Now = 0, time.Date(2026, 11, 24, 10, 0, 0, 0, cst)
 	case KindOverdue:
-		d.DaysUntilDue, d.Now = -5, time.Date(2026, 11, 29, 10, 0, 0, 0, cst)
+		switch tmpl {
+		case TemplateOverdueFirm:
+			d.DaysUntilDue, d.Now = -7, time.Date(2026, 12, 1, 10, 0, 0, 0, cst)
+		case TemplateOverdueSerious:
+			d.DaysUntilDue, d.Now = -30, time.Date(2026, 12, 24, 10, 0, 0, 0, cst)
+		default:
+			d.DaysUntilDue, d.Now = -5, time.Date(2026, 11, 29, 10, 0, 0, 0, cst)
+		}
 	case KindPaymentReceived:
 		d.Link, d.PaidAmount, d.PaidAt = "", 123456, time.Date(2026, 11, 23, 14, 5, 0, 0, cst)
 	case KindCardUnbound:

@@ -12,6 +12,11 @@
 //	<locale>/_layout.txt         partials for the text parts ("greeting", "footer")
 //	<locale>/_layout.html        partials for the HTML part ("header", "button", "footer")
 //
+// A kind's templates are named after it. A kind may have further levels,
+// named <level>.sms.txt and so on, that a policy stage chooses with
+// template = "<level>" (see Levels): overdue_firm and overdue_serious are
+// firmer overdue wordings than overdue's friendly first notice.
+//
 // Template funcs, bound to the file's locale: money, date, datetime, card,
 // days, plural, reason (see funcs.go).
 package templates
@@ -59,6 +64,53 @@ var kinds = []string{
 
 var locales = []string{LocaleZhCN, LocaleEn}
 
+// Escalation levels: templates of a kind other than the kind's own, which a
+// policy stage names (policy.stage template = "overdue_firm").
+const (
+	// TemplateOverdueFirm states the consequences of staying overdue
+	// factually (late fees per the contract, credit reporting where
+	// applicable); the default policy sends it at +7 days.
+	TemplateOverdueFirm = "overdue_firm"
+	// TemplateOverdueSerious is for a long-overdue installment (+15 or +30
+	// days) and offers to talk about it; no default stage uses it.
+	TemplateOverdueSerious = "overdue_serious"
+)
+
+// levels maps each escalation level to its kind, in the order shown.
+var levels = []struct{ name, kind string }{
+	{TemplateOverdueFirm, KindOverdue},
+	{TemplateOverdueSerious, KindOverdue},
+}
+
+// names lists every template: each kind's own, then the levels.
+func names() []string {
+	out := Kinds()
+	for _, l := range levels {
+		out = append(out, l.name)
+	}
+	return out
+}
+
+// Names returns every template a stage may name: the kinds' own templates
+// and the escalation levels.
+func Names() []string { return names() }
+
+// KindOf returns the kind a template renders (a kind's own template is named
+// after the kind); ok is false for an unknown name.
+func KindOf(name string) (kind string, ok bool) {
+	for _, l := range levels {
+		if l.name == name {
+			return l.kind, true
+		}
+	}
+	for _, k := range kinds {
+		if k == name {
+			return k, true
+		}
+	}
+	return "", false
+}
+
 // Kinds returns every kind that has templates.
 func Kinds() []string { return append([]string(nil), kinds...) }
 
@@ -68,7 +120,10 @@ func Locales() []string { return append([]string(nil), locales...) }
 // Data is everything a template may show.
 type Data struct {
 	Kind, Locale, Channel string // Channel is "sms" or "email"
-	CustomerName          string
+	// Template names the template to render, one of Kind's (see KindOf);
+	// "" renders Kind's own.
+	Template     string
+	CustomerName string
 
 	PlanRef, PlanTitle, Merchant, Currency string // Currency defaults to "CNY"
 	Seq, Periods                           int

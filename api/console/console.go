@@ -56,6 +56,7 @@ type Store interface {
 	FindCustomers(ctx context.Context, q string) ([]repo.CustomerHit, error)
 	GetCustomerView(ctx context.Context, ref string) (repo.CustomerView, error)
 	GetOverview(ctx context.Context, since, until, now time.Time, loc *time.Location) (repo.Overview, error)
+	EffectReport(ctx context.Context, kinds []string, since, until, now time.Time) ([]repo.EffectRow, error)
 	ResendMatching(ctx context.Context, in repo.BulkResendInput) (repo.BulkResendResult, error)
 }
 
@@ -88,6 +89,7 @@ type Config struct {
 type Console struct {
 	cfg    Config
 	logins *throttle
+	effect effectCache // the overview's effect reports (effect.go)
 }
 
 // New returns the console. Auth, Store and Sessions are required.

@@ -49,6 +49,17 @@ var zhCN = map[string]string{
 	"last 30 days (%s – %s)": "最近 30 天（%s – %s）",
 	"Sent counts notices handed to a provider that day; failed, those given up on; undelivered, those a carrier reported as not delivered. Days are calendar days in the zone below.": "“已发出”为当天交给服务商的通知；“发送失败”为放弃重试的通知；“未送达”为运营商回执报告未送达的通知。日期按页面底部的时区计算。",
 
+	"Which reminder works":                   "哪种提醒有效",
+	"reminders sent %s – %s":                 "%s – %s 发出的提醒",
+	"Reminded: paid within":                  "已提醒：在以下时间内还款",
+	"No notice (baseline): paid within":      "未提醒（对照组）：在以下时间内还款",
+	"Stage":                                  "阶段",
+	"Reminded":                               "已提醒",
+	"%dd":                                    "%d 天",
+	"Installments":                           "账单数",
+	"No reminders were sent in this period.": "此期间没有发出提醒。",
+	"The share of reminded installments paid within 1, 3 and 7 days of the notice (— until that many days have passed), against installments of the same stage that got no notice because the customer opted out or has no address (shown from %d of them). duebell report effect prints the same for any period.": "已提醒的账单在通知发出后 1、3、7 天内还款的比例（未满相应天数显示“—”），对照同一阶段因客户退订或缺少联系方式而未收到通知的账单（满 %d 笔才显示）。duebell report effect 可输出任意时段的同一报表。",
+
 	// Delivery log.
 	"Phone":             "手机号",
 	"Email":             "邮箱",

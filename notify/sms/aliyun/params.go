@@ -16,8 +16,12 @@ var e164 = regexp.MustCompile(`^\+[1-9][0-9]{6,14}$`)
 
 // params builds SendSms's request parameters from msg and its template.
 func (c *Client) params(msg notify.Message) (url.Values, error) {
-	key := msg.Kind + "/" + msg.Locale
+	keys := msg.TemplateKeys()
+	key := keys[len(keys)-1]
 	tpl, ok := c.cfg.Templates[key]
+	if t, lvl := c.cfg.Templates[keys[0]]; lvl {
+		tpl, ok = t, true
+	}
 	if !ok {
 		return nil, notify.Permanent("no_template", fmt.Errorf("aliyun: no template mapped for %q", key))
 	}

@@ -25,8 +25,12 @@ type sendSmsRequest struct {
 // payload builds the request body: the E.164 number as is, the template's
 // parameters in their configured order.
 func (c *Client) payload(msg notify.Message) ([]byte, error) {
-	key := msg.Kind + "/" + msg.Locale
+	keys := msg.TemplateKeys()
+	key := keys[len(keys)-1]
 	tpl, ok := c.cfg.Templates[key]
+	if t, lvl := c.cfg.Templates[keys[0]]; lvl {
+		tpl, ok = t, true
+	}
 	if !ok {
 		return nil, notify.Permanent("no_template", fmt.Errorf("tencent: no template mapped for %q", key))
 	}
