@@ -183,18 +183,25 @@ func (s *crashSink) count() int {
 	return s.total
 }
 
-func TestKilledDispatcherLosesNothingAndLogsEveryDelivery(t *testing.T) {
+// crashSetup queues crash.n due_soon SMS in a schema of their own and
+// starts the gateway the child dispatchers send to.
+func crashSetup(t *testing.T) (r *repo.Repo, schema string, n int, sink *crashSink) {
+	t.Helper()
 	if testing.Short() {
 		t.Skip("starts child processes")
 	}
 	t.Parallel()
-	r, schema := repotest.NewWithURL(t)
-	n := *crashN
+	r, schema = repotest.NewWithURL(t)
+	n = *crashN
 	repotest.Borrowers(t, r, n, repo.NewDate(2026, 11, 24))
 	if _, err := r.QueueDueReminders(context.Background(), sh(11, 21, 8, 0), smsOnlyStages); err != nil {
 		t.Fatal(err)
 	}
-	sink := newCrashSink(t)
+	return r, schema, n, newCrashSink(t)
+}
+
+func TestKilledDispatcherLosesNothingAndLogsEveryDelivery(t *testing.T) {
+	r, schema, n, sink := crashSetup(t)
 	committedSent := func() int {
 		var c int
 		if err := r.DB().Get(&c, `SELECT count(*) FROM notifications WHERE status = 'sent'`); err != nil {
@@ -269,17 +276,7 @@ func TestKilledDispatcherLosesNothingAndLogsEveryDelivery(t *testing.T) {
 }
 
 func TestRollingRestartOfTwoReplicasSendsNothingTwice(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts child processes")
-	}
-	t.Parallel()
-	r, schema := repotest.NewWithURL(t)
-	n := *crashN
-	repotest.Borrowers(t, r, n, repo.NewDate(2026, 11, 24))
-	if _, err := r.QueueDueReminders(context.Background(), sh(11, 21, 8, 0), smsOnlyStages); err != nil {
-		t.Fatal(err)
-	}
-	sink := newCrashSink(t)
+	r, schema, n, sink := crashSetup(t)
 	type replica struct {
 		cmd    *exec.Cmd
 		exited <-chan error

@@ -1,7 +1,6 @@
 package notify_test
 
 import (
-	"bytes"
 	"context"
 	"database/sql"
 	"log/slog"
@@ -11,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"duebell/internal/syncbuf"
 	"duebell/notify"
 	"duebell/repo"
 	"duebell/repo/repotest"
@@ -91,26 +91,6 @@ func attemptsAgree(t *testing.T, r *repo.Repo) {
 	}
 }
 
-// logBuffer is a logger's output that tests read back.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.String()
-}
-
-func (l *logBuffer) logger() *slog.Logger { return slog.New(slog.NewTextHandler(l, nil)) }
-
 func startDispatcher(t *testing.T, cfg notify.Config) (stop func()) {
 	t.Helper()
 	d, err := notify.New(cfg)
@@ -183,11 +163,11 @@ func TestShutdownGraceCutsOffSendsAndLogsThemUnknown(t *testing.T) {
 	at := sh(11, 21, 10, 0)
 	sender := newHeldSender()
 	sender.honourCtx = true
-	var logs logBuffer
+	var logs syncbuf.Buffer
 	b := setup(t, func(c *notify.Config) {
 		c.Senders["sms"] = sender
 		c.Workers, c.Batch, c.ShutdownGrace = 2, 10, 20*time.Millisecond
-		c.Now, c.Logger = func() time.Time { return at }, logs.logger()
+		c.Now, c.Logger = func() time.Time { return at }, slog.New(slog.NewTextHandler(&logs, nil))
 	})
 	seedSMS(t, b.r, 5)
 	stop := startDispatcher(t, b.cfg)
@@ -359,12 +339,12 @@ func TestDatabaseBlipDelaysTheOutcomeWriteAndLosesNothing(t *testing.T) {
 	t.Cleanup(func() { admin.Close() })
 	at := sh(11, 21, 10, 0)
 	sender := &cuttingSender{admin: admin, schema: schema, sent: map[int64]int{}, t: t, done: make(chan struct{})}
-	var logs logBuffer
+	var logs syncbuf.Buffer
 	b := setup(t, func(c *notify.Config) {
 		c.Store = r
 		c.Senders["sms"] = sender
 		c.Workers, c.Batch = 1, 10
-		c.Now, c.Logger = func() time.Time { return at }, logs.logger()
+		c.Now, c.Logger = func() time.Time { return at }, slog.New(slog.NewTextHandler(&logs, nil))
 	})
 	b.r = r
 	seedSMS(t, r, 3)

@@ -1,32 +1,15 @@
 package scheduler
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"duebell/internal/syncbuf"
 )
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // run invokes a job exactly as cron's timer would: through the wrapped chain.
 func run(s *Scheduler, i int) { s.cron.Entries()[i].WrappedJob.Run() }
@@ -49,7 +32,7 @@ func TestJobGetsInjectedClock(t *testing.T) {
 }
 
 func TestPanickingJobIsRecovered(t *testing.T) {
-	logs := &syncBuffer{}
+	logs := &syncbuf.Buffer{}
 	var runs atomic.Int32
 	s, err := New(Config{Logger: slog.New(slog.NewTextHandler(logs, nil)),
 		Jobs: []Job{{Name: "boom", Schedule: "@every 1m", Run: func(context.Context, time.Time) error {

@@ -243,34 +243,43 @@ func TestDo(t *testing.T) {
 }
 
 func TestNewHTTPClientReusesConnectionsForEveryWorker(t *testing.T) {
+	const workers = 16
 	var mu sync.Mutex
 	conns := map[string]bool{}
-	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	arrived := make(chan struct{}, workers)
+	release := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		mu.Lock()
 		conns[r.RemoteAddr] = true
 		mu.Unlock()
+		arrived <- struct{}{}
+		<-release // every worker's request is in flight at once
 		fmt.Fprint(w, "{}")
 	}))
-	srv.Start()
 	defer srv.Close()
 	c := NewHTTPClient()
-	// 16 workers send 20 requests each: with the default transport's 2 idle
-	// connections per host most of them would dial anew.
-	var wg sync.WaitGroup
-	for range 16 {
-		wg.Go(func() {
-			for range 20 {
+	// Two bursts of one request per worker: the default transport keeps 2
+	// of the first burst's connections idle and dials 14 anew for the second.
+	for range 2 {
+		release = make(chan struct{})
+		var wg sync.WaitGroup
+		for range workers {
+			wg.Go(func() {
 				resp, err := c.Get(srv.URL)
 				if err != nil {
 					t.Error(err)
 					return
 				}
 				_, _ = ReadBody(resp)
-			}
-		})
+			})
+		}
+		for range workers {
+			<-arrived
+		}
+		close(release)
+		wg.Wait()
 	}
-	wg.Wait()
-	if len(conns) > 16 {
-		t.Errorf("%d connections for 16 workers, want at most one each", len(conns))
+	if len(conns) > workers+2 {
+		t.Errorf("%d connections for two bursts of %d workers, want the first burst's reused", len(conns), workers)
 	}
 }
