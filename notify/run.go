@@ -25,8 +25,12 @@ import (
 
 // flushMax bounds one group commit of outcomes; committers write groups
 // side by side, so outcomes keep flowing while one commit waits on the disk.
+// A group gathers for at most flushWait after its first outcome: each commit
+// waits for the disk, so a commit per outcome would cap throughput at the
+// disk's flush rate, while a few milliseconds is all a crash can lose.
 const (
 	flushMax   = 500
+	flushWait  = 5 * time.Millisecond
 	committers = 2
 )
 
@@ -247,8 +251,11 @@ func release(c *repo.Claim) repo.Outcome {
 // waiting (up to flushMax) and writes it in one transaction.
 func (d *Dispatcher) complete(results <-chan repo.Outcome, counts *tally, held *sync.WaitGroup, keeper *leaseKeeper) {
 	buf := make([]repo.Outcome, 0, flushMax)
+	wait := time.NewTimer(0)
+	defer wait.Stop()
 	for o := range results {
 		buf = append(buf[:0], o)
+		wait.Reset(flushWait)
 	gather:
 		for len(buf) < flushMax {
 			select {
@@ -257,7 +264,7 @@ func (d *Dispatcher) complete(results <-chan repo.Outcome, counts *tally, held *
 					break gather
 				}
 				buf = append(buf, o)
-			default:
+			case <-wait.C:
 				break gather
 			}
 		}
