@@ -368,3 +368,30 @@ func TestDatabaseBlipDelaysTheOutcomeWriteAndLosesNothing(t *testing.T) {
 		t.Errorf("the failed write was not logged:\n%s", logs.String())
 	}
 }
+
+func TestIdleDispatcherSendsWhenTheWindowOpensNotAtItsNextPoll(t *testing.T) {
+	t.Parallel()
+	// The dispatcher's clock runs at wall-clock speed from 08:59:59.6 local;
+	// its poll interval is a minute, so only waking for the next due notice
+	// gets the reminder out at the 09:00 opening.
+	start, opening := time.Now(), sh(11, 21, 9, 0)
+	clock := func() time.Time { return opening.Add(-400*time.Millisecond + time.Since(start)) }
+	sender := &countingSender{clock: &steppingClock{}, sent: map[int64]int{}}
+	b := setup(t, func(c *notify.Config) {
+		c.Senders["sms"] = sender
+		c.Now, c.Interval = clock, time.Minute
+	})
+	seedSMS(t, b.r, 1)
+	stop := startDispatcher(t, b.cfg)
+	defer stop()
+	deadline := time.Now().Add(10 * time.Second)
+	for sender.n.Load() == 0 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond) // polling the sink, not timing a rule
+	}
+	if sender.n.Load() == 0 {
+		t.Fatal("the reminder did not go out when the window opened")
+	}
+	if late := clock().Sub(opening); late > time.Second {
+		t.Errorf("first send %v after the window opened, want under 1 s", late)
+	}
+}
