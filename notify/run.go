@@ -11,7 +11,7 @@ import (
 
 // A dispatch run is a pipeline: the producer claims batches (a fresh clock
 // for each claim) and hands the notices to Workers goroutines; each finished
-// notice goes to the completer, which writes outcomes in groups as they
+// notice goes to the committers, which write outcomes in groups as they
 // arrive, so a crash loses at most the sends in flight and the few
 // milliseconds of outcomes not yet committed, never a whole batch. While a
 // notice is claimed, its lease is extended (see leaseKeeper), so a batch
@@ -76,23 +76,17 @@ func (d *Dispatcher) run(ctx context.Context, once bool) (Counts, error) {
 	for range committers {
 		commits.Go(func() { d.complete(results, counts, &held, keeper) })
 	}
-	completed := make(chan struct{})
-	go func() {
-		defer close(completed)
-		commits.Wait()
-	}()
-	keeperDone := make(chan struct{})
-	go func() {
-		defer close(keeperDone)
-		keeper.run(completed)
-	}()
+	stopKeeper := make(chan struct{})
+	var keeping sync.WaitGroup
+	keeping.Go(func() { keeper.run(stopKeeper) })
 
 	err := d.produce(ctx, once, jobs, results, &held)
-	close(jobs)
+	close(jobs) // each stage ends when the one before it has
 	workers.Wait()
 	close(results)
-	<-completed
-	<-keeperDone
+	commits.Wait()
+	close(stopKeeper)
+	keeping.Wait()
 	return counts.counts, err
 }
 
