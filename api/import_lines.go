@@ -50,6 +50,23 @@ type (
 	}
 )
 
+func (l importCustomerLine) lineType() string { return l.Type }
+func (l importPlanLine) lineType() string     { return l.Type }
+func (l importPaymentLine) lineType() string  { return l.Type }
+func (l importEventLine) lineType() string    { return l.Type }
+
+// decodeTyped decodes line as a T whose "type" must be kind (and appear once).
+func decodeTyped[T interface{ lineType() string }](s *server, line []byte, kind string) (T, error) {
+	var b T
+	if err := decodeLine(line, &b); err != nil {
+		return b, s.lineDecodeError(err)
+	}
+	if b.lineType() != kind {
+		return b, invalid("type", "must appear once")
+	}
+	return b, nil
+}
+
 // parseImportLine decodes and checks line n with the same functions as the
 // single-record endpoints. The record's kind and ref are set as far as they
 // could be read, also on error.
@@ -90,15 +107,12 @@ func lineType(line []byte) string {
 func (s *server) parseTyped(rec importRecord, n int, line []byte) (importRecord, error) {
 	switch rec.kind {
 	case "customer":
-		var b importCustomerLine
-		if err := decodeLine(line, &b); err != nil {
-			return rec, s.lineDecodeError(err)
+		b, err := decodeTyped[importCustomerLine](s, line, rec.kind)
+		if err != nil {
+			return rec, err
 		}
-		if b.Type != rec.kind {
-			return rec, invalid("type", "must appear once")
-		}
-		if err := checkRef(b.Ref); err != nil {
-			return rec, invalid("ref", "%s", err)
+		if err := fieldRef("ref", b.Ref); err != nil {
+			return rec, err
 		}
 		c, err := s.customerFrom(b.Ref, b.customerBody)
 		if err != nil {
@@ -107,15 +121,12 @@ func (s *server) parseTyped(rec importRecord, n int, line []byte) (importRecord,
 		rec.rank, rec.writes = 0, []string{"c:" + c.Ref}
 		rec.customer = &repo.ImportCustomer{Line: n, Customer: c, KeepSMSOptOut: b.SMSOptOut == nil, KeepEmailOptOut: b.EmailOptOut == nil}
 	case "plan":
-		var b importPlanLine
-		if err := decodeLine(line, &b); err != nil {
-			return rec, s.lineDecodeError(err)
+		b, err := decodeTyped[importPlanLine](s, line, rec.kind)
+		if err != nil {
+			return rec, err
 		}
-		if b.Type != rec.kind {
-			return rec, invalid("type", "must appear once")
-		}
-		if err := checkRef(b.Ref); err != nil {
-			return rec, invalid("ref", "%s", err)
+		if err := fieldRef("ref", b.Ref); err != nil {
+			return rec, err
 		}
 		p, err := s.planFrom(b.Ref, b.planBody)
 		if err != nil {
@@ -124,15 +135,12 @@ func (s *server) parseTyped(rec importRecord, n int, line []byte) (importRecord,
 		rec.rank, rec.writes, rec.reads = 1, []string{"p:" + p.Ref}, []string{"c:" + p.CustomerRef}
 		rec.plan = &repo.ImportPlan{Line: n, Plan: p}
 	case "payment":
-		var b importPaymentLine
-		if err := decodeLine(line, &b); err != nil {
-			return rec, s.lineDecodeError(err)
+		b, err := decodeTyped[importPaymentLine](s, line, rec.kind)
+		if err != nil {
+			return rec, err
 		}
-		if b.Type != rec.kind {
-			return rec, invalid("type", "must appear once")
-		}
-		if err := checkRef(b.PlanRef); err != nil {
-			return rec, invalid("plan_ref", "%s", err)
+		if err := fieldRef("plan_ref", b.PlanRef); err != nil {
+			return rec, err
 		}
 		if b.Seq < 1 {
 			return rec, invalid("seq", "want a positive integer")
@@ -152,12 +160,9 @@ func (s *server) parseTyped(rec importRecord, n int, line []byte) (importRecord,
 		rec.reads = []string{"p:" + b.PlanRef}
 		rec.payment = &repo.ImportPayment{Line: n, Payment: in}
 	case "event":
-		var b importEventLine
-		if err := decodeLine(line, &b); err != nil {
-			return rec, s.lineDecodeError(err)
-		}
-		if b.Type != rec.kind {
-			return rec, invalid("type", "must appear once")
+		b, err := decodeTyped[importEventLine](s, line, rec.kind)
+		if err != nil {
+			return rec, err
 		}
 		in, err := s.eventFrom(b.eventBody)
 		if err != nil {

@@ -18,10 +18,18 @@ const maxRefBytes = 128
 // pathRef returns the path value name, checked as a lender reference.
 func pathRef(r *http.Request, name string) (string, error) {
 	ref := r.PathValue(name)
-	if err := checkRef(ref); err != nil {
-		return "", invalid(name, "%s", err)
+	if err := fieldRef(name, ref); err != nil {
+		return "", err
 	}
 	return ref, nil
+}
+
+// fieldRef checks ref as a lender reference, as the field (or path value) named field.
+func fieldRef(field, ref string) error {
+	if err := checkRef(ref); err != nil {
+		return invalid(field, "%s", err)
+	}
+	return nil
 }
 
 func checkRef(ref string) error {
