@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"time"
 
+	"duebell/kinds"
 	"duebell/repo"
 	"duebell/scheduler"
 )
@@ -115,7 +116,7 @@ func (c *Config) Window() scheduler.Window {
 }
 
 // SecurityKinds are the notices that use defaults.security_send_window.
-var SecurityKinds = []string{"verification_changed", "autodebit_failed"}
+var SecurityKinds = kinds.Security()
 
 // KindWindows maps each security notice kind to the parsed
 // defaults.security_send_window (valid after Load).

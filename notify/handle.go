@@ -128,7 +128,7 @@ func (d *Dispatcher) handle(ctx, sendCtx context.Context, c *repo.Claim, gate *c
 // way; other channel-event notices (plan_cancelled, service_closed, card_*)
 // tell of a change and go out whatever the plan's state.
 func suppressReason(c *repo.Claim) string {
-	if (isReminder(c.Kind) || c.Kind == "autodebit_failed") && !c.Forced {
+	if facts(c.Kind).AsksPayment && !c.Forced {
 		switch {
 		case c.Installment.Status == repo.InstallmentPaid || c.Installment.Paid >= c.Installment.Amount && c.Installment.ID != 0:
 			return "installment paid"

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"time"
 
+	"duebell/kinds"
 	"duebell/link"
 	"duebell/repo"
 	"duebell/scheduler"
@@ -15,20 +16,10 @@ type Linker interface {
 	URL(c link.Claims, now time.Time) string
 }
 
-// reminderKinds are re-checked against the installment and plan before sending.
-var reminderKinds = map[string]bool{
-	scheduler.KindDueSoon: true, scheduler.KindDueToday: true, scheduler.KindOverdue: true,
-}
-
-func isReminder(kind string) bool { return reminderKinds[kind] }
-
-// linkless kinds never carry a repayment link.
-var linkless = map[string]bool{
-	scheduler.KindPaymentReceived: true,
-	"card_bound":                  true,
-	"plan_cancelled":              true,
-	"verification_changed":        true,
-	"repayment_entry_moved":       true, // points to the new entry (payload url) instead
+// facts are the registry's facts of kind (zero for an unknown kind).
+func facts(kind string) kinds.Kind {
+	k, _ := kinds.Of(kind)
+	return k
 }
 
 func (d *Dispatcher) window(kind string) scheduler.Window {
@@ -48,7 +39,7 @@ func (d *Dispatcher) opening(c *repo.Claim, now time.Time, loc *time.Location) (
 // templateName is the template c renders: its stage's, when the policy
 // names one, else its kind's own.
 func (d *Dispatcher) templateName(c *repo.Claim) string {
-	if t := d.cfg.StageTemplates[c.Stage]; t != "" && isReminder(c.Kind) {
+	if t := d.cfg.StageTemplates[c.Stage]; t != "" && facts(c.Kind).Reminder {
 		return t
 	}
 	return c.Kind
@@ -85,7 +76,7 @@ func (d *Dispatcher) render(c *repo.Claim, now time.Time, loc *time.Location) (M
 	}
 	var lnk string
 	nothingDue := c.Kind == "service_closed" && c.Outstanding <= 0
-	if c.Plan.ID != 0 && !linkless[c.Kind] && !nothingDue {
+	if c.Plan.ID != 0 && facts(c.Kind).Link && !nothingDue {
 		lnk = d.channelLink(c.Channel, d.cfg.Links.URL(link.Claims{NotificationID: c.ID, PlanRef: c.Plan.Ref, Seq: c.Installment.Seq}, now))
 		data.Link = lnk
 	}

@@ -7,6 +7,9 @@ import (
 	"time"
 
 	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq"
+
+	"duebell/kinds"
 )
 
 // Bulk resend tuning.
@@ -75,7 +78,7 @@ type BulkResendResult struct {
 // one action a thing is resent once: matched notices about the same
 // installment (reminders of every stage count as one) or event, to the same
 // customer on the same channel, collapse to the newest.
-const bulkCandidatesSQL = `
+var bulkCandidatesSQL = `
 INSERT INTO resend_candidates (id, skip)
 SELECT id, CASE
 		WHEN rn > 1 THEN 'duplicate'
@@ -84,13 +87,13 @@ SELECT id, CASE
 		WHEN resent THEN 'already resent'
 		ELSE '' END
 FROM (
-	SELECT n.id, ` + settledReasonSQL + ` AS settled,
+	SELECT n.id, ` + settledReasonSQL("$7") + ` AS settled,
 		(SELECT ` + suppressReasonSQL + ` FROM (SELECT n.channel) x(ch)) AS unreachable,
 		EXISTS (SELECT 1 FROM notifications r WHERE r.resend_of = n.id
 		        AND r.status IN ('pending', 'sending', 'sent', 'delivered')) AS resent,
 		row_number() OVER (
 			PARTITION BY n.customer_id, n.channel, coalesce(n.installment_id, 0), coalesce(n.event_id, 0),
-			             CASE WHEN n.kind IN ('due_soon', 'due_today', 'overdue') THEN 'reminder' ELSE n.kind END
+			             CASE WHEN n.kind = ANY($8::text[]) THEN 'reminder' ELSE n.kind END
 			ORDER BY n.id DESC) AS rn
 	FROM notifications n
 	JOIN customers c ON c.id = n.customer_id
@@ -146,7 +149,7 @@ func (r *Repo) ResendMatching(ctx context.Context, in BulkResendInput) (BulkRese
 			return fmt.Errorf("bulk resend: %w", err)
 		}
 		if _, err := tx.ExecContext(ctx, bulkCandidatesSQL, f.Status, f.Channel, f.Kind, f.Provider,
-			f.Since, f.Until); err != nil {
+			f.Since, f.Until, pq.Array(kinds.AsksPayment()), pq.Array(kinds.Reminders())); err != nil {
 			return fmt.Errorf("bulk resend: select: %w", err)
 		}
 		if err := bulkCounts(ctx, tx, &res); err != nil {

@@ -10,6 +10,9 @@ import (
 	"unicode/utf8"
 
 	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq"
+
+	"duebell/kinds"
 )
 
 // Audit actions written by resends.
@@ -49,21 +52,24 @@ type ResendResult struct {
 }
 
 // settledReasonSQL mirrors the dispatcher's pre-send re-check (notify's
-// suppressReason): a reminder for a settled installment or an inactive plan
-// is not sent. The kinds are scheduler's reminder kinds. It reads the
-// notice n, its installment i and plan p (both possibly NULL).
-const settledReasonSQL = `CASE WHEN n.kind IN ('due_soon', 'due_today', 'overdue') THEN CASE
+// suppressReason): a notice that asks for payment (the kinds in the
+// statement's parameter askParam, kinds.AsksPayment) of a settled
+// installment or on an inactive plan is not sent. It reads the notice n,
+// its installment i and plan p (both possibly NULL).
+func settledReasonSQL(askParam string) string {
+	return `CASE WHEN n.kind = ANY(` + askParam + `::text[]) THEN CASE
 		WHEN i.status = 'paid' OR i.paid >= i.amount THEN 'installment paid'
 		WHEN i.status = 'waived' THEN 'installment waived'
 		WHEN p.status IN ('cancelled', 'closed') THEN 'plan ' || p.status
 		ELSE '' END
 	ELSE '' END`
+}
 
 // resendCheckSQL loads what a single resend must check: the original's
 // status, the channel to use ($2, or the original's), and why it should not
 // go out (settled, or unreachable on that channel).
-const resendCheckSQL = `
-SELECT n.status, x.ch AS channel, ` + settledReasonSQL + ` AS settled,
+var resendCheckSQL = `
+SELECT n.status, x.ch AS channel, ` + settledReasonSQL("$3") + ` AS settled,
 	(SELECT ` + suppressReasonSQL + `) AS unreachable
 FROM notifications n
 JOIN customers c ON c.id = n.customer_id
@@ -119,7 +125,7 @@ func (r *Repo) Resend(ctx context.Context, in ResendInput) (ResendResult, error)
 			Settled     string `db:"settled"`
 			Unreachable string `db:"unreachable"`
 		}
-		if err := tx.GetContext(ctx, &chk, resendCheckSQL, in.ID, in.Channel); err != nil {
+		if err := tx.GetContext(ctx, &chk, resendCheckSQL, in.ID, in.Channel, pq.Array(kinds.AsksPayment())); err != nil {
 			return notFound(err, fmt.Sprintf("notification %d", in.ID))
 		}
 		if err := resendRefusal(in, chk.Status, chk.Channel, chk.Settled, chk.Unreachable); err != nil {

@@ -7,20 +7,21 @@ import (
 	"slices"
 	"strings"
 
+	"duebell/kinds"
 	"duebell/repo"
 	"duebell/templates"
 )
 
-// Reminder kinds.
+// Reminder kinds (names from the registry in package kinds).
 const (
-	KindDueSoon         = "due_soon"
-	KindDueToday        = "due_today"
-	KindOverdue         = "overdue"
-	KindPaymentReceived = "payment_received"
+	KindDueSoon         = kinds.DueSoon
+	KindDueToday        = kinds.DueToday
+	KindOverdue         = kinds.Overdue
+	KindPaymentReceived = kinds.PaymentReceived
 )
 
 // ReminderKinds are the kinds a policy stage sends.
-func ReminderKinds() []string { return []string{KindDueSoon, KindDueToday, KindOverdue} }
+func ReminderKinds() []string { return kinds.Reminders() }
 
 // DefaultStages is the default reminder policy: three days before, on the
 // day, and one and seven days after, by SMS and email. The first overdue

@@ -21,7 +21,11 @@
 // days, plural, reason (see funcs.go).
 package templates
 
-import "time"
+import (
+	"time"
+
+	"duebell/kinds"
+)
 
 // Channels.
 const (
@@ -37,17 +41,17 @@ const (
 
 // Kinds of notice.
 const (
-	KindDueSoon             = "due_soon"
-	KindDueToday            = "due_today"
-	KindOverdue             = "overdue"
-	KindPaymentReceived     = "payment_received"
-	KindCardUnbound         = "card_unbound"
-	KindCardBound           = "card_bound"
-	KindAutodebitFailed     = "autodebit_failed"
-	KindRepaymentEntryMoved = "repayment_entry_moved"
-	KindPlanCancelled       = "plan_cancelled"
-	KindServiceClosed       = "service_closed"
-	KindVerificationChanged = "verification_changed"
+	KindDueSoon             = kinds.DueSoon
+	KindDueToday            = kinds.DueToday
+	KindOverdue             = kinds.Overdue
+	KindPaymentReceived     = kinds.PaymentReceived
+	KindCardUnbound         = kinds.CardUnbound
+	KindCardBound           = kinds.CardBound
+	KindAutodebitFailed     = kinds.AutodebitFailed
+	KindRepaymentEntryMoved = kinds.RepaymentEntryMoved
+	KindPlanCancelled       = kinds.PlanCancelled
+	KindServiceClosed       = kinds.ServiceClosed
+	KindVerificationChanged = kinds.VerificationChanged
 )
 
 // Repayment methods.
@@ -55,12 +59,6 @@ const (
 	RepayAutoDebit = "auto_debit"
 	RepayManual    = "manual"
 )
-
-var kinds = []string{
-	KindDueSoon, KindDueToday, KindOverdue, KindPaymentReceived,
-	KindCardUnbound, KindCardBound, KindAutodebitFailed, KindRepaymentEntryMoved,
-	KindPlanCancelled, KindServiceClosed, KindVerificationChanged,
-}
 
 var locales = []string{LocaleZhCN, LocaleEn}
 
@@ -103,7 +101,7 @@ func KindOf(name string) (kind string, ok bool) {
 			return l.kind, true
 		}
 	}
-	for _, k := range kinds {
+	for _, k := range kinds.Names() {
 		if k == name {
 			return k, true
 		}
@@ -112,7 +110,7 @@ func KindOf(name string) (kind string, ok bool) {
 }
 
 // Kinds returns every kind that has templates.
-func Kinds() []string { return append([]string(nil), kinds...) }
+func Kinds() []string { return kinds.Names() }
 
 // Locales returns the locales with templates; the first is the fallback.
 func Locales() []string { return append([]string(nil), locales...) }
