@@ -38,9 +38,9 @@ func (k *leaseKeeper) run(done <-chan struct{}) {
 // extendIfDue extends every lease this dispatcher holds when a third of a
 // lease has passed on its clock since the last extension, or when force.
 func (k *leaseKeeper) extendIfDue(force bool) {
-	now := k.d.cfg.Now()
 	k.mu.Lock()
 	defer k.mu.Unlock()
+	now := k.d.cfg.Now() // read under the lock: an extension never goes back in time
 	if !force && now.Sub(k.last) < k.d.cfg.Lease/3 {
 		return
 	}

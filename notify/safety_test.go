@@ -258,10 +258,17 @@ func TestStaggeredReplicasWithALongRunSendNothingTwice(t *testing.T) {
 	// scheduled more often). Both record into one sink.
 	sender := &countingSender{clock: clock, sent: map[int64]int{},
 		onCount: map[int64]func(){15: func() { close(startB) }}}
+	var logs syncbuf.Buffer
 	b := setup(t, func(c *notify.Config) {
 		c.Workers, c.Batch, c.Lease = 1, 12, 10*time.Second // a batch outlives a lease
 		c.Now = clock.Now
+		c.Logger = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	})
+	defer func() {
+		if t.Failed() {
+			t.Logf("dispatcher log:\n%s", logs.String())
+		}
+	}()
 	seedSMS(t, b.r, 26)
 	// Replica A runs alone for 15 s of its clock, past its first lease;
 	// then replica B starts and both drain the queue.

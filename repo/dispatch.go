@@ -60,13 +60,17 @@ func (r *Repo) RescueExpired(ctx context.Context, now time.Time) (int, error) {
 	return int(n), nil
 }
 
-// ExtendLeases moves the lease of every notice owner holds to now + lease,
-// so a batch that takes longer than one lease to work is not rescued from a
-// worker that is still alive. It reports how many leases it extended.
+// ExtendLeases moves the lease of every notice owner holds to now + lease
+// (never earlier than it was), so a batch that takes longer than one lease
+// to work is not rescued from a worker that is still alive. A notice whose
+// outcome is being written right now is skipped rather than waited for: the
+// write ends its lease anyway, and waiting could deadlock with it. It
+// reports how many leases it extended.
 func (r *Repo) ExtendLeases(ctx context.Context, owner string, now time.Time, lease time.Duration) (int, error) {
 	res, err := r.db.ExecContext(ctx, `
-		UPDATE notifications SET lease_expires_at = $2::timestamptz + $3::interval
-		WHERE status = 'sending' AND lease_owner = $1`, owner, now, lease.String())
+		UPDATE notifications SET lease_expires_at = greatest(lease_expires_at, $2::timestamptz + $3::interval)
+		WHERE id IN (SELECT id FROM notifications WHERE status = 'sending' AND lease_owner = $1
+		             FOR UPDATE SKIP LOCKED)`, owner, now, lease.String())
 	if err != nil {
 		return 0, fmt.Errorf("extend leases: %w", err)
 	}
