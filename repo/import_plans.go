@@ -178,8 +178,7 @@ func decidePlan(ip ImportPlan, st planState, now time.Time) (Plan, ImportOutcome
 		case it.KeepPaid:
 			it.Paid = 0
 		case had && it.Paid < old.Recorded:
-			return p, "", fmt.Errorf("installment %d: paid %d is below the %d recorded by payments; a plan cannot reopen recorded payments: %w",
-				it.Seq, it.Paid, old.Recorded, ErrConflict)
+			return p, "", errPaidBelowRecorded(it.Seq, it.Paid, old.Recorded)
 		}
 		if it.Status == InstallmentPending && it.Paid >= it.Amount {
 			it.Status = InstallmentPaid

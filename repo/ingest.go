@@ -124,9 +124,7 @@ func upsertInstallments(ctx context.Context, tx *sqlx.Tx, planID int64, in []Ins
 		return fmt.Errorf("check recorded payments: %w", err)
 	}
 	if len(below) > 0 {
-		b := below[0]
-		return fmt.Errorf("installment %d: paid %d is below the %d recorded through the payments endpoint; "+
-			"omit paid to keep it, or record a reversal: %w", b.Seq, b.Paid, b.Recorded, ErrConflict)
+		return errPaidBelowRecorded(below[0].Seq, below[0].Paid, below[0].Recorded)
 	}
 	_, err := tx.ExecContext(ctx, `
 		INSERT INTO installments (plan_id, seq, due_date, amount, paid, status, paid_at)
@@ -319,4 +317,11 @@ func checkPaymentFits(it Installment, amount int64) error {
 		return fmt.Errorf("installment %d: reversal of %d exceeds the %d paid: %w", it.Seq, -amount, it.Paid, ErrConflict)
 	}
 	return nil
+}
+
+// errPaidBelowRecorded is the conflict of a plan push (single or imported)
+// whose paid is below what the payments endpoint recorded.
+func errPaidBelowRecorded(seq int, paid, recorded int64) error {
+	return fmt.Errorf("installment %d: paid %d is below the %d recorded through the payments endpoint; "+
+		"omit paid to keep it, or record a reversal: %w", seq, paid, recorded, ErrConflict)
 }
