@@ -42,12 +42,11 @@ func (d *Dispatcher) hold(ctx context.Context, now time.Time, c *repo.Claim) (re
 	if bucket == nil {
 		return repo.Outcome{}, false
 	}
-	clock := d.cfg.Now()
-	at, ok := bucket.Reserve(clock, d.cfg.RateWait)
+	at, ok := bucket.Reserve(now, d.cfg.RateWait)
 	if !ok {
-		return postpone(c, now.Add(at.Sub(clock)), "waiting: "+sender.Provider()+" rate limit")
+		return postpone(c, at, "waiting: "+sender.Provider()+" rate limit")
 	}
-	if wait := at.Sub(clock); wait > 0 {
+	if wait := at.Sub(now); wait > 0 {
 		if err := d.cfg.Sleep(ctx, wait); err != nil {
 			return release(c), true
 		}
