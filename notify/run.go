@@ -80,7 +80,7 @@ func (d *Dispatcher) run(ctx context.Context, once bool) (Counts, error) {
 	var keeping sync.WaitGroup
 	keeping.Go(func() { keeper.run(stopKeeper) })
 
-	err := d.produce(ctx, once, jobs, results, &held)
+	err := d.produce(ctx, once, jobs, results, &held, keeper)
 	close(jobs) // each stage ends when the one before it has
 	workers.Wait()
 	close(results)
@@ -112,7 +112,8 @@ type job struct {
 
 // produce claims batches until ctx ends (or, with once, until the queue is
 // empty) and feeds them to the workers.
-func (d *Dispatcher) produce(ctx context.Context, once bool, jobs chan<- job, results chan<- repo.Outcome, held *sync.WaitGroup) error {
+func (d *Dispatcher) produce(ctx context.Context, once bool, jobs chan<- job, results chan<- repo.Outcome,
+	held *sync.WaitGroup, keeper *leaseKeeper) error {
 	bg := context.WithoutCancel(ctx)
 	drained := false // once: the last empty claim came after every outcome was written
 	for ctx.Err() == nil {
@@ -140,6 +141,12 @@ func (d *Dispatcher) produce(ctx context.Context, once bool, jobs chan<- job, re
 		}
 		drained = false
 		held.Add(len(claims))
+		if d.cfg.Now().Sub(now) >= d.cfg.Lease/3 {
+			// The claim took a third of a lease (a database stall): its
+			// leases run from the clock it started with, and an extension
+			// that ran meanwhile could not see them yet.
+			keeper.extendIfDue(true)
+		}
 		gate := newCapGate()
 		for i := range claims {
 			select {

@@ -250,17 +250,19 @@ func (s *replicaSender) Send(_ context.Context, m notify.Message) (notify.Result
 }
 
 func TestStaggeredReplicasWithALongRunSendNothingTwice(t *testing.T) {
-	t.Parallel()
+	// Not parallel: the simulated provider moves the clock a second per send
+	// in microseconds of real time, so a database statement slowed by other
+	// tests spans many simulated seconds, which no real provider produces.
 	clock := &steppingClock{t: sh(11, 21, 10, 0), step: time.Second}
 	startB := make(chan struct{})
 	// Replica A's provider is slow: each of its sends takes a second of the
 	// shared clock (B's take none, so B cannot outrun a live A by being
 	// scheduled more often). Both record into one sink.
 	sender := &countingSender{clock: clock, sent: map[int64]int{},
-		onCount: map[int64]func(){15: func() { close(startB) }}}
+		onCount: map[int64]func(){30: func() { close(startB) }}}
 	var logs syncbuf.Buffer
 	b := setup(t, func(c *notify.Config) {
-		c.Workers, c.Batch, c.Lease = 1, 12, 10*time.Second // a batch outlives a lease
+		c.Workers, c.Batch, c.Lease = 1, 24, 20*time.Second // a batch outlives a lease
 		c.Now = clock.Now
 		c.Logger = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	})
@@ -269,8 +271,8 @@ func TestStaggeredReplicasWithALongRunSendNothingTwice(t *testing.T) {
 			t.Logf("dispatcher log:\n%s", logs.String())
 		}
 	}()
-	seedSMS(t, b.r, 26)
-	// Replica A runs alone for 15 s of its clock, past its first lease;
+	seedSMS(t, b.r, 52)
+	// Replica A runs alone for 30 s of its clock, past its first lease;
 	// then replica B starts and both drain the queue.
 	var wg sync.WaitGroup
 	for _, owner := range []string{"replica-a", "replica-b"} {
@@ -296,16 +298,16 @@ func TestStaggeredReplicasWithALongRunSendNothingTwice(t *testing.T) {
 	wg.Wait()
 	sender.mu.Lock()
 	defer sender.mu.Unlock()
-	if len(sender.sent) != 26 {
-		t.Errorf("%d notices sent, want 26", len(sender.sent))
+	if len(sender.sent) != 52 {
+		t.Errorf("%d notices sent, want 52", len(sender.sent))
 	}
 	for id, n := range sender.sent {
 		if n != 1 {
 			t.Errorf("notice %d sent %d times", id, n)
 		}
 	}
-	if got := statusCounts(t, b.r); got["sent"] != 26 {
-		t.Errorf("statuses %v, want 26 sent", got)
+	if got := statusCounts(t, b.r); got["sent"] != 52 {
+		t.Errorf("statuses %v, want 52 sent", got)
 	}
 	attemptsAgree(t, b.r)
 }

@@ -62,15 +62,16 @@ func (r *Repo) RescueExpired(ctx context.Context, now time.Time) (int, error) {
 
 // ExtendLeases moves the lease of every notice owner holds to now + lease
 // (never earlier than it was), so a batch that takes longer than one lease
-// to work is not rescued from a worker that is still alive. A notice whose
-// outcome is being written right now is skipped rather than waited for: the
-// write ends its lease anyway, and waiting could deadlock with it. It
-// reports how many leases it extended.
+// to work is not rescued from a worker that is still alive. It locks the
+// rows in id order, as FinishNotifications does, so the two never deadlock;
+// it waits for a claim still committing rather than skip its rows, whose
+// lease would then run from the claim's older clock. It reports how many
+// leases it extended.
 func (r *Repo) ExtendLeases(ctx context.Context, owner string, now time.Time, lease time.Duration) (int, error) {
 	res, err := r.db.ExecContext(ctx, `
 		UPDATE notifications SET lease_expires_at = greatest(lease_expires_at, $2::timestamptz + $3::interval)
 		WHERE id IN (SELECT id FROM notifications WHERE status = 'sending' AND lease_owner = $1
-		             FOR UPDATE SKIP LOCKED)`, owner, now, lease.String())
+		             ORDER BY id FOR UPDATE)`, owner, now, lease.String())
 	if err != nil {
 		return 0, fmt.Errorf("extend leases: %w", err)
 	}
@@ -234,6 +235,11 @@ func (r *Repo) FinishNotifications(ctx context.Context, owner string, now time.T
 				pq.Array(lockKeys)); err != nil {
 				return fmt.Errorf("receipt locks: %w", err)
 			}
+		}
+		// Row locks in id order, as ExtendLeases takes them: the two never deadlock.
+		if _, err := tx.ExecContext(ctx, `SELECT 1 FROM notifications WHERE id = ANY($1) ORDER BY id FOR UPDATE`,
+			pq.Array(ids)); err != nil {
+			return fmt.Errorf("lock notices: %w", err)
 		}
 		if len(aNotif) > 0 {
 			if _, err := tx.ExecContext(ctx, attemptsSQL, pq.Array(aNotif), pq.Array(aN), pq.Array(aChannel),
