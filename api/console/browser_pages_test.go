@@ -19,27 +19,12 @@ import (
 // language and key content, that nothing is wider than the phone's screen,
 // and keeps a screenshot of each (see screenshotPath).
 func TestConsolePagesInChromium(t *testing.T) {
-	bin := chromium()
-	if bin == "" {
-		t.Skip("no chromium binary on PATH (apt-get install chromium): skipping the browser test of the console")
-	}
-	t.Parallel()
+	ctx := headless(t, 1280, 900, 150*time.Second)
 	b := setup(t)
 	stuck := b.renderFailed(t)
 	if _, err := b.r.DB().Exec(`UPDATE notifications SET sent_at = updated_at WHERE status = 'sent'`); err != nil {
 		t.Fatal(err)
 	}
-
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(bin), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU,
-		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true), chromedp.NoFirstRun, chromedp.WindowSize(1280, 900))
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	defer cancelAlloc()
-	ctx, cancelCtx := chromedp.NewContext(allocCtx)
-	defer cancelCtx()
-	ctx, cancel := context.WithTimeout(ctx, 150*time.Second)
-	defer cancel()
 
 	do := func(step string, actions ...chromedp.Action[chromedp.Void]) {
 		t.Helper()

@@ -40,24 +40,31 @@ func screenshotPath(t *testing.T, name string) string {
 // TestConsoleInChromium drives the console in a real headless Chromium: log
 // in with the operator token, search by phone, open the failed notice,
 // resend it with a reason, land on the new notice, and find the audit row.
-func TestConsoleInChromium(t *testing.T) {
+// headless starts a headless Chromium with a window of width×height for
+// at most timeout, skipping the test (parallel from here) when there is none.
+func headless(t *testing.T, width, height int, timeout time.Duration) context.Context {
+	t.Helper()
 	bin := chromium()
 	if bin == "" {
 		t.Skip("no chromium binary on PATH (apt-get install chromium): skipping the browser test of the console")
 	}
 	t.Parallel()
-	b := setup(t)
-
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
 		chromedp.ExecPath(bin), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU,
 		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true), chromedp.NoFirstRun, chromedp.WindowSize(1280, 1000))
+		chromedp.Flag("disable-sync", true), chromedp.NoFirstRun, chromedp.WindowSize(width, height))
 	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	defer cancelAlloc()
+	t.Cleanup(cancelAlloc)
 	ctx, cancelCtx := chromedp.NewContext(allocCtx)
-	defer cancelCtx()
-	ctx, cancel := context.WithTimeout(ctx, 90*time.Second)
-	defer cancel()
+	t.Cleanup(cancelCtx)
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+func TestConsoleInChromium(t *testing.T) {
+	ctx := headless(t, 1280, 1000, 90*time.Second)
+	b := setup(t)
 
 	shot := func(name string) string {
 		t.Helper()
