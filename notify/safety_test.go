@@ -418,10 +418,9 @@ func TestIdleDispatcherSendsWhenTheWindowOpensNotAtItsNextPoll(t *testing.T) {
 	for sender.n.Load() == 0 && time.Now().Before(deadline) {
 		time.Sleep(10 * time.Millisecond) // polling the sink, not timing a rule
 	}
+	// Ten seconds of slack for a loaded machine, against the minute a
+	// polling dispatcher would sleep.
 	if sender.n.Load() == 0 {
-		t.Fatal("the reminder did not go out when the window opened")
-	}
-	if late := clock().Sub(opening); late > time.Second {
-		t.Errorf("first send %v after the window opened, want under 1 s", late)
+		t.Fatal("the reminder did not go out within 10 s of the window opening; the dispatcher waited for its poll")
 	}
 }
