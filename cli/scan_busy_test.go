@@ -4,6 +4,7 @@ import (
 	"strings"
 	"testing"
 
+	"duebell/repo"
 	"duebell/repo/repotest"
 )
 
@@ -11,10 +12,13 @@ func TestScanSkipsWhileAnotherReplicaScansAndExitsZero(t *testing.T) {
 	t.Parallel()
 	r, schema := repotest.NewWithURL(t)
 	config := outboxConfig(t, schema)
+	// A bill due in three days: a scan that ran would queue its due_soon.
+	repotest.Customer(t, r, "c1")
+	repotest.Plan(t, r, "p1", "c1", []repo.Date{repo.NewDate(2026, 11, 24)})
 	// Another replica holds both scan locks for the whole command.
 	repotest.HoldLock(t, r, "scan:events")
 	repotest.HoldLock(t, r, "scan:due")
-	code, out, stderr := runMain("scan", "--config", config)
+	code, out, stderr := runMain("scan", "--at", "2026-11-21T10:00:00+08:00", "--config", config)
 	if code != 0 {
 		t.Fatalf("scan while another replica scans: exit %d, %q %q; want 0", code, out, stderr)
 	}

@@ -3,7 +3,6 @@ package console_test
 import (
 	"context"
 	"fmt"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -48,18 +47,7 @@ func TestConsolePagesInChromium(t *testing.T) {
 		}
 		return v
 	}
-	shot := func(name string) {
-		t.Helper()
-		png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
-		if err != nil {
-			t.Fatalf("screenshot: %v", err)
-		}
-		path := screenshotPath(t, name)
-		if err := os.WriteFile(path, png, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		t.Logf("screenshot: %s", path)
-	}
+	shot := func(name string) { screenshot(t, ctx, name) }
 
 	// The browser asks for Chinese, as a support desk's browser in China does.
 	do("speak Chinese", chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {

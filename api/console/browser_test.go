@@ -62,23 +62,26 @@ func headless(t *testing.T, width, height int, timeout time.Duration) context.Co
 	return ctx
 }
 
+// screenshot saves the whole page as name (see screenshotPath) and returns the path.
+func screenshot(t *testing.T, ctx context.Context, name string) string {
+	t.Helper()
+	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+	if err != nil {
+		t.Fatalf("screenshot: %v", err)
+	}
+	path := screenshotPath(t, name)
+	if err := os.WriteFile(path, png, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("screenshot: %s", path)
+	return path
+}
+
 func TestConsoleInChromium(t *testing.T) {
 	ctx := headless(t, 1280, 1000, 90*time.Second)
 	b := setup(t)
 
-	shot := func(name string) string {
-		t.Helper()
-		png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
-		if err != nil {
-			t.Fatalf("screenshot: %v", err)
-		}
-		path := screenshotPath(t, name)
-		if err := os.WriteFile(path, png, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		t.Logf("screenshot: %s", path)
-		return path
-	}
+	shot := func(name string) string { return screenshot(t, ctx, name) }
 	text := func(sel string) string {
 		t.Helper()
 		s, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel)))
