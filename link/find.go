@@ -37,13 +37,17 @@ const maxDisplay = 200
 // "scheme://" URLs and attribute values are always candidates; lenient
 // "https:" forms, "www." hosts and bare host/path forms are skipped where
 // they lie inside a URL already found (its path or query).
-func findURLs(text string) []candidate {
+func findURLs(text string) []candidate { return findURLsWith(text, pattern.findAll) }
+
+// findURLsWith is findURLs with the matcher given: pattern.findAll, or, as
+// its test's reference, each expression run over the whole text.
+func findURLsWith(text string, find func(pattern, string) [][]int) []candidate {
 	var cs []candidate
-	for _, m := range reScheme.FindAllStringIndex(text, -1) {
+	for _, m := range find(patScheme, text) {
 		cs = append(cs, textCandidate(text, m[0], m[1]))
 	}
-	for _, re := range []*regexp.Regexp{reAttr, reCSS} {
-		for _, m := range re.FindAllStringSubmatchIndex(text, -1) {
+	for _, p := range []pattern{patAttr, patCSS} {
+		for _, m := range find(p, text) {
 			for g := 2; g+1 < len(m); g += 2 {
 				if m[g] >= 0 {
 					cs = append(cs, attrCandidate(text[m[g]:m[g+1]], m[g]))
@@ -52,13 +56,13 @@ func findURLs(text string) []candidate {
 			}
 		}
 	}
-	for _, re := range []*regexp.Regexp{reHTTP, reWWW, reBare} {
-		for _, m := range re.FindAllStringIndex(text, -1) {
+	for _, p := range []pattern{patHTTP, patWWW, patBare} {
+		for _, m := range find(p, text) {
 			if inside(cs, m[0]) {
 				continue
 			}
 			authStart := m[0] // www. and bare hosts start with the host
-			if re == reHTTP {
+			if p.re == reHTTP {
 				authStart = m[1]
 			}
 			cs = append(cs, textCandidate(text, m[0], authStart))

@@ -10,7 +10,7 @@ import (
 var allowed = []string{"example.com"}
 
 // sampleLink is a real signed link, as long as the ones sent.
-func sampleLink(t *testing.T) string {
+func sampleLink(t testing.TB) string {
 	t.Helper()
 	s, err := link.NewSigner("https://pay.example.com/repay",
 		link.Key{ID: "k1", Secret: []byte("0123456789abcdef0123456789abcdef")}, nil, 72*time.Hour)
@@ -21,7 +21,7 @@ func sampleLink(t *testing.T) string {
 		time.Date(2026, 11, 21, 2, 0, 0, 0, time.UTC))
 }
 
-func load(t *testing.T, opt Options) *Set {
+func load(t testing.TB, opt Options) *Set {
 	t.Helper()
 	if opt.AllowedDomains == nil {
 		opt.AllowedDomains = allowed

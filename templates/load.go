@@ -5,12 +5,14 @@ import (
 	"errors"
 	"fmt"
 	htmltemplate "html/template"
+	"io"
 	"io/fs"
 	"os"
 	"path"
 	"path/filepath"
 	"strings"
 	texttemplate "text/template"
+	"text/template/parse"
 )
 
 //go:embed all:default
@@ -46,6 +48,7 @@ type key struct{ locale, kind string }
 type kindTemplates struct {
 	sms, subject, text *texttemplate.Template
 	html               *htmltemplate.Template
+	clean              map[string]staticText // by part suffix: static text checked at load
 }
 
 // Load parses every template, taking each file from opt.Dir when it exists
@@ -92,10 +95,33 @@ func Load(opt Options) (*Set, error) {
 			if kt.html, err = parseHTML(f, layoutH, fm); err != nil {
 				return nil, err
 			}
+			k, _ := KindOf(kind)
+			kt.checkStatic(s.allowedFor(k), locale)
 			s.byKey[key{locale, kind}] = kt
 		}
 	}
 	return s, nil
+}
+
+// checkStatic finds each part's static text that carries no foreign URL,
+// so rendering checks only what values add (see execute). html/template
+// rewrites its text when it first escapes a template, so the HTML part is
+// escaped first, by a throwaway execution whose result does not matter.
+func (kt *kindTemplates) checkStatic(allowed []string, locale string) {
+	_ = kt.html.Execute(io.Discard, Data{Locale: locale, Channel: ChannelEmail, Currency: "CNY"})
+	kt.clean = map[string]staticText{}
+	for suffix, t := range map[string]*texttemplate.Template{partSMS: kt.sms, partSubject: kt.subject, partText: kt.text} {
+		var trees []*parse.Tree
+		for _, x := range t.Templates() {
+			trees = append(trees, x.Tree)
+		}
+		kt.clean[suffix] = cleanText(trees, allowed)
+	}
+	var trees []*parse.Tree
+	for _, x := range kt.html.Templates() {
+		trees = append(trees, x.Tree)
+	}
+	kt.clean[partHTML] = cleanText(trees, allowed)
 }
 
 // file is one template source and where it came from.

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"text/template/parse"
+	"unsafe"
 
 	"duebell/link"
 )
@@ -30,11 +32,12 @@ func (s *Set) Render(d Data) (Rendered, error) {
 		return Rendered{}, fmt.Errorf("templates: unknown template %q", tname)
 	}
 	name := d.Locale + "/" + tname
+	allowed := s.allowedFor(d.Kind)
 	var r Rendered
 	var err error
 	switch d.Channel {
 	case ChannelSMS:
-		r.Text, err = execute(kt.sms, d)
+		r.Text, err = execute(kt.sms, kt.clean[partSMS], d, allowed)
 		if err != nil {
 			return Rendered{}, fmt.Errorf("templates: render %s%s: %w", name, partSMS, err)
 		}
@@ -44,7 +47,7 @@ func (s *Set) Render(d Data) (Rendered, error) {
 			t      interface{ Execute(io.Writer, any) error }
 			dst    *string
 		}{{partSubject, kt.subject, &r.Subject}, {partText, kt.text, &r.Text}, {partHTML, kt.html, &r.HTML}} {
-			if *p.dst, err = execute(p.t, d); err != nil {
+			if *p.dst, err = execute(p.t, kt.clean[p.suffix], d, allowed); err != nil {
 				return Rendered{}, fmt.Errorf("templates: render %s%s: %w", name, p.suffix, err)
 			}
 		}
@@ -58,31 +61,32 @@ func (s *Set) Render(d Data) (Rendered, error) {
 	if r.Text == "" {
 		return Rendered{}, fmt.Errorf("templates: render %s %s: text is empty", name, d.Channel)
 	}
-	if err := s.checkParts(name, d.Kind, r); err != nil {
-		return Rendered{}, err
-	}
 	return r, nil
 }
 
-func (s *Set) checkParts(name, kind string, r Rendered) error {
-	allowed := s.allowed
+// allowedFor is the domains a kind's messages may link to: none for a
+// security notice, which never carries a link.
+func (s *Set) allowedFor(kind string) []string {
 	if kind == KindVerificationChanged {
-		allowed = nil // a security notice never carries a link
+		return nil
 	}
-	for _, p := range []struct{ part, text string }{{"subject", r.Subject}, {"text", r.Text}, {"html", r.HTML}} {
-		if err := link.CheckURLs(p.text, allowed); err != nil {
-			return fmt.Errorf("templates: %s %s: %w", name, p.part, err)
-		}
-	}
-	return nil
+	return s.allowed
 }
 
-func execute(t interface{ Execute(io.Writer, any) error }, d Data) (string, error) {
-	var b strings.Builder
-	if err := t.Execute(&b, d); err != nil {
+// execute renders t and checks the URLs in what it wrote: the static text
+// that passed the check at load (clean) is not read again; every value,
+// every other piece and every seam between two writes is, with its
+// surroundings (link.CheckURLsNear).
+func execute(t interface{ Execute(io.Writer, any) error }, clean staticText, d Data, allowed []string) (string, error) {
+	w := spanWriter{clean: clean}
+	if err := t.Execute(&w, d); err != nil {
 		return "", err
 	}
-	return tidy(b.String()), nil
+	out := string(w.buf)
+	if err := link.CheckURLsNear(out, w.spans, allowed); err != nil {
+		return "", err
+	}
+	return tidy(out), nil
 }
 
 // tidy trims trailing spaces from lines, collapses runs of blank lines that
@@ -100,4 +104,68 @@ func tidy(s string) string {
 		out = append(out, l)
 	}
 	return strings.TrimSpace(strings.Join(out, "\n"))
+}
+
+// staticText is the text nodes of one parsed template that passed the URL
+// check on their own, by the address and length of their bytes: the
+// template engine writes a text node's bytes as they are in the tree.
+type staticText map[*byte]int
+
+// spanWriter collects a template's output and the byte ranges link.CheckURLsNear
+// must check: every write that is not clean static text, and a seam where
+// each write begins (text from two writes may form one URL).
+type spanWriter struct {
+	clean staticText
+	buf   []byte
+	spans [][2]int
+}
+
+func (w *spanWriter) Write(p []byte) (int, error) {
+	start := len(w.buf)
+	w.buf = append(w.buf, p...)
+	end := start
+	if n, ok := w.clean[unsafe.SliceData(p)]; !ok || n != len(p) {
+		end = len(w.buf)
+	}
+	if k := len(w.spans); k > 0 && w.spans[k-1][1] == start {
+		w.spans[k-1][1] = end
+	} else {
+		w.spans = append(w.spans, [2]int{start, end})
+	}
+	return len(p), nil
+}
+
+// cleanText returns the text nodes of trees that carry no foreign URL.
+func cleanText(trees []*parse.Tree, allowed []string) staticText {
+	clean := staticText{}
+	var walk func(n parse.Node)
+	walk = func(n parse.Node) {
+		switch n := n.(type) {
+		case *parse.TextNode:
+			if len(n.Text) > 0 && link.CheckURLs(string(n.Text), allowed) == nil {
+				clean[unsafe.SliceData(n.Text)] = len(n.Text)
+			}
+		case *parse.ListNode:
+			if n != nil {
+				for _, c := range n.Nodes {
+					walk(c)
+				}
+			}
+		case *parse.IfNode:
+			walk(n.List)
+			walk(n.ElseList)
+		case *parse.RangeNode:
+			walk(n.List)
+			walk(n.ElseList)
+		case *parse.WithNode:
+			walk(n.List)
+			walk(n.ElseList)
+		}
+	}
+	for _, t := range trees {
+		if t != nil {
+			walk(t.Root)
+		}
+	}
+	return clean
 }

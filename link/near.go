@@ -1,0 +1,101 @@
+package link
+
+import (
+	"html"
+	"strings"
+)
+
+// nearContext is how far, in bytes, a window around a changed span reaches
+// before it is widened to whole tokens: it covers what a URL match can
+// need to the left of a value (`href = "`, `url( `, `https://`) and to the
+// right (the rest of a host, a closing quote).
+const nearContext = 128
+
+// CheckURLsNear is CheckURLs for a text of which only parts can have
+// changed since it was checked: the spans [start, end) (end may equal start,
+// a seam where two checked pieces meet). It checks every URL that can
+// overlap a span: each span is widened by nearContext bytes on both sides,
+// then out to whitespace or a tag bracket (no URL crosses one), and out to
+// the whole tag when the span sits inside one, and those windows are
+// checked as CheckURLs checks a text. The pieces between spans must each
+// pass CheckURLs on their own; a template renderer uses this to check its
+// static text once and only the substituted values per message.
+func CheckURLsNear(text string, spans [][2]int, allowed []string) error {
+	al := normalizeAllowed(allowed)
+	for _, w := range windows(text, spans) {
+		part := text[w[0]:w[1]]
+		if err := checkText(part, al); err != nil {
+			return err
+		}
+		if u := html.UnescapeString(part); u != part {
+			if err := checkText(u, al); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// windows returns the merged, ordered byte ranges CheckURLsNear checks.
+func windows(text string, spans [][2]int) [][2]int {
+	var out [][2]int
+	for _, s := range spans {
+		lo, hi := widenLeft(text, s[0]-nearContext), widenRight(text, s[1]+nearContext)
+		// Inside a tag (a '<' after the last '>'): the whole tag, so an
+		// attribute's name and quotes are always in the window.
+		if lt := strings.LastIndexByte(text[:s[0]], '<'); lt > strings.LastIndexByte(text[:s[0]], '>') {
+			lo = min(lo, lt)
+			if gt := strings.IndexByte(text[s[1]:], '>'); gt >= 0 {
+				hi = max(hi, s[1]+gt+1)
+			} else {
+				hi = len(text)
+			}
+		}
+		out = append(out, [2]int{lo, hi})
+	}
+	// Spans come in text order from a renderer; sort anyway (insertion
+	// sort: a message has a few dozen) and merge overlaps.
+	for i := 1; i < len(out); i++ {
+		for j := i; j > 0 && out[j][0] < out[j-1][0]; j-- {
+			out[j], out[j-1] = out[j-1], out[j]
+		}
+	}
+	merged := out[:0]
+	for _, w := range out {
+		if n := len(merged); n > 0 && w[0] <= merged[n-1][1] {
+			merged[n-1][1] = max(merged[n-1][1], w[1])
+			continue
+		}
+		merged = append(merged, w)
+	}
+	return merged
+}
+
+// isSeam reports whether b separates tokens: no URL match in running text
+// crosses ASCII whitespace or a tag bracket (see isTokenEnd, isTextDelim).
+func isSeam(b byte) bool { return b <= ' ' || b == '<' || b == '>' }
+
+// widenLeft moves i left to a seam byte, which it includes, so the window
+// starts where a token starts (a \b or an attribute's leading space matches).
+func widenLeft(text string, i int) int {
+	if i <= 0 || len(text) == 0 {
+		return 0
+	}
+	i = min(i, len(text)-1)
+	for i > 0 && !isSeam(text[i]) {
+		i--
+	}
+	return i
+}
+
+// widenRight moves i right past the next seam byte.
+func widenRight(text string, i int) int {
+	if i >= len(text) {
+		return len(text)
+	}
+	i = max(i, 0)
+	for i < len(text) && !isSeam(text[i]) {
+		i++
+	}
+	return min(i+1, len(text))
+}
