@@ -378,6 +378,11 @@ func TestDatabaseBlipDelaysTheOutcomeWriteAndLosesNothing(t *testing.T) {
 	})
 	b.r = r
 	seedSMS(t, r, 3)
+	// A running daemon has its statements prepared after its first batch,
+	// so the blip meets the write itself: record an outcome for no notice.
+	if err := r.FinishNotifications(context.Background(), "warm-up", at, []repo.Outcome{{ID: -1, Status: repo.StatusSent}}); err != nil {
+		t.Fatal(err)
+	}
 	if c := b.dispatch(t, at); c["sent"] != 3 {
 		t.Fatalf("counts %v", c)
 	}

@@ -128,8 +128,12 @@ LEFT JOIN LATERAL (SELECT * FROM channel_events WHERE id = claimed.event_id LIMI
 // ClaimNotifications leases up to limit sendable notices as of now. With
 // smsCap > 0 each SMS claim carries the customer's SMS counts the cap needs.
 func (r *Repo) ClaimNotifications(ctx context.Context, owner string, now time.Time, lease time.Duration, limit, smsCap int) ([]Claim, error) {
+	s, err := r.prepared(ctx, claimSQL)
+	if err != nil {
+		return nil, fmt.Errorf("claim notifications: %w", err)
+	}
 	var out []Claim
-	if err := r.db.SelectContext(ctx, &out, claimSQL, owner, now, lease.String(), limit, smsCap); err != nil {
+	if err := s[0].SelectContext(ctx, &out, owner, now, lease.String(), limit, smsCap); err != nil {
 		return nil, fmt.Errorf("claim notifications: %w", err)
 	}
 	return out, nil
@@ -169,6 +173,12 @@ FROM unnest($3::bigint[], $4::text[], $5::text[], $6::timestamptz[], $7::bool[],
 	AS u(id, status, reason, next_at, deferred, template, recipient, subject, body, body_html, link,
 	     provider, provider_msg_id, last_error, sent_at)
 WHERE n.id = u.id AND n.status = 'sending' AND n.lease_owner = $1`
+
+const (
+	receiptLocksSQL = `SELECT pg_advisory_xact_lock(k) FROM unnest($1::bigint[]) k`
+	// Row locks in id order, as ExtendLeases takes them: the two never deadlock.
+	lockNoticesSQL = `SELECT 1 FROM notifications WHERE id = ANY($1) ORDER BY id FOR UPDATE`
+)
 
 const attemptsSQL = `
 INSERT INTO delivery_attempts (notification_id, n, channel, provider, started_at, finished_at, outcome,
@@ -229,32 +239,42 @@ func (r *Repo) FinishNotifications(ctx context.Context, owner string, now time.T
 		}
 	}
 	lockKeys := r.receiptLockKeys(outs)
+	stmts, err := r.prepared(ctx, receiptLocksSQL, lockNoticesSQL, attemptsSQL, finishSQL, applyStoredReceiptsSQL)
+	if err != nil {
+		return fmt.Errorf("finish notifications: %w", err)
+	}
+	exec := func(tx *sqlx.Tx, s *sqlx.Stmt, args ...any) error {
+		_, err := tx.StmtxContext(ctx, s).ExecContext(ctx, args...)
+		return err
+	}
 	return r.withTx(ctx, func(tx *sqlx.Tx) error {
 		if len(lockKeys) > 0 { // before any row lock: see RecordReceipt
-			if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(k) FROM unnest($1::bigint[]) k`,
-				pq.Array(lockKeys)); err != nil {
+			if err := exec(tx, stmts[0], pq.Array(lockKeys)); err != nil {
 				return fmt.Errorf("receipt locks: %w", err)
 			}
 		}
-		// Row locks in id order, as ExtendLeases takes them: the two never deadlock.
-		if _, err := tx.ExecContext(ctx, `SELECT 1 FROM notifications WHERE id = ANY($1) ORDER BY id FOR UPDATE`,
-			pq.Array(ids)); err != nil {
+		if err := exec(tx, stmts[1], pq.Array(ids)); err != nil {
 			return fmt.Errorf("lock notices: %w", err)
 		}
 		if len(aNotif) > 0 {
-			if _, err := tx.ExecContext(ctx, attemptsSQL, pq.Array(aNotif), pq.Array(aN), pq.Array(aChannel),
+			if err := exec(tx, stmts[2], pq.Array(aNotif), pq.Array(aN), pq.Array(aChannel),
 				pq.Array(aProvider), pq.Array(aStarted), pq.Array(aFinished), pq.Array(aOutcome), pq.Array(aMsgID),
 				pq.Array(aCode), pq.Array(aErr)); err != nil {
 				return fmt.Errorf("log attempts: %w", err)
 			}
 		}
-		if _, err := tx.ExecContext(ctx, finishSQL, owner, now, pq.Array(ids), pq.Array(statuses), pq.Array(reasons),
+		if err := exec(tx, stmts[3], owner, now, pq.Array(ids), pq.Array(statuses), pq.Array(reasons),
 			pq.Array(nextAts), pq.Array(deferred), pq.Array(templates), pq.Array(recipients), pq.Array(subjects),
 			pq.Array(bodies), pq.Array(htmls), pq.Array(links), pq.Array(providers), pq.Array(msgIDs),
 			pq.Array(lastErrs), pq.Array(sentAts)); err != nil {
 			return fmt.Errorf("finish notifications: %w", err)
 		}
-		return applyStoredReceipts(ctx, tx, now, outs)
+		if ids := sentIDs(outs); len(ids) > 0 {
+			if err := exec(tx, stmts[4], pq.Array(ids), now); err != nil {
+				return fmt.Errorf("apply stored receipts: %w", err)
+			}
+		}
+		return nil
 	})
 }
 

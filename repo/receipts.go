@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/jmoiron/sqlx"
-	"github.com/lib/pq"
 )
 
 // Receipt statuses, as stored in sms_receipts.status.
@@ -205,21 +204,16 @@ WITH sent AS MATERIALIZED (
 )
 UPDATE sms_receipts r SET notification_id = cand.nid, applied_at = $2 FROM cand WHERE r.id = cand.rid`
 
-// applyStoredReceipts runs applyStoredReceiptsSQL for the sent outcomes.
-func applyStoredReceipts(ctx context.Context, tx *sqlx.Tx, now time.Time, outs []Outcome) error {
+// sentIDs are the notices of outs recorded as sent, whose stored receipts
+// applyStoredReceiptsSQL applies.
+func sentIDs(outs []Outcome) []int64 {
 	var ids []int64
 	for _, o := range outs {
 		if o.Status == StatusSent {
 			ids = append(ids, o.ID)
 		}
 	}
-	if len(ids) == 0 {
-		return nil
-	}
-	if _, err := tx.ExecContext(ctx, applyStoredReceiptsSQL, pq.Array(ids), now); err != nil {
-		return fmt.Errorf("apply stored receipts: %w", err)
-	}
-	return nil
+	return ids
 }
 
 // ListReceipts returns the receipts matched to one notice, oldest first.
