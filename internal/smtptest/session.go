@@ -57,6 +57,12 @@ func (ss *session) Data(r io.Reader) error {
 	if err != nil {
 		return err
 	}
+	if h := ss.s.held(); h != nil {
+		select {
+		case <-h:
+		case <-ss.s.closed:
+		}
+	}
 	if ss.s.cfg.dataReject != nil {
 		return ss.s.cfg.dataReject
 	}
