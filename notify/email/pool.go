@@ -27,13 +27,16 @@ type pool struct {
 	now         func() time.Time
 	quit        func(*session)
 
-	mu     sync.Mutex
-	idle   []*session // oldest first
-	closed bool
+	mu       sync.Mutex
+	idle     []*session // oldest first
+	closed   bool
+	quitting sync.WaitGroup // QUITs of expired sessions
 }
 
 // get takes the most recently used idle session, or nil. Sessions idle for
-// idleTimeout or longer are QUIT instead: the relay has likely dropped them.
+// idleTimeout or longer are QUIT instead, in the background: the relay has
+// likely dropped them, and a firewall that forgot them silently would make
+// each QUIT wait its full timeout.
 func (p *pool) get() *session {
 	p.mu.Lock()
 	now := p.now()
@@ -50,8 +53,12 @@ func (p *pool) get() *session {
 		p.idle = p.idle[:k-1]
 	}
 	p.mu.Unlock()
-	for _, e := range expired {
-		p.quit(e)
+	if len(expired) > 0 {
+		p.quitting.Go(func() {
+			for _, e := range expired {
+				p.quit(e)
+			}
+		})
 	}
 	return ss
 }
@@ -71,8 +78,8 @@ func (p *pool) put(ss *session) {
 	}
 }
 
-// close QUITs the idle sessions; sessions in use are QUIT when their Send
-// offers them back.
+// close QUITs the idle sessions and waits for the expired ones; sessions in
+// use are QUIT when their Send offers them back.
 func (p *pool) close() {
 	p.mu.Lock()
 	idle := p.idle
@@ -83,4 +90,5 @@ func (p *pool) close() {
 		wg.Go(func() { p.quit(ss) })
 	}
 	wg.Wait()
+	p.quitting.Wait()
 }
