@@ -44,8 +44,17 @@ func (p *pool) get() *session {
 	for n < len(p.idle) && now.Sub(p.idle[n].idleSince) >= p.idleTimeout {
 		n++
 	}
-	expired := slices.Clone(p.idle[:n])
-	p.idle = slices.Delete(p.idle, 0, n)
+	if n > 0 {
+		// Started under mu, so that close, which waits after taking mu,
+		// waits for it too.
+		expired := slices.Clone(p.idle[:n])
+		p.idle = slices.Delete(p.idle, 0, n)
+		p.quitting.Go(func() {
+			for _, e := range expired {
+				p.quit(e)
+			}
+		})
+	}
 	var ss *session
 	if k := len(p.idle); k > 0 {
 		ss = p.idle[k-1]
@@ -53,13 +62,6 @@ func (p *pool) get() *session {
 		p.idle = p.idle[:k-1]
 	}
 	p.mu.Unlock()
-	if len(expired) > 0 {
-		p.quitting.Go(func() {
-			for _, e := range expired {
-				p.quit(e)
-			}
-		})
-	}
 	return ss
 }
 
