@@ -79,6 +79,7 @@ type Server struct {
 	mu       sync.Mutex
 	messages []Message
 	hold     chan struct{} // non-nil while HoldData holds replies to DATA
+	failMail *smtp.SMTPError // the reply to the next MAIL FROM, once
 }
 
 // Start starts a server on 127.0.0.1 with a free port. It is closed when the
@@ -193,6 +194,23 @@ func (s *Server) HoldData() (release func()) {
 			close(ch)
 		})
 	}
+}
+
+// FailNextMail makes the server answer the next MAIL FROM, on any
+// connection, with code and msg (421 "closing": a relay shutting down
+// between two messages; 550: a sender refused).
+func (s *Server) FailNextMail(code int, msg string) {
+	s.mu.Lock()
+	s.failMail = smtpError(code, msg)
+	s.mu.Unlock()
+}
+
+func (s *Server) takeMailFailure() *smtp.SMTPError {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e := s.failMail
+	s.failMail = nil
+	return e
 }
 
 func (s *Server) held() <-chan struct{} {

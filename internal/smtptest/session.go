@@ -34,6 +34,9 @@ func (ss *session) Mail(from string, _ *smtp.MailOptions) error {
 	if ss.needsAuth() {
 		return smtp.ErrAuthRequired
 	}
+	if e := ss.s.takeMailFailure(); e != nil {
+		return e
+	}
 	ss.from = from
 	return nil
 }

@@ -337,3 +337,37 @@ func TestRefusedLoginClosesConnection(t *testing.T) {
 	}
 	eventually(t, "refused connections to close", func() bool { return srv.OpenConnections() == 0 })
 }
+
+// MAIL FROM answered 421 on a pooled session (the relay is closing it): the
+// relay cannot have the message, so it goes once over a new connection. A
+// 550 to MAIL FROM refuses the message itself: permanent, not resent.
+func TestPoolMailFromFailure(t *testing.T) {
+	t.Parallel()
+	t.Run("421 retried on a new connection", func(t *testing.T) {
+		t.Parallel()
+		srv, cfg := setup(t)
+		s := newSender(t, cfg)
+		sendAll(t, s, 1, 1)
+		srv.FailNextMail(421, "closing transmission channel")
+		sendAll(t, s, 2, 1)
+		deliveredOnce(t, srv, 1, 2)
+		if n := srv.Connections(); n != 2 {
+			t.Errorf("connections = %d, want 2", n)
+		}
+	})
+	t.Run("550 not retried", func(t *testing.T) {
+		t.Parallel()
+		srv, cfg := setup(t)
+		s := newSender(t, cfg)
+		sendAll(t, s, 1, 1)
+		srv.FailNextMail(550, "sender refused")
+		_, err := s.Send(context.Background(), notice(2))
+		if !notify.IsPermanent(err) || notify.ErrorCode(err) != "550" {
+			t.Fatalf("err = %v, want permanent 550", err)
+		}
+		deliveredOnce(t, srv, 1)
+		if n := srv.Connections(); n != 1 {
+			t.Errorf("connections = %d: the refused message was tried again", n)
+		}
+	})
+}
