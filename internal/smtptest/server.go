@@ -78,7 +78,7 @@ type Server struct {
 
 	mu       sync.Mutex
 	messages []Message
-	hold     chan struct{} // non-nil while HoldData holds replies to DATA
+	hold     chan struct{}   // non-nil while HoldData holds replies to DATA
 	failMail *smtp.SMTPError // the reply to the next MAIL FROM, once
 }
 
