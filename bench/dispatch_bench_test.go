@@ -62,10 +62,12 @@ func BenchmarkDispatch(b *testing.B) {
 
 func newDispatcher(b testing.TB, r *repo.Repo, at time.Time) *notify.Dispatcher {
 	smtp := smtptest.Start(b)
-	mail, err := email.New(email.Config{Host: smtp.Host(), Port: smtp.Port(), TLS: "none", From: "billing@example.com"})
+	mail, err := email.New(email.Config{Host: smtp.Host(), Port: smtp.Port(), TLS: "none", From: "billing@example.com",
+		PoolSize: email.DefaultPoolSize})
 	if err != nil {
 		b.Fatal(err)
 	}
+	b.Cleanup(func() { _ = mail.Close() })
 	var ids atomic.Int64
 	gw := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintf(w, `{"id":"gw-%d"}`, ids.Add(1))

@@ -27,6 +27,9 @@ type app struct {
 	links *link.Signer
 	// now is the daemon's clock: time.Now, or a fake one in tests.
 	now func() time.Time
+	// closers end what senders keeps open (idle SMTP sessions); close
+	// runs them once the dispatcher has drained.
+	closers []func() error
 }
 
 // loadConfig reads the configuration and builds the pieces that need no
@@ -73,6 +76,10 @@ func openApp(ctx context.Context, path string) (*app, error) {
 }
 
 func (a *app) close() {
+	for _, c := range a.closers {
+		_ = c()
+	}
+	a.closers = nil
 	if a.repo != nil {
 		a.repo.Close()
 	}
@@ -120,7 +127,11 @@ func (a *app) senders() (map[string]notify.Sender, error) {
 		out[notify.ChannelEmail] = box.Email(c.Email.From, c.Email.FromName)
 	default:
 		ec := email.Config{Host: c.Email.Host, Port: c.Email.Port, TLS: c.Email.TLS,
-			Username: c.Email.Username, Password: c.Email.Password, From: c.Email.From, FromName: c.Email.FromName}
+			Username: c.Email.Username, Password: c.Email.Password, From: c.Email.From, FromName: c.Email.FromName,
+			SessionMessages: c.Email.SessionMessages, IdleTimeout: c.Email.IdleTimeout.Duration}
+		if c.Email.PoolSize != nil {
+			ec.PoolSize = *c.Email.PoolSize
+		}
 		if c.Email.DKIM.Enabled() {
 			key, err := c.Email.DKIM.PEM()
 			if err != nil {
@@ -132,6 +143,7 @@ func (a *app) senders() (map[string]notify.Sender, error) {
 		if err != nil {
 			return nil, fmt.Errorf("email: %w", err)
 		}
+		a.closers = append(a.closers, s.Close)
 		out[notify.ChannelEmail] = s
 	}
 	switch c.SMS.Provider {

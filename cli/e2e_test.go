@@ -180,6 +180,14 @@ level = "error"
 			t.Errorf("serve returned %v on shutdown", err)
 		}
 		a.close()
+		// Every app that sent email (serve, dispatch --once) has QUIT its
+		// pooled SMTP sessions; the relay closes its side just after.
+		for deadline := time.Now().Add(5 * time.Second); e.smtp.OpenConnections() > 0; time.Sleep(10 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Errorf("%d SMTP connections still open after shutdown", e.smtp.OpenConnections())
+				break
+			}
+		}
 	})
 	return e
 }

@@ -156,6 +156,16 @@ type Email struct {
 	// CircuitProbe is how long the relay is left alone after it refused
 	// our account (SMTP 535) before one email probes it; default 10m.
 	CircuitProbe Duration `toml:"circuit_probe"`
+	// PoolSize is how many idle SMTP sessions are kept for reuse; default
+	// dispatch.workers, 0 for one connection per email. A pointer so that
+	// an explicit 0 differs from unset.
+	PoolSize *int `toml:"pool_size"`
+	// SessionMessages is how many emails one session carries before it is
+	// closed with QUIT; default 100.
+	SessionMessages int `toml:"session_messages"`
+	// IdleTimeout: a session idle this long is closed rather than reused;
+	// default 30s.
+	IdleTimeout Duration `toml:"idle_timeout"`
 }
 
 type SMS struct {

@@ -185,3 +185,42 @@ channels = ["sms"]
 		t.Error("calendar not loaded")
 	}
 }
+
+// email.pool_size defaults to one idle session per dispatch worker; an
+// explicit 0 turns pooling off (one connection per email, as before).
+func TestEmailPool(t *testing.T) {
+	withEmail := func(keys string) string {
+		return strings.Replace(minimal, `host = "smtp.example.com"`, "host = \"smtp.example.com\"\n"+keys, 1)
+	}
+	for _, tc := range []struct {
+		name, body    string
+		pool, perConn int
+		idle          time.Duration
+	}{
+		{"defaults", minimal, 8, 100, 30 * time.Second},
+		{"sized to the workers", minimal + "\n[dispatch]\nworkers = 16", 16, 100, 30 * time.Second},
+		{"off", withEmail("pool_size = 0"), 0, 100, 30 * time.Second},
+		{"set", withEmail("pool_size = 4\nsession_messages = 20\nidle_timeout = \"10s\""), 4, 20, 10 * time.Second},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := load(t, tc.body, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			e := c.Email
+			if *e.PoolSize != tc.pool || e.SessionMessages != tc.perConn || e.IdleTimeout.Duration != tc.idle {
+				t.Errorf("pool %d, session_messages %d, idle_timeout %v; want %d, %d, %v",
+					*e.PoolSize, e.SessionMessages, e.IdleTimeout.Duration, tc.pool, tc.perConn, tc.idle)
+			}
+		})
+	}
+	for key, keys := range map[string]string{
+		"email.pool_size":        "pool_size = -1",
+		"email.session_messages": "session_messages = -5",
+		"email.idle_timeout":     `idle_timeout = "-1s"`,
+	} {
+		if _, err := load(t, withEmail(keys), nil); err == nil || !strings.Contains(err.Error(), key) {
+			t.Errorf("%s: error %v, want one naming %s", keys, err, key)
+		}
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"duebell/kinds"
+	"duebell/notify"
 	"duebell/repo"
 	"duebell/scheduler"
 )
@@ -67,6 +68,12 @@ func (c *Config) applyDefaults() {
 	}
 	c.Email.Port = cmp.Or(c.Email.Port, 587)
 	c.Email.TLS = cmp.Or(c.Email.TLS, "starttls")
+	if c.Email.PoolSize == nil {
+		n := cmp.Or(c.Dispatch.Workers, notify.DefaultWorkers)
+		c.Email.PoolSize = &n
+	}
+	c.Email.SessionMessages = cmp.Or(c.Email.SessionMessages, 100)
+	c.Email.IdleTimeout.Duration = cmp.Or(c.Email.IdleTimeout.Duration, 30*time.Second)
 	c.SMS.Provider = cmp.Or(c.SMS.Provider, "webhook")
 	c.SMS.applyDefaults()
 	c.Outbox.Dir = cmp.Or(c.Outbox.Dir, "outbox")

@@ -120,6 +120,15 @@ func (c *Config) Validate() error {
 			bad("email.from", "an address is required")
 		}
 		c.Email.DKIM.validate(bad)
+		if c.Email.PoolSize != nil && *c.Email.PoolSize < 0 {
+			bad("email.pool_size", "must not be negative (0 opens one connection per email)")
+		}
+		if c.Email.SessionMessages < 0 {
+			bad("email.session_messages", "must not be negative")
+		}
+		if c.Email.IdleTimeout.Duration < 0 {
+			bad("email.idle_timeout", "must not be negative")
+		}
 	case "outbox":
 	default:
 		bad("email.provider", "%q is not smtp or outbox", c.Email.Provider)

@@ -71,18 +71,22 @@ type Server struct {
 	ln      net.Listener
 	addr    *net.TCPAddr
 	roots   *x509.CertPool
+	conns   *tracker
 	served  chan struct{}
+	closed  chan struct{} // closed by Close; ends a HoldData
 	closeMu sync.Once
 
 	mu       sync.Mutex
 	messages []Message
+	hold     chan struct{}   // non-nil while HoldData holds replies to DATA
+	failMail *smtp.SMTPError // the reply to the next MAIL FROM, once
 }
 
 // Start starts a server on 127.0.0.1 with a free port. It is closed when the
 // test ends.
 func Start(t testing.TB, opts ...Option) *Server {
 	t.Helper()
-	s := &Server{served: make(chan struct{})}
+	s := &Server{served: make(chan struct{}), closed: make(chan struct{})}
 	for _, o := range opts {
 		o(&s.cfg)
 	}
@@ -101,6 +105,8 @@ func Start(t testing.TB, opts ...Option) *Server {
 		t.Fatalf("smtptest: listen: %v", err)
 	}
 	s.addr = l.Addr().(*net.TCPAddr)
+	s.conns = newTracker(l)
+	l = s.conns
 
 	if s.cfg.startTLS || s.cfg.implicitTLS {
 		cert, roots, err := selfSigned()
@@ -151,10 +157,73 @@ func (s *Server) Messages() []Message {
 	return out
 }
 
+// Connections is how many connections the server has accepted so far.
+func (s *Server) Connections() int {
+	n, _ := s.conns.counts()
+	return n
+}
+
+// OpenConnections is how many connections are open now: accepted and not
+// yet closed by either side.
+func (s *Server) OpenConnections() int {
+	_, n := s.conns.counts()
+	return n
+}
+
+// DropConnections closes every open connection without a word, as a relay
+// that restarted or timed out idle clients would, and keeps listening.
+func (s *Server) DropConnections() { s.conns.drop() }
+
+// HoldData makes the server read each message and then wait, before it
+// answers the end of DATA, until release is called (or the server closes):
+// a relay that hangs at the worst moment. A message held and then released
+// is stored, even if its client has given up.
+func (s *Server) HoldData() (release func()) {
+	ch := make(chan struct{})
+	s.mu.Lock()
+	s.hold = ch
+	s.mu.Unlock()
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			s.mu.Lock()
+			if s.hold == ch {
+				s.hold = nil
+			}
+			s.mu.Unlock()
+			close(ch)
+		})
+	}
+}
+
+// FailNextMail makes the server answer the next MAIL FROM, on any
+// connection, with code and msg (421 "closing": a relay shutting down
+// between two messages; 550: a sender refused).
+func (s *Server) FailNextMail(code int, msg string) {
+	s.mu.Lock()
+	s.failMail = smtpError(code, msg)
+	s.mu.Unlock()
+}
+
+func (s *Server) takeMailFailure() *smtp.SMTPError {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e := s.failMail
+	s.failMail = nil
+	return e
+}
+
+func (s *Server) held() <-chan struct{} {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.hold
+}
+
 // Close stops the server and drops open connections, for example to test a
 // sender against a server that went away. It is safe to call more than once.
 func (s *Server) Close() {
 	s.closeMu.Do(func() {
+		close(s.closed)
 		_ = s.srv.Close()
 		// Serve registers its listener only once it runs, so a Close that
 		// races with it must close the listener itself.

@@ -34,6 +34,9 @@ func (ss *session) Mail(from string, _ *smtp.MailOptions) error {
 	if ss.needsAuth() {
 		return smtp.ErrAuthRequired
 	}
+	if e := ss.s.takeMailFailure(); e != nil {
+		return e
+	}
 	ss.from = from
 	return nil
 }
@@ -56,6 +59,12 @@ func (ss *session) Data(r io.Reader) error {
 	data, err := io.ReadAll(r)
 	if err != nil {
 		return err
+	}
+	if h := ss.s.held(); h != nil {
+		select {
+		case <-h:
+		case <-ss.s.closed:
+		}
 	}
 	if ss.s.cfg.dataReject != nil {
 		return ss.s.cfg.dataReject

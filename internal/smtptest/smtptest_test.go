@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
@@ -177,4 +178,57 @@ func send(addr string, auth sasl.Client, from string, to []string, body *strings
 		return err
 	}
 	return c.Quit()
+}
+
+func TestServerCountsAndDropsConnections(t *testing.T) {
+	t.Parallel()
+	srv := Start(t)
+	c, err := smtp.Dial(srv.Addr())
+	if err != nil {
+		t.Fatalf("dial: %v", err)
+	}
+	defer c.Close()
+	if err := c.SendMail("x@y.example", []string{"a@b.example"}, strings.NewReader("Subject: x\r\n\r\nx\r\n")); err != nil {
+		t.Fatalf("send: %v", err)
+	}
+	if got, open := srv.Connections(), srv.OpenConnections(); got != 1 || open != 1 {
+		t.Fatalf("connections %d, open %d; want 1, 1", got, open)
+	}
+
+	srv.DropConnections()
+	if err := c.Noop(); err == nil {
+		t.Fatal("NOOP on a dropped connection succeeded")
+	}
+	if open := srv.OpenConnections(); open != 0 {
+		t.Errorf("open after drop = %d", open)
+	}
+	// Still listening: a new client is served.
+	if err := send(srv.Addr(), nil, "x@y.example", []string{"a@b.example"}, strings.NewReader("Subject: y\r\n\r\ny\r\n")); err != nil {
+		t.Fatalf("send after drop: %v", err)
+	}
+	if got, n := srv.Connections(), len(srv.Messages()); got != 2 || n != 2 {
+		t.Errorf("connections %d, messages %d; want 2, 2", got, n)
+	}
+}
+
+func TestServerHoldData(t *testing.T) {
+	t.Parallel()
+	srv := Start(t)
+	release := srv.HoldData()
+	done := make(chan error, 1)
+	go func() {
+		done <- send(srv.Addr(), nil, "x@y.example", []string{"a@b.example"}, strings.NewReader("Subject: x\r\n\r\nx\r\n"))
+	}()
+	select {
+	case err := <-done:
+		t.Fatalf("send returned while DATA was held: %v", err)
+	case <-time.After(50 * time.Millisecond):
+	}
+	release()
+	if err := <-done; err != nil {
+		t.Fatalf("send: %v", err)
+	}
+	if n := len(srv.Messages()); n != 1 {
+		t.Errorf("stored %d messages, want 1", n)
+	}
 }

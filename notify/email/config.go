@@ -19,6 +19,19 @@ const (
 // DefaultTimeout bounds one Send, from dialing to the relay's reply to DATA.
 const DefaultTimeout = 15 * time.Second
 
+// Session pool defaults.
+const (
+	// DefaultPoolSize is one idle session per dispatcher worker
+	// (notify.DefaultWorkers); Config.PoolSize's zero value turns pooling off.
+	DefaultPoolSize = 8
+	// DefaultSessionMessages is how many messages one session carries before
+	// it is QUIT; many relays cap messages per connection.
+	DefaultSessionMessages = 100
+	// DefaultIdleTimeout is how long a session may sit idle and still be
+	// reused; relays drop idle clients (Postfix after 300 s, many far sooner).
+	DefaultIdleTimeout = 30 * time.Second
+)
+
 // Config configures the SMTP sender.
 type Config struct {
 	Host string
@@ -39,11 +52,28 @@ type Config struct {
 	// TLSConfig optionally replaces the default TLS settings (server name
 	// Host, TLS 1.2 or later, system roots), for a private CA or tests.
 	TLSConfig *tls.Config
+
+	// PoolSize is how many idle SMTP sessions are kept for reuse (connected,
+	// past EHLO, STARTTLS and AUTH). 0 opens one connection per message.
+	PoolSize int
+	// SessionMessages is how many messages a session carries before it is
+	// QUIT; default DefaultSessionMessages.
+	SessionMessages int
+	// IdleTimeout: a session idle this long is QUIT rather than reused;
+	// default DefaultIdleTimeout.
+	IdleTimeout time.Duration
+	// Now is the pool's clock; default time.Now.
+	Now func() time.Time
 }
 
 func (c Config) withDefaults() Config {
 	c.TLS = cmp.Or(c.TLS, TLSStartTLS)
 	c.Timeout = cmp.Or(c.Timeout, DefaultTimeout)
+	c.SessionMessages = cmp.Or(c.SessionMessages, DefaultSessionMessages)
+	c.IdleTimeout = cmp.Or(c.IdleTimeout, DefaultIdleTimeout)
+	if c.Now == nil {
+		c.Now = time.Now
+	}
 	if c.Port == 0 {
 		switch c.TLS {
 		case TLSNone:
@@ -71,6 +101,9 @@ func (c Config) validate() error {
 	}
 	if c.Timeout < 0 {
 		return errors.New("smtp timeout must not be negative")
+	}
+	if c.PoolSize < 0 || c.SessionMessages < 0 || c.IdleTimeout < 0 {
+		return errors.New("smtp pool size, session messages and idle timeout must not be negative")
 	}
 	if c.From == "" {
 		return errors.New("smtp from address is required")

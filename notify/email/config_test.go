@@ -22,6 +22,9 @@ func TestNewValidates(t *testing.T) {
 		"named from":       func(c *email.Config) { c.From = "Shop <notice@shop.example>" },
 		"negative timeout": func(c *email.Config) { c.Timeout = -1 },
 		"user no password": func(c *email.Config) { c.Username = "u" },
+		"negative pool":    func(c *email.Config) { c.PoolSize = -1 },
+		"negative cap":     func(c *email.Config) { c.SessionMessages = -1 },
+		"negative idle":    func(c *email.Config) { c.IdleTimeout = -1 },
 		"password in clear": func(c *email.Config) {
 			c.TLS, c.Username, c.Password = email.TLSNone, "u", "p"
 		},

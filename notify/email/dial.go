@@ -4,35 +4,26 @@ import (
 	"context"
 	"crypto/tls"
 	"net"
-	"sync"
 )
 
-type sessionKey struct{}
+type dialKey struct{}
 
-// session ties one Send's connection to the Send's context. go-mail only
-// uses the context while dialing and then relies on its own timeout, so dial
-// arranges for the connection to be closed when the context ends: a
-// cancelled or expired Send returns promptly instead of after Timeout.
-type session struct {
-	ctx context.Context
-
-	mu    sync.Mutex
-	stops []func() bool
+// dialed carries a Send's context into dial and the connection dial opened
+// back out, so the Sender can keep the connection with go-mail's client (to
+// close it when a Send's context ends) and close it when go-mail gives up on
+// it (a failed EHLO, STARTTLS or AUTH leaves it open).
+type dialed struct {
+	ctx  context.Context // the Send's
+	conn net.Conn
+	stop func() bool // unwatches conn; see watch
 }
 
-func (ss *session) watch(conn net.Conn) {
-	stop := context.AfterFunc(ss.ctx, func() { _ = conn.Close() })
-	ss.mu.Lock()
-	ss.stops = append(ss.stops, stop)
-	ss.mu.Unlock()
-}
-
-func (ss *session) stop() {
-	ss.mu.Lock()
-	defer ss.mu.Unlock()
-	for _, stop := range ss.stops {
-		stop()
-	}
+// watch closes conn when ctx ends. go-mail only uses a context while dialing
+// and then relies on its own deadlines, so every Send watches its connection,
+// fresh or pooled: a cancelled or expired Send returns promptly instead of
+// after Timeout. stop reports whether it unwatched conn before ctx closed it.
+func watch(ctx context.Context, conn net.Conn) (stop func() bool) {
+	return context.AfterFunc(ctx, func() { _ = conn.Close() })
 }
 
 // dial is go-mail's DialContextFunc. It dials TLS itself for "tls" mode (a
@@ -53,8 +44,8 @@ func (s *Sender) dial(ctx context.Context, network, addr string) (net.Conn, erro
 	if err != nil {
 		return nil, err
 	}
-	if ss, ok := ctx.Value(sessionKey{}).(*session); ok {
-		ss.watch(conn)
+	if dd, ok := ctx.Value(dialKey{}).(*dialed); ok {
+		dd.conn, dd.stop = conn, watch(dd.ctx, conn)
 	}
 	return conn, nil
 }

@@ -6,18 +6,22 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"time"
 
 	gomail "github.com/wneessen/go-mail"
 
 	"duebell/notify"
 )
 
-// Sender delivers email notices through one SMTP relay. Each Send uses its
-// own connection, so a Sender is safe for concurrent use.
+// Sender delivers email notices through one SMTP relay. It keeps up to
+// Config.PoolSize idle sessions and reuses them; each Send uses one session
+// at a time, so a Sender is safe for concurrent use. Close QUITs the idle
+// sessions.
 type Sender struct {
 	cfg       Config
 	client    *gomail.Client
 	tlsConfig *tls.Config
+	pool      *pool
 }
 
 var _ notify.Sender = (*Sender)(nil)
@@ -69,6 +73,8 @@ func New(cfg Config) (*Sender, error) {
 		return nil, fmt.Errorf("email: smtp client: %w", err)
 	}
 	s.client = client
+	s.pool = &pool{size: cfg.PoolSize, maxMessages: cfg.SessionMessages, idleTimeout: cfg.IdleTimeout,
+		now: cfg.Now, quit: s.quit}
 	return s, nil
 }
 
@@ -79,6 +85,11 @@ func (s *Sender) Provider() string { return "smtp" }
 // (angle brackets included). Errors are notify.Permanent for a 5xx reply to
 // the message and notify.Transient otherwise; they never contain the
 // recipient's address.
+//
+// A pooled session the relay has closed meanwhile fails its NOOP (or the
+// MAIL command); the message then goes once over a fresh connection. A
+// failure once MAIL was accepted is never retried: from DATA on the relay
+// may have taken the message.
 func (s *Sender) Send(ctx context.Context, m notify.Message) (notify.Result, error) {
 	msg, err := BuildMessage(s.cfg.From, s.cfg.FromName, m)
 	if err != nil {
@@ -88,15 +99,113 @@ func (s *Sender) Send(ctx context.Context, m notify.Message) (notify.Result, err
 
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
 	defer cancel()
-	sess := &session{ctx: ctx}
-	defer sess.stop()
-	err = s.client.DialAndSendWithContext(context.WithValue(ctx, sessionKey{}, sess), msg)
+	ss, stop := s.pool.get(), func() bool { return true }
+	if ss != nil {
+		stop = watch(ctx, ss.conn)
+		err = s.sendOn(ss, msg)
+		if err != nil && !msg.IsDelivered() && ctx.Err() == nil && unsent(err) {
+			stop()
+			_ = ss.client.Close() // dead or confused: no QUIT
+			ss = nil
+		}
+	}
+	if ss == nil {
+		if ss, stop, err = s.open(ctx); err != nil {
+			return notify.Result{}, classify(ctx, err)
+		}
+		err = s.sendOn(ss, msg)
+	}
+	if stop() && err == nil && ctx.Err() == nil {
+		ss.sent++
+		s.pool.put(ss)
+	} else {
+		s.discard(ss, err)
+	}
+
 	if msg.IsDelivered() {
-		// Accepted by the relay; a failed RSET or QUIT afterwards is noise.
+		// Accepted by the relay; a failed RSET afterwards is noise.
 		return notify.Result{ProviderMsgID: msgID}, nil
 	}
 	if err == nil {
 		return notify.Result{}, notify.Transient("", errors.New("smtp: message not accepted"))
 	}
-	return notify.Result{}, classify(ctx, err)
+	return notify.Result{}, classify(ctx, fmt.Errorf("send failed: %w", err))
+}
+
+// Close QUITs the idle sessions. Sends may go on; their sessions are QUIT
+// after use.
+func (s *Sender) Close() error {
+	s.pool.close()
+	return nil
+}
+
+// open dials a session, watched by ctx.
+func (s *Sender) open(ctx context.Context) (*session, func() bool, error) {
+	d := &dialed{ctx: ctx}
+	c, err := s.client.DialToSMTPClientWithContext(context.WithValue(ctx, dialKey{}, d))
+	if err != nil {
+		if d.conn != nil {
+			d.stop()
+			_ = d.conn.Close()
+		}
+		return nil, nil, fmt.Errorf("dial failed: %w", err)
+	}
+	return &session{client: c, conn: d.conn}, d.stop, nil
+}
+
+// errStale: the session's deadline could not be renewed; nothing was sent.
+var errStale = errors.New("smtp: session unusable")
+
+// sendOn sends msg over ss, from NOOP (go-mail checks the connection first)
+// to the reply to DATA and the RSET after it.
+func (s *Sender) sendOn(ss *session, msg *gomail.Msg) error {
+	// A reused session still has the deadline of its previous Send.
+	if err := ss.client.UpdateDeadline(s.cfg.Timeout); err != nil {
+		return errStale
+	}
+	return s.client.SendWithSMTPClient(ss.client, msg)
+}
+
+// unsent reports whether err shows that the relay cannot have taken the
+// message: the session was dead at NOOP, or the MAIL command failed without
+// a reply (the connection broke) or with 421 (the relay is closing it).
+func unsent(err error) bool {
+	if errors.Is(err, errStale) {
+		return true
+	}
+	var se *gomail.SendError
+	if !errors.As(err, &se) {
+		return false
+	}
+	switch se.Reason {
+	case gomail.ErrConnCheck:
+		return true
+	case gomail.ErrSMTPMailFrom:
+		code := se.ErrorCode()
+		return code == 0 || code == 421
+	}
+	return false
+}
+
+// discard ends a session that failed: with QUIT when the relay answered
+// (a rejected message, a failed RSET), by closing it when the connection
+// broke, timed out or was closed for a cancelled Send.
+func (s *Sender) discard(ss *session, err error) {
+	var se *gomail.SendError
+	if err != nil && errors.As(err, &se) && se.ErrorCode() != 0 {
+		s.quit(ss)
+		return
+	}
+	_ = ss.client.Close()
+}
+
+// quitTimeout bounds a QUIT: a relay that does not answer it is closed on.
+const quitTimeout = 2 * time.Second
+
+// quit says QUIT and closes the connection.
+func (s *Sender) quit(ss *session) {
+	_ = ss.client.UpdateDeadline(min(quitTimeout, s.cfg.Timeout))
+	if err := ss.client.Quit(); err != nil {
+		_ = ss.client.Close()
+	}
 }

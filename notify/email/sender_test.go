@@ -31,6 +31,7 @@ func setup(t *testing.T, opts ...smtptest.Option) (*smtptest.Server, email.Confi
 		From:     from,
 		FromName: fromName,
 		Timeout:  5 * time.Second,
+		PoolSize: email.DefaultPoolSize,
 	}
 }
 
@@ -40,6 +41,7 @@ func newSender(t *testing.T, cfg email.Config) *email.Sender {
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
+	t.Cleanup(func() { _ = s.Close() })
 	return s
 }
 
