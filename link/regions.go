@@ -196,12 +196,28 @@ func attrExtent(text string, i int) (int, int, bool) {
 		j--
 	}
 	lo := runBack(text, j, func(b byte) bool { return isASCIILetter(b) || b == ':' })
-	if lo == j {
+	// The expression wants a delimiter, then one of its names: the whole run
+	// (letters and colons are not delimiters). Most '=' in an email are
+	// style= and the like.
+	if !isURLAttr(text[lo:j]) {
 		return 0, 0, false
 	}
 	return runeBefore(text, lo), valueEnd(text, i+1, func(b byte) bool {
 		return isSpace(b) || b == '"' || b == '\'' || b == '>'
 	}), true
+}
+
+// urlAttrs are reAttr's attribute names.
+var urlAttrs = []string{"href", "src", "action", "formaction", "background", "poster", "cite", "longdesc", "xlink:href"}
+
+// isURLAttr reports whether name is one of urlAttrs under (?i)'s folding.
+func isURLAttr(name string) bool {
+	for _, a := range urlAttrs {
+		if strings.EqualFold(name, a) {
+			return true
+		}
+	}
+	return false
 }
 
 // cssExtent: "url(", spaces and a value.
