@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"sync/atomic"
+	"os"
+	"strconv"
 	"syscall"
 	"testing"
 	"time"
@@ -87,6 +89,7 @@ func newDispatcher(b testing.TB, r *repo.Repo, at time.Time) *notify.Dispatcher 
 	b.Cleanup(func() { _ = mail.Close() })
 	var ids atomic.Int64
 	gw := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		time.Sleep(gatewayLatency)
 		fmt.Fprintf(w, `{"id":"gw-%d"}`, ids.Add(1))
 	}))
 	b.Cleanup(gw.Close)
@@ -104,9 +107,17 @@ func newDispatcher(b testing.TB, r *repo.Repo, at time.Time) *notify.Dispatcher 
 	}
 	d, err := notify.New(notify.Config{Store: r, Templates: tpl, Links: signer,
 		Senders: map[string]notify.Sender{"sms": sms, "email": mail}, Owner: "bench",
-		Now: func() time.Time { return at }, Logger: slog.New(slog.DiscardHandler)})
+		Now: func() time.Time { return at }, Logger: slog.New(slog.DiscardHandler), Workers: benchWorkers})
 	if err != nil {
 		b.Fatal(err)
 	}
 	return d
 }
+
+// Knobs for comparing runs: DUEBELL_BENCH_LATENCY (e.g. "30ms") makes the
+// loopback SMS gateway answer that late, as a real provider's API does;
+// DUEBELL_BENCH_WORKERS overrides the dispatcher's default workers.
+var (
+	gatewayLatency, _ = time.ParseDuration(os.Getenv("DUEBELL_BENCH_LATENCY"))
+	benchWorkers, _   = strconv.Atoi(os.Getenv("DUEBELL_BENCH_WORKERS"))
+)

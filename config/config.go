@@ -156,9 +156,9 @@ type Email struct {
 	// CircuitProbe is how long the relay is left alone after it refused
 	// our account (SMTP 535) before one email probes it; default 10m.
 	CircuitProbe Duration `toml:"circuit_probe"`
-	// PoolSize is how many idle SMTP sessions are kept for reuse; default
-	// dispatch.workers, 0 for one connection per email. A pointer so that
-	// an explicit 0 differs from unset.
+	// PoolSize is how many SMTP sessions are open at once and kept for
+	// reuse (more concurrent emails wait for one); default 8, 0 for one
+	// connection per email. A pointer so that an explicit 0 differs from unset.
 	PoolSize *int `toml:"pool_size"`
 	// SessionMessages is how many emails one session carries before it is
 	// closed with QUIT; default 100.

@@ -186,8 +186,9 @@ channels = ["sms"]
 	}
 }
 
-// email.pool_size defaults to one idle session per dispatch worker; an
-// explicit 0 turns pooling off (one connection per email, as before).
+// email.pool_size defaults to 8 sessions whatever the workers (a relay
+// limits a client's connections); an explicit 0 turns pooling off (one
+// connection per email, as before).
 func TestEmailPool(t *testing.T) {
 	withEmail := func(keys string) string {
 		return strings.Replace(minimal, `host = "smtp.example.com"`, "host = \"smtp.example.com\"\n"+keys, 1)
@@ -198,7 +199,7 @@ func TestEmailPool(t *testing.T) {
 		idle          time.Duration
 	}{
 		{"defaults", minimal, 8, 100, 30 * time.Second},
-		{"sized to the workers", minimal + "\n[dispatch]\nworkers = 16", 16, 100, 30 * time.Second},
+		{"not sized to the workers", minimal + "\n[dispatch]\nworkers = 128", 8, 100, 30 * time.Second},
 		{"off", withEmail("pool_size = 0"), 0, 100, 30 * time.Second},
 		{"set", withEmail("pool_size = 4\nsession_messages = 20\nidle_timeout = \"10s\""), 4, 20, 10 * time.Second},
 	} {

@@ -5,7 +5,7 @@ import (
 	"time"
 
 	"duebell/kinds"
-	"duebell/notify"
+	"duebell/notify/email"
 	"duebell/repo"
 	"duebell/scheduler"
 )
@@ -69,7 +69,7 @@ func (c *Config) applyDefaults() {
 	c.Email.Port = cmp.Or(c.Email.Port, 587)
 	c.Email.TLS = cmp.Or(c.Email.TLS, "starttls")
 	if c.Email.PoolSize == nil {
-		n := cmp.Or(c.Dispatch.Workers, notify.DefaultWorkers)
+		n := email.DefaultPoolSize
 		c.Email.PoolSize = &n
 	}
 	c.Email.SessionMessages = cmp.Or(c.Email.SessionMessages, 100)

@@ -41,9 +41,13 @@ type Observer interface {
 	Finished(kind, channel, status string, took time.Duration)
 }
 
-// Defaults for Config.
+// Defaults for Config. DefaultWorkers is sends in flight at once: a send is
+// mostly waiting for the provider (an SMS API answers in 30–300 ms), so
+// with 8 workers a 30 ms provider capped dispatch at ~250 SMS/s; 64 reach
+// ~1,300/s. Per-provider rate limits and the SMTP session pool bound what
+// each provider sees; a worker is a goroutine.
 const (
-	DefaultWorkers     = 8
+	DefaultWorkers     = 64
 	DefaultBatch       = 100
 	DefaultLease       = 2 * time.Minute
 	DefaultMaxAttempts = 5

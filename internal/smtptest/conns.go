@@ -13,6 +13,7 @@ type tracker struct {
 
 	mu       sync.Mutex
 	accepted int
+	peak     int // most connections open at once
 	open     map[*trackedConn]struct{}
 }
 
@@ -29,14 +30,15 @@ func (t *tracker) Accept() (net.Conn, error) {
 	t.mu.Lock()
 	t.accepted++
 	t.open[tc] = struct{}{}
+	t.peak = max(t.peak, len(t.open))
 	t.mu.Unlock()
 	return tc, nil
 }
 
-func (t *tracker) counts() (accepted, open int) {
+func (t *tracker) counts() (accepted, open, peak int) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	return t.accepted, len(t.open)
+	return t.accepted, len(t.open), t.peak
 }
 
 // drop closes every open connection; the listener keeps accepting.

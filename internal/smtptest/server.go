@@ -159,14 +159,20 @@ func (s *Server) Messages() []Message {
 
 // Connections is how many connections the server has accepted so far.
 func (s *Server) Connections() int {
-	n, _ := s.conns.counts()
+	n, _, _ := s.conns.counts()
 	return n
 }
 
 // OpenConnections is how many connections are open now: accepted and not
 // yet closed by either side.
 func (s *Server) OpenConnections() int {
-	_, n := s.conns.counts()
+	_, n, _ := s.conns.counts()
+	return n
+}
+
+// PeakConnections is the most connections that were open at once.
+func (s *Server) PeakConnections() int {
+	_, _, n := s.conns.counts()
 	return n
 }
 

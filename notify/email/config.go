@@ -21,8 +21,9 @@ const DefaultTimeout = 15 * time.Second
 
 // Session pool defaults.
 const (
-	// DefaultPoolSize is one idle session per dispatcher worker
-	// (notify.DefaultWorkers); Config.PoolSize's zero value turns pooling off.
+	// DefaultPoolSize is how many SMTP sessions a sender opens at once
+	// (relays commonly allow a client 10–20); Config.PoolSize's zero value
+	// turns pooling off.
 	DefaultPoolSize = 8
 	// DefaultSessionMessages is how many messages one session carries before
 	// it is QUIT; many relays cap messages per connection.
@@ -53,8 +54,9 @@ type Config struct {
 	// Host, TLS 1.2 or later, system roots), for a private CA or tests.
 	TLSConfig *tls.Config
 
-	// PoolSize is how many idle SMTP sessions are kept for reuse (connected,
-	// past EHLO, STARTTLS and AUTH). 0 opens one connection per message.
+	// PoolSize is how many SMTP sessions are open at once and kept for reuse
+	// (connected, past EHLO, STARTTLS and AUTH); more concurrent Sends wait
+	// for one. 0 opens one connection per message, with no limit.
 	PoolSize int
 	// SessionMessages is how many messages a session carries before it is
 	// QUIT; default DefaultSessionMessages.

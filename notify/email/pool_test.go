@@ -99,7 +99,9 @@ func TestPoolConcurrentWorkers(t *testing.T) {
 	t.Parallel()
 	srv, cfg := setup(t)
 	s := newSender(t, cfg)
-	const workers, each = 8, 25
+	// Four times as many workers as sessions: the extra ones wait for a
+	// session instead of opening connections of their own.
+	workers, each := 4*cfg.PoolSize, 25
 	var wg sync.WaitGroup
 	for w := range workers {
 		wg.Go(func() {
@@ -113,8 +115,12 @@ func TestPoolConcurrentWorkers(t *testing.T) {
 	}
 	wg.Wait()
 	deliveredOnce(t, srv, span(1, workers*each)...)
-	if n := srv.Connections(); n > cfg.PoolSize {
-		t.Errorf("%d workers used %d connections, want at most the pool size %d", workers, n, cfg.PoolSize)
+	if n := srv.PeakConnections(); n > cfg.PoolSize {
+		t.Errorf("%d workers had %d connections open at once, want at most the pool size %d", workers, n, cfg.PoolSize)
+	}
+	// 800 messages at 100 a session: each session was used to its cap.
+	if n := srv.Connections(); n > workers*each/100+cfg.PoolSize {
+		t.Errorf("%d connections for %d messages: sessions were not reused", n, workers*each)
 	}
 }
 

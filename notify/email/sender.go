@@ -13,15 +13,16 @@ import (
 	"duebell/notify"
 )
 
-// Sender delivers email notices through one SMTP relay. It keeps up to
-// Config.PoolSize idle sessions and reuses them; each Send uses one session
-// at a time, so a Sender is safe for concurrent use. Close QUITs the idle
-// sessions.
+// Sender delivers email notices through one SMTP relay. It opens up to
+// Config.PoolSize sessions at once and keeps them for the next messages;
+// each Send uses one session at a time (more Sends wait for one), so a
+// Sender is safe for concurrent use. Close QUITs the idle sessions.
 type Sender struct {
 	cfg       Config
 	client    *gomail.Client
 	tlsConfig *tls.Config
 	pool      *pool
+	slots     chan struct{} // one per session open at once; nil without pooling
 }
 
 var _ notify.Sender = (*Sender)(nil)
@@ -73,6 +74,9 @@ func New(cfg Config) (*Sender, error) {
 		return nil, fmt.Errorf("email: smtp client: %w", err)
 	}
 	s.client = client
+	if cfg.PoolSize > 0 {
+		s.slots = make(chan struct{}, cfg.PoolSize)
+	}
 	s.pool = &pool{size: cfg.PoolSize, maxMessages: cfg.SessionMessages, idleTimeout: cfg.IdleTimeout,
 		now: cfg.Now, quit: s.quit}
 	return s, nil
@@ -97,6 +101,16 @@ func (s *Sender) Send(ctx context.Context, m notify.Message) (notify.Result, err
 	}
 	msgID := msg.GetMessageID()
 
+	if s.slots != nil {
+		// At most PoolSize sessions at once, however many workers send:
+		// relays limit a client's concurrent connections.
+		select {
+		case s.slots <- struct{}{}:
+			defer func() { <-s.slots }()
+		case <-ctx.Done():
+			return notify.Result{}, notify.Transient("", fmt.Errorf("smtp: waiting for a session: %w", ctx.Err()))
+		}
+	}
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
 	defer cancel()
 	ss, stop := s.pool.get(), func() bool { return true }
