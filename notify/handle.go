@@ -62,7 +62,7 @@ func (d *Dispatcher) handle(ctx, sendCtx context.Context, c *repo.Claim, gate *c
 	if ok {
 		return held
 	}
-	if held, ok := d.capHold(now, loc, c, gate); ok {
+	if held, ok := d.contactHold(now, loc, c, gate); ok {
 		if probe {
 			d.probeEnded(sender.Provider())
 		}

@@ -24,9 +24,9 @@ func facts(kind string) kinds.Kind {
 
 func (d *Dispatcher) window(kind string) scheduler.Window {
 	if w, ok := d.cfg.KindWindows[kind]; ok {
-		return w
+		return d.collectionWindow(kind, w)
 	}
-	return d.cfg.Window
+	return d.collectionWindow(kind, d.cfg.Window)
 }
 
 // opening is when c may go out: now when inside its send window on a day its
