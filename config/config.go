@@ -110,6 +110,8 @@ type PreviousKey struct {
 type Policy struct {
 	Stage           []Stage  `toml:"stage"`
 	PaymentReceived []string `toml:"payment_received"`
+	// Collection limits contact about overdue bills (collection.go).
+	Collection Collection `toml:"collection"`
 }
 
 type Stage struct {

@@ -53,6 +53,7 @@ func (c *Config) applyDefaults() {
 				Template: s.Template})
 		}
 	}
+	c.Policy.Collection.applyDefaults()
 	if c.Policy.PaymentReceived == nil {
 		c.Policy.PaymentReceived = []string{"sms"}
 	}
