@@ -32,6 +32,8 @@ type Store interface {
 	// CollectionCounts reads the contact-limit counts of the customers of
 	// the collection notices owner holds (see repo.CollectionCount).
 	CollectionCounts(ctx context.Context, owner string, now, since time.Time, kinds []string) (map[int64]repo.CollectionCount, error)
+	// DigestItems lists the bills of the digest notice leader leads.
+	DigestItems(ctx context.Context, leader int64) ([]repo.DigestItem, error)
 }
 
 // Renderer renders a notice's templates.
