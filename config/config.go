@@ -112,6 +112,9 @@ type Policy struct {
 	PaymentReceived []string `toml:"payment_received"`
 	// Collection limits contact about overdue bills (collection.go).
 	Collection Collection `toml:"collection"`
+	// Digest makes the notices one stage sends a customer on one channel on
+	// one day one notice listing every bill (default true; see DigestChannels).
+	Digest *bool `toml:"digest"`
 }
 
 type Stage struct {
