@@ -16,13 +16,16 @@ type digest struct {
 }
 
 // digestLeader returns the digest notice c sends for: itself when it leads
-// a digest, the original when c is a resend (which may lead one).
+// a digest, the original when c is a resend or the email standing in for an
+// SMS (either may lead one).
 func digestLeader(c *repo.Claim) (int64, bool) {
 	switch {
 	case c.LeadsDigest():
 		return c.ID, true
 	case c.ResendOf != nil && facts(c.Kind).Reminder:
 		return *c.ResendOf, true
+	case c.FallbackOf != nil && facts(c.Kind).Reminder:
+		return *c.FallbackOf, true
 	}
 	return 0, false
 }

@@ -165,3 +165,25 @@ func TestOverdueDigestCountsOnce(t *testing.T) {
 		t.Fatalf("overdue digest: %+v", msgs)
 	}
 }
+
+// When a digest SMS cannot go out, the email standing in for it lists every
+// bill too.
+func TestFallbackEmailOfADigestListsEveryBill(t *testing.T) {
+	t.Parallel()
+	b := setup(t, func(c *notify.Config) { c.Fallbacks = map[string]string{"due_soon": "email"} })
+	b.sms.errs = []error{notify.Permanent("isv.MOBILE_NUMBER_ILLEGAL", fmt.Errorf("bad number"))}
+	threePlans(t, b)
+	b.scanStages(t, sh(11, 21, 8, 0), []repo.Stage{{Name: "due_soon", OffsetDays: -3, Kind: "due_soon",
+		Channels: []string{"sms"}, DigestChannels: []string{"sms"}}})
+	b.dispatch(t, sh(11, 21, 10, 0))
+	b.dispatch(t, sh(11, 21, 10, 1))
+	em := b.email.messages()
+	if len(em) != 1 {
+		t.Fatalf("%d emails, want the one fallback", len(em))
+	}
+	for _, want := range []string{"iPhone 17", "布艺沙发", "英语课程", "¥1,000.00"} {
+		if !strings.Contains(em[0].Text, want) {
+			t.Errorf("fallback email lacks %q:\n%s", want, em[0].Text)
+		}
+	}
+}
