@@ -32,7 +32,7 @@ WHERE m.digest_of = l.id AND m.id <> l.id AND m.status = 'skipped'
 // digestGroupSQL groups, for each customer × stage × channel this scan ($1)
 // queued a notice for (of the stages × channels that digest, $2 × $3), the
 // pending, not yet claimed reminder notices queued on the customer's local
-// day of the scan: the group's existing leader stays leader (else the
+// day of the scan, of plans in one currency (a total is in one): the group's existing leader stays leader (else the
 // oldest notice leads), and the others are skipped as covered by it. Rows
 // a dispatcher is claiming right now are left out (SKIP LOCKED) and the
 // groups are formed from the rows locked, so a leader never gains members
@@ -47,24 +47,25 @@ WITH digesting AS (
 	JOIN digesting s ON s.stage = n.stage AND s.channel = n.channel
 	WHERE n.created_at = $1 AND n.status = 'pending' AND n.digest_of IS NULL AND n.dedup_key IS NOT NULL
 ), pre AS (
-	SELECT g.id, count(*) OVER (PARTITION BY t.customer_id, t.stage, t.channel) AS size
+	SELECT g.id, count(*) OVER (PARTITION BY t.customer_id, t.stage, t.channel, g.currency) AS size
 	FROM touched t
 	CROSS JOIN LATERAL (SELECT c.timezone FROM customers c WHERE c.id = t.customer_id) c
 	CROSS JOIN LATERAL (
-		SELECT n.id FROM notifications n
+		SELECT n.id, p.currency FROM notifications n JOIN plans p ON p.id = n.plan_id
 		WHERE n.customer_id = t.customer_id AND n.stage = t.stage AND n.channel = t.channel
 		  AND n.status = 'pending' AND n.dedup_key IS NOT NULL AND n.installment_id IS NOT NULL
 		  AND (n.digest_of IS NULL OR n.digest_of = n.id)
 		  AND (n.created_at AT TIME ZONE c.timezone)::date = ($1::timestamptz AT TIME ZONE c.timezone)::date) g
 ), cand AS ( -- most customers have one bill a day: lock only groups of two or more
-	SELECT n.id, n.customer_id, n.stage, n.channel, n.digest_of FROM notifications n
+	SELECT n.id, n.customer_id, n.stage, n.channel, n.digest_of, p.currency
+	FROM notifications n JOIN plans p ON p.id = n.plan_id
 	WHERE n.id = ANY (ARRAY(SELECT id FROM pre WHERE size > 1))
 	  AND n.status = 'pending' AND (n.digest_of IS NULL OR n.digest_of = n.id)
 	FOR UPDATE OF n SKIP LOCKED
 ), grp AS (
 	SELECT id, count(*) OVER w AS size,
 	       coalesce(min(id) FILTER (WHERE digest_of = id) OVER w, min(id) OVER w) AS leader
-	FROM cand WINDOW w AS (PARTITION BY customer_id, stage, channel)
+	FROM cand WINDOW w AS (PARTITION BY customer_id, stage, channel, currency)
 )
 UPDATE notifications n
 SET digest_of = g.leader,

@@ -78,3 +78,21 @@ func TestDigestGrowsUntilClaimedAndCoversEachBillOnce(t *testing.T) {
 		t.Errorf("the claimed digest lists %d bills (%v), want its 3", len(items), err)
 	}
 }
+
+// Bills in different currencies are not added up: each currency gets its
+// own digest.
+func TestDigestKeepsOneCurrency(t *testing.T) {
+	t.Parallel()
+	r := repotest.New(t)
+	repotest.Customer(t, r, "c1")
+	repotest.Plan(t, r, "p1", "c1", due24)
+	repotest.Plan(t, r, "p2", "c1", due24)
+	repotest.Plan(t, r, "u1", "c1", due24, func(p *repo.Plan) { p.Currency = "USD" })
+	if _, err := r.QueueDueReminders(context.Background(), shanghai(2026, 11, 21, 8), digestSMS); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{"p1": "p1", "p2": "p1", "u1": ""}
+	if got := digestOf(t, r); fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("digests %v, want %v", got, want)
+	}
+}
