@@ -18,6 +18,7 @@ func (s *server) mountConsole(mux *routeMux) {
 	}
 	c, err := console.New(console.Config{Auth: consoleAuth{s}, Store: s.cfg.Repo, Sessions: s.cfg.Repo, Logger: s.log,
 		Now: s.cfg.Now, Clock: s.cfg.ConsoleClock, Location: loc, PlainHTTP: s.cfg.ConsolePlainHTTP,
+		Collection: s.cfg.Collection,
 		OnIdentity: func(r *http.Request, name string) { info(r).token = name }})
 	if err != nil {
 		panic(err) // Auth and Store are always set here

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"duebell/repo"
+	"duebell/scheduler"
 )
 
 // DefaultMaxBodyBytes caps a request body when Config.MaxBodyBytes is zero.
@@ -55,6 +56,9 @@ type Config struct {
 	// ConsoleClock is the wall clock console sessions expire and sign-ins
 	// are throttled by; default time.Now.
 	ConsoleClock func() time.Time
+	// Collection is the contact limits for overdue notices
+	// (policy.collection); the console's customer page shows their use.
+	Collection scheduler.Collection
 	// Extra registers more routes on the same mux (link verification,
 	// /metrics). They get request logging and panic recovery but no auth.
 	Extra func(mux *http.ServeMux)

@@ -31,7 +31,20 @@ ON CONFLICT (dedup_key) DO NOTHING`
 // growth of the scan, which stays flat as the table grows because the work
 // is one set-based statement in PostgreSQL, and the scan's speed as a share
 // of rawScanSQL's on an identical fresh schema (raw-s / scan-s).
-func BenchmarkDueScan(b *testing.B) {
+func BenchmarkDueScan(b *testing.B) { benchDueScan(b, scheduler.DefaultStages()) }
+
+// BenchmarkDueScanDigest is BenchmarkDueScan with digests on (the
+// production default): every customer's five bills due together become one
+// notice per channel, so the scan also groups and locks every notice.
+func BenchmarkDueScanDigest(b *testing.B) {
+	stages := scheduler.DefaultStages()
+	for i := range stages {
+		stages[i].DigestChannels = stages[i].Channels
+	}
+	benchDueScan(b, stages)
+}
+
+func benchDueScan(b *testing.B, stages []repo.Stage) {
 	n := size(b)
 	at := time.Date(2026, 11, 21, 10, 0, 0, 0, shanghai)
 	var queued int
@@ -46,7 +59,7 @@ func BenchmarkDueScan(b *testing.B) {
 		runtime.ReadMemStats(&before)
 		b.StartTimer()
 		start := time.Now()
-		res, err := r.QueueDueReminders(context.Background(), at, scheduler.DefaultStages())
+		res, err := r.QueueDueReminders(context.Background(), at, stages)
 		elapsed += time.Since(start)
 		b.StopTimer()
 		runtime.ReadMemStats(&after)
@@ -60,7 +73,7 @@ func BenchmarkDueScan(b *testing.B) {
 		queued += res.Total()
 		// A re-scan finds everything queued and creates nothing.
 		start = time.Now()
-		again, err := r.QueueDueReminders(context.Background(), at.Add(time.Minute), scheduler.DefaultStages())
+		again, err := r.QueueDueReminders(context.Background(), at.Add(time.Minute), stages)
 		if err != nil || again.Total() != 0 {
 			b.Fatalf("re-scan queued %d, %v", again.Total(), err)
 		}

@@ -142,5 +142,6 @@ func (a *app) apiConfig() api.Config {
 		PaymentConfirmChannels: a.cfg.Policy.PaymentReceived, MaxBodyBytes: a.cfg.HTTP.MaxBodyBytes,
 		ConsolePlainHTTP: a.cfg.HTTP.ConsolePlainHTTP,
 		ImportMaxBytes:   a.cfg.HTTP.ImportMaxBytes, AllowedDomains: a.cfg.Links.AllowedDomains,
+		Collection: a.cfg.CollectionLimits(),
 	}
 }

@@ -110,6 +110,11 @@ type PreviousKey struct {
 type Policy struct {
 	Stage           []Stage  `toml:"stage"`
 	PaymentReceived []string `toml:"payment_received"`
+	// Collection limits contact about overdue bills (collection.go).
+	Collection Collection `toml:"collection"`
+	// Digest makes the notices one stage sends a customer on one channel on
+	// one day one notice listing every bill (default true; see DigestChannels).
+	Digest *bool `toml:"digest"`
 }
 
 type Stage struct {

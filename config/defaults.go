@@ -54,6 +54,11 @@ func (c *Config) applyDefaults() {
 				Template: s.Template})
 		}
 	}
+	c.Policy.Collection.applyDefaults()
+	if c.Policy.Digest == nil {
+		on := true
+		c.Policy.Digest = &on
+	}
 	if c.Policy.PaymentReceived == nil {
 		c.Policy.PaymentReceived = []string{"sms"}
 	}
@@ -85,7 +90,26 @@ func (c *Config) applyDefaults() {
 func (c *Config) Stages() []repo.Stage {
 	out := make([]repo.Stage, len(c.Policy.Stage))
 	for i, s := range c.Policy.Stage {
-		out[i] = repo.Stage{Name: s.Name, OffsetDays: s.OffsetDays, Kind: s.Kind, Channels: s.Channels, Template: s.Template}
+		out[i] = repo.Stage{Name: s.Name, OffsetDays: s.OffsetDays, Kind: s.Kind, Channels: s.Channels, Template: s.Template,
+			DigestChannels: c.digestChannels(s.Channels)}
+	}
+	return out
+}
+
+// digestChannels are the channels of a stage whose notices are combined
+// into digests: all of them with policy.digest on, except SMS through a
+// provider that sends templates filed with it (aliyun, tencent), whose
+// text duebell does not write.
+func (c *Config) digestChannels(channels []string) []string {
+	if c.Policy.Digest == nil || !*c.Policy.Digest {
+		return nil
+	}
+	var out []string
+	for _, ch := range channels {
+		if ch == "sms" && (c.SMS.Provider == "aliyun" || c.SMS.Provider == "tencent") {
+			continue
+		}
+		out = append(out, ch)
 	}
 	return out
 }

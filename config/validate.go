@@ -80,6 +80,7 @@ func (c *Config) Validate() error {
 			bad(fmt.Sprintf("policy.stage[%d].quiet_on", i), "\"holiday\" needs calendar.file (see calendar.example.toml)")
 		}
 	}
+	c.Policy.Collection.validate(c.Defaults.SendWindow, bad)
 	if err := scheduler.ValidateChannels(c.Policy.PaymentReceived); err != nil {
 		bad("policy.payment_received", "%v", err)
 	}

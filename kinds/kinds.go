@@ -32,12 +32,17 @@ type Kind struct {
 	// Security: goes out in defaults.security_send_window, wider than the
 	// reminders' window (a security or payment-failure notice is urgent).
 	Security bool
+	// Collection: chases a bill already overdue, so it counts against the
+	// customer's contact limits (policy.collection: so many a day and a
+	// week, only inside the collection window). Security notices and
+	// payment confirmations are not collection and are never counted.
+	Collection bool
 }
 
 var registry = []Kind{
 	{Name: DueSoon, Reminder: true, AsksPayment: true, Link: true},
 	{Name: DueToday, Reminder: true, AsksPayment: true, Link: true},
-	{Name: Overdue, Reminder: true, AsksPayment: true, Link: true},
+	{Name: Overdue, Reminder: true, AsksPayment: true, Link: true, Collection: true},
 	{Name: PaymentReceived},
 	{Name: CardUnbound, Link: true},
 	{Name: CardBound},
@@ -67,6 +72,9 @@ func Names() []string { return names(func(Kind) bool { return true }) }
 
 // AsksPayment lists the kinds that ask for payment of an installment.
 func AsksPayment() []string { return names(func(k Kind) bool { return k.AsksPayment }) }
+
+// Collection lists the kinds that count against the contact limits.
+func Collection() []string { return names(func(k Kind) bool { return k.Collection }) }
 
 // Security lists the kinds sent in the security send window.
 func Security() []string { return names(func(k Kind) bool { return k.Security }) }

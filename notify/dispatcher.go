@@ -29,6 +29,11 @@ type Store interface {
 	RescueExpired(ctx context.Context, now time.Time) (int, error)
 	// NextDue is when the earliest pending notice falls due.
 	NextDue(ctx context.Context) (time.Time, bool, error)
+	// CollectionCounts reads the contact-limit counts of the customers of
+	// the collection notices owner holds (see repo.CollectionCount).
+	CollectionCounts(ctx context.Context, owner string, now, since time.Time, kinds []string) (map[int64]repo.CollectionCount, error)
+	// DigestItems lists the bills of the digest notice leader leads.
+	DigestItems(ctx context.Context, leader int64) ([]repo.DigestItem, error)
 }
 
 // Renderer renders a notice's templates.
@@ -103,6 +108,12 @@ type Config struct {
 	// (0: no cap); the excess waits for the next window opening after the
 	// cap frees, without counting an attempt.
 	SMSPerCustomerPerDay int
+	// Collection limits how often one customer gets collection notices
+	// (overdue; see kinds.Kind.Collection) across plans and channels, and
+	// narrows their send window; the excess waits for the first window
+	// opening the budget allows, without counting an attempt. A zero
+	// Window is scheduler.DefaultCollectionWindow; zero limits are none.
+	Collection scheduler.Collection
 	// Fallbacks maps a policy stage to the channel ("email") that stands in
 	// when its SMS cannot go out: failed, undelivered, opted out, no phone.
 	Fallbacks map[string]string
@@ -134,6 +145,9 @@ type Dispatcher struct {
 	wake     chan struct{}
 	zones    sync.Map // time zone name → *time.Location
 	breaker  breaker
+	// collection is what this dispatcher let through against the
+	// collection limits and has not yet seen written back (collection.go).
+	collection collectionLedger
 
 	mu         sync.Mutex
 	lastRescue time.Time // dispatcher clock at the last rescue of expired leases
@@ -183,6 +197,9 @@ func New(cfg Config) (*Dispatcher, error) {
 		return nil, err
 	}
 	if err := checkFallbacks(cfg); err != nil {
+		return nil, err
+	}
+	if err := checkCollection(&cfg); err != nil {
 		return nil, err
 	}
 	return &Dispatcher{cfg: cfg, limiters: limiters, wake: make(chan struct{}, 1),

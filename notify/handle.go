@@ -25,10 +25,9 @@ func (d *Dispatcher) handle(ctx, sendCtx context.Context, c *repo.Claim, gate *c
 		out.Status, out.Reason = repo.StatusFailed, "gave up: attempts exhausted"
 		return out
 	}
-	if reason := suppressReason(c); reason != "" {
-		out.Status, out.Reason = repo.StatusSuppressed, reason
-		d.log(c, slog.LevelInfo, "notice suppressed", slog.String("reason", reason))
-		return out
+	dg, rechecked, stop := d.recheck(ctx, now, c)
+	if stop {
+		return rechecked
 	}
 	loc := d.location(c.Customer.Timezone)
 	if next, why := d.opening(c, now, loc); !next.Equal(now) {
@@ -40,7 +39,7 @@ func (d *Dispatcher) handle(ctx, sendCtx context.Context, c *repo.Claim, gate *c
 		return out
 	}
 
-	msg, lnk, err := d.render(c, now, loc)
+	msg, lnk, err := d.render(c, dg, now, loc)
 	if err != nil {
 		out.Status, out.Reason, out.LastError = repo.StatusFailed, "render failed", err.Error()
 		var foreign *link.ForeignURLError
@@ -50,7 +49,7 @@ func (d *Dispatcher) handle(ctx, sendCtx context.Context, c *repo.Claim, gate *c
 		d.log(c, slog.LevelError, "render failed", slog.String("error", err.Error()))
 		return out
 	}
-	out.Template = d.templateName(c) + "." + c.Channel + "." + c.Locale
+	out.Template = msg.Template + "." + c.Channel + "." + c.Locale
 	out.Recipient, out.Subject, out.Body, out.BodyHTML, out.Link = msg.To, msg.Subject, msg.Text, msg.HTML, lnk
 
 	sender := d.cfg.Senders[c.Channel]
@@ -62,7 +61,7 @@ func (d *Dispatcher) handle(ctx, sendCtx context.Context, c *repo.Claim, gate *c
 	if ok {
 		return held
 	}
-	if held, ok := d.capHold(now, loc, c, gate); ok {
+	if held, ok := d.contactHold(now, loc, c, gate); ok {
 		if probe {
 			d.probeEnded(sender.Provider())
 		}

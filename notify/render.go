@@ -24,9 +24,9 @@ func facts(kind string) kinds.Kind {
 
 func (d *Dispatcher) window(kind string) scheduler.Window {
 	if w, ok := d.cfg.KindWindows[kind]; ok {
-		return w
+		return d.collectionWindow(kind, w)
 	}
-	return d.cfg.Window
+	return d.collectionWindow(kind, d.cfg.Window)
 }
 
 // opening is when c may go out: now when inside its send window on a day its
@@ -47,7 +47,7 @@ func (d *Dispatcher) templateName(c *repo.Claim) string {
 
 // render builds the message from current data: the amount still due and the
 // days until the due date are computed now, so a late notice tells the truth.
-func (d *Dispatcher) render(c *repo.Claim, now time.Time, loc *time.Location) (Message, string, error) {
+func (d *Dispatcher) render(c *repo.Claim, dg *digest, now time.Time, loc *time.Location) (Message, string, error) {
 	local := now.In(loc)
 	data := templates.Data{
 		Kind: c.Kind, Template: d.templateName(c), Locale: c.Locale, Channel: c.Channel,
@@ -59,10 +59,13 @@ func (d *Dispatcher) render(c *repo.Claim, now time.Time, loc *time.Location) (M
 		SupportPhone: d.cfg.SupportPhone,
 		Now:          local,
 	}
+	today := time.Date(local.Year(), local.Month(), local.Day(), 0, 0, 0, 0, time.UTC)
 	if c.Installment.ID != 0 {
 		data.DueDate = c.Installment.DueDate.Time
-		today := time.Date(local.Year(), local.Month(), local.Day(), 0, 0, 0, 0, time.UTC)
 		data.DaysUntilDue = int(c.Installment.DueDate.Sub(today).Hours() / 24)
+	}
+	if dg != nil {
+		dg.fill(&data, today)
 	}
 	if c.Kind == scheduler.KindPaymentReceived {
 		data.Amount = c.Installment.Amount

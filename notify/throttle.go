@@ -63,6 +63,9 @@ func postpone(c *repo.Claim, next time.Time, reason string) (repo.Outcome, bool)
 type capGate struct {
 	mu   sync.Mutex
 	sent map[int64]int
+	// collection is the claim's collection-limit counts, read at its first
+	// collection notice (collection.go).
+	collection collectionSnapshot
 }
 
 func newCapGate() *capGate { return &capGate{sent: map[int64]int{}} }

@@ -73,6 +73,13 @@ reminded AS (
 	FROM notifications n JOIN installments i ON i.id = n.installment_id
 	WHERE n.kind = ANY($1) AND n.resend_of IS NULL AND n.sent_at >= $2 AND n.sent_at < $3
 	  AND NOT (i.status = 'paid' AND i.paid_at < n.sent_at)
+	UNION ALL -- the bills a digest covered, reminded when it went out, by its template
+	SELECT m.stage, m.stage_offset, m.channel, l.template, i.status, i.paid_at, l.sent_at AS at
+	FROM notifications l
+	JOIN notifications m ON m.digest_of = l.id AND m.id <> l.id
+	JOIN installments i ON i.id = m.installment_id
+	WHERE l.kind = ANY($1) AND l.resend_of IS NULL AND l.sent_at >= $2 AND l.sent_at < $3 AND l.digest_of = l.id
+	  AND NOT (i.status = 'paid' AND i.paid_at < l.sent_at)
 ), unreminded AS (
 	SELECT n.stage, n.installment_id, min(n.created_at) AS at
 	FROM notifications n

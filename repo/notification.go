@@ -41,6 +41,9 @@ type Notification struct {
 	DeliveredAt    *time.Time `db:"delivered_at" json:"delivered_at,omitempty"`
 	DeliveryCode   string     `db:"delivery_code" json:"delivery_code,omitempty"` // the carrier's code from a receipt
 	FallbackOf     *int64     `db:"fallback_of" json:"fallback_of,omitempty"`     // the SMS notice this one stands in for
+	// DigestOf is, for a notice grouped into a digest, the notice that goes
+	// out for the whole group (the leader, whose DigestOf is its own id).
+	DigestOf *int64 `db:"digest_of" json:"digest_of,omitempty"`
 }
 
 // Attempt is one delivery try, as logged in delivery_attempts.

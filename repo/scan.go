@@ -22,6 +22,10 @@ type Stage struct {
 	// Template names the template its notices render ("" = the kind's
 	// own); read by the dispatcher, not by the scan.
 	Template string
+	// DigestChannels are the channels on which its notices of one customer
+	// and local day become one notice listing every bill (policy.digest;
+	// see digest.go).
+	DigestChannels []string
 }
 
 // QueuedCount counts the notices a scan created for one kind, stage, channel
@@ -154,6 +158,9 @@ func (r *Repo) dueScan(ctx context.Context, now time.Time, stages []Stage, dryRu
 		}
 		if err := rows.Err(); err != nil {
 			return fmt.Errorf("due scan: %w", err)
+		}
+		if err := digestScan(ctx, tx, now, stages, res.Total()); err != nil {
+			return err
 		}
 		if dryRun {
 			return errDryRun

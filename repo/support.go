@@ -195,6 +195,9 @@ type NoticeDetail struct {
 	DeliveryAttempts []Attempt `json:"delivery_attempts"`
 	// ResentAs are the resends of this notice, oldest first.
 	ResentAs []NoticeSummary `json:"resent_as"`
+	// Digest is, for a notice in a digest, every notice of that digest (the
+	// one that goes out first, then the bills it covers); empty otherwise.
+	Digest []NoticeSummary `json:"digest,omitempty"`
 }
 
 // GetNotificationDetail loads a notice with its attempts, the references of
@@ -220,6 +223,12 @@ func (r *Repo) GetNotificationDetail(ctx context.Context, id int64) (NoticeDetai
 	if err := r.db.SelectContext(ctx, &d.ResentAs, `SELECT `+summaryColumns+` FROM `+summaryFrom+`
 		WHERE n.resend_of = $1 ORDER BY n.id`, id); err != nil {
 		return NoticeDetail{}, fmt.Errorf("list resends: %w", err)
+	}
+	if d.DigestOf != nil {
+		if err := r.db.SelectContext(ctx, &d.Digest, `SELECT `+summaryColumns+` FROM `+summaryFrom+`
+			WHERE n.digest_of = $1 ORDER BY n.id <> $1, n.id`, *d.DigestOf); err != nil {
+			return NoticeDetail{}, fmt.Errorf("list digest: %w", err)
+		}
 	}
 	return d, nil
 }

@@ -65,7 +65,7 @@ func ValidateStages(stages []repo.Stage) error {
 			return fmt.Errorf("%s.kind: unknown kind %q (due_soon, due_today, overdue)", key, s.Kind)
 		}
 		if s.Template != "" {
-			if kind, ok := templates.KindOf(s.Template); !ok || kind != s.Kind {
+			if kind, ok := templates.KindOf(s.Template); !ok || kind != s.Kind || templates.IsDigest(s.Template) {
 				return fmt.Errorf("%s.template: %q is not a template of kind %s (%s)", key, s.Template, s.Kind,
 					strings.Join(templatesOf(s.Kind), ", "))
 			}
@@ -84,7 +84,7 @@ func ValidateStages(stages []repo.Stage) error {
 func templatesOf(kind string) []string {
 	var out []string
 	for _, n := range templates.Names() {
-		if k, _ := templates.KindOf(n); k == kind {
+		if k, _ := templates.KindOf(n); k == kind && !templates.IsDigest(n) {
 			out = append(out, n)
 		}
 	}

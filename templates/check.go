@@ -69,6 +69,17 @@ func variants(d Data) []Data {
 		out = append(out, v)
 	}
 	add(func(v *Data) { v.CustomerName, v.Merchant, v.SupportPhone = "", "", "" })
+	if len(d.Bills) > 0 { // a digest: bills due on different days, no link
+		add(func(v *Data) {
+			v.Bills = slices.Clone(v.Bills)
+			for i := range v.Bills {
+				v.Bills[i].DueDate = v.Bills[i].DueDate.AddDate(0, 0, i)
+				v.Bills[i].DaysUntilDue += i
+			}
+		})
+		add(func(v *Data) { v.Link = "" })
+		return out
+	}
 	switch d.Kind {
 	case KindDueSoon, KindDueToday, KindOverdue:
 		add(func(v *Data) { v.RepayMethod, v.CardLast4 = RepayManual, "" })

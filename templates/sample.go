@@ -67,5 +67,25 @@ func Sample(name, locale, channel, link string) Data {
 	case KindVerificationChanged:
 		d.Link = ""
 	}
+	if IsDigest(tmpl) {
+		sampleBills(&d, pick)
+	}
 	return d
+}
+
+// sampleBills makes d a digest of three bills of different merchants, due
+// on d's due date.
+func sampleBills(d *Data, pick func(zh, en string) string) {
+	for _, b := range []Bill{
+		{Name: d.Merchant, PlanTitle: d.PlanTitle, PlanRef: d.PlanRef, Seq: d.Seq, Periods: d.Periods, Amount: d.Amount},
+		{Name: pick("悦家家居", "Home & Co"), PlanTitle: pick("布艺沙发三人位", "Three-seat sofa"), PlanRef: "P202611240002",
+			Seq: 5, Periods: 6, Amount: 89900},
+		{Name: pick("乐学教育", "Learnwell"), PlanTitle: pick("英语课程年卡", "English course, one year"), PlanRef: "P202611240003",
+			Seq: 11, Periods: 12, Amount: 25000},
+	} {
+		b.DueDate, b.DaysUntilDue = d.DueDate, d.DaysUntilDue
+		d.Bills = append(d.Bills, b)
+		d.Total += b.Amount
+	}
+	d.Amount = d.Total
 }

@@ -15,13 +15,17 @@
 // A kind's templates are named after it. A kind may have further levels,
 // named <level>.sms.txt and so on, that a policy stage chooses with
 // template = "<level>" (see Levels): overdue_firm and overdue_serious are
-// firmer overdue wordings than overdue's friendly first notice.
+// firmer overdue wordings than overdue's friendly first notice. Each
+// reminder kind also has a digest, <kind>_digest (see Digest), listing the
+// bills of Data.Bills: one notice for a customer's bills due together.
 //
 // Template funcs, bound to the file's locale: money, date, datetime, card,
 // days, plural, reason (see funcs.go).
 package templates
 
 import (
+	"slices"
+	"strings"
 	"time"
 
 	"duebell/kinds"
@@ -80,17 +84,35 @@ var levels = []struct{ name, kind string }{
 	{TemplateOverdueSerious, KindOverdue},
 }
 
-// names lists every template: each kind's own, then the levels.
+// names lists every template: each kind's own, then the levels, then the
+// digests.
 func names() []string {
 	out := Kinds()
 	for _, l := range levels {
 		out = append(out, l.name)
 	}
+	for _, k := range kinds.Reminders() {
+		out = append(out, Digest(k))
+	}
 	return out
 }
 
-// Names returns every template a stage may name: the kinds' own templates
-// and the escalation levels.
+// digestSuffix names a reminder kind's digest template: due_soon_digest.
+const digestSuffix = "_digest"
+
+// Digest names the template of kind's digest: one notice listing every
+// bill of a customer that one stage reminds on one channel on one day
+// (Data.Bills). Every reminder kind has one; a stage cannot name it.
+func Digest(kind string) string { return kind + digestSuffix }
+
+// IsDigest reports whether name is a digest template.
+func IsDigest(name string) bool {
+	k, ok := strings.CutSuffix(name, digestSuffix)
+	return ok && slices.Contains(kinds.Reminders(), k)
+}
+
+// Names returns every template: the kinds' own, the escalation levels and
+// the digests. A stage may name any but a digest (see IsDigest).
 func Names() []string { return names() }
 
 // KindOf returns the kind a template renders (a kind's own template is named
@@ -105,6 +127,9 @@ func KindOf(name string) (kind string, ok bool) {
 		if k == name {
 			return k, true
 		}
+	}
+	if IsDigest(name) {
+		return strings.TrimSuffix(name, digestSuffix), true
 	}
 	return "", false
 }
@@ -141,6 +166,34 @@ type Data struct {
 	Outstanding  int64     // service_closed: remaining balance in fen (0 = none)
 	SupportPhone string    // support contact, from config
 	Now          time.Time // send time in the customer's zone
+
+	// Bills are, for a digest (Digest(Kind)), every bill it reminds of, by
+	// due date, and Total their sum; DueDate and DaysUntilDue are then the
+	// first bill's, Amount is Total.
+	Bills []Bill
+	Total int64
+}
+
+// Bill is one bill of a digest.
+type Bill struct {
+	Name         string // the merchant, or the plan's title when it has none
+	PlanTitle    string
+	PlanRef      string
+	Seq, Periods int
+	Amount       int64 // still due, in fen
+	DueDate      time.Time
+	DaysUntilDue int // negative = days overdue
+}
+
+// SameDue reports whether every bill of a digest falls due on one day (the
+// wording then names the day once).
+func (d Data) SameDue() bool {
+	for _, b := range d.Bills {
+		if !b.DueDate.Equal(d.DueDate) {
+			return false
+		}
+	}
+	return true
 }
 
 // AutoDebit reports whether the plan repays by automatic debit.

@@ -18,6 +18,7 @@ import (
 
 	"duebell/internal/input"
 	"duebell/repo"
+	"duebell/scheduler"
 )
 
 // Roles, as the API names them.
@@ -58,6 +59,7 @@ type Store interface {
 	GetOverview(ctx context.Context, since, until, now time.Time, loc *time.Location) (repo.Overview, error)
 	EffectReport(ctx context.Context, kinds []string, since, until, now time.Time) ([]repo.EffectRow, error)
 	ResendMatching(ctx context.Context, in repo.BulkResendInput) (repo.BulkResendResult, error)
+	CollectionSent(ctx context.Context, customerID int64, since time.Time, kinds []string) ([]time.Time, error)
 }
 
 // Config configures the console.
@@ -80,6 +82,9 @@ type Config struct {
 	// every LoginEvery; defaults DefaultLoginBurst and DefaultLoginEvery.
 	LoginBurst int
 	LoginEvery time.Duration
+	// Collection is the contact limits for overdue notices
+	// (policy.collection), whose use a customer's page shows.
+	Collection scheduler.Collection
 	// OnIdentity, when set, is told which token a request acts as (the
 	// API's access log records it).
 	OnIdentity func(r *http.Request, name string)

@@ -17,6 +17,7 @@ import (
 	"duebell/api"
 	"duebell/repo"
 	"duebell/repo/repotest"
+	"duebell/scheduler"
 )
 
 // t0 is the business clock: 2026-11-10 10:00 in Shanghai.
@@ -49,6 +50,7 @@ func setup(t *testing.T) bundle {
 		},
 		Repo: r, Logger: slog.New(slog.DiscardHandler), Now: func() time.Time { return t0 },
 		ConsolePlainHTTP: true, // the test server is plain http://
+		Collection:       scheduler.Collection{PerDay: 1, PerWeek: 3, Window: scheduler.DefaultCollectionWindow},
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -52,6 +52,7 @@ type customerData struct {
 	V                        repo.CustomerView
 	MaskedPhone, MaskedEmail string
 	Timeline                 []timelineItem
+	Collection               collectionBudget
 }
 
 // timelineItem is one line of a customer's timeline: a notice, a channel
@@ -83,6 +84,10 @@ func (c *Console) customer(w http.ResponseWriter, r *http.Request, s session) {
 	lang := c.prefsOf(r).lang
 	d := customerData{V: cv, MaskedPhone: mask.Phone(cv.Customer.Phone), MaskedEmail: mask.Email(cv.Customer.Email),
 		Timeline: timeline(cv, lang)}
+	if d.Collection, err = c.collectionBudget(r.Context(), cv.Customer); err != nil {
+		c.internal(w, r, s, err)
+		return
+	}
 	title := cv.Customer.Name
 	if title == "" {
 		title = cv.Customer.Ref

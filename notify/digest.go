@@ -1,0 +1,122 @@
+package notify
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"duebell/repo"
+	"duebell/templates"
+)
+
+// digest is what a digest notice lists as it goes out: the bills of its
+// group still unpaid at send time, by due date.
+type digest struct {
+	items []repo.DigestItem
+}
+
+// digestLeader returns the digest notice c sends for: itself when it leads
+// a digest, the original when c is a resend or the email standing in for an
+// SMS (either may lead one).
+func digestLeader(c *repo.Claim) (int64, bool) {
+	switch {
+	case c.LeadsDigest():
+		return c.ID, true
+	case c.ResendOf != nil && facts(c.Kind).Reminder:
+		return *c.ResendOf, true
+	case c.FallbackOf != nil && facts(c.Kind).Reminder:
+		return *c.FallbackOf, true
+	}
+	return 0, false
+}
+
+// recheck is the pre-send re-check (suppressReason) that knows digests: a
+// digest lists the bills of its group that are still unpaid and on an
+// active plan now, and is suppressed only when none is; a digest left with
+// one bill goes out as that bill's own notice. A resend forced past the
+// settled check lists every bill. A database error defers the notice.
+func (d *Dispatcher) recheck(ctx context.Context, now time.Time, c *repo.Claim) (*digest, repo.Outcome, bool) {
+	out := repo.Outcome{ID: c.ID}
+	leader, ok := digestLeader(c)
+	var items []repo.DigestItem
+	if ok {
+		qctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 15*time.Second)
+		defer cancel()
+		var err error
+		if items, err = d.cfg.Store.DigestItems(qctx, leader); err != nil {
+			d.log(c, slog.LevelWarn, "digest bills unavailable, deferred", slog.String("error", err.Error()))
+			return nil, postponed(c, now.Add(capRecheck), "waiting: digest bills could not be read"), true
+		}
+	}
+	var dg *digest
+	if len(items) > 1 { // a digest
+		var live []repo.DigestItem
+		for _, it := range items {
+			if c.Forced || !settled(it) {
+				live = append(live, it)
+			}
+		}
+		switch len(live) {
+		case 0:
+			out.Status, out.Reason = repo.StatusSuppressed, "every installment in the digest settled"
+			d.log(c, slog.LevelInfo, "notice suppressed", slog.String("reason", out.Reason))
+			return nil, out, true
+		case 1: // one bill left: its own notice
+			c.Plan, c.Installment = live[0].Plan, live[0].Installment
+		default:
+			// The channel checks still apply; the bills are unsettled.
+			probe := *c
+			probe.Plan, probe.Installment = live[0].Plan, live[0].Installment
+			if reason := suppressReason(&probe); reason != "" {
+				out.Status, out.Reason = repo.StatusSuppressed, reason
+				d.log(c, slog.LevelInfo, "notice suppressed", slog.String("reason", reason))
+				return nil, out, true
+			}
+			return &digest{items: live}, out, false
+		}
+	}
+	if reason := suppressReason(c); reason != "" {
+		out.Status, out.Reason = repo.StatusSuppressed, reason
+		d.log(c, slog.LevelInfo, "notice suppressed", slog.String("reason", reason))
+		return nil, out, true
+	}
+	return dg, out, false
+}
+
+// postponed is postpone's outcome alone.
+func postponed(c *repo.Claim, next time.Time, reason string) repo.Outcome {
+	out, _ := postpone(c, next, reason)
+	return out
+}
+
+// settled reports whether a digest's bill no longer asks for payment: paid,
+// waived, or its plan is no longer active.
+func settled(it repo.DigestItem) bool {
+	i, p := it.Installment, it.Plan
+	return i.Status == repo.InstallmentPaid || i.Status == repo.InstallmentWaived || i.Paid >= i.Amount ||
+		p.Status != repo.PlanActive
+}
+
+// fill makes data a digest: the digest template of the kind, every bill
+// with what is still due on it now, and the total; the first bill's due
+// date leads. A merchant is named only when every bill is from it.
+func (dg *digest) fill(data *templates.Data, today time.Time) {
+	data.Template = templates.Digest(data.Kind)
+	data.Bills, data.Total = nil, 0
+	for _, it := range dg.items {
+		name := it.Plan.Merchant
+		if name == "" {
+			name = it.Plan.Title
+		}
+		b := templates.Bill{Name: name, PlanTitle: it.Plan.Title, PlanRef: it.Plan.Ref, Seq: it.Installment.Seq,
+			Periods: it.Plan.Periods, Amount: it.Installment.Amount - it.Installment.Paid, DueDate: it.Installment.DueDate.Time,
+			DaysUntilDue: int(it.Installment.DueDate.Sub(today).Hours() / 24)}
+		data.Bills = append(data.Bills, b)
+		data.Total += b.Amount
+		if it.Plan.Merchant != data.Merchant {
+			data.Merchant = ""
+		}
+	}
+	first := data.Bills[0]
+	data.DueDate, data.DaysUntilDue, data.Amount = first.DueDate, first.DaysUntilDue, data.Total
+}

@@ -1,0 +1,93 @@
+package repo
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/lib/pq"
+)
+
+// CollectionCount is what the contact limits (policy.collection) need to
+// know about one customer whose collection notices a dispatcher holds.
+type CollectionCount struct {
+	CustomerID int64
+	// Sent are the times the customer's collection notices reached a
+	// provider, from since up to the query.
+	Sent []time.Time
+	// Held are the customer's collection notices the asking dispatcher
+	// holds (status sending, its lease): its claims not yet written back.
+	Held []int64
+	// InFlight counts the customer's collection notices other dispatchers
+	// hold right now, which may be reaching a provider.
+	InFlight int
+}
+
+// collectionCountsSQL reads, in one statement, the counts of every customer
+// with a collection notice ($3: the kinds) that owner $1 holds: their
+// collection notices sent since $4, the ones $1 holds, and the ones other
+// owners hold on a live lease as of $2. Sent times come as microseconds
+// since the epoch (pq reads no timestamp arrays).
+const collectionCountsSQL = `
+WITH held AS (
+	SELECT id, customer_id FROM notifications
+	WHERE status = 'sending' AND lease_owner = $1 AND kind = ANY($3)
+)
+SELECT h.customer_id,
+	coalesce((SELECT array_agg((extract(epoch FROM x.sent_at) * 1000000)::bigint ORDER BY x.sent_at)
+	          FROM notifications x
+	          WHERE x.customer_id = h.customer_id AND x.sent_at > $4 AND x.kind = ANY($3)), '{}') AS sent,
+	h.ids AS held,
+	(SELECT count(*) FROM notifications x
+	 WHERE x.customer_id = h.customer_id AND x.status = 'sending' AND x.lease_owner <> $1
+	   AND x.lease_expires_at >= $2 AND x.kind = ANY($3)) AS in_flight
+FROM (SELECT customer_id, array_agg(id) AS ids FROM held GROUP BY customer_id) h`
+
+// CollectionCounts reads, for every customer with a collection notice owner
+// holds as of now, what the contact limits need (see CollectionCount), in
+// one statement: a dispatcher asks once per claimed batch.
+func (r *Repo) CollectionCounts(ctx context.Context, owner string, now, since time.Time, kinds []string) (map[int64]CollectionCount, error) {
+	rows, err := r.db.QueryContext(ctx, collectionCountsSQL, owner, now, pq.Array(kinds), since)
+	if err != nil {
+		return nil, fmt.Errorf("collection counts: %w", err)
+	}
+	defer rows.Close()
+	out := map[int64]CollectionCount{}
+	for rows.Next() {
+		var (
+			c    CollectionCount
+			sent pq.Int64Array
+			held pq.Int64Array
+		)
+		if err := rows.Scan(&c.CustomerID, &sent, &held, &c.InFlight); err != nil {
+			return nil, fmt.Errorf("collection counts: %w", err)
+		}
+		c.Sent = microsToTimes(sent)
+		c.Held = held
+		out[c.CustomerID] = c
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("collection counts: %w", err)
+	}
+	return out, nil
+}
+
+// CollectionSent lists when customer's collection notices (kinds) reached a
+// provider after since, oldest first: the budget on the console's customer page.
+func (r *Repo) CollectionSent(ctx context.Context, customerID int64, since time.Time, kinds []string) ([]time.Time, error) {
+	var sent pq.Int64Array
+	if err := r.db.QueryRowContext(ctx, `SELECT coalesce(array_agg((extract(epoch FROM sent_at) * 1000000)::bigint
+			ORDER BY sent_at), '{}') FROM notifications WHERE customer_id = $1 AND sent_at > $2 AND kind = ANY($3)`,
+		customerID, since, pq.Array(kinds)).Scan(&sent); err != nil {
+		return nil, fmt.Errorf("collection sent: %w", err)
+	}
+	return microsToTimes(sent), nil
+}
+
+func microsToTimes(us []int64) []time.Time {
+	out := make([]time.Time, len(us))
+	for i, u := range us {
+		out[i] = time.UnixMicro(u)
+	}
+	return out
+}

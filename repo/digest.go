@@ -1,0 +1,139 @@
+package repo
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq"
+)
+
+// A digest is one notice for the bills of one customer that one stage would
+// remind on one channel on one local day. Every installment keeps its own
+// notice row and dedup key, so once-per-stage holds as before and a re-scan
+// adds nothing twice; the group's notices all point (digest_of) at the one
+// that goes out, the leader (pointing at itself), and the others are
+// skipped with the reason "in digest #<leader>". The dispatcher reads the
+// group when it sends the leader: it lists the bills still unpaid then,
+// with their amounts then.
+
+// digestReleaseSQL gives the members of a digest whose leader this scan ($1)
+// superseded (its own bill reached a later stage) their own notice back,
+// unless their bill has a later stage's notice too.
+const digestReleaseSQL = `
+UPDATE notifications m SET status = 'pending', status_reason = '', digest_of = NULL, updated_at = $1
+FROM notifications l
+WHERE m.digest_of = l.id AND m.id <> l.id AND m.status = 'skipped'
+  AND l.status = 'skipped' AND l.updated_at = $1 AND l.digest_of = l.id
+  AND NOT EXISTS (SELECT 1 FROM notifications x WHERE x.installment_id = m.installment_id
+                  AND x.channel = m.channel AND x.stage_offset > m.stage_offset)`
+
+// digestGroupSQL groups, for each customer × stage × channel this scan ($1)
+// queued a notice for (of the stages × channels that digest, $2 × $3), the
+// pending, not yet claimed reminder notices queued on the customer's local
+// day of the scan, of plans in one currency (a total is in one): the group's existing leader stays leader (else the
+// oldest notice leads), and the others are skipped as covered by it. Rows
+// a dispatcher is claiming right now are left out (SKIP LOCKED) and the
+// groups are formed from the rows locked, so a leader never gains members
+// once it is claimed. Each step reads notices by index (the customer's, or
+// by id), never by joining estimates the planner cannot know for rows this
+// same transaction inserted.
+const digestGroupSQL = `
+WITH digesting AS (
+	SELECT * FROM unnest($2::text[], $3::text[]) AS s(stage, channel)
+), touched AS (
+	SELECT DISTINCT n.customer_id, n.stage, n.channel FROM notifications n
+	JOIN digesting s ON s.stage = n.stage AND s.channel = n.channel
+	WHERE n.created_at = $1 AND n.status = 'pending' AND n.digest_of IS NULL AND n.dedup_key IS NOT NULL
+), pre AS (
+	SELECT g.id, count(*) OVER (PARTITION BY t.customer_id, t.stage, t.channel, g.currency) AS size
+	FROM touched t
+	CROSS JOIN LATERAL (SELECT c.timezone FROM customers c WHERE c.id = t.customer_id) c
+	CROSS JOIN LATERAL (
+		SELECT n.id, p.currency FROM notifications n JOIN plans p ON p.id = n.plan_id
+		WHERE n.customer_id = t.customer_id AND n.stage = t.stage AND n.channel = t.channel
+		  AND n.status = 'pending' AND n.dedup_key IS NOT NULL AND n.installment_id IS NOT NULL
+		  AND (n.digest_of IS NULL OR n.digest_of = n.id)
+		  AND (n.created_at AT TIME ZONE c.timezone)::date = ($1::timestamptz AT TIME ZONE c.timezone)::date) g
+), cand AS ( -- most customers have one bill a day: lock only groups of two or more
+	SELECT n.id, n.customer_id, n.stage, n.channel, n.digest_of, p.currency
+	FROM notifications n JOIN plans p ON p.id = n.plan_id
+	WHERE n.id = ANY (ARRAY(SELECT id FROM pre WHERE size > 1))
+	  AND n.status = 'pending' AND (n.digest_of IS NULL OR n.digest_of = n.id)
+	FOR UPDATE OF n SKIP LOCKED
+), grp AS (
+	SELECT id, count(*) OVER w AS size,
+	       coalesce(min(id) FILTER (WHERE digest_of = id) OVER w, min(id) OVER w) AS leader
+	FROM cand WINDOW w AS (PARTITION BY customer_id, stage, channel, currency)
+)
+UPDATE notifications n
+SET digest_of = g.leader,
+    status = CASE WHEN n.id = g.leader THEN n.status ELSE 'skipped' END,
+    status_reason = CASE WHEN n.id = g.leader THEN n.status_reason ELSE 'in digest #' || g.leader END,
+    updated_at = $1
+FROM grp g
+WHERE n.id = g.id AND g.size > 1 AND n.digest_of IS DISTINCT FROM g.leader`
+
+// digestScan runs, inside the due-date scan's transaction (one scan at a
+// time), the release of superseded digests and the grouping of the queued
+// notices. After a large scan (queued notices) it first refreshes the
+// planner's statistics inside the transaction, which count the rows it
+// inserted: planned from the smaller table's, the grouping joins go
+// quadratic (measured: 90 s instead of 1 s for 10,000 notices).
+func digestScan(ctx context.Context, tx *sqlx.Tx, now time.Time, stages []Stage, queued int) error {
+	var names, channels []string
+	for _, s := range stages {
+		for _, ch := range s.DigestChannels {
+			names, channels = append(names, s.Name), append(channels, ch)
+		}
+	}
+	if _, err := tx.ExecContext(ctx, digestReleaseSQL, now); err != nil {
+		return fmt.Errorf("due scan: release digests: %w", err)
+	}
+	if len(names) == 0 || queued == 0 {
+		return nil
+	}
+	if queued >= bulkAnalyzeThreshold {
+		if _, err := tx.ExecContext(ctx, `ANALYZE notifications`); err != nil {
+			return fmt.Errorf("due scan: analyze before grouping digests: %w", err)
+		}
+	}
+	if _, err := tx.ExecContext(ctx, digestGroupSQL, now, pq.Array(names), pq.Array(channels)); err != nil {
+		return fmt.Errorf("due scan: group digests: %w", err)
+	}
+	return nil
+}
+
+// LeadsDigest reports whether n is the notice that goes out for a digest.
+func (n Notification) LeadsDigest() bool { return n.DigestOf != nil && *n.DigestOf == n.ID }
+
+// DigestItem is one bill of a digest, as it is now.
+type DigestItem struct {
+	NotificationID int64       `db:"notification_id"`
+	Plan           Plan        `db:"p"`
+	Installment    Installment `db:"i"`
+}
+
+// DigestItems lists the bills of the digest led by notice leader (its own
+// and its members'), by due date, as they are now; empty when leader leads
+// no digest. A bill that has since reached a later stage on the channel is
+// left out: that stage's notice speaks for it.
+func (r *Repo) DigestItems(ctx context.Context, leader int64) ([]DigestItem, error) {
+	var out []DigestItem
+	if err := r.db.SelectContext(ctx, &out, `
+		SELECT n.id AS notification_id,
+			p.id AS "p.id", p.ref AS "p.ref", p.merchant AS "p.merchant", p.title AS "p.title",
+			p.currency AS "p.currency", p.total AS "p.total", p.periods AS "p.periods", p.status AS "p.status",
+			p.repay_method AS "p.repay_method", p.card_last4 AS "p.card_last4",
+			i.id AS "i.id", i.seq AS "i.seq", i.due_date AS "i.due_date", i.amount AS "i.amount", i.paid AS "i.paid",
+			i.status AS "i.status", i.paid_at AS "i.paid_at"
+		FROM notifications n JOIN installments i ON i.id = n.installment_id JOIN plans p ON p.id = i.plan_id
+		WHERE n.digest_of = $1
+		  AND NOT EXISTS (SELECT 1 FROM notifications x WHERE x.installment_id = n.installment_id
+		                  AND x.channel = n.channel AND x.stage_offset > n.stage_offset)
+		ORDER BY i.due_date, p.id, i.seq`, leader); err != nil {
+		return nil, fmt.Errorf("digest items: %w", err)
+	}
+	return out, nil
+}
