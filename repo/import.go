@@ -118,9 +118,12 @@ func (t *ImportTx) Apply(ctx context.Context, b ImportBatch, now time.Time) ([]I
 		return nil, err
 	}
 	out := make([]ImportLineResult, 0, b.Len())
+	// The customers' ids, as the customers step read or wrote them: the
+	// plans step looks up only the customers of earlier batches.
+	customerIDs := make(map[string]int64, len(b.Customers))
 	steps := []func() ([]ImportLineResult, error){
-		func() ([]ImportLineResult, error) { return t.customers(ctx, b.Customers, now) },
-		func() ([]ImportLineResult, error) { return t.plans(ctx, b.Plans, now) },
+		func() ([]ImportLineResult, error) { return t.customers(ctx, b.Customers, now, customerIDs) },
+		func() ([]ImportLineResult, error) { return t.plans(ctx, b.Plans, now, customerIDs) },
 		func() ([]ImportLineResult, error) { return t.payments(ctx, b.Payments, now) },
 		func() ([]ImportLineResult, error) { return t.events(ctx, b.Events, now) },
 	}

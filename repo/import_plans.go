@@ -23,11 +23,11 @@ type storedInstallment struct {
 // cannot land in between), and the changed plans and their installments
 // are written with one statement each. An unchanged plan is never locked
 // or written, which keeps a nightly re-sync of the same book cheap.
-func (t *ImportTx) plans(ctx context.Context, in []ImportPlan, now time.Time) ([]ImportLineResult, error) {
+func (t *ImportTx) plans(ctx context.Context, in []ImportPlan, now time.Time, customerIDs map[string]int64) ([]ImportLineResult, error) {
 	if len(in) == 0 {
 		return nil, nil
 	}
-	out, finals, err := t.decidePlans(ctx, in, now, false)
+	out, finals, err := t.decidePlans(ctx, in, now, false, customerIDs)
 	if err != nil {
 		return nil, err
 	}
@@ -42,7 +42,7 @@ func (t *ImportTx) plans(ctx context.Context, in []ImportPlan, now time.Time) ([
 		for j, i := range again {
 			sub[j] = in[i]
 		}
-		out2, finals2, err := t.decidePlans(ctx, sub, now, true)
+		out2, finals2, err := t.decidePlans(ctx, sub, now, true, customerIDs)
 		if err != nil {
 			return nil, err
 		}
@@ -64,8 +64,8 @@ func (t *ImportTx) plans(ctx context.Context, in []ImportPlan, now time.Time) ([
 
 // decidePlans reads what is stored for in (locked when lock) and decides
 // every line: its result and the plan as it is to be stored.
-func (t *ImportTx) decidePlans(ctx context.Context, in []ImportPlan, now time.Time, lock bool) ([]ImportLineResult, []Plan, error) {
-	st, err := t.loadPlans(ctx, in, lock)
+func (t *ImportTx) decidePlans(ctx context.Context, in []ImportPlan, now time.Time, lock bool, customerIDs map[string]int64) ([]ImportLineResult, []Plan, error) {
+	st, err := t.loadPlans(ctx, in, lock, customerIDs)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -88,21 +88,30 @@ type planState struct {
 	installments map[int64]map[int]storedInstallment // by plan id, seq
 }
 
-func (t *ImportTx) loadPlans(ctx context.Context, in []ImportPlan, lock bool) (planState, error) {
+// loadPlans reads what is stored for in; customerIDs are the ids of the
+// customers the batch itself wrote or read, the others are looked up.
+func (t *ImportTx) loadPlans(ctx context.Context, in []ImportPlan, lock bool, customerIDs map[string]int64) (planState, error) {
 	st := planState{customers: map[string]int64{}, plans: map[string]Plan{}, installments: map[int64]map[int]storedInstallment{}}
-	refs, custRefs := make([]string, len(in)), make([]string, len(in))
+	refs, custRefs := make([]string, len(in)), []string{}
 	for i, p := range in {
-		refs[i], custRefs[i] = p.Plan.Ref, p.Plan.CustomerRef
+		refs[i] = p.Plan.Ref
+		if id, ok := customerIDs[p.Plan.CustomerRef]; ok {
+			st.customers[p.Plan.CustomerRef] = id
+		} else {
+			custRefs = append(custRefs, p.Plan.CustomerRef)
+		}
 	}
-	var custs []struct {
-		Ref string `db:"ref"`
-		ID  int64  `db:"id"`
-	}
-	if err := t.tx.SelectContext(ctx, &custs, `SELECT ref, id FROM customers WHERE ref = ANY($1)`, pq.Array(custRefs)); err != nil {
-		return st, fmt.Errorf("import plans: customers: %w", err)
-	}
-	for _, c := range custs {
-		st.customers[c.Ref] = c.ID
+	if len(custRefs) > 0 {
+		var custs []struct {
+			Ref string `db:"ref"`
+			ID  int64  `db:"id"`
+		}
+		if err := t.tx.SelectContext(ctx, &custs, `SELECT ref, id FROM customers WHERE ref = ANY($1)`, pq.Array(custRefs)); err != nil {
+			return st, fmt.Errorf("import plans: customers: %w", err)
+		}
+		for _, c := range custs {
+			st.customers[c.Ref] = c.ID
+		}
 	}
 	lockPlans, lockInstallments := "", ""
 	if lock {
