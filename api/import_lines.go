@@ -58,6 +58,12 @@ func (l importEventLine) lineType() string    { return l.Type }
 // decodeTyped decodes line as a T whose "type" must be kind (and appear once).
 func decodeTyped[T interface{ lineType() string }](s *server, line []byte, kind string) (T, error) {
 	var b T
+	if fastDecode(line, &b) {
+		if b.lineType() != kind {
+			return b, invalid("type", "must appear once")
+		}
+		return b, nil
+	}
 	if err := decodeLine(line, &b); err != nil {
 		return b, s.lineDecodeError(err)
 	}
