@@ -32,6 +32,19 @@ func importPlans(tb testing.TB) int {
 	return 100_000
 }
 
+// importWorkers is how many chunks BenchmarkImport applies at once
+// (DUEBELL_BENCH_IMPORT_WORKERS, default api.DefaultImportWorkers).
+func importWorkers(tb testing.TB) int {
+	if v := os.Getenv("DUEBELL_BENCH_IMPORT_WORKERS"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n <= 0 {
+			tb.Fatalf("DUEBELL_BENCH_IMPORT_WORKERS=%q", v)
+		}
+		return n
+	}
+	return api.DefaultImportWorkers
+}
+
 // BenchmarkImport loads a generated nightly book (customer and plan lines,
 // 12 installments per plan, the past ones paid) into an empty schema with
 // the importer behind POST /api/v1/import and `duebell import`, then loads
@@ -39,7 +52,7 @@ func importPlans(tb testing.TB) int {
 // seconds and plans/s, the re-run's seconds and the Go heap in use after
 // the load (it does not grow with the file: the importer streams).
 func BenchmarkImport(b *testing.B) {
-	n := importPlans(b)
+	n, workers := importPlans(b), importWorkers(b)
 	path := filepath.Join(b.TempDir(), "book.ndjson")
 	f, err := os.Create(path)
 	if err != nil {
@@ -58,7 +71,7 @@ func BenchmarkImport(b *testing.B) {
 		}
 		defer f.Close()
 		start := time.Now()
-		rep, err := im.Import(ctx, f, api.ImportOptions{})
+		rep, err := im.Import(ctx, f, api.ImportOptions{Workers: workers})
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -71,7 +84,7 @@ func BenchmarkImport(b *testing.B) {
 		// The importer's connections, and no others, so the PostgreSQL
 		// backends' CPU time can be read: with other work on the machine,
 		// CPU seconds say more than wall time.
-		backends := pinConns(b, r.DB().DB, api.DefaultImportWorkers)
+		backends := pinConns(b, r.DB().DB, workers)
 		im, err := api.NewImporter(api.Config{Repo: r})
 		if err != nil {
 			b.Fatal(err)
