@@ -20,6 +20,7 @@ import (
 const (
 	DefaultImportMaxBytes = 1 << 30 // 1 GiB
 	DefaultImportChunk    = 2000    // records per transaction
+	DefaultImportWorkers  = 2       // chunks applied at once, each on its own connection
 	analyzeEvery          = 20000   // created records before the first ANALYZE
 	// MaxImportErrors is how many refused lines a report lists; the
 	// counts cover every line.
@@ -50,6 +51,12 @@ type ImportOptions struct {
 	DryRun bool
 	// Chunk is the records per transaction (default DefaultImportChunk).
 	Chunk int
+	// Workers is how many chunks are applied at once, each in its own
+	// transaction on its own connection (default DefaultImportWorkers).
+	// Chunks that touch a common customer, plan, installment or event
+	// are applied one after the other, in file order. An atomic import
+	// or a dry run has one transaction, so one worker.
+	Workers int
 	// Progress, when set, is called after every chunk.
 	Progress func(ImportProgress)
 }
@@ -159,12 +166,18 @@ func (s *server) runImport(ctx context.Context, r io.Reader, opts ImportOptions)
 	if opts.Chunk <= 0 {
 		opts.Chunk = DefaultImportChunk
 	}
+	if opts.Workers <= 0 {
+		opts.Workers = DefaultImportWorkers
+	}
+	if opts.Atomic || opts.DryRun {
+		opts.Workers = 1
+	}
 	run := &importRun{s: s, opts: opts, rep: &rep, ck: newChunker()}
 	// Reading and checking lines overlaps with applying the previous
-	// chunk: one chunk is parsed while the database writes the other.
+	// chunks: one chunk is parsed while the database writes the others.
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	batches := make(chan repo.ImportBatch)
+	batches := make(chan importChunk)
 	readErr := make(chan error, 1)
 	go func() {
 		defer close(batches)
@@ -190,15 +203,19 @@ func (s *server) runImport(ctx context.Context, r io.Reader, opts ImportOptions)
 }
 
 // importRun is one import in progress. The reader goroutine parses lines
-// into chunks; the caller's goroutine applies them. mu guards rep.
+// into chunks; the caller's goroutine hands them to the appliers. mu
+// guards rep and the ANALYZE schedule.
 type importRun struct {
-	s          *server
-	opts       ImportOptions
-	mu         sync.Mutex
-	rep        *ImportReport
-	ck         *chunker       // reader only
-	tx         *repo.ImportTx // applier only: open transaction; one per chunk unless atomic or dry run
-	analyzedAt int            // records created when statistics were last refreshed
+	s    *server
+	opts ImportOptions
+	mu   sync.Mutex
+	rep  *ImportReport
+	ck   *chunker       // reader only
+	tx   *repo.ImportTx // the one transaction of an atomic import or a dry run
+	// applied counts the records created so far (committed or not);
+	// analyzedAt is that count when statistics were last refreshed.
+	applied, analyzedAt int
+	progressMu          sync.Mutex // one Progress call at a time
 	// lines and bytes read so far, for progress.
 	lines, bytes atomic.Int64
 }
@@ -209,13 +226,13 @@ func (run *importRun) record(res repo.ImportLineResult, ae *apiError) {
 	run.rep.record(res, ae)
 }
 
-func (run *importRun) read(ctx context.Context, r io.Reader, out chan<- repo.ImportBatch) error {
+func (run *importRun) read(ctx context.Context, r io.Reader, out chan<- importChunk) error {
 	cr := &countingReader{r: r}
 	br := bufio.NewReaderSize(cr, 256<<10)
 	maxLine := int(run.s.cfg.MaxBodyBytes)
 	send := func() error {
 		b := run.ck.reset()
-		if b.Len() == 0 {
+		if b.batch.Len() == 0 {
 			return nil
 		}
 		select {
@@ -278,53 +295,6 @@ func (run *importRun) countLine() {
 	run.mu.Lock()
 	run.rep.Lines++
 	run.mu.Unlock()
-}
-
-// applyAll applies every chunk the reader sends: each in its own
-// transaction, or all in the import's one when atomic or a dry run.
-func (run *importRun) applyAll(ctx context.Context, batches <-chan repo.ImportBatch) error {
-	for b := range batches {
-		if run.tx == nil {
-			tx, err := run.s.cfg.Repo.BeginImport(ctx, run.s.cfg.PaymentConfirmChannels)
-			if err != nil {
-				return err
-			}
-			run.tx = tx
-		}
-		results, err := run.tx.Apply(ctx, b, run.s.cfg.Now())
-		if err != nil {
-			return err
-		}
-		run.mu.Lock()
-		for _, res := range results {
-			run.rep.record(res, nil)
-		}
-		created := run.rep.Created
-		run.mu.Unlock()
-		// Statistics at 20k, 40k, 80k… new rows keep the look-ups on indexes.
-		if created >= max(analyzeEvery, 2*run.analyzedAt) {
-			if err := run.tx.Analyze(ctx); err != nil {
-				return err
-			}
-			run.analyzedAt = created
-		}
-		if !run.opts.Atomic && !run.opts.DryRun {
-			err := run.tx.Commit()
-			run.tx = nil
-			if err != nil {
-				return err
-			}
-			run.rep.Committed = true
-		}
-		run.progress()
-	}
-	return nil
-}
-
-func (run *importRun) progress() {
-	if run.opts.Progress != nil {
-		run.opts.Progress(ImportProgress{Lines: int(run.lines.Load()), Bytes: run.bytes.Load()})
-	}
 }
 
 // finish reports the end and, for an atomic import, commits when no line

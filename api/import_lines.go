@@ -58,6 +58,12 @@ func (l importEventLine) lineType() string    { return l.Type }
 // decodeTyped decodes line as a T whose "type" must be kind (and appear once).
 func decodeTyped[T interface{ lineType() string }](s *server, line []byte, kind string) (T, error) {
 	var b T
+	if fastDecode(line, &b) {
+		if b.lineType() != kind {
+			return b, invalid("type", "must appear once")
+		}
+		return b, nil
+	}
 	if err := decodeLine(line, &b); err != nil {
 		return b, s.lineDecodeError(err)
 	}
@@ -254,10 +260,31 @@ func (c *chunker) add(rec importRecord) {
 	}
 }
 
-// reset returns the batch and starts an empty one.
-func (c *chunker) reset() repo.ImportBatch {
-	b := c.batch
+// importChunk is a batch and the keys its lines touch: chunks that share
+// no key may be applied at the same time, on two connections.
+type importChunk struct {
+	batch repo.ImportBatch
+	keys  map[string]int
+}
+
+// overlaps reports whether c and d touch a key in common.
+func (c importChunk) overlaps(d importChunk) bool {
+	a, b := c.keys, d.keys
+	if len(a) > len(b) {
+		a, b = b, a
+	}
+	for k := range a {
+		if _, ok := b[k]; ok {
+			return true
+		}
+	}
+	return false
+}
+
+// reset returns the chunk and starts an empty one.
+func (c *chunker) reset() importChunk {
+	ch := importChunk{batch: c.batch, keys: c.keys}
 	c.batch = repo.ImportBatch{}
-	clear(c.keys)
-	return b
+	c.keys = make(map[string]int, len(ch.keys))
+	return ch
 }

@@ -259,6 +259,48 @@ func TestImportOrderAcrossChunks(t *testing.T) {
 	}
 }
 
+// Chunks are applied two at a time, yet the file's order holds: a chunk
+// that touches what an earlier chunk still being applied touches waits for
+// it. With one record per chunk, a customer renamed over and over ends with
+// its last name, every plan finds the customer one line above it, and a
+// payment finds the plan one line above it.
+func TestImportConcurrentChunksKeepFileOrder(t *testing.T) {
+	t.Parallel()
+	b := setup(t, nil)
+	im, err := api.NewImporter(api.Config{Repo: b.r, Now: func() time.Time { return t0 }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var lines []string
+	for i := range 40 {
+		c, p := fmt.Sprintf("c%d", i), fmt.Sprintf("p%d", i)
+		lines = append(lines, importCustomer(c), importPlan(p, c),
+			`{"type":"payment","plan_ref":"`+p+`","seq":1,"amount":10000,"ref":"pay-`+p+`"}`,
+			strings.Replace(importCustomer("shared"), "李雷", fmt.Sprintf("name %d", i), 1))
+	}
+	rep, err := im.Import(context.Background(), strings.NewReader(ndjson(lines...)),
+		api.ImportOptions{Chunk: 1, Workers: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Refused != 0 || rep.Created != 40*3+1 || rep.Updated != 39 {
+		t.Errorf("report %+v, want 121 created, 39 updated, none refused", rep.ImportCounts)
+		if len(rep.Errors) > 0 {
+			t.Errorf("first refused line: %+v", rep.Errors[0])
+		}
+	}
+	var name string
+	if err := b.r.DB().GetContext(context.Background(), &name, `SELECT name FROM customers WHERE ref = 'shared'`); err != nil {
+		t.Fatal(err)
+	}
+	if name != "name 39" {
+		t.Errorf("shared customer's name %q, want the last line's %q", name, "name 39")
+	}
+	if n := b.count(t, "payments"); n != 40 {
+		t.Errorf("%d payments stored, want 40", n)
+	}
+}
+
 func TestImportLimits(t *testing.T) {
 	t.Parallel()
 	b := setup(t, func(c *api.Config) { c.ImportMaxBytes = 2000 })

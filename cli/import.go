@@ -23,6 +23,7 @@ func runImport(ctx context.Context, args []string, out io.Writer) error {
 	dryRun := fs.Bool("dry-run", false, "check and apply in a transaction that is rolled back: report what would change")
 	atomic := fs.Bool("atomic", false, "all or nothing: apply no line when any line is refused")
 	chunk := fs.Int("chunk", api.DefaultImportChunk, "records per transaction")
+	workers := fs.Int("workers", api.DefaultImportWorkers, "chunks applied at once, each on its own database connection")
 	asJSON := fs.Bool("json", false, "print the report as the API's JSON answer")
 	path, rest := splitFileArg(args)
 	if err := parse(fs, rest); err != nil {
@@ -46,7 +47,7 @@ func runImport(ctx context.Context, args []string, out io.Writer) error {
 		return err
 	}
 	prog := newImportProgress(out, size, time.Now)
-	rep, err := im.Import(ctx, in, api.ImportOptions{Atomic: *atomic, DryRun: *dryRun, Chunk: *chunk, Progress: prog.update})
+	rep, err := im.Import(ctx, in, api.ImportOptions{Atomic: *atomic, DryRun: *dryRun, Chunk: *chunk, Workers: *workers, Progress: prog.update})
 	prog.done()
 	if *asJSON {
 		enc := json.NewEncoder(out)

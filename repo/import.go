@@ -77,7 +77,8 @@ type ImportLineResult struct {
 // ImportTx is an import transaction: one batch (one commit per chunk) or
 // every batch of an all-or-nothing import.
 type ImportTx struct {
-	tx *sqlx.Tx
+	conn *sqlx.Conn // the transaction's connection, for the driver's COPY
+	tx   *sqlx.Tx
 	// ConfirmChannels get a payment_received notice when an imported
 	// payment settles an installment, as with RecordPayment.
 	ConfirmChannels []string
@@ -90,24 +91,37 @@ func (r *Repo) BeginImport(ctx context.Context, confirmChannels []string) (*Impo
 			return nil, fmt.Errorf("import: unknown confirm channel %q", ch)
 		}
 	}
-	tx, err := r.db.BeginTxx(ctx, nil)
+	conn, err := r.db.Connx(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("begin import: %w", err)
 	}
-	return &ImportTx{tx: tx, ConfirmChannels: confirmChannels}, nil
+	tx, err := conn.BeginTxx(ctx, nil)
+	if err != nil {
+		_ = conn.Close()
+		return nil, fmt.Errorf("begin import: %w", err)
+	}
+	return &ImportTx{conn: conn, tx: tx, ConfirmChannels: confirmChannels}, nil
 }
 
-// Commit commits the import transaction.
+// Commit commits the import transaction and returns its connection to the
+// pool.
 func (t *ImportTx) Commit() error {
-	if err := t.tx.Commit(); err != nil {
+	err := t.tx.Commit()
+	_ = t.conn.Close()
+	if err != nil {
 		return fmt.Errorf("commit import: %w", err)
 	}
 	return nil
 }
 
 // Rollback discards the import transaction (a dry run, a refused atomic
-// import, or an error).
-func (t *ImportTx) Rollback() error { return t.tx.Rollback() }
+// import, or an error) and returns its connection to the pool; after
+// Commit it does nothing.
+func (t *ImportTx) Rollback() error {
+	err := t.tx.Rollback()
+	_ = t.conn.Close()
+	return err
+}
 
 // Apply writes b at now and returns one result per record. Refused records
 // are left out of the writes; the others are written even so. An error
@@ -118,9 +132,12 @@ func (t *ImportTx) Apply(ctx context.Context, b ImportBatch, now time.Time) ([]I
 		return nil, err
 	}
 	out := make([]ImportLineResult, 0, b.Len())
+	// The customers' ids, as the customers step read or wrote them: the
+	// plans step looks up only the customers of earlier batches.
+	customerIDs := make(map[string]int64, len(b.Customers))
 	steps := []func() ([]ImportLineResult, error){
-		func() ([]ImportLineResult, error) { return t.customers(ctx, b.Customers, now) },
-		func() ([]ImportLineResult, error) { return t.plans(ctx, b.Plans, now) },
+		func() ([]ImportLineResult, error) { return t.customers(ctx, b.Customers, now, customerIDs) },
+		func() ([]ImportLineResult, error) { return t.plans(ctx, b.Plans, now, customerIDs) },
 		func() ([]ImportLineResult, error) { return t.payments(ctx, b.Payments, now) },
 		func() ([]ImportLineResult, error) { return t.events(ctx, b.Events, now) },
 	}

@@ -11,8 +11,9 @@ import (
 // customers upserts in, writing only what differs (so an unchanged
 // customer keeps its updated_at and is not even locked): the customers a
 // first read finds changed are read again locked, so an opt-out recorded
-// meanwhile is kept, then written with one statement.
-func (t *ImportTx) customers(ctx context.Context, in []ImportCustomer, now time.Time) ([]ImportLineResult, error) {
+// meanwhile is kept, then written with one statement. ids gets the id of
+// every customer in.
+func (t *ImportTx) customers(ctx context.Context, in []ImportCustomer, now time.Time, ids map[string]int64) ([]ImportLineResult, error) {
 	if len(in) == 0 {
 		return nil, nil
 	}
@@ -52,6 +53,7 @@ func (t *ImportTx) customers(ctx context.Context, in []ImportCustomer, now time.
 		}
 		out[i] = res
 		if res.Outcome == ImportUnchanged {
+			ids[c.Ref] = cur.ID
 			continue
 		}
 		w.refs, w.names, w.phones = append(w.refs, c.Ref), append(w.names, c.Name), append(w.phones, c.Phone)
@@ -61,7 +63,11 @@ func (t *ImportTx) customers(ctx context.Context, in []ImportCustomer, now time.
 	if len(w.refs) == 0 {
 		return out, nil
 	}
-	if _, err := t.tx.ExecContext(ctx, `
+	var written []struct {
+		ID  int64  `db:"id"`
+		Ref string `db:"ref"`
+	}
+	if err := t.tx.SelectContext(ctx, &written, `
 		INSERT INTO customers (ref, name, phone, email, locale, timezone, sms_opt_out, email_opt_out, created_at, updated_at)
 		SELECT x.ref, x.name, x.phone, x.email, x.locale, x.timezone, x.sms, x.email_out, $9, $9
 		FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bool[], $8::bool[])
@@ -70,10 +76,14 @@ func (t *ImportTx) customers(ctx context.Context, in []ImportCustomer, now time.
 			name = EXCLUDED.name, phone = EXCLUDED.phone, email = EXCLUDED.email,
 			locale = EXCLUDED.locale, timezone = EXCLUDED.timezone,
 			sms_opt_out = EXCLUDED.sms_opt_out, email_opt_out = EXCLUDED.email_opt_out,
-			updated_at = EXCLUDED.updated_at`,
+			updated_at = EXCLUDED.updated_at
+		RETURNING id, ref`,
 		pq.Array(w.refs), pq.Array(w.names), pq.Array(w.phones), pq.Array(w.emails), pq.Array(w.locales),
 		pq.Array(w.zones), pq.Array(w.sms), pq.Array(w.email), now); err != nil {
 		return nil, fmt.Errorf("import customers: write: %w", err)
+	}
+	for _, c := range written {
+		ids[c.Ref] = c.ID
 	}
 	return out, nil
 }

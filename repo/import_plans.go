@@ -2,6 +2,7 @@ package repo
 
 import (
 	"context"
+	"database/sql/driver"
 	"fmt"
 	"time"
 
@@ -23,11 +24,11 @@ type storedInstallment struct {
 // cannot land in between), and the changed plans and their installments
 // are written with one statement each. An unchanged plan is never locked
 // or written, which keeps a nightly re-sync of the same book cheap.
-func (t *ImportTx) plans(ctx context.Context, in []ImportPlan, now time.Time) ([]ImportLineResult, error) {
+func (t *ImportTx) plans(ctx context.Context, in []ImportPlan, now time.Time, customerIDs map[string]int64) ([]ImportLineResult, error) {
 	if len(in) == 0 {
 		return nil, nil
 	}
-	out, finals, err := t.decidePlans(ctx, in, now, false)
+	out, finals, err := t.decidePlans(ctx, in, now, false, customerIDs)
 	if err != nil {
 		return nil, err
 	}
@@ -42,7 +43,7 @@ func (t *ImportTx) plans(ctx context.Context, in []ImportPlan, now time.Time) ([
 		for j, i := range again {
 			sub[j] = in[i]
 		}
-		out2, finals2, err := t.decidePlans(ctx, sub, now, true)
+		out2, finals2, err := t.decidePlans(ctx, sub, now, true, customerIDs)
 		if err != nil {
 			return nil, err
 		}
@@ -64,8 +65,8 @@ func (t *ImportTx) plans(ctx context.Context, in []ImportPlan, now time.Time) ([
 
 // decidePlans reads what is stored for in (locked when lock) and decides
 // every line: its result and the plan as it is to be stored.
-func (t *ImportTx) decidePlans(ctx context.Context, in []ImportPlan, now time.Time, lock bool) ([]ImportLineResult, []Plan, error) {
-	st, err := t.loadPlans(ctx, in, lock)
+func (t *ImportTx) decidePlans(ctx context.Context, in []ImportPlan, now time.Time, lock bool, customerIDs map[string]int64) ([]ImportLineResult, []Plan, error) {
+	st, err := t.loadPlans(ctx, in, lock, customerIDs)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -88,21 +89,30 @@ type planState struct {
 	installments map[int64]map[int]storedInstallment // by plan id, seq
 }
 
-func (t *ImportTx) loadPlans(ctx context.Context, in []ImportPlan, lock bool) (planState, error) {
+// loadPlans reads what is stored for in; customerIDs are the ids of the
+// customers the batch itself wrote or read, the others are looked up.
+func (t *ImportTx) loadPlans(ctx context.Context, in []ImportPlan, lock bool, customerIDs map[string]int64) (planState, error) {
 	st := planState{customers: map[string]int64{}, plans: map[string]Plan{}, installments: map[int64]map[int]storedInstallment{}}
-	refs, custRefs := make([]string, len(in)), make([]string, len(in))
+	refs, custRefs := make([]string, len(in)), []string{}
 	for i, p := range in {
-		refs[i], custRefs[i] = p.Plan.Ref, p.Plan.CustomerRef
+		refs[i] = p.Plan.Ref
+		if id, ok := customerIDs[p.Plan.CustomerRef]; ok {
+			st.customers[p.Plan.CustomerRef] = id
+		} else {
+			custRefs = append(custRefs, p.Plan.CustomerRef)
+		}
 	}
-	var custs []struct {
-		Ref string `db:"ref"`
-		ID  int64  `db:"id"`
-	}
-	if err := t.tx.SelectContext(ctx, &custs, `SELECT ref, id FROM customers WHERE ref = ANY($1)`, pq.Array(custRefs)); err != nil {
-		return st, fmt.Errorf("import plans: customers: %w", err)
-	}
-	for _, c := range custs {
-		st.customers[c.Ref] = c.ID
+	if len(custRefs) > 0 {
+		var custs []struct {
+			Ref string `db:"ref"`
+			ID  int64  `db:"id"`
+		}
+		if err := t.tx.SelectContext(ctx, &custs, `SELECT ref, id FROM customers WHERE ref = ANY($1)`, pq.Array(custRefs)); err != nil {
+			return st, fmt.Errorf("import plans: customers: %w", err)
+		}
+		for _, c := range custs {
+			st.customers[c.Ref] = c.ID
+		}
 	}
 	lockPlans, lockInstallments := "", ""
 	if lock {
@@ -303,26 +313,45 @@ func (c *installmentColumns) add(planID int64, in []Installment) {
 
 // copyInstallments inserts the installments of new plans with COPY, the
 // cheapest bulk path PostgreSQL has (no conflict is possible: the plans are
-// new and the batch names each once).
+// new and the batch names each once). The rows go to lib/pq's COPY
+// statement on the transaction's connection directly: through
+// database/sql, its per-call bookkeeping cost the importer more CPU than
+// the copy itself (1.2 million calls for a book of 100k plans).
 func (t *ImportTx) copyInstallments(ctx context.Context, c installmentColumns) error {
 	if len(c.plans) == 0 {
 		return nil
 	}
-	stmt, err := t.tx.PrepareContext(ctx, `COPY installments (plan_id, seq, due_date, amount, paid, status, paid_at) FROM STDIN`)
+	err := t.conn.Raw(func(dc any) error {
+		conn, ok := dc.(driver.Conn)
+		if !ok {
+			return fmt.Errorf("driver connection is a %T", dc)
+		}
+		stmt, err := conn.Prepare(`COPY installments (plan_id, seq, due_date, amount, paid, status, paid_at) FROM STDIN`)
+		if err != nil {
+			return err
+		}
+		defer stmt.Close()
+		row := make([]driver.Value, 7)
+		for i := range c.plans {
+			if i%4096 == 0 {
+				if err := ctx.Err(); err != nil {
+					return err
+				}
+			}
+			row[0], row[1], row[2], row[3], row[4], row[5], row[6] = c.plans[i], c.seqs[i], c.dues[i], c.amounts[i], c.paids[i], c.statuses[i], nil
+			if c.paidAts[i] != "" {
+				row[6] = c.paidAts[i]
+			}
+			//lint:ignore SA1019 lib/pq's COPY statement has no ExecContext; database/sql calls this Exec too
+			if _, err := stmt.Exec(row); err != nil {
+				return err
+			}
+		}
+		//lint:ignore SA1019 as above: Exec with no row ends the COPY
+		_, err = stmt.Exec(nil)
+		return err
+	})
 	if err != nil {
-		return fmt.Errorf("import plans: copy installments: %w", err)
-	}
-	defer stmt.Close()
-	for i := range c.plans {
-		var paidAt any
-		if c.paidAts[i] != "" {
-			paidAt = c.paidAts[i]
-		}
-		if _, err := stmt.ExecContext(ctx, c.plans[i], c.seqs[i], c.dues[i], c.amounts[i], c.paids[i], c.statuses[i], paidAt); err != nil {
-			return fmt.Errorf("import plans: copy installments: %w", err)
-		}
-	}
-	if _, err := stmt.ExecContext(ctx); err != nil {
 		return fmt.Errorf("import plans: copy installments: %w", err)
 	}
 	return nil
