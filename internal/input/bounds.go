@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -75,8 +76,16 @@ var zoneRE = regexp.MustCompile(`^[A-Z][A-Za-z0-9_+-]*(/[A-Z0-9][A-Za-z0-9_+-]*)
 // "posix/"/"right/" copies some systems install.
 var notZones = map[string]bool{"Local": true, "localtime": true, "posixrules": true, "Factory": true}
 
+// zones keeps the zones Zone has loaded: loading one reads and parses a
+// file, and a nightly import names the same few zones for every customer.
+// Only names the zone database has are kept, so the map is bounded by it.
+var zones sync.Map // name → *time.Location
+
 // Zone loads name, accepting only real IANA time zone names.
 func Zone(name string) (*time.Location, error) {
+	if loc, ok := zones.Load(name); ok {
+		return loc.(*time.Location), nil
+	}
 	if name == "" || notZones[name] || !zoneRE.MatchString(name) ||
 		strings.HasPrefix(name, "posix/") || strings.HasPrefix(name, "right/") || strings.HasPrefix(name, "SystemV/") {
 		return nil, errors.New("want an IANA time zone name such as Asia/Shanghai")
@@ -85,5 +94,6 @@ func Zone(name string) (*time.Location, error) {
 	if err != nil {
 		return nil, errors.New("unknown time zone; want an IANA name such as Asia/Shanghai")
 	}
+	zones.Store(name, loc)
 	return loc, nil
 }
