@@ -80,7 +80,7 @@ func benchDispatch(b *testing.B, channel string) {
 }
 
 func newDispatcher(b testing.TB, r *repo.Repo, at time.Time) *notify.Dispatcher {
-	smtp := smtptest.Start(b)
+	smtp := smtptest.Start(b, smtptest.WithDiscard())
 	mail, err := email.New(email.Config{Host: smtp.Host(), Port: smtp.Port(), TLS: "none", From: "billing@example.com",
 		PoolSize: email.DefaultPoolSize})
 	if err != nil {

@@ -28,6 +28,14 @@ type config struct {
 	dataReject  *smtp.SMTPError
 	startTLS    bool
 	implicitTLS bool
+	discard     bool
+}
+
+// WithDiscard makes the server read each message and keep nothing but the
+// count (Accepted): a sink for benchmarks, whose own memory would otherwise
+// grow with every message.
+func WithDiscard() Option {
+	return func(c *config) { c.discard = true }
 }
 
 // WithAuth makes the server advertise AUTH PLAIN (without TLS too) and refuse
@@ -78,6 +86,7 @@ type Server struct {
 
 	mu       sync.Mutex
 	messages []Message
+	accepted int
 	hold     chan struct{}   // non-nil while HoldData holds replies to DATA
 	failMail *smtp.SMTPError // the reply to the next MAIL FROM, once
 }
@@ -241,5 +250,15 @@ func (s *Server) Close() {
 func (s *Server) store(m Message) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.messages = append(s.messages, m)
+	s.accepted++
+	if !s.cfg.discard {
+		s.messages = append(s.messages, m)
+	}
+}
+
+// Accepted is how many messages the server has accepted, kept or not.
+func (s *Server) Accepted() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.accepted
 }

@@ -56,6 +56,13 @@ func (ss *session) Data(r io.Reader) error {
 	if ss.needsAuth() {
 		return smtp.ErrAuthRequired
 	}
+	if ss.s.cfg.discard {
+		if _, err := io.Copy(io.Discard, r); err != nil {
+			return err
+		}
+		ss.s.store(Message{})
+		return nil
+	}
 	data, err := io.ReadAll(r)
 	if err != nil {
 		return err

@@ -62,6 +62,20 @@ func TestServerRecordsAndDecodes(t *testing.T) {
 	}
 }
 
+// A discarding sink counts what it accepted and keeps none of it.
+func TestServerDiscard(t *testing.T) {
+	t.Parallel()
+	srv := Start(t, WithDiscard())
+	for range 3 {
+		if err := send(srv.Addr(), nil, "bill@shop.example", []string{"a@b.example"}, strings.NewReader(multipartMsg)); err != nil {
+			t.Fatalf("send: %v", err)
+		}
+	}
+	if n, kept := srv.Accepted(), len(srv.Messages()); n != 3 || kept != 0 {
+		t.Errorf("accepted %d, kept %d; want 3 and 0", n, kept)
+	}
+}
+
 func TestServerAuth(t *testing.T) {
 	t.Parallel()
 	srv := Start(t, WithAuth("u", "p"))
