@@ -243,34 +243,35 @@ func (r *Repo) FinishNotifications(ctx context.Context, owner string, now time.T
 	if err != nil {
 		return fmt.Errorf("finish notifications: %w", err)
 	}
+	lockReceipts, lockNotices, logAttempts, finish, applyReceipts := stmts[0], stmts[1], stmts[2], stmts[3], stmts[4]
 	exec := func(tx *sqlx.Tx, s *sqlx.Stmt, args ...any) error {
 		_, err := tx.StmtxContext(ctx, s).ExecContext(ctx, args...)
 		return err
 	}
 	return r.withTx(ctx, func(tx *sqlx.Tx) error {
 		if len(lockKeys) > 0 { // before any row lock: see RecordReceipt
-			if err := exec(tx, stmts[0], pq.Array(lockKeys)); err != nil {
+			if err := exec(tx, lockReceipts, pq.Array(lockKeys)); err != nil {
 				return fmt.Errorf("receipt locks: %w", err)
 			}
 		}
-		if err := exec(tx, stmts[1], pq.Array(ids)); err != nil {
+		if err := exec(tx, lockNotices, pq.Array(ids)); err != nil {
 			return fmt.Errorf("lock notices: %w", err)
 		}
 		if len(aNotif) > 0 {
-			if err := exec(tx, stmts[2], pq.Array(aNotif), pq.Array(aN), pq.Array(aChannel),
+			if err := exec(tx, logAttempts, pq.Array(aNotif), pq.Array(aN), pq.Array(aChannel),
 				pq.Array(aProvider), pq.Array(aStarted), pq.Array(aFinished), pq.Array(aOutcome), pq.Array(aMsgID),
 				pq.Array(aCode), pq.Array(aErr)); err != nil {
 				return fmt.Errorf("log attempts: %w", err)
 			}
 		}
-		if err := exec(tx, stmts[3], owner, now, pq.Array(ids), pq.Array(statuses), pq.Array(reasons),
+		if err := exec(tx, finish, owner, now, pq.Array(ids), pq.Array(statuses), pq.Array(reasons),
 			pq.Array(nextAts), pq.Array(deferred), pq.Array(templates), pq.Array(recipients), pq.Array(subjects),
 			pq.Array(bodies), pq.Array(htmls), pq.Array(links), pq.Array(providers), pq.Array(msgIDs),
 			pq.Array(lastErrs), pq.Array(sentAts)); err != nil {
 			return fmt.Errorf("finish notifications: %w", err)
 		}
 		if ids := sentIDs(outs); len(ids) > 0 {
-			if err := exec(tx, stmts[4], pq.Array(ids), now); err != nil {
+			if err := exec(tx, applyReceipts, pq.Array(ids), now); err != nil {
 				return fmt.Errorf("apply stored receipts: %w", err)
 			}
 		}
