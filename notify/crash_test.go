@@ -228,8 +228,13 @@ func TestKilledDispatcherLosesNothingAndLogsEveryDelivery(t *testing.T) {
 		}
 	}
 
-	// Kills spread over the run; each restart runs a lease later, so it
-	// rescues the dead one's claims.
+	// Kills spread over the run; each restart's clock runs a lease (and a
+	// second) ahead of the killed one's, counted from one base, so it
+	// rescues the dead one's claims however long that one ran before the
+	// kill (a fixed step per restart assumed under a second, which a loaded
+	// machine broke: a batch left leased past the last run).
+	base := time.Now()
+	clock := func(i int) time.Duration { return time.Since(base) + time.Duration(i)*(crashLease+time.Second) }
 	// Deliveries the sink took whose outcome the killed process had not
 	// written: the sends in flight and the outcomes waiting for their group
 	// commit. Only these may go out twice.
@@ -239,10 +244,10 @@ func TestKilledDispatcherLosesNothingAndLogsEveryDelivery(t *testing.T) {
 		kills = append(kills, (k+1)*n*2/(3*(*crashKills+1))+k*50)
 	}
 	for i, mark := range kills {
-		run(time.Duration(i)*(crashLease+time.Second), mark)
+		run(clock(i), mark)
 		uncommitted += sink.distinct() - committedSent()
 	}
-	run(time.Duration(len(kills))*(crashLease+time.Second), 0)
+	run(clock(len(kills)), 0)
 
 	if got := statusCounts(t, r); got["sent"] != n {
 		t.Fatalf("statuses %v, want all %d sent (nothing lost)", got, n)
