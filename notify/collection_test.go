@@ -122,9 +122,13 @@ func TestReplicasRacingNeverSendTwoOverdueNoticesADay(t *testing.T) {
 	at := sh(11, 21, 10, 0)
 	race := func() {
 		var wg sync.WaitGroup
-		for _, owner := range []string{"replica-a", "replica-b", "replica-c"} {
+		for i, owner := range []string{"replica-a", "replica-b", "replica-c"} {
 			cfg := b.cfg
 			cfg.Owner, cfg.Now = owner, func() time.Time { return at }
+			// Each replica its own jitter, as math/rand gives them: two
+			// notices that saw each other in flight look again at
+			// different times, so one goes before the other is claimed.
+			cfg.Jitter = func() float64 { return 0.4 * float64(i) }
 			wg.Go(func() {
 				d, err := notify.New(cfg)
 				if err != nil {
@@ -139,8 +143,10 @@ func TestReplicasRacingNeverSendTwoOverdueNoticesADay(t *testing.T) {
 		wg.Wait()
 	}
 	// Those that saw another's notice in flight look again shortly, until
-	// none is left waiting on one.
-	for round := 0; round < 10; round++ {
+	// none is left waiting on one. The clock steps less than the jitter
+	// spreads them (30 s × 0, 0.4, 0.8 after the 30 s), so they come due
+	// one at a time.
+	for round := 0; round < 30; round++ {
 		race()
 		inFlight := 0
 		for _, n := range b.pending(t) {
@@ -151,7 +157,7 @@ func TestReplicasRacingNeverSendTwoOverdueNoticesADay(t *testing.T) {
 		if inFlight == 0 {
 			break
 		}
-		at = at.Add(5 * time.Minute)
+		at = at.Add(35 * time.Second)
 	}
 	var sent []struct {
 		Customer int64 `db:"customer_id"`
