@@ -112,15 +112,8 @@ func (t *ImportTx) loadEventTargets(ctx context.Context, in []ImportEvent) (even
 			}
 		}
 	}
-	var custs []struct {
-		Ref string `db:"ref"`
-		ID  int64  `db:"id"`
-	}
-	if err := t.tx.SelectContext(ctx, &custs, `SELECT ref, id FROM customers WHERE ref = ANY($1)`, pq.Array(custRefs)); err != nil {
-		return tg, fmt.Errorf("import events: customers: %w", err)
-	}
-	for _, c := range custs {
-		tg.customers[c.Ref] = c.ID
+	if err := t.customerIDs(ctx, custRefs, tg.customers); err != nil {
+		return tg, fmt.Errorf("import events: %w", err)
 	}
 	var plans []struct {
 		Ref         string `db:"ref"`
@@ -174,4 +167,20 @@ func (tg eventTargets) resolve(e EventInput) (customerID, planID int64, err erro
 		return 0, 0, nil
 	}
 	return 0, 0, fmt.Errorf("import event: unknown scope %q", e.Scope)
+}
+
+// customerIDs adds the ids of the customers with refs to ids (refs not
+// found are left out).
+func (t *ImportTx) customerIDs(ctx context.Context, refs []string, ids map[string]int64) error {
+	var custs []struct {
+		Ref string `db:"ref"`
+		ID  int64  `db:"id"`
+	}
+	if err := t.tx.SelectContext(ctx, &custs, `SELECT ref, id FROM customers WHERE ref = ANY($1)`, pq.Array(refs)); err != nil {
+		return fmt.Errorf("customers: %w", err)
+	}
+	for _, c := range custs {
+		ids[c.Ref] = c.ID
+	}
+	return nil
 }

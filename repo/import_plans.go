@@ -103,15 +103,8 @@ func (t *ImportTx) loadPlans(ctx context.Context, in []ImportPlan, lock bool, cu
 		}
 	}
 	if len(custRefs) > 0 {
-		var custs []struct {
-			Ref string `db:"ref"`
-			ID  int64  `db:"id"`
-		}
-		if err := t.tx.SelectContext(ctx, &custs, `SELECT ref, id FROM customers WHERE ref = ANY($1)`, pq.Array(custRefs)); err != nil {
-			return st, fmt.Errorf("import plans: customers: %w", err)
-		}
-		for _, c := range custs {
-			st.customers[c.Ref] = c.ID
+		if err := t.customerIDs(ctx, custRefs, st.customers); err != nil {
+			return st, fmt.Errorf("import plans: %w", err)
 		}
 	}
 	lockPlans, lockInstallments := "", ""
