@@ -98,6 +98,10 @@ func TestPoolSequentialSendsShareOneConnection(t *testing.T) {
 func TestPoolConcurrentWorkers(t *testing.T) {
 	t.Parallel()
 	srv, cfg := setup(t)
+	// No session reaches its message cap here (TestPoolSessionMessageCap
+	// covers that): a retired session's connection closes on the relay's
+	// side a moment after the next one opens.
+	cfg.SessionMessages = 1000
 	s := newSender(t, cfg)
 	// Four times as many workers as sessions: the extra ones wait for a
 	// session instead of opening connections of their own.
@@ -118,8 +122,7 @@ func TestPoolConcurrentWorkers(t *testing.T) {
 	if n := srv.PeakConnections(); n > cfg.PoolSize {
 		t.Errorf("%d workers had %d connections open at once, want at most the pool size %d", workers, n, cfg.PoolSize)
 	}
-	// 800 messages at 100 a session: each session was used to its cap.
-	if n := srv.Connections(); n > workers*each/100+cfg.PoolSize {
+	if n := srv.Connections(); n > cfg.PoolSize {
 		t.Errorf("%d connections for %d messages: sessions were not reused", n, workers*each)
 	}
 }
