@@ -14,8 +14,10 @@ import (
 // Render renders the notice d describes: kind (with d.Template, one of its
 // escalation levels), channel, and locale (an
 // unknown locale falls back to zh-CN; see ResolveLocale). Every rendered part
-// is then checked with link.CheckURLs against the allowed domains, and a
-// foreign URL fails the render with the *link.ForeignURLError wrapped.
+// is checked for URLs off the allowed domains as link.CheckURLs would check
+// it whole (static text once at load, values and seams per render: see
+// execute), and a foreign URL fails the render with the
+// *link.ForeignURLError wrapped.
 // verification_changed must carry no URL at all. A part that renders empty
 // is an error too.
 func (s *Set) Render(d Data) (Rendered, error) {
