@@ -35,15 +35,6 @@ func (b *bundle) scanStages(t *testing.T, at time.Time, stages []repo.Stage) {
 	}
 }
 
-func (b *bundle) pending(t *testing.T) []repo.Notification {
-	t.Helper()
-	var ns []repo.Notification
-	if err := b.r.DB().Select(&ns, `SELECT * FROM notifications WHERE status = 'pending' ORDER BY id`); err != nil {
-		t.Fatal(err)
-	}
-	return ns
-}
-
 // Four bills fall overdue on four days in a row: one overdue SMS a day for
 // three days, and the fourth waits until the first of them is a week old,
 // then goes at that day's window opening, with no attempt spent waiting.

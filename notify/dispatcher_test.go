@@ -128,6 +128,16 @@ func (b *bundle) notice(t *testing.T, channel string) repo.Notification {
 	return n
 }
 
+// pending lists the notices waiting to be claimed, by id.
+func (b *bundle) pending(t *testing.T) []repo.Notification {
+	t.Helper()
+	var ns []repo.Notification
+	if err := b.r.DB().Select(&ns, `SELECT * FROM notifications WHERE status = 'pending' ORDER BY id`); err != nil {
+		t.Fatal(err)
+	}
+	return ns
+}
+
 func (b *bundle) attempts(t *testing.T, id int64) []repo.Attempt {
 	t.Helper()
 	as, err := b.r.ListAttempts(context.Background(), id)

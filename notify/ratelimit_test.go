@@ -132,11 +132,7 @@ func TestRateLimitDefersWhatCannotGoSoon(t *testing.T) {
 	if !slices.Equal(clock.waits, []time.Duration{time.Second, 2 * time.Second}) {
 		t.Errorf("waits %v, want 1s and 2s", clock.waits)
 	}
-	var deferred []repo.Notification
-	if err := b.r.DB().Select(&deferred, `SELECT * FROM notifications WHERE status = 'pending'`); err != nil {
-		t.Fatal(err)
-	}
-	for _, n := range deferred {
+	for _, n := range b.pending(t) {
 		if !n.NextAttemptAt.Equal(at.Add(3*time.Second)) || n.Attempts != 0 || !strings.Contains(n.StatusReason, "rate limit") {
 			t.Errorf("deferred notice: next %v attempts %d reason %q", n.NextAttemptAt, n.Attempts, n.StatusReason)
 		}

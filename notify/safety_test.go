@@ -133,11 +133,7 @@ func TestShutdownFinishesSendsInProgressAndReleasesTheRest(t *testing.T) {
 	if got := statusCounts(t, b.r); got["sent"] != 4 || got["pending"] != 16 || got["sending"] != 0 {
 		t.Fatalf("after drain: %v, want the 4 in progress sent, 16 released pending, none left sending", got)
 	}
-	var released []repo.Notification
-	if err := b.r.DB().Select(&released, `SELECT * FROM notifications WHERE status = 'pending'`); err != nil {
-		t.Fatal(err)
-	}
-	for _, n := range released {
+	for _, n := range b.pending(t) {
 		if n.Attempts != 0 || n.LeaseOwner != nil {
 			t.Errorf("released notice %d: attempts %d owner %v; want untried and unleased", n.ID, n.Attempts, n.LeaseOwner)
 		}

@@ -39,11 +39,7 @@ func TestPerCustomerSMSCapDefersToNextWindow(t *testing.T) {
 	if got := len(b.sms.messages()); got != 1 {
 		t.Fatalf("%d SMS sent, want 1", got)
 	}
-	var waiting []repo.Notification
-	if err := b.r.DB().Select(&waiting, `SELECT * FROM notifications WHERE status = 'pending' ORDER BY id`); err != nil {
-		t.Fatal(err)
-	}
-	for _, n := range waiting {
+	for _, n := range b.pending(t) {
 		// The oldest of the day's SMS ages out at 11:00, inside the window.
 		if !n.NextAttemptAt.Equal(sh(11, 21, 11, 0)) || n.Attempts != 0 || n.StatusReason != "waiting: per-customer SMS cap (3 in 24h)" {
 			t.Errorf("deferred: next %v attempts %d reason %q", n.NextAttemptAt.In(shanghaiLoc), n.Attempts, n.StatusReason)
