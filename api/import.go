@@ -211,7 +211,7 @@ type importRun struct {
 	mu   sync.Mutex
 	rep  *ImportReport
 	ck   *chunker       // reader only
-	tx   *repo.ImportTx // the one transaction of an atomic import or a dry run
+	tx   repo.ImportTx // the one transaction of an atomic import or a dry run
 	// applied counts the records created so far (committed or not);
 	// analyzedAt is that count when statistics were last refreshed.
 	applied, analyzedAt int

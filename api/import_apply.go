@@ -119,7 +119,7 @@ func (run *importRun) applyInOne(ctx context.Context, chunks <-chan importChunk)
 // apply writes b in tx and, after every doubling of the records created
 // (20k, 40k, 80k…), refreshes the planner's statistics in the same
 // transaction, so the look-ups by ref keep walking the indexes.
-func (run *importRun) apply(ctx context.Context, tx *repo.ImportTx, b repo.ImportBatch) ([]repo.ImportLineResult, error) {
+func (run *importRun) apply(ctx context.Context, tx repo.ImportTx, b repo.ImportBatch) ([]repo.ImportLineResult, error) {
 	results, err := tx.Apply(ctx, b, run.s.cfg.Now())
 	if err != nil {
 		return nil, err

@@ -74,9 +74,24 @@ type ImportLineResult struct {
 	Err     error
 }
 
-// ImportTx is an import transaction: one batch (one commit per chunk) or
+// ImportTx is an import transaction, as each store begins it: one batch (one
+// commit per chunk) or every batch of an all-or-nothing import.
+type ImportTx interface {
+	// Apply writes b at now and returns one result per record. Refused
+	// records are left out of the writes; the others are written even so.
+	// An error (database, or a ref repeated within the batch) leaves the
+	// transaction unusable: roll it back.
+	Apply(ctx context.Context, b ImportBatch, now time.Time) ([]ImportLineResult, error)
+	// Analyze refreshes the planner's statistics after a large import.
+	Analyze(ctx context.Context) error
+	Commit() error
+	// Rollback discards the transaction; after Commit it does nothing.
+	Rollback() error
+}
+
+// importTx is the PostgreSQL import transaction: one batch (one commit per chunk) or
 // every batch of an all-or-nothing import.
-type ImportTx struct {
+type importTx struct {
 	conn *sqlx.Conn // the transaction's connection, for the driver's COPY
 	tx   *sqlx.Tx
 	// ConfirmChannels get a payment_received notice when an imported
@@ -85,7 +100,7 @@ type ImportTx struct {
 }
 
 // BeginImport starts an import transaction.
-func (r *Repo) BeginImport(ctx context.Context, confirmChannels []string) (*ImportTx, error) {
+func (r *Repo) BeginImport(ctx context.Context, confirmChannels []string) (ImportTx, error) {
 	for _, ch := range confirmChannels {
 		if ch != "sms" && ch != "email" {
 			return nil, fmt.Errorf("import: unknown confirm channel %q", ch)
@@ -100,12 +115,12 @@ func (r *Repo) BeginImport(ctx context.Context, confirmChannels []string) (*Impo
 		_ = conn.Close()
 		return nil, fmt.Errorf("begin import: %w", err)
 	}
-	return &ImportTx{conn: conn, tx: tx, ConfirmChannels: confirmChannels}, nil
+	return &importTx{conn: conn, tx: tx, ConfirmChannels: confirmChannels}, nil
 }
 
 // Commit commits the import transaction and returns its connection to the
 // pool.
-func (t *ImportTx) Commit() error {
+func (t *importTx) Commit() error {
 	err := t.tx.Commit()
 	_ = t.conn.Close()
 	if err != nil {
@@ -117,7 +132,7 @@ func (t *ImportTx) Commit() error {
 // Rollback discards the import transaction (a dry run, a refused atomic
 // import, or an error) and returns its connection to the pool; after
 // Commit it does nothing.
-func (t *ImportTx) Rollback() error {
+func (t *importTx) Rollback() error {
 	err := t.tx.Rollback()
 	_ = t.conn.Close()
 	return err
@@ -127,7 +142,7 @@ func (t *ImportTx) Rollback() error {
 // are left out of the writes; the others are written even so. An error
 // (database, or a ref repeated within the batch) leaves the transaction
 // unusable: roll it back.
-func (t *ImportTx) Apply(ctx context.Context, b ImportBatch, now time.Time) ([]ImportLineResult, error) {
+func (t *importTx) Apply(ctx context.Context, b ImportBatch, now time.Time) ([]ImportLineResult, error) {
 	if err := b.checkUnique(); err != nil {
 		return nil, err
 	}
@@ -191,7 +206,7 @@ func refused(line int, kind, ref string, err error) ImportLineResult {
 // writes. Run after a large load: right after one, the statistics still
 // describe the smaller tables, and the next chunk's look-ups by ref (or a
 // re-run's) would scan whole tables instead of walking the indexes.
-func (t *ImportTx) Analyze(ctx context.Context) error {
+func (t *importTx) Analyze(ctx context.Context) error {
 	if _, err := t.tx.ExecContext(ctx, `ANALYZE customers, plans, installments, payments, channel_events`); err != nil {
 		return fmt.Errorf("import: analyze: %w", err)
 	}

@@ -13,7 +13,7 @@ import (
 // first read finds changed are read again locked, so an opt-out recorded
 // meanwhile is kept, then written with one statement. ids gets the id of
 // every customer in.
-func (t *ImportTx) customers(ctx context.Context, in []ImportCustomer, now time.Time, ids map[string]int64) ([]ImportLineResult, error) {
+func (t *importTx) customers(ctx context.Context, in []ImportCustomer, now time.Time, ids map[string]int64) ([]ImportLineResult, error) {
 	if len(in) == 0 {
 		return nil, nil
 	}
@@ -89,7 +89,7 @@ func (t *ImportTx) customers(ctx context.Context, in []ImportCustomer, now time.
 }
 
 // loadCustomers reads the stored customers of in by ref, locked when lock.
-func (t *ImportTx) loadCustomers(ctx context.Context, in []ImportCustomer, lock bool) (map[string]Customer, error) {
+func (t *importTx) loadCustomers(ctx context.Context, in []ImportCustomer, lock bool) (map[string]Customer, error) {
 	refs := make([]string, len(in))
 	for i, c := range in {
 		refs[i] = c.Customer.Ref

@@ -11,7 +11,7 @@ import (
 // events records in with the rules of RecordEvent: the customer, plan and
 // installment named must exist and fit; a new ref is stored; a known ref
 // with the same body changes nothing; with another body it is ErrConflict.
-func (t *ImportTx) events(ctx context.Context, in []ImportEvent, now time.Time) ([]ImportLineResult, error) {
+func (t *importTx) events(ctx context.Context, in []ImportEvent, now time.Time) ([]ImportLineResult, error) {
 	if len(in) == 0 {
 		return nil, nil
 	}
@@ -95,7 +95,7 @@ type eventTargets struct {
 	installments map[string]bool // plan ref + ":" + seq
 }
 
-func (t *ImportTx) loadEventTargets(ctx context.Context, in []ImportEvent) (eventTargets, error) {
+func (t *importTx) loadEventTargets(ctx context.Context, in []ImportEvent) (eventTargets, error) {
 	tg := eventTargets{customers: map[string]int64{}, plans: map[string]struct{ id, customerID int64 }{},
 		planCustomer: map[string]string{}, installments: map[string]bool{}}
 	var custRefs, planRefs, seqRefs []string
@@ -171,7 +171,7 @@ func (tg eventTargets) resolve(e EventInput) (customerID, planID int64, err erro
 
 // customerIDs adds the ids of the customers with refs to ids (refs not
 // found are left out).
-func (t *ImportTx) customerIDs(ctx context.Context, refs []string, ids map[string]int64) error {
+func (t *importTx) customerIDs(ctx context.Context, refs []string, ids map[string]int64) error {
 	var custs []struct {
 		Ref string `db:"ref"`
 		ID  int64  `db:"id"`

@@ -15,7 +15,7 @@ import (
 // payment_received on the confirm channels. Each installment appears at
 // most once in a batch (checkUnique), so every decision reads the row as
 // locked here.
-func (t *ImportTx) payments(ctx context.Context, in []ImportPayment, now time.Time) ([]ImportLineResult, error) {
+func (t *importTx) payments(ctx context.Context, in []ImportPayment, now time.Time) ([]ImportLineResult, error) {
 	if len(in) == 0 {
 		return nil, nil
 	}

@@ -24,7 +24,7 @@ type storedInstallment struct {
 // cannot land in between), and the changed plans and their installments
 // are written with one statement each. An unchanged plan is never locked
 // or written, which keeps a nightly re-sync of the same book cheap.
-func (t *ImportTx) plans(ctx context.Context, in []ImportPlan, now time.Time, customerIDs map[string]int64) ([]ImportLineResult, error) {
+func (t *importTx) plans(ctx context.Context, in []ImportPlan, now time.Time, customerIDs map[string]int64) ([]ImportLineResult, error) {
 	if len(in) == 0 {
 		return nil, nil
 	}
@@ -65,7 +65,7 @@ func (t *ImportTx) plans(ctx context.Context, in []ImportPlan, now time.Time, cu
 
 // decidePlans reads what is stored for in (locked when lock) and decides
 // every line: its result and the plan as it is to be stored.
-func (t *ImportTx) decidePlans(ctx context.Context, in []ImportPlan, now time.Time, lock bool, customerIDs map[string]int64) ([]ImportLineResult, []Plan, error) {
+func (t *importTx) decidePlans(ctx context.Context, in []ImportPlan, now time.Time, lock bool, customerIDs map[string]int64) ([]ImportLineResult, []Plan, error) {
 	st, err := t.loadPlans(ctx, in, lock, customerIDs)
 	if err != nil {
 		return nil, nil, err
@@ -91,7 +91,7 @@ type planState struct {
 
 // loadPlans reads what is stored for in; customerIDs are the ids of the
 // customers the batch itself wrote or read, the others are looked up.
-func (t *ImportTx) loadPlans(ctx context.Context, in []ImportPlan, lock bool, customerIDs map[string]int64) (planState, error) {
+func (t *importTx) loadPlans(ctx context.Context, in []ImportPlan, lock bool, customerIDs map[string]int64) (planState, error) {
 	st := planState{customers: map[string]int64{}, plans: map[string]Plan{}, installments: map[int64]map[int]storedInstallment{}}
 	refs, custRefs := make([]string, len(in)), []string{}
 	for i, p := range in {
@@ -235,7 +235,7 @@ func (w *planWrites) add(p Plan) {
 	w.plans = append(w.plans, p)
 }
 
-func (t *ImportTx) writePlans(ctx context.Context, w *planWrites, now time.Time) error {
+func (t *importTx) writePlans(ctx context.Context, w *planWrites, now time.Time) error {
 	if len(w.refs) == 0 {
 		return nil
 	}
@@ -310,7 +310,7 @@ func (c *installmentColumns) add(planID int64, in []Installment) {
 // statement on the transaction's connection directly: through
 // database/sql, its per-call bookkeeping cost the importer more CPU than
 // the copy itself (1.2 million calls for a book of 100k plans).
-func (t *ImportTx) copyInstallments(ctx context.Context, c installmentColumns) error {
+func (t *importTx) copyInstallments(ctx context.Context, c installmentColumns) error {
 	if len(c.plans) == 0 {
 		return nil
 	}
@@ -350,7 +350,7 @@ func (t *ImportTx) copyInstallments(ctx context.Context, c installmentColumns) e
 	return nil
 }
 
-func (t *ImportTx) writeInstallments(ctx context.Context, c installmentColumns, onConflict string) error {
+func (t *importTx) writeInstallments(ctx context.Context, c installmentColumns, onConflict string) error {
 	if len(c.plans) == 0 {
 		return nil
 	}

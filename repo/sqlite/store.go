@@ -1,0 +1,220 @@
+// Package sqlite is duebell's embedded store: one SQLite file, pure Go
+// (modernc.org/sqlite, no cgo, no server), for a trial, a demo or a
+// single-node install. It keeps every rule the PostgreSQL store keeps and
+// returns the same repo types; the conformance suite (repo/storetest) runs
+// the same behaviour against both. PostgreSQL stays the store for several
+// replicas: a SQLite file serves one process at a time (see LockServe).
+//
+// Writes are serialized in the process (one writer at a time, as SQLite
+// allows), so a write never waits on SQLite's busy handler; reads run
+// beside them (WAL). Where the PostgreSQL store batches with unnest, ANY or
+// SKIP LOCKED, this store loops inside one transaction.
+package sqlite
+
+import (
+	"context"
+	"embed"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"strings"
+	"sync"
+	"syscall"
+
+	"github.com/jmoiron/sqlx"
+	_ "modernc.org/sqlite" // the "sqlite" driver
+
+	"duebell/repo"
+)
+
+//go:embed migrations/*.sql
+var migrationFS embed.FS
+
+// Scheme is how a database.url names an embedded store: sqlite:PATH
+// (relative to the working directory) or sqlite:///ABSOLUTE/PATH.
+const Scheme = "sqlite:"
+
+// IsURL reports whether dbURL names an embedded SQLite store.
+func IsURL(dbURL string) bool { return strings.HasPrefix(dbURL, Scheme) }
+
+// Path returns the file an sqlite: URL names.
+func Path(dbURL string) (string, error) {
+	if !IsURL(dbURL) {
+		return "", fmt.Errorf("database.url: want sqlite:PATH")
+	}
+	p := strings.TrimPrefix(dbURL, Scheme)
+	if strings.HasPrefix(p, "//") {
+		p = p[2:]
+	}
+	switch {
+	case p == "" || strings.HasPrefix(p, ":memory:"):
+		return "", fmt.Errorf("database.url %q: name a file, as in sqlite:duebell.db (an in-memory database would vanish with the process)", dbURL)
+	case strings.ContainsAny(p, "?#\x00"):
+		return "", fmt.Errorf("database.url %q: the file name may not contain ? or #", dbURL)
+	}
+	return p, nil
+}
+
+// Store is the SQLite store.
+type Store struct {
+	db   *sqlx.DB
+	path string
+
+	writeMu sync.Mutex // one writer at a time; see withTx
+	lock    *os.File   // held by LockServe until Close
+}
+
+// Open opens (creating when missing) the SQLite file dbURL names.
+func Open(ctx context.Context, dbURL string) (*Store, error) {
+	path, err := Path(dbURL)
+	if err != nil {
+		return nil, err
+	}
+	q := url.Values{}
+	for _, p := range []string{"busy_timeout(10000)", "journal_mode(WAL)", "foreign_keys(1)", "synchronous(NORMAL)"} {
+		q.Add("_pragma", p)
+	}
+	// Every write transaction takes the write lock when it begins, so two
+	// never deadlock upgrading a read lock; instants go in as Unix
+	// microseconds and TIMESTAMP columns come back as time.Time.
+	q.Set("_txlock", "immediate")
+	q.Set("_time_integer_format", "unix_micro")
+	q.Set("_inttotime", "1")
+	db, err := sqlx.Open("sqlite", "file:"+path+"?"+q.Encode())
+	if err != nil {
+		return nil, fmt.Errorf("open database: %w", err)
+	}
+	db.SetMaxOpenConns(8)
+	db.SetMaxIdleConns(8)
+	db.SetConnMaxIdleTime(0)
+	if err := db.PingContext(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open database %s: %w", path, err)
+	}
+	return &Store{db: db, path: path}, nil
+}
+
+// ErrInUse is returned by LockServe when another process serves the file.
+var ErrInUse = errors.New("in use by another duebell process")
+
+// LockServe takes an exclusive lock on the database file for as long as the
+// store is open, so that a second daemon on the same file refuses to start
+// instead of sending beside the first. SQLite is single-node: several
+// replicas need PostgreSQL.
+func (s *Store) LockServe() error {
+	f, err := os.Open(s.path)
+	if err != nil {
+		return fmt.Errorf("lock %s: %w", s.path, err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		if errors.Is(err, syscall.EWOULDBLOCK) {
+			return fmt.Errorf("database %s: %w (SQLite is single-node: stop the other one, or move to PostgreSQL to run several replicas)", s.path, ErrInUse)
+		}
+		return fmt.Errorf("lock %s: %w", s.path, err)
+	}
+	s.lock = f
+	return nil
+}
+
+// Close closes the pool, then releases the serve lock.
+func (s *Store) Close() error {
+	err := s.db.Close()
+	if s.lock != nil {
+		s.lock.Close()
+		s.lock = nil
+	}
+	return err
+}
+
+// Ping checks that the file answers.
+func (s *Store) Ping(ctx context.Context) error { return s.db.PingContext(ctx) }
+
+// Schema names where the tables live: the file.
+func (s *Store) Schema() string { return s.path }
+
+// DB exposes the pool to test helpers; application code uses methods.
+func (s *Store) DB() *sqlx.DB { return s.db }
+
+// withTx runs fn in a write transaction, committing when fn returns nil.
+// Writers queue on writeMu rather than on SQLite's busy handler; inside fn
+// use tx only (the pool would wait for the lock fn holds).
+func (s *Store) withTx(ctx context.Context, fn func(tx *sqlx.Tx) error) error {
+	s.writeMu.Lock()
+	defer s.writeMu.Unlock()
+	tx, err := s.db.BeginTxx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	if err := fn(tx); err != nil {
+		_ = tx.Rollback()
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
+}
+
+// PendingMigrations returns the migrations not yet applied to the file.
+func (s *Store) PendingMigrations(ctx context.Context) ([]repo.Migration, error) {
+	all, err := repo.ReadMigrations(migrationFS)
+	if err != nil {
+		return nil, err
+	}
+	var exists bool
+	if err := s.db.GetContext(ctx, &exists,
+		`SELECT count(*) > 0 FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'`); err != nil {
+		return nil, fmt.Errorf("check migrations table: %w", err)
+	}
+	if !exists {
+		return all, nil
+	}
+	applied := map[int]bool{}
+	var done []int
+	if err := s.db.SelectContext(ctx, &done, `SELECT version FROM schema_migrations`); err != nil {
+		return nil, fmt.Errorf("read applied migrations: %w", err)
+	}
+	for _, v := range done {
+		applied[v] = true
+	}
+	var pending []repo.Migration
+	for _, m := range all {
+		if !applied[m.Version] {
+			pending = append(pending, m)
+		}
+	}
+	return pending, nil
+}
+
+// Migrate applies every pending migration, each in its own transaction, and
+// returns their names.
+func (s *Store) Migrate(ctx context.Context) ([]string, error) {
+	if err := s.withTx(ctx, func(tx *sqlx.Tx) error {
+		_, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+			version INTEGER PRIMARY KEY, name TEXT NOT NULL,
+			applied_at TIMESTAMP NOT NULL DEFAULT (CAST(unixepoch('subsec') * 1000000 AS INTEGER)))`)
+		return err
+	}); err != nil {
+		return nil, fmt.Errorf("migrate: create version table: %w", err)
+	}
+	pending, err := s.PendingMigrations(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var applied []string
+	for _, m := range pending {
+		if err := s.withTx(ctx, func(tx *sqlx.Tx) error {
+			if _, err := tx.ExecContext(ctx, m.SQL); err != nil {
+				return err
+			}
+			_, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, name) VALUES (?, ?)`, m.Version, m.Name)
+			return err
+		}); err != nil {
+			return applied, fmt.Errorf("migration %s: %w", m.Name, err)
+		}
+		applied = append(applied, m.Name)
+	}
+	return applied, nil
+}
