@@ -6,7 +6,7 @@ import (
 	"duebell/repo"
 )
 
-// Not yet ported (import.go).
+// Not yet ported (repo/import.go).
 func (s *Store) BeginImport(ctx context.Context, confirmChannels []string) (repo.ImportTx, error) {
 	panic("sqlite: not ported: BeginImport")
 }
