@@ -16,6 +16,7 @@ import (
 func init() {
 	register("Ingest", func(t *testing.T, open Opener) {
 		t.Run("UpsertCustomerIdempotent", func(t *testing.T) { t.Parallel(); ingestUpsertCustomerIdempotent(t, open(t)) })
+		t.Run("UpsertCustomerKeepsProviderOptOut", func(t *testing.T) { t.Parallel(); ingestKeepsProviderOptOut(t, open(t)) })
 		t.Run("UpsertPlanIdempotent", func(t *testing.T) { t.Parallel(); ingestUpsertPlanIdempotent(t, open(t)) })
 		t.Run("UpsertPlanInstallmentStates", func(t *testing.T) { t.Parallel(); ingestUpsertPlanInstallmentStates(t, open(t)) })
 		t.Run("UpsertPlanRefusals", func(t *testing.T) { t.Parallel(); ingestUpsertPlanRefusals(t, open(t)) })
@@ -76,6 +77,29 @@ func ingestUpsertCustomerIdempotent(t *testing.T, s Store) {
 	}
 	if _, err := s.GetCustomer(ctx, "nobody"); !errors.Is(err, repo.ErrNotFound) {
 		t.Errorf("GetCustomer(unknown) error = %v, want ErrNotFound", err)
+	}
+}
+
+// ingestKeepsProviderOptOut: an SMS opt-out duebell set because the
+// provider reported the number unsubscribed survives a lender push that
+// clears it; the email opt-out stays the lender's to clear.
+func ingestKeepsProviderOptOut(t *testing.T, s Store) {
+	ctx := context.Background()
+	c := Customer(t, s, "c1", func(c *repo.Customer) { c.EmailOptOut = true })
+	ingestPorted(t, func() {
+		if _, err := s.OptOutSMS(ctx, repo.OptOutSMSInput{CustomerID: c.ID, Provider: "tencent",
+			Code: "FailedOperation.PhoneNumberInBlacklist", Reason: "unsubscribed at tencent", Now: Now}); err != nil {
+			t.Fatal(err)
+		}
+	})
+	c.SMSOptOut, c.EmailOptOut = false, false
+	got, err := s.UpsertCustomer(ctx, c, Now.Add(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !got.SMSOptOut || got.SMSOptOutReason != "unsubscribed at tencent" || got.EmailOptOut {
+		t.Errorf("after a push clearing both: sms %v (%q), email %v; want sms kept, email cleared",
+			got.SMSOptOut, got.SMSOptOutReason, got.EmailOptOut)
 	}
 }
 
