@@ -17,7 +17,9 @@ import (
 // Within one action a thing is resent once: matched notices about the same
 // installment (reminders of every stage count as one) or event, to the same
 // customer on the same channel, collapse to the newest. $7 and $8 are JSON
-// arrays: kinds.AsksPayment and kinds.Reminders.
+// arrays: kinds.AsksPayment and kinds.Reminders. The matched notices carry
+// their channel as ch for repo.SuppressReasonSQL. The window on updated_at
+// reads notifications_status_updated.
 var supportBulkCandidatesSQL = `
 INSERT INTO support_resend_candidates (id, skip)
 SELECT id, CASE
@@ -28,19 +30,19 @@ SELECT id, CASE
 		ELSE '' END
 FROM (
 	SELECT n.id, ` + supportSettledSQL("$7") + ` AS settled,
-		` + supportUnreachableSQL("n.channel") + ` AS unreachable,
+		` + repo.SuppressReasonSQL + ` AS unreachable,
 		EXISTS (SELECT 1 FROM notifications r WHERE r.resend_of = n.id
 		        AND r.status IN ('pending', 'sending', 'sent', 'delivered')) AS resent,
 		row_number() OVER (
 			PARTITION BY n.customer_id, n.channel, coalesce(n.installment_id, 0), coalesce(n.event_id, 0),
 			             CASE WHEN n.kind IN (SELECT value FROM json_each($8)) THEN 'reminder' ELSE n.kind END
 			ORDER BY n.id DESC) AS rn
-	FROM notifications n
+	FROM (SELECT *, channel AS ch FROM notifications
+	      WHERE status = $1 AND ($2 = '' OR channel = $2) AND ($3 = '' OR kind = $3)
+	        AND ($4 = '' OR provider = $4) AND updated_at >= $5 AND updated_at < $6) n
 	JOIN customers c ON c.id = n.customer_id
 	LEFT JOIN plans p ON p.id = n.plan_id
 	LEFT JOIN installments i ON i.id = n.installment_id
-	WHERE n.status = $1 AND ($2 = '' OR n.channel = $2) AND ($3 = '' OR n.kind = $3)
-	  AND ($4 = '' OR n.provider = $4) AND n.updated_at >= $5 AND n.updated_at < $6
 ) m`
 
 // supportBulkInsertSQL queues every resend in one statement, in the

@@ -28,24 +28,13 @@ func supportSettledSQL(askParam string) string {
 	ELSE '' END`
 }
 
-// supportUnreachableSQL says why a notice on channel expression ch cannot
-// reach the customer row c at all (the rule of repo's suppressReasonSQL):
-// "opted_out", "no_phone", "no_email", or "" when it can.
-func supportUnreachableSQL(ch string) string {
-	return `CASE
-		WHEN ` + ch + ` = 'sms'   AND c.sms_opt_out   THEN 'opted_out'
-		WHEN ` + ch + ` = 'email' AND c.email_opt_out THEN 'opted_out'
-		WHEN ` + ch + ` = 'sms'   AND c.phone = ''    THEN 'no_phone'
-		WHEN ` + ch + ` = 'email' AND c.email = ''    THEN 'no_email'
-		ELSE '' END`
-}
-
 // supportResendCheckSQL loads what a single resend must check: the
 // original's status, the channel to use ($2, or the original's), and why it
-// should not go out (settled, or unreachable on that channel).
+// should not go out (settled, or unreachable on that channel: the rule every
+// statement creating notices keeps, repo.SuppressReasonSQL, on column ch).
 var supportResendCheckSQL = `
 SELECT n.status, n.ch AS channel, ` + supportSettledSQL("$3") + ` AS settled,
-	` + supportUnreachableSQL("n.ch") + ` AS unreachable
+	` + repo.SuppressReasonSQL + ` AS unreachable
 FROM (SELECT *, coalesce(nullif($2, ''), channel) AS ch FROM notifications WHERE id = $1) n
 JOIN customers c ON c.id = n.customer_id
 LEFT JOIN plans p ON p.id = n.plan_id
