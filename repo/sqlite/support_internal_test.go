@@ -101,7 +101,7 @@ func TestSupportSQL(t *testing.T) {
 		t.Fatalf("detail = %+v, %v", d, err)
 	}
 	var audits int
-	if err := s.db.GetContext(ctx, &audits, `SELECT count(*) FROM audit_log`); err != nil || audits != 2 {
+	if err := s.db.GetContext(ctx, &audits, `SELECT count(*) FROM audit_log`); err != nil || audits != 3 {
 		t.Fatalf("%d audit rows, %v", audits, err)
 	}
 }
