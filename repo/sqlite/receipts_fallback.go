@@ -19,8 +19,8 @@ import (
 // takes the stage's dedup key on the new channel, so it is not created when
 // the stage already sends on that channel. A stage superseded by a later one
 // of the same installment gets none. The new notice is suppressed at once
-// when the customer cannot be reached on $4 either (the rule of every
-// statement that creates notices: opted out, or no address). It returns the
+// when the customer cannot be reached on $4 either (repo.SuppressReasonSQL,
+// the rule every statement that creates notices keeps). It returns the
 // new notices' ids.
 const receiptsFallbackSQL = `
 WITH src AS (
@@ -32,22 +32,17 @@ WITH src AS (
 	  AND NOT EXISTS (SELECT 1 FROM notifications l WHERE l.installment_id = s.installment_id
 	                  AND l.channel = 'sms' AND l.stage_offset > s.stage_offset)
 ), r AS (
-	SELECT s.*, CASE
-		WHEN $4 = 'sms'   AND c.sms_opt_out   THEN 'opted_out'
-		WHEN $4 = 'email' AND c.email_opt_out THEN 'opted_out'
-		WHEN $4 = 'sms'   AND c.phone = ''    THEN 'no_phone'
-		WHEN $4 = 'email' AND c.email = ''    THEN 'no_email'
-		ELSE '' END AS reason
-	FROM src s JOIN customers c ON c.id = s.customer_id
+	SELECT s.*, ` + repo.SuppressReasonSQL + ` AS reason
+	FROM src s JOIN customers c ON c.id = s.customer_id CROSS JOIN (SELECT $4 AS ch) x
 )
 INSERT INTO notifications (dedup_key, customer_id, plan_id, installment_id, event_id, kind, stage, stage_offset,
                            channel, locale, status, status_reason, not_before, next_attempt_at,
                            forced, fallback_of, created_at, updated_at)
 SELECT CASE WHEN s.dedup_key IS NULL THEN NULL ELSE s.installment_id || ':' || s.stage || ':' || $4 END,
        s.customer_id, s.plan_id, s.installment_id, s.event_id, s.kind, s.stage, s.stage_offset,
-       $4, s.locale, CASE WHEN s.reason = '' THEN 'pending' ELSE 'suppressed' END,
-       CASE WHEN s.reason = '' THEN 'fallback for sms notice ' || s.id || ' (' ||
-            CASE WHEN s.status = 'suppressed' THEN s.status_reason ELSE s.status END || ')' ELSE s.reason END,
+       $4, s.locale, ` + repo.NewNoticeStatusSQL + `,
+       CASE WHEN reason = '' THEN 'fallback for sms notice ' || s.id || ' (' ||
+            CASE WHEN s.status = 'suppressed' THEN s.status_reason ELSE s.status END || ')' ELSE reason END,
        $1, $1, s.forced, s.id, $1, $1
 FROM r s
 WHERE true
