@@ -53,12 +53,15 @@ WITH doomed AS (
 ), fb AS (
 	UPDATE notifications SET fallback_of = NULL
 	WHERE fallback_of IN (SELECT id FROM doomed) AND id NOT IN (SELECT id FROM doomed) RETURNING 1
+), dg AS (
+	UPDATE notifications SET digest_of = NULL
+	WHERE digest_of IN (SELECT id FROM doomed) AND id NOT IN (SELECT id FROM doomed) RETURNING 1
 ), n AS (
 	DELETE FROM notifications WHERE id IN (SELECT id FROM doomed) RETURNING 1
 )
 SELECT (SELECT count(*) FROM n) AS notifications, (SELECT count(*) FROM a) AS attempts,
 	(SELECT count(*) FROM rc) AS receipts, (SELECT count(*) FROM ik) AS idempotency_keys,
-	(SELECT count(*) FROM rs) + (SELECT count(*) FROM fb) AS unlinked`
+	(SELECT count(*) FROM rs) + (SELECT count(*) FROM fb) + (SELECT count(*) FROM dg) AS unlinked`
 
 // purgeLooseSQL removes receipts that never matched a notice and
 // idempotency keys without one, received or created before $1.
