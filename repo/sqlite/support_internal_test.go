@@ -41,7 +41,7 @@ func TestSupportSQL(t *testing.T) {
 		not_before, next_attempt_at, created_at, updated_at, provider, recipient) VALUES (?, ?, ?, ?, ?, ?, 'zh-CN', ?, ?, ?, ?, ?, 'aliyun', ?)`
 	exec(ins, 1, 1, 1, "due_soon", "due_soon", "sms", "failed", t0, t0, t0, t0, "+8613812345678")                    // 1
 	exec(ins, 1, 1, 1, "due_today", "due_today", "sms", "failed", t0, t0, t0.Add(time.Minute), t0, "+8613812345678") // 2: dup of 1
-	exec(ins, 2, 2, 3, "due_soon", "due_soon", "sms", "failed", t0, t0, t0.Add(2*time.Minute), t0, "+8613900001111")  // 3: paid
+	exec(ins, 2, 2, 3, "due_soon", "due_soon", "sms", "failed", t0, t0, t0.Add(2*time.Minute), t0, "+8613900001111") // 3: paid
 	exec(ins, 1, 1, 2, "due_soon", "due_soon", "email", "pending", t0, t0, t0.Add(3*time.Minute), t0, "")            // 4: queued
 	exec(`INSERT INTO delivery_attempts (notification_id, n, channel, provider, started_at, finished_at, outcome)
 		VALUES (1, 1, 'sms', 'aliyun', ?, ?, 'permanent')`, t0, t0)
