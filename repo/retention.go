@@ -22,7 +22,8 @@ type Purged struct {
 	IdempotencyKeys int `db:"idempotency_keys"`
 }
 
-func (p *Purged) add(q Purged) {
+// Add adds q's counts to p.
+func (p *Purged) Add(q Purged) {
 	p.Notifications += q.Notifications
 	p.Attempts += q.Attempts
 	p.Receipts += q.Receipts
@@ -119,7 +120,7 @@ func (r *Repo) PurgeFinished(ctx context.Context, before time.Time, batch int) (
 			case err != nil:
 				return total, err
 			}
-			total.add(got)
+			total.Add(got)
 		}
 	}
 	return total, nil
