@@ -19,6 +19,18 @@ func init() {
 		t.Run("UpsertPlanIdempotent", func(t *testing.T) { t.Parallel(); ingestUpsertPlanIdempotent(t, open(t)) })
 		t.Run("UpsertPlanInstallmentStates", func(t *testing.T) { t.Parallel(); ingestUpsertPlanInstallmentStates(t, open(t)) })
 		t.Run("UpsertPlanRefusals", func(t *testing.T) { t.Parallel(); ingestUpsertPlanRefusals(t, open(t)) })
+		t.Run("RecordPaymentSettlesAndQueues", func(t *testing.T) { t.Parallel(); ingestPaymentSettlesAndQueues(t, open(t)) })
+		t.Run("RecordPaymentSuppressed", func(t *testing.T) { t.Parallel(); ingestPaymentSuppressed(t, open(t)) })
+		t.Run("RecordPaymentPartial", func(t *testing.T) { t.Parallel(); ingestPaymentPartial(t, open(t)) })
+		t.Run("RecordPaymentReplayByRef", func(t *testing.T) { t.Parallel(); ingestPaymentReplayByRef(t, open(t)) })
+		t.Run("RecordPaymentConcurrentReplays", func(t *testing.T) { t.Parallel(); ingestPaymentConcurrentReplays(t, open(t)) })
+		t.Run("RecordPaymentRefusals", func(t *testing.T) { t.Parallel(); ingestPaymentRefusals(t, open(t)) })
+		t.Run("ReversalReopensAndIsAudited", func(t *testing.T) { t.Parallel(); ingestReversal(t, open(t)) })
+		t.Run("StalePushAgainstRecordedPayments", func(t *testing.T) { t.Parallel(); ingestStalePush(t, open(t)) })
+		t.Run("LinkTarget", func(t *testing.T) { t.Parallel(); ingestLinkTarget(t, open(t)) })
+		t.Run("ConsoleSessions", func(t *testing.T) { t.Parallel(); ingestConsoleSessions(t, open(t)) })
+		t.Run("Audit", func(t *testing.T) { t.Parallel(); ingestAuditLog(t, open(t)) })
+		t.Run("AuditLimit", func(t *testing.T) { t.Parallel(); ingestAuditLimit(t, open(t)) })
 	})
 }
 
