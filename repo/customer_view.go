@@ -20,7 +20,7 @@ type CustomerHit struct {
 
 // findCustomersSQL matches a customer ref or plan ref exactly ($1), a phone
 // on file or a notice was sent to ($2), an email likewise ($3), or a part of
-// the name ($4, a LIKE pattern; ” = no name search).
+// the name ($4, a LIKE pattern; empty: no name search).
 const findCustomersSQL = `
 SELECT c.*, (SELECT count(*) FROM plans p WHERE p.customer_id = c.id) AS plans
 FROM customers c
