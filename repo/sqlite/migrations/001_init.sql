@@ -183,6 +183,9 @@ CREATE TABLE idempotency_keys (
     created_at      TIMESTAMP NOT NULL,
     PRIMARY KEY (actor, key)
 );
+-- Deleting a notice (retention, the demo's reset) checks its idempotency
+-- keys through the foreign key: a plain index, so the check can use it.
+CREATE INDEX idempotency_keys_notification ON idempotency_keys (notification_id);
 
 CREATE TABLE sms_receipts (
     id              INTEGER PRIMARY KEY AUTOINCREMENT,
