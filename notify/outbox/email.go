@@ -1,6 +1,7 @@
 package outbox
 
 import (
+	"bufio"
 	"context"
 	"fmt"
 	"os"
@@ -45,7 +46,13 @@ func (s *emailSender) Send(ctx context.Context, m notify.Message) (notify.Result
 		return notify.Result{}, notify.Transient("", fmt.Errorf("outbox: %w", err))
 	}
 	defer func() { _ = os.Remove(tmp.Name()) }()
-	if _, err := msg.WriteTo(tmp); err != nil {
+	// go-mail writes a message in many small pieces: buffered, one write.
+	w := bufio.NewWriterSize(tmp, 32<<10)
+	_, err = msg.WriteTo(w)
+	if err == nil {
+		err = w.Flush()
+	}
+	if err != nil {
 		_ = tmp.Close()
 		return notify.Result{}, notify.Transient("", fmt.Errorf("outbox: write email: %w", err))
 	}
