@@ -1,5 +1,6 @@
-# duebell. `make demo` runs the daemon against the local PostgreSQL with the
-# outbox provider; `make test` is the one test command (vet + race tests).
+# duebell. `make demo` runs the daemon on the embedded SQLite store with the
+# outbox provider (nothing to install but Go); `make test` is the one test
+# command (vet + race tests), and it needs PostgreSQL.
 
 GO ?= go
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/test?sslmode=disable
@@ -39,6 +40,8 @@ testdb:
 	else echo "psql not found: make sure the database in TEST_DATABASE_URL exists (see README: Development)"; fi
 
 test: testdb
+	@$(GO) run ./internal/pgcheck "$(TEST_DATABASE_URL)" || { \
+		echo 'make test needs PostgreSQL at TEST_DATABASE_URL (see README: Development); the embedded store needs nothing'; exit 1; }
 	@test -z "$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))" || { gofmt -l .; echo 'gofmt needed'; exit 1; }
 	$(GO) vet ./...
 	$(GO) test -race -count=1 -timeout 10m ./...

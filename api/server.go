@@ -11,6 +11,7 @@ import (
 	"slices"
 	"time"
 
+	"duebell/api/console"
 	"duebell/repo"
 	"duebell/scheduler"
 )
@@ -23,7 +24,7 @@ type Config struct {
 	// Tokens are the accepted bearer tokens. Each needs a unique name (it is
 	// what gets logged and audited), a secret of at least 16 bytes and a role.
 	Tokens []Token
-	Repo   *repo.Repo
+	Repo   Store
 	Logger *slog.Logger     // default: discard
 	Now    func() time.Time // business clock; default time.Now
 	// DefaultTimezone and DefaultLocale fill a customer that has none.
@@ -62,6 +63,25 @@ type Config struct {
 	// Extra registers more routes on the same mux (link verification,
 	// /metrics). They get request logging and panic recovery but no auth.
 	Extra func(mux *http.ServeMux)
+}
+
+// Store is what the API reads and writes: either store (PostgreSQL in repo,
+// SQLite in repo/sqlite) implements it.
+type Store interface {
+	console.Store
+	console.SessionStore
+	Ping(ctx context.Context) error
+	UpsertCustomer(ctx context.Context, c repo.Customer, now time.Time) (repo.Customer, error)
+	GetCustomer(ctx context.Context, ref string) (repo.Customer, error)
+	UpsertPlan(ctx context.Context, p repo.Plan, now time.Time) (repo.Plan, error)
+	GetPlan(ctx context.Context, ref string) (repo.Plan, error)
+	RecordPayment(ctx context.Context, in repo.PaymentInput) (repo.PaymentResult, error)
+	RecordEvent(ctx context.Context, in repo.EventInput) (repo.Event, bool, error)
+	GetEvent(ctx context.Context, ref string) (repo.Event, error)
+	RecordReceipt(ctx context.Context, in repo.Receipt, now time.Time) (repo.ReceiptResult, error)
+	BeginImport(ctx context.Context, confirmChannels []string) (repo.ImportTx, error)
+	GetLinkTarget(ctx context.Context, notificationID int64) (repo.LinkTarget, error)
+	OpenCircuits(ctx context.Context) ([]repo.Circuit, error)
 }
 
 type server struct {

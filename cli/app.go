@@ -8,12 +8,14 @@ import (
 	"strings"
 	"time"
 
+	"duebell/api"
 	"duebell/config"
 	"duebell/link"
 	"duebell/notify"
 	"duebell/notify/email"
 	"duebell/notify/outbox"
 	"duebell/repo"
+	"duebell/repo/sqlite"
 	"duebell/scheduler"
 	"duebell/templates"
 )
@@ -22,7 +24,7 @@ import (
 type app struct {
 	cfg   *config.Config
 	log   *slog.Logger
-	repo  *repo.Repo
+	repo  store
 	tpl   *templates.Set
 	links *link.Signer
 	// now is the daemon's clock: time.Now, or a fake one in tests.
@@ -68,11 +70,47 @@ func openApp(ctx context.Context, path string) (*app, error) {
 	if err != nil {
 		return nil, err
 	}
-	a.repo, err = repo.Open(ctx, a.cfg.Database.URL, a.cfg.Database.Schema)
-	if err != nil {
+	if a.repo, err = openStore(ctx, a.cfg.Database); err != nil {
 		return nil, err
 	}
 	return a, nil
+}
+
+// store is everything the commands read and write; both stores implement
+// it: PostgreSQL (repo) and the embedded SQLite file (repo/sqlite).
+type store interface {
+	api.Store
+	notify.Store
+	scheduler.DueStore
+	scheduler.EventStore
+	scheduler.PurgeStore
+	Close() error
+	Migrate(ctx context.Context) ([]string, error)
+	PendingMigrations(ctx context.Context) ([]repo.Migration, error)
+	// Schema names where the tables are: a PostgreSQL schema, or the file.
+	Schema() string
+	PreviewDueReminders(ctx context.Context, now time.Time, stages []repo.Stage) (repo.ScanResult, error)
+	PreviewChannelEvents(ctx context.Context, now time.Time, batch int, channels []string) (repo.EventScanResult, error)
+	QueueDepth(ctx context.Context) ([]repo.StatusCount, error)
+	OldestDue(ctx context.Context, now time.Time, channels []string) ([]repo.ChannelAge, error)
+	DeleteCustomers(ctx context.Context, refs []string) (int, error)
+}
+
+// openStore opens the store database.url names: sqlite:PATH is the
+// embedded file, anything else PostgreSQL.
+func openStore(ctx context.Context, db config.Database) (store, error) {
+	if sqlite.IsURL(db.URL) {
+		s, err := sqlite.Open(ctx, db.URL)
+		if err != nil {
+			return nil, err
+		}
+		return s, nil
+	}
+	r, err := repo.Open(ctx, db.URL, db.Schema)
+	if err != nil {
+		return nil, err
+	}
+	return r, nil
 }
 
 func (a *app) close() {
@@ -105,8 +143,8 @@ func (a *app) requireMigrated(ctx context.Context) error {
 		return err
 	}
 	if len(pending) > 0 {
-		return fmt.Errorf("%d migration(s) pending in schema %q (first: %s): run `duebell migrate` or `duebell serve --migrate`",
-			len(pending), a.repo.Schema(), pending[0].Name)
+		return fmt.Errorf("%d migration(s) pending in %s (first: %s): run `duebell migrate` or `duebell serve --migrate`",
+			len(pending), a.where(), pending[0].Name)
 	}
 	return nil
 }
@@ -206,4 +244,23 @@ func newLogger(c config.Log) *slog.Logger {
 		return slog.New(slog.NewJSONHandler(os.Stderr, opts))
 	}
 	return slog.New(slog.NewTextHandler(os.Stderr, opts))
+}
+
+// where names the database for messages: the PostgreSQL schema, or the
+// SQLite file.
+func (a *app) where() string {
+	if sqlite.IsURL(a.cfg.Database.URL) {
+		return fmt.Sprintf("file %q", a.repo.Schema())
+	}
+	return fmt.Sprintf("schema %q", a.repo.Schema())
+}
+
+// lockServe makes a daemon the only one on an embedded SQLite file (a
+// second refuses to start rather than send beside the first); PostgreSQL
+// replicas coordinate through the database and need no lock.
+func (a *app) lockServe() error {
+	if l, ok := a.repo.(interface{ LockServe() error }); ok {
+		return l.LockServe()
+	}
+	return nil
 }

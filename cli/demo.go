@@ -30,6 +30,9 @@ func runDemo(ctx context.Context, args []string, out io.Writer) error {
 		return err
 	}
 	defer a.close()
+	if err := a.lockServe(); err != nil {
+		return err
+	}
 	if _, err := a.repo.Migrate(ctx); err != nil {
 		return err
 	}
@@ -38,7 +41,7 @@ func runDemo(ctx context.Context, args []string, out io.Writer) error {
 		if err != nil {
 			return fmt.Errorf("reset demo data: %w", err)
 		}
-		fmt.Fprintf(out, "demo: removed %d demo borrowers and their notices from schema %q\n", n, a.repo.Schema())
+		fmt.Fprintf(out, "demo: removed %d demo borrowers and their notices from %s\n", n, a.where())
 	}
 	_, err = a.repo.GetCustomer(ctx, demoRefs[0])
 	seededBefore := err == nil
@@ -54,7 +57,7 @@ func runDemo(ctx context.Context, args []string, out io.Writer) error {
 		return err
 	}
 	outbox, _ := filepath.Abs(a.cfg.Outbox.Dir)
-	fmt.Fprintf(out, "demo: seeded %d borrowers in schema %q, queued %d notices\n", len(demoRefs), a.repo.Schema(), res.Total())
+	fmt.Fprintf(out, "demo: seeded %d borrowers in %s, queued %d notices\n", len(demoRefs), a.where(), res.Total())
 	if seededBefore && res.Total() == 0 {
 		fmt.Fprintf(out, "demo: the demo data was already there and today's reminders were queued on an earlier run, so nothing new is sent.\n"+
 			"      To start over: duebell demo --reset --config %s\n", c.config)

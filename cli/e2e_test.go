@@ -20,6 +20,9 @@ import (
 	"duebell/notify/sms/webhook"
 	"duebell/repo"
 	"duebell/repo/repotest"
+	"duebell/repo/sqlite"
+
+	"github.com/jmoiron/sqlx"
 )
 
 const (
@@ -77,8 +80,46 @@ type e2e struct {
 	base   string // http://addr
 	smtp   *smtptest.Server
 	sms    *smsGateway
-	repo   *repo.Repo
+	repo   e2eStore
 	clock  *fakeClock // the daemon's clock; one-shot commands take --at
+}
+
+// e2eStore is the daemon's store as the test reads it back.
+type e2eStore interface {
+	store
+	DB() *sqlx.DB
+	ListAttempts(ctx context.Context, notificationID int64) ([]repo.Attempt, error)
+}
+
+// forEachStore runs test against a daemon on each store: PostgreSQL and
+// the embedded SQLite file.
+func forEachStore(t *testing.T, test func(t *testing.T, store string)) {
+	for _, s := range []string{"postgres", "sqlite"} {
+		t.Run(s, func(t *testing.T) {
+			t.Parallel()
+			test(t, s)
+		})
+	}
+}
+
+// newE2EStore makes an empty, migrated store of kind store ("postgres" or
+// "sqlite") and returns it with the [database] table that names it.
+func newE2EStore(t *testing.T, store string) (e2eStore, string) {
+	t.Helper()
+	if store == "sqlite" {
+		u := "sqlite:" + filepath.Join(t.TempDir(), "duebell.db")
+		s, err := sqlite.Open(context.Background(), u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		if _, err := s.Migrate(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		return s, fmt.Sprintf("[database]\nurl = %q\n", u)
+	}
+	r, schema := repotest.NewWithURL(t)
+	return r, fmt.Sprintf("[database]\nurl = %q\nschema = %q\n", repotest.URL(), schema)
 }
 
 type fakeClock struct {
@@ -104,10 +145,13 @@ func (c *fakeClock) Set(rfc3339 string) {
 
 // startE2E starts the daemon in-process against a fresh schema, a real SMTP
 // server and the signature-checking webhook SMS gateway.
-func startE2E(t *testing.T) *e2e {
+func startE2E(t *testing.T) *e2e { return startE2EOn(t, "postgres") }
+
+// startE2EOn is startE2E on store ("postgres" or "sqlite").
+func startE2EOn(t *testing.T, store string) *e2e {
 	t.Helper()
 	gw := newSMSGateway(t)
-	e := startDaemon(t, "", fmt.Sprintf(`
+	e := startDaemonOn(t, store, "", fmt.Sprintf(`
 [sms]
 provider = "webhook"
 [sms.webhook]
@@ -123,14 +167,18 @@ secret = %q`, gw.URL, e2eSMSSecret))
 // the test's own `scan --at` and `dispatch --once --at` move notices.
 func startDaemon(t *testing.T, links, extra string) *e2e {
 	t.Helper()
-	r, schema := repotest.NewWithURL(t)
+	return startDaemonOn(t, "postgres", links, extra)
+}
+
+// startDaemonOn is startDaemon on store ("postgres" or "sqlite").
+func startDaemonOn(t *testing.T, store, links, extra string) *e2e {
+	t.Helper()
+	r, database := newE2EStore(t, store)
 	e := &e2e{t: t, smtp: smtptest.Start(t), repo: r, clock: &fakeClock{}}
 	e.clock.Set("2026-12-01T12:00:00+08:00")
 	e.config = filepath.Join(t.TempDir(), "duebell.toml")
 	cfg := fmt.Sprintf(`
-[database]
-url = %q
-schema = %q
+%s
 [http]
 listen = "127.0.0.1:0"
 [[admin.tokens]]
@@ -156,7 +204,7 @@ from = "billing@shop.example.com"
 from_name = "Example Shop"
 [log]
 level = "error"
-%s`, repotest.URL(), schema, e2eIngestToken, links, e.smtp.Host(), e.smtp.Port(), extra)
+%s`, database, e2eIngestToken, links, e.smtp.Host(), e.smtp.Port(), extra)
 	if err := os.WriteFile(e.config, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -247,7 +295,11 @@ func (e *e2e) notices() []e2eNotice {
 }
 
 func TestEndToEndDueDateReminders(t *testing.T) {
-	e := startE2E(t)
+	forEachStore(t, testEndToEndDueDateReminders)
+}
+
+func testEndToEndDueDateReminders(t *testing.T, store string) {
+	e := startE2EOn(t, store)
 
 	// The lender's backend pushes two borrowers and their plans.
 	e.call("PUT", "/api/v1/customers/li", `{"name":"李雷","phone":"13812345678","email":"li@example.net","locale":"zh-CN"}`, http.StatusCreated)

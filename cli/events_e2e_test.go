@@ -122,7 +122,11 @@ func wantOne(t *testing.T, what string, got []string, prefix string) string {
 
 func TestEventsCardUnboundEndToEnd(t *testing.T) {
 	t.Parallel()
-	e := startE2E(t)
+	forEachStore(t, testEventsCardUnboundEndToEnd)
+}
+
+func testEventsCardUnboundEndToEnd(t *testing.T, store string) {
+	e := startE2EOn(t, store)
 	e.seedBorrowers()
 	body := `{"ref":"unbind-alice-1","kind":"card_unbound","scope":"customer","customer_ref":"alice",
 		"occurred_at":"2026-12-05T09:55:00+08:00","payload":{"card_last4":"4321"}}`
@@ -168,7 +172,11 @@ func TestEventsCardUnboundEndToEnd(t *testing.T) {
 
 func TestEventsCardBoundEndToEnd(t *testing.T) {
 	t.Parallel()
-	e := startE2E(t)
+	forEachStore(t, testEventsCardBoundEndToEnd)
+}
+
+func testEventsCardBoundEndToEnd(t *testing.T, store string) {
+	e := startE2EOn(t, store)
 	e.seedBorrowers()
 	e.event("2026-12-05T10:00:00+08:00", `{"ref":"bind-bob","kind":"card_bound","scope":"plan","plan_ref":"bob-1",
 		"occurred_at":"2026-12-05T10:00:00+08:00","payload":{"card_last4":"1234"}}`, http.StatusCreated)
@@ -191,7 +199,11 @@ func TestEventsCardBoundEndToEnd(t *testing.T) {
 
 func TestEventsAutodebitFailedUsesSecurityWindow(t *testing.T) {
 	t.Parallel()
-	e := startE2E(t)
+	forEachStore(t, testEventsAutodebitFailedUsesSecurityWindow)
+}
+
+func testEventsAutodebitFailedUsesSecurityWindow(t *testing.T, store string) {
+	e := startE2EOn(t, store)
 	e.seedBorrowers()
 	// 07:30 in Shanghai: before the 09:00 window, inside the 07:00 security window.
 	e.event("2026-12-10T07:30:00+08:00", `{"ref":"fail-li","kind":"autodebit_failed","scope":"plan","plan_ref":"li-1",
@@ -234,7 +246,11 @@ func TestEventsAutodebitFailedUsesSecurityWindow(t *testing.T) {
 
 func TestEventsRepaymentEntryMovedToAll(t *testing.T) {
 	t.Parallel()
-	e := startE2E(t)
+	forEachStore(t, testEventsRepaymentEntryMovedToAll)
+}
+
+func testEventsRepaymentEntryMovedToAll(t *testing.T, store string) {
+	e := startE2EOn(t, store)
 	e.seedBorrowers()
 	e.call("PUT", "/api/v1/customers/dora", `{"name":"Dora","phone":"+8613900000004","email":"dora@example.net","locale":"en"}`, http.StatusCreated)
 	body := `{"ref":"moved-2026","kind":"repayment_entry_moved","scope":"all","occurred_at":"2026-12-05T10:00:00+08:00",
@@ -270,7 +286,11 @@ func TestEventsRepaymentEntryMovedToAll(t *testing.T) {
 
 func TestEventsPlanCancelledEndToEnd(t *testing.T) {
 	t.Parallel()
-	e := startE2E(t)
+	forEachStore(t, testEventsPlanCancelledEndToEnd)
+}
+
+func testEventsPlanCancelledEndToEnd(t *testing.T, store string) {
+	e := startE2EOn(t, store)
 	e.seedBorrowers()
 	// The due_soon reminders are queued before the window opens …
 	e.run("scan", "--at", "2026-12-07T08:00:00+08:00")
@@ -312,7 +332,11 @@ func TestEventsPlanCancelledEndToEnd(t *testing.T) {
 
 func TestEventsServiceClosedEndToEnd(t *testing.T) {
 	t.Parallel()
-	e := startE2E(t)
+	forEachStore(t, testEventsServiceClosedEndToEnd)
+}
+
+func testEventsServiceClosedEndToEnd(t *testing.T, store string) {
+	e := startE2EOn(t, store)
 	e.seedBorrowers()
 	e.putPlan("alice-1", "alice", "auto_debit", "4321", 100000) // alice paid the first bill
 	e.call("PUT", "/api/v1/customers/erin", `{"name":"Erin","phone":"+8613900000005","email":"erin@example.net","locale":"en"}`, http.StatusCreated)
@@ -342,7 +366,11 @@ func TestEventsServiceClosedEndToEnd(t *testing.T) {
 
 func TestEventsVerificationChangedHasNoLink(t *testing.T) {
 	t.Parallel()
-	e := startE2E(t)
+	forEachStore(t, testEventsVerificationChangedHasNoLink)
+}
+
+func testEventsVerificationChangedHasNoLink(t *testing.T, store string) {
+	e := startE2EOn(t, store)
 	e.seedBorrowers()
 	// 21:30 in Shanghai: after the 20:00 window, inside the 22:00 security window.
 	e.event("2026-12-05T21:30:00+08:00", `{"ref":"verif-li","kind":"verification_changed","scope":"customer","customer_ref":"li",

@@ -29,10 +29,10 @@ func runMigrate(ctx context.Context, args []string, out io.Writer) error {
 		return err
 	}
 	if len(applied) == 0 {
-		fmt.Fprintf(out, "schema %q is up to date\n", a.repo.Schema())
+		fmt.Fprintf(out, "%s is up to date\n", a.where())
 	}
 	for _, m := range applied {
-		fmt.Fprintf(out, "applied %s to schema %q\n", m, a.repo.Schema())
+		fmt.Fprintf(out, "applied %s to %s\n", m, a.where())
 	}
 	return nil
 }

@@ -35,6 +35,9 @@ func runServe(ctx context.Context, args []string, out io.Writer) error {
 		return err
 	}
 	defer a.close()
+	if err := a.lockServe(); err != nil {
+		return err
+	}
 	if *migrate {
 		if _, err := a.repo.Migrate(ctx); err != nil {
 			return err
