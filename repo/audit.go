@@ -23,15 +23,9 @@ type AuditEntry struct {
 // making the change, so the entry commits with it). detail is stored as
 // JSON; nil stores {}. A zero at means the database clock.
 func Audit(ctx context.Context, ext sqlx.ExtContext, at time.Time, actor, action, target string, detail any) error {
-	b := []byte("{}")
-	if detail != nil {
-		var err error
-		if b, err = json.Marshal(detail); err != nil {
-			return fmt.Errorf("audit %s: detail: %w", action, err)
-		}
-		if string(b) == "null" {
-			b = []byte("{}")
-		}
+	b, err := AuditDetail(action, detail)
+	if err != nil {
+		return err
 	}
 	var when *time.Time
 	if !at.IsZero() {
@@ -39,7 +33,7 @@ func Audit(ctx context.Context, ext sqlx.ExtContext, at time.Time, actor, action
 	}
 	if _, err := ext.ExecContext(ctx, `
 		INSERT INTO audit_log (at, actor, action, target, detail)
-		VALUES (coalesce($1, now()), $2, $3, $4, $5::jsonb)`, when, actor, action, target, string(b)); err != nil {
+		VALUES (coalesce($1, now()), $2, $3, $4, $5::jsonb)`, when, actor, action, target, b); err != nil {
 		return fmt.Errorf("audit %s: %w", action, err)
 	}
 	return nil
@@ -47,20 +41,13 @@ func Audit(ctx context.Context, ext sqlx.ExtContext, at time.Time, actor, action
 
 // AppendAudit writes e (its ID is ignored).
 func (r *Repo) AppendAudit(ctx context.Context, e AuditEntry) error {
-	var detail any
-	if len(e.Detail) > 0 {
-		detail = e.Detail
-	}
-	return Audit(ctx, r.db, e.At, e.Actor, e.Action, e.Target, detail)
+	return Audit(ctx, r.db, e.At, e.Actor, e.Action, e.Target, AuditDetailOf(e))
 }
 
 // ListAudit returns entries at or after since (zero: all), by actor when
 // actor is not empty, newest first, at most limit (default 100, max 1000).
 func (r *Repo) ListAudit(ctx context.Context, since time.Time, actor string, limit int) ([]AuditEntry, error) {
-	if limit <= 0 {
-		limit = 100
-	}
-	limit = min(limit, 1000)
+	limit = AuditListLimit(limit)
 	out := []AuditEntry{}
 	if err := r.db.SelectContext(ctx, &out, `
 		SELECT id, at, actor, action, target, detail FROM audit_log

@@ -124,7 +124,7 @@ func upsertInstallments(ctx context.Context, tx *sqlx.Tx, planID int64, in []Ins
 		return fmt.Errorf("check recorded payments: %w", err)
 	}
 	if len(below) > 0 {
-		return errPaidBelowRecorded(below[0].Seq, below[0].Paid, below[0].Recorded)
+		return PaidBelowRecorded(below[0].Seq, below[0].Paid, below[0].Recorded)
 	}
 	_, err := tx.ExecContext(ctx, `
 		INSERT INTO installments (plan_id, seq, due_date, amount, paid, status, paid_at)
@@ -207,25 +207,12 @@ type PaymentResult struct {
 // per confirm channel, not before PaidAt (suppressed when the customer opted
 // out of the channel or has no address on it).
 func (r *Repo) RecordPayment(ctx context.Context, in PaymentInput) (PaymentResult, error) {
-	switch {
-	case in.Amount == 0:
-		return PaymentResult{}, fmt.Errorf("record payment: amount must not be zero")
-	case in.Amount < 0 && in.Reason == "":
-		return PaymentResult{}, fmt.Errorf("record payment: a reversal needs a reason")
-	}
-	for _, ch := range in.ConfirmChannels {
-		if ch != "sms" && ch != "email" {
-			return PaymentResult{}, fmt.Errorf("record payment: unknown confirm channel %q", ch)
-		}
-	}
-	if in.Now.IsZero() {
-		in.Now = time.Now()
-	}
-	if in.PaidAt.IsZero() {
-		in.PaidAt = in.Now
+	in, err := in.Prepare()
+	if err != nil {
+		return PaymentResult{}, err
 	}
 	var res PaymentResult
-	err := r.withTx(ctx, func(tx *sqlx.Tx) error {
+	err = r.withTx(ctx, func(tx *sqlx.Tx) error {
 		var cur struct {
 			Installment
 			CustomerID int64 `db:"customer_id"`
@@ -248,7 +235,7 @@ func (r *Repo) RecordPayment(ctx context.Context, in PaymentInput) (PaymentResul
 				return fmt.Errorf("look up payment: %w", err)
 			}
 		}
-		if err := checkPaymentFits(cur.Installment, in.Amount); err != nil {
+		if err := CheckPaymentFits(cur.Installment, in.Amount); err != nil {
 			return err
 		}
 		if _, err := tx.ExecContext(ctx, `
@@ -257,8 +244,7 @@ func (r *Repo) RecordPayment(ctx context.Context, in PaymentInput) (PaymentResul
 			in.Reason, in.Actor); err != nil {
 			return fmt.Errorf("insert payment: %w", err)
 		}
-		res.Settled = cur.Status == InstallmentPending && cur.Paid < cur.Amount && cur.Paid+in.Amount >= cur.Amount
-		res.Reopened = cur.Status == InstallmentPaid && cur.Paid+in.Amount < cur.Amount
+		res.Settled, res.Reopened = PaymentEffect(cur.Installment, in.Amount)
 		if err := tx.GetContext(ctx, &res.Installment, `
 			UPDATE installments SET paid = paid + $2,
 				status  = CASE WHEN $3 THEN 'paid' WHEN $5 THEN 'pending' ELSE status END,
@@ -267,9 +253,8 @@ func (r *Repo) RecordPayment(ctx context.Context, in PaymentInput) (PaymentResul
 			return fmt.Errorf("update installment: %w", err)
 		}
 		if in.Amount < 0 {
-			if err := Audit(ctx, tx, in.Now, in.Actor, "payment.reverse",
-				fmt.Sprintf("plan:%s:%d", in.PlanRef, in.Seq), map[string]any{
-					"amount": in.Amount, "reason": in.Reason, "ref": in.Ref, "reopened": res.Reopened}); err != nil {
+			action, target, detail := ReversalAudit(in, res.Reopened)
+			if err := Audit(ctx, tx, in.Now, in.Actor, action, target, detail); err != nil {
 				return err
 			}
 		}
@@ -304,24 +289,10 @@ func (r *Repo) RecordPayment(ctx context.Context, in PaymentInput) (PaymentResul
 	return res, nil
 }
 
-// checkPaymentFits refuses a payment larger than what is still due on it
-// (an overpayment) and a reversal larger than what was paid: the same rule
-// as paid <= amount on a plan push. Amounts are bounded far below overflow
-// by the API; the checks are written so that they cannot overflow either.
-func checkPaymentFits(it Installment, amount int64) error {
-	switch {
-	case amount > 0 && amount > it.Amount-it.Paid:
-		return fmt.Errorf("installment %d: payment of %d exceeds the %d still due; overpayments are refused: %w",
-			it.Seq, amount, max(it.Amount-it.Paid, 0), ErrConflict)
-	case amount < 0 && -amount > it.Paid:
-		return fmt.Errorf("installment %d: reversal of %d exceeds the %d paid: %w", it.Seq, -amount, it.Paid, ErrConflict)
-	}
-	return nil
-}
+// checkPaymentFits is CheckPaymentFits, for the import's payments.
+func checkPaymentFits(it Installment, amount int64) error { return CheckPaymentFits(it, amount) }
 
-// errPaidBelowRecorded is the conflict of a plan push (single or imported)
-// whose paid is below what the payments endpoint recorded.
+// errPaidBelowRecorded is PaidBelowRecorded, for the import's plans.
 func errPaidBelowRecorded(seq int, paid, recorded int64) error {
-	return fmt.Errorf("installment %d: paid %d is below the %d recorded through the payments endpoint; "+
-		"omit paid to keep it, or record a reversal: %w", seq, paid, recorded, ErrConflict)
+	return PaidBelowRecorded(seq, paid, recorded)
 }

@@ -2,57 +2,210 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
 	"time"
+
+	"github.com/jmoiron/sqlx"
 
 	"duebell/repo"
 )
 
-// Not yet ported (repo/ingest.go).
+// UpsertCustomer creates or replaces the customer with c.Ref. created_at is
+// set once; updated_at is now on every write. An SMS opt-out duebell set
+// itself (sms_opt_out_reason) survives a push that clears it.
 func (s *Store) UpsertCustomer(ctx context.Context, c repo.Customer, now time.Time) (repo.Customer, error) {
-	panic("sqlite: not ported: UpsertCustomer")
+	var out repo.Customer
+	err := s.withTx(ctx, func(tx *sqlx.Tx) error {
+		return tx.GetContext(ctx, &out, `
+			INSERT INTO customers (ref, name, phone, email, locale, timezone, sms_opt_out, email_opt_out, created_at, updated_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9)
+			ON CONFLICT (ref) DO UPDATE SET
+				name = excluded.name, phone = excluded.phone, email = excluded.email,
+				locale = excluded.locale, timezone = excluded.timezone,
+				sms_opt_out = excluded.sms_opt_out OR customers.sms_opt_out_reason <> '', email_opt_out = excluded.email_opt_out,
+				updated_at = excluded.updated_at
+			RETURNING *`,
+			c.Ref, c.Name, c.Phone, c.Email, c.Locale, c.Timezone, c.SMSOptOut, c.EmailOptOut, now)
+	})
+	if err != nil {
+		return repo.Customer{}, fmt.Errorf("upsert customer: %w", err)
+	}
+	return out, nil
 }
 
-// Not yet ported (repo/ingest.go).
+// GetCustomer returns the customer with ref, or an error wrapping
+// repo.ErrNotFound.
 func (s *Store) GetCustomer(ctx context.Context, ref string) (repo.Customer, error) {
-	panic("sqlite: not ported: GetCustomer")
+	var c repo.Customer
+	if err := s.db.GetContext(ctx, &c, `SELECT * FROM customers WHERE ref = $1`, ref); err != nil {
+		return repo.Customer{}, ingestNotFound(err, fmt.Sprintf("customer %q", ref))
+	}
+	return c, nil
 }
 
-// Not yet ported (repo/ingest.go).
+// UpsertPlan creates or replaces plan p.Ref and its installments in one
+// transaction. The customer is p.CustomerRef (ErrNotFound when unknown). A
+// plan cannot move to another customer and an installment cannot be removed
+// (both ErrConflict, nothing written). A pending installment whose paid
+// reaches its amount is stored as paid, with paid_at kept or set to now.
 func (s *Store) UpsertPlan(ctx context.Context, p repo.Plan, now time.Time) (repo.Plan, error) {
-	panic("sqlite: not ported: UpsertPlan")
+	var out repo.Plan
+	err := s.withTx(ctx, func(tx *sqlx.Tx) error {
+		var customerID int64
+		if err := tx.GetContext(ctx, &customerID, `SELECT id FROM customers WHERE ref = $1`, p.CustomerRef); err != nil {
+			return ingestNotFound(err, fmt.Sprintf("customer %q", p.CustomerRef))
+		}
+		// ON CONFLICT … WHERE leaves another customer's plan untouched and
+		// returns no row, which is the conflict.
+		err := tx.GetContext(ctx, &out, `
+			INSERT INTO plans (ref, customer_id, merchant, title, currency, total, periods, status, repay_method, card_last4, created_at, updated_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11)
+			ON CONFLICT (ref) DO UPDATE SET
+				merchant = excluded.merchant, title = excluded.title, currency = excluded.currency,
+				total = excluded.total, periods = excluded.periods, status = excluded.status,
+				repay_method = excluded.repay_method, card_last4 = excluded.card_last4,
+				updated_at = excluded.updated_at
+			WHERE plans.customer_id = excluded.customer_id
+			RETURNING *`,
+			p.Ref, customerID, p.Merchant, p.Title, p.Currency, p.Total, p.Periods, p.Status, p.RepayMethod, p.CardLast4, now)
+		if err != nil {
+			if errors.Is(err, sql.ErrNoRows) {
+				return fmt.Errorf("plan %q belongs to another customer: %w", p.Ref, repo.ErrConflict)
+			}
+			return fmt.Errorf("upsert plan: %w", err)
+		}
+		out.CustomerRef = p.CustomerRef
+		if err := ingestUpsertInstallments(ctx, tx, out.ID, p.Installments, now); err != nil {
+			return err
+		}
+		out.Installments, err = ingestInstallmentsOf(ctx, tx, out.ID)
+		return err
+	})
+	if err != nil {
+		return repo.Plan{}, err
+	}
+	return out, nil
 }
 
-// Not yet ported (repo/ingest.go).
+// ingestInstallment is one pushed installment as the statements below read
+// it from a JSON array: paid is null when the push keeps the stored paid,
+// paid_at (Unix micros) null when the push did not say.
+type ingestInstallment struct {
+	Seq     int    `json:"seq"`
+	DueDate string `json:"due_date"`
+	Amount  int64  `json:"amount"`
+	Paid    *int64 `json:"paid"`
+	Status  string `json:"status"`
+	PaidAt  *int64 `json:"paid_at"`
+}
+
+// ingestUpsertInstallments writes a plan's pushed installments in one
+// statement, reading them from a JSON array where PostgreSQL unnests arrays.
+// The write transaction owns the file, so nothing adds installments between
+// the checks and the write.
+func ingestUpsertInstallments(ctx context.Context, tx *sqlx.Tx, planID int64, in []repo.Installment, now time.Time) error {
+	rows := make([]ingestInstallment, len(in))
+	for i, it := range in {
+		rows[i] = ingestInstallment{Seq: it.Seq, DueDate: it.DueDate.String(), Amount: it.Amount, Status: it.Status}
+		if !it.KeepPaid {
+			rows[i].Paid = &in[i].Paid
+		}
+		if it.PaidAt != nil {
+			us := it.PaidAt.UnixMicro()
+			rows[i].PaidAt = &us
+		}
+	}
+	b, err := json.Marshal(rows)
+	if err != nil {
+		return fmt.Errorf("upsert installments: %w", err)
+	}
+	pushed := string(b)
+	var missing []int64
+	if err := tx.SelectContext(ctx, &missing, `
+		SELECT seq FROM installments
+		WHERE plan_id = $1 AND seq NOT IN (SELECT value ->> 'seq' FROM json_each($2))
+		ORDER BY seq LIMIT 1`, planID, pushed); err != nil {
+		return fmt.Errorf("check installments: %w", err)
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("installment %d is missing from the plan; installments cannot be removed, mark them waived: %w", missing[0], repo.ErrConflict)
+	}
+	// Payments recorded through the payments endpoint win over a stale
+	// push: a push may not set paid below their sum.
+	var below []struct {
+		Seq      int   `db:"seq"`
+		Paid     int64 `db:"paid"`
+		Recorded int64 `db:"recorded"`
+	}
+	if err := tx.SelectContext(ctx, &below, `
+		SELECT seq, paid, recorded FROM (
+			SELECT cur.seq, j.value ->> 'paid' AS paid,
+				(SELECT coalesce(sum(amount), 0) FROM payments WHERE installment_id = cur.id) AS recorded
+			FROM json_each($2) j
+			JOIN installments cur ON cur.plan_id = $1 AND cur.seq = j.value ->> 'seq')
+		WHERE paid < recorded ORDER BY seq LIMIT 1`, planID, pushed); err != nil {
+		return fmt.Errorf("check recorded payments: %w", err)
+	}
+	if len(below) > 0 {
+		return repo.PaidBelowRecorded(below[0].Seq, below[0].Paid, below[0].Recorded)
+	}
+	// WHERE true: an upsert's SELECT needs a WHERE before ON CONFLICT.
+	if _, err := tx.ExecContext(ctx, `
+		INSERT INTO installments (plan_id, seq, due_date, amount, paid, status, paid_at)
+		SELECT $1, seq, due_date, amount, paid, status,
+			CASE WHEN status = 'paid' THEN coalesce(pushed_paid_at, cur_paid_at, $3) END
+		FROM (
+			SELECT seq, due_date, amount, paid, pushed_paid_at, cur_paid_at,
+				CASE WHEN pushed_status = 'pending' AND paid >= amount THEN 'paid' ELSE pushed_status END AS status
+			FROM (
+				SELECT j.value ->> 'seq' AS seq, j.value ->> 'due_date' AS due_date,
+					j.value ->> 'amount' AS amount, j.value ->> 'status' AS pushed_status,
+					coalesce(j.value ->> 'paid', cur.paid, 0) AS paid,
+					j.value ->> 'paid_at' AS pushed_paid_at, cur.paid_at AS cur_paid_at
+				FROM json_each($2) j
+				LEFT JOIN installments cur ON cur.plan_id = $1 AND cur.seq = j.value ->> 'seq'
+				ORDER BY j.key))
+		WHERE true
+		ON CONFLICT (plan_id, seq) DO UPDATE SET
+			due_date = excluded.due_date, amount = excluded.amount, paid = excluded.paid,
+			status = excluded.status, paid_at = excluded.paid_at`,
+		planID, pushed, now); err != nil {
+		return fmt.Errorf("upsert installments: %w", err)
+	}
+	return nil
+}
+
+// GetPlan returns plan ref with its installments ordered by seq.
 func (s *Store) GetPlan(ctx context.Context, ref string) (repo.Plan, error) {
-	panic("sqlite: not ported: GetPlan")
+	var p repo.Plan
+	if err := s.db.GetContext(ctx, &p, `
+		SELECT p.*, c.ref AS customer_ref FROM plans p JOIN customers c ON c.id = p.customer_id
+		WHERE p.ref = $1`, ref); err != nil {
+		return repo.Plan{}, ingestNotFound(err, fmt.Sprintf("plan %q", ref))
+	}
+	var err error
+	if p.Installments, err = ingestInstallmentsOf(ctx, s.db, p.ID); err != nil {
+		return repo.Plan{}, err
+	}
+	return p, nil
 }
 
-// Not yet ported (repo/ingest.go).
-func (s *Store) RecordPayment(ctx context.Context, in repo.PaymentInput) (repo.PaymentResult, error) {
-	panic("sqlite: not ported: RecordPayment")
+func ingestInstallmentsOf(ctx context.Context, q sqlx.QueryerContext, planID int64) ([]repo.Installment, error) {
+	var out []repo.Installment
+	if err := sqlx.SelectContext(ctx, q, &out, `SELECT * FROM installments WHERE plan_id = $1 ORDER BY seq`, planID); err != nil {
+		return nil, fmt.Errorf("list installments: %w", err)
+	}
+	return out, nil
 }
 
-// Not yet ported (repo/links.go).
-func (s *Store) GetLinkTarget(ctx context.Context, notificationID int64) (repo.LinkTarget, error) {
-	panic("sqlite: not ported: GetLinkTarget")
-}
-
-// Not yet ported (repo/console_sessions.go).
-func (s *Store) RevokeConsoleSession(ctx context.Context, id string, expires, now time.Time) error {
-	panic("sqlite: not ported: RevokeConsoleSession")
-}
-
-// Not yet ported (repo/console_sessions.go).
-func (s *Store) ConsoleSessionRevoked(ctx context.Context, id string) (bool, error) {
-	panic("sqlite: not ported: ConsoleSessionRevoked")
-}
-
-// Not yet ported (repo/audit.go).
-func (s *Store) AppendAudit(ctx context.Context, e repo.AuditEntry) error {
-	panic("sqlite: not ported: AppendAudit")
-}
-
-// Not yet ported (repo/audit.go).
-func (s *Store) ListAudit(ctx context.Context, since time.Time, actor string, limit int) ([]repo.AuditEntry, error) {
-	panic("sqlite: not ported: ListAudit")
+// ingestNotFound turns sql.ErrNoRows into repo.ErrNotFound with context, as
+// the PostgreSQL store does.
+func ingestNotFound(err error, what string) error {
+	if errors.Is(err, sql.ErrNoRows) {
+		return fmt.Errorf("%s: %w", what, repo.ErrNotFound)
+	}
+	return fmt.Errorf("%s: %w", what, err)
 }

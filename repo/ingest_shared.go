@@ -1,0 +1,107 @@
+package repo
+
+import (
+	"encoding/json"
+	"fmt"
+	"time"
+)
+
+// This file holds the ingest rules both stores keep in Go (PostgreSQL here,
+// SQLite in repo/sqlite), so that each is written once.
+
+// Prepare checks a payment before any store looks at it and fills its
+// defaults: the amount is not zero, a reversal has a reason, confirm
+// channels are sms or email; a zero Now is the wall clock and a zero PaidAt
+// is Now.
+func (in PaymentInput) Prepare() (PaymentInput, error) {
+	switch {
+	case in.Amount == 0:
+		return in, fmt.Errorf("record payment: amount must not be zero")
+	case in.Amount < 0 && in.Reason == "":
+		return in, fmt.Errorf("record payment: a reversal needs a reason")
+	}
+	for _, ch := range in.ConfirmChannels {
+		if ch != "sms" && ch != "email" {
+			return in, fmt.Errorf("record payment: unknown confirm channel %q", ch)
+		}
+	}
+	if in.Now.IsZero() {
+		in.Now = time.Now()
+	}
+	if in.PaidAt.IsZero() {
+		in.PaidAt = in.Now
+	}
+	return in, nil
+}
+
+// PaymentEffect says what adding amount does to installment cur: settled
+// when it brings a pending installment's paid up to its amount, reopened
+// when a reversal takes a paid installment below it.
+func PaymentEffect(cur Installment, amount int64) (settled, reopened bool) {
+	settled = cur.Status == InstallmentPending && cur.Paid < cur.Amount && cur.Paid+amount >= cur.Amount
+	reopened = cur.Status == InstallmentPaid && cur.Paid+amount < cur.Amount
+	return settled, reopened
+}
+
+// CheckPaymentFits refuses a payment larger than what is still due on it
+// (an overpayment) and a reversal larger than what was paid: the same rule
+// as paid <= amount on a plan push. Amounts are bounded far below overflow
+// by the API; the checks are written so that they cannot overflow either.
+func CheckPaymentFits(it Installment, amount int64) error {
+	switch {
+	case amount > 0 && amount > it.Amount-it.Paid:
+		return fmt.Errorf("installment %d: payment of %d exceeds the %d still due; overpayments are refused: %w",
+			it.Seq, amount, max(it.Amount-it.Paid, 0), ErrConflict)
+	case amount < 0 && -amount > it.Paid:
+		return fmt.Errorf("installment %d: reversal of %d exceeds the %d paid: %w", it.Seq, -amount, it.Paid, ErrConflict)
+	}
+	return nil
+}
+
+// ReversalAudit is the audit entry a reversal (a negative payment) leaves:
+// action, target and detail.
+func ReversalAudit(in PaymentInput, reopened bool) (action, target string, detail map[string]any) {
+	return "payment.reverse", fmt.Sprintf("plan:%s:%d", in.PlanRef, in.Seq), map[string]any{
+		"amount": in.Amount, "reason": in.Reason, "ref": in.Ref, "reopened": reopened}
+}
+
+// PaidBelowRecorded is the conflict of a plan push (single or imported)
+// whose paid is below what the payments endpoint recorded.
+func PaidBelowRecorded(seq int, paid, recorded int64) error {
+	return fmt.Errorf("installment %d: paid %d is below the %d recorded through the payments endpoint; "+
+		"omit paid to keep it, or record a reversal: %w", seq, paid, recorded, ErrConflict)
+}
+
+// AuditDetail is the JSON an audit entry stores for detail: nil (or
+// anything that marshals to null) is {}.
+func AuditDetail(action string, detail any) (string, error) {
+	if detail == nil {
+		return "{}", nil
+	}
+	b, err := json.Marshal(detail)
+	if err != nil {
+		return "", fmt.Errorf("audit %s: detail: %w", action, err)
+	}
+	if string(b) == "null" {
+		return "{}", nil
+	}
+	return string(b), nil
+}
+
+// AuditDetailOf is what AppendAudit stores for an entry's raw detail: an
+// empty one is nil (stored as {}).
+func AuditDetailOf(e AuditEntry) any {
+	if len(e.Detail) > 0 {
+		return e.Detail
+	}
+	return nil
+}
+
+// AuditListLimit is how many entries ListAudit returns for limit: 100 when
+// not positive, at most 1000.
+func AuditListLimit(limit int) int {
+	if limit <= 0 {
+		return 100
+	}
+	return min(limit, 1000)
+}

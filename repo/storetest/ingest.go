@@ -1,0 +1,235 @@
+package storetest
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"duebell/repo"
+)
+
+// The ingest area: customers, plans and installments as the lender pushes
+// them, payments, repayment link targets, console sessions and the audit log.
+
+func init() {
+	register("Ingest", func(t *testing.T, open Opener) {
+		t.Run("UpsertCustomerIdempotent", func(t *testing.T) { t.Parallel(); ingestUpsertCustomerIdempotent(t, open(t)) })
+		t.Run("UpsertPlanIdempotent", func(t *testing.T) { t.Parallel(); ingestUpsertPlanIdempotent(t, open(t)) })
+		t.Run("UpsertPlanInstallmentStates", func(t *testing.T) { t.Parallel(); ingestUpsertPlanInstallmentStates(t, open(t)) })
+		t.Run("UpsertPlanRefusals", func(t *testing.T) { t.Parallel(); ingestUpsertPlanRefusals(t, open(t)) })
+	})
+}
+
+// ingestDues are the due dates of a three-month plan.
+var ingestDues = []repo.Date{repo.NewDate(2026, 11, 15), repo.NewDate(2026, 12, 15), repo.NewDate(2027, 1, 15)}
+
+func ingestUpsertCustomerIdempotent(t *testing.T, s Store) {
+	ctx := context.Background()
+	first := Customer(t, s, "c1")
+	if first.ID == 0 || first.Ref != "c1" || first.Phone != "+8613812345678" || first.Locale != "zh-CN" ||
+		first.Timezone != "Asia/Shanghai" || first.SMSOptOut || !first.CreatedAt.Equal(Now) || !first.UpdatedAt.Equal(Now) {
+		t.Fatalf("first upsert = %+v", first)
+	}
+	c := first
+	c.Name, c.Email, c.Locale, c.SMSOptOut, c.EmailOptOut = "李四", "", "en", true, true
+	later := Now.Add(time.Hour)
+	second, err := s.UpsertCustomer(ctx, c, later)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if second.ID != first.ID || second.Name != "李四" || second.Email != "" || second.Locale != "en" ||
+		!second.SMSOptOut || !second.EmailOptOut {
+		t.Errorf("second upsert = %+v, want the same customer replaced", second)
+	}
+	if !second.CreatedAt.Equal(Now) || !second.UpdatedAt.Equal(later) {
+		t.Errorf("created_at %v updated_at %v, want %v and %v", second.CreatedAt, second.UpdatedAt, Now, later)
+	}
+	got, err := s.GetCustomer(ctx, "c1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.ID != first.ID || got.Name != "李四" || got.Locale != "en" || !got.SMSOptOut || !got.EmailOptOut ||
+		!got.CreatedAt.Equal(Now) || !got.UpdatedAt.Equal(later) {
+		t.Errorf("GetCustomer = %+v", got)
+	}
+	// Clearing the opt-outs the lender set is the lender's right.
+	c.SMSOptOut, c.EmailOptOut = false, false
+	if third, err := s.UpsertCustomer(ctx, c, later.Add(time.Hour)); err != nil || third.SMSOptOut || third.EmailOptOut {
+		t.Errorf("third upsert = %+v, %v; want both opt-outs cleared", third, err)
+	}
+	if other := Customer(t, s, "c2"); other.ID == first.ID {
+		t.Errorf("a second ref got the first customer's id %d", other.ID)
+	}
+	if _, err := s.GetCustomer(ctx, "nobody"); !errors.Is(err, repo.ErrNotFound) {
+		t.Errorf("GetCustomer(unknown) error = %v, want ErrNotFound", err)
+	}
+}
+
+func ingestUpsertPlanIdempotent(t *testing.T, s Store) {
+	ctx := context.Background()
+	Customer(t, s, "c1")
+	first := Plan(t, s, "p1", "c1", ingestDues, func(p *repo.Plan) {
+		p.Installments[0].Paid = 50000 // pending but fully paid: stored as paid, at now
+		p.CardLast4 = "1234"
+	})
+	if first.ID == 0 || first.CustomerRef != "c1" || first.CustomerID == 0 || first.CardLast4 != "1234" ||
+		!first.CreatedAt.Equal(Now) || len(first.Installments) != 3 {
+		t.Fatalf("plan = %+v", first)
+	}
+	i1 := first.Installments[0]
+	if i1.Status != repo.InstallmentPaid || i1.Paid != 50000 || i1.PaidAt == nil || !i1.PaidAt.Equal(Now) {
+		t.Errorf("installment 1 = %+v, want paid at %v", i1, Now)
+	}
+	if i2 := first.Installments[1]; i2.Status != repo.InstallmentPending || i2.PaidAt != nil || i2.Paid != 0 ||
+		i2.DueDate != ingestDues[1] || i2.Amount != 50000 {
+		t.Errorf("installment 2 = %+v, want pending", i2)
+	}
+
+	later := Now.Add(time.Hour)
+	p := first
+	p.Title, p.Status = "iPhone 17 Pro 12期", repo.PlanCancelled
+	p.Installments = []repo.Installment{first.Installments[2], first.Installments[1], first.Installments[0]} // any order
+	p.Installments[0].DueDate = repo.NewDate(2027, 2, 1)
+	second, err := s.UpsertPlan(ctx, p, later)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if second.ID != first.ID || second.Title != "iPhone 17 Pro 12期" || second.Status != repo.PlanCancelled ||
+		!second.CreatedAt.Equal(Now) || !second.UpdatedAt.Equal(later) {
+		t.Errorf("second upsert = %+v", second)
+	}
+	for i, it := range second.Installments {
+		if it.Seq != i+1 || it.ID != first.Installments[i].ID {
+			t.Errorf("installment %d = seq %d id %d, want seq %d id %d (ordered by seq, same rows)",
+				i, it.Seq, it.ID, i+1, first.Installments[i].ID)
+		}
+	}
+	if pa := second.Installments[0].PaidAt; pa == nil || !pa.Equal(Now) {
+		t.Errorf("paid_at of an already paid installment = %v, want it kept at %v", pa, Now)
+	}
+	if d := second.Installments[2].DueDate; d != repo.NewDate(2027, 2, 1) {
+		t.Errorf("installment 3 due %v, want 2027-02-01", d)
+	}
+
+	got, err := s.GetPlan(ctx, "p1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.ID != first.ID || got.CustomerRef != "c1" || got.Title != second.Title || len(got.Installments) != 3 ||
+		got.Installments[2].Seq != 3 || got.Installments[2].DueDate != repo.NewDate(2027, 2, 1) ||
+		got.Installments[0].Status != repo.InstallmentPaid || !got.UpdatedAt.Equal(later) {
+		t.Errorf("GetPlan = %+v", got)
+	}
+	if _, err := s.GetPlan(ctx, "nope"); !errors.Is(err, repo.ErrNotFound) {
+		t.Errorf("GetPlan(unknown) error = %v, want ErrNotFound", err)
+	}
+}
+
+// ingestUpsertPlanInstallmentStates: what a push says about each
+// installment's state, and what it leaves as stored.
+func ingestUpsertPlanInstallmentStates(t *testing.T, s Store) {
+	ctx := context.Background()
+	Customer(t, s, "c1")
+	paidAt := Now.Add(-48 * time.Hour)
+	Plan(t, s, "p1", "c1", ingestDues, func(p *repo.Plan) {
+		p.Installments[0].Status, p.Installments[0].Paid, p.Installments[0].PaidAt = repo.InstallmentPaid, 50000, &paidAt
+		p.Installments[1].Status = repo.InstallmentWaived
+		p.Installments[2].Paid = 20000 // partly paid: stays pending
+	})
+	got, err := s.GetPlan(ctx, "p1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	is := got.Installments
+	if is[0].Status != repo.InstallmentPaid || is[0].PaidAt == nil || !is[0].PaidAt.Equal(paidAt) {
+		t.Errorf("installment 1 = %+v, want paid at the pushed %v", is[0], paidAt)
+	}
+	if is[1].Status != repo.InstallmentWaived || is[1].PaidAt != nil {
+		t.Errorf("installment 2 = %+v, want waived without paid_at", is[1])
+	}
+	if is[2].Status != repo.InstallmentPending || is[2].Paid != 20000 || is[2].PaidAt != nil {
+		t.Errorf("installment 3 = %+v, want pending with 20000 paid", is[2])
+	}
+
+	// A push that does not say paid keeps the stored one, and a paid
+	// installment pushed as pending again is reopened without paid_at.
+	p := got
+	for i := range p.Installments {
+		p.Installments[i].Paid, p.Installments[i].KeepPaid, p.Installments[i].PaidAt = 0, true, nil
+	}
+	p.Installments[0].Status, p.Installments[0].KeepPaid = repo.InstallmentPending, false
+	out, err := s.UpsertPlan(ctx, p, Now.Add(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	is = out.Installments
+	if is[0].Status != repo.InstallmentPending || is[0].Paid != 0 || is[0].PaidAt != nil {
+		t.Errorf("installment 1 = %+v, want pending again with nothing paid", is[0])
+	}
+	if is[2].Status != repo.InstallmentPending || is[2].Paid != 20000 {
+		t.Errorf("installment 3 = %+v, want its 20000 paid kept", is[2])
+	}
+	// Keeping paid that reaches the amount settles it at now.
+	p.Installments[2].KeepPaid, p.Installments[2].Paid = false, 50000
+	later := Now.Add(2 * time.Hour)
+	if out, err = s.UpsertPlan(ctx, p, later); err != nil {
+		t.Fatal(err)
+	}
+	if it := out.Installments[2]; it.Status != repo.InstallmentPaid || it.PaidAt == nil || !it.PaidAt.Equal(later) {
+		t.Errorf("installment 3 = %+v, want paid at %v", it, later)
+	}
+	// A new installment pushed with KeepPaid starts at nothing paid.
+	p = out
+	p.Periods = 4
+	p.Installments = append(p.Installments, repo.Installment{Seq: 4, DueDate: repo.NewDate(2027, 2, 15),
+		Amount: 50000, Status: repo.InstallmentPending, KeepPaid: true})
+	if out, err = s.UpsertPlan(ctx, p, later); err != nil {
+		t.Fatal(err)
+	}
+	if len(out.Installments) != 4 || out.Installments[3].Paid != 0 || out.Installments[3].Status != repo.InstallmentPending {
+		t.Errorf("installments = %+v, want a fourth, unpaid", out.Installments)
+	}
+}
+
+func ingestUpsertPlanRefusals(t *testing.T, s Store) {
+	ctx := context.Background()
+	Customer(t, s, "c1")
+	Customer(t, s, "c2")
+	orig := Plan(t, s, "p1", "c1", ingestDues)
+
+	tests := []struct {
+		name string
+		edit func(p *repo.Plan)
+		want error
+		msg  string
+	}{
+		{"unknown customer", func(p *repo.Plan) { p.Ref, p.CustomerRef = "p2", "nobody" }, repo.ErrNotFound, `customer "nobody"`},
+		{"moved to another customer", func(p *repo.Plan) { p.CustomerRef = "c2" }, repo.ErrConflict, "another customer"},
+		{"installment removed", func(p *repo.Plan) { p.Installments = p.Installments[:1] }, repo.ErrConflict, "installment 2 is missing"},
+		{"all installments removed", func(p *repo.Plan) { p.Installments = nil }, repo.ErrConflict, "installment 1 is missing"},
+	}
+	for _, tt := range tests {
+		p := orig
+		p.Installments = append([]repo.Installment(nil), orig.Installments...)
+		p.Title = "changed"
+		p.Installments[0].Amount = 1
+		tt.edit(&p)
+		_, err := s.UpsertPlan(ctx, p, Now.Add(time.Hour))
+		if !errors.Is(err, tt.want) || !strings.Contains(err.Error(), tt.msg) {
+			t.Errorf("%s: error = %v, want %v saying %q", tt.name, err, tt.want, tt.msg)
+		}
+	}
+	got, err := s.GetPlan(ctx, "p1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Title != orig.Title || got.CustomerRef != "c1" || len(got.Installments) != 3 ||
+		got.Installments[0].Amount != 50000 || !got.UpdatedAt.Equal(Now) {
+		t.Errorf("plan changed by a refused upsert: %+v", got)
+	}
+	if _, err := s.GetPlan(ctx, "p2"); !errors.Is(err, repo.ErrNotFound) {
+		t.Errorf("plan of an unknown customer: GetPlan error = %v, want ErrNotFound", err)
+	}
+}
