@@ -68,7 +68,10 @@ func ImportCustomerRefs(in []ImportCustomer) []string {
 
 // DecideImportCustomer returns the customer as the line stores it and what
 // the line does, given the stored customer (found false: none). An opt-out
-// the line leaves out is kept (false for a new customer).
+// the line leaves out is kept (false for a new customer). An SMS opt-out
+// duebell set itself (the provider reported the number unsubscribed) is
+// kept whatever the line says, as UpsertCustomer keeps it: the provider
+// would refuse the number anyway (README, "unsubscribed").
 func DecideImportCustomer(ic ImportCustomer, cur Customer, found bool) (Customer, ImportLineResult) {
 	c := ic.Customer
 	if ic.KeepSMSOptOut {
@@ -76,6 +79,9 @@ func DecideImportCustomer(ic ImportCustomer, cur Customer, found bool) (Customer
 	}
 	if ic.KeepEmailOptOut {
 		c.EmailOptOut = found && cur.EmailOptOut
+	}
+	if found && cur.SMSOptOutReason != "" {
+		c.SMSOptOut = true
 	}
 	res := ImportLineResult{Line: ic.Line, Kind: "customer", Ref: c.Ref, Outcome: ImportCreated}
 	if found {
@@ -203,7 +209,7 @@ func (st ImportPlanState) decide(ip ImportPlan, now time.Time) (Plan, ImportOutc
 		case it.KeepPaid:
 			it.Paid = 0
 		case had && it.Paid < old.Recorded:
-			return p, "", errPaidBelowRecorded(it.Seq, it.Paid, old.Recorded)
+			return p, "", PaidBelowRecorded(it.Seq, it.Paid, old.Recorded)
 		}
 		if it.Status == InstallmentPending && it.Paid >= it.Amount {
 			it.Status = InstallmentPaid
@@ -317,7 +323,7 @@ func DecideImportPayments(in []ImportPayment, targets []ImportPaymentTarget, kno
 			out[i] = ImportLineResult{Line: ip.Line, Kind: "payment", Ref: p.Ref, Outcome: ImportUnchanged}
 			continue
 		}
-		if err := checkPaymentFits(cur.Installment, p.Amount); err != nil {
+		if err := CheckPaymentFits(cur.Installment, p.Amount); err != nil {
 			out[i] = ImportRefusal(ip.Line, "payment", p.Ref, err)
 			continue
 		}
@@ -326,9 +332,9 @@ func DecideImportPayments(in []ImportPayment, targets []ImportPaymentTarget, kno
 		if paidAt.IsZero() {
 			paidAt = now
 		}
+		settles, _ := PaymentEffect(cur.Installment, p.Amount)
 		w = append(w, ImportPaymentWrite{InstallmentID: cur.ID, PlanID: cur.PlanID, CustomerID: cur.CustomerID,
-			Ref: p.Ref, Amount: p.Amount, PaidAt: paidAt,
-			Settles: cur.Status == InstallmentPending && cur.Paid < cur.Amount && cur.Paid+p.Amount >= cur.Amount})
+			Ref: p.Ref, Amount: p.Amount, PaidAt: paidAt, Settles: settles})
 	}
 	return out, w
 }
