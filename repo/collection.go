@@ -41,7 +41,7 @@ SELECT h.customer_id,
 	(SELECT count(*) FROM notifications x
 	 WHERE x.customer_id = h.customer_id AND x.status = 'sending' AND x.lease_owner <> $1
 	   AND x.lease_expires_at >= $2 AND x.kind = ANY($3)) AS in_flight
-FROM (SELECT customer_id, array_agg(id) AS ids FROM held GROUP BY customer_id) h`
+FROM (SELECT customer_id, array_agg(id ORDER BY id) AS ids FROM held GROUP BY customer_id) h`
 
 // CollectionCounts reads, for every customer with a collection notice owner
 // holds as of now, what the contact limits need (see CollectionCount), in
@@ -62,7 +62,7 @@ func (r *Repo) CollectionCounts(ctx context.Context, owner string, now, since ti
 		if err := rows.Scan(&c.CustomerID, &sent, &held, &c.InFlight); err != nil {
 			return nil, fmt.Errorf("collection counts: %w", err)
 		}
-		c.Sent = microsToTimes(sent)
+		c.Sent = MicrosToTimes(sent)
 		c.Held = held
 		out[c.CustomerID] = c
 	}
@@ -81,10 +81,12 @@ func (r *Repo) CollectionSent(ctx context.Context, customerID int64, since time.
 		customerID, since, pq.Array(kinds)).Scan(&sent); err != nil {
 		return nil, fmt.Errorf("collection sent: %w", err)
 	}
-	return microsToTimes(sent), nil
+	return MicrosToTimes(sent), nil
 }
 
-func microsToTimes(us []int64) []time.Time {
+// MicrosToTimes turns Unix microseconds into instants, as both stores read
+// a list of sent times.
+func MicrosToTimes(us []int64) []time.Time {
 	out := make([]time.Time, len(us))
 	for i, u := range us {
 		out[i] = time.UnixMicro(u)

@@ -208,12 +208,7 @@ func (r *Repo) FinishNotifications(ctx context.Context, owner string, now time.T
 		ids = append(ids, o.ID)
 		statuses = append(statuses, o.Status)
 		reasons = append(reasons, o.Reason)
-		var next *time.Time
-		if !o.NextAttemptAt.IsZero() {
-			t := o.NextAttemptAt
-			next = &t
-		}
-		nextAts = append(nextAts, next)
+		nextAts = append(nextAts, o.NextAt())
 		deferred = append(deferred, o.Deferred)
 		templates = append(templates, o.Template)
 		recipients = append(recipients, o.Recipient)
@@ -270,7 +265,7 @@ func (r *Repo) FinishNotifications(ctx context.Context, owner string, now time.T
 			pq.Array(lastErrs), pq.Array(sentAts)); err != nil {
 			return fmt.Errorf("finish notifications: %w", err)
 		}
-		if ids := sentIDs(outs); len(ids) > 0 {
+		if ids := SentIDs(outs); len(ids) > 0 {
 			if err := exec(tx, applyReceipts, pq.Array(ids), now); err != nil {
 				return fmt.Errorf("apply stored receipts: %w", err)
 			}

@@ -31,33 +31,33 @@ const (
 	ScopeAll      = "all"
 )
 
-// eventRule is how the scan turns one kind of event into notices.
-type eventRule struct {
-	scopes []string
-	// pickPlan: with scope customer or all, the notice names the customer's
+// EventRule is how the scan turns one kind of event into notices.
+type EventRule struct {
+	Scopes []string
+	// PickPlan: with scope customer or all, the notice names the customer's
 	// active plan with the earliest unpaid installment (else the newest
 	// active plan), for the template's title and merchant.
-	pickPlan bool
-	// installment: the notice names the plan's next unpaid installment
+	PickPlan bool
+	// Installment: the notice names the plan's next unpaid installment
 	// (autodebit_failed: the one in payload "seq" when given), so templates
 	// get its due date and amount.
-	installment bool
-	// needsActivePlan: without an active plan the event changes nothing the
+	Installment bool
+	// NeedsActivePlan: without an active plan the event changes nothing the
 	// borrower repays, so no notice is queued.
-	needsActivePlan bool
-	// needsInstallment: without an installment to name there is nothing to
+	NeedsActivePlan bool
+	// NeedsInstallment: without an installment to name there is nothing to
 	// ask for (autodebit_failed on a plan with nothing unpaid).
-	needsInstallment bool
+	NeedsInstallment bool
 }
 
-var eventRules = map[string]eventRule{
-	EventCardUnbound:         {scopes: []string{ScopeCustomer, ScopePlan}, pickPlan: true, installment: true, needsActivePlan: true},
-	EventCardBound:           {scopes: []string{ScopeCustomer, ScopePlan}, pickPlan: true, needsActivePlan: true},
-	EventAutodebitFailed:     {scopes: []string{ScopePlan}, installment: true, needsInstallment: true},
-	EventRepaymentEntryMoved: {scopes: []string{ScopeCustomer, ScopePlan, ScopeAll}},
-	EventPlanCancelled:       {scopes: []string{ScopePlan}},
-	EventServiceClosed:       {scopes: []string{ScopeCustomer, ScopeAll}, pickPlan: true, installment: true},
-	EventVerificationChanged: {scopes: []string{ScopeCustomer}, pickPlan: true},
+var eventRules = map[string]EventRule{
+	EventCardUnbound:         {Scopes: []string{ScopeCustomer, ScopePlan}, PickPlan: true, Installment: true, NeedsActivePlan: true},
+	EventCardBound:           {Scopes: []string{ScopeCustomer, ScopePlan}, PickPlan: true, NeedsActivePlan: true},
+	EventAutodebitFailed:     {Scopes: []string{ScopePlan}, Installment: true, NeedsInstallment: true},
+	EventRepaymentEntryMoved: {Scopes: []string{ScopeCustomer, ScopePlan, ScopeAll}},
+	EventPlanCancelled:       {Scopes: []string{ScopePlan}},
+	EventServiceClosed:       {Scopes: []string{ScopeCustomer, ScopeAll}, PickPlan: true, Installment: true},
+	EventVerificationChanged: {Scopes: []string{ScopeCustomer}, PickPlan: true},
 }
 
 // EventKinds lists the known event kinds.
@@ -70,7 +70,7 @@ func EventKinds() []string {
 // unknown kind.
 func EventScopes(kind string) ([]string, bool) {
 	r, ok := eventRules[kind]
-	return slices.Clone(r.scopes), ok
+	return slices.Clone(r.Scopes), ok
 }
 
 // JSONObject is a JSON object stored as jsonb, kept as its bytes.

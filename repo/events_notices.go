@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/jmoiron/sqlx"
 	"github.com/lib/pq"
 )
 
@@ -80,20 +79,11 @@ var eventTargetSQL = map[string]string{
 	WHERE EXISTS (SELECT 1 FROM plans ap WHERE ap.customer_id = c.id AND ap.status = 'active')`,
 }
 
-// queueEventNotices runs eventNoticeSQL for one event and adds its counts to res.
-func queueEventNotices(ctx context.Context, tx *sqlx.Tx, now time.Time, ev *claimedEvent, rule eventRule, seq int,
-	channels []string, res *EventScanResult) error {
-	if len(channels) == 0 {
-		return nil
-	}
-	if ev.Kind != EventAutodebitFailed {
-		seq = 0
-	}
+// QueueEventNotices runs eventNoticeSQL for one event.
+func (t pgEventTx) QueueEventNotices(ctx context.Context, ev *ClaimedEvent, rule EventRule, seq int, now time.Time,
+	channels []string) ([]QueuedCount, error) {
 	var counts []QueuedCount
-	if err := tx.SelectContext(ctx, &counts, fmt.Sprintf(eventNoticeSQL, eventTargetSQL[ev.Scope]),
-		ev.ID, now, pq.Array(channels), rule.pickPlan, rule.installment, rule.needsActivePlan, seq, rule.needsInstallment); err != nil {
-		return fmt.Errorf("queue notices: %w", err)
-	}
-	res.add(EventScanResult{Queued: counts})
-	return nil
+	err := t.tx.SelectContext(ctx, &counts, fmt.Sprintf(eventNoticeSQL, eventTargetSQL[ev.Scope]),
+		ev.ID, now, pq.Array(channels), rule.PickPlan, rule.Installment, rule.NeedsActivePlan, seq, rule.NeedsInstallment)
+	return counts, err
 }

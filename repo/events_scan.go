@@ -2,10 +2,8 @@ package repo
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"regexp"
 	"slices"
 	"time"
 
@@ -39,7 +37,8 @@ func (s EventScanResult) Total() int {
 	return n
 }
 
-func (s *EventScanResult) add(o EventScanResult) {
+// Add adds o's counts to s.
+func (s *EventScanResult) Add(o EventScanResult) {
 	s.Events += o.Events
 	s.Superseded += o.Superseded
 	s.Ignored += o.Ignored
@@ -76,13 +75,9 @@ func (r *Repo) PreviewChannelEvents(ctx context.Context, now time.Time, batch in
 }
 
 func (r *Repo) eventScan(ctx context.Context, now time.Time, batch int, channels []string, dryRun bool) (EventScanResult, error) {
-	if batch <= 0 {
-		batch = DefaultEventBatch
-	}
-	for _, ch := range channels {
-		if ch != "sms" && ch != "email" {
-			return EventScanResult{}, fmt.Errorf("event scan: unknown channel %q", ch)
-		}
+	batch, err := EventScanBatch(batch, channels)
+	if err != nil {
+		return EventScanResult{}, err
 	}
 	var total EventScanResult
 	for first := true; ; first = false {
@@ -121,34 +116,23 @@ func (r *Repo) eventScan(ctx context.Context, now time.Time, batch int, channels
 		})
 		switch {
 		case errors.Is(err, errDryRun):
-			total.add(res)
+			total.Add(res)
 			return total, nil
 		case errors.Is(err, ErrBusy) && !first:
 			return total, nil // another replica took over between batches
 		case err != nil:
 			return total, err
 		}
-		total.add(res)
+		total.Add(res)
 		if n < batch {
 			return total, r.analyzeAfterBulk(ctx, total.Total())
 		}
 	}
 }
 
-type claimedEvent struct {
-	ID         int64      `db:"id"`
-	Ref        string     `db:"ref"`
-	Kind       string     `db:"kind"`
-	Scope      string     `db:"scope"`
-	CustomerID *int64     `db:"customer_id"`
-	PlanID     *int64     `db:"plan_id"`
-	OccurredAt time.Time  `db:"occurred_at"`
-	Payload    JSONObject `db:"payload"`
-}
-
 // eventBatch claims up to limit events and processes them in order.
 func (r *Repo) eventBatch(ctx context.Context, tx *sqlx.Tx, now time.Time, limit int, channels []string, res *EventScanResult) (int, error) {
-	var evs []claimedEvent
+	var evs []ClaimedEvent
 	if err := tx.SelectContext(ctx, &evs, `
 		SELECT id, ref, kind, scope, customer_id, plan_id, occurred_at, payload FROM channel_events
 		WHERE processed_at IS NULL AND occurred_at <= $1
@@ -161,7 +145,7 @@ func (r *Repo) eventBatch(ctx context.Context, tx *sqlx.Tx, now time.Time, limit
 	ids := make([]int64, len(evs))
 	for i := range evs {
 		ids[i] = evs[i].ID
-		if err := applyEvent(ctx, tx, now, &evs[i], channels, res); err != nil {
+		if err := ApplyEvent(ctx, pgEventTx{tx}, now, &evs[i], channels, res); err != nil {
 			return 0, fmt.Errorf("event %q: %w", evs[i].Ref, err)
 		}
 	}
@@ -173,72 +157,26 @@ func (r *Repo) eventBatch(ctx context.Context, tx *sqlx.Tx, now time.Time, limit
 	return len(evs), nil
 }
 
-// eventPayload holds the payload fields the scan acts on.
-type eventPayload struct {
-	CardLast4 string `json:"card_last4"`
-	Seq       int    `json:"seq"`
+// pgEventTx runs ApplyEvent's statements in a scan transaction.
+type pgEventTx struct{ tx *sqlx.Tx }
+
+func (t pgEventTx) LaterCardEvent(ctx context.Context, ev *ClaimedEvent) (bool, error) {
+	var later bool
+	err := t.tx.GetContext(ctx, &later, laterCardEventSQL, *ev.CustomerID, ev.OccurredAt, ev.ID, ev.PlanID)
+	return later, err
 }
 
-var last4 = regexp.MustCompile(`^[0-9]{4}$`)
-
-// applyEvent applies one event's side effects and queues its notices.
-func applyEvent(ctx context.Context, tx *sqlx.Tx, now time.Time, ev *claimedEvent, channels []string, res *EventScanResult) error {
-	rule, ok := eventRules[ev.Kind]
-	if !ok || !slices.Contains(rule.scopes, ev.Scope) || !targetComplete(ev) {
-		res.Ignored++
-		return nil
-	}
-	var p eventPayload
-	_ = json.Unmarshal(ev.Payload, &p) // a direct writer's odd payload only loses optional fields
-	if !last4.MatchString(p.CardLast4) {
-		p.CardLast4 = ""
-	}
-	switch ev.Kind {
-	case EventCardUnbound, EventCardBound:
-		var later bool
-		if err := tx.GetContext(ctx, &later, laterCardEventSQL, *ev.CustomerID, ev.OccurredAt, ev.ID, ev.PlanID); err != nil {
-			return fmt.Errorf("check later card events: %w", err)
-		}
-		if later {
-			res.Superseded++
-			return nil
-		}
-		method := "manual"
-		if ev.Kind == EventCardBound {
-			method = "auto_debit"
-		} else {
-			p.CardLast4 = "" // the unbound card stays on file; see repayMethodSQL
-		}
-		n, err := execCount(ctx, tx, repayMethodSQL, *ev.CustomerID, ev.PlanID, method, p.CardLast4, now)
-		if err != nil {
-			return fmt.Errorf("change repay method: %w", err)
-		}
-		res.PlansChanged += n
-	case EventPlanCancelled:
-		n, err := execCount(ctx, tx, `UPDATE plans SET status = 'cancelled', updated_at = $2 WHERE id = $1 AND status = 'active'`,
-			*ev.PlanID, now)
-		if err != nil {
-			return fmt.Errorf("cancel plan: %w", err)
-		}
-		res.PlansChanged += n
-		if n, err = execCount(ctx, tx, suppressCancelledSQL, *ev.PlanID, now, pq.Array(payKinds)); err != nil {
-			return fmt.Errorf("suppress reminders: %w", err)
-		}
-		res.Suppressed += n
-	}
-	return queueEventNotices(ctx, tx, now, ev, rule, p.Seq, channels, res)
+func (t pgEventTx) SetRepayMethod(ctx context.Context, customerID int64, planID *int64, method, card string, now time.Time) (int, error) {
+	return execCount(ctx, t.tx, repayMethodSQL, customerID, planID, method, card, now)
 }
 
-// targetComplete reports whether a row names what its scope needs (rows
-// written before the table's constraints may not).
-func targetComplete(ev *claimedEvent) bool {
-	switch ev.Scope {
-	case ScopeCustomer:
-		return ev.CustomerID != nil
-	case ScopePlan:
-		return ev.CustomerID != nil && ev.PlanID != nil
-	}
-	return true
+func (t pgEventTx) CancelPlan(ctx context.Context, planID int64, now time.Time) (int, error) {
+	return execCount(ctx, t.tx, `UPDATE plans SET status = 'cancelled', updated_at = $2 WHERE id = $1 AND status = 'active'`,
+		planID, now)
+}
+
+func (t pgEventTx) SuppressCancelled(ctx context.Context, planID int64, now time.Time, kinds []string) (int, error) {
+	return execCount(ctx, t.tx, suppressCancelledSQL, planID, now, pq.Array(kinds))
 }
 
 // laterCardEventSQL: has a card event for an overlapping set of plans of
@@ -258,10 +196,6 @@ const repayMethodSQL = `
 UPDATE plans SET repay_method = $3, card_last4 = CASE WHEN $4 <> '' THEN $4 ELSE card_last4 END, updated_at = $5
 WHERE customer_id = $1 AND ($2::bigint IS NULL OR id = $2) AND status = 'active'
   AND (repay_method <> $3 OR ($4 <> '' AND card_last4 <> $4))`
-
-// payKinds are the notices that ask for payment of one installment; a
-// cancelled plan's pending ones are suppressed.
-var payKinds = []string{"due_soon", "due_today", "overdue", EventAutodebitFailed}
 
 const suppressCancelledSQL = `
 UPDATE notifications SET status = 'suppressed', status_reason = 'plan cancelled', updated_at = $2

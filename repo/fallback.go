@@ -53,8 +53,8 @@ func (r *Repo) QueueFallbacks(ctx context.Context, now, since time.Time, stages 
 	if len(stages) == 0 {
 		return 0, nil
 	}
-	if !validChannels[ch] || ch == "sms" {
-		return 0, invalidf("fallback channel %q: want email", ch)
+	if err := ValidateFallbackChannel(ch); err != nil {
+		return 0, err
 	}
 	res, err := r.db.ExecContext(ctx, fallbackSQL, now, since, pq.Array(stages), ch)
 	if err != nil {

@@ -16,6 +16,14 @@ const suppressReasonSQL = `CASE
 	WHEN ch = 'email' AND c.email = ''    THEN 'no_email'
 	ELSE '' END`
 
+// SuppressReasonSQL is suppressReasonSQL for the other store: plain SQL (CASE,
+// =, boolean columns) that SQLite runs as PostgreSQL does, so both keep one
+// rule.
+const SuppressReasonSQL = suppressReasonSQL
+
+// NewNoticeStatusSQL is newNoticeStatusSQL for the other store.
+const NewNoticeStatusSQL = newNoticeStatusSQL
+
 // newNoticeStatusSQL turns the reason computed by suppressReasonSQL (as
 // column "reason") into the notice's first status.
 const newNoticeStatusSQL = `CASE WHEN reason = '' THEN 'pending' ELSE 'suppressed' END`

@@ -38,8 +38,11 @@ func (r *Repo) OptOutSMS(ctx context.Context, in OptOutSMSInput) (bool, error) {
 			return err
 		}
 		changed = true
-		return Audit(ctx, tx, in.Now, "duebell", "customer.sms_opt_out", "customer:"+ref, map[string]any{
-			"reason": in.Reason, "provider": in.Provider, "code": in.Code, "notification_id": in.NotificationID})
+		e, err := in.AuditEntry(ref)
+		if err != nil {
+			return err
+		}
+		return Audit(ctx, tx, e.At, e.Actor, e.Action, e.Target, e.Detail)
 	})
 	if err != nil {
 		return false, fmt.Errorf("opt out sms: %w", err)

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strconv"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -90,15 +89,12 @@ RETURNING n.status`
 // FinishNotifications. A receipt that matches nothing is stored unmatched
 // and may still be matched by a later FinishNotifications.
 func (r *Repo) RecordReceipt(ctx context.Context, in Receipt, now time.Time) (ReceiptResult, error) {
-	if in.Provider == "" || !slices.Contains([]string{ReceiptDelivered, ReceiptUndelivered, ReceiptProgress}, in.Status) {
-		return ReceiptResult{}, invalidf("receipt: provider and a known status are required")
+	if err := in.Validate(); err != nil {
+		return ReceiptResult{}, err
 	}
-	outID, err := strconv.ParseInt(in.OutID, 10, 64)
-	if err != nil || outID < 0 {
-		outID = 0
-	}
+	outID := in.OutNotificationID()
 	var res ReceiptResult
-	err = r.withTx(ctx, func(tx *sqlx.Tx) error {
+	err := r.withTx(ctx, func(tx *sqlx.Tx) error {
 		// Serializes with FinishNotifications writing this message id (see
 		// receiptLockKeys): one of the two always sees the other's row.
 		if in.ProviderMsgID != "" {
@@ -121,8 +117,7 @@ func (r *Repo) RecordReceipt(ctx context.Context, in Receipt, now time.Time) (Re
 			notif, res.NotificationID, res.Status = &n.ID, n.ID, n.Status
 		}
 		// Left unapplied: a receipt we may still match or apply later.
-		waiting := in.Status != ReceiptProgress && (notif == nil || n.Status == StatusSending ||
-			n.Status == StatusPending && (in.Status != ReceiptDelivered || n.Attempts == 0))
+		waiting := ReceiptWaits(in.Status, notif != nil, n.Status, n.Attempts)
 		var applied *time.Time
 		if !waiting {
 			applied = &now

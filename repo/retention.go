@@ -22,7 +22,8 @@ type Purged struct {
 	IdempotencyKeys int `db:"idempotency_keys"`
 }
 
-func (p *Purged) add(q Purged) {
+// Add adds q's counts to p.
+func (p *Purged) Add(q Purged) {
 	p.Notifications += q.Notifications
 	p.Attempts += q.Attempts
 	p.Receipts += q.Receipts
@@ -52,12 +53,15 @@ WITH doomed AS (
 ), fb AS (
 	UPDATE notifications SET fallback_of = NULL
 	WHERE fallback_of IN (SELECT id FROM doomed) AND id NOT IN (SELECT id FROM doomed) RETURNING 1
+), dg AS (
+	UPDATE notifications SET digest_of = NULL
+	WHERE digest_of IN (SELECT id FROM doomed) AND id NOT IN (SELECT id FROM doomed) RETURNING 1
 ), n AS (
 	DELETE FROM notifications WHERE id IN (SELECT id FROM doomed) RETURNING 1
 )
 SELECT (SELECT count(*) FROM n) AS notifications, (SELECT count(*) FROM a) AS attempts,
 	(SELECT count(*) FROM rc) AS receipts, (SELECT count(*) FROM ik) AS idempotency_keys,
-	(SELECT count(*) FROM rs) + (SELECT count(*) FROM fb) AS unlinked`
+	(SELECT count(*) FROM rs) + (SELECT count(*) FROM fb) + (SELECT count(*) FROM dg) AS unlinked`
 
 // purgeLooseSQL removes receipts that never matched a notice and
 // idempotency keys without one, received or created before $1.
@@ -119,7 +123,7 @@ func (r *Repo) PurgeFinished(ctx context.Context, before time.Time, batch int) (
 			case err != nil:
 				return total, err
 			}
-			total.add(got)
+			total.Add(got)
 		}
 	}
 	return total, nil

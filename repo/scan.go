@@ -119,20 +119,17 @@ func (r *Repo) dueScan(ctx context.Context, now time.Time, stages []Stage, dryRu
 	var (
 		names, kinds, scStage, scChannel []string
 		offsets                          []int64
-		lookahead                        int
 	)
 	for _, s := range stages {
 		names = append(names, s.Name)
 		offsets = append(offsets, int64(s.OffsetDays))
 		kinds = append(kinds, s.Kind)
-		lookahead = max(lookahead, -s.OffsetDays)
 		for _, ch := range s.Channels {
 			scStage = append(scStage, s.Name)
 			scChannel = append(scChannel, ch)
 		}
 	}
-	// A day of slack: the customer's local date may be ahead of UTC's.
-	lookahead++
+	lookahead := DueScanLookahead(stages)
 
 	var res ScanResult
 	err := r.withTx(ctx, func(tx *sqlx.Tx) error {

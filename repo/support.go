@@ -168,21 +168,13 @@ func (r *Repo) SearchNotifications(ctx context.Context, f NoticeFilter, limit in
 	if err != nil {
 		return NoticePage{}, err
 	}
-	if limit <= 0 {
-		limit = DefaultSearchLimit
-	}
-	limit = min(limit, MaxSearchLimit)
+	limit = SearchLimit(limit)
 	rows := []NoticeSummary{}
 	if err := r.db.SelectContext(ctx, &rows, searchSQL, before, f.CustomerRef, f.Phone, f.Email, f.PlanRef,
 		f.Kind, f.Channel, f.Status, optTime(f.Since), optTime(f.Until), limit+1); err != nil {
 		return NoticePage{}, fmt.Errorf("search notifications: %w", err)
 	}
-	page := NoticePage{Notices: rows}
-	if len(rows) > limit {
-		page.Notices = rows[:limit]
-		page.NextCursor = strconv.FormatInt(rows[limit-1].ID, 10)
-	}
-	return page, nil
+	return NewNoticePage(rows, limit), nil
 }
 
 // NoticeDetail is one notice's whole story.

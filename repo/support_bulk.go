@@ -129,17 +129,11 @@ var errBulkDryRun = errors.New("dry run")
 // statements and rolls back, so its count is the real run's. Bulk resends
 // are serialized, so two at once never resend the same notice twice.
 func (r *Repo) ResendMatching(ctx context.Context, in BulkResendInput) (BulkResendResult, error) {
-	if err := in.Filter.Validate(); err != nil {
+	if err := in.Prepare(); err != nil {
 		return BulkResendResult{}, err
-	}
-	if err := checkResendInput(in.Reason, in.Actor, ""); err != nil {
-		return BulkResendResult{}, err
-	}
-	if in.Now.IsZero() {
-		in.Now = time.Now()
 	}
 	f := in.Filter
-	res := BulkResendResult{DryRun: in.DryRun, Skipped: map[string]int{}, Sample: []NoticeSummary{}}
+	res := NewBulkResendResult(in.DryRun)
 	err := r.withTx(ctx, func(tx *sqlx.Tx) error {
 		if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock($1)`, advisoryKey(r.schema+":resend:bulk")); err != nil {
 			return fmt.Errorf("bulk resend: lock: %w", err)
@@ -172,11 +166,10 @@ func (r *Repo) ResendMatching(ctx context.Context, in BulkResendInput) (BulkRese
 			}
 			after = last
 		}
-		if queued != res.Count {
-			return fmt.Errorf("bulk resend: queued %d of %d", queued, res.Count)
+		if err := res.CheckQueued(queued); err != nil {
+			return err
 		}
-		return Audit(ctx, tx, in.Now, in.Actor, ActionBulkResend, "notifications", map[string]any{
-			"filter": f, "reason": in.Reason, "matched": res.Matched, "count": res.Count, "skipped": res.Skipped})
+		return Audit(ctx, tx, in.Now, in.Actor, ActionBulkResend, "notifications", res.AuditDetail(f, in.Reason))
 	})
 	if err != nil && !errors.Is(err, errBulkDryRun) {
 		return BulkResendResult{}, err
@@ -197,12 +190,7 @@ func bulkCounts(ctx context.Context, tx *sqlx.Tx, res *BulkResendResult) error {
 		if err := rows.Scan(&skip, &n); err != nil {
 			return fmt.Errorf("bulk resend: count: %w", err)
 		}
-		res.Matched += n
-		if skip == "" {
-			res.Count = n
-		} else {
-			res.Skipped[skip] = n
-		}
+		res.Add(skip, n)
 	}
 	if err := rows.Err(); err != nil {
 		return fmt.Errorf("bulk resend: count: %w", err)

@@ -5,9 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/jmoiron/sqlx"
 	"github.com/lib/pq"
@@ -98,19 +96,13 @@ const (
 // or waived or its plan inactive (unless Force), and when the customer opted
 // out of the channel or has no address on it.
 func (r *Repo) Resend(ctx context.Context, in ResendInput) (ResendResult, error) {
-	if err := checkResendInput(in.Reason, in.Actor, in.Channel); err != nil {
+	if err := in.Prepare(); err != nil {
 		return ResendResult{}, err
-	}
-	if len(in.IdempotencyKey) > MaxIdempotencyKeyLen || !printableASCII(in.IdempotencyKey) {
-		return ResendResult{}, invalidf("idempotency key: want at most %d printable ASCII characters", MaxIdempotencyKeyLen)
-	}
-	if in.Now.IsZero() {
-		in.Now = time.Now()
 	}
 	var res ResendResult
 	err := r.withTx(ctx, func(tx *sqlx.Tx) error {
 		if in.IdempotencyKey != "" {
-			prior, err := claimIdempotencyKey(ctx, tx, in, fmt.Sprintf("notification:%d", in.ID))
+			prior, err := claimIdempotencyKey(ctx, tx, in, ResendTarget(in.ID))
 			if err != nil || prior != 0 {
 				if err == nil {
 					res.Replayed = true
@@ -119,16 +111,11 @@ func (r *Repo) Resend(ctx context.Context, in ResendInput) (ResendResult, error)
 				return err
 			}
 		}
-		var chk struct {
-			Status      string `db:"status"`
-			Channel     string `db:"channel"`
-			Settled     string `db:"settled"`
-			Unreachable string `db:"unreachable"`
-		}
+		var chk ResendCheck
 		if err := tx.GetContext(ctx, &chk, resendCheckSQL, in.ID, in.Channel, pq.Array(kinds.AsksPayment())); err != nil {
 			return notFound(err, fmt.Sprintf("notification %d", in.ID))
 		}
-		if err := resendRefusal(in, chk.Status, chk.Channel, chk.Settled, chk.Unreachable); err != nil {
+		if err := chk.Refusal(in); err != nil {
 			return err
 		}
 		if err := tx.GetContext(ctx, &res.Notification, `
@@ -145,34 +132,13 @@ func (r *Repo) Resend(ctx context.Context, in ResendInput) (ResendResult, error)
 				return fmt.Errorf("record idempotency key: %w", err)
 			}
 		}
-		detail := map[string]any{"reason": in.Reason, "channel": chk.Channel, "force": in.Force,
-			"resend_id": res.Notification.ID}
-		if in.IdempotencyKey != "" {
-			detail["idempotency_key"] = in.IdempotencyKey
-		}
-		return Audit(ctx, tx, in.Now, in.Actor, ActionResend, fmt.Sprintf("notification:%d", in.ID), detail)
+		return Audit(ctx, tx, in.Now, in.Actor, ActionResend, ResendTarget(in.ID),
+			ResendAuditDetail(in, chk.Channel, res.Notification.ID))
 	})
 	if err != nil {
 		return ResendResult{}, err
 	}
 	return res, nil
-}
-
-// resendRefusal is the ErrConflict a resend gets, or nil.
-func resendRefusal(in ResendInput, status, channel, settled, unreachable string) error {
-	switch {
-	case (status == StatusPending || status == StatusSending) && !in.Force:
-		return fmt.Errorf("notification %d is still queued (%s) and will be sent; resend with force to queue another: %w",
-			in.ID, status, ErrConflict)
-	case settled != "" && !in.Force:
-		return fmt.Errorf("notification %d: %s; resend with force to send it anyway: %w", in.ID, settled, ErrConflict)
-	case unreachable == "opted_out":
-		return fmt.Errorf("notification %d: the customer opted out of %s: %w", in.ID, channel, ErrConflict)
-	case unreachable != "":
-		return fmt.Errorf("notification %d: the customer has no %s on file: %w", in.ID,
-			strings.TrimPrefix(unreachable, "no_"), ErrConflict)
-	}
-	return nil
 }
 
 // claimIdempotencyKey records (actor, key) for this request. When the key
@@ -198,31 +164,5 @@ func claimIdempotencyKey(ctx context.Context, tx *sqlx.Tx, in ResendInput, targe
 		WHERE actor = $1 AND key = $2`, in.Actor, in.IdempotencyKey); err != nil {
 		return 0, fmt.Errorf("idempotency key: %w", err)
 	}
-	if prior.Scope != idempotencyScopeResend || prior.Target != target || !prior.NotificationID.Valid {
-		return 0, fmt.Errorf("idempotency key was already used for another request: %w", ErrConflict)
-	}
-	return prior.NotificationID.Int64, nil
-}
-
-func checkResendInput(reason, actor, channel string) error {
-	switch {
-	case strings.TrimSpace(reason) == "":
-		return invalidf("reason: is required")
-	case utf8.RuneCountInString(reason) > MaxReasonChars:
-		return invalidf("reason: longer than %d characters", MaxReasonChars)
-	case strings.TrimSpace(actor) == "":
-		return invalidf("actor: is required")
-	case channel != "" && !validChannels[channel]:
-		return invalidf("channel: want sms or email")
-	}
-	return nil
-}
-
-func printableASCII(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if s[i] < 0x21 || s[i] > 0x7e {
-			return false
-		}
-	}
-	return true
+	return PriorResend(prior.Scope, prior.Target, prior.NotificationID, target)
 }

@@ -2,67 +2,124 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
+	"errors"
+	"fmt"
 	"time"
+
+	"github.com/jmoiron/sqlx"
 
 	"duebell/repo"
 )
 
-// Not yet ported (repo/dispatch.go).
+// The dispatcher's hot path (repo/dispatch.go): claim, finish, rescue and
+// extend. Writers are serialized (withTx), so the PostgreSQL store's row
+// locks, SKIP LOCKED and receipt advisory locks have no counterpart here:
+// a write transaction owns the whole file.
+
+// RescueExpired returns notices whose lease expired before now to the queue,
+// logging each lost try as an attempt with the outcome unknown, started when
+// the notice was claimed (its updated_at until the rescue); it reports how
+// many it rescued. The notices keep their next_attempt_at, so they are
+// claimed first.
 func (s *Store) RescueExpired(ctx context.Context, now time.Time) (int, error) {
-	panic("sqlite: not ported: RescueExpired")
+	var n int64
+	err := s.withTx(ctx, func(tx *sqlx.Tx) error {
+		if _, err := tx.ExecContext(ctx, `
+			INSERT INTO delivery_attempts (notification_id, n, channel, provider, started_at, finished_at, outcome, error)
+			SELECT id, attempts, channel, provider, updated_at, $1, 'unknown',
+				'lease expired: the worker stopped before recording the outcome; the message may have gone out'
+			FROM notifications WHERE status = 'sending' AND lease_expires_at < $1
+			ORDER BY id`, now); err != nil {
+			return err
+		}
+		res, err := tx.ExecContext(ctx, `
+			UPDATE notifications SET status = 'pending', lease_owner = NULL, lease_expires_at = NULL, updated_at = $1,
+				status_reason = 'lease expired: outcome of the last try unknown'
+			WHERE status = 'sending' AND lease_expires_at < $1`, now)
+		if err != nil {
+			return err
+		}
+		n, err = res.RowsAffected()
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("rescue expired leases: %w", err)
+	}
+	return int(n), nil
 }
 
-// Not yet ported (repo/dispatch.go).
+// ExtendLeases moves the lease of every notice owner holds to now + lease,
+// never earlier than it was; it reports how many leases it extended.
 func (s *Store) ExtendLeases(ctx context.Context, owner string, now time.Time, lease time.Duration) (int, error) {
-	panic("sqlite: not ported: ExtendLeases")
+	var n int64
+	err := s.withTx(ctx, func(tx *sqlx.Tx) error {
+		until := now.Add(lease)
+		res, err := tx.ExecContext(ctx, `
+			UPDATE notifications SET lease_expires_at = max(coalesce(lease_expires_at, $2), $2)
+			WHERE status = 'sending' AND lease_owner = $1`, owner, until)
+		if err != nil {
+			return err
+		}
+		n, err = res.RowsAffected()
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("extend leases: %w", err)
+	}
+	return int(n), nil
 }
 
-// Not yet ported (repo/dispatch.go).
-func (s *Store) ClaimNotifications(ctx context.Context, owner string, now time.Time, lease time.Duration, limit, smsCap int) ([]repo.Claim, error) {
-	panic("sqlite: not ported: ClaimNotifications")
-}
-
-// Not yet ported (repo/dispatch.go).
-func (s *Store) FinishNotifications(ctx context.Context, owner string, now time.Time, outs []repo.Outcome) error {
-	panic("sqlite: not ported: FinishNotifications")
-}
-
-// Not yet ported (repo/dispatch.go).
+// GetNotification loads one notice.
 func (s *Store) GetNotification(ctx context.Context, id int64) (repo.Notification, error) {
-	panic("sqlite: not ported: GetNotification")
+	var n repo.Notification
+	if err := s.db.GetContext(ctx, &n, `SELECT * FROM notifications WHERE id = $1`, id); err != nil {
+		return n, dispatchNotFound(err, fmt.Sprintf("notification %d", id))
+	}
+	return n, nil
 }
 
-// Not yet ported (repo/dispatch.go).
+// dispatchNotFound wraps sql.ErrNoRows as repo.ErrNotFound, as the
+// PostgreSQL store does.
+func dispatchNotFound(err error, what string) error {
+	if errors.Is(err, sql.ErrNoRows) {
+		return fmt.Errorf("%s: %w", what, repo.ErrNotFound)
+	}
+	return fmt.Errorf("%s: %w", what, err)
+}
+
+// ListAttempts returns the delivery tries of one notice, oldest first.
 func (s *Store) ListAttempts(ctx context.Context, notificationID int64) ([]repo.Attempt, error) {
-	panic("sqlite: not ported: ListAttempts")
+	var out []repo.Attempt
+	if err := s.db.SelectContext(ctx, &out,
+		`SELECT * FROM delivery_attempts WHERE notification_id = $1 ORDER BY n, id`, notificationID); err != nil {
+		return nil, fmt.Errorf("list attempts: %w", err)
+	}
+	return out, nil
 }
 
-// Not yet ported (repo/dispatch.go).
+// QueueDepth counts the notices still to be sent (pending, sending).
 func (s *Store) QueueDepth(ctx context.Context) ([]repo.StatusCount, error) {
-	panic("sqlite: not ported: QueueDepth")
+	var out []repo.StatusCount
+	if err := s.db.SelectContext(ctx, &out, `SELECT status, channel, count(*) AS n FROM notifications
+		WHERE status IN ('pending', 'sending') GROUP BY status, channel ORDER BY status, channel`); err != nil {
+		return nil, fmt.Errorf("queue depth: %w", err)
+	}
+	return out, nil
 }
 
-// Not yet ported (repo/dispatch.go).
+// NextDue is when the earliest pending notice falls due; false when none is
+// pending. It reads the first row of the claim's partial index (the plain
+// column, so it comes back as a time).
 func (s *Store) NextDue(ctx context.Context) (time.Time, bool, error) {
-	panic("sqlite: not ported: NextDue")
-}
-
-// Not yet ported (repo/collection.go).
-func (s *Store) CollectionCounts(ctx context.Context, owner string, now, since time.Time, kinds []string) (map[int64]repo.CollectionCount, error) {
-	panic("sqlite: not ported: CollectionCounts")
-}
-
-// Not yet ported (repo/collection.go).
-func (s *Store) CollectionSent(ctx context.Context, customerID int64, since time.Time, kinds []string) ([]time.Time, error) {
-	panic("sqlite: not ported: CollectionSent")
-}
-
-// Not yet ported (repo/digest.go).
-func (s *Store) DigestItems(ctx context.Context, leader int64) ([]repo.DigestItem, error) {
-	panic("sqlite: not ported: DigestItems")
-}
-
-// Not yet ported (repo/oldest.go).
-func (s *Store) OldestDue(ctx context.Context, now time.Time, channels []string) ([]repo.ChannelAge, error) {
-	panic("sqlite: not ported: OldestDue")
+	var next time.Time
+	err := s.db.GetContext(ctx, &next,
+		`SELECT next_attempt_at FROM notifications WHERE status = 'pending' ORDER BY next_attempt_at LIMIT 1`)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return time.Time{}, false, nil
+	case err != nil:
+		return time.Time{}, false, fmt.Errorf("next due: %w", err)
+	}
+	return next, true, nil
 }

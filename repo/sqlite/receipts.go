@@ -2,42 +2,124 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
+	"errors"
+	"fmt"
 	"time"
+
+	"github.com/jmoiron/sqlx"
 
 	"duebell/repo"
 )
 
-// Not yet ported (repo/receipts.go).
+// receiptsReasonSQL is the status_reason a receipt leaves, from columns
+// status, provider and code of the row aliased rc.
+const receiptsReasonSQL = `rc.status || ' per ' || rc.provider || ' receipt' ||
+	CASE WHEN rc.code <> '' THEN ' (code ' || rc.code || ')' ELSE '' END`
+
+// receiptsMatchSQL finds the SMS notice a receipt speaks of: by the
+// provider's message id ($1 provider, $2 id), else by our out-id ($3) as
+// long as the notice's provider and message id, once known, do not
+// contradict it. The two ways are two index lookups (a UNION rather than an
+// OR, so the partial message-id index serves the first); a match by
+// message id comes first.
+const receiptsMatchSQL = `
+SELECT id, status, attempts FROM (
+	SELECT id, status, attempts, provider_msg_id FROM notifications
+	WHERE $2 <> '' AND provider_msg_id <> '' AND provider = $1 AND provider_msg_id = $2 AND channel = 'sms'
+	UNION ALL
+	SELECT id, status, attempts, provider_msg_id FROM notifications
+	WHERE id = $3 AND channel = 'sms' AND provider IN ('', $1)
+	  AND (provider_msg_id = '' OR $2 = '' OR provider_msg_id = $2)
+)
+ORDER BY ($2 <> '' AND provider_msg_id = $2) DESC, id
+LIMIT 1`
+
+// receiptsApplySQL moves notice $1 by receipt $2 (aliased rc): delivered
+// wins over sent and undelivered, and over a retry still pending after a
+// failed try (that try did reach the phone); undelivered only replaces
+// sent. A delivered notice never changes again.
+const receiptsApplySQL = `
+UPDATE notifications AS n SET status = rc.status, status_reason = ` + receiptsReasonSQL + `,
+	delivery_code = rc.code, updated_at = $3,
+	delivered_at = CASE WHEN rc.status = 'delivered' THEN coalesce(rc.reported_at, $3) ELSE n.delivered_at END,
+	sent_at = CASE WHEN rc.status = 'delivered' THEN coalesce(n.sent_at, rc.reported_at, $3) ELSE n.sent_at END,
+	provider = CASE WHEN n.provider = '' THEN rc.provider ELSE n.provider END,
+	provider_msg_id = CASE WHEN n.provider_msg_id = '' THEN rc.provider_msg_id ELSE n.provider_msg_id END
+FROM sms_receipts AS rc
+WHERE n.id = $1 AND rc.id = $2 AND (
+	(rc.status = 'delivered' AND (n.status IN ('sent', 'undelivered') OR (n.status = 'pending' AND n.attempts > 0)))
+	OR (rc.status = 'undelivered' AND n.status = 'sent'))
+RETURNING status`
+
+// RecordReceipt stores one receipt and applies it to the notice it matches
+// (see repo.Repo.RecordReceipt). Receipts may come twice, late, out of
+// order, or before the dispatcher has recorded the notice as sent; none of
+// that loses or regresses a status: a receipt for a notice still being sent
+// is kept and applied by FinishNotifications. No lock is taken beyond the
+// write transaction: it owns the whole file, so a finish recording the same
+// message id runs wholly before or after it.
 func (s *Store) RecordReceipt(ctx context.Context, in repo.Receipt, now time.Time) (repo.ReceiptResult, error) {
-	panic("sqlite: not ported: RecordReceipt")
+	if err := in.Validate(); err != nil {
+		return repo.ReceiptResult{}, err
+	}
+	outID := in.OutNotificationID()
+	var res repo.ReceiptResult
+	err := s.withTx(ctx, func(tx *sqlx.Tx) error {
+		res = repo.ReceiptResult{}
+		var n struct {
+			ID       int64  `db:"id"`
+			Status   string `db:"status"`
+			Attempts int    `db:"attempts"`
+		}
+		err := tx.GetContext(ctx, &n, receiptsMatchSQL, in.Provider, in.ProviderMsgID, outID)
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("match receipt: %w", err)
+		}
+		var notif *int64
+		if err == nil {
+			notif, res.NotificationID, res.Status = &n.ID, n.ID, n.Status
+		}
+		waiting := repo.ReceiptWaits(in.Status, notif != nil, n.Status, n.Attempts)
+		var applied *time.Time
+		if !waiting {
+			applied = &now
+		}
+		res.Deferred = waiting && notif != nil
+		if err := tx.GetContext(ctx, &res.ReceiptID, `
+			INSERT INTO sms_receipts (provider, provider_msg_id, out_id, status, provider_status, code, description,
+			                          reported_at, received_at, notification_id, applied_at, raw)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id`,
+			in.Provider, in.ProviderMsgID, in.OutID, in.Status, in.ProviderStatus, in.Code, in.Description,
+			in.ReportedAt, now, notif, applied, in.Raw); err != nil {
+			return fmt.Errorf("store receipt: %w", err)
+		}
+		if notif == nil || waiting || in.Status == repo.ReceiptProgress {
+			return nil
+		}
+		var status string
+		err = tx.GetContext(ctx, &status, receiptsApplySQL, n.ID, res.ReceiptID, now)
+		switch {
+		case errors.Is(err, sql.ErrNoRows):
+			return nil // a duplicate, or older news than the notice's status
+		case err != nil:
+			return fmt.Errorf("apply receipt: %w", err)
+		}
+		res.Status, res.Applied = status, true
+		return nil
+	})
+	if err != nil {
+		return repo.ReceiptResult{}, err
+	}
+	return res, nil
 }
 
-// Not yet ported (repo/receipts.go).
+// ListReceipts returns the receipts matched to one notice, oldest first.
 func (s *Store) ListReceipts(ctx context.Context, notificationID int64) ([]repo.Receipt, error) {
-	panic("sqlite: not ported: ListReceipts")
-}
-
-// Not yet ported (repo/provider.go).
-func (s *Store) OptOutSMS(ctx context.Context, in repo.OptOutSMSInput) (bool, error) {
-	panic("sqlite: not ported: OptOutSMS")
-}
-
-// Not yet ported (repo/provider.go).
-func (s *Store) OpenCircuit(ctx context.Context, c repo.Circuit) error {
-	panic("sqlite: not ported: OpenCircuit")
-}
-
-// Not yet ported (repo/provider.go).
-func (s *Store) CloseCircuit(ctx context.Context, provider string, now time.Time) error {
-	panic("sqlite: not ported: CloseCircuit")
-}
-
-// Not yet ported (repo/provider.go).
-func (s *Store) OpenCircuits(ctx context.Context) ([]repo.Circuit, error) {
-	panic("sqlite: not ported: OpenCircuits")
-}
-
-// Not yet ported (repo/fallback.go).
-func (s *Store) QueueFallbacks(ctx context.Context, now, since time.Time, stages []string, ch string) (int, error) {
-	panic("sqlite: not ported: QueueFallbacks")
+	var out []repo.Receipt
+	if err := s.db.SelectContext(ctx, &out,
+		`SELECT * FROM sms_receipts WHERE notification_id = $1 ORDER BY id`, notificationID); err != nil {
+		return nil, fmt.Errorf("list receipts: %w", err)
+	}
+	return out, nil
 }

@@ -16,9 +16,22 @@ import (
 func init() {
 	register("Ingest", func(t *testing.T, open Opener) {
 		t.Run("UpsertCustomerIdempotent", func(t *testing.T) { t.Parallel(); ingestUpsertCustomerIdempotent(t, open(t)) })
+		t.Run("UpsertCustomerKeepsProviderOptOut", func(t *testing.T) { t.Parallel(); ingestKeepsProviderOptOut(t, open(t)) })
 		t.Run("UpsertPlanIdempotent", func(t *testing.T) { t.Parallel(); ingestUpsertPlanIdempotent(t, open(t)) })
 		t.Run("UpsertPlanInstallmentStates", func(t *testing.T) { t.Parallel(); ingestUpsertPlanInstallmentStates(t, open(t)) })
 		t.Run("UpsertPlanRefusals", func(t *testing.T) { t.Parallel(); ingestUpsertPlanRefusals(t, open(t)) })
+		t.Run("RecordPaymentSettlesAndQueues", func(t *testing.T) { t.Parallel(); ingestPaymentSettlesAndQueues(t, open(t)) })
+		t.Run("RecordPaymentSuppressed", func(t *testing.T) { t.Parallel(); ingestPaymentSuppressed(t, open(t)) })
+		t.Run("RecordPaymentPartial", func(t *testing.T) { t.Parallel(); ingestPaymentPartial(t, open(t)) })
+		t.Run("RecordPaymentReplayByRef", func(t *testing.T) { t.Parallel(); ingestPaymentReplayByRef(t, open(t)) })
+		t.Run("RecordPaymentConcurrentReplays", func(t *testing.T) { t.Parallel(); ingestPaymentConcurrentReplays(t, open(t)) })
+		t.Run("RecordPaymentRefusals", func(t *testing.T) { t.Parallel(); ingestPaymentRefusals(t, open(t)) })
+		t.Run("ReversalReopensAndIsAudited", func(t *testing.T) { t.Parallel(); ingestReversal(t, open(t)) })
+		t.Run("StalePushAgainstRecordedPayments", func(t *testing.T) { t.Parallel(); ingestStalePush(t, open(t)) })
+		t.Run("LinkTarget", func(t *testing.T) { t.Parallel(); ingestLinkTarget(t, open(t)) })
+		t.Run("ConsoleSessions", func(t *testing.T) { t.Parallel(); ingestConsoleSessions(t, open(t)) })
+		t.Run("Audit", func(t *testing.T) { t.Parallel(); ingestAuditLog(t, open(t)) })
+		t.Run("AuditLimit", func(t *testing.T) { t.Parallel(); ingestAuditLimit(t, open(t)) })
 	})
 }
 
@@ -64,6 +77,29 @@ func ingestUpsertCustomerIdempotent(t *testing.T, s Store) {
 	}
 	if _, err := s.GetCustomer(ctx, "nobody"); !errors.Is(err, repo.ErrNotFound) {
 		t.Errorf("GetCustomer(unknown) error = %v, want ErrNotFound", err)
+	}
+}
+
+// ingestKeepsProviderOptOut: an SMS opt-out duebell set because the
+// provider reported the number unsubscribed survives a lender push that
+// clears it; the email opt-out stays the lender's to clear.
+func ingestKeepsProviderOptOut(t *testing.T, s Store) {
+	ctx := context.Background()
+	c := Customer(t, s, "c1", func(c *repo.Customer) { c.EmailOptOut = true })
+	ingestPorted(t, func() {
+		if _, err := s.OptOutSMS(ctx, repo.OptOutSMSInput{CustomerID: c.ID, Provider: "tencent",
+			Code: "FailedOperation.PhoneNumberInBlacklist", Reason: "unsubscribed at tencent", Now: Now}); err != nil {
+			t.Fatal(err)
+		}
+	})
+	c.SMSOptOut, c.EmailOptOut = false, false
+	got, err := s.UpsertCustomer(ctx, c, Now.Add(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !got.SMSOptOut || got.SMSOptOutReason != "unsubscribed at tencent" || got.EmailOptOut {
+		t.Errorf("after a push clearing both: sms %v (%q), email %v; want sms kept, email cleared",
+			got.SMSOptOut, got.SMSOptOutReason, got.EmailOptOut)
 	}
 }
 

@@ -1,0 +1,171 @@
+package repo
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"regexp"
+	"slices"
+	"time"
+
+	"duebell/kinds"
+)
+
+// This file holds the scans' rules that are plain Go, run by both stores:
+// each store supplies its own SQL (EventTx) and calls these.
+
+// DueScanLookahead is how many days past the UTC date of a scan a due date
+// may lie and still be reminded: the earliest stage's lead, and a day of
+// slack because the customer's local date may be ahead of UTC's.
+func DueScanLookahead(stages []Stage) int {
+	lookahead := 0
+	for _, s := range stages {
+		lookahead = max(lookahead, -s.OffsetDays)
+	}
+	return lookahead + 1
+}
+
+// DigestPairs lists the stage × channel pairs whose notices a scan groups
+// into digests (Stage.DigestChannels), as two parallel lists.
+func DigestPairs(stages []Stage) (names, channels []string) {
+	for _, s := range stages {
+		for _, ch := range s.DigestChannels {
+			names, channels = append(names, s.Name), append(channels, ch)
+		}
+	}
+	return names, channels
+}
+
+// EventScanBatch checks a channel-event scan's arguments and returns the
+// batch size to use (DefaultEventBatch when batch is not positive).
+func EventScanBatch(batch int, channels []string) (int, error) {
+	if batch <= 0 {
+		batch = DefaultEventBatch
+	}
+	for _, ch := range channels {
+		if ch != "sms" && ch != "email" {
+			return 0, fmt.Errorf("event scan: unknown channel %q", ch)
+		}
+	}
+	return batch, nil
+}
+
+// EventRuleOf returns how the scan acts on events of kind; false for an
+// unknown kind.
+func EventRuleOf(kind string) (EventRule, bool) {
+	r, ok := eventRules[kind]
+	return r, ok
+}
+
+// ClaimedEvent is an unprocessed event a scan transaction has taken.
+type ClaimedEvent struct {
+	ID         int64      `db:"id"`
+	Ref        string     `db:"ref"`
+	Kind       string     `db:"kind"`
+	Scope      string     `db:"scope"`
+	CustomerID *int64     `db:"customer_id"`
+	PlanID     *int64     `db:"plan_id"`
+	OccurredAt time.Time  `db:"occurred_at"`
+	Payload    JSONObject `db:"payload"`
+}
+
+// EventTx is what applying one event needs from a store, inside the scan's
+// transaction.
+type EventTx interface {
+	// LaterCardEvent: has a card event for an overlapping set of plans of
+	// ev's customer that occurred after ev already been processed?
+	LaterCardEvent(ctx context.Context, ev *ClaimedEvent) (bool, error)
+	// SetRepayMethod switches the customer's active plans (or the one plan)
+	// to method, storing card when not "", and counts the plans changed.
+	SetRepayMethod(ctx context.Context, customerID int64, planID *int64, method, card string, now time.Time) (int, error)
+	// CancelPlan cancels an active plan; 1 when it changed.
+	CancelPlan(ctx context.Context, planID int64, now time.Time) (int, error)
+	// SuppressCancelled suppresses the plan's pending, not forced notices
+	// of kinds, with the reason "plan cancelled", and counts them.
+	SuppressCancelled(ctx context.Context, planID int64, now time.Time, kinds []string) (int, error)
+	// QueueEventNotices queues ev's notices (see eventNoticeSQL) and counts
+	// them by kind, channel and first status.
+	QueueEventNotices(ctx context.Context, ev *ClaimedEvent, rule EventRule, seq int, now time.Time, channels []string) ([]QueuedCount, error)
+}
+
+// eventPayload holds the payload fields the scan acts on.
+type eventPayload struct {
+	CardLast4 string `json:"card_last4"`
+	Seq       int    `json:"seq"`
+}
+
+var last4 = regexp.MustCompile(`^[0-9]{4}$`)
+
+// ApplyEvent applies one event's side effects and queues its notices
+// through tx, adding what it did to res.
+func ApplyEvent(ctx context.Context, tx EventTx, now time.Time, ev *ClaimedEvent, channels []string, res *EventScanResult) error {
+	rule, ok := eventRules[ev.Kind]
+	if !ok || !slices.Contains(rule.Scopes, ev.Scope) || !targetComplete(ev) {
+		res.Ignored++
+		return nil
+	}
+	var p eventPayload
+	_ = json.Unmarshal(ev.Payload, &p) // a direct writer's odd payload only loses optional fields
+	if !last4.MatchString(p.CardLast4) {
+		p.CardLast4 = ""
+	}
+	switch ev.Kind {
+	case EventCardUnbound, EventCardBound:
+		later, err := tx.LaterCardEvent(ctx, ev)
+		if err != nil {
+			return fmt.Errorf("check later card events: %w", err)
+		}
+		if later {
+			res.Superseded++
+			return nil
+		}
+		method := "manual"
+		if ev.Kind == EventCardBound {
+			method = "auto_debit"
+		} else {
+			p.CardLast4 = "" // the unbound card stays on file; see repayMethodSQL
+		}
+		n, err := tx.SetRepayMethod(ctx, *ev.CustomerID, ev.PlanID, method, p.CardLast4, now)
+		if err != nil {
+			return fmt.Errorf("change repay method: %w", err)
+		}
+		res.PlansChanged += n
+	case EventPlanCancelled:
+		n, err := tx.CancelPlan(ctx, *ev.PlanID, now)
+		if err != nil {
+			return fmt.Errorf("cancel plan: %w", err)
+		}
+		res.PlansChanged += n
+		// The notices that ask for payment of one installment: a cancelled
+		// plan's pending ones are suppressed.
+		if n, err = tx.SuppressCancelled(ctx, *ev.PlanID, now, kinds.AsksPayment()); err != nil {
+			return fmt.Errorf("suppress reminders: %w", err)
+		}
+		res.Suppressed += n
+	}
+	if len(channels) == 0 {
+		return nil
+	}
+	seq := p.Seq
+	if ev.Kind != EventAutodebitFailed {
+		seq = 0
+	}
+	counts, err := tx.QueueEventNotices(ctx, ev, rule, seq, now, channels)
+	if err != nil {
+		return fmt.Errorf("queue notices: %w", err)
+	}
+	res.Add(EventScanResult{Queued: counts})
+	return nil
+}
+
+// targetComplete reports whether a row names what its scope needs (rows
+// written before the table's constraints may not).
+func targetComplete(ev *ClaimedEvent) bool {
+	switch ev.Scope {
+	case ScopeCustomer:
+		return ev.CustomerID != nil
+	case ScopePlan:
+		return ev.CustomerID != nil && ev.PlanID != nil
+	}
+	return true
+}

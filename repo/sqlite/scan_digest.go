@@ -1,0 +1,96 @@
+package sqlite
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+
+	"duebell/repo"
+)
+
+// scanDigestReleaseSQL gives the members of a digest whose leader this scan
+// ($1) superseded (its own bill reached a later stage) their own notice
+// back, unless their bill has a later stage's notice too (repo/digest.go's
+// digestReleaseSQL).
+const scanDigestReleaseSQL = `
+UPDATE notifications AS m SET status = 'pending', status_reason = '', digest_of = NULL, updated_at = $1
+WHERE m.status = 'skipped' AND m.digest_of <> m.id
+  AND m.digest_of IN (SELECT l.id FROM notifications l
+                      WHERE l.status = 'skipped' AND l.updated_at = $1 AND l.digest_of = l.id)
+  AND NOT EXISTS (SELECT 1 FROM notifications x WHERE x.installment_id = m.installment_id
+                  AND x.channel = m.channel AND x.stage_offset > m.stage_offset)`
+
+// scanDigestGroupSQL groups, for each customer × stage × channel this scan
+// ($1) queued a notice for (of the stage × channel pairs that digest, $2),
+// the pending, not yet claimed reminder notices queued on the customer's
+// local day of the scan ($3: each zone's day as [zone, start, end) in
+// microseconds), of plans in one currency: the group's existing leader
+// stays leader (else the oldest notice leads) and the others are skipped as
+// covered by it (repo/digest.go's digestGroupSQL). A claimed notice is
+// sending, not pending, so a leader never gains members once claimed; the
+// write lock this scan holds keeps claims out while it groups.
+const scanDigestGroupSQL = `
+WITH digesting AS (
+	SELECT value->>0 AS stage, value->>1 AS channel FROM json_each($2)
+), zone AS (
+	SELECT value->>0 AS tz, value->>1 AS day_start, value->>2 AS day_end FROM json_each($3)
+), touched AS (
+	SELECT DISTINCT n.customer_id, n.stage, n.channel FROM notifications n
+	JOIN digesting s ON s.stage = n.stage AND s.channel = n.channel
+	WHERE n.created_at = $1 AND n.status = 'pending' AND n.digest_of IS NULL AND n.dedup_key IS NOT NULL
+), grp AS (
+	SELECT n.id, count(*) OVER w AS size,
+	       coalesce(min(CASE WHEN n.digest_of = n.id THEN n.id END) OVER w, min(n.id) OVER w) AS leader
+	FROM touched t
+	JOIN customers c ON c.id = t.customer_id
+	JOIN zone z ON z.tz = c.timezone
+	JOIN notifications n ON n.customer_id = t.customer_id AND n.stage = t.stage AND n.channel = t.channel
+	JOIN plans p ON p.id = n.plan_id
+	WHERE n.status = 'pending' AND n.dedup_key IS NOT NULL AND n.installment_id IS NOT NULL
+	  AND (n.digest_of IS NULL OR n.digest_of = n.id)
+	  AND n.created_at >= z.day_start AND n.created_at < z.day_end
+	WINDOW w AS (PARTITION BY t.customer_id, t.stage, t.channel, p.currency)
+)
+UPDATE notifications AS n
+SET digest_of = g.leader,
+    status = CASE WHEN n.id = g.leader THEN n.status ELSE 'skipped' END,
+    status_reason = CASE WHEN n.id = g.leader THEN n.status_reason ELSE 'in digest #' || g.leader END,
+    updated_at = $1
+FROM grp g
+WHERE n.id = g.id AND g.size > 1 AND n.digest_of IS NOT g.leader`
+
+// scanDigests runs, inside the due-date scan's transaction, the release of
+// superseded digests and the grouping of the queued notices.
+func scanDigests(ctx context.Context, tx *sqlx.Tx, now time.Time, stages []repo.Stage, zones []scanZone, queued int) error {
+	if _, err := tx.ExecContext(ctx, scanDigestReleaseSQL, now); err != nil {
+		return fmt.Errorf("due scan: release digests: %w", err)
+	}
+	names, channels := repo.DigestPairs(stages)
+	if len(names) == 0 || queued == 0 {
+		return nil
+	}
+	pairs := make([][2]string, len(names))
+	for i := range names {
+		pairs[i] = [2]string{names[i], channels[i]}
+	}
+	days := make([][3]any, len(zones))
+	for i, z := range zones {
+		y, m, d := now.In(z.loc).Date()
+		days[i] = [3]any{z.name, time.Date(y, m, d, 0, 0, 0, 0, z.loc).UnixMicro(), time.Date(y, m, d+1, 0, 0, 0, 0, z.loc).UnixMicro()}
+	}
+	pJSON, err := json.Marshal(pairs)
+	if err != nil {
+		return fmt.Errorf("due scan: group digests: %w", err)
+	}
+	dJSON, err := json.Marshal(days)
+	if err != nil {
+		return fmt.Errorf("due scan: group digests: %w", err)
+	}
+	if _, err := tx.ExecContext(ctx, scanDigestGroupSQL, now, string(pJSON), string(dJSON)); err != nil {
+		return fmt.Errorf("due scan: group digests: %w", err)
+	}
+	return nil
+}
