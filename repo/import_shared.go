@@ -9,14 +9,6 @@ import (
 // stored, hands it to these functions, and writes what they decide. Only
 // the reads and writes are the store's own.
 
-// ImportSuppressReasonSQL and ImportNewNoticeStatusSQL are the notice rules
-// of suppressReasonSQL and newNoticeStatusSQL for a store in another
-// dialect: the CASE expressions are plain SQL that SQLite runs as is.
-const (
-	ImportSuppressReasonSQL  = suppressReasonSQL
-	ImportNewNoticeStatusSQL = newNoticeStatusSQL
-)
-
 // CheckUnique refuses a batch that names a ref (an installment for
 // payments) twice within one kind: Apply decides every line on one read of
 // what is stored, so a repeated ref would be decided on a stale read.

@@ -108,10 +108,10 @@ func (t *importTx) payments(ctx context.Context, in []repo.ImportPayment, now ti
 		INSERT INTO notifications (dedup_key, customer_id, plan_id, installment_id, kind, stage, stage_offset,
 			channel, locale, status, status_reason, not_before, next_attempt_at, created_at, updated_at)
 		SELECT s.id || ':payment_received:' || s.ch, s.customer_id, s.plan_id, s.id, 'payment_received', 'payment_received', NULL,
-			s.ch, s.locale, `+repo.ImportNewNoticeStatusSQL+`, s.reason, s.paid_at, s.paid_at, $3, $3
+			s.ch, s.locale, `+repo.NewNoticeStatusSQL+`, s.reason, s.paid_at, s.paid_at, $3, $3
 		FROM (
 			SELECT x.id, x.plan_id, c.id AS customer_id, c.locale, x.paid_at, chans.ch,
-				`+repo.ImportSuppressReasonSQL+` AS reason
+				`+repo.SuppressReasonSQL+` AS reason
 			FROM (SELECT value->>'id' AS id, value->>'plan_id' AS plan_id, value->>'customer_id' AS customer_id,
 					value->>'paid_at' AS paid_at
 				FROM json_each($1) WHERE value->>'settles') x
