@@ -13,7 +13,7 @@ import (
 // nothing, with another amount is ErrConflict; a payment that brings a
 // pending installment up to its amount settles it and queues
 // payment_received on the confirm channels. Each installment appears at
-// most once in a batch (checkUnique), so every decision reads the row as
+// most once in a batch (CheckUnique), so every decision reads the row as
 // locked here.
 func (t *importTx) payments(ctx context.Context, in []ImportPayment, now time.Time) ([]ImportLineResult, error) {
 	if len(in) == 0 {

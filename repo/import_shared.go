@@ -373,7 +373,8 @@ func ImportInstallmentKey(planRef string, seq int64) string {
 	return fmt.Sprintf("%s:%d", planRef, seq)
 }
 
-// Resolve is resolveEventTarget over the loaded targets; 0 means none.
+// Resolve is what resolveEventTarget (RecordEvent) decides, over the
+// loaded targets; 0 means none.
 func (tg ImportEventTargets) Resolve(e EventInput) (customerID, planID int64, err error) {
 	switch e.Scope {
 	case ScopeCustomer:
