@@ -4,12 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/lib/pq"
-
-	"duebell/phone"
 )
 
 // CustomerSearchLimit caps the customers FindCustomers returns.
@@ -23,7 +20,7 @@ type CustomerHit struct {
 
 // findCustomersSQL matches a customer ref or plan ref exactly ($1), a phone
 // on file or a notice was sent to ($2), an email likewise ($3), or a part of
-// the name ($4, a LIKE pattern; ” = no name search).
+// the name ($4, a LIKE pattern; empty: no name search).
 const findCustomersSQL = `
 SELECT c.*, (SELECT count(*) FROM plans p WHERE p.customer_id = c.id) AS plans
 FROM customers c
@@ -37,49 +34,19 @@ LIMIT $5`
 
 // FindCustomers finds customers by what support staff are told on the
 // phone: a name (or part of it), a phone number in any form (138 1234 5678,
-// +86 138…, 0086…), an email address, a customer ref or a plan ref.
+// +86 138…, 0086…), an email address, a customer ref or a plan ref (see
+// ParseCustomerQuery).
 func (r *Repo) FindCustomers(ctx context.Context, q string) ([]CustomerHit, error) {
-	q = strings.TrimSpace(q)
 	out := []CustomerHit{}
-	if q == "" {
+	cq, ok := ParseCustomerQuery(q)
+	if !ok {
 		return out, nil
 	}
-	var ph, email, name string
-	if strings.Contains(q, "@") {
-		email = strings.ToLower(q)
-	} else if looksLikePhone(q) {
-		typed := q
-		if rest, ok := strings.CutPrefix(typed, "00"); ok { // 0086 138…: the international prefix dialled from China
-			typed = "+" + rest
-		}
-		if norm, err := phone.Normalize(typed, "CN"); err == nil {
-			ph = norm
-		}
-	}
-	if ph == "" && email == "" && len([]rune(q)) >= 1 {
-		name = "%" + likeEscaper.Replace(q) + "%"
-	}
-	if err := r.db.SelectContext(ctx, &out, findCustomersSQL, q, ph, email, name, CustomerSearchLimit); err != nil {
+	if err := r.db.SelectContext(ctx, &out, findCustomersSQL, cq.Text, cq.Phone, cq.Email, cq.Name,
+		CustomerSearchLimit); err != nil {
 		return nil, fmt.Errorf("find customers: %w", err)
 	}
 	return out, nil
-}
-
-var likeEscaper = strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
-
-// looksLikePhone: digits with the separators people type, at least 7 digits.
-func looksLikePhone(s string) bool {
-	digits := 0
-	for _, r := range s {
-		switch {
-		case r >= '0' && r <= '9':
-			digits++
-		case strings.ContainsRune("+-() .", r):
-		default:
-			return false
-		}
-	}
-	return digits >= 7
 }
 
 // CustomerView is everything the console's customer page shows.

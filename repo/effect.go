@@ -124,12 +124,6 @@ SELECT rg.stage, coalesce(rg.stage_offset, 0) AS stage_offset, rg.channel, rg.te
 FROM rg LEFT JOIN bg ON bg.stage = rg.stage
 ORDER BY stage_offset, rg.stage, rg.channel, rg.template`
 
-// baselineReasons are the suppress reasons that leave an installment without
-// a notice for reasons unrelated to its payment: the customer's choice or a
-// missing address. (A notice suppressed because the bill was paid, or the
-// plan ended, says nothing about reminders.)
-var baselineReasons = []string{"opted_out", "no_phone", "no_email"}
-
 // EffectReport measures, per stage × channel × template, the share of
 // reminded installments paid within each of EffectWindows days of the
 // notice's send time, for notices sent in [since, until), against the
@@ -140,7 +134,7 @@ func (r *Repo) EffectReport(ctx context.Context, kinds []string, since, until, n
 	for i, d := range EffectWindows {
 		windows[i] = int64(d)
 	}
-	rows, err := r.db.QueryxContext(ctx, effectSQL, pq.Array(kinds), since, until, now, pq.Array(baselineReasons),
+	rows, err := r.db.QueryxContext(ctx, effectSQL, pq.Array(kinds), since, until, now, pq.Array(EffectBaselineReasons()),
 		pq.Array(windows))
 	if err != nil {
 		return nil, fmt.Errorf("effect report: %w", err)
@@ -156,24 +150,11 @@ func (r *Repo) EffectReport(ctx context.Context, kinds []string, since, until, n
 			&row.Baseline, &bElig, &bPaid); err != nil {
 			return nil, fmt.Errorf("effect report: %w", err)
 		}
-		row.Shares, row.Base = shares(elig, paid), shares(bElig, bPaid)
+		row.Shares, row.Base = EffectShares(elig, paid), EffectShares(bElig, bPaid)
 		out = append(out, row)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("effect report: %w", err)
 	}
 	return out, nil
-}
-
-// shares pairs the per-window counts with EffectWindows; a stage without a
-// baseline gets zero counts.
-func shares(elig, paid []int64) []EffectShare {
-	out := make([]EffectShare, len(EffectWindows))
-	for i, d := range EffectWindows {
-		out[i].Days = d
-		if i < len(elig) && i < len(paid) {
-			out[i].Eligible, out[i].Paid = elig[i], paid[i]
-		}
-	}
-	return out
 }

@@ -109,12 +109,13 @@ func (s *Store) QueueDepth(ctx context.Context) ([]repo.StatusCount, error) {
 }
 
 // NextDue is when the earliest pending notice falls due; false when none is
-// pending. It reads the first row of the claim's partial index (the plain
-// column, so it comes back as a time).
+// pending. It reads the first row of the claim's partial index, named (see
+// dispatchLeaseSQL); the plain column, so it comes back as a time.
 func (s *Store) NextDue(ctx context.Context) (time.Time, bool, error) {
 	var next time.Time
 	err := s.db.GetContext(ctx, &next,
-		`SELECT next_attempt_at FROM notifications WHERE status = 'pending' ORDER BY next_attempt_at LIMIT 1`)
+		`SELECT next_attempt_at FROM notifications INDEXED BY notifications_due
+		WHERE status = 'pending' ORDER BY next_attempt_at LIMIT 1`)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		return time.Time{}, false, nil

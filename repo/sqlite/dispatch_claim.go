@@ -14,12 +14,14 @@ import (
 
 // dispatchLeaseSQL leases up to $4 pending notices whose time has come ($3)
 // to owner $1 until $2, oldest first, by the (next_attempt_at, id) partial
-// index. Writers are serialized, so no other claim can take the same rows.
+// index, named: without statistics the planner would rather walk every
+// pending notice by (status, updated_at) and sort them, in every claim.
+// Writers are serialized, so no other claim can take the same rows.
 const dispatchLeaseSQL = `
 UPDATE notifications SET status = 'sending', lease_owner = $1, lease_expires_at = $2,
 	attempts = attempts + 1, updated_at = $3
 WHERE id IN (
-	SELECT id FROM notifications
+	SELECT id FROM notifications INDEXED BY notifications_due
 	WHERE status = 'pending' AND next_attempt_at <= $3
 	ORDER BY next_attempt_at, id
 	LIMIT $4)

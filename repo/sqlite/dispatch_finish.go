@@ -83,11 +83,13 @@ func (s *Store) FinishNotifications(ctx context.Context, owner string, now time.
 // just recorded as sent, the receipts that arrived before and were left
 // unapplied: by the provider's message id, or by our out-id when the
 // receipt's message id does not contradict the notice's. Two halves, so each
-// reads its own partial index of sms_receipts.
+// reads its own partial index of sms_receipts. The notices are looked up by
+// id alone (the unary + keeps the planner off the (status, updated_at) index,
+// which would walk every sent notice).
 const dispatchReceiptCandSQL = `
 WITH sent AS (
 	SELECT id, provider, provider_msg_id FROM notifications
-	WHERE id IN (SELECT value FROM json_each($1)) AND channel = 'sms' AND status = 'sent'
+	WHERE id IN (SELECT value FROM json_each($1)) AND +channel = 'sms' AND +status = 'sent'
 )
 SELECT n.id AS nid, rc.id AS rid, rc.status AS status
 FROM sent n JOIN sms_receipts rc

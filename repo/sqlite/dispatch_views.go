@@ -120,7 +120,7 @@ func (s *Store) DigestItems(ctx context.Context, leader int64) ([]repo.DigestIte
 // longest-waiting notice has been due but not sent as of now: a pending
 // notice whose next_attempt_at has passed, or a sending one whose lease has
 // expired. 0 when none is. Each channel reads the first row of the due and
-// lease indexes, one statement per channel and index.
+// lease indexes (named: see dispatchLeaseSQL), one statement per channel and index.
 func (s *Store) OldestDue(ctx context.Context, now time.Time, channels []string) ([]repo.ChannelAge, error) {
 	now = time.UnixMicro(now.UnixMicro()) // as stored: to the microsecond
 	chs := slices.Clone(channels)
@@ -137,13 +137,13 @@ func (s *Store) OldestDue(ctx context.Context, now time.Time, channels []string)
 		return &ts[0], nil
 	}
 	for _, ch := range chs {
-		due, err := first(`SELECT next_attempt_at FROM notifications
+		due, err := first(`SELECT next_attempt_at FROM notifications INDEXED BY notifications_due
 			WHERE status = 'pending' AND channel = $1 AND next_attempt_at <= $2
 			ORDER BY next_attempt_at LIMIT 1`, ch)
 		if err != nil {
 			return nil, fmt.Errorf("oldest due: %w", err)
 		}
-		lost, err := first(`SELECT lease_expires_at FROM notifications
+		lost, err := first(`SELECT lease_expires_at FROM notifications INDEXED BY notifications_lease
 			WHERE status = 'sending' AND channel = $1 AND lease_expires_at <= $2
 			ORDER BY lease_expires_at LIMIT 1`, ch)
 		if err != nil {

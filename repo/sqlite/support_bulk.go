@@ -113,7 +113,7 @@ func (s *Store) ResendMatching(ctx context.Context, in repo.BulkResendInput) (re
 		if _, err := tx.ExecContext(ctx, `DROP TABLE temp.support_resend_candidates`); err != nil {
 			return fmt.Errorf("bulk resend: %w", err)
 		}
-		return supportAudit(ctx, tx, in.Now, in.Actor, repo.ActionBulkResend, "notifications", res.AuditDetail(f, in.Reason))
+		return ingestAudit(ctx, tx, in.Now, in.Actor, repo.ActionBulkResend, "notifications", res.AuditDetail(f, in.Reason))
 	})
 	if err != nil && !errors.Is(err, supportErrDryRun) {
 		return repo.BulkResendResult{}, err

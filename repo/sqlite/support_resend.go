@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/jmoiron/sqlx"
 
@@ -103,7 +102,7 @@ func (s *Store) Resend(ctx context.Context, in repo.ResendInput) (repo.ResendRes
 				return fmt.Errorf("record idempotency key: %w", err)
 			}
 		}
-		return supportAudit(ctx, tx, in.Now, in.Actor, repo.ActionResend, repo.ResendTarget(in.ID),
+		return ingestAudit(ctx, tx, in.Now, in.Actor, repo.ActionResend, repo.ResendTarget(in.ID),
 			repo.ResendAuditDetail(in, chk.Channel, id))
 	})
 	if err != nil {
@@ -136,23 +135,6 @@ func supportClaimIdempotencyKey(ctx context.Context, tx *sqlx.Tx, in repo.Resend
 		return 0, fmt.Errorf("idempotency key: %w", err)
 	}
 	return repo.PriorResend(prior.Scope, prior.Target, prior.NotificationID, target)
-}
-
-// supportAudit appends an audit_log row in the transaction making the
-// change, so the entry commits with it; detail is stored as JSON (nil: {}).
-func supportAudit(ctx context.Context, tx *sqlx.Tx, at time.Time, actor, action, target string, detail any) error {
-	b, err := json.Marshal(detail)
-	if err != nil {
-		return fmt.Errorf("audit %s: detail: %w", action, err)
-	}
-	if string(b) == "null" {
-		b = []byte("{}")
-	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO audit_log (at, actor, action, target, detail) VALUES (?, ?, ?, ?, ?)`,
-		at, actor, action, target, string(b)); err != nil {
-		return fmt.Errorf("audit %s: %w", action, err)
-	}
-	return nil
 }
 
 // supportNotFound turns sql.ErrNoRows into repo.ErrNotFound with context.

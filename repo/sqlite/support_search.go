@@ -22,7 +22,7 @@ const supportSummaryFrom = `notifications n
 	LEFT JOIN installments i ON i.id = n.installment_id`
 
 // supportSearchWhere builds the search's conditions, only for the filters
-// set: SQLite's planner cannot pick an index through "(? = '' OR …)", so a
+// set: SQLite's planner cannot pick an index through "(? = ” OR …)", so a
 // customer's, plan's or address's notices are read through their index
 // (notifications_customer, _plan, _recipient) instead of the whole log. The
 // contact filters match the customer's contact on file or the address a

@@ -31,6 +31,7 @@ func init() {
 		t.Run("LinkTarget", func(t *testing.T) { t.Parallel(); ingestLinkTarget(t, open(t)) })
 		t.Run("ConsoleSessions", func(t *testing.T) { t.Parallel(); ingestConsoleSessions(t, open(t)) })
 		t.Run("Audit", func(t *testing.T) { t.Parallel(); ingestAuditLog(t, open(t)) })
+		t.Run("AuditDatabaseClock", func(t *testing.T) { t.Parallel(); ingestAuditDatabaseClock(t, open(t)) })
 		t.Run("AuditLimit", func(t *testing.T) { t.Parallel(); ingestAuditLimit(t, open(t)) })
 	})
 }

@@ -115,6 +115,21 @@ func ingestAuditLog(t *testing.T, s Store) {
 	}
 }
 
+// ingestAuditDatabaseClock: an entry without an instant is stamped with
+// the store's clock.
+func ingestAuditDatabaseClock(t *testing.T, s Store) {
+	ctx := context.Background()
+	before := time.Now().Add(-time.Minute)
+	if err := s.AppendAudit(ctx, repo.AuditEntry{Actor: "alice", Action: "resend", Target: "notification:1"}); err != nil {
+		t.Fatal(err)
+	}
+	after := time.Now().Add(time.Minute)
+	got, err := s.ListAudit(ctx, before, "alice", 10)
+	if err != nil || len(got) != 1 || got[0].At.Before(before) || got[0].At.After(after) {
+		t.Errorf("ListAudit = %+v, %v; want one entry stamped between %v and %v", got, err, before, after)
+	}
+}
+
 // ingestAuditLimit: no limit means 100, newest first.
 func ingestAuditLimit(t *testing.T, s Store) {
 	ctx := context.Background()
