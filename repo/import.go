@@ -143,7 +143,7 @@ func (t *importTx) Rollback() error {
 // (database, or a ref repeated within the batch) leaves the transaction
 // unusable: roll it back.
 func (t *importTx) Apply(ctx context.Context, b ImportBatch, now time.Time) ([]ImportLineResult, error) {
-	if err := b.checkUnique(); err != nil {
+	if err := b.CheckUnique(); err != nil {
 		return nil, err
 	}
 	out := make([]ImportLineResult, 0, b.Len())
@@ -164,42 +164,6 @@ func (t *importTx) Apply(ctx context.Context, b ImportBatch, now time.Time) ([]I
 		out = append(out, res...)
 	}
 	return out, nil
-}
-
-func (b ImportBatch) checkUnique() error {
-	seen := map[string]bool{}
-	dup := func(key string) error {
-		if seen[key] {
-			return fmt.Errorf("import batch: %s appears twice", key)
-		}
-		seen[key] = true
-		return nil
-	}
-	for _, c := range b.Customers {
-		if err := dup("customer " + c.Customer.Ref); err != nil {
-			return err
-		}
-	}
-	for _, p := range b.Plans {
-		if err := dup("plan " + p.Plan.Ref); err != nil {
-			return err
-		}
-	}
-	for _, p := range b.Payments {
-		if err := dup(fmt.Sprintf("payment on plan %s installment %d", p.Payment.PlanRef, p.Payment.Seq)); err != nil {
-			return err
-		}
-	}
-	for _, e := range b.Events {
-		if err := dup("event " + e.Event.Ref); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-func refused(line int, kind, ref string, err error) ImportLineResult {
-	return ImportLineResult{Line: line, Kind: kind, Ref: ref, Outcome: ImportRefused, Err: err}
 }
 
 // Analyze refreshes the planner's statistics of the tables an import

@@ -23,8 +23,10 @@ func (t *importTx) customers(ctx context.Context, in []ImportCustomer, now time.
 	}
 	var changed []ImportCustomer
 	for _, ic := range in {
-		if cur, found := byRef[ic.Customer.Ref]; found && !sameCustomer(cur, keptOptOuts(ic, cur, true)) {
-			changed = append(changed, ic)
+		if cur, found := byRef[ic.Customer.Ref]; found {
+			if _, res := DecideImportCustomer(ic, cur, true); res.Outcome == ImportUpdated {
+				changed = append(changed, ic)
+			}
 		}
 	}
 	if len(changed) > 0 {
@@ -43,14 +45,7 @@ func (t *importTx) customers(ctx context.Context, in []ImportCustomer, now time.
 	}
 	for i, ic := range in {
 		cur, found := byRef[ic.Customer.Ref]
-		c := keptOptOuts(ic, cur, found)
-		res := ImportLineResult{Line: ic.Line, Kind: "customer", Ref: c.Ref, Outcome: ImportCreated}
-		if found {
-			res.Outcome = ImportUpdated
-			if sameCustomer(cur, c) {
-				res.Outcome = ImportUnchanged
-			}
-		}
+		c, res := DecideImportCustomer(ic, cur, found)
 		out[i] = res
 		if res.Outcome == ImportUnchanged {
 			ids[c.Ref] = cur.ID
@@ -90,10 +85,7 @@ func (t *importTx) customers(ctx context.Context, in []ImportCustomer, now time.
 
 // loadCustomers reads the stored customers of in by ref, locked when lock.
 func (t *importTx) loadCustomers(ctx context.Context, in []ImportCustomer, lock bool) (map[string]Customer, error) {
-	refs := make([]string, len(in))
-	for i, c := range in {
-		refs[i] = c.Customer.Ref
-	}
+	refs := ImportCustomerRefs(in)
 	q := `SELECT * FROM customers WHERE ref = ANY($1) ORDER BY id`
 	if lock {
 		q += ` FOR UPDATE`
@@ -107,22 +99,4 @@ func (t *importTx) loadCustomers(ctx context.Context, in []ImportCustomer, lock 
 		byRef[c.Ref] = c
 	}
 	return byRef, nil
-}
-
-// keptOptOuts is the line's customer with the opt-outs it left out taken
-// from cur (false for a new customer).
-func keptOptOuts(ic ImportCustomer, cur Customer, found bool) Customer {
-	c := ic.Customer
-	if ic.KeepSMSOptOut {
-		c.SMSOptOut = found && cur.SMSOptOut
-	}
-	if ic.KeepEmailOptOut {
-		c.EmailOptOut = found && cur.EmailOptOut
-	}
-	return c
-}
-
-func sameCustomer(a, b Customer) bool {
-	return a.Name == b.Name && a.Phone == b.Phone && a.Email == b.Email && a.Locale == b.Locale &&
-		a.Timezone == b.Timezone && a.SMSOptOut == b.SMSOptOut && a.EmailOptOut == b.EmailOptOut
 }

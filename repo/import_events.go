@@ -19,27 +19,19 @@ func (t *importTx) events(ctx context.Context, in []ImportEvent, now time.Time) 
 	if err != nil {
 		return nil, err
 	}
-	out := make([]ImportLineResult, len(in))
+	out, writes := DecideImportEvents(in, tg)
+	if len(writes) == 0 {
+		return out, nil
+	}
 	var w struct {
 		refs, kinds, scopes, payloads, occurred []string
 		customers, plans                        []int64
-		lines                                   []int
 	}
-	for i, ie := range in {
-		e := ie.Event
-		cid, pid, err := tg.resolve(e)
-		if err != nil {
-			out[i] = refused(ie.Line, "event", e.Ref, err)
-			continue
-		}
-		out[i] = ImportLineResult{Line: ie.Line, Kind: "event", Ref: e.Ref}
-		payload, _ := e.Payload.Value()
+	for _, x := range writes {
+		e := x.Event
 		w.refs, w.kinds, w.scopes = append(w.refs, e.Ref), append(w.kinds, e.Kind), append(w.scopes, e.Scope)
-		w.payloads, w.occurred = append(w.payloads, payload.(string)), append(w.occurred, e.OccurredAt.Format(time.RFC3339Nano))
-		w.customers, w.plans, w.lines = append(w.customers, cid), append(w.plans, pid), append(w.lines, i)
-	}
-	if len(w.refs) == 0 {
-		return out, nil
+		w.payloads, w.occurred = append(w.payloads, x.Payload), append(w.occurred, e.OccurredAt.Format(time.RFC3339Nano))
+		w.customers, w.plans = append(w.customers, x.CustomerID), append(w.plans, x.PlanID)
 	}
 	args := []any{pq.Array(w.refs), pq.Array(w.kinds), pq.Array(w.scopes), pq.Array(w.customers), pq.Array(w.plans),
 		pq.Array(w.payloads), pq.Array(w.occurred)}
@@ -73,61 +65,23 @@ func (t *importTx) events(ctx context.Context, in []ImportEvent, now time.Time) 
 	for _, s := range same {
 		isSame[s.Ref] = s.Same
 	}
-	for _, i := range w.lines {
-		r := &out[i]
-		switch {
-		case isNew[r.Ref]:
-			r.Outcome = ImportCreated
-		case isSame[r.Ref]:
-			r.Outcome = ImportUnchanged
-		default:
-			*r = refused(r.Line, "event", r.Ref, fmt.Errorf("event %q was already recorded with another body: %w", r.Ref, ErrConflict))
-		}
-	}
+	SettleImportEvents(out, writes, isNew, isSame)
 	return out, nil
 }
 
-// eventTargets are the customers, plans and installments a batch of events names.
-type eventTargets struct {
-	customers    map[string]int64
-	plans        map[string]struct{ id, customerID int64 }
-	planCustomer map[string]string
-	installments map[string]bool // plan ref + ":" + seq
-}
-
-func (t *importTx) loadEventTargets(ctx context.Context, in []ImportEvent) (eventTargets, error) {
-	tg := eventTargets{customers: map[string]int64{}, plans: map[string]struct{ id, customerID int64 }{},
-		planCustomer: map[string]string{}, installments: map[string]bool{}}
-	var custRefs, planRefs, seqRefs []string
-	var seqs []int64
-	for _, ie := range in {
-		e := ie.Event
-		switch e.Scope {
-		case ScopeCustomer:
-			custRefs = append(custRefs, e.CustomerRef)
-		case ScopePlan:
-			planRefs = append(planRefs, e.PlanRef)
-			if e.InstallmentSeq > 0 {
-				seqRefs, seqs = append(seqRefs, e.PlanRef), append(seqs, int64(e.InstallmentSeq))
-			}
-		}
-	}
-	if err := t.customerIDs(ctx, custRefs, tg.customers); err != nil {
+// loadEventTargets reads the customers, plans and installments in names.
+func (t *importTx) loadEventTargets(ctx context.Context, in []ImportEvent) (ImportEventTargets, error) {
+	tg, custRefs, planRefs, seqRefs, seqs := NewImportEventTargets(in)
+	if err := t.customerIDs(ctx, custRefs, tg.Customers); err != nil {
 		return tg, fmt.Errorf("import events: %w", err)
 	}
-	var plans []struct {
-		Ref         string `db:"ref"`
-		ID          int64  `db:"id"`
-		CustomerID  int64  `db:"customer_id"`
-		CustomerRef string `db:"customer_ref"`
-	}
+	var plans []ImportEventPlan
 	if err := t.tx.SelectContext(ctx, &plans, `SELECT p.ref, p.id, p.customer_id, c.ref AS customer_ref
 		FROM plans p JOIN customers c ON c.id = p.customer_id WHERE p.ref = ANY($1)`, pq.Array(planRefs)); err != nil {
 		return tg, fmt.Errorf("import events: plans: %w", err)
 	}
 	for _, p := range plans {
-		tg.plans[p.Ref] = struct{ id, customerID int64 }{p.ID, p.CustomerID}
-		tg.planCustomer[p.Ref] = p.CustomerRef
+		tg.Plans[p.Ref] = p
 	}
 	var found []string
 	if err := t.tx.SelectContext(ctx, &found, `
@@ -137,36 +91,9 @@ func (t *importTx) loadEventTargets(ctx context.Context, in []ImportEvent) (even
 		return tg, fmt.Errorf("import events: installments: %w", err)
 	}
 	for _, k := range found {
-		tg.installments[k] = true
+		tg.Installments[k] = true
 	}
 	return tg, nil
-}
-
-// resolve is resolveEventTarget over the loaded targets; 0 means none.
-func (tg eventTargets) resolve(e EventInput) (customerID, planID int64, err error) {
-	switch e.Scope {
-	case ScopeCustomer:
-		id, ok := tg.customers[e.CustomerRef]
-		if !ok {
-			return 0, 0, fmt.Errorf("customer %q: %w", e.CustomerRef, ErrNotFound)
-		}
-		return id, 0, nil
-	case ScopePlan:
-		p, ok := tg.plans[e.PlanRef]
-		if !ok {
-			return 0, 0, fmt.Errorf("plan %q: %w", e.PlanRef, ErrNotFound)
-		}
-		if e.CustomerRef != "" && e.CustomerRef != tg.planCustomer[e.PlanRef] {
-			return 0, 0, fmt.Errorf("plan %q belongs to another customer than %q: %w", e.PlanRef, e.CustomerRef, ErrConflict)
-		}
-		if e.InstallmentSeq > 0 && !tg.installments[fmt.Sprintf("%s:%d", e.PlanRef, e.InstallmentSeq)] {
-			return 0, 0, fmt.Errorf("plan %q installment %d: %w", e.PlanRef, e.InstallmentSeq, ErrNotFound)
-		}
-		return p.customerID, p.id, nil
-	case ScopeAll:
-		return 0, 0, nil
-	}
-	return 0, 0, fmt.Errorf("import event: unknown scope %q", e.Scope)
 }
 
 // customerIDs adds the ids of the customers with refs to ids (refs not

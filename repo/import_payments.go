@@ -13,25 +13,14 @@ import (
 // nothing, with another amount is ErrConflict; a payment that brings a
 // pending installment up to its amount settles it and queues
 // payment_received on the confirm channels. Each installment appears at
-// most once in a batch (checkUnique), so every decision reads the row as
+// most once in a batch (CheckUnique), so every decision reads the row as
 // locked here.
 func (t *importTx) payments(ctx context.Context, in []ImportPayment, now time.Time) ([]ImportLineResult, error) {
 	if len(in) == 0 {
 		return nil, nil
 	}
-	refs, seqs, payRefs := make([]string, len(in)), make([]int64, len(in)), make([]string, len(in))
-	for i, p := range in {
-		refs[i], seqs[i], payRefs[i] = p.Payment.PlanRef, int64(p.Payment.Seq), p.Payment.Ref
-	}
-	type key struct {
-		plan string
-		seq  int
-	}
-	var rows []struct {
-		Installment
-		CustomerID int64  `db:"customer_id"`
-		PlanRef    string `db:"plan_ref"`
-	}
+	refs, seqs, payRefs := ImportPaymentKeys(in)
+	var rows []ImportPaymentTarget
 	if err := t.tx.SelectContext(ctx, &rows, `
 		SELECT i.*, p.customer_id, p.ref AS plan_ref
 		FROM (SELECT DISTINCT * FROM unnest($1::text[], $2::int[]) AS x (ref, seq)) x
@@ -40,66 +29,28 @@ func (t *importTx) payments(ctx context.Context, in []ImportPayment, now time.Ti
 		ORDER BY i.id FOR UPDATE OF i`, pq.Array(refs), pq.Array(seqs)); err != nil {
 		return nil, fmt.Errorf("import payments: lock installments: %w", err)
 	}
-	inst := make(map[key]int, len(rows))
 	ids := make([]int64, len(rows))
 	for i, r := range rows {
-		inst[key{r.PlanRef, r.Seq}], ids[i] = i, r.ID
+		ids[i] = r.ID
 	}
-	var known []struct {
-		InstallmentID int64  `db:"installment_id"`
-		Ref           string `db:"ref"`
-		Amount        int64  `db:"amount"`
-	}
+	var known []ImportRecordedPayment
 	if err := t.tx.SelectContext(ctx, &known, `
 		SELECT installment_id, ref, amount FROM payments WHERE installment_id = ANY($1) AND ref = ANY($2)`,
 		pq.Array(ids), pq.Array(payRefs)); err != nil {
 		return nil, fmt.Errorf("import payments: look up refs: %w", err)
 	}
-	type payKey struct {
-		inst int64
-		ref  string
+	out, writes := DecideImportPayments(in, rows, known, now)
+	if len(writes) == 0 {
+		return out, nil
 	}
-	recorded := make(map[payKey]int64, len(known))
-	for _, k := range known {
-		recorded[payKey{k.InstallmentID, k.Ref}] = k.Amount
-	}
-	out := make([]ImportLineResult, len(in))
 	var w struct {
 		ids, plans, customers, amounts []int64
 		refs, paidAts                  []string
 		settled                        []bool
 	}
-	for i, ip := range in {
-		p := ip.Payment
-		j, ok := inst[key{p.PlanRef, p.Seq}]
-		if !ok {
-			out[i] = refused(ip.Line, "payment", p.Ref, fmt.Errorf("plan %q installment %d: %w", p.PlanRef, p.Seq, ErrNotFound))
-			continue
-		}
-		cur := rows[j]
-		if amount, ok := recorded[payKey{cur.ID, p.Ref}]; ok {
-			if amount != p.Amount {
-				out[i] = refused(ip.Line, "payment", p.Ref, fmt.Errorf("payment %q was already recorded with another amount: %w", p.Ref, ErrConflict))
-				continue
-			}
-			out[i] = ImportLineResult{Line: ip.Line, Kind: "payment", Ref: p.Ref, Outcome: ImportUnchanged}
-			continue
-		}
-		if err := checkPaymentFits(cur.Installment, p.Amount); err != nil {
-			out[i] = refused(ip.Line, "payment", p.Ref, err)
-			continue
-		}
-		out[i] = ImportLineResult{Line: ip.Line, Kind: "payment", Ref: p.Ref, Outcome: ImportCreated}
-		paidAt := p.PaidAt
-		if paidAt.IsZero() {
-			paidAt = now
-		}
-		settles := cur.Status == InstallmentPending && cur.Paid < cur.Amount && cur.Paid+p.Amount >= cur.Amount
-		w.ids, w.plans, w.customers, w.amounts = append(w.ids, cur.ID), append(w.plans, cur.PlanID), append(w.customers, cur.CustomerID), append(w.amounts, p.Amount)
-		w.refs, w.paidAts, w.settled = append(w.refs, p.Ref), append(w.paidAts, paidAt.Format(time.RFC3339Nano)), append(w.settled, settles)
-	}
-	if len(w.ids) == 0 {
-		return out, nil
+	for _, x := range writes {
+		w.ids, w.plans, w.customers, w.amounts = append(w.ids, x.InstallmentID), append(w.plans, x.PlanID), append(w.customers, x.CustomerID), append(w.amounts, x.Amount)
+		w.refs, w.paidAts, w.settled = append(w.refs, x.Ref), append(w.paidAts, x.PaidAt.Format(time.RFC3339Nano)), append(w.settled, x.Settles)
 	}
 	if _, err := t.tx.ExecContext(ctx, `
 		INSERT INTO payments (installment_id, ref, amount, paid_at, created_at)

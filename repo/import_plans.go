@@ -9,12 +9,6 @@ import (
 	"github.com/lib/pq"
 )
 
-// storedInstallment is an installment with what payments recorded on it.
-type storedInstallment struct {
-	Installment
-	Recorded int64 `db:"recorded"`
-}
-
 // plans upserts in with the rules of UpsertPlan: the customer must exist, a
 // plan stays with its customer, installments are never removed, and a plan
 // never lowers an installment's paid below what payments recorded (an
@@ -70,40 +64,16 @@ func (t *importTx) decidePlans(ctx context.Context, in []ImportPlan, now time.Ti
 	if err != nil {
 		return nil, nil, err
 	}
-	out, finals := make([]ImportLineResult, len(in)), make([]Plan, len(in))
-	for i, ip := range in {
-		final, outcome, err := decidePlan(ip, st, now)
-		if err != nil {
-			out[i] = refused(ip.Line, "plan", ip.Plan.Ref, err)
-			continue
-		}
-		out[i], finals[i] = ImportLineResult{Line: ip.Line, Kind: "plan", Ref: ip.Plan.Ref, Outcome: outcome}, final
-	}
+	out, finals := st.Decide(in, now)
 	return out, finals, nil
-}
-
-// planState is what is stored for a batch of plan lines.
-type planState struct {
-	customers    map[string]int64
-	plans        map[string]Plan
-	installments map[int64]map[int]storedInstallment // by plan id, seq
 }
 
 // loadPlans reads what is stored for in; customerIDs are the ids of the
 // customers the batch itself wrote or read, the others are looked up.
-func (t *importTx) loadPlans(ctx context.Context, in []ImportPlan, lock bool, customerIDs map[string]int64) (planState, error) {
-	st := planState{customers: map[string]int64{}, plans: map[string]Plan{}, installments: map[int64]map[int]storedInstallment{}}
-	refs, custRefs := make([]string, len(in)), []string{}
-	for i, p := range in {
-		refs[i] = p.Plan.Ref
-		if id, ok := customerIDs[p.Plan.CustomerRef]; ok {
-			st.customers[p.Plan.CustomerRef] = id
-		} else {
-			custRefs = append(custRefs, p.Plan.CustomerRef)
-		}
-	}
+func (t *importTx) loadPlans(ctx context.Context, in []ImportPlan, lock bool, customerIDs map[string]int64) (ImportPlanState, error) {
+	st, refs, custRefs := NewImportPlanState(in, customerIDs)
 	if len(custRefs) > 0 {
-		if err := t.customerIDs(ctx, custRefs, st.customers); err != nil {
+		if err := t.customerIDs(ctx, custRefs, st.Customers); err != nil {
 			return st, fmt.Errorf("import plans: %w", err)
 		}
 	}
@@ -117,106 +87,20 @@ func (t *importTx) loadPlans(ctx context.Context, in []ImportPlan, lock bool, cu
 		WHERE p.ref = ANY($1) ORDER BY p.id`+lockPlans, pq.Array(refs)); err != nil {
 		return st, fmt.Errorf("import plans: lock plans: %w", err)
 	}
-	ids := make([]int64, len(plans))
-	for i, p := range plans {
-		st.plans[p.Ref], ids[i] = p, p.ID
-	}
+	ids := st.AddPlans(plans)
 	if len(ids) == 0 {
 		return st, nil
 	}
 	// Locked, the installments cannot take a payment between this read and
 	// the write (RecordPayment locks the installment).
-	var insts []storedInstallment
+	var insts []ImportStoredInstallment
 	if err := t.tx.SelectContext(ctx, &insts, `
 		SELECT i.*, coalesce((SELECT sum(y.amount) FROM payments y WHERE y.installment_id = i.id), 0) AS recorded
 		FROM installments i WHERE i.plan_id = ANY($1) ORDER BY i.id`+lockInstallments, pq.Array(ids)); err != nil {
 		return st, fmt.Errorf("import plans: lock installments: %w", err)
 	}
-	for _, it := range insts {
-		if st.installments[it.PlanID] == nil {
-			st.installments[it.PlanID] = map[int]storedInstallment{}
-		}
-		st.installments[it.PlanID][it.Seq] = it
-	}
+	st.AddInstallments(insts)
 	return st, nil
-}
-
-// decidePlan returns the plan as it is to be stored and what the line does,
-// or why it is refused.
-func decidePlan(ip ImportPlan, st planState, now time.Time) (Plan, ImportOutcome, error) {
-	p := ip.Plan
-	cid, ok := st.customers[p.CustomerRef]
-	if !ok {
-		return p, "", fmt.Errorf("customer %q: %w", p.CustomerRef, ErrNotFound)
-	}
-	p.CustomerID = cid
-	cur, found := st.plans[p.Ref]
-	if found && cur.CustomerID != cid {
-		return p, "", fmt.Errorf("plan %q belongs to another customer: %w", p.Ref, ErrConflict)
-	}
-	p.ID = cur.ID // 0 for a new plan
-	stored := st.installments[cur.ID]
-	if found {
-		given := make(map[int]bool, len(p.Installments))
-		for _, it := range p.Installments {
-			given[it.Seq] = true
-		}
-		missing := 0
-		for seq := range stored {
-			if !given[seq] && (missing == 0 || seq < missing) {
-				missing = seq
-			}
-		}
-		if missing > 0 {
-			return p, "", fmt.Errorf("installment %d is missing from the plan; installments cannot be removed, mark them waived: %w", missing, ErrConflict)
-		}
-	}
-	same := found && samePlanRow(cur, p) && len(stored) == len(p.Installments)
-	insts := make([]Installment, len(p.Installments))
-	for i, it := range p.Installments {
-		old, had := stored[it.Seq]
-		switch {
-		case it.KeepPaid && had:
-			it.Paid = old.Paid
-		case it.KeepPaid:
-			it.Paid = 0
-		case had && it.Paid < old.Recorded:
-			return p, "", errPaidBelowRecorded(it.Seq, it.Paid, old.Recorded)
-		}
-		if it.Status == InstallmentPending && it.Paid >= it.Amount {
-			it.Status = InstallmentPaid
-		}
-		if it.Status != InstallmentPaid {
-			it.PaidAt = nil
-		} else if it.PaidAt == nil {
-			at := now
-			if had && old.PaidAt != nil {
-				at = *old.PaidAt
-			}
-			it.PaidAt = &at
-		}
-		it.PlanID = cur.ID
-		insts[i] = it
-		same = same && had && sameInstallment(old.Installment, it)
-	}
-	p.Installments = insts
-	switch {
-	case !found:
-		return p, ImportCreated, nil
-	case same:
-		return p, ImportUnchanged, nil
-	}
-	return p, ImportUpdated, nil
-}
-
-func samePlanRow(a, b Plan) bool {
-	return a.Merchant == b.Merchant && a.Title == b.Title && a.Currency == b.Currency && a.Total == b.Total &&
-		a.Periods == b.Periods && a.Status == b.Status && a.RepayMethod == b.RepayMethod && a.CardLast4 == b.CardLast4
-}
-
-func sameInstallment(a, b Installment) bool {
-	samePaidAt := (a.PaidAt == nil) == (b.PaidAt == nil) && (a.PaidAt == nil || a.PaidAt.Equal(*b.PaidAt))
-	return a.DueDate.Equal(b.DueDate.Time) && a.Amount == b.Amount && a.Paid == b.Paid && a.Status == b.Status && samePaidAt
 }
 
 // planWrites are the plans (and their installments) to write, as columns.
