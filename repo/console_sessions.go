@@ -11,8 +11,8 @@ import (
 // RevokeConsoleSession ends the console session with id (a hash of its
 // nonce) on every replica until expires, when it would have ended anyway.
 // Revocations already past their expiry are deleted on the way.
-func (r *Repo) RevokeConsoleSession(ctx context.Context, id string, expires, now time.Time) error {
-	return r.withTx(ctx, func(tx *sqlx.Tx) error {
+func (q Common) RevokeConsoleSession(ctx context.Context, id string, expires, now time.Time) error {
+	return q.withTx(ctx, func(tx *sqlx.Tx) error {
 		if _, err := tx.ExecContext(ctx, `DELETE FROM console_revoked_sessions WHERE expires_at < $1`, now); err != nil {
 			return fmt.Errorf("prune revoked sessions: %w", err)
 		}
@@ -26,9 +26,9 @@ func (r *Repo) RevokeConsoleSession(ctx context.Context, id string, expires, now
 }
 
 // ConsoleSessionRevoked reports whether the console session id was logged out.
-func (r *Repo) ConsoleSessionRevoked(ctx context.Context, id string) (bool, error) {
+func (q Common) ConsoleSessionRevoked(ctx context.Context, id string) (bool, error) {
 	var revoked bool
-	if err := r.db.GetContext(ctx, &revoked,
+	if err := q.db.GetContext(ctx, &revoked,
 		`SELECT EXISTS (SELECT 1 FROM console_revoked_sessions WHERE session_hash = $1)`, id); err != nil {
 		return false, fmt.Errorf("check revoked session: %w", err)
 	}

@@ -114,7 +114,7 @@ type CustomerReceipt struct {
 func (r *Repo) GetCustomerView(ctx context.Context, ref string) (CustomerView, error) {
 	var v CustomerView
 	if err := r.db.GetContext(ctx, &v.Customer, `SELECT * FROM customers WHERE ref = $1`, ref); err != nil {
-		return v, notFound(err, "customer "+ref)
+		return v, NotFound(err, "customer "+ref)
 	}
 	id := v.Customer.ID
 	v.Plans = []Plan{}
@@ -138,7 +138,7 @@ func (r *Repo) GetCustomerView(ctx context.Context, ref string) (CustomerView, e
 		byID[in.PlanID].Installments = append(byID[in.PlanID].Installments, in)
 	}
 	v.Notices = []NoticeSummary{}
-	if err := r.db.SelectContext(ctx, &v.Notices, `SELECT `+summaryColumns+` FROM `+summaryFrom+`
+	if err := r.db.SelectContext(ctx, &v.Notices, `SELECT `+NoticeSummaryColumns+` FROM `+NoticeSummaryFrom+`
 		WHERE n.customer_id = $1 ORDER BY n.id DESC LIMIT $2`, id, CustomerNoticeLimit+1); err != nil {
 		return v, fmt.Errorf("customer view: notices: %w", err)
 	}

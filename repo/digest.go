@@ -119,9 +119,9 @@ type DigestItem struct {
 // and its members'), by due date, as they are now; empty when leader leads
 // no digest. A bill that has since reached a later stage on the channel is
 // left out: that stage's notice speaks for it.
-func (r *Repo) DigestItems(ctx context.Context, leader int64) ([]DigestItem, error) {
+func (q Common) DigestItems(ctx context.Context, leader int64) ([]DigestItem, error) {
 	var out []DigestItem
-	if err := r.db.SelectContext(ctx, &out, `
+	if err := q.db.SelectContext(ctx, &out, `
 		SELECT n.id AS notification_id,
 			p.id AS "p.id", p.ref AS "p.ref", p.merchant AS "p.merchant", p.title AS "p.title",
 			p.currency AS "p.currency", p.total AS "p.total", p.periods AS "p.periods", p.status AS "p.status",

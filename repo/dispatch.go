@@ -275,18 +275,18 @@ func (r *Repo) FinishNotifications(ctx context.Context, owner string, now time.T
 }
 
 // GetNotification loads one notice.
-func (r *Repo) GetNotification(ctx context.Context, id int64) (Notification, error) {
+func (q Common) GetNotification(ctx context.Context, id int64) (Notification, error) {
 	var n Notification
-	if err := r.db.GetContext(ctx, &n, `SELECT * FROM notifications WHERE id = $1`, id); err != nil {
-		return n, notFound(err, fmt.Sprintf("notification %d", id))
+	if err := q.db.GetContext(ctx, &n, `SELECT * FROM notifications WHERE id = $1`, id); err != nil {
+		return n, NotFound(err, fmt.Sprintf("notification %d", id))
 	}
 	return n, nil
 }
 
 // ListAttempts returns the delivery tries of one notice, oldest first.
-func (r *Repo) ListAttempts(ctx context.Context, notificationID int64) ([]Attempt, error) {
+func (q Common) ListAttempts(ctx context.Context, notificationID int64) ([]Attempt, error) {
 	var out []Attempt
-	if err := r.db.SelectContext(ctx, &out,
+	if err := q.db.SelectContext(ctx, &out,
 		`SELECT * FROM delivery_attempts WHERE notification_id = $1 ORDER BY n, id`, notificationID); err != nil {
 		return nil, fmt.Errorf("list attempts: %w", err)
 	}
@@ -301,9 +301,9 @@ type StatusCount struct {
 }
 
 // QueueDepth counts the notices still to be sent (pending, sending).
-func (r *Repo) QueueDepth(ctx context.Context) ([]StatusCount, error) {
+func (q Common) QueueDepth(ctx context.Context) ([]StatusCount, error) {
 	var out []StatusCount
-	if err := r.db.SelectContext(ctx, &out, `SELECT status, channel, count(*) AS n FROM notifications
+	if err := q.db.SelectContext(ctx, &out, `SELECT status, channel, count(*) AS n FROM notifications
 		WHERE status IN ('pending', 'sending') GROUP BY status, channel ORDER BY status, channel`); err != nil {
 		return nil, fmt.Errorf("queue depth: %w", err)
 	}

@@ -192,7 +192,7 @@ func resolveEventTarget(ctx context.Context, tx *sqlx.Tx, in EventInput) (custom
 	case ScopeCustomer:
 		var id int64
 		if err := tx.GetContext(ctx, &id, `SELECT id FROM customers WHERE ref = $1`, in.CustomerRef); err != nil {
-			return nil, nil, notFound(err, fmt.Sprintf("customer %q", in.CustomerRef))
+			return nil, nil, NotFound(err, fmt.Sprintf("customer %q", in.CustomerRef))
 		}
 		return &id, nil, nil
 	case ScopePlan:
@@ -203,7 +203,7 @@ func resolveEventTarget(ctx context.Context, tx *sqlx.Tx, in EventInput) (custom
 		}
 		if err := tx.GetContext(ctx, &p, `SELECT p.id, p.customer_id, c.ref AS customer_ref
 			FROM plans p JOIN customers c ON c.id = p.customer_id WHERE p.ref = $1`, in.PlanRef); err != nil {
-			return nil, nil, notFound(err, fmt.Sprintf("plan %q", in.PlanRef))
+			return nil, nil, NotFound(err, fmt.Sprintf("plan %q", in.PlanRef))
 		}
 		if in.CustomerRef != "" && in.CustomerRef != p.CustomerRef {
 			return nil, nil, fmt.Errorf("plan %q belongs to another customer than %q: %w", in.PlanRef, in.CustomerRef, ErrConflict)
@@ -212,7 +212,7 @@ func resolveEventTarget(ctx context.Context, tx *sqlx.Tx, in EventInput) (custom
 			var ok bool
 			if err := tx.GetContext(ctx, &ok, `SELECT true FROM installments WHERE plan_id = $1 AND seq = $2`,
 				p.ID, in.InstallmentSeq); err != nil {
-				return nil, nil, notFound(err, fmt.Sprintf("plan %q installment %d", in.PlanRef, in.InstallmentSeq))
+				return nil, nil, NotFound(err, fmt.Sprintf("plan %q installment %d", in.PlanRef, in.InstallmentSeq))
 			}
 		}
 		return &p.CustomerID, &p.ID, nil
@@ -226,7 +226,7 @@ func resolveEventTarget(ctx context.Context, tx *sqlx.Tx, in EventInput) (custom
 func (r *Repo) GetEvent(ctx context.Context, ref string) (Event, error) {
 	var e Event
 	if err := r.db.GetContext(ctx, &e, eventSelect+` WHERE e.ref = $1`, ref); err != nil {
-		return Event{}, notFound(err, fmt.Sprintf("event %q", ref))
+		return Event{}, NotFound(err, fmt.Sprintf("event %q", ref))
 	}
 	return e, nil
 }

@@ -32,10 +32,10 @@ func (r *Repo) UpsertCustomer(ctx context.Context, c Customer, now time.Time) (C
 }
 
 // GetCustomer returns the customer with ref, or an error wrapping ErrNotFound.
-func (r *Repo) GetCustomer(ctx context.Context, ref string) (Customer, error) {
+func (q Common) GetCustomer(ctx context.Context, ref string) (Customer, error) {
 	var c Customer
-	if err := r.db.GetContext(ctx, &c, `SELECT * FROM customers WHERE ref = $1`, ref); err != nil {
-		return Customer{}, notFound(err, fmt.Sprintf("customer %q", ref))
+	if err := q.db.GetContext(ctx, &c, `SELECT * FROM customers WHERE ref = $1`, ref); err != nil {
+		return Customer{}, NotFound(err, fmt.Sprintf("customer %q", ref))
 	}
 	return c, nil
 }
@@ -50,7 +50,7 @@ func (r *Repo) UpsertPlan(ctx context.Context, p Plan, now time.Time) (Plan, err
 	err := r.withTx(ctx, func(tx *sqlx.Tx) error {
 		var customerID int64
 		if err := tx.GetContext(ctx, &customerID, `SELECT id FROM customers WHERE ref = $1`, p.CustomerRef); err != nil {
-			return notFound(err, fmt.Sprintf("customer %q", p.CustomerRef))
+			return NotFound(err, fmt.Sprintf("customer %q", p.CustomerRef))
 		}
 		// ON CONFLICT … WHERE leaves another customer's plan untouched (but
 		// locked) and returns no row, which is the conflict.
@@ -148,15 +148,15 @@ func upsertInstallments(ctx context.Context, tx *sqlx.Tx, planID int64, in []Ins
 }
 
 // GetPlan returns plan ref with its installments ordered by seq.
-func (r *Repo) GetPlan(ctx context.Context, ref string) (Plan, error) {
+func (q Common) GetPlan(ctx context.Context, ref string) (Plan, error) {
 	var p Plan
-	if err := r.db.GetContext(ctx, &p, `
+	if err := q.db.GetContext(ctx, &p, `
 		SELECT p.*, c.ref AS customer_ref FROM plans p JOIN customers c ON c.id = p.customer_id
 		WHERE p.ref = $1`, ref); err != nil {
-		return Plan{}, notFound(err, fmt.Sprintf("plan %q", ref))
+		return Plan{}, NotFound(err, fmt.Sprintf("plan %q", ref))
 	}
 	var err error
-	if p.Installments, err = installmentsOf(ctx, r.db, p.ID); err != nil {
+	if p.Installments, err = installmentsOf(ctx, q.db, p.ID); err != nil {
 		return Plan{}, err
 	}
 	return p, nil
@@ -220,7 +220,7 @@ func (r *Repo) RecordPayment(ctx context.Context, in PaymentInput) (PaymentResul
 		if err := tx.GetContext(ctx, &cur, `
 			SELECT i.*, p.customer_id FROM installments i JOIN plans p ON p.id = i.plan_id
 			WHERE p.ref = $1 AND i.seq = $2 FOR UPDATE OF i`, in.PlanRef, in.Seq); err != nil {
-			return notFound(err, fmt.Sprintf("plan %q installment %d", in.PlanRef, in.Seq))
+			return NotFound(err, fmt.Sprintf("plan %q installment %d", in.PlanRef, in.Seq))
 		}
 		if in.Ref != "" {
 			var amount int64

@@ -66,8 +66,8 @@ type Circuit struct {
 // OpenCircuit records c as open (ClosedAt ignored): a new row, or the
 // provider's row reopened or updated with the new probe time and error.
 // An open circuit keeps its first opened_at.
-func (r *Repo) OpenCircuit(ctx context.Context, c Circuit) error {
-	if _, err := r.db.ExecContext(ctx, `
+func (q Common) OpenCircuit(ctx context.Context, c Circuit) error {
+	if _, err := q.db.ExecContext(ctx, `
 		INSERT INTO provider_circuits (provider, channel, opened_at, probe_at, code, error, updated_at)
 		VALUES ($1, $2, $3, $4, $5, $6, $7)
 		ON CONFLICT (provider) DO UPDATE SET
@@ -82,8 +82,8 @@ func (r *Repo) OpenCircuit(ctx context.Context, c Circuit) error {
 }
 
 // CloseCircuit marks provider's circuit closed at now, if it is open.
-func (r *Repo) CloseCircuit(ctx context.Context, provider string, now time.Time) error {
-	if _, err := r.db.ExecContext(ctx, `
+func (q Common) CloseCircuit(ctx context.Context, provider string, now time.Time) error {
+	if _, err := q.db.ExecContext(ctx, `
 		UPDATE provider_circuits SET closed_at = $2, updated_at = $2
 		 WHERE provider = $1 AND closed_at IS NULL`, provider, now); err != nil {
 		return fmt.Errorf("close circuit %s: %w", provider, err)
@@ -92,9 +92,9 @@ func (r *Repo) CloseCircuit(ctx context.Context, provider string, now time.Time)
 }
 
 // OpenCircuits lists the open circuits, by provider.
-func (r *Repo) OpenCircuits(ctx context.Context) ([]Circuit, error) {
+func (q Common) OpenCircuits(ctx context.Context) ([]Circuit, error) {
 	var out []Circuit
-	if err := r.db.SelectContext(ctx, &out,
+	if err := q.db.SelectContext(ctx, &out,
 		`SELECT * FROM provider_circuits WHERE closed_at IS NULL ORDER BY provider`); err != nil {
 		return nil, fmt.Errorf("open circuits: %w", err)
 	}

@@ -212,9 +212,9 @@ func sentIDs(outs []Outcome) []int64 {
 }
 
 // ListReceipts returns the receipts matched to one notice, oldest first.
-func (r *Repo) ListReceipts(ctx context.Context, notificationID int64) ([]Receipt, error) {
+func (q Common) ListReceipts(ctx context.Context, notificationID int64) ([]Receipt, error) {
 	var out []Receipt
-	if err := r.db.SelectContext(ctx, &out,
+	if err := q.db.SelectContext(ctx, &out,
 		`SELECT * FROM sms_receipts WHERE notification_id = $1 ORDER BY id`, notificationID); err != nil {
 		return nil, fmt.Errorf("list receipts: %w", err)
 	}

@@ -4,7 +4,6 @@ package repo
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"net/url"
@@ -29,6 +28,7 @@ var schemaName = regexp.MustCompile(`^[a-z_][a-z0-9_]{0,62}$`)
 
 // Repo is the PostgreSQL store.
 type Repo struct {
+	Common // the statements both stores share
 	db     *sqlx.DB
 	schema string
 
@@ -75,7 +75,9 @@ func Open(ctx context.Context, dbURL, schema string) (*Repo, error) {
 		db.Close()
 		return nil, fmt.Errorf("connect database: %w", err)
 	}
-	return &Repo{db: db, schema: schema, stmts: map[string]*sqlx.Stmt{}}, nil
+	r := &Repo{db: db, schema: schema, stmts: map[string]*sqlx.Stmt{}}
+	r.Common = NewCommon(db, r.withTx)
+	return r, nil
 }
 
 // prepared returns the queries prepared on the pool (database/sql prepares
@@ -129,12 +131,4 @@ func (r *Repo) withTx(ctx context.Context, fn func(tx *sqlx.Tx) error) error {
 		return fmt.Errorf("commit: %w", err)
 	}
 	return nil
-}
-
-// notFound turns sql.ErrNoRows into ErrNotFound with context.
-func notFound(err error, what string) error {
-	if errors.Is(err, sql.ErrNoRows) {
-		return fmt.Errorf("%s: %w", what, ErrNotFound)
-	}
-	return fmt.Errorf("%s: %w", what, err)
 }

@@ -111,13 +111,13 @@ type NoticeSummary struct {
 	SentAt       *time.Time `db:"sent_at" json:"sent_at,omitempty"`
 }
 
-// summaryColumns select a NoticeSummary from notifications n joined to
+// NoticeSummaryColumns select a NoticeSummary from notifications n joined to
 // customers c and, left, plans p and installments i.
-const summaryColumns = `n.id, c.ref AS customer_ref, coalesce(p.ref, '') AS plan_ref, coalesce(i.seq, 0) AS seq,
+const NoticeSummaryColumns = `n.id, c.ref AS customer_ref, coalesce(p.ref, '') AS plan_ref, coalesce(i.seq, 0) AS seq,
 	n.kind, n.stage, n.channel, n.recipient, n.status, n.status_reason, n.attempts, n.provider,
 	n.resend_of, n.requested_by, n.created_at, n.updated_at, n.sent_at`
 
-const summaryFrom = `notifications n
+const NoticeSummaryFrom = `notifications n
 	JOIN customers c ON c.id = n.customer_id
 	LEFT JOIN plans p ON p.id = n.plan_id
 	LEFT JOIN installments i ON i.id = n.installment_id`
@@ -126,8 +126,8 @@ const summaryFrom = `notifications n
 // is stable while new notices arrive). The contact filters match the
 // customer's contact on file or the address a notice was sent to.
 const searchSQL = `
-SELECT ` + summaryColumns + `
-FROM ` + summaryFrom + `
+SELECT ` + NoticeSummaryColumns + `
+FROM ` + NoticeSummaryFrom + `
 WHERE ($1::bigint = 0 OR n.id < $1)
   AND ($2 = '' OR n.customer_id = (SELECT id FROM customers WHERE ref = $2))
   AND ($3 = '' OR n.customer_id = ANY(SELECT id FROM customers WHERE phone = $3) OR n.recipient = $3)
@@ -194,30 +194,30 @@ type NoticeDetail struct {
 
 // GetNotificationDetail loads a notice with its attempts, the references of
 // its customer, plan and installment, and its resends.
-func (r *Repo) GetNotificationDetail(ctx context.Context, id int64) (NoticeDetail, error) {
+func (q Common) GetNotificationDetail(ctx context.Context, id int64) (NoticeDetail, error) {
 	var row struct {
 		Notification
 		CustomerRef string `db:"customer_ref"`
 		PlanRef     string `db:"plan_ref"`
 		Seq         int    `db:"seq"`
 	}
-	if err := r.db.GetContext(ctx, &row, `
+	if err := q.db.GetContext(ctx, &row, `
 		SELECT n.*, c.ref AS customer_ref, coalesce(p.ref, '') AS plan_ref, coalesce(i.seq, 0) AS seq
-		FROM `+summaryFrom+` WHERE n.id = $1`, id); err != nil {
-		return NoticeDetail{}, notFound(err, fmt.Sprintf("notification %d", id))
+		FROM `+NoticeSummaryFrom+` WHERE n.id = $1`, id); err != nil {
+		return NoticeDetail{}, NotFound(err, fmt.Sprintf("notification %d", id))
 	}
 	d := NoticeDetail{Notification: row.Notification, CustomerRef: row.CustomerRef, PlanRef: row.PlanRef, Seq: row.Seq,
 		DeliveryAttempts: []Attempt{}, ResentAs: []NoticeSummary{}}
-	if err := r.db.SelectContext(ctx, &d.DeliveryAttempts,
+	if err := q.db.SelectContext(ctx, &d.DeliveryAttempts,
 		`SELECT * FROM delivery_attempts WHERE notification_id = $1 ORDER BY n, id`, id); err != nil {
 		return NoticeDetail{}, fmt.Errorf("list attempts: %w", err)
 	}
-	if err := r.db.SelectContext(ctx, &d.ResentAs, `SELECT `+summaryColumns+` FROM `+summaryFrom+`
+	if err := q.db.SelectContext(ctx, &d.ResentAs, `SELECT `+NoticeSummaryColumns+` FROM `+NoticeSummaryFrom+`
 		WHERE n.resend_of = $1 ORDER BY n.id`, id); err != nil {
 		return NoticeDetail{}, fmt.Errorf("list resends: %w", err)
 	}
 	if d.DigestOf != nil {
-		if err := r.db.SelectContext(ctx, &d.Digest, `SELECT `+summaryColumns+` FROM `+summaryFrom+`
+		if err := q.db.SelectContext(ctx, &d.Digest, `SELECT `+NoticeSummaryColumns+` FROM `+NoticeSummaryFrom+`
 			WHERE n.digest_of = $1 ORDER BY n.id <> $1, n.id`, *d.DigestOf); err != nil {
 			return NoticeDetail{}, fmt.Errorf("list digest: %w", err)
 		}

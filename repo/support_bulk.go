@@ -195,7 +195,7 @@ func bulkCounts(ctx context.Context, tx *sqlx.Tx, res *BulkResendResult) error {
 	if err := rows.Err(); err != nil {
 		return fmt.Errorf("bulk resend: count: %w", err)
 	}
-	if err := tx.SelectContext(ctx, &res.Sample, `SELECT `+summaryColumns+` FROM `+summaryFrom+`
+	if err := tx.SelectContext(ctx, &res.Sample, `SELECT `+NoticeSummaryColumns+` FROM `+NoticeSummaryFrom+`
 		JOIN resend_candidates rc ON rc.id = n.id AND rc.skip = ''
 		ORDER BY n.id DESC LIMIT $1`, BulkSampleSize); err != nil {
 		return fmt.Errorf("bulk resend: sample: %w", err)

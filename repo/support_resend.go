@@ -113,7 +113,7 @@ func (r *Repo) Resend(ctx context.Context, in ResendInput) (ResendResult, error)
 		}
 		var chk ResendCheck
 		if err := tx.GetContext(ctx, &chk, resendCheckSQL, in.ID, in.Channel, pq.Array(kinds.AsksPayment())); err != nil {
-			return notFound(err, fmt.Sprintf("notification %d", in.ID))
+			return NotFound(err, fmt.Sprintf("notification %d", in.ID))
 		}
 		if err := chk.Refusal(in); err != nil {
 			return err

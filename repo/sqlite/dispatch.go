@@ -8,8 +8,6 @@ import (
 	"time"
 
 	"github.com/jmoiron/sqlx"
-
-	"duebell/repo"
 )
 
 // The dispatcher's hot path (repo/dispatch.go): claim, finish, rescue and
@@ -68,44 +66,6 @@ func (s *Store) ExtendLeases(ctx context.Context, owner string, now time.Time, l
 		return 0, fmt.Errorf("extend leases: %w", err)
 	}
 	return int(n), nil
-}
-
-// GetNotification loads one notice.
-func (s *Store) GetNotification(ctx context.Context, id int64) (repo.Notification, error) {
-	var n repo.Notification
-	if err := s.db.GetContext(ctx, &n, `SELECT * FROM notifications WHERE id = $1`, id); err != nil {
-		return n, dispatchNotFound(err, fmt.Sprintf("notification %d", id))
-	}
-	return n, nil
-}
-
-// dispatchNotFound wraps sql.ErrNoRows as repo.ErrNotFound, as the
-// PostgreSQL store does.
-func dispatchNotFound(err error, what string) error {
-	if errors.Is(err, sql.ErrNoRows) {
-		return fmt.Errorf("%s: %w", what, repo.ErrNotFound)
-	}
-	return fmt.Errorf("%s: %w", what, err)
-}
-
-// ListAttempts returns the delivery tries of one notice, oldest first.
-func (s *Store) ListAttempts(ctx context.Context, notificationID int64) ([]repo.Attempt, error) {
-	var out []repo.Attempt
-	if err := s.db.SelectContext(ctx, &out,
-		`SELECT * FROM delivery_attempts WHERE notification_id = $1 ORDER BY n, id`, notificationID); err != nil {
-		return nil, fmt.Errorf("list attempts: %w", err)
-	}
-	return out, nil
-}
-
-// QueueDepth counts the notices still to be sent (pending, sending).
-func (s *Store) QueueDepth(ctx context.Context) ([]repo.StatusCount, error) {
-	var out []repo.StatusCount
-	if err := s.db.SelectContext(ctx, &out, `SELECT status, channel, count(*) AS n FROM notifications
-		WHERE status IN ('pending', 'sending') GROUP BY status, channel ORDER BY status, channel`); err != nil {
-		return nil, fmt.Errorf("queue depth: %w", err)
-	}
-	return out, nil
 }
 
 // NextDue is when the earliest pending notice falls due; false when none is

@@ -93,29 +93,6 @@ func (s *Store) CollectionSent(ctx context.Context, customerID int64, since time
 	return repo.MicrosToTimes(sent), nil
 }
 
-// DigestItems lists the bills of the digest led by notice leader (its own
-// and its members'), by due date, as they are now; empty when leader leads
-// no digest. A bill that has since reached a later stage on the channel is
-// left out: that stage's notice speaks for it.
-func (s *Store) DigestItems(ctx context.Context, leader int64) ([]repo.DigestItem, error) {
-	var out []repo.DigestItem
-	if err := s.db.SelectContext(ctx, &out, `
-		SELECT n.id AS notification_id,
-			p.id AS "p.id", p.ref AS "p.ref", p.merchant AS "p.merchant", p.title AS "p.title",
-			p.currency AS "p.currency", p.total AS "p.total", p.periods AS "p.periods", p.status AS "p.status",
-			p.repay_method AS "p.repay_method", p.card_last4 AS "p.card_last4",
-			i.id AS "i.id", i.seq AS "i.seq", i.due_date AS "i.due_date", i.amount AS "i.amount", i.paid AS "i.paid",
-			i.status AS "i.status", i.paid_at AS "i.paid_at"
-		FROM notifications n JOIN installments i ON i.id = n.installment_id JOIN plans p ON p.id = i.plan_id
-		WHERE n.digest_of = $1
-		  AND NOT EXISTS (SELECT 1 FROM notifications x WHERE x.installment_id = n.installment_id
-		                  AND x.channel = n.channel AND x.stage_offset > n.stage_offset)
-		ORDER BY i.due_date, p.id, i.seq`, leader); err != nil {
-		return nil, fmt.Errorf("digest items: %w", err)
-	}
-	return out, nil
-}
-
 // OldestDue reports, for each of channels (in order), how long the
 // longest-waiting notice has been due but not sent as of now: a pending
 // notice whose next_attempt_at has passed, or a sending one whose lease has

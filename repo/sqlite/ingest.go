@@ -36,16 +36,6 @@ func (s *Store) UpsertCustomer(ctx context.Context, c repo.Customer, now time.Ti
 	return out, nil
 }
 
-// GetCustomer returns the customer with ref, or an error wrapping
-// repo.ErrNotFound.
-func (s *Store) GetCustomer(ctx context.Context, ref string) (repo.Customer, error) {
-	var c repo.Customer
-	if err := s.db.GetContext(ctx, &c, `SELECT * FROM customers WHERE ref = $1`, ref); err != nil {
-		return repo.Customer{}, ingestNotFound(err, fmt.Sprintf("customer %q", ref))
-	}
-	return c, nil
-}
-
 // UpsertPlan creates or replaces plan p.Ref and its installments in one
 // transaction. The customer is p.CustomerRef (ErrNotFound when unknown). A
 // plan cannot move to another customer and an installment cannot be removed
@@ -56,7 +46,7 @@ func (s *Store) UpsertPlan(ctx context.Context, p repo.Plan, now time.Time) (rep
 	err := s.withTx(ctx, func(tx *sqlx.Tx) error {
 		var customerID int64
 		if err := tx.GetContext(ctx, &customerID, `SELECT id FROM customers WHERE ref = $1`, p.CustomerRef); err != nil {
-			return ingestNotFound(err, fmt.Sprintf("customer %q", p.CustomerRef))
+			return repo.NotFound(err, fmt.Sprintf("customer %q", p.CustomerRef))
 		}
 		// ON CONFLICT … WHERE leaves another customer's plan untouched and
 		// returns no row, which is the conflict.
@@ -178,34 +168,10 @@ func ingestUpsertInstallments(ctx context.Context, tx *sqlx.Tx, planID int64, in
 	return nil
 }
 
-// GetPlan returns plan ref with its installments ordered by seq.
-func (s *Store) GetPlan(ctx context.Context, ref string) (repo.Plan, error) {
-	var p repo.Plan
-	if err := s.db.GetContext(ctx, &p, `
-		SELECT p.*, c.ref AS customer_ref FROM plans p JOIN customers c ON c.id = p.customer_id
-		WHERE p.ref = $1`, ref); err != nil {
-		return repo.Plan{}, ingestNotFound(err, fmt.Sprintf("plan %q", ref))
-	}
-	var err error
-	if p.Installments, err = ingestInstallmentsOf(ctx, s.db, p.ID); err != nil {
-		return repo.Plan{}, err
-	}
-	return p, nil
-}
-
 func ingestInstallmentsOf(ctx context.Context, q sqlx.QueryerContext, planID int64) ([]repo.Installment, error) {
 	var out []repo.Installment
 	if err := sqlx.SelectContext(ctx, q, &out, `SELECT * FROM installments WHERE plan_id = $1 ORDER BY seq`, planID); err != nil {
 		return nil, fmt.Errorf("list installments: %w", err)
 	}
 	return out, nil
-}
-
-// ingestNotFound turns sql.ErrNoRows into repo.ErrNotFound with context, as
-// the PostgreSQL store does.
-func ingestNotFound(err error, what string) error {
-	if errors.Is(err, sql.ErrNoRows) {
-		return fmt.Errorf("%s: %w", what, repo.ErrNotFound)
-	}
-	return fmt.Errorf("%s: %w", what, err)
 }

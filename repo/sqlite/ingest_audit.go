@@ -11,11 +11,11 @@ import (
 	"duebell/repo"
 )
 
-// ingestAudit appends an audit_log row through ext (the transaction making
+// appendAudit appends an audit_log row through ext (the transaction making
 // the change, so the entry commits with it; or the pool, outside one): the
 // SQLite form of repo.Audit. detail is stored as JSON (nil stores {}); a
 // zero at means the database clock.
-func ingestAudit(ctx context.Context, ext sqlx.ExecerContext, at time.Time, actor, action, target string, detail any) error {
+func appendAudit(ctx context.Context, ext sqlx.ExecerContext, at time.Time, actor, action, target string, detail any) error {
 	b, err := repo.AuditDetail(action, detail)
 	if err != nil {
 		return err
@@ -36,7 +36,7 @@ func ingestAudit(ctx context.Context, ext sqlx.ExecerContext, at time.Time, acto
 // AppendAudit writes e (its ID is ignored).
 func (s *Store) AppendAudit(ctx context.Context, e repo.AuditEntry) error {
 	return s.withTx(ctx, func(tx *sqlx.Tx) error {
-		return ingestAudit(ctx, tx, e.At, e.Actor, e.Action, e.Target, repo.AuditDetailOf(e))
+		return appendAudit(ctx, tx, e.At, e.Actor, e.Action, e.Target, repo.AuditDetailOf(e))
 	})
 }
 

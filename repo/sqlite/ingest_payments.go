@@ -43,7 +43,7 @@ func (s *Store) RecordPayment(ctx context.Context, in repo.PaymentInput) (repo.P
 		if err := tx.GetContext(ctx, &cur, `
 			SELECT i.*, p.customer_id FROM installments i JOIN plans p ON p.id = i.plan_id
 			WHERE p.ref = $1 AND i.seq = $2`, in.PlanRef, in.Seq); err != nil {
-			return ingestNotFound(err, fmt.Sprintf("plan %q installment %d", in.PlanRef, in.Seq))
+			return repo.NotFound(err, fmt.Sprintf("plan %q installment %d", in.PlanRef, in.Seq))
 		}
 		if in.Ref != "" {
 			var amount int64
@@ -77,7 +77,7 @@ func (s *Store) RecordPayment(ctx context.Context, in repo.PaymentInput) (repo.P
 		}
 		if in.Amount < 0 {
 			action, target, detail := repo.ReversalAudit(in, res.Reopened)
-			if err := ingestAudit(ctx, tx, in.Now, in.Actor, action, target, detail); err != nil {
+			if err := appendAudit(ctx, tx, in.Now, in.Actor, action, target, detail); err != nil {
 				return err
 			}
 		}

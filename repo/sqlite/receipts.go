@@ -113,13 +113,3 @@ func (s *Store) RecordReceipt(ctx context.Context, in repo.Receipt, now time.Tim
 	}
 	return res, nil
 }
-
-// ListReceipts returns the receipts matched to one notice, oldest first.
-func (s *Store) ListReceipts(ctx context.Context, notificationID int64) ([]repo.Receipt, error) {
-	var out []repo.Receipt
-	if err := s.db.SelectContext(ctx, &out,
-		`SELECT * FROM sms_receipts WHERE notification_id = $1 ORDER BY id`, notificationID); err != nil {
-		return nil, fmt.Errorf("list receipts: %w", err)
-	}
-	return out, nil
-}

@@ -84,7 +84,7 @@ func scanEventTarget(ctx context.Context, tx *sqlx.Tx, in repo.EventInput) (cust
 	case repo.ScopeCustomer:
 		var id int64
 		if err := tx.GetContext(ctx, &id, `SELECT id FROM customers WHERE ref = $1`, in.CustomerRef); err != nil {
-			return nil, nil, scanNotFound(err, fmt.Sprintf("customer %q", in.CustomerRef))
+			return nil, nil, repo.NotFound(err, fmt.Sprintf("customer %q", in.CustomerRef))
 		}
 		return &id, nil, nil
 	case repo.ScopePlan:
@@ -95,7 +95,7 @@ func scanEventTarget(ctx context.Context, tx *sqlx.Tx, in repo.EventInput) (cust
 		}
 		if err := tx.GetContext(ctx, &p, `SELECT p.id, p.customer_id, c.ref AS customer_ref
 			FROM plans p JOIN customers c ON c.id = p.customer_id WHERE p.ref = $1`, in.PlanRef); err != nil {
-			return nil, nil, scanNotFound(err, fmt.Sprintf("plan %q", in.PlanRef))
+			return nil, nil, repo.NotFound(err, fmt.Sprintf("plan %q", in.PlanRef))
 		}
 		if in.CustomerRef != "" && in.CustomerRef != p.CustomerRef {
 			return nil, nil, fmt.Errorf("plan %q belongs to another customer than %q: %w", in.PlanRef, in.CustomerRef, repo.ErrConflict)
@@ -104,7 +104,7 @@ func scanEventTarget(ctx context.Context, tx *sqlx.Tx, in repo.EventInput) (cust
 			var ok bool
 			if err := tx.GetContext(ctx, &ok, `SELECT true FROM installments WHERE plan_id = $1 AND seq = $2`,
 				p.ID, in.InstallmentSeq); err != nil {
-				return nil, nil, scanNotFound(err, fmt.Sprintf("plan %q installment %d", in.PlanRef, in.InstallmentSeq))
+				return nil, nil, repo.NotFound(err, fmt.Sprintf("plan %q installment %d", in.PlanRef, in.InstallmentSeq))
 			}
 		}
 		return &p.CustomerID, &p.ID, nil
@@ -114,19 +114,11 @@ func scanEventTarget(ctx context.Context, tx *sqlx.Tx, in repo.EventInput) (cust
 	return nil, nil, fmt.Errorf("record event: unknown scope %q", in.Scope)
 }
 
-// scanNotFound turns sql.ErrNoRows into repo.ErrNotFound with context.
-func scanNotFound(err error, what string) error {
-	if errors.Is(err, sql.ErrNoRows) {
-		return fmt.Errorf("%s: %w", what, repo.ErrNotFound)
-	}
-	return fmt.Errorf("%s: %w", what, err)
-}
-
 // GetEvent returns the event with ref, or an error wrapping ErrNotFound.
 func (s *Store) GetEvent(ctx context.Context, ref string) (repo.Event, error) {
 	var e repo.Event
 	if err := s.db.GetContext(ctx, &e, scanEventSelect+` WHERE e.ref = $1`, ref); err != nil {
-		return repo.Event{}, scanNotFound(err, fmt.Sprintf("event %q", ref))
+		return repo.Event{}, repo.NotFound(err, fmt.Sprintf("event %q", ref))
 	}
 	return e, nil
 }

@@ -58,8 +58,9 @@ func Path(dbURL string) (string, error) {
 
 // Store is the SQLite store.
 type Store struct {
-	db   *sqlx.DB
-	path string
+	repo.Common // the statements both stores share
+	db          *sqlx.DB
+	path        string
 
 	writeMu sync.Mutex // one writer at a time; see withTx
 	lock    *os.File   // held by LockServe until Close
@@ -92,7 +93,9 @@ func Open(ctx context.Context, dbURL string) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("open database %s: %w", path, err)
 	}
-	return &Store{db: db, path: path}, nil
+	s := &Store{db: db, path: path}
+	s.Common = repo.NewCommon(db, s.withTx)
+	return s, nil
 }
 
 // ErrInUse is returned by LockServe when another process serves the file.

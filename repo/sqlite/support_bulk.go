@@ -113,7 +113,7 @@ func (s *Store) ResendMatching(ctx context.Context, in repo.BulkResendInput) (re
 		if _, err := tx.ExecContext(ctx, `DROP TABLE temp.support_resend_candidates`); err != nil {
 			return fmt.Errorf("bulk resend: %w", err)
 		}
-		return ingestAudit(ctx, tx, in.Now, in.Actor, repo.ActionBulkResend, "notifications", res.AuditDetail(f, in.Reason))
+		return appendAudit(ctx, tx, in.Now, in.Actor, repo.ActionBulkResend, "notifications", res.AuditDetail(f, in.Reason))
 	})
 	if err != nil && !errors.Is(err, supportErrDryRun) {
 		return repo.BulkResendResult{}, err
@@ -139,7 +139,7 @@ func supportBulkCounts(ctx context.Context, tx *sqlx.Tx, res *repo.BulkResendRes
 	if err := rows.Err(); err != nil {
 		return fmt.Errorf("bulk resend: count: %w", err)
 	}
-	if err := tx.SelectContext(ctx, &res.Sample, `SELECT `+supportSummaryColumns+` FROM `+supportSummaryFrom+`
+	if err := tx.SelectContext(ctx, &res.Sample, `SELECT `+repo.NoticeSummaryColumns+` FROM `+repo.NoticeSummaryFrom+`
 		JOIN support_resend_candidates rc ON rc.id = n.id AND rc.skip = ''
 		ORDER BY n.id DESC LIMIT ?`, repo.BulkSampleSize); err != nil {
 		return fmt.Errorf("bulk resend: sample: %w", err)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
-	"errors"
 	"fmt"
 
 	"github.com/jmoiron/sqlx"
@@ -81,7 +80,7 @@ func (s *Store) Resend(ctx context.Context, in repo.ResendInput) (repo.ResendRes
 		}
 		var chk repo.ResendCheck
 		if err := tx.GetContext(ctx, &chk, supportResendCheckSQL, in.ID, in.Channel, string(asks)); err != nil {
-			return supportNotFound(err, fmt.Sprintf("notification %d", in.ID))
+			return repo.NotFound(err, fmt.Sprintf("notification %d", in.ID))
 		}
 		if err := chk.Refusal(in); err != nil {
 			return err
@@ -102,7 +101,7 @@ func (s *Store) Resend(ctx context.Context, in repo.ResendInput) (repo.ResendRes
 				return fmt.Errorf("record idempotency key: %w", err)
 			}
 		}
-		return ingestAudit(ctx, tx, in.Now, in.Actor, repo.ActionResend, repo.ResendTarget(in.ID),
+		return appendAudit(ctx, tx, in.Now, in.Actor, repo.ActionResend, repo.ResendTarget(in.ID),
 			repo.ResendAuditDetail(in, chk.Channel, id))
 	})
 	if err != nil {
@@ -135,12 +134,4 @@ func supportClaimIdempotencyKey(ctx context.Context, tx *sqlx.Tx, in repo.Resend
 		return 0, fmt.Errorf("idempotency key: %w", err)
 	}
 	return repo.PriorResend(prior.Scope, prior.Target, prior.NotificationID, target)
-}
-
-// supportNotFound turns sql.ErrNoRows into repo.ErrNotFound with context.
-func supportNotFound(err error, what string) error {
-	if errors.Is(err, sql.ErrNoRows) {
-		return fmt.Errorf("%s: %w", what, repo.ErrNotFound)
-	}
-	return fmt.Errorf("%s: %w", what, err)
 }

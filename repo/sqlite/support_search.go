@@ -8,19 +8,6 @@ import (
 	"duebell/repo"
 )
 
-// supportSummaryColumns select a repo.NoticeSummary from notifications n
-// joined to customers c and, left, plans p and installments i
-// (supportSummaryFrom). Every instant is a plain TIMESTAMP column, so it
-// scans as a time.Time.
-const supportSummaryColumns = `n.id, c.ref AS customer_ref, coalesce(p.ref, '') AS plan_ref, coalesce(i.seq, 0) AS seq,
-	n.kind, n.stage, n.channel, n.recipient, n.status, n.status_reason, n.attempts, n.provider,
-	n.resend_of, n.requested_by, n.created_at, n.updated_at, n.sent_at`
-
-const supportSummaryFrom = `notifications n
-	JOIN customers c ON c.id = n.customer_id
-	LEFT JOIN plans p ON p.id = n.plan_id
-	LEFT JOIN installments i ON i.id = n.installment_id`
-
 // supportSearchWhere builds the search's conditions, only for the filters
 // set: SQLite's planner cannot pick an index through "(? = ” OR …)", so a
 // customer's, plan's or address's notices are read through their index
@@ -83,43 +70,9 @@ func (s *Store) SearchNotifications(ctx context.Context, f repo.NoticeFilter, li
 	limit = repo.SearchLimit(limit)
 	where, args := supportSearchWhere(f, before)
 	rows := []repo.NoticeSummary{}
-	if err := s.db.SelectContext(ctx, &rows, `SELECT `+supportSummaryColumns+` FROM `+supportSummaryFrom+`
+	if err := s.db.SelectContext(ctx, &rows, `SELECT `+repo.NoticeSummaryColumns+` FROM `+repo.NoticeSummaryFrom+`
 		`+where+` ORDER BY n.id DESC LIMIT ?`, append(args, limit+1)...); err != nil {
 		return repo.NoticePage{}, fmt.Errorf("search notifications: %w", err)
 	}
 	return repo.NewNoticePage(rows, limit), nil
-}
-
-// GetNotificationDetail loads a notice with its attempts, the references of
-// its customer, plan and installment, its resends and, for a notice in a
-// digest, the digest's notices.
-func (s *Store) GetNotificationDetail(ctx context.Context, id int64) (repo.NoticeDetail, error) {
-	var row struct {
-		repo.Notification
-		CustomerRef string `db:"customer_ref"`
-		PlanRef     string `db:"plan_ref"`
-		Seq         int    `db:"seq"`
-	}
-	if err := s.db.GetContext(ctx, &row, `
-		SELECT n.*, c.ref AS customer_ref, coalesce(p.ref, '') AS plan_ref, coalesce(i.seq, 0) AS seq
-		FROM `+supportSummaryFrom+` WHERE n.id = ?`, id); err != nil {
-		return repo.NoticeDetail{}, supportNotFound(err, fmt.Sprintf("notification %d", id))
-	}
-	d := repo.NoticeDetail{Notification: row.Notification, CustomerRef: row.CustomerRef, PlanRef: row.PlanRef,
-		Seq: row.Seq, DeliveryAttempts: []repo.Attempt{}, ResentAs: []repo.NoticeSummary{}}
-	if err := s.db.SelectContext(ctx, &d.DeliveryAttempts,
-		`SELECT * FROM delivery_attempts WHERE notification_id = ? ORDER BY n, id`, id); err != nil {
-		return repo.NoticeDetail{}, fmt.Errorf("list attempts: %w", err)
-	}
-	if err := s.db.SelectContext(ctx, &d.ResentAs, `SELECT `+supportSummaryColumns+` FROM `+supportSummaryFrom+`
-		WHERE n.resend_of = ? ORDER BY n.id`, id); err != nil {
-		return repo.NoticeDetail{}, fmt.Errorf("list resends: %w", err)
-	}
-	if d.DigestOf != nil {
-		if err := s.db.SelectContext(ctx, &d.Digest, `SELECT `+supportSummaryColumns+` FROM `+supportSummaryFrom+`
-			WHERE n.digest_of = $1 ORDER BY n.id <> $1, n.id`, *d.DigestOf); err != nil {
-			return repo.NoticeDetail{}, fmt.Errorf("list digest: %w", err)
-		}
-	}
-	return d, nil
 }
