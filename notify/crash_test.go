@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"path/filepath"
 	"strconv"
 	"sync"
 	"syscall"
@@ -24,13 +25,15 @@ import (
 	"duebell/notify/sms/webhook"
 	"duebell/repo"
 	"duebell/repo/repotest"
+	"duebell/repo/sqlite"
+	"duebell/repo/storetest"
 	"duebell/templates"
 )
 
 // The crash test runs a dispatcher in a child process (this test binary,
 // re-executed) and kills it with SIGKILL mid-run, several times.
 const (
-	crashChildEnv  = "DUEBELL_TEST_CRASH_CHILD" // the schema to dispatch from
+	crashChildEnv  = "DUEBELL_TEST_CRASH_CHILD" // the schema (or sqlite: URL) to dispatch from
 	crashSinkEnv   = "DUEBELL_TEST_CRASH_SINK"  // the SMS gateway URL
 	crashOffsetEnv = "DUEBELL_TEST_CRASH_OFFSET"
 	crashServeEnv  = "DUEBELL_TEST_CRASH_SERVE" // run as serve does, until SIGTERM
@@ -45,14 +48,23 @@ var (
 	crashKills = flag.Int("crash.kills", 3, "SIGKILLs (and SIGTERM restarts) during the run")
 )
 
-// crashChild dispatches the queue of the schema in crashChildEnv to the
+// crashChild dispatches the queue of the schema (or SQLite file) in crashChildEnv to the
 // webhook gateway at crashSinkEnv, with its clock offset by
 // crashOffsetEnv (so a restart sees the killed one's leases as expired
 // without the test waiting for them), and exits when the queue is empty;
 // with crashServeEnv it dispatches as serve does until SIGTERM, then drains.
 func crashChild() int {
 	offset, _ := time.ParseDuration(os.Getenv(crashOffsetEnv))
-	r, err := repo.Open(context.Background(), repotest.URL(), os.Getenv(crashChildEnv))
+	var r interface {
+		notify.Store
+		Close() error
+	}
+	var err error
+	if spec := os.Getenv(crashChildEnv); sqlite.IsURL(spec) {
+		r, err = sqlite.Open(context.Background(), spec)
+	} else {
+		r, err = repo.Open(context.Background(), repotest.URL(), spec)
+	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
@@ -183,8 +195,8 @@ func (s *crashSink) count() int {
 	return s.total
 }
 
-// crashSetup queues crash.n due_soon SMS in a schema of their own and
-// starts the gateway the child dispatchers send to.
+// crashSetup queues crash.n due_soon SMS in a PostgreSQL schema of their
+// own and starts the gateway the child dispatchers send to.
 func crashSetup(t *testing.T) (r *repo.Repo, schema string, n int, sink *crashSink) {
 	t.Helper()
 	if testing.Short() {
@@ -200,8 +212,54 @@ func crashSetup(t *testing.T) (r *repo.Repo, schema string, n int, sink *crashSi
 	return r, schema, n, newCrashSink(t)
 }
 
+// crashStore is a store the crash test queues in and reads back.
+type crashStore interface {
+	dbHolder
+	QueueDueReminders(ctx context.Context, now time.Time, stages []repo.Stage) (repo.ScanResult, error)
+}
+
+// crashSetupSQLite is crashSetup on an embedded SQLite file; spec is its
+// sqlite: URL, for the child dispatchers.
+func crashSetupSQLite(t *testing.T) (s crashStore, spec string, n int, sink *crashSink) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("starts child processes")
+	}
+	t.Parallel()
+	spec = "sqlite:" + filepath.Join(t.TempDir(), "duebell.db")
+	st, err := sqlite.Open(context.Background(), spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	if _, err := st.Migrate(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	n = *crashN
+	for i := 1; i <= n; i++ {
+		ref := fmt.Sprintf("b%d", i)
+		storetest.Customer(t, st, ref, func(c *repo.Customer) { c.Phone = fmt.Sprintf("+86138%08d", i) })
+		storetest.Plan(t, st, "p"+ref, ref, []repo.Date{repo.NewDate(2026, 11, 24)})
+	}
+	if _, err := st.QueueDueReminders(context.Background(), sh(11, 21, 8, 0), smsOnlyStages); err != nil {
+		t.Fatal(err)
+	}
+	return st, spec, n, newCrashSink(t)
+}
+
 func TestKilledDispatcherLosesNothingAndLogsEveryDelivery(t *testing.T) {
 	r, schema, n, sink := crashSetup(t)
+	testKilledDispatcher(t, r, schema, n, sink)
+}
+
+// The embedded store keeps the same promise across SIGKILLs: the file's
+// write-ahead log survives a killed writer, and a restart rescues its leases.
+func TestKilledDispatcherOnSQLiteLosesNothing(t *testing.T) {
+	s, spec, n, sink := crashSetupSQLite(t)
+	testKilledDispatcher(t, s, spec, n, sink)
+}
+
+func testKilledDispatcher(t *testing.T, r crashStore, schema string, n int, sink *crashSink) {
 	committedSent := func() int {
 		var c int
 		if err := r.DB().Get(&c, `SELECT count(*) FROM notifications WHERE status = 'sent'`); err != nil {

@@ -14,6 +14,8 @@ import (
 	"duebell/notify"
 	"duebell/repo"
 	"duebell/repo/repotest"
+
+	"github.com/jmoiron/sqlx"
 )
 
 // heldSender blocks every send until release is closed (or, with
@@ -61,7 +63,7 @@ func (s *heldSender) deliveries() map[int64]int {
 }
 
 // statusCounts counts the notices by status.
-func statusCounts(t *testing.T, r *repo.Repo) map[string]int {
+func statusCounts(t *testing.T, r dbHolder) map[string]int {
 	t.Helper()
 	var rows []struct {
 		Status string `db:"status"`
@@ -79,7 +81,10 @@ func statusCounts(t *testing.T, r *repo.Repo) map[string]int {
 
 // attemptsAgree checks that every notice's attempts counter equals its
 // attempt rows: no try is missing from the log.
-func attemptsAgree(t *testing.T, r *repo.Repo) {
+// dbHolder is a store whose rows a test reads back: either store.
+type dbHolder interface{ DB() *sqlx.DB }
+
+func attemptsAgree(t *testing.T, r dbHolder) {
 	t.Helper()
 	var bad []int64
 	if err := r.DB().Select(&bad, `SELECT n.id FROM notifications n
