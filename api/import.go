@@ -210,7 +210,7 @@ type importRun struct {
 	opts ImportOptions
 	mu   sync.Mutex
 	rep  *ImportReport
-	ck   *chunker       // reader only
+	ck   *chunker      // reader only
 	tx   repo.ImportTx // the one transaction of an atomic import or a dry run
 	// applied counts the records created so far (committed or not);
 	// analyzedAt is that count when statistics were last refreshed.
