@@ -2,6 +2,7 @@ package api
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -10,6 +11,7 @@ import (
 	"slices"
 	"strings"
 
+	"duebell/kinds"
 	"duebell/link"
 	"duebell/repo"
 )
@@ -25,7 +27,9 @@ type eventBody struct {
 	Payload     json.RawMessage `json:"payload"`
 }
 
-// eventPayload is every payload key some kind accepts; payloadKeys says which.
+// eventPayload is every payload key some kind accepts; the registry
+// (kinds.Event.Payload) says which kind takes which. Each key is checked the
+// same way whatever the kind (see checkPayload).
 type eventPayload struct {
 	CardLast4 *string `json:"card_last4"`
 	Seq       *int    `json:"seq"`
@@ -35,14 +39,29 @@ type eventPayload struct {
 	Setting   *string `json:"setting"`
 }
 
-var payloadKeys = map[string][]string{
-	repo.EventCardUnbound:         {"card_last4"},
-	repo.EventCardBound:           {"card_last4"},
-	repo.EventAutodebitFailed:     {"seq", "reason"},
-	repo.EventRepaymentEntryMoved: {"app_name", "url"},
-	repo.EventPlanCancelled:       {},
-	repo.EventServiceClosed:       {},
-	repo.EventVerificationChanged: {"setting"},
+// missing reports whether the payload lacks key (a blank app name is none).
+func (p eventPayload) missing(key string) bool {
+	switch key {
+	case "card_last4":
+		return p.CardLast4 == nil
+	case "seq":
+		return p.Seq == nil
+	case "reason":
+		return p.Reason == nil
+	case "app_name":
+		return p.AppName == nil || strings.TrimSpace(*p.AppName) == ""
+	case "url":
+		return p.URL == nil
+	case "setting":
+		return p.Setting == nil
+	}
+	return true
+}
+
+// requiredHint says what a required payload key holds.
+var requiredHint = map[string]string{
+	"card_last4": "the new card's last 4 digits",
+	"app_name":   "the app or site where borrowers repay now",
 }
 
 var classRE = regexp.MustCompile(`^[a-z0-9_]{1,64}$`)
@@ -161,13 +180,17 @@ func (s *server) checkPayload(kind string, raw []byte) (eventPayload, error) {
 	if err := json.Unmarshal(raw, &keys); err != nil || keys == nil {
 		return p, invalid("payload", "want a JSON object")
 	}
-	allowed := payloadKeys[kind]
-	for k := range keys {
-		if !slices.Contains(allowed, k) {
+	k, _ := kinds.Of(kind)
+	var allowed, required []string
+	if k.Event != nil {
+		allowed, required = k.Event.Payload, k.Event.Required
+	}
+	for key := range keys {
+		if !slices.Contains(allowed, key) {
 			if len(allowed) == 0 {
-				return p, invalid("payload."+k, "%s events take no payload keys", kind)
+				return p, invalid("payload."+key, "%s events take no payload keys", kind)
 			}
-			return p, invalid("payload."+k, "unknown key for %s (accepted: %s)", kind, strings.Join(allowed, ", "))
+			return p, invalid("payload."+key, "unknown key for %s (accepted: %s)", kind, strings.Join(allowed, ", "))
 		}
 	}
 	if err := json.Unmarshal(raw, &p); err != nil {
@@ -177,42 +200,35 @@ func (s *server) checkPayload(kind string, raw []byte) (eventPayload, error) {
 		}
 		return p, invalid("payload", "want a JSON object")
 	}
-	switch kind {
-	case repo.EventCardBound:
-		if p.CardLast4 == nil {
-			return p, invalid("payload.card_last4", "is required: the new card's last 4 digits")
+	for _, key := range required {
+		if p.missing(key) {
+			return p, invalid("payload."+key, "is required: %s", cmp.Or(requiredHint[key], "see the kind's payload"))
 		}
-		fallthrough
-	case repo.EventCardUnbound:
-		if p.CardLast4 != nil && !last4RE.MatchString(*p.CardLast4) {
-			return p, invalid("payload.card_last4", "want the card's last 4 digits")
-		}
-	case repo.EventAutodebitFailed:
-		if p.Seq != nil && (*p.Seq < 1 || *p.Seq > maxPeriods) {
-			return p, invalid("payload.seq", "want the installment's seq, a positive integer")
-		}
-		if p.Reason != nil && !classRE.MatchString(*p.Reason) {
-			return p, invalid("payload.reason", "want a failure class such as insufficient_funds")
-		}
-	case repo.EventRepaymentEntryMoved:
-		if p.AppName == nil || strings.TrimSpace(*p.AppName) == "" {
-			return p, invalid("payload.app_name", "is required: the app or site where borrowers repay now")
-		}
+	}
+	if p.CardLast4 != nil && !last4RE.MatchString(*p.CardLast4) {
+		return p, invalid("payload.card_last4", "want the card's last 4 digits")
+	}
+	if p.Seq != nil && (*p.Seq < 1 || *p.Seq > maxPeriods) {
+		return p, invalid("payload.seq", "want the installment's seq, a positive integer")
+	}
+	if p.Reason != nil && !classRE.MatchString(*p.Reason) {
+		return p, invalid("payload.reason", "want a failure class such as insufficient_funds")
+	}
+	if p.AppName != nil {
 		if err := checkText("payload.app_name", *p.AppName, 64); err != nil {
 			return p, err
 		}
 		if link.CheckURLs(*p.AppName, s.cfg.AllowedDomains) != nil {
 			return p, invalid("payload.app_name", "must not contain a link off the official domains; put the entry in url")
 		}
-		if p.URL != nil {
-			if err := s.checkEntryURL(*p.URL); err != nil {
-				return p, err
-			}
+	}
+	if p.URL != nil {
+		if err := s.checkEntryURL(*p.URL); err != nil {
+			return p, err
 		}
-	case repo.EventVerificationChanged:
-		if p.Setting != nil && !classRE.MatchString(*p.Setting) {
-			return p, invalid("payload.setting", "want a setting name such as face_verification")
-		}
+	}
+	if p.Setting != nil && !classRE.MatchString(*p.Setting) {
+		return p, invalid("payload.setting", "want a setting name such as face_verification")
 	}
 	return p, nil
 }

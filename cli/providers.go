@@ -10,12 +10,12 @@ import (
 
 	"duebell/api"
 	"duebell/config"
+	"duebell/kinds"
 	"duebell/notify"
 	"duebell/notify/sms/aliyun"
 	"duebell/notify/sms/tencent"
 	"duebell/notify/sms/twilio"
 	"duebell/notify/sms/webhook"
-	"duebell/templates"
 )
 
 // smsProvider builds the configured SMS provider (sms.provider, other than
@@ -147,13 +147,14 @@ func smsKinds(c *config.Config) []string {
 		}
 	}
 	if slices.Contains(c.Policy.PaymentReceived, notify.ChannelSMS) {
-		want[templates.KindPaymentReceived] = true
+		for _, k := range kinds.ConfirmsPayment() {
+			want[k] = true
+		}
 	}
 	var out []string
-	for _, k := range templates.Kinds() {
-		reminder := k == templates.KindDueSoon || k == templates.KindDueToday || k == templates.KindOverdue
-		if want[k] || !reminder && k != templates.KindPaymentReceived { // channel events go by SMS too
-			out = append(out, k)
+	for _, k := range kinds.All() {
+		if want[k.Name] || k.Event != nil { // channel events go by SMS too
+			out = append(out, k.Name)
 		}
 	}
 	return out

@@ -67,7 +67,7 @@ func (d *Dispatcher) render(c *repo.Claim, dg *digest, now time.Time, loc *time.
 	if dg != nil {
 		dg.fill(&data, today)
 	}
-	if c.Kind == scheduler.KindPaymentReceived {
+	if facts(c.Kind).ConfirmsPayment {
 		data.Amount = c.Installment.Amount
 		data.PaidAmount = c.Installment.Paid
 		if c.Installment.PaidAt != nil {
@@ -78,7 +78,7 @@ func (d *Dispatcher) render(c *repo.Claim, dg *digest, now time.Time, loc *time.
 		eventData(&data, c)
 	}
 	var lnk string
-	nothingDue := c.Kind == "service_closed" && c.Outstanding <= 0
+	nothingDue := facts(c.Kind).Outstanding && c.Outstanding <= 0
 	if c.Plan.ID != 0 && facts(c.Kind).Link && !nothingDue {
 		lnk = d.channelLink(c.Channel, d.cfg.Links.URL(link.Claims{NotificationID: c.ID, PlanRef: c.Plan.Ref, Seq: c.Installment.Seq}, now))
 		data.Link = lnk
@@ -101,7 +101,8 @@ func (d *Dispatcher) render(c *repo.Claim, dg *digest, now time.Time, loc *time.
 }
 
 // eventData fills what a channel-event notice shows from its event's
-// payload. A card event names the card it is about when the payload has it.
+// payload. An event whose kind takes payload card_last4 names the card it is
+// about when the payload has it.
 func eventData(data *templates.Data, c *repo.Claim) {
 	var p struct {
 		AppName   string `json:"app_name"`
@@ -111,7 +112,7 @@ func eventData(data *templates.Data, c *repo.Claim) {
 	}
 	_ = json.Unmarshal(c.EventPayload, &p) // validated on the way in; a bad one renders without it
 	data.AppName, data.EntryURL, data.Reason = p.AppName, p.URL, p.Reason
-	if p.CardLast4 != "" && (c.Kind == "card_bound" || c.Kind == "card_unbound") {
+	if p.CardLast4 != "" && facts(c.Kind).Takes("card_last4") {
 		data.CardLast4 = p.CardLast4
 	}
 	data.Outstanding = c.Outstanding

@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"time"
 
+	"duebell/kinds"
 	"duebell/templates"
 )
 
@@ -27,40 +28,25 @@ const (
 	VarDays         = "days"          // days until due, or days overdue: never negative
 	VarCard         = "card"          // the card's last four digits
 	VarLink         = "link"          // the repayment link (sms.link_mode decides which)
-	VarPaidAmount   = "paid_amount"   // payment_received: the amount paid
-	VarPaidAt       = "paid_at"       // payment_received: when, "2026年11月23日 14:05"
-	VarAppName      = "app_name"      // repayment_entry_moved: where to repay now
-	VarEntryURL     = "entry_url"     // repayment_entry_moved: its URL
-	VarOutstanding  = "outstanding"   // service_closed: the balance still owed
+	VarPaidAmount   = "paid_amount"   // a payment confirmation: the amount paid
+	VarPaidAt       = "paid_at"       // a payment confirmation: when, "2026年11月23日 14:05"
+	VarAppName      = "app_name"      // an event's payload app_name: where to repay now
+	VarEntryURL     = "entry_url"     // an event's payload url: the new entry
+	VarOutstanding  = "outstanding"   // a kind that reports it: the balance still owed
 )
 
-var (
-	commonVars      = []string{VarName, VarMerchant, VarPlan, VarPlanRef, VarSupportPhone}
-	installmentVars = []string{VarSeq, VarPeriods, VarAmount, VarDueDate, VarDays}
-	// kindVars are the variables that mean something for each kind, beyond commonVars.
-	kindVars = map[string][]string{
-		templates.KindDueSoon:             append(slices.Clone(installmentVars), VarCard, VarLink),
-		templates.KindDueToday:            append(slices.Clone(installmentVars), VarCard, VarLink),
-		templates.KindOverdue:             append(slices.Clone(installmentVars), VarCard, VarLink),
-		templates.KindPaymentReceived:     {VarSeq, VarPeriods, VarAmount, VarPaidAmount, VarPaidAt},
-		templates.KindCardUnbound:         {VarCard, VarAmount, VarDueDate, VarDays, VarLink},
-		templates.KindCardBound:           {VarCard},
-		templates.KindAutodebitFailed:     append(slices.Clone(installmentVars), VarCard, VarLink),
-		templates.KindRepaymentEntryMoved: {VarAppName, VarEntryURL}, // no signed link: the payload's URL
-		templates.KindPlanCancelled:       {},
-		templates.KindServiceClosed:       {VarOutstanding, VarDueDate, VarLink},
-		templates.KindVerificationChanged: {}, // a security notice: never a link
-	}
-)
+// commonVars mean something for every kind; the registry lists each kind's
+// others (kinds.Kind.Vars).
+var commonVars = []string{VarName, VarMerchant, VarPlan, VarPlanRef, VarSupportPhone}
 
 // VarsFor lists the variables a provider template of kind may use; nil for
 // an unknown kind.
 func VarsFor(kind string) []string {
-	extra, ok := kindVars[kind]
+	k, ok := kinds.Of(kind)
 	if !ok {
 		return nil
 	}
-	return append(slices.Clone(commonVars), extra...)
+	return append(slices.Clone(commonVars), k.Vars...)
 }
 
 // buildVars formats d as template variables: every variable of d's kind,

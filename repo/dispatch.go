@@ -7,6 +7,8 @@ import (
 
 	"github.com/jmoiron/sqlx"
 	"github.com/lib/pq"
+
+	"duebell/kinds"
 )
 
 // Claim is a notice leased to one dispatcher, with what is needed to re-check
@@ -17,7 +19,8 @@ type Claim struct {
 	Plan         Plan        `db:"p"`
 	Installment  Installment `db:"i"`
 	EventPayload []byte      `db:"event_payload"`
-	// Outstanding is, for a service_closed notice, what is still unpaid on
+	// Outstanding is, for a notice of a kind that reports it (kinds.Kind
+	// Outstanding: service_closed), what is still unpaid on
 	// the active plans it speaks of, as of the claim (see outstandingSQL).
 	Outstanding int64 `db:"outstanding"`
 	// For an SMS notice when the per-customer cap is on (see smsCapJoinSQL):
@@ -83,7 +86,8 @@ func (r *Repo) ExtendLeases(ctx context.Context, owner string, now time.Time, le
 // until $2 + $3, oldest first. SKIP LOCKED lets every replica claim from the
 // same queue; the (next_attempt_at, id) partial index keeps each claim a
 // short index scan however long the queue is. $5 is the per-customer SMS cap
-// (0: none), which decides whether the cap's counts are read at all.
+// (0: none), which decides whether the cap's counts are read at all; $6 the
+// kinds that report what is still owed (see outstandingSQL).
 const claimSQL = `
 WITH claimed AS (
 	UPDATE notifications n
@@ -133,7 +137,7 @@ func (r *Repo) ClaimNotifications(ctx context.Context, owner string, now time.Ti
 		return nil, fmt.Errorf("claim notifications: %w", err)
 	}
 	var out []Claim
-	if err := s[0].SelectContext(ctx, &out, owner, now, lease.String(), limit, smsCap); err != nil {
+	if err := s[0].SelectContext(ctx, &out, owner, now, lease.String(), limit, smsCap, pq.Array(kinds.Outstanding())); err != nil {
 		return nil, fmt.Errorf("claim notifications: %w", err)
 	}
 	return out, nil

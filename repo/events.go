@@ -10,67 +10,44 @@ import (
 	"time"
 
 	"github.com/jmoiron/sqlx"
+
+	"duebell/kinds"
 )
 
-// Payment-channel event kinds.
+// Payment-channel event kinds (their facts are in package kinds).
 const (
-	EventCardUnbound         = "card_unbound"
-	EventCardBound           = "card_bound"
-	EventAutodebitFailed     = "autodebit_failed"
-	EventRepaymentEntryMoved = "repayment_entry_moved"
-	EventPlanCancelled       = "plan_cancelled"
-	EventServiceClosed       = "service_closed"
-	EventVerificationChanged = "verification_changed"
+	EventCardUnbound         = kinds.CardUnbound
+	EventCardBound           = kinds.CardBound
+	EventAutodebitFailed     = kinds.AutodebitFailed
+	EventRepaymentEntryMoved = kinds.RepaymentEntryMoved
+	EventPlanCancelled       = kinds.PlanCancelled
+	EventServiceClosed       = kinds.ServiceClosed
+	EventVerificationChanged = kinds.VerificationChanged
 )
 
 // Event scopes: one customer, one plan (and its customer), or every
 // customer with an active plan.
 const (
-	ScopeCustomer = "customer"
-	ScopePlan     = "plan"
-	ScopeAll      = "all"
+	ScopeCustomer = kinds.ScopeCustomer
+	ScopePlan     = kinds.ScopePlan
+	ScopeAll      = kinds.ScopeAll
 )
 
-// EventRule is how the scan turns one kind of event into notices.
-type EventRule struct {
-	Scopes []string
-	// PickPlan: with scope customer or all, the notice names the customer's
-	// active plan with the earliest unpaid installment (else the newest
-	// active plan), for the template's title and merchant.
-	PickPlan bool
-	// Installment: the notice names the plan's next unpaid installment
-	// (autodebit_failed: the one in payload "seq" when given), so templates
-	// get its due date and amount.
-	Installment bool
-	// NeedsActivePlan: without an active plan the event changes nothing the
-	// borrower repays, so no notice is queued.
-	NeedsActivePlan bool
-	// NeedsInstallment: without an installment to name there is nothing to
-	// ask for (autodebit_failed on a plan with nothing unpaid).
-	NeedsInstallment bool
-}
+// EventRule is how the scan turns one kind of event into notices: the
+// registry's kinds.Event.
+type EventRule = kinds.Event
 
-var eventRules = map[string]EventRule{
-	EventCardUnbound:         {Scopes: []string{ScopeCustomer, ScopePlan}, PickPlan: true, Installment: true, NeedsActivePlan: true},
-	EventCardBound:           {Scopes: []string{ScopeCustomer, ScopePlan}, PickPlan: true, NeedsActivePlan: true},
-	EventAutodebitFailed:     {Scopes: []string{ScopePlan}, Installment: true, NeedsInstallment: true},
-	EventRepaymentEntryMoved: {Scopes: []string{ScopeCustomer, ScopePlan, ScopeAll}},
-	EventPlanCancelled:       {Scopes: []string{ScopePlan}},
-	EventServiceClosed:       {Scopes: []string{ScopeCustomer, ScopeAll}, PickPlan: true, Installment: true},
-	EventVerificationChanged: {Scopes: []string{ScopeCustomer}, PickPlan: true},
-}
-
-// EventKinds lists the known event kinds.
-func EventKinds() []string {
-	return []string{EventCardUnbound, EventCardBound, EventAutodebitFailed, EventRepaymentEntryMoved,
-		EventPlanCancelled, EventServiceClosed, EventVerificationChanged}
-}
+// EventKinds lists the known event kinds, in the registry's order.
+func EventKinds() []string { return kinds.Events() }
 
 // EventScopes returns the scopes an event of kind may have; false for an
 // unknown kind.
 func EventScopes(kind string) ([]string, bool) {
-	r, ok := eventRules[kind]
-	return slices.Clone(r.Scopes), ok
+	r, ok := EventRuleOf(kind)
+	if !ok {
+		return nil, false
+	}
+	return slices.Clone(r.Scopes), true
 }
 
 // JSONObject is a JSON object stored as jsonb, kept as its bytes.
@@ -142,7 +119,7 @@ FROM channel_events e LEFT JOIN customers c ON c.id = e.customer_id LEFT JOIN pl
 // known ref with anything else is ErrConflict. An unknown customer, plan or
 // installment is ErrNotFound; a plan that is not customer_ref's is ErrConflict.
 func (r *Repo) RecordEvent(ctx context.Context, in EventInput) (Event, bool, error) {
-	if _, ok := eventRules[in.Kind]; !ok {
+	if _, ok := EventRuleOf(in.Kind); !ok {
 		return Event{}, false, fmt.Errorf("record event: unknown kind %q", in.Kind)
 	}
 	var (
@@ -232,10 +209,11 @@ func (r *Repo) GetEvent(ctx context.Context, ref string) (Event, error) {
 }
 
 // outstandingSQL is, in the claim query (claimed notice "claimed", its event
-// "e"), the unpaid balance a service_closed notice reports: every pending
+// "e"), the unpaid balance a notice of the kinds in $6 (kinds.Outstanding:
+// service_closed) reports: every pending
 // installment of the customer's active plans, or of the one plan for scope
 // plan. It is computed when the notice is claimed, so it is current when sent.
-const outstandingSQL = `CASE WHEN e.kind = 'service_closed' THEN coalesce((
+const outstandingSQL = `CASE WHEN e.kind = ANY($6) THEN coalesce((
 	SELECT sum(oi.amount - oi.paid) FROM installments oi JOIN plans op ON op.id = oi.plan_id
 	WHERE op.customer_id = claimed.customer_id AND op.status = 'active'
 	  AND oi.status = 'pending' AND oi.paid < oi.amount

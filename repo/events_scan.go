@@ -160,9 +160,9 @@ func (r *Repo) eventBatch(ctx context.Context, tx *sqlx.Tx, now time.Time, limit
 // pgEventTx runs ApplyEvent's statements in a scan transaction.
 type pgEventTx struct{ tx *sqlx.Tx }
 
-func (t pgEventTx) LaterCardEvent(ctx context.Context, ev *ClaimedEvent) (bool, error) {
+func (t pgEventTx) LaterCardEvent(ctx context.Context, ev *ClaimedEvent, kinds []string) (bool, error) {
 	var later bool
-	err := t.tx.GetContext(ctx, &later, laterCardEventSQL, *ev.CustomerID, ev.OccurredAt, ev.ID, ev.PlanID)
+	err := t.tx.GetContext(ctx, &later, laterCardEventSQL, *ev.CustomerID, ev.OccurredAt, ev.ID, ev.PlanID, pq.Array(kinds))
 	return later, err
 }
 
@@ -179,13 +179,14 @@ func (t pgEventTx) SuppressCancelled(ctx context.Context, planID int64, now time
 	return execCount(ctx, t.tx, suppressCancelledSQL, planID, now, pq.Array(kinds))
 }
 
-// laterCardEventSQL: has a card event for an overlapping set of plans of
-// customer $1 that occurred after $2 already been processed? Then event $3
-// arrived late and applying it would undo the newer state.
+// laterCardEventSQL: has an event of kinds $5 (the card events:
+// kinds.RepayMethodEvents) for an overlapping set of plans of customer $1
+// that occurred after $2 already been processed? Then event $3 arrived late
+// and applying it would undo the newer state.
 const laterCardEventSQL = `
 SELECT EXISTS (SELECT 1 FROM channel_events l
 	WHERE l.customer_id = $1 AND l.occurred_at > $2 AND l.id <> $3 AND l.processed_at IS NOT NULL
-	  AND l.kind IN ('card_bound', 'card_unbound')
+	  AND l.kind = ANY($5)
 	  AND (l.scope = 'customer' OR $4::bigint IS NULL OR l.plan_id = $4))`
 
 // repayMethodSQL switches the customer's active plans (or the one plan $2)

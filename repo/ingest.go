@@ -9,6 +9,8 @@ import (
 
 	"github.com/jmoiron/sqlx"
 	"github.com/lib/pq"
+
+	"duebell/kinds"
 )
 
 // UpsertCustomer creates or replaces the customer with c.Ref. created_at is
@@ -265,7 +267,7 @@ func (r *Repo) RecordPayment(ctx context.Context, in PaymentInput) (PaymentResul
 		if err := tx.SelectContext(ctx, &statuses, `
 			INSERT INTO notifications (dedup_key, customer_id, plan_id, installment_id, kind, stage, stage_offset,
 				channel, locale, status, status_reason, not_before, next_attempt_at, created_at, updated_at)
-			SELECT $1::bigint || ':payment_received:' || ch, c.id, $2, $1, 'payment_received', 'payment_received', NULL,
+			SELECT $1::bigint || ':' || $7::text || ':' || ch, c.id, $2, $1, $7::text, $7::text, NULL,
 				ch, c.locale, `+newNoticeStatusSQL+`, reason, $5, $5, $6, $6
 			FROM customers c
 			CROSS JOIN (SELECT DISTINCT unnest($4::text[]) AS ch) chans
@@ -273,7 +275,7 @@ func (r *Repo) RecordPayment(ctx context.Context, in PaymentInput) (PaymentResul
 			WHERE c.id = $3
 			ON CONFLICT (dedup_key) DO NOTHING
 			RETURNING status`,
-			cur.ID, cur.PlanID, cur.CustomerID, pq.Array(in.ConfirmChannels), in.PaidAt, in.Now); err != nil {
+			cur.ID, cur.PlanID, cur.CustomerID, pq.Array(in.ConfirmChannels), in.PaidAt, in.Now, kinds.PaymentReceived); err != nil {
 			return fmt.Errorf("queue payment_received: %w", err)
 		}
 		for _, st := range statuses {

@@ -53,8 +53,11 @@ func EventScanBatch(batch int, channels []string) (int, error) {
 // EventRuleOf returns how the scan acts on events of kind; false for an
 // unknown kind.
 func EventRuleOf(kind string) (EventRule, bool) {
-	r, ok := eventRules[kind]
-	return r, ok
+	k, ok := kinds.Of(kind)
+	if !ok || k.Event == nil {
+		return EventRule{}, false
+	}
+	return *k.Event, true
 }
 
 // ClaimedEvent is an unprocessed event a scan transaction has taken.
@@ -72,9 +75,10 @@ type ClaimedEvent struct {
 // EventTx is what applying one event needs from a store, inside the scan's
 // transaction.
 type EventTx interface {
-	// LaterCardEvent: has a card event for an overlapping set of plans of
-	// ev's customer that occurred after ev already been processed?
-	LaterCardEvent(ctx context.Context, ev *ClaimedEvent) (bool, error)
+	// LaterCardEvent: has an event of kinds (the repay-method events,
+	// kinds.RepayMethodEvents) for an overlapping set of plans of ev's
+	// customer that occurred after ev already been processed?
+	LaterCardEvent(ctx context.Context, ev *ClaimedEvent, kinds []string) (bool, error)
 	// SetRepayMethod switches the customer's active plans (or the one plan)
 	// to method, storing card when not "", and counts the plans changed.
 	SetRepayMethod(ctx context.Context, customerID int64, planID *int64, method, card string, now time.Time) (int, error)
@@ -99,7 +103,7 @@ var last4 = regexp.MustCompile(`^[0-9]{4}$`)
 // ApplyEvent applies one event's side effects and queues its notices
 // through tx, adding what it did to res.
 func ApplyEvent(ctx context.Context, tx EventTx, now time.Time, ev *ClaimedEvent, channels []string, res *EventScanResult) error {
-	rule, ok := eventRules[ev.Kind]
+	rule, ok := EventRuleOf(ev.Kind)
 	if !ok || !slices.Contains(rule.Scopes, ev.Scope) || !targetComplete(ev) {
 		res.Ignored++
 		return nil
@@ -109,9 +113,8 @@ func ApplyEvent(ctx context.Context, tx EventTx, now time.Time, ev *ClaimedEvent
 	if !last4.MatchString(p.CardLast4) {
 		p.CardLast4 = ""
 	}
-	switch ev.Kind {
-	case EventCardUnbound, EventCardBound:
-		later, err := tx.LaterCardEvent(ctx, ev)
+	if rule.RepayMethod != "" {
+		later, err := tx.LaterCardEvent(ctx, ev, kinds.RepayMethodEvents())
 		if err != nil {
 			return fmt.Errorf("check later card events: %w", err)
 		}
@@ -119,18 +122,16 @@ func ApplyEvent(ctx context.Context, tx EventTx, now time.Time, ev *ClaimedEvent
 			res.Superseded++
 			return nil
 		}
-		method := "manual"
-		if ev.Kind == EventCardBound {
-			method = "auto_debit"
-		} else {
+		if rule.RepayMethod == kinds.RepayManual {
 			p.CardLast4 = "" // the unbound card stays on file; see repayMethodSQL
 		}
-		n, err := tx.SetRepayMethod(ctx, *ev.CustomerID, ev.PlanID, method, p.CardLast4, now)
+		n, err := tx.SetRepayMethod(ctx, *ev.CustomerID, ev.PlanID, rule.RepayMethod, p.CardLast4, now)
 		if err != nil {
 			return fmt.Errorf("change repay method: %w", err)
 		}
 		res.PlansChanged += n
-	case EventPlanCancelled:
+	}
+	if rule.CancelsPlan {
 		n, err := tx.CancelPlan(ctx, *ev.PlanID, now)
 		if err != nil {
 			return fmt.Errorf("cancel plan: %w", err)
@@ -147,8 +148,8 @@ func ApplyEvent(ctx context.Context, tx EventTx, now time.Time, ev *ClaimedEvent
 		return nil
 	}
 	seq := p.Seq
-	if ev.Kind != EventAutodebitFailed {
-		seq = 0
+	if !slices.Contains(rule.Payload, "seq") {
+		seq = 0 // only a kind that takes payload seq names its installment by it
 	}
 	counts, err := tx.QueueEventNotices(ctx, ev, rule, seq, now, channels)
 	if err != nil {

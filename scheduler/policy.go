@@ -4,7 +4,6 @@ package scheduler
 
 import (
 	"fmt"
-	"slices"
 	"strings"
 
 	"duebell/kinds"
@@ -56,13 +55,11 @@ func ValidateStages(stages []repo.Stage) error {
 			return fmt.Errorf("%s.offset_days: %d used twice", key, s.OffsetDays)
 		}
 		names[s.Name], offsets[s.OffsetDays] = true, true
-		switch {
-		case s.Kind == KindDueSoon && s.OffsetDays >= 0,
-			s.Kind == KindDueToday && s.OffsetDays != 0,
-			s.Kind == KindOverdue && s.OffsetDays <= 0:
+		switch k, _ := kinds.Of(s.Kind); {
+		case !k.Reminder:
+			return fmt.Errorf("%s.kind: unknown kind %q (%s)", key, s.Kind, strings.Join(kinds.Reminders(), ", "))
+		case sign(s.OffsetDays) != k.DueSide:
 			return fmt.Errorf("%s.kind: %s does not fit offset_days %d", key, s.Kind, s.OffsetDays)
-		case !slices.Contains([]string{KindDueSoon, KindDueToday, KindOverdue}, s.Kind):
-			return fmt.Errorf("%s.kind: unknown kind %q (due_soon, due_today, overdue)", key, s.Kind)
 		}
 		if s.Template != "" {
 			if kind, ok := templates.KindOf(s.Template); !ok || kind != s.Kind || templates.IsDigest(s.Template) {
@@ -78,6 +75,17 @@ func ValidateStages(stages []repo.Stage) error {
 		}
 	}
 	return nil
+}
+
+// sign is -1, 0 or 1 as days is before, on or after the due date.
+func sign(days int) int {
+	switch {
+	case days < 0:
+		return -1
+	case days > 0:
+		return 1
+	}
+	return 0
 }
 
 // templatesOf lists the templates a stage of kind may name.

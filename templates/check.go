@@ -5,6 +5,8 @@ import (
 	"maps"
 	"slices"
 	"time"
+
+	"duebell/kinds"
 )
 
 // MaxSMSSegments is the most parts an SMS may be billed as with the sample
@@ -60,7 +62,7 @@ func (s *Set) Check(sampleLink string) []CheckResult {
 }
 
 // variants returns d and copies of it that take the templates' other
-// branches.
+// branches, from the kind's facts in the registry (package kinds).
 func variants(d Data) []Data {
 	out := []Data{d}
 	add := func(f func(*Data)) {
@@ -80,31 +82,38 @@ func variants(d Data) []Data {
 		add(func(v *Data) { v.Link = "" })
 		return out
 	}
-	switch d.Kind {
-	case KindDueSoon, KindDueToday, KindOverdue:
+	k, _ := kinds.Of(d.Kind)
+	if k.Reminder {
 		add(func(v *Data) { v.RepayMethod, v.CardLast4 = RepayManual, "" })
 		add(func(v *Data) { v.CardLast4 = "" })
 		add(func(v *Data) { v.Link = "" })
-		if d.Kind == KindDueSoon {
+		switch k.DueSide { // the day nearest the due date: "tomorrow", "1 day"
+		case -1:
 			add(func(v *Data) { v.DaysUntilDue = 1 })
-		}
-		if d.Kind == KindOverdue {
+		case 1:
 			add(func(v *Data) { v.DaysUntilDue = -1 })
 		}
-	case KindAutodebitFailed:
+	}
+	if k.Takes("reason") {
 		for _, class := range slices.Sorted(maps.Keys(reasons[LocaleEn])) {
 			add(func(v *Data) { v.Reason = class })
 		}
 		add(func(v *Data) { v.Reason, v.CardLast4 = "", "" })
 		add(func(v *Data) { v.Reason, v.DaysUntilDue = "something_new", -2 })
-	case KindServiceClosed:
+	}
+	if k.Outstanding {
 		add(func(v *Data) { v.Outstanding = 0 })
-	case KindCardUnbound:
+	}
+	if k.Takes("card_last4") && !k.Event.Requires("card_last4") {
 		add(func(v *Data) { v.CardLast4 = "" })
-	case KindRepaymentEntryMoved:
+	}
+	if k.Takes("app_name") {
 		add(func(v *Data) { v.AppName = "" })
+	}
+	if k.Takes("url") {
 		add(func(v *Data) { v.EntryURL = "" })
-	case KindPaymentReceived:
+	}
+	if k.ConfirmsPayment {
 		add(func(v *Data) { v.PaidAt = time.Time{} })
 	}
 	return out

@@ -8,6 +8,7 @@ import (
 	"text/template/parse"
 	"unsafe"
 
+	"duebell/kinds"
 	"duebell/link"
 )
 
@@ -18,8 +19,8 @@ import (
 // it whole (static text once at load, values and seams per render: see
 // execute), and a foreign URL fails the render with the
 // *link.ForeignURLError wrapped.
-// verification_changed must carry no URL at all. A part that renders empty
-// is an error too.
+// A kind that may carry no URL at all (kinds.Kind.NoURL: verification_changed)
+// fails on any. A part that renders empty is an error too.
 func (s *Set) Render(d Data) (Rendered, error) {
 	d.Locale = ResolveLocale(d.Locale)
 	if d.Currency == "" {
@@ -66,10 +67,10 @@ func (s *Set) Render(d Data) (Rendered, error) {
 	return r, nil
 }
 
-// allowedFor is the domains a kind's messages may link to: none for a
-// security notice, which never carries a link.
+// allowedFor is the domains a kind's messages may link to: none for a kind
+// that may carry no URL (a security notice, which never links).
 func (s *Set) allowedFor(kind string) []string {
-	if kind == KindVerificationChanged {
+	if k, _ := kinds.Of(kind); k.NoURL {
 		return nil
 	}
 	return s.allowed

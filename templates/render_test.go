@@ -6,14 +6,21 @@ import (
 	"strings"
 	"testing"
 
+	"duebell/kinds"
 	"duebell/link"
 )
 
-// linkKinds carry the repayment link (or the new entry URL).
-var linkKinds = []string{
-	KindDueSoon, KindDueToday, KindOverdue, KindCardUnbound,
-	KindAutodebitFailed, KindRepaymentEntryMoved, KindServiceClosed,
-}
+// linkKinds carry the repayment link (or the new entry URL, payload url):
+// from the registry.
+var linkKinds = func() []string {
+	var out []string
+	for _, k := range kinds.All() {
+		if k.Link || k.Takes("url") {
+			out = append(out, k.Name)
+		}
+	}
+	return out
+}()
 
 func TestRenderEveryKindLocaleChannel(t *testing.T) {
 	t.Parallel()

@@ -1,16 +1,25 @@
 package templates
 
-import "time"
+import (
+	"time"
+
+	"duebell/kinds"
+)
 
 // Sample returns realistic data for previewing and checking a template:
 // name is a kind or one of its escalation levels (see KindOf; an unknown
-// name is taken as a kind), locale and channel as given, link as Link (and as EntryURL for
-// repayment_entry_moved); kinds that carry no link get Link "".
+// name is taken as a kind), locale and channel as given, link as Link. What
+// a kind shows beyond the common fields follows from its facts in the
+// registry (package kinds): no Link unless it carries one, the payment for a
+// payment confirmation, the balance for a kind that reports it, and its
+// event payload's keys (link as the payload url). A few kinds set the day
+// and state their wording is about.
 func Sample(name, locale, channel, link string) Data {
 	kind, tmpl := name, ""
 	if k, ok := KindOf(name); ok && k != name {
 		kind, tmpl = k, name
 	}
+	facts, _ := kinds.Of(kind)
 	cst := time.FixedZone("CST", 8*3600)
 	zh := ResolveLocale(locale) == LocaleZhCN
 	pick := func(zhText, enText string) string {
@@ -34,11 +43,28 @@ func Sample(name, locale, channel, link string) Data {
 		DaysUntilDue: 3,
 		RepayMethod:  RepayAutoDebit,
 		CardLast4:    "1234",
-		Link:         link,
 		SupportPhone: "400-000-0000",
 		Now:          time.Date(2026, 11, 21, 10, 0, 0, 0, cst),
 	}
-	switch kind {
+	if facts.Link {
+		d.Link = link
+	}
+	if facts.ConfirmsPayment {
+		d.PaidAmount, d.PaidAt = 123456, time.Date(2026, 11, 23, 14, 5, 0, 0, cst)
+	}
+	if facts.Outstanding {
+		d.Outstanding = 1111104
+	}
+	if facts.Takes("reason") {
+		d.Reason = "insufficient_funds"
+	}
+	if facts.Takes("app_name") {
+		d.AppName = pick("示例商城App", "the Example Store app")
+	}
+	if facts.Takes("url") {
+		d.EntryURL = link
+	}
+	switch kind { // the day and state the wording is about
 	case KindDueToday:
 		d.DaysUntilDue, d.Now = 0, time.Date(2026, 11, 24, 10, 0, 0, 0, cst)
 	case KindOverdue:
@@ -50,22 +76,12 @@ func Sample(name, locale, channel, link string) Data {
 		default:
 			d.DaysUntilDue, d.Now = -5, time.Date(2026, 11, 29, 10, 0, 0, 0, cst)
 		}
-	case KindPaymentReceived:
-		d.Link, d.PaidAmount, d.PaidAt = "", 123456, time.Date(2026, 11, 23, 14, 5, 0, 0, cst)
 	case KindCardUnbound:
 		d.RepayMethod = RepayManual
 	case KindCardBound:
-		d.Link, d.CardLast4 = "", "5678"
+		d.CardLast4 = "5678"
 	case KindAutodebitFailed:
-		d.DaysUntilDue, d.Reason, d.Now = 0, "insufficient_funds", time.Date(2026, 11, 24, 10, 0, 0, 0, cst)
-	case KindRepaymentEntryMoved:
-		d.AppName, d.EntryURL = pick("示例商城App", "the Example Store app"), link
-	case KindPlanCancelled:
-		d.Link = ""
-	case KindServiceClosed:
-		d.Outstanding = 1111104
-	case KindVerificationChanged:
-		d.Link = ""
+		d.DaysUntilDue, d.Now = 0, time.Date(2026, 11, 24, 10, 0, 0, 0, cst)
 	}
 	if IsDigest(tmpl) {
 		sampleBills(&d, pick)

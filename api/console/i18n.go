@@ -92,15 +92,6 @@ func tr(lang, msg string) string {
 // trf is tr with fmt verbs, translating the format.
 func trf(lang, format string, args ...any) string { return fmt.Sprintf(tr(lang, format), args...) }
 
-// kindLabels name the notice kinds for people (the code stays visible in
-// English and as a tooltip).
-var kindLabels = map[string]string{
-	"due_soon": "即将到期", "due_today": "今日到期", "overdue": "已逾期", "payment_received": "还款成功",
-	"card_unbound": "银行卡已解绑", "card_bound": "银行卡已绑定", "autodebit_failed": "自动扣款失败",
-	"repayment_entry_moved": "还款入口迁移", "plan_cancelled": "分期已取消", "service_closed": "分期服务关闭",
-	"verification_changed": "验证方式变更",
-}
-
 // statusLabels name notice states, attempt outcomes, plan and installment
 // states in Chinese.
 var statusLabels = map[string]string{

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"duebell/internal/input"
+	"duebell/kinds"
 	"duebell/repo"
 )
 
@@ -90,7 +91,12 @@ func (v view) T(msg string) string { return tr(v.lang, msg) }
 func (v view) Tf(format string, args ...any) string { return trf(v.lang, format, args...) }
 
 // Kind names a notice kind in the viewer's language.
-func (v view) Kind(code string) string { return label(v.lang, kindLabels, code) }
+func (v view) Kind(code string) string {
+	if k, ok := kinds.Of(code); ok {
+		return k.LabelIn(v.lang)
+	}
+	return code
+}
 
 // Status names a state (notice, attempt, plan, installment) or a channel.
 func (v view) Status(code string) string { return label(v.lang, statusLabels, code) }

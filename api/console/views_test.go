@@ -258,9 +258,6 @@ func TestEveryKindInTheFilter(t *testing.T) {
 	w.login(viewerToken)
 	_, en, _ := w.getAs("/console/notifications", "en")
 	_, zh, _ := w.getAs("/console/notifications", "zh-CN")
-	if len(templates.Kinds()) != 11 {
-		t.Errorf("%d kinds, want 11", len(templates.Kinds()))
-	}
 	for _, k := range templates.Kinds() {
 		if !strings.Contains(en, fmt.Sprintf(`<option value="%s">%s</option>`, k, k)) {
 			t.Errorf("English kind filter lacks %s", k)

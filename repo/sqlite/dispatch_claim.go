@@ -9,6 +9,7 @@ import (
 
 	"github.com/jmoiron/sqlx"
 
+	"duebell/kinds"
 	"duebell/repo"
 )
 
@@ -29,8 +30,9 @@ RETURNING id`
 
 // dispatchClaimSQL reads the notices just leased ($1, a JSON array of ids)
 // with their customer, plan, installment and event, by primary key, in claim
-// order; %s is the SMS cap's columns. outstanding is, for a service_closed
-// notice, what is still unpaid on the active plans it speaks of, as of now.
+// order; %s is the SMS cap's columns. outstanding is, for a notice of the
+// kinds in $2 (kinds.Outstanding: service_closed), what is still unpaid on
+// the active plans it speaks of, as of now.
 const dispatchClaimSQL = `
 SELECT n.*,
 	c.id AS "c.id", c.ref AS "c.ref", c.name AS "c.name", c.phone AS "c.phone", c.email AS "c.email",
@@ -44,7 +46,7 @@ SELECT n.*,
 	coalesce(i.amount, 0) AS "i.amount", coalesce(i.paid, 0) AS "i.paid", coalesce(i.status, '') AS "i.status",
 	i.paid_at AS "i.paid_at",
 	coalesce(e.payload, '{}') AS event_payload,
-	CASE WHEN e.kind = 'service_closed' THEN coalesce((
+	CASE WHEN e.kind IN (SELECT value FROM json_each($2)) THEN coalesce((
 		SELECT sum(oi.amount - oi.paid) FROM installments oi JOIN plans op ON op.id = oi.plan_id
 		WHERE op.customer_id = n.customer_id AND op.status = 'active'
 		  AND oi.status = 'pending' AND oi.paid < oi.amount
@@ -59,25 +61,25 @@ WHERE n.id IN (SELECT value FROM json_each($1))
 ORDER BY n.next_attempt_at, n.id`
 
 // dispatchCapSQL are the per-customer SMS cap's columns of an SMS claim:
-// the customer's SMS that reached a provider after $2 (24 hours before the
+// the customer's SMS that reached a provider after $3 (24 hours before the
 // claim), the earliest of them (micros: an aggregate has no column type),
 // each from the (customer_id, sent_at) index, and the customer's other SMS
-// held on a live lease as of $3, from the in-flight index. The notices of
+// held on a live lease as of $4, from the in-flight index. The notices of
 // this claim ($1) are left out of the last count: in PostgreSQL the
 // statement's snapshot shows them as they were before the claim.
 const dispatchCapSQL = `
 	CASE WHEN n.channel = 'sms' THEN (
 		SELECT count(*) FROM notifications x
-		WHERE x.customer_id = n.customer_id AND x.sent_at IS NOT NULL AND x.sent_at > $2 AND x.channel = 'sms')
+		WHERE x.customer_id = n.customer_id AND x.sent_at IS NOT NULL AND x.sent_at > $3 AND x.channel = 'sms')
 	ELSE 0 END AS sms_sent,
 	CASE WHEN n.channel = 'sms' THEN (
 		SELECT min(x.sent_at) FROM notifications x
-		WHERE x.customer_id = n.customer_id AND x.sent_at IS NOT NULL AND x.sent_at > $2 AND x.channel = 'sms')
+		WHERE x.customer_id = n.customer_id AND x.sent_at IS NOT NULL AND x.sent_at > $3 AND x.channel = 'sms')
 	END AS sms_oldest_us,
 	CASE WHEN n.channel = 'sms' THEN (
 		SELECT count(*) FROM notifications x
 		WHERE x.customer_id = n.customer_id AND x.status = 'sending' AND x.channel = 'sms'
-		  AND x.lease_expires_at >= $3 AND x.id NOT IN (SELECT value FROM json_each($1)))
+		  AND x.lease_expires_at >= $4 AND x.id NOT IN (SELECT value FROM json_each($1)))
 	ELSE 0 END AS sms_in_flight`
 
 // dispatchNoCapSQL stands in for dispatchCapSQL when the cap is off.
@@ -100,8 +102,12 @@ func (s *Store) ClaimNotifications(ctx context.Context, owner string, now time.T
 	if smsCap > 0 {
 		read, capArgs = fmt.Sprintf(dispatchClaimSQL, dispatchCapSQL), []any{now.Add(-24 * time.Hour), now}
 	}
+	outstanding, err := json.Marshal(kinds.Outstanding())
+	if err != nil {
+		return nil, fmt.Errorf("claim notifications: %w", err)
+	}
 	var out []repo.Claim
-	err := s.withTx(ctx, func(tx *sqlx.Tx) error {
+	err = s.withTx(ctx, func(tx *sqlx.Tx) error {
 		var ids []int64
 		if err := tx.SelectContext(ctx, &ids, dispatchLeaseSQL, owner, now.Add(lease), now, limit); err != nil {
 			return err
@@ -114,7 +120,7 @@ func (s *Store) ClaimNotifications(ctx context.Context, owner string, now time.T
 			return err
 		}
 		var rows []dispatchClaimRow
-		if err := tx.SelectContext(ctx, &rows, read, append([]any{string(idJSON)}, capArgs...)...); err != nil {
+		if err := tx.SelectContext(ctx, &rows, read, append([]any{string(idJSON), string(outstanding)}, capArgs...)...); err != nil {
 			return err
 		}
 		out = make([]repo.Claim, len(rows))

@@ -16,14 +16,12 @@ import (
 // scanEventTx runs repo.ApplyEvent's statements in a scan transaction.
 type scanEventTx struct{ tx *sqlx.Tx }
 
-// scanCardKinds are the event kinds that change a plan's card.
-var scanCardKinds = []string{repo.EventCardBound, repo.EventCardUnbound}
-
-// LaterCardEvent: has a card event for an overlapping set of plans of the
-// event's customer that occurred after it already been processed? Then
-// this one arrived late and applying it would undo the newer state.
-func (t scanEventTx) LaterCardEvent(ctx context.Context, ev *repo.ClaimedEvent) (bool, error) {
-	kinds, err := json.Marshal(scanCardKinds)
+// LaterCardEvent: has an event of kinds (the card events) for an
+// overlapping set of plans of the event's customer that occurred after it
+// already been processed? Then this one arrived late and applying it would
+// undo the newer state.
+func (t scanEventTx) LaterCardEvent(ctx context.Context, ev *repo.ClaimedEvent, kinds []string) (bool, error) {
+	k, err := json.Marshal(kinds)
 	if err != nil {
 		return false, err
 	}
@@ -33,12 +31,12 @@ func (t scanEventTx) LaterCardEvent(ctx context.Context, ev *repo.ClaimedEvent) 
 			WHERE l.customer_id = $1 AND l.occurred_at > $2 AND l.id <> $3 AND l.processed_at IS NOT NULL
 			  AND l.kind IN (SELECT value FROM json_each($5))
 			  AND (l.scope = 'customer' OR $4 IS NULL OR l.plan_id = $4))`,
-		*ev.CustomerID, ev.OccurredAt, ev.ID, ev.PlanID, string(kinds))
+		*ev.CustomerID, ev.OccurredAt, ev.ID, ev.PlanID, string(k))
 	return later, err
 }
 
 // SetRepayMethod switches the customer's active plans (or the one plan) to
-// method; a card_bound card is stored, card_unbound keeps the last on file.
+// method, storing card when not "" (a card_unbound event keeps the last on file).
 func (t scanEventTx) SetRepayMethod(ctx context.Context, customerID int64, planID *int64, method, card string, now time.Time) (int, error) {
 	return scanExecCount(ctx, t.tx, `
 		UPDATE plans SET repay_method = $3, card_last4 = CASE WHEN $4 <> '' THEN $4 ELSE card_last4 END, updated_at = $5
