@@ -2,6 +2,7 @@ package repo
 
 import (
 	"context"
+	"duebell/kinds"
 	"fmt"
 	"time"
 
@@ -74,7 +75,7 @@ func (t *importTx) payments(ctx context.Context, in []ImportPayment, now time.Ti
 	if _, err := t.tx.ExecContext(ctx, `
 		INSERT INTO notifications (dedup_key, customer_id, plan_id, installment_id, kind, stage, stage_offset,
 			channel, locale, status, status_reason, not_before, next_attempt_at, created_at, updated_at)
-		SELECT x.id || ':payment_received:' || ch, c.id, x.plan_id, x.id, 'payment_received', 'payment_received', NULL,
+		SELECT x.id || ':' || $8 || ':' || ch, c.id, x.plan_id, x.id, $8, $8, NULL,
 			ch, c.locale, `+newNoticeStatusSQL+`, reason, x.paid_at, x.paid_at, $6, $6
 		FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::timestamptz[], $7::bool[])
 			AS x (id, plan_id, customer_id, paid_at, settles)
@@ -84,7 +85,7 @@ func (t *importTx) payments(ctx context.Context, in []ImportPayment, now time.Ti
 		WHERE x.settles
 		ON CONFLICT (dedup_key) DO NOTHING`,
 		pq.Array(w.ids), pq.Array(w.plans), pq.Array(w.customers), pq.Array(w.paidAts),
-		pq.Array(t.ConfirmChannels), now, pq.Array(w.settled)); err != nil {
+		pq.Array(t.ConfirmChannels), now, pq.Array(w.settled), kinds.PaymentReceived); err != nil {
 		return nil, fmt.Errorf("import payments: queue payment_received: %w", err)
 	}
 	return out, nil

@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"context"
+	"duebell/kinds"
 	"fmt"
 	"time"
 
@@ -107,7 +108,7 @@ func (t *importTx) payments(ctx context.Context, in []repo.ImportPayment, now ti
 	if _, err := t.tx.ExecContext(ctx, `
 		INSERT INTO notifications (dedup_key, customer_id, plan_id, installment_id, kind, stage, stage_offset,
 			channel, locale, status, status_reason, not_before, next_attempt_at, created_at, updated_at)
-		SELECT s.id || ':payment_received:' || s.ch, s.customer_id, s.plan_id, s.id, 'payment_received', 'payment_received', NULL,
+		SELECT s.id || ':' || $4 || ':' || s.ch, s.customer_id, s.plan_id, s.id, $4, $4, NULL,
 			s.ch, s.locale, `+repo.NewNoticeStatusSQL+`, s.reason, s.paid_at, s.paid_at, $3, $3
 		FROM (
 			SELECT x.id, x.plan_id, c.id AS customer_id, c.locale, x.paid_at, chans.ch,
@@ -118,7 +119,7 @@ func (t *importTx) payments(ctx context.Context, in []repo.ImportPayment, now ti
 			JOIN customers c ON c.id = x.customer_id
 			CROSS JOIN (SELECT DISTINCT value AS ch FROM json_each($2)) chans
 		) s WHERE true
-		ON CONFLICT (dedup_key) DO NOTHING`, list, chans, now); err != nil {
+		ON CONFLICT (dedup_key) DO NOTHING`, list, chans, now, kinds.PaymentReceived); err != nil {
 		return nil, fmt.Errorf("import payments: queue payment_received: %w", err)
 	}
 	return out, nil
