@@ -136,6 +136,7 @@ func startChild(t *testing.T, schema string, sink *crashSink, offset time.Durati
 // crashSink is an SMS gateway that counts deliveries by notice and tells
 // the test when the total reaches a mark.
 type crashSink struct {
+	busy   sync.WaitGroup // requests being answered
 	mu     sync.Mutex
 	byID   map[int64]int
 	total  int
@@ -146,6 +147,8 @@ type crashSink struct {
 func newCrashSink(t *testing.T) *crashSink {
 	s := &crashSink{byID: map[int64]int{}, marks: map[int]chan struct{}{}}
 	s.server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.busy.Add(1)
+		defer s.busy.Done()
 		var req struct {
 			OutID string `json:"out_id"`
 		}
@@ -281,6 +284,7 @@ func testKilledDispatcher(t *testing.T, r crashStore, schema string, n int, sink
 		case <-sink.at(killAt):
 			_ = cmd.Process.Kill() // SIGKILL: no drain, no last write
 			<-exited
+			sink.busy.Wait() // a request the child sent before dying still counts
 		case err := <-exited:
 			t.Fatalf("dispatcher exited before the kill at %d deliveries: %v", killAt, err)
 		}
