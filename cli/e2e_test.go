@@ -143,11 +143,9 @@ func (c *fakeClock) Set(rfc3339 string) {
 	c.t = t
 }
 
-// startE2E starts the daemon in-process against a fresh schema, a real SMTP
-// server and the signature-checking webhook SMS gateway.
-func startE2E(t *testing.T) *e2e { return startE2EOn(t, "postgres") }
-
-// startE2EOn is startE2E on store ("postgres" or "sqlite").
+// startE2EOn starts the daemon in-process against a fresh store ("postgres"
+// or "sqlite"), a real SMTP server and the signature-checking webhook SMS
+// gateway.
 func startE2EOn(t *testing.T, store string) *e2e {
 	t.Helper()
 	gw := newSMSGateway(t)

@@ -110,12 +110,12 @@ func (r *Repo) eventScan(ctx context.Context, now time.Time, batch int, channels
 				}
 			}
 			if dryRun {
-				return errDryRun
+				return ErrDryRun
 			}
 			return nil
 		})
 		switch {
-		case errors.Is(err, errDryRun):
+		case errors.Is(err, ErrDryRun):
 			total.Add(res)
 			return total, nil
 		case errors.Is(err, ErrBusy) && !first:

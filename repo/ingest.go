@@ -290,11 +290,3 @@ func (r *Repo) RecordPayment(ctx context.Context, in PaymentInput) (PaymentResul
 	}
 	return res, nil
 }
-
-// checkPaymentFits is CheckPaymentFits, for the import's payments.
-func checkPaymentFits(it Installment, amount int64) error { return CheckPaymentFits(it, amount) }
-
-// errPaidBelowRecorded is PaidBelowRecorded, for the import's plans.
-func errPaidBelowRecorded(seq int, paid, recorded int64) error {
-	return PaidBelowRecorded(seq, paid, recorded)
-}

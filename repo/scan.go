@@ -100,8 +100,9 @@ WITH stage AS (
 SELECT kind, stage, channel, status, count(*) AS n, (SELECT count(*) FROM skipped) AS skipped
 FROM ins GROUP BY kind, stage, channel, status ORDER BY kind, stage, channel, status`
 
-// errDryRun rolls back a dry-run scan after it has counted.
-var errDryRun = errors.New("dry run")
+// ErrDryRun rolls back a dry run (a scan, a bulk resend) once it has counted;
+// the stores return it from their transaction and never to a caller.
+var ErrDryRun = errors.New("dry run")
 
 // QueueDueReminders runs the due-date scan as of now. Only one replica scans
 // at a time: when another holds the lock it returns ErrBusy at once.
@@ -160,11 +161,11 @@ func (r *Repo) dueScan(ctx context.Context, now time.Time, stages []Stage, dryRu
 			return err
 		}
 		if dryRun {
-			return errDryRun
+			return ErrDryRun
 		}
 		return nil
 	})
-	if errors.Is(err, errDryRun) {
+	if errors.Is(err, ErrDryRun) {
 		return res, nil
 	}
 	if err != nil {

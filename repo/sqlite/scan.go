@@ -65,9 +65,6 @@ FROM (SELECT installment_id, channel, stage, stage_offset FROM notifications WHE
 WHERE n.installment_id = ins.installment_id AND n.channel = ins.channel
   AND n.status = 'pending' AND n.stage_offset < ins.stage_offset`
 
-// scanErrDryRun rolls back a dry-run scan after it has counted.
-var scanErrDryRun = errors.New("dry run")
-
 // QueueDueReminders runs the due-date scan as of now. Writers are
 // serialized in the process, so two scans never interleave: the second
 // finds everything queued and creates nothing (no ErrBusy here).
@@ -147,11 +144,11 @@ func (s *Store) scanDue(ctx context.Context, now time.Time, stages []repo.Stage,
 			return err
 		}
 		if dryRun {
-			return scanErrDryRun
+			return repo.ErrDryRun
 		}
 		return nil
 	})
-	if errors.Is(err, scanErrDryRun) {
+	if errors.Is(err, repo.ErrDryRun) {
 		return res, nil
 	}
 	return res, err

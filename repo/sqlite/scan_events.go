@@ -160,12 +160,12 @@ func (s *Store) scanEvents(ctx context.Context, now time.Time, batch int, channe
 				}
 			}
 			if dryRun {
-				return scanErrDryRun
+				return repo.ErrDryRun
 			}
 			return nil
 		})
 		switch {
-		case errors.Is(err, scanErrDryRun):
+		case errors.Is(err, repo.ErrDryRun):
 			total.Add(res)
 			return total, nil
 		case err != nil:

@@ -43,10 +43,7 @@ func Path(dbURL string) (string, error) {
 	if !IsURL(dbURL) {
 		return "", fmt.Errorf("database.url: want sqlite:PATH")
 	}
-	p := strings.TrimPrefix(dbURL, Scheme)
-	if strings.HasPrefix(p, "//") {
-		p = p[2:]
-	}
+	p := strings.TrimPrefix(strings.TrimPrefix(dbURL, Scheme), "//")
 	switch {
 	case p == "" || strings.HasPrefix(p, ":memory:"):
 		return "", fmt.Errorf("database.url %q: name a file, as in sqlite:duebell.db (an in-memory database would vanish with the process)", dbURL)

@@ -56,9 +56,6 @@ JOIN notifications n ON n.id = rc.id
 WHERE rc.skip = ''
 ORDER BY rc.id`
 
-// supportErrDryRun rolls back a dry run once it has counted.
-var supportErrDryRun = errors.New("dry run")
-
 // ResendMatching resends every notice matching in.Filter, or on a dry run
 // reports what it would do. The real run is one transaction and one audited
 // action (a single audit_log row with the filter, reason and counts); a dry
@@ -97,7 +94,7 @@ func (s *Store) ResendMatching(ctx context.Context, in repo.BulkResendInput) (re
 			return err
 		}
 		if in.DryRun {
-			return supportErrDryRun
+			return repo.ErrDryRun
 		}
 		r, err := tx.ExecContext(ctx, supportBulkInsertSQL, in.Now, in.Actor, in.Reason, false, "")
 		if err != nil {
@@ -115,7 +112,7 @@ func (s *Store) ResendMatching(ctx context.Context, in repo.BulkResendInput) (re
 		}
 		return appendAudit(ctx, tx, in.Now, in.Actor, repo.ActionBulkResend, "notifications", res.AuditDetail(f, in.Reason))
 	})
-	if err != nil && !errors.Is(err, supportErrDryRun) {
+	if err != nil && !errors.Is(err, repo.ErrDryRun) {
 		return repo.BulkResendResult{}, err
 	}
 	return res, nil
