@@ -15,7 +15,7 @@ import (
 	"duebell/notify/sms/twilio"
 	"duebell/notify/sms/webhook"
 	"duebell/repo"
-	"duebell/repo/repotest"
+	"duebell/repo/storetest"
 )
 
 const (
@@ -38,8 +38,8 @@ func sentSMS(t testing.TB, r *repo.Repo, ref, provider, msgID string) int64 {
 	t.Helper()
 	ctx := context.Background()
 	sh := time.FixedZone("CST", 8*3600)
-	repotest.Customer(t, r, ref)
-	repotest.Plan(t, r, "p-"+ref, ref, []repo.Date{repo.NewDate(2026, 11, 24)})
+	storetest.Customer(t, r, ref)
+	storetest.Plan(t, r, "p-"+ref, ref, []repo.Date{repo.NewDate(2026, 11, 24)})
 	scanAt, sendAt := time.Date(2026, 11, 21, 8, 0, 0, 0, sh), time.Date(2026, 11, 21, 10, 0, 0, 0, sh)
 	if _, err := r.QueueDueReminders(ctx, scanAt, []repo.Stage{{Name: "due_soon", OffsetDays: -3, Kind: "due_soon",
 		Channels: []string{"sms"}}}); err != nil {

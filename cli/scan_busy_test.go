@@ -6,6 +6,7 @@ import (
 
 	"duebell/repo"
 	"duebell/repo/repotest"
+	"duebell/repo/storetest"
 )
 
 func TestScanSkipsWhileAnotherReplicaScansAndExitsZero(t *testing.T) {
@@ -13,8 +14,8 @@ func TestScanSkipsWhileAnotherReplicaScansAndExitsZero(t *testing.T) {
 	r, schema := repotest.NewWithURL(t)
 	config := outboxConfig(t, schema)
 	// A bill due in three days: a scan that ran would queue its due_soon.
-	repotest.Customer(t, r, "c1")
-	repotest.Plan(t, r, "p1", "c1", []repo.Date{repo.NewDate(2026, 11, 24)})
+	storetest.Customer(t, r, "c1")
+	storetest.Plan(t, r, "p1", "c1", []repo.Date{repo.NewDate(2026, 11, 24)})
 	// Another replica holds both scan locks for the whole command.
 	repotest.HoldLock(t, r, "scan:events")
 	repotest.HoldLock(t, r, "scan:due")

@@ -16,6 +16,7 @@ import (
 	"duebell/cli"
 	"duebell/repo"
 	"duebell/repo/repotest"
+	"duebell/repo/storetest"
 )
 
 var cliT0 = time.Date(2026, 11, 10, 2, 0, 0, 0, time.UTC)
@@ -55,10 +56,10 @@ level = "error"
 	}
 	b := cliBundle{r: r, config: config}
 	dues := []repo.Date{repo.NewDate(2026, 11, 12)}
-	repotest.Customer(t, r, "c1")
-	p1 := repotest.Plan(t, r, "p1", "c1", dues)
-	repotest.Customer(t, r, "c2", func(c *repo.Customer) { c.Phone = "+8613900001111" })
-	p2 := repotest.Plan(t, r, "p2", "c2", dues)
+	storetest.Customer(t, r, "c1")
+	p1 := storetest.Plan(t, r, "p1", "c1", dues)
+	storetest.Customer(t, r, "c2", func(c *repo.Customer) { c.Phone = "+8613900001111" })
+	p2 := storetest.Plan(t, r, "p2", "c2", dues)
 	b.failed = b.notice(t, p1)
 	b.finish(t, cliT0.Add(10*time.Minute), repo.StatusFailed)
 	b.paid = b.notice(t, p2)

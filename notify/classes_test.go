@@ -12,7 +12,7 @@ import (
 
 	"duebell/notify"
 	"duebell/repo"
-	"duebell/repo/repotest"
+	"duebell/repo/storetest"
 )
 
 // zonedSender is a scripted sender whose provider day rolls over in zone.
@@ -66,8 +66,8 @@ func (l *lockedBuf) String() string {
 func smsNotices(t *testing.T, b *bundle, refs ...string) {
 	t.Helper()
 	for i, ref := range refs {
-		repotest.Customer(t, b.r, ref, func(c *repo.Customer) { c.Phone = "+861381234567" + string(rune('0'+i)) })
-		repotest.Plan(t, b.r, "p-"+ref, ref, []repo.Date{repo.NewDate(2026, 11, 24)})
+		storetest.Customer(t, b.r, ref, func(c *repo.Customer) { c.Phone = "+861381234567" + string(rune('0'+i)) })
+		storetest.Plan(t, b.r, "p-"+ref, ref, []repo.Date{repo.NewDate(2026, 11, 24)})
 	}
 	if _, err := b.r.QueueDueReminders(context.Background(), sh(11, 21, 8, 0), smsOnlyStages); err != nil {
 		t.Fatal(err)

@@ -11,6 +11,7 @@ import (
 	"duebell/notify"
 	"duebell/repo"
 	"duebell/repo/repotest"
+	"duebell/repo/storetest"
 	"duebell/scheduler"
 )
 
@@ -24,7 +25,7 @@ func collectionSetup(t *testing.T, edit ...func(*notify.Config)) *bundle {
 	b := setup(t, append([]func(*notify.Config){func(c *notify.Config) {
 		c.Collection = scheduler.Collection{PerDay: 1, PerWeek: 3}
 	}}, edit...)...)
-	repotest.Customer(t, b.r, "c1")
+	storetest.Customer(t, b.r, "c1")
 	return b
 }
 
@@ -42,7 +43,7 @@ func TestFourthOverdueNoticeInAWeekWaitsForTheWeeksBudget(t *testing.T) {
 	t.Parallel()
 	b := collectionSetup(t)
 	for i, p := range []string{"p1", "p2", "p3", "p4"} {
-		repotest.Plan(t, b.r, p, "c1", []repo.Date{repo.NewDate(2026, 11, 20+i)})
+		storetest.Plan(t, b.r, p, "c1", []repo.Date{repo.NewDate(2026, 11, 20+i)})
 	}
 	for d := 21; d <= 24; d++ {
 		b.scanStages(t, sh(11, d, 8, 0), overdueSMS)
@@ -78,8 +79,8 @@ func TestFourthOverdueNoticeInAWeekWaitsForTheWeeksBudget(t *testing.T) {
 func TestTwoOverdueNoticesAtOnceOneTodayOneTomorrow(t *testing.T) {
 	t.Parallel()
 	b := collectionSetup(t)
-	repotest.Plan(t, b.r, "p1", "c1", []repo.Date{repo.NewDate(2026, 11, 20)})
-	repotest.Plan(t, b.r, "p2", "c1", []repo.Date{repo.NewDate(2026, 11, 20)})
+	storetest.Plan(t, b.r, "p1", "c1", []repo.Date{repo.NewDate(2026, 11, 20)})
+	storetest.Plan(t, b.r, "p2", "c1", []repo.Date{repo.NewDate(2026, 11, 20)})
 	b.scanStages(t, sh(11, 21, 8, 0), overdueSMS)
 	if c := b.dispatch(t, sh(11, 21, 10, 0)); c["sent"] != 1 || c["pending"] != 1 {
 		t.Fatalf("counts %v, want one sent and one deferred", c)
@@ -105,9 +106,9 @@ func TestReplicasRacingNeverSendTwoOverdueNoticesADay(t *testing.T) {
 	const borrowers = 6
 	for i := range borrowers {
 		c := fmt.Sprintf("r%d", i)
-		repotest.Customer(t, b.r, c)
-		repotest.Plan(t, b.r, c+"a", c, []repo.Date{repo.NewDate(2026, 11, 20)})
-		repotest.Plan(t, b.r, c+"b", c, []repo.Date{repo.NewDate(2026, 11, 20)})
+		storetest.Customer(t, b.r, c)
+		storetest.Plan(t, b.r, c+"a", c, []repo.Date{repo.NewDate(2026, 11, 20)})
+		storetest.Plan(t, b.r, c+"b", c, []repo.Date{repo.NewDate(2026, 11, 20)})
 	}
 	b.scanStages(t, sh(11, 21, 8, 0), overdueSMS)
 	at := sh(11, 21, 10, 0)
@@ -181,8 +182,8 @@ func TestReplicasRacingNeverSendTwoOverdueNoticesADay(t *testing.T) {
 func TestSecurityNoticesAndPaymentConfirmationsAreNotCounted(t *testing.T) {
 	t.Parallel()
 	b := collectionSetup(t)
-	repotest.Plan(t, b.r, "p0", "c1", []repo.Date{repo.NewDate(2026, 11, 1)})
-	repotest.Plan(t, b.r, "p1", "c1", []repo.Date{repo.NewDate(2026, 11, 20)})
+	storetest.Plan(t, b.r, "p0", "c1", []repo.Date{repo.NewDate(2026, 11, 1)})
+	storetest.Plan(t, b.r, "p1", "c1", []repo.Date{repo.NewDate(2026, 11, 20)})
 	morning := sh(11, 21, 9, 30)
 	for _, kind := range []string{"verification_changed", "payment_received"} {
 		repotest.Reminder(t, b.r, repotest.ReminderOpts{PlanRef: "p0", Seq: 1, Stage: kind, Kind: kind, Channel: "sms",
@@ -209,8 +210,8 @@ func TestSecurityNoticesAndPaymentConfirmationsAreNotCounted(t *testing.T) {
 func TestOverdueNoticesKeepToTheCollectionWindow(t *testing.T) {
 	t.Parallel()
 	b := collectionSetup(t, func(c *notify.Config) { c.Window = scheduler.Window{Start: 7 * 60, End: 22 * 60} })
-	repotest.Plan(t, b.r, "p1", "c1", []repo.Date{repo.NewDate(2026, 11, 20)})
-	repotest.Plan(t, b.r, "p2", "c1", []repo.Date{repo.NewDate(2026, 11, 24)})
+	storetest.Plan(t, b.r, "p1", "c1", []repo.Date{repo.NewDate(2026, 11, 20)})
+	storetest.Plan(t, b.r, "p2", "c1", []repo.Date{repo.NewDate(2026, 11, 24)})
 	b.scanStages(t, sh(11, 21, 7, 0), append([]repo.Stage{{Name: "due_soon", OffsetDays: -3, Kind: "due_soon",
 		Channels: []string{"sms"}}}, overdueSMS...))
 	if c := b.dispatch(t, sh(11, 21, 7, 30)); c["sent"] != 1 || c["pending"] != 1 {

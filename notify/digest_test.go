@@ -8,7 +8,7 @@ import (
 
 	"duebell/notify"
 	"duebell/repo"
-	"duebell/repo/repotest"
+	"duebell/repo/storetest"
 	"duebell/scheduler"
 )
 
@@ -25,12 +25,12 @@ func digestStages() []repo.Stage {
 // with one bill due on 24 November: 500.00, 300.00 and 200.00.
 func threePlans(t *testing.T, b *bundle) {
 	t.Helper()
-	repotest.Customer(t, b.r, "c1")
+	storetest.Customer(t, b.r, "c1")
 	for _, p := range []struct {
 		ref, merchant, title string
 		amount               int64
 	}{{"p1", "优品手机", "iPhone 17", 50000}, {"p2", "悦家家居", "布艺沙发", 30000}, {"p3", "乐学教育", "英语课程", 20000}} {
-		repotest.Plan(t, b.r, p.ref, "c1", []repo.Date{repo.NewDate(2026, 11, 24)}, func(pl *repo.Plan) {
+		storetest.Plan(t, b.r, p.ref, "c1", []repo.Date{repo.NewDate(2026, 11, 24)}, func(pl *repo.Plan) {
 			pl.Merchant, pl.Title, pl.Total, pl.Installments[0].Amount = p.merchant, p.title, p.amount, p.amount
 		})
 	}

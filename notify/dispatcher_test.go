@@ -17,6 +17,7 @@ import (
 	"duebell/notify"
 	"duebell/repo"
 	"duebell/repo/repotest"
+	"duebell/repo/storetest"
 	"duebell/scheduler"
 	"duebell/templates"
 )
@@ -112,8 +113,8 @@ func (b *bundle) dispatch(t *testing.T, at time.Time) notify.Counts {
 // seedDueSoon stores one borrower with a bill due 2026-11-24 and scans on the 21st.
 func (b *bundle) seedDueSoon(t *testing.T, edit ...func(*repo.Customer)) {
 	t.Helper()
-	repotest.Customer(t, b.r, "c1", edit...)
-	repotest.Plan(t, b.r, "p1", "c1", []repo.Date{repo.NewDate(2026, 11, 24)})
+	storetest.Customer(t, b.r, "c1", edit...)
+	storetest.Plan(t, b.r, "p1", "c1", []repo.Date{repo.NewDate(2026, 11, 24)})
 	if _, err := b.r.QueueDueReminders(context.Background(), sh(11, 21, 8, 0), scheduler.DefaultStages()); err != nil {
 		t.Fatal(err)
 	}
@@ -373,8 +374,8 @@ func TestForeignLinkInTemplateFailsRender(t *testing.T) {
 func TestPaymentConfirmationNeverBeforePayment(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
-	repotest.Customer(t, b.r, "c1")
-	repotest.Plan(t, b.r, "p1", "c1", []repo.Date{repo.NewDate(2026, 11, 24)})
+	storetest.Customer(t, b.r, "c1")
+	storetest.Plan(t, b.r, "p1", "c1", []repo.Date{repo.NewDate(2026, 11, 24)})
 	paid := sh(11, 22, 11, 0)
 	if _, err := b.r.RecordPayment(context.Background(), repo.PaymentInput{PlanRef: "p1", Seq: 1, Amount: 50000,
 		PaidAt: paid, Now: paid, ConfirmChannels: []string{"sms"}}); err != nil {
@@ -400,8 +401,8 @@ func TestReplicasDispatchingAtOnceSendEachNoticeOnce(t *testing.T) {
 	for i := 0; i < 30; i++ {
 		dues = append(dues, repo.NewDate(2026, 11, 24))
 	}
-	repotest.Customer(t, b.r, "c1")
-	repotest.Plan(t, b.r, "p1", "c1", dues)
+	storetest.Customer(t, b.r, "c1")
+	storetest.Plan(t, b.r, "p1", "c1", dues)
 	if _, err := b.r.QueueDueReminders(context.Background(), sh(11, 21, 8, 0), scheduler.DefaultStages()); err != nil {
 		t.Fatal(err)
 	}

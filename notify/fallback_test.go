@@ -9,7 +9,7 @@ import (
 
 	"duebell/notify"
 	"duebell/repo"
-	"duebell/repo/repotest"
+	"duebell/repo/storetest"
 )
 
 func fallbackSetup(t *testing.T, edit func(*repo.Customer)) *bundle {
@@ -19,8 +19,8 @@ func fallbackSetup(t *testing.T, edit func(*repo.Customer)) *bundle {
 	if edit != nil {
 		edits = append(edits, edit)
 	}
-	repotest.Customer(t, b.r, "c1", edits...)
-	repotest.Plan(t, b.r, "p1", "c1", []repo.Date{repo.NewDate(2026, 11, 24)})
+	storetest.Customer(t, b.r, "c1", edits...)
+	storetest.Plan(t, b.r, "p1", "c1", []repo.Date{repo.NewDate(2026, 11, 24)})
 	if _, err := b.r.QueueDueReminders(context.Background(), sh(11, 21, 8, 0), smsOnlyStages); err != nil {
 		t.Fatal(err)
 	}
@@ -97,8 +97,8 @@ func TestNoFallbackWithoutPolicyOrForTransientErrors(t *testing.T) {
 	}
 	// Another stage's SMS fails permanently, but only due_soon has a fallback.
 	other := setup(t)
-	repotest.Customer(t, other.r, "c1")
-	repotest.Plan(t, other.r, "p1", "c1", []repo.Date{repo.NewDate(2026, 11, 24)})
+	storetest.Customer(t, other.r, "c1")
+	storetest.Plan(t, other.r, "p1", "c1", []repo.Date{repo.NewDate(2026, 11, 24)})
 	if _, err := other.r.QueueDueReminders(context.Background(), sh(11, 21, 8, 0), smsOnlyStages); err != nil {
 		t.Fatal(err)
 	}

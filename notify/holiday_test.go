@@ -8,7 +8,7 @@ import (
 
 	"duebell/notify"
 	"duebell/repo"
-	"duebell/repo/repotest"
+	"duebell/repo/storetest"
 	"duebell/scheduler"
 )
 
@@ -26,8 +26,8 @@ func holidaySetup(t *testing.T, due repo.Date) *bundle {
 		c.Calendar, c.StageTemplates = cal, stageTemplates()
 		c.StageQuiet = map[string]scheduler.Quiet{"overdue_1": quiet, "overdue_7": quiet}
 	})
-	repotest.Customer(t, b.r, "c1")
-	repotest.Plan(t, b.r, "p1", "c1", []repo.Date{due})
+	storetest.Customer(t, b.r, "c1")
+	storetest.Plan(t, b.r, "p1", "c1", []repo.Date{due})
 	return b
 }
 

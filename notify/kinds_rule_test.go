@@ -8,6 +8,7 @@ import (
 	"duebell/kinds"
 	"duebell/repo"
 	"duebell/repo/repotest"
+	"duebell/repo/storetest"
 )
 
 // The "settled" rule lives in SQL (a resend is refused) and in Go (the
@@ -17,12 +18,12 @@ func TestSettledRuleAgreesForEveryKindInResendAndPreSendCheck(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
 	ctx := context.Background()
-	repotest.Customer(t, b.r, "c1")
+	storetest.Customer(t, b.r, "c1")
 	at := sh(11, 21, 10, 0)
 	for _, kind := range kinds.Names() {
 		t.Run(kind, func(t *testing.T) {
 			plan := "p-" + kind
-			repotest.Plan(t, b.r, plan, "c1", []repo.Date{repo.NewDate(2026, 11, 24)})
+			storetest.Plan(t, b.r, plan, "c1", []repo.Date{repo.NewDate(2026, 11, 24)})
 			sent := at.Add(-time.Hour)
 			orig := repotest.Reminder(t, b.r, repotest.ReminderOpts{PlanRef: plan, Seq: 1, Stage: kind, Kind: kind,
 				Channel: "sms", Created: sent.Add(-time.Minute), SentAt: &sent, Template: kind + ".sms.zh-CN"})

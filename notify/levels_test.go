@@ -7,7 +7,7 @@ import (
 
 	"duebell/notify"
 	"duebell/repo"
-	"duebell/repo/repotest"
+	"duebell/repo/storetest"
 	"duebell/scheduler"
 )
 
@@ -30,8 +30,8 @@ func TestOverdueStagesRenderTheirLevel(t *testing.T) {
 	t.Parallel()
 	b := setup(t, func(c *notify.Config) { c.StageTemplates = stageTemplates() })
 	ctx := context.Background()
-	repotest.Customer(t, b.r, "c1")
-	repotest.Plan(t, b.r, "p1", "c1", []repo.Date{repo.NewDate(2026, 11, 24)})
+	storetest.Customer(t, b.r, "c1")
+	storetest.Plan(t, b.r, "p1", "c1", []repo.Date{repo.NewDate(2026, 11, 24)})
 
 	steps := []struct {
 		scanDay          int // of November; 31 is December 1st

@@ -10,7 +10,7 @@ import (
 
 	"duebell/notify"
 	"duebell/repo"
-	"duebell/repo/repotest"
+	"duebell/repo/storetest"
 )
 
 func TestTokenBucketReservesWithinMaxWait(t *testing.T) {
@@ -84,8 +84,8 @@ func seedSMS(t *testing.T, r *repo.Repo, n int) {
 	t.Helper()
 	for i := range n {
 		ref := "c" + string(rune('a'+i))
-		repotest.Customer(t, r, ref)
-		repotest.Plan(t, r, "p"+ref, ref, []repo.Date{repo.NewDate(2026, 11, 24)})
+		storetest.Customer(t, r, ref)
+		storetest.Plan(t, r, "p"+ref, ref, []repo.Date{repo.NewDate(2026, 11, 24)})
 	}
 	if _, err := r.QueueDueReminders(context.Background(), sh(11, 21, 8, 0), smsOnlyStages); err != nil {
 		t.Fatal(err)

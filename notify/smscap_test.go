@@ -7,7 +7,7 @@ import (
 
 	"duebell/notify"
 	"duebell/repo"
-	"duebell/repo/repotest"
+	"duebell/repo/storetest"
 )
 
 // sentSMS records an SMS already sent to customer at sentAt.
@@ -23,11 +23,11 @@ func sentSMS(t *testing.T, r *repo.Repo, customer repo.Customer, sentAt time.Tim
 func TestPerCustomerSMSCapDefersToNextWindow(t *testing.T) {
 	t.Parallel()
 	b := setup(t, func(c *notify.Config) { c.SMSPerCustomerPerDay = 3 })
-	c1 := repotest.Customer(t, b.r, "c1")
+	c1 := storetest.Customer(t, b.r, "c1")
 	// Two SMS in the last 24 hours; the later one went out at 08:30 (a security notice's wider window).
 	sentSMS(t, b.r, c1, sh(11, 20, 11, 0))
 	sentSMS(t, b.r, c1, sh(11, 21, 8, 30))
-	repotest.Plan(t, b.r, "p1", "c1", []repo.Date{repo.NewDate(2026, 11, 24), repo.NewDate(2026, 11, 24), repo.NewDate(2026, 11, 24)})
+	storetest.Plan(t, b.r, "p1", "c1", []repo.Date{repo.NewDate(2026, 11, 24), repo.NewDate(2026, 11, 24), repo.NewDate(2026, 11, 24)})
 	if _, err := b.r.QueueDueReminders(context.Background(), sh(11, 21, 8, 0), smsOnlyStages); err != nil {
 		t.Fatal(err)
 	}
@@ -69,7 +69,7 @@ func TestPerCustomerSMSCapDefersToNextWindow(t *testing.T) {
 func TestSMSCapIgnoresEmailAndOtherCustomers(t *testing.T) {
 	t.Parallel()
 	b := setup(t, func(c *notify.Config) { c.SMSPerCustomerPerDay = 1 })
-	c2 := repotest.Customer(t, b.r, "c2")
+	c2 := storetest.Customer(t, b.r, "c2")
 	sentSMS(t, b.r, c2, sh(11, 21, 9, 0))
 	b.seedDueSoon(t) // c1: one SMS and one email
 	if c := b.dispatch(t, sh(11, 21, 10, 0)); c["sent"] != 2 {
@@ -80,10 +80,10 @@ func TestSMSCapIgnoresEmailAndOtherCustomers(t *testing.T) {
 func TestSMSCapCountsOnlySMSThatGoOut(t *testing.T) {
 	t.Parallel()
 	b := setup(t, func(c *notify.Config) { c.SMSPerCustomerPerDay = 5 })
-	repotest.Customer(t, b.r, "c1")
+	storetest.Customer(t, b.r, "c1")
 	due := []repo.Date{repo.NewDate(2026, 11, 24)}
 	for _, p := range []string{"p1", "p2", "p3", "p4", "p5", "p6"} {
-		repotest.Plan(t, b.r, p, "c1", due)
+		storetest.Plan(t, b.r, p, "c1", due)
 	}
 	if _, err := b.r.QueueDueReminders(context.Background(), sh(11, 21, 8, 0), smsOnlyStages); err != nil {
 		t.Fatal(err)
@@ -107,10 +107,10 @@ func TestSMSCapCountsOnlySMSThatGoOut(t *testing.T) {
 func TestSMSCapDoesNotSpendOnNoticesOthersHold(t *testing.T) {
 	t.Parallel()
 	b := setup(t, func(c *notify.Config) { c.SMSPerCustomerPerDay = 1 })
-	repotest.Customer(t, b.r, "c1")
+	storetest.Customer(t, b.r, "c1")
 	due := []repo.Date{repo.NewDate(2026, 11, 24)}
-	repotest.Plan(t, b.r, "p1", "c1", due)
-	repotest.Plan(t, b.r, "p2", "c1", due)
+	storetest.Plan(t, b.r, "p1", "c1", due)
+	storetest.Plan(t, b.r, "p2", "c1", due)
 	if _, err := b.r.QueueDueReminders(context.Background(), sh(11, 21, 8, 0), smsOnlyStages); err != nil {
 		t.Fatal(err)
 	}

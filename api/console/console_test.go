@@ -17,6 +17,7 @@ import (
 	"duebell/api"
 	"duebell/repo"
 	"duebell/repo/repotest"
+	"duebell/repo/storetest"
 	"duebell/scheduler"
 )
 
@@ -59,10 +60,10 @@ func setup(t *testing.T) bundle {
 	t.Cleanup(b.srv.Close)
 
 	dues := []repo.Date{repo.NewDate(2026, 11, 12), repo.NewDate(2026, 12, 12)}
-	repotest.Customer(t, r, "c1")
-	p1 := repotest.Plan(t, r, "p1", "c1", dues)
-	repotest.Customer(t, r, "c2", func(c *repo.Customer) { c.Phone = "+8613900001111" })
-	p2 := repotest.Plan(t, r, "p2", "c2", dues)
+	storetest.Customer(t, r, "c1")
+	p1 := storetest.Plan(t, r, "p1", "c1", dues)
+	storetest.Customer(t, r, "c2", func(c *repo.Customer) { c.Phone = "+8613900001111" })
+	p2 := storetest.Plan(t, r, "p2", "c2", dues)
 	b.orig = b.notice(t, p1, "due_soon")
 	b.finish(t, t0.Add(-50*time.Minute), repo.StatusFailed)
 	b.paid = b.notice(t, p2, "due_today")

@@ -7,7 +7,7 @@ import (
 	"testing"
 
 	"duebell/repo"
-	"duebell/repo/repotest"
+	"duebell/repo/storetest"
 )
 
 // TestNoticePageShowsTheDigest: support opening any bill's notice sees the
@@ -15,7 +15,7 @@ import (
 func TestNoticePageShowsTheDigest(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
-	repotest.Plan(t, b.r, "p3", "c1", []repo.Date{repo.NewDate(2026, 11, 12)})
+	storetest.Plan(t, b.r, "p3", "c1", []repo.Date{repo.NewDate(2026, 11, 12)})
 	stages := []repo.Stage{{Name: "due_soon_2", OffsetDays: -2, Kind: "due_soon", Channels: []string{"sms"},
 		DigestChannels: []string{"sms"}}}
 	if _, err := b.r.QueueDueReminders(context.Background(), t0, stages); err != nil {

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"duebell/repo"
+	"duebell/repo/storetest"
 )
 
 // Effect fixture times (Asia/Shanghai).
@@ -39,12 +40,12 @@ var (
 func EffectFixture(t testing.TB, r *repo.Repo) {
 	t.Helper()
 	ctx := context.Background()
-	Customer(t, r, "ce")
+	storetest.Customer(t, r, "ce")
 	var dues []repo.Date
 	for range 50 {
 		dues = append(dues, repo.NewDate(2026, 2, 28))
 	}
-	Plan(t, r, "pe", "ce", dues)
+	storetest.Plan(t, r, "pe", "ce", dues)
 	at := func(mo time.Month, d, h int) time.Time { return time.Date(2026, mo, d, h, 0, 0, 0, effectZone) }
 	sent := func(seq int, stage string, offset int, ch string, when time.Time) int64 {
 		return Reminder(t, r, ReminderOpts{PlanRef: "pe", Seq: seq, Stage: stage, Offset: offset, Channel: ch,
