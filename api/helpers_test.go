@@ -4,10 +4,13 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -15,8 +18,12 @@ import (
 	"time"
 
 	"duebell/api"
+	"duebell/notify"
 	"duebell/repo"
 	"duebell/repo/repotest"
+	"duebell/repo/sqlite"
+
+	"github.com/jmoiron/sqlx"
 )
 
 // t0 is the fake clock's time: 2025-03-10 10:00 in Shanghai.
@@ -30,7 +37,7 @@ const (
 )
 
 type bundle struct {
-	r    *repo.Repo
+	r    testStore
 	h    http.Handler
 	logs *lockedBuffer
 }
@@ -52,9 +59,40 @@ func (l *lockedBuffer) String() string {
 	return l.b.String()
 }
 
-func setup(t *testing.T, mod func(*api.Config)) bundle {
+// testStore is the store behind the API under test, as the tests read it back.
+type testStore interface {
+	api.Store
+	notify.Store
+	DB() *sqlx.DB
+	GetNotification(ctx context.Context, id int64) (repo.Notification, error)
+	ListReceipts(ctx context.Context, notificationID int64) ([]repo.Receipt, error)
+	QueueDueReminders(ctx context.Context, now time.Time, stages []repo.Stage) (repo.ScanResult, error)
+}
+
+// newTestStore is an empty, migrated store: "postgres" (a schema of its
+// own) or "sqlite" (a file of its own).
+func newTestStore(t *testing.T, store string) testStore {
 	t.Helper()
-	b := bundle{r: repotest.New(t), logs: &lockedBuffer{}}
+	if store == "postgres" {
+		return repotest.New(t)
+	}
+	s, err := sqlite.Open(context.Background(), "sqlite:"+filepath.Join(t.TempDir(), "duebell.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	if _, err := s.Migrate(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func setup(t *testing.T, mod func(*api.Config)) bundle { return setupOn(t, "postgres", mod) }
+
+// setupOn is setup on store ("postgres" or "sqlite").
+func setupOn(t *testing.T, store string, mod func(*api.Config)) bundle {
+	t.Helper()
+	b := bundle{r: newTestStore(t, store), logs: &lockedBuffer{}}
 	cfg := api.Config{
 		Tokens: []api.Token{
 			{Name: "lender", Token: ingestToken, Role: api.RoleIngest},
@@ -133,13 +171,37 @@ func (b bundle) snapshot(t *testing.T) map[string][]string {
 	t.Helper()
 	out := map[string][]string{}
 	for _, table := range countedTables {
-		var rows []string
-		if err := b.r.DB().SelectContext(context.Background(), &rows,
-			`SELECT t::text FROM `+table+` t ORDER BY id`); err != nil {
-			t.Fatalf("snapshot %s: %v", table, err)
-		}
-		out[table] = rows
+		out[table] = b.rowsOf(t, table)
 	}
+	return out
+}
+
+// rowsOf is every row of table, each as text, in a stable order; it reads
+// the same way on either store.
+func (b bundle) rowsOf(t *testing.T, table string) []string {
+	t.Helper()
+	rows, err := b.r.DB().QueryxContext(context.Background(), `SELECT * FROM `+table)
+	if err != nil {
+		t.Fatalf("rows of %s: %v", table, err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		cols, err := rows.SliceScan()
+		if err != nil {
+			t.Fatalf("rows of %s: %v", table, err)
+		}
+		for i, c := range cols {
+			if b, ok := c.([]byte); ok {
+				cols[i] = string(b)
+			}
+		}
+		out = append(out, fmt.Sprint(cols...))
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatalf("rows of %s: %v", table, err)
+	}
+	slices.Sort(out)
 	return out
 }
 

@@ -34,7 +34,7 @@ func receiptsSetup(t *testing.T) bundle {
 
 // sentSMS queues one SMS reminder and records it as sent by provider with
 // msgID; it returns the notice's id.
-func sentSMS(t testing.TB, r *repo.Repo, ref, provider, msgID string) int64 {
+func sentSMS(t testing.TB, r testStore, ref, provider, msgID string) int64 {
 	t.Helper()
 	ctx := context.Background()
 	sh := time.FixedZone("CST", 8*3600)

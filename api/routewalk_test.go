@@ -17,6 +17,7 @@ import (
 
 	"duebell/api"
 	"duebell/link"
+	"duebell/repo/sqlite"
 )
 
 // textHostile are values no text field may hold: NUL (raw and inside
@@ -63,11 +64,20 @@ var wildcardRE = regexp.MustCompile(`\{(\w+)(\.\.\.)?\}`)
 // demands).
 func TestEveryRouteRefusesHostileInput(t *testing.T) {
 	t.Parallel()
+	for _, store := range []string{"postgres", "sqlite"} {
+		t.Run(store, func(t *testing.T) {
+			t.Parallel()
+			testEveryRouteRefusesHostileInput(t, store)
+		})
+	}
+}
+
+func testEveryRouteRefusesHostileInput(t *testing.T, store string) {
 	signer, err := link.NewSigner("https://pay.example.com/repay", link.Key{ID: "k1", Secret: []byte("a-very-secret-signing-key")}, nil, time.Hour)
 	if err != nil {
 		t.Fatal(err)
 	}
-	b := setup(t, func(c *api.Config) {
+	b := setupOn(t, store, func(c *api.Config) {
 		c.Links = signer
 		c.Receipts = &api.ReceiptConfig{Token: receiptToken, WebhookSecret: gatewaySecret,
 			TwilioAuthToken: twilioAuth, TwilioCallbackURL: twilioCallback}
@@ -358,9 +368,13 @@ func (w *walker) expect4xx(pattern, where, method, target, body string) {
 func (b bundle) allRows(t *testing.T) map[string][]string {
 	t.Helper()
 	ctx := context.Background()
+	tablesSQL := `SELECT table_name FROM information_schema.tables
+		WHERE table_schema = current_schema() AND table_type = 'BASE TABLE' ORDER BY 1`
+	if _, ok := b.r.(*sqlite.Store); ok {
+		tablesSQL = `SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY 1`
+	}
 	var tables []string
-	if err := b.r.DB().SelectContext(ctx, &tables, `SELECT table_name FROM information_schema.tables
-		WHERE table_schema = current_schema() AND table_type = 'BASE TABLE' ORDER BY 1`); err != nil {
+	if err := b.r.DB().SelectContext(ctx, &tables, tablesSQL); err != nil {
 		t.Fatal(err)
 	}
 	if len(tables) < 8 {
@@ -368,11 +382,7 @@ func (b bundle) allRows(t *testing.T) map[string][]string {
 	}
 	out := map[string][]string{}
 	for _, table := range tables {
-		var rows []string
-		if err := b.r.DB().SelectContext(ctx, &rows, `SELECT t::text FROM `+table+` t ORDER BY t::text`); err != nil {
-			t.Fatalf("rows of %s: %v", table, err)
-		}
-		out[table] = rows
+		out[table] = b.rowsOf(t, table)
 	}
 	return out
 }

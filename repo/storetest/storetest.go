@@ -96,7 +96,9 @@ var Now = time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
 
 // Customer stores a borrower with a phone and an email, in Shanghai, zh-CN;
 // edit changes it before it is stored.
-func Customer(t testing.TB, s Store, ref string, edit ...func(*repo.Customer)) repo.Customer {
+func Customer(t testing.TB, s interface {
+	UpsertCustomer(ctx context.Context, c repo.Customer, now time.Time) (repo.Customer, error)
+}, ref string, edit ...func(*repo.Customer)) repo.Customer {
 	t.Helper()
 	c := repo.Customer{Ref: ref, Name: "张三", Phone: "+8613812345678", Email: ref + "@example.net",
 		Locale: "zh-CN", Timezone: "Asia/Shanghai"}
@@ -112,7 +114,9 @@ func Customer(t testing.TB, s Store, ref string, edit ...func(*repo.Customer)) r
 
 // Plan stores an active manual-repayment plan for customerRef with one
 // installment of 500.00 per due date; edit changes it before it is stored.
-func Plan(t testing.TB, s Store, ref, customerRef string, dues []repo.Date, edit ...func(*repo.Plan)) repo.Plan {
+func Plan(t testing.TB, s interface {
+	UpsertPlan(ctx context.Context, p repo.Plan, now time.Time) (repo.Plan, error)
+}, ref, customerRef string, dues []repo.Date, edit ...func(*repo.Plan)) repo.Plan {
 	t.Helper()
 	p := repo.Plan{Ref: ref, CustomerRef: customerRef, Merchant: "优品手机", Title: "iPhone 17 12期",
 		Currency: "CNY", Total: int64(len(dues)) * 50000, Periods: len(dues), Status: repo.PlanActive,
