@@ -16,12 +16,26 @@ import (
 type Common struct {
 	db     *sqlx.DB
 	withTx func(ctx context.Context, fn func(tx *sqlx.Tx) error) error
+	d      Dialect
 }
 
-// NewCommon is the shared statements over a store's pool and its
-// transaction runner.
-func NewCommon(db *sqlx.DB, withTx func(ctx context.Context, fn func(tx *sqlx.Tx) error) error) Common {
-	return Common{db: db, withTx: withTx}
+// Dialect is what a store says its own way inside a method Common runs.
+type Dialect struct {
+	// ReceiptMatchSQL finds the notice a receipt reports on ($1 provider,
+	// $2 its message id, $3 our notice id from the out-id); ReceiptApplySQL
+	// applies receipt $2 to notice $1 at $3, returning the new status, or no
+	// row when the receipt is a duplicate or older news.
+	ReceiptMatchSQL, ReceiptApplySQL string
+	// LockReceipt, when set, serializes a receipt with the finish that
+	// writes the same message id (PostgreSQL: an advisory lock); a store
+	// whose writers are serialized anyway leaves it nil.
+	LockReceipt func(ctx context.Context, tx *sqlx.Tx, provider, msgID string) error
+}
+
+// NewCommon is the shared statements over a store's pool, its transaction
+// runner and its dialect.
+func NewCommon(db *sqlx.DB, withTx func(ctx context.Context, fn func(tx *sqlx.Tx) error) error, d Dialect) Common {
+	return Common{db: db, withTx: withTx, d: d}
 }
 
 // NotFound turns sql.ErrNoRows into ErrNotFound naming what was looked up,

@@ -88,18 +88,17 @@ RETURNING n.status`
 // a receipt for a notice still being sent is kept and applied by
 // FinishNotifications. A receipt that matches nothing is stored unmatched
 // and may still be matched by a later FinishNotifications.
-func (r *Repo) RecordReceipt(ctx context.Context, in Receipt, now time.Time) (ReceiptResult, error) {
+func (q Common) RecordReceipt(ctx context.Context, in Receipt, now time.Time) (ReceiptResult, error) {
 	if err := in.Validate(); err != nil {
 		return ReceiptResult{}, err
 	}
 	outID := in.OutNotificationID()
 	var res ReceiptResult
-	err := r.withTx(ctx, func(tx *sqlx.Tx) error {
-		// Serializes with FinishNotifications writing this message id (see
-		// receiptLockKeys): one of the two always sees the other's row.
-		if in.ProviderMsgID != "" {
-			if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock($1)`,
-				r.receiptLockKey(in.Provider, in.ProviderMsgID)); err != nil {
+	err := q.withTx(ctx, func(tx *sqlx.Tx) error {
+		// Serializes with FinishNotifications writing this message id: one
+		// of the two always sees the other's row.
+		if in.ProviderMsgID != "" && q.d.LockReceipt != nil {
+			if err := q.d.LockReceipt(ctx, tx, in.Provider, in.ProviderMsgID); err != nil {
 				return fmt.Errorf("receipt lock: %w", err)
 			}
 		}
@@ -108,7 +107,7 @@ func (r *Repo) RecordReceipt(ctx context.Context, in Receipt, now time.Time) (Re
 			Status   string `db:"status"`
 			Attempts int    `db:"attempts"`
 		}
-		err := tx.GetContext(ctx, &n, matchReceiptSQL, in.Provider, in.ProviderMsgID, outID)
+		err := tx.GetContext(ctx, &n, q.d.ReceiptMatchSQL, in.Provider, in.ProviderMsgID, outID)
 		if err != nil && !errors.Is(err, sql.ErrNoRows) {
 			return fmt.Errorf("match receipt: %w", err)
 		}
@@ -135,7 +134,7 @@ func (r *Repo) RecordReceipt(ctx context.Context, in Receipt, now time.Time) (Re
 			return nil
 		}
 		var status string
-		err = tx.GetContext(ctx, &status, applyReceiptSQL, n.ID, res.ReceiptID, now)
+		err = tx.GetContext(ctx, &status, q.d.ReceiptApplySQL, n.ID, res.ReceiptID, now)
 		switch {
 		case errors.Is(err, sql.ErrNoRows):
 			return nil // a duplicate, or older news than the notice's status

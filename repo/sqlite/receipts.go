@@ -1,17 +1,5 @@
 package sqlite
 
-import (
-	"context"
-	"database/sql"
-	"errors"
-	"fmt"
-	"time"
-
-	"github.com/jmoiron/sqlx"
-
-	"duebell/repo"
-)
-
 // receiptsReasonSQL is the status_reason a receipt leaves, from columns
 // status, provider and code of the row aliased rc.
 const receiptsReasonSQL = `rc.status || ' per ' || rc.provider || ' receipt' ||
@@ -51,65 +39,3 @@ WHERE n.id = $1 AND rc.id = $2 AND (
 	(rc.status = 'delivered' AND (n.status IN ('sent', 'undelivered') OR (n.status = 'pending' AND n.attempts > 0)))
 	OR (rc.status = 'undelivered' AND n.status = 'sent'))
 RETURNING status`
-
-// RecordReceipt stores one receipt and applies it to the notice it matches
-// (see repo.Repo.RecordReceipt). Receipts may come twice, late, out of
-// order, or before the dispatcher has recorded the notice as sent; none of
-// that loses or regresses a status: a receipt for a notice still being sent
-// is kept and applied by FinishNotifications. No lock is taken beyond the
-// write transaction: it owns the whole file, so a finish recording the same
-// message id runs wholly before or after it.
-func (s *Store) RecordReceipt(ctx context.Context, in repo.Receipt, now time.Time) (repo.ReceiptResult, error) {
-	if err := in.Validate(); err != nil {
-		return repo.ReceiptResult{}, err
-	}
-	outID := in.OutNotificationID()
-	var res repo.ReceiptResult
-	err := s.withTx(ctx, func(tx *sqlx.Tx) error {
-		res = repo.ReceiptResult{}
-		var n struct {
-			ID       int64  `db:"id"`
-			Status   string `db:"status"`
-			Attempts int    `db:"attempts"`
-		}
-		err := tx.GetContext(ctx, &n, receiptsMatchSQL, in.Provider, in.ProviderMsgID, outID)
-		if err != nil && !errors.Is(err, sql.ErrNoRows) {
-			return fmt.Errorf("match receipt: %w", err)
-		}
-		var notif *int64
-		if err == nil {
-			notif, res.NotificationID, res.Status = &n.ID, n.ID, n.Status
-		}
-		waiting := repo.ReceiptWaits(in.Status, notif != nil, n.Status, n.Attempts)
-		var applied *time.Time
-		if !waiting {
-			applied = &now
-		}
-		res.Deferred = waiting && notif != nil
-		if err := tx.GetContext(ctx, &res.ReceiptID, `
-			INSERT INTO sms_receipts (provider, provider_msg_id, out_id, status, provider_status, code, description,
-			                          reported_at, received_at, notification_id, applied_at, raw)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id`,
-			in.Provider, in.ProviderMsgID, in.OutID, in.Status, in.ProviderStatus, in.Code, in.Description,
-			in.ReportedAt, now, notif, applied, in.Raw); err != nil {
-			return fmt.Errorf("store receipt: %w", err)
-		}
-		if notif == nil || waiting || in.Status == repo.ReceiptProgress {
-			return nil
-		}
-		var status string
-		err = tx.GetContext(ctx, &status, receiptsApplySQL, n.ID, res.ReceiptID, now)
-		switch {
-		case errors.Is(err, sql.ErrNoRows):
-			return nil // a duplicate, or older news than the notice's status
-		case err != nil:
-			return fmt.Errorf("apply receipt: %w", err)
-		}
-		res.Status, res.Applied = status, true
-		return nil
-	})
-	if err != nil {
-		return repo.ReceiptResult{}, err
-	}
-	return res, nil
-}
