@@ -1,9 +1,8 @@
 package cli
 
 import (
+	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -12,8 +11,7 @@ import (
 	"time"
 
 	"duebell/internal/syncbuf"
-	"duebell/repo"
-	"duebell/repo/repotest"
+	"duebell/repo/sqlite"
 )
 
 // TestEveryCommandAnswersHelp: each command and subcommand prints its
@@ -117,47 +115,14 @@ func runDemoUntilBanner(t *testing.T, args ...string) string {
 	return out.String()
 }
 
-// TestDemoSaysWhereToLookAndStartsOver: the demo prints the console URL
-// with the operator token and the outbox; a re-run that sends nothing says
-// how to start over; --reset removes the demo data so it is queued again,
-// with Chinese plan titles for the Chinese borrowers.
+// TestDemoSaysWhereToLookAndStartsOver: the demo, on the embedded store as
+// duebell.demo.toml runs it, prints the console URL with the operator token
+// and the outbox; a re-run that sends nothing says how to start over;
+// --reset removes the demo data so it is queued again, with Chinese plan
+// titles for the Chinese borrowers.
 func TestDemoSaysWhereToLookAndStartsOver(t *testing.T) {
-	b := make([]byte, 6)
-	_, _ = rand.Read(b)
-	schema := "t_demo_" + hex.EncodeToString(b)
 	dir := t.TempDir()
-	config := filepath.Join(dir, "demo.toml")
-	if err := os.WriteFile(config, fmt.Appendf(nil, `
-[database]
-url = %q
-schema = %q
-[http]
-listen = "127.0.0.1:0"
-[[admin.tokens]]
-name = "demo-support"
-token = "demo-support-token-change-me"
-role = "operator"
-[defaults]
-send_window = "00:00-24:00"
-[links]
-base_url = "https://pay.example.com/repay"
-allowed_domains = ["example.com"]
-signing_key = "demo-signing-key-not-secret-0123456789"
-[email]
-provider = "outbox"
-[sms]
-provider = "outbox"
-[outbox]
-dir = %q
-`, repotest.URL(), schema, filepath.Join(dir, "outbox")), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if r, err := repo.Open(context.Background(), repotest.URL(), schema); err == nil {
-			_, _ = r.DB().Exec(`DROP SCHEMA IF EXISTS ` + schema + ` CASCADE`)
-			r.Close()
-		}
-	})
+	config := writeDemoConfig(t, dir)
 
 	first := runDemoUntilBanner(t, "--config", config)
 	for _, want := range []string{"/console/", "demo-support-token-change-me", filepath.Join(dir, "outbox"),
@@ -178,7 +143,7 @@ dir = %q
 		t.Errorf("--reset did not start over:\n%s", reset)
 	}
 
-	r, err := repo.Open(context.Background(), repotest.URL(), schema)
+	r, err := sqlite.Open(context.Background(), "sqlite:"+filepath.Join(dir, "demo.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -189,5 +154,66 @@ dir = %q
 	}
 	if !strings.Contains(p.Title, "分期") || p.Merchant == "Demo Phone Shop" {
 		t.Errorf("zh-CN borrower's plan = %q from %q, want a Chinese title and merchant", p.Title, p.Merchant)
+	}
+}
+
+// writeDemoConfig writes a demo config like duebell.demo.toml into dir: the
+// embedded store in dir/demo.db, outbox providers writing to dir/outbox.
+func writeDemoConfig(t *testing.T, dir string) string {
+	t.Helper()
+	config := filepath.Join(dir, "demo.toml")
+	if err := os.WriteFile(config, fmt.Appendf(nil, `
+[database]
+url = %q
+[http]
+listen = "127.0.0.1:0"
+[[admin.tokens]]
+name = "demo-support"
+token = "demo-support-token-change-me"
+role = "operator"
+[defaults]
+send_window = "00:00-24:00"
+[links]
+base_url = "https://pay.example.com/repay"
+allowed_domains = ["example.com"]
+signing_key = "demo-signing-key-not-secret-0123456789"
+[email]
+provider = "outbox"
+[sms]
+provider = "outbox"
+[outbox]
+dir = %q
+`, "sqlite:"+filepath.Join(dir, "demo.db"), filepath.Join(dir, "outbox")), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return config
+}
+
+// TestSecondDaemonOnAnSQLiteFileRefusesToStart: SQLite is single-node, so a
+// serve on a file another daemon holds exits 1 saying so, and sends nothing.
+func TestSecondDaemonOnAnSQLiteFileRefusesToStart(t *testing.T) {
+	dir := t.TempDir()
+	config := writeDemoConfig(t, dir)
+	var out, errOut bytes.Buffer
+	if code := Main(context.Background(), []string{"migrate", "--config", config}, &out, &errOut); code != 0 {
+		t.Fatalf("migrate: exit %d: %s", code, errOut.String())
+	}
+	first, err := sqlite.Open(context.Background(), "sqlite:"+filepath.Join(dir, "demo.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer first.Close()
+	if err := first.LockServe(); err != nil {
+		t.Fatal(err)
+	}
+	out.Reset()
+	errOut.Reset()
+	code := Main(context.Background(), []string{"serve", "--config", config}, &out, &errOut)
+	if code != 1 || !strings.Contains(errOut.String(), "in use by another duebell process") ||
+		!strings.Contains(errOut.String(), "single-node") {
+		t.Fatalf("second serve: exit %d, stderr %q; want 1 and a message that the file is in use", code, errOut.String())
+	}
+	if _, err := os.Stat(filepath.Join(dir, "outbox")); !os.IsNotExist(err) {
+		t.Errorf("the refused daemon created its outbox (%v)", err)
 	}
 }
