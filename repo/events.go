@@ -118,7 +118,7 @@ FROM channel_events e LEFT JOIN customers c ON c.id = e.customer_id LEFT JOIN pl
 // plan, instant and payload (compared as jsonb) returns the stored event; a
 // known ref with anything else is ErrConflict. An unknown customer, plan or
 // installment is ErrNotFound; a plan that is not customer_ref's is ErrConflict.
-func (r *Repo) RecordEvent(ctx context.Context, in EventInput) (Event, bool, error) {
+func (q Common) RecordEvent(ctx context.Context, in EventInput) (Event, bool, error) {
 	if _, ok := EventRuleOf(in.Kind); !ok {
 		return Event{}, false, fmt.Errorf("record event: unknown kind %q", in.Kind)
 	}
@@ -126,7 +126,7 @@ func (r *Repo) RecordEvent(ctx context.Context, in EventInput) (Event, bool, err
 		out     Event
 		created bool
 	)
-	err := r.withTx(ctx, func(tx *sqlx.Tx) error {
+	err := q.withTx(ctx, func(tx *sqlx.Tx) error {
 		customerID, planID, err := resolveEventTarget(ctx, tx, in)
 		if err != nil {
 			return err
@@ -141,15 +141,20 @@ func (r *Repo) RecordEvent(ctx context.Context, in EventInput) (Event, bool, err
 		case err == nil:
 			created = true
 		case errors.Is(err, sql.ErrNoRows):
-			var same bool
-			if err := tx.GetContext(ctx, &same, `
+			// The payload is compared as a JSON value (key order, spacing and
+			// number spelling aside), the way jsonb equality does.
+			var stored struct {
+				Same    bool       `db:"same"`
+				Payload JSONObject `db:"payload"`
+			}
+			if err := tx.GetContext(ctx, &stored, `
 				SELECT kind = $2 AND scope = $3 AND customer_id IS NOT DISTINCT FROM $4
-				   AND plan_id IS NOT DISTINCT FROM $5 AND payload = $6::jsonb AND occurred_at = $7
+				   AND plan_id IS NOT DISTINCT FROM $5 AND occurred_at = $6 AS same, payload
 				FROM channel_events WHERE ref = $1`,
-				in.Ref, in.Kind, in.Scope, customerID, planID, in.Payload, in.OccurredAt); err != nil {
+				in.Ref, in.Kind, in.Scope, customerID, planID, in.OccurredAt); err != nil {
 				return fmt.Errorf("compare event: %w", err)
 			}
-			if !same {
+			if !stored.Same || !SameJSON(stored.Payload, in.Payload) {
 				return fmt.Errorf("event %q was already recorded with another body: %w", in.Ref, ErrConflict)
 			}
 		default:
@@ -200,9 +205,9 @@ func resolveEventTarget(ctx context.Context, tx *sqlx.Tx, in EventInput) (custom
 }
 
 // GetEvent returns the event with ref, or an error wrapping ErrNotFound.
-func (r *Repo) GetEvent(ctx context.Context, ref string) (Event, error) {
+func (q Common) GetEvent(ctx context.Context, ref string) (Event, error) {
 	var e Event
-	if err := r.db.GetContext(ctx, &e, eventSelect+` WHERE e.ref = $1`, ref); err != nil {
+	if err := q.db.GetContext(ctx, &e, eventSelect+` WHERE e.ref = $1`, ref); err != nil {
 		return Event{}, NotFound(err, fmt.Sprintf("event %q", ref))
 	}
 	return e, nil

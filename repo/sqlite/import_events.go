@@ -1,11 +1,9 @@
 package sqlite
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
-	"math/big"
 	"time"
 
 	"duebell/repo"
@@ -98,68 +96,7 @@ func importSameEvent(e repo.Event, x repo.ImportEventWrite) bool {
 	sameID := func(p *int64, id int64) bool { return (p == nil && id == 0) || (p != nil && *p == id) }
 	return e.Kind == x.Event.Kind && e.Scope == x.Event.Scope && sameID(e.CustomerID, x.CustomerID) &&
 		sameID(e.PlanID, x.PlanID) && e.OccurredAt.UnixMicro() == x.Event.OccurredAt.UnixMicro() &&
-		importSameJSON([]byte(e.Payload), []byte(x.Payload))
-}
-
-// importSameJSON compares two JSON texts as jsonb equality does: objects by
-// their members (the last of a repeated key counts), arrays in order,
-// numbers by value. Text that is not JSON equals nothing.
-func importSameJSON(a, b []byte) bool {
-	va, err := importDecodeJSON(a)
-	if err != nil {
-		return false
-	}
-	vb, err := importDecodeJSON(b)
-	if err != nil {
-		return false
-	}
-	return importEqualJSON(va, vb)
-}
-
-func importDecodeJSON(b []byte) (any, error) {
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.UseNumber()
-	var v any
-	err := dec.Decode(&v)
-	return v, err
-}
-
-func importEqualJSON(a, b any) bool {
-	switch x := a.(type) {
-	case map[string]any:
-		y, ok := b.(map[string]any)
-		if !ok || len(x) != len(y) {
-			return false
-		}
-		for k, v := range x {
-			w, ok := y[k]
-			if !ok || !importEqualJSON(v, w) {
-				return false
-			}
-		}
-		return true
-	case []any:
-		y, ok := b.([]any)
-		if !ok || len(x) != len(y) {
-			return false
-		}
-		for i := range x {
-			if !importEqualJSON(x[i], y[i]) {
-				return false
-			}
-		}
-		return true
-	case json.Number:
-		y, ok := b.(json.Number)
-		if !ok {
-			return false
-		}
-		rx, okx := new(big.Rat).SetString(string(x))
-		ry, oky := new(big.Rat).SetString(string(y))
-		return okx && oky && rx.Cmp(ry) == 0
-	default: // string, bool, nil
-		return a == b
-	}
+		repo.SameJSON([]byte(e.Payload), []byte(x.Payload))
 }
 
 // loadEventTargets reads the customers, plans and installments in names.
