@@ -5,6 +5,7 @@ import (
 	"embed"
 	"fmt"
 	"io/fs"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -67,17 +68,18 @@ func (r *Repo) PendingMigrations(ctx context.Context) ([]Migration, error) {
 	if err := r.db.SelectContext(ctx, &done, `SELECT version FROM schema_migrations`); err != nil {
 		return nil, fmt.Errorf("read applied migrations: %w", err)
 	}
-	applied := map[int]bool{}
-	for _, v := range done {
-		applied[v] = true
-	}
+	return Pending(all, done), nil
+}
+
+// Pending is the migrations of all whose versions are not in applied.
+func Pending(all []Migration, applied []int) []Migration {
 	var pending []Migration
 	for _, m := range all {
-		if !applied[m.Version] {
+		if !slices.Contains(applied, m.Version) {
 			pending = append(pending, m)
 		}
 	}
-	return pending, nil
+	return pending
 }
 
 // Migrate creates the schema if needed and applies every pending migration,

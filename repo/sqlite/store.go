@@ -171,21 +171,11 @@ func (s *Store) PendingMigrations(ctx context.Context) ([]repo.Migration, error)
 	if !exists {
 		return all, nil
 	}
-	applied := map[int]bool{}
 	var done []int
 	if err := s.db.SelectContext(ctx, &done, `SELECT version FROM schema_migrations`); err != nil {
 		return nil, fmt.Errorf("read applied migrations: %w", err)
 	}
-	for _, v := range done {
-		applied[v] = true
-	}
-	var pending []repo.Migration
-	for _, m := range all {
-		if !applied[m.Version] {
-			pending = append(pending, m)
-		}
-	}
-	return pending, nil
+	return repo.Pending(all, done), nil
 }
 
 // Migrate applies every pending migration, each in its own transaction, and
