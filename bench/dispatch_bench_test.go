@@ -97,6 +97,18 @@ func newDispatcher(b testing.TB, r *repo.Repo, at time.Time) *notify.Dispatcher 
 	if err != nil {
 		b.Fatal(err)
 	}
+	signer, tpl := linksAndTemplates(b)
+	d, err := notify.New(notify.Config{Store: r, Templates: tpl, Links: signer,
+		Senders: map[string]notify.Sender{"sms": sms, "email": mail}, Owner: "bench",
+		Now: func() time.Time { return at }, Logger: slog.New(slog.DiscardHandler), Workers: benchWorkers})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return d
+}
+
+// linksAndTemplates are a dispatcher's link signer and the default templates.
+func linksAndTemplates(b testing.TB) (*link.Signer, *templates.Set) {
 	signer, err := link.NewSigner("https://pay.example.com/repay", link.Key{ID: "k1", Secret: []byte("bench-signing-key-0123456789abcdef")}, nil, 72*time.Hour)
 	if err != nil {
 		b.Fatal(err)
@@ -105,13 +117,7 @@ func newDispatcher(b testing.TB, r *repo.Repo, at time.Time) *notify.Dispatcher 
 	if err != nil {
 		b.Fatal(err)
 	}
-	d, err := notify.New(notify.Config{Store: r, Templates: tpl, Links: signer,
-		Senders: map[string]notify.Sender{"sms": sms, "email": mail}, Owner: "bench",
-		Now: func() time.Time { return at }, Logger: slog.New(slog.DiscardHandler), Workers: benchWorkers})
-	if err != nil {
-		b.Fatal(err)
-	}
-	return d
+	return signer, tpl
 }
 
 // Knobs for comparing runs: DUEBELL_BENCH_LATENCY (e.g. "30ms") makes the

@@ -8,13 +8,11 @@ import (
 	"testing"
 	"time"
 
-	"duebell/link"
 	"duebell/notify"
 	"duebell/notify/outbox"
 	"duebell/repo"
 	"duebell/repo/sqlite"
 	"duebell/scheduler"
-	"duebell/templates"
 )
 
 // The embedded store's figures (README: Performance): a scan of 100k
@@ -75,14 +73,7 @@ func BenchmarkSQLiteDispatch(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		signer, err := link.NewSigner("https://pay.example.com/repay", link.Key{ID: "k1", Secret: []byte("bench-signing-key-0123456789abcdef")}, nil, 72*time.Hour)
-		if err != nil {
-			b.Fatal(err)
-		}
-		tpl, err := templates.Load(templates.Options{AllowedDomains: []string{"example.com"}})
-		if err != nil {
-			b.Fatal(err)
-		}
+		signer, tpl := linksAndTemplates(b)
 		d, err := notify.New(notify.Config{Store: s, Templates: tpl, Links: signer,
 			Senders: map[string]notify.Sender{"sms": box.SMS(), "email": box.Email("billing@example.com", "Bench Shop")},
 			Owner:   "bench", Now: func() time.Time { return at }, Logger: slog.New(slog.DiscardHandler), Workers: benchWorkers})

@@ -19,10 +19,16 @@ type AuditEntry struct {
 	Detail json.RawMessage `db:"detail" json:"detail"`
 }
 
-// Audit appends an audit_log row through ext (the pool or the transaction
-// making the change, so the entry commits with it). detail is stored as
-// JSON; nil stores {}. A zero at means the database clock.
-func Audit(ctx context.Context, ext sqlx.ExtContext, at time.Time, actor, action, target string, detail any) error {
+// auditSQL appends an audit_log row ($1 when, NULL for the database clock;
+// $5 the detail as JSON text).
+const auditSQL = `
+	INSERT INTO audit_log (at, actor, action, target, detail)
+	VALUES (coalesce($1, now()), $2, $3, $4, $5::jsonb)`
+
+// Audit appends an audit_log row through ext (the transaction making the
+// change, so the entry commits with it). detail is stored as JSON; nil
+// stores {}. A zero at means the database clock.
+func (q Common) Audit(ctx context.Context, ext sqlx.ExecerContext, at time.Time, actor, action, target string, detail any) error {
 	b, err := AuditDetail(action, detail)
 	if err != nil {
 		return err
@@ -31,17 +37,17 @@ func Audit(ctx context.Context, ext sqlx.ExtContext, at time.Time, actor, action
 	if !at.IsZero() {
 		when = &at
 	}
-	if _, err := ext.ExecContext(ctx, `
-		INSERT INTO audit_log (at, actor, action, target, detail)
-		VALUES (coalesce($1, now()), $2, $3, $4, $5::jsonb)`, when, actor, action, target, b); err != nil {
+	if _, err := ext.ExecContext(ctx, q.d.AuditSQL, when, actor, action, target, b); err != nil {
 		return fmt.Errorf("audit %s: %w", action, err)
 	}
 	return nil
 }
 
 // AppendAudit writes e (its ID is ignored).
-func (r *Repo) AppendAudit(ctx context.Context, e AuditEntry) error {
-	return Audit(ctx, r.db, e.At, e.Actor, e.Action, e.Target, AuditDetailOf(e))
+func (q Common) AppendAudit(ctx context.Context, e AuditEntry) error {
+	return q.withTx(ctx, func(tx *sqlx.Tx) error {
+		return q.Audit(ctx, tx, e.At, e.Actor, e.Action, e.Target, AuditDetailOf(e))
+	})
 }
 
 // ListAudit returns entries at or after since (zero: all), by actor when

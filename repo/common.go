@@ -30,6 +30,9 @@ type Dialect struct {
 	// writes the same message id (PostgreSQL: an advisory lock); a store
 	// whose writers are serialized anyway leaves it nil.
 	LockReceipt func(ctx context.Context, tx *sqlx.Tx, provider, msgID string) error
+	// AuditSQL appends an audit_log row: $1 when (NULL: the database's
+	// clock), $2 actor, $3 action, $4 target, $5 the detail as JSON text.
+	AuditSQL string
 }
 
 // NewCommon is the shared statements over a store's pool, its transaction

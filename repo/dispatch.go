@@ -102,7 +102,16 @@ WITH claimed AS (
 	RETURNING n.*
 )
 SELECT claimed.*,
-	c.id AS "c.id", c.ref AS "c.ref", c.name AS "c.name", c.phone AS "c.phone", c.email AS "c.email",
+	` + ClaimColumns + `, ` + outstandingSQL + ` AS outstanding,
+	coalesce(sent.n, 0) AS sms_sent, sent.oldest AS sms_oldest, coalesce(flying.n, 0) AS sms_in_flight
+FROM claimed
+` + claimJoinsSQL + smsCapJoinSQL + `
+ORDER BY claimed.next_attempt_at, claimed.id`
+
+// ClaimColumns are a claim's customer (c), plan (p), installment (i) and
+// event payload (e) columns, as repo.Claim scans them, in both stores'
+// claims; a notice without a plan or installment reads zeros.
+const ClaimColumns = `c.id AS "c.id", c.ref AS "c.ref", c.name AS "c.name", c.phone AS "c.phone", c.email AS "c.email",
 	c.locale AS "c.locale", c.timezone AS "c.timezone", c.sms_opt_out AS "c.sms_opt_out",
 	c.email_opt_out AS "c.email_opt_out", c.created_at AS "c.created_at", c.updated_at AS "c.updated_at",
 	coalesce(p.id, 0) AS "p.id", coalesce(p.ref, '') AS "p.ref", coalesce(p.merchant, '') AS "p.merchant",
@@ -112,11 +121,7 @@ SELECT claimed.*,
 	coalesce(i.id, 0) AS "i.id", coalesce(i.seq, 0) AS "i.seq", i.due_date AS "i.due_date",
 	coalesce(i.amount, 0) AS "i.amount", coalesce(i.paid, 0) AS "i.paid", coalesce(i.status, '') AS "i.status",
 	i.paid_at AS "i.paid_at",
-	coalesce(e.payload, '{}') AS event_payload, ` + outstandingSQL + ` AS outstanding,
-	coalesce(sent.n, 0) AS sms_sent, sent.oldest AS sms_oldest, coalesce(flying.n, 0) AS sms_in_flight
-FROM claimed
-` + claimJoinsSQL + smsCapJoinSQL + `
-ORDER BY claimed.next_attempt_at, claimed.id`
+	coalesce(e.payload, '{}') AS event_payload`
 
 // claimJoinsSQL looks up each claimed notice's customer, plan, installment
 // and event by primary key, one row at a time: a claim is a few hundred

@@ -256,7 +256,7 @@ func (r *Repo) RecordPayment(ctx context.Context, in PaymentInput) (PaymentResul
 		}
 		if in.Amount < 0 {
 			action, target, detail := ReversalAudit(in, res.Reopened)
-			if err := Audit(ctx, tx, in.Now, in.Actor, action, target, detail); err != nil {
+			if err := r.Audit(ctx, tx, in.Now, in.Actor, action, target, detail); err != nil {
 				return err
 			}
 		}

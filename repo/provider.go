@@ -23,9 +23,10 @@ type OptOutSMSInput struct {
 // OptOutSMS sets the customer's SMS opt-out with its reason and audits it,
 // in one transaction. It reports false, and audits nothing, when the
 // customer had already opted out.
-func (r *Repo) OptOutSMS(ctx context.Context, in OptOutSMSInput) (bool, error) {
+func (q Common) OptOutSMS(ctx context.Context, in OptOutSMSInput) (bool, error) {
 	changed := false
-	err := r.withTx(ctx, func(tx *sqlx.Tx) error {
+	err := q.withTx(ctx, func(tx *sqlx.Tx) error {
+		changed = false // a retried transaction starts over
 		var ref string
 		err := tx.GetContext(ctx, &ref, `
 			UPDATE customers SET sms_opt_out = true, sms_opt_out_reason = $2, updated_at = $3
@@ -42,7 +43,7 @@ func (r *Repo) OptOutSMS(ctx context.Context, in OptOutSMSInput) (bool, error) {
 		if err != nil {
 			return err
 		}
-		return Audit(ctx, tx, e.At, e.Actor, e.Action, e.Target, e.Detail)
+		return q.Audit(ctx, tx, e.At, e.Actor, e.Action, e.Target, e.Detail)
 	})
 	if err != nil {
 		return false, fmt.Errorf("opt out sms: %w", err)

@@ -77,7 +77,7 @@ func Open(ctx context.Context, dbURL, schema string) (*Repo, error) {
 	}
 	r := &Repo{db: db, schema: schema, stmts: map[string]*sqlx.Stmt{}}
 	r.Common = NewCommon(db, r.withTx, Dialect{
-		ReceiptMatchSQL: matchReceiptSQL, ReceiptApplySQL: applyReceiptSQL,
+		ReceiptMatchSQL: matchReceiptSQL, ReceiptApplySQL: applyReceiptSQL, AuditSQL: auditSQL,
 		LockReceipt: func(ctx context.Context, tx *sqlx.Tx, provider, msgID string) error {
 			_, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock($1)`, r.receiptLockKey(provider, msgID))
 			return err

@@ -146,7 +146,7 @@ func (r *Repo) ResendMatching(ctx context.Context, in BulkResendInput) (BulkRese
 			f.Since, f.Until, pq.Array(kinds.AsksPayment()), pq.Array(kinds.Reminders())); err != nil {
 			return fmt.Errorf("bulk resend: select: %w", err)
 		}
-		if err := bulkCounts(ctx, tx, &res); err != nil {
+		if err := BulkCounts(ctx, tx, "resend_candidates", &res); err != nil {
 			return err
 		}
 		if in.DryRun {
@@ -169,7 +169,7 @@ func (r *Repo) ResendMatching(ctx context.Context, in BulkResendInput) (BulkRese
 		if err := res.CheckQueued(queued); err != nil {
 			return err
 		}
-		return Audit(ctx, tx, in.Now, in.Actor, ActionBulkResend, "notifications", res.AuditDetail(f, in.Reason))
+		return r.Audit(ctx, tx, in.Now, in.Actor, ActionBulkResend, "notifications", res.AuditDetail(f, in.Reason))
 	})
 	if err != nil && !errors.Is(err, errBulkDryRun) {
 		return BulkResendResult{}, err
@@ -177,9 +177,10 @@ func (r *Repo) ResendMatching(ctx context.Context, in BulkResendInput) (BulkRese
 	return res, nil
 }
 
-// bulkCounts reads the candidates' counts and sample into res.
-func bulkCounts(ctx context.Context, tx *sqlx.Tx, res *BulkResendResult) error {
-	rows, err := tx.QueryxContext(ctx, `SELECT skip, count(*) FROM resend_candidates GROUP BY skip`)
+// BulkCounts reads the counts and sample of the candidates in table (each
+// store's temporary table of a bulk resend: id, skip) into res.
+func BulkCounts(ctx context.Context, tx *sqlx.Tx, table string, res *BulkResendResult) error {
+	rows, err := tx.QueryxContext(ctx, `SELECT skip, count(*) FROM `+table+` GROUP BY skip`)
 	if err != nil {
 		return fmt.Errorf("bulk resend: count: %w", err)
 	}
@@ -196,7 +197,7 @@ func bulkCounts(ctx context.Context, tx *sqlx.Tx, res *BulkResendResult) error {
 		return fmt.Errorf("bulk resend: count: %w", err)
 	}
 	if err := tx.SelectContext(ctx, &res.Sample, `SELECT `+NoticeSummaryColumns+` FROM `+NoticeSummaryFrom+`
-		JOIN resend_candidates rc ON rc.id = n.id AND rc.skip = ''
+		JOIN `+table+` rc ON rc.id = n.id AND rc.skip = ''
 		ORDER BY n.id DESC LIMIT $1`, BulkSampleSize); err != nil {
 		return fmt.Errorf("bulk resend: sample: %w", err)
 	}

@@ -132,7 +132,7 @@ func (r *Repo) Resend(ctx context.Context, in ResendInput) (ResendResult, error)
 				return fmt.Errorf("record idempotency key: %w", err)
 			}
 		}
-		return Audit(ctx, tx, in.Now, in.Actor, ActionResend, ResendTarget(in.ID),
+		return r.Audit(ctx, tx, in.Now, in.Actor, ActionResend, ResendTarget(in.ID),
 			ResendAuditDetail(in, chk.Channel, res.Notification.ID))
 	})
 	if err != nil {

@@ -34,18 +34,7 @@ RETURNING id`
 // kinds in $2 (kinds.Outstanding: service_closed), what is still unpaid on
 // the active plans it speaks of, as of now.
 const dispatchClaimSQL = `
-SELECT n.*,
-	c.id AS "c.id", c.ref AS "c.ref", c.name AS "c.name", c.phone AS "c.phone", c.email AS "c.email",
-	c.locale AS "c.locale", c.timezone AS "c.timezone", c.sms_opt_out AS "c.sms_opt_out",
-	c.email_opt_out AS "c.email_opt_out", c.created_at AS "c.created_at", c.updated_at AS "c.updated_at",
-	coalesce(p.id, 0) AS "p.id", coalesce(p.ref, '') AS "p.ref", coalesce(p.merchant, '') AS "p.merchant",
-	coalesce(p.title, '') AS "p.title", coalesce(p.currency, 'CNY') AS "p.currency", coalesce(p.total, 0) AS "p.total",
-	coalesce(p.periods, 0) AS "p.periods", coalesce(p.status, '') AS "p.status",
-	coalesce(p.repay_method, '') AS "p.repay_method", coalesce(p.card_last4, '') AS "p.card_last4",
-	coalesce(i.id, 0) AS "i.id", coalesce(i.seq, 0) AS "i.seq", i.due_date AS "i.due_date",
-	coalesce(i.amount, 0) AS "i.amount", coalesce(i.paid, 0) AS "i.paid", coalesce(i.status, '') AS "i.status",
-	i.paid_at AS "i.paid_at",
-	coalesce(e.payload, '{}') AS event_payload,
+SELECT n.*, ` + repo.ClaimColumns + `,
 	CASE WHEN e.kind IN (SELECT value FROM json_each($2)) THEN coalesce((
 		SELECT sum(oi.amount - oi.paid) FROM installments oi JOIN plans op ON op.id = oi.plan_id
 		WHERE op.customer_id = n.customer_id AND op.status = 'active'
@@ -82,6 +71,12 @@ const dispatchCapSQL = `
 		  AND x.lease_expires_at >= $4 AND x.id NOT IN (SELECT value FROM json_each($1)))
 	ELSE 0 END AS sms_in_flight`
 
+// dispatchOutstandingKinds is kinds.Outstanding as the claim's JSON list.
+var dispatchOutstandingKinds = func() string {
+	b, _ := json.Marshal(kinds.Outstanding()) // a []string always encodes
+	return string(b)
+}()
+
 // dispatchNoCapSQL stands in for dispatchCapSQL when the cap is off.
 const dispatchNoCapSQL = `0 AS sms_sent, NULL AS sms_oldest_us, 0 AS sms_in_flight`
 
@@ -102,12 +97,8 @@ func (s *Store) ClaimNotifications(ctx context.Context, owner string, now time.T
 	if smsCap > 0 {
 		read, capArgs = fmt.Sprintf(dispatchClaimSQL, dispatchCapSQL), []any{now.Add(-24 * time.Hour), now}
 	}
-	outstanding, err := json.Marshal(kinds.Outstanding())
-	if err != nil {
-		return nil, fmt.Errorf("claim notifications: %w", err)
-	}
 	var out []repo.Claim
-	err = s.withTx(ctx, func(tx *sqlx.Tx) error {
+	err := s.withTx(ctx, func(tx *sqlx.Tx) error {
 		var ids []int64
 		if err := tx.SelectContext(ctx, &ids, dispatchLeaseSQL, owner, now.Add(lease), now, limit); err != nil {
 			return err
@@ -120,7 +111,7 @@ func (s *Store) ClaimNotifications(ctx context.Context, owner string, now time.T
 			return err
 		}
 		var rows []dispatchClaimRow
-		if err := tx.SelectContext(ctx, &rows, read, append([]any{string(idJSON), string(outstanding)}, capArgs...)...); err != nil {
+		if err := tx.SelectContext(ctx, &rows, read, append([]any{string(idJSON), dispatchOutstandingKinds}, capArgs...)...); err != nil {
 			return err
 		}
 		out = make([]repo.Claim, len(rows))

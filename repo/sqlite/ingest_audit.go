@@ -6,39 +6,14 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/jmoiron/sqlx"
-
 	"duebell/repo"
 )
 
-// appendAudit appends an audit_log row through ext (the transaction making
-// the change, so the entry commits with it; or the pool, outside one): the
-// SQLite form of repo.Audit. detail is stored as JSON (nil stores {}); a
-// zero at means the database clock.
-func appendAudit(ctx context.Context, ext sqlx.ExecerContext, at time.Time, actor, action, target string, detail any) error {
-	b, err := repo.AuditDetail(action, detail)
-	if err != nil {
-		return err
-	}
-	var when *time.Time
-	if !at.IsZero() {
-		when = &at
-	}
-	if _, err := ext.ExecContext(ctx, `
-		INSERT INTO audit_log (at, actor, action, target, detail)
-		VALUES (coalesce($1, CAST(unixepoch('subsec') * 1000000 AS INTEGER)), $2, $3, $4, json($5))`,
-		when, actor, action, target, b); err != nil {
-		return fmt.Errorf("audit %s: %w", action, err)
-	}
-	return nil
-}
-
-// AppendAudit writes e (its ID is ignored).
-func (s *Store) AppendAudit(ctx context.Context, e repo.AuditEntry) error {
-	return s.withTx(ctx, func(tx *sqlx.Tx) error {
-		return appendAudit(ctx, tx, e.At, e.Actor, e.Action, e.Target, repo.AuditDetailOf(e))
-	})
-}
+// auditSQL is repo.Dialect.AuditSQL here: instants are Unix microseconds,
+// and json() stores the detail minified.
+const auditSQL = `
+	INSERT INTO audit_log (at, actor, action, target, detail)
+	VALUES (coalesce($1, CAST(unixepoch('subsec') * 1000000 AS INTEGER)), $2, $3, $4, json($5))`
 
 // ListAudit returns entries at or after since (zero: all), by actor when
 // actor is not empty, newest first, at most limit (default 100, max 1000).

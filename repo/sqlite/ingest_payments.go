@@ -78,7 +78,7 @@ func (s *Store) RecordPayment(ctx context.Context, in repo.PaymentInput) (repo.P
 		}
 		if in.Amount < 0 {
 			action, target, detail := repo.ReversalAudit(in, res.Reopened)
-			if err := appendAudit(ctx, tx, in.Now, in.Actor, action, target, detail); err != nil {
+			if err := s.Audit(ctx, tx, in.Now, in.Actor, action, target, detail); err != nil {
 				return err
 			}
 		}

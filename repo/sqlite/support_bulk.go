@@ -90,7 +90,7 @@ func (s *Store) ResendMatching(ctx context.Context, in repo.BulkResendInput) (re
 			f.Since, f.Until, string(asks), string(reminders)); err != nil {
 			return fmt.Errorf("bulk resend: select: %w", err)
 		}
-		if err := supportBulkCounts(ctx, tx, &res); err != nil {
+		if err := repo.BulkCounts(ctx, tx, "support_resend_candidates", &res); err != nil {
 			return err
 		}
 		if in.DryRun {
@@ -110,36 +110,10 @@ func (s *Store) ResendMatching(ctx context.Context, in repo.BulkResendInput) (re
 		if _, err := tx.ExecContext(ctx, `DROP TABLE temp.support_resend_candidates`); err != nil {
 			return fmt.Errorf("bulk resend: %w", err)
 		}
-		return appendAudit(ctx, tx, in.Now, in.Actor, repo.ActionBulkResend, "notifications", res.AuditDetail(f, in.Reason))
+		return s.Audit(ctx, tx, in.Now, in.Actor, repo.ActionBulkResend, "notifications", res.AuditDetail(f, in.Reason))
 	})
 	if err != nil && !errors.Is(err, repo.ErrDryRun) {
 		return repo.BulkResendResult{}, err
 	}
 	return res, nil
-}
-
-// supportBulkCounts reads the candidates' counts and sample into res.
-func supportBulkCounts(ctx context.Context, tx *sqlx.Tx, res *repo.BulkResendResult) error {
-	rows, err := tx.QueryxContext(ctx, `SELECT skip, count(*) FROM support_resend_candidates GROUP BY skip`)
-	if err != nil {
-		return fmt.Errorf("bulk resend: count: %w", err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var skip string
-		var n int
-		if err := rows.Scan(&skip, &n); err != nil {
-			return fmt.Errorf("bulk resend: count: %w", err)
-		}
-		res.Add(skip, n)
-	}
-	if err := rows.Err(); err != nil {
-		return fmt.Errorf("bulk resend: count: %w", err)
-	}
-	if err := tx.SelectContext(ctx, &res.Sample, `SELECT `+repo.NoticeSummaryColumns+` FROM `+repo.NoticeSummaryFrom+`
-		JOIN support_resend_candidates rc ON rc.id = n.id AND rc.skip = ''
-		ORDER BY n.id DESC LIMIT ?`, repo.BulkSampleSize); err != nil {
-		return fmt.Errorf("bulk resend: sample: %w", err)
-	}
-	return nil
 }

@@ -101,7 +101,7 @@ func (s *Store) Resend(ctx context.Context, in repo.ResendInput) (repo.ResendRes
 				return fmt.Errorf("record idempotency key: %w", err)
 			}
 		}
-		return appendAudit(ctx, tx, in.Now, in.Actor, repo.ActionResend, repo.ResendTarget(in.ID),
+		return s.Audit(ctx, tx, in.Now, in.Actor, repo.ActionResend, repo.ResendTarget(in.ID),
 			repo.ResendAuditDetail(in, chk.Channel, id))
 	})
 	if err != nil {
