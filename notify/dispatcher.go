@@ -53,7 +53,7 @@ type Observer interface {
 // each provider sees; a worker is a goroutine.
 const (
 	DefaultWorkers     = 64
-	DefaultBatch       = 100
+	DefaultBatch       = 300
 	DefaultLease       = 2 * time.Minute
 	DefaultMaxAttempts = 5
 	DefaultBackoffBase = time.Minute
