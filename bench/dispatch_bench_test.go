@@ -54,7 +54,7 @@ func benchDispatch(b *testing.B, channel string) {
 		if _, err := r.QueueDueReminders(context.Background(), at, stages); err != nil {
 			b.Fatal(err)
 		}
-		d := newDispatcher(b, r, at)
+		d := newDispatcher(b, r, func() time.Time { return at }, nil)
 		b.StartTimer()
 		start := time.Now()
 		counts, err := d.RunOnce(context.Background())
@@ -79,7 +79,11 @@ func benchDispatch(b *testing.B, channel string) {
 	b.ReportMetric(float64(ru.Maxrss)/1024, "max-rss-MB")
 }
 
-func newDispatcher(b testing.TB, r *repo.Repo, at time.Time) *notify.Dispatcher {
+// newDispatcher is a dispatcher on r with the daemon's defaults, reading the
+// clock now, that sends email to a loopback SMTP server and SMS to a
+// loopback webhook gateway; gateway, when set, sees every SMS request as it
+// arrives.
+func newDispatcher(b testing.TB, r *repo.Repo, now func() time.Time, gateway func()) *notify.Dispatcher {
 	smtp := smtptest.Start(b, smtptest.WithDiscard())
 	mail, err := email.New(email.Config{Host: smtp.Host(), Port: smtp.Port(), TLS: "none", From: "billing@example.com",
 		PoolSize: email.DefaultPoolSize})
@@ -89,6 +93,9 @@ func newDispatcher(b testing.TB, r *repo.Repo, at time.Time) *notify.Dispatcher 
 	b.Cleanup(func() { _ = mail.Close() })
 	var ids atomic.Int64
 	gw := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if gateway != nil {
+			gateway()
+		}
 		time.Sleep(gatewayLatency)
 		fmt.Fprintf(w, `{"id":"gw-%d"}`, ids.Add(1))
 	}))
@@ -100,7 +107,7 @@ func newDispatcher(b testing.TB, r *repo.Repo, at time.Time) *notify.Dispatcher 
 	signer, tpl := linksAndTemplates(b)
 	d, err := notify.New(notify.Config{Store: r, Templates: tpl, Links: signer,
 		Senders: map[string]notify.Sender{"sms": sms, "email": mail}, Owner: "bench",
-		Now: func() time.Time { return at }, Logger: slog.New(slog.DiscardHandler), Workers: benchWorkers})
+		Now: now, Logger: slog.New(slog.DiscardHandler), Workers: benchWorkers})
 	if err != nil {
 		b.Fatal(err)
 	}
