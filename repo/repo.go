@@ -36,6 +36,17 @@ type Repo struct {
 	stmts  map[string]*sqlx.Stmt // see prepared
 }
 
+// checkIntervalParam is PostgreSQL's setting (14 and later) for how often a
+// backend running a statement checks that its client is still connected.
+// Without it, a statement whose client died (a daemon killed or cut off
+// mid-scan) runs to its end: an orphaned digest scan was once seen running
+// for 44 minutes. Open sets DefaultConnectionCheck unless database.url sets
+// the parameter itself (0 turns the check off).
+const checkIntervalParam = "client_connection_check_interval"
+
+// DefaultConnectionCheck is the client check interval Open sets.
+const DefaultConnectionCheck = "10s"
+
 // Open connects to PostgreSQL at url and uses schema for every table. The
 // schema is set as the connection's search_path, so statements stay unqualified.
 func Open(ctx context.Context, dbURL, schema string) (*Repo, error) {
@@ -47,7 +58,7 @@ func Open(ctx context.Context, dbURL, schema string) (*Repo, error) {
 	}
 	// The application name tells operators (and a test that cuts this
 	// pool's connections) which daemon and schema a backend serves.
-	params := map[string]string{"search_path": schema, "fallback_application_name": "duebell/" + schema}
+	params := [][2]string{{"search_path", schema}, {"fallback_application_name", "duebell/" + schema}}
 	dsn := dbURL
 	if strings.HasPrefix(dbURL, "postgres://") || strings.HasPrefix(dbURL, "postgresql://") {
 		u, err := url.Parse(dbURL)
@@ -55,14 +66,20 @@ func Open(ctx context.Context, dbURL, schema string) (*Repo, error) {
 			return nil, fmt.Errorf("database.url: %w", err)
 		}
 		q := u.Query()
-		for k, v := range params {
-			q.Set(k, v)
+		for _, p := range params {
+			q.Set(p[0], p[1])
+		}
+		if !q.Has(checkIntervalParam) {
+			q.Set(checkIntervalParam, DefaultConnectionCheck)
 		}
 		u.RawQuery = q.Encode()
 		dsn = u.String()
 	} else {
-		for _, k := range []string{"search_path", "fallback_application_name"} {
-			dsn += " " + k + "=" + params[k]
+		for _, p := range params {
+			dsn += " " + p[0] + "=" + p[1]
+		}
+		if !strings.Contains(dsn, checkIntervalParam) {
+			dsn += " " + checkIntervalParam + "=" + DefaultConnectionCheck
 		}
 	}
 	db, err := sqlx.Open("postgres", dsn)

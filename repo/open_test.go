@@ -1,0 +1,109 @@
+package repo_test
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"net/url"
+	"os"
+	"os/exec"
+	"testing"
+	"time"
+
+	"duebell/repo"
+	"duebell/repo/repotest"
+)
+
+// Every connection asks PostgreSQL to check that its client is still there
+// while a statement runs; an operator's own setting in database.url wins.
+func TestOpenChecksTheClientUnlessTheURLSays(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	show := func(r *repo.Repo) string {
+		var v string
+		if err := r.DB().GetContext(ctx, &v, `SHOW client_connection_check_interval`); err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	if v := show(repotest.New(t)); v != repo.DefaultConnectionCheck {
+		t.Errorf("default check interval %q, want %q", v, repo.DefaultConnectionCheck)
+	}
+	r, err := repo.Open(ctx, withParam(t, "client_connection_check_interval", "0"), "public")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	if v := show(r); v != "0" {
+		t.Errorf("database.url set the check off, got %q", v)
+	}
+}
+
+// A daemon killed in the middle of a long statement (a scan) does not leave
+// it running in PostgreSQL: the backend notices the dead client and ends it.
+func TestStatementOfAKilledDaemonEnds(t *testing.T) {
+	if os.Getenv("DUEBELL_ORPHAN_SCHEMA") != "" {
+		runOrphan(t)
+		return
+	}
+	t.Parallel()
+	b := make([]byte, 6)
+	_, _ = rand.Read(b)
+	schema := "orphan_" + hex.EncodeToString(b)
+	child := exec.Command(os.Args[0], "-test.run=^TestStatementOfAKilledDaemonEnds$")
+	child.Env = append(os.Environ(), "DUEBELL_ORPHAN_SCHEMA="+schema)
+	if err := child.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = child.Process.Kill(); _ = child.Wait() }()
+	admin := repotest.New(t)
+	running := func() int {
+		var n int
+		if err := admin.DB().Get(&n, `SELECT count(*) FROM pg_stat_activity
+			WHERE application_name = $1 AND state = 'active' AND query LIKE '%pg_sleep%'`, "duebell/"+schema); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	wait := func(what string, within time.Duration, done func() bool) {
+		t.Helper()
+		for end := time.Now().Add(within); !done(); time.Sleep(50 * time.Millisecond) {
+			if time.Now().After(end) {
+				t.Fatalf("%s: not within %v", what, within)
+			}
+		}
+	}
+	wait("the daemon's statement to start", 30*time.Second, func() bool { return running() == 1 })
+	if err := child.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	_ = child.Wait()
+	killed := time.Now()
+	// The default check is 10 s; the child asked for 1 s to keep this short.
+	wait("the orphaned statement to end", 15*time.Second, func() bool { return running() == 0 })
+	t.Logf("the orphaned statement ended %v after the kill", time.Since(killed).Round(time.Millisecond))
+}
+
+// runOrphan is the child of TestStatementOfAKilledDaemonEnds: a daemon's
+// connection running a ten-minute statement until it is killed.
+func runOrphan(t *testing.T) {
+	r, err := repo.Open(context.Background(), withParam(t, "client_connection_check_interval", "1s"),
+		os.Getenv("DUEBELL_ORPHAN_SCHEMA"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = r.DB().Exec(`SELECT pg_sleep(600)`)
+	t.Fatalf("the statement ended while its daemon lived: %v", err)
+}
+
+// withParam is the test database URL with one query parameter set.
+func withParam(t *testing.T, k, v string) string {
+	u, err := url.Parse(repotest.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := u.Query()
+	q.Set(k, v)
+	u.RawQuery = q.Encode()
+	return u.String()
+}
