@@ -394,6 +394,39 @@ func TestPaymentConfirmationNeverBeforePayment(t *testing.T) {
 	}
 }
 
+// A payment charged back before its confirmation went out is not
+// confirmed; paying again is, once.
+func TestReversedPaymentIsNotConfirmedAndTheRepaymentIs(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	storetest.Customer(t, b.r, "c1")
+	storetest.Plan(t, b.r, "p1", "c1", []repo.Date{repo.NewDate(2026, 11, 24)})
+	ctx := context.Background()
+	paid := sh(11, 22, 7, 0) // before the window: the confirmation waits for 09:00
+	pay := func(amount int64, at time.Time, reason string) {
+		t.Helper()
+		if _, err := b.r.RecordPayment(ctx, repo.PaymentInput{PlanRef: "p1", Seq: 1, Amount: amount, Reason: reason,
+			PaidAt: at, Now: at, ConfirmChannels: []string{"sms"}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	pay(50000, paid, "")
+	pay(-50000, paid.Add(time.Hour), "chargeback")
+	b.dispatch(t, sh(11, 22, 9, 0))
+	if msgs := b.sms.messages(); len(msgs) != 0 {
+		t.Fatalf("the reversed payment was confirmed: %+v", msgs)
+	}
+	if n := b.notice(t, "sms"); n.Status != "suppressed" || n.StatusReason != "payment reversed" {
+		t.Errorf("first confirmation %s %q, want suppressed: payment reversed", n.Status, n.StatusReason)
+	}
+	pay(50000, sh(11, 22, 10, 0), "")
+	b.dispatch(t, sh(11, 22, 10, 1))
+	b.dispatch(t, sh(11, 22, 11, 0))
+	if msgs := b.sms.messages(); len(msgs) != 1 || !strings.Contains(msgs[0].Text, "¥500.00") {
+		t.Errorf("after paying again: %+v, want one confirmation", msgs)
+	}
+}
+
 func TestReplicasDispatchingAtOnceSendEachNoticeOnce(t *testing.T) {
 	t.Parallel()
 	b := setup(t, func(c *notify.Config) { c.Batch = 7 })

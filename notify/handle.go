@@ -125,8 +125,13 @@ func (d *Dispatcher) handle(ctx, sendCtx context.Context, c *repo.Claim, gate *c
 // but never the opt-out or address checks. An autodebit_failed notice asks
 // for payment of its installment like a reminder, so it is checked the same
 // way; other channel-event notices (plan_cancelled, service_closed, card_*)
-// tell of a change and go out whatever the plan's state.
+// tell of a change and go out whatever the plan's state. A payment
+// confirmation is not wanted once a reversal made its bill due again (the
+// payment it confirms was charged back); paying again queues a new one.
 func suppressReason(c *repo.Claim) string {
+	if facts(c.Kind).ConfirmsPayment && !c.Forced && c.Installment.Status == repo.InstallmentPending {
+		return "payment reversed"
+	}
 	if facts(c.Kind).AsksPayment && !c.Forced {
 		switch {
 		case c.Installment.Status == repo.InstallmentPaid || c.Installment.Paid >= c.Installment.Amount && c.Installment.ID != 0:

@@ -46,12 +46,14 @@ func (t *importTx) payments(ctx context.Context, in []ImportPayment, now time.Ti
 	}
 	var w struct {
 		ids, plans, customers, amounts []int64
+		micros                         []int64 // paid_at in a payment_received dedup key
 		refs, paidAts                  []string
 		settled                        []bool
 	}
 	for _, x := range writes {
 		w.ids, w.plans, w.customers, w.amounts = append(w.ids, x.InstallmentID), append(w.plans, x.PlanID), append(w.customers, x.CustomerID), append(w.amounts, x.Amount)
 		w.refs, w.paidAts, w.settled = append(w.refs, x.Ref), append(w.paidAts, x.PaidAt.Format(time.RFC3339Nano)), append(w.settled, x.Settles)
+		w.micros = append(w.micros, x.PaidAt.UnixMicro())
 	}
 	if _, err := t.tx.ExecContext(ctx, `
 		INSERT INTO payments (installment_id, ref, amount, paid_at, created_at)
@@ -75,17 +77,17 @@ func (t *importTx) payments(ctx context.Context, in []ImportPayment, now time.Ti
 	if _, err := t.tx.ExecContext(ctx, `
 		INSERT INTO notifications (dedup_key, customer_id, plan_id, installment_id, kind, stage, stage_offset,
 			channel, locale, status, status_reason, not_before, next_attempt_at, created_at, updated_at)
-		SELECT x.id || ':' || $8 || ':' || ch, c.id, x.plan_id, x.id, $8, $8, NULL,
+		SELECT x.id || ':' || $8 || ':' || ch || ':' || x.micros, c.id, x.plan_id, x.id, $8, $8, NULL,
 			ch, c.locale, `+newNoticeStatusSQL+`, reason, x.paid_at, x.paid_at, $6, $6
-		FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::timestamptz[], $7::bool[])
-			AS x (id, plan_id, customer_id, paid_at, settles)
+		FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::timestamptz[], $7::bool[], $9::bigint[])
+			AS x (id, plan_id, customer_id, paid_at, settles, micros)
 		JOIN customers c ON c.id = x.customer_id
 		CROSS JOIN (SELECT DISTINCT unnest($5::text[]) AS ch) chans
 		CROSS JOIN LATERAL (SELECT `+suppressReasonSQL+` AS reason) s
 		WHERE x.settles
 		ON CONFLICT (dedup_key) DO NOTHING`,
 		pq.Array(w.ids), pq.Array(w.plans), pq.Array(w.customers), pq.Array(w.paidAts),
-		pq.Array(t.ConfirmChannels), now, pq.Array(w.settled), kinds.PaymentReceived); err != nil {
+		pq.Array(t.ConfirmChannels), now, pq.Array(w.settled), kinds.PaymentReceived, pq.Array(w.micros)); err != nil {
 		return nil, fmt.Errorf("import payments: queue payment_received: %w", err)
 	}
 	return out, nil

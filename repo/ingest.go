@@ -207,7 +207,10 @@ type PaymentResult struct {
 // When the payment brings a pending installment's paid up to its amount, the
 // installment becomes paid at PaidAt and a payment_received notice is queued
 // per confirm channel, not before PaidAt (suppressed when the customer opted
-// out of the channel or has no address on it).
+// out of the channel or has no address on it). Its dedup key names the
+// settlement (installment, kind, channel, PaidAt in Unix microseconds), so a
+// bill settled again after a reversal reopened it is confirmed again, and
+// only once.
 func (r *Repo) RecordPayment(ctx context.Context, in PaymentInput) (PaymentResult, error) {
 	in, err := in.Prepare()
 	if err != nil {
@@ -267,7 +270,7 @@ func (r *Repo) RecordPayment(ctx context.Context, in PaymentInput) (PaymentResul
 		if err := tx.SelectContext(ctx, &statuses, `
 			INSERT INTO notifications (dedup_key, customer_id, plan_id, installment_id, kind, stage, stage_offset,
 				channel, locale, status, status_reason, not_before, next_attempt_at, created_at, updated_at)
-			SELECT $1::bigint || ':' || $7::text || ':' || ch, c.id, $2, $1, $7::text, $7::text, NULL,
+			SELECT $1::bigint || ':' || $7::text || ':' || ch || ':' || $8::bigint, c.id, $2, $1, $7::text, $7::text, NULL,
 				ch, c.locale, `+newNoticeStatusSQL+`, reason, $5, $5, $6, $6
 			FROM customers c
 			CROSS JOIN (SELECT DISTINCT unnest($4::text[]) AS ch) chans
@@ -275,7 +278,8 @@ func (r *Repo) RecordPayment(ctx context.Context, in PaymentInput) (PaymentResul
 			WHERE c.id = $3
 			ON CONFLICT (dedup_key) DO NOTHING
 			RETURNING status`,
-			cur.ID, cur.PlanID, cur.CustomerID, pq.Array(in.ConfirmChannels), in.PaidAt, in.Now, kinds.PaymentReceived); err != nil {
+			cur.ID, cur.PlanID, cur.CustomerID, pq.Array(in.ConfirmChannels), in.PaidAt, in.Now, kinds.PaymentReceived,
+			in.PaidAt.UnixMicro()); err != nil {
 			return fmt.Errorf("queue payment_received: %w", err)
 		}
 		for _, st := range statuses {

@@ -108,7 +108,7 @@ func (t *importTx) payments(ctx context.Context, in []repo.ImportPayment, now ti
 	if _, err := t.tx.ExecContext(ctx, `
 		INSERT INTO notifications (dedup_key, customer_id, plan_id, installment_id, kind, stage, stage_offset,
 			channel, locale, status, status_reason, not_before, next_attempt_at, created_at, updated_at)
-		SELECT s.id || ':' || $4 || ':' || s.ch, s.customer_id, s.plan_id, s.id, $4, $4, NULL,
+		SELECT s.id || ':' || $4 || ':' || s.ch || ':' || s.paid_at, s.customer_id, s.plan_id, s.id, $4, $4, NULL,
 			s.ch, s.locale, `+repo.NewNoticeStatusSQL+`, s.reason, s.paid_at, s.paid_at, $3, $3
 		FROM (
 			SELECT x.id, x.plan_id, c.id AS customer_id, c.locale, x.paid_at, chans.ch,

@@ -94,7 +94,7 @@ func (s *Store) RecordPayment(ctx context.Context, in repo.PaymentInput) (repo.P
 		if err := tx.SelectContext(ctx, &statuses, `
 			INSERT INTO notifications (dedup_key, customer_id, plan_id, installment_id, kind, stage, stage_offset,
 				channel, locale, status, status_reason, not_before, next_attempt_at, created_at, updated_at)
-			SELECT CAST($1 AS TEXT) || ':' || $7 || ':' || ch, id, $2, $1, $7, $7, NULL,
+			SELECT CAST($1 AS TEXT) || ':' || $7 || ':' || ch || ':' || CAST($8 AS INTEGER), id, $2, $1, $7, $7, NULL,
 				ch, locale, CASE WHEN reason = '' THEN 'pending' ELSE 'suppressed' END, reason, $5, $5, $6, $6
 			FROM (SELECT c.id, c.locale, ch, `+ingestSuppressReasonSQL+` AS reason
 				FROM customers c
@@ -103,7 +103,8 @@ func (s *Store) RecordPayment(ctx context.Context, in repo.PaymentInput) (repo.P
 			WHERE true
 			ON CONFLICT (dedup_key) DO NOTHING
 			RETURNING status`,
-			cur.ID, cur.PlanID, cur.CustomerID, string(chans), in.PaidAt, in.Now, kinds.PaymentReceived); err != nil {
+			cur.ID, cur.PlanID, cur.CustomerID, string(chans), in.PaidAt, in.Now, kinds.PaymentReceived,
+			in.PaidAt.UnixMicro()); err != nil {
 			return fmt.Errorf("queue payment_received: %w", err)
 		}
 		for _, st := range statuses {

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"duebell/kinds"
 	"duebell/repo"
 )
 
@@ -110,7 +111,7 @@ func ingestPaymentSettlesAndQueues(t *testing.T, s Store) {
 	channels := map[string]bool{}
 	for _, n := range ns {
 		channels[n.Channel] = true
-		wantKey := fmt.Sprintf("%d:payment_received:%s", plan.Installments[0].ID, n.Channel)
+		wantKey := fmt.Sprintf("%d:payment_received:%s:%d", plan.Installments[0].ID, n.Channel, paidAt.UnixMicro())
 		if n.DedupKey == nil || *n.DedupKey != wantKey || n.Kind != "payment_received" || n.Stage != "payment_received" ||
 			n.StageOffset != nil || n.Locale != "en" || n.Status != repo.StatusPending || n.StatusReason != "" ||
 			n.PlanID == nil || *n.PlanID != plan.ID || n.CustomerID != plan.CustomerID ||
@@ -297,8 +298,9 @@ func ingestPaymentRefusals(t *testing.T, s Store) {
 func ingestReversal(t *testing.T, s Store) {
 	ctx := context.Background()
 	ingestOnePlan(t, s)
-	if _, err := s.RecordPayment(ctx, repo.PaymentInput{PlanRef: "p1", Seq: 1, Amount: 50000, Ref: "pay-1", Now: Now}); err != nil {
-		t.Fatal(err)
+	if res, err := s.RecordPayment(ctx, repo.PaymentInput{PlanRef: "p1", Seq: 1, Amount: 50000, Ref: "pay-1", Now: Now,
+		ConfirmChannels: []string{"email"}}); err != nil || res.Queued != 1 {
+		t.Fatalf("first payment: %+v, %v; want it to settle and queue a confirmation", res, err)
 	}
 	at := Now.Add(time.Hour)
 	res, err := s.RecordPayment(ctx, repo.PaymentInput{PlanRef: "p1", Seq: 1, Amount: -50000, Reason: "chargeback",
@@ -324,6 +326,11 @@ func ingestReversal(t *testing.T, s Store) {
 	res, err = s.RecordPayment(ctx, repo.PaymentInput{PlanRef: "p1", Seq: 1, Amount: 50000, Now: at, ConfirmChannels: []string{"email"}})
 	if err != nil || !res.Settled || res.Queued != 1 {
 		t.Errorf("payment after the reversal = %+v, %v; want it to settle and queue", res, err)
+	}
+	// Each settlement was confirmed: the borrower who paid again hears so.
+	if ns := ingestNotices(t, s, 2, "p1", 1); ns[0].Kind != kinds.PaymentReceived || ns[1].Kind != kinds.PaymentReceived ||
+		*ns[0].DedupKey == *ns[1].DedupKey {
+		t.Errorf("notices %+v, want one payment_received for each settlement", ns)
 	}
 }
 
