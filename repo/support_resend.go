@@ -102,7 +102,7 @@ func (r *Repo) Resend(ctx context.Context, in ResendInput) (ResendResult, error)
 	var res ResendResult
 	err := r.withTx(ctx, func(tx *sqlx.Tx) error {
 		if in.IdempotencyKey != "" {
-			prior, err := claimIdempotencyKey(ctx, tx, in, ResendTarget(in.ID))
+			prior, err := claimIdempotencyKey(ctx, tx, in, in.KeyTarget())
 			if err != nil || prior != 0 {
 				if err == nil {
 					res.Replayed = true

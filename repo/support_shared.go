@@ -40,8 +40,20 @@ func NewNoticePage(rows []NoticeSummary, limit int) NoticePage {
 // IdempotencyScopeResend is the scope a single resend records its key under.
 const IdempotencyScopeResend = idempotencyScopeResend
 
-// ResendTarget is the audit and idempotency target naming notice id.
+// ResendTarget is the audit target naming notice id.
 func ResendTarget(id int64) string { return fmt.Sprintf("notification:%d", id) }
+
+// KeyTarget is what an idempotency key of this request is recorded for: the
+// notice and what decides the message (channel, force), so a key reused
+// with other parameters is refused rather than answered with the first
+// request's notice. A plain resend records the notice alone, as keys did
+// before the parameters were recorded.
+func (in ResendInput) KeyTarget() string {
+	if in.Channel == "" && !in.Force {
+		return ResendTarget(in.ID)
+	}
+	return fmt.Sprintf("%s channel=%s force=%t", ResendTarget(in.ID), in.Channel, in.Force)
+}
 
 // Prepare checks a single resend request (ErrInvalid) and sets Now when
 // zero.

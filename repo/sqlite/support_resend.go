@@ -69,7 +69,7 @@ func (s *Store) Resend(ctx context.Context, in repo.ResendInput) (repo.ResendRes
 	var res repo.ResendResult
 	err = s.withTx(ctx, func(tx *sqlx.Tx) error {
 		if in.IdempotencyKey != "" {
-			prior, err := supportClaimIdempotencyKey(ctx, tx, in, repo.ResendTarget(in.ID))
+			prior, err := supportClaimIdempotencyKey(ctx, tx, in, in.KeyTarget())
 			if err != nil || prior != 0 {
 				if err == nil {
 					res.Replayed = true

@@ -679,6 +679,25 @@ func supportTestIdempotency(t *testing.T, s Store) {
 	if _, err := s.Resend(ctx, in3); !errors.Is(err, repo.ErrConflict) || !strings.Contains(err.Error(), "idempotency key") {
 		t.Errorf("key reused for another notice: %v", err)
 	}
+	// The same key with other parameters is another request: refused, and
+	// nothing more is queued.
+	before, err := s.GetNotificationDetail(ctx, orig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, edit := range []func(*repo.ResendInput){
+		func(i *repo.ResendInput) { i.Channel = "email" },
+		func(i *repo.ResendInput) { i.Force = true },
+	} {
+		in5 := in
+		edit(&in5)
+		if res, err := s.Resend(ctx, in5); !errors.Is(err, repo.ErrConflict) || !strings.Contains(err.Error(), "idempotency key") {
+			t.Errorf("key reused with channel %q force %t: %+v, %v; want a conflict", in5.Channel, in5.Force, res, err)
+		}
+	}
+	if d, err := s.GetNotificationDetail(ctx, orig); err != nil || len(d.ResentAs) != len(before.ResentAs) {
+		t.Errorf("%d resends after the refused reuses (%v), want %d", len(d.ResentAs), err, len(before.ResentAs))
+	}
 	// A refused request does not use up its key.
 	supportSettle(t, s, "p1", 1, Now.Add(2*time.Hour))
 	in4 := in
