@@ -7,8 +7,10 @@ import (
 	_ "time/tzdata" // time zones for customers, also on hosts without a zoneinfo database
 
 	"duebell/cli"
+	"duebell/internal/gctune"
 )
 
 func main() {
+	gctune.Apply()
 	os.Exit(cli.Main(context.Background(), os.Args[1:], os.Stdout, os.Stderr))
 }
