@@ -50,29 +50,65 @@ func VarsFor(kind string) []string {
 }
 
 // buildVars formats d as template variables: every variable of d's kind,
-// empty when d has no value for it.
+// empty when d has no value for it. Only those are formatted: this runs for
+// every notice sent.
 func buildVars(d templates.Data) map[string]string {
-	locale := templates.ResolveLocale(d.Locale)
-	all := map[string]string{
-		VarName: d.CustomerName, VarMerchant: d.Merchant, VarPlan: d.PlanTitle, VarPlanRef: d.PlanRef,
-		VarSupportPhone: d.SupportPhone, VarCard: d.CardLast4, VarLink: d.Link,
-		VarAppName: d.AppName, VarEntryURL: d.EntryURL,
-		VarAmount: formatAmount(d.Amount), VarPaidAmount: formatAmount(d.PaidAmount),
-		VarOutstanding: formatAmount(d.Outstanding),
-		VarDueDate:     formatDate(locale, d.DueDate), VarPaidAt: formatDateTime(locale, d.PaidAt),
-		VarDays: strconv.Itoa(max(d.DaysUntilDue, -d.DaysUntilDue)),
+	k, ok := kinds.Of(d.Kind)
+	if !ok {
+		return map[string]string{}
 	}
-	if d.Seq > 0 {
-		all[VarSeq] = strconv.Itoa(d.Seq)
-	}
-	if d.Periods > 0 {
-		all[VarPeriods] = strconv.Itoa(d.Periods)
-	}
-	out := map[string]string{}
-	for _, v := range VarsFor(d.Kind) {
-		out[v] = all[v]
+	out := make(map[string]string, len(commonVars)+len(k.Vars))
+	for _, vs := range [][]string{commonVars, k.Vars} {
+		for _, v := range vs {
+			out[v] = varValue(v, d)
+		}
 	}
 	return out
+}
+
+// varValue is variable v of d, formatted.
+func varValue(v string, d templates.Data) string {
+	switch v {
+	case VarName:
+		return d.CustomerName
+	case VarMerchant:
+		return d.Merchant
+	case VarPlan:
+		return d.PlanTitle
+	case VarPlanRef:
+		return d.PlanRef
+	case VarSupportPhone:
+		return d.SupportPhone
+	case VarCard:
+		return d.CardLast4
+	case VarLink:
+		return d.Link
+	case VarAppName:
+		return d.AppName
+	case VarEntryURL:
+		return d.EntryURL
+	case VarAmount:
+		return formatAmount(d.Amount)
+	case VarPaidAmount:
+		return formatAmount(d.PaidAmount)
+	case VarOutstanding:
+		return formatAmount(d.Outstanding)
+	case VarDueDate:
+		return formatDate(templates.ResolveLocale(d.Locale), d.DueDate)
+	case VarPaidAt:
+		return formatDateTime(templates.ResolveLocale(d.Locale), d.PaidAt)
+	case VarDays:
+		return strconv.Itoa(max(d.DaysUntilDue, -d.DaysUntilDue))
+	case VarSeq:
+		if d.Seq > 0 {
+			return strconv.Itoa(d.Seq)
+		}
+	case VarPeriods:
+		if d.Periods > 0 {
+			return strconv.Itoa(d.Periods)
+		}
+	}
+	return ""
 }
 
 // formatAmount writes fen as yuan with thousands separators: 123456 → "1,234.56".

@@ -141,7 +141,7 @@ func (r *Repo) ClaimNotifications(ctx context.Context, owner string, now time.Ti
 	if err != nil {
 		return nil, fmt.Errorf("claim notifications: %w", err)
 	}
-	var out []Claim
+	out := make([]Claim, 0, limit) // room for a full claim: no regrowing of a slice of wide rows
 	if err := s[0].SelectContext(ctx, &out, owner, now, lease.String(), limit, smsCap, pq.Array(kinds.Outstanding())); err != nil {
 		return nil, fmt.Errorf("claim notifications: %w", err)
 	}

@@ -123,10 +123,8 @@ func KindOf(name string) (kind string, ok bool) {
 			return l.kind, true
 		}
 	}
-	for _, k := range kinds.Names() {
-		if k == name {
-			return k, true
-		}
+	if _, ok := kinds.Of(name); ok {
+		return name, true
 	}
 	if IsDigest(name) {
 		return strings.TrimSuffix(name, digestSuffix), true

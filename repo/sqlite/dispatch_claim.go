@@ -110,7 +110,7 @@ func (s *Store) ClaimNotifications(ctx context.Context, owner string, now time.T
 		if err != nil {
 			return err
 		}
-		var rows []dispatchClaimRow
+		rows := make([]dispatchClaimRow, 0, len(ids))
 		if err := tx.SelectContext(ctx, &rows, read, append([]any{string(idJSON), dispatchOutstandingKinds}, capArgs...)...); err != nil {
 			return err
 		}
