@@ -4,6 +4,7 @@ import (
 	"strings"
 	"testing"
 
+	"duebell/notify"
 	"duebell/notify/email"
 )
 
@@ -67,5 +68,32 @@ func TestBuildMessage(t *testing.T) {
 	}
 	if _, err := email.BuildMessage(from, fromName, notice(0)); err == nil {
 		t.Error("notification id 0 accepted")
+	}
+}
+
+// Chinese text goes as base64 (quoted-printable would triple it), English
+// as readable quoted-printable; either way the relay gets the text back.
+func TestPartEncodingFollowsTheText(t *testing.T) {
+	t.Parallel()
+	en := notice(10)
+	en.ToName, en.Subject = "Alex", "Your installment is due in 3 days"
+	en.Text = "Hi Alex, installment 2 of 1,234.56 is due on Jul 1, 2025.\nPay: https://pay.shop.example/r/abc"
+	en.HTML = "<p>Hi Alex, installment 2 of <b>1,234.56</b> is due on Jul 1, 2025.</p>"
+	for _, c := range []struct {
+		name string
+		msg  notify.Message
+		want string
+	}{{"zh-CN", notice(9), "base64"}, {"en", en, "quoted-printable"}} {
+		msg, err := email.BuildMessage(from, fromName, c.msg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var b strings.Builder
+		if _, err := msg.WriteTo(&b); err != nil {
+			t.Fatal(err)
+		}
+		if n := strings.Count(b.String(), "Content-Transfer-Encoding: "+c.want); n != 2 {
+			t.Errorf("%s: %d parts in %s, want both:\n%s", c.name, n, c.want, b.String())
+		}
 	}
 }

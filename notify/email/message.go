@@ -6,6 +6,7 @@ import (
 	"net/mail"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	gomail "github.com/wneessen/go-mail"
 
@@ -52,7 +53,7 @@ func BuildMessage(from, fromName string, m notify.Message) (*gomail.Msg, error) 
 		return nil, err
 	}
 
-	msg := gomail.NewMsg(gomail.WithNoDefaultUserAgent())
+	msg := gomail.NewMsg(gomail.WithNoDefaultUserAgent(), gomail.WithEncoding(encodingFor(m.Text, m.HTML)))
 	msg.FromMailAddress(&mail.Address{Name: oneLine(fromName), Address: fromAddr.Address})
 	msg.ToMailAddress(&mail.Address{Name: oneLine(m.ToName), Address: to.Address})
 	msg.Subject(oneLine(m.Subject))
@@ -70,4 +71,25 @@ func BuildMessage(from, fromName string, m notify.Message) (*gomail.Msg, error) 
 // cannot add headers.
 func oneLine(s string) string {
 	return strings.Join(strings.FieldsFunc(s, func(r rune) bool { return r == '\r' || r == '\n' }), " ")
+}
+
+// encodingFor picks the transfer encoding of a message's parts: quoted-
+// printable keeps mostly-ASCII text (English) readable, but writes each
+// byte of other text as three ("=E6=82=A8" for one Chinese character), so
+// a message that is more than a sixth non-ASCII goes as base64 (four bytes
+// for every three): smaller, and cheaper for both ends to encode and read.
+func encodingFor(parts ...string) gomail.Encoding {
+	var all, other int
+	for _, p := range parts {
+		all += len(p)
+		for i := 0; i < len(p); i++ {
+			if p[i] >= utf8.RuneSelf {
+				other++
+			}
+		}
+	}
+	if other*6 > all {
+		return gomail.EncodingB64
+	}
+	return gomail.EncodingQP
 }
