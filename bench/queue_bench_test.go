@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"duebell/notify"
 	"duebell/repo"
 	"duebell/repo/repotest"
 	"duebell/scheduler"
@@ -32,9 +33,9 @@ func logRows(tb testing.TB) int {
 }
 
 // BenchmarkQueue measures the store's part of dispatching alone: claim a
-// batch, then record each notice as sent with a rendered body the size of
-// a real email and its attempt row, in groups as the committers do, from
-// two claimers side by side. It is the ceiling the database puts on
+// batch of the dispatcher's default size, then record each notice as sent
+// with a rendered body the size of a real email and its attempt row, in
+// groups as the committers do, from two claimers side by side. It is the ceiling the database puts on
 // BenchmarkDispatch, whose senders and loopback sinks share the machine.
 func BenchmarkQueue(b *testing.B) {
 	n, old := size(b), logRows(b)
@@ -60,7 +61,7 @@ func BenchmarkQueue(b *testing.B) {
 			wg.Go(func() {
 				owner := fmt.Sprintf("bench-%d", w)
 				for {
-					claims, err := r.ClaimNotifications(context.Background(), owner, at, time.Minute, 100, 0)
+					claims, err := r.ClaimNotifications(context.Background(), owner, at, time.Minute, notify.DefaultBatch, 0)
 					if err != nil {
 						b.Error(err)
 						return
