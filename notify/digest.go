@@ -67,7 +67,7 @@ func (d *Dispatcher) recheck(ctx context.Context, now time.Time, c *repo.Claim) 
 			// The channel checks still apply; the bills are unsettled.
 			probe := *c
 			probe.Plan, probe.Installment = live[0].Plan, live[0].Installment
-			if reason := suppressReason(&probe); reason != "" {
+			if reason := suppressReason(&probe, now); reason != "" {
 				out.Status, out.Reason = repo.StatusSuppressed, reason
 				d.log(c, slog.LevelInfo, "notice suppressed", slog.String("reason", reason))
 				return nil, out, true
@@ -75,7 +75,7 @@ func (d *Dispatcher) recheck(ctx context.Context, now time.Time, c *repo.Claim) 
 			return &digest{items: live}, out, false
 		}
 	}
-	if reason := suppressReason(c); reason != "" {
+	if reason := suppressReason(c, now); reason != "" {
 		out.Status, out.Reason = repo.StatusSuppressed, reason
 		d.log(c, slog.LevelInfo, "notice suppressed", slog.String("reason", reason))
 		return nil, out, true

@@ -427,6 +427,35 @@ func TestReversedPaymentIsNotConfirmedAndTheRepaymentIs(t *testing.T) {
 	}
 }
 
+// A payment reported days after it was made (a book imported with its
+// history, a late report) is recorded but not confirmed; one reported the
+// next day is.
+func TestOldPaymentsAreNotConfirmed(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	storetest.Customer(t, b.r, "c1")
+	storetest.Plan(t, b.r, "p1", "c1", []repo.Date{repo.NewDate(2026, 11, 24), repo.NewDate(2026, 12, 24)})
+	now := sh(11, 22, 10, 0)
+	for seq, paid := range map[int]time.Time{1: now.Add(-notify.ConfirmWithin - time.Minute), 2: now.Add(-24 * time.Hour)} {
+		if _, err := b.r.RecordPayment(context.Background(), repo.PaymentInput{PlanRef: "p1", Seq: seq, Amount: 50000,
+			PaidAt: paid, Now: now, ConfirmChannels: []string{"sms"}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b.dispatch(t, now)
+	msgs := b.sms.messages()
+	if len(msgs) != 1 || !strings.Contains(msgs[0].Text, "第2/2期") {
+		t.Fatalf("confirmations sent %+v, want only installment 2's", msgs)
+	}
+	var old repo.Notification
+	if err := b.r.DB().Get(&old, `SELECT * FROM notifications WHERE id <> $1`, msgs[0].NotificationID); err != nil {
+		t.Fatal(err)
+	}
+	if old.Status != "suppressed" || old.StatusReason != "payment older than 3 days" {
+		t.Errorf("old payment's confirmation %s %q, want suppressed", old.Status, old.StatusReason)
+	}
+}
+
 func TestReplicasDispatchingAtOnceSendEachNoticeOnce(t *testing.T) {
 	t.Parallel()
 	b := setup(t, func(c *notify.Config) { c.Batch = 7 })

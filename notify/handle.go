@@ -3,6 +3,7 @@ package notify
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"math"
 	"time"
@@ -118,6 +119,12 @@ func (d *Dispatcher) handle(ctx, sendCtx context.Context, c *repo.Claim, gate *c
 	return out
 }
 
+// ConfirmWithin is how long after a payment its confirmation may still go
+// out (see suppressReason).
+const ConfirmWithin = 72 * time.Hour
+
+var staleConfirmation = fmt.Sprintf("payment older than %d days", int(ConfirmWithin.Hours()/24))
+
 // suppressReason re-checks, just before sending, that the notice is still
 // wanted: a reminder for a settled installment or an inactive plan is not,
 // nor anything on a channel the customer opted out of or has no address for.
@@ -127,10 +134,18 @@ func (d *Dispatcher) handle(ctx, sendCtx context.Context, c *repo.Claim, gate *c
 // way; other channel-event notices (plan_cancelled, service_closed, card_*)
 // tell of a change and go out whatever the plan's state. A payment
 // confirmation is not wanted once a reversal made its bill due again (the
-// payment it confirms was charged back); paying again queues a new one.
-func suppressReason(c *repo.Claim) string {
-	if facts(c.Kind).ConfirmsPayment && !c.Forced && c.Installment.Status == repo.InstallmentPending {
-		return "payment reversed"
+// payment it confirms was charged back; paying again queues a new one), nor
+// more than ConfirmWithin after the payment (a book imported with its
+// history, a payment reported late, days of downtime: news that old
+// confuses more than it reassures).
+func suppressReason(c *repo.Claim, now time.Time) string {
+	if facts(c.Kind).ConfirmsPayment && !c.Forced {
+		switch i := c.Installment; {
+		case i.Status == repo.InstallmentPending:
+			return "payment reversed"
+		case i.PaidAt != nil && now.Sub(*i.PaidAt) > ConfirmWithin:
+			return staleConfirmation
+		}
 	}
 	if facts(c.Kind).AsksPayment && !c.Forced {
 		switch {
