@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"duebell/config"
 	"duebell/internal/smtptest"
 	"duebell/link"
 	"duebell/notify"
@@ -29,7 +30,7 @@ import (
 // SMS webhook, and record every attempt and status in PostgreSQL. For each
 // channel it seeds the installments, queues their due_soon notices on that
 // channel, then times dispatching all of them with the daemon's default
-// workers, batch and SMTP pool. max-rss-MB is the whole test process's peak
+// workers, batch, SMTP pool and per-customer SMS cap. max-rss-MB is the whole test process's peak
 // (the loopback servers and seeding included): an upper bound for the daemon.
 func BenchmarkDispatch(b *testing.B) {
 	for _, channel := range []string{"sms", "email"} {
@@ -107,7 +108,8 @@ func newDispatcher(b testing.TB, r *repo.Repo, now func() time.Time, gateway fun
 	signer, tpl := linksAndTemplates(b)
 	d, err := notify.New(notify.Config{Store: r, Templates: tpl, Links: signer,
 		Senders: map[string]notify.Sender{"sms": sms, "email": mail}, Owner: "bench",
-		Now: now, Logger: slog.New(slog.DiscardHandler), Workers: benchWorkers})
+		Now: now, Logger: slog.New(slog.DiscardHandler), Workers: benchWorkers,
+		SMSPerCustomerPerDay: config.DefaultMaxSMSPerCustomerPerDay})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -27,7 +27,9 @@ type CollectionCount struct {
 // with a collection notice ($3: the kinds) that owner $1 holds: their
 // collection notices sent since $4, the ones $1 holds, and the ones other
 // owners hold on a live lease as of $2. Sent times come as microseconds
-// since the epoch (pq reads no timestamp arrays).
+// since the epoch (pq reads no timestamp arrays). The sent times are read
+// through the customer's notices whatever the statistics say (see
+// smsCapJoinSQL).
 const collectionCountsSQL = `
 WITH held AS (
 	SELECT id, customer_id FROM notifications
@@ -36,7 +38,8 @@ WITH held AS (
 SELECT h.customer_id,
 	coalesce((SELECT array_agg((extract(epoch FROM x.sent_at) * 1000000)::bigint ORDER BY x.sent_at)
 	          FROM notifications x
-	          WHERE x.customer_id = h.customer_id AND x.sent_at > $4 AND x.kind = ANY($3)), '{}') AS sent,
+	          WHERE x.customer_id = h.customer_id AND coalesce(x.sent_at, '-infinity') > $4
+	            AND x.kind = ANY($3)), '{}') AS sent,
 	h.ids AS held,
 	(SELECT count(*) FROM notifications x
 	 WHERE x.customer_id = h.customer_id AND x.status = 'sending' AND x.lease_owner <> $1
@@ -77,7 +80,8 @@ func (r *Repo) CollectionCounts(ctx context.Context, owner string, now, since ti
 func (r *Repo) CollectionSent(ctx context.Context, customerID int64, since time.Time, kinds []string) ([]time.Time, error) {
 	var sent pq.Int64Array
 	if err := r.db.QueryRowContext(ctx, `SELECT coalesce(array_agg((extract(epoch FROM sent_at) * 1000000)::bigint
-			ORDER BY sent_at), '{}') FROM notifications WHERE customer_id = $1 AND sent_at > $2 AND kind = ANY($3)`,
+			ORDER BY sent_at), '{}') FROM notifications
+			WHERE customer_id = $1 AND coalesce(sent_at, '-infinity') > $2 AND kind = ANY($3)`,
 		customerID, since, pq.Array(kinds)).Scan(&sent); err != nil {
 		return nil, fmt.Errorf("collection sent: %w", err)
 	}
