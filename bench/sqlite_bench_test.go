@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"duebell/config"
 	"duebell/notify"
 	"duebell/notify/outbox"
 	"duebell/repo"
@@ -76,7 +77,8 @@ func BenchmarkSQLiteDispatch(b *testing.B) {
 		signer, tpl := linksAndTemplates(b)
 		d, err := notify.New(notify.Config{Store: s, Templates: tpl, Links: signer,
 			Senders: map[string]notify.Sender{"sms": box.SMS(), "email": box.Email("billing@example.com", "Bench Shop")},
-			Owner:   "bench", Now: func() time.Time { return at }, Logger: slog.New(slog.DiscardHandler), Workers: benchWorkers})
+			Owner:   "bench", Now: func() time.Time { return at }, Logger: slog.New(slog.DiscardHandler), Workers: benchWorkers,
+			SMSPerCustomerPerDay: config.DefaultMaxSMSPerCustomerPerDay})
 		if err != nil {
 			b.Fatal(err)
 		}
