@@ -21,7 +21,6 @@ import (
 	"duebell/notify/sms/webhook"
 	"duebell/repo"
 	"duebell/repo/repotest"
-	"duebell/scheduler"
 	"duebell/templates"
 )
 
@@ -41,11 +40,7 @@ func BenchmarkDispatch(b *testing.B) {
 func benchDispatch(b *testing.B, channel string) {
 	n := size(b)
 	at := time.Date(2026, 11, 21, 10, 0, 0, 0, shanghai)
-	var stages []repo.Stage
-	for _, s := range scheduler.DefaultStages() {
-		s.Channels = []string{channel}
-		stages = append(stages, s)
-	}
+	stages := stagesOn(channel)
 	var sent int
 	var elapsed time.Duration
 	for i := 0; i < b.N; i++ {

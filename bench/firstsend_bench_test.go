@@ -8,7 +8,6 @@ import (
 
 	"duebell/repo"
 	"duebell/repo/repotest"
-	"duebell/scheduler"
 )
 
 // firstSendNotices is how many SMS reminders wait for the window in
@@ -30,12 +29,7 @@ func BenchmarkFirstSend(b *testing.B) {
 		b.StopTimer()
 		r := repotest.New(b)
 		seed(b, r, firstSendNotices, repo.NewDate(2026, 11, 24), false)
-		var stages []repo.Stage
-		for _, s := range scheduler.DefaultStages() {
-			s.Channels = []string{"sms"}
-			stages = append(stages, s)
-		}
-		if _, err := r.QueueDueReminders(context.Background(), opening.Add(-time.Minute), stages); err != nil {
+		if _, err := r.QueueDueReminders(context.Background(), opening.Add(-time.Minute), stagesOn("sms")); err != nil {
 			b.Fatal(err)
 		}
 		var mu sync.Mutex

@@ -17,7 +17,6 @@ import (
 	"duebell/internal/smtptest"
 	"duebell/repo"
 	"duebell/repo/repotest"
-	"duebell/scheduler"
 )
 
 // BenchmarkDispatchOnce is BenchmarkDispatch through the binary, as the
@@ -40,11 +39,7 @@ func BenchmarkDispatchOnce(b *testing.B) {
 func benchDispatchOnce(b *testing.B, bin, channel string) {
 	n := size(b)
 	at := time.Date(2026, 11, 21, 10, 0, 0, 0, shanghai)
-	var stages []repo.Stage
-	for _, s := range scheduler.DefaultStages() {
-		s.Channels = []string{channel}
-		stages = append(stages, s)
-	}
+	stages := stagesOn(channel)
 	smtp := smtptest.Start(b, smtptest.WithDiscard())
 	var got atomic.Int64
 	gw := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

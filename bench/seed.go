@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"duebell/repo"
+	"duebell/scheduler"
 )
 
 // size is how many installments the benchmarks seed
@@ -55,3 +56,13 @@ func seed(tb testing.TB, r *repo.Repo, n int, due repo.Date, smtpless bool) {
 }
 
 var shanghai, _ = time.LoadLocation("Asia/Shanghai")
+
+// stagesOn is the default stages, each on channel alone.
+func stagesOn(channel string) []repo.Stage {
+	var stages []repo.Stage
+	for _, s := range scheduler.DefaultStages() {
+		s.Channels = []string{channel}
+		stages = append(stages, s)
+	}
+	return stages
+}
