@@ -3,6 +3,7 @@ package notify
 import (
 	"context"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -273,6 +274,12 @@ func (d *Dispatcher) complete(results <-chan repo.Outcome, counts *tally, held *
 		counts.add(buf)
 		held.Add(-len(buf))
 		keeper.extendIfDue(false)
+		if slices.ContainsFunc(buf, func(o repo.Outcome) bool { return o.Status == repo.StatusPending }) {
+			// A notice deferred or left to retry may fall due before the
+			// wait the producer chose while it was still held (it looked
+			// for pending notices and saw none): let it look again.
+			d.Wake()
+		}
 	}
 }
 
