@@ -1,23 +1,21 @@
 package repo
 
 // The per-customer SMS cap (sms.max_per_customer_per_day) reads, at claim
-// time, two counts for each claimed SMS notice, each read once for all the
-// claimed customers (one index scan, not one per notice) so neither walks
-// the queue's history: the customer's SMS that reached a
-// provider in the 24 hours before the claim ($2), and those claimed by a
-// worker right now. Both are written so that statistics from before a burst
-// cannot turn them into scans of the whole morning. The sent count reads
-// the customer's notices (customer_id index) and compares coalesce(sent_at):
-// with a bare "sent_at > …" the planner, whose statistics still said no
-// notice was sent, chose the sent_at index as free and read every SMS of
-// the day for each claimed notice (13 s a claim of 300 at 100k notices,
-// with the daemon's default cap); coalesce implies no "sent_at IS NOT NULL",
-// so that partial index is not a candidate. Both take the claimed
-// customers as an array, not a join the planner sized at one row. The statement's snapshot shows this claim's own notices
-// as they were before it, so none of them counts itself. The dispatcher
-// counts the notices of one claim that it actually sends (see notify's
-// capGate), so a notice suppressed, deferred or failed to render in the same
-// claim never uses up the customer's cap.
+// time, two counts for each claimed SMS notice: the customer's SMS that
+// reached a provider in the 24 hours before the claim ($2), and those
+// claimed by a worker right now. Each is read once for all the claimed
+// customers (an array of them, not a join the planner sizes at one row),
+// through indexes that do not walk the queue's history. The sent count
+// reads each customer's notices and compares coalesce(sent_at): with a bare
+// "sent_at > …", statistics from before a burst (every sent_at NULL) made
+// the partial sent_at index look free, and every claim read every SMS sent
+// that day (13 s a claim of 300 at 100k notices with the default cap);
+// coalesce implies no "sent_at IS NOT NULL", so that index is no candidate.
+// The statement's snapshot shows this claim's own notices as they were
+// before it, so none of them counts itself. The dispatcher counts the
+// notices of one claim that it actually sends (see notify's capGate), so a
+// notice suppressed, deferred or failed to render in the same claim never
+// uses up the customer's cap.
 const smsCapJoinSQL = `
 LEFT JOIN (
 	SELECT x.customer_id, count(*) AS n, min(x.sent_at) AS oldest FROM notifications x
