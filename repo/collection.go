@@ -27,24 +27,29 @@ type CollectionCount struct {
 // with a collection notice ($3: the kinds) that owner $1 holds: their
 // collection notices sent since $4, the ones $1 holds, and the ones other
 // owners hold on a live lease as of $2. Sent times come as microseconds
-// since the epoch (pq reads no timestamp arrays). The sent times are read
-// through the customer's notices whatever the statistics say (see
-// smsCapJoinSQL).
+// since the epoch (pq reads no timestamp arrays). Like the SMS cap's counts
+// (see smsCapJoinSQL) each is read once for all the customers, as an array,
+// and the sent times through the customers' notices whatever the statistics
+// say about sent_at.
 const collectionCountsSQL = `
-WITH held AS (
-	SELECT id, customer_id FROM notifications
+WITH h AS (
+	SELECT customer_id, array_agg(id ORDER BY id) AS ids FROM notifications
 	WHERE status = 'sending' AND lease_owner = $1 AND kind = ANY($3)
+	GROUP BY customer_id
+), sent AS (
+	SELECT x.customer_id, array_agg((extract(epoch FROM x.sent_at) * 1000000)::bigint ORDER BY x.sent_at) AS times
+	FROM notifications x
+	WHERE x.customer_id = ANY (ARRAY(SELECT customer_id FROM h))
+	  AND coalesce(x.sent_at, '-infinity') > $4 AND x.kind = ANY($3)
+	GROUP BY x.customer_id
+), flying AS (
+	SELECT x.customer_id, count(*) AS n FROM notifications x
+	WHERE x.customer_id = ANY (ARRAY(SELECT customer_id FROM h))
+	  AND x.status = 'sending' AND x.lease_owner <> $1 AND x.lease_expires_at >= $2 AND x.kind = ANY($3)
+	GROUP BY x.customer_id
 )
-SELECT h.customer_id,
-	coalesce((SELECT array_agg((extract(epoch FROM x.sent_at) * 1000000)::bigint ORDER BY x.sent_at)
-	          FROM notifications x
-	          WHERE x.customer_id = h.customer_id AND coalesce(x.sent_at, '-infinity') > $4
-	            AND x.kind = ANY($3)), '{}') AS sent,
-	h.ids AS held,
-	(SELECT count(*) FROM notifications x
-	 WHERE x.customer_id = h.customer_id AND x.status = 'sending' AND x.lease_owner <> $1
-	   AND x.lease_expires_at >= $2 AND x.kind = ANY($3)) AS in_flight
-FROM (SELECT customer_id, array_agg(id ORDER BY id) AS ids FROM held GROUP BY customer_id) h`
+SELECT h.customer_id, coalesce(sent.times, '{}') AS sent, h.ids AS held, coalesce(flying.n, 0) AS in_flight
+FROM h LEFT JOIN sent USING (customer_id) LEFT JOIN flying USING (customer_id)`
 
 // CollectionCounts reads, for every customer with a collection notice owner
 // holds as of now, what the contact limits need (see CollectionCount), in
