@@ -132,12 +132,7 @@ func (t *importTx) writePlans(ctx context.Context, w *planWrites, now time.Time)
 		SELECT x.*, $11, $11
 		FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::bigint[], $7::int[], $8::text[], $9::text[], $10::text[])
 			AS x (ref, customer_id, merchant, title, currency, total, periods, status, repay_method, card_last4)
-		ON CONFLICT (ref) DO UPDATE SET
-			merchant = EXCLUDED.merchant, title = EXCLUDED.title, currency = EXCLUDED.currency,
-			total = EXCLUDED.total, periods = EXCLUDED.periods, status = EXCLUDED.status,
-			repay_method = EXCLUDED.repay_method, card_last4 = EXCLUDED.card_last4,
-			updated_at = EXCLUDED.updated_at
-		WHERE plans.customer_id = EXCLUDED.customer_id
+		`+PlanUpsertSQL+`
 		RETURNING id, ref`,
 		pq.Array(w.refs), pq.Array(w.customers), pq.Array(w.merchants), pq.Array(w.titles), pq.Array(w.currencies),
 		pq.Array(w.totals), pq.Array(w.periods), pq.Array(w.statuses), pq.Array(w.methods), pq.Array(w.last4s), now); err != nil {

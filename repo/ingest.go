@@ -59,12 +59,7 @@ func (r *Repo) UpsertPlan(ctx context.Context, p Plan, now time.Time) (Plan, err
 		err := tx.GetContext(ctx, &out, `
 			INSERT INTO plans (ref, customer_id, merchant, title, currency, total, periods, status, repay_method, card_last4, created_at, updated_at)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11)
-			ON CONFLICT (ref) DO UPDATE SET
-				merchant = EXCLUDED.merchant, title = EXCLUDED.title, currency = EXCLUDED.currency,
-				total = EXCLUDED.total, periods = EXCLUDED.periods, status = EXCLUDED.status,
-				repay_method = EXCLUDED.repay_method, card_last4 = EXCLUDED.card_last4,
-				updated_at = EXCLUDED.updated_at
-			WHERE plans.customer_id = EXCLUDED.customer_id
+			`+PlanUpsertSQL+`
 			RETURNING *`,
 			p.Ref, customerID, p.Merchant, p.Title, p.Currency, p.Total, p.Periods, p.Status, p.RepayMethod, p.CardLast4, now)
 		if err != nil {

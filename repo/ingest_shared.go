@@ -105,3 +105,15 @@ func AuditListLimit(limit int) int {
 	}
 	return min(limit, 1000)
 }
+
+// PlanUpsertSQL is how both stores, from a push or an import line, write a
+// plan whose ref exists: its fields are replaced, but only when it belongs
+// to the same customer; a plan of another customer is left untouched and
+// returns no row, which the caller reports as the conflict. It follows an
+// INSERT INTO plans whose values are the pushed plan.
+const PlanUpsertSQL = `ON CONFLICT (ref) DO UPDATE SET
+	merchant = EXCLUDED.merchant, title = EXCLUDED.title, currency = EXCLUDED.currency,
+	total = EXCLUDED.total, periods = EXCLUDED.periods, status = EXCLUDED.status,
+	repay_method = EXCLUDED.repay_method, card_last4 = EXCLUDED.card_last4,
+	updated_at = EXCLUDED.updated_at
+WHERE plans.customer_id = EXCLUDED.customer_id`

@@ -102,12 +102,7 @@ func (t *importTx) writePlans(ctx context.Context, plans []repo.Plan, now time.T
 		SELECT value->>'ref', value->>'customer_id', value->>'merchant', value->>'title', value->>'currency',
 			value->>'total', value->>'periods', value->>'status', value->>'repay_method', value->>'card_last4', $2, $2
 		FROM json_each($1) WHERE true
-		ON CONFLICT (ref) DO UPDATE SET
-			merchant = excluded.merchant, title = excluded.title, currency = excluded.currency,
-			total = excluded.total, periods = excluded.periods, status = excluded.status,
-			repay_method = excluded.repay_method, card_last4 = excluded.card_last4,
-			updated_at = excluded.updated_at
-		WHERE plans.customer_id = excluded.customer_id
+		`+repo.PlanUpsertSQL+`
 		RETURNING id, ref`, list, now); err != nil {
 		return fmt.Errorf("import plans: write plans: %w", err)
 	}

@@ -53,12 +53,7 @@ func (s *Store) UpsertPlan(ctx context.Context, p repo.Plan, now time.Time) (rep
 		err := tx.GetContext(ctx, &out, `
 			INSERT INTO plans (ref, customer_id, merchant, title, currency, total, periods, status, repay_method, card_last4, created_at, updated_at)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11)
-			ON CONFLICT (ref) DO UPDATE SET
-				merchant = excluded.merchant, title = excluded.title, currency = excluded.currency,
-				total = excluded.total, periods = excluded.periods, status = excluded.status,
-				repay_method = excluded.repay_method, card_last4 = excluded.card_last4,
-				updated_at = excluded.updated_at
-			WHERE plans.customer_id = excluded.customer_id
+			`+repo.PlanUpsertSQL+`
 			RETURNING *`,
 			p.Ref, customerID, p.Merchant, p.Title, p.Currency, p.Total, p.Periods, p.Status, p.RepayMethod, p.CardLast4, now)
 		if err != nil {
