@@ -33,13 +33,22 @@ func (p *Purged) Add(q Purged) {
 // Total is every row removed.
 func (p Purged) Total() int { return p.Notifications + p.Attempts + p.Receipts + p.IdempotencyKeys }
 
+// KeepsStageSQL is true for a notice (n) of a reminder stage whose bill the
+// due-date scan still reminds of: unpaid, on an active plan. Retention keeps
+// such notices whatever their age, in both stores: their dedup key
+// (installment:stage:channel) is what makes each stage go out once, and
+// without it the next scan would queue the bill's latest stage again.
+const KeepsStageSQL = `(n.stage_offset IS NOT NULL AND EXISTS (
+	SELECT 1 FROM installments i JOIN plans p ON p.id = i.plan_id
+	WHERE i.id = n.installment_id AND i.status = 'pending' AND i.paid < i.amount AND p.status = 'active'))`
+
 // purgeNoticesSQL removes up to $3 finished notices ($2) last changed
-// before $1 with their attempts, receipts and idempotency keys; newer
+// before $1, except the stages of bills still unpaid (KeepsStageSQL), with their attempts, receipts and idempotency keys; newer
 // notices that point at one (a resend, a fallback) keep their row and lose
 // the link. It is one statement, so it removes all of a notice or none.
 const purgeNoticesSQL = `
 WITH doomed AS (
-	SELECT id FROM notifications WHERE status = ANY($2) AND updated_at < $1
+	SELECT id FROM notifications n WHERE status = ANY($2) AND updated_at < $1 AND NOT ` + KeepsStageSQL + `
 	LIMIT $3 FOR UPDATE SKIP LOCKED
 ), a AS (
 	DELETE FROM delivery_attempts WHERE notification_id IN (SELECT id FROM doomed) RETURNING 1

@@ -50,8 +50,9 @@ func (s *Store) PurgeFinished(ctx context.Context, before time.Time, batch int) 
 		func(tx *sqlx.Tx) (repo.Purged, bool, error) {
 			var p repo.Purged
 			var ids []int64
-			if err := tx.SelectContext(ctx, &ids, `SELECT id FROM notifications
-				WHERE status IN (SELECT value FROM json_each($1)) AND updated_at < $2 LIMIT $3`,
+			if err := tx.SelectContext(ctx, &ids, `SELECT id FROM notifications n
+				WHERE status IN (SELECT value FROM json_each($1)) AND updated_at < $2
+				AND NOT `+repo.KeepsStageSQL+` LIMIT $3`,
 				string(statuses), before, batch); err != nil {
 				return p, false, err
 			}

@@ -46,6 +46,7 @@ func init() {
 			{"EventUnknownChannel", scanEventUnknownChannel},
 			{"RetentionRemovesOldFinished", scanRetentionRemovesOldFinished},
 			{"RetentionDigestLeaderFirst", scanRetentionDigestLeaderFirst},
+			{"RetentionKeepsStagesOfUnpaidBills", scanRetentionKeepsStagesOfUnpaidBills},
 		} {
 			t.Run(tc.name, func(t *testing.T) { t.Parallel(); tc.run(t, open(t)) })
 		}
@@ -740,6 +741,11 @@ func scanRetentionRemovesOldFinished(t *testing.T, s Store) {
 	t1, t2 := scanShanghai(2026, 11, 21, 10), scanShanghai(2026, 11, 24, 10)
 	scanDue(t, s, t1) // due_soon: sms suppressed (opted out), email pending
 	scanDue(t, s, t2) // due_today: sms suppressed, email pending; due_soon's email skipped
+	// Settled, so its stages are no longer what keeps them going out once
+	// (see scanRetentionKeepsStagesOfUnpaidBills).
+	if _, err := s.RecordPayment(ctx, repo.PaymentInput{PlanRef: "p1", Seq: 1, Amount: 50000, PaidAt: t2, Now: t2}); err != nil {
+		t.Fatal(err)
+	}
 	for _, at := range []time.Time{t1.Add(-time.Hour), t2.Add(time.Hour)} {
 		if _, err := s.RecordReceipt(ctx, repo.Receipt{Provider: "webhook", ProviderMsgID: "nobody-" + at.String(),
 			Status: "delivered", Raw: "{}", ReceivedAt: at}, at); err != nil {
@@ -764,7 +770,7 @@ func scanRetentionRemovesOldFinished(t *testing.T, s Store) {
 }
 
 // A digest's leader that is finished goes even when a member of its digest
-// stays (in a later batch, or newer): the member loses the link.
+// stays: the member loses the link.
 func scanRetentionDigestLeaderFirst(t *testing.T, s Store) {
 	Customer(t, s, "c1")
 	Plan(t, s, "p1", "c1", scanDue24)
@@ -779,9 +785,50 @@ func scanRetentionDigestLeaderFirst(t *testing.T, s Store) {
 	if len(ns) != 4 || ns[0].Status != "suppressed" || ns[1].Status != "skipped" {
 		t.Fatalf("notices %+v, want p1's suppressed, p2's skipped in its digest, then the cancel notices", ns)
 	}
+	// p2's bill is unpaid, so its notice stays (see
+	// scanRetentionKeepsStagesOfUnpaidBills) and loses the link.
 	p := scanPurge(t, s, scanShanghai(2026, 11, 21, 10), 1)
-	if p.Notifications != 2 {
-		t.Fatalf("purged %+v, want both reminders", p)
+	if p.Notifications != 1 {
+		t.Fatalf("purged %+v, want p1's reminder", p)
 	}
-	scanWant(t, scanList(t, s), "c1 p1#0 plan_cancelled  email pending ", "c1 p1#0 plan_cancelled  sms pending ")
+	scanWant(t, scanList(t, s), "c1 p1#0 plan_cancelled  email pending ", "c1 p1#0 plan_cancelled  sms pending ",
+		"c1 p2#1 due_soon due_soon sms skipped in digest #1")
+	if n, err := s.GetNotification(context.Background(), ns[1].ID); err != nil || n.DigestOf != nil {
+		t.Fatalf("p2's reminder %+v (%v), want it kept without the link to the removed leader", n, err)
+	}
+}
+
+// A bill that stays unpaid past retention keeps its stage notices: their
+// dedup keys are what make each stage go out once, so purging them would
+// let the next scan remind the borrower of the same stage again. Once the
+// bill is settled they go like any other.
+func scanRetentionKeepsStagesOfUnpaidBills(t *testing.T, s Store) {
+	ctx := context.Background()
+	Customer(t, s, "c1", func(c *repo.Customer) { c.SMSOptOut = true })
+	Plan(t, s, "p1", "c1", scanDue24)
+	overdue7 := scanShanghai(2026, 12, 1, 10)
+	scanDue(t, s, overdue7)
+	want := []string{"c1 p1#1 overdue overdue_7 email pending ", "c1 p1#1 overdue overdue_7 sms suppressed opted_out"}
+	scanWant(t, scanList(t, s), want...)
+
+	// A year and a half later the bill is still unpaid: the retention run
+	// removes nothing of it, and the scan queues the stage no second time.
+	later := overdue7.AddDate(0, 18, 0)
+	if p := scanPurge(t, s, later, 10); p.Notifications != 0 {
+		t.Fatalf("purged %+v of a bill still unpaid, want nothing", p)
+	}
+	if res := scanDue(t, s, later.Add(time.Hour)); res.Total() != 0 {
+		t.Fatalf("scan after retention queued %v again", res.Queued)
+	}
+	scanWant(t, scanList(t, s), want...)
+
+	// Paid, its finished notices go once they are old enough.
+	if _, err := s.RecordPayment(ctx, repo.PaymentInput{PlanRef: "p1", Seq: 1, Amount: 50000,
+		PaidAt: later, Now: later}); err != nil {
+		t.Fatal(err)
+	}
+	if p := scanPurge(t, s, later.Add(2*time.Hour), 10); p.Notifications != 1 {
+		t.Fatalf("purged %+v of a settled bill, want its suppressed SMS", p)
+	}
+	scanWant(t, scanList(t, s), "c1 p1#1 overdue overdue_7 email pending ")
 }
