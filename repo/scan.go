@@ -61,32 +61,37 @@ func (s ScanResult) Total() int {
 // statement idempotent: ON CONFLICT probes the index and writes nothing for
 // notices already queued. (An anti-join against notifications instead would
 // rescan the rows this same statement inserts: quadratic on a fresh table.)
+// Each installment's latest stage is a LIMIT 1 over the few stages, which
+// the planner memoizes per (time zone, due date), not a DISTINCT ON that
+// sorted every installment × stage pair (on disk at 100k); the customer's
+// columns the suppress rule reads ride along instead of a second customer
+// lookup per notice. Measured at 100k: 7.2 → 6.0 s, a re-scan 1.16 → 0.71 s.
 const dueScanSQL = `
 WITH stage AS (
 	SELECT * FROM unnest($2::text[], $3::int[], $4::text[]) AS s(name, offset_days, kind)
 ), stage_channel AS (
 	SELECT * FROM unnest($5::text[], $6::text[]) AS s(stage, ch)
-), cand AS (
-	SELECT i.id AS installment_id, i.plan_id, p.customer_id,
-	       ($1::timestamptz AT TIME ZONE c.timezone)::date - i.due_date AS days_past
+), latest AS (
+	SELECT i.id AS installment_id, i.plan_id, p.customer_id, c.locale, c.sms_opt_out, c.email_opt_out,
+	       c.phone, c.email, st.name, st.offset_days, st.kind
 	FROM installments i
 	JOIN plans p ON p.id = i.plan_id AND p.status = 'active'
 	JOIN customers c ON c.id = p.customer_id
+	CROSS JOIN LATERAL (
+		SELECT * FROM stage
+		WHERE stage.offset_days <= ($1::timestamptz AT TIME ZONE c.timezone)::date - i.due_date
+		ORDER BY stage.offset_days DESC LIMIT 1) st
 	WHERE i.status = 'pending' AND i.paid < i.amount
 	  AND i.due_date <= ($1::timestamptz AT TIME ZONE 'UTC')::date + $7::int
-), latest AS (
-	SELECT DISTINCT ON (cand.installment_id) cand.*, stage.name, stage.offset_days, stage.kind
-	FROM cand JOIN stage ON stage.offset_days <= cand.days_past
-	ORDER BY cand.installment_id, stage.offset_days DESC
 ), ins AS (
 	INSERT INTO notifications (dedup_key, customer_id, plan_id, installment_id, kind, stage, stage_offset,
 	                           channel, locale, status, status_reason, not_before, next_attempt_at, created_at, updated_at)
 	SELECT l.installment_id || ':' || l.name || ':' || sc.ch, l.customer_id, l.plan_id, l.installment_id,
-	       l.kind, l.name, l.offset_days, sc.ch, c.locale, ` + newNoticeStatusSQL + `, reason, $1, $1, $1, $1
+	       l.kind, l.name, l.offset_days, sc.ch, l.locale, ` + newNoticeStatusSQL + `, reason, $1, $1, $1, $1
 	FROM latest l
 	JOIN stage_channel sc ON sc.stage = l.name
-	JOIN customers c ON c.id = l.customer_id
-	CROSS JOIN LATERAL (SELECT ` + suppressReasonSQL + ` AS reason FROM (SELECT sc.ch) x(ch)) s
+	CROSS JOIN LATERAL (SELECT ` + suppressReasonSQL + ` AS reason
+		FROM (SELECT sc.ch, l.sms_opt_out, l.email_opt_out, l.phone, l.email) c(ch, sms_opt_out, email_opt_out, phone, email)) s
 	ON CONFLICT (dedup_key) DO NOTHING
 	RETURNING id, installment_id, kind, stage, stage_offset, channel, status
 ), skipped AS (
