@@ -94,7 +94,7 @@ reminded AS (
 	SELECT stage, min(stage_offset) AS stage_offset, channel, template, max(n) AS n,
 	       array_agg(ne ORDER BY days) AS eligible, array_agg(np ORDER BY days) AS paid
 	FROM (
-		SELECT stage, stage_offset, channel, template, days, count(*) AS n,
+		SELECT stage, min(stage_offset) AS stage_offset, channel, template, days, count(*) AS n,
 		       count(*) FILTER (WHERE e) AS ne, count(*) FILTER (WHERE p) AS np
 		FROM (
 			SELECT x.stage, x.stage_offset, x.channel, x.template, w.days,
@@ -103,7 +103,7 @@ reminded AS (
 			         AND x.paid_at < x.at + make_interval(days => w.days) AS p
 			FROM reminded x CROSS JOIN win w
 		) y
-		GROUP BY stage, stage_offset, channel, template, days
+		GROUP BY stage, channel, template, days -- one stage, whatever offsets a policy edit gave it
 	) z
 	GROUP BY stage, channel, template
 ), bg AS (

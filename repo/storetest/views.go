@@ -31,6 +31,7 @@ func init() {
 		})
 		t.Run("DeleteCustomersRemovesTheirRecordsOnly", func(t *testing.T) { t.Parallel(); viewsTestDelete(t, open(t)) })
 		t.Run("EffectReportCountsPaymentsAfterNotices", func(t *testing.T) { t.Parallel(); viewsTestEffect(t, open(t)) })
+		t.Run("EffectReportOneRowPerStageAcrossOffsets", func(t *testing.T) { t.Parallel(); viewsTestEffectOffsets(t, open(t)) })
 		t.Run("OverviewCountsByDayInZone", func(t *testing.T) { t.Parallel(); viewsTestOverview(t, open(t)) })
 		t.Run("OverviewDaysFollowTheZonesClockChanges", func(t *testing.T) { t.Parallel(); viewsTestOverviewDST(t, open(t)) })
 	})
@@ -508,6 +509,40 @@ func viewsTestEffect(t *testing.T, s Store) {
 		if got := viewsEffectText(rows); got != strings.Join(tt.want, "\n") {
 			t.Errorf("%s: effect report:\n%s\nwant:\n%s", tt.name, got, strings.Join(tt.want, "\n"))
 		}
+	}
+}
+
+// A stage whose offset changed within the period (a policy edit: overdue_1
+// moved from one day after the due date to two) is still one row per
+// channel and template: its bills add up, each window once.
+func viewsTestEffectOffsets(t *testing.T, s Store) {
+	Customer(t, s, "c1")
+	Plan(t, s, "p1", "c1", []repo.Date{repo.NewDate(2026, 3, 1)})
+	Customer(t, s, "c2")
+	Plan(t, s, "p2", "c2", []repo.Date{repo.NewDate(2026, 3, 2)})
+	sms := viewsOverdue1
+	sms.Channels = []string{"sms"}
+	moved := sms
+	moved.OffsetDays = 2
+	at := time.Date(2026, 3, 2, 10, 0, 0, 0, viewsShanghai)
+	viewsScan(t, s, at, sms) // p1, a day late
+	if claims := viewsDispatch(t, s, at, nil); len(claims) != 1 {
+		t.Fatalf("sends on 2 March: %d, want p1's", len(claims))
+	}
+	at = at.AddDate(0, 0, 2)
+	viewsScan(t, s, at, moved) // p2, two days late under the edited policy
+	if claims := viewsDispatch(t, s, at, nil); len(claims) != 1 {
+		t.Fatalf("sends on 4 March: %d, want p2's", len(claims))
+	}
+	viewsPay(t, s, "p1", 1, at.Add(time.Hour), at.Add(time.Hour))
+	rows, err := s.EffectReport(context.Background(), []string{kinds.Overdue}, at.AddDate(0, 0, -3), at.AddDate(0, 0, 1),
+		at.AddDate(0, 0, 9))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "overdue_1/1 sms overdue.sms.zh-CN sent=2 [1d:0/2 3d:1/2 7d:1/2] base=0 [1d:0/0 3d:0/0 7d:0/0]"
+	if got := viewsEffectText(rows); got != want {
+		t.Errorf("effect report:\n%s\nwant:\n%s", got, want)
 	}
 }
 
