@@ -3,18 +3,35 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
+
+	"modernc.org/sqlite"
 
 	"duebell/repo"
 )
 
+// SQLite's LIKE and lower() fold ASCII letters only; duebell_lower folds
+// every letter as PostgreSQL's lower() does, so a name search ignores case
+// in any script on both stores ("émile" finds Émile).
+func init() {
+	sqlite.MustRegisterDeterministicScalarFunction("duebell_lower", 1,
+		func(_ *sqlite.FunctionContext, args []driver.Value) (driver.Value, error) {
+			s, ok := args[0].(string)
+			if !ok {
+				return args[0], nil // NULL stays NULL
+			}
+			return strings.ToLower(s), nil
+		})
+}
+
 // viewsFindCustomersSQL is repo's findCustomersSQL: a customer ref or plan
 // ref exactly ($1), a phone on file or a notice was sent to ($2), an email
 // likewise ($3), or a part of the name ($4, a LIKE pattern with backslash
-// escapes; empty: no name search). SQLite's LIKE ignores case for ASCII
-// letters only, where PostgreSQL's ILIKE folds every letter.
+// escapes; empty: no name search), in any case as PostgreSQL's ILIKE.
 const viewsFindCustomersSQL = `
 SELECT c.*, (SELECT count(*) FROM plans p WHERE p.customer_id = c.id) AS plans
 FROM customers c
@@ -22,7 +39,7 @@ WHERE c.ref = $1
    OR c.id = (SELECT customer_id FROM plans WHERE ref = $1)
    OR ($2 <> '' AND (c.phone = $2 OR c.id IN (SELECT customer_id FROM notifications WHERE recipient = $2)))
    OR ($3 <> '' AND (c.email = $3 OR c.id IN (SELECT customer_id FROM notifications WHERE recipient = $3)))
-   OR ($4 <> '' AND c.name LIKE $4 ESCAPE '\')
+   OR ($4 <> '' AND duebell_lower(c.name) LIKE duebell_lower($4) ESCAPE '\')
 ORDER BY (c.ref = $1) DESC, c.name, c.ref
 LIMIT $5`
 

@@ -153,11 +153,11 @@ func viewsTestFindCustomers(t *testing.T, s Store) {
 }
 
 // An exact ref comes first, then names in order; a name matches in any
-// ASCII case, and % and _ typed by support are plain characters.
+// case, in any script, and % and _ typed by support are plain characters.
 func viewsTestFindOrder(t *testing.T, s Store) {
 	ctx := context.Background()
 	for ref, name := range map[string]string{"wang": "王五", "c3": "wang xiao", "c4": "Amy Wang", "c5": "Zhao_Li",
-		"c6": "Lo Li", "c7": "50% Li"} {
+		"c6": "Lo Li", "c7": "50% Li", "c8": "Émile Ørsted"} {
 		Customer(t, s, ref, func(c *repo.Customer) { c.Name = name })
 	}
 	for _, tt := range []struct {
@@ -165,7 +165,8 @@ func viewsTestFindOrder(t *testing.T, s Store) {
 		want []string
 	}{
 		{"wang", []string{"wang", "c4", "c3"}}, {"WANG", []string{"c4", "c3"}}, {"o_l", []string{"c5"}},
-		{"0%", []string{"c7"}}, {"li", []string{"c7", "c6", "c5"}},
+		{"0%", []string{"c7"}}, {"li", []string{"c7", "c6", "c5"}}, {"émile", []string{"c8"}},
+		{"ØRSTED", []string{"c8"}},
 	} {
 		hits, err := s.FindCustomers(ctx, tt.q)
 		if err != nil {
