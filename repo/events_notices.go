@@ -44,9 +44,11 @@ WITH ev AS (
 )
 SELECT kind, '' AS stage, channel, status, count(*) AS n FROM ins GROUP BY kind, channel, status ORDER BY kind, channel, status`
 
-// pickPlanSQL chooses, for customer %s, the active plan with the earliest
-// unpaid installment (that installment too, when $5), else the newest
-// active plan; no row unless $4.
+// pickPlanSQL chooses, for customer %s, an active plan; no row unless $4.
+// For a kind that names a bill ($5) it is the plan with the earliest unpaid
+// installment, and that installment; otherwise, or when nothing is unpaid,
+// the newest active plan (card_bound and verification_changed name no bill,
+// so which plan hardly matters to the borrower).
 const pickPlanSQL = `
 		SELECT p.id AS plan_id, nx.id AS installment_id
 		FROM plans p
