@@ -213,7 +213,7 @@ func (a *app) dispatcher(obs notify.Observer) (*notify.Dispatcher, error) {
 		Store: a.repo, Senders: senders, Templates: a.tpl, Links: a.links,
 		Window: a.cfg.Window(), KindWindows: a.cfg.KindWindows(),
 		DefaultTimezone: a.cfg.Defaults.Timezone, SupportPhone: a.cfg.Support.Phone,
-		StageTemplates: a.cfg.StageTemplates(), StageQuiet: a.cfg.StageQuiet(), Calendar: a.cfg.HolidayCalendar(),
+		Stages: a.cfg.Stages(), StageTemplates: a.cfg.StageTemplates(), StageQuiet: a.cfg.StageQuiet(), Calendar: a.cfg.HolidayCalendar(),
 		Collection: a.cfg.CollectionLimits(),
 		Workers:    d.Workers, Batch: d.Batch, Lease: d.Lease.Duration, MaxAttempts: d.MaxAttempts,
 		BackoffBase: d.BackoffBase.Duration, BackoffMax: d.BackoffMax.Duration, Interval: d.Interval.Duration,

@@ -77,6 +77,10 @@ type Config struct {
 	KindWindows     map[string]scheduler.Window
 	DefaultTimezone string
 	SupportPhone    string
+	// Stages is the reminder policy. A reminder whose bill has moved past
+	// its stage by the time it would go out is skipped (see staleStage);
+	// nil: only the kind's own side of the due date is checked.
+	Stages []repo.Stage
 	// StageTemplates names, per policy stage, the template its notices
 	// render (an escalation level such as overdue_firm); a stage not
 	// listed renders its kind's own template.

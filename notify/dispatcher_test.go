@@ -249,6 +249,58 @@ func TestRechecksBeforeSending(t *testing.T) {
 	}
 }
 
+// A reminder claimed after its bill moved past its stage (the daemon was
+// down over the due date and the dispatcher claims before the first scan)
+// is skipped, never sent as "due in -1 days"; the next scan queues the
+// stage that applies.
+func TestStaleReminderIsSkippedNotSent(t *testing.T) {
+	t.Parallel()
+	renamed := scheduler.DefaultStages()
+	renamed[0].Name = "soon"
+	for _, tc := range []struct {
+		name   string
+		stages []repo.Stage
+		at     time.Time
+		reason string
+	}{
+		{"later stage applies", scheduler.DefaultStages(), sh(11, 25, 10, 0), "superseded by overdue_1"},
+		{"due date reached, no policy given", nil, sh(11, 24, 10, 0), "out of date: the bill's due date is 2026-11-24"},
+		{"stage renamed in the policy", renamed, sh(11, 21, 10, 0), "stage no longer in the policy"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			b := setup(t, func(c *notify.Config) { c.Stages = tc.stages })
+			b.seedDueSoon(t)
+			if c := b.dispatch(t, tc.at); c["skipped"] != 2 {
+				t.Fatalf("counts %v, want 2 skipped", c)
+			}
+			if len(b.sms.messages())+len(b.email.messages()) != 0 {
+				t.Fatal("a stale reminder went out")
+			}
+			n := b.notice(t, "sms")
+			if n.Status != "skipped" || n.StatusReason != tc.reason || len(b.attempts(t, n.ID)) != 0 {
+				t.Errorf("status %s reason %q, want skipped %q and no attempt", n.Status, n.StatusReason, tc.reason)
+			}
+		})
+	}
+	t.Run("the next scan queues the current stage", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t, func(c *notify.Config) { c.Stages = scheduler.DefaultStages() })
+		b.seedDueSoon(t)
+		at := sh(11, 25, 10, 0)
+		b.dispatch(t, at)
+		if _, err := b.r.QueueDueReminders(context.Background(), at, scheduler.DefaultStages()); err != nil {
+			t.Fatal(err)
+		}
+		if c := b.dispatch(t, at.Add(time.Minute)); c["sent"] != 2 {
+			t.Fatalf("counts %v, want the overdue notices sent", c)
+		}
+		if text := b.sms.messages()[0].Text; !strings.Contains(text, "逾期1天") {
+			t.Errorf("sms %q, want the overdue wording", text)
+		}
+	})
+}
+
 func TestTransientErrorsBackOffThenFail(t *testing.T) {
 	t.Parallel()
 	boom := notify.Transient("503", errors.New("gateway unavailable"))

@@ -1,6 +1,7 @@
 package notify
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -26,11 +27,16 @@ func (d *Dispatcher) handle(ctx, sendCtx context.Context, c *repo.Claim, gate *c
 		out.Status, out.Reason = repo.StatusFailed, "gave up: attempts exhausted"
 		return out
 	}
+	loc := d.location(c.Customer.Timezone)
+	if reason := d.staleStage(c, now, loc); reason != "" {
+		out.Status, out.Reason = repo.StatusSkipped, reason
+		d.log(c, slog.LevelInfo, "notice skipped", slog.String("reason", reason))
+		return out
+	}
 	dg, rechecked, stop := d.recheck(ctx, now, c)
 	if stop {
 		return rechecked
 	}
-	loc := d.location(c.Customer.Timezone)
 	if next, why := d.opening(c, now, loc); !next.Equal(now) {
 		out.Status, out.NextAttemptAt, out.Deferred = repo.StatusPending, next, true
 		out.Reason = "waiting for send window"
@@ -164,6 +170,41 @@ func suppressReason(c *repo.Claim, now time.Time) string {
 		return "no_phone"
 	case c.Channel == ChannelEmail && c.Customer.Email == "":
 		return "no_email"
+	}
+	return ""
+}
+
+// staleStage says why a reminder may no longer go out, or "": its bill has
+// moved past the notice's stage on the customer's local date — a due_soon
+// on or after the due date, a due_today the day after, an earlier stage
+// once a later stage of the policy applies — or the policy no longer has
+// the stage. The due-date scan supersedes such notices when it queues the
+// later stage, but after downtime the dispatcher claims before the first
+// scan has run, a notice can wait days for a contact limit, and a resend
+// copies an old notice's stage; sent, they would tell the borrower what is
+// no longer true ("due in -2 days"). The next scan queues the current stage.
+func (d *Dispatcher) staleStage(c *repo.Claim, now time.Time, loc *time.Location) string {
+	k := facts(c.Kind)
+	if !k.Reminder || c.StageOffset == nil || c.Installment.ID == 0 {
+		return ""
+	}
+	local := now.In(loc)
+	past := int(repo.NewDate(local.Year(), local.Month(), local.Day()).Sub(c.Installment.DueDate.Time).Hours() / 24)
+	var current *repo.Stage // the policy's latest stage that applies today
+	known := d.cfg.Stages == nil
+	for i, s := range d.cfg.Stages {
+		known = known || s.Name == c.Stage
+		if s.OffsetDays <= past && (current == nil || s.OffsetDays > current.OffsetDays) {
+			current = &d.cfg.Stages[i]
+		}
+	}
+	switch {
+	case current != nil && current.OffsetDays > *c.StageOffset:
+		return "superseded by " + current.Name
+	case cmp.Compare(past, 0) != k.DueSide:
+		return "out of date: the bill's due date is " + c.Installment.DueDate.String()
+	case !known:
+		return "stage no longer in the policy"
 	}
 	return ""
 }
