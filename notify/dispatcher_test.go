@@ -446,6 +446,28 @@ func TestPaymentConfirmationNeverBeforePayment(t *testing.T) {
 	}
 }
 
+// A bill settled by its second payment is confirmed with that payment's
+// amount, not all that was paid on it.
+func TestConfirmationNamesTheSettlingPayment(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	storetest.Customer(t, b.r, "c1", func(c *repo.Customer) { c.Locale = "en" })
+	storetest.Plan(t, b.r, "p1", "c1", []repo.Date{repo.NewDate(2026, 11, 24)})
+	for _, p := range []struct {
+		amount int64
+		at     time.Time
+	}{{20000, sh(11, 21, 10, 0)}, {30000, sh(11, 22, 10, 0)}} {
+		if _, err := b.r.RecordPayment(context.Background(), repo.PaymentInput{PlanRef: "p1", Seq: 1, Amount: p.amount,
+			PaidAt: p.at, Now: p.at, ConfirmChannels: []string{"sms"}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b.dispatch(t, sh(11, 22, 10, 1))
+	if msgs := b.sms.messages(); len(msgs) != 1 || !strings.Contains(msgs[0].Text, "payment of ¥300.00") {
+		t.Fatalf("confirmation %+v, want the 300.00 payment named", msgs)
+	}
+}
+
 // A payment charged back before its confirmation went out is not
 // confirmed; paying again is, once.
 func TestReversedPaymentIsNotConfirmedAndTheRepaymentIs(t *testing.T) {

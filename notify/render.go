@@ -1,6 +1,7 @@
 package notify
 
 import (
+	"cmp"
 	"encoding/json"
 	"time"
 
@@ -69,7 +70,9 @@ func (d *Dispatcher) render(c *repo.Claim, dg *digest, now time.Time, loc *time.
 	}
 	if facts(c.Kind).ConfirmsPayment {
 		data.Amount = c.Installment.Amount
-		data.PaidAmount = c.Installment.Paid
+		// The payment that settled the bill, not all paid on it: "we
+		// received your payment of ¥40" after ¥60 paid earlier.
+		data.PaidAmount = cmp.Or(c.PaymentAmount, c.Installment.Paid)
 		if c.Installment.PaidAt != nil {
 			data.PaidAt = c.Installment.PaidAt.In(loc)
 		}

@@ -19,6 +19,11 @@ type Claim struct {
 	Plan         Plan        `db:"p"`
 	Installment  Installment `db:"i"`
 	EventPayload []byte      `db:"event_payload"`
+	// PaymentAmount is, for a settled installment, what the payments that
+	// settled it brought (those recorded at its paid_at): the payment a
+	// confirmation speaks of, where Installment.Paid is everything paid on
+	// the bill. 0 when none was recorded (settled by a plan push).
+	PaymentAmount int64 `db:"payment_amount"`
 	// Outstanding is, for a notice of a kind that reports it (kinds.Kind
 	// Outstanding: service_closed), what is still unpaid on
 	// the active plans it speaks of, as of the claim (see outstandingSQL).
@@ -109,8 +114,9 @@ FROM claimed
 ORDER BY claimed.next_attempt_at, claimed.id`
 
 // ClaimColumns are a claim's customer (c), plan (p), installment (i) and
-// event payload (e) columns, as repo.Claim scans them, in both stores'
-// claims; a notice without a plan or installment reads zeros.
+// event payload (e) columns, and the settling payment's amount, as
+// repo.Claim scans them, in both stores' claims; a notice without a plan or
+// installment reads zeros.
 const ClaimColumns = `c.id AS "c.id", c.ref AS "c.ref", c.name AS "c.name", c.phone AS "c.phone", c.email AS "c.email",
 	c.locale AS "c.locale", c.timezone AS "c.timezone", c.sms_opt_out AS "c.sms_opt_out",
 	c.email_opt_out AS "c.email_opt_out", c.created_at AS "c.created_at", c.updated_at AS "c.updated_at",
@@ -121,7 +127,9 @@ const ClaimColumns = `c.id AS "c.id", c.ref AS "c.ref", c.name AS "c.name", c.ph
 	coalesce(i.id, 0) AS "i.id", coalesce(i.seq, 0) AS "i.seq", i.due_date AS "i.due_date",
 	coalesce(i.amount, 0) AS "i.amount", coalesce(i.paid, 0) AS "i.paid", coalesce(i.status, '') AS "i.status",
 	i.paid_at AS "i.paid_at",
-	coalesce(e.payload, '{}') AS event_payload`
+	coalesce(e.payload, '{}') AS event_payload,
+	coalesce(CASE WHEN i.status = 'paid' THEN (SELECT CAST(sum(pm.amount) AS BIGINT) FROM payments pm
+		WHERE pm.installment_id = i.id AND pm.paid_at = i.paid_at) END, 0) AS payment_amount`
 
 // claimJoinsSQL looks up each claimed notice's customer, plan, installment
 // and event by primary key, one row at a time: a claim is a few hundred

@@ -108,6 +108,7 @@ func init() {
 		t.Run("RescueLogsTheLostTryAsUnknown", func(t *testing.T) { dispatchTestRescue(t, open(t)) })
 		t.Run("ExtendLeasesKeepsALiveWorkersNotices", func(t *testing.T) { dispatchTestExtend(t, open(t)) })
 		t.Run("SMSCapCounts", func(t *testing.T) { dispatchTestSMSCap(t, open(t)) })
+		t.Run("ConfirmationCarriesTheSettlingPayment", func(t *testing.T) { dispatchTestPaymentAmount(t, open(t)) })
 		t.Run("QueueDepthAndNextDue", func(t *testing.T) { dispatchTestGauges(t, open(t)) })
 		t.Run("UnknownNotice", func(t *testing.T) { dispatchTestUnknown(t, open(t)) })
 		t.Run("OldestDue", func(t *testing.T) { dispatchTestOldestDue(t, open(t)) })
@@ -755,5 +756,27 @@ func dispatchTestReceipts(t *testing.T, open Opener) {
 				t.Errorf("the other notice moved to %s", n.Status)
 			}
 		})
+	}
+}
+
+// A confirmation's claim carries what the settling payment brought (300.00
+// of a 500.00 bill, 200.00 having been paid the day before), which the
+// message names; Installment.Paid is all that was paid.
+func dispatchTestPaymentAmount(t *testing.T, s Store) {
+	ctx := context.Background()
+	dispatchBills(t, s, "c1", 1)
+	pay := func(amount int64, at time.Time) {
+		t.Helper()
+		if _, err := s.RecordPayment(ctx, repo.PaymentInput{PlanRef: "p-c1", Seq: 1, Amount: amount, PaidAt: at, Now: at,
+			ConfirmChannels: []string{"sms"}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	pay(20000, dispatchAt(20, 10, 0))
+	pay(30000, dispatchAt(21, 10, 0))
+	claims := dispatchClaim(t, s, "w1", dispatchAt(21, 10, 1), 10, 0)
+	if len(claims) != 1 || claims[0].Kind != kinds.PaymentReceived || claims[0].PaymentAmount != 30000 ||
+		claims[0].Installment.Paid != 50000 {
+		t.Fatalf("claims %+v, want the confirmation of a 300.00 payment on a bill paid 500.00", claims)
 	}
 }
