@@ -136,12 +136,13 @@ func inFlight(now time.Time, n int) []time.Time {
 	return out
 }
 
-// collectionReason says which limit a deferred notice waits for.
+// collectionReason says which limit a deferred notice waits for: the weekly
+// one when it is full (it sets the longer wait), else the daily one.
 func collectionReason(lim scheduler.Collection, b scheduler.Budget) string {
-	if lim.PerDay > 0 && b.Today >= lim.PerDay {
-		return fmt.Sprintf("waiting: collection limit (%d a day)", lim.PerDay)
+	if lim.PerWeek > 0 && b.Week >= lim.PerWeek {
+		return fmt.Sprintf("waiting: collection limit (%d in 7 days)", lim.PerWeek)
 	}
-	return fmt.Sprintf("waiting: collection limit (%d in 7 days)", lim.PerWeek)
+	return fmt.Sprintf("waiting: collection limit (%d a day)", lim.PerDay)
 }
 
 // collectionWindow is w narrowed to the collection window for a collection

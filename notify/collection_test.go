@@ -36,6 +36,27 @@ func (b *bundle) scanStages(t *testing.T, at time.Time, stages []repo.Stage) {
 	}
 }
 
+// When today's and the week's budget are both spent, the notice says it
+// waits for the week's, which sets its wait.
+func TestWaitNamesTheWeeklyLimitWhenBothAreFull(t *testing.T) {
+	t.Parallel()
+	b := collectionSetup(t)
+	for i, due := range []int{20, 21, 22, 22} {
+		storetest.Plan(t, b.r, fmt.Sprintf("p%d", i+1), "c1", []repo.Date{repo.NewDate(2026, 11, due)})
+	}
+	for d := 21; d <= 23; d++ {
+		b.scanStages(t, sh(11, d, 8, 0), overdueSMS)
+		b.dispatch(t, sh(11, d, 10, 0))
+	}
+	waiting := b.pending(t)
+	if len(b.sms.messages()) != 3 || len(waiting) != 1 {
+		t.Fatalf("%d sent, %d waiting; want 3 and 1", len(b.sms.messages()), len(waiting))
+	}
+	if n := waiting[0]; !n.NextAttemptAt.Equal(sh(11, 28, 9, 0)) || n.StatusReason != "waiting: collection limit (3 in 7 days)" {
+		t.Fatalf("waiting notice: next %v reason %q", n.NextAttemptAt.In(shanghaiLoc), n.StatusReason)
+	}
+}
+
 // Four bills fall overdue on four days in a row: one overdue SMS a day for
 // three days, and the fourth waits until the first of them is a week old,
 // then goes at that day's window opening, with no attempt spent waiting.
