@@ -15,7 +15,7 @@ import (
 //
 //	$1 event id, $2 now, $3 channels, $4 pick a plan, $5 name the next unpaid
 //	installment, $6 needs an active plan, $7 installment seq (0 = next unpaid),
-//	$8 needs an installment
+//	$8 needs an installment, $9 the plans a picked plan is one of (empty: any)
 //
 // The first status and reason come from the shared opt-out/address rule; the
 // notice may go out from the instant the event occurred (the dispatcher
@@ -24,7 +24,7 @@ const eventNoticeSQL = `
 WITH ev AS (
 	SELECT id, kind, customer_id, plan_id, occurred_at,
 	       $4::bool AS pick_plan, $5::bool AS want_installment, $6::bool AS needs_active_plan, $7::int AS seq,
-	       $8::bool AS needs_installment
+	       $8::bool AS needs_installment, $9::bigint[] AS only_plans
 	FROM channel_events WHERE id = $1
 ), t AS (%s
 ), ins AS (
@@ -44,7 +44,8 @@ WITH ev AS (
 )
 SELECT kind, '' AS stage, channel, status, count(*) AS n FROM ins GROUP BY kind, channel, status ORDER BY kind, channel, status`
 
-// pickPlanSQL chooses, for customer %s, an active plan; no row unless $4.
+// pickPlanSQL chooses, for customer %s, an active plan (one of $9 when it
+// lists any: the plans a card event changed); no row unless $4.
 // For a kind that names a bill ($5) it is the plan with the earliest unpaid
 // installment, and that installment; otherwise, or when nothing is unpaid,
 // the newest active plan (card_bound and verification_changed name no bill,
@@ -57,6 +58,7 @@ const pickPlanSQL = `
 			WHERE $5 AND i.plan_id = p.id AND i.status = 'pending' AND i.paid < i.amount
 			ORDER BY i.due_date, i.seq LIMIT 1) nx ON true
 		WHERE $4 AND p.customer_id = %s AND p.status = 'active'
+		  AND (cardinality($9::bigint[]) = 0 OR p.id = ANY($9::bigint[]))
 		ORDER BY nx.due_date NULLS LAST, p.id DESC
 		LIMIT 1`
 
@@ -83,9 +85,13 @@ var eventTargetSQL = map[string]string{
 
 // QueueEventNotices runs eventNoticeSQL for one event.
 func (t pgEventTx) QueueEventNotices(ctx context.Context, ev *ClaimedEvent, rule EventRule, seq int, now time.Time,
-	channels []string) ([]QueuedCount, error) {
+	channels []string, plans []int64) ([]QueuedCount, error) {
 	var counts []QueuedCount
+	if plans == nil {
+		plans = []int64{} // an empty array, not NULL: cardinality(NULL) is NULL
+	}
 	err := t.tx.SelectContext(ctx, &counts, fmt.Sprintf(eventNoticeSQL, eventTargetSQL[ev.Scope]),
-		ev.ID, now, pq.Array(channels), rule.PickPlan, rule.Installment, rule.NeedsActivePlan, seq, rule.NeedsInstallment)
+		ev.ID, now, pq.Array(channels), rule.PickPlan, rule.Installment, rule.NeedsActivePlan, seq, rule.NeedsInstallment,
+		pq.Array(plans))
 	return counts, err
 }

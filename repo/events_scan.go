@@ -17,8 +17,9 @@ const DefaultEventBatch = 100
 // EventScanResult is what one channel-event scan did.
 type EventScanResult struct {
 	Events int // events processed (marked processed_at)
-	// Superseded card events: a card event for the same plans that occurred
-	// later was already processed, so this one changed nothing and told no one.
+	// Superseded card events changed nothing and told no one: a card event
+	// for the same plans that occurred later was already processed, or the
+	// plans already were as the event says.
 	Superseded int
 	// Ignored events were written to the table directly with a kind or
 	// scope the scan cannot act on; they are marked processed, nothing else.
@@ -166,8 +167,10 @@ func (t pgEventTx) LaterCardEvent(ctx context.Context, ev *ClaimedEvent, kinds [
 	return later, err
 }
 
-func (t pgEventTx) SetRepayMethod(ctx context.Context, customerID int64, planID *int64, method, card string, now time.Time) (int, error) {
-	return execCount(ctx, t.tx, repayMethodSQL, customerID, planID, method, card, now)
+func (t pgEventTx) SetRepayMethod(ctx context.Context, customerID int64, planID *int64, method, card string, now time.Time) ([]int64, error) {
+	var ids []int64
+	err := t.tx.SelectContext(ctx, &ids, repayMethodSQL, customerID, planID, method, card, now)
+	return ids, err
 }
 
 func (t pgEventTx) CancelPlan(ctx context.Context, planID int64, now time.Time) (int, error) {
@@ -190,13 +193,14 @@ SELECT EXISTS (SELECT 1 FROM channel_events l
 	  AND (l.scope = 'customer' OR $4::bigint IS NULL OR l.plan_id = $4))`
 
 // repayMethodSQL switches the customer's active plans (or the one plan $2)
-// to repay method $3. card_bound stores the new card $4; card_unbound keeps
+// to repay method $3, returning the plans it changed. card_bound stores the new card $4; card_unbound keeps
 // the last card on file: reminders name a card only while the method is
 // auto_debit, and the unbound notice can still say which card it was.
 const repayMethodSQL = `
 UPDATE plans SET repay_method = $3, card_last4 = CASE WHEN $4 <> '' THEN $4 ELSE card_last4 END, updated_at = $5
 WHERE customer_id = $1 AND ($2::bigint IS NULL OR id = $2) AND status = 'active'
-  AND (repay_method <> $3 OR ($4 <> '' AND card_last4 <> $4))`
+  AND (repay_method <> $3 OR ($4 <> '' AND card_last4 <> $4))
+RETURNING id`
 
 const suppressCancelledSQL = `
 UPDATE notifications SET status = 'suppressed', status_reason = 'plan cancelled', updated_at = $2

@@ -80,16 +80,18 @@ type EventTx interface {
 	// customer that occurred after ev already been processed?
 	LaterCardEvent(ctx context.Context, ev *ClaimedEvent, kinds []string) (bool, error)
 	// SetRepayMethod switches the customer's active plans (or the one plan)
-	// to method, storing card when not "", and counts the plans changed.
-	SetRepayMethod(ctx context.Context, customerID int64, planID *int64, method, card string, now time.Time) (int, error)
+	// to method, storing card when not "", and returns the plans it changed.
+	SetRepayMethod(ctx context.Context, customerID int64, planID *int64, method, card string, now time.Time) ([]int64, error)
 	// CancelPlan cancels an active plan; 1 when it changed.
 	CancelPlan(ctx context.Context, planID int64, now time.Time) (int, error)
 	// SuppressCancelled suppresses the plan's pending, not forced notices
 	// of kinds, with the reason "plan cancelled", and counts them.
 	SuppressCancelled(ctx context.Context, planID int64, now time.Time, kinds []string) (int, error)
 	// QueueEventNotices queues ev's notices (see eventNoticeSQL) and counts
-	// them by kind, channel and first status.
-	QueueEventNotices(ctx context.Context, ev *ClaimedEvent, rule EventRule, seq int, now time.Time, channels []string) ([]QueuedCount, error)
+	// them by kind, channel and first status. A plan it picks is one of
+	// plans, when not empty (the plans the event changed).
+	QueueEventNotices(ctx context.Context, ev *ClaimedEvent, rule EventRule, seq int, now time.Time, channels []string,
+		plans []int64) ([]QueuedCount, error)
 }
 
 // eventPayload holds the payload fields the scan acts on.
@@ -113,6 +115,7 @@ func ApplyEvent(ctx context.Context, tx EventTx, now time.Time, ev *ClaimedEvent
 	if !last4.MatchString(p.CardLast4) {
 		p.CardLast4 = ""
 	}
+	var changed []int64 // the plans a card event switched: its notice names one of them
 	if rule.RepayMethod != "" {
 		later, err := tx.LaterCardEvent(ctx, ev, kinds.RepayMethodEvents())
 		if err != nil {
@@ -125,11 +128,17 @@ func ApplyEvent(ctx context.Context, tx EventTx, now time.Time, ev *ClaimedEvent
 		if rule.RepayMethod == kinds.RepayManual {
 			p.CardLast4 = "" // the unbound card stays on file; see repayMethodSQL
 		}
-		n, err := tx.SetRepayMethod(ctx, *ev.CustomerID, ev.PlanID, rule.RepayMethod, p.CardLast4, now)
-		if err != nil {
+		if changed, err = tx.SetRepayMethod(ctx, *ev.CustomerID, ev.PlanID, rule.RepayMethod, p.CardLast4, now); err != nil {
 			return fmt.Errorf("change repay method: %w", err)
 		}
-		res.PlansChanged += n
+		if len(changed) == 0 {
+			// The plans already were as the event says (a card unbound
+			// from plans that pay manually anyway, a card bound again):
+			// nothing changed for the borrower to be told of.
+			res.Superseded++
+			return nil
+		}
+		res.PlansChanged += len(changed)
 	}
 	if rule.CancelsPlan {
 		n, err := tx.CancelPlan(ctx, *ev.PlanID, now)
@@ -151,7 +160,7 @@ func ApplyEvent(ctx context.Context, tx EventTx, now time.Time, ev *ClaimedEvent
 	if !slices.Contains(rule.Payload, "seq") {
 		seq = 0 // only a kind that takes payload seq names its installment by it
 	}
-	counts, err := tx.QueueEventNotices(ctx, ev, rule, seq, now, channels)
+	counts, err := tx.QueueEventNotices(ctx, ev, rule, seq, now, channels, changed)
 	if err != nil {
 		return fmt.Errorf("queue notices: %w", err)
 	}

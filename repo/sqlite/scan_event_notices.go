@@ -37,11 +37,14 @@ func (t scanEventTx) LaterCardEvent(ctx context.Context, ev *repo.ClaimedEvent, 
 
 // SetRepayMethod switches the customer's active plans (or the one plan) to
 // method, storing card when not "" (a card_unbound event keeps the last on file).
-func (t scanEventTx) SetRepayMethod(ctx context.Context, customerID int64, planID *int64, method, card string, now time.Time) (int, error) {
-	return scanExecCount(ctx, t.tx, `
+func (t scanEventTx) SetRepayMethod(ctx context.Context, customerID int64, planID *int64, method, card string, now time.Time) ([]int64, error) {
+	var ids []int64
+	err := t.tx.SelectContext(ctx, &ids, `
 		UPDATE plans SET repay_method = $3, card_last4 = CASE WHEN $4 <> '' THEN $4 ELSE card_last4 END, updated_at = $5
 		WHERE customer_id = $1 AND ($2 IS NULL OR id = $2) AND status = 'active'
-		  AND (repay_method <> $3 OR ($4 <> '' AND card_last4 <> $4))`, customerID, planID, method, card, now)
+		  AND (repay_method <> $3 OR ($4 <> '' AND card_last4 <> $4))
+		RETURNING id`, customerID, planID, method, card, now)
+	return ids, err
 }
 
 // CancelPlan cancels an active plan.
@@ -69,7 +72,8 @@ func (t scanEventTx) SuppressCancelled(ctx context.Context, planID int64, now ti
 //
 //	$1 event id, $2 now, $3 channels (a JSON array), $4 pick a plan, $5 name
 //	the next unpaid installment, $6 needs an active plan, $7 installment seq
-//	(0 = next unpaid), $8 needs an installment
+//	(0 = next unpaid), $8 needs an installment, $9 the plans a picked plan is
+//	one of (a JSON array; empty: any)
 const scanEventNoticeSQL = `
 WITH ev AS (
 	SELECT id, kind, customer_id, plan_id, occurred_at FROM channel_events WHERE id = $1
@@ -90,7 +94,8 @@ WHERE (NOT $6 OR x.plan_id IS NOT NULL)
 ON CONFLICT (dedup_key) DO NOTHING
 RETURNING kind, channel, status`
 
-// scanPickPlanSQL chooses, for each customer %s selects, the active plan
+// scanPickPlanSQL chooses, for each customer %s selects (among the plans
+// in $9 when it lists any), the active plan
 // with the earliest unpaid installment (that installment too, when $5),
 // else the newest active plan; no row unless $4. Window functions stand in
 // for PostgreSQL's LATERAL … LIMIT 1.
@@ -107,7 +112,8 @@ const scanPickPlanSQL = `
 				WHERE $5 AND i.status = 'pending' AND i.paid < i.amount
 				  AND ip.status = 'active' AND ip.customer_id IN (%[1]s))
 			WHERE rn = 1) nx ON nx.plan_id = p.id
-		WHERE $4 AND p.status = 'active' AND p.customer_id IN (%[1]s))
+		WHERE $4 AND p.status = 'active' AND p.customer_id IN (%[1]s)
+		  AND ($9 = '[]' OR p.id IN (SELECT value FROM json_each($9))))
 	WHERE rn = 1`
 
 // scanEventTargetSQL is each scope's target query.
@@ -134,13 +140,21 @@ var scanEventTargetSQL = map[string]string{
 // QueueEventNotices runs scanEventNoticeSQL for one event and counts what
 // it queued by kind, channel and first status, in that order.
 func (t scanEventTx) QueueEventNotices(ctx context.Context, ev *repo.ClaimedEvent, rule repo.EventRule, seq int, now time.Time,
-	channels []string) ([]repo.QueuedCount, error) {
+	channels []string, plans []int64) ([]repo.QueuedCount, error) {
 	ch, err := json.Marshal(channels)
 	if err != nil {
 		return nil, err
 	}
+	if plans == nil {
+		plans = []int64{} // "[]", not "null"
+	}
+	only, err := json.Marshal(plans)
+	if err != nil {
+		return nil, err
+	}
 	rows, err := t.tx.QueryContext(ctx, fmt.Sprintf(scanEventNoticeSQL, scanEventTargetSQL[ev.Scope]),
-		ev.ID, now, string(ch), rule.PickPlan, rule.Installment, rule.NeedsActivePlan, seq, rule.NeedsInstallment)
+		ev.ID, now, string(ch), rule.PickPlan, rule.Installment, rule.NeedsActivePlan, seq, rule.NeedsInstallment,
+		string(only))
 	if err != nil {
 		return nil, err
 	}

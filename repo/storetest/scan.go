@@ -36,6 +36,7 @@ func init() {
 			{"EventRecordRefusesUnknownTargets", scanEventRecordRefusesUnknownTargets},
 			{"EventCardUnboundNamesNextBill", scanEventCardUnboundNamesNextBill},
 			{"EventCardBoundOnePlan", scanEventCardBoundOnePlan},
+			{"EventCardUnboundNamesAPlanItStopped", scanEventCardUnboundNamesAPlanItStopped},
 			{"EventLateCardEventChangesNothing", scanEventLateCardEventChangesNothing},
 			{"EventPlanCancelledSuppresses", scanEventPlanCancelledSuppresses},
 			{"EventAllScopeFansOut", scanEventAllScopeFansOut},
@@ -502,6 +503,28 @@ func scanEventCardUnboundNamesNextBill(t *testing.T, s Store) {
 	if res := scanProcess(t, s, scanT0.Add(time.Hour)); res.Events != 0 || res.Total() != 0 {
 		t.Fatalf("second scan = %+v", res)
 	}
+}
+
+// A card unbound names a plan whose auto-debit it stopped, not a plan that
+// paid manually anyway, even when that one's bill comes first; a card
+// unbound from a customer none of whose plans it debited changes nothing and
+// tells no one.
+func scanEventCardUnboundNamesAPlanItStopped(t *testing.T, s Store) {
+	Customer(t, s, "c1")
+	Plan(t, s, "manual", "c1", []repo.Date{repo.NewDate(2026, 12, 1)})
+	Plan(t, s, "auto", "c1", []repo.Date{repo.NewDate(2026, 12, 3)},
+		func(p *repo.Plan) { p.RepayMethod, p.CardLast4 = "auto_debit", "5555" })
+	Customer(t, s, "c2")
+	Plan(t, s, "c2-manual", "c2", []repo.Date{repo.NewDate(2026, 12, 1)})
+	for _, c := range []string{"c1", "c2"} {
+		scanRecord(t, s, repo.EventInput{Ref: "unbind-" + c, Kind: repo.EventCardUnbound, Scope: repo.ScopeCustomer,
+			CustomerRef: c, Payload: repo.JSONObject(`{"card_last4":"5555"}`)})
+	}
+	res := scanProcess(t, s, scanT0)
+	if res.Events != 2 || res.PlansChanged != 1 || res.Superseded != 1 || res.Total() != 2 {
+		t.Fatalf("scan = %+v, want c1's auto plan changed and told, c2's event changing nothing", res)
+	}
+	scanWant(t, scanEventList(t, s), "card_unbound c1 auto#1 sms pending ", "card_unbound c1 auto#1 email pending ")
 }
 
 func scanEventCardBoundOnePlan(t *testing.T, s Store) {
