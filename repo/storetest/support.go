@@ -573,7 +573,8 @@ func supportTestResendSettled(t *testing.T, s Store) {
 func supportTestResendEvents(t *testing.T, s Store) {
 	ctx := context.Background()
 	Customer(t, s, "c1")
-	Plan(t, s, "p1", "c1", []repo.Date{supportDue, repo.NewDate(2026, 12, 4)})
+	Plan(t, s, "p1", "c1", []repo.Date{supportDue, repo.NewDate(2026, 12, 4)},
+		func(p *repo.Plan) { p.RepayMethod, p.CardLast4 = "auto_debit", "6789" }) // so the unbind changes it
 	for _, ev := range []repo.EventInput{
 		{Ref: "ad-1", Kind: kinds.AutodebitFailed, Scope: repo.ScopePlan, PlanRef: "p1", InstallmentSeq: 1},
 		{Ref: "cu-1", Kind: kinds.CardUnbound, Scope: repo.ScopePlan, PlanRef: "p1"},
