@@ -29,6 +29,9 @@ type app struct {
 	links *link.Signer
 	// now is the daemon's clock: time.Now, or a fake one in tests.
 	now func() time.Time
+	// leaseClock, when set, is the clock the dispatcher's leases run on
+	// instead of now: the wall clock while --at pins now to an instant.
+	leaseClock func() time.Time
 	// closers end what senders keeps open (idle SMTP sessions); close
 	// runs them once the dispatcher has drained.
 	closers []func() error
@@ -218,7 +221,7 @@ func (a *app) dispatcher(obs notify.Observer) (*notify.Dispatcher, error) {
 		Workers:    d.Workers, Batch: d.Batch, Lease: d.Lease.Duration, MaxAttempts: d.MaxAttempts,
 		BackoffBase: d.BackoffBase.Duration, BackoffMax: d.BackoffMax.Duration, Interval: d.Interval.Duration,
 		ShutdownGrace: d.ShutdownGrace.Duration,
-		Logger:        a.log, Observer: obs, Now: a.now,
+		Logger:        a.log, Observer: obs, Now: a.now, LeaseClock: a.leaseClock,
 		CircuitProbe: map[string]time.Duration{notify.ChannelSMS: a.cfg.SMS.CircuitProbe.Duration,
 			notify.ChannelEmail: a.cfg.Email.CircuitProbe.Duration},
 	}

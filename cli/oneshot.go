@@ -131,7 +131,10 @@ func runDispatch(ctx context.Context, args []string, out io.Writer) error {
 	}
 	defer a.close()
 	if c.at != "" { // pinned: every claim as of --at; else a fresh clock per claim
-		a.now = func() time.Time { return at }
+		// Leases stay on the wall clock: one that ran from --at (a replayed
+		// morning) would already have expired, and a serving replica would
+		// rescue and send again what this run is sending.
+		a.now, a.leaseClock = func() time.Time { return at }, time.Now
 	}
 	d, err := a.dispatcher(nil)
 	if err != nil {

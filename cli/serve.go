@@ -92,8 +92,9 @@ func (a *app) serve(ctx context.Context, listening func(addr string)) error {
 		WriteTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute}
 
 	var wg sync.WaitGroup
+	var dispatchErr error // outcomes the drain could not write: exit 1
 	wg.Go(func() { sched.Start(ctx) })
-	wg.Go(func() { d.Start(ctx) })
+	wg.Go(func() { dispatchErr = d.Start(ctx) })
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
 	a.log.Info("duebell serving", slog.String("listen", ln.Addr().String()), slog.String("schema", a.repo.Schema()),
@@ -120,6 +121,9 @@ func (a *app) serve(ctx context.Context, listening func(addr string)) error {
 	wg.Wait()
 	if err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return fmt.Errorf("http: %w", err)
+	}
+	if dispatchErr != nil {
+		return fmt.Errorf("dispatch: %w", dispatchErr)
 	}
 	return nil
 }

@@ -25,8 +25,9 @@ type Store interface {
 	FinishNotifications(ctx context.Context, owner string, now time.Time, outs []repo.Outcome) error
 	// ExtendLeases moves owner's leases to now + lease.
 	ExtendLeases(ctx context.Context, owner string, now time.Time, lease time.Duration) (int, error)
-	// RescueExpired returns expired leases to the queue, logging the lost try.
-	RescueExpired(ctx context.Context, now time.Time) (int, error)
+	// RescueExpired returns expired leases to the queue, logging the lost
+	// try, except those of owner keep (this live dispatcher's own).
+	RescueExpired(ctx context.Context, now time.Time, keep string) (int, error)
 	// NextDue is when the earliest pending notice falls due.
 	NextDue(ctx context.Context) (time.Time, bool, error)
 	// CollectionCounts reads the contact-limit counts of the customers of
@@ -133,7 +134,12 @@ type Config struct {
 	Owner string // lease owner; default host-pid-random
 	// Now is the clock, read afresh for every claim and every notice; a
 	// fixed clock pins a run to one instant (dispatch --once --at).
-	Now      func() time.Time
+	Now func() time.Time
+	// LeaseClock is the clock leases run on (their expiry, extension and
+	// the rescue of expired ones); default Now. A run pinned by Now to a
+	// past instant keeps its leases on the wall clock, or other replicas
+	// would rescue what it is still sending.
+	LeaseClock func() time.Time
 	Jitter   func() float64 // in [0,1); default math/rand
 	Logger   *slog.Logger
 	Observer Observer
@@ -154,7 +160,7 @@ type Dispatcher struct {
 	collection collectionLedger
 
 	mu         sync.Mutex
-	lastRescue time.Time // dispatcher clock at the last rescue of expired leases
+	lastRescue time.Time // lease clock at the last rescue of expired leases
 }
 
 // New fills defaults and checks the config.
@@ -182,6 +188,9 @@ func New(cfg Config) (*Dispatcher, error) {
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
+	}
+	if cfg.LeaseClock == nil {
+		cfg.LeaseClock = cfg.Now
 	}
 	if cfg.Jitter == nil {
 		cfg.Jitter = mrand.Float64
@@ -225,9 +234,12 @@ func (d *Dispatcher) RunOnce(ctx context.Context) (Counts, error) {
 }
 
 // Start dispatches until ctx ends, then drains: it returns when every
-// notice it claimed has its outcome written. Idle, it waits until the
-// earliest pending notice is due (at most Interval) or Wake is called.
-func (d *Dispatcher) Start(ctx context.Context) {
+// notice it claimed has its outcome written, or with an error saying how
+// many outcomes it gave up on (the database stayed away for a lease after
+// it was told to stop). Idle, it waits until the earliest pending notice
+// is due (at most Interval) or Wake is called.
+func (d *Dispatcher) Start(ctx context.Context) error {
 	d.loadCircuits()
-	_, _ = d.run(ctx, false)
+	_, err := d.run(ctx, false)
+	return err
 }

@@ -8,29 +8,40 @@ import (
 )
 
 // leaseKeeper extends the leases of the notices this dispatcher holds every
-// third of a lease, by the dispatcher's clock (checked whenever outcomes are
+// third of a lease, by the lease clock (checked whenever outcomes are
 // written) and by the wall clock (a ticker, for sends that hang): a live
-// worker never loses a claim, however long its batch takes.
+// worker never loses a claim, however long its batch takes. After a failed
+// extension (the database away) the ticker tries again every second, so
+// the leases are renewed as soon as the database is back, before they run
+// out and another replica's rescue takes them.
 type leaseKeeper struct {
-	d    *Dispatcher
-	mu   sync.Mutex
-	last time.Time // dispatcher clock at the last extension
+	d      *Dispatcher
+	mu     sync.Mutex
+	last   time.Time // lease clock at the last extension
+	failed bool      // the last extension failed
 }
 
 func (d *Dispatcher) newLeaseKeeper() *leaseKeeper {
-	return &leaseKeeper{d: d, last: d.cfg.Now()}
+	return &leaseKeeper{d: d, last: d.cfg.LeaseClock()}
 }
 
 // run extends leases on a wall-clock ticker until done is closed.
 func (k *leaseKeeper) run(done <-chan struct{}) {
-	t := time.NewTicker(k.d.cfg.Lease / 3)
+	t := time.NewTicker(min(k.d.cfg.Lease/3, time.Second))
 	defer t.Stop()
+	due := time.Now().Add(k.d.cfg.Lease / 3)
 	for {
 		select {
 		case <-done:
 			return
-		case <-t.C:
-			k.extendIfDue(true)
+		case now := <-t.C:
+			k.mu.Lock()
+			retry := k.failed
+			k.mu.Unlock()
+			if retry || !now.Before(due) {
+				due = now.Add(k.d.cfg.Lease / 3)
+				k.extendIfDue(true)
+			}
 		}
 	}
 }
@@ -40,13 +51,14 @@ func (k *leaseKeeper) run(done <-chan struct{}) {
 func (k *leaseKeeper) extendIfDue(force bool) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	now := k.d.cfg.Now() // read under the lock: an extension never goes back in time
+	now := k.d.cfg.LeaseClock() // read under the lock: an extension never goes back in time
 	if !force && now.Sub(k.last) < k.d.cfg.Lease/3 {
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	n, err := k.d.cfg.Store.ExtendLeases(ctx, k.d.cfg.Owner, now, k.d.cfg.Lease)
+	k.failed = err != nil
 	if err != nil {
 		k.d.cfg.Logger.Warn("extend leases failed", slog.String("error", err.Error()))
 		return

@@ -2,6 +2,7 @@ package notify
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"slices"
 	"sync"
@@ -22,7 +23,9 @@ import (
 // released untried; sends in progress get ShutdownGrace to finish, then
 // their context is cut and they are recorded as attempts of unknown outcome;
 // every outcome is written on a context that is not cancelled, retried
-// across a database outage for up to one lease.
+// across a database outage for as long as the dispatcher runs (and for one
+// lease after it was told to stop; what is still unwritten then is lost
+// and Start/RunOnce report it).
 
 // flushMax bounds one group commit of outcomes; committers write groups
 // side by side, so outcomes keep flowing while one commit waits on the disk.
@@ -75,7 +78,7 @@ func (d *Dispatcher) run(ctx context.Context, once bool) (Counts, error) {
 	}
 	var commits sync.WaitGroup
 	for range committers {
-		commits.Go(func() { d.complete(results, counts, &held, keeper) })
+		commits.Go(func() { d.complete(ctx, results, counts, &held, keeper) })
 	}
 	stopKeeper := make(chan struct{})
 	var keeping sync.WaitGroup
@@ -88,6 +91,10 @@ func (d *Dispatcher) run(ctx context.Context, once bool) (Counts, error) {
 	commits.Wait()
 	close(stopKeeper)
 	keeping.Wait()
+	if lost := counts.lost; lost > 0 && err == nil {
+		err = fmt.Errorf("%d outcomes could not be written before the database came back; those notices stay "+
+			"sending until another worker rescues them (their last try logged with an unknown outcome)", lost)
+	}
 	return counts.counts, err
 }
 
@@ -95,6 +102,7 @@ func (d *Dispatcher) run(ctx context.Context, once bool) (Counts, error) {
 type tally struct {
 	mu     sync.Mutex
 	counts Counts
+	lost   int // outcomes given up on after the dispatcher was stopped
 }
 
 func (t *tally) add(outs []repo.Outcome) {
@@ -118,8 +126,8 @@ func (d *Dispatcher) produce(ctx context.Context, once bool, jobs chan<- job, re
 	bg := context.WithoutCancel(ctx)
 	drained := false // once: the last empty claim came after every outcome was written
 	for ctx.Err() == nil {
-		now := d.cfg.Now()
-		claims, err := d.claim(bg, now)
+		now, leaseStart := d.cfg.Now(), d.cfg.LeaseClock()
+		claims, err := d.claim(bg, now, leaseStart)
 		if err != nil {
 			if once {
 				return err
@@ -142,7 +150,7 @@ func (d *Dispatcher) produce(ctx context.Context, once bool, jobs chan<- job, re
 		}
 		drained = false
 		held.Add(len(claims))
-		if d.cfg.Now().Sub(now) >= d.cfg.Lease/3 {
+		if d.cfg.LeaseClock().Sub(leaseStart) >= d.cfg.Lease/3 {
 			// The claim took a third of a lease (a database stall): its
 			// leases run from the clock it started with, and an extension
 			// that ran meanwhile could not see them yet.
@@ -164,14 +172,18 @@ func (d *Dispatcher) produce(ctx context.Context, once bool, jobs chan<- job, re
 }
 
 // claim rescues expired leases when one is due, queues fallbacks, and
-// claims the next batch as of now. It runs on a context that stopping does
-// not cancel: a claim cut off after the database committed it would leave
-// notices leased to nobody until their lease ran out.
-func (d *Dispatcher) claim(ctx context.Context, now time.Time) ([]repo.Claim, error) {
+// claims the next batch as of now, leased for Lease from lnow (the lease
+// clock). It runs on a context that stopping does not cancel: a claim cut
+// off after the database committed it would leave notices leased to nobody
+// until their lease ran out. The rescue leaves this dispatcher's own
+// notices alone: an outcome it has not written yet (the database was away
+// longer than the lease) is written when the database is back, and a
+// rescue would send it again.
+func (d *Dispatcher) claim(ctx context.Context, now, lnow time.Time) ([]repo.Claim, error) {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	if d.rescueDue(now) {
-		n, err := d.cfg.Store.RescueExpired(ctx, now)
+	if d.rescueDue(lnow) {
+		n, err := d.cfg.Store.RescueExpired(ctx, lnow, d.cfg.Owner)
 		if err != nil {
 			return nil, err
 		}
@@ -183,11 +195,14 @@ func (d *Dispatcher) claim(ctx context.Context, now time.Time) ([]repo.Claim, er
 	if err := d.queueFallbacks(ctx, now); err != nil {
 		return nil, err
 	}
-	return d.cfg.Store.ClaimNotifications(ctx, d.cfg.Owner, now, d.cfg.Lease, d.cfg.Batch, d.cfg.SMSPerCustomerPerDay)
+	// The store leases until now + lease; a run pinned to a past now
+	// (--at) lengthens it so that the lease still ends Lease after lnow.
+	lease := d.cfg.Lease + max(0, lnow.Sub(now))
+	return d.cfg.Store.ClaimNotifications(ctx, d.cfg.Owner, now, lease, d.cfg.Batch, d.cfg.SMSPerCustomerPerDay)
 }
 
 // rescueDue says whether a rescue of expired leases is due as of now: on the
-// first claim, then every quarter lease of the dispatcher's clock.
+// first claim, then every quarter lease of the lease clock.
 func (d *Dispatcher) rescueDue(now time.Time) bool {
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -251,7 +266,8 @@ func release(c *repo.Claim) repo.Outcome {
 
 // complete writes outcomes as they arrive, in groups: it takes what is
 // waiting (up to flushMax) and writes it in one transaction.
-func (d *Dispatcher) complete(results <-chan repo.Outcome, counts *tally, held *sync.WaitGroup, keeper *leaseKeeper) {
+func (d *Dispatcher) complete(ctx context.Context, results <-chan repo.Outcome, counts *tally, held *sync.WaitGroup,
+	keeper *leaseKeeper) {
 	buf := make([]repo.Outcome, 0, flushMax)
 	wait := time.NewTimer(0)
 	defer wait.Stop()
@@ -270,7 +286,11 @@ func (d *Dispatcher) complete(results <-chan repo.Outcome, counts *tally, held *
 				break gather
 			}
 		}
-		d.finish(buf)
+		if !d.finish(ctx, buf) {
+			counts.mu.Lock()
+			counts.lost += len(buf)
+			counts.mu.Unlock()
+		}
 		counts.add(buf)
 		held.Add(-len(buf))
 		keeper.extendIfDue(false)
@@ -284,22 +304,30 @@ func (d *Dispatcher) complete(results <-chan repo.Outcome, counts *tally, held *
 }
 
 // finish writes one group of outcomes, retrying with backoff while the
-// database is unreachable, for up to one lease: after that the notices are
-// rescued by another worker anyway, which logs the try as unknown.
-func (d *Dispatcher) finish(outs []repo.Outcome) {
-	giveUp := time.Now().Add(d.cfg.Lease)
+// database is unreachable: for as long as the dispatcher runs (ctx), since
+// an outcome given up on would leave its notice sending under a lease this
+// live dispatcher keeps extending, and for one lease after it was told to
+// stop. It reports whether the outcomes were written. An outcome written
+// after its lease was lost to a rescue still logs its try.
+func (d *Dispatcher) finish(ctx context.Context, outs []repo.Outcome) bool {
+	var giveUp time.Time // set once the dispatcher is stopping
 	wait := 50 * time.Millisecond
 	for {
-		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
-		err := d.cfg.Store.FinishNotifications(ctx, d.cfg.Owner, d.cfg.Now(), outs)
+		wctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+		err := d.cfg.Store.FinishNotifications(wctx, d.cfg.Owner, d.cfg.Now(), outs)
 		cancel()
 		if err == nil {
-			return
+			return true
 		}
-		if time.Now().Add(wait).After(giveUp) {
-			d.cfg.Logger.Error("outcome write failed for a whole lease; giving up, the notices will be rescued",
-				slog.Int("count", len(outs)), slog.String("error", err.Error()))
-			return
+		if ctx.Err() != nil {
+			if giveUp.IsZero() {
+				giveUp = time.Now().Add(d.cfg.Lease)
+			}
+			if time.Now().After(giveUp) {
+				d.cfg.Logger.Error("outcome write failed for a lease after shutdown began; giving up, another worker "+
+					"will rescue these notices", slog.Int("count", len(outs)), slog.String("error", err.Error()))
+				return false
+			}
 		}
 		d.cfg.Logger.Warn("outcome write failed, retrying", slog.Int("count", len(outs)),
 			slog.Duration("retry_in", wait), slog.String("error", err.Error()))

@@ -430,3 +430,119 @@ func TestIdleDispatcherSendsWhenTheWindowOpensNotAtItsNextPoll(t *testing.T) {
 		t.Fatal("the reminder did not go out within 10 s of the window opening; the dispatcher waited for its poll")
 	}
 }
+
+// outageSender, at its first send, takes the database away from the
+// dispatcher for outage: every connection of the schema is terminated as
+// soon as it appears, so every statement (the outcome write, the lease
+// extension, the next claim) fails until it is over.
+type outageSender struct {
+	admin  *sql.DB
+	schema string
+	outage time.Duration
+	once   sync.Once
+	over   chan struct{}
+	mu     sync.Mutex
+	sent   map[int64]int
+	t      *testing.T
+}
+
+func (s *outageSender) Provider() string { return "outage" }
+
+func (s *outageSender) Send(ctx context.Context, m notify.Message) (notify.Result, error) {
+	s.once.Do(func() {
+		go func() {
+			defer close(s.over)
+			for end := time.Now().Add(s.outage); time.Now().Before(end); {
+				if _, err := s.admin.Exec(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+					WHERE application_name = 'duebell/' || $1`, s.schema); err != nil {
+					s.t.Error(err)
+					return
+				}
+				time.Sleep(10 * time.Millisecond) // the outage's grain, not a rule's timing
+			}
+		}()
+	})
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.sent[m.NotificationID]++
+	return notify.Result{ProviderMsgID: "o"}, nil
+}
+
+// A database outage three leases long while outcomes are being written:
+// the dispatcher keeps retrying the write until the database is back
+// (an outcome given up on would leave its notice sending under a lease the
+// live process keeps extending, then be sent again after a restart), never
+// rescues its own notices meanwhile, and sends each notice once.
+func TestDatabaseOutageLongerThanTheLeaseLosesNoOutcome(t *testing.T) {
+	t.Parallel()
+	r, schema := repotest.NewWithURL(t)
+	admin, err := sql.Open("postgres", repotest.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { admin.Close() })
+	at := sh(11, 21, 10, 0)
+	sender := &outageSender{admin: admin, schema: schema, outage: 3 * time.Second, over: make(chan struct{}),
+		sent: map[int64]int{}, t: t}
+	var logs syncbuf.Buffer
+	b := setup(t, func(c *notify.Config) {
+		c.Store, c.Senders["sms"] = r, sender
+		c.Workers, c.Batch, c.Lease = 1, 10, time.Second
+		// Rules as of 10:00 on the 21st; leases on the wall clock, which
+		// the outage spans.
+		c.Now, c.LeaseClock = func() time.Time { return at }, time.Now
+		c.Logger = slog.New(slog.NewTextHandler(&logs, nil))
+	})
+	seedSMS(t, r, 3)
+	stop := startDispatcher(t, b.cfg)
+	<-sender.over
+	for deadline := time.Now().Add(30 * time.Second); statusCounts(t, r)["sent"] < 3 && time.Now().Before(deadline); {
+		time.Sleep(50 * time.Millisecond) // waiting for the outcome to land, not timing a rule
+	}
+	stop()
+	if got := statusCounts(t, r); got["sent"] != 3 {
+		t.Errorf("statuses %v after the outage, want all 3 sent", got)
+	}
+	sender.mu.Lock()
+	for id, n := range sender.sent {
+		if n != 1 {
+			t.Errorf("notice %d sent %d times", id, n)
+		}
+	}
+	sender.mu.Unlock()
+	attemptsAgree(t, r)
+	if out := logs.String(); !strings.Contains(out, "outcome write failed, retrying") ||
+		strings.Contains(out, "giving up") || strings.Contains(out, "expired leases rescued") {
+		t.Errorf("want the write retried until it landed, nothing given up or rescued:\n%s", out)
+	}
+}
+
+// A run pinned to a past instant (dispatch --once --at, replaying a missed
+// morning) leases on the wall clock: a serving replica's rescue finds
+// nothing of it to take while it sends.
+func TestPinnedRunLeasesOnTheWallClock(t *testing.T) {
+	t.Parallel()
+	at := sh(11, 21, 10, 0) // days before the wall clock
+	sender := newHeldSender()
+	b := setup(t, func(c *notify.Config) {
+		c.Senders["sms"], c.Workers = sender, 1
+		c.Now, c.LeaseClock = func() time.Time { return at }, time.Now
+	})
+	seedSMS(t, b.r, 2)
+	done := make(chan notify.Counts)
+	go func() { done <- b.dispatch(t, at) }()
+	<-sender.started
+	n, err := b.r.RescueExpired(context.Background(), time.Now(), "serving-replica")
+	close(sender.release)
+	if c := <-done; c["sent"] != 2 {
+		t.Errorf("counts %v, want 2 sent", c)
+	}
+	if err != nil || n != 0 {
+		t.Errorf("a replica's rescue took %d notices (%v) from the pinned run", n, err)
+	}
+	for id, times := range sender.deliveries() {
+		if times != 1 {
+			t.Errorf("notice %d sent %d times", id, times)
+		}
+	}
+}

@@ -39,7 +39,7 @@ type Claim struct {
 }
 
 // rescueSQL returns notices whose lease ran out as of $1 (a crashed or cut
-// off worker's) to the queue, and logs the try that worker had started as an
+// off worker's; not those of owner $2, the live rescuer's own) to the queue, and logs the try that worker had started as an
 // attempt with the outcome 'unknown': it may have reached the provider, so
 // support staff can see that a duplicate may go out, and a notice's attempts
 // always match its attempt rows. The notices keep their next_attempt_at, so
@@ -48,7 +48,7 @@ const rescueSQL = `
 WITH rescued AS (
 	UPDATE notifications SET status = 'pending', lease_owner = NULL, lease_expires_at = NULL, updated_at = $1,
 		status_reason = 'lease expired: outcome of the last try unknown'
-	WHERE status = 'sending' AND lease_expires_at < $1
+	WHERE status = 'sending' AND lease_expires_at < $1 AND lease_owner <> $2
 	RETURNING id, attempts, channel, provider
 )
 INSERT INTO delivery_attempts (notification_id, n, channel, provider, started_at, finished_at, outcome, error)
@@ -58,9 +58,11 @@ FROM rescued r JOIN LATERAL (
 	SELECT x.updated_at AS claimed_at FROM notifications x WHERE x.id = r.id) n ON true`
 
 // RescueExpired returns notices whose lease expired before now to the queue,
-// logging each lost try; it reports how many it rescued.
-func (r *Repo) RescueExpired(ctx context.Context, now time.Time) (int, error) {
-	res, err := r.db.ExecContext(ctx, rescueSQL, now)
+// except those owner keep holds (a live dispatcher's own: its outcomes are
+// still to be written), logging each lost try; it reports how many it
+// rescued.
+func (r *Repo) RescueExpired(ctx context.Context, now time.Time, keep string) (int, error) {
+	res, err := r.db.ExecContext(ctx, rescueSQL, now, keep)
 	if err != nil {
 		return 0, fmt.Errorf("rescue expired leases: %w", err)
 	}

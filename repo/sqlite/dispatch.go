@@ -16,25 +16,25 @@ import (
 // a write transaction owns the whole file.
 
 // RescueExpired returns notices whose lease expired before now to the queue,
-// logging each lost try as an attempt with the outcome unknown, started when
-// the notice was claimed (its updated_at until the rescue); it reports how
-// many it rescued. The notices keep their next_attempt_at, so they are
-// claimed first.
-func (s *Store) RescueExpired(ctx context.Context, now time.Time) (int, error) {
+// except those owner keep holds (a live dispatcher's own), logging each lost
+// try as an attempt with the outcome unknown, started when the notice was
+// claimed (its updated_at until the rescue); it reports how many it
+// rescued. The notices keep their next_attempt_at, so they are claimed first.
+func (s *Store) RescueExpired(ctx context.Context, now time.Time, keep string) (int, error) {
 	var n int64
 	err := s.withTx(ctx, func(tx *sqlx.Tx) error {
 		if _, err := tx.ExecContext(ctx, `
 			INSERT INTO delivery_attempts (notification_id, n, channel, provider, started_at, finished_at, outcome, error)
 			SELECT id, attempts, channel, provider, updated_at, $1, 'unknown',
 				'lease expired: the worker stopped before recording the outcome; the message may have gone out'
-			FROM notifications WHERE status = 'sending' AND lease_expires_at < $1
-			ORDER BY id`, now); err != nil {
+			FROM notifications WHERE status = 'sending' AND lease_expires_at < $1 AND lease_owner <> $2
+			ORDER BY id`, now, keep); err != nil {
 			return err
 		}
 		res, err := tx.ExecContext(ctx, `
 			UPDATE notifications SET status = 'pending', lease_owner = NULL, lease_expires_at = NULL, updated_at = $1,
 				status_reason = 'lease expired: outcome of the last try unknown'
-			WHERE status = 'sending' AND lease_expires_at < $1`, now)
+			WHERE status = 'sending' AND lease_expires_at < $1 AND lease_owner <> $2`, now, keep)
 		if err != nil {
 			return err
 		}
