@@ -140,9 +140,9 @@ type Config struct {
 	// past instant keeps its leases on the wall clock, or other replicas
 	// would rescue what it is still sending.
 	LeaseClock func() time.Time
-	Jitter   func() float64 // in [0,1); default math/rand
-	Logger   *slog.Logger
-	Observer Observer
+	Jitter     func() float64 // in [0,1); default math/rand
+	Logger     *slog.Logger
+	Observer   Observer
 	// Sleep waits d or until ctx ends (rate limits); default a timer.
 	Sleep func(ctx context.Context, d time.Duration) error
 }
