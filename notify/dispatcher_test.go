@@ -245,6 +245,7 @@ func TestRechecksBeforeSending(t *testing.T) {
 			if n := b.notice(t, "sms"); n.Status != "suppressed" || n.StatusReason != tc.reason {
 				t.Errorf("status %s reason %q, want suppressed %q", n.Status, n.StatusReason, tc.reason)
 			}
+			attemptsAgree(t, b.r) // not tried: no attempt counted
 		})
 	}
 }

@@ -80,7 +80,9 @@ func (d *Dispatcher) handle(ctx, sendCtx context.Context, c *repo.Claim, gate *c
 		}
 		return held
 	}
-	started := now
+	// The try's times, its sent_at and its backoff run from when it was
+	// made: the rate limit may have held it since handle began.
+	started := d.cfg.Now()
 	t0 := time.Now()
 	res, err := sender.Send(sendCtx, msg)
 	finished := started.Add(time.Since(t0))
@@ -117,7 +119,7 @@ func (d *Dispatcher) handle(ctx, sendCtx context.Context, c *repo.Claim, gate *c
 			out.Status, out.Reason = repo.StatusFailed, "gave up: attempts exhausted"
 		} else {
 			out.Status, out.Reason = repo.StatusPending, "retrying after transient error"
-			out.NextAttemptAt = now.Add(d.backoff(c.Attempts))
+			out.NextAttemptAt = d.cfg.Now().Add(d.backoff(c.Attempts)) // from the try's end, not its pickup
 		}
 		d.log(c, slog.LevelWarn, "send failed, transient", slog.String("provider", att.Provider),
 			slog.String("code", att.Code), slog.String("error", err.Error()), slog.String("next", out.Status))

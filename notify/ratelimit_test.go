@@ -112,6 +112,18 @@ func TestRateLimitSpacesSends(t *testing.T) {
 	if !slices.EqualFunc(sender.at, want, time.Time.Equal) {
 		t.Fatalf("sends at %v, want one a second from %v", sender.at, at)
 	}
+	// The attempt log and sent_at say when each try was made, after its
+	// wait for the rate limit, not when the worker picked the notice up.
+	var sent []repo.Notification
+	if err := b.r.DB().Select(&sent, `SELECT * FROM notifications ORDER BY sent_at`); err != nil {
+		t.Fatal(err)
+	}
+	for i, n := range sent {
+		if as := b.attempts(t, n.ID); len(as) != 1 || !as[0].StartedAt.Equal(want[i]) || n.SentAt == nil ||
+			n.SentAt.Before(want[i]) || n.SentAt.After(want[i].Add(time.Second)) {
+			t.Errorf("notice %d: attempts %+v sent_at %v, want started at %v", n.ID, as, n.SentAt, want[i])
+		}
+	}
 }
 
 func TestRateLimitDefersWhatCannotGoSoon(t *testing.T) {

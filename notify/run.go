@@ -251,6 +251,9 @@ func (d *Dispatcher) work(ctx, sendCtx context.Context, j job, keeper *leaseKeep
 	keeper.extendIfDue(false)
 	start := time.Now()
 	out := d.handle(ctx, sendCtx, j.claim, j.gate)
+	if out.Attempt == nil {
+		out.Deferred = true // not tried: the claim's attempt is given back (see repo.Outcome)
+	}
 	if d.cfg.Observer != nil {
 		d.cfg.Observer.Finished(j.claim.Kind, j.claim.Channel, out.Status, time.Since(start))
 	}

@@ -450,6 +450,7 @@ func (s *outageSender) Provider() string { return "outage" }
 
 func (s *outageSender) Send(ctx context.Context, m notify.Message) (notify.Result, error) {
 	s.once.Do(func() {
+		begun := make(chan struct{})
 		go func() {
 			defer close(s.over)
 			for end := time.Now().Add(s.outage); time.Now().Before(end); {
@@ -458,9 +459,15 @@ func (s *outageSender) Send(ctx context.Context, m notify.Message) (notify.Resul
 					s.t.Error(err)
 					return
 				}
+				select {
+				case <-begun:
+				default:
+					close(begun) // the dispatcher's connections are gone: the outcome write meets the outage
+				}
 				time.Sleep(10 * time.Millisecond) // the outage's grain, not a rule's timing
 			}
 		}()
+		<-begun
 	})
 	s.mu.Lock()
 	defer s.mu.Unlock()

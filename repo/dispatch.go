@@ -166,7 +166,9 @@ type Outcome struct {
 	// NextAttemptAt is when a pending notice may be claimed again.
 	NextAttemptAt time.Time
 	// Deferred gives back the claim's attempt: the notice was not tried
-	// (outside the send window), so it does not count against max attempts.
+	// (deferred to its send window, released at shutdown, suppressed or
+	// skipped at send time), so it does not count against max attempts and
+	// attempts keeps matching the attempt rows.
 	Deferred bool
 	// Rendered content and where it went; empty when not rendered.
 	Template, Recipient, Subject, Body, BodyHTML, Link string
