@@ -95,7 +95,15 @@ func upsertInstallments(ctx context.Context, tx *sqlx.Tx, planID int64, in []Ins
 		}
 	}
 	// The plan row is locked by the upsert above, so no other writer adds
-	// installments between this check and the insert.
+	// installments between this check and the insert. Its installments are
+	// locked too before anything reads what they hold: a payment recorded
+	// meanwhile (RecordPayment locks its installment) has then committed and
+	// is read below, or waits for this push; a paid read before it committed
+	// would be written back over it.
+	if _, err := tx.ExecContext(ctx, `SELECT 1 FROM installments WHERE plan_id = $1 ORDER BY seq FOR UPDATE`,
+		planID); err != nil {
+		return fmt.Errorf("lock installments: %w", err)
+	}
 	var missing []int64
 	if err := tx.SelectContext(ctx, &missing, `
 		SELECT seq FROM installments WHERE plan_id = $1 AND NOT (seq = ANY($2)) ORDER BY seq`,

@@ -28,6 +28,7 @@ func init() {
 		t.Run("RecordPaymentRefusals", func(t *testing.T) { t.Parallel(); ingestPaymentRefusals(t, open(t)) })
 		t.Run("ReversalReopensAndIsAudited", func(t *testing.T) { t.Parallel(); ingestReversal(t, open(t)) })
 		t.Run("StalePushAgainstRecordedPayments", func(t *testing.T) { t.Parallel(); ingestStalePush(t, open(t)) })
+		t.Run("PushRacingAPayment", func(t *testing.T) { t.Parallel(); ingestPushRacingPayment(t, open(t)) })
 		t.Run("LinkTarget", func(t *testing.T) { t.Parallel(); ingestLinkTarget(t, open(t)) })
 		t.Run("ConsoleSessions", func(t *testing.T) { t.Parallel(); ingestConsoleSessions(t, open(t)) })
 		t.Run("Audit", func(t *testing.T) { t.Parallel(); ingestAuditLog(t, open(t)) })

@@ -382,3 +382,40 @@ func ingestOnePlanPush() repo.Plan {
 	}
 	return p
 }
+
+// Plan pushes that leave paid out, racing a payment on the same bill, never
+// undo the payment: the bill ends paid, whatever the interleaving.
+func ingestPushRacingPayment(t *testing.T, s Store) {
+	ctx := context.Background()
+	Customer(t, s, "c1")
+	const plans = 12
+	push := func(ref string) {
+		Plan(t, s, ref, "c1", ingestDues[:1], func(p *repo.Plan) { p.Installments[0].KeepPaid = true })
+	}
+	for i := range plans {
+		push(fmt.Sprintf("p%d", i))
+	}
+	var wg sync.WaitGroup
+	for i := range plans {
+		ref := fmt.Sprintf("p%d", i)
+		wg.Go(func() {
+			if _, err := s.RecordPayment(ctx, repo.PaymentInput{PlanRef: ref, Seq: 1, Amount: 50000, Ref: "pay",
+				PaidAt: Now, Now: Now}); err != nil {
+				t.Error(err)
+			}
+		})
+		for range 4 {
+			wg.Go(func() { push(ref) })
+		}
+	}
+	wg.Wait()
+	for i := range plans {
+		p, err := s.GetPlan(ctx, fmt.Sprintf("p%d", i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if it := p.Installments[0]; it.Paid != 50000 || it.Status != repo.InstallmentPaid {
+			t.Errorf("plan %s after the race: paid %d status %s, want the payment kept", p.Ref, it.Paid, it.Status)
+		}
+	}
+}
