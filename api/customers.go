@@ -36,17 +36,13 @@ func (s *server) putCustomer(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	existing, err := s.cfg.Repo.GetCustomer(r.Context(), ref)
+	_, err = s.cfg.Repo.GetCustomer(r.Context(), ref) // for 201 or 200 only
 	found := err == nil
 	if err != nil && !errors.Is(err, repo.ErrNotFound) {
 		return err
 	}
-	if b.SMSOptOut == nil {
-		c.SMSOptOut = found && existing.SMSOptOut
-	}
-	if b.EmailOptOut == nil {
-		c.EmailOptOut = found && existing.EmailOptOut
-	}
+	// A flag left out keeps the stored one, decided in the upsert itself.
+	c.KeepSMSOptOut, c.KeepEmailOptOut = b.SMSOptOut == nil, b.EmailOptOut == nil
 	out, err := s.cfg.Repo.UpsertCustomer(r.Context(), c, s.cfg.Now())
 	if err != nil {
 		return err

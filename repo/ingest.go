@@ -17,16 +17,9 @@ import (
 // set once; updated_at is now on every write.
 func (r *Repo) UpsertCustomer(ctx context.Context, c Customer, now time.Time) (Customer, error) {
 	var out Customer
-	err := r.db.GetContext(ctx, &out, `
-		INSERT INTO customers (ref, name, phone, email, locale, timezone, sms_opt_out, email_opt_out, created_at, updated_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9)
-		ON CONFLICT (ref) DO UPDATE SET
-			name = EXCLUDED.name, phone = EXCLUDED.phone, email = EXCLUDED.email,
-			locale = EXCLUDED.locale, timezone = EXCLUDED.timezone,
-			sms_opt_out = EXCLUDED.sms_opt_out OR customers.sms_opt_out_reason <> '', email_opt_out = EXCLUDED.email_opt_out,
-			updated_at = EXCLUDED.updated_at
-		RETURNING *`,
-		c.Ref, c.Name, c.Phone, c.Email, c.Locale, c.Timezone, c.SMSOptOut, c.EmailOptOut, now)
+	err := r.db.GetContext(ctx, &out, CustomerUpsertSQL,
+		c.Ref, c.Name, c.Phone, c.Email, c.Locale, c.Timezone, c.SMSOptOut, c.EmailOptOut, now, c.KeepSMSOptOut,
+		c.KeepEmailOptOut)
 	if err != nil {
 		return Customer{}, fmt.Errorf("upsert customer: %w", err)
 	}

@@ -106,6 +106,25 @@ func AuditListLimit(limit int) int {
 	return min(limit, 1000)
 }
 
+// CustomerUpsertSQL is how both stores write a pushed customer: $1 ref, $2
+// name, $3 phone, $4 email, $5 locale, $6 timezone, $7/$8 the SMS and email
+// opt-outs, $9 now, and $10/$11 true when the push left the SMS or email
+// opt-out out, which keeps the stored flag. The keeping happens in the
+// statement, on the row it locks: a push read-then-written would undo an
+// opt-out that committed in between. An opt-out the provider reported
+// (sms_opt_out_reason) stays whatever the push says.
+const CustomerUpsertSQL = `
+INSERT INTO customers (ref, name, phone, email, locale, timezone, sms_opt_out, email_opt_out, created_at, updated_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7 AND NOT $10, $8 AND NOT $11, $9, $9)
+ON CONFLICT (ref) DO UPDATE SET
+	name = excluded.name, phone = excluded.phone, email = excluded.email,
+	locale = excluded.locale, timezone = excluded.timezone,
+	sms_opt_out = CASE WHEN $10 THEN customers.sms_opt_out
+		ELSE excluded.sms_opt_out OR customers.sms_opt_out_reason <> '' END,
+	email_opt_out = CASE WHEN $11 THEN customers.email_opt_out ELSE excluded.email_opt_out END,
+	updated_at = excluded.updated_at
+RETURNING *`
+
 // PlanUpsertSQL is how both stores, from a push or an import line, write a
 // plan whose ref exists: its fields are replaced, but only when it belongs
 // to the same customer; a plan of another customer is left untouched and

@@ -18,6 +18,10 @@ type Customer struct {
 	SMSOptOutReason string    `db:"sms_opt_out_reason" json:"sms_opt_out_reason,omitempty"`
 	CreatedAt       time.Time `db:"created_at" json:"created_at"`
 	UpdatedAt       time.Time `db:"updated_at" json:"updated_at"`
+	// KeepSMSOptOut and KeepEmailOptOut, on a push, leave the stored flag
+	// as it is (false for a new customer): the push did not say.
+	KeepSMSOptOut   bool `db:"-" json:"-"`
+	KeepEmailOptOut bool `db:"-" json:"-"`
 }
 
 // Plan is one installment purchase.

@@ -19,16 +19,9 @@ import (
 func (s *Store) UpsertCustomer(ctx context.Context, c repo.Customer, now time.Time) (repo.Customer, error) {
 	var out repo.Customer
 	err := s.withTx(ctx, func(tx *sqlx.Tx) error {
-		return tx.GetContext(ctx, &out, `
-			INSERT INTO customers (ref, name, phone, email, locale, timezone, sms_opt_out, email_opt_out, created_at, updated_at)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9)
-			ON CONFLICT (ref) DO UPDATE SET
-				name = excluded.name, phone = excluded.phone, email = excluded.email,
-				locale = excluded.locale, timezone = excluded.timezone,
-				sms_opt_out = excluded.sms_opt_out OR customers.sms_opt_out_reason <> '', email_opt_out = excluded.email_opt_out,
-				updated_at = excluded.updated_at
-			RETURNING *`,
-			c.Ref, c.Name, c.Phone, c.Email, c.Locale, c.Timezone, c.SMSOptOut, c.EmailOptOut, now)
+		return tx.GetContext(ctx, &out, repo.CustomerUpsertSQL,
+			c.Ref, c.Name, c.Phone, c.Email, c.Locale, c.Timezone, c.SMSOptOut, c.EmailOptOut, now, c.KeepSMSOptOut,
+			c.KeepEmailOptOut)
 	})
 	if err != nil {
 		return repo.Customer{}, fmt.Errorf("upsert customer: %w", err)

@@ -17,6 +17,7 @@ func init() {
 	register("Ingest", func(t *testing.T, open Opener) {
 		t.Run("UpsertCustomerIdempotent", func(t *testing.T) { t.Parallel(); ingestUpsertCustomerIdempotent(t, open(t)) })
 		t.Run("UpsertCustomerKeepsProviderOptOut", func(t *testing.T) { t.Parallel(); ingestKeepsProviderOptOut(t, open(t)) })
+		t.Run("UpsertCustomerKeepsUnsaidOptOuts", func(t *testing.T) { t.Parallel(); ingestKeepsUnsaidOptOuts(t, open(t)) })
 		t.Run("UpsertPlanIdempotent", func(t *testing.T) { t.Parallel(); ingestUpsertPlanIdempotent(t, open(t)) })
 		t.Run("UpsertPlanInstallmentStates", func(t *testing.T) { t.Parallel(); ingestUpsertPlanInstallmentStates(t, open(t)) })
 		t.Run("UpsertPlanRefusals", func(t *testing.T) { t.Parallel(); ingestUpsertPlanRefusals(t, open(t)) })
@@ -269,5 +270,27 @@ func ingestUpsertPlanRefusals(t *testing.T, s Store) {
 	}
 	if _, err := s.GetPlan(ctx, "p2"); !errors.Is(err, repo.ErrNotFound) {
 		t.Errorf("plan of an unknown customer: GetPlan error = %v, want ErrNotFound", err)
+	}
+}
+
+// A push that leaves an opt-out out keeps the stored flag, decided in the
+// upsert on the locked row (an opt-out that committed between a read and a
+// write would be undone); a new customer starts opted in.
+func ingestKeepsUnsaidOptOuts(t *testing.T, s Store) {
+	ctx := context.Background()
+	c := repo.Customer{Ref: "c1", Name: "张三", Phone: "+8613812345678", Email: "c1@example.net", Locale: "zh-CN",
+		Timezone: "Asia/Shanghai", SMSOptOut: true, EmailOptOut: true, KeepSMSOptOut: true, KeepEmailOptOut: true}
+	got, err := s.UpsertCustomer(ctx, c, Now)
+	if err != nil || got.SMSOptOut || got.EmailOptOut {
+		t.Fatalf("new customer %+v (%v), want opted in: the push said nothing", got, err)
+	}
+	c.KeepSMSOptOut, c.KeepEmailOptOut = false, false
+	if _, err := s.UpsertCustomer(ctx, c, Now.Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	c.SMSOptOut, c.EmailOptOut, c.KeepSMSOptOut, c.KeepEmailOptOut, c.Name = false, false, true, true, "张三丰"
+	got, err = s.UpsertCustomer(ctx, c, Now.Add(2*time.Minute))
+	if err != nil || !got.SMSOptOut || !got.EmailOptOut || got.Name != "张三丰" {
+		t.Errorf("after a push without the flags: %+v (%v), want both opt-outs kept and the name changed", got, err)
 	}
 }
