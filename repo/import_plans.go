@@ -124,8 +124,9 @@ func (t *importTx) writePlans(ctx context.Context, w *planWrites, now time.Time)
 		return nil
 	}
 	var ids []struct {
-		ID  int64  `db:"id"`
-		Ref string `db:"ref"`
+		ID       int64  `db:"id"`
+		Ref      string `db:"ref"`
+		Inserted bool   `db:"inserted"`
 	}
 	if err := t.tx.SelectContext(ctx, &ids, `
 		INSERT INTO plans (ref, customer_id, merchant, title, currency, total, periods, status, repay_method, card_last4, created_at, updated_at)
@@ -133,7 +134,7 @@ func (t *importTx) writePlans(ctx context.Context, w *planWrites, now time.Time)
 		FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::bigint[], $7::int[], $8::text[], $9::text[], $10::text[])
 			AS x (ref, customer_id, merchant, title, currency, total, periods, status, repay_method, card_last4)
 		`+PlanUpsertSQL+`
-		RETURNING id, ref`,
+		RETURNING id, ref, xmax = 0 AS inserted`,
 		pq.Array(w.refs), pq.Array(w.customers), pq.Array(w.merchants), pq.Array(w.titles), pq.Array(w.currencies),
 		pq.Array(w.totals), pq.Array(w.periods), pq.Array(w.statuses), pq.Array(w.methods), pq.Array(w.last4s), now); err != nil {
 		return fmt.Errorf("import plans: write plans: %w", err)
@@ -145,8 +146,19 @@ func (t *importTx) writePlans(ctx context.Context, w *planWrites, now time.Time)
 		return fmt.Errorf("import plans: %d of %d plans changed customer while importing: %w", len(w.refs)-len(ids), len(w.refs), ErrConflict)
 	}
 	planID := make(map[string]int64, len(ids))
+	inserted := make(map[string]bool, len(ids))
 	for _, x := range ids {
-		planID[x.Ref] = x.ID
+		planID[x.Ref], inserted[x.Ref] = x.ID, x.Inserted
+	}
+	for _, p := range w.plans {
+		if p.ID == 0 && !inserted[p.Ref] {
+			// Another writer (a concurrent import or push) created the plan
+			// since loadPlans found none: this chunk's view of it is stale.
+			// Refused like the case above; running the import again applies
+			// the line to the plan as stored.
+			return fmt.Errorf("import plans: plan %q was created by another writer while importing; import again: %w",
+				p.Ref, ErrConflict)
+		}
 	}
 	// Installments of new plans are plain inserts; only plans that were
 	// stored take the upsert's conflict path.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -22,6 +23,7 @@ func init() {
 		t.Run("OptOutsKeptWhenLeftOut", func(t *testing.T) { t.Parallel(); importOptOutsKeptWhenLeftOut(t, open(t)) })
 		t.Run("ProviderOptOutSurvivesImport", func(t *testing.T) { t.Parallel(); importProviderOptOutSurvives(t, open(t)) })
 		t.Run("PlanRefusals", func(t *testing.T) { t.Parallel(); importPlanRefusals(t, open(t)) })
+		t.Run("ConcurrentImportsOfANewPlan", func(t *testing.T) { t.Parallel(); importConcurrentNewPlan(t, open(t)) })
 		t.Run("StalePlanKeepsRecordedPayment", func(t *testing.T) { t.Parallel(); importStalePlanKeepsRecordedPayment(t, open(t)) })
 		t.Run("Payments", func(t *testing.T) { t.Parallel(); importPayments(t, open(t)) })
 		t.Run("PaymentReceivedNotices", func(t *testing.T) { t.Parallel(); importPaymentReceivedNotices(t, open(t)) })
@@ -611,5 +613,36 @@ func importCustomersOfEarlierBatches(t *testing.T, s Store) {
 		if p, err := s.GetPlan(ctx, ref); err != nil || p.CustomerRef != cust {
 			t.Errorf("plan %s = %+v, %v", ref, p, err)
 		}
+	}
+}
+
+// Imports racing to create the same plan: each applies it or is refused as
+// a conflict (import again), none fails otherwise, and the plan ends with
+// its installments once.
+func importConcurrentNewPlan(t *testing.T, s Store) {
+	ctx := context.Background()
+	Customer(t, s, "c1")
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() {
+			tx, err := s.BeginImport(ctx, nil)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			defer func() { _ = tx.Rollback() }()
+			_, err = tx.Apply(ctx, repo.ImportBatch{Plans: []repo.ImportPlan{importPlanLine(1, "p1", "c1")}}, Now)
+			if err == nil {
+				err = tx.Commit()
+			}
+			if err != nil && !errors.Is(err, repo.ErrConflict) {
+				t.Errorf("a racing import failed with %v, want success or a conflict", err)
+			}
+		})
+	}
+	wg.Wait()
+	p, err := s.GetPlan(ctx, "p1")
+	if err != nil || len(p.Installments) != 3 {
+		t.Fatalf("plan %+v (%v), want it with its 3 installments", p, err)
 	}
 }
