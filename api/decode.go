@@ -53,7 +53,7 @@ func (s *server) decodeJSON(data []byte, dst any) error {
 // NUL), naming the field. The record validators (customerFrom, planFrom,
 // eventFrom) call it too, for records that did not come through decodeJSON.
 func checkStrings(v any) error {
-	if err := input.Walk(v); err != nil {
+	if err := input.WalkDecoded(v); err != nil {
 		var fe *input.FieldError
 		if errors.As(err, &fe) {
 			return invalid(fe.Field, "%s", fe.Err)

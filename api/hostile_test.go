@@ -47,6 +47,8 @@ func TestHostileInputIsRefused(t *testing.T) {
 			`{"filter":{"status":"failed","since":"2025-03-01T00:00:00Z","until":"2025-03-02T00:00:00Z"},"reason":"a\u0000"}`, 422, "reason"},
 		{"raw 0xFF in a body", "PUT", "/api/v1/customers/c9", ingestToken, "{\"name\":\"\xff\",\"phone\":\"13812345678\"}", 400, "UTF-8"},
 		{"NUL in a customer name", "PUT", "/api/v1/customers/c9", ingestToken, `{"name":"a\u0000","phone":"13812345678"}`, 422, "name"},
+		{"unpaired surrogate in a customer name", "PUT", "/api/v1/customers/c9", ingestToken, `{"name":"a\ud800","phone":"13812345678"}`, 422, "name"},
+		{"unpaired surrogate in an event payload", "POST", "/api/v1/channel-events", ingestToken, event(`,"payload":{"card_last4":"\udc00"}`), 422, "payload.card_last4"},
 		{"NUL in a plan title", "PUT", "/api/v1/plans/p9", ingestToken, `{"customer_ref":"c1","title":"\u0000","total":0,"periods":1,"installments":[{"seq":1,"due_date":"2025-04-15","amount":0}]}`, 422, "title"},
 		{"NUL in an event payload", "POST", "/api/v1/channel-events", ingestToken, event(`,"payload":{"card_last4":"\u0000"}`), 422, "payload.card_last4"},
 		{"NUL in an event payload key", "POST", "/api/v1/channel-events", ingestToken, event(`,"payload":{"\u0000":1}`), 422, "payload"},

@@ -168,6 +168,25 @@ func TestImportAtomicAppliesNothingWhenALineIsRefused(t *testing.T) {
 	}
 }
 
+// A line whose strings are not valid UTF-8 (a raw byte, an unpaired
+// surrogate escape) is refused naming the field, never stored with U+FFFD.
+func TestImportRefusesInvalidUTF8(t *testing.T) {
+	t.Parallel()
+	b := setup(t, nil)
+	before := b.snapshot(t)
+	body := ndjson(`{"type":"customer","ref":"c1","name":"ok","email":"a`+"\xff"+`@example.com"}`,
+		`{"type":"customer","ref":"c2","name":"a\ud800","phone":"+8613812345678"}`)
+	res := b.importReq(t, "?atomic=true", body)
+	got := lineErrors(t, res)
+	if res.status != http.StatusUnprocessableEntity || len(got) != 2 || !strings.Contains(got[0].Message, "email") ||
+		!strings.Contains(got[1].Message, "name") {
+		t.Errorf("status %d errors %+v, want both lines refused naming email and name", res.status, got)
+	}
+	if after := b.snapshot(t); !reflect.DeepEqual(before, after) {
+		t.Errorf("refused lines wrote rows: %v", after)
+	}
+}
+
 func TestImportDryRunWritesNothing(t *testing.T) {
 	t.Parallel()
 	b := setup(t, nil)

@@ -55,26 +55,48 @@ func Values(v url.Values) error {
 // and their keys, pointers, and the strings inside a json.RawMessage),
 // naming the first bad one by its JSON path.
 func Walk(v any) error {
-	return walk(reflect.ValueOf(v), "")
+	return walker{}.walk(reflect.ValueOf(v), "")
+}
+
+// WalkDecoded is Walk for a record encoding/json decoded from a request: no
+// string may hold U+FFFD either, which the decoder writes in place of an
+// invalid byte or an unpaired surrogate escape ("\ud800"). Such input is
+// refused, not stored with the replacement.
+func WalkDecoded(v any) error {
+	return walker{decoded: true}.walk(reflect.ValueOf(v), "")
+}
+
+type walker struct{ decoded bool }
+
+var errReplaced = errors.New("is not valid UTF-8 (an invalid byte or an unpaired surrogate escape)")
+
+func (w walker) text(s string) error {
+	if err := Text(s); err != nil {
+		return err
+	}
+	if w.decoded && strings.ContainsRune(s, utf8.RuneError) {
+		return errReplaced
+	}
+	return nil
 }
 
 var rawType = reflect.TypeFor[json.RawMessage]()
 
-func walk(v reflect.Value, path string) error {
+func (w walker) walk(v reflect.Value, path string) error {
 	if !v.IsValid() {
 		return nil
 	}
 	if v.Type() == rawType {
-		return walkRaw(v.Bytes(), path)
+		return w.walkRaw(v.Bytes(), path)
 	}
 	switch v.Kind() {
 	case reflect.String:
-		if err := Text(v.String()); err != nil {
+		if err := w.text(v.String()); err != nil {
 			return &FieldError{Field: strings.TrimPrefix(path, "."), Err: err}
 		}
 	case reflect.Pointer, reflect.Interface:
 		if !v.IsNil() {
-			return walk(v.Elem(), path)
+			return w.walk(v.Elem(), path)
 		}
 	case reflect.Struct:
 		t := v.Type()
@@ -90,13 +112,13 @@ func walk(v reflect.Value, path string) error {
 			if name == "-" {
 				continue
 			}
-			if err := walk(v.Field(i), path+"."+name); err != nil {
+			if err := w.walk(v.Field(i), path+"."+name); err != nil {
 				return err
 			}
 		}
 	case reflect.Slice, reflect.Array:
 		for i := range v.Len() {
-			if err := walk(v.Index(i), fmt.Sprintf("%s[%d]", path, i)); err != nil {
+			if err := w.walk(v.Index(i), fmt.Sprintf("%s[%d]", path, i)); err != nil {
 				return err
 			}
 		}
@@ -104,10 +126,10 @@ func walk(v reflect.Value, path string) error {
 		it := v.MapRange()
 		for it.Next() {
 			k := fmt.Sprint(it.Key().Interface())
-			if err := Text(k); err != nil {
+			if err := w.text(k); err != nil {
 				return &FieldError{Field: strings.TrimPrefix(path, ".") + " key", Err: err}
 			}
-			if err := walk(it.Value(), path+"."+k); err != nil {
+			if err := w.walk(it.Value(), path+"."+k); err != nil {
 				return err
 			}
 		}
@@ -117,7 +139,7 @@ func walk(v reflect.Value, path string) error {
 
 // walkRaw checks a raw JSON value: valid UTF-8, and no NUL in any string or
 // key once its escapes are read (PostgreSQL's jsonb refuses \u0000).
-func walkRaw(raw []byte, path string) error {
+func (w walker) walkRaw(raw []byte, path string) error {
 	if len(raw) == 0 {
 		return nil
 	}
@@ -128,5 +150,5 @@ func walkRaw(raw []byte, path string) error {
 	if err := json.Unmarshal(raw, &v); err != nil {
 		return nil // not JSON: the field's own check says so
 	}
-	return walk(reflect.ValueOf(v), path)
+	return w.walk(reflect.ValueOf(v), path)
 }
