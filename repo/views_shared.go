@@ -2,6 +2,7 @@ package repo
 
 import (
 	"strings"
+	"unicode/utf8"
 
 	"duebell/phone"
 )
@@ -19,10 +20,11 @@ type CustomerQuery struct {
 
 // ParseCustomerQuery reads q as a name (or part of it), a phone number in
 // any form (138 1234 5678, +86 138…, 0086…), an email address, a customer
-// ref or a plan ref. ok is false when q is blank: nothing is searched.
+// ref or a plan ref. ok is false when q is blank, or longer than anything
+// stored can be (maxCustomerQuery): nothing is searched.
 func ParseCustomerQuery(q string) (cq CustomerQuery, ok bool) {
 	q = strings.TrimSpace(q)
-	if q == "" {
+	if q == "" || utf8.RuneCountInString(q) > maxCustomerQuery {
 		return CustomerQuery{}, false
 	}
 	cq.Text = q
@@ -42,6 +44,11 @@ func ParseCustomerQuery(q string) (cq CustomerQuery, ok bool) {
 	}
 	return cq, true
 }
+
+// maxCustomerQuery is the longest search that can match: an email is at
+// most 254 characters, a name 200, a ref 128. A longer one finds nothing
+// without asking the store (SQLite refuses a LIKE pattern past 50,000 bytes).
+const maxCustomerQuery = 254
 
 var likeEscaper = strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
 

@@ -136,7 +136,7 @@ func viewsTestFindCustomers(t *testing.T, s Store) {
 		{"13900001111", []string{"c2"}}, {"C1@EXAMPLE.NET", []string{"c1"}}, {" c1 ", []string{"c1"}},
 		{"p2", []string{"c2"}}, {"p2b", []string{"c2"}}, {"张", []string{"c1", "c2"}}, {"张三", []string{"c1", "c2"}},
 		{"nobody", []string{}}, {"%", []string{}}, {"", []string{}}, {"   ", []string{}},
-		{"13700000000", []string{}}, {"c3@example.net", []string{}},
+		{"13700000000", []string{}}, {"c3@example.net", []string{}}, {strings.Repeat("张", 60000), []string{}},
 	} {
 		hits, err := s.FindCustomers(ctx, tt.q)
 		if err != nil {
