@@ -61,6 +61,7 @@ func TestHostileInputIsRefused(t *testing.T) {
 		{"payment of 2^63-1", "POST", pay, ingestToken, `{"amount":9223372036854775807}`, 422, "amount"},
 		{"payment of 2^62", "POST", pay, ingestToken, `{"amount":4611686018427387904}`, 422, "amount"},
 		{"payment past int64", "POST", pay, ingestToken, `{"amount":9223372036854775808}`, 422, "amount"},
+		{"reversal of -2^63", "POST", pay, ingestToken, `{"amount":-9223372036854775808,"reason":"x"}`, 422, "must not exceed"},
 		{"payment seq out of int range", "POST", "/api/v1/plans/p1/installments/99999999999/payments", ingestToken, `{"amount":1}`, 422, "seq"},
 		{"paid_at in year 0", "POST", pay, ingestToken, `{"amount":100,"paid_at":"0000-01-01T00:00:00Z"}`, 422, "paid_at"},
 		{"paid_at in 1970", "POST", pay, ingestToken, `{"amount":100,"paid_at":"1970-01-01T00:00:00Z"}`, 422, "paid_at: before 2000"},

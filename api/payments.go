@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"strings"
 
+	"duebell/internal/input"
 	"duebell/repo"
 )
 
@@ -41,7 +42,11 @@ func (s *server) paymentFrom(ref string, seq int, b paymentBody) (repo.PaymentIn
 	if err := checkText("reason", b.Reason, 500); err != nil {
 		return in, err
 	}
-	if err := checkAmount("amount", max(b.Amount, -b.Amount)); err != nil { // a reversal is bounded alike
+	mag := b.Amount
+	if mag < 0 { // a reversal is bounded alike; clamped first, as -MinInt64 overflows
+		mag = -max(mag, -input.MaxAmount-1)
+	}
+	if err := checkAmount("amount", mag); err != nil {
 		return in, err
 	}
 	if b.Ref != "" {
