@@ -35,6 +35,7 @@ func TestHostileInputIsRefused(t *testing.T) {
 		{"surrogate in plan_ref filter", "GET", "/api/v1/notifications?plan_ref=%ED%A0%80", viewerToken, "", 400, "plan_ref"},
 		{"0xFF in customer_ref filter", "GET", "/api/v1/notifications?customer_ref=%FF", viewerToken, "", 400, "customer_ref"},
 		{"NUL in kind filter", "GET", "/api/v1/notifications?kind=a%00b", viewerToken, "", 400, "kind"},
+		{"unknown kind filter", "GET", "/api/v1/notifications?kind=nope", viewerToken, "", 422, "kind: want one of"},
 		{"NUL in a parameter name", "GET", "/api/v1/notifications?%00=1", viewerToken, "", 400, "name"},
 		{"cursor out of int range", "GET", "/api/v1/notifications?cursor=%2B86138123456789", viewerToken, "", 422, "cursor"},
 		{"huge cursor", "GET", "/api/v1/notifications?cursor=86138123456789", viewerToken, "", 200, ""},

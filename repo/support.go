@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"duebell/internal/input"
+	"duebell/kinds"
 	"duebell/phone"
 )
 
@@ -84,10 +85,19 @@ func (f *NoticeFilter) Normalize() error {
 		return invalidf("channel: want sms or email")
 	case f.Status != "" && !validStatuses[f.Status]:
 		return invalidf("status: want one of pending, sending, sent, delivered, undelivered, suppressed, failed, skipped")
+	case f.Kind != "" && !knownKind(f.Kind):
+		return invalidf("kind: want one of %s", strings.Join(kinds.Names(), ", "))
 	case !f.Since.IsZero() && !f.Until.IsZero() && !f.Since.Before(f.Until):
 		return invalidf("since: must be before until")
 	}
 	return nil
+}
+
+// knownKind reports whether kind is in the registry (a search for another
+// finds nothing and is a typo worth saying so).
+func knownKind(kind string) bool {
+	_, ok := kinds.Of(kind)
+	return ok
 }
 
 // NoticeSummary is one row of a delivery-log search.
