@@ -66,6 +66,9 @@ var requiredHint = map[string]string{
 
 var classRE = regexp.MustCompile(`^[a-z0-9_]{1,64}$`)
 
+// bareHost is a host name as phones linkify it in running text.
+var bareHost = regexp.MustCompile(`(?i)\b(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}\b`)
+
 // postEvent records a payment-channel event: 201 when new, 200 with the
 // stored event when ref was already recorded with the same body, 409 when
 // with another. The scan turns it into notices and side effects later.
@@ -220,6 +223,14 @@ func (s *server) checkPayload(kind string, raw []byte) (eventPayload, error) {
 		}
 		if link.CheckURLs(*p.AppName, s.cfg.AllowedDomains) != nil {
 			return p, invalid("payload.app_name", "must not contain a link off the official domains; put the entry in url")
+		}
+		// A phone links a bare host ("evil.com") too, without a scheme or a
+		// path, so in the name of the app a borrower is sent to, a host may
+		// only be an official one.
+		for _, h := range bareHost.FindAllString(*p.AppName, -1) {
+			if link.CheckURLs("https://"+h+"/", s.cfg.AllowedDomains) != nil {
+				return p, invalid("payload.app_name", "must not name a host off the official domains (%q); put the entry in url", h)
+			}
 		}
 	}
 	if p.URL != nil {

@@ -124,6 +124,7 @@ func TestPostEventRefusesBadInput(t *testing.T) {
 		{"seq float", ingestToken, ev(`"kind":"autodebit_failed","scope":"plan","plan_ref":"p1","payload":{"seq":1.5}`), 422, "invalid", "payload.seq"},
 		{"reason free text", ingestToken, ev(`"kind":"autodebit_failed","scope":"plan","plan_ref":"p1","payload":{"reason":"call 123"}`), 422, "invalid", "payload.reason"},
 		{"moved without app", ingestToken, ev(`"kind":"repayment_entry_moved","scope":"all","payload":{"url":"https://pay.example.com/"}`), 422, "invalid", "payload.app_name: is required"},
+		{"moved to a bare foreign host", ingestToken, ev(`"kind":"repayment_entry_moved","scope":"all","payload":{"app_name":"evil.com","url":"https://pay.example.com/"}`), 422, "invalid", "evil.com"},
 		{"moved to foreign url", ingestToken, ev(`"kind":"repayment_entry_moved","scope":"all","payload":{"app_name":"Pay","url":"https://example.com.evil.io/pay"}`), 422, "invalid", "not on the official domains"},
 		{"moved to look-alike", ingestToken, ev(`"kind":"repayment_entry_moved","scope":"all","payload":{"app_name":"Pay","url":"https://example.com@evil.io/pay"}`), 422, "invalid", "payload.url"},
 		{"moved to plain http", ingestToken, ev(`"kind":"repayment_entry_moved","scope":"all","payload":{"app_name":"Pay","url":"http://pay.example.com/"}`), 422, "invalid", "https"},
