@@ -46,7 +46,60 @@ func (s *server) decodeJSON(data []byte, dst any) error {
 	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
 		return &apiError{http.StatusBadRequest, codeBadJSON, "request body must hold a single JSON object"}
 	}
+	if err := checkDuplicateKeys(data); err != nil {
+		return s.decodeError(err)
+	}
 	return checkStrings(dst)
+}
+
+// duplicateKeyError names a key an object of a record holds twice, which
+// encoding/json would silently read as the last one ({"amount":1,
+// "amount":100000}): ambiguous input, refused.
+type duplicateKeyError struct{ path string }
+
+func (e *duplicateKeyError) Error() string { return fmt.Sprintf("key %q appears twice", e.path) }
+
+// checkDuplicateKeys walks data, well-formed JSON, for a key that appears
+// twice in one object.
+func checkDuplicateKeys(data []byte) error {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	var walk func(path string) error
+	walk = func(path string) error {
+		tok, err := dec.Token()
+		if err != nil {
+			return err
+		}
+		switch tok {
+		case json.Delim('{'):
+			seen := map[string]bool{}
+			for dec.More() {
+				kt, err := dec.Token()
+				if err != nil {
+					return err
+				}
+				k, _ := kt.(string)
+				p := strings.TrimPrefix(path+"."+k, ".")
+				if seen[k] {
+					return &duplicateKeyError{p}
+				}
+				seen[k] = true
+				if err := walk(p); err != nil {
+					return err
+				}
+			}
+		case json.Delim('['):
+			for i := 0; dec.More(); i++ {
+				if err := walk(fmt.Sprintf("%s[%d]", path, i)); err != nil {
+					return err
+				}
+			}
+		default:
+			return nil
+		}
+		_, err = dec.Token() // the closing delimiter
+		return err
+	}
+	return walk("")
 }
 
 // checkStrings checks every string of a decoded record (valid UTF-8, no
@@ -84,6 +137,8 @@ func (s *server) decodeError(err error) *apiError {
 			return &apiError{http.StatusBadRequest, codeBadJSON, "request body must be a JSON object"}
 		}
 		return invalid(typ.Field, "%s", wantType(typ.Field, typ.Type))
+	case errors.As(err, new(*duplicateKeyError)):
+		return &apiError{http.StatusBadRequest, codeBadJSON, err.Error()}
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
 		return &apiError{http.StatusBadRequest, codeUnknownField, strings.TrimPrefix(err.Error(), "json: ")}
 	}

@@ -387,7 +387,7 @@ func TestImportPaymentAndEventConflicts(t *testing.T) {
 		{"invalid", "ref: is required in an import"},
 		{"not_found", `plan "p1" installment 9 not found`},
 		{"not_found", `plan "p1" installment 7 not found`},
-		{"invalid", "type: must appear once"},
+		{"bad_json", `key "type" appears twice`},
 	}
 	got := lineErrors(t, res)
 	if len(got) != len(want) {
