@@ -195,13 +195,16 @@ func (st ImportPlanState) decide(ip ImportPlan, now time.Time) (Plan, ImportOutc
 	insts := make([]Installment, len(p.Installments))
 	for i, it := range p.Installments {
 		old, had := stored[it.Seq]
+		if had {
+			if err := CheckPushedInstallment(it, old); err != nil {
+				return p, "", err
+			}
+		}
 		switch {
 		case it.KeepPaid && had:
 			it.Paid = old.Paid
 		case it.KeepPaid:
 			it.Paid = 0
-		case had && it.Paid < old.Recorded:
-			return p, "", PaidBelowRecorded(it.Seq, it.Paid, old.Recorded)
 		}
 		if it.Status == InstallmentPending && it.Paid >= it.Amount {
 			it.Status = InstallmentPaid

@@ -106,23 +106,8 @@ func upsertInstallments(ctx context.Context, tx *sqlx.Tx, planID int64, in []Ins
 	if len(missing) > 0 {
 		return fmt.Errorf("installment %d is missing from the plan; installments cannot be removed, mark them waived: %w", missing[0], ErrConflict)
 	}
-	// Payments recorded through the payments endpoint win over a stale
-	// push: a push may not set paid below their sum.
-	var below []struct {
-		Seq      int   `db:"seq"`
-		Paid     int64 `db:"paid"`
-		Recorded int64 `db:"recorded"`
-	}
-	if err := tx.SelectContext(ctx, &below, `
-		SELECT i.seq, i.paid, rec.sum AS recorded
-		FROM unnest($2::int[], $3::bigint[]) AS i (seq, paid)
-		JOIN installments cur ON cur.plan_id = $1 AND cur.seq = i.seq
-		CROSS JOIN LATERAL (SELECT coalesce(sum(amount), 0) AS sum FROM payments WHERE installment_id = cur.id) rec
-		WHERE i.paid < rec.sum ORDER BY i.seq LIMIT 1`, planID, pq.Array(seqs), pq.Array(paids)); err != nil {
-		return fmt.Errorf("check recorded payments: %w", err)
-	}
-	if len(below) > 0 {
-		return PaidBelowRecorded(below[0].Seq, below[0].Paid, below[0].Recorded)
+	if err := CheckPushedInstallments(ctx, tx, planID, in); err != nil {
+		return err
 	}
 	_, err := tx.ExecContext(ctx, `
 		INSERT INTO installments (plan_id, seq, due_date, amount, paid, status, paid_at)
@@ -141,6 +126,28 @@ func upsertInstallments(ctx context.Context, tx *sqlx.Tx, planID int64, in []Ins
 		pq.Array(statuses), pq.Array(paidAts), now)
 	if err != nil {
 		return fmt.Errorf("upsert installments: %w", err)
+	}
+	return nil
+}
+
+// CheckPushedInstallments applies CheckPushedInstallment to each pushed
+// installment that is stored (payments recorded through the payments
+// endpoint win over a stale push), in both stores' plan push.
+func CheckPushedInstallments(ctx context.Context, q sqlx.QueryerContext, planID int64, in []Installment) error {
+	var stored []ImportStoredInstallment
+	if err := sqlx.SelectContext(ctx, q, &stored, StoredInstallmentsSQL, planID); err != nil {
+		return fmt.Errorf("check recorded payments: %w", err)
+	}
+	bySeq := make(map[int]ImportStoredInstallment, len(stored))
+	for _, s := range stored {
+		bySeq[s.Seq] = s
+	}
+	for _, it := range in {
+		if old, ok := bySeq[it.Seq]; ok {
+			if err := CheckPushedInstallment(it, old); err != nil {
+				return err
+			}
+		}
 	}
 	return nil
 }

@@ -65,6 +65,37 @@ func ReversalAudit(in PaymentInput, reopened bool) (action, target string, detai
 		"amount": in.Amount, "reason": in.Reason, "ref": in.Ref, "reopened": reopened}
 }
 
+// StoredInstallmentsSQL reads plan $1's installments with the sum of the
+// payments recorded for each (ImportStoredInstallment), in both stores.
+const StoredInstallmentsSQL = `
+SELECT i.*, (SELECT coalesce(sum(y.amount), 0) FROM payments y WHERE y.installment_id = i.id) AS recorded
+FROM installments i WHERE i.plan_id = $1 ORDER BY i.seq`
+
+// CheckPushedInstallment keeps the rules a plan push (single or imported)
+// must follow against the installment as stored (old, with the payments
+// recorded for it): its paid may not go below the recorded payments; its
+// amount may not go below what is paid (the payments endpoint refuses that
+// overpayment too: record a reversal first); and the amount of a bill the
+// recorded payments settled may not be raised, so that a stale re-push of
+// an older version of the plan never reopens a paid bill and reminds it.
+func CheckPushedInstallment(it Installment, old ImportStoredInstallment) error {
+	paid := it.Paid
+	if it.KeepPaid {
+		paid = old.Paid
+	}
+	switch {
+	case !it.KeepPaid && it.Paid < old.Recorded:
+		return PaidBelowRecorded(it.Seq, it.Paid, old.Recorded)
+	case it.Amount < paid:
+		return fmt.Errorf("installment %d: amount %d is below the %d already paid; record a reversal first: %w",
+			it.Seq, it.Amount, paid, ErrConflict)
+	case old.Status == InstallmentPaid && old.Recorded > 0 && old.Recorded >= old.Amount && it.Amount > old.Amount:
+		return fmt.Errorf("installment %d was settled by recorded payments; its amount cannot be raised from %d to %d "+
+			"(record a reversal first to reopen it): %w", it.Seq, old.Amount, it.Amount, ErrConflict)
+	}
+	return nil
+}
+
 // PaidBelowRecorded is the conflict of a plan push (single or imported)
 // whose paid is below what the payments endpoint recorded.
 func PaidBelowRecorded(seq int, paid, recorded int64) error {

@@ -111,24 +111,8 @@ func ingestUpsertInstallments(ctx context.Context, tx *sqlx.Tx, planID int64, in
 	if len(missing) > 0 {
 		return fmt.Errorf("installment %d is missing from the plan; installments cannot be removed, mark them waived: %w", missing[0], repo.ErrConflict)
 	}
-	// Payments recorded through the payments endpoint win over a stale
-	// push: a push may not set paid below their sum.
-	var below []struct {
-		Seq      int   `db:"seq"`
-		Paid     int64 `db:"paid"`
-		Recorded int64 `db:"recorded"`
-	}
-	if err := tx.SelectContext(ctx, &below, `
-		SELECT seq, paid, recorded FROM (
-			SELECT cur.seq, j.value ->> 'paid' AS paid,
-				(SELECT coalesce(sum(amount), 0) FROM payments WHERE installment_id = cur.id) AS recorded
-			FROM json_each($2) j
-			JOIN installments cur ON cur.plan_id = $1 AND cur.seq = j.value ->> 'seq')
-		WHERE paid < recorded ORDER BY seq LIMIT 1`, planID, pushed); err != nil {
-		return fmt.Errorf("check recorded payments: %w", err)
-	}
-	if len(below) > 0 {
-		return repo.PaidBelowRecorded(below[0].Seq, below[0].Paid, below[0].Recorded)
+	if err := repo.CheckPushedInstallments(ctx, tx, planID, in); err != nil {
+		return err
 	}
 	// WHERE true: an upsert's SELECT needs a WHERE before ON CONFLICT.
 	if _, err := tx.ExecContext(ctx, `

@@ -371,6 +371,33 @@ func ingestStalePush(t *testing.T, s Store) {
 	if err != nil || p.Title != stale.Title || p.Installments[0].Status != repo.InstallmentPaid || p.Installments[1].Paid != 20000 {
 		t.Errorf("push at or above recorded = %+v, %v", p, err)
 	}
+	// Amounts against what is paid: a settled bill's amount is not raised
+	// (a stale version of the plan would reopen it), no bill's amount goes
+	// below its paid, and an unpaid bill is re-priced freely.
+	for _, tc := range []struct {
+		name    string
+		amounts [2]int64
+		want    string
+	}{
+		{"raising a settled bill", [2]int64{60000, 50000}, "installment 1 was settled by recorded payments"},
+		{"lowering below paid", [2]int64{50000, 15000}, "installment 2: amount 15000 is below the 20000 already paid"},
+		{"re-pricing an unpaid bill", [2]int64{50000, 55000}, ""},
+	} {
+		push := ingestOnePlanPush()
+		for i := range push.Installments {
+			push.Installments[i].Amount, push.Installments[i].KeepPaid = tc.amounts[i], true
+		}
+		_, err := s.UpsertPlan(ctx, push, Now.Add(2*time.Hour))
+		switch {
+		case tc.want == "" && err != nil:
+			t.Errorf("%s: %v", tc.name, err)
+		case tc.want != "" && (!errors.Is(err, repo.ErrConflict) || !strings.Contains(err.Error(), tc.want)):
+			t.Errorf("%s: %v, want a conflict saying %q", tc.name, err, tc.want)
+		}
+	}
+	if it := ingestInstallment(t, s, 1); it.Status != repo.InstallmentPaid || it.Amount != 50000 {
+		t.Errorf("installment 1 after the pushes: %+v, want still paid at 500.00", it)
+	}
 }
 
 func ingestOnePlanPush() repo.Plan {
