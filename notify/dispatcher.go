@@ -35,6 +35,9 @@ type Store interface {
 	CollectionCounts(ctx context.Context, owner string, now, since time.Time, kinds []string) (map[int64]repo.CollectionCount, error)
 	// DigestItems lists the bills of the digest notice leader leads.
 	DigestItems(ctx context.Context, leader int64) ([]repo.DigestItem, error)
+	// ReloadClaim reads a claimed notice with its customer, plan and
+	// installment as they are now.
+	ReloadClaim(ctx context.Context, id int64) (repo.Claim, error)
 }
 
 // Renderer renders a notice's templates.

@@ -588,3 +588,53 @@ func TestDeferralKeepsTheLastError(t *testing.T) {
 			n.Status, n.NextAttemptAt.In(shanghaiLoc), n.LastError)
 	}
 }
+
+// payingSender, at its first send, moves the lease clock past freshFor and
+// pays the other notice's bill: what a slow provider or a rate limit lets
+// happen between a claim and a send.
+type payingSender struct {
+	scriptedSender
+	once  sync.Once
+	clock *fakeClock
+	pay   func()
+}
+
+func (s *payingSender) Send(ctx context.Context, m notify.Message) (notify.Result, error) {
+	s.once.Do(func() {
+		s.clock.Sleep(ctx, 3*time.Second)
+		s.pay()
+	})
+	return s.scriptedSender.Send(ctx, m)
+}
+
+// A notice that waited long since its claim is re-checked against the data
+// as it is now: a bill paid meanwhile gets no reminder.
+func TestNoticeWaitingSinceItsClaimIsRecheckedBeforeSending(t *testing.T) {
+	t.Parallel()
+	at := sh(11, 21, 10, 0)
+	lease := &fakeClock{t: time.Now(), advance: true}
+	sender := &payingSender{clock: lease}
+	b := setup(t, func(c *notify.Config) {
+		c.Senders["sms"], c.Workers = sender, 1
+		c.Now, c.LeaseClock = func() time.Time { return at }, lease.Now
+	})
+	seedSMS(t, b.r, 2)
+	sender.pay = func() {
+		if _, err := b.r.RecordPayment(context.Background(), repo.PaymentInput{PlanRef: "pcb", Seq: 1, Amount: 50000,
+			PaidAt: at, Now: at}); err != nil {
+			t.Error(err)
+		}
+	}
+	if c := b.dispatch(t, at); c["sent"] != 1 || c["suppressed"] != 1 {
+		t.Fatalf("counts %v, want the first sent and the paid one suppressed", c)
+	}
+	if msgs := sender.messages(); len(msgs) != 1 {
+		t.Errorf("sent %d, want 1", len(msgs))
+	}
+	var reason string
+	if err := b.r.DB().Get(&reason, `SELECT status_reason FROM notifications n JOIN plans p ON p.id = n.plan_id
+		WHERE p.ref = 'pcb'`); err != nil || reason != "installment paid" {
+		t.Errorf("paid bill's notice: %q (%v), want suppressed: installment paid", reason, err)
+	}
+	attemptsAgree(t, b.r)
+}

@@ -19,7 +19,8 @@ import (
 // window, or render and send it. ctx ends when the dispatcher stops (waits
 // for a rate-limit token give up then); the send itself runs on sendCtx,
 // which ends only when the shutdown grace is over.
-func (d *Dispatcher) handle(ctx, sendCtx context.Context, c *repo.Claim, gate *capGate) repo.Outcome {
+func (d *Dispatcher) handle(ctx, sendCtx context.Context, j job) repo.Outcome {
+	c, gate := j.claim, j.gate
 	now := d.cfg.Now()
 	out := repo.Outcome{ID: c.ID}
 	if c.Attempts > d.cfg.MaxAttempts {
@@ -80,6 +81,14 @@ func (d *Dispatcher) handle(ctx, sendCtx context.Context, c *repo.Claim, gate *c
 		}
 		return held
 	}
+	if reason := d.recheckAfterWait(ctx, j, now); reason != "" {
+		if probe {
+			d.probeEnded(sender.Provider())
+		}
+		out.Status, out.Reason = repo.StatusSuppressed, reason
+		d.log(c, slog.LevelInfo, "notice suppressed", slog.String("reason", reason))
+		return out
+	}
 	// The try's times, its sent_at and its backoff run from when it was
 	// made: the rate limit may have held it since handle began.
 	started := d.cfg.Now()
@@ -125,6 +134,33 @@ func (d *Dispatcher) handle(ctx, sendCtx context.Context, c *repo.Claim, gate *c
 			slog.String("code", att.Code), slog.String("error", err.Error()), slog.String("next", out.Status))
 	}
 	return out
+}
+
+// freshFor is how long a claim's data is trusted: a notice that waited
+// longer between its claim and its send (behind a rate limit, a slow
+// provider, a long batch) is re-checked against the data as it is now, so a
+// bill paid or a channel opted out meanwhile gets no message.
+const freshFor = 2 * time.Second
+
+// recheckAfterWait re-reads j's notice when it waited freshFor or more on
+// the lease clock since its claim, and says why it may no longer go out.
+// A notice that cannot be re-read goes out as checked at its claim.
+func (d *Dispatcher) recheckAfterWait(ctx context.Context, j job, now time.Time) string {
+	if d.cfg.LeaseClock().Sub(j.claimed) < freshFor {
+		return ""
+	}
+	qctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	fresh, err := d.cfg.Store.ReloadClaim(qctx, j.claim.ID)
+	if err != nil {
+		d.log(j.claim, slog.LevelWarn, "re-check before sending failed; sending as checked at the claim",
+			slog.String("error", err.Error()))
+		return ""
+	}
+	if _, ok := digestLeader(j.claim); ok {
+		return "" // a digest's bills were read afresh by recheck; its own may be settled while others are not
+	}
+	return suppressReason(&fresh, now)
 }
 
 // ConfirmWithin is how long after a payment its confirmation may still go

@@ -113,10 +113,12 @@ func (t *tally) add(outs []repo.Outcome) {
 	}
 }
 
-// job is one claimed notice and the cap bookkeeping of its claim.
+// job is one claimed notice, the cap bookkeeping of its claim, and when it
+// was claimed on the lease clock.
 type job struct {
-	claim *repo.Claim
-	gate  *capGate
+	claim   *repo.Claim
+	gate    *capGate
+	claimed time.Time
 }
 
 // produce claims batches until ctx ends (or, with once, until the queue is
@@ -159,7 +161,7 @@ func (d *Dispatcher) produce(ctx context.Context, once bool, jobs chan<- job, re
 		gate := newCapGate()
 		for i := range claims {
 			select {
-			case jobs <- job{claim: &claims[i], gate: gate}:
+			case jobs <- job{claim: &claims[i], gate: gate, claimed: leaseStart}:
 			case <-ctx.Done():
 				for k := i; k < len(claims); k++ {
 					results <- release(&claims[k])
@@ -250,7 +252,7 @@ func (d *Dispatcher) work(ctx, sendCtx context.Context, j job, keeper *leaseKeep
 	}
 	keeper.extendIfDue(false)
 	start := time.Now()
-	out := d.handle(ctx, sendCtx, j.claim, j.gate)
+	out := d.handle(ctx, sendCtx, j)
 	if out.Attempt == nil {
 		out.Deferred = true // not tried: the claim's attempt is given back (see repo.Outcome)
 	}

@@ -158,6 +158,25 @@ func (r *Repo) ClaimNotifications(ctx context.Context, owner string, now time.Ti
 	return out, nil
 }
 
+// reloadClaimSQL reads one claimed notice as ClaimNotifications returned
+// it, with its customer, plan, installment and event as they are now (not
+// the cap's counts, nor what is outstanding).
+const reloadClaimSQL = `
+SELECT claimed.*, ` + ClaimColumns + `, 0 AS outstanding, 0 AS sms_sent, NULL AS sms_oldest, 0 AS sms_in_flight
+FROM notifications claimed
+` + claimJoinsSQL + `
+WHERE claimed.id = $1`
+
+// ReloadClaim reads claim id afresh: the dispatcher re-checks a notice
+// that waited long since its claim against the data as it is now.
+func (r *Repo) ReloadClaim(ctx context.Context, id int64) (Claim, error) {
+	var c Claim
+	if err := r.db.GetContext(ctx, &c, reloadClaimSQL, id); err != nil {
+		return Claim{}, NotFound(err, fmt.Sprintf("notice %d", id))
+	}
+	return c, nil
+}
+
 // Outcome is how the dispatcher leaves one claimed notice.
 type Outcome struct {
 	ID     int64

@@ -86,6 +86,17 @@ type dispatchClaimRow struct {
 	SMSOldestMicros sql.NullInt64 `db:"sms_oldest_us"`
 }
 
+// ReloadClaim reads claim id afresh (see repo.Repo.ReloadClaim), with the
+// claim's own read.
+func (s *Store) ReloadClaim(ctx context.Context, id int64) (repo.Claim, error) {
+	var row dispatchClaimRow
+	if err := s.db.GetContext(ctx, &row, fmt.Sprintf(dispatchClaimSQL, dispatchNoCapSQL), fmt.Sprintf("[%d]", id),
+		dispatchOutstandingKinds); err != nil {
+		return repo.Claim{}, repo.NotFound(err, fmt.Sprintf("notice %d", id))
+	}
+	return row.Claim, nil
+}
+
 // ClaimNotifications leases up to limit sendable notices as of now, oldest
 // first. With smsCap > 0 each SMS claim carries the customer's SMS counts
 // the cap needs. Two statements: the lease, then one read of what it leased.

@@ -109,6 +109,7 @@ func init() {
 		t.Run("ExtendLeasesKeepsALiveWorkersNotices", func(t *testing.T) { dispatchTestExtend(t, open(t)) })
 		t.Run("SMSCapCounts", func(t *testing.T) { dispatchTestSMSCap(t, open(t)) })
 		t.Run("ConfirmationCarriesTheSettlingPayment", func(t *testing.T) { dispatchTestPaymentAmount(t, open(t)) })
+		t.Run("ReloadClaimReadsTheDataAsItIsNow", func(t *testing.T) { dispatchTestReload(t, open(t)) })
 		t.Run("QueueDepthAndNextDue", func(t *testing.T) { dispatchTestGauges(t, open(t)) })
 		t.Run("UnknownNotice", func(t *testing.T) { dispatchTestUnknown(t, open(t)) })
 		t.Run("OldestDue", func(t *testing.T) { dispatchTestOldestDue(t, open(t)) })
@@ -783,5 +784,28 @@ func dispatchTestPaymentAmount(t *testing.T, s Store) {
 	if len(claims) != 1 || claims[0].Kind != kinds.PaymentReceived || claims[0].PaymentAmount != 30000 ||
 		claims[0].Installment.Paid != 50000 {
 		t.Fatalf("claims %+v, want the confirmation of a 300.00 payment on a bill paid 500.00", claims)
+	}
+}
+
+// A claim read again shows its bill and customer as they are now.
+func dispatchTestReload(t *testing.T, s Store) {
+	ctx := context.Background()
+	dispatchBills(t, s, "c1", 1)
+	dispatchQueue(t, s, dispatchScanAt, dispatchStage("sms"))
+	claims := dispatchClaim(t, s, "w1", dispatchSendAt, 10, 0)
+	if len(claims) != 1 || claims[0].Installment.Status != repo.InstallmentPending {
+		t.Fatalf("claims %+v", claims)
+	}
+	if _, err := s.RecordPayment(ctx, repo.PaymentInput{PlanRef: "p-c1", Seq: 1, Amount: 50000, PaidAt: dispatchSendAt,
+		Now: dispatchSendAt}); err != nil {
+		t.Fatal(err)
+	}
+	c, err := s.ReloadClaim(ctx, claims[0].ID)
+	if err != nil || c.ID != claims[0].ID || c.Installment.Status != repo.InstallmentPaid || c.Customer.Ref != "c1" ||
+		c.Plan.Ref != "p-c1" || c.Status != repo.StatusSending {
+		t.Errorf("reloaded %+v (%v), want the claim with its bill paid", c, err)
+	}
+	if _, err := s.ReloadClaim(ctx, 1<<40); !errors.Is(err, repo.ErrNotFound) {
+		t.Errorf("unknown notice: %v, want not found", err)
 	}
 }
