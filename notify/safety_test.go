@@ -313,17 +313,59 @@ func TestStaggeredReplicasWithALongRunSendNothingTwice(t *testing.T) {
 	attemptsAgree(t, b.r)
 }
 
+// sendCount records what a sender took, by notice, for the outage tests.
+type sendCount struct {
+	mu   sync.Mutex
+	sent map[int64]int
+}
+
+func (c *sendCount) record(id int64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.sent == nil {
+		c.sent = map[int64]int{}
+	}
+	c.sent[id]++
+}
+
+// onceEach checks that want notices were sent, each once.
+func (c *sendCount) onceEach(t *testing.T, want int) {
+	t.Helper()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.sent) != want {
+		t.Errorf("%d notices sent, want %d", len(c.sent), want)
+	}
+	for id, n := range c.sent {
+		if n != 1 {
+			t.Errorf("notice %d sent %d times", id, n)
+		}
+	}
+}
+
+// outageStore is a test schema's store, its name, and a connection from
+// outside with which a test takes the database away from the dispatcher.
+func outageStore(t *testing.T) (*repo.Repo, string, *sql.DB) {
+	t.Helper()
+	r, schema := repotest.NewWithURL(t)
+	admin, err := sql.Open("postgres", repotest.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { admin.Close() })
+	return r, schema, admin
+}
+
 // cuttingSender, at its first send, makes the outcome write that follows
 // meet a database that drops it, the way a PostgreSQL restart does: it
 // locks the attempt log from outside, waits until the dispatcher's write is
 // queued on that lock, terminates that backend, and lets go.
 type cuttingSender struct {
+	sendCount
 	admin  *sql.DB
 	schema string
 	once   sync.Once
 	done   chan struct{} // closed when the cut is over
-	mu     sync.Mutex
-	sent   map[int64]int
 	cut    int
 	t      *testing.T
 }
@@ -354,22 +396,15 @@ func (s *cuttingSender) Send(ctx context.Context, m notify.Message) (notify.Resu
 			}
 		}()
 	})
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.sent[m.NotificationID]++
+	s.record(m.NotificationID)
 	return notify.Result{ProviderMsgID: "c"}, nil
 }
 
 func TestDatabaseBlipDelaysTheOutcomeWriteAndLosesNothing(t *testing.T) {
 	t.Parallel()
-	r, schema := repotest.NewWithURL(t)
-	admin, err := sql.Open("postgres", repotest.URL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { admin.Close() })
+	r, schema, admin := outageStore(t)
 	at := sh(11, 21, 10, 0)
-	sender := &cuttingSender{admin: admin, schema: schema, sent: map[int64]int{}, t: t, done: make(chan struct{})}
+	sender := &cuttingSender{admin: admin, schema: schema, t: t, done: make(chan struct{})}
 	var logs syncbuf.Buffer
 	b := setup(t, func(c *notify.Config) {
 		c.Store = r
@@ -394,11 +429,7 @@ func TestDatabaseBlipDelaysTheOutcomeWriteAndLosesNothing(t *testing.T) {
 	if got := statusCounts(t, r); got["sent"] != 3 {
 		t.Errorf("statuses %v, want all 3 sent despite the blip", got)
 	}
-	for id, n := range sender.sent {
-		if n != 1 {
-			t.Errorf("notice %d sent %d times", id, n)
-		}
-	}
+	sender.onceEach(t, 3)
 	attemptsAgree(t, r)
 	if !strings.Contains(logs.String(), "outcome write failed, retrying") {
 		t.Errorf("the failed write was not logged:\n%s", logs.String())
@@ -436,13 +467,12 @@ func TestIdleDispatcherSendsWhenTheWindowOpensNotAtItsNextPoll(t *testing.T) {
 // soon as it appears, so every statement (the outcome write, the lease
 // extension, the next claim) fails until it is over.
 type outageSender struct {
+	sendCount
 	admin  *sql.DB
 	schema string
 	outage time.Duration
 	once   sync.Once
 	over   chan struct{}
-	mu     sync.Mutex
-	sent   map[int64]int
 	t      *testing.T
 }
 
@@ -469,9 +499,7 @@ func (s *outageSender) Send(ctx context.Context, m notify.Message) (notify.Resul
 		}()
 		<-begun
 	})
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.sent[m.NotificationID]++
+	s.record(m.NotificationID)
 	return notify.Result{ProviderMsgID: "o"}, nil
 }
 
@@ -482,15 +510,9 @@ func (s *outageSender) Send(ctx context.Context, m notify.Message) (notify.Resul
 // rescues its own notices meanwhile, and sends each notice once.
 func TestDatabaseOutageLongerThanTheLeaseLosesNoOutcome(t *testing.T) {
 	t.Parallel()
-	r, schema := repotest.NewWithURL(t)
-	admin, err := sql.Open("postgres", repotest.URL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { admin.Close() })
+	r, schema, admin := outageStore(t)
 	at := sh(11, 21, 10, 0)
-	sender := &outageSender{admin: admin, schema: schema, outage: 3 * time.Second, over: make(chan struct{}),
-		sent: map[int64]int{}, t: t}
+	sender := &outageSender{admin: admin, schema: schema, outage: 3 * time.Second, over: make(chan struct{}), t: t}
 	var logs syncbuf.Buffer
 	b := setup(t, func(c *notify.Config) {
 		c.Store, c.Senders["sms"] = r, sender
@@ -510,13 +532,7 @@ func TestDatabaseOutageLongerThanTheLeaseLosesNoOutcome(t *testing.T) {
 	if got := statusCounts(t, r); got["sent"] != 3 {
 		t.Errorf("statuses %v after the outage, want all 3 sent", got)
 	}
-	sender.mu.Lock()
-	for id, n := range sender.sent {
-		if n != 1 {
-			t.Errorf("notice %d sent %d times", id, n)
-		}
-	}
-	sender.mu.Unlock()
+	sender.onceEach(t, 3)
 	attemptsAgree(t, r)
 	if out := logs.String(); !strings.Contains(out, "outcome write failed, retrying") ||
 		strings.Contains(out, "giving up") || strings.Contains(out, "expired leases rescued") {
