@@ -149,6 +149,9 @@ func (d *Dispatcher) recheckAfterWait(ctx context.Context, j job, now time.Time)
 	if d.cfg.LeaseClock().Sub(j.claimed) < freshFor {
 		return ""
 	}
+	if _, ok := digestLeader(j.claim); ok {
+		return "" // a digest's bills were read by recheck; its own bill may be settled while the others are not
+	}
 	qctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
 	fresh, err := d.cfg.Store.ReloadClaim(qctx, j.claim.ID)
@@ -156,9 +159,6 @@ func (d *Dispatcher) recheckAfterWait(ctx context.Context, j job, now time.Time)
 		d.log(j.claim, slog.LevelWarn, "re-check before sending failed; sending as checked at the claim",
 			slog.String("error", err.Error()))
 		return ""
-	}
-	if _, ok := digestLeader(j.claim); ok {
-		return "" // a digest's bills were read afresh by recheck; its own may be settled while others are not
 	}
 	return suppressReason(&fresh, now)
 }
