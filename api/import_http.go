@@ -8,7 +8,10 @@ import (
 	"mime"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
+
+	"duebell/repo"
 )
 
 // DefaultImportTimeout bounds one POST /api/v1/import (reading the body
@@ -63,6 +66,14 @@ func (s *server) postImport(w http.ResponseWriter, r *http.Request) error {
 		return nil
 	case err != nil && r.Context().Err() != nil:
 		return err
+	case errors.Is(err, repo.ErrConflict):
+		// Another writer changed what a chunk had read (a racing import of
+		// the same new plan): nothing of that chunk is stored, and the same
+		// file imported again applies its lines to what is stored now.
+		writeImportFailure(w, &apiError{http.StatusConflict, codeConflict,
+			fmt.Sprintf("import stopped after %d lines: %s; import the file again (chunks before it are stored unless atomic)",
+				rep.Lines, strings.TrimSuffix(err.Error(), ": "+repo.ErrConflict.Error()))}, rep)
+		return nil
 	case err != nil:
 		s.log.LogAttrs(context.WithoutCancel(r.Context()), slog.LevelError, "import failed",
 			slog.Int("lines", rep.Lines), slog.String("error", err.Error()))

@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"reflect"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -184,6 +185,29 @@ func TestImportRefusesInvalidUTF8(t *testing.T) {
 	}
 	if after := b.snapshot(t); !reflect.DeepEqual(before, after) {
 		t.Errorf("refused lines wrote rows: %v", after)
+	}
+}
+
+// Imports racing to create one new plan answer 200 or 409 (import again),
+// never 500.
+func TestImportRaceForANewPlanIsAConflict(t *testing.T) {
+	t.Parallel()
+	b := setup(t, nil)
+	b.importReq(t, "", ndjson(importCustomer("c1")))
+	var wg sync.WaitGroup
+	statuses := make([]int, 8)
+	for i := range statuses {
+		wg.Go(func() { statuses[i] = b.importReq(t, "", ndjson(importPlan("p1", "c1"))).status })
+	}
+	wg.Wait()
+	for _, st := range statuses {
+		if st != http.StatusOK && st != http.StatusConflict {
+			t.Errorf("statuses %v, want each 200 or 409", statuses)
+			break
+		}
+	}
+	if n := b.count(t, "installments"); n != 3 {
+		t.Errorf("%d installments, want the plan's 3 once", n)
 	}
 }
 
