@@ -88,7 +88,7 @@ func (t *importTx) loadCustomers(ctx context.Context, in []ImportCustomer, lock 
 	refs := ImportCustomerRefs(in)
 	q := `SELECT * FROM customers WHERE ref = ANY($1) ORDER BY id`
 	if lock {
-		q += ` FOR UPDATE`
+		q += ` FOR NO KEY UPDATE` // not FOR UPDATE: see loadPlans
 	}
 	var stored []Customer
 	if err := t.tx.SelectContext(ctx, &stored, q, pq.Array(refs)); err != nil {

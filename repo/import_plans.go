@@ -77,9 +77,12 @@ func (t *importTx) loadPlans(ctx context.Context, in []ImportPlan, lock bool, cu
 			return st, fmt.Errorf("import plans: %w", err)
 		}
 	}
+	// NO KEY UPDATE: a payment holding its installment inserts a notice,
+	// whose foreign key takes KEY SHARE on the plan; FOR UPDATE here would
+	// wait on that payment while it waits on this lock (a deadlock).
 	lockPlans, lockInstallments := "", ""
 	if lock {
-		lockPlans, lockInstallments = " FOR UPDATE OF p", " FOR UPDATE OF i"
+		lockPlans, lockInstallments = " FOR NO KEY UPDATE OF p", " FOR UPDATE OF i"
 	}
 	var plans []Plan
 	if err := t.tx.SelectContext(ctx, &plans, `

@@ -3,6 +3,7 @@ package storetest
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strconv"
 	"strings"
 	"sync"
@@ -24,6 +25,7 @@ func init() {
 		t.Run("ProviderOptOutSurvivesImport", func(t *testing.T) { t.Parallel(); importProviderOptOutSurvives(t, open(t)) })
 		t.Run("PlanRefusals", func(t *testing.T) { t.Parallel(); importPlanRefusals(t, open(t)) })
 		t.Run("ConcurrentImportsOfANewPlan", func(t *testing.T) { t.Parallel(); importConcurrentNewPlan(t, open(t)) })
+		t.Run("ImportRacingPayments", func(t *testing.T) { t.Parallel(); importRacingPayments(t, open(t)) })
 		t.Run("StalePlanKeepsRecordedPayment", func(t *testing.T) { t.Parallel(); importStalePlanKeepsRecordedPayment(t, open(t)) })
 		t.Run("Payments", func(t *testing.T) { t.Parallel(); importPayments(t, open(t)) })
 		t.Run("PaymentReceivedNotices", func(t *testing.T) { t.Parallel(); importPaymentReceivedNotices(t, open(t)) })
@@ -644,5 +646,55 @@ func importConcurrentNewPlan(t *testing.T, s Store) {
 	p, err := s.GetPlan(ctx, "p1")
 	if err != nil || len(p.Installments) != 3 {
 		t.Fatalf("plan %+v (%v), want it with its 3 installments", p, err)
+	}
+}
+
+// Imports of a customer's line and plan line racing payments on that plan
+// (which queue confirmations) all succeed: neither waits on the other in a
+// cycle, and every payment is kept.
+func importRacingPayments(t *testing.T, s Store) {
+	ctx := context.Background()
+	const plans = 8
+	for i := range plans {
+		ref := fmt.Sprintf("c%d", i)
+		Customer(t, s, ref)
+		importApply(t, s, repo.ImportBatch{Plans: []repo.ImportPlan{importPlanLine(1, "p"+ref, ref)}}, Now)
+	}
+	var wg sync.WaitGroup
+	for i := range plans {
+		ref := fmt.Sprintf("c%d", i)
+		wg.Go(func() {
+			if _, err := s.RecordPayment(ctx, repo.PaymentInput{PlanRef: "p" + ref, Seq: 1, Amount: 50000, Ref: "pay",
+				PaidAt: Now, Now: Now, ConfirmChannels: []string{"sms"}}); err != nil {
+				t.Errorf("payment on p%s: %v", ref, err)
+			}
+		})
+		for k := range 3 {
+			wg.Go(func() {
+				tx, err := s.BeginImport(ctx, nil)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				defer func() { _ = tx.Rollback() }()
+				b := repo.ImportBatch{
+					Customers: []repo.ImportCustomer{{Line: 1, Customer: repo.Customer{Ref: ref, Name: fmt.Sprintf("名%d", k),
+						Phone: "+8613812345678", Locale: "zh-CN", Timezone: "Asia/Shanghai"}}},
+					Plans: []repo.ImportPlan{importPlanLine(2, "p"+ref, ref, func(p *repo.Plan) { p.Title = fmt.Sprint(k) })},
+				}
+				if _, err = tx.Apply(ctx, b, Now); err == nil {
+					err = tx.Commit()
+				}
+				if err != nil {
+					t.Errorf("import of p%s: %v", ref, err)
+				}
+			})
+		}
+	}
+	wg.Wait()
+	for i := range plans {
+		if p, err := s.GetPlan(ctx, fmt.Sprintf("pc%d", i)); err != nil || p.Installments[0].Paid != 50000 {
+			t.Errorf("plan pc%d: %+v (%v), want its payment kept", i, p.Installments, err)
+		}
 	}
 }
