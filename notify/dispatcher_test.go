@@ -284,6 +284,25 @@ func TestStaleReminderIsSkippedNotSent(t *testing.T) {
 			}
 		})
 	}
+	t.Run("a resend of an old reminder", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t, func(c *notify.Config) { c.Stages = scheduler.DefaultStages() })
+		b.seedDueSoon(t)
+		b.dispatch(t, sh(11, 21, 10, 0))
+		at := sh(11, 25, 10, 0)
+		res, err := b.r.Resend(context.Background(), repo.ResendInput{ID: b.notice(t, "sms").ID, Reason: "lost",
+			Actor: "ops", Now: at})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c := b.dispatch(t, at); c["skipped"] != 1 || len(b.sms.messages()) != 1 {
+			t.Fatalf("counts %v, %d SMS; want the resend skipped, only the first SMS sent", c, len(b.sms.messages()))
+		}
+		if n, err := b.r.GetNotification(context.Background(), res.Notification.ID); err != nil ||
+			n.StatusReason != "superseded by overdue_1" {
+			t.Errorf("resend %+v (%v), want skipped: superseded by overdue_1", n, err)
+		}
+	})
 	t.Run("the next scan queues the current stage", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t, func(c *notify.Config) { c.Stages = scheduler.DefaultStages() })

@@ -223,21 +223,29 @@ func suppressReason(c *repo.Claim, now time.Time) string {
 // no longer true ("due in -2 days"). The next scan queues the current stage.
 func (d *Dispatcher) staleStage(c *repo.Claim, now time.Time, loc *time.Location) string {
 	k := facts(c.Kind)
-	if !k.Reminder || c.StageOffset == nil || c.Installment.ID == 0 {
+	if !k.Reminder || c.Installment.ID == 0 {
 		return ""
 	}
 	local := now.In(loc)
 	past := int(repo.NewDate(local.Year(), local.Month(), local.Day()).Sub(c.Installment.DueDate.Time).Hours() / 24)
+	// A resend has no stage offset of its own (later scans must not
+	// supersede it): its stage's offset is the policy's.
+	offset := c.StageOffset
 	var current *repo.Stage // the policy's latest stage that applies today
 	known := d.cfg.Stages == nil
 	for i, s := range d.cfg.Stages {
-		known = known || s.Name == c.Stage
+		if s.Name == c.Stage {
+			known = true
+			if offset == nil {
+				offset = &d.cfg.Stages[i].OffsetDays
+			}
+		}
 		if s.OffsetDays <= past && (current == nil || s.OffsetDays > current.OffsetDays) {
 			current = &d.cfg.Stages[i]
 		}
 	}
 	switch {
-	case current != nil && current.OffsetDays > *c.StageOffset:
+	case current != nil && offset != nil && current.OffsetDays > *offset:
 		return "superseded by " + current.Name
 	case cmp.Compare(past, 0) != k.DueSide:
 		return "out of date: the bill's due date is " + c.Installment.DueDate.String()
