@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"reflect"
+	"regexp"
 	"strings"
 	"unicode/utf8"
 
@@ -60,7 +61,8 @@ type duplicateKeyError struct{ path string }
 func (e *duplicateKeyError) Error() string { return fmt.Sprintf("key %q appears twice", e.path) }
 
 // checkDuplicateKeys walks data, well-formed JSON, for a key that appears
-// twice in one object.
+// twice in one object, in any case: encoding/json matches a field's name
+// without regard to case, so "amount" and "AMOUNT" are the same field.
 func checkDuplicateKeys(data []byte) error {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	var walk func(path string) error
@@ -79,10 +81,11 @@ func checkDuplicateKeys(data []byte) error {
 				}
 				k, _ := kt.(string)
 				p := strings.TrimPrefix(path+"."+k, ".")
-				if seen[k] {
+				fold := strings.ToLower(k)
+				if seen[fold] {
 					return &duplicateKeyError{p}
 				}
-				seen[k] = true
+				seen[fold] = true
 				if err := walk(p); err != nil {
 					return err
 				}
@@ -136,7 +139,8 @@ func (s *server) decodeError(err error) *apiError {
 		if typ.Field == "" {
 			return &apiError{http.StatusBadRequest, codeBadJSON, "request body must be a JSON object"}
 		}
-		return invalid(typ.Field, "%s", wantType(typ.Field, typ.Type))
+		field := embeddedBody.ReplaceAllString(typ.Field, "")
+		return invalid(field, "%s", wantType(field, typ.Type))
 	case errors.As(err, new(*duplicateKeyError)):
 		return &apiError{http.StatusBadRequest, codeBadJSON, err.Error()}
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
@@ -144,6 +148,11 @@ func (s *server) decodeError(err error) *apiError {
 	}
 	return &apiError{http.StatusBadRequest, codeBadJSON, "malformed JSON"}
 }
+
+// embeddedBody matches the Go name of a request body embedded in an import
+// line's shape, which encoding/json puts in a field's path
+// ("paymentBody.amount"): the client knows the field as "amount".
+var embeddedBody = regexp.MustCompile(`\b[a-z]+Body\.`)
 
 // wantType describes the JSON a Go field accepts, without echoing the value.
 func wantType(field string, t reflect.Type) string {

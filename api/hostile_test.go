@@ -63,6 +63,7 @@ func TestHostileInputIsRefused(t *testing.T) {
 		{"payment of 2^62", "POST", pay, ingestToken, `{"amount":4611686018427387904}`, 422, "amount"},
 		{"payment past int64", "POST", pay, ingestToken, `{"amount":9223372036854775808}`, 422, "amount"},
 		{"a key twice", "POST", pay, ingestToken, `{"amount":1,"amount":100000,"ref":"dupk"}`, 400, `key "amount" appears twice`},
+		{"a key twice in two cases", "POST", pay, ingestToken, `{"amount":1,"AMOUNT":90000,"ref":"dupk"}`, 400, `key "AMOUNT" appears twice`},
 		{"a nested key twice", "PUT", "/api/v1/plans/p9", ingestToken, inst(`{"seq":1,"seq":2,"due_date":"2025-04-15","amount":100}`), 400, `key "installments[0].seq" appears twice`},
 		{"reversal of -2^63", "POST", pay, ingestToken, `{"amount":-9223372036854775808,"reason":"x"}`, 422, "must not exceed"},
 		{"payment seq out of int range", "POST", "/api/v1/plans/p1/installments/99999999999/payments", ingestToken, `{"amount":1}`, 422, "seq"},

@@ -211,6 +211,17 @@ func TestImportRaceForANewPlanIsAConflict(t *testing.T) {
 	}
 }
 
+// A wrong type in an import line names the field as the single endpoint
+// does, not by the Go shape it is decoded into.
+func TestImportTypeErrorNamesTheField(t *testing.T) {
+	t.Parallel()
+	b := setup(t, nil)
+	res := b.importReq(t, "", ndjson(`{"type":"payment","plan_ref":"p1","seq":1,"amount":"5"}`))
+	if got := lineErrors(t, res); len(got) != 1 || !strings.HasPrefix(got[0].Message, "amount: ") {
+		t.Errorf("errors %+v, want one naming amount", got)
+	}
+}
+
 func TestImportDryRunWritesNothing(t *testing.T) {
 	t.Parallel()
 	b := setup(t, nil)
