@@ -223,7 +223,7 @@ func suppressReason(c *repo.Claim, now time.Time) string {
 // no longer true ("due in -2 days"). The next scan queues the current stage.
 func (d *Dispatcher) staleStage(c *repo.Claim, now time.Time, loc *time.Location) string {
 	k := facts(c.Kind)
-	if !k.Reminder || c.Installment.ID == 0 {
+	if !k.Reminder || c.Installment.ID == 0 || c.Forced { // a forced resend is an operator's choice, as in suppressReason
 		return ""
 	}
 	local := now.In(loc)
