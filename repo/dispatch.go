@@ -220,11 +220,18 @@ const (
 	lockNoticesSQL = `SELECT 1 FROM notifications WHERE id = ANY($1) ORDER BY id FOR UPDATE`
 )
 
+// attemptsSQL logs a group's tries. A try already logged is not logged
+// again: when the connection drops after the database committed a group
+// but before the reply reached us, the dispatcher writes the group again,
+// and the same try would otherwise stand twice (two "sent" rows for one SMS).
 const attemptsSQL = `
 INSERT INTO delivery_attempts (notification_id, n, channel, provider, started_at, finished_at, outcome,
                                provider_msg_id, code, error)
 SELECT * FROM unnest($1::bigint[], $2::int[], $3::text[], $4::text[], $5::timestamptz[], $6::timestamptz[],
-                     $7::text[], $8::text[], $9::text[], $10::text[])`
+                     $7::text[], $8::text[], $9::text[], $10::text[])
+	AS a (notification_id, n, channel, provider, started_at, finished_at, outcome, provider_msg_id, code, error)
+WHERE NOT EXISTS (SELECT 1 FROM delivery_attempts d WHERE d.notification_id = a.notification_id AND d.n = a.n
+                  AND d.started_at = a.started_at AND d.outcome = a.outcome)`
 
 // FinishNotifications records a batch of outcomes in one transaction: every
 // attempt row, and each notice's new state. A notice whose lease was lost to

@@ -11,10 +11,15 @@ import (
 	"duebell/repo"
 )
 
+// dispatchAttemptSQL logs one try, unless it is logged already (an outcome
+// group written again after an error the write survived; see repo's
+// attemptsSQL).
 const dispatchAttemptSQL = `
 INSERT INTO delivery_attempts (notification_id, n, channel, provider, started_at, finished_at, outcome,
                                provider_msg_id, code, error)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`
+SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10
+WHERE NOT EXISTS (SELECT 1 FROM delivery_attempts d WHERE d.notification_id = $1 AND d.n = $2
+                  AND d.started_at = $5 AND d.outcome = $7)`
 
 // dispatchFinishSQL leaves one notice ($3) as its outcome says, if owner $1
 // still holds it: empty content and provider fields keep what the notice

@@ -202,6 +202,9 @@ func dispatchTestFinish(t *testing.T, s Store) {
 		e.LeaseOwner != nil || e.LeaseExpiresAt != nil || !e.UpdatedAt.Equal(dispatchSendAt.Add(3*time.Second)) {
 		t.Errorf("sent email: %+v", e)
 	}
+	// The same group written again (the connection dropped after the
+	// commit, before its reply): nothing changes, the try stands once.
+	dispatchFinish(t, s, "w1", dispatchSendAt.Add(4*time.Second), emailOut)
 	if as := dispatchAttempts(t, s, email.ID); len(as) != 1 || as[0].Outcome != repo.OutcomeSent ||
 		as[0].ProviderMsgID != "<n1@duebell>" || as[0].Channel != "email" || !as[0].StartedAt.Equal(sentAt) {
 		t.Errorf("email attempts %+v", as)
