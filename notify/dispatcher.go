@@ -164,6 +164,7 @@ type Dispatcher struct {
 
 	mu         sync.Mutex
 	lastRescue time.Time // lease clock at the last rescue of expired leases
+	giveUp     time.Time // when a stopping dispatcher's outcome writes give up (see giveUpAt)
 }
 
 // New fills defaults and checks the config.

@@ -62,6 +62,9 @@ func (d *Dispatcher) run(ctx context.Context, once bool) (Counts, error) {
 	})
 	defer stopGrace()
 
+	d.mu.Lock()
+	d.giveUp = time.Time{} // this run's own deadline, set when it stops
+	d.mu.Unlock()
 	jobs := make(chan job, d.cfg.Batch)
 	results := make(chan repo.Outcome, d.cfg.Batch)
 	var held sync.WaitGroup // claimed notices whose outcome is not yet written
@@ -308,6 +311,19 @@ func (d *Dispatcher) complete(ctx context.Context, results <-chan repo.Outcome, 
 	}
 }
 
+// giveUpAt is when the outcome writes of a stopping dispatcher give up: one
+// lease after the first of them failed once it was stopping, for every
+// group alike (groups are written one after another; a deadline each would
+// add up).
+func (d *Dispatcher) giveUpAt() time.Time {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.giveUp.IsZero() {
+		d.giveUp = time.Now().Add(d.cfg.Lease)
+	}
+	return d.giveUp
+}
+
 // finish writes one group of outcomes, retrying with backoff while the
 // database is unreachable: for as long as the dispatcher runs (ctx), since
 // an outcome given up on would leave its notice sending under a lease this
@@ -315,7 +331,6 @@ func (d *Dispatcher) complete(ctx context.Context, results <-chan repo.Outcome, 
 // stop. It reports whether the outcomes were written. An outcome written
 // after its lease was lost to a rescue still logs its try.
 func (d *Dispatcher) finish(ctx context.Context, outs []repo.Outcome) bool {
-	var giveUp time.Time // set once the dispatcher is stopping
 	wait := 50 * time.Millisecond
 	for {
 		wctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
@@ -325,10 +340,7 @@ func (d *Dispatcher) finish(ctx context.Context, outs []repo.Outcome) bool {
 			return true
 		}
 		if ctx.Err() != nil {
-			if giveUp.IsZero() {
-				giveUp = time.Now().Add(d.cfg.Lease)
-			}
-			if time.Now().After(giveUp) {
+			if time.Now().After(d.giveUpAt()) {
 				d.cfg.Logger.Error("outcome write failed for a lease after shutdown began; giving up, another worker "+
 					"will rescue these notices", slog.Int("count", len(outs)), slog.String("error", err.Error()))
 				return false
