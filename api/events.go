@@ -5,11 +5,13 @@ import (
 	"cmp"
 	"encoding/json"
 	"errors"
+	"net"
 	"net/http"
 	"net/url"
 	"regexp"
 	"slices"
 	"strings"
+	"unicode"
 
 	"duebell/kinds"
 	"duebell/link"
@@ -66,8 +68,26 @@ var requiredHint = map[string]string{
 
 var classRE = regexp.MustCompile(`^[a-z0-9_]{1,64}$`)
 
-// bareHost is a host name as phones linkify it in running text.
-var bareHost = regexp.MustCompile(`(?i)\b(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}\b`)
+// dottedName is a run of labels (letters and digits of any script) joined
+// by dots, the ideographic and fullwidth ones included: what a phone may
+// linkify as a host in running text.
+var dottedName = regexp.MustCompile(`[\p{L}\p{N}](?:[\p{L}\p{N}-]*[\p{L}\p{N}])?(?:[.。．｡][\p{L}\p{N}](?:[\p{L}\p{N}-]*[\p{L}\p{N}])?)+`)
+
+// bareHosts lists the hosts in s a phone would link: dotted names whose
+// last label holds a letter (evil.com, 例子.中国, evil．ｃｏｍ) and dotted-quad
+// addresses, with their dots made plain; "App 2.0" is none.
+func bareHosts(s string) []string {
+	var out []string
+	for _, m := range dottedName.FindAllString(s, -1) {
+		host := strings.NewReplacer("。", ".", "．", ".", "｡", ".").Replace(m)
+		labels := strings.Split(host, ".")
+		last := labels[len(labels)-1]
+		if strings.IndexFunc(last, unicode.IsLetter) >= 0 || (len(labels) == 4 && net.ParseIP(host) != nil) {
+			out = append(out, host)
+		}
+	}
+	return out
+}
 
 // postEvent records a payment-channel event: 201 when new, 200 with the
 // stored event when ref was already recorded with the same body, 409 when
@@ -227,7 +247,7 @@ func (s *server) checkPayload(kind string, raw []byte) (eventPayload, error) {
 		// A phone links a bare host ("evil.com") too, without a scheme or a
 		// path, so in the name of the app a borrower is sent to, a host may
 		// only be an official one.
-		for _, h := range bareHost.FindAllString(*p.AppName, -1) {
+		for _, h := range bareHosts(*p.AppName) {
 			if link.CheckURLs("https://"+h+"/", s.cfg.AllowedDomains) != nil {
 				return p, invalid("payload.app_name", "must not name a host off the official domains (%q); put the entry in url", h)
 			}
