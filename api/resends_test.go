@@ -248,11 +248,12 @@ func TestBulkResendOutage(t *testing.T) {
 	}
 
 	for name, bad := range map[string]string{
-		"no reason":  `{"filter":{"status":"failed","since":"2025-03-10T00:00:00Z","until":"2025-03-10T01:00:00Z"},"reason":""}`,
-		"no window":  `{"filter":{"status":"failed"},"reason":"x"}`,
-		"pending":    `{"filter":{"status":"pending","since":"2025-03-10T00:00:00Z","until":"2025-03-10T01:00:00Z"},"reason":"x"}`,
-		"bad time":   `{"filter":{"status":"failed","since":"today","until":"2025-03-10T01:00:00Z"},"reason":"x"}`,
-		"to address": `{"filter":{"status":"failed"},"reason":"x","to":"+8613900000000"}`,
+		"no reason":    `{"filter":{"status":"failed","since":"2025-03-10T00:00:00Z","until":"2025-03-10T01:00:00Z"},"reason":""}`,
+		"no window":    `{"filter":{"status":"failed"},"reason":"x"}`,
+		"pending":      `{"filter":{"status":"pending","since":"2025-03-10T00:00:00Z","until":"2025-03-10T01:00:00Z"},"reason":"x"}`,
+		"bad time":     `{"filter":{"status":"failed","since":"today","until":"2025-03-10T01:00:00Z"},"reason":"x"}`,
+		"unknown kind": `{"filter":{"status":"failed","kind":"overdue_1","since":"2025-03-10T00:00:00Z","until":"2025-03-10T01:00:00Z"},"reason":"x"}`,
+		"to address":   `{"filter":{"status":"failed"},"reason":"x","to":"+8613900000000"}`,
 	} {
 		want := 422
 		if name == "to address" {

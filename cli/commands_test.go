@@ -88,6 +88,9 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"scan", "--at", "tomorrow"}, "RFC 3339"},
 		{[]string{"dispatch"}, "--once"},
 		{[]string{"templates", "lint"}, "unknown templates command"},
+		{[]string{"templates", "preview", "--kind", "bogus"}, "--kind"},
+		{[]string{"templates", "preview", "--locale", "fr"}, "--locale"},
+		{[]string{"templates", "preview", "--channel", "fax"}, "--channel"},
 	} {
 		code, _, stderr := runMain(tc.args...)
 		if code != 2 || !strings.Contains(stderr, tc.want) {

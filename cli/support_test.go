@@ -191,6 +191,10 @@ func TestCLIResendOne(t *testing.T) {
 		{"resend", "--reason", "x"},
 		{"resend", "--failed", "--force", "--reason", "x", "--since", "2026-11-10T00:00:00Z", "--until", "2026-11-11T00:00:00Z"},
 		{"resend", fmt.Sprint(b.failed), "--reason", "x", "--channel", "fax"},
+		{"resend", fmt.Sprint(b.failed), "--reason", "bad\xff"},
+		{"resend", "--failed", "--reason", "x", "--since", "0000-01-01T00:00:00Z", "--until", "9999-12-31T00:00:00Z", "--dry-run"},
+		{"resend", "--failed", "--reason", "x", "--kind", "overdue_1", "--since", "2026-11-10T00:00:00Z",
+			"--until", "2026-11-11T00:00:00Z", "--dry-run"},
 	} {
 		if code, _, errw := b.run(args...); code != 2 {
 			t.Errorf("%v = %d %q, want 2", args, code, errw)

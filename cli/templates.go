@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -81,6 +83,14 @@ func templatesPreview(args []string, out io.Writer) error {
 	channel := fs.String("channel", "sms", "sms or email")
 	if err := parse(fs, args); err != nil {
 		return err
+	}
+	switch _, known := templates.KindOf(*kind); {
+	case !known:
+		return fmt.Errorf("%w: --kind %q: want one of %s", errUsage, *kind, strings.Join(templates.Names(), ", "))
+	case !slices.Contains(templates.Locales(), *locale):
+		return fmt.Errorf("%w: --locale %q: want one of %s", errUsage, *locale, strings.Join(templates.Locales(), ", "))
+	case *channel != "sms" && *channel != "email":
+		return fmt.Errorf("%w: --channel %q: want sms or email", errUsage, *channel)
 	}
 	a, err := loadConfig(c.config)
 	if err != nil {

@@ -4,6 +4,8 @@ import (
 	"flag"
 	"fmt"
 	"time"
+
+	"duebell/internal/input"
 )
 
 // tzFlag adds --tz, the zone listing commands print times in.
@@ -16,7 +18,7 @@ func (a *app) location(tz string) (*time.Location, error) {
 	if tz == "" {
 		tz = a.cfg.Defaults.Timezone
 	}
-	loc, err := time.LoadLocation(tz)
+	loc, err := input.Zone(tz) // the zones the API accepts: not Local, localtime, posix/…
 	if err != nil {
 		return nil, fmt.Errorf("%w: --tz %q: not a time zone (want an IANA name such as Asia/Shanghai or UTC)", errUsage, tz)
 	}

@@ -4,11 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/jmoiron/sqlx"
 	"github.com/lib/pq"
 
+	"duebell/internal/input"
 	"duebell/kinds"
 )
 
@@ -33,6 +35,21 @@ type BulkFilter struct {
 
 // Validate checks f.
 func (f BulkFilter) Validate() error {
+	for _, v := range []struct{ name, s string }{{"filter.kind", f.Kind}, {"filter.provider", f.Provider}} {
+		if err := input.Text(v.s); err != nil {
+			return invalidf("%s: %v", v.name, err)
+		}
+	}
+	for _, v := range []struct {
+		name string
+		t    time.Time
+	}{{"filter.since", f.Since}, {"filter.until", f.Until}} {
+		if !v.t.IsZero() {
+			if err := input.Instant(v.t); err != nil {
+				return invalidf("%s: %v", v.name, err)
+			}
+		}
+	}
 	switch {
 	case f.Status == "":
 		return invalidf("filter.status: is required, e.g. failed")
@@ -42,6 +59,8 @@ func (f BulkFilter) Validate() error {
 		return invalidf("filter.status: want failed, undelivered, sent, delivered, suppressed or skipped")
 	case f.Channel != "" && !validChannels[f.Channel]:
 		return invalidf("filter.channel: want sms or email")
+	case f.Kind != "" && !knownKind(f.Kind):
+		return invalidf("filter.kind: want one of %s", strings.Join(kinds.Names(), ", "))
 	case f.Since.IsZero() || f.Until.IsZero():
 		return invalidf("filter.since, filter.until: both are required (the window the notices reached their status in)")
 	case !f.Since.Before(f.Until):

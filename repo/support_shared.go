@@ -7,6 +7,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"duebell/internal/input"
 )
 
 // The support area's pure-Go rules, shared by every store: each store keeps
@@ -168,6 +170,11 @@ func resendRefusal(in ResendInput, status, channel, settled, unreachable string)
 }
 
 func checkResendInput(reason, actor, channel string) error {
+	for _, f := range []struct{ name, s string }{{"reason", reason}, {"actor", actor}} {
+		if err := input.Text(f.s); err != nil { // the CLI passes flags as given
+			return invalidf("%s: %v", f.name, err)
+		}
+	}
 	switch {
 	case strings.TrimSpace(reason) == "":
 		return invalidf("reason: is required")

@@ -453,6 +453,8 @@ func supportTestResendRefusals(t *testing.T, s Store) {
 		{"no actor", func(i *repo.ResendInput) { i.Actor = "" }, repo.ErrInvalid, "actor"},
 		{"bad channel", func(i *repo.ResendInput) { i.Channel = "push" }, repo.ErrInvalid, "channel"},
 		{"reason too long", func(i *repo.ResendInput) { i.Reason = strings.Repeat("长", 501) }, repo.ErrInvalid, "reason"},
+		{"reason not UTF-8", func(i *repo.ResendInput) { i.Reason = "bad\xff" }, repo.ErrInvalid, "reason: is not valid UTF-8"},
+		{"actor with NUL", func(i *repo.ResendInput) { i.Actor = "a\x00b" }, repo.ErrInvalid, "actor"},
 		{"bad key", func(i *repo.ResendInput) { i.IdempotencyKey = "a b" }, repo.ErrInvalid, "idempotency"},
 		{"key too long", func(i *repo.ResendInput) { i.IdempotencyKey = strings.Repeat("k", 201) }, repo.ErrInvalid, "idempotency"},
 		{"still pending", func(i *repo.ResendInput) { i.ID = pending[0].ID }, repo.ErrConflict, "still queued (pending)"},
