@@ -30,12 +30,14 @@ func digestLeader(c *repo.Claim) (int64, bool) {
 	return 0, false
 }
 
-// recheck is the pre-send re-check (suppressReason) that knows digests: a
-// digest lists the bills of its group that are still unpaid and on an
-// active plan now, and is suppressed only when none is; a digest left with
-// one bill goes out as that bill's own notice. A resend forced past the
-// settled check lists every bill. A database error defers the notice.
-func (d *Dispatcher) recheck(ctx context.Context, now time.Time, c *repo.Claim) (*digest, repo.Outcome, bool) {
+// recheck is the pre-send re-check (suppressReason, then staleStage) that
+// knows digests: a digest lists the bills of its group that are still
+// unpaid and on an active plan now and still at its stage (a digest's
+// bills may have different due dates), and is suppressed (or skipped) only
+// when none is; a digest left with one bill goes out as that bill's own
+// notice. A resend forced past the settled check lists every bill. A
+// database error defers the notice.
+func (d *Dispatcher) recheck(ctx context.Context, now time.Time, loc *time.Location, c *repo.Claim) (*digest, repo.Outcome, bool) {
 	out := repo.Outcome{ID: c.ID}
 	leader, ok := digestLeader(c)
 	var items []repo.DigestItem
@@ -51,17 +53,29 @@ func (d *Dispatcher) recheck(ctx context.Context, now time.Time, c *repo.Claim) 
 	var dg *digest
 	if len(items) > 1 { // a digest
 		var live []repo.DigestItem
+		stale := "" // why the bills still unpaid may not go out, when none may
 		for _, it := range items {
-			if c.Forced || !settled(it) {
-				live = append(live, it)
+			if !c.Forced && settled(it) {
+				continue
 			}
+			probe := *c
+			probe.Plan, probe.Installment = it.Plan, it.Installment
+			if why := d.staleStage(&probe, now, loc); why != "" {
+				stale = why // a bill past the digest's stage: its own later stage tells of it
+				continue
+			}
+			live = append(live, it)
 		}
-		switch len(live) {
-		case 0:
+		switch {
+		case len(live) == 0 && stale != "":
+			out.Status, out.Reason = repo.StatusSkipped, stale
+			d.log(c, slog.LevelInfo, "notice skipped", slog.String("reason", stale))
+			return nil, out, true
+		case len(live) == 0:
 			out.Status, out.Reason = repo.StatusSuppressed, "every installment in the digest settled"
 			d.log(c, slog.LevelInfo, "notice suppressed", slog.String("reason", out.Reason))
 			return nil, out, true
-		case 1: // one bill left: its own notice
+		case len(live) == 1: // one bill left: its own notice
 			c.Plan, c.Installment = live[0].Plan, live[0].Installment
 		default:
 			// The channel checks still apply; the bills are unsettled.
@@ -78,6 +92,12 @@ func (d *Dispatcher) recheck(ctx context.Context, now time.Time, c *repo.Claim) 
 	if reason := suppressReason(c, now); reason != "" {
 		out.Status, out.Reason = repo.StatusSuppressed, reason
 		d.log(c, slog.LevelInfo, "notice suppressed", slog.String("reason", reason))
+		return nil, out, true
+	}
+	// After the settled check: a paid bill's notice says so first.
+	if reason := d.staleStage(c, now, loc); reason != "" {
+		out.Status, out.Reason = repo.StatusSkipped, reason
+		d.log(c, slog.LevelInfo, "notice skipped", slog.String("reason", reason))
 		return nil, out, true
 	}
 	return dg, out, false

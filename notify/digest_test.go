@@ -187,3 +187,23 @@ func TestFallbackEmailOfADigestListsEveryBill(t *testing.T) {
 		}
 	}
 }
+
+// A digest's bills may fall due on different days. Claimed after one of them
+// is past due (the dispatcher ran before the day's scan), the digest leaves
+// that bill out, whichever of them leads, and goes out for the other: as its
+// own notice, "due in 1 day". The bill past due gets its own later stage.
+func TestDigestLeavesOutABillPastItsStage(t *testing.T) {
+	t.Parallel()
+	b := setup(t, func(c *notify.Config) { c.Stages = digestStages() })
+	storetest.Customer(t, b.r, "c1")
+	storetest.Plan(t, b.r, "p8", "c1", []repo.Date{repo.NewDate(2026, 11, 8)}) // leads: queued first
+	storetest.Plan(t, b.r, "p10", "c1", []repo.Date{repo.NewDate(2026, 11, 10)})
+	b.scanStages(t, sh(11, 7, 8, 0), digestStages()) // due_soon for both: one day and three days ahead
+	if c := b.dispatch(t, sh(11, 9, 10, 0)); c["sent"] != 2 {
+		t.Fatalf("counts %v, want the SMS and the email of the bill still due sent", c)
+	}
+	sms := b.sms.messages()
+	if len(sms) != 1 || !strings.Contains(sms[0].Text, "还有1天") || strings.Contains(sms[0].Text, "11月8日") {
+		t.Errorf("SMS %+v, want the bill due on the 10th alone, due in 1 day", sms)
+	}
+}

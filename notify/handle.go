@@ -28,15 +28,10 @@ func (d *Dispatcher) handle(ctx, sendCtx context.Context, j job) repo.Outcome {
 		out.Status, out.Reason = repo.StatusFailed, "gave up: attempts exhausted"
 		return out
 	}
-	dg, rechecked, stop := d.recheck(ctx, now, c)
+	loc := d.location(c.Customer.Timezone)
+	dg, rechecked, stop := d.recheck(ctx, now, loc, c)
 	if stop {
 		return rechecked
-	}
-	loc := d.location(c.Customer.Timezone)
-	if reason := d.staleStage(c, now, loc); reason != "" { // after recheck: a settled bill says so first
-		out.Status, out.Reason = repo.StatusSkipped, reason
-		d.log(c, slog.LevelInfo, "notice skipped", slog.String("reason", reason))
-		return out
 	}
 	if next, why := d.opening(c, now, loc); !next.Equal(now) {
 		out.Status, out.NextAttemptAt, out.Deferred = repo.StatusPending, next, true
