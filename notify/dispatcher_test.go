@@ -657,3 +657,43 @@ func TestNoticeWaitingSinceItsClaimIsRecheckedBeforeSending(t *testing.T) {
 	}
 	attemptsAgree(t, b.r)
 }
+
+// garbledSender answers like a gateway whose reply PostgreSQL cannot store
+// as text: an id with a NUL in it, an error page in GBK.
+type garbledSender struct{ n int }
+
+func (s *garbledSender) Provider() string { return "garbled" }
+
+func (s *garbledSender) Send(context.Context, notify.Message) (notify.Result, error) {
+	s.n++
+	if s.n == 1 {
+		return notify.Result{ProviderMsgID: "abc\x00def"}, nil
+	}
+	return notify.Result{}, notify.Transient("500", errors.New("gateway says \xd3\xc3\xbb\xa7 (GBK)"))
+}
+
+// A provider reply that is not storable text is stored cleaned: the group's
+// outcomes are written, not retried for ever with every notice held.
+func TestUnstorableProviderReplyIsStoredCleaned(t *testing.T) {
+	t.Parallel()
+	b := setup(t, func(c *notify.Config) { c.Senders["sms"], c.Workers = &garbledSender{}, 1 })
+	seedSMS(t, b.r, 2)
+	done := make(chan notify.Counts, 1)
+	go func() { done <- b.dispatch(t, sh(11, 21, 10, 0)) }()
+	select {
+	case c := <-done:
+		if c["sent"] != 1 || c["pending"] != 1 {
+			t.Errorf("counts %v, want one sent and one to retry", c)
+		}
+	case <-time.After(30 * time.Second): // a bound on a hang, not a rule's timing
+		t.Fatal("the dispatch never finished: its outcomes could not be written")
+	}
+	var ids []string
+	if err := b.r.DB().Select(&ids, `SELECT provider_msg_id || '|' || error FROM delivery_attempts ORDER BY 1`); err != nil {
+		t.Fatal(err)
+	}
+	if len(ids) != 2 || ids[0] != "abc\uFFFDdef|" || !strings.Contains(ids[1], "gateway says \uFFFD") {
+		t.Errorf("attempts %q, want both logged with the bad bytes replaced", ids)
+	}
+	attemptsAgree(t, b.r)
+}

@@ -5,8 +5,10 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"duebell/repo"
 )
@@ -259,10 +261,31 @@ func (d *Dispatcher) work(ctx, sendCtx context.Context, j job, keeper *leaseKeep
 	if out.Attempt == nil {
 		out.Deferred = true // not tried: the claim's attempt is given back (see repo.Outcome)
 	}
+	storable(&out)
 	if d.cfg.Observer != nil {
 		d.cfg.Observer.Finished(j.claim.Kind, j.claim.Channel, out.Status, time.Since(start))
 	}
 	return out
+}
+
+// storable makes the text a provider put into an outcome (its message id,
+// error code and message) storable: valid UTF-8 without NUL. A gateway's
+// reply in GBK, or an id with a NUL in it, would otherwise fail the whole
+// group's write, again and again, with every notice of the group held.
+func storable(o *repo.Outcome) {
+	clean := func(s *string) {
+		if !utf8.ValidString(*s) || strings.IndexByte(*s, 0) >= 0 {
+			*s = strings.ReplaceAll(strings.ToValidUTF8(*s, "\uFFFD"), "\x00", "\uFFFD")
+		}
+	}
+	for _, s := range []*string{&o.Reason, &o.ProviderMsgID, &o.LastError} {
+		clean(s)
+	}
+	if a := o.Attempt; a != nil {
+		for _, s := range []*string{&a.ProviderMsgID, &a.Code, &a.Error} {
+			clean(s)
+		}
+	}
 }
 
 // release gives a claimed notice back untried: pending at the time it had,
