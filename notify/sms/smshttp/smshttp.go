@@ -181,5 +181,10 @@ func NewHTTPClient() *http.Client {
 	t := http.DefaultTransport.(*http.Transport).Clone()
 	t.MaxIdleConns = 2 * MaxConnsPerHost
 	t.MaxIdleConnsPerHost = MaxConnsPerHost
-	return &http.Client{Transport: t}
+	// A redirect is the gateway's answer, not a place to send to: followed,
+	// the POST became a GET without the message, and the 200 it got read as
+	// the SMS accepted. The 3xx is classified like any non-2xx (transient).
+	return &http.Client{Transport: t, CheckRedirect: func(*http.Request, []*http.Request) error {
+		return http.ErrUseLastResponse
+	}}
 }

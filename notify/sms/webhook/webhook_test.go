@@ -3,16 +3,19 @@ package webhook_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"duebell/notify"
+	"duebell/notify/sms/smshttp"
 	"duebell/notify/sms/webhook"
 )
 
@@ -236,5 +239,34 @@ func TestNewClientValidates(t *testing.T) {
 		if _, err := webhook.NewClient(cfg); err == nil {
 			t.Errorf("NewClient accepted %+v", cfg)
 		}
+	}
+}
+
+// A gateway that answers with a redirect has not taken the message: the
+// client does not follow it (followed, the POST became a GET without the
+// message whose 200 read as accepted) and the 3xx is transient.
+func TestSendRedirectIsNotFollowed(t *testing.T) {
+	t.Parallel()
+	var followed atomic.Int32
+	mux := http.NewServeMux()
+	mux.HandleFunc("/sms/send", func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, "/elsewhere", http.StatusFound)
+	})
+	mux.HandleFunc("/elsewhere", func(w http.ResponseWriter, r *http.Request) {
+		followed.Add(1)
+		fmt.Fprint(w, `{"id":"gw-1"}`)
+	})
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	hc := smshttp.NewHTTPClient() // the client a provider gets when its config names none
+	t.Cleanup(hc.CloseIdleConnections)
+	c, err := webhook.NewClient(webhook.Config{URL: srv.URL + "/sms/send", Secret: secret, HTTPClient: hc})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.Send(context.Background(), sms(1))
+	if err == nil || notify.ErrorClass(err) != notify.ClassTransient || followed.Load() != 0 {
+		t.Errorf("Send = %v (class %s), redirect followed %d times; want a transient error and no follow",
+			err, notify.ErrorClass(err), followed.Load())
 	}
 }
