@@ -72,20 +72,26 @@ func importPay(line int, plan string, seq int, amount int64, ref string, paidAt 
 // importApply applies b in one import transaction at now and commits it.
 func importApply(t *testing.T, s Store, b repo.ImportBatch, now time.Time, confirm ...string) []repo.ImportLineResult {
 	t.Helper()
+	res, err := importTry(s, b, now, confirm...)
+	if err != nil {
+		t.Fatalf("import: %v", err)
+	}
+	return res
+}
+
+// importTry is importApply that returns what stopped the import.
+func importTry(s Store, b repo.ImportBatch, now time.Time, confirm ...string) ([]repo.ImportLineResult, error) {
 	ctx := context.Background()
 	tx, err := s.BeginImport(ctx, confirm)
 	if err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
 	defer func() { _ = tx.Rollback() }()
 	res, err := tx.Apply(ctx, b, now)
 	if err != nil {
-		t.Fatalf("apply: %v", err)
+		return nil, err
 	}
-	if err := tx.Commit(); err != nil {
-		t.Fatal(err)
-	}
-	return res
+	return res, tx.Commit()
 }
 
 // importOutcomes is "line:kind:ref:outcome" per result, in order.
@@ -627,16 +633,7 @@ func importConcurrentNewPlan(t *testing.T, s Store) {
 	var wg sync.WaitGroup
 	for range 8 {
 		wg.Go(func() {
-			tx, err := s.BeginImport(ctx, nil)
-			if err != nil {
-				t.Error(err)
-				return
-			}
-			defer func() { _ = tx.Rollback() }()
-			_, err = tx.Apply(ctx, repo.ImportBatch{Plans: []repo.ImportPlan{importPlanLine(1, "p1", "c1")}}, Now)
-			if err == nil {
-				err = tx.Commit()
-			}
+			_, err := importTry(s, repo.ImportBatch{Plans: []repo.ImportPlan{importPlanLine(1, "p1", "c1")}}, Now)
 			if err != nil && !errors.Is(err, repo.ErrConflict) {
 				t.Errorf("a racing import failed with %v, want success or a conflict", err)
 			}
@@ -671,21 +668,12 @@ func importRacingPayments(t *testing.T, s Store) {
 		})
 		for k := range 3 {
 			wg.Go(func() {
-				tx, err := s.BeginImport(ctx, nil)
-				if err != nil {
-					t.Error(err)
-					return
-				}
-				defer func() { _ = tx.Rollback() }()
 				b := repo.ImportBatch{
 					Customers: []repo.ImportCustomer{{Line: 1, Customer: repo.Customer{Ref: ref, Name: fmt.Sprintf("名%d", k),
 						Phone: "+8613812345678", Locale: "zh-CN", Timezone: "Asia/Shanghai"}}},
 					Plans: []repo.ImportPlan{importPlanLine(2, "p"+ref, ref, func(p *repo.Plan) { p.Title = fmt.Sprint(k) })},
 				}
-				if _, err = tx.Apply(ctx, b, Now); err == nil {
-					err = tx.Commit()
-				}
-				if err != nil {
+				if _, err := importTry(s, b, Now); err != nil {
 					t.Errorf("import of p%s: %v", ref, err)
 				}
 			})
