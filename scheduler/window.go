@@ -65,5 +65,19 @@ func (w Window) Next(t time.Time, loc *time.Location) time.Time {
 	if minute >= w.End {
 		d++
 	}
-	return time.Date(y, mo, d, w.Start/60, w.Start%60, 0, 0, loc)
+	open := time.Date(y, mo, d, w.Start/60, w.Start%60, 0, 0, loc)
+	// An opening inside a daylight-saving gap (00:00 where the clock jumps
+	// to 01:00) does not exist, and time.Date gives an instant before the
+	// jump, which may lie before t and outside the window: the window then
+	// opens where the jumping clock lands in it. Gaps last an hour or two.
+	for i := 0; i < 3*60 && (!open.After(t) || !w.contains(open.In(loc))); i++ {
+		open = open.Add(time.Minute)
+	}
+	return open
+}
+
+// contains reports whether local time lt's minute of the day is in w.
+func (w Window) contains(lt time.Time) bool {
+	m := lt.Hour()*60 + lt.Minute()
+	return m >= w.Start && m < w.End
 }

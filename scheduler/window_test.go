@@ -57,6 +57,16 @@ func TestWindowNext(t *testing.T) {
 			t.Errorf("%s: Next(%v) = %v, want %v", tc.name, tc.now, got, tc.want)
 		}
 	}
+	// Santiago's clock jumps from 00:00 to 01:00 on 6 September 2026: a
+	// window opening at 00:00 opens at the jump (01:00 local, 04:00 UTC),
+	// never at an instant before it (23:00 the evening before).
+	scl, _ := time.LoadLocation("America/Santiago")
+	midnight := Window{0, 20 * 60}
+	for _, now := range []time.Time{time.Date(2026, 9, 6, 3, 30, 0, 0, time.UTC), time.Date(2026, 9, 6, 3, 0, 0, 0, time.UTC)} {
+		if got, want := midnight.Next(now, scl), time.Date(2026, 9, 6, 4, 0, 0, 0, time.UTC); !got.Equal(want) {
+			t.Errorf("00:00-20:00 in Santiago from %v: Next = %v, want %v (the clock's jump to 01:00)", now, got, want)
+		}
+	}
 	always := Window{0, 1440}
 	now := at(sh, 2026, 11, 21, 3, 0)
 	if got := always.Next(now, sh); !got.Equal(now) {
