@@ -76,8 +76,9 @@ FROM installments i WHERE i.plan_id = $1 ORDER BY i.seq`
 // recorded for it): its paid may not go below the recorded payments; its
 // amount may not go below what is paid (the payments endpoint refuses that
 // overpayment too: record a reversal first); and the amount of a bill the
-// recorded payments settled may not be raised, so that a stale re-push of
-// an older version of the plan never reopens a paid bill and reminds it.
+// recorded payments settled may not be raised above what is paid, so that
+// a stale re-push of an older version of the plan never reopens a paid bill
+// and reminds it.
 func CheckPushedInstallment(it Installment, old ImportStoredInstallment) error {
 	paid := it.Paid
 	if it.KeepPaid {
@@ -89,7 +90,7 @@ func CheckPushedInstallment(it Installment, old ImportStoredInstallment) error {
 	case it.Amount < paid:
 		return fmt.Errorf("installment %d: amount %d is below the %d already paid; record a reversal first: %w",
 			it.Seq, it.Amount, paid, ErrConflict)
-	case old.Status == InstallmentPaid && old.Recorded > 0 && old.Recorded >= old.Amount && it.Amount > old.Amount:
+	case old.Status == InstallmentPaid && old.Recorded > 0 && old.Recorded >= old.Amount && it.Amount > paid:
 		return fmt.Errorf("installment %d was settled by recorded payments; its amount cannot be raised from %d to %d "+
 			"(record a reversal first to reopen it): %w", it.Seq, old.Amount, it.Amount, ErrConflict)
 	}

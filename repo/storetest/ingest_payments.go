@@ -382,10 +382,14 @@ func ingestStalePush(t *testing.T, s Store) {
 		{"raising a settled bill", [2]int64{60000, 50000}, "installment 1 was settled by recorded payments"},
 		{"lowering below paid", [2]int64{50000, 15000}, "installment 2: amount 15000 is below the 20000 already paid"},
 		{"re-pricing an unpaid bill", [2]int64{50000, 55000}, ""},
+		{"raising a settled bill with what is paid", [2]int64{60000, 55000}, ""},
 	} {
 		push := ingestOnePlanPush()
 		for i := range push.Installments {
 			push.Installments[i].Amount, push.Installments[i].KeepPaid = tc.amounts[i], true
+		}
+		if tc.want == "" && tc.amounts[0] > 50000 { // the lender says the higher amount is paid too
+			push.Installments[0].Paid, push.Installments[0].KeepPaid = tc.amounts[0], false
 		}
 		_, err := s.UpsertPlan(ctx, push, Now.Add(2*time.Hour))
 		switch {
@@ -395,8 +399,8 @@ func ingestStalePush(t *testing.T, s Store) {
 			t.Errorf("%s: %v, want a conflict saying %q", tc.name, err, tc.want)
 		}
 	}
-	if it := ingestInstallment(t, s, 1); it.Status != repo.InstallmentPaid || it.Amount != 50000 {
-		t.Errorf("installment 1 after the pushes: %+v, want still paid at 500.00", it)
+	if it := ingestInstallment(t, s, 1); it.Status != repo.InstallmentPaid || it.Amount != 60000 || it.Paid != 60000 {
+		t.Errorf("installment 1 after the pushes: %+v, want paid, re-priced to 600.00 with it paid", it)
 	}
 }
 
