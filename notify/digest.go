@@ -39,6 +39,11 @@ func digestLeader(c *repo.Claim) (int64, bool) {
 // database error defers the notice.
 func (d *Dispatcher) recheck(ctx context.Context, now time.Time, loc *time.Location, c *repo.Claim) (*digest, repo.Outcome, bool) {
 	out := repo.Outcome{ID: c.ID}
+	end := func(status, reason string) (*digest, repo.Outcome, bool) { // the notice does not go out
+		out.Status, out.Reason = status, reason
+		d.log(c, slog.LevelInfo, "notice "+status, slog.String("reason", reason))
+		return nil, out, true
+	}
 	leader, ok := digestLeader(c)
 	var items []repo.DigestItem
 	if ok {
@@ -50,7 +55,6 @@ func (d *Dispatcher) recheck(ctx context.Context, now time.Time, loc *time.Locat
 			return nil, postponed(c, now.Add(capRecheck), "waiting: digest bills could not be read"), true
 		}
 	}
-	var dg *digest
 	if len(items) > 1 { // a digest
 		var live []repo.DigestItem
 		stale := "" // why the bills still unpaid may not go out, when none may
@@ -68,13 +72,9 @@ func (d *Dispatcher) recheck(ctx context.Context, now time.Time, loc *time.Locat
 		}
 		switch {
 		case len(live) == 0 && stale != "":
-			out.Status, out.Reason = repo.StatusSkipped, stale
-			d.log(c, slog.LevelInfo, "notice skipped", slog.String("reason", stale))
-			return nil, out, true
+			return end(repo.StatusSkipped, stale)
 		case len(live) == 0:
-			out.Status, out.Reason = repo.StatusSuppressed, "every installment in the digest settled"
-			d.log(c, slog.LevelInfo, "notice suppressed", slog.String("reason", out.Reason))
-			return nil, out, true
+			return end(repo.StatusSuppressed, "every installment in the digest settled")
 		case len(live) == 1: // one bill left: its own notice
 			c.Plan, c.Installment = live[0].Plan, live[0].Installment
 		default:
@@ -82,25 +82,19 @@ func (d *Dispatcher) recheck(ctx context.Context, now time.Time, loc *time.Locat
 			probe := *c
 			probe.Plan, probe.Installment = live[0].Plan, live[0].Installment
 			if reason := suppressReason(&probe, now); reason != "" {
-				out.Status, out.Reason = repo.StatusSuppressed, reason
-				d.log(c, slog.LevelInfo, "notice suppressed", slog.String("reason", reason))
-				return nil, out, true
+				return end(repo.StatusSuppressed, reason)
 			}
 			return &digest{items: live}, out, false
 		}
 	}
 	if reason := suppressReason(c, now); reason != "" {
-		out.Status, out.Reason = repo.StatusSuppressed, reason
-		d.log(c, slog.LevelInfo, "notice suppressed", slog.String("reason", reason))
-		return nil, out, true
+		return end(repo.StatusSuppressed, reason)
 	}
 	// After the settled check: a paid bill's notice says so first.
 	if reason := d.staleStage(c, now, loc); reason != "" {
-		out.Status, out.Reason = repo.StatusSkipped, reason
-		d.log(c, slog.LevelInfo, "notice skipped", slog.String("reason", reason))
-		return nil, out, true
+		return end(repo.StatusSkipped, reason)
 	}
-	return dg, out, false
+	return nil, out, false
 }
 
 // postponed is postpone's outcome alone.
