@@ -88,14 +88,13 @@ func upsertInstallments(ctx context.Context, tx *sqlx.Tx, planID int64, in []Ins
 		}
 	}
 	// The plan row is locked by the upsert above, so no other writer adds
-	// installments between this check and the insert. Its installments are
-	// locked too before anything reads what they hold: a payment recorded
+	// installments between these checks and the insert. Its installments
+	// are locked by the first read of what they hold: a payment recorded
 	// meanwhile (RecordPayment locks its installment) has then committed and
-	// is read below, or waits for this push; a paid read before it committed
+	// is read, or waits for this push; a paid read before it committed
 	// would be written back over it.
-	if _, err := tx.ExecContext(ctx, `SELECT 1 FROM installments WHERE plan_id = $1 ORDER BY seq FOR UPDATE`,
-		planID); err != nil {
-		return fmt.Errorf("lock installments: %w", err)
+	if err := CheckPushedInstallments(ctx, tx, planID, in, " FOR UPDATE OF i"); err != nil {
+		return err
 	}
 	var missing []int64
 	if err := tx.SelectContext(ctx, &missing, `
@@ -105,9 +104,6 @@ func upsertInstallments(ctx context.Context, tx *sqlx.Tx, planID int64, in []Ins
 	}
 	if len(missing) > 0 {
 		return fmt.Errorf("installment %d is missing from the plan; installments cannot be removed, mark them waived: %w", missing[0], ErrConflict)
-	}
-	if err := CheckPushedInstallments(ctx, tx, planID, in); err != nil {
-		return err
 	}
 	_, err := tx.ExecContext(ctx, `
 		INSERT INTO installments (plan_id, seq, due_date, amount, paid, status, paid_at)
@@ -132,10 +128,12 @@ func upsertInstallments(ctx context.Context, tx *sqlx.Tx, planID int64, in []Ins
 
 // CheckPushedInstallments applies CheckPushedInstallment to each pushed
 // installment that is stored (payments recorded through the payments
-// endpoint win over a stale push), in both stores' plan push.
-func CheckPushedInstallments(ctx context.Context, q sqlx.QueryerContext, planID int64, in []Installment) error {
+// endpoint win over a stale push), in both stores' plan push; lock is
+// appended to the read (PostgreSQL locks the rows it reads, SQLite's
+// writer owns the file).
+func CheckPushedInstallments(ctx context.Context, q sqlx.QueryerContext, planID int64, in []Installment, lock string) error {
 	var stored []ImportStoredInstallment
-	if err := sqlx.SelectContext(ctx, q, &stored, StoredInstallmentsSQL, planID); err != nil {
+	if err := sqlx.SelectContext(ctx, q, &stored, StoredInstallmentsSQL+lock, planID); err != nil {
 		return fmt.Errorf("check recorded payments: %w", err)
 	}
 	bySeq := make(map[int]ImportStoredInstallment, len(stored))

@@ -111,7 +111,7 @@ func ingestUpsertInstallments(ctx context.Context, tx *sqlx.Tx, planID int64, in
 	if len(missing) > 0 {
 		return fmt.Errorf("installment %d is missing from the plan; installments cannot be removed, mark them waived: %w", missing[0], repo.ErrConflict)
 	}
-	if err := repo.CheckPushedInstallments(ctx, tx, planID, in); err != nil {
+	if err := repo.CheckPushedInstallments(ctx, tx, planID, in, ""); err != nil {
 		return err
 	}
 	// WHERE true: an upsert's SELECT needs a WHERE before ON CONFLICT.
