@@ -97,7 +97,7 @@ func (d *Dispatcher) run(ctx context.Context, once bool) (Counts, error) {
 	close(stopKeeper)
 	keeping.Wait()
 	if lost := counts.lost; lost > 0 && err == nil {
-		err = fmt.Errorf("%d outcomes could not be written before the database came back; those notices stay "+
+		err = fmt.Errorf("%d outcomes could not be written (the database was away, or refused them; see the log); those notices stay "+
 			"sending until another worker rescues them (their last try logged with an unknown outcome)", lost)
 	}
 	return counts.counts, err
@@ -362,6 +362,9 @@ func (d *Dispatcher) finish(ctx context.Context, outs []repo.Outcome) bool {
 		if err == nil {
 			return true
 		}
+		if repo.IsDataError(err) {
+			return d.finishApart(ctx, outs, err)
+		}
 		if ctx.Err() != nil {
 			if time.Now().After(d.giveUpAt()) {
 				d.cfg.Logger.Error("outcome write failed for a lease after shutdown began; giving up, another worker "+
@@ -375,3 +378,52 @@ func (d *Dispatcher) finish(ctx context.Context, outs []repo.Outcome) bool {
 		wait = min(2*wait, 2*time.Second)
 	}
 }
+
+// finishApart writes a group the database refused for what it holds, not
+// for being away: retried whole, it would be refused forever and hold every
+// notice of the group (and, with both committers stuck, every later one).
+// Each outcome is written on its own instead; one refused alone is written
+// bare (its status, times and try, without the rendered message and the
+// provider's text), then without its try (the notice may have been deleted
+// by hand while it was being sent, and its try can no longer be logged),
+// and given up on only when even its status is refused.
+func (d *Dispatcher) finishApart(ctx context.Context, outs []repo.Outcome, err error) bool {
+	if len(outs) > 1 {
+		written := true
+		for i := range outs {
+			written = d.finish(ctx, outs[i:i+1]) && written
+		}
+		return written
+	}
+	o := outs[0]
+	for _, strip := range []func(*repo.Outcome){bare, untried} {
+		d.cfg.Logger.Error("outcome refused by the database for its data; writing less of it",
+			slog.Int64("notification_id", o.ID), slog.String("status", o.Status), slog.String("error", err.Error()))
+		strip(&o)
+		wctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+		err = d.cfg.Store.FinishNotifications(wctx, d.cfg.Owner, d.cfg.Now(), []repo.Outcome{o})
+		cancel()
+		if err == nil || !repo.IsDataError(err) {
+			return err == nil || d.finish(ctx, []repo.Outcome{o})
+		}
+	}
+	d.cfg.Logger.Error("outcome refused by the database even without its details; the notice stays sending "+
+		"until it is rescued", slog.Int64("notification_id", o.ID), slog.String("error", err.Error()))
+	return false
+}
+
+// bare keeps of o what decides its notice's state: the rendered message
+// and the provider's text go, and the reason says why.
+func bare(o *repo.Outcome) {
+	*o = repo.Outcome{ID: o.ID, Status: o.Status, NextAttemptAt: o.NextAttemptAt, Deferred: o.Deferred,
+		Provider: o.Provider, SentAt: o.SentAt, Attempt: o.Attempt,
+		Reason: "the outcome's details were refused by the database and not kept"}
+	if a := o.Attempt; a != nil {
+		stripped := *a
+		stripped.ProviderMsgID, stripped.Code, stripped.Error = "", "", ""
+		o.Attempt = &stripped
+	}
+}
+
+// untried drops o's try as well.
+func untried(o *repo.Outcome) { o.Attempt = nil }
