@@ -2,7 +2,9 @@ package notify
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
+	"slices"
 	"time"
 
 	"duebell/repo"
@@ -35,7 +37,11 @@ func digestLeader(c *repo.Claim) (int64, bool) {
 // unpaid and on an active plan now and still at its stage (a digest's
 // bills may have different due dates), and is suppressed (or skipped) only
 // when none is; a digest left with one bill goes out as that bill's own
-// notice. A resend forced past the settled check lists every bill. A
+// notice. A resend forced past the settled check lists every bill. A message
+// always goes out through the notice of a bill it asks to pay, so that
+// its link and the log name that bill: a leader whose own bill dropped out
+// hands the digest to the notice of the first bill left (see handOver); a
+// resend or fallback is recorded as telling of that bill (see told). A
 // database error defers the notice.
 func (d *Dispatcher) recheck(ctx context.Context, now time.Time, loc *time.Location, c *repo.Claim) (*digest, repo.Outcome, bool) {
 	out := repo.Outcome{ID: c.ID}
@@ -75,17 +81,25 @@ func (d *Dispatcher) recheck(ctx context.Context, now time.Time, loc *time.Locat
 			return end(repo.StatusSkipped, stale)
 		case len(live) == 0:
 			return end(repo.StatusSuppressed, "every installment in the digest settled")
-		case len(live) == 1: // one bill left: its own notice
-			c.Plan, c.Installment = live[0].Plan, live[0].Installment
-		default:
-			// The channel checks still apply; the bills are unsettled.
-			probe := *c
-			probe.Plan, probe.Installment = live[0].Plan, live[0].Installment
-			if reason := suppressReason(&probe, now); reason != "" {
-				return end(repo.StatusSuppressed, reason)
+		}
+		// The channel checks apply to the digest as a whole (its bills are
+		// unsettled), before a leader hands over: an SMS digest to a
+		// customer who opted out is suppressed as such, and gets its fallback.
+		probe := *c
+		probe.Plan, probe.Installment = live[0].Plan, live[0].Installment
+		if reason := suppressReason(&probe, now); reason != "" {
+			return end(repo.StatusSuppressed, reason)
+		}
+		if !slices.ContainsFunc(live, func(it repo.DigestItem) bool { return it.Installment.ID == c.Installment.ID }) {
+			if c.LeadsDigest() {
+				return nil, d.handOver(c, now, loc, live), true
 			}
+			c.Plan, c.Installment = live[0].Plan, live[0].Installment
+		}
+		if len(live) > 1 {
 			return &digest{items: live}, out, false
 		}
+		// One bill left: its own notice.
 	}
 	if reason := suppressReason(c, now); reason != "" {
 		return end(repo.StatusSuppressed, reason)
@@ -95,6 +109,36 @@ func (d *Dispatcher) recheck(ctx context.Context, now time.Time, loc *time.Locat
 		return end(repo.StatusSkipped, reason)
 	}
 	return nil, out, false
+}
+
+// handOver ends leader c, whose own bill dropped out of its digest, as
+// that bill's notice would end (suppressed: paid; skipped: past its stage),
+// and hands the digest to the notice of live[0], the first bill still to
+// be told: that notice goes out for the bills live lists, through its own
+// row, so that its link and the log name a bill the message asks to pay.
+func (d *Dispatcher) handOver(c *repo.Claim, now time.Time, loc *time.Location, live []repo.DigestItem) repo.Outcome {
+	out := repo.Outcome{ID: c.ID, Status: repo.StatusSuppressed, Reason: suppressReason(c, now)}
+	if out.Reason == "" {
+		out.Status, out.Reason = repo.StatusSkipped, d.staleStage(c, now, loc)
+	}
+	if out.Reason == "" { // its bill reached a later stage, whose notice tells of it
+		out.Reason = "superseded by a later stage"
+	}
+	for _, it := range live {
+		out.HandOver = append(out.HandOver, it.NotificationID)
+	}
+	out.Reason += fmt.Sprintf("; the rest of the digest goes out as #%d", live[0].NotificationID)
+	d.log(c, slog.LevelInfo, "notice "+out.Status, slog.String("reason", out.Reason))
+	return out
+}
+
+// told records in out the bill c tells of when the re-check made it
+// another than its notice's own (a resend or fallback of a digest whose
+// first bill dropped out), so that the log and the link name that bill.
+func told(c *repo.Claim, out *repo.Outcome) {
+	if c.InstallmentID != nil && *c.InstallmentID != c.Installment.ID {
+		out.PlanID, out.InstallmentID = c.Plan.ID, c.Installment.ID
+	}
 }
 
 // postponed is postpone's outcome alone.

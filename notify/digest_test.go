@@ -3,9 +3,13 @@ package notify_test
 import (
 	"context"
 	"fmt"
+	"net/url"
+	"regexp"
 	"strings"
 	"testing"
+	"time"
 
+	"duebell/link"
 	"duebell/notify"
 	"duebell/repo"
 	"duebell/repo/storetest"
@@ -205,5 +209,127 @@ func TestDigestLeavesOutABillPastItsStage(t *testing.T) {
 	sms := b.sms.messages()
 	if len(sms) != 1 || !strings.Contains(sms[0].Text, "还有1天") || strings.Contains(sms[0].Text, "11月8日") {
 		t.Errorf("SMS %+v, want the bill due on the 10th alone, due in 1 day", sms)
+	}
+}
+
+// linkTarget follows the repayment link in text as the repayment page does
+// (links/verify): the plan ref and installment seq it verifies to, and the
+// notice it names.
+func (b *bundle) linkTarget(t *testing.T, text string, at time.Time) (repo.LinkTarget, int64) {
+	t.Helper()
+	raw := regexp.MustCompile(`https://pay\.example\.com/[\w./?=&%-]+`).FindString(text)
+	u, err := url.Parse(raw)
+	if err != nil || raw == "" {
+		t.Fatalf("no repayment link in %q", text)
+	}
+	tok := u.Query().Get(link.QueryParam)
+	claims, err := b.signer.Verify(tok, at)
+	if err != nil {
+		t.Fatalf("link %s: %v", raw, err)
+	}
+	if !link.IsCompact(tok) {
+		return repo.LinkTarget{PlanRef: claims.PlanRef, Seq: claims.Seq}, claims.NotificationID
+	}
+	target, err := b.r.GetLinkTarget(context.Background(), claims.NotificationID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return target, claims.NotificationID
+}
+
+// planOf is the ref of the plan notice id is about, as the log records it.
+func (b *bundle) planOf(t *testing.T, id int64) string {
+	t.Helper()
+	var ref string
+	if err := b.r.DB().Get(&ref, `SELECT p.ref FROM notifications n JOIN plans p ON p.id = n.plan_id WHERE n.id = $1`, id); err != nil {
+		t.Fatal(err)
+	}
+	return ref
+}
+
+// A digest whose leading bill is paid before it goes out, with one bill
+// left, goes out as that bill's own reminder, through that bill's own
+// notice: the Pay link verifies to that bill's plan (not to the paid one,
+// which a borrower could otherwise pay again), and the log records the
+// reminder as sent for that bill, the paid bill's notice as suppressed.
+func TestDigestLeftWithOneBillLinksAndLogsThatBill(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	threePlans(t, b)
+	b.scanStages(t, sh(11, 21, 8, 0), digestStages()) // p1's notices lead
+	pay(t, b, "p1", 50000)
+	pay(t, b, "p2", 30000)
+	at := sh(11, 21, 10, 0)
+	if c := b.dispatch(t, at); c["sent"] != 2 {
+		t.Fatalf("counts %v, want p3's SMS and email sent", c)
+	}
+	for _, m := range append(b.sms.messages(), b.email.messages()...) {
+		if !strings.Contains(m.Text, "英语课程") || !strings.Contains(m.Text, "¥200.00") || strings.Contains(m.Text, "笔") {
+			t.Errorf("%s: want p3's own reminder, got %s", m.To, m.Text)
+		}
+		target, id := b.linkTarget(t, m.Text, at)
+		if target.PlanRef != "p3" || target.Seq != 1 {
+			t.Errorf("%s: the Pay link verifies to %+v, want p3's installment 1", m.To, target)
+		}
+		n, err := b.r.GetNotification(context.Background(), id)
+		if err != nil || n.Status != repo.StatusSent || b.planOf(t, id) != "p3" {
+			t.Errorf("%s: the notice the link names (%d) is %s for %s, want the sent reminder of p3", m.To, id, n.Status, b.planOf(t, id))
+		}
+	}
+	for _, n := range b.notices(t) {
+		if ref := b.planOf(t, n.ID); ref == "p1" && (n.Status != repo.StatusSuppressed || !strings.HasPrefix(n.StatusReason, "installment paid")) {
+			t.Errorf("p1's %s notice: %s %q, want suppressed: installment paid", n.Channel, n.Status, n.StatusReason)
+		}
+	}
+}
+
+// A digest whose leading bill is paid before it goes out lists the others,
+// and its Pay link verifies to one of the bills it lists.
+func TestDigestWithoutItsLeadingBillLinksABillItLists(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	threePlans(t, b)
+	b.scanStages(t, sh(11, 21, 8, 0), digestStages())
+	pay(t, b, "p1", 50000)
+	at := sh(11, 21, 10, 0)
+	if c := b.dispatch(t, at); c["sent"] != 2 {
+		t.Fatalf("counts %v, want one SMS and one email", c)
+	}
+	for _, m := range append(b.sms.messages(), b.email.messages()...) {
+		if !strings.Contains(m.Text, "2笔") || strings.Contains(m.Text, "iPhone 17") || strings.Contains(m.Text, "优品手机") {
+			t.Errorf("%s: want the digest of p2 and p3, got %s", m.To, m.Text)
+		}
+		if target, id := b.linkTarget(t, m.Text, at); target.PlanRef != "p2" || b.planOf(t, id) != "p2" {
+			t.Errorf("%s: the Pay link verifies to %+v (notice of %s), want p2, the first bill it lists", m.To, target, b.planOf(t, id))
+		}
+	}
+}
+
+// The effect report counts as reminded the bills a digest told of: a
+// leading bill whose plan was cancelled before the digest went out is not
+// one of them.
+func TestEffectReportCreditsTheBillsADigestToldOf(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	threePlans(t, b)
+	b.scanStages(t, sh(11, 21, 8, 0), digestStages())
+	storetest.Plan(t, b.r, "p1", "c1", []repo.Date{repo.NewDate(2026, 11, 24)}, func(p *repo.Plan) {
+		p.Merchant, p.Title, p.Total, p.Installments[0].Amount, p.Status = "优品手机", "iPhone 17", 50000, 50000, repo.PlanCancelled
+	})
+	if c := b.dispatch(t, sh(11, 21, 10, 0)); c["sent"] != 2 {
+		t.Fatalf("counts %v, want one SMS and one email", c)
+	}
+	rows, err := b.r.EffectReport(context.Background(), scheduler.ReminderKinds(), sh(11, 21, 0, 0), sh(11, 22, 0, 0), sh(11, 30, 0, 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, row := range rows {
+		if row.Sent != 2 {
+			t.Errorf("%s %s %s: %d reminded, want p2 and p3 (p1's plan was cancelled, and the digest did not list it)",
+				row.Stage, row.Channel, row.Template, row.Sent)
+		}
+	}
+	if len(rows) != 2 {
+		t.Errorf("%d report rows, want one per channel: %+v", len(rows), rows)
 	}
 }

@@ -33,6 +33,7 @@ func (d *Dispatcher) handle(ctx, sendCtx context.Context, j job) repo.Outcome {
 	if stop {
 		return rechecked
 	}
+	told(c, &out)
 	if next, why := d.opening(c, now, loc); !next.Equal(now) {
 		out.Status, out.NextAttemptAt, out.Deferred = repo.StatusPending, next, true
 		out.Reason = "waiting for send window"

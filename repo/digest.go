@@ -137,3 +137,52 @@ func (q Common) DigestItems(ctx context.Context, leader int64) ([]DigestItem, er
 	}
 	return out, nil
 }
+
+// retellSQL records notice $1, still held by owner $2, as telling of plan
+// $3's installment $4 (see Outcome.PlanID).
+const retellSQL = `
+UPDATE notifications SET plan_id = $3, installment_id = $4
+WHERE id = $1 AND status = 'sending' AND lease_owner = $2`
+
+// handOverSQL moves notice $3, a member of the digest notice $1 leads
+// (still held by owner $2), as of $4: with $5 set it becomes the notice
+// that goes out for what is left of the digest (pending now, leading the
+// digest when $6 says other members follow it, else on its own), else it
+// joins the digest of $6, with the reason $7.
+const handOverSQL = `
+UPDATE notifications SET
+	status = CASE WHEN $5 THEN 'pending' ELSE status END,
+	next_attempt_at = CASE WHEN $5 THEN $4 ELSE next_attempt_at END,
+	digest_of = CASE WHEN $6 > 0 THEN $6 END, status_reason = $7, updated_at = $4
+WHERE id = $3 AND digest_of = $1 AND status = 'skipped'
+  AND EXISTS (SELECT 1 FROM notifications l WHERE l.id = $1 AND l.status = 'sending' AND l.lease_owner = $2)`
+
+// RecordTold writes, inside a store's FinishNotifications transaction and
+// before the outcomes themselves (while owner still holds the notices),
+// which bills the notices of outs told of: a resend or fallback of a
+// digest is recorded as telling of the bill it named (Outcome.PlanID), and
+// a leader whose own bill dropped out hands its digest over
+// (Outcome.HandOver). Both are rare; the statements are the same in both
+// stores.
+func RecordTold(ctx context.Context, tx *sqlx.Tx, owner string, now time.Time, outs []Outcome) error {
+	for _, o := range outs {
+		if o.InstallmentID != 0 {
+			if _, err := tx.ExecContext(ctx, retellSQL, o.ID, owner, o.PlanID, o.InstallmentID); err != nil {
+				return fmt.Errorf("record the bill told: %w", err)
+			}
+		}
+		for i, id := range o.HandOver {
+			lead, reason := o.HandOver[0], fmt.Sprintf("in digest #%d", o.HandOver[0])
+			if i == 0 {
+				reason = ""
+				if len(o.HandOver) == 1 {
+					lead = 0 // the one bill left goes out on its own
+				}
+			}
+			if _, err := tx.ExecContext(ctx, handOverSQL, o.ID, owner, id, now, i == 0, lead, reason); err != nil {
+				return fmt.Errorf("hand over digest %d: %w", o.ID, err)
+			}
+		}
+	}
+	return nil
+}

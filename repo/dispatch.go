@@ -195,6 +195,16 @@ type Outcome struct {
 	SentAt                                             *time.Time
 	// Attempt is the delivery try to log; nil when nothing was sent.
 	Attempt *Attempt
+	// PlanID and InstallmentID, when set, are the bill a resend or
+	// fallback of a digest told of in place of its own, which dropped out
+	// at send time: the notice is recorded as telling of it, so the log
+	// and the notice's link name the bill the message asked to pay.
+	PlanID, InstallmentID int64
+	// HandOver is, for a digest's leader that did not go out because its
+	// own bill dropped out at send time, the notices of the bills still to
+	// be told: the first now goes out for them all (on its own when it is
+	// the only one), through its own row.
+	HandOver []int64
 }
 
 const finishSQL = `
@@ -305,6 +315,9 @@ func (r *Repo) FinishNotifications(ctx context.Context, owner string, now time.T
 				pq.Array(aCode), pq.Array(aErr)); err != nil {
 				return fmt.Errorf("log attempts: %w", err)
 			}
+		}
+		if err := RecordTold(ctx, tx, owner, now, outs); err != nil {
+			return err
 		}
 		if err := exec(tx, finish, owner, now, pq.Array(ids), pq.Array(statuses), pq.Array(reasons),
 			pq.Array(nextAts), pq.Array(deferred), pq.Array(templates), pq.Array(recipients), pq.Array(subjects),

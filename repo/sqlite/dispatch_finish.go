@@ -63,6 +63,9 @@ func (s *Store) FinishNotifications(ctx context.Context, owner string, now time.
 				return fmt.Errorf("log attempts: %w", err)
 			}
 		}
+		if err := repo.RecordTold(ctx, tx, owner, now, outs); err != nil {
+			return err
+		}
 		finish, err := tx.PreparexContext(ctx, dispatchFinishSQL)
 		if err != nil {
 			return fmt.Errorf("finish notifications: %w", err)

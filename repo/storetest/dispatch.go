@@ -114,6 +114,8 @@ func init() {
 		t.Run("UnknownNotice", func(t *testing.T) { dispatchTestUnknown(t, open(t)) })
 		t.Run("OldestDue", func(t *testing.T) { dispatchTestOldestDue(t, open(t)) })
 		t.Run("DigestLeaderListsItsBills", func(t *testing.T) { dispatchTestDigest(t, open(t)) })
+		t.Run("DigestHandedOverGoesOutThroughTheBillsOwnNotice", func(t *testing.T) { dispatchTestHandOver(t, open(t)) })
+		t.Run("FinishRecordsTheBillANoticeToldOf", func(t *testing.T) { dispatchTestTold(t, open(t)) })
 		t.Run("CollectionCounts", func(t *testing.T) { dispatchTestCollection(t, open(t)) })
 		t.Run("ServiceClosedCarriesOutstandingAtClaim", func(t *testing.T) { dispatchTestOutstanding(t, open(t)) })
 		t.Run("ReceiptBeforeSentIsAppliedByFinish", func(t *testing.T) { dispatchTestReceipts(t, open) })
@@ -590,6 +592,107 @@ func dispatchTestDigest(t *testing.T, s Store) {
 	}
 	if member, err := s.DigestItems(ctx, items[1].NotificationID); err != nil || len(member) != 0 {
 		t.Errorf("a member lists %d bills (%v), want none", len(member), err)
+	}
+}
+
+// dispatchDigest stores customer ref with one plan per ref in plans, each
+// with one bill due on the 24th, queues their due_soon SMS as one digest
+// and claims its leader (the first plan's notice) for owner w1.
+func dispatchDigest(t *testing.T, s Store, ref string, plans ...string) (repo.Claim, []repo.DigestItem) {
+	t.Helper()
+	Customer(t, s, ref)
+	for _, p := range plans {
+		Plan(t, s, p, ref, []repo.Date{dispatchDue24})
+	}
+	stages := dispatchStage("sms")
+	stages[0].DigestChannels = []string{"sms"}
+	dispatchQueue(t, s, dispatchScanAt, stages)
+	claims := dispatchClaim(t, s, "w1", dispatchSendAt, 10, 0)
+	if len(claims) != 1 || !claims[0].LeadsDigest() || claims[0].Plan.Ref != plans[0] {
+		t.Fatalf("claimed %d, want only the digest's leader", len(claims))
+	}
+	items, err := s.DigestItems(context.Background(), claims[0].ID)
+	if err != nil || len(items) != len(plans) {
+		t.Fatalf("digest items %v, %v", items, err)
+	}
+	return claims[0], items
+}
+
+// A leader whose own bill dropped out hands its digest over: the first
+// bill still to be told gets its own notice back, pending now and leading
+// the others (on its own when it is the only one), and is claimed as any
+// notice is, so the message goes out through the row of a bill it names.
+// A finish without the lease moves nothing.
+func dispatchTestHandOver(t *testing.T, s Store) {
+	ctx := context.Background()
+	leader, items := dispatchDigest(t, s, "c1", "p1", "p2", "p3")
+	at := dispatchSendAt.Add(time.Minute)
+	handOver := repo.Outcome{ID: leader.ID, Status: repo.StatusSuppressed, Reason: "installment paid",
+		HandOver: []int64{items[1].NotificationID, items[2].NotificationID}}
+	dispatchFinish(t, s, "w2", at, handOver) // not w2's: nothing moves
+	if n := dispatchNotice(t, s, items[1].NotificationID); n.Status != repo.StatusSkipped || *n.DigestOf != leader.ID {
+		t.Fatalf("handed over without the lease: %s, digest of %d", n.Status, *n.DigestOf)
+	}
+	dispatchFinish(t, s, "w1", at, handOver)
+	if n := dispatchNotice(t, s, leader.ID); n.Status != repo.StatusSuppressed || n.StatusReason != "installment paid" {
+		t.Errorf("leader %s %q", n.Status, n.StatusReason)
+	}
+	lead, member := dispatchNotice(t, s, items[1].NotificationID), dispatchNotice(t, s, items[2].NotificationID)
+	if lead.Status != repo.StatusPending || !lead.LeadsDigest() || !lead.NextAttemptAt.Equal(at) || lead.StatusReason != "" {
+		t.Errorf("p2's notice %s %q, next %v, digest of %v: want pending now, leading", lead.Status, lead.StatusReason,
+			lead.NextAttemptAt, lead.DigestOf)
+	}
+	if member.Status != repo.StatusSkipped || *member.DigestOf != lead.ID || member.StatusReason != fmt.Sprintf("in digest #%d", lead.ID) {
+		t.Errorf("p3's notice %s %q", member.Status, member.StatusReason)
+	}
+	if got, err := s.DigestItems(ctx, lead.ID); err != nil || len(got) != 2 || got[0].Plan.Ref != "p2" || got[1].Plan.Ref != "p3" {
+		t.Errorf("the new digest lists %+v, %v; want p2 and p3", got, err)
+	}
+	claims := dispatchClaim(t, s, "w1", at, 10, 0)
+	if len(claims) != 1 || claims[0].ID != lead.ID || claims[0].Plan.Ref != "p2" || !claims[0].LeadsDigest() {
+		t.Fatalf("claimed %+v, want p2's notice, leading the digest", claims)
+	}
+	if target, err := s.GetLinkTarget(ctx, lead.ID); err != nil || target.PlanRef != "p2" || target.Seq != 1 {
+		t.Errorf("its link's target %+v, %v", target, err)
+	}
+
+	// One bill left: its notice goes on its own.
+	leader, items = dispatchDigest(t, s, "c2", "q1", "q2")
+	dispatchFinish(t, s, "w1", at, repo.Outcome{ID: leader.ID, Status: repo.StatusSkipped, Reason: "superseded by due_today",
+		HandOver: []int64{items[1].NotificationID}})
+	if n := dispatchNotice(t, s, items[1].NotificationID); n.Status != repo.StatusPending || n.DigestOf != nil {
+		t.Errorf("q2's notice %s, digest of %v: want pending on its own", n.Status, n.DigestOf)
+	}
+}
+
+// An outcome naming another bill than its notice's (a resend of a digest
+// whose first bill dropped out) records the notice as telling of that bill:
+// its link verifies to it. Without the lease it records nothing.
+func dispatchTestTold(t *testing.T, s Store) {
+	ctx := context.Background()
+	leader, items := dispatchDigest(t, s, "c1", "p1", "p2")
+	dispatchFinish(t, s, "w1", dispatchSendAt, dispatchSent(leader, "aliyun", "m1", dispatchSendAt))
+	at := dispatchSendAt.Add(time.Hour)
+	res, err := s.Resend(ctx, repo.ResendInput{ID: leader.ID, Reason: "客户说没收到", Actor: "ops", Now: at})
+	if err != nil {
+		t.Fatal(err)
+	}
+	claims := dispatchClaim(t, s, "w1", at, 10, 0)
+	if len(claims) != 1 || claims[0].ID != res.Notification.ID {
+		t.Fatalf("claimed %+v, want the resend", claims)
+	}
+	p2 := items[1]
+	told := dispatchSent(claims[0], "aliyun", "m2", at)
+	told.PlanID, told.InstallmentID = p2.Plan.ID, p2.Installment.ID
+	dispatchFinish(t, s, "w2", at, told) // not w2's
+	if target, err := s.GetLinkTarget(ctx, claims[0].ID); err != nil || target.PlanRef != "p1" {
+		t.Errorf("recorded without the lease: %+v, %v", target, err)
+	}
+	dispatchFinish(t, s, "w1", at, told)
+	n := dispatchNotice(t, s, claims[0].ID)
+	if target, err := s.GetLinkTarget(ctx, n.ID); err != nil || target.PlanRef != "p2" || target.Seq != 1 ||
+		n.PlanID == nil || *n.PlanID != p2.Plan.ID || n.InstallmentID == nil || *n.InstallmentID != p2.Installment.ID {
+		t.Errorf("the resend tells of %+v (%v), want p2's installment 1", target, err)
 	}
 }
 
