@@ -37,7 +37,8 @@ func digestLeader(c *repo.Claim) (int64, bool) {
 // unpaid and on an active plan now and still at its stage (a digest's
 // bills may have different due dates), and is suppressed (or skipped) only
 // when none is; a digest left with one bill goes out as that bill's own
-// notice. A resend forced past the settled check lists every bill. A message
+// notice. A forced resend lists every bill that still has something to
+// pay, whatever its plan or stage; a paid or waived bill never. A message
 // always goes out through the notice of a bill it asks to pay, so that
 // its link and the log name that bill: a leader whose own bill dropped out
 // hands the digest to the notice of the first bill left (see handOver); a
@@ -65,7 +66,7 @@ func (d *Dispatcher) recheck(ctx context.Context, now time.Time, loc *time.Locat
 		var live []repo.DigestItem
 		stale := "" // why the bills still unpaid may not go out, when none may
 		for _, it := range items {
-			if !c.Forced && settled(it) {
+			if !owes(it) || settled(it) && !c.Forced {
 				continue
 			}
 			probe := *c
@@ -80,7 +81,7 @@ func (d *Dispatcher) recheck(ctx context.Context, now time.Time, loc *time.Locat
 		case len(live) == 0 && stale != "":
 			return end(repo.StatusSkipped, stale)
 		case len(live) == 0:
-			return end(repo.StatusSuppressed, "every installment in the digest settled")
+			return end(repo.StatusSuppressed, repo.ReasonDigestSettled)
 		}
 		// The channel checks apply to the digest as a whole (its bills are
 		// unsettled), before a leader hands over: an SMS digest to a
@@ -150,9 +151,15 @@ func postponed(c *repo.Claim, next time.Time, reason string) repo.Outcome {
 // settled reports whether a digest's bill no longer asks for payment: paid,
 // waived, or its plan is no longer active.
 func settled(it repo.DigestItem) bool {
-	i, p := it.Installment, it.Plan
-	return i.Status == repo.InstallmentPaid || i.Status == repo.InstallmentWaived || i.Paid >= i.Amount ||
-		p.Status != repo.PlanActive
+	return !owes(it) || it.Plan.Status != repo.PlanActive
+}
+
+// owes reports whether something is still to be paid on a digest's bill:
+// neither paid nor waived. A forced resend tells of such bills only: a
+// reminder never lists a bill at ¥0.00 as owed.
+func owes(it repo.DigestItem) bool {
+	i := it.Installment
+	return i.Status != repo.InstallmentPaid && i.Status != repo.InstallmentWaived && i.Paid < i.Amount
 }
 
 // fill makes data a digest: the digest template of the kind, every bill

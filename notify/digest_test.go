@@ -2,6 +2,7 @@ package notify_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/url"
 	"regexp"
@@ -331,5 +332,92 @@ func TestEffectReportCreditsTheBillsADigestToldOf(t *testing.T) {
 	}
 	if len(rows) != 2 {
 		t.Errorf("%d report rows, want one per channel: %+v", len(rows), rows)
+	}
+}
+
+// sentDigest is the digest notice sent on channel.
+func (b *bundle) sentDigest(t *testing.T, channel string) int64 {
+	t.Helper()
+	for _, n := range b.notices(t) {
+		if n.Channel == channel && n.LeadsDigest() && n.Status == repo.StatusSent {
+			return n.ID
+		}
+	}
+	t.Fatalf("no %s digest sent", channel)
+	return 0
+}
+
+func cancelPlan(t *testing.T, b *bundle, ref string) {
+	t.Helper()
+	p, err := b.r.GetPlan(context.Background(), ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Status = repo.PlanCancelled
+	if _, err := b.r.UpsertPlan(context.Background(), p, sh(11, 21, 12, 0)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A support resend of a digest whose first bill has been paid since tells
+// of the bills still unpaid, as a fresh digest would, and its Pay link
+// verifies to one of them.
+func TestResendOfADigestTellsOfTheBillsStillUnpaid(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	threePlans(t, b)
+	b.scanStages(t, sh(11, 21, 8, 0), digestStages())
+	b.dispatch(t, sh(11, 21, 10, 0))
+	pay(t, b, "p1", 50000)
+	at := sh(11, 21, 15, 0)
+	res, err := b.r.Resend(context.Background(), repo.ResendInput{ID: b.sentDigest(t, "sms"), Reason: "客户说没收到",
+		Actor: "ops", Now: at})
+	if err != nil {
+		t.Fatalf("resend of a digest whose first bill is paid: %v; want it queued for the two unpaid", err)
+	}
+	if c := b.dispatch(t, at); c["sent"] != 1 {
+		t.Fatalf("counts %v, want the resend sent", c)
+	}
+	sms := b.sms.messages()
+	text := sms[len(sms)-1].Text
+	if !strings.Contains(text, "2笔") || !strings.Contains(text, "¥500.00") || strings.Contains(text, "优品手机") {
+		t.Errorf("resend: want the digest of p2 and p3, got %s", text)
+	}
+	if target, id := b.linkTarget(t, text, at); id != res.Notification.ID || target.PlanRef != "p2" || b.planOf(t, id) != "p2" {
+		t.Errorf("the resend's Pay link names notice %d, verifies to %+v; want the resend, told of p2", id, target)
+	}
+}
+
+// A forced resend of a digest tells of the bills still owed, even on a
+// plan since cancelled, and never of a paid one: no bill at ¥0.00.
+func TestForcedResendOfADigestNeverListsAPaidBill(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	threePlans(t, b)
+	b.scanStages(t, sh(11, 21, 8, 0), digestStages())
+	b.dispatch(t, sh(11, 21, 10, 0))
+	pay(t, b, "p1", 50000)
+	pay(t, b, "p3", 20000)
+	cancelPlan(t, b, "p2")
+	at := sh(11, 21, 15, 0)
+	in := repo.ResendInput{ID: b.sentDigest(t, "sms"), Reason: "客户要求", Actor: "ops", Now: at}
+	if _, err := b.r.Resend(context.Background(), in); !errors.Is(err, repo.ErrConflict) {
+		t.Errorf("resend of a digest no bill of which asks for payment: %v, want refused", err)
+	}
+	in.Force = true
+	if _, err := b.r.Resend(context.Background(), in); err != nil {
+		t.Fatalf("forced: %v", err)
+	}
+	if c := b.dispatch(t, at); c["sent"] != 1 {
+		t.Fatalf("counts %v, want the forced resend sent", c)
+	}
+	sms := b.sms.messages()
+	text := sms[len(sms)-1].Text
+	if strings.Contains(text, "¥0.00") || strings.Contains(text, "优品手机") || strings.Contains(text, "乐学教育") ||
+		!strings.Contains(text, "布艺沙发") || !strings.Contains(text, "¥300.00") {
+		t.Errorf("forced resend: want p2's own reminder, ¥300.00 still owed, and no paid bill; got %s", text)
+	}
+	if target, _ := b.linkTarget(t, text, at); target.PlanRef != "p2" {
+		t.Errorf("the forced resend's Pay link verifies to %+v, want p2", target)
 	}
 }

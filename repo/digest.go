@@ -115,6 +115,44 @@ type DigestItem struct {
 	Installment    Installment `db:"i"`
 }
 
+// ReasonDigestSettled is why a digest none of whose bills asks for payment
+// any more does not go out (suppressed at send time, a resend refused).
+const ReasonDigestSettled = "every installment in the digest settled"
+
+// digestBillsSQL is the FROM and WHERE of the bills of the digest that the
+// notice leader (an SQL expression) leads: its own and its members'
+// notices (dm), with their installments (di) and plans (dp), less a bill
+// that has since reached a later stage on the channel (that stage's notice
+// speaks for it). No rows when leader leads no digest. Both stores read
+// digests through it, so the dispatcher and a resend see the same bills.
+func digestBillsSQL(leader string) string {
+	return `FROM notifications dm JOIN installments di ON di.id = dm.installment_id JOIN plans dp ON dp.id = di.plan_id
+		WHERE dm.digest_of = ` + leader + `
+		  AND NOT EXISTS (SELECT 1 FROM notifications later WHERE later.installment_id = dm.installment_id
+		                  AND later.channel = dm.channel AND later.stage_offset > dm.stage_offset)`
+}
+
+// digestOwesSQL is, for a bill of digestBillsSQL, that something is still
+// to be paid on it: neither paid nor waived (notify's owes).
+const digestOwesSQL = `di.status NOT IN ('paid', 'waived') AND di.paid < di.amount`
+
+// DigestSettledSQL is, for a notice n that leads a digest of two bills or
+// more, ReasonDigestSettled when none of them asks for payment any more
+// (paid, waived, or its plan no longer active), empty while one does: a
+// resend of a digest tells of its bills still unpaid, as the dispatcher
+// lists them. NULL when n leads no digest: its own bill decides.
+var DigestSettledSQL = `(SELECT CASE WHEN count(*) < 2 THEN NULL
+		WHEN count(*) FILTER (WHERE ` + digestOwesSQL + ` AND dp.status = 'active') > 0 THEN ''
+		ELSE '` + ReasonDigestSettled + `' END
+	` + digestBillsSQL("n.id") + `)`
+
+// DigestOwedSQL is false for a notice n that leads a digest of two bills
+// or more none of which has anything left to pay: a forced resend lists
+// only bills still owed (a reminder never shows one at ¥0.00 as owed), so
+// it would have none. True for any other notice.
+var DigestOwedSQL = `(SELECT count(*) < 2 OR count(*) FILTER (WHERE ` + digestOwesSQL + `) > 0
+	` + digestBillsSQL("n.id") + `)`
+
 // DigestItems lists the bills of the digest led by notice leader (its own
 // and its members'), by due date, as they are now; empty when leader leads
 // no digest. A bill that has since reached a later stage on the channel is
@@ -122,17 +160,14 @@ type DigestItem struct {
 func (q Common) DigestItems(ctx context.Context, leader int64) ([]DigestItem, error) {
 	var out []DigestItem
 	if err := q.db.SelectContext(ctx, &out, `
-		SELECT n.id AS notification_id,
-			p.id AS "p.id", p.ref AS "p.ref", p.merchant AS "p.merchant", p.title AS "p.title",
-			p.currency AS "p.currency", p.total AS "p.total", p.periods AS "p.periods", p.status AS "p.status",
-			p.repay_method AS "p.repay_method", p.card_last4 AS "p.card_last4",
-			i.id AS "i.id", i.seq AS "i.seq", i.due_date AS "i.due_date", i.amount AS "i.amount", i.paid AS "i.paid",
-			i.status AS "i.status", i.paid_at AS "i.paid_at"
-		FROM notifications n JOIN installments i ON i.id = n.installment_id JOIN plans p ON p.id = i.plan_id
-		WHERE n.digest_of = $1
-		  AND NOT EXISTS (SELECT 1 FROM notifications x WHERE x.installment_id = n.installment_id
-		                  AND x.channel = n.channel AND x.stage_offset > n.stage_offset)
-		ORDER BY i.due_date, p.id, i.seq`, leader); err != nil {
+		SELECT dm.id AS notification_id,
+			dp.id AS "p.id", dp.ref AS "p.ref", dp.merchant AS "p.merchant", dp.title AS "p.title",
+			dp.currency AS "p.currency", dp.total AS "p.total", dp.periods AS "p.periods", dp.status AS "p.status",
+			dp.repay_method AS "p.repay_method", dp.card_last4 AS "p.card_last4",
+			di.id AS "i.id", di.seq AS "i.seq", di.due_date AS "i.due_date", di.amount AS "i.amount", di.paid AS "i.paid",
+			di.status AS "i.status", di.paid_at AS "i.paid_at"
+		`+digestBillsSQL("$1")+`
+		ORDER BY di.due_date, dp.id, di.seq`, leader); err != nil {
 		return nil, fmt.Errorf("digest items: %w", err)
 	}
 	return out, nil

@@ -50,24 +50,25 @@ type ResendResult struct {
 }
 
 // settledReasonSQL mirrors the dispatcher's pre-send re-check (notify's
-// suppressReason): a notice that asks for payment (the kinds in the
-// statement's parameter askParam, kinds.AsksPayment) of a settled
-// installment or on an inactive plan is not sent. It reads the notice n,
+// suppressReason and recheck): a notice that asks for payment (the kinds in
+// the statement's parameter askParam, kinds.AsksPayment) of a settled
+// installment or on an inactive plan is not sent, nor a digest none of
+// whose bills asks for payment (DigestSettledSQL). It reads the notice n,
 // its installment i and plan p (both possibly NULL).
 func settledReasonSQL(askParam string) string {
-	return `CASE WHEN n.kind = ANY(` + askParam + `::text[]) THEN CASE
+	return `CASE WHEN n.kind = ANY(` + askParam + `::text[]) THEN coalesce(` + DigestSettledSQL + `, CASE
 		WHEN i.status = 'paid' OR i.paid >= i.amount THEN 'installment paid'
 		WHEN i.status = 'waived' THEN 'installment waived'
 		WHEN p.status IN ('cancelled', 'closed') THEN 'plan ' || p.status
-		ELSE '' END
+		ELSE '' END)
 	ELSE '' END`
 }
 
 // resendCheckSQL loads what a single resend must check: the original's
 // status, the channel to use ($2, or the original's), and why it should not
-// go out (settled, or unreachable on that channel).
+// go out (settled, nothing owed, or unreachable on that channel).
 var resendCheckSQL = `
-SELECT n.status, x.ch AS channel, ` + settledReasonSQL("$3") + ` AS settled,
+SELECT n.status, x.ch AS channel, ` + settledReasonSQL("$3") + ` AS settled, ` + DigestOwedSQL + ` AS owed,
 	(SELECT ` + suppressReasonSQL + `) AS unreachable
 FROM notifications n
 JOIN customers c ON c.id = n.customer_id
@@ -93,8 +94,10 @@ const (
 // the reason, and appends an audit_log row, in one transaction. An unknown ID
 // is ErrNotFound; bad input is ErrInvalid. It is refused with ErrConflict
 // when the original is still queued, when the reminder's installment is paid
-// or waived or its plan inactive (unless Force), and when the customer opted
-// out of the channel or has no address on it.
+// or waived or its plan inactive (unless Force; for a digest, when every
+// bill of it is), when nothing is left to pay on any bill of a digest (even
+// forced), and when the customer opted out of the channel or has no address
+// on it.
 func (r *Repo) Resend(ctx context.Context, in ResendInput) (ResendResult, error) {
 	if err := in.Prepare(); err != nil {
 		return ResendResult{}, err

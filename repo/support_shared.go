@@ -86,18 +86,21 @@ func PriorResend(scope, target string, notificationID sql.NullInt64, wantTarget 
 // ResendCheck is what a store loads about the original before a single
 // resend: its status, the channel the resend goes out on, why it should not
 // (settled: "installment paid", "installment waived", "plan cancelled",
-// "plan closed" for a kind that asks for payment; unreachable: "opted_out",
-// "no_phone", "no_email").
+// "plan closed" for a kind that asks for payment, ReasonDigestSettled for
+// a digest; unreachable: "opted_out", "no_phone", "no_email"), and whether
+// anything is owed on it (false only for a digest none of whose bills has
+// anything left to pay).
 type ResendCheck struct {
 	Status      string `db:"status"`
 	Channel     string `db:"channel"`
 	Settled     string `db:"settled"`
+	Owed        bool   `db:"owed"`
 	Unreachable string `db:"unreachable"`
 }
 
 // Refusal is the ErrConflict a resend of in.ID gets, or nil.
 func (chk ResendCheck) Refusal(in ResendInput) error {
-	return resendRefusal(in, chk.Status, chk.Channel, chk.Settled, chk.Unreachable)
+	return resendRefusal(in, chk.Status, chk.Channel, chk.Settled, chk.Owed, chk.Unreachable)
 }
 
 // ResendAuditDetail is the audit_log detail of a queued single resend.
@@ -153,13 +156,16 @@ func (res BulkResendResult) AuditDetail(f BulkFilter, reason string) map[string]
 }
 
 // resendRefusal is the ErrConflict a resend gets, or nil.
-func resendRefusal(in ResendInput, status, channel, settled, unreachable string) error {
+func resendRefusal(in ResendInput, status, channel, settled string, owed bool, unreachable string) error {
 	switch {
 	case (status == StatusPending || status == StatusSending) && !in.Force:
 		return fmt.Errorf("notification %d is still queued (%s) and will be sent; resend with force to queue another: %w",
 			in.ID, status, ErrConflict)
 	case settled != "" && !in.Force:
 		return fmt.Errorf("notification %d: %s; resend with force to send it anyway: %w", in.ID, settled, ErrConflict)
+	case !owed:
+		return fmt.Errorf("notification %d: every installment in the digest is paid or waived; a reminder would ask for nothing owed: %w",
+			in.ID, ErrConflict)
 	case unreachable == "opted_out":
 		return fmt.Errorf("notification %d: the customer opted out of %s: %w", in.ID, channel, ErrConflict)
 	case unreachable != "":

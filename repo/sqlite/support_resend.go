@@ -15,23 +15,24 @@ import (
 // supportSettledSQL mirrors the dispatcher's pre-send re-check, as the
 // PostgreSQL store's settledReasonSQL does: a notice that asks for payment
 // (its kind in the JSON array parameter askParam, kinds.AsksPayment) of a
-// settled installment or on an inactive plan is not sent. It reads the
+// settled installment or on an inactive plan is not sent, nor a digest none
+// of whose bills asks for payment (repo.DigestSettledSQL). It reads the
 // notice n, its installment i and plan p (both possibly NULL).
 func supportSettledSQL(askParam string) string {
-	return `CASE WHEN n.kind IN (SELECT value FROM json_each(` + askParam + `)) THEN CASE
+	return `CASE WHEN n.kind IN (SELECT value FROM json_each(` + askParam + `)) THEN coalesce(` + repo.DigestSettledSQL + `, CASE
 		WHEN i.status = 'paid' OR i.paid >= i.amount THEN 'installment paid'
 		WHEN i.status = 'waived' THEN 'installment waived'
 		WHEN p.status IN ('cancelled', 'closed') THEN 'plan ' || p.status
-		ELSE '' END
+		ELSE '' END)
 	ELSE '' END`
 }
 
 // supportResendCheckSQL loads what a single resend must check: the
 // original's status, the channel to use ($2, or the original's), and why it
-// should not go out (settled, or unreachable on that channel: the rule every
+// should not go out (settled, nothing owed, or unreachable on that channel: the rule every
 // statement creating notices keeps, repo.SuppressReasonSQL, on column ch).
 var supportResendCheckSQL = `
-SELECT n.status, n.ch AS channel, ` + supportSettledSQL("$3") + ` AS settled,
+SELECT n.status, n.ch AS channel, ` + supportSettledSQL("$3") + ` AS settled, ` + repo.DigestOwedSQL + ` AS owed,
 	` + repo.SuppressReasonSQL + ` AS unreachable
 FROM (SELECT *, coalesce(nullif($2, ''), channel) AS ch FROM notifications WHERE id = $1) n
 JOIN customers c ON c.id = n.customer_id
@@ -55,8 +56,10 @@ const (
 // the reason, and appends an audit_log row, in one transaction. An unknown ID
 // is ErrNotFound; bad input is ErrInvalid. It is refused with ErrConflict
 // when the original is still queued, when the reminder's installment is paid
-// or waived or its plan inactive (unless Force), and when the customer opted
-// out of the channel or has no address on it. Writers are serialized, so a
+// or waived or its plan inactive (unless Force; for a digest, when every
+// bill of it is), when nothing is left to pay on any bill of a digest (even
+// forced), and when the customer opted out of the channel or has no address
+// on it. Writers are serialized, so a
 // repeated idempotency key always finds the first request committed.
 func (s *Store) Resend(ctx context.Context, in repo.ResendInput) (repo.ResendResult, error) {
 	if err := in.Prepare(); err != nil {

@@ -26,6 +26,7 @@ func init() {
 		t.Run("ResendQueuesACopyToTheContactOnFile", func(t *testing.T) { t.Parallel(); supportTestResendCopy(t, open(t)) })
 		t.Run("ResendRefusals", func(t *testing.T) { t.Parallel(); supportTestResendRefusals(t, open(t)) })
 		t.Run("ResendSettled", func(t *testing.T) { t.Parallel(); supportTestResendSettled(t, open(t)) })
+		t.Run("ResendOfADigestWhoseFirstBillIsPaid", func(t *testing.T) { t.Parallel(); supportTestResendDigest(t, open(t)) })
 		t.Run("ResendEventKindsByRegistry", func(t *testing.T) { t.Parallel(); supportTestResendEvents(t, open(t)) })
 		t.Run("ResendIdempotencyKey", func(t *testing.T) { t.Parallel(); supportTestIdempotency(t, open(t)) })
 		t.Run("BulkResendOutage", func(t *testing.T) { t.Parallel(); supportTestBulkOutage(t, open(t)) })
@@ -499,6 +500,80 @@ func supportTestResendRefusals(t *testing.T, s Store) {
 // supportTestResendSettled: a reminder whose installment is paid, or whose
 // plan is cancelled, is refused unless forced; the forced resend is flagged
 // so the dispatcher's re-check lets it through. A payment confirmation does
+// supportDigest stores customer ref with one plan per ref in plans, each
+// with one bill due on supportDue, sends their due_soon SMS as one digest
+// (led by the first plan's notice) with status at at, and returns the
+// digest's notice.
+func supportDigest(t *testing.T, s Store, at time.Time, status, ref string, plans ...string) int64 {
+	t.Helper()
+	Customer(t, s, ref)
+	for _, p := range plans {
+		Plan(t, s, p, ref, []repo.Date{supportDue})
+	}
+	stages := []repo.Stage{{Name: kinds.DueSoon, OffsetDays: -3, Kind: kinds.DueSoon, Channels: []string{"sms"},
+		DigestChannels: []string{"sms"}}}
+	if _, err := s.QueueDueReminders(context.Background(), Now, stages); err != nil {
+		t.Fatal(err)
+	}
+	claims := supportClaim(t, s, Now)
+	if len(claims) != 1 || !claims[0].LeadsDigest() || claims[0].Plan.Ref != plans[0] {
+		t.Fatalf("claimed %+v, want %s's digest", claims, ref)
+	}
+	supportFinish(t, s, at, "aliyun", status, claims...)
+	return claims[0].ID
+}
+
+// A resend of a digest whose first bill is paid tells of the others, as a
+// fresh digest would: it is not refused for that bill, alone or in bulk.
+// It is refused when none of the bills asks for payment any more, and even
+// forced when nothing is left to pay on any (a reminder never asks for
+// ¥0.00); forced, it goes for a bill still owed on a cancelled plan.
+func supportTestResendDigest(t *testing.T, s Store) {
+	ctx := context.Background()
+	at := Now.Add(time.Hour)
+	sent := supportDigest(t, s, at, repo.StatusSent, "c1", "d1", "d2", "d3")
+	supportDigest(t, s, at, repo.StatusFailed, "c2", "e1", "e2")
+	cancelled := supportDigest(t, s, at, repo.StatusSent, "c3", "f1", "f2")
+	for _, p := range []string{"d1", "e1", "f1"} {
+		supportSettle(t, s, p, 1, at)
+	}
+	f2, err := s.GetPlan(ctx, "f2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f2.Status = repo.PlanCancelled
+	if _, err := s.UpsertPlan(ctx, f2, at); err != nil {
+		t.Fatal(err)
+	}
+	in := func(id int64, force bool) repo.ResendInput {
+		return repo.ResendInput{ID: id, Reason: "客户说没收到", Actor: "ops", Force: force, Now: at.Add(time.Hour)}
+	}
+	if res, err := s.Resend(ctx, in(sent, false)); err != nil || res.Notification.ResendOf == nil || *res.Notification.ResendOf != sent {
+		t.Errorf("resend of a digest whose first bill is paid: %v; want it queued for the two unpaid", err)
+	}
+	bulk, err := s.ResendMatching(ctx, repo.BulkResendInput{Filter: repo.BulkFilter{Status: repo.StatusFailed, Channel: "sms",
+		Since: at, Until: at.Add(time.Minute)}, Reason: "短信网关故障", Actor: "ops", Now: at.Add(time.Hour)})
+	if err != nil || bulk.Count != 1 || len(bulk.Skipped) != 0 {
+		t.Errorf("bulk resend of a failed digest whose first bill is paid: %+v, %v; want it resent", bulk, err)
+	}
+	if _, err := s.Resend(ctx, in(cancelled, false)); !errors.Is(err, repo.ErrConflict) ||
+		!strings.Contains(err.Error(), repo.ReasonDigestSettled) {
+		t.Errorf("resend of a digest of a paid bill and a cancelled plan's: %v, want refused: %s", err, repo.ReasonDigestSettled)
+	}
+	if _, err := s.Resend(ctx, in(cancelled, true)); err != nil {
+		t.Errorf("forced resend of a digest with a bill still owed on a cancelled plan: %v, want it queued", err)
+	}
+	supportSettle(t, s, "d2", 1, at)
+	supportSettle(t, s, "d3", 1, at)
+	if _, err := s.Resend(ctx, in(sent, false)); !errors.Is(err, repo.ErrConflict) ||
+		!strings.Contains(err.Error(), repo.ReasonDigestSettled) {
+		t.Errorf("resend of a digest of paid bills: %v, want refused: %s", err, repo.ReasonDigestSettled)
+	}
+	if _, err := s.Resend(ctx, in(sent, true)); !errors.Is(err, repo.ErrConflict) || !strings.Contains(err.Error(), "paid or waived") {
+		t.Errorf("forced resend of a digest of paid bills: %v, want refused: nothing is owed on it", err)
+	}
+}
+
 // not ask for payment (kinds registry) and goes again regardless.
 func supportTestResendSettled(t *testing.T, s Store) {
 	ctx := context.Background()
