@@ -415,9 +415,9 @@ func (d *Dispatcher) finishApart(ctx context.Context, outs []repo.Outcome, err e
 // bare keeps of o what decides its notice's state: the rendered message
 // and the provider's text go, and the reason says why.
 func bare(o *repo.Outcome) {
-	*o = repo.Outcome{ID: o.ID, Status: o.Status, NextAttemptAt: o.NextAttemptAt, Deferred: o.Deferred,
-		Provider: o.Provider, SentAt: o.SentAt, Attempt: o.Attempt,
-		Reason: "the outcome's details were refused by the database and not kept"}
+	o.Template, o.Recipient, o.Subject, o.Body, o.BodyHTML, o.Link = "", "", "", "", "", ""
+	o.ProviderMsgID, o.LastError = "", ""
+	o.Reason = "the outcome's details were refused by the database and not kept"
 	if a := o.Attempt; a != nil {
 		stripped := *a
 		stripped.ProviderMsgID, stripped.Code, stripped.Error = "", "", ""
