@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"duebell/config"
 	"duebell/notify"
 	"duebell/repo"
 	"duebell/repo/repotest"
@@ -35,7 +36,9 @@ func logRows(tb testing.TB) int {
 // BenchmarkQueue measures the store's part of dispatching alone: claim a
 // batch of the dispatcher's default size, then record each notice as sent
 // with a rendered body the size of a real email and its attempt row, in
-// groups as the committers do, from two claimers side by side. It is the ceiling the database puts on
+// groups as the committers do, from two claimers side by side, with the
+// daemon's default per-customer SMS cap (whose counts read each claimed
+// customer's log). It is the ceiling the database puts on
 // BenchmarkDispatch, whose senders and loopback sinks share the machine.
 func BenchmarkQueue(b *testing.B) {
 	n, old := size(b), logRows(b)
@@ -61,7 +64,8 @@ func BenchmarkQueue(b *testing.B) {
 			wg.Go(func() {
 				owner := fmt.Sprintf("bench-%d", w)
 				for {
-					claims, err := r.ClaimNotifications(context.Background(), owner, at, time.Minute, notify.DefaultBatch, 0)
+					claims, err := r.ClaimNotifications(context.Background(), owner, at, time.Minute, notify.DefaultBatch,
+						config.DefaultMaxSMSPerCustomerPerDay)
 					if err != nil {
 						b.Error(err)
 						return
@@ -111,6 +115,7 @@ func fillLog(tb testing.TB, r *repo.Repo, rows int, html string) {
 		       'smtp', '<log' || g || '@x>', t, t, t
 		FROM generate_series(1, $2::int) g, (SELECT count(*) AS n FROM customers) c,
 		     LATERAL (SELECT timestamptz '2026-10-01' - (g % 300) * interval '1 day' AS t) ts`, `
+		ANALYZE notifications`, ` -- before the attempts: their foreign key checks are planned on its statistics
 		INSERT INTO delivery_attempts (notification_id, n, channel, provider, started_at, finished_at, outcome, provider_msg_id)
 		SELECT id, 1, channel, provider, sent_at, sent_at, 'sent', provider_msg_id FROM notifications`,
 		`ANALYZE`} {

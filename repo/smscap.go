@@ -6,11 +6,15 @@ package repo
 // claimed by a worker right now. Each is read once for all the claimed
 // customers (an array of them, not a join the planner sizes at one row),
 // through indexes that do not walk the queue's history. The sent count
-// reads each customer's notices and compares coalesce(sent_at): with a bare
+// reads the customer's notices sent in the window through
+// notifications_customer_recent, an index on (customer_id,
+// coalesce(sent_at)) of sent notices (045): through notifications_customer
+// it read every notice the customer ever had, and claims slowed as the log
+// grew. The comparison is on coalesce(sent_at) on purpose: with a bare
 // "sent_at > …", statistics from before a burst (every sent_at NULL) made
 // the partial sent_at index look free, and every claim read every SMS sent
-// that day (13 s a claim of 300 at 100k notices with the default cap);
-// coalesce implies no "sent_at IS NOT NULL", so that index is no candidate.
+// that day (13 s a claim of 300 at 100k notices with the default cap); no
+// plain sent_at index matches the expression.
 // The statement's snapshot shows this claim's own notices as they were
 // before it, so none of them counts itself. The dispatcher counts the
 // notices of one claim that it actually sends (see notify's capGate), so a
@@ -21,7 +25,7 @@ LEFT JOIN (
 	SELECT x.customer_id, count(*) AS n, min(x.sent_at) AS oldest FROM notifications x
 	WHERE $5::int > 0 AND x.channel = 'sms'
 	  AND x.customer_id = ANY (ARRAY(SELECT customer_id FROM claimed WHERE channel = 'sms'))
-	  AND coalesce(x.sent_at, '-infinity') > $2::timestamptz - interval '24 hours'
+	  AND x.sent_at IS NOT NULL AND coalesce(x.sent_at, '-infinity') > $2::timestamptz - interval '24 hours'
 	GROUP BY x.customer_id) sent ON sent.customer_id = claimed.customer_id AND claimed.channel = 'sms'
 LEFT JOIN (
 	SELECT x.customer_id, count(*) AS n FROM notifications x
