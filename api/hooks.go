@@ -97,14 +97,15 @@ func (rc *ReceiptConfig) allowUnsigned(r *http.Request) (bool, string) {
 }
 
 // smsReceipts stores every receipt of the request and applies each to its
-// notice. It answers 403 for a bad signature or token, 400 for a body it
-// cannot read or whose every report is malformed, and the provider's
-// success answer otherwise — also for receipts that match no notice, which
-// are stored unmatched (providers retry on errors, and a retry could not
-// match them better), and for a batch with some malformed reports: the good
-// ones are stored and applied, the bad ones listed under "rejected" and
-// logged, and the provider does not send the good ones again (Aliyun retries
-// a failed batch three times, then drops all of it).
+// notice, the whole batch in a few transactions (repo RecordReceipts). It
+// answers 403 for a bad signature or token, 400 for a body it cannot read
+// or whose every report is malformed, and the provider's success answer
+// otherwise — also for receipts that match no notice, which are stored
+// unmatched (providers retry on errors, and a retry could not match them
+// better), and for a batch with some malformed reports: the good ones are
+// stored and applied, the bad ones listed under "rejected" and logged, and
+// the provider does not send the good ones again (Aliyun retries a failed
+// batch three times, then drops all of it).
 func (s *server) smsReceipts(w http.ResponseWriter, r *http.Request) {
 	name := r.PathValue("provider")
 	p, ok := receiptProviders[name]
@@ -163,20 +164,21 @@ func (s *server) smsReceipts(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, codeBadJSON, msg)
 		return
 	}
+	for i := range receipts {
+		receipts[i].Provider = name
+	}
+	results, err := s.cfg.Repo.RecordReceipts(r.Context(), receipts, s.cfg.Now())
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
 	var matched, applied int
-	now := s.cfg.Now()
-	for _, in := range receipts {
-		in.Provider = name
-		res, err := s.cfg.Repo.RecordReceipt(r.Context(), in, now)
-		if err != nil {
-			s.fail(w, r, err)
-			return
-		}
+	for i, res := range results {
 		if res.NotificationID != 0 {
 			matched++
 		}
 		if rc.OnReceipt != nil {
-			outcome := in.Status
+			outcome := receipts[i].Status
 			if res.NotificationID == 0 {
 				outcome = "unmatched"
 			}

@@ -238,3 +238,59 @@ func TestReceiptRouteAbsentWithoutConfig(t *testing.T) {
 		t.Fatalf("status %d", rec.Code)
 	}
 }
+
+// An Aliyun SmsReport push of a thousand reports (more than one of the
+// store's transactions) is answered with Aliyun's success, and each report
+// does what it would alone: an undelivered report followed by a delivered
+// one for the same message, on either side of a transaction's end, leaves
+// the notice delivered; reports for messages nobody sent are stored
+// unmatched; every report is counted once.
+func TestAliyunLargeBatch(t *testing.T) {
+	t.Parallel()
+	for _, store := range []string{"postgres", "sqlite"} {
+		t.Run(store, func(t *testing.T) {
+			t.Parallel()
+			outcomes := map[string]int{}
+			b := setupOn(t, store, func(c *api.Config) {
+				c.Receipts = &api.ReceiptConfig{Token: receiptToken,
+					OnReceipt: func(_, outcome string) { outcomes[outcome]++ }}
+				c.MaxBodyBytes = 1 << 20 // the daemon's default
+			})
+			first := sentSMS(t, b.r, "c1", "aliyun", "900619746936498440^0")
+			last := sentSMS(t, b.r, "c2", "aliyun", "900619746936498441^0")
+			report := func(bizID string, outID int64, success bool) string {
+				code := "DELIVERED"
+				if !success {
+					code = "MK:0001"
+				}
+				return fmt.Sprintf(`{"phone_number":"13812345678","send_time":"2026-11-21 10:00:00",`+
+					`"report_time":"2026-11-21 10:00:07","success":%t,"err_code":%q,"err_msg":"","sms_size":"1",`+
+					`"biz_id":%q,"out_id":"%d"}`, success, code, bizID, outID)
+			}
+			reports := make([]string, 1000)
+			for i := range reports {
+				reports[i] = report(fmt.Sprintf("someone-elses-%d^0", i), 0, i%2 == 0)
+			}
+			reports[499] = report("900619746936498440^0", first, false)
+			reports[500] = report("900619746936498440^0", first, true)
+			reports[999] = report("900619746936498441^0", last, false)
+			rec := post(b, "/hooks/sms/aliyun/"+receiptToken, "application/json", "["+strings.Join(reports, ",")+"]", nil)
+			wantJSON(t, rec, http.StatusOK, `{"code":0,"msg":"成功"}`)
+			if n := b.noticeByID(t, first); n.Status != "delivered" || n.DeliveryCode != "DELIVERED" {
+				t.Errorf("first notice %s %q, want delivered", n.Status, n.DeliveryCode)
+			}
+			if n := b.noticeByID(t, last); n.Status != "undelivered" || n.DeliveryCode != "MK:0001" {
+				t.Errorf("last notice %s %q, want undelivered", n.Status, n.DeliveryCode)
+			}
+			if n := b.count(t, "sms_receipts"); n != 1000 {
+				t.Errorf("%d receipts stored, want 1000", n)
+			}
+			if fmt.Sprint(outcomes) != "map[delivered:1 undelivered:2 unmatched:997]" {
+				t.Errorf("receipt outcomes %v", outcomes)
+			}
+			if logs := b.logs.String(); !strings.Contains(logs, `"receipts":1000,"matched":3,"applied":3`) {
+				t.Errorf("the batch was not logged with its counts:\n%s", logs)
+			}
+		})
+	}
+}

@@ -78,7 +78,7 @@ type Store interface {
 	RecordPayment(ctx context.Context, in repo.PaymentInput) (repo.PaymentResult, error)
 	RecordEvent(ctx context.Context, in repo.EventInput) (repo.Event, bool, error)
 	GetEvent(ctx context.Context, ref string) (repo.Event, error)
-	RecordReceipt(ctx context.Context, in repo.Receipt, now time.Time) (repo.ReceiptResult, error)
+	RecordReceipts(ctx context.Context, ins []repo.Receipt, now time.Time) ([]repo.ReceiptResult, error)
 	BeginImport(ctx context.Context, confirmChannels []string) (repo.ImportTx, error)
 	GetLinkTarget(ctx context.Context, notificationID int64) (repo.LinkTarget, error)
 	OpenCircuits(ctx context.Context) ([]repo.Circuit, error)

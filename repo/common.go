@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/jmoiron/sqlx"
 	"github.com/lib/pq"
@@ -22,15 +23,12 @@ type Common struct {
 
 // Dialect is what a store says its own way inside a method Common runs.
 type Dialect struct {
-	// ReceiptMatchSQL finds the notice a receipt reports on ($1 provider,
-	// $2 its message id, $3 our notice id from the out-id); ReceiptApplySQL
-	// applies receipt $2 to notice $1 at $3, returning the new status, or no
-	// row when the receipt is a duplicate or older news.
-	ReceiptMatchSQL, ReceiptApplySQL string
-	// LockReceipt, when set, serializes a receipt with the finish that
-	// writes the same message id (PostgreSQL: an advisory lock); a store
-	// whose writers are serialized anyway leaves it nil.
-	LockReceipt func(ctx context.Context, tx *sqlx.Tx, provider, msgID string) error
+	// RecordReceipts stores receipts ins, received at now, in tx and applies
+	// each to the notice it matches, leaving what it did to each in the
+	// same place of res; the receipts are valid and a chunk of a batch (see
+	// RecordReceipts). It keeps the rules RecordReceipts states: PostgreSQL
+	// does so set-based, SQLite one receipt at a time.
+	RecordReceipts func(ctx context.Context, tx *sqlx.Tx, ins []Receipt, now time.Time, res []ReceiptResult) error
 	// AuditSQL appends an audit_log row: $1 when (NULL: the database's
 	// clock), $2 actor, $3 action, $4 target, $5 the detail as JSON text.
 	AuditSQL string

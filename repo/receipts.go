@@ -2,13 +2,13 @@ package repo
 
 import (
 	"context"
-	"database/sql"
-	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"time"
 
 	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq"
 )
 
 // Receipt statuses, as stored in sms_receipts.status.
@@ -53,101 +53,259 @@ type ReceiptResult struct {
 const receiptReasonSQL = `rc.status || ' per ' || rc.provider || ' receipt' ||
 	CASE WHEN rc.code <> '' THEN ' (code ' || rc.code || ')' ELSE '' END`
 
-// matchReceiptSQL finds and locks the SMS notice a receipt speaks of: by the
-// provider's message id ($1 provider, $2 id), else by our out-id ($3) as long
-// as the notice's provider and message id, once known, do not contradict it.
-const matchReceiptSQL = `
-SELECT id, status, attempts FROM notifications
-WHERE channel = 'sms' AND (
-	($2 <> '' AND provider = $1 AND provider_msg_id = $2)
-	OR (id = $3 AND provider IN ('', $1) AND (provider_msg_id = '' OR $2 = '' OR provider_msg_id = $2)))
-ORDER BY ($2 <> '' AND provider_msg_id = $2) DESC, id
-LIMIT 1
-FOR NO KEY UPDATE`
+// receiptChunk is how many receipts of a batch one transaction records.
+// Providers that post receipts in batches (Aliyun, Tencent) retry the whole
+// batch when the answer is late; with a transaction a receipt, each waiting
+// for its commit to reach the disk, a batch of 20,000 took over a minute.
+// One transaction for a whole batch would hold an advisory lock per message
+// id (PostgreSQL's lock table holds max_locks_per_transaction ×
+// max_connections, 6,400 by default, for every session together) and the
+// row locks of all its notices until the end.
+const receiptChunk = 500
 
-// applyReceiptSQL moves notice $1 by receipt $2 (aliased rc): delivered
-// wins over sent and undelivered, and over a retry still pending after a
-// failed try (that try did reach the phone); undelivered only replaces sent.
-// A delivered notice never changes again.
-const applyReceiptSQL = `
-UPDATE notifications n SET status = rc.status, status_reason = ` + receiptReasonSQL + `,
-	delivery_code = rc.code, updated_at = $3,
-	delivered_at = CASE WHEN rc.status = 'delivered' THEN coalesce(rc.reported_at, $3) ELSE n.delivered_at END,
-	sent_at = CASE WHEN rc.status = 'delivered' THEN coalesce(n.sent_at, rc.reported_at, $3) ELSE n.sent_at END,
-	provider = CASE WHEN n.provider = '' THEN rc.provider ELSE n.provider END,
-	provider_msg_id = CASE WHEN n.provider_msg_id = '' THEN rc.provider_msg_id ELSE n.provider_msg_id END
-FROM sms_receipts rc
-WHERE n.id = $1 AND rc.id = $2 AND (
-	(rc.status = 'delivered' AND (n.status IN ('sent', 'undelivered') OR (n.status = 'pending' AND n.attempts > 0)))
-	OR (rc.status = 'undelivered' AND n.status = 'sent'))
-RETURNING n.status`
-
-// RecordReceipt stores one receipt and applies it to the notice it matches.
-// Receipts may come twice, late, out of order, or before the dispatcher has
-// recorded the notice as sent; none of that loses or regresses a status:
-// a receipt for a notice still being sent is kept and applied by
-// FinishNotifications. A receipt that matches nothing is stored unmatched
-// and may still be matched by a later FinishNotifications.
-func (q Common) RecordReceipt(ctx context.Context, in Receipt, now time.Time) (ReceiptResult, error) {
-	if err := in.Validate(); err != nil {
-		return ReceiptResult{}, err
+// RecordReceipts stores receipts and applies each to the notice it
+// matches, in order, as if one at a time; it returns what it did to each,
+// in the same order. Receipts may come twice, late, out of order, or before
+// the dispatcher has recorded the notice as sent; none of that loses or
+// regresses a status: a receipt for a notice still being sent is kept and
+// applied by FinishNotifications. A receipt that matches nothing is stored
+// unmatched and may still be matched by a later FinishNotifications. An
+// invalid receipt (ErrInvalid) fails the whole call before anything is
+// written. The receipts are recorded receiptChunk to a transaction; when
+// one fails, those of the chunks before it stay recorded, and the same
+// batch again stores them a second time and changes no notice.
+func (q Common) RecordReceipts(ctx context.Context, ins []Receipt, now time.Time) ([]ReceiptResult, error) {
+	for _, in := range ins {
+		if err := in.Validate(); err != nil {
+			return nil, err
+		}
 	}
-	outID := in.OutNotificationID()
-	var res ReceiptResult
-	err := q.withTx(ctx, func(tx *sqlx.Tx) error {
-		// Serializes with FinishNotifications writing this message id: one
-		// of the two always sees the other's row.
-		if in.ProviderMsgID != "" && q.d.LockReceipt != nil {
-			if err := q.d.LockReceipt(ctx, tx, in.Provider, in.ProviderMsgID); err != nil {
-				return fmt.Errorf("receipt lock: %w", err)
-			}
+	res := make([]ReceiptResult, len(ins))
+	for lo := 0; lo < len(ins); lo += receiptChunk {
+		hi := min(lo+receiptChunk, len(ins))
+		if err := q.withTx(ctx, func(tx *sqlx.Tx) error {
+			return q.d.RecordReceipts(ctx, tx, ins[lo:hi], now, res[lo:hi])
+		}); err != nil {
+			return nil, fmt.Errorf("record receipts: %w", err)
 		}
-		var n struct {
-			ID       int64  `db:"id"`
-			Status   string `db:"status"`
-			Attempts int    `db:"attempts"`
-		}
-		err := tx.GetContext(ctx, &n, q.d.ReceiptMatchSQL, in.Provider, in.ProviderMsgID, outID)
-		if err != nil && !errors.Is(err, sql.ErrNoRows) {
-			return fmt.Errorf("match receipt: %w", err)
-		}
-		var notif *int64
-		if err == nil {
-			notif, res.NotificationID, res.Status = &n.ID, n.ID, n.Status
-		}
-		// Left unapplied: a receipt we may still match or apply later.
-		waiting := ReceiptWaits(in.Status, notif != nil, n.Status, n.Attempts)
-		var applied *time.Time
-		if !waiting {
-			applied = &now
-		}
-		res.Deferred = waiting && notif != nil
-		if err := tx.GetContext(ctx, &res.ReceiptID, `
-			INSERT INTO sms_receipts (provider, provider_msg_id, out_id, status, provider_status, code, description,
-			                          reported_at, received_at, notification_id, applied_at, raw)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id`,
-			in.Provider, in.ProviderMsgID, in.OutID, in.Status, in.ProviderStatus, in.Code, in.Description,
-			in.ReportedAt, now, notif, applied, in.Raw); err != nil {
-			return fmt.Errorf("store receipt: %w", err)
-		}
-		if notif == nil || waiting || in.Status == ReceiptProgress {
-			return nil
-		}
-		var status string
-		err = tx.GetContext(ctx, &status, q.d.ReceiptApplySQL, n.ID, res.ReceiptID, now)
-		switch {
-		case errors.Is(err, sql.ErrNoRows):
-			return nil // a duplicate, or older news than the notice's status
-		case err != nil:
-			return fmt.Errorf("apply receipt: %w", err)
-		}
-		res.Status, res.Applied = status, true
-		return nil
-	})
+	}
+	return res, nil
+}
+
+// RecordReceipt is RecordReceipts for one receipt.
+func (q Common) RecordReceipt(ctx context.Context, in Receipt, now time.Time) (ReceiptResult, error) {
+	res, err := q.RecordReceipts(ctx, []Receipt{in}, now)
 	if err != nil {
 		return ReceiptResult{}, err
 	}
-	return res, nil
+	return res[0], nil
+}
+
+// matchReceiptsSQL finds the SMS notice each receipt speaks of ($1 its
+// place in the batch, $2 provider, $3 the provider's message id, $4 our
+// notice id from the out-id): by message id, else by out-id as long as the
+// notice's provider and message id, once known, do not contradict it. The
+// two ways are two index lookups (a UNION rather than an OR, so the partial
+// message-id index serves the first); a match by message id comes first.
+// It locks the notices in id order, as FinishNotifications and ExtendLeases
+// do, so none of them deadlock; a receipt that matches nothing has no row.
+const matchReceiptsSQL = `
+SELECT r.ord, n.id, n.status, n.attempts
+FROM unnest($1::int[], $2::text[], $3::text[], $4::bigint[]) AS r(ord, provider, msg_id, out_id)
+CROSS JOIN LATERAL (
+	SELECT m.id FROM (
+		SELECT id, provider_msg_id FROM notifications
+		WHERE r.msg_id <> '' AND provider_msg_id <> '' AND provider = r.provider AND provider_msg_id = r.msg_id
+		  AND channel = 'sms'
+		UNION ALL
+		SELECT id, provider_msg_id FROM notifications
+		WHERE id = r.out_id AND channel = 'sms' AND provider IN ('', r.provider)
+		  AND (provider_msg_id = '' OR r.msg_id = '' OR provider_msg_id = r.msg_id)
+	) m
+	ORDER BY (r.msg_id <> '' AND m.provider_msg_id = r.msg_id) DESC, m.id
+	LIMIT 1
+) m
+JOIN notifications n ON n.id = m.id
+ORDER BY n.id, r.ord
+FOR NO KEY UPDATE OF n`
+
+// writeReceiptsSQL stores receipts, each with the notice it matched (0:
+// none) and whether it is applied (applied_at $14), and applies to its
+// notice each receipt marked apply: delivered wins over sent and
+// undelivered, and over a retry still pending after a failed try (that try
+// did reach the phone); undelivered only replaces sent. A delivered notice
+// never changes again. At most one receipt a notice is marked apply. It
+// returns each receipt's place ($1), id and, when it moved its notice, the
+// notice's new status.
+const writeReceiptsSQL = `
+WITH rc AS MATERIALIZED (
+	SELECT nextval('sms_receipts_id_seq') AS id, u.*
+	FROM unnest($1::int[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
+	            $9::timestamptz[], $10::bigint[], $11::bool[], $12::bool[], $13::text[])
+		AS u(ord, provider, provider_msg_id, out_id, status, provider_status, code, description, reported_at,
+		     notification_id, applied, apply, raw)
+), stored AS (
+	INSERT INTO sms_receipts (id, provider, provider_msg_id, out_id, status, provider_status, code, description,
+	                          reported_at, received_at, notification_id, applied_at, raw)
+	SELECT id, provider, provider_msg_id, out_id, status, provider_status, code, description,
+	       reported_at, $14, nullif(notification_id, 0), CASE WHEN applied THEN $14::timestamptz END, raw
+	FROM rc
+), moved AS (
+	UPDATE notifications n SET status = rc.status, status_reason = ` + receiptReasonSQL + `,
+		delivery_code = rc.code, updated_at = $14,
+		delivered_at = CASE WHEN rc.status = 'delivered' THEN coalesce(rc.reported_at, $14) ELSE n.delivered_at END,
+		sent_at = CASE WHEN rc.status = 'delivered' THEN coalesce(n.sent_at, rc.reported_at, $14) ELSE n.sent_at END,
+		provider = CASE WHEN n.provider = '' THEN rc.provider ELSE n.provider END,
+		provider_msg_id = CASE WHEN n.provider_msg_id = '' THEN rc.provider_msg_id ELSE n.provider_msg_id END
+	FROM rc
+	WHERE rc.apply AND n.id = rc.notification_id AND (
+		(rc.status = 'delivered' AND (n.status IN ('sent', 'undelivered') OR (n.status = 'pending' AND n.attempts > 0)))
+		OR (rc.status = 'undelivered' AND n.status = 'sent'))
+	RETURNING n.id, n.status
+)
+SELECT rc.ord, rc.id, coalesce(moved.status, '') AS moved
+FROM rc LEFT JOIN moved ON rc.apply AND moved.id = rc.notification_id`
+
+// receiptMatch is the notice a receipt matched, locked.
+type receiptMatch struct {
+	Ord      int    `db:"ord"`
+	ID       int64  `db:"id"`
+	Status   string `db:"status"`
+	Attempts int    `db:"attempts"`
+}
+
+// recordReceipts is the PostgreSQL store's Dialect.RecordReceipts: a chunk
+// of receipts in a few statements, whatever its size. It gives the same
+// result as recording them one after another: the receipts go in rounds in
+// which no two share a notice or a message or out-id, each round after the
+// receipts before it, so a receipt sees what an earlier one of the same
+// batch did to its notice (a batch rarely needs a second round).
+func (r *Repo) recordReceipts(ctx context.Context, tx *sqlx.Tx, ins []Receipt, now time.Time, res []ReceiptResult) error {
+	// Serializes with FinishNotifications writing these message ids: one
+	// of the two always sees the other's rows. Taken in key order, before
+	// any row lock, as FinishNotifications takes its own.
+	var keys []int64
+	for _, in := range ins {
+		if in.ProviderMsgID != "" {
+			keys = append(keys, r.receiptLockKey(in.Provider, in.ProviderMsgID))
+		}
+	}
+	if keys = sortedKeys(keys); len(keys) > 0 {
+		if _, err := tx.ExecContext(ctx, receiptLocksSQL, pq.Array(keys)); err != nil {
+			return fmt.Errorf("receipt locks: %w", err)
+		}
+	}
+	todo := make([]int, len(ins))
+	for i := range todo {
+		todo[i] = i
+	}
+	for len(todo) > 0 {
+		// The first match locks every notice the chunk matches; a later
+		// round's receipts find theirs locked already.
+		matches, err := matchReceipts(ctx, tx, ins, todo)
+		if err != nil {
+			return err
+		}
+		var round []int
+		round, todo = receiptRound(ins, todo, matches)
+		if err := writeReceipts(ctx, tx, ins, round, matches, now, res); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// matchReceipts matches and locks the notices of receipts ins[i], i in
+// todo, as matchReceiptsSQL does; unmatched receipts are not in the map.
+func matchReceipts(ctx context.Context, tx *sqlx.Tx, ins []Receipt, todo []int) (map[int]receiptMatch, error) {
+	ords, providers, msgIDs, outIDs := make([]int64, len(todo)), make([]string, len(todo)), make([]string, len(todo)),
+		make([]int64, len(todo))
+	for j, i := range todo {
+		ords[j], providers[j], msgIDs[j], outIDs[j] = int64(i), ins[i].Provider, ins[i].ProviderMsgID, ins[i].OutNotificationID()
+	}
+	var rows []receiptMatch
+	if err := tx.SelectContext(ctx, &rows, matchReceiptsSQL, pq.Array(ords), pq.Array(providers), pq.Array(msgIDs),
+		pq.Array(outIDs)); err != nil {
+		return nil, fmt.Errorf("match receipts: %w", err)
+	}
+	out := make(map[int]receiptMatch, len(rows))
+	for _, m := range rows {
+		out[m.Ord] = m
+	}
+	return out, nil
+}
+
+// receiptRound splits todo (places in ins, in order) into the receipts
+// recorded together next and those left for later rounds: a receipt waits
+// when an earlier one still to be recorded shares its notice, its message
+// id or its out-id, so that it sees that one's effect, as one at a time.
+func receiptRound(ins []Receipt, todo []int, matches map[int]receiptMatch) (round, rest []int) {
+	taken := map[string]bool{}
+	for _, i := range todo {
+		in := ins[i]
+		var keys []string
+		if in.ProviderMsgID != "" {
+			keys = append(keys, "msg:"+in.Provider+":"+in.ProviderMsgID)
+		}
+		if id := in.OutNotificationID(); id != 0 {
+			keys = append(keys, "notice:"+strconv.FormatInt(id, 10))
+		}
+		if m, ok := matches[i]; ok {
+			keys = append(keys, "notice:"+strconv.FormatInt(m.ID, 10))
+		}
+		clash := slices.ContainsFunc(keys, func(k string) bool { return taken[k] })
+		for _, k := range keys {
+			taken[k] = true
+		}
+		if clash {
+			rest = append(rest, i)
+		} else {
+			round = append(round, i)
+		}
+	}
+	return round, rest
+}
+
+// writeReceipts stores the receipts ins[i], i in round, and applies those
+// that apply (writeReceiptsSQL), filling in res[i].
+func writeReceipts(ctx context.Context, tx *sqlx.Tx, ins []Receipt, round []int, matches map[int]receiptMatch,
+	now time.Time, res []ReceiptResult) error {
+	var (
+		ords, notices                                                      []int64
+		providers, msgIDs, outIDs, statuses, pStatuses, codes, descs, raws []string
+		reported                                                           []*time.Time
+		applied, apply                                                     []bool
+	)
+	for _, i := range round {
+		in, m := ins[i], matches[i]
+		// Left unapplied: a receipt we may still match or apply later.
+		waiting := ReceiptWaits(in.Status, m.ID != 0, m.Status, m.Attempts)
+		res[i] = ReceiptResult{NotificationID: m.ID, Status: m.Status, Deferred: waiting && m.ID != 0}
+		ords, notices = append(ords, int64(i)), append(notices, m.ID)
+		providers, msgIDs, outIDs = append(providers, in.Provider), append(msgIDs, in.ProviderMsgID), append(outIDs, in.OutID)
+		statuses, pStatuses = append(statuses, in.Status), append(pStatuses, in.ProviderStatus)
+		codes, descs, raws = append(codes, in.Code), append(descs, in.Description), append(raws, in.Raw)
+		reported = append(reported, in.ReportedAt)
+		applied = append(applied, !waiting)
+		apply = append(apply, m.ID != 0 && !waiting && in.Status != ReceiptProgress)
+	}
+	var rows []struct {
+		Ord   int    `db:"ord"`
+		ID    int64  `db:"id"`
+		Moved string `db:"moved"`
+	}
+	if err := tx.SelectContext(ctx, &rows, writeReceiptsSQL, pq.Array(ords), pq.Array(providers), pq.Array(msgIDs),
+		pq.Array(outIDs), pq.Array(statuses), pq.Array(pStatuses), pq.Array(codes), pq.Array(descs),
+		pq.Array(reported), pq.Array(notices), pq.Array(applied), pq.Array(apply), pq.Array(raws), now); err != nil {
+		return fmt.Errorf("store receipts: %w", err)
+	}
+	for _, row := range rows {
+		res[row.Ord].ReceiptID = row.ID
+		if row.Moved != "" {
+			res[row.Ord].Status, res[row.Ord].Applied = row.Moved, true
+		}
+	}
+	return nil
 }
 
 // receiptLockKey names the advisory lock held while a receipt for provider's
@@ -166,6 +324,12 @@ func (r *Repo) receiptLockKeys(outs []Outcome) []int64 {
 			keys = append(keys, r.receiptLockKey(o.Provider, o.ProviderMsgID))
 		}
 	}
+	return sortedKeys(keys)
+}
+
+// sortedKeys sorts lock keys and drops repeats: locks are taken in this
+// order, by receipts and finishes alike.
+func sortedKeys(keys []int64) []int64 {
 	slices.Sort(keys)
 	return slices.Compact(keys)
 }

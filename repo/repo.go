@@ -93,13 +93,7 @@ func Open(ctx context.Context, dbURL, schema string) (*Repo, error) {
 		return nil, fmt.Errorf("connect database: %w", err)
 	}
 	r := &Repo{db: db, schema: schema, stmts: map[string]*sqlx.Stmt{}}
-	r.Common = NewCommon(db, r.withTx, Dialect{
-		ReceiptMatchSQL: matchReceiptSQL, ReceiptApplySQL: applyReceiptSQL, AuditSQL: auditSQL,
-		LockReceipt: func(ctx context.Context, tx *sqlx.Tx, provider, msgID string) error {
-			_, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock($1)`, r.receiptLockKey(provider, msgID))
-			return err
-		},
-	})
+	r.Common = NewCommon(db, r.withTx, Dialect{RecordReceipts: r.recordReceipts, AuditSQL: auditSQL})
 	return r, nil
 }
 

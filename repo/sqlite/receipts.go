@@ -1,5 +1,17 @@
 package sqlite
 
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+
+	"duebell/repo"
+)
+
 // receiptsReasonSQL is the status_reason a receipt leaves, from columns
 // status, provider and code of the row aliased rc.
 const receiptsReasonSQL = `rc.status || ' per ' || rc.provider || ' receipt' ||
@@ -39,3 +51,66 @@ WHERE n.id = $1 AND rc.id = $2 AND (
 	(rc.status = 'delivered' AND (n.status IN ('sent', 'undelivered') OR (n.status = 'pending' AND n.attempts > 0)))
 	OR (rc.status = 'undelivered' AND n.status = 'sent'))
 RETURNING status`
+
+// receiptsInsertSQL stores one receipt and returns its id.
+const receiptsInsertSQL = `
+INSERT INTO sms_receipts (provider, provider_msg_id, out_id, status, provider_status, code, description,
+                          reported_at, received_at, notification_id, applied_at, raw)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id`
+
+// recordReceipts is the SQLite store's repo.Dialect.RecordReceipts: the
+// receipts one at a time through three statements prepared for the chunk
+// (parsing them again for each receipt took most of the time), in the
+// chunk's transaction, which nothing can come between: the store's writes
+// are serialized.
+func recordReceipts(ctx context.Context, tx *sqlx.Tx, ins []repo.Receipt, now time.Time, res []repo.ReceiptResult) error {
+	var stmts [3]*sqlx.Stmt
+	for i, q := range []string{receiptsMatchSQL, receiptsInsertSQL, receiptsApplySQL} {
+		st, err := tx.PreparexContext(ctx, q)
+		if err != nil {
+			return fmt.Errorf("record receipts: %w", err)
+		}
+		defer st.Close()
+		stmts[i] = st
+	}
+	match, insert, apply := stmts[0], stmts[1], stmts[2]
+	for i, in := range ins {
+		var n struct {
+			ID       int64  `db:"id"`
+			Status   string `db:"status"`
+			Attempts int    `db:"attempts"`
+		}
+		err := match.GetContext(ctx, &n, in.Provider, in.ProviderMsgID, in.OutNotificationID())
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("match receipt: %w", err)
+		}
+		var notif *int64
+		if err == nil {
+			notif = &n.ID
+		}
+		// Left unapplied: a receipt we may still match or apply later.
+		waiting := repo.ReceiptWaits(in.Status, notif != nil, n.Status, n.Attempts)
+		var applied *time.Time
+		if !waiting {
+			applied = &now
+		}
+		res[i] = repo.ReceiptResult{NotificationID: n.ID, Status: n.Status, Deferred: waiting && notif != nil}
+		if err := insert.GetContext(ctx, &res[i].ReceiptID, in.Provider, in.ProviderMsgID, in.OutID, in.Status,
+			in.ProviderStatus, in.Code, in.Description, in.ReportedAt, now, notif, applied, in.Raw); err != nil {
+			return fmt.Errorf("store receipt: %w", err)
+		}
+		if notif == nil || waiting || in.Status == repo.ReceiptProgress {
+			continue
+		}
+		var status string
+		err = apply.GetContext(ctx, &status, n.ID, res[i].ReceiptID, now)
+		switch {
+		case errors.Is(err, sql.ErrNoRows):
+			continue // a duplicate, or older news than the notice's status
+		case err != nil:
+			return fmt.Errorf("apply receipt: %w", err)
+		}
+		res[i].Status, res[i].Applied = status, true
+	}
+	return nil
+}

@@ -91,7 +91,7 @@ func Open(ctx context.Context, dbURL string) (*Store, error) {
 		return nil, fmt.Errorf("open database %s: %w", path, err)
 	}
 	s := &Store{db: db, path: path}
-	s.Common = repo.NewCommon(db, s.withTx, repo.Dialect{ReceiptMatchSQL: receiptsMatchSQL, ReceiptApplySQL: receiptsApplySQL, AuditSQL: auditSQL})
+	s.Common = repo.NewCommon(db, s.withTx, repo.Dialect{RecordReceipts: recordReceipts, AuditSQL: auditSQL})
 	return s, nil
 }
 

@@ -35,6 +35,7 @@ type Store interface {
 	OldestDue(ctx context.Context, now time.Time, channels []string) ([]repo.ChannelAge, error)
 	QueueFallbacks(ctx context.Context, now, since time.Time, stages []string, ch string) (int, error)
 	RecordReceipt(ctx context.Context, in repo.Receipt, now time.Time) (repo.ReceiptResult, error)
+	RecordReceipts(ctx context.Context, ins []repo.Receipt, now time.Time) ([]repo.ReceiptResult, error)
 	ListReceipts(ctx context.Context, notificationID int64) ([]repo.Receipt, error)
 	OptOutSMS(ctx context.Context, in repo.OptOutSMSInput) (bool, error)
 	OpenCircuit(ctx context.Context, c repo.Circuit) error
