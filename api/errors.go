@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"strings"
+	"time"
 
 	"duebell/repo"
 )
@@ -27,6 +29,7 @@ const (
 	codeMethod       = "method_not_allowed"
 	codeNotReady     = "not_ready"
 	codeCancelled    = "cancelled"
+	codeUnavailable  = "unavailable"
 	codeInternal     = "internal"
 )
 
@@ -64,8 +67,15 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	_ = json.NewEncoder(w).Encode(v)
 }
 
+// retryAfter is the Retry-After of a 503 for a database outage: long enough
+// for a restart or a failover, short enough that a provider's receipt or a
+// borrower's link check is not held up for long.
+const retryAfter = 30 * time.Second
+
 // fail answers err: an apiError as itself, the repo's not-found and conflict
-// as 404 and 409, anything else as a logged 500 that reveals nothing.
+// as 404 and 409, a database outage as a logged 503 with Retry-After (so a
+// provider posts its receipts again later), anything else as a logged 500
+// that reveals nothing.
 func (s *server) fail(w http.ResponseWriter, r *http.Request, err error) {
 	var ae *apiError
 	switch {
@@ -77,6 +87,11 @@ func (s *server) fail(w http.ResponseWriter, r *http.Request, err error) {
 	case r.Context().Err() != nil:
 		s.log.LogAttrs(r.Context(), slog.LevelInfo, "request cancelled", slog.String("route", r.Pattern))
 		ae = &apiError{http.StatusServiceUnavailable, codeCancelled, "request cancelled"}
+	case repo.IsUnavailable(err):
+		s.log.LogAttrs(r.Context(), slog.LevelWarn, "database unavailable",
+			slog.String("route", r.Pattern), slog.String("error", err.Error()))
+		w.Header().Set("Retry-After", strconv.Itoa(int(retryAfter/time.Second)))
+		ae = &apiError{http.StatusServiceUnavailable, codeUnavailable, "the database is unavailable; retry later"}
 	default:
 		s.log.LogAttrs(context.WithoutCancel(r.Context()), slog.LevelError, "request failed",
 			slog.String("route", r.Pattern), slog.String("error", err.Error()))

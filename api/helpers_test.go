@@ -92,7 +92,13 @@ func setup(t *testing.T, mod func(*api.Config)) bundle { return setupOn(t, "post
 // setupOn is setup on store ("postgres" or "sqlite").
 func setupOn(t *testing.T, store string, mod func(*api.Config)) bundle {
 	t.Helper()
-	b := bundle{r: newTestStore(t, store), logs: &lockedBuffer{}}
+	return setupWith(t, newTestStore(t, store), mod)
+}
+
+// setupWith is setup on the store st.
+func setupWith(t *testing.T, st testStore, mod func(*api.Config)) bundle {
+	t.Helper()
+	b := bundle{r: st, logs: &lockedBuffer{}}
 	cfg := api.Config{
 		Tokens: []api.Token{
 			{Name: "lender", Token: ingestToken, Role: api.RoleIngest},

@@ -1,0 +1,129 @@
+package api_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"duebell/api"
+	"duebell/link"
+	"duebell/notify/sms/twilio"
+	"duebell/notify/sms/webhook"
+	"duebell/repo/repotest"
+)
+
+// outageRequests are a receipt from each provider, shaped as each documents
+// it, for the notice id sent with message id msgID, and a check of a
+// compact repayment link to it (which reads the notice) by the repayment
+// page and by its short path.
+func outageRequests(t *testing.T, id int64, msgID string) map[string]*http.Request {
+	t.Helper()
+	signer, err := link.NewSigner("https://pay.example.com/repay", link.Key{ID: "k2", Secret: []byte("a-very-secret-signing-key")},
+		nil, 72*time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	short, err := signer.WithShortBase("https://pay.example.com/r/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok := strings.TrimPrefix(short.URL(link.Claims{NotificationID: id}, t0.Add(-time.Hour)), "https://pay.example.com/r/")
+	req := func(method, path, contentType, body string, header map[string]string) *http.Request {
+		r := httptest.NewRequest(method, path, strings.NewReader(body))
+		if contentType != "" {
+			r.Header.Set("Content-Type", contentType)
+		}
+		for k, v := range header {
+			r.Header.Set(k, v)
+		}
+		return r
+	}
+	form := url.Values{"MessageSid": {msgID}, "MessageStatus": {"delivered"}, "AccountSid": {"AC1"},
+		"To": {"+8613812345678"}, "From": {"+15005550006"}, "ApiVersion": {"2010-04-01"}}
+	gateway := fmt.Sprintf(`{"id":%q,"out_id":"%d","status":"delivered","code":"DELIVRD"}`, msgID, id)
+	return map[string]*http.Request{
+		"aliyun": req("POST", "/hooks/sms/aliyun/"+receiptToken, "application/json", fmt.Sprintf(`[
+			{"phone_number":"13812345678","send_time":"2026-11-21 10:00:00","report_time":"2026-11-21 10:00:07",
+			 "success":true,"err_code":"DELIVERED","err_msg":"用户接收成功","sms_size":"1","biz_id":%q,"out_id":"%d"}]`,
+			msgID, id), nil),
+		"tencent": req("POST", "/hooks/sms/tencent?token="+receiptToken, "application/json", fmt.Sprintf(`[
+			{"user_receive_time":"2026-11-21 10:00:04","nationcode":"86","mobile":"13812345678",
+			 "report_status":"SUCCESS","errmsg":"DELIVRD","description":"用户短信送达成功","sid":%q}]`, msgID), nil),
+		"twilio": req("POST", "/hooks/sms/twilio", "application/x-www-form-urlencoded", form.Encode(),
+			map[string]string{"X-Twilio-Signature": twilio.Signature(twilioAuth, twilioCallback, form)}),
+		"webhook": req("POST", "/hooks/sms/webhook", "application/json", gateway,
+			map[string]string{webhook.SignatureHeader: webhook.Sign([]byte(gatewaySecret), []byte(gateway))}),
+		"link verify": req("GET", "/api/v1/links/verify?t="+tok, "", "", nil),
+		"short link":  req("GET", "/r/"+tok, "", "", nil),
+	}
+}
+
+func outageConfig(c *api.Config) {
+	c.Receipts = &api.ReceiptConfig{Token: receiptToken, WebhookSecret: gatewaySecret,
+		TwilioAuthToken: twilioAuth, TwilioCallbackURL: twilioCallback}
+	signer, _ := link.NewSigner("https://pay.example.com/repay", link.Key{ID: "k2", Secret: []byte("a-very-secret-signing-key")},
+		nil, 72*time.Hour)
+	c.Links = signer
+}
+
+// wantRetryLater checks that each request is answered 503 with
+// Retry-After, so the provider posts its receipts again later instead of
+// taking a 500 as a failure, and that the outage is logged without the
+// borrower's phone number.
+func wantRetryLater(t *testing.T, b bundle, reqs map[string]*http.Request) {
+	t.Helper()
+	for name, req := range reqs {
+		rec := newRecorder(b, req)
+		var body struct {
+			Error struct{ Code string } `json:"error"`
+		}
+		raw, _ := io.ReadAll(rec.Body)
+		_ = json.Unmarshal(raw, &body)
+		if rec.Code != http.StatusServiceUnavailable || rec.Header().Get("Retry-After") != "30" || body.Error.Code != "unavailable" {
+			t.Errorf("%s while the database is down: %d, Retry-After %q, %s; want 503, Retry-After 30, unavailable",
+				name, rec.Code, rec.Header().Get("Retry-After"), raw)
+		}
+	}
+	logs := b.logs.String()
+	if n := strings.Count(logs, `"msg":"database unavailable"`); n != len(reqs) {
+		t.Errorf("%d outage lines logged for %d requests:\n%s", n, len(reqs), logs)
+	}
+	if strings.Contains(logs, "13812345678") {
+		t.Errorf("a phone number reached the log:\n%s", logs)
+	}
+}
+
+func TestDatabaseDownAnswers503WithRetryAfter(t *testing.T) {
+	t.Parallel()
+	r, direct, cut := repotest.NewCuttable(t)
+	b := setupWith(t, r, outageConfig)
+	id := sentSMS(t, r, "c1", "aliyun", "900619746936498440^0")
+	cut()
+	wantRetryLater(t, b, outageRequests(t, id, "900619746936498440^0"))
+	// Nothing was stored: the provider's retry is the receipt's only copy.
+	bd := bundle{r: direct}
+	if n := bd.count(t, "sms_receipts"); n != 0 {
+		t.Errorf("%d receipts stored during the outage", n)
+	}
+	if n := bd.noticeByID(t, id); n.Status != "sent" {
+		t.Errorf("notice %s after the outage, want sent", n.Status)
+	}
+}
+
+// The embedded store closed under a request (a daemon stopping while a
+// receipt comes in) is an outage too.
+func TestClosedSQLiteStoreAnswers503WithRetryAfter(t *testing.T) {
+	t.Parallel()
+	b := setupOn(t, "sqlite", outageConfig)
+	id := sentSMS(t, b.r, "c1", "aliyun", "900619746936498440^0")
+	if err := b.r.(io.Closer).Close(); err != nil {
+		t.Fatal(err)
+	}
+	wantRetryLater(t, b, outageRequests(t, id, "900619746936498440^0"))
+}

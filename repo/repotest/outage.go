@@ -1,0 +1,81 @@
+package repotest
+
+import (
+	"context"
+	"io"
+	"net"
+	"net/url"
+	"sync"
+	"testing"
+
+	"duebell/repo"
+)
+
+// NewCuttable is New reached through a TCP relay of its own: cut closes the
+// relay and every connection through it, as when PostgreSQL goes down or
+// the network to it is lost. From then on every statement of the returned
+// repo fails to connect; the schema itself is untouched (read it with the
+// second repo returned, which connects directly).
+func NewCuttable(t testing.TB) (r, direct *repo.Repo, cut func()) {
+	t.Helper()
+	direct, schema := NewWithURL(t)
+	u, err := url.Parse(URL())
+	if err != nil || u.Host == "" {
+		t.Fatalf("a cuttable store needs TEST_DATABASE_URL as a postgres:// URL: %q", URL())
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var (
+		mu    sync.Mutex
+		conns []net.Conn
+		wg    sync.WaitGroup
+	)
+	track := func(c net.Conn) {
+		mu.Lock()
+		defer mu.Unlock()
+		conns = append(conns, c)
+	}
+	wg.Go(func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return // cut
+			}
+			track(c)
+			up, err := net.Dial("tcp", u.Host)
+			if err != nil {
+				c.Close()
+				continue
+			}
+			track(up)
+			wg.Go(func() { _, _ = io.Copy(up, c); up.Close() })
+			wg.Go(func() { _, _ = io.Copy(c, up); c.Close() })
+		}
+	})
+	var once sync.Once
+	cut = func() {
+		once.Do(func() {
+			ln.Close()
+			mu.Lock()
+			defer mu.Unlock()
+			for _, c := range conns {
+				c.Close()
+			}
+		})
+	}
+	relayed := *u
+	relayed.Host = ln.Addr().String()
+	r, err = repo.Open(context.Background(), relayed.String(), schema)
+	if err != nil {
+		cut()
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		r.Close()
+		cut()
+		wg.Wait()
+	})
+	return r, direct, cut
+}
