@@ -98,11 +98,13 @@ func (rc *ReceiptConfig) allowUnsigned(r *http.Request) (bool, string) {
 
 // smsReceipts stores every receipt of the request and applies each to its
 // notice, the whole batch in a few transactions (repo RecordReceipts). It
-// answers 403 for a bad signature or token, 400 for a body it cannot read
-// or whose every report is malformed, 503 with Retry-After while the
-// database is unavailable, and the provider's success answer otherwise —
-// also for receipts that match no notice, which are stored unmatched
-// (providers retry on errors, and a retry could not match them better), and
+// answers 403 for a bad signature or token, 400 for a body it cannot read,
+// that carries no receipt (JSON null; an empty array from a provider that
+// posts one receipt at a time) or whose every report is malformed, 503 with
+// Retry-After while the database is unavailable, and the provider's success
+// answer otherwise — also for receipts that match no notice, which are
+// stored unmatched (providers retry on errors, and a retry could not match
+// them better), for an empty batch from a provider that posts batches, and
 // for a batch with some malformed reports: the good ones are stored and
 // applied, the bad ones listed under "rejected" and logged, and the provider
 // does not send the good ones again (Aliyun retries a failed batch three
@@ -137,6 +139,8 @@ func (s *server) smsReceipts(w http.ResponseWriter, r *http.Request) {
 	}
 	reports, err := p.parse(body)
 	if err != nil {
+		s.log.LogAttrs(r.Context(), slog.LevelWarn, "sms receipts refused", slog.String("provider", name),
+			slog.String("error", err.Error()))
 		writeError(w, http.StatusBadRequest, codeBadJSON, name+" receipt: "+err.Error())
 		return
 	}

@@ -92,12 +92,13 @@ func parseTwilio(body []byte) ([]report, error) {
 
 // parseWebhook reads the webhook gateway's receipts: one JSON object, or an
 // array of them, {"id" or "out_id", "status": "delivered"|"undelivered",
-// "code", "description"}; id is the gateway's id, out_id ours.
+// "code", "description"}; id is the gateway's id, out_id ours. The gateway
+// posts a receipt when it has one, so an empty array is refused.
 func parseWebhook(body []byte) ([]report, error) {
 	if t := bytes.TrimSpace(body); len(t) > 0 && t[0] == '{' {
 		body = append(append([]byte{'['}, t...), ']')
 	}
-	return parseArray(body, func(raw json.RawMessage) (repo.Receipt, error) {
+	reports, err := parseArray(body, func(raw json.RawMessage) (repo.Receipt, error) {
 		var r struct {
 			ID          flexString `json:"id"`
 			OutID       flexString `json:"out_id"`
@@ -117,6 +118,13 @@ func parseWebhook(body []byte) ([]report, error) {
 		return repo.Receipt{ProviderMsgID: string(r.ID), OutID: string(r.OutID), Status: r.Status,
 			ProviderStatus: r.Status, Code: r.Code, Description: r.Description}, nil
 	})
+	switch {
+	case err != nil:
+		return nil, errors.New("want a receipt object or a JSON array of them")
+	case len(reports) == 0:
+		return nil, errors.New("no receipt in the body (an empty array)")
+	}
+	return reports, nil
 }
 
 // parseArray reads a JSON array and each element with one, keeping each
@@ -126,7 +134,7 @@ func parseWebhook(body []byte) ([]report, error) {
 // not a JSON array at all.
 func parseArray(body []byte, one func(json.RawMessage) (repo.Receipt, error)) ([]report, error) {
 	var items []json.RawMessage
-	if err := json.Unmarshal(body, &items); err != nil {
+	if err := json.Unmarshal(body, &items); err != nil || items == nil { // nil: the body is null
 		return nil, errors.New("want a JSON array of reports")
 	}
 	out := make([]report, 0, len(items))

@@ -239,6 +239,81 @@ func TestReceiptRouteAbsentWithoutConfig(t *testing.T) {
 	}
 }
 
+// A body that carries no receipt — JSON null, an empty array from a
+// provider that posts one receipt at a time, an empty object, a null or
+// empty report — is refused with a 400 that says so, logged without the
+// body, and changes nothing, on either store. Aliyun and Tencent post
+// batches: an empty array from them is an empty batch, answered with
+// success and storing nothing.
+func TestEmptyReceiptBodiesAreRefused(t *testing.T) {
+	t.Parallel()
+	signedGateway := func(body string) map[string]string {
+		return map[string]string{webhook.SignatureHeader: webhook.Sign([]byte(gatewaySecret), []byte(body))}
+	}
+	signedTwilio := func(body string) map[string]string {
+		form, _ := url.ParseQuery(body)
+		return map[string]string{"X-Twilio-Signature": twilio.Signature(twilioAuth, twilioCallback, form)}
+	}
+	type tc struct {
+		provider, path, contentType, body string
+		header                            func(string) map[string]string
+		want                              int
+	}
+	var cases []tc
+	for _, p := range []struct{ provider, path string }{
+		{"aliyun", "/hooks/sms/aliyun/" + receiptToken}, {"tencent", "/hooks/sms/tencent?token=" + receiptToken},
+	} {
+		for _, body := range []string{"null", " null\n", "{}", "[null]", "[{}]", `""`, ""} {
+			cases = append(cases, tc{p.provider, p.path, "application/json", body, nil, http.StatusBadRequest})
+		}
+		cases = append(cases, tc{p.provider, p.path, "application/json", "[]", nil, http.StatusOK})
+	}
+	for _, body := range []string{"null", "[]", " [ ] ", "{}", "[{}]", "[null]", ""} {
+		cases = append(cases, tc{"webhook", "/hooks/sms/webhook", "application/json", body, signedGateway, http.StatusBadRequest})
+	}
+	for _, body := range []string{"", "null", "[]", "MessageSid=&MessageStatus="} {
+		cases = append(cases, tc{"twilio", "/hooks/sms/twilio", "application/x-www-form-urlencoded", body, signedTwilio,
+			http.StatusBadRequest})
+	}
+	for _, store := range []string{"postgres", "sqlite"} {
+		t.Run(store, func(t *testing.T) {
+			t.Parallel()
+			b := setupOn(t, store, func(c *api.Config) {
+				c.Receipts = &api.ReceiptConfig{Token: receiptToken, WebhookSecret: gatewaySecret,
+					TwilioAuthToken: twilioAuth, TwilioCallbackURL: twilioCallback}
+			})
+			id := sentSMS(t, b.r, "c1", "aliyun", "900619746936498440^0")
+			for _, c := range cases {
+				var header map[string]string
+				if c.header != nil {
+					header = c.header(c.body)
+				}
+				rec := post(b, c.path, c.contentType, c.body, header)
+				var res struct {
+					Error struct{ Code, Message string } `json:"error"`
+				}
+				_ = json.Unmarshal(rec.Body.Bytes(), &res)
+				switch {
+				case rec.Code != c.want:
+					t.Errorf("%s %q: %d %s, want %d", c.provider, c.body, rec.Code, rec.Body, c.want)
+				case c.want == http.StatusBadRequest && (res.Error.Code != "bad_json" || !strings.HasPrefix(res.Error.Message, c.provider+" receipt")):
+					t.Errorf("%s %q: %s, want bad_json naming the provider", c.provider, c.body, rec.Body)
+				}
+			}
+			if n := b.count(t, "sms_receipts"); n != 0 {
+				t.Errorf("%d receipts stored from empty bodies", n)
+			}
+			if n := b.noticeByID(t, id); n.Status != "sent" {
+				t.Errorf("notice %s after empty bodies, want sent", n.Status)
+			}
+			if logs := b.logs.String(); !strings.Contains(logs, `"msg":"sms receipts refused","provider":"webhook"`) ||
+				!strings.Contains(logs, `"msg":"sms receipts refused","provider":"aliyun"`) {
+				t.Errorf("refused bodies not logged:\n%s", logs)
+			}
+		})
+	}
+}
+
 // An Aliyun SmsReport push of a thousand reports (more than one of the
 // store's transactions) is answered with Aliyun's success, and each report
 // does what it would alone: an undelivered report followed by a delivered
