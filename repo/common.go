@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/jmoiron/sqlx"
-	"github.com/lib/pq"
 )
 
 // Common holds the statements PostgreSQL and SQLite read alike, so each is
@@ -47,27 +46,4 @@ func NotFound(err error, what string) error {
 		return fmt.Errorf("%s: %w", what, ErrNotFound)
 	}
 	return fmt.Errorf("%s: %w", what, err)
-}
-
-// IsDataError reports whether the database refused a statement for the data
-// it carried (PostgreSQL SQLSTATE classes 22, a data exception, and 23, an
-// integrity constraint violation; SQLite's constraint, type mismatch and
-// too-big errors) rather than because it could not run it (an outage, a
-// timeout): the same write would be refused again, however often it is
-// retried.
-func IsDataError(err error) bool {
-	var pe *pq.Error
-	if errors.As(err, &pe) {
-		class := pe.Code.Class()
-		return class == "22" || class == "23"
-	}
-	var coded interface{ Code() int } // modernc.org/sqlite's *Error
-	if errors.As(err, &coded) {
-		const tooBig, constraint, mismatch = 18, 19, 20 // SQLITE_TOOBIG, SQLITE_CONSTRAINT, SQLITE_MISMATCH
-		switch coded.Code() & 0xff {                    // the primary result code of an extended one
-		case tooBig, constraint, mismatch:
-			return true
-		}
-	}
-	return false
 }

@@ -1,5 +1,8 @@
 package repo
 
+// How the stores' errors are told apart: a database that is away (retry
+// later) from one that refused what it was given (retrying changes nothing).
+
 import (
 	"database/sql"
 	"database/sql/driver"
@@ -35,4 +38,27 @@ func IsUnavailable(err error) bool {
 	}
 	// database/sql does not export the error of a closed pool.
 	return strings.Contains(err.Error(), "sql: database is closed")
+}
+
+// IsDataError reports whether the database refused a statement for the data
+// it carried (PostgreSQL SQLSTATE classes 22, a data exception, and 23, an
+// integrity constraint violation; SQLite's constraint, type mismatch and
+// too-big errors) rather than because it could not run it (an outage, a
+// timeout): the same write would be refused again, however often it is
+// retried.
+func IsDataError(err error) bool {
+	var pe *pq.Error
+	if errors.As(err, &pe) {
+		class := pe.Code.Class()
+		return class == "22" || class == "23"
+	}
+	var coded interface{ Code() int } // modernc.org/sqlite's *Error
+	if errors.As(err, &coded) {
+		const tooBig, constraint, mismatch = 18, 19, 20 // SQLITE_TOOBIG, SQLITE_CONSTRAINT, SQLITE_MISMATCH
+		switch coded.Code() & 0xff {                    // the primary result code of an extended one
+		case tooBig, constraint, mismatch:
+			return true
+		}
+	}
+	return false
 }
