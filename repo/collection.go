@@ -40,7 +40,7 @@ WITH h AS (
 	SELECT x.customer_id, array_agg((extract(epoch FROM x.sent_at) * 1000000)::bigint ORDER BY x.sent_at) AS times
 	FROM notifications x
 	WHERE x.customer_id = ANY (ARRAY(SELECT customer_id FROM h))
-	  AND x.sent_at IS NOT NULL AND coalesce(x.sent_at, '-infinity') > $4 AND x.kind = ANY($3)
+	  AND coalesce(x.sent_at, '-infinity') > $4 AND x.kind = ANY($3)
 	GROUP BY x.customer_id
 ), flying AS (
 	SELECT x.customer_id, count(*) AS n FROM notifications x
@@ -86,7 +86,7 @@ func (r *Repo) CollectionSent(ctx context.Context, customerID int64, since time.
 	var sent pq.Int64Array
 	if err := r.db.QueryRowContext(ctx, `SELECT coalesce(array_agg((extract(epoch FROM sent_at) * 1000000)::bigint
 			ORDER BY sent_at), '{}') FROM notifications
-			WHERE customer_id = $1 AND sent_at IS NOT NULL AND coalesce(sent_at, '-infinity') > $2 AND kind = ANY($3)`,
+			WHERE customer_id = $1 AND coalesce(sent_at, '-infinity') > $2 AND kind = ANY($3)`,
 		customerID, since, pq.Array(kinds)).Scan(&sent); err != nil {
 		return nil, fmt.Errorf("collection sent: %w", err)
 	}

@@ -8,7 +8,7 @@ package repo
 // through indexes that do not walk the queue's history. The sent count
 // reads the customer's notices sent in the window through
 // notifications_customer_recent, an index on (customer_id,
-// coalesce(sent_at)) of sent notices (045): through notifications_customer
+// coalesce(sent_at)) of every notice (045): through notifications_customer
 // it read every notice the customer ever had, and claims slowed as the log
 // grew. The comparison is on coalesce(sent_at) on purpose: with a bare
 // "sent_at > …", statistics from before a burst (every sent_at NULL) made
@@ -25,7 +25,7 @@ LEFT JOIN (
 	SELECT x.customer_id, count(*) AS n, min(x.sent_at) AS oldest FROM notifications x
 	WHERE $5::int > 0 AND x.channel = 'sms'
 	  AND x.customer_id = ANY (ARRAY(SELECT customer_id FROM claimed WHERE channel = 'sms'))
-	  AND x.sent_at IS NOT NULL AND coalesce(x.sent_at, '-infinity') > $2::timestamptz - interval '24 hours'
+	  AND coalesce(x.sent_at, '-infinity') > $2::timestamptz - interval '24 hours'
 	GROUP BY x.customer_id) sent ON sent.customer_id = claimed.customer_id AND claimed.channel = 'sms'
 LEFT JOIN (
 	SELECT x.customer_id, count(*) AS n FROM notifications x
