@@ -3,6 +3,7 @@ package notify_test
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -13,6 +14,7 @@ import (
 
 	"go.uber.org/goleak"
 
+	"duebell/internal/syncbuf"
 	"duebell/link"
 	"duebell/notify"
 	"duebell/repo"
@@ -656,6 +658,35 @@ func TestNoticeWaitingSinceItsClaimIsRecheckedBeforeSending(t *testing.T) {
 		t.Errorf("paid bill's notice: %q (%v), want suppressed: installment paid", reason, err)
 	}
 	attemptsAgree(t, b.r)
+}
+
+// A notice deleted by hand while it waited since its claim does not go
+// out: it was sent with nothing left to record the send, and the next scan
+// queued its stage again, so the borrower got the reminder twice.
+func TestNoticeDeletedWhileItWaitedIsNotSent(t *testing.T) {
+	t.Parallel()
+	at := sh(11, 21, 10, 0)
+	lease := &fakeClock{t: time.Now(), advance: true}
+	sender := &payingSender{clock: lease}
+	var logs syncbuf.Buffer
+	b := setup(t, func(c *notify.Config) {
+		c.Senders["sms"], c.Workers = sender, 1
+		c.Now, c.LeaseClock = func() time.Time { return at }, lease.Now
+		c.Logger = slog.New(slog.NewTextHandler(&logs, nil))
+	})
+	seedSMS(t, b.r, 2)
+	sender.pay = func() { // here: delete the other notice
+		if _, err := b.r.DB().Exec(`DELETE FROM notifications WHERE plan_id = (SELECT id FROM plans WHERE ref = 'pcb')`); err != nil {
+			t.Error(err)
+		}
+	}
+	b.dispatch(t, at)
+	if msgs := sender.messages(); len(msgs) != 1 {
+		t.Errorf("sent %d SMS, want 1: the deleted notice went out", len(msgs))
+	}
+	if out := logs.String(); !strings.Contains(out, "deleted while it waited") {
+		t.Errorf("the log does not say why the notice did not go out:\n%s", out)
+	}
 }
 
 // garbledSender answers like a gateway whose reply PostgreSQL cannot store

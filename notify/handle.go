@@ -140,7 +140,8 @@ const freshFor = 2 * time.Second
 
 // recheckAfterWait re-reads j's notice when it waited freshFor or more on
 // the lease clock since its claim, and says why it may no longer go out.
-// A notice that cannot be re-read goes out as checked at its claim.
+// A notice that cannot be re-read goes out as checked at its claim; one
+// that is gone does not go out.
 func (d *Dispatcher) recheckAfterWait(ctx context.Context, j job, now time.Time) string {
 	if d.cfg.LeaseClock().Sub(j.claimed) < freshFor {
 		return ""
@@ -151,6 +152,11 @@ func (d *Dispatcher) recheckAfterWait(ctx context.Context, j job, now time.Time)
 	qctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
 	fresh, err := d.cfg.Store.ReloadClaim(qctx, j.claim.ID)
+	if errors.Is(err, repo.ErrNotFound) {
+		// Deleted by hand while it waited: nothing is left to record its
+		// send, and the next scan would queue its stage again.
+		return "the notice was deleted while it waited to be sent"
+	}
 	if err != nil {
 		d.log(j.claim, slog.LevelWarn, "re-check before sending failed; sending as checked at the claim",
 			slog.String("error", err.Error()))

@@ -396,10 +396,13 @@ func (d *Dispatcher) finishApart(ctx context.Context, outs []repo.Outcome, err e
 		return written
 	}
 	o := outs[0]
-	for _, strip := range []func(*repo.Outcome){bare, untried} {
-		d.cfg.Logger.Error("outcome refused by the database for its data; writing less of it",
+	for _, step := range []struct {
+		strip func(*repo.Outcome)
+		what  string
+	}{{bare, "without its details"}, {untried, "without its try"}} {
+		d.cfg.Logger.Error("outcome refused by the database for its data; writing it "+step.what,
 			slog.Int64("notification_id", o.ID), slog.String("status", o.Status), slog.String("error", err.Error()))
-		strip(&o)
+		step.strip(&o)
 		wctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 		err = d.cfg.Store.FinishNotifications(wctx, d.cfg.Owner, d.cfg.Now(), []repo.Outcome{o})
 		cancel()
