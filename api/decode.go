@@ -24,7 +24,8 @@ func (s *server) decode(w http.ResponseWriter, r *http.Request, dst any) error {
 		if errors.As(err, &tooLarge) {
 			return s.decodeError(err)
 		}
-		return fmt.Errorf("read body: %w", err)
+		// The client's connection broke mid-body (not the database's).
+		return &apiError{http.StatusBadRequest, codeBadJSON, "the request body could not be read"}
 	}
 	return s.decodeJSON(body, dst)
 }

@@ -123,7 +123,8 @@ func (s *server) smsReceipts(w http.ResponseWriter, r *http.Request) {
 			writeError(w, http.StatusRequestEntityTooLarge, codeTooLarge, "receipt body is too large")
 			return
 		}
-		s.fail(w, r, err)
+		// The provider's connection broke mid-body: not ours to retry.
+		writeError(w, http.StatusBadRequest, codeBadJSON, "the receipt body could not be read")
 		return
 	}
 	rc := s.cfg.Receipts

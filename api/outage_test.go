@@ -99,9 +99,21 @@ func wantRetryLater(t *testing.T, b bundle, reqs map[string]*http.Request) {
 	}
 }
 
+// A database that is down answers 503 whether its address refuses the
+// connection or a proxy in front of it takes the connection and closes it
+// at once (the driver then fails with a reset or an EOF, not a dial error).
 func TestDatabaseDownAnswers503WithRetryAfter(t *testing.T) {
 	t.Parallel()
-	r, direct, cut := repotest.NewCuttable(t)
+	for _, proxied := range []bool{false, true} {
+		t.Run(map[bool]string{false: "refused", true: "proxy closes"}[proxied], func(t *testing.T) {
+			t.Parallel()
+			databaseDownAnswers503(t, proxied)
+		})
+	}
+}
+
+func databaseDownAnswers503(t *testing.T, proxied bool) {
+	r, direct, cut := repotest.NewCuttable(t, proxied)
 	b := setupWith(t, r, outageConfig)
 	id := sentSMS(t, r, "c1", "aliyun", "900619746936498440^0")
 	cut()

@@ -7,6 +7,7 @@ import (
 	"database/sql"
 	"database/sql/driver"
 	"errors"
+	"io"
 	"net"
 	"strings"
 
@@ -17,8 +18,12 @@ import (
 // or dropped the connection, rather than refused the statement: the server
 // is down, restarting or out of connections, the network to it is lost, or
 // the store is closed (a daemon shutting down). The same request may
-// succeed later; callers answer "retry later", not "failed". A network
-// error counts only when dialling (a read error may be the HTTP client's).
+// succeed later; callers answer "retry later", not "failed". Any network
+// error counts, and an EOF: a proxy or load balancer in front of a server
+// that is down accepts the connection and closes it at once, and the
+// driver returns the read's error (reset, EOF) from the connection's
+// startup. It is for errors of a store's calls: a caller that also reads
+// from elsewhere (a request body) tells those errors apart itself.
 func IsUnavailable(err error) bool {
 	if err == nil {
 		return false
@@ -26,9 +31,8 @@ func IsUnavailable(err error) bool {
 	var opErr *net.OpError
 	var pqErr *pq.Error
 	switch {
-	case errors.Is(err, driver.ErrBadConn), errors.Is(err, sql.ErrConnDone):
-		return true
-	case errors.As(err, &opErr) && opErr.Op == "dial":
+	case errors.Is(err, driver.ErrBadConn), errors.Is(err, sql.ErrConnDone),
+		errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), errors.As(err, &opErr):
 		return true
 	case errors.As(err, &pqErr):
 		// Class 08: connection exception; 57P01-03: the server is shutting

@@ -11,12 +11,15 @@ import (
 	"duebell/repo"
 )
 
-// NewCuttable is New reached through a TCP relay of its own: cut closes the
-// relay and every connection through it, as when PostgreSQL goes down or
-// the network to it is lost. From then on every statement of the returned
-// repo fails to connect; the schema itself is untouched (read it with the
-// second repo returned, which connects directly).
-func NewCuttable(t testing.TB) (r, direct *repo.Repo, cut func()) {
+// NewCuttable is New reached through a TCP relay of its own: cut closes
+// every connection through the relay, as when PostgreSQL goes down or the
+// network to it is lost. From then on every statement of the returned repo
+// fails to connect: the relay refuses new connections or, with
+// acceptAfterCut, accepts each and closes it at once, as a load balancer or
+// proxy in front of a server that is down does. The schema itself is
+// untouched (read it with the second repo returned, which connects
+// directly).
+func NewCuttable(t testing.TB, acceptAfterCut bool) (r, direct *repo.Repo, cut func()) {
 	t.Helper()
 	direct, schema := NewWithURL(t)
 	u, err := url.Parse(URL())
@@ -28,9 +31,11 @@ func NewCuttable(t testing.TB) (r, direct *repo.Repo, cut func()) {
 		t.Fatal(err)
 	}
 	var (
-		mu    sync.Mutex
-		conns []net.Conn
-		wg    sync.WaitGroup
+		mu     sync.Mutex
+		conns  []net.Conn
+		wg     sync.WaitGroup
+		isCut  bool
+		closed bool // the test is over: the relay stops accepting
 	)
 	track := func(c net.Conn) {
 		mu.Lock()
@@ -43,6 +48,13 @@ func NewCuttable(t testing.TB) (r, direct *repo.Repo, cut func()) {
 			if err != nil {
 				return // cut
 			}
+			mu.Lock()
+			down := isCut
+			mu.Unlock()
+			if down {
+				c.Close()
+				continue
+			}
 			track(c)
 			up, err := net.Dial("tcp", u.Host)
 			if err != nil {
@@ -54,16 +66,16 @@ func NewCuttable(t testing.TB) (r, direct *repo.Repo, cut func()) {
 			wg.Go(func() { _, _ = io.Copy(c, up); c.Close() })
 		}
 	})
-	var once sync.Once
 	cut = func() {
-		once.Do(func() {
+		mu.Lock()
+		defer mu.Unlock()
+		isCut = true
+		if !acceptAfterCut || closed {
 			ln.Close()
-			mu.Lock()
-			defer mu.Unlock()
-			for _, c := range conns {
-				c.Close()
-			}
-		})
+		}
+		for _, c := range conns {
+			c.Close()
+		}
 	}
 	relayed := *u
 	relayed.Host = ln.Addr().String()
@@ -74,6 +86,9 @@ func NewCuttable(t testing.TB) (r, direct *repo.Repo, cut func()) {
 	}
 	t.Cleanup(func() {
 		r.Close()
+		mu.Lock()
+		closed = true
+		mu.Unlock()
 		cut()
 		wg.Wait()
 	})
