@@ -72,18 +72,13 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 // borrower's link check is not held up for long.
 const retryAfter = 30 * time.Second
 
-// fail answers err: an apiError as itself, the repo's not-found and conflict
-// as 404 and 409, a database outage as a logged 503 with Retry-After (so a
-// provider posts its receipts again later), anything else as a logged 500
-// that reveals nothing.
+// fail answers err: a refusal as its 4xx, a database outage as a logged
+// 503 with Retry-After (so a provider posts its receipts again later),
+// anything else as a logged 500 that reveals nothing.
 func (s *server) fail(w http.ResponseWriter, r *http.Request, err error) {
-	var ae *apiError
+	ae := refusal(err)
 	switch {
-	case errors.As(err, &ae):
-	case errors.Is(err, repo.ErrNotFound):
-		ae = &apiError{http.StatusNotFound, codeNotFound, strings.TrimSuffix(err.Error(), ": "+repo.ErrNotFound.Error()) + " not found"}
-	case errors.Is(err, repo.ErrConflict):
-		ae = &apiError{http.StatusConflict, codeConflict, strings.TrimSuffix(err.Error(), ": "+repo.ErrConflict.Error())}
+	case ae != nil:
 	case r.Context().Err() != nil:
 		s.log.LogAttrs(r.Context(), slog.LevelInfo, "request cancelled", slog.String("route", r.Pattern))
 		ae = &apiError{http.StatusServiceUnavailable, codeCancelled, "request cancelled"}
@@ -98,4 +93,22 @@ func (s *server) fail(w http.ResponseWriter, r *http.Request, err error) {
 		ae = &apiError{http.StatusInternalServerError, codeInternal, "internal error"}
 	}
 	writeError(w, ae.Status, ae.Code, ae.Message)
+}
+
+// refusal is the 4xx err is answered with: an apiError as itself, the
+// repo's not-found, invalid (its own check of a value: support filters,
+// resend text) and conflict as 404, 422 and 409; nil for any other error.
+func refusal(err error) *apiError {
+	var ae *apiError
+	switch {
+	case errors.As(err, &ae):
+		return ae
+	case errors.Is(err, repo.ErrNotFound):
+		return &apiError{http.StatusNotFound, codeNotFound, strings.TrimSuffix(err.Error(), ": "+repo.ErrNotFound.Error()) + " not found"}
+	case errors.Is(err, repo.ErrInvalid):
+		return &apiError{http.StatusUnprocessableEntity, codeInvalid, err.Error()}
+	case errors.Is(err, repo.ErrConflict):
+		return &apiError{http.StatusConflict, codeConflict, strings.TrimSuffix(err.Error(), ": "+repo.ErrConflict.Error())}
+	}
+	return nil
 }

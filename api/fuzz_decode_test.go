@@ -1,7 +1,6 @@
 package api
 
 import (
-	"errors"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -23,8 +22,7 @@ func fuzzServer() *server {
 // want4xx fails unless err is one the API answers with a 4xx.
 func want4xx(t *testing.T, what string, err error) {
 	t.Helper()
-	var ae *apiError
-	if !errors.As(err, &ae) || ae.Status < 400 || ae.Status > 499 {
+	if ae := refusal(err); ae == nil || ae.Status < 400 || ae.Status > 499 {
 		t.Fatalf("%s: error %v (%T) would not be a 4xx", what, err, err)
 	}
 }

@@ -1,7 +1,6 @@
 package api
 
 import (
-	"errors"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -31,7 +30,7 @@ func (s *server) listNotifications(w http.ResponseWriter, r *http.Request) error
 	}
 	page, err := s.cfg.Repo.SearchNotifications(r.Context(), f, limit, cursor)
 	if err != nil {
-		return supportError(err)
+		return err
 	}
 	writeJSON(w, http.StatusOK, page)
 	return nil
@@ -55,11 +54,11 @@ func noticeQuery(q url.Values) (f repo.NoticeFilter, limit int, cursor string, e
 		}
 	}
 	if err := f.Normalize(); err != nil {
-		return f, 0, "", supportError(err)
+		return f, 0, "", err
 	}
 	cursor = q.Get("cursor")
 	if _, err := repo.ParseCursor(cursor); err != nil {
-		return f, 0, "", supportError(err)
+		return f, 0, "", err
 	}
 	return f, limit, cursor, nil
 }
@@ -100,12 +99,4 @@ func queryTime(s, field string) (time.Time, error) {
 		return time.Time{}, invalid(field, "%s", err)
 	}
 	return t, nil
-}
-
-// supportError answers the repo's bad-input errors as 422.
-func supportError(err error) error {
-	if errors.Is(err, repo.ErrInvalid) {
-		return &apiError{http.StatusUnprocessableEntity, codeInvalid, err.Error()}
-	}
-	return err
 }

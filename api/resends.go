@@ -33,7 +33,7 @@ func (s *server) resendNotification(w http.ResponseWriter, r *http.Request) erro
 	res, err := s.cfg.Repo.Resend(r.Context(), repo.ResendInput{ID: id, Channel: b.Channel, Reason: strings.TrimSpace(b.Reason),
 		Actor: info(r).token, Force: b.Force, IdempotencyKey: r.Header.Get("Idempotency-Key"), Now: s.cfg.Now()})
 	if err != nil {
-		return supportError(err)
+		return err
 	}
 	w.Header().Set("Location", fmt.Sprintf("/api/v1/notifications/%d", res.Notification.ID))
 	status := http.StatusCreated
@@ -80,7 +80,7 @@ func (s *server) bulkResend(w http.ResponseWriter, r *http.Request) error {
 	res, err := s.cfg.Repo.ResendMatching(r.Context(), repo.BulkResendInput{Filter: f, Reason: strings.TrimSpace(b.Reason),
 		Actor: info(r).token, DryRun: b.DryRun, Now: s.cfg.Now()})
 	if err != nil {
-		return supportError(err)
+		return err
 	}
 	writeJSON(w, http.StatusOK, res)
 	return nil
