@@ -10,12 +10,13 @@ import (
 	"duebell/repo/storetest"
 )
 
-// sentSMS records an SMS already sent to customer at sentAt.
+// sentSMS records an SMS already sent to customer at sentAt, as a send
+// leaves it: delivered, through a provider.
 func sentSMS(t *testing.T, r *repo.Repo, customer repo.Customer, sentAt time.Time) {
 	t.Helper()
-	if _, err := r.DB().Exec(`INSERT INTO notifications (customer_id, kind, channel, locale, status,
-		not_before, next_attempt_at, created_at, updated_at, sent_at)
-		VALUES ($1, 'due_soon', 'sms', 'zh-CN', 'delivered', $2, $2, $2, $2, $2)`, customer.ID, sentAt); err != nil {
+	if _, err := r.DB().Exec(`INSERT INTO notifications (customer_id, kind, channel, locale, status, provider,
+		attempts, not_before, next_attempt_at, created_at, updated_at, sent_at)
+		VALUES ($1, 'due_soon', 'sms', 'zh-CN', 'delivered', 'webhook', 1, $2, $2, $2, $2, $2)`, customer.ID, sentAt); err != nil {
 		t.Fatal(err)
 	}
 }

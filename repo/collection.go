@@ -30,7 +30,8 @@ type CollectionCount struct {
 // since the epoch (pq reads no timestamp arrays). Like the SMS cap's counts
 // (see smsCapJoinSQL) each is read once for all the customers, as an array,
 // and the sent times through the customers' recently sent notices
-// (notifications_customer_recent) whatever the statistics say about sent_at.
+// (notifications_customer_recent, which holds the notices given to a
+// provider) whatever the statistics say about sent_at.
 const collectionCountsSQL = `
 WITH h AS (
 	SELECT customer_id, array_agg(id ORDER BY id) AS ids FROM notifications
@@ -40,7 +41,7 @@ WITH h AS (
 	SELECT x.customer_id, array_agg((extract(epoch FROM x.sent_at) * 1000000)::bigint ORDER BY x.sent_at) AS times
 	FROM notifications x
 	WHERE x.customer_id = ANY (ARRAY(SELECT customer_id FROM h))
-	  AND coalesce(x.sent_at, '-infinity') > $4 AND x.kind = ANY($3)
+	  AND x.provider <> '' AND coalesce(x.sent_at, '-infinity') > $4 AND x.kind = ANY($3)
 	GROUP BY x.customer_id
 ), flying AS (
 	SELECT x.customer_id, count(*) AS n FROM notifications x
@@ -86,7 +87,7 @@ func (r *Repo) CollectionSent(ctx context.Context, customerID int64, since time.
 	var sent pq.Int64Array
 	if err := r.db.QueryRowContext(ctx, `SELECT coalesce(array_agg((extract(epoch FROM sent_at) * 1000000)::bigint
 			ORDER BY sent_at), '{}') FROM notifications
-			WHERE customer_id = $1 AND coalesce(sent_at, '-infinity') > $2 AND kind = ANY($3)`,
+			WHERE customer_id = $1 AND provider <> '' AND coalesce(sent_at, '-infinity') > $2 AND kind = ANY($3)`,
 		customerID, since, pq.Array(kinds)).Scan(&sent); err != nil {
 		return nil, fmt.Errorf("collection sent: %w", err)
 	}

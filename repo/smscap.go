@@ -8,9 +8,11 @@ package repo
 // through indexes that do not walk the queue's history. The sent count
 // reads the customer's notices sent in the window through
 // notifications_customer_recent, an index on (customer_id,
-// coalesce(sent_at)) of every notice (045): through notifications_customer
-// it read every notice the customer ever had, and claims slowed as the log
-// grew. The comparison is on coalesce(sent_at) on purpose: with a bare
+// coalesce(sent_at)) of the notices given to a provider (045; hence
+// "provider <> ''", which every sent notice has): through
+// notifications_customer it read every notice the customer ever had, and
+// claims slowed as the log grew. The comparison is on coalesce(sent_at) on
+// purpose, and the index's predicate is not on sent_at: with a bare
 // "sent_at > …", statistics from before a burst (every sent_at NULL) made
 // the partial sent_at index look free, and every claim read every SMS sent
 // that day (13 s a claim of 300 at 100k notices with the default cap); no
@@ -25,7 +27,7 @@ LEFT JOIN (
 	SELECT x.customer_id, count(*) AS n, min(x.sent_at) AS oldest FROM notifications x
 	WHERE $5::int > 0 AND x.channel = 'sms'
 	  AND x.customer_id = ANY (ARRAY(SELECT customer_id FROM claimed WHERE channel = 'sms'))
-	  AND coalesce(x.sent_at, '-infinity') > $2::timestamptz - interval '24 hours'
+	  AND x.provider <> '' AND coalesce(x.sent_at, '-infinity') > $2::timestamptz - interval '24 hours'
 	GROUP BY x.customer_id) sent ON sent.customer_id = claimed.customer_id AND claimed.channel = 'sms'
 LEFT JOIN (
 	SELECT x.customer_id, count(*) AS n FROM notifications x
