@@ -9,7 +9,7 @@ package repo
 // reads the customer's notices sent in the window through
 // notifications_customer_recent, an index on (customer_id,
 // coalesce(sent_at)) of the notices given to a provider (045; hence
-// "provider <> ''", which every sent notice has): through
+// "provider <> ”", which every sent notice has): through
 // notifications_customer it read every notice the customer ever had, and
 // claims slowed as the log grew. The comparison is on coalesce(sent_at) on
 // purpose, and the index's predicate is not on sent_at: with a bare
