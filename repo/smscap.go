@@ -8,8 +8,8 @@ package repo
 // through indexes that do not walk the queue's history. The sent count
 // reads the customer's notices sent in the window through
 // notifications_customer_recent, an index on (customer_id,
-// coalesce(sent_at)) of the notices given to a provider (045; hence
-// "provider <> ”", which every sent notice has): through
+// coalesce(sent_at)) of the notices given to a provider (045; hence the
+// condition on provider, which every sent notice meets): through
 // notifications_customer it read every notice the customer ever had, and
 // claims slowed as the log grew. The comparison is on coalesce(sent_at) on
 // purpose, and the index's predicate is not on sent_at: with a bare
