@@ -9,7 +9,6 @@ import (
 	"io"
 	"net/http"
 	"sort"
-	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -132,25 +131,12 @@ func (rep *ImportReport) record(res repo.ImportLineResult, ae *apiError) {
 		return
 	}
 	if ae == nil {
-		ae = asAPIError(res.Err)
+		// A refused line's error is the line's fault: fail's 4xx, else invalid.
+		if ae = refusal(res.Err); ae == nil {
+			ae = &apiError{http.StatusUnprocessableEntity, codeInvalid, res.Err.Error()}
+		}
 	}
 	rep.Errors = append(rep.Errors, ImportLineError{Line: res.Line, Type: res.Kind, Ref: res.Ref, Code: ae.Code, Message: ae.Message})
-}
-
-// asAPIError is fail's mapping for a refused line: the repo's not-found and
-// conflict become their codes; other errors are not a line's fault and stop
-// the import before they get here.
-func asAPIError(err error) *apiError {
-	var ae *apiError
-	switch {
-	case errors.As(err, &ae):
-		return ae
-	case errors.Is(err, repo.ErrNotFound):
-		return &apiError{http.StatusNotFound, codeNotFound, strings.TrimSuffix(err.Error(), ": "+repo.ErrNotFound.Error()) + " not found"}
-	case errors.Is(err, repo.ErrConflict):
-		return &apiError{http.StatusConflict, codeConflict, strings.TrimSuffix(err.Error(), ": "+repo.ErrConflict.Error())}
-	}
-	return &apiError{http.StatusUnprocessableEntity, codeInvalid, err.Error()}
 }
 
 // Import reads NDJSON from r and applies it in chunks. Refused lines are
