@@ -340,21 +340,7 @@ func init() {
 					errs <- err
 				})
 			}
-			wg.Wait()
-			close(errs)
-			for err := range errs {
-				if err != nil {
-					t.Fatal(err)
-				}
-			}
-			for _, id := range ids {
-				if st := receiptsNotice(t, s, id).Status; st != "delivered" {
-					t.Errorf("notice %d: %s, want delivered", id, st)
-				}
-				if rcs := receiptsList(t, s, id); len(rcs) != 1 || rcs[0].AppliedAt == nil {
-					t.Errorf("notice %d: receipts %+v, want one applied", id, rcs)
-				}
-			}
+			receiptsRaceEnds(t, s, &wg, errs, ids)
 		})
 
 		t.Run("InvalidRefusedAndNotStored", func(t *testing.T) {
@@ -625,4 +611,25 @@ func init() {
 			}
 		})
 	})
+}
+
+// receiptsRaceEnds waits for a race of receipts and finishes, then checks
+// that it left every notice delivered with its one receipt applied.
+func receiptsRaceEnds(t *testing.T, s Store, wg *sync.WaitGroup, errs chan error, ids []int64) {
+	t.Helper()
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, id := range ids {
+		if st := receiptsNotice(t, s, id).Status; st != "delivered" {
+			t.Errorf("notice %d: %s, want delivered", id, st)
+		}
+		if rcs := receiptsList(t, s, id); len(rcs) != 1 || rcs[0].AppliedAt == nil {
+			t.Errorf("notice %d: receipts %+v, want one applied", id, rcs)
+		}
+	}
 }

@@ -221,21 +221,7 @@ func init() {
 					errs <- err
 				})
 			}
-			wg.Wait()
-			close(errs)
-			for err := range errs {
-				if err != nil {
-					t.Fatal(err)
-				}
-			}
-			for _, id := range ids {
-				if st := receiptsNotice(t, s, id).Status; st != "delivered" {
-					t.Errorf("notice %d: %s, want delivered", id, st)
-				}
-				if rcs := receiptsList(t, s, id); len(rcs) != 1 || rcs[0].AppliedAt == nil {
-					t.Errorf("notice %d: receipts %+v, want one applied", id, rcs)
-				}
-			}
+			receiptsRaceEnds(t, s, &wg, errs, ids)
 		})
 	})
 }
