@@ -52,6 +52,11 @@ func New(cfg Config) (*Sender, error) {
 		// NOOP (the message goes again on a new session). It saves one
 		// round trip of the six each pooled message took.
 		gomail.WithoutNoop(),
+		// No RSET after each accepted message: the end of DATA already
+		// clears the transaction (RFC 5321 3.3), so the next MAIL FROM may
+		// follow at once. A relay that closed the session meanwhile fails
+		// that MAIL FROM, which unsent also treats as nothing sent.
+		gomail.WithoutRset(),
 	}
 	switch cfg.TLS {
 	case TLSStartTLS:
