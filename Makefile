@@ -8,7 +8,7 @@ export TEST_DATABASE_URL
 # The server's maintenance database, to create `test` when it is missing.
 TEST_ADMIN_URL ?= postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable
 
-.PHONY: build dist test testdb demo bench fmt check
+.PHONY: build dist test testdb demo bench bench-river fmt check
 
 # Build stamps: `duebell version` prints them.
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
@@ -61,6 +61,12 @@ demo: build
 # Scan and dispatch throughput over 100k seeded installments (see README).
 bench:
 	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 30m ./bench/
+
+# The issue's yardstick on this machine: River (a generic PostgreSQL job
+# queue) sending the same SMS and emails to the same kind of loopback sinks.
+# Its own module (bench/river/go.mod), so duebell does not depend on River.
+bench-river:
+	cd bench/river && $(GO) test -run '^$$' -bench . -benchtime 1x -timeout 30m .
 
 fmt:
 	gofmt -w $$(git ls-files '*.go')
