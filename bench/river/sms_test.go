@@ -36,7 +36,7 @@ type smsWorker struct {
 }
 
 func (w *smsWorker) Work(ctx context.Context, job *river.Job[smsArgs]) error {
-	body, err := json.Marshal(map[string]any{"to": job.Args.To, "text": job.Args.Text, "out_id": strconv.FormatInt(job.Args.ID, 10)})
+	body, err := json.Marshal(map[string]any{"to": job.Args.To, "body": job.Args.Text, "out_id": strconv.FormatInt(job.Args.ID, 10)})
 	if err != nil {
 		return err
 	}
@@ -47,7 +47,7 @@ func (w *smsWorker) Work(ctx context.Context, job *river.Job[smsArgs]) error {
 		return err
 	}
 	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("X-Signature", hex.EncodeToString(mac.Sum(nil)))
+	req.Header.Set("X-Duebell-Signature", "sha256="+hex.EncodeToString(mac.Sum(nil)))
 	resp, err := w.client.Do(req)
 	if err != nil {
 		return err
