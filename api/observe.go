@@ -24,7 +24,11 @@ func info(r *http.Request) *reqInfo {
 // observe logs one line per request (never the body, a contact or a token),
 // turns a panic into a 500 and answers the mux's own 404 and 405 in JSON.
 // Requests are logged at DEBUG (a bulk push is tens of thousands of them);
-// a 5xx is an ERROR an operator acts on, a refused token a WARN.
+// a 5xx is an ERROR an operator acts on, a refused token a WARN. A 503 is
+// graded as a 4xx: it answers a condition its handler has logged already at
+// the level it deserves (database unavailable and not ready at WARN, a
+// cancelled request at INFO), so an outage logs one warning per request,
+// not a warning and an error.
 func (s *server) observe(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
@@ -48,7 +52,7 @@ func (s *server) observe(next http.Handler) http.Handler {
 			}
 			level := slog.LevelDebug
 			switch {
-			case rec.status >= 500:
+			case rec.status >= 500 && rec.status != http.StatusServiceUnavailable:
 				level = slog.LevelError
 			case rec.status == http.StatusUnauthorized || rec.status == http.StatusForbidden:
 				level = slog.LevelWarn

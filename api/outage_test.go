@@ -75,9 +75,11 @@ func outageConfig(c *api.Config) {
 // wantRetryLater checks that each request is answered 503 with
 // Retry-After, so the provider posts its receipts again later instead of
 // taking a 500 as a failure, and that the outage is logged without the
-// borrower's phone number.
+// borrower's phone number, one warning a request: the access log records
+// the 503 below WARN, not as an error besides the warning.
 func wantRetryLater(t *testing.T, b bundle, reqs map[string]*http.Request) {
 	t.Helper()
+	before := len(b.logs.String())
 	for name, req := range reqs {
 		rec := newRecorder(b, req)
 		var body struct {
@@ -96,6 +98,25 @@ func wantRetryLater(t *testing.T, b bundle, reqs map[string]*http.Request) {
 	}
 	if strings.Contains(logs, "13812345678") {
 		t.Errorf("a phone number reached the log:\n%s", logs)
+	}
+	levels, requests := map[string]int{}, 0
+	for line := range strings.SplitSeq(strings.TrimSpace(logs[before:]), "\n") {
+		var rec struct {
+			Level  string `json:"level"`
+			Msg    string `json:"msg"`
+			Status int    `json:"status"`
+		}
+		if err := json.Unmarshal([]byte(line), &rec); err != nil {
+			t.Fatalf("log line %q: %v", line, err)
+		}
+		levels[rec.Level]++
+		if rec.Msg == "http request" && rec.Status == http.StatusServiceUnavailable {
+			requests++
+		}
+	}
+	if levels["ERROR"] != 0 || levels["WARN"] != len(reqs) || requests != len(reqs) {
+		t.Errorf("the outage logged %v with %d access lines for %d requests; want one WARN a request and no ERROR:\n%s",
+			levels, requests, len(reqs), logs[before:])
 	}
 }
 
