@@ -131,21 +131,44 @@ func TestResendGoesToTheContactOnFile(t *testing.T) {
 	}
 }
 
-// TestResendRefusedWhenPaidUnlessForced: 409 for a paid installment, and a
+// TestResendRefusedWhenPaidEvenForced: 409 for a paid installment, forced
+// or not (the reminder would ask for ¥0.00 as owed), and nothing is queued
+// or audited. On a cancelled plan the refusal yields to force, and the
 // forced resend goes through the dispatcher's re-check.
-func TestResendRefusedWhenPaidUnlessForced(t *testing.T) {
+func TestResendRefusedWhenPaidEvenForced(t *testing.T) {
 	t.Parallel()
 	b := setup(t, nil)
 	b.seed(t)
-	orig := b.notice(t, "p1", 1, "due_today", "sms", t0.Add(-time.Hour))
+	paid := b.notice(t, "p1", 1, "due_today", "sms", t0.Add(-time.Hour))
+	owed := b.notice(t, "p1", 2, "due_soon", "sms", t0.Add(-time.Hour))
 	b.finish(t, t0.Add(-time.Hour), "aliyun", repo.StatusSent)
 	b.mustDo(t, http.StatusCreated, "POST", "/api/v1/plans/p1/installments/1/payments", ingestToken, `{"amount":10000,"ref":"pay"}`)
 	b.mustDo(t, http.StatusOK, "PUT", "/api/v1/customers/c1", ingestToken, `{"phone":"13812345678","email":"li.lei@example.com","email_opt_out":true}`)
-	path := fmt.Sprintf("/api/v1/notifications/%d/resend", orig)
 
+	before := b.snapshot(t)
+	path := fmt.Sprintf("/api/v1/notifications/%d/resend", paid)
+	for _, body := range []string{`{"reason":"客户要求再发"}`, `{"reason":"客户要求再发","force":true}`,
+		`{"reason":"客户要求再发","channel":"email","force":true}`} {
+		rec := b.post(t, path, operatorToken, body, nil)
+		if rec.Code != 409 || !strings.Contains(rec.Body.String(), `"code":"conflict"`) ||
+			!strings.Contains(rec.Body.String(), "installment paid; a reminder would ask for nothing owed") {
+			t.Errorf("%s on a paid installment = %d %s, want 409: nothing owed", body, rec.Code, rec.Body)
+		}
+	}
+	assertUnchanged(t, before, b.snapshot(t))
+
+	p, err := b.r.GetPlan(context.Background(), "p1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Status = repo.PlanCancelled
+	if _, err := b.r.UpsertPlan(context.Background(), p, t0); err != nil {
+		t.Fatal(err)
+	}
+	path = fmt.Sprintf("/api/v1/notifications/%d/resend", owed)
 	rec := b.post(t, path, operatorToken, `{"reason":"客户要求再发"}`, nil)
-	if rec.Code != 409 || !strings.Contains(rec.Body.String(), `"code":"conflict"`) || !strings.Contains(rec.Body.String(), "installment paid") {
-		t.Errorf("paid = %d %s, want 409 naming the paid installment", rec.Code, rec.Body)
+	if rec.Code != 409 || !strings.Contains(rec.Body.String(), "plan cancelled; resend with force") {
+		t.Errorf("cancelled plan = %d %s, want 409 naming the cancelled plan", rec.Code, rec.Body)
 	}
 	rec = b.post(t, path, operatorToken, `{"reason":"客户要求再发","channel":"email","force":true}`, nil)
 	if rec.Code != 409 || !strings.Contains(rec.Body.String(), "opted out of email") {
@@ -166,8 +189,13 @@ func TestResendRefusedWhenPaidUnlessForced(t *testing.T) {
 		t.Errorf("dispatch = %v, want the forced resend and the SMS confirmation sent", counts)
 	}
 	var status string
-	if err := b.r.DB().GetContext(context.Background(), &status, `SELECT status FROM notifications WHERE resend_of = $1`, orig); err != nil || status != "sent" {
+	if err := b.r.DB().GetContext(context.Background(), &status, `SELECT status FROM notifications WHERE resend_of = $1`, owed); err != nil || status != "sent" {
 		t.Errorf("forced resend status %q, %v", status, err)
+	}
+	for _, m := range sender.sent {
+		if strings.Contains(m.Text, "¥0.00") {
+			t.Errorf("sent a bill of ¥0.00: %s", m.Text)
+		}
 	}
 }
 

@@ -29,7 +29,7 @@ func runResend(ctx context.Context, args []string, out io.Writer) error {
 	fs.StringVar(&reason, "reason", "", "why the notice is sent again (required, audited)")
 	fs.StringVar(&channel, "channel", "", "single: send on this channel instead (sms or email); bulk: only this channel")
 	fs.StringVar(&actor, "actor", defaultActor(), "who is resending, for the audit trail")
-	fs.BoolVar(&force, "force", false, "single: send even though the installment is settled or the plan inactive")
+	fs.BoolVar(&force, "force", false, "single: send even though the plan is inactive or the notice still queued (never for an installment paid or waived)")
 	fs.BoolVar(&failed, "failed", false, "bulk: resend notices that failed (same as --status failed)")
 	fs.StringVar(&f.Status, "status", "", "bulk: resend notices in this status (failed, undelivered, …)")
 	fs.StringVar(&f.Kind, "kind", "", "bulk: only this kind")

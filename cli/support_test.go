@@ -174,12 +174,31 @@ func TestCLIResendOne(t *testing.T) {
 		t.Errorf("audit = %+v, %v", entries, err)
 	}
 
-	// Paid since: refused, then forced; the actor defaults to the OS user.
-	code, _, errw = b.run("resend", fmt.Sprint(b.paid), "--reason", "客户要求")
-	if code != 1 || !strings.Contains(errw, "installment paid") || !strings.Contains(errw, "force") {
-		t.Errorf("paid = %d %q", code, errw)
+	// Paid since: refused, even forced (it would ask for nothing owed).
+	for _, force := range [][]string{nil, {"--force"}} {
+		code, _, errw = b.run(append(append([]string{"resend"}, force...), fmt.Sprint(b.paid), "--reason", "客户要求")...)
+		if code != 1 || !strings.Contains(errw, "installment paid; a reminder would ask for nothing owed") {
+			t.Errorf("paid %v = %d %q", force, code, errw)
+		}
 	}
-	if code, _, errw := b.run("resend", "--force", fmt.Sprint(b.paid), "--reason", "客户要求"); code != 0 {
+	var n int
+	if err := b.r.DB().GetContext(context.Background(), &n, `SELECT count(*) FROM notifications WHERE resend_of = $1`, b.paid); err != nil || n != 0 {
+		t.Errorf("%d resends of the paid reminder, %v; want none", n, err)
+	}
+	// Its plan cancelled since: refused, then forced; the actor defaults to the OS user.
+	p1, err := b.r.GetPlan(context.Background(), "p1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p1.Status = repo.PlanCancelled
+	if _, err := b.r.UpsertPlan(context.Background(), p1, cliT0); err != nil {
+		t.Fatal(err)
+	}
+	code, _, errw = b.run("resend", fmt.Sprint(b.failed), "--reason", "客户要求")
+	if code != 1 || !strings.Contains(errw, "plan cancelled") || !strings.Contains(errw, "force") {
+		t.Errorf("cancelled = %d %q", code, errw)
+	}
+	if code, _, errw := b.run("resend", "--force", fmt.Sprint(b.failed), "--reason", "客户要求"); code != 0 {
 		t.Errorf("forced = %d %q", code, errw)
 	}
 	me, _ := user.Current()

@@ -146,12 +146,30 @@ var DigestSettledSQL = `(SELECT CASE WHEN count(*) < 2 THEN NULL
 		ELSE '` + ReasonDigestSettled + `' END
 	` + digestBillsSQL("n.id") + `)`
 
-// DigestOwedSQL is false for a notice n that leads a digest of two bills
-// or more none of which has anything left to pay: a forced resend lists
-// only bills still owed (a reminder never shows one at ¥0.00 as owed), so
-// it would have none. True for any other notice.
-var DigestOwedSQL = `(SELECT count(*) < 2 OR count(*) FILTER (WHERE ` + digestOwesSQL + `) > 0
+// ReasonDigestNothingOwed is why even a forced resend of a digest none of
+// whose bills has anything left to pay is refused (NothingOwedSQL).
+const ReasonDigestNothingOwed = "every installment in the digest is paid or waived"
+
+// NothingOwedSQL is why a resend of notice n (with its installment i,
+// possibly NULL) would ask for nothing owed, which not even a forced resend
+// may do (a reminder never shows a bill at ¥0.00 as owed):
+// ReasonDigestNothingOwed for a notice that leads a digest of two bills or
+// more none of which has anything left to pay (a forced resend lists only
+// the bills still owed, so it would have none); for any other notice whose
+// kind asks for payment (asks: the dialect's test that n.kind is in
+// kinds.AsksPayment), "installment paid" or "installment waived" as its
+// own bill is (notify's owes). Empty while something is owed, and for a kind
+// that asks for nothing (a payment confirmation tells of a paid bill).
+func NothingOwedSQL(asks string) string {
+	return `(SELECT CASE
+		WHEN count(*) >= 2 THEN CASE WHEN count(*) FILTER (WHERE ` + digestOwesSQL + `) > 0 THEN ''
+			ELSE '` + ReasonDigestNothingOwed + `' END
+		WHEN NOT (` + asks + `) THEN ''
+		WHEN i.status = 'paid' OR i.paid >= i.amount THEN 'installment paid'
+		WHEN i.status = 'waived' THEN 'installment waived'
+		ELSE '' END
 	` + digestBillsSQL("n.id") + `)`
+}
 
 // DigestItems lists the bills of the digest led by notice leader (its own
 // and its members'), by due date, as they are now; empty when leader leads

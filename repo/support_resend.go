@@ -32,8 +32,10 @@ type ResendInput struct {
 	Channel string // sms or email; "" keeps the original's
 	Reason  string // why; required, stored and audited
 	Actor   string // who; required (a token name or an OS user)
-	// Force sends a reminder even though its installment is settled or its
-	// plan is no longer active. It never overrides an opt-out.
+	// Force sends a notice that is still queued, or a reminder although
+	// its plan is no longer active. It never sends a reminder for an
+	// installment paid or waived (it would ask for ¥0.00), nor overrides an
+	// opt-out.
 	Force bool
 	// IdempotencyKey, when set, makes a repeat by the same actor return the
 	// first result instead of queueing another notice.
@@ -68,7 +70,8 @@ func settledReasonSQL(askParam string) string {
 // status, the channel to use ($2, or the original's), and why it should not
 // go out (settled, nothing owed, or unreachable on that channel).
 var resendCheckSQL = `
-SELECT n.status, x.ch AS channel, ` + settledReasonSQL("$3") + ` AS settled, ` + DigestOwedSQL + ` AS owed,
+SELECT n.status, x.ch AS channel, ` + settledReasonSQL("$3") + ` AS settled,
+	` + NothingOwedSQL("n.kind = ANY($3::text[])") + ` AS nothing_owed,
 	(SELECT ` + suppressReasonSQL + `) AS unreachable
 FROM notifications n
 JOIN customers c ON c.id = n.customer_id
@@ -93,11 +96,11 @@ const (
 // Resend queues a new notice copying in.ID, with resend_of, requested_by and
 // the reason, and appends an audit_log row, in one transaction. An unknown ID
 // is ErrNotFound; bad input is ErrInvalid. It is refused with ErrConflict
-// when the original is still queued, when the reminder's installment is paid
-// or waived or its plan inactive (unless Force; for a digest, when every
-// bill of it is), when nothing is left to pay on any bill of a digest (even
-// forced), and when the customer opted out of the channel or has no address
-// on it.
+// when the original is still queued or its plan inactive (unless Force; for
+// a digest, when every bill of it is), when nothing is left to pay on it
+// (even forced: a notice that asks for payment of an installment paid or
+// waived, a digest none of whose bills has anything left to pay), and when
+// the customer opted out of the channel or has no address on it.
 func (r *Repo) Resend(ctx context.Context, in ResendInput) (ResendResult, error) {
 	if err := in.Prepare(); err != nil {
 		return ResendResult{}, err

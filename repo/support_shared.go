@@ -87,20 +87,22 @@ func PriorResend(scope, target string, notificationID sql.NullInt64, wantTarget 
 // resend: its status, the channel the resend goes out on, why it should not
 // (settled: "installment paid", "installment waived", "plan cancelled",
 // "plan closed" for a kind that asks for payment, ReasonDigestSettled for
-// a digest; unreachable: "opted_out", "no_phone", "no_email"), and whether
-// anything is owed on it (false only for a digest none of whose bills has
-// anything left to pay).
+// a digest; unreachable: "opted_out", "no_phone", "no_email"), and why
+// it would ask for nothing owed, which Force does not override
+// (NothingOwedSQL: "installment paid" or "installment waived" for a kind
+// that asks for payment, ReasonDigestNothingOwed for a digest; "" when
+// something is owed or the kind asks for nothing).
 type ResendCheck struct {
 	Status      string `db:"status"`
 	Channel     string `db:"channel"`
 	Settled     string `db:"settled"`
-	Owed        bool   `db:"owed"`
+	NothingOwed string `db:"nothing_owed"`
 	Unreachable string `db:"unreachable"`
 }
 
 // Refusal is the ErrConflict a resend of in.ID gets, or nil.
 func (chk ResendCheck) Refusal(in ResendInput) error {
-	return resendRefusal(in, chk.Status, chk.Channel, chk.Settled, chk.Owed, chk.Unreachable)
+	return resendRefusal(in, chk.Status, chk.Channel, chk.Settled, chk.NothingOwed, chk.Unreachable)
 }
 
 // ResendAuditDetail is the audit_log detail of a queued single resend.
@@ -155,17 +157,17 @@ func (res BulkResendResult) AuditDetail(f BulkFilter, reason string) map[string]
 	return map[string]any{"filter": f, "reason": reason, "matched": res.Matched, "count": res.Count, "skipped": res.Skipped}
 }
 
-// resendRefusal is the ErrConflict a resend gets, or nil.
-func resendRefusal(in ResendInput, status, channel, settled string, owed bool, unreachable string) error {
+// resendRefusal is the ErrConflict a resend gets, or nil. Nothing owed
+// comes first: force would not help, so the refusal does not suggest it.
+func resendRefusal(in ResendInput, status, channel, settled, nothingOwed, unreachable string) error {
 	switch {
+	case nothingOwed != "":
+		return fmt.Errorf("notification %d: %s; a reminder would ask for nothing owed: %w", in.ID, nothingOwed, ErrConflict)
 	case (status == StatusPending || status == StatusSending) && !in.Force:
 		return fmt.Errorf("notification %d is still queued (%s) and will be sent; resend with force to queue another: %w",
 			in.ID, status, ErrConflict)
 	case settled != "" && !in.Force:
 		return fmt.Errorf("notification %d: %s; resend with force to send it anyway: %w", in.ID, settled, ErrConflict)
-	case !owed:
-		return fmt.Errorf("notification %d: every installment in the digest is paid or waived; a reminder would ask for nothing owed: %w",
-			in.ID, ErrConflict)
 	case unreachable == "opted_out":
 		return fmt.Errorf("notification %d: the customer opted out of %s: %w", in.ID, channel, ErrConflict)
 	case unreachable != "":

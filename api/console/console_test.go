@@ -76,13 +76,19 @@ func setup(t *testing.T) bundle {
 
 func (b bundle) notice(t *testing.T, p repo.Plan, kind string) int64 {
 	t.Helper()
+	return b.noticeOf(t, p, 1, kind)
+}
+
+// noticeOf queues a pending SMS notice of kind for plan p's installment seq.
+func (b bundle) noticeOf(t *testing.T, p repo.Plan, seq int, kind string) int64 {
+	t.Helper()
 	var id int64
 	at := t0.Add(-time.Hour)
 	if err := b.r.DB().GetContext(context.Background(), &id, `
 		INSERT INTO notifications (dedup_key, customer_id, plan_id, installment_id, kind, stage, stage_offset,
 			channel, locale, status, not_before, next_attempt_at, created_at, updated_at)
 		VALUES ($1::bigint || ':' || $4 || ':sms', $2, $3, $1::bigint, $4, $4, -2, 'sms', 'zh-CN', 'pending', $5, $5, $5, $5)
-		RETURNING id`, p.Installments[0].ID, p.CustomerID, p.ID, kind, at); err != nil {
+		RETURNING id`, p.Installments[seq-1].ID, p.CustomerID, p.ID, kind, at); err != nil {
 		t.Fatal(err)
 	}
 	return id

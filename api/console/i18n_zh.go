@@ -176,7 +176,7 @@ var zhCN = map[string]string{
 	"Resend":            "重发",
 	"A new notice goes to the customer's contact on file, rendered now (amount still due, fresh link).": "将向客户登记的联系方式发送一条新通知，按当前数据生成（剩余应还金额、新的还款链接）。",
 	"Reason (stored in the audit trail)":                                                                 "原因（记入审计日志）",
-	"Send even if the installment is settled or the plan closed":                                         "即使该期已结清或分期已关闭也发送",
+	"Send even if the plan is cancelled or closed (never for a paid or waived installment)":              "即使分期已取消或关闭也发送（已还清或已减免的一期不会再发）",
 	"Your token is a viewer: resending needs an operator token.":                                         "您的令牌为查看员：重发需要操作员令牌。",
 	"Resend queued. This is the new notice; the dispatcher renders and sends it to the contact on file.": "已加入重发队列。这是新通知，系统将生成内容并发送到客户登记的联系方式。",
 	"Type the reason for resending; it is stored in the audit trail.":                                    "请填写重发原因，它会记入审计日志。",

@@ -7,6 +7,8 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+
+	"duebell/repo"
 )
 
 func TestLoginAndSessionCookie(t *testing.T) {
@@ -167,13 +169,30 @@ func TestResendForm(t *testing.T) {
 		t.Errorf("%d resends, %v; want 1", n, err)
 	}
 
-	// Paid since: refused with the reason kept in the form.
+	// Paid since: refused with the reason kept in the form, forced too (it
+	// would ask for nothing owed).
 	paidPath := fmt.Sprintf("/console/notifications/%d/resend", b.paid)
-	code, body, _ = ops.post(paidPath, url.Values{"csrf": {ops.csrf}, "reason": {"再发一次"}})
-	if code != http.StatusConflict || !strings.Contains(body, "installment paid") || !strings.Contains(body, ">再发一次</textarea>") {
-		t.Errorf("paid = %d\n%s", code, body)
+	for _, force := range []string{"", "1"} {
+		code, body, _ = ops.post(paidPath, url.Values{"csrf": {ops.csrf}, "reason": {"再发一次"}, "force": {force}})
+		if code != http.StatusConflict || !strings.Contains(body, "installment paid; a reminder would ask for nothing owed") ||
+			!strings.Contains(body, ">再发一次</textarea>") {
+			t.Errorf("paid (force %q) = %d\n%s", force, code, body)
+		}
 	}
-	if code, _, _ := ops.post(paidPath, url.Values{"csrf": {ops.csrf}, "reason": {"客户要求"}, "force": {"1"}}); code != http.StatusSeeOther {
+	// Its plan cancelled since: refused unless forced.
+	p1, err := b.r.GetPlan(context.Background(), "p1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p1.Status = repo.PlanCancelled
+	if _, err := b.r.UpsertPlan(context.Background(), p1, t0); err != nil {
+		t.Fatal(err)
+	}
+	if code, body, _ := ops.post(path, url.Values{"csrf": {ops.csrf}, "reason": {"客户要求"}}); code != http.StatusConflict ||
+		!strings.Contains(body, "plan cancelled") {
+		t.Errorf("cancelled = %d\n%s", code, body)
+	}
+	if code, _, _ := ops.post(path, url.Values{"csrf": {ops.csrf}, "reason": {"客户要求"}, "force": {"1"}}); code != http.StatusSeeOther {
 		t.Errorf("forced = %d", code)
 	}
 	_, body, _ = ops.get("/console/audit?actor=ops")

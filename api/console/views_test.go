@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"duebell/api/console"
+	"duebell/repo"
 	"duebell/templates"
 )
 
@@ -83,11 +84,19 @@ func TestCustomerPage(t *testing.T) {
 	if _, err := b.r.DB().Exec(`UPDATE customers SET email_opt_out = true WHERE ref = 'c2'`); err != nil {
 		t.Fatal(err)
 	}
+	// c2's reminder of the bill still due, resent (the paid one's would ask
+	// for nothing owed).
+	p2, err := b.r.GetPlan(context.Background(), "p2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	due := b.noticeOf(t, p2, 2, "due_soon")
+	b.finish(t, t0.Add(-30*time.Minute), repo.StatusSent)
 	ops := b.browser(t)
 	ops.login(operatorToken)
-	ops.get(fmt.Sprintf("/console/notifications/%d", b.paid))
-	if code, _, _ := ops.post(fmt.Sprintf("/console/notifications/%d/resend", b.paid),
-		url.Values{"csrf": {ops.csrf}, "reason": {"客户说没收到"}, "force": {"1"}}); code != http.StatusSeeOther {
+	ops.get(fmt.Sprintf("/console/notifications/%d", due))
+	if code, _, _ := ops.post(fmt.Sprintf("/console/notifications/%d/resend", due),
+		url.Values{"csrf": {ops.csrf}, "reason": {"客户说没收到"}}); code != http.StatusSeeOther {
 		t.Fatalf("resend = %d", code)
 	}
 	code, body, _ := ops.getAs("/console/customers/c2", "en")

@@ -32,7 +32,8 @@ func supportSettledSQL(askParam string) string {
 // should not go out (settled, nothing owed, or unreachable on that channel: the rule every
 // statement creating notices keeps, repo.SuppressReasonSQL, on column ch).
 var supportResendCheckSQL = `
-SELECT n.status, n.ch AS channel, ` + supportSettledSQL("$3") + ` AS settled, ` + repo.DigestOwedSQL + ` AS owed,
+SELECT n.status, n.ch AS channel, ` + supportSettledSQL("$3") + ` AS settled,
+	` + repo.NothingOwedSQL("n.kind IN (SELECT value FROM json_each($3))") + ` AS nothing_owed,
 	` + repo.SuppressReasonSQL + ` AS unreachable
 FROM (SELECT *, coalesce(nullif($2, ''), channel) AS ch FROM notifications WHERE id = $1) n
 JOIN customers c ON c.id = n.customer_id
@@ -55,11 +56,12 @@ const (
 // Resend queues a new notice copying in.ID, with resend_of, requested_by and
 // the reason, and appends an audit_log row, in one transaction. An unknown ID
 // is ErrNotFound; bad input is ErrInvalid. It is refused with ErrConflict
-// when the original is still queued, when the reminder's installment is paid
-// or waived or its plan inactive (unless Force; for a digest, when every
-// bill of it is), when nothing is left to pay on any bill of a digest (even
-// forced), and when the customer opted out of the channel or has no address
-// on it. Writers are serialized, so a
+// when the original is still queued or its plan inactive (unless Force; for
+// a digest, when every bill of it is), when nothing is left to pay on it
+// (even forced: a notice that asks for payment of an installment paid or
+// waived, a digest none of whose bills has anything left to pay), and when
+// the customer opted out of the channel or has no address on it. Writers
+// are serialized, so a
 // repeated idempotency key always finds the first request committed.
 func (s *Store) Resend(ctx context.Context, in repo.ResendInput) (repo.ResendResult, error) {
 	if err := in.Prepare(); err != nil {

@@ -497,9 +497,6 @@ func supportTestResendRefusals(t *testing.T, s Store) {
 	}
 }
 
-// supportTestResendSettled: a reminder whose installment is paid, or whose
-// plan is cancelled, is refused unless forced; the forced resend is flagged
-// so the dispatcher's re-check lets it through. A payment confirmation does
 // supportDigest stores customer ref with one plan per ref in plans, each
 // with one bill due on supportDue, sends their due_soon SMS as one digest
 // (led by the first plan's notice) with status at at, and returns the
@@ -565,62 +562,91 @@ func supportTestResendDigest(t *testing.T, s Store) {
 	}
 	supportSettle(t, s, "d2", 1, at)
 	supportSettle(t, s, "d3", 1, at)
-	if _, err := s.Resend(ctx, in(sent, false)); !errors.Is(err, repo.ErrConflict) ||
-		!strings.Contains(err.Error(), repo.ReasonDigestSettled) {
-		t.Errorf("resend of a digest of paid bills: %v, want refused: %s", err, repo.ReasonDigestSettled)
-	}
-	if _, err := s.Resend(ctx, in(sent, true)); !errors.Is(err, repo.ErrConflict) || !strings.Contains(err.Error(), "paid or waived") {
-		t.Errorf("forced resend of a digest of paid bills: %v, want refused: nothing is owed on it", err)
+	for _, force := range []bool{false, true} { // not told to force: force would not help
+		if _, err := s.Resend(ctx, in(sent, force)); !errors.Is(err, repo.ErrConflict) ||
+			!strings.Contains(err.Error(), repo.ReasonDigestNothingOwed+"; a reminder would ask for nothing owed") {
+			t.Errorf("resend (force %t) of a digest of paid bills: %v, want refused: nothing is owed on it", force, err)
+		}
 	}
 }
 
-// not ask for payment (kinds registry) and goes again regardless.
+// supportTestResendSettled: a reminder whose plan is cancelled is refused
+// unless forced; the forced resend is flagged so the dispatcher's re-check
+// lets it through. A reminder whose installment is paid or waived is
+// refused even forced, saying so (it would ask for ¥0.00 as owed), and
+// nothing is queued or audited. A payment confirmation does not ask for
+// payment (kinds registry) and goes again regardless, forced or not.
 func supportTestResendSettled(t *testing.T, s Store) {
 	ctx := context.Background()
-	Customer(t, s, "c1")
-	Customer(t, s, "c2")
+	for _, c := range []string{"c1", "c2", "c3"} {
+		Customer(t, s, c)
+	}
 	Plan(t, s, "p1", "c1", []repo.Date{supportDue})
 	p2 := Plan(t, s, "p2", "c2", []repo.Date{supportDue})
+	p3 := Plan(t, s, "p3", "c3", []repo.Date{supportDue})
 	var reminders []int64
-	var cancelled int64
+	var cancelled, waived int64
 	for _, days := range []int{0, 3, 4} { // due_soon, due_today, overdue
 		at := Now.Add(time.Duration(days) * 24 * time.Hour)
 		supportScan(t, s, at, "sms")
 		for _, c := range supportDispatch(t, s, at, "aliyun", repo.StatusSent) {
 			switch {
-			case *c.PlanID != p2.ID:
-				reminders = append(reminders, c.ID)
-			case c.Kind == kinds.Overdue:
+			case *c.PlanID == p2.ID && c.Kind == kinds.Overdue:
 				cancelled = c.ID
+			case *c.PlanID == p3.ID && c.Kind == kinds.Overdue:
+				waived = c.ID
+			case *c.PlanID != p2.ID && *c.PlanID != p3.ID:
+				reminders = append(reminders, c.ID)
 			}
 		}
 	}
 	at := Now.Add(5 * 24 * time.Hour)
 	supportSettle(t, s, "p1", 1, at, "sms")
 	confirm := supportDispatch(t, s, at, "aliyun", repo.StatusSent)
-	if len(reminders) != 3 || len(confirm) != 1 || confirm[0].Kind != kinds.PaymentReceived {
-		t.Fatalf("fixtures: reminders %v, confirmations %+v", reminders, confirm)
+	if len(reminders) != 3 || cancelled == 0 || waived == 0 || len(confirm) != 1 || confirm[0].Kind != kinds.PaymentReceived {
+		t.Fatalf("fixtures: reminders %v, cancelled %d, waived %d, confirmations %+v", reminders, cancelled, waived, confirm)
 	}
 	p2.Status = repo.PlanCancelled
 	if _, err := s.UpsertPlan(ctx, p2, at); err != nil {
 		t.Fatal(err)
 	}
+	p3.Installments[0].Status = repo.InstallmentWaived
+	if _, err := s.UpsertPlan(ctx, p3, at); err != nil {
+		t.Fatal(err)
+	}
 	in := func(id int64, force bool) repo.ResendInput {
 		return repo.ResendInput{ID: id, Reason: "客户要求", Actor: "ops", Force: force, Now: at.Add(time.Hour)}
 	}
+	nothingOwed := map[int64]string{waived: "installment waived"}
 	for _, id := range reminders {
-		if _, err := s.Resend(ctx, in(id, false)); !errors.Is(err, repo.ErrConflict) || !strings.Contains(err.Error(), "installment paid") {
-			t.Errorf("resend of paid reminder %d: %v, want conflict", id, err)
+		nothingOwed[id] = "installment paid"
+	}
+	for id, why := range nothingOwed {
+		for _, force := range []bool{false, true} {
+			_, err := s.Resend(ctx, in(id, force))
+			if want := why + "; a reminder would ask for nothing owed"; !errors.Is(err, repo.ErrConflict) || !strings.Contains(err.Error(), want) {
+				t.Errorf("resend (force %t) of reminder %d, %s: %v; want refused: %s", force, id, why, err, want)
+			}
 		}
 	}
 	if _, err := s.Resend(ctx, in(cancelled, false)); !errors.Is(err, repo.ErrConflict) || !strings.Contains(err.Error(), "plan cancelled") {
 		t.Errorf("resend for cancelled plan: %v, want conflict", err)
 	}
-	if res, err := s.Resend(ctx, in(confirm[0].ID, false)); err != nil || res.Notification.Forced ||
-		res.Notification.Kind != kinds.PaymentReceived {
-		t.Errorf("resend of a payment confirmation: %+v, %v", res.Notification, err)
+	for _, n := range supportAll(t, s, repo.NoticeFilter{}) {
+		if n.ResendOf != nil {
+			t.Errorf("refused resends queued %+v", n)
+		}
 	}
-	res, err := s.Resend(ctx, in(reminders[0], true))
+	if audit := supportAudits(t, s); len(audit) != 0 {
+		t.Errorf("%d audit rows for refused resends", len(audit))
+	}
+	for _, force := range []bool{false, true} {
+		if res, err := s.Resend(ctx, in(confirm[0].ID, force)); err != nil || res.Notification.Forced != force ||
+			res.Notification.Kind != kinds.PaymentReceived {
+			t.Errorf("resend (force %t) of a payment confirmation: %+v, %v", force, res.Notification, err)
+		}
+	}
+	res, err := s.Resend(ctx, in(cancelled, true))
 	if err != nil || !res.Notification.Forced || res.Notification.Status != "pending" {
 		t.Fatalf("forced resend = %+v, %v", res.Notification, err)
 	}
@@ -631,22 +657,22 @@ func supportTestResendSettled(t *testing.T, s Store) {
 			forced++
 		}
 	}
-	if len(claims) != 2 || forced != 1 {
-		t.Errorf("claimed %d notices, %d forced; want the confirmation and the forced reminder", len(claims), forced)
+	if len(claims) != 3 || forced != 2 {
+		t.Errorf("claimed %d notices, %d forced; want the two confirmations (one forced) and the forced reminder", len(claims), forced)
 	}
 	audit := supportAudits(t, s)
 	var detail map[string]any
-	if len(audit) == 2 {
+	if len(audit) == 3 {
 		_ = json.Unmarshal(audit[0].Detail, &detail)
 	}
-	if len(audit) != 2 || detail["force"] != true || detail["resend_id"] != float64(res.Notification.ID) {
-		t.Errorf("audit = %+v, want two resends, the newest forced", audit)
+	if len(audit) != 3 || detail["force"] != true || detail["resend_id"] != float64(res.Notification.ID) {
+		t.Errorf("audit = %+v, want three resends, the newest forced", audit)
 	}
 }
 
 // supportTestResendEvents: the settled re-check follows the kinds registry.
 // On a paid installment an autodebit_failed notice (asks for payment) is
-// refused, a card_unbound notice (does not) goes again.
+// refused, even forced, a card_unbound notice (does not) goes again.
 func supportTestResendEvents(t *testing.T, s Store) {
 	ctx := context.Background()
 	Customer(t, s, "c1")
@@ -682,6 +708,15 @@ func supportTestResendEvents(t *testing.T, s Store) {
 			}
 		} else if err != nil {
 			t.Errorf("%s (does not ask for payment): %v, want it resent", kind, err)
+		}
+		// Forced: a notice that asks for payment would ask for ¥0.00.
+		_, err = s.Resend(ctx, repo.ResendInput{ID: id, Reason: "客户要求", Actor: "ops", Force: true, Now: Now.Add(2 * time.Hour)})
+		if slices.Contains(kinds.AsksPayment(), kind) {
+			if !errors.Is(err, repo.ErrConflict) || !strings.Contains(err.Error(), "installment paid; a reminder would ask for nothing owed") {
+				t.Errorf("%s (asks for payment) forced on a paid installment: %v, want conflict", kind, err)
+			}
+		} else if err != nil {
+			t.Errorf("%s (does not ask for payment) forced: %v, want it resent", kind, err)
 		}
 	}
 	// The bulk resend applies the same rule.
@@ -777,11 +812,18 @@ func supportTestIdempotency(t *testing.T, s Store) {
 		t.Errorf("%d resends after the refused reuses (%v), want %d", len(d.ResentAs), err, len(before.ResentAs))
 	}
 	// A refused request does not use up its key.
-	supportSettle(t, s, "p1", 1, Now.Add(2*time.Hour))
+	p1, err := s.GetPlan(ctx, "p1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p1.Status = repo.PlanCancelled
+	if _, err := s.UpsertPlan(ctx, p1, Now.Add(2*time.Hour)); err != nil {
+		t.Fatal(err)
+	}
 	in4 := in
 	in4.IdempotencyKey = "k-2"
-	if _, err := s.Resend(ctx, in4); !errors.Is(err, repo.ErrConflict) || !strings.Contains(err.Error(), "installment paid") {
-		t.Fatalf("paid: %v", err)
+	if _, err := s.Resend(ctx, in4); !errors.Is(err, repo.ErrConflict) || !strings.Contains(err.Error(), "plan cancelled") {
+		t.Fatalf("cancelled: %v", err)
 	}
 	in4.Force = true
 	if res, err := s.Resend(ctx, in4); err != nil || res.Replayed || !res.Notification.Forced {
