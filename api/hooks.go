@@ -41,7 +41,8 @@ type ReceiptConfig struct {
 	TwilioAuthToken   string
 	TwilioCallbackURL string
 	// OnReceipt, when set, is told each stored receipt's provider and
-	// outcome: its status, or "unmatched" when no notice matched it.
+	// outcome: its status, or "unmatched" when no notice matched it. A
+	// receipt the provider posts again is stored once, and told once.
 	OnReceipt func(provider, outcome string)
 }
 
@@ -178,12 +179,14 @@ func (s *server) smsReceipts(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	var matched, applied int
+	var matched, applied, duplicates int
 	for i, res := range results {
 		if res.NotificationID != 0 {
 			matched++
 		}
-		if rc.OnReceipt != nil {
+		if res.Duplicate {
+			duplicates++
+		} else if rc.OnReceipt != nil {
 			outcome := receipts[i].Status
 			if res.NotificationID == 0 {
 				outcome = "unmatched"
@@ -195,7 +198,8 @@ func (s *server) smsReceipts(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	s.log.LogAttrs(r.Context(), slog.LevelInfo, "sms receipts", slog.String("provider", name),
-		slog.Int("receipts", len(receipts)), slog.Int("matched", matched), slog.Int("applied", applied))
+		slog.Int("receipts", len(receipts)), slog.Int("matched", matched), slog.Int("applied", applied),
+		slog.Int("duplicates", duplicates))
 	reply := p.reply()
 	if len(bad) > 0 {
 		reply["rejected"] = bad

@@ -19,8 +19,9 @@ import (
 // cannot flip a sent SMS or trigger a fallback email.
 func TestUnsignedReceiptsAreAuthenticated(t *testing.T) {
 	t.Parallel()
-	forged := func(id int64) string {
-		return fmt.Sprintf(`[{"out_id":"%d","success":false,"err_code":"MK:0001","biz_id":"biz-1"}]`, id)
+	// Each request's report is another (its code), so each one accepted is stored.
+	forged := func(id int64, n int) string {
+		return fmt.Sprintf(`[{"out_id":"%d","success":false,"err_code":"MK:%04d","biz_id":"biz-1"}]`, id, n)
 	}
 	from := func(b bundle, path, addr, body string) *httptest.ResponseRecorder {
 		req := httptest.NewRequest(http.MethodPost, path, strings.NewReader(body))
@@ -30,8 +31,8 @@ func TestUnsignedReceiptsAreAuthenticated(t *testing.T) {
 
 	open := setup(t, func(c *api.Config) { c.Receipts = &api.ReceiptConfig{WebhookSecret: gatewaySecret} })
 	id := sentSMS(t, open.r, "c1", "aliyun", "biz-1")
-	for _, path := range []string{"/hooks/sms/aliyun", "/hooks/sms/aliyun/anything-at-all-0123", "/hooks/sms/tencent?token="} {
-		rec := from(open, path, "203.0.113.9:4000", forged(id))
+	for i, path := range []string{"/hooks/sms/aliyun", "/hooks/sms/aliyun/anything-at-all-0123", "/hooks/sms/tencent?token="} {
+		rec := from(open, path, "203.0.113.9:4000", forged(id, i))
 		if rec.Code != http.StatusForbidden || !strings.Contains(rec.Body.String(), "sms.receipt_token") {
 			t.Errorf("%s with no token configured: %d %s, want 403 naming sms.receipt_token", path, rec.Code, rec.Body)
 		}
@@ -44,7 +45,7 @@ func TestUnsignedReceiptsAreAuthenticated(t *testing.T) {
 		c.Receipts = &api.ReceiptConfig{Token: receiptToken, AllowIPs: []netip.Prefix{netip.MustParsePrefix("198.51.100.0/24")}}
 	})
 	id = sentSMS(t, b.r, "c1", "aliyun", "biz-1")
-	for _, tc := range []struct {
+	for i, tc := range []struct {
 		path, addr string
 		status     int
 	}{
@@ -56,7 +57,7 @@ func TestUnsignedReceiptsAreAuthenticated(t *testing.T) {
 		{"/hooks/sms/aliyun", "198.51.100.77:4000", 200},
 		{"/hooks/sms/aliyun", "[::ffff:198.51.100.77]:4000", 200},
 	} {
-		rec := from(b, tc.path, tc.addr, forged(id))
+		rec := from(b, tc.path, tc.addr, forged(id, i))
 		if rec.Code != tc.status {
 			t.Errorf("%s from %s: %d %s, want %d", tc.path, tc.addr, rec.Code, rec.Body, tc.status)
 		}

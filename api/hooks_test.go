@@ -319,7 +319,8 @@ func TestEmptyReceiptBodiesAreRefused(t *testing.T) {
 // does what it would alone: an undelivered report followed by a delivered
 // one for the same message, on either side of a transaction's end, leaves
 // the notice delivered; reports for messages nobody sent are stored
-// unmatched; every report is counted once.
+// unmatched; every report is counted once, and stored and counted once
+// when Aliyun posts the batch again.
 func TestAliyunLargeBatch(t *testing.T) {
 	t.Parallel()
 	for _, store := range []string{"postgres", "sqlite"} {
@@ -363,8 +364,25 @@ func TestAliyunLargeBatch(t *testing.T) {
 			if fmt.Sprint(outcomes) != "map[delivered:1 undelivered:2 unmatched:997]" {
 				t.Errorf("receipt outcomes %v", outcomes)
 			}
-			if logs := b.logs.String(); !strings.Contains(logs, `"receipts":1000,"matched":3,"applied":3`) {
+			if logs := b.logs.String(); !strings.Contains(logs, `"receipts":1000,"matched":3,"applied":3,"duplicates":0`) {
 				t.Errorf("the batch was not logged with its counts:\n%s", logs)
+			}
+
+			// Aliyun did not get the answer in time and posts the batch
+			// again: answered alike, nothing stored or counted twice.
+			rec = post(b, "/hooks/sms/aliyun/"+receiptToken, "application/json", "["+strings.Join(reports, ",")+"]", nil)
+			wantJSON(t, rec, http.StatusOK, `{"code":0,"msg":"成功"}`)
+			if n := b.count(t, "sms_receipts"); n != 1000 {
+				t.Errorf("%d receipts stored after the batch came again, want 1000", n)
+			}
+			if fmt.Sprint(outcomes) != "map[delivered:1 undelivered:2 unmatched:997]" {
+				t.Errorf("receipt outcomes after the batch came again %v", outcomes)
+			}
+			if n := b.noticeByID(t, first); n.Status != "delivered" {
+				t.Errorf("first notice %s after the batch came again, want delivered", n.Status)
+			}
+			if logs := b.logs.String(); !strings.Contains(logs, `"receipts":1000,"matched":3,"applied":0,"duplicates":1000`) {
+				t.Errorf("the batch posted again was not logged with its counts:\n%s", logs)
 			}
 		})
 	}

@@ -46,6 +46,9 @@ type ReceiptResult struct {
 	// Deferred: the notice is still being sent (or retried); the receipt is
 	// applied when the dispatcher records the notice as sent.
 	Deferred bool
+	// Duplicate: the same receipt was stored before (the provider posted it
+	// again) and ReceiptID is that one; this one was not stored again.
+	Duplicate bool
 }
 
 // receiptReasonSQL is the status_reason a receipt leaves, from columns
@@ -68,12 +71,15 @@ const receiptChunk = 500
 // in the same order. Receipts may come twice, late, out of order, or before
 // the dispatcher has recorded the notice as sent; none of that loses or
 // regresses a status: a receipt for a notice still being sent is kept and
-// applied by FinishNotifications. A receipt that matches nothing is stored
-// unmatched and may still be matched by a later FinishNotifications. An
-// invalid receipt (ErrInvalid) fails the whole call before anything is
-// written. The receipts are recorded receiptChunk to a transaction; when
-// one fails, those of the chunks before it stay recorded, and the same
-// batch again stores them a second time and changes no notice.
+// applied by FinishNotifications. A receipt identical to one stored before
+// (the same provider, message, outcome and reported time: a batch posted
+// again) is stored once, and its result is Duplicate with the stored one's
+// id. A receipt that matches nothing is stored unmatched and may still be
+// matched by a later FinishNotifications. An invalid receipt (ErrInvalid)
+// fails the whole call before anything is written. The receipts are
+// recorded receiptChunk to a transaction; when one fails, those of the
+// chunks before it stay recorded, and the same batch again finds them
+// stored and changes no notice.
 func (q Common) RecordReceipts(ctx context.Context, ins []Receipt, now time.Time) ([]ReceiptResult, error) {
 	for _, in := range ins {
 		if err := in.Validate(); err != nil {
@@ -134,9 +140,19 @@ FOR NO KEY UPDATE OF n`
 // notice each receipt marked apply: delivered wins over sent and
 // undelivered, and over a retry still pending after a failed try (that try
 // did reach the phone); undelivered only replaces sent. A delivered notice
-// never changes again. At most one receipt a notice is marked apply. It
-// returns each receipt's place ($1), id and, when it moved its notice, the
-// notice's new status.
+// never changes again. At most one receipt a notice is marked apply.
+//
+// A receipt identical to one stored before (receiptOnceSQL: a provider
+// posting a batch again) is not stored again: the stored one is kept, and
+// learns the notice this one matched and that it was applied when it had
+// not. It is weighed against its notice all the same, as the copy stored
+// before was (that changes nothing, unless the first was left waiting). The
+// stored row is locked after the notices (matchReceiptsSQL), as
+// FinishNotifications locks the receipts it applies; the rows go in in key
+// order, so two batches that hold the same receipts without a message id
+// (no advisory lock) wait for each other in one order. It returns each
+// receipt's place ($1), the id it is stored under, whether that row was
+// stored before, and, when it moved its notice, the notice's new status.
 const writeReceiptsSQL = `
 WITH rc AS MATERIALIZED (
 	SELECT nextval('sms_receipts_id_seq') AS id, u.*
@@ -145,11 +161,15 @@ WITH rc AS MATERIALIZED (
 		AS u(ord, provider, provider_msg_id, out_id, status, provider_status, code, description, reported_at,
 		     notification_id, applied, apply, raw)
 ), stored AS (
-	INSERT INTO sms_receipts (id, provider, provider_msg_id, out_id, status, provider_status, code, description,
-	                          reported_at, received_at, notification_id, applied_at, raw)
+	INSERT INTO sms_receipts AS s (id, provider, provider_msg_id, out_id, status, provider_status, code, description,
+	                               reported_at, received_at, notification_id, applied_at, raw)
 	SELECT id, provider, provider_msg_id, out_id, status, provider_status, code, description,
 	       reported_at, $14, nullif(notification_id, 0), CASE WHEN applied THEN $14::timestamptz END, raw
 	FROM rc
+	ORDER BY provider, provider_msg_id, out_id, status, provider_status, code, reported_at
+	ON CONFLICT ` + receiptOnceSQL + ` DO UPDATE
+	SET notification_id = coalesce(s.notification_id, excluded.notification_id), applied_at = coalesce(s.applied_at, excluded.applied_at)
+	RETURNING s.id, s.provider, s.provider_msg_id, s.out_id, s.status, s.provider_status, s.code, s.reported_at
 ), moved AS (
 	UPDATE notifications n SET status = rc.status, status_reason = ` + receiptReasonSQL + `,
 		delivery_code = rc.code, updated_at = $14,
@@ -163,8 +183,20 @@ WITH rc AS MATERIALIZED (
 		OR (rc.status = 'undelivered' AND n.status = 'sent'))
 	RETURNING n.id, n.status
 )
-SELECT rc.ord, rc.id, coalesce(moved.status, '') AS moved
-FROM rc LEFT JOIN moved ON rc.apply AND moved.id = rc.notification_id`
+SELECT rc.ord, coalesce(own.id, copy.id) AS id, own.id IS NULL AS copy, coalesce(moved.status, '') AS moved
+FROM rc
+LEFT JOIN stored own ON own.id = rc.id
+LEFT JOIN stored copy ON own.id IS NULL AND copy.provider = rc.provider AND copy.provider_msg_id = rc.provider_msg_id
+	AND copy.out_id = rc.out_id AND copy.status = rc.status AND copy.provider_status = rc.provider_status
+	AND copy.code = rc.code AND copy.reported_at IS NOT DISTINCT FROM rc.reported_at
+LEFT JOIN moved ON rc.apply AND moved.id = rc.notification_id`
+
+// receiptOnceSQL is the conflict target of the unique index that stores a
+// receipt once (migration 047, sms_receipts_once): the same provider
+// reporting the same outcome at the same time for the same message. A
+// receipt that names no message (neither id) is never taken for another.
+const receiptOnceSQL = `(provider, provider_msg_id, out_id, status, provider_status, code, coalesce(reported_at, '-infinity'))
+	WHERE provider_msg_id <> '' OR out_id <> ''`
 
 // receiptMatch is the notice a receipt matched, locked.
 type receiptMatch struct {
@@ -238,7 +270,8 @@ func matchReceipts(ctx context.Context, tx *sqlx.Tx, ins []Receipt, todo []int) 
 // receiptRound splits todo (places in ins, in order) into the receipts
 // recorded together next and those left for later rounds: a receipt waits
 // when an earlier one still to be recorded shares its notice, its message
-// id or its out-id, so that it sees that one's effect, as one at a time.
+// id or its out-id, so that it sees that one's effect, as one at a time
+// (and a receipt posted twice in one batch finds its first copy stored).
 func receiptRound(ins []Receipt, todo []int, matches map[int]receiptMatch) (round, rest []int) {
 	taken := map[string]bool{}
 	for _, i := range todo {
@@ -246,6 +279,9 @@ func receiptRound(ins []Receipt, todo []int, matches map[int]receiptMatch) (roun
 		var keys []string
 		if in.ProviderMsgID != "" {
 			keys = append(keys, "msg:"+in.Provider+":"+in.ProviderMsgID)
+		}
+		if in.OutID != "" { // also one that names no notice of ours
+			keys = append(keys, "out:"+in.OutID)
 		}
 		if id := in.OutNotificationID(); id != 0 {
 			keys = append(keys, "notice:"+strconv.FormatInt(id, 10))
@@ -292,6 +328,7 @@ func writeReceipts(ctx context.Context, tx *sqlx.Tx, ins []Receipt, round []int,
 	var rows []struct {
 		Ord   int    `db:"ord"`
 		ID    int64  `db:"id"`
+		Copy  bool   `db:"copy"`
 		Moved string `db:"moved"`
 	}
 	if err := tx.SelectContext(ctx, &rows, writeReceiptsSQL, pq.Array(ords), pq.Array(providers), pq.Array(msgIDs),
@@ -300,7 +337,7 @@ func writeReceipts(ctx context.Context, tx *sqlx.Tx, ins []Receipt, round []int,
 		return fmt.Errorf("store receipts: %w", err)
 	}
 	for _, row := range rows {
-		res[row.Ord].ReceiptID = row.ID
+		res[row.Ord].ReceiptID, res[row.Ord].Duplicate = row.ID, row.Copy
 		if row.Moved != "" {
 			res[row.Ord].Status, res[row.Ord].Applied = row.Moved, true
 		}

@@ -52,20 +52,36 @@ WHERE n.id = $1 AND rc.id = $2 AND (
 	OR (rc.status = 'undelivered' AND n.status = 'sent'))
 RETURNING status`
 
-// receiptsInsertSQL stores one receipt and returns its id.
+// receiptsInsertSQL stores one receipt and returns its id; no row when
+// the same receipt is stored already (the unique index sms_receipts_once,
+// migration 002: the same provider reporting the same outcome at the same
+// time for the same message).
 const receiptsInsertSQL = `
 INSERT INTO sms_receipts (provider, provider_msg_id, out_id, status, provider_status, code, description,
                           reported_at, received_at, notification_id, applied_at, raw)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id`
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+ON CONFLICT DO NOTHING RETURNING id`
+
+// receiptsCopySQL finds the receipt stored before that a receipt posted
+// again is the same as ($1 provider, $2 message id, $3 out-id, $4 status,
+// $5 the provider's status, $6 code, $7 reported time), and gives it what
+// the copy learned when it knew nothing of it yet: the notice matched ($8)
+// and that it was applied ($9). It returns its id.
+const receiptsCopySQL = `
+UPDATE sms_receipts SET notification_id = coalesce(notification_id, $8), applied_at = coalesce(applied_at, $9)
+WHERE provider = $1 AND provider_msg_id = $2 AND out_id = $3 AND status = $4 AND provider_status = $5 AND code = $6
+  AND coalesce(reported_at, '') = coalesce($7, '') AND (provider_msg_id <> '' OR out_id <> '')
+RETURNING id`
 
 // recordReceipts is the SQLite store's repo.Dialect.RecordReceipts: the
-// receipts one at a time through three statements prepared for the chunk
+// receipts one at a time through statements prepared for the chunk
 // (parsing them again for each receipt took most of the time), in the
 // chunk's transaction, which nothing can come between: the store's writes
-// are serialized.
+// are serialized. A receipt stored before is not stored again; it is
+// weighed against its notice all the same, as the PostgreSQL store does.
 func recordReceipts(ctx context.Context, tx *sqlx.Tx, ins []repo.Receipt, now time.Time, res []repo.ReceiptResult) error {
-	var stmts [3]*sqlx.Stmt
-	for i, q := range []string{receiptsMatchSQL, receiptsInsertSQL, receiptsApplySQL} {
+	var stmts [4]*sqlx.Stmt
+	for i, q := range []string{receiptsMatchSQL, receiptsInsertSQL, receiptsApplySQL, receiptsCopySQL} {
 		st, err := tx.PreparexContext(ctx, q)
 		if err != nil {
 			return fmt.Errorf("record receipts: %w", err)
@@ -73,7 +89,7 @@ func recordReceipts(ctx context.Context, tx *sqlx.Tx, ins []repo.Receipt, now ti
 		defer st.Close()
 		stmts[i] = st
 	}
-	match, insert, apply := stmts[0], stmts[1], stmts[2]
+	match, insert, apply, copied := stmts[0], stmts[1], stmts[2], stmts[3]
 	for i, in := range ins {
 		var n struct {
 			ID       int64  `db:"id"`
@@ -95,8 +111,14 @@ func recordReceipts(ctx context.Context, tx *sqlx.Tx, ins []repo.Receipt, now ti
 			applied = &now
 		}
 		res[i] = repo.ReceiptResult{NotificationID: n.ID, Status: n.Status, Deferred: waiting && notif != nil}
-		if err := insert.GetContext(ctx, &res[i].ReceiptID, in.Provider, in.ProviderMsgID, in.OutID, in.Status,
-			in.ProviderStatus, in.Code, in.Description, in.ReportedAt, now, notif, applied, in.Raw); err != nil {
+		err = insert.GetContext(ctx, &res[i].ReceiptID, in.Provider, in.ProviderMsgID, in.OutID, in.Status,
+			in.ProviderStatus, in.Code, in.Description, in.ReportedAt, now, notif, applied, in.Raw)
+		if errors.Is(err, sql.ErrNoRows) { // posted again
+			res[i].Duplicate = true
+			err = copied.GetContext(ctx, &res[i].ReceiptID, in.Provider, in.ProviderMsgID, in.OutID, in.Status,
+				in.ProviderStatus, in.Code, in.ReportedAt, notif, applied)
+		}
+		if err != nil {
 			return fmt.Errorf("store receipt: %w", err)
 		}
 		if notif == nil || waiting || in.Status == repo.ReceiptProgress {

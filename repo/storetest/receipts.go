@@ -315,6 +315,90 @@ func init() {
 			}
 		})
 
+		// A provider posts a receipt again (its batch, after our answer was
+		// late): the same report of the same message is stored once, and
+		// the copy is weighed against the notice as the first one was.
+		t.Run("PostedAgainStoredOnce", func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			s := open(t)
+			ids := receiptsClaimed(t, s, 3)
+			a, b, c := ids[0], ids[1], ids[2]
+			receiptsFinish(t, s, receiptsSendAt, receiptsSent(a, "aliyun", "biz-1", receiptsSendAt),
+				receiptsSent(b, "twilio", "SM2", receiptsSendAt))
+
+			reported := receiptsSendAt.Add(5 * time.Second)
+			delivered := repo.Receipt{Provider: "aliyun", ProviderMsgID: "biz-1", OutID: strconv.FormatInt(a, 10),
+				Status: repo.ReceiptDelivered, ProviderStatus: "true", Code: "DELIVERED", ReportedAt: &reported, Raw: `{"biz_id":"biz-1"}`}
+			first := receiptsRecord(t, s, receiptsSendAt.Add(10*time.Second), delivered)
+			if !first.Applied || first.Duplicate {
+				t.Fatalf("first receipt: %+v", first)
+			}
+			again := receiptsRecord(t, s, receiptsSendAt.Add(time.Minute), delivered)
+			if want := (repo.ReceiptResult{ReceiptID: first.ReceiptID, NotificationID: a, Status: "delivered", Duplicate: true}); again != want {
+				t.Errorf("posted again: %+v, want %+v", again, want)
+			}
+			batch, err := s.RecordReceipts(ctx, []repo.Receipt{delivered, delivered}, receiptsSendAt.Add(2*time.Minute))
+			for i, r := range batch {
+				if !r.Duplicate || r.ReceiptID != first.ReceiptID || r.Applied {
+					t.Errorf("in a batch posted again, copy %d: %+v", i, r)
+				}
+			}
+			if err != nil || len(batch) != 2 {
+				t.Fatalf("batch: %d results, %v", len(batch), err)
+			}
+			// Not the same report: another time, or (Twilio's progress
+			// reports, which carry none) another status of the provider's.
+			later := reported.Add(time.Second)
+			other := delivered
+			other.ReportedAt = &later
+			if r := receiptsRecord(t, s, receiptsSendAt.Add(3*time.Minute), other); r.Duplicate || r.ReceiptID == first.ReceiptID {
+				t.Errorf("a report of another time taken for the first: %+v", r)
+			}
+			for _, st := range []string{"queued", "sent", "queued", "sent"} {
+				receiptsRecord(t, s, receiptsSendAt.Add(time.Minute), repo.Receipt{Provider: "twilio", ProviderMsgID: "SM2",
+					Status: repo.ReceiptProgress, ProviderStatus: st})
+			}
+			if rcs := receiptsList(t, s, a); len(rcs) != 2 || rcs[0].ID != first.ReceiptID || rcs[0].AppliedAt == nil ||
+				!rcs[0].ReceivedAt.Equal(receiptsSendAt.Add(10*time.Second)) {
+				t.Errorf("receipts of a: %+v, want the first and the later report", rcs)
+			}
+			if rcs := receiptsList(t, s, b); len(rcs) != 2 || rcs[0].ProviderStatus != "queued" || rcs[1].ProviderStatus != "sent" {
+				t.Errorf("receipts of b: %+v, want queued and sent once each", rcs)
+			}
+
+			// A receipt that came while c was being sent waited; the send
+			// timed out and waits for a retry. Posted again, the receipt
+			// settles it, through the one row stored.
+			rc := repo.Receipt{Provider: "aliyun", ProviderMsgID: "biz-3", OutID: strconv.FormatInt(c, 10),
+				Status: repo.ReceiptDelivered, Code: "DELIVERED"}
+			if r := receiptsRecord(t, s, receiptsSendAt.Add(time.Second), rc); !r.Deferred {
+				t.Fatalf("receipt while sending: %+v", r)
+			}
+			receiptsFinish(t, s, receiptsSendAt.Add(2*time.Second), repo.Outcome{ID: c, Status: repo.StatusPending,
+				NextAttemptAt: receiptsSendAt.Add(time.Hour), LastError: "timeout", Attempt: &repo.Attempt{N: 1, Channel: "sms",
+					Provider: "aliyun", StartedAt: receiptsSendAt, FinishedAt: receiptsSendAt, Outcome: repo.OutcomeTransient, Code: "timeout"}})
+			if r := receiptsRecord(t, s, receiptsSendAt.Add(time.Minute), rc); !r.Duplicate || !r.Applied || r.Status != "delivered" {
+				t.Errorf("receipt posted again for the retry: %+v, want it applied through the row stored", r)
+			}
+			if rcs := receiptsList(t, s, c); len(rcs) != 1 || rcs[0].AppliedAt == nil {
+				t.Errorf("receipts of c: %+v, want one, applied", rcs)
+			}
+
+			// A receipt naming a message by our out-id alone (a webhook
+			// gateway's) is stored once; one naming no message at all
+			// cannot be told from another message's and is kept each time.
+			for range 2 {
+				receiptsRecord(t, s, receiptsSendAt.Add(time.Minute), repo.Receipt{Provider: "webhook", OutID: "gw-77",
+					Status: repo.ReceiptUndelivered, ProviderStatus: "undelivered", Code: "BLACKLIST"})
+				receiptsRecord(t, s, receiptsSendAt.Add(time.Minute), repo.Receipt{Provider: "aliyun", Status: repo.ReceiptDelivered,
+					ProviderStatus: "true", ReportedAt: &reported})
+			}
+			if p, err := s.PurgeFinished(ctx, receiptsSendAt.Add(24*time.Hour), 100); err != nil || p.Receipts != 3 {
+				t.Errorf("%d unmatched receipts stored (%v), want 3", p.Receipts, err)
+			}
+		})
+
 		// Each receipt is posted at the same time as the dispatcher records
 		// its notice as sent: whichever commits first, the notice ends
 		// delivered and the receipt applied.

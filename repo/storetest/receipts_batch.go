@@ -127,11 +127,16 @@ func init() {
 				599: {NotificationID: n.e, Status: "undelivered", Applied: true},
 			}
 			ids := map[int64]bool{}
+			first := make([]int64, len(res))
+			unmatched := 0
 			for i, r := range res {
 				if ids[r.ReceiptID] || r.ReceiptID == 0 {
 					t.Fatalf("receipt %d stored as %d, twice or not at all", i, r.ReceiptID)
 				}
-				ids[r.ReceiptID] = true
+				ids[r.ReceiptID], first[i] = true, r.ReceiptID
+				if r.NotificationID == 0 {
+					unmatched++
+				}
 				r.ReceiptID = 0
 				if r != want[i] {
 					t.Errorf("receipt %d (%s %s): %+v, want %+v", i, rcs[i].ProviderMsgID, rcs[i].Status, r, want[i])
@@ -175,18 +180,22 @@ func init() {
 			}
 
 			// The provider did not get the answer and posts the batch again:
-			// every receipt is stored again, no notice changes.
+			// no receipt is stored again, no notice changes.
 			again, err := s.RecordReceipts(ctx, rcs, at.Add(time.Hour))
 			if err != nil {
 				t.Fatal(err)
 			}
 			for i, r := range again {
-				if r.Applied || r.Deferred || r.ReceiptID == 0 || ids[r.ReceiptID] {
-					t.Errorf("receipt %d posted again: %+v", i, r)
+				if r.Applied || r.Deferred || !r.Duplicate || r.ReceiptID != first[i] {
+					t.Errorf("receipt %d posted again: %+v, want a duplicate of receipt %d", i, r, first[i])
 				}
 			}
-			if after, before := batchState(t, s, n, false), batchState(t, one, n, false); after != before {
-				t.Errorf("the batch again changed the notices:\n%s\nwas:\n%s", after, before)
+			if after := batchState(t, s, n, true); after != got {
+				t.Errorf("the batch again changed the notices or their receipts:\n%s\nwas:\n%s", after, got)
+			}
+			// Nor the receipts that match no notice.
+			if p, err := s.PurgeFinished(ctx, at.Add(24*time.Hour), 1000); err != nil || p.Receipts != unmatched {
+				t.Errorf("the batch again: %d unmatched receipts stored (%v), want %d", p.Receipts, err, unmatched)
 			}
 		})
 
