@@ -305,6 +305,26 @@ func TestStaleReminderIsSkippedNotSent(t *testing.T) {
 			t.Errorf("resend %+v (%v), want skipped: superseded by overdue_1", n, err)
 		}
 	})
+	t.Run("a forced resend of a bill paid since", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t, func(c *notify.Config) { c.Stages = scheduler.DefaultStages() })
+		b.seedDueSoon(t)
+		b.dispatch(t, sh(11, 21, 10, 0))
+		at := sh(11, 21, 15, 0)
+		res, err := b.r.Resend(context.Background(), repo.ResendInput{ID: b.notice(t, "sms").ID, Reason: "lost",
+			Actor: "ops", Now: at, Force: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		pay(t, b, "p1", 50000) // after the resend was queued: a forced one is still a reminder to pay
+		if c := b.dispatch(t, at); c["suppressed"] != 1 || len(b.sms.messages()) != 1 {
+			t.Fatalf("counts %v, %d SMS; want the resend suppressed, only the first SMS sent", c, len(b.sms.messages()))
+		}
+		if n, err := b.r.GetNotification(context.Background(), res.Notification.ID); err != nil ||
+			n.StatusReason != "installment paid" {
+			t.Errorf("resend %+v (%v), want suppressed: installment paid", n, err)
+		}
+	})
 	t.Run("the next scan queues the current stage", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t, func(c *notify.Config) { c.Stages = scheduler.DefaultStages() })

@@ -174,8 +174,10 @@ var staleConfirmation = fmt.Sprintf("payment older than %d days", int(ConfirmWit
 // suppressReason re-checks, just before sending, that the notice is still
 // wanted: a reminder for a settled installment or an inactive plan is not,
 // nor anything on a channel the customer opted out of or has no address for.
-// A forced resend skips the settled/plan check (an operator chose to send it)
-// but never the opt-out or address checks. An autodebit_failed notice asks
+// A forced resend skips the plan check (an operator chose to send it on a
+// cancelled or closed plan) but never the paid/waived check (it would ask
+// for nothing owed: Resend refuses it, and a bill paid after it was queued
+// suppresses it here), nor the opt-out or address checks. An autodebit_failed notice asks
 // for payment of its installment like a reminder, so it is checked the same
 // way; other channel-event notices (plan_cancelled, service_closed, card_*)
 // tell of a change and go out whatever the plan's state. A payment
@@ -193,13 +195,13 @@ func suppressReason(c *repo.Claim, now time.Time) string {
 			return staleConfirmation
 		}
 	}
-	if facts(c.Kind).AsksPayment && !c.Forced {
+	if facts(c.Kind).AsksPayment {
 		switch {
 		case c.Installment.Status == repo.InstallmentPaid || c.Installment.Paid >= c.Installment.Amount && c.Installment.ID != 0:
 			return "installment paid"
 		case c.Installment.Status == repo.InstallmentWaived:
 			return "installment waived"
-		case c.Plan.Status == repo.PlanCancelled || c.Plan.Status == repo.PlanClosed:
+		case (c.Plan.Status == repo.PlanCancelled || c.Plan.Status == repo.PlanClosed) && !c.Forced:
 			return "plan " + c.Plan.Status
 		}
 	}
