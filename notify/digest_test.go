@@ -421,3 +421,37 @@ func TestForcedResendOfADigestNeverListsAPaidBill(t *testing.T) {
 		t.Errorf("the forced resend's Pay link verifies to %+v, want p2", target)
 	}
 }
+
+// A plan_cancelled event for the plan whose bill leads a digest does not
+// end the digest: the other plans' bills still go out in it, through the
+// notice of the first of them, and the cancelled plan is not listed.
+func TestPlanCancelledByEventHandsTheDigestOver(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	threePlans(t, b)
+	b.scanStages(t, sh(11, 21, 8, 0), digestStages())
+	ctx := context.Background()
+	if _, _, err := b.r.RecordEvent(ctx, repo.EventInput{Ref: "cancel-p1", Kind: repo.EventPlanCancelled, Scope: repo.ScopePlan,
+		PlanRef: "p1", OccurredAt: sh(11, 21, 9, 0), Now: sh(11, 21, 9, 0), Payload: repo.JSONObject(`{}`)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.r.ProcessChannelEvents(ctx, sh(11, 21, 9, 0), 0, []string{"sms", "email"}); err != nil {
+		t.Fatal(err)
+	}
+	b.dispatch(t, sh(11, 21, 10, 0))
+	var reminders []notify.Message
+	for _, m := range append(b.sms.messages(), b.email.messages()...) {
+		if !strings.Contains(m.Text, "取消") { // the event's own notice says the plan was cancelled
+			reminders = append(reminders, m)
+		}
+	}
+	if len(reminders) != 2 {
+		t.Fatalf("%d reminders sent, want the digest of p2 and p3 by SMS and by email", len(reminders))
+	}
+	for _, m := range reminders {
+		if !strings.Contains(m.Text, "2笔") || !strings.Contains(m.Text, "悦家家居") ||
+			!strings.Contains(m.Text, "乐学教育") || strings.Contains(m.Text, "iPhone 17") {
+			t.Errorf("%s: want the digest of p2 and p3, got %s", m.To, m.Text)
+		}
+	}
+}

@@ -202,9 +202,16 @@ WHERE customer_id = $1 AND ($2::bigint IS NULL OR id = $2) AND status = 'active'
   AND (repay_method <> $3 OR ($4 <> '' AND card_last4 <> $4))
 RETURNING id`
 
+// A notice that leads a digest covering bills of other plans stays pending:
+// suppressed here, it would end the digest and those bills, skipped as in
+// it, would never be told of the stage. The dispatcher's pre-send re-check
+// hands the digest over to the first bill still due, as it does for a plan
+// cancelled by a push.
 const suppressCancelledSQL = `
-UPDATE notifications SET status = 'suppressed', status_reason = 'plan cancelled', updated_at = $2
-WHERE plan_id = $1 AND status = 'pending' AND NOT forced AND kind = ANY($3)`
+UPDATE notifications n SET status = 'suppressed', status_reason = 'plan cancelled', updated_at = $2
+WHERE n.plan_id = $1 AND n.status = 'pending' AND NOT n.forced AND n.kind = ANY($3)
+  AND NOT (n.digest_of = n.id AND EXISTS (SELECT 1 FROM notifications m
+                                          WHERE m.digest_of = n.id AND m.plan_id <> n.plan_id))`
 
 func execCount(ctx context.Context, tx *sqlx.Tx, query string, args ...any) (int, error) {
 	res, err := tx.ExecContext(ctx, query, args...)

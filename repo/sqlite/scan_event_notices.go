@@ -53,7 +53,9 @@ func (t scanEventTx) CancelPlan(ctx context.Context, planID int64, now time.Time
 		planID, now)
 }
 
-// SuppressCancelled suppresses a cancelled plan's pending notices of kinds.
+// SuppressCancelled suppresses a cancelled plan's pending notices of kinds,
+// except one leading a digest that covers bills of other plans: the
+// dispatcher hands that digest over (repo's suppressCancelledSQL).
 func (t scanEventTx) SuppressCancelled(ctx context.Context, planID int64, now time.Time, kinds []string) (int, error) {
 	k, err := json.Marshal(kinds)
 	if err != nil {
@@ -61,7 +63,9 @@ func (t scanEventTx) SuppressCancelled(ctx context.Context, planID int64, now ti
 	}
 	return scanExecCount(ctx, t.tx, `
 		UPDATE notifications SET status = 'suppressed', status_reason = 'plan cancelled', updated_at = $2
-		WHERE plan_id = $1 AND status = 'pending' AND NOT forced AND kind IN (SELECT value FROM json_each($3))`,
+		WHERE plan_id = $1 AND status = 'pending' AND NOT forced AND kind IN (SELECT value FROM json_each($3))
+		  AND NOT (digest_of = id AND EXISTS (SELECT 1 FROM notifications m
+		                                      WHERE m.digest_of = notifications.id AND m.plan_id <> notifications.plan_id))`,
 		planID, now, string(k))
 }
 

@@ -39,6 +39,7 @@ func init() {
 			{"EventCardUnboundNamesAPlanItStopped", scanEventCardUnboundNamesAPlanItStopped},
 			{"EventLateCardEventChangesNothing", scanEventLateCardEventChangesNothing},
 			{"EventPlanCancelledSuppresses", scanEventPlanCancelledSuppresses},
+			{"EventPlanCancelledKeepsOtherPlansDigest", scanEventPlanCancelledKeepsOtherPlansDigest},
 			{"EventAllScopeFansOut", scanEventAllScopeFansOut},
 			{"EventAutodebitFailedNamesInstallment", scanEventAutodebitFailedNamesInstallment},
 			{"EventWaitsUntilItOccurs", scanEventWaitsUntilItOccurs},
@@ -591,6 +592,63 @@ func scanEventPlanCancelledSuppresses(t *testing.T, s Store) {
 	}
 }
 
+// A plan_cancelled event for the plan whose notice leads a digest leaves
+// that notice pending: suppressed, it would end the digest, and the bills
+// of the customer's other plans it covers (skipped "in digest #…") would
+// never hear of that stage. The dispatcher's pre-send re-check then hands
+// the digest over to the first bill still due, as it does after a plan
+// push cancels the plan. A cancelled plan's notice that leads no other
+// plan's bill is suppressed as before.
+func scanEventPlanCancelledKeepsOtherPlansDigest(t *testing.T, s Store) {
+	ctx := context.Background()
+	Customer(t, s, "c1")
+	Plan(t, s, "p1", "c1", scanDue24)
+	Plan(t, s, "p2", "c1", scanDue24)
+	Plan(t, s, "p3", "c1", scanDue24)
+	Customer(t, s, "c2")
+	Plan(t, s, "q1", "c2", scanDue24)
+	scanDue(t, s, scanShanghai(2026, 11, 21, 8), scanDigestSMS)
+	if got := scanDigestOf(t, s); got["p2"] != "p1" || got["p3"] != "p1" {
+		t.Fatalf("digests %v, want p2 and p3 in p1's", got)
+	}
+	for _, ref := range []string{"p1", "q1"} {
+		scanRecord(t, s, repo.EventInput{Ref: "cancel-" + ref, Kind: repo.EventPlanCancelled, Scope: repo.ScopePlan, PlanRef: ref,
+			OccurredAt: scanShanghai(2026, 11, 21, 9)})
+	}
+	if res := scanProcess(t, s, scanShanghai(2026, 11, 21, 9)); res.PlansChanged != 2 || res.Suppressed != 1 {
+		t.Fatalf("scan = %+v, want both plans cancelled and q1's reminder alone suppressed", res)
+	}
+	var reminders []string
+	leader := ""
+	for _, n := range scanNotices(t, s) {
+		if n.Kind == "due_soon" {
+			reminders = append(reminders, fmt.Sprintf("%s %s %s", n.PlanRef, n.Status, n.StatusReason))
+		}
+		if n.PlanRef == "p1" && n.Kind == "due_soon" {
+			leader = fmt.Sprintf("in digest #%d", n.ID)
+		}
+	}
+	scanWant(t, reminders, "p1 pending ", "p2 skipped "+leader, "p3 skipped "+leader, "q1 suppressed plan cancelled")
+	claims, err := s.ClaimNotifications(ctx, "w1", scanShanghai(2026, 11, 21, 10), time.Minute, 10, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var lead []repo.Claim // the events' own notices are claimed too
+	for _, c := range claims {
+		if c.Kind == "due_soon" {
+			lead = append(lead, c)
+		}
+	}
+	if len(lead) != 1 || !lead[0].LeadsDigest() || lead[0].Plan.Ref != "p1" {
+		t.Fatalf("claimed %d reminders, want p1's notice, leading the digest", len(lead))
+	}
+	items, err := s.DigestItems(ctx, lead[0].ID)
+	if err != nil || len(items) != 3 || items[0].Plan.Status != repo.PlanCancelled ||
+		items[1].Plan.Status != repo.PlanActive || items[2].Plan.Status != repo.PlanActive {
+		t.Fatalf("digest items %+v, %v: want p1 (cancelled), p2 and p3 for the re-check to hand over", items, err)
+	}
+}
+
 func scanEventAllScopeFansOut(t *testing.T, s Store) {
 	Customer(t, s, "a")
 	Customer(t, s, "b", func(c *repo.Customer) { c.SMSOptOut = true })
@@ -795,18 +853,28 @@ func scanRetentionRemovesOldFinished(t *testing.T, s Store) {
 // A digest's leader that is finished goes even when a member of its digest
 // stays: the member loses the link.
 func scanRetentionDigestLeaderFirst(t *testing.T, s Store) {
+	ctx := context.Background()
 	Customer(t, s, "c1")
 	Plan(t, s, "p1", "c1", scanDue24)
 	Plan(t, s, "p2", "c1", scanDue24)
 	scanDue(t, s, scanShanghai(2026, 11, 21, 8), scanDigestSMS)
-	// p1's notice leads the digest; its plan is cancelled, so it is
-	// suppressed; p2's, skipped in the digest, stays finished too.
-	scanRecord(t, s, repo.EventInput{Ref: "cancel", Kind: repo.EventPlanCancelled, Scope: repo.ScopePlan, PlanRef: "p1",
-		OccurredAt: scanShanghai(2026, 11, 21, 9)})
-	scanProcess(t, s, scanShanghai(2026, 11, 21, 9))
+	// p1's notice leads the digest and goes out; p2's is skipped in it.
+	// Then p1's bill is paid, so its notice may go; p2's stays finished.
+	sentAt := scanShanghai(2026, 11, 21, 9)
+	claims, err := s.ClaimNotifications(ctx, "w1", sentAt, time.Minute, 10, 0)
+	if err != nil || len(claims) != 1 || !claims[0].LeadsDigest() {
+		t.Fatalf("claimed %d (%v), want the digest's leader", len(claims), err)
+	}
+	if err := s.FinishNotifications(ctx, "w1", sentAt, []repo.Outcome{dispatchSent(claims[0], "outbox", "m1", sentAt)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.RecordPayment(ctx, repo.PaymentInput{PlanRef: "p1", Seq: 1, Amount: 50000, Ref: "pay-p1",
+		PaidAt: sentAt, Now: sentAt}); err != nil {
+		t.Fatal(err)
+	}
 	ns := scanNotices(t, s)
-	if len(ns) != 4 || ns[0].Status != "suppressed" || ns[1].Status != "skipped" {
-		t.Fatalf("notices %+v, want p1's suppressed, p2's skipped in its digest, then the cancel notices", ns)
+	if len(ns) < 2 || ns[0].Status != "sent" || ns[1].Status != "skipped" {
+		t.Fatalf("notices %+v, want p1's sent, p2's skipped in its digest", ns)
 	}
 	// p2's bill is unpaid, so its notice stays (see
 	// scanRetentionKeepsStagesOfUnpaidBills) and loses the link.
@@ -814,8 +882,13 @@ func scanRetentionDigestLeaderFirst(t *testing.T, s Store) {
 	if p.Notifications != 1 {
 		t.Fatalf("purged %+v, want p1's reminder", p)
 	}
-	scanWant(t, scanList(t, s), "c1 p1#0 plan_cancelled  email pending ", "c1 p1#0 plan_cancelled  sms pending ",
-		"c1 p2#1 due_soon due_soon sms skipped in digest #1")
+	var reminders []string
+	for _, n := range scanNotices(t, s) {
+		if n.Kind == "due_soon" {
+			reminders = append(reminders, fmt.Sprintf("%s %s %s", n.PlanRef, n.Status, n.StatusReason))
+		}
+	}
+	scanWant(t, reminders, fmt.Sprintf("p2 skipped in digest #%d", ns[0].ID))
 	if n, err := s.GetNotification(context.Background(), ns[1].ID); err != nil || n.DigestOf != nil {
 		t.Fatalf("p2's reminder %+v (%v), want it kept without the link to the removed leader", n, err)
 	}
