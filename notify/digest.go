@@ -105,6 +105,13 @@ func (d *Dispatcher) recheck(ctx context.Context, now time.Time, loc *time.Locat
 	if reason := suppressReason(c, now); reason != "" {
 		return end(repo.StatusSuppressed, reason)
 	}
+	// A bill whose due date moved later waits for its stage's day: sent now,
+	// it would say "due in 19 days", and its dedup key would keep the scan
+	// from queueing the stage again when it comes.
+	if next, reason := d.earlyStage(c, now, loc); reason != "" {
+		d.log(c, slog.LevelInfo, "notice deferred", slog.String("reason", reason))
+		return nil, postponed(c, next, reason), true
+	}
 	// After the settled check: a paid bill's notice says so first.
 	if reason := d.staleStage(c, now, loc); reason != "" {
 		return end(repo.StatusSkipped, reason)

@@ -252,6 +252,51 @@ func TestRechecksBeforeSending(t *testing.T) {
 	}
 }
 
+// A reminder whose bill's due date moved later after the scan queued it
+// (the lender rescheduled the bill) is not sent early as "due in 19 days":
+// it waits, without an attempt, for its stage's day on the new date and
+// goes out then, saying the true number of days. Sent early, its dedup key
+// would have kept the scan from queueing the stage at the right time. The
+// same holds for an overdue stage whose bill is no longer overdue.
+func TestReminderWaitsWhenTheDueDateMovesLater(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name   string
+		scanAt time.Time
+		sendAt time.Time // the stage's day on the new due date, 10:00
+		want   string
+	}{
+		{"due_soon", sh(11, 21, 8, 0), sh(12, 7, 10, 0), "还有3天（12月10日）"},
+		{"overdue_1", sh(11, 25, 8, 0), sh(12, 11, 10, 0), "已逾期1天"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			b := setup(t, func(c *notify.Config) { c.Stages = scheduler.DefaultStages() })
+			storetest.Customer(t, b.r, "c1")
+			storetest.Plan(t, b.r, "p1", "c1", []repo.Date{repo.NewDate(2026, 11, 24)})
+			b.scanStages(t, tc.scanAt, scheduler.DefaultStages())
+			storetest.Plan(t, b.r, "p1", "c1", []repo.Date{repo.NewDate(2026, 12, 10)}) // rescheduled
+			if c := b.dispatch(t, tc.scanAt.Add(2*time.Hour)); c["sent"] != 0 || len(b.sms.messages()) != 0 {
+				t.Fatalf("counts %v, %d SMS: want nothing sent before the stage's day", c, len(b.sms.messages()))
+			}
+			n := b.notice(t, "sms")
+			if n.Status != repo.StatusPending || n.Attempts != 0 || !strings.HasPrefix(n.StatusReason, "waiting: the bill's due date moved to 2026-12-10") {
+				t.Fatalf("notice %s %q, %d attempts: want pending for the new date, no attempt", n.Status, n.StatusReason, n.Attempts)
+			}
+			if c := b.dispatch(t, tc.sendAt.Add(-24*time.Hour)); c["sent"] != 0 {
+				t.Fatalf("the day before the stage: %v, want nothing sent", c)
+			}
+			if c := b.dispatch(t, tc.sendAt); c["sent"] != 2 {
+				t.Fatalf("on the stage's day: %v, want the SMS and the email sent", c)
+			}
+			if sms := b.sms.messages(); len(sms) != 1 || !strings.Contains(sms[0].Text, tc.want) {
+				t.Errorf("SMS %v, want it to say %q", sms, tc.want)
+			}
+			attemptsAgree(t, b.r)
+		})
+	}
+}
+
 // A reminder claimed after its bill moved past its stage (the daemon was
 // down over the due date and the dispatcher claims before the first scan)
 // is skipped, never sent as "due in -1 days"; the next scan queues the

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"slices"
 	"time"
 
 	"duebell/link"
@@ -257,6 +258,31 @@ func (d *Dispatcher) staleStage(c *repo.Claim, now time.Time, loc *time.Location
 		return "stage no longer in the policy"
 	}
 	return ""
+}
+
+// earlyStage reports whether reminder c, queued by a scan for its stage,
+// is early because its bill's due date has moved later since: today, on
+// the customer's local date, comes before the stage's day (due date +
+// offset). It then returns the next local midnight, when the re-check looks
+// again (the date may move again), and the reason the notice waits. A
+// resend (no stage offset of its own), a forced notice and a stage no
+// longer in the policy are left to staleStage.
+func (d *Dispatcher) earlyStage(c *repo.Claim, now time.Time, loc *time.Location) (time.Time, string) {
+	if !facts(c.Kind).Reminder || c.Installment.ID == 0 || c.Forced || c.StageOffset == nil {
+		return time.Time{}, ""
+	}
+	if d.cfg.Stages != nil && !slices.ContainsFunc(d.cfg.Stages, func(s repo.Stage) bool { return s.Name == c.Stage }) {
+		return time.Time{}, ""
+	}
+	local := now.In(loc)
+	today := time.Date(local.Year(), local.Month(), local.Day(), 0, 0, 0, 0, loc)
+	due := c.Installment.DueDate.Time
+	start := time.Date(due.Year(), due.Month(), due.Day()+*c.StageOffset, 0, 0, 0, 0, loc)
+	if !today.Before(start) {
+		return time.Time{}, ""
+	}
+	return today.AddDate(0, 0, 1), fmt.Sprintf("waiting: the bill's due date moved to %s; %s starts on %s",
+		c.Installment.DueDate.String(), c.Stage, start.Format(time.DateOnly))
 }
 
 // backoff is the wait before retry n+1: base·2^(n-1), capped, with ±20% jitter.
