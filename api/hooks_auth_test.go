@@ -71,7 +71,7 @@ func TestUnsignedReceiptsAreAuthenticated(t *testing.T) {
 }
 
 // TestReceiptBatchKeepsTheGoodReports: one malformed report (no success,
-// a NUL in a field, a wrong type) does not lose the others: they are
+// a NUL in a field, a wrong type, no id) does not lose the others: they are
 // stored and applied, the bad ones listed, and the answer is the provider's
 // success so it does not send the good ones again.
 func TestReceiptBatchKeepsTheGoodReports(t *testing.T) {
@@ -83,7 +83,8 @@ func TestReceiptBatchKeepsTheGoodReports(t *testing.T) {
 	  {"biz_id":"biz-good","out_id":"%d","success":true,"err_code":"DELIVERED","report_time":"2026-11-21 10:00:07"},
 	  {"biz_id":"biz-y","success":false,"err_msg":"bad\u0000byte"},
 	  {"biz_id":"biz-z","success":"yes"},
-	  {"biz_id":"biz-other","success":false,"err_code":"MK:0001"}]`, good)
+	  {"biz_id":"biz-other","success":false,"err_code":"MK:0001"},
+	  {"success":true,"err_code":"DELIVRD","phone_number":"13800000000"}]`, good)
 	rec := post(b, "/hooks/sms/aliyun/"+receiptToken, "application/json", batch, nil)
 	if rec.Code != http.StatusOK {
 		t.Fatalf("status %d %s", rec.Code, rec.Body)
@@ -103,8 +104,8 @@ func TestReceiptBatchKeepsTheGoodReports(t *testing.T) {
 	for _, r := range reply.Rejected {
 		idx = append(idx, r.Index)
 	}
-	if fmt.Sprint(idx) != "[0 2 3]" || !strings.Contains(reply.Rejected[1].Error, "NUL") {
-		t.Errorf("rejected %+v, want reports 0, 2 (NUL) and 3", reply.Rejected)
+	if fmt.Sprint(idx) != "[0 2 3 5]" || !strings.Contains(reply.Rejected[1].Error, "NUL") {
+		t.Errorf("rejected %+v, want reports 0, 2 (NUL), 3 and 5 (neither biz_id nor out_id: it can match nothing)", reply.Rejected)
 	}
 	if n := b.noticeByID(t, good); n.Status != "delivered" {
 		t.Errorf("the good report was not applied: %s", n.Status)

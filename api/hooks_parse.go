@@ -38,6 +38,9 @@ func parseAliyun(body []byte) ([]report, error) {
 		if r.Success == nil {
 			return repo.Receipt{}, errors.New("report without success")
 		}
+		if r.BizID == "" && r.OutID == "" { // it could match no notice
+			return repo.Receipt{}, errors.New("report without biz_id or out_id")
+		}
 		status := repo.ReceiptUndelivered
 		if *r.Success {
 			status = repo.ReceiptDelivered
