@@ -44,6 +44,11 @@ func (s *server) decodeJSON(data []byte, dst any) error {
 	if err := dec.Decode(dst); err != nil {
 		return s.decodeError(err)
 	}
+	// encoding/json reads null into any record as "nothing given", which
+	// the validators would report as a missing field: it is not an object.
+	if t := bytes.TrimSpace(data); bytes.HasPrefix(t, []byte("null")) {
+		return &apiError{http.StatusBadRequest, codeBadJSON, "request body must be a JSON object"}
+	}
 	var extra json.RawMessage
 	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
 		return &apiError{http.StatusBadRequest, codeBadJSON, "request body must hold a single JSON object"}
