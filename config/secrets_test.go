@@ -21,6 +21,8 @@ func TestSecretErrorsNameTheirVariable(t *testing.T) {
 		{"aliyun key", strings.Replace(minimal, "[sms.webhook]", "[sms]\nprovider = \"aliyun\"\n[sms.webhook]", 1),
 			"sms.aliyun.access_key_secret", "DUEBELL_SMS_ALIYUN_ACCESS_KEY_SECRET"},
 		{"database url", minimal + "[database]\nurl = \"postgres://%zz\"\n", "database.url", "DUEBELL_DATABASE_URL"},
+		{"admin token from token_env", minimal + "[[admin.tokens]]\nname = \"lender\"\ntoken_env = \"DUEBELL_TEST_UNSET_INGEST_TOKEN\"\nrole = \"ingest\"\n",
+			"admin.tokens[0].token", "DUEBELL_TEST_UNSET_INGEST_TOKEN"},
 	} {
 		_, err := load(t, tc.body, nil)
 		if err == nil {

@@ -42,6 +42,8 @@ func (c *Config) Validate() error {
 			bad(key+".name", "required")
 		case names[t.Name]:
 			bad(key+".name", "%q used twice", t.Name)
+		case len(t.Token) < 16 && t.TokenEnv != "":
+			bad(key+".token", "missing or shorter than 16 characters (set %s, the variable token_env names)", t.TokenEnv)
 		case len(t.Token) < 16:
 			bad(key+".token", "missing or shorter than 16 characters (set token, or token_env to a variable that holds it)")
 		case !slices.Contains([]string{"ingest", "viewer", "operator"}, t.Role):
