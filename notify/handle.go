@@ -178,9 +178,9 @@ var staleConfirmation = fmt.Sprintf("payment older than %d days", int(ConfirmWit
 // A forced resend skips the plan check (an operator chose to send it on a
 // cancelled or closed plan) but never the paid/waived check (it would ask
 // for nothing owed: Resend refuses it, and a bill paid after it was queued
-// suppresses it here), nor the opt-out or address checks. An autodebit_failed notice asks
-// for payment of its installment like a reminder, so it is checked the same
-// way; other channel-event notices (plan_cancelled, service_closed, card_*)
+// suppresses it here), nor the opt-out or address checks. An
+// autodebit_failed notice asks for payment of its installment like a
+// reminder, so it is checked the same way; other channel-event notices (plan_cancelled, service_closed, card_*)
 // tell of a change and go out whatever the plan's state. A payment
 // confirmation is not wanted once a reversal made its bill due again (the
 // payment it confirms was charged back; paying again queues a new one), nor
