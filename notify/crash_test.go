@@ -136,8 +136,9 @@ func startChild(t *testing.T, schema string, sink *crashSink, offset time.Durati
 // crashSink is an SMS gateway that counts deliveries by notice and tells
 // the test when the total reaches a mark.
 type crashSink struct {
-	busy   sync.WaitGroup // requests being answered
 	mu     sync.Mutex
+	idle   *sync.Cond // signalled when busy drops to 0
+	busy   int        // requests being answered
 	byID   map[int64]int
 	total  int
 	marks  map[int]chan struct{}
@@ -146,9 +147,18 @@ type crashSink struct {
 
 func newCrashSink(t *testing.T) *crashSink {
 	s := &crashSink{byID: map[int64]int{}, marks: map[int]chan struct{}{}}
+	s.idle = sync.NewCond(&s.mu)
 	s.server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		s.busy.Add(1)
-		defer s.busy.Done()
+		s.mu.Lock()
+		s.busy++
+		s.mu.Unlock()
+		defer func() {
+			s.mu.Lock()
+			if s.busy--; s.busy == 0 {
+				s.idle.Broadcast()
+			}
+			s.mu.Unlock()
+		}()
 		var req struct {
 			OutID string `json:"out_id"`
 		}
@@ -170,6 +180,17 @@ func newCrashSink(t *testing.T) *crashSink {
 	}))
 	t.Cleanup(s.server.Close)
 	return s
+}
+
+// waitIdle returns when no request is being answered. (A WaitGroup would
+// not do: a request may arrive while the test waits, and a WaitGroup's Add
+// from zero must not race its Wait.)
+func (s *crashSink) waitIdle() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for s.busy > 0 {
+		s.idle.Wait()
+	}
 }
 
 // at returns a channel closed when the sink has taken n deliveries.
@@ -284,7 +305,7 @@ func testKilledDispatcher(t *testing.T, r crashStore, schema string, n int, sink
 		case <-sink.at(killAt):
 			_ = cmd.Process.Kill() // SIGKILL: no drain, no last write
 			<-exited
-			sink.busy.Wait() // a request the child sent before dying still counts
+			sink.waitIdle() // a request the child sent before dying still counts
 		case err := <-exited:
 			t.Fatalf("dispatcher exited before the kill at %d deliveries: %v", killAt, err)
 		}
