@@ -19,7 +19,7 @@ import (
 )
 
 // outageRequests are a receipt from each provider, shaped as each documents
-// it, for the notice id sent with message id msgID, and a check of a
+// it, for the notice id sent with message id msgID, a bulk import, and a check of a
 // compact repayment link to it (which reads the notice) by the repayment
 // page and by its short path.
 func outageRequests(t *testing.T, id int64, msgID string) map[string]*http.Request {
@@ -59,6 +59,11 @@ func outageRequests(t *testing.T, id int64, msgID string) map[string]*http.Reque
 			map[string]string{"X-Twilio-Signature": twilio.Signature(twilioAuth, twilioCallback, form)}),
 		"webhook": req("POST", "/hooks/sms/webhook", "application/json", gateway,
 			map[string]string{webhook.SignatureHeader: webhook.Sign([]byte(gatewaySecret), []byte(gateway))}),
+		// A nightly sync's bulk import: its report says where it stopped,
+		// and the lender's job is told to try again later, not of a failure.
+		"import": req("POST", "/api/v1/import", "application/x-ndjson",
+			`{"type":"customer","ref":"c9","name":"李雷","email":"li@example.com"}`+"\n",
+			map[string]string{"Authorization": "Bearer " + ingestToken}),
 		"link verify": req("GET", "/api/v1/links/verify?t="+tok, "", "", nil),
 		"short link":  req("GET", "/r/"+tok, "", "", nil),
 	}
