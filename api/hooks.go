@@ -207,14 +207,28 @@ func (s *server) smsReceipts(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, reply)
 }
 
+// maxReceiptKey is the longest message id, out-id, provider status or code
+// a receipt may carry, in bytes. Together they are the key of the index that
+// stores a receipt once (migration 047), whose entries PostgreSQL limits to
+// about 2,700 bytes: a longer one failed its whole batch (500, posted again
+// and again). Providers' ids and codes are tens of bytes.
+const maxReceiptKey = 256
+
 // checkReceipt refuses a report whose text PostgreSQL cannot store (a NUL,
-// invalid UTF-8), so that it is reported instead of failing its batch.
+// invalid UTF-8) or index (an id or code over maxReceiptKey), so that it is
+// reported instead of failing its batch.
 func checkReceipt(rc repo.Receipt) error {
 	if err := input.Text(rc.Raw); err != nil {
 		return fmt.Errorf("report %w", err)
 	}
 	if err := input.Walk(rc); err != nil {
 		return err
+	}
+	for _, f := range []struct{ name, v string }{{"message id", rc.ProviderMsgID}, {"out_id", rc.OutID},
+		{"provider status", rc.ProviderStatus}, {"code", rc.Code}} {
+		if len(f.v) > maxReceiptKey {
+			return fmt.Errorf("%s is longer than %d bytes", f.name, maxReceiptKey)
+		}
 	}
 	return nil
 }

@@ -1,6 +1,8 @@
 package api_test
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -115,6 +117,47 @@ func TestReceiptBatchKeepsTheGoodReports(t *testing.T) {
 	}
 	if !strings.Contains(b.logs.String(), "sms receipts rejected") {
 		t.Error("the rejected reports were not logged")
+	}
+}
+
+// TestReceiptWithLongCodeKeepsTheBatch: a report whose code (or id) is too
+// long for the index that stores a receipt once is rejected alone, as a
+// malformed one is; it failed its whole batch with a 500 on PostgreSQL
+// ("index row size exceeds btree maximum"), so the provider posted the
+// good reports again and again, then dropped them.
+func TestReceiptWithLongCodeKeepsTheBatch(t *testing.T) {
+	t.Parallel()
+	b := receiptsSetup(t)
+	good := sentSMS(t, b.r, "c1", "aliyun", "biz-good")
+	// Hex of a hash chain: text PostgreSQL cannot compress below the limit.
+	var long strings.Builder
+	for sum := sha256.Sum256([]byte("code")); long.Len() < 4000; sum = sha256.Sum256(sum[:]) {
+		long.WriteString(hex.EncodeToString(sum[:]))
+	}
+	batch := fmt.Sprintf(`[
+	  {"biz_id":"biz-good","out_id":"%d","success":true,"err_code":"DELIVERED","report_time":"2026-11-21 10:00:07"},
+	  {"biz_id":"biz-other","success":false,"err_code":%q,"report_time":"2026-11-21 10:00:08"},
+	  {"biz_id":%q,"success":false,"err_code":"MK:0001","report_time":"2026-11-21 10:00:09"}]`, good, long.String(), long.String())
+	rec := post(b, "/hooks/sms/aliyun/"+receiptToken, "application/json", batch, nil)
+	if rec.Code != http.StatusOK {
+		t.Fatalf("status %d %s, want 200 with the long reports rejected", rec.Code, rec.Body)
+	}
+	var reply struct {
+		Rejected []struct {
+			Index int    `json:"index"`
+			Error string `json:"error"`
+		} `json:"rejected"`
+	}
+	if err := json.Unmarshal(rec.Body.Bytes(), &reply); err != nil || len(reply.Rejected) != 2 ||
+		reply.Rejected[0].Index != 1 || !strings.Contains(reply.Rejected[0].Error, "code is longer than") ||
+		reply.Rejected[1].Index != 2 || !strings.Contains(reply.Rejected[1].Error, "message id is longer than") {
+		t.Fatalf("reply %s (%v), want reports 1 and 2 rejected for their length", rec.Body, err)
+	}
+	if n := b.noticeByID(t, good); n.Status != "delivered" {
+		t.Errorf("the good report was not applied: %s", n.Status)
+	}
+	if n := b.count(t, "sms_receipts"); n != 1 {
+		t.Errorf("%d receipts stored, want the good one", n)
 	}
 }
 
