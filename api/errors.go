@@ -83,9 +83,7 @@ func (s *server) fail(w http.ResponseWriter, r *http.Request, err error) {
 		s.log.LogAttrs(r.Context(), slog.LevelInfo, "request cancelled", slog.String("route", r.Pattern))
 		ae = &apiError{http.StatusServiceUnavailable, codeCancelled, "request cancelled"}
 	case repo.IsUnavailable(err):
-		s.log.LogAttrs(r.Context(), slog.LevelWarn, "database unavailable",
-			slog.String("route", r.Pattern), slog.String("error", err.Error()))
-		w.Header().Set("Retry-After", strconv.Itoa(int(retryAfter/time.Second)))
+		s.unavailable(w, r, err)
 		ae = &apiError{http.StatusServiceUnavailable, codeUnavailable, "the database is unavailable; retry later"}
 	default:
 		s.log.LogAttrs(context.WithoutCancel(r.Context()), slog.LevelError, "request failed",
@@ -111,4 +109,13 @@ func refusal(err error) *apiError {
 		return &apiError{http.StatusConflict, codeConflict, strings.TrimSuffix(err.Error(), ": "+repo.ErrConflict.Error())}
 	}
 	return nil
+}
+
+// unavailable logs a request the database outage err stopped (one WARN,
+// with attrs) and tells the client when to ask again; the caller answers
+// 503.
+func (s *server) unavailable(w http.ResponseWriter, r *http.Request, err error, attrs ...slog.Attr) {
+	attrs = append([]slog.Attr{slog.String("route", r.Pattern), slog.String("error", err.Error())}, attrs...)
+	s.log.LogAttrs(r.Context(), slog.LevelWarn, "database unavailable", attrs...)
+	w.Header().Set("Retry-After", strconv.Itoa(int(retryAfter/time.Second)))
 }

@@ -78,9 +78,7 @@ func (s *server) postImport(w http.ResponseWriter, r *http.Request) error {
 		// A database outage, as any other route answers it: one warning, and
 		// the lender's sync is told to send the file again later, with the
 		// report of where it stopped.
-		s.log.LogAttrs(r.Context(), slog.LevelWarn, "database unavailable", slog.String("route", r.Pattern),
-			slog.Int("lines", rep.Lines), slog.String("error", err.Error()))
-		w.Header().Set("Retry-After", strconv.Itoa(int(retryAfter/time.Second)))
+		s.unavailable(w, r, err, slog.Int("lines", rep.Lines))
 		writeImportFailure(w, &apiError{http.StatusServiceUnavailable, codeUnavailable,
 			fmt.Sprintf("the database is unavailable; import stopped after %d lines; import the file again later (chunks before it are stored unless atomic)",
 				rep.Lines)}, rep)
