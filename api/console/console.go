@@ -153,7 +153,11 @@ type pageFunc func(w http.ResponseWriter, r *http.Request, s session)
 func (c *Console) page(h pageFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		securityHeaders(w)
-		s, ok := c.readSession(r, c.cfg.Clock())
+		s, ok, err := c.readSession(r, c.cfg.Clock())
+		if err != nil {
+			c.internal(w, r, session{}, err)
+			return
+		}
 		if !ok {
 			http.Redirect(w, r, "/console/login", http.StatusSeeOther)
 			return

@@ -25,6 +25,7 @@ var zhCN = map[string]string{
 	"Conflict":                  "无法执行",
 	"Unprocessable Entity":      "输入有误",
 	"Internal Server Error":     "系统错误",
+	"Service Unavailable":       "暂不可用",
 
 	// Sign in (login.go's messages included).
 	"Sign in": "登录",
@@ -36,6 +37,7 @@ var zhCN = map[string]string{
 	"The form expired or came from another site. Reload the page and try again.": "表单已过期或来自其他网站。请刷新页面后重试。",
 	"Your token's role (%s) may only read. Resending needs an operator token.":   "您的令牌角色（%s）只能查看。重发需要操作员令牌。",
 	"Something went wrong; it has been logged.":                                  "出错了，已记录日志。",
+	"The database is unavailable. Try again in a minute.":                        "数据库暂不可用，请一分钟后重试。",
 
 	// Overview.
 	"Queue":                              "发送队列",

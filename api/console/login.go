@@ -11,7 +11,7 @@ import (
 
 // loginForm shows the token form, with a fresh double-submit CSRF token.
 func (c *Console) loginForm(w http.ResponseWriter, r *http.Request) {
-	if _, ok := c.readSession(r, c.cfg.Clock()); ok {
+	if _, ok, _ := c.readSession(r, c.cfg.Clock()); ok { // unchecked (database down): sign in again
 		http.Redirect(w, r, "/console/", http.StatusSeeOther) // the overview
 		return
 	}

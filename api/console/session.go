@@ -8,7 +8,7 @@ import (
 	"crypto/subtle"
 	"encoding/base64"
 	"encoding/hex"
-	"log/slog"
+	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
@@ -62,44 +62,46 @@ func (s session) checkCSRF(got string) bool {
 	return subtle.ConstantTimeCompare([]byte(got), []byte(s.csrf())) == 1
 }
 
-// readSession verifies the session cookie of r as of now.
-func (c *Console) readSession(r *http.Request, now time.Time) (session, bool) {
+// readSession verifies the session cookie of r as of now. err is set when
+// the cookie is authentic but whether it was logged out could not be read
+// (the database failed): the request is then neither signed in nor to be
+// sent to the login form.
+func (c *Console) readSession(r *http.Request, now time.Time) (s session, ok bool, err error) {
 	ck, err := r.Cookie(sessionCookie)
 	if err != nil {
-		return session{}, false
+		return session{}, false, nil
 	}
 	payloadB64, macB64, ok := strings.Cut(ck.Value, ".")
 	if !ok {
-		return session{}, false
+		return session{}, false, nil
 	}
 	payload, err1 := b64.DecodeString(payloadB64)
 	mac, err2 := b64.DecodeString(macB64)
 	if err1 != nil || err2 != nil {
-		return session{}, false
+		return session{}, false, nil
 	}
 	parts := strings.Split(string(payload), "\x00")
 	if len(parts) != 3 {
-		return session{}, false
+		return session{}, false, nil
 	}
 	name, exp, nonce := parts[0], parts[1], parts[2]
 	key, id, ok := c.cfg.Auth.SessionKey(name)
 	if !ok || !hmac.Equal(mac, sign(key, "session", name, exp, nonce)) {
-		return session{}, false
+		return session{}, false, nil
 	}
 	unix, err := strconv.ParseInt(exp, 10, 64)
 	if err != nil || !now.Before(time.Unix(unix, 0)) {
-		return session{}, false
+		return session{}, false, nil
 	}
 	revoked, err := c.cfg.Sessions.ConsoleSessionRevoked(r.Context(), sessionID(nonce))
 	if err != nil {
 		// Fail closed: a session that cannot be checked is no session.
-		c.cfg.Logger.LogAttrs(r.Context(), slog.LevelError, "console session check failed", slog.String("error", err.Error()))
-		return session{}, false
+		return session{}, false, fmt.Errorf("console session check: %w", err)
 	}
 	if revoked {
-		return session{}, false
+		return session{}, false, nil
 	}
-	return session{Identity: id, expires: time.Unix(unix, 0), nonce: nonce, key: key}, true
+	return session{Identity: id, expires: time.Unix(unix, 0), nonce: nonce, key: key}, true, nil
 }
 
 // SessionStore records logouts, so that every replica refuses a session

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"duebell/api"
+	"duebell/internal/syncbuf"
 	"duebell/repo"
 	"duebell/repo/repotest"
 )
@@ -177,5 +178,44 @@ func TestLoginThrottledPerAddress(t *testing.T) {
 	clock.Add(time.Minute)
 	if code := attacker.login(viewerToken); code != http.StatusSeeOther {
 		t.Errorf("right token after the throttle window = %d, want a login", code)
+	}
+}
+
+// TestOutageShowsUnavailableNotTheLoginForm: while the database is down, a
+// signed-in operator's pages answer 503 with Retry-After (try again), not a
+// redirect to the login form as if signed out, and each is logged as one
+// WARN, no ERROR.
+func TestOutageShowsUnavailableNotTheLoginForm(t *testing.T) {
+	t.Parallel()
+	r, _, cut := repotest.NewCuttable(t, false)
+	var logs syncbuf.Buffer
+	h, err := api.New(api.Config{
+		Tokens: []api.Token{{Name: "support", Token: viewerToken, Role: api.RoleViewer}},
+		Repo:   r, Logger: slog.New(slog.NewJSONHandler(&logs, nil)), Now: func() time.Time { return t0 },
+		ConsoleClock: (&fakeClock{t: t0}).Now, ConsolePlainHTTP: true,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := newClient(t, h, "192.0.2.1:5000")
+	if code := c.login(viewerToken); code != http.StatusSeeOther {
+		t.Fatalf("login = %d", code)
+	}
+	if code := c.do("GET", "/console/notifications", nil).Code; code != http.StatusOK {
+		t.Fatalf("before the outage: %d", code)
+	}
+	cut()
+	before := len(logs.String())
+	for _, path := range []string{"/console/", "/console/notifications", "/console/customers/c1"} {
+		rec := c.do("GET", path, nil)
+		if rec.Code != http.StatusServiceUnavailable || rec.Header().Get("Retry-After") == "" ||
+			!strings.Contains(rec.Body.String(), "database is unavailable") {
+			t.Errorf("%s while the database is down: %d, Retry-After %q, Location %q; want a 503 page",
+				path, rec.Code, rec.Header().Get("Retry-After"), rec.Header().Get("Location"))
+		}
+	}
+	out := logs.String()[before:]
+	if n := strings.Count(out, `"level":"WARN","msg":"database unavailable"`); n != 3 || strings.Contains(out, `"level":"ERROR"`) {
+		t.Errorf("the outage logged %d warnings for 3 pages (want 3, no ERROR):\n%s", n, out)
 	}
 }

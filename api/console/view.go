@@ -184,14 +184,29 @@ func (c *Console) render(w http.ResponseWriter, r *http.Request, status int, pag
 	_, _ = w.Write(buf.Bytes())
 }
 
-// fail shows an error page with status.
+// fail shows an error page with status; to no one signed in for the zero
+// session.
 func (c *Console) fail(w http.ResponseWriter, r *http.Request, s session, status int, msg string) {
-	c.render(w, r, status, "error", view{Title: http.StatusText(status), Session: &s, Error: msg})
+	v := view{Title: http.StatusText(status), Error: msg}
+	if s.Name != "" {
+		v.Session = &s
+	}
+	c.render(w, r, status, "error", v)
 }
 
 // internal logs err (which carries no personal data: repo errors name ids
-// and fields, never contacts) and shows a 500.
+// and fields, never contacts) and shows a 500; or, when the database is
+// unavailable, a 503 that asks to try again (with Retry-After, one WARN, as
+// the API answers an outage). s is the zero session when err came from
+// checking it: the page then shows no one signed in.
 func (c *Console) internal(w http.ResponseWriter, r *http.Request, s session, err error) {
+	if repo.IsUnavailable(err) {
+		c.cfg.Logger.LogAttrs(r.Context(), slog.LevelWarn, "database unavailable",
+			slog.String("route", r.Pattern), slog.String("error", err.Error()))
+		w.Header().Set("Retry-After", "30")
+		c.fail(w, r, s, http.StatusServiceUnavailable, "The database is unavailable. Try again in a minute.")
+		return
+	}
 	c.cfg.Logger.LogAttrs(r.Context(), slog.LevelError, "console request failed",
 		slog.String("route", r.Pattern), slog.String("error", err.Error()))
 	c.fail(w, r, s, http.StatusInternalServerError, "Something went wrong; it has been logged.")
