@@ -132,16 +132,28 @@ func (d *Dispatcher) produce(ctx context.Context, once bool, jobs chan<- job, re
 	held *sync.WaitGroup, keeper *leaseKeeper) error {
 	bg := context.WithoutCancel(ctx)
 	drained := false // once: the last empty claim came after every outcome was written
+	down := false    // claims fail for a database outage: said once, not at every claim
 	for ctx.Err() == nil {
 		now, leaseStart := d.cfg.Now(), d.cfg.LeaseClock()
 		claims, err := d.claim(bg, now, leaseStart)
-		if err != nil {
-			if once {
-				return err
+		switch {
+		case err != nil && once:
+			return err
+		case err != nil && repo.IsUnavailable(err):
+			if !down {
+				d.cfg.Logger.Warn("dispatch paused: database unavailable; claiming again every interval",
+					slog.String("error", err.Error()))
 			}
+			down = true
+			d.idle(ctx, d.cfg.Interval)
+			continue
+		case err != nil:
 			d.cfg.Logger.Error("dispatch claim failed", slog.String("error", err.Error()))
 			d.idle(ctx, d.cfg.Interval)
 			continue
+		case down:
+			d.cfg.Logger.Info("dispatch resumed: database reachable again")
+			down = false
 		}
 		if len(claims) == 0 {
 			if once {
