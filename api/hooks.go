@@ -159,7 +159,11 @@ func (s *server) smsReceipts(w http.ResponseWriter, r *http.Request) {
 		receipts = append(receipts, rp.receipt)
 	}
 	if len(bad) > 0 {
-		s.log.LogAttrs(r.Context(), slog.LevelWarn, "sms receipts rejected", slog.String("provider", name),
+		msg := "sms receipts rejected" // the others are stored
+		if len(receipts) == 0 {
+			msg = "sms receipts refused" // answered 400, as a body that is no batch
+		}
+		s.log.LogAttrs(r.Context(), slog.LevelWarn, msg, slog.String("provider", name),
 			slog.Int("rejected", len(bad)), slog.Int("accepted", len(receipts)), slog.Int("first_index", bad[0].Index),
 			slog.String("first_error", bad[0].Error))
 	}

@@ -118,6 +118,12 @@ func TestReceiptBatchKeepsTheGoodReports(t *testing.T) {
 	if !strings.Contains(b.logs.String(), "sms receipts rejected") {
 		t.Error("the rejected reports were not logged")
 	}
+	// A batch of malformed reports only is refused (400), and logged as a
+	// refused body is.
+	if rec := post(b, "/hooks/sms/aliyun/"+receiptToken, "application/json", `[{"biz_id":"biz-z","success":"yes"}]`, nil); rec.Code != http.StatusBadRequest ||
+		strings.Count(b.logs.String(), "sms receipts refused") != 1 {
+		t.Errorf("a batch of one malformed report: %d, logged:\n%s", rec.Code, b.logs.String())
+	}
 }
 
 // TestReceiptWithLongCodeKeepsTheBatch: a report whose code (or id) is too
