@@ -65,6 +65,8 @@ func (d *Dispatcher) recheck(ctx context.Context, now time.Time, loc *time.Locat
 	if len(items) > 1 { // a digest
 		var live []repo.DigestItem
 		stale := "" // why the bills still unpaid may not go out, when none may
+		var ownNext time.Time
+		ownWait := "" // why the leader's own bill waits (its due date moved later), as its own notice
 		for _, it := range items {
 			if !owes(it) || settled(it) && !c.Forced {
 				continue
@@ -75,7 +77,26 @@ func (d *Dispatcher) recheck(ctx context.Context, now time.Time, loc *time.Locat
 				stale = why // a bill past the digest's stage: its own later stage tells of it
 				continue
 			}
+			if next, why := d.earlyStage(&probe, now, loc); why != "" && c.LeadsDigest() {
+				// Its due date moved later: listed now, its own reminder on
+				// its stage's day would never go out (the stage's dedup key).
+				if it.NotificationID == c.ID {
+					ownNext, ownWait = next, why
+				} else {
+					out.Release = append(out.Release, it.NotificationID)
+				}
+				continue
+			}
 			live = append(live, it)
+		}
+		if ownWait != "" { // the others go on without it, as after a handover
+			wait := postponed(c, ownNext, ownWait)
+			wait.Release = out.Release
+			for _, it := range live {
+				wait.HandOver = append(wait.HandOver, it.NotificationID)
+			}
+			d.log(c, slog.LevelInfo, "notice deferred", slog.String("reason", ownWait))
+			return nil, wait, true
 		}
 		switch {
 		case len(live) == 0 && stale != "":
@@ -93,7 +114,9 @@ func (d *Dispatcher) recheck(ctx context.Context, now time.Time, loc *time.Locat
 		}
 		if !slices.ContainsFunc(live, func(it repo.DigestItem) bool { return it.Installment.ID == c.Installment.ID }) {
 			if c.LeadsDigest() {
-				return nil, d.handOver(c, now, loc, live), true
+				ho := d.handOver(c, now, loc, live)
+				ho.Release = out.Release
+				return nil, ho, true
 			}
 			c.Plan, c.Installment = live[0].Plan, live[0].Installment
 		}

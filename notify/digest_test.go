@@ -455,3 +455,50 @@ func TestPlanCancelledByEventHandsTheDigestOver(t *testing.T) {
 		}
 	}
 }
+
+// A bill of a digest whose due date moves later before the digest goes
+// out leaves it: the digest tells of the others, and the moved bill's
+// notices wait for its own stage day, then go out on their own. Whether
+// the moved bill is a member or the one whose notices lead.
+func TestDigestBillMovedLaterWaitsForItsOwnDay(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct{ moved, title string }{{"p2", "布艺沙发"}, {"p1", "iPhone 17"}} {
+		t.Run(tc.moved, func(t *testing.T) {
+			t.Parallel()
+			b := setup(t)
+			threePlans(t, b)
+			b.scanStages(t, sh(11, 21, 8, 0), digestStages()) // p1's notices lead
+			p, err := b.r.GetPlan(context.Background(), tc.moved)
+			if err != nil {
+				t.Fatal(err)
+			}
+			p.Installments[0].DueDate = repo.NewDate(2026, 12, 4) // due_soon starts on 1 December
+			if _, err := b.r.UpsertPlan(context.Background(), p, sh(11, 21, 9, 0)); err != nil {
+				t.Fatal(err)
+			}
+			if c := b.dispatch(t, sh(11, 21, 10, 0)); c["sent"] != 2 {
+				t.Fatalf("counts %v, want the digest of the two other bills by SMS and email", c)
+			}
+			for _, m := range append(b.sms.messages(), b.email.messages()...) {
+				if !strings.Contains(m.Text, "2笔") || strings.Contains(m.Text, tc.title) {
+					t.Errorf("%s: want the digest of the two bills still due on the 24th, got %s", m.To, m.Text)
+				}
+			}
+			for _, n := range b.notices(t) {
+				if b.planOf(t, n.ID) == tc.moved && (n.Status != repo.StatusPending || n.Attempts != 0 ||
+					!strings.HasPrefix(n.StatusReason, "waiting: the bill's due date moved to 2026-12-04")) {
+					t.Errorf("%s's %s notice: %s %q, %d attempts; want it waiting for 1 December, untried",
+						tc.moved, n.Channel, n.Status, n.StatusReason, n.Attempts)
+				}
+			}
+			if c := b.dispatch(t, sh(12, 1, 10, 0)); c["sent"] != 2 {
+				t.Fatalf("counts %v on 1 December, want the moved bill's own SMS and email", c)
+			}
+			for _, m := range append(b.sms.messages()[1:], b.email.messages()[1:]...) {
+				if !strings.Contains(m.Text, tc.title) || strings.Contains(m.Text, "笔") {
+					t.Errorf("%s: want %s's own reminder, got %s", m.To, tc.moved, m.Text)
+				}
+			}
+		})
+	}
+}

@@ -213,9 +213,10 @@ WHERE id = $3 AND digest_of = $1 AND status = 'skipped'
 // RecordTold writes, inside a store's FinishNotifications transaction and
 // before the outcomes themselves (while owner still holds the notices),
 // which bills the notices of outs told of: a resend or fallback of a
-// digest is recorded as telling of the bill it named (Outcome.PlanID), and
-// a leader whose own bill dropped out hands its digest over
-// (Outcome.HandOver). Both are rare; the statements are the same in both
+// digest is recorded as telling of the bill it named (Outcome.PlanID), a
+// leader whose own bill dropped out hands its digest over
+// (Outcome.HandOver), and bills whose due date moved later leave it
+// (Outcome.Release). All are rare; the statements are the same in both
 // stores.
 func RecordTold(ctx context.Context, tx *sqlx.Tx, owner string, now time.Time, outs []Outcome) error {
 	for _, o := range outs {
@@ -234,6 +235,11 @@ func RecordTold(ctx context.Context, tx *sqlx.Tx, owner string, now time.Time, o
 			}
 			if _, err := tx.ExecContext(ctx, handOverSQL, o.ID, owner, id, now, i == 0, lead, reason); err != nil {
 				return fmt.Errorf("hand over digest %d: %w", o.ID, err)
+			}
+		}
+		for _, id := range o.Release { // its own notice again, as the one bill left of a handover
+			if _, err := tx.ExecContext(ctx, handOverSQL, o.ID, owner, id, now, true, 0, ""); err != nil {
+				return fmt.Errorf("release from digest %d: %w", o.ID, err)
 			}
 		}
 	}

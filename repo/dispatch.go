@@ -205,6 +205,10 @@ type Outcome struct {
 	// be told: the first now goes out for them all (on its own when it is
 	// the only one), through its own row.
 	HandOver []int64
+	// Release is, for a digest's leader, the notices of bills that left
+	// its digest because their due date moved later: each is its own
+	// notice again (pending, in no digest) and waits for its stage's day.
+	Release []int64
 }
 
 const finishSQL = `
