@@ -62,11 +62,11 @@ func (s session) checkCSRF(got string) bool {
 	return subtle.ConstantTimeCompare([]byte(got), []byte(s.csrf())) == 1
 }
 
-// readSession verifies the session cookie of r as of now. err is set when
-// the cookie is authentic but whether it was logged out could not be read
-// (the database failed): the request is then neither signed in nor to be
-// sent to the login form.
-func (c *Console) readSession(r *http.Request, now time.Time) (s session, ok bool, err error) {
+// readSession verifies the session cookie of r as of now. It returns an
+// error when the cookie is authentic but whether it was logged out could
+// not be read (the database failed): the request is then neither signed in
+// nor to be sent to the login form.
+func (c *Console) readSession(r *http.Request, now time.Time) (session, bool, error) {
 	ck, err := r.Cookie(sessionCookie)
 	if err != nil {
 		return session{}, false, nil
