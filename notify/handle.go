@@ -181,8 +181,9 @@ var staleConfirmation = fmt.Sprintf("payment older than %d days", int(ConfirmWit
 // for nothing owed: Resend refuses it, and a bill paid after it was queued
 // suppresses it here), nor the opt-out or address checks. An
 // autodebit_failed notice asks for payment of its installment like a
-// reminder, so it is checked the same way; other channel-event notices (plan_cancelled, service_closed, card_*)
-// tell of a change and go out whatever the plan's state. A payment
+// reminder, so it is checked the same way; other channel-event notices
+// (plan_cancelled, service_closed, card_*) tell of a change and go out
+// whatever the plan's state. A payment
 // confirmation is not wanted once a reversal made its bill due again (the
 // payment it confirms was charged back; paying again queues a new one), nor
 // more than ConfirmWithin after the payment (a book imported with its
