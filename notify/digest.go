@@ -73,10 +73,9 @@ func (d *Dispatcher) recheck(ctx context.Context, now time.Time, loc *time.Locat
 			}
 			probe := *c
 			probe.Plan, probe.Installment = it.Plan, it.Installment
-			if why := d.staleStage(&probe, now, loc); why != "" {
-				stale = why // a bill past the digest's stage: its own later stage tells of it
-				continue
-			}
+			// Before staleStage, as for a notice alone: a due_today or
+			// overdue bill whose due date moved later has not passed its
+			// stage ("out of date"), it has not reached it.
 			if next, why := d.earlyStage(&probe, now, loc); why != "" && c.LeadsDigest() {
 				// Its due date moved later: listed now, its own reminder on
 				// its stage's day would never go out (the stage's dedup key).
@@ -85,6 +84,10 @@ func (d *Dispatcher) recheck(ctx context.Context, now time.Time, loc *time.Locat
 				} else {
 					out.Release = append(out.Release, it.NotificationID)
 				}
+				continue
+			}
+			if why := d.staleStage(&probe, now, loc); why != "" {
+				stale = why // a bill past the digest's stage: its own later stage tells of it
 				continue
 			}
 			live = append(live, it)

@@ -502,3 +502,60 @@ func TestDigestBillMovedLaterWaitsForItsOwnDay(t *testing.T) {
 		})
 	}
 }
+
+// The same on the due date and after it: a due_today or overdue digest's
+// bill whose due date moves later is not "out of date" (it has not passed
+// its stage, it has not reached it). It leaves the digest and waits for its
+// stage's day on the new date, then goes out on its own: the stage's dedup
+// key keeps the scan from queueing it again, so skipped it would never go.
+func TestDigestBillMovedLaterOnOrAfterItsDueDateWaits(t *testing.T) {
+	t.Parallel()
+	for _, st := range []struct {
+		stage     string
+		day, own  time.Time // the digest's stage day; the moved bill's
+		ownPrefix string
+	}{
+		{"due_today", sh(11, 24, 8, 0), sh(12, 4, 10, 0), "waiting: the bill's due date moved to 2026-12-04; due_today starts on 2026-12-04"},
+		{"overdue_1", sh(11, 25, 8, 0), sh(12, 5, 10, 0), "waiting: the bill's due date moved to 2026-12-04; overdue_1 starts on 2026-12-05"},
+	} {
+		for _, tc := range []struct{ moved, title string }{{"p2", "布艺沙发"}, {"p1", "iPhone 17"}} {
+			t.Run(st.stage+"/"+tc.moved, func(t *testing.T) {
+				t.Parallel()
+				b := setup(t)
+				threePlans(t, b)
+				b.scanStages(t, st.day, digestStages()) // p1's notices lead
+				p, err := b.r.GetPlan(context.Background(), tc.moved)
+				if err != nil {
+					t.Fatal(err)
+				}
+				p.Installments[0].DueDate = repo.NewDate(2026, 12, 4)
+				if _, err := b.r.UpsertPlan(context.Background(), p, st.day.Add(time.Hour)); err != nil {
+					t.Fatal(err)
+				}
+				if c := b.dispatch(t, st.day.Add(2*time.Hour)); c["sent"] != 2 {
+					t.Fatalf("counts %v, want the digest of the two other bills by SMS and email", c)
+				}
+				for _, m := range append(b.sms.messages(), b.email.messages()...) {
+					if !strings.Contains(m.Text, "2笔") || strings.Contains(m.Text, tc.title) {
+						t.Errorf("%s: want the digest of the two bills still due, got %s", m.To, m.Text)
+					}
+				}
+				for _, n := range b.notices(t) {
+					if b.planOf(t, n.ID) == tc.moved && n.Stage == st.stage && (n.Status != repo.StatusPending ||
+						n.Attempts != 0 || n.StatusReason != st.ownPrefix) {
+						t.Errorf("%s's %s notice: %s %q, %d attempts; want it waiting (%q), untried",
+							tc.moved, n.Channel, n.Status, n.StatusReason, n.Attempts, st.ownPrefix)
+					}
+				}
+				if c := b.dispatch(t, st.own); c["sent"] != 2 {
+					t.Fatalf("counts %v on its new stage day, want the moved bill's own SMS and email", c)
+				}
+				for _, m := range append(b.sms.messages()[1:], b.email.messages()[1:]...) {
+					if !strings.Contains(m.Text, tc.title) || strings.Contains(m.Text, "笔") {
+						t.Errorf("%s: want %s's own reminder, got %s", m.To, tc.moved, m.Text)
+					}
+				}
+			})
+		}
+	}
+}
