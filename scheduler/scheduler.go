@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/robfig/cron/v3"
@@ -71,15 +72,31 @@ func New(cfg Config) (*Scheduler, error) {
 	return s, nil
 }
 
+// runner runs j once per tick. A run that fails because the database is
+// unavailable (down, restarting, unreachable) logs one WARN for the outage,
+// not an ERROR at every tick, and the first run that gets through again
+// logs one INFO, as the dispatcher does: an operator paging on ERROR is not
+// woken every 30 s all through an outage. Any other failure stays an ERROR.
 func (s *Scheduler) runner(j Job) func() {
+	var down atomic.Bool // runs of one job never overlap (SkipIfStillRunning)
 	return func() {
 		ctx, cancel := context.WithTimeout(context.Background(), s.cfg.Timeout)
 		defer cancel()
 		start := time.Now()
 		err := j.Run(ctx, s.cfg.Now())
+		if err == nil || errors.Is(err, repo.ErrBusy) {
+			if down.Swap(false) {
+				s.cfg.Logger.Info("scan resumed: database reachable again", slog.String("job", j.Name))
+			}
+		}
 		switch {
 		case errors.Is(err, repo.ErrBusy):
 			s.cfg.Logger.Debug("scan skipped: another replica is scanning", slog.String("job", j.Name))
+		case err != nil && repo.IsUnavailable(err):
+			if !down.Swap(true) {
+				s.cfg.Logger.Warn("scan paused: database unavailable; trying again at each scheduled time",
+					slog.String("job", j.Name), slog.String("error", err.Error()))
+			}
 		case err != nil:
 			s.cfg.Logger.Error("scan failed", slog.String("job", j.Name), slog.String("error", err.Error()))
 		default:

@@ -2,9 +2,15 @@ package scheduler
 
 import (
 	"context"
+	"database/sql/driver"
+	"errors"
+	"fmt"
+	"io"
 	"log/slog"
+	"net"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -97,5 +103,41 @@ func TestBadScheduleNamesTheJob(t *testing.T) {
 	_, err := New(Config{Jobs: []Job{{Name: "events_scan", Schedule: "every day", Run: func(context.Context, time.Time) error { return nil }}}})
 	if err == nil || !strings.Contains(err.Error(), "events_scan") {
 		t.Fatalf("error %v, want one naming the job", err)
+	}
+}
+
+// A scan that fails because the database is unavailable logs one WARN for
+// the outage and one INFO when it gets through again, not an ERROR at
+// every tick; any other failure is still an ERROR.
+func TestDatabaseOutageWarnsOnce(t *testing.T) {
+	logs := &syncbuf.Buffer{}
+	errs := []error{
+		fmt.Errorf("begin: %w", &net.OpError{Op: "dial", Net: "tcp", Err: syscall.ECONNREFUSED}),
+		fmt.Errorf("begin: %w", driver.ErrBadConn),
+		fmt.Errorf("scan: %w", io.ErrUnexpectedEOF),
+		nil, nil,
+		errors.New("scan: syntax error at or near \"SELEKT\""),
+	}
+	s, err := New(Config{Logger: slog.New(slog.NewTextHandler(logs, nil)),
+		Jobs: []Job{{Name: "due_scan", Schedule: "@every 1m", Run: func(context.Context, time.Time) error {
+			err := errs[0]
+			errs = errs[1:]
+			return err
+		}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 6 {
+		run(s, 0)
+	}
+	out := logs.String()
+	if n := strings.Count(out, "level=WARN msg=\"scan paused: database unavailable"); n != 1 {
+		t.Errorf("%d WARN scan paused, want 1:\n%s", n, out)
+	}
+	if n := strings.Count(out, "level=INFO msg=\"scan resumed: database reachable again\" job=due_scan"); n != 1 {
+		t.Errorf("%d INFO scan resumed, want 1:\n%s", n, out)
+	}
+	if n := strings.Count(out, "level=ERROR"); n != 1 || !strings.Contains(out, "SELEKT") {
+		t.Errorf("%d ERROR lines, want 1, for the statement the database refused:\n%s", n, out)
 	}
 }
