@@ -32,7 +32,9 @@ WHERE m.digest_of = l.id AND m.id <> l.id AND m.status = 'skipped'
 // digestGroupSQL groups, for each customer × stage × channel this scan ($1)
 // queued a notice for (of the stages × channels that digest, $2 × $3), the
 // pending, not yet claimed reminder notices queued on the customer's local
-// day of the scan, of plans in one currency (a total is in one): the group's existing leader stays leader (else the
+// day of the scan whose stage's day has come (not one whose bill's due date
+// moved later since: it waits for its day), of plans in one currency (a
+// total is in one): the group's existing leader stays leader (else the
 // oldest notice leads), and the others are skipped as covered by it. Rows
 // a dispatcher is claiming right now are left out (SKIP LOCKED) and the
 // groups are formed from the rows locked, so a leader never gains members
@@ -52,10 +54,12 @@ WITH digesting AS (
 	CROSS JOIN LATERAL (SELECT c.timezone FROM customers c WHERE c.id = t.customer_id) c
 	CROSS JOIN LATERAL (
 		SELECT n.id, p.currency FROM notifications n JOIN plans p ON p.id = n.plan_id
+		JOIN installments i ON i.id = n.installment_id
 		WHERE n.customer_id = t.customer_id AND n.stage = t.stage AND n.channel = t.channel
 		  AND n.status = 'pending' AND n.dedup_key IS NOT NULL AND n.installment_id IS NOT NULL
 		  AND (n.digest_of IS NULL OR n.digest_of = n.id)
-		  AND (n.created_at AT TIME ZONE c.timezone)::date = ($1::timestamptz AT TIME ZONE c.timezone)::date) g
+		  AND (n.created_at AT TIME ZONE c.timezone)::date = ($1::timestamptz AT TIME ZONE c.timezone)::date
+		  AND i.due_date + n.stage_offset <= ($1::timestamptz AT TIME ZONE c.timezone)::date) g
 ), cand AS ( -- most customers have one bill a day: lock only groups of two or more
 	SELECT n.id, n.customer_id, n.stage, n.channel, n.digest_of, p.currency
 	FROM notifications n JOIN plans p ON p.id = n.plan_id

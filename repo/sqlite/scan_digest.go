@@ -27,7 +27,8 @@ WHERE m.status = 'skipped' AND m.digest_of <> m.id
 // ($1) queued a notice for (of the stage × channel pairs that digest, $2),
 // the pending, not yet claimed reminder notices queued on the customer's
 // local day of the scan ($3: each zone's day as [zone, start, end) in
-// microseconds), of plans in one currency: the group's existing leader
+// microseconds, and its date) whose stage's day has come (not one whose
+// bill's due date moved later since), of plans in one currency: the group's existing leader
 // stays leader (else the oldest notice leads) and the others are skipped as
 // covered by it (repo/digest.go's digestGroupSQL). A claimed notice is
 // sending, not pending, so a leader never gains members once claimed; the
@@ -36,7 +37,7 @@ const scanDigestGroupSQL = `
 WITH digesting AS (
 	SELECT value->>0 AS stage, value->>1 AS channel FROM json_each($2)
 ), zone AS (
-	SELECT value->>0 AS tz, value->>1 AS day_start, value->>2 AS day_end FROM json_each($3)
+	SELECT value->>0 AS tz, value->>1 AS day_start, value->>2 AS day_end, value->>3 AS day FROM json_each($3)
 ), touched AS (
 	SELECT DISTINCT n.customer_id, n.stage, n.channel FROM notifications n
 	JOIN digesting s ON s.stage = n.stage AND s.channel = n.channel
@@ -49,9 +50,11 @@ WITH digesting AS (
 	JOIN zone z ON z.tz = c.timezone
 	JOIN notifications n ON n.customer_id = t.customer_id AND n.stage = t.stage AND n.channel = t.channel
 	JOIN plans p ON p.id = n.plan_id
+	JOIN installments i ON i.id = n.installment_id
 	WHERE n.status = 'pending' AND n.dedup_key IS NOT NULL AND n.installment_id IS NOT NULL
 	  AND (n.digest_of IS NULL OR n.digest_of = n.id)
 	  AND n.created_at >= z.day_start AND n.created_at < z.day_end
+	  AND date(i.due_date, n.stage_offset || ' days') <= z.day
 	WINDOW w AS (PARTITION BY t.customer_id, t.stage, t.channel, p.currency)
 )
 UPDATE notifications AS n
@@ -76,10 +79,11 @@ func scanDigests(ctx context.Context, tx *sqlx.Tx, now time.Time, stages []repo.
 	for i := range names {
 		pairs[i] = [2]string{names[i], channels[i]}
 	}
-	days := make([][3]any, len(zones))
+	days := make([][4]any, len(zones))
 	for i, z := range zones {
 		y, m, d := now.In(z.loc).Date()
-		days[i] = [3]any{z.name, time.Date(y, m, d, 0, 0, 0, 0, z.loc).UnixMicro(), time.Date(y, m, d+1, 0, 0, 0, 0, z.loc).UnixMicro()}
+		day := time.Date(y, m, d, 0, 0, 0, 0, z.loc)
+		days[i] = [4]any{z.name, day.UnixMicro(), time.Date(y, m, d+1, 0, 0, 0, 0, z.loc).UnixMicro(), day.Format(time.DateOnly)}
 	}
 	pJSON, err := json.Marshal(pairs)
 	if err != nil {

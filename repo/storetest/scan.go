@@ -40,6 +40,7 @@ func init() {
 			{"EventLateCardEventChangesNothing", scanEventLateCardEventChangesNothing},
 			{"EventPlanCancelledSuppresses", scanEventPlanCancelledSuppresses},
 			{"EventPlanCancelledKeepsOtherPlansDigest", scanEventPlanCancelledKeepsOtherPlansDigest},
+			{"DigestLeavesABillMovedLater", scanDigestLeavesABillMovedLater},
 			{"EventAllScopeFansOut", scanEventAllScopeFansOut},
 			{"EventAutodebitFailedNamesInstallment", scanEventAutodebitFailedNamesInstallment},
 			{"EventWaitsUntilItOccurs", scanEventWaitsUntilItOccurs},
@@ -646,6 +647,35 @@ func scanEventPlanCancelledKeepsOtherPlansDigest(t *testing.T, s Store) {
 	if err != nil || len(items) != 3 || items[0].Plan.Status != repo.PlanCancelled ||
 		items[1].Plan.Status != repo.PlanActive || items[2].Plan.Status != repo.PlanActive {
 		t.Fatalf("digest items %+v, %v: want p1 (cancelled), p2 and p3 for the re-check to hand over", items, err)
+	}
+}
+
+// A notice whose bill's due date moved later after it was queued waits for
+// its stage's day (the dispatcher defers it), so a bill queued later the
+// same local day for the same stage is not grouped behind it: it would
+// wait with it, a day late, or miss its stage.
+func scanDigestLeavesABillMovedLater(t *testing.T, s Store) {
+	ctx := context.Background()
+	Customer(t, s, "c1")
+	Plan(t, s, "p1", "c1", scanDue24)
+	scanDue(t, s, scanShanghai(2026, 11, 21, 8), scanDigestSMS)
+	p, err := s.GetPlan(ctx, "p1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Installments[0].DueDate = repo.NewDate(2026, 12, 4) // due_soon from 1 December
+	if _, err := s.UpsertPlan(ctx, p, scanShanghai(2026, 11, 21, 9)); err != nil {
+		t.Fatal(err)
+	}
+	Plan(t, s, "p2", "c1", scanDue24)
+	scanDue(t, s, scanShanghai(2026, 11, 21, 11), scanDigestSMS)
+	if got := scanDigestOf(t, s); got["p1"] != "" || got["p2"] != "" {
+		t.Fatalf("digests %v, want p2's notice on its own, not behind p1's, which waits for 1 December", got)
+	}
+	for _, n := range scanNotices(t, s) {
+		if n.Status != repo.StatusPending {
+			t.Errorf("%s's notice is %s, want pending", n.PlanRef, n.Status)
+		}
 	}
 }
 
