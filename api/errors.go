@@ -67,11 +67,6 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	_ = json.NewEncoder(w).Encode(v)
 }
 
-// retryAfter is the Retry-After of a 503 for a database outage: long enough
-// for a restart or a failover, short enough that a provider's receipt or a
-// borrower's link check is not held up for long.
-const retryAfter = 30 * time.Second
-
 // fail answers err: a refusal as its 4xx, a database outage as a logged
 // 503 with Retry-After (so a provider posts its receipts again later),
 // anything else as a logged 500 that reveals nothing.
@@ -117,5 +112,5 @@ func refusal(err error) *apiError {
 func (s *server) unavailable(w http.ResponseWriter, r *http.Request, err error, attrs ...slog.Attr) {
 	attrs = append([]slog.Attr{slog.String("route", r.Pattern), slog.String("error", err.Error())}, attrs...)
 	s.log.LogAttrs(r.Context(), slog.LevelWarn, "database unavailable", attrs...)
-	w.Header().Set("Retry-After", strconv.Itoa(int(retryAfter/time.Second)))
+	w.Header().Set("Retry-After", strconv.Itoa(int(repo.RetryAfter/time.Second)))
 }

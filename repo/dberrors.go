@@ -10,9 +10,16 @@ import (
 	"io"
 	"net"
 	"strings"
+	"time"
 
 	"github.com/lib/pq"
 )
+
+// RetryAfter is how long a caller told of an outage (IsUnavailable) is
+// asked to wait before trying again (HTTP Retry-After): long enough for a
+// restart or a failover, short enough that a provider's receipt or a
+// borrower's link check is not held up for long.
+const RetryAfter = 30 * time.Second
 
 // IsUnavailable reports whether err says the database could not be reached
 // or dropped the connection, rather than refused the statement: the server

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -203,7 +204,7 @@ func (c *Console) internal(w http.ResponseWriter, r *http.Request, s session, er
 	if repo.IsUnavailable(err) {
 		c.cfg.Logger.LogAttrs(r.Context(), slog.LevelWarn, "database unavailable",
 			slog.String("route", r.Pattern), slog.String("error", err.Error()))
-		w.Header().Set("Retry-After", "30")
+		w.Header().Set("Retry-After", strconv.Itoa(int(repo.RetryAfter/time.Second)))
 		c.fail(w, r, s, http.StatusServiceUnavailable, "The database is unavailable. Try again in a minute.")
 		return
 	}
