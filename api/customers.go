@@ -61,7 +61,7 @@ func (s *server) customerFrom(ref string, b customerBody) (repo.Customer, error)
 	if err := checkStrings(b); err != nil {
 		return c, err
 	}
-	if err := checkText("name", c.Name, 200); err != nil {
+	if err := s.checkMessageText("name", c.Name, 200); err != nil {
 		return c, err
 	}
 	if strings.TrimSpace(b.Phone) == "" && strings.TrimSpace(b.Email) == "" {

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"unicode"
 
+	"duebell/internal/input"
 	"duebell/kinds"
 	"duebell/link"
 	"duebell/repo"
@@ -271,8 +272,14 @@ func (s *server) checkEntryURL(raw string) error {
 	if err != nil || u.Scheme != "https" || u.Host == "" || u.User != nil || strings.ContainsAny(raw, " \t\r\n") || len(raw) > 500 {
 		return invalid("payload.url", "want an absolute https URL of at most 500 characters")
 	}
-	if link.CheckURLs(raw, s.cfg.AllowedDomains) != nil {
-		return invalid("payload.url", "host %s is not on the official domains (links.allowed_domains)", u.Hostname())
+	if err := input.BidiControl(raw); err != nil {
+		return invalid("payload.url", "%s", err)
+	}
+	var foreign *link.ForeignURLError
+	if errors.As(link.CheckURLs(raw, s.cfg.AllowedDomains), &foreign) {
+		// Name the URL found, which may lie inside raw (in its query), not
+		// raw's own host, which may be an official one.
+		return invalid("payload.url", "%q is not on the official domains (links.allowed_domains)", foreign.URL)
 	}
 	return nil
 }

@@ -71,10 +71,10 @@ func (s *server) planFrom(ref string, b planBody) (repo.Plan, error) {
 	if err := checkRef(p.CustomerRef); err != nil {
 		return p, invalid("customer_ref", "%s", err)
 	}
-	if err := checkText("merchant", p.Merchant, 200); err != nil {
+	if err := s.checkMessageText("merchant", p.Merchant, 200); err != nil {
 		return p, err
 	}
-	if err := checkText("title", p.Title, 200); err != nil {
+	if err := s.checkMessageText("title", p.Title, 200); err != nil {
 		return p, err
 	}
 	switch {

@@ -40,7 +40,9 @@ type Config struct {
 	ImportMaxBytes int64
 	ImportTimeout  time.Duration
 	// AllowedDomains are the official domains (links.allowed_domains); a
-	// repayment_entry_moved event's payload url must be on one of them.
+	// repayment_entry_moved event's payload url must be on one of them, and
+	// a customer's name or a plan's merchant or title may name no URL off
+	// them (every message showing it would be refused at render).
 	AllowedDomains []string
 	// Ready reports whether the service can take traffic (database reachable,
 	// migrations current); /readyz answers 503 with its error. Default: Repo.Ping.

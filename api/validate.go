@@ -8,6 +8,7 @@ import (
 	"unicode/utf8"
 
 	"duebell/internal/input"
+	"duebell/link"
 	"duebell/repo"
 )
 
@@ -44,7 +45,7 @@ func checkRef(ref string) error {
 			return errors.New("must not contain spaces or control characters")
 		}
 	}
-	return nil
+	return input.BidiControl(ref)
 }
 
 // checkText bounds free text such as names and titles.
@@ -56,6 +57,26 @@ func checkText(field, s string, max int) error {
 		if unicode.IsControl(c) {
 			return invalid(field, "must not contain control characters")
 		}
+	}
+	if err := input.BidiControl(s); err != nil {
+		return invalid(field, "%s", err)
+	}
+	return nil
+}
+
+// checkMessageText is checkText for text that every message about it
+// shows as it is (a customer's name, a plan's merchant and title): it
+// may carry no URL off links.allowed_domains either. The dispatcher holds
+// every rendered message to that rule and fails one that breaks it, so
+// such text, accepted, would make every reminder it is in fail, and the
+// borrower would never be reminded.
+func (s *server) checkMessageText(field, text string, max int) error {
+	if err := checkText(field, text, max); err != nil {
+		return err
+	}
+	var foreign *link.ForeignURLError
+	if errors.As(link.CheckURLs(text, s.cfg.AllowedDomains), &foreign) {
+		return invalid(field, "must not contain a link off the official domains (links.allowed_domains): %q; every message showing it would be refused", foreign.URL)
 	}
 	return nil
 }

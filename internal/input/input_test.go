@@ -74,3 +74,17 @@ func TestWalkNamesTheBadString(t *testing.T) {
 		t.Errorf("Walk of good text: %v", err)
 	}
 }
+
+func TestBidiControl(t *testing.T) {
+	t.Parallel()
+	for _, s := range []string{"\u202a", "x\u202by", "\u202c", "\u202d", "Shop\u202e", "\u2066", "\u2067", "\u2068", "a\u2069"} {
+		if BidiControl(s) == nil {
+			t.Errorf("%+q accepted", s)
+		}
+	}
+	for _, s := range []string{"", "李雷", "محمد", "שלום", "a\u200eb\u200f\u061c", "😀 <b>&</b>", "\u2028\u2065\u206a"} {
+		if err := BidiControl(s); err != nil {
+			t.Errorf("%+q refused: %v", s, err)
+		}
+	}
+}

@@ -1,0 +1,95 @@
+package api_test
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+
+	"duebell/api"
+)
+
+// TestTextThatWouldSpoofOrSinkRemindersIsRefused: a name, merchant or title
+// is put into every reminder as it is. Two kinds of text were accepted and
+// then did harm there, so each is refused at the door (422 naming the
+// field, nothing stored), through the API and through an import line alike:
+//
+//   - a bidirectional override, embedding or isolate (U+202A–U+202E,
+//     U+2066–U+2069) reorders what the phone shows after it: an unclosed
+//     U+202E in a merchant name shows the rest of the SMS, the repayment
+//     link included, reversed; in a URL it does the same after the URL;
+//   - a URL off links.allowed_domains: the push was accepted, and every
+//     reminder of the plan then failed at render ("link outside allowed
+//     domains"), so the borrower was never reminded and the lender never
+//     told.
+func TestTextThatWouldSpoofOrSinkRemindersIsRefused(t *testing.T) {
+	t.Parallel()
+	for _, store := range []string{"postgres", "sqlite"} {
+		t.Run(store, func(t *testing.T) {
+			t.Parallel()
+			b := setupOn(t, store, func(c *api.Config) { c.AllowedDomains = []string{"example.com"} })
+			b.seed(t)
+			plan := func(field, v string) string {
+				return strings.Replace(planJSON("c1", 3), `"`+field+`":"`+map[string]string{"merchant": "Shop", "title": "Phone"}[field]+`"`,
+					`"`+field+`":"`+v+`"`, 1)
+			}
+			event := `{"ref":"e9","kind":"repayment_entry_moved","scope":"customer","customer_ref":"c1","occurred_at":"2025-03-10T01:00:00Z","payload":`
+			tests := []struct {
+				name, method, path, body, field string
+			}{
+				{"RLO in a name", "PUT", "/api/v1/customers/c9", `{"name":"Bob\u202e","phone":"13812345678"}`, "name"},
+				{"RLI in a name", "PUT", "/api/v1/customers/c9", `{"name":"Bob\u2067x","phone":"13812345678"}`, "name"},
+				{"LRE in a merchant", "PUT", "/api/v1/plans/p9", plan("merchant", "Shop\u202a"), "merchant"},
+				{"RLO in a title", "PUT", "/api/v1/plans/p9", plan("title", "\u202egnp.exe"), "title"},
+				{"PDI in an app name", "POST", "/api/v1/channel-events", event + `{"app_name":"Pay\u2069"}}`, "payload.app_name"},
+				{"RLO in an entry url", "POST", "/api/v1/channel-events", event + `{"app_name":"Pay","url":"https://pay.example.com/\u202e"}}`, "payload.url"},
+				{"RLO in a reversal reason", "POST", "/api/v1/plans/p1/installments/1/payments", `{"amount":-1,"reason":"r\u202e"}`, "reason"},
+				{"foreign URL in a name", "PUT", "/api/v1/customers/c9", `{"name":"Bob https://evil.io/x","phone":"13812345678"}`, "name"},
+				{"bare foreign host/path in a merchant", "PUT", "/api/v1/plans/p9", plan("merchant", "evil.io/pay"), "merchant"},
+				{"www host in a title", "PUT", "/api/v1/plans/p9", plan("title", "see www.evil.io"), "title"},
+				{"HTML link in a title", "PUT", "/api/v1/plans/p9", plan("title", `<a href='https://evil.io'>pay</a>`), "title"},
+			}
+			before := b.snapshot(t)
+			for _, tt := range tests {
+				res := b.do(t, tt.method, tt.path, ingestToken, tt.body)
+				code, msg := res.errorOf()
+				if res.status != http.StatusUnprocessableEntity || code != "invalid" || !strings.HasPrefix(msg, tt.field+":") {
+					t.Errorf("%s: %d %s, want 422 invalid naming %s", tt.name, res.status, res.raw, tt.field)
+				}
+			}
+			assertUnchanged(t, before, b.snapshot(t))
+
+			// An import line goes through the same checks.
+			res := b.importReq(t, "", ndjson(
+				`{"type":"customer","ref":"c8","name":"Eve\u202e","phone":"13812345670"}`,
+				`{"type":"plan","ref":"p8",`+strings.TrimPrefix(plan("title", "pay at evil.io/x"), "{"),
+			))
+			errs := lineErrors(t, res)
+			if res.status != http.StatusOK || len(errs) != 2 || !strings.HasPrefix(errs[0].Message, "name:") || !strings.HasPrefix(errs[1].Message, "title:") {
+				t.Errorf("import: %d %s, want both lines refused naming name and title", res.status, res.raw)
+			}
+			assertUnchanged(t, before, b.snapshot(t))
+
+			// Text that is only unusual still goes in: an official link, a
+			// left-to-right mark, Arabic script, emoji, markup without a link.
+			b.mustDo(t, http.StatusCreated, "PUT", "/api/v1/customers/c7", ingestToken,
+				`{"name":"<b>Bob</b> \u200f😀 محمد","phone":"13812345671"}`)
+			b.mustDo(t, http.StatusOK, "PUT", "/api/v1/plans/p7", ingestToken,
+				strings.Replace(plan("title", "iPhone (pay.example.com/help)"), `"customer_ref":"c1"`, `"customer_ref":"c7"`, 1))
+		})
+	}
+}
+
+// TestForeignEntryURLIsNamed: a repayment_entry_moved url on an official
+// host that carries a foreign URL inside it is refused naming the foreign
+// URL, not the official host (which was right).
+func TestForeignEntryURLIsNamed(t *testing.T) {
+	t.Parallel()
+	b := setup(t, func(c *api.Config) { c.AllowedDomains = []string{"example.com"} })
+	b.seed(t)
+	res := b.do(t, "POST", "/api/v1/channel-events", ingestToken,
+		`{"ref":"e9","kind":"repayment_entry_moved","scope":"customer","customer_ref":"c1","occurred_at":"2025-03-10T01:00:00Z","payload":{"app_name":"Pay","url":"https://pay.example.com/?next=https://evil.io/x"}}`)
+	_, msg := res.errorOf()
+	if res.status != http.StatusUnprocessableEntity || !strings.Contains(msg, "evil.io") || strings.Contains(msg, "host pay.example.com") {
+		t.Errorf("%d %s, want 422 naming https://evil.io/x", res.status, res.raw)
+	}
+}
