@@ -56,13 +56,26 @@ func (s *server) postImport(w http.ResponseWriter, r *http.Request) error {
 	deadline := time.Now().Add(s.cfg.ImportTimeout)
 	_ = rc.SetReadDeadline(deadline)
 	_ = rc.SetWriteDeadline(deadline)
-	body := http.MaxBytesReader(w, r.Body, s.cfg.ImportMaxBytes)
-	rep, err := s.runImport(r.Context(), body, opts)
+	body, err := importBody(r.Header.Get("Content-Encoding"), http.MaxBytesReader(w, r.Body, s.cfg.ImportMaxBytes), s.cfg.ImportMaxBytes)
 	var tooLarge *http.MaxBytesError
+	var badEnc *badEncodingError
+	switch {
+	case errors.As(err, &tooLarge):
+		return s.importTooLarge()
+	case errors.As(err, &badEnc):
+		return &apiError{http.StatusBadRequest, codeBadEncoding, badEnc.Error()}
+	case err != nil:
+		return err
+	}
+	rep, err := s.runImport(r.Context(), body, opts)
 	switch {
 	case errors.As(err, &tooLarge):
 		ae := s.importTooLarge()
 		writeImportFailure(w, ae, rep)
+		return nil
+	case errors.As(err, &badEnc):
+		writeImportFailure(w, &apiError{http.StatusBadRequest, codeBadEncoding,
+			fmt.Sprintf("import stopped after %d lines: %s; chunks before it are stored unless atomic", rep.Lines, badEnc.Error())}, rep)
 		return nil
 	case err != nil && r.Context().Err() != nil:
 		return err

@@ -37,6 +37,15 @@ func runImport(ctx context.Context, args []string, out io.Writer) error {
 		return err
 	}
 	defer in.Close()
+	// A gzip file (book.ndjson.gz, or gzip on stdin) is read decompressed;
+	// the progress bar then cannot know the size it expands to.
+	body, gz, err := api.SniffGzip(in)
+	if err != nil {
+		return fmt.Errorf("read %s: %w", path, err)
+	}
+	if gz {
+		size = -1
+	}
 	a, err := openMigrated(ctx, c.config)
 	if err != nil {
 		return err
@@ -47,7 +56,7 @@ func runImport(ctx context.Context, args []string, out io.Writer) error {
 		return err
 	}
 	prog := newImportProgress(out, size, time.Now)
-	rep, err := im.Import(ctx, in, api.ImportOptions{Atomic: *atomic, DryRun: *dryRun, Chunk: *chunk, Workers: *workers, Progress: prog.update})
+	rep, err := im.Import(ctx, body, api.ImportOptions{Atomic: *atomic, DryRun: *dryRun, Chunk: *chunk, Workers: *workers, Progress: prog.update})
 	prog.done()
 	if *asJSON {
 		enc := json.NewEncoder(out)

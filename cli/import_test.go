@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bytes"
+	"compress/gzip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -72,5 +73,38 @@ func TestImportProgressPlainLines(t *testing.T) {
 	p.update(api.ImportProgress{Lines: 5000, Bytes: 2_000_000})
 	if got := out.String(); got != "progress: 5000 records, 2.0 MB, 500 records/s\n" {
 		t.Errorf("progress line %q", got)
+	}
+}
+
+// TestImportCommandReadsGzip: `duebell import book.ndjson.gz` read the
+// compressed bytes as NDJSON and refused every "line"; a gzip file is now
+// read decompressed, and a corrupt one stops the import with exit 1 and a
+// message that says so.
+func TestImportCommandReadsGzip(t *testing.T) {
+	r, schema := repotest.NewWithURL(t)
+	config := outboxConfig(t, schema)
+	dir := t.TempDir()
+	var buf bytes.Buffer
+	zw := gzip.NewWriter(&buf)
+	_, _ = zw.Write([]byte(importFile))
+	_ = zw.Close()
+	gz := filepath.Join(dir, "book.ndjson.gz")
+	if err := os.WriteFile(gz, buf.Bytes(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, out, stderr := runMain("import", gz, "--config", config)
+	var n int
+	if err := r.DB().Get(&n, `SELECT count(*) FROM installments`); err != nil {
+		t.Fatal(err)
+	}
+	if code != 0 || !strings.Contains(out, "created 3, updated 0, unchanged 0, refused 0 (committed)") || n != 2 {
+		t.Fatalf("gzip import: exit %d %q %q, %d installments", code, out, stderr, n)
+	}
+	cut := filepath.Join(dir, "cut.ndjson.gz")
+	if err := os.WriteFile(cut, buf.Bytes()[:buf.Len()-12], 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if code, out, stderr = runMain("import", cut, "--atomic", "--config", config); code != 1 || !strings.Contains(stderr, "gzip") {
+		t.Errorf("cut-off gzip: exit %d %q %q", code, out, stderr)
 	}
 }

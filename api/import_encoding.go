@@ -1,0 +1,94 @@
+package api
+
+import (
+	"bufio"
+	"compress/gzip"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+)
+
+const codeBadEncoding = "bad_encoding"
+
+// badEncodingError is a body that says how it is compressed and cannot be
+// read so: not gzip at all, corrupt, or cut off.
+type badEncodingError struct{ err error }
+
+func (e *badEncodingError) Error() string { return "the gzip body cannot be read: " + e.err.Error() }
+func (e *badEncodingError) Unwrap() error { return e.err }
+
+// importBody returns what an import reads from body, given its
+// Content-Encoding: the body itself (none, identity), or the body
+// decompressed (gzip, x-gzip) and at most max bytes once decompressed, so
+// a small gzip bomb is as too large as the file it expands to. Any other
+// coding, or more than one, is a 415: read as it is, every compressed
+// "line" would be refused as malformed JSON.
+func importBody(enc string, body io.Reader, max int64) (io.Reader, error) {
+	switch strings.ToLower(strings.TrimSpace(enc)) {
+	case "", "identity":
+		return body, nil
+	case "gzip", "x-gzip":
+		return gunzip(body, max)
+	}
+	return nil, &apiError{http.StatusUnsupportedMediaType, codeUnsupportedMedia,
+		fmt.Sprintf("Content-Encoding %q is not supported: send the NDJSON as it is or gzip-compressed (Content-Encoding: gzip)", enc)}
+}
+
+// gunzip reads gzip from r (its header at once), at most max bytes of
+// what it expands to; a read error of the gzip stream is a
+// *badEncodingError, more than max an *http.MaxBytesError.
+func gunzip(r io.Reader, max int64) (io.Reader, error) {
+	zr, err := gzip.NewReader(r)
+	if err != nil {
+		var tooLarge *http.MaxBytesError
+		if errors.As(err, &tooLarge) {
+			return nil, err
+		}
+		return nil, &badEncodingError{err}
+	}
+	return &gzipBody{zr: zr, left: max, max: max}, nil
+}
+
+type gzipBody struct {
+	zr        *gzip.Reader
+	left, max int64
+}
+
+func (g *gzipBody) Read(p []byte) (int, error) {
+	if g.left <= 0 {
+		// One byte more tells a stream of exactly max bytes from a longer one.
+		var one [1]byte
+		if n, err := g.zr.Read(one[:]); n == 0 && err != nil {
+			return 0, g.wrap(err)
+		}
+		return 0, &http.MaxBytesError{Limit: g.max}
+	}
+	if int64(len(p)) > g.left {
+		p = p[:g.left]
+	}
+	n, err := g.zr.Read(p)
+	g.left -= int64(n)
+	return n, g.wrap(err)
+}
+
+func (g *gzipBody) wrap(err error) error {
+	var tooLarge *http.MaxBytesError
+	if err == nil || err == io.EOF || errors.As(err, &tooLarge) {
+		return err
+	}
+	return &badEncodingError{err}
+}
+
+// SniffGzip returns a reader of r's content, decompressed when r is gzip
+// (it starts with gzip's magic bytes, which no NDJSON line can), for
+// `duebell import` of a file such as book.ndjson.gz; gz says which.
+func SniffGzip(r io.Reader) (content io.Reader, gz bool, err error) {
+	br := bufio.NewReader(r)
+	if magic, _ := br.Peek(2); len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b {
+		content, err = gunzip(br, 1<<62)
+		return content, true, err
+	}
+	return br, false, nil
+}
