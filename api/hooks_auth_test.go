@@ -191,3 +191,35 @@ func TestSignedReceiptWithNULIsRefused(t *testing.T) {
 		t.Errorf("refused receipts logged an error:\n%s", b.logs.String())
 	}
 }
+
+// TestRejectedReceiptsSayWhatIsWrong: a report of the wrong shape was
+// rejected with encoding/json's own text, which named a Go struct type
+// with its tags ("cannot unmarshal number into Go value of type struct {
+// ReportTime string \"json:…"), in the provider's answer and in the log.
+// It now names the field and what it wants, as the API's errors do.
+func TestRejectedReceiptsSayWhatIsWrong(t *testing.T) {
+	t.Parallel()
+	b := receiptsSetup(t)
+	good := sentSMS(t, b.r, "c1", "aliyun", "biz-good")
+	batch := fmt.Sprintf(`[5, {"biz_id":"biz-z","success":"yes"}, {"biz_id":7,"success":true},
+	  {"biz_id":"biz-good","out_id":"%d","success":true,"err_code":"DELIVERED"}]`, good)
+	rec := post(b, "/hooks/sms/aliyun/"+receiptToken, "application/json", batch, nil)
+	var reply struct {
+		Rejected []struct {
+			Index int    `json:"index"`
+			Error string `json:"error"`
+		} `json:"rejected"`
+	}
+	if err := json.Unmarshal(rec.Body.Bytes(), &reply); err != nil || rec.Code != http.StatusOK || len(reply.Rejected) != 3 {
+		t.Fatalf("%d %s (%v), want 200 with 3 reports rejected", rec.Code, rec.Body, err)
+	}
+	want := []string{"report: want a JSON object", "success: want true or false", "biz_id: want a string"}
+	for i, r := range reply.Rejected {
+		if r.Error != want[i] {
+			t.Errorf("report %d rejected with %q, want %q", r.Index, r.Error, want[i])
+		}
+	}
+	if logs := b.logs.String(); strings.Contains(logs, "Go value") || strings.Contains(logs, "struct") {
+		t.Errorf("the log shows Go types:\n%s", logs)
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/url"
+	"reflect"
 	"strconv"
 	"strings"
 	"time"
@@ -144,12 +145,31 @@ func parseArray(body []byte, one func(json.RawMessage) (repo.Receipt, error)) ([
 	for i, raw := range items {
 		rc, err := one(raw)
 		if err != nil {
-			err = errors.New(strings.TrimPrefix(err.Error(), "json: "))
+			err = reportError(err)
 		}
 		rc.Raw = string(raw)
 		out = append(out, report{index: i, receipt: rc, err: err})
 	}
 	return out, nil
+}
+
+// reportError says what is wrong with one report as the API's errors do,
+// naming the field and what it wants; encoding/json's own text names the
+// Go type the parser reads a report into.
+func reportError(err error) error {
+	var typ *json.UnmarshalTypeError
+	if errors.As(err, &typ) {
+		field := strings.TrimLeft(typ.Field, ".")
+		if field == "" {
+			return errors.New("report: want a JSON object")
+		}
+		t := typ.Type
+		for t.Kind() == reflect.Pointer {
+			t = t.Elem()
+		}
+		return errors.New(field + ": " + wantType(field, t))
+	}
+	return errors.New(strings.TrimPrefix(err.Error(), "json: "))
 }
 
 // report is one entry of a receipt batch, read or refused.
