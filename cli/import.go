@@ -107,12 +107,12 @@ func openInput(path string) (io.ReadCloser, int64, error) {
 	}
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, 0, fmt.Errorf("open %s: %w", path, err)
+		return nil, 0, err // *PathError: "open book.ndjson: no such file or directory"
 	}
 	st, err := f.Stat()
 	if err != nil {
 		f.Close()
-		return nil, 0, fmt.Errorf("stat %s: %w", path, err)
+		return nil, 0, err
 	}
 	return f, st.Size(), nil
 }

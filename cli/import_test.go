@@ -108,3 +108,13 @@ func TestImportCommandReadsGzip(t *testing.T) {
 		t.Errorf("cut-off gzip: exit %d %q %q", code, out, stderr)
 	}
 }
+
+// A file that is not there is named once, as the system says it.
+func TestImportCommandMissingFile(t *testing.T) {
+	_, schema := repotest.NewWithURL(t)
+	missing := filepath.Join(t.TempDir(), "book.ndjson")
+	code, _, stderr := runMain("import", missing, "--config", outboxConfig(t, schema))
+	if want := "duebell import: open " + missing + ": no such file or directory\n"; code != 1 || stderr != want {
+		t.Fatalf("exit %d, stderr %q; want 1 and %q", code, stderr, want)
+	}
+}
