@@ -31,6 +31,11 @@ func funcs(locale string) map[string]any {
 	}
 }
 
+// Money formats an amount in minor units (fen) of currency as messages
+// show it: ¥1,234.56 for CNY (or no currency), $1,234.56 for USD,
+// "1,234.56 EUR" for others. The console shows amounts the same way.
+func Money(fen int64, currency string) string { return money(fen, currency) }
+
 func money(fen int64, currency ...string) string {
 	cur := "CNY"
 	if len(currency) > 0 && currency[0] != "" {

@@ -9,6 +9,7 @@ import (
 
 	"duebell/mask"
 	"duebell/repo"
+	"duebell/templates"
 )
 
 // customersData is the customer search page.
@@ -127,7 +128,7 @@ func timeline(cv repo.CustomerView, lang string) []timelineItem {
 	}
 	for _, p := range cv.Payments {
 		out = append(out, timelineItem{At: p.PaidAt, Type: "payment", Status: "paid",
-			Text: p.PlanRef + " · " + trf(lang, "period %d", p.Seq), Detail: p.Ref, Kind: money(p.Amount, p.Currency)})
+			Text: p.PlanRef + " · " + trf(lang, "period %d", p.Seq), Detail: p.Ref, Kind: templates.Money(p.Amount, p.Currency)})
 	}
 	for _, rc := range cv.Receipts {
 		detail := rc.ProviderStatus

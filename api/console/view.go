@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"embed"
 	"encoding/json"
-	"fmt"
 	"html/template"
 	"log/slog"
 	"net/http"
@@ -16,6 +15,7 @@ import (
 	"duebell/internal/input"
 	"duebell/kinds"
 	"duebell/repo"
+	"duebell/templates"
 )
 
 //go:embed templates/*.html
@@ -127,20 +127,9 @@ func (v view) Date(d repo.Date) string {
 	return d.Format("2006-01-02")
 }
 
-// Money formats an amount in minor units (fen) of currency: ¥12.34 for
-// CNY (or no currency), "USD 12.34" for others.
-func (v view) Money(minor int64, currency string) string { return money(minor, currency) }
-
-func money(minor int64, currency string) string {
-	sign := ""
-	if minor < 0 {
-		sign, minor = "-", -minor
-	}
-	if currency == "" || currency == "CNY" {
-		return fmt.Sprintf("%s¥%d.%02d", sign, minor/100, minor%100)
-	}
-	return fmt.Sprintf("%s%s %d.%02d", sign, currency, minor/100, minor%100)
-}
+// Money formats an amount in minor units (fen) of currency as the
+// messages show it (¥1,234.56).
+func (v view) Money(minor int64, currency string) string { return templates.Money(minor, currency) }
 
 // Time formats an instant in the console's zone.
 func (v view) Time(t any) string {
