@@ -38,10 +38,7 @@ func (d *Dispatcher) handle(ctx, sendCtx context.Context, j job) repo.Outcome {
 	told(c, &out)
 	if next, why := d.opening(c, now, loc); !next.Equal(now) {
 		out.Status, out.NextAttemptAt, out.Deferred = repo.StatusPending, next, true
-		out.Reason = "waiting for send window"
-		if why == scheduler.QuietHoliday || why == scheduler.QuietWeekend {
-			out.Reason = "quiet on " + why + ": waiting for the next allowed day's window"
-		}
+		out.Reason = windowReason(why)
 		return out
 	}
 
@@ -73,7 +70,7 @@ func (d *Dispatcher) handle(ctx, sendCtx context.Context, j job) repo.Outcome {
 		}
 		return held
 	}
-	if held, ok := d.hold(ctx, now, c); ok {
+	if held, ok := d.hold(ctx, now, loc, c); ok {
 		if probe {
 			d.probeEnded(sender.Provider())
 		}
@@ -132,6 +129,15 @@ func (d *Dispatcher) handle(ctx, sendCtx context.Context, j job) repo.Outcome {
 			slog.String("code", att.Code), slog.String("error", err.Error()), slog.String("next", out.Status))
 	}
 	return out
+}
+
+// windowReason is the reason a notice waits for the opening NextAllowed
+// gave, by why it gave it.
+func windowReason(why string) string {
+	if why == scheduler.QuietHoliday || why == scheduler.QuietWeekend {
+		return "quiet on " + why + ": waiting for the next allowed day's window"
+	}
+	return "waiting for send window"
 }
 
 // freshFor is how long a claim's data is trusted: a notice that waited

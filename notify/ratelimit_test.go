@@ -157,3 +157,32 @@ func TestRateLimitDefersWhatCannotGoSoon(t *testing.T) {
 		t.Fatalf("when the tokens free: %v", c)
 	}
 }
+
+// A notice that passed the send-window check at 19:59:58 but must wait for
+// its rate-limit token past 20:00 does not go out after the window closed:
+// it waits, without an attempt, for the next opening.
+func TestRateLimitWaitDoesNotCarryASendPastTheWindow(t *testing.T) {
+	t.Parallel()
+	at := sh(11, 21, 19, 59).Add(58 * time.Second)
+	clock := &fakeClock{t: at, advance: true}
+	sender := &clockedSender{clock: clock}
+	b := setup(t, func(c *notify.Config) {
+		c.Senders["sms"] = sender
+		c.Workers, c.Now, c.Sleep = 1, clock.Now, clock.Sleep
+		c.RateLimits, c.RateWait = map[string]float64{"clocked": 1}, 5*time.Second
+	})
+	seedSMS(t, b.r, 3)
+	if c := b.dispatch(t, at); c["sent"] != 2 || c["pending"] != 1 {
+		t.Fatalf("counts %v, want 2 sent (19:59:58, 19:59:59) and 1 waiting for the window", c)
+	}
+	for _, s := range sender.at {
+		if !s.Before(sh(11, 21, 20, 0)) {
+			t.Errorf("sent at %v, after the window closed at 20:00", s.In(shanghaiLoc))
+		}
+	}
+	p := b.pending(t)
+	if len(p) != 1 || !p[0].NextAttemptAt.Equal(sh(11, 22, 9, 0)) || p[0].Attempts != 0 ||
+		p[0].StatusReason != "waiting for send window" || len(b.attempts(t, p[0].ID)) != 0 {
+		t.Fatalf("the notice the window closed on: %+v, want pending until 09:00 the next day, no attempt", p)
+	}
+}

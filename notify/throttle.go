@@ -32,8 +32,10 @@ func newLimiters(rates map[string]float64) (map[string]*TokenBucket, error) {
 // hold decides whether a notice that may go out now must wait for its
 // provider's rate limit: a send the limit cannot take within RateWait is
 // deferred to when it can, without counting an attempt; a send it can take
-// soon waits here for its token.
-func (d *Dispatcher) hold(ctx context.Context, now time.Time, c *repo.Claim) (repo.Outcome, bool) {
+// soon waits here for its token. A wait never carries a send past the
+// close of the customer's send window (now is inside it): a token that
+// frees only then defers the notice to the next opening instead.
+func (d *Dispatcher) hold(ctx context.Context, now time.Time, loc *time.Location, c *repo.Claim) (repo.Outcome, bool) {
 	sender := d.cfg.Senders[c.Channel]
 	if sender == nil {
 		return repo.Outcome{}, false
@@ -42,8 +44,16 @@ func (d *Dispatcher) hold(ctx context.Context, now time.Time, c *repo.Claim) (re
 	if bucket == nil {
 		return repo.Outcome{}, false
 	}
-	at, ok := bucket.Reserve(now, d.cfg.RateWait)
+	maxWait := d.cfg.RateWait
+	closes := d.window(c.Kind).Closes(now, loc)
+	if open := closes.Sub(now) - time.Nanosecond; open < maxWait {
+		maxWait = max(open, 0) // the token must free before the window closes
+	}
+	at, ok := bucket.Reserve(now, maxWait)
 	if !ok {
+		if next, why := d.opening(c, at, loc); !next.Equal(at) {
+			return postpone(c, next, windowReason(why))
+		}
 		return postpone(c, at, "waiting: "+sender.Provider()+" rate limit")
 	}
 	if wait := at.Sub(now); wait > 0 {

@@ -81,3 +81,25 @@ func (w Window) contains(lt time.Time) bool {
 	m := lt.Hour()*60 + lt.Minute()
 	return m >= w.Start && m < w.End
 }
+
+// Closes returns when the window that t lies in closes in loc: the end of
+// t's local day's window (t must be inside it; see Next). A send that could
+// only start at or after this instant is outside the window. A window to
+// 24:00 closes at the local midnight (the next day's may open at once).
+func (w Window) Closes(t time.Time, loc *time.Location) time.Time {
+	y, mo, d := t.In(loc).Date()
+	if w.End == 24*60 {
+		return time.Date(y, mo, d+1, 0, 0, 0, 0, loc)
+	}
+	end := time.Date(y, mo, d, w.End/60, w.End%60, 0, 0, loc)
+	// An end inside a daylight-saving gap does not exist, and time.Date
+	// may give an instant on either side of the jump: the window closes
+	// at the jump, the first minute whose clock reads past the end.
+	for i := 0; i < 3*60 && w.contains(end.In(loc)); i++ {
+		end = end.Add(time.Minute)
+	}
+	for i := 0; i < 3*60 && end.After(t) && !w.contains(end.Add(-time.Minute).In(loc)); i++ {
+		end = end.Add(-time.Minute)
+	}
+	return end
+}

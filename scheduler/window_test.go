@@ -94,3 +94,21 @@ func TestValidateStages(t *testing.T) {
 		t.Error("unknown channel accepted")
 	}
 }
+
+func TestWindowCloses(t *testing.T) {
+	ny, _ := time.LoadLocation("America/New_York")
+	for _, tc := range []struct {
+		w    Window
+		now  time.Time
+		want time.Time
+	}{
+		{DefaultWindow, time.Date(2027, 3, 14, 19, 59, 59, 0, ny), time.Date(2027, 3, 15, 0, 0, 0, 0, time.UTC)}, // spring forward: 20:00 EDT
+		{DefaultWindow, time.Date(2027, 11, 7, 9, 0, 0, 0, ny), time.Date(2027, 11, 8, 1, 0, 0, 0, time.UTC)},    // fall back: 20:00 EST
+		{Window{0, 1440}, time.Date(2027, 3, 13, 23, 0, 0, 0, ny), time.Date(2027, 3, 14, 5, 0, 0, 0, time.UTC)}, // always: the local midnight
+		{Window{0, 150}, time.Date(2027, 3, 14, 1, 0, 0, 0, ny), time.Date(2027, 3, 14, 7, 0, 0, 0, time.UTC)},   // 02:30 does not exist: closes at the jump to 03:00
+	} {
+		if got := tc.w.Closes(tc.now, ny); !got.Equal(tc.want) {
+			t.Errorf("%v.Closes(%v) = %v, want %v", tc.w, tc.now, got.UTC(), tc.want)
+		}
+	}
+}
