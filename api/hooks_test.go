@@ -45,7 +45,7 @@ func sentSMS(t testing.TB, r testStore, ref, provider, msgID string) int64 {
 		Channels: []string{"sms"}}}); err != nil {
 		t.Fatal(err)
 	}
-	claims, err := r.ClaimNotifications(ctx, "w", sendAt, time.Minute, 10, 0)
+	claims, err := r.ClaimNotifications(ctx, "w", sendAt, sendAt, time.Minute, 10, 0)
 	if err != nil || len(claims) != 1 {
 		t.Fatalf("claim: %d, %v", len(claims), err)
 	}

@@ -35,7 +35,7 @@ func (b bundle) notice(t *testing.T, planRef string, seq int, kind, channel stri
 func (b bundle) finish(t *testing.T, at time.Time, provider, status string) {
 	t.Helper()
 	ctx := context.Background()
-	claims, err := b.r.ClaimNotifications(ctx, "test", at, time.Minute, 1000, 0)
+	claims, err := b.r.ClaimNotifications(ctx, "test", at, at, time.Minute, 1000, 0)
 	if err != nil {
 		t.Fatal(err)
 	}

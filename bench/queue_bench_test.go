@@ -64,7 +64,7 @@ func BenchmarkQueue(b *testing.B) {
 			wg.Go(func() {
 				owner := fmt.Sprintf("bench-%d", w)
 				for {
-					claims, err := r.ClaimNotifications(context.Background(), owner, at, time.Minute, notify.DefaultBatch,
+					claims, err := r.ClaimNotifications(context.Background(), owner, at, at, time.Minute, notify.DefaultBatch,
 						config.DefaultMaxSMSPerCustomerPerDay)
 					if err != nil {
 						b.Error(err)

@@ -86,7 +86,7 @@ func (b cliBundle) notice(t *testing.T, p repo.Plan) int64 {
 func (b cliBundle) finish(t *testing.T, at time.Time, status string) {
 	t.Helper()
 	ctx := context.Background()
-	claims, err := b.r.ClaimNotifications(ctx, "test", at, time.Minute, 100, 0)
+	claims, err := b.r.ClaimNotifications(ctx, "test", at, at, time.Minute, 100, 0)
 	if err != nil {
 		t.Fatal(err)
 	}

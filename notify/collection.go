@@ -122,7 +122,7 @@ func (d *Dispatcher) collectionCounts(now time.Time, gate *capGate) *collectionS
 		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 		defer cancel()
 		since := now.AddDate(0, 0, -(scheduler.CollectionWeekDays + 1))
-		s.counts, s.err = d.cfg.Store.CollectionCounts(ctx, d.cfg.Owner, now, since, kinds.Collection())
+		s.counts, s.err = d.cfg.Store.CollectionCounts(ctx, d.cfg.Owner, d.cfg.LeaseClock(), since, kinds.Collection())
 	})
 	return s
 }

@@ -19,8 +19,9 @@ import (
 
 // Store is what the dispatcher needs from the database.
 type Store interface {
-	// ClaimNotifications leases up to limit notices due as of now to owner.
-	ClaimNotifications(ctx context.Context, owner string, now time.Time, lease time.Duration, limit, smsCap int) ([]repo.Claim, error)
+	// ClaimNotifications leases up to limit notices due as of now to owner
+	// until leaseNow + lease (leaseNow: the lease clock).
+	ClaimNotifications(ctx context.Context, owner string, now, leaseNow time.Time, lease time.Duration, limit, smsCap int) ([]repo.Claim, error)
 	// FinishNotifications records outcomes and their attempts.
 	FinishNotifications(ctx context.Context, owner string, now time.Time, outs []repo.Outcome) error
 	// ExtendLeases moves owner's leases to now + lease.
@@ -31,8 +32,9 @@ type Store interface {
 	// NextDue is when the earliest pending notice falls due.
 	NextDue(ctx context.Context) (time.Time, bool, error)
 	// CollectionCounts reads the contact-limit counts of the customers of
-	// the collection notices owner holds (see repo.CollectionCount).
-	CollectionCounts(ctx context.Context, owner string, now, since time.Time, kinds []string) (map[int64]repo.CollectionCount, error)
+	// the collection notices owner holds (see repo.CollectionCount); other
+	// owners' leases are live as of leaseNow (the lease clock).
+	CollectionCounts(ctx context.Context, owner string, leaseNow, since time.Time, kinds []string) (map[int64]repo.CollectionCount, error)
 	// DigestItems lists the bills of the digest notice leader leads.
 	DigestItems(ctx context.Context, leader int64) ([]repo.DigestItem, error)
 	// ReloadClaim reads a claimed notice with its customer, plan and

@@ -448,7 +448,7 @@ func TestCrashedWorkersClaimsAreRescuedAfterLease(t *testing.T) {
 	b.seedDueSoon(t)
 	at := sh(11, 21, 10, 0)
 	// Worker "crashed" claims both and dies before finishing.
-	claims, err := b.r.ClaimNotifications(context.Background(), "crashed", at, 2*time.Minute, 10, 0)
+	claims, err := b.r.ClaimNotifications(context.Background(), "crashed", at, at, 2*time.Minute, 10, 0)
 	if err != nil || len(claims) != 2 {
 		t.Fatalf("claim: %d, %v", len(claims), err)
 	}

@@ -214,10 +214,11 @@ func (d *Dispatcher) claim(ctx context.Context, now, lnow time.Time) ([]repo.Cla
 	if err := d.queueFallbacks(ctx, now); err != nil {
 		return nil, err
 	}
-	// The store leases until now + lease; a run pinned to a past now
-	// (--at) lengthens it so that the lease still ends Lease after lnow.
-	lease := d.cfg.Lease + max(0, lnow.Sub(now))
-	return d.cfg.Store.ClaimNotifications(ctx, d.cfg.Owner, now, lease, d.cfg.Batch, d.cfg.SMSPerCustomerPerDay)
+	// Leases run on the lease clock whatever instant a run is pinned to
+	// (--at, before or after the wall clock): a serving replica rescues a
+	// killed pinned run's notices a lease after it stopped, never sooner,
+	// nor days later.
+	return d.cfg.Store.ClaimNotifications(ctx, d.cfg.Owner, now, lnow, d.cfg.Lease, d.cfg.Batch, d.cfg.SMSPerCustomerPerDay)
 }
 
 // rescueDue says whether a rescue of expired leases is due as of now: on the

@@ -14,6 +14,7 @@ import (
 	"duebell/notify"
 	"duebell/repo"
 	"duebell/repo/repotest"
+	"duebell/repo/storetest"
 
 	"github.com/jmoiron/sqlx"
 )
@@ -579,5 +580,40 @@ func TestPinnedRunLeasesOnTheWallClock(t *testing.T) {
 		if times != 1 {
 			t.Errorf("notice %d sent %d times", id, times)
 		}
+	}
+}
+
+// A run pinned to a future instant (dispatch --once --at tomorrow 09:00)
+// leases on the wall clock too: killed mid-send, its notices return after
+// the lease as a serving replica counts it, not a lease after the pinned
+// instant (a day, or a year, of notices stuck sending).
+func TestPinnedFutureRunLeasesOnTheWallClock(t *testing.T) {
+	t.Parallel()
+	y, m, d := time.Now().In(shanghaiLoc).AddDate(1, 0, 0).Date()
+	at := time.Date(y, m, d, 10, 0, 0, 0, shanghaiLoc) // a year after the wall clock
+	sender := newHeldSender()
+	b := setup(t, func(c *notify.Config) {
+		c.Senders["sms"], c.Workers = sender, 1
+		c.Now, c.LeaseClock = func() time.Time { return at }, time.Now
+	})
+	storetest.Customer(t, b.r, "cf")
+	storetest.Plan(t, b.r, "pcf", "cf", []repo.Date{repo.NewDate(y, m, d+3)})
+	if _, err := b.r.QueueDueReminders(context.Background(), at, smsOnlyStages); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan notify.Counts)
+	go func() { done <- b.dispatch(t, at) }()
+	<-sender.started
+	var leases []time.Time
+	err := b.r.DB().Select(&leases, `SELECT lease_expires_at FROM notifications WHERE status = 'sending'`)
+	close(sender.release)
+	if c := <-done; c["sent"] != 1 {
+		t.Errorf("counts %v, want 1 sent", c)
+	}
+	if err != nil || len(leases) != 1 {
+		t.Fatalf("leases %v (%v), want the one notice sending", leases, err)
+	}
+	if limit := time.Now().Add(notify.DefaultLease + time.Minute); leases[0].After(limit) {
+		t.Errorf("the pinned run leased until %v, want at most a lease after the wall clock (%v)", leases[0], limit)
 	}
 }

@@ -117,7 +117,7 @@ func TestSMSCapDoesNotSpendOnNoticesOthersHold(t *testing.T) {
 	}
 	at := sh(11, 21, 10, 0)
 	// Another worker holds the first SMS: the second waits a little, not a day.
-	if _, err := b.r.ClaimNotifications(context.Background(), "other", at, time.Minute, 1, 1); err != nil {
+	if _, err := b.r.ClaimNotifications(context.Background(), "other", at, at, time.Minute, 1, 1); err != nil {
 		t.Fatal(err)
 	}
 	if c := b.dispatch(t, at); c["pending"] != 1 {

@@ -53,10 +53,11 @@ SELECT h.customer_id, coalesce(sent.times, '{}') AS sent, h.ids AS held, coalesc
 FROM h LEFT JOIN sent USING (customer_id) LEFT JOIN flying USING (customer_id)`
 
 // CollectionCounts reads, for every customer with a collection notice owner
-// holds as of now, what the contact limits need (see CollectionCount), in
-// one statement: a dispatcher asks once per claimed batch.
-func (r *Repo) CollectionCounts(ctx context.Context, owner string, now, since time.Time, kinds []string) (map[int64]CollectionCount, error) {
-	rows, err := r.db.QueryContext(ctx, collectionCountsSQL, owner, now, pq.Array(kinds), since)
+// holds, what the contact limits need (see CollectionCount), in one
+// statement: a dispatcher asks once per claimed batch. Other owners' leases
+// count while live as of leaseNow, the lease clock's now.
+func (r *Repo) CollectionCounts(ctx context.Context, owner string, leaseNow, since time.Time, kinds []string) (map[int64]CollectionCount, error) {
+	rows, err := r.db.QueryContext(ctx, collectionCountsSQL, owner, leaseNow, pq.Array(kinds), since)
 	if err != nil {
 		return nil, fmt.Errorf("collection counts: %w", err)
 	}

@@ -89,8 +89,8 @@ func (r *Repo) ExtendLeases(ctx context.Context, owner string, now time.Time, le
 	return int(n), nil
 }
 
-// claimSQL leases up to $4 pending notices whose time has come to owner $1
-// until $2 + $3, oldest first. SKIP LOCKED lets every replica claim from the
+// claimSQL leases up to $4 pending notices whose time has come ($2) to
+// owner $1 until $7 + $3 ($7: the lease clock's now), oldest first. SKIP LOCKED lets every replica claim from the
 // same queue; the (next_attempt_at, id) partial index keeps each claim a
 // short index scan however long the queue is. $5 is the per-customer SMS cap
 // (0: none), which decides whether the cap's counts are read at all; $6 the
@@ -98,7 +98,7 @@ func (r *Repo) ExtendLeases(ctx context.Context, owner string, now time.Time, le
 const claimSQL = `
 WITH claimed AS (
 	UPDATE notifications n
-	SET status = 'sending', lease_owner = $1, lease_expires_at = $2::timestamptz + $3::interval,
+	SET status = 'sending', lease_owner = $1, lease_expires_at = $7::timestamptz + $3::interval,
 	    attempts = n.attempts + 1, updated_at = $2
 	WHERE n.id IN (
 		SELECT id FROM notifications
@@ -144,15 +144,18 @@ LEFT JOIN LATERAL (SELECT * FROM plans WHERE id = claimed.plan_id LIMIT 1) p ON 
 LEFT JOIN LATERAL (SELECT * FROM installments WHERE id = claimed.installment_id LIMIT 1) i ON true
 LEFT JOIN LATERAL (SELECT * FROM channel_events WHERE id = claimed.event_id LIMIT 1) e ON true`
 
-// ClaimNotifications leases up to limit sendable notices as of now. With
+// ClaimNotifications leases up to limit sendable notices as of now, until
+// leaseNow + lease: leases run on the lease clock (leaseNow), which a run
+// pinned to another instant (dispatch --once --at) does not move. With
 // smsCap > 0 each SMS claim carries the customer's SMS counts the cap needs.
-func (r *Repo) ClaimNotifications(ctx context.Context, owner string, now time.Time, lease time.Duration, limit, smsCap int) ([]Claim, error) {
+func (r *Repo) ClaimNotifications(ctx context.Context, owner string, now, leaseNow time.Time, lease time.Duration, limit, smsCap int) ([]Claim, error) {
 	s, err := r.prepared(ctx, claimSQL)
 	if err != nil {
 		return nil, fmt.Errorf("claim notifications: %w", err)
 	}
 	out := make([]Claim, 0, limit) // room for a full claim: no regrowing of a slice of wide rows
-	if err := s[0].SelectContext(ctx, &out, owner, now, lease.String(), limit, smsCap, pq.Array(kinds.Outstanding())); err != nil {
+	if err := s[0].SelectContext(ctx, &out, owner, now, lease.String(), limit, smsCap, pq.Array(kinds.Outstanding()),
+		leaseNow); err != nil {
 		return nil, fmt.Errorf("claim notifications: %w", err)
 	}
 	return out, nil

@@ -78,7 +78,7 @@ func TestServiceClosedNamesNextDueAndOutstandingAtClaim(t *testing.T) {
 	b.record(t, repo.EventInput{Ref: "closed-c1", Kind: repo.EventServiceClosed, Scope: repo.ScopeCustomer, CustomerRef: "c1"})
 	b.record(t, repo.EventInput{Ref: "closed-c2", Kind: repo.EventServiceClosed, Scope: repo.ScopeCustomer, CustomerRef: "c2"})
 	b.process(t, evT0)
-	claims, err := b.r.ClaimNotifications(b.ctx, "test", evT0, time.Minute, 10, 0)
+	claims, err := b.r.ClaimNotifications(b.ctx, "test", evT0, evT0, time.Minute, 10, 0)
 	if err != nil {
 		t.Fatal(err)
 	}

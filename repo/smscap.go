@@ -3,7 +3,7 @@ package repo
 // The per-customer SMS cap (sms.max_per_customer_per_day) reads, at claim
 // time, two counts for each claimed SMS notice: the customer's SMS that
 // reached a provider in the 24 hours before the claim ($2), and those
-// claimed by a worker right now. Each is read once for all the claimed
+// claimed by a worker right now (a lease live on the lease clock, $7). Each is read once for all the claimed
 // customers (an array of them, not a join the planner sizes at one row),
 // through indexes that do not walk the queue's history. The sent count
 // reads the customer's notices sent in the window through
@@ -31,6 +31,6 @@ LEFT JOIN (
 	GROUP BY x.customer_id) sent ON sent.customer_id = claimed.customer_id AND claimed.channel = 'sms'
 LEFT JOIN (
 	SELECT x.customer_id, count(*) AS n FROM notifications x
-	WHERE $5::int > 0 AND x.status = 'sending' AND x.channel = 'sms' AND x.lease_expires_at >= $2
+	WHERE $5::int > 0 AND x.status = 'sending' AND x.channel = 'sms' AND x.lease_expires_at >= $7
 	  AND x.customer_id = ANY (ARRAY(SELECT customer_id FROM claimed WHERE channel = 'sms'))
 	GROUP BY x.customer_id) flying ON flying.customer_id = claimed.customer_id AND claimed.channel = 'sms'`

@@ -98,7 +98,7 @@ func (b bundle) noticeOf(t *testing.T, p repo.Plan, seq int, kind string) int64 
 func (b bundle) finish(t *testing.T, at time.Time, status string) {
 	t.Helper()
 	ctx := context.Background()
-	claims, err := b.r.ClaimNotifications(ctx, "test", at, time.Minute, 100, 0)
+	claims, err := b.r.ClaimNotifications(ctx, "test", at, at, time.Minute, 100, 0)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -53,7 +53,8 @@ ORDER BY n.next_attempt_at, n.id`
 // the customer's SMS that reached a provider after $3 (24 hours before the
 // claim), the earliest of them (micros: an aggregate has no column type),
 // each from the (customer_id, sent_at) index, and the customer's other SMS
-// held on a live lease as of $4, from the in-flight index. The notices of
+// held on a live lease as of $4 (the lease clock's now), from the in-flight
+// index. The notices of
 // this claim ($1) are left out of the last count: in PostgreSQL the
 // statement's snapshot shows them as they were before the claim.
 const dispatchCapSQL = `
@@ -98,20 +99,20 @@ func (s *Store) ReloadClaim(ctx context.Context, id int64) (repo.Claim, error) {
 }
 
 // ClaimNotifications leases up to limit sendable notices as of now, oldest
-// first. With smsCap > 0 each SMS claim carries the customer's SMS counts
+// first, until leaseNow + lease (the lease clock; see repo.Repo's). With smsCap > 0 each SMS claim carries the customer's SMS counts
 // the cap needs. Two statements: the lease, then one read of what it leased.
-func (s *Store) ClaimNotifications(ctx context.Context, owner string, now time.Time, lease time.Duration, limit, smsCap int) ([]repo.Claim, error) {
+func (s *Store) ClaimNotifications(ctx context.Context, owner string, now, leaseNow time.Time, lease time.Duration, limit, smsCap int) ([]repo.Claim, error) {
 	if limit < 0 {
 		return nil, fmt.Errorf("claim notifications: negative limit %d", limit)
 	}
 	read, capArgs := fmt.Sprintf(dispatchClaimSQL, dispatchNoCapSQL), []any{}
 	if smsCap > 0 {
-		read, capArgs = fmt.Sprintf(dispatchClaimSQL, dispatchCapSQL), []any{now.Add(-24 * time.Hour), now}
+		read, capArgs = fmt.Sprintf(dispatchClaimSQL, dispatchCapSQL), []any{now.Add(-24 * time.Hour), leaseNow}
 	}
 	var out []repo.Claim
 	err := s.withTx(ctx, func(tx *sqlx.Tx) error {
 		var ids []int64
-		if err := tx.SelectContext(ctx, &ids, dispatchLeaseSQL, owner, now.Add(lease), now, limit); err != nil {
+		if err := tx.SelectContext(ctx, &ids, dispatchLeaseSQL, owner, leaseNow.Add(lease), now, limit); err != nil {
 			return err
 		}
 		if len(ids) == 0 {

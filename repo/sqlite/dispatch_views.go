@@ -41,12 +41,12 @@ func dispatchKinds(kinds []string) (string, error) {
 // CollectionCounts reads, for every customer with a collection notice owner
 // holds as of now, what the contact limits need (see repo.CollectionCount),
 // in one statement.
-func (s *Store) CollectionCounts(ctx context.Context, owner string, now, since time.Time, kinds []string) (map[int64]repo.CollectionCount, error) {
+func (s *Store) CollectionCounts(ctx context.Context, owner string, leaseNow, since time.Time, kinds []string) (map[int64]repo.CollectionCount, error) {
 	ks, err := dispatchKinds(kinds)
 	if err != nil {
 		return nil, fmt.Errorf("collection counts: %w", err)
 	}
-	rows, err := s.db.QueryContext(ctx, dispatchCollectionCountsSQL, owner, now, ks, since)
+	rows, err := s.db.QueryContext(ctx, dispatchCollectionCountsSQL, owner, leaseNow, ks, since)
 	if err != nil {
 		return nil, fmt.Errorf("collection counts: %w", err)
 	}

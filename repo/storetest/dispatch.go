@@ -53,7 +53,7 @@ func dispatchBills(t *testing.T, s Store, ref string, n int, edit ...func(*repo.
 
 func dispatchClaim(t *testing.T, s Store, owner string, at time.Time, limit, smsCap int) []repo.Claim {
 	t.Helper()
-	claims, err := s.ClaimNotifications(context.Background(), owner, at, 2*time.Minute, limit, smsCap)
+	claims, err := s.ClaimNotifications(context.Background(), owner, at, at, 2*time.Minute, limit, smsCap)
 	if err != nil {
 		t.Fatalf("claim by %s at %v: %v", owner, at, err)
 	}
@@ -108,6 +108,7 @@ func init() {
 		t.Run("RescueLogsTheLostTryAsUnknown", func(t *testing.T) { dispatchTestRescue(t, open(t)) })
 		t.Run("ExtendLeasesKeepsALiveWorkersNotices", func(t *testing.T) { dispatchTestExtend(t, open(t)) })
 		t.Run("SMSCapCounts", func(t *testing.T) { dispatchTestSMSCap(t, open(t)) })
+		t.Run("PinnedClaimLeasesOnTheLeaseClock", func(t *testing.T) { dispatchTestPinnedLease(t, open(t)) })
 		t.Run("ConfirmationCarriesTheSettlingPayment", func(t *testing.T) { dispatchTestPaymentAmount(t, open(t)) })
 		t.Run("ReloadClaimReadsTheDataAsItIsNow", func(t *testing.T) { dispatchTestReload(t, open(t)) })
 		t.Run("QueueDepthAndNextDue", func(t *testing.T) { dispatchTestGauges(t, open(t)) })
@@ -164,6 +165,29 @@ func dispatchTestClaim(t *testing.T, s Store) {
 	}
 	if got := dispatchClaim(t, s, "w3", dispatchSendAt.Add(time.Minute), 10, 0); len(got) != 0 {
 		t.Errorf("notices leased twice: %v", dispatchIDs(got))
+	}
+}
+
+// A claim pinned to another instant than the lease clock's (dispatch
+// --once --at, a replay or a run ahead of time) leases until the lease
+// clock's now + lease, and counts the SMS other workers hold on a lease
+// live by that clock: a lease is never measured against the pinned instant.
+func dispatchTestPinnedLease(t *testing.T, s Store) {
+	dispatchBills(t, s, "c1", 2)
+	dispatchQueue(t, s, dispatchScanAt, dispatchStage("sms"))
+	at, wall := dispatchSendAt.AddDate(1, 0, 0), dispatchSendAt // pinned a year ahead of the lease clock
+	first, err := s.ClaimNotifications(context.Background(), "w1", at, wall, 2*time.Minute, 1, 3)
+	if err != nil || len(first) != 1 {
+		t.Fatalf("claim: %d, %v", len(first), err)
+	}
+	if n := dispatchNotice(t, s, first[0].ID); n.LeaseExpiresAt == nil || !n.LeaseExpiresAt.Equal(wall.Add(2*time.Minute)) ||
+		!n.UpdatedAt.Equal(at) {
+		t.Errorf("lease until %v, updated %v; want the lease clock's %v + 2m, updated at the pinned %v",
+			n.LeaseExpiresAt, n.UpdatedAt, wall, at)
+	}
+	second, err := s.ClaimNotifications(context.Background(), "w2", at, wall.Add(time.Minute), 2*time.Minute, 1, 3)
+	if err != nil || len(second) != 1 || second[0].SMSInFlight != 1 {
+		t.Fatalf("second claim %+v (%v), want c1's other SMS with w1's, live on the lease clock, in flight", second, err)
 	}
 }
 

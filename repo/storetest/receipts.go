@@ -54,7 +54,7 @@ func receiptsScanAndClaim(t *testing.T, s Store, want int) []int64 {
 	if _, err := s.QueueDueReminders(context.Background(), receiptsScanAt, receiptsSMSOnly); err != nil {
 		t.Fatal(err)
 	}
-	claims, err := s.ClaimNotifications(context.Background(), "w1", receiptsSendAt, 2*time.Minute, 100, 0)
+	claims, err := s.ClaimNotifications(context.Background(), "w1", receiptsSendAt, receiptsSendAt, 2*time.Minute, 100, 0)
 	if err != nil || len(claims) != want {
 		t.Fatalf("claim: %d notices, %v; want %d", len(claims), err, want)
 	}
@@ -310,7 +310,7 @@ func init() {
 				t.Fatalf("notice %s provider %q msg %q sent_at %v", n.Status, n.Provider, n.ProviderMsgID, n.SentAt)
 			}
 			// Not sent twice.
-			if claims, err := s.ClaimNotifications(context.Background(), "w2", receiptsSendAt.Add(2*time.Minute), time.Minute, 10, 0); err != nil || len(claims) != 0 {
+			if claims, err := s.ClaimNotifications(context.Background(), "w2", receiptsSendAt.Add(2*time.Minute), receiptsSendAt.Add(2*time.Minute), time.Minute, 10, 0); err != nil || len(claims) != 0 {
 				t.Fatalf("delivered notice claimed again: %d, %v", len(claims), err)
 			}
 		})
@@ -566,7 +566,7 @@ func init() {
 			if _, err := s.QueueDueReminders(ctx, receiptsScanAt, receiptsSMSOnly); err != nil {
 				t.Fatal(err)
 			}
-			claims, err := s.ClaimNotifications(ctx, "w1", receiptsSendAt, 2*time.Minute, 100, 0)
+			claims, err := s.ClaimNotifications(ctx, "w1", receiptsSendAt, receiptsSendAt, 2*time.Minute, 100, 0)
 			if err != nil || len(claims) != 4 {
 				t.Fatalf("claim: %d, %v", len(claims), err)
 			}
@@ -627,7 +627,7 @@ func init() {
 			}
 			// The pending fallbacks are what the dispatcher claims next: c1's
 			// (its SMS suppressed at the scan, opted out) and c3's.
-			next, err := s.ClaimNotifications(ctx, "w2", at, time.Minute, 100, 0)
+			next, err := s.ClaimNotifications(ctx, "w2", at, at, time.Minute, 100, 0)
 			if err != nil || len(next) != 2 {
 				t.Fatalf("claim fallbacks: %d, %v", len(next), err)
 			}

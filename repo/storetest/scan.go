@@ -304,7 +304,7 @@ func scanDigestGrowsUntilClaimed(t *testing.T, s Store) {
 	if len(ns) != 3 || ns[1].Status != "skipped" || ns[1].StatusReason != fmt.Sprintf("in digest #%d", ns[0].ID) {
 		t.Fatalf("notices %+v, want one per bill, the later ones skipped in the first's digest", ns)
 	}
-	claims, err := s.ClaimNotifications(ctx, "replica-a", scanShanghai(2026, 11, 21, 10), time.Minute, 10, 0)
+	claims, err := s.ClaimNotifications(ctx, "replica-a", scanShanghai(2026, 11, 21, 10), scanShanghai(2026, 11, 21, 10), time.Minute, 10, 0)
 	if err != nil || len(claims) != 1 || !claims[0].LeadsDigest() {
 		t.Fatalf("claimed %d (%v), want only the digest", len(claims), err)
 	}
@@ -630,7 +630,7 @@ func scanEventPlanCancelledKeepsOtherPlansDigest(t *testing.T, s Store) {
 		}
 	}
 	scanWant(t, reminders, "p1 pending ", "p2 skipped "+leader, "p3 skipped "+leader, "q1 suppressed plan cancelled")
-	claims, err := s.ClaimNotifications(ctx, "w1", scanShanghai(2026, 11, 21, 10), time.Minute, 10, 0)
+	claims, err := s.ClaimNotifications(ctx, "w1", scanShanghai(2026, 11, 21, 10), scanShanghai(2026, 11, 21, 10), time.Minute, 10, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -891,7 +891,7 @@ func scanRetentionDigestLeaderFirst(t *testing.T, s Store) {
 	// p1's notice leads the digest and goes out; p2's is skipped in it.
 	// Then p1's bill is paid, so its notice may go; p2's stays finished.
 	sentAt := scanShanghai(2026, 11, 21, 9)
-	claims, err := s.ClaimNotifications(ctx, "w1", sentAt, time.Minute, 10, 0)
+	claims, err := s.ClaimNotifications(ctx, "w1", sentAt, sentAt, time.Minute, 10, 0)
 	if err != nil || len(claims) != 1 || !claims[0].LeadsDigest() {
 		t.Fatalf("claimed %d (%v), want the digest's leader", len(claims), err)
 	}

@@ -60,7 +60,7 @@ func supportClaim(t testing.TB, s Store, at time.Time) []repo.Claim {
 	t.Helper()
 	var all []repo.Claim
 	for {
-		claims, err := s.ClaimNotifications(context.Background(), "support-test", at, 30*24*time.Hour, 1000, 0)
+		claims, err := s.ClaimNotifications(context.Background(), "support-test", at, at, 30*24*time.Hour, 1000, 0)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -69,7 +69,7 @@ func viewsScan(t *testing.T, s Store, at time.Time, stages ...repo.Stage) {
 func viewsDispatch(t *testing.T, s Store, at time.Time, edit func(c repo.Claim, o *repo.Outcome)) []repo.Claim {
 	t.Helper()
 	ctx := context.Background()
-	claims, err := s.ClaimNotifications(ctx, "views", at, time.Minute, 1000, 0)
+	claims, err := s.ClaimNotifications(ctx, "views", at, at, time.Minute, 1000, 0)
 	if err != nil {
 		t.Fatalf("claim at %s: %v", at, err)
 	}
