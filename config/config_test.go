@@ -83,6 +83,8 @@ func TestInvalidConfigNamesTheKey(t *testing.T) {
 		{"unknown kind", "[[policy.stage]]\nname = \"x\"\noffset_days = -2\nkind = \"due_later\"\nchannels = [\"sms\"]", "policy.stage[0].kind"},
 		{"template of another kind", "[[policy.stage]]\nname = \"x\"\noffset_days = -2\nkind = \"due_soon\"\ntemplate = \"overdue_firm\"\nchannels = [\"sms\"]", "policy.stage[0].template"},
 		{"unknown template", "[[policy.stage]]\nname = \"x\"\noffset_days = 9\nkind = \"overdue\"\ntemplate = \"overdue_grim\"\nchannels = [\"sms\"]", "policy.stage[0].template"},
+		{"offset beyond any due date", "[[policy.stage]]\nname = \"x\"\noffset_days = 3000000000\nkind = \"overdue\"\nchannels = [\"sms\"]", "policy.stage[0].offset_days"},
+		{"offset before any due date", "[[policy.stage]]\nname = \"x\"\noffset_days = -40000\nkind = \"due_soon\"\nchannels = [\"sms\"]", "policy.stage[0].offset_days"},
 		{"quiet on an unknown day", "[[policy.stage]]\nname = \"x\"\noffset_days = 1\nkind = \"overdue\"\nquiet_on = [\"sunday\"]\nchannels = [\"sms\"]", "policy.stage[0].quiet_on"},
 		{"quiet on holidays without a calendar", "[[policy.stage]]\nname = \"x\"\noffset_days = 1\nkind = \"overdue\"\nquiet_on = [\"holiday\"]\nchannels = [\"sms\"]", "needs calendar.file"},
 		{"missing calendar", "[calendar]\nfile = \"no-such-calendar.toml\"", "calendar.file"},

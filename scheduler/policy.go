@@ -36,8 +36,14 @@ func DefaultStages() []repo.Stage {
 	}
 }
 
-// ValidateStages checks a reminder policy: unique names and offsets, a kind
-// that fits the offset, known channels.
+// MaxOffsetDays bounds a stage's offset_days either way: due dates lie in
+// 2000–2099 (input.Date), so a stage further from its due date than the
+// century could never apply — and an offset beyond PostgreSQL's integer
+// failed every scan of the store while the config loaded.
+const MaxOffsetDays = 36524
+
+// ValidateStages checks a reminder policy: unique names and offsets within
+// MaxOffsetDays, a kind that fits the offset, known channels.
 func ValidateStages(stages []repo.Stage) error {
 	if len(stages) == 0 {
 		return fmt.Errorf("policy.stage: at least one stage is needed")
@@ -50,6 +56,10 @@ func ValidateStages(stages []repo.Stage) error {
 		}
 		if names[s.Name] {
 			return fmt.Errorf("%s.name: %q used twice", key, s.Name)
+		}
+		if s.OffsetDays < -MaxOffsetDays || s.OffsetDays > MaxOffsetDays {
+			return fmt.Errorf("%s.offset_days: %d is out of range (%d to %d days: due dates lie in 2000-2099)",
+				key, s.OffsetDays, -MaxOffsetDays, MaxOffsetDays)
 		}
 		if offsets[s.OffsetDays] {
 			return fmt.Errorf("%s.offset_days: %d used twice", key, s.OffsetDays)
