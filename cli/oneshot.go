@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"sort"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -88,6 +89,9 @@ func runScan(ctx context.Context, args []string, out io.Writer) error {
 		return err
 	}
 	fmt.Fprintf(out, "due-date scan as of %s: %s %d, skipped %d superseded\n", at.Format("2006-01-02T15:04:05Z07:00"), verb, res.Total(), res.Skipped)
+	if len(res.UnknownZones) > 0 {
+		fmt.Fprintf(out, "unknown time zones, their customers get no reminders: %s\n", strings.Join(res.UnknownZones, ", "))
+	}
 	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "KIND\tSTAGE\tCHANNEL\tSTATUS\tCOUNT")
 	for _, q := range res.Queued {

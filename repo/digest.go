@@ -32,7 +32,8 @@ WHERE m.digest_of = l.id AND m.id <> l.id AND m.status = 'skipped'
 // digestGroupSQL groups, for each customer × stage × channel this scan ($1)
 // queued a notice for (of the stages × channels that digest, $2 × $3), the
 // pending, not yet claimed reminder notices queued on the customer's local
-// day of the scan whose stage's day has come (not one whose bill's due date
+// day of the scan ($4..$7: each zone's day as name, start, end and date,
+// from ScanZoneDays) whose stage's day has come (not one whose bill's due date
 // moved later since: it waits for its day), of plans in one currency (a
 // total is in one): the group's existing leader stays leader (else the
 // oldest notice leads), and the others are skipped as covered by it. Rows
@@ -52,14 +53,16 @@ WITH digesting AS (
 	SELECT g.id, count(*) OVER (PARTITION BY t.customer_id, t.stage, t.channel, g.currency) AS size
 	FROM touched t
 	CROSS JOIN LATERAL (SELECT c.timezone FROM customers c WHERE c.id = t.customer_id) c
+	JOIN unnest($4::text[], $5::timestamptz[], $6::timestamptz[], $7::date[]) AS z(tz, day_start, day_end, today)
+	  ON z.tz = c.timezone
 	CROSS JOIN LATERAL (
 		SELECT n.id, p.currency FROM notifications n JOIN plans p ON p.id = n.plan_id
 		JOIN installments i ON i.id = n.installment_id
 		WHERE n.customer_id = t.customer_id AND n.stage = t.stage AND n.channel = t.channel
 		  AND n.status = 'pending' AND n.dedup_key IS NOT NULL AND n.installment_id IS NOT NULL
 		  AND (n.digest_of IS NULL OR n.digest_of = n.id)
-		  AND (n.created_at AT TIME ZONE c.timezone)::date = ($1::timestamptz AT TIME ZONE c.timezone)::date
-		  AND i.due_date + n.stage_offset <= ($1::timestamptz AT TIME ZONE c.timezone)::date) g
+		  AND n.created_at >= z.day_start AND n.created_at < z.day_end
+		  AND i.due_date + n.stage_offset <= z.today) g
 ), cand AS ( -- most customers have one bill a day: lock only groups of two or more
 	SELECT n.id, n.customer_id, n.stage, n.channel, n.digest_of, p.currency
 	FROM notifications n JOIN plans p ON p.id = n.plan_id
@@ -85,7 +88,7 @@ WHERE n.id = g.id AND g.size > 1 AND n.digest_of IS DISTINCT FROM g.leader`
 // planner's statistics inside the transaction, which count the rows it
 // inserted: planned from the smaller table's, the grouping joins go
 // quadratic (measured: 90 s instead of 1 s for 10,000 notices).
-func digestScan(ctx context.Context, tx *sqlx.Tx, now time.Time, stages []Stage, queued int) error {
+func digestScan(ctx context.Context, tx *sqlx.Tx, now time.Time, stages []Stage, zones []ZoneDay, queued int) error {
 	var names, channels []string
 	for _, s := range stages {
 		for _, ch := range s.DigestChannels {
@@ -103,7 +106,13 @@ func digestScan(ctx context.Context, tx *sqlx.Tx, now time.Time, stages []Stage,
 			return fmt.Errorf("due scan: analyze before grouping digests: %w", err)
 		}
 	}
-	if _, err := tx.ExecContext(ctx, digestGroupSQL, now, pq.Array(names), pq.Array(channels)); err != nil {
+	zNames, zStarts, zEnds, zDays := make([]string, len(zones)), make([]time.Time, len(zones)), make([]time.Time, len(zones)),
+		make([]string, len(zones))
+	for i, z := range zones {
+		zNames[i], zStarts[i], zEnds[i], zDays[i] = z.Name, z.Start, z.End, z.Day.String()
+	}
+	if _, err := tx.ExecContext(ctx, digestGroupSQL, now, pq.Array(names), pq.Array(channels),
+		pq.Array(zNames), pq.Array(zStarts), pq.Array(zEnds), pq.Array(zDays)); err != nil {
 		return fmt.Errorf("due scan: group digests: %w", err)
 	}
 	return nil

@@ -42,6 +42,9 @@ type QueuedCount struct {
 type ScanResult struct {
 	Queued  []QueuedCount
 	Skipped int // pending notices of earlier stages superseded by a later one
+	// UnknownZones are customer time zones duebell could not load: their
+	// customers got nothing from this scan.
+	UnknownZones []string
 }
 
 // Total is the number of notices created.
@@ -54,7 +57,9 @@ func (s ScanResult) Total() int {
 }
 
 // dueScanSQL queues, for every unsettled installment of an active plan, the
-// latest policy stage that applies on the customer's local date at $1 — one
+// latest policy stage that applies on the customer's local date at $1 ($8,
+// $9: each time zone customers live in and its local date then, computed
+// in Go by ScanZoneDays; a customer in a zone not listed gets nothing) — one
 // notice per channel of that stage — and marks still-pending notices of
 // earlier stages of the same installment and channel skipped. Earlier stages
 // missed during downtime are never created. The unique dedup key makes the
@@ -62,7 +67,7 @@ func (s ScanResult) Total() int {
 // notices already queued. (An anti-join against notifications instead would
 // rescan the rows this same statement inserts: quadratic on a fresh table.)
 // Each installment's latest stage is a LIMIT 1 over the few stages, which
-// the planner memoizes per (time zone, due date), not a DISTINCT ON that
+// the planner memoizes per (local date, due date), not a DISTINCT ON that
 // sorted every installment × stage pair (on disk at 100k); the customer's
 // columns the suppress rule reads ride along instead of a second customer
 // lookup per notice. Measured at 100k: 7.2 → 6.0 s, a re-scan 1.16 → 0.71 s.
@@ -71,15 +76,18 @@ WITH stage AS (
 	SELECT * FROM unnest($2::text[], $3::int[], $4::text[]) AS s(name, offset_days, kind)
 ), stage_channel AS (
 	SELECT * FROM unnest($5::text[], $6::text[]) AS s(stage, ch)
+), zone AS (
+	SELECT * FROM unnest($8::text[], $9::date[]) AS z(tz, today)
 ), latest AS (
 	SELECT i.id AS installment_id, i.plan_id, p.customer_id, c.locale, c.sms_opt_out, c.email_opt_out,
 	       c.phone, c.email, st.name, st.offset_days, st.kind
 	FROM installments i
 	JOIN plans p ON p.id = i.plan_id AND p.status = 'active'
 	JOIN customers c ON c.id = p.customer_id
+	JOIN zone z ON z.tz = c.timezone
 	CROSS JOIN LATERAL (
 		SELECT * FROM stage
-		WHERE stage.offset_days <= ($1::timestamptz AT TIME ZONE c.timezone)::date - i.due_date
+		WHERE stage.offset_days <= z.today - i.due_date
 		ORDER BY stage.offset_days DESC LIMIT 1) st
 	WHERE i.status = 'pending' AND i.paid < i.amount
 	  AND i.due_date <= ($1::timestamptz AT TIME ZONE 'UTC')::date + $7::int
@@ -146,8 +154,18 @@ func (r *Repo) dueScan(ctx context.Context, now time.Time, stages []Stage, dryRu
 		if !ok {
 			return ErrBusy
 		}
+		var tzNames []string
+		if err := tx.SelectContext(ctx, &tzNames, `SELECT DISTINCT timezone FROM customers`); err != nil {
+			return fmt.Errorf("due scan: list time zones: %w", err)
+		}
+		zones, unknown := ScanZoneDays(tzNames, now)
+		res.UnknownZones = unknown
+		zNames, zDays := make([]string, len(zones)), make([]string, len(zones))
+		for i, z := range zones {
+			zNames[i], zDays[i] = z.Name, z.Day.String()
+		}
 		rows, err := tx.QueryxContext(ctx, dueScanSQL, now, pq.Array(names), pq.Array(offsets), pq.Array(kinds),
-			pq.Array(scStage), pq.Array(scChannel), lookahead)
+			pq.Array(scStage), pq.Array(scChannel), lookahead, pq.Array(zNames), pq.Array(zDays))
 		if err != nil {
 			return fmt.Errorf("due scan: %w", err)
 		}
@@ -162,7 +180,7 @@ func (r *Repo) dueScan(ctx context.Context, now time.Time, stages []Stage, dryRu
 		if err := rows.Err(); err != nil {
 			return fmt.Errorf("due scan: %w", err)
 		}
-		if err := digestScan(ctx, tx, now, stages, res.Total()); err != nil {
+		if err := digestScan(ctx, tx, now, stages, zones, res.Total()); err != nil {
 			return err
 		}
 		if dryRun {

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"time"
 
+	"duebell/internal/input"
 	"duebell/kinds"
 )
 
@@ -178,4 +179,33 @@ func targetComplete(ev *ClaimedEvent) bool {
 		return ev.CustomerID != nil && ev.PlanID != nil
 	}
 	return true
+}
+
+// ZoneDay is a time zone customers live in and the local day a scan runs
+// on there: the date, and the instants it starts and ends.
+type ZoneDay struct {
+	Name       string
+	Day        Date
+	Start, End time.Time
+}
+
+// ScanZoneDays resolves the time zones customers live in with duebell's own
+// zone database (the one the API checked them with and the dispatcher's
+// send windows use), never the database server's, and gives the local day
+// at now in each. A zone that cannot be loaded is listed in unknown: its
+// customers get nothing from the scan (which says so), and the others are
+// not held up by it.
+func ScanZoneDays(names []string, now time.Time) (days []ZoneDay, unknown []string) {
+	for _, n := range names {
+		loc, err := input.Zone(n)
+		if err != nil {
+			unknown = append(unknown, n)
+			continue
+		}
+		y, m, d := now.In(loc).Date()
+		days = append(days, ZoneDay{Name: n, Day: NewDate(y, m, d),
+			Start: time.Date(y, m, d, 0, 0, 0, 0, loc), End: time.Date(y, m, d+1, 0, 0, 0, 0, loc)})
+	}
+	slices.Sort(unknown)
+	return days, unknown
 }

@@ -31,6 +31,12 @@ func (d *DueScan) Run(ctx context.Context, now time.Time) (repo.ScanResult, erro
 	if d.OnQueued != nil {
 		d.OnQueued(res)
 	}
+	if d.Logger != nil && len(res.UnknownZones) > 0 {
+		// Every scan says so until the customers are fixed: no reminder
+		// goes to them meanwhile.
+		d.Logger.Warn("customers in time zones duebell does not know get no reminders",
+			slog.Any("time_zones", res.UnknownZones), slog.Time("as_of", now))
+	}
 	if d.Logger != nil && (res.Total() > 0 || res.Skipped > 0) {
 		d.Logger.Info("due-date scan queued notices", slog.Int("queued", res.Total()), slog.Int("skipped", res.Skipped),
 			slog.Time("as_of", now))

@@ -15,8 +15,8 @@ import (
 // scanDueSQL queues, for every unsettled installment of an active plan, the
 // latest policy stage that applies on the customer's local date — one
 // notice per channel of that stage — in one INSERT … SELECT (repo/scan.go's
-// dueScanSQL, whose rules it keeps). SQLite has no zone database: $2 maps
-// each customer time zone to its local date at the scan, computed in Go.
+// dueScanSQL, whose rules it keeps). As there, $2 maps each customer time
+// zone to its local date at the scan, computed in Go (repo.ScanZoneDays).
 // Earlier stages missed during downtime are never created; the unique
 // dedup key makes the statement idempotent.
 //
@@ -105,13 +105,14 @@ func (s *Store) scanDue(ctx context.Context, now time.Time, stages []repo.Stage,
 
 	var res repo.ScanResult
 	err = s.withTx(ctx, func(tx *sqlx.Tx) error {
-		zones, err := scanZones(ctx, tx, now)
+		zones, unknown, err := scanZones(ctx, tx, now)
 		if err != nil {
 			return fmt.Errorf("due scan: %w", err)
 		}
+		res.UnknownZones = unknown
 		today := make([][2]string, len(zones))
 		for i, z := range zones {
-			today[i] = [2]string{z.name, now.In(z.loc).Format(repo.DateLayout)}
+			today[i] = [2]string{z.Name, z.Day.String()}
 		}
 		zJSON, err := json.Marshal(today)
 		if err != nil {
@@ -154,27 +155,15 @@ func (s *Store) scanDue(ctx context.Context, now time.Time, stages []repo.Stage,
 	return res, err
 }
 
-// scanZone is a customer time zone, loaded.
-type scanZone struct {
-	name string
-	loc  *time.Location
-}
-
-// scanZones loads every time zone customers live in (few: one statement per
-// scan serves them all). A zone Go does not know fails the scan, as
-// PostgreSQL's AT TIME ZONE does.
-func scanZones(ctx context.Context, tx *sqlx.Tx, now time.Time) ([]scanZone, error) {
+// scanZones resolves every time zone customers live in (few: one statement
+// per scan serves them all) and the scan's local day in each; a zone
+// duebell cannot load is reported, and its customers get nothing (see
+// repo.ScanZoneDays).
+func scanZones(ctx context.Context, tx *sqlx.Tx, now time.Time) ([]repo.ZoneDay, []string, error) {
 	var names []string
 	if err := tx.SelectContext(ctx, &names, `SELECT DISTINCT timezone FROM customers`); err != nil {
-		return nil, fmt.Errorf("list time zones: %w", err)
+		return nil, nil, fmt.Errorf("list time zones: %w", err)
 	}
-	out := make([]scanZone, 0, len(names))
-	for _, n := range names {
-		loc, err := time.LoadLocation(n)
-		if err != nil {
-			return nil, fmt.Errorf("time zone %q: %w", n, err)
-		}
-		out = append(out, scanZone{n, loc})
-	}
-	return out, nil
+	days, unknown := repo.ScanZoneDays(names, now)
+	return days, unknown, nil
 }

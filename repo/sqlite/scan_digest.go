@@ -67,7 +67,7 @@ WHERE n.id = g.id AND g.size > 1 AND n.digest_of IS NOT g.leader`
 
 // scanDigests runs, inside the due-date scan's transaction, the release of
 // superseded digests and the grouping of the queued notices.
-func scanDigests(ctx context.Context, tx *sqlx.Tx, now time.Time, stages []repo.Stage, zones []scanZone, queued int) error {
+func scanDigests(ctx context.Context, tx *sqlx.Tx, now time.Time, stages []repo.Stage, zones []repo.ZoneDay, queued int) error {
 	if _, err := tx.ExecContext(ctx, scanDigestReleaseSQL, now); err != nil {
 		return fmt.Errorf("due scan: release digests: %w", err)
 	}
@@ -81,9 +81,7 @@ func scanDigests(ctx context.Context, tx *sqlx.Tx, now time.Time, stages []repo.
 	}
 	days := make([][4]any, len(zones))
 	for i, z := range zones {
-		y, m, d := now.In(z.loc).Date()
-		day := time.Date(y, m, d, 0, 0, 0, 0, z.loc)
-		days[i] = [4]any{z.name, day.UnixMicro(), time.Date(y, m, d+1, 0, 0, 0, 0, z.loc).UnixMicro(), day.Format(time.DateOnly)}
+		days[i] = [4]any{z.Name, z.Start.UnixMicro(), z.End.UnixMicro(), z.Day.String()}
 	}
 	pJSON, err := json.Marshal(pairs)
 	if err != nil {

@@ -26,6 +26,7 @@ func init() {
 			{"DueEachStageOncePerChannel", scanDueEachStageOncePerChannel},
 			{"DueAfterDowntimeOnlyLatestStage", scanDueAfterDowntimeOnlyLatestStage},
 			{"DueCustomerLocalDate", scanDueCustomerLocalDate},
+			{"DueUnknownZoneStopsOnlyItsCustomers", scanDueUnknownZoneStopsOnlyItsCustomers},
 			{"DueNeverRemindsSettled", scanDueNeverRemindsSettled},
 			{"DueOptOutSuppressed", scanDueOptOutSuppressed},
 			{"DueConcurrentCreateNothingTwice", scanDueConcurrentCreateNothingTwice},
@@ -187,6 +188,30 @@ func scanDueCustomerLocalDate(t *testing.T, s Store) {
 	scanDue(t, s, time.Date(2026, 11, 20, 17, 0, 0, 0, time.UTC))
 	scanWant(t, scanList(t, s), "sh p-sh#1 due_soon due_soon email pending ", "sh p-sh#1 due_soon due_soon sms pending ",
 		"ki p-ki#1 due_soon due_soon email pending ", "ki p-ki#1 due_soon due_soon sms pending ")
+}
+
+// A customer whose time zone duebell cannot load (written to the table by
+// hand, or a zone newer than the database server's tz data) gets no
+// reminder and is reported by the scan; it no longer fails the scan, and
+// with it every other customer's reminders. The local date is duebell's in
+// both stores, as the dispatcher's is, not the database server's.
+func scanDueUnknownZoneStopsOnlyItsCustomers(t *testing.T, s Store) {
+	Customer(t, s, "sh")
+	Customer(t, s, "mars", func(c *repo.Customer) { c.Timezone = "Mars/Olympus" })
+	Plan(t, s, "p-sh", "sh", scanDue24)
+	Plan(t, s, "p-mars", "mars", scanDue24)
+	stages := scanStages()
+	for i := range stages {
+		stages[i].DigestChannels = stages[i].Channels
+	}
+	res, err := s.QueueDueReminders(context.Background(), scanShanghai(2026, 11, 21, 10), stages)
+	if err != nil {
+		t.Fatalf("scan: %v; want the other customers reminded", err)
+	}
+	scanWant(t, scanList(t, s), "sh p-sh#1 due_soon due_soon email pending ", "sh p-sh#1 due_soon due_soon sms pending ")
+	if !slices.Equal(res.UnknownZones, []string{"Mars/Olympus"}) {
+		t.Errorf("scan reports unknown zones %q, want [Mars/Olympus]", res.UnknownZones)
+	}
 }
 
 func scanDueNeverRemindsSettled(t *testing.T, s Store) {
