@@ -167,6 +167,9 @@ func showNotification(ctx context.Context, args []string, out io.Writer) error {
 	line("provider", strings.TrimSpace(d.Provider+" "+d.ProviderMsgID))
 	line("created", ts(d.CreatedAt))
 	line("not before", ts(d.NotBefore))
+	if d.Status == repo.StatusPending { // waiting for its window, a quiet day, a limit or a retry
+		line("next try", ts(d.NextAttemptAt))
+	}
 	if d.SentAt != nil {
 		line("sent", ts(*d.SentAt))
 	}

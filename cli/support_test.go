@@ -250,3 +250,24 @@ func TestCLIResendBulk(t *testing.T) {
 		t.Errorf("without a window = %d %q", code, errw)
 	}
 }
+
+// A pending notice's page says when it is next tried: "not before" is only
+// the earliest it could go, and a notice waiting for its window, a quiet
+// day or a limit goes at its next try.
+func TestCLIShowSaysWhenAPendingNoticeIsNextTried(t *testing.T) {
+	t.Parallel()
+	b := cliSetup(t)
+	id := b.notice(t, storetest.Plan(t, b.r, "p3", "c1", []repo.Date{repo.NewDate(2026, 11, 24)}))
+	next := time.Date(2026, 11, 22, 1, 0, 0, 0, time.UTC)
+	if _, err := b.r.DB().Exec(`UPDATE notifications SET next_attempt_at = $1, status_reason = 'waiting for send window'
+		WHERE id = $2`, next, id); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errw := b.run("notifications", "show", fmt.Sprint(id), "--tz", "UTC")
+	if code != 0 || !strings.Contains(out, "next try    2026-11-22T01:00:00Z") {
+		t.Errorf("show = %d, want the next try 2026-11-22T01:00:00Z:\n%s%s", code, out, errw)
+	}
+	if _, out, _ = b.run("notifications", "show", fmt.Sprint(b.failed), "--tz", "UTC"); strings.Contains(out, "next try") {
+		t.Errorf("a failed notice shows a next try:\n%s", out)
+	}
+}
