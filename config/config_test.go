@@ -95,6 +95,8 @@ func TestInvalidConfigNamesTheKey(t *testing.T) {
 		{"bad role", "[[admin.tokens]]\nname = \"a\"\ntoken = \"long-enough-token-123\"\nrole = \"root\"", "admin.tokens[0].role"},
 		{"link host not allowed", "", "links.allowed_domains"},
 		{"unknown key", "[dispatch]\nworkerz = 3", "dispatch.workerz"},
+		{"negative dispatch interval", "[dispatch]\ninterval = \"-1s\"", "dispatch.interval"},
+		{"negative backoff cap", "[dispatch]\nbackoff_max = \"-1m\"", "dispatch.backoff_max"},
 		{"retention too short", "[retention]\nkeep = \"2d\"", "retention.keep"},
 		{"retention in weeks", "[retention]\nkeep = \"4w\"", "retention.keep"},
 	} {

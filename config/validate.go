@@ -105,6 +105,14 @@ func (c *Config) Validate() error {
 	if d.Workers < 0 || d.Batch < 0 || d.MaxAttempts < 0 || d.Lease.Duration < 0 || d.ShutdownGrace.Duration < 0 || d.BackoffBase.Duration < 0 {
 		bad("dispatch", "workers, batch, max_attempts, lease and backoff must not be negative")
 	}
+	// A negative idle wait made the dispatcher claim in a busy loop, and a
+	// negative backoff cap retried a failed send at once, every try.
+	if d.Interval.Duration < 0 {
+		bad("dispatch.interval", "%v: must not be negative (0 is the default, 5s)", d.Interval.Duration)
+	}
+	if d.BackoffMax.Duration < 0 {
+		bad("dispatch.backoff_max", "%v: must not be negative (0 is the default, 2h)", d.BackoffMax.Duration)
+	}
 	if c.Email.CircuitProbe.Duration < 0 || c.SMS.CircuitProbe.Duration < 0 {
 		bad("circuit_probe", "email.circuit_probe and sms.circuit_probe must not be negative")
 	}
