@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -137,8 +138,9 @@ func startChild(t *testing.T, schema string, sink *crashSink, offset time.Durati
 // the test when the total reaches a mark.
 type crashSink struct {
 	mu     sync.Mutex
-	idle   *sync.Cond // signalled when busy drops to 0
+	idle   *sync.Cond // signalled when busy or conns drops to 0
 	busy   int        // requests being answered
+	conns  int        // client connections open
 	byID   map[int64]int
 	total  int
 	marks  map[int]chan struct{}
@@ -148,7 +150,7 @@ type crashSink struct {
 func newCrashSink(t *testing.T) *crashSink {
 	s := &crashSink{byID: map[int64]int{}, marks: map[int]chan struct{}{}}
 	s.idle = sync.NewCond(&s.mu)
-	s.server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	s.server = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.mu.Lock()
 		s.busy++
 		s.mu.Unlock()
@@ -178,17 +180,35 @@ func newCrashSink(t *testing.T) *crashSink {
 		s.mu.Unlock()
 		fmt.Fprintf(w, `{"id":"gw-%d"}`, id)
 	}))
+	s.server.Config.ConnState = func(_ net.Conn, st http.ConnState) {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		switch st {
+		case http.StateNew:
+			s.conns++
+		case http.StateClosed, http.StateHijacked:
+			if s.conns--; s.conns == 0 {
+				s.idle.Broadcast()
+			}
+		}
+	}
+	s.server.Start()
 	t.Cleanup(s.server.Close)
 	return s
 }
 
-// waitIdle returns when no request is being answered. (A WaitGroup would
+// waitIdle returns, once the only client has died, when every request it
+// sent has been answered: its connections are closed, and the server
+// closes one only after answering what it had read on it (a request still
+// in the socket buffer when the client died, whose handler had not yet
+// started, counts too: on a loaded machine it did not, and its redelivery
+// looked like a duplicate beyond the sends in flight). (A WaitGroup would
 // not do: a request may arrive while the test waits, and a WaitGroup's Add
 // from zero must not race its Wait.)
 func (s *crashSink) waitIdle() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for s.busy > 0 {
+	for s.busy > 0 || s.conns > 0 {
 		s.idle.Wait()
 	}
 }
