@@ -73,3 +73,13 @@ func IsDataError(err error) bool {
 	}
 	return false
 }
+
+// isStalePlan reports whether err says a prepared statement returns other
+// columns than when it was prepared: a migration added or changed a column
+// (a later release's, run while this binary serves). PostgreSQL refuses to
+// run the statement on that connection again, before it changes anything;
+// prepared afresh, it runs.
+func isStalePlan(err error) bool {
+	var pe *pq.Error
+	return errors.As(err, &pe) && pe.Code == "0A000" && strings.Contains(pe.Message, "cached plan must not change result type")
+}

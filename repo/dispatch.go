@@ -149,16 +149,22 @@ LEFT JOIN LATERAL (SELECT * FROM channel_events WHERE id = claimed.event_id LIMI
 // pinned to another instant (dispatch --once --at) does not move. With
 // smsCap > 0 each SMS claim carries the customer's SMS counts the cap needs.
 func (r *Repo) ClaimNotifications(ctx context.Context, owner string, now, leaseNow time.Time, lease time.Duration, limit, smsCap int) ([]Claim, error) {
-	s, err := r.prepared(ctx, claimSQL)
-	if err != nil {
-		return nil, fmt.Errorf("claim notifications: %w", err)
+	for retried := false; ; retried = true {
+		s, err := r.prepared(ctx, claimSQL)
+		if err != nil {
+			return nil, fmt.Errorf("claim notifications: %w", err)
+		}
+		out := make([]Claim, 0, limit) // room for a full claim: no regrowing of a slice of wide rows
+		err = s[0].SelectContext(ctx, &out, owner, now, lease.String(), limit, smsCap, pq.Array(kinds.Outstanding()), leaseNow)
+		if isStalePlan(err) && !retried { // refused before it claimed anything
+			r.forget(claimSQL)
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("claim notifications: %w", err)
+		}
+		return out, nil
 	}
-	out := make([]Claim, 0, limit) // room for a full claim: no regrowing of a slice of wide rows
-	if err := s[0].SelectContext(ctx, &out, owner, now, lease.String(), limit, smsCap, pq.Array(kinds.Outstanding()),
-		leaseNow); err != nil {
-		return nil, fmt.Errorf("claim notifications: %w", err)
-	}
-	return out, nil
 }
 
 // reloadClaimSQL reads one claimed notice as ClaimNotifications returned

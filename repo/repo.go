@@ -86,6 +86,10 @@ func Open(ctx context.Context, dbURL, schema string) (*Repo, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open database: %w", err)
 	}
+	// Columns a later release's migration added are ignored, not an error:
+	// a replica whose binary is older than the schema keeps running while
+	// the replicas are rolled (README, Production: Upgrade).
+	db = db.Unsafe()
 	db.SetMaxOpenConns(20)
 	db.SetMaxIdleConns(10)
 	if err := db.PingContext(ctx); err != nil {
@@ -119,6 +123,17 @@ func (r *Repo) prepared(ctx context.Context, queries ...string) ([]*sqlx.Stmt, e
 		out[i] = s
 	}
 	return out, nil
+}
+
+// forget drops the prepared statement of q, to be prepared afresh when next
+// used: a migration changed the columns it returns (isStalePlan).
+func (r *Repo) forget(q string) {
+	r.stmtMu.Lock()
+	defer r.stmtMu.Unlock()
+	if s, ok := r.stmts[q]; ok {
+		_ = s.Close()
+		delete(r.stmts, q)
+	}
 }
 
 // Close closes the pool.

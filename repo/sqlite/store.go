@@ -83,6 +83,9 @@ func Open(ctx context.Context, dbURL string) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open database: %w", err)
 	}
+	// Columns a later release's migration added are ignored, not an error
+	// (a binary put back after an upgrade keeps running), as on PostgreSQL.
+	db = db.Unsafe()
 	db.SetMaxOpenConns(8)
 	db.SetMaxIdleConns(8)
 	db.SetConnMaxIdleTime(0)

@@ -97,3 +97,100 @@ func ReceiptsOnceMigration(t *testing.T, s MigratingStore, version int, name str
 		t.Errorf("a receipt stored twice after the migration")
 	}
 }
+
+// laterColumnsSQL is what a later release's migration typically does:
+// columns added to the tables the daemon reads whole (nullable, or with a
+// default, so an older binary's inserts still work).
+var laterColumnsSQL = []string{
+	`ALTER TABLE notifications ADD COLUMN later_release text NOT NULL DEFAULT ''`,
+	`ALTER TABLE customers ADD COLUMN later_release text`,
+	`ALTER TABLE plans ADD COLUMN later_release text`,
+	`ALTER TABLE installments ADD COLUMN later_release text`,
+	`ALTER TABLE channel_events ADD COLUMN later_release text`,
+	`ALTER TABLE delivery_attempts ADD COLUMN later_release text`,
+}
+
+// NewerSchema checks that a binary keeps working on a schema a later
+// release migrated (README, Production: a replica whose binary is older
+// than the schema keeps running while the replicas are rolled): the
+// release's migrations ran while it served, adding columns to the tables it
+// reads whole. It keeps taking pushes, scanning, claiming, sending and
+// answering support; the statements it prepared before the migration too.
+func NewerSchema(t *testing.T, s MigratingStore) {
+	t.Helper()
+	ctx := context.Background()
+	due := repo.NewDate(2026, 11, 24)
+	stages := []repo.Stage{{Name: kinds.DueSoon, OffsetDays: -3, Kind: kinds.DueSoon, Channels: []string{"sms"}}}
+	scanAt := time.Date(2026, 11, 21, 0, 0, 0, 0, time.UTC)
+	sendAt := scanAt.Add(2 * time.Hour)
+	// Before the migration: a claim and a finish, as a running daemon's.
+	Customer(t, s, "c1")
+	Plan(t, s, "p1", "c1", []repo.Date{due})
+	if _, err := s.QueueDueReminders(ctx, scanAt, stages); err != nil {
+		t.Fatal(err)
+	}
+	claims, err := s.ClaimNotifications(ctx, "old", sendAt, sendAt, time.Minute, 10, 5)
+	if err != nil || len(claims) != 1 {
+		t.Fatalf("claim before the migration: %d, %v", len(claims), err)
+	}
+	sent := func(c repo.Claim, msgID string) repo.Outcome {
+		return repo.Outcome{ID: c.ID, Status: repo.StatusSent, Provider: "webhook", ProviderMsgID: msgID, SentAt: &sendAt,
+			Attempt: &repo.Attempt{N: c.Attempts, Channel: c.Channel, Provider: "webhook", StartedAt: sendAt,
+				FinishedAt: sendAt, Outcome: repo.OutcomeSent, ProviderMsgID: msgID}}
+	}
+	if err := s.FinishNotifications(ctx, "old", sendAt, []repo.Outcome{sent(claims[0], "m1")}); err != nil {
+		t.Fatal(err)
+	}
+
+	for _, q := range laterColumnsSQL {
+		if _, err := s.DB().ExecContext(ctx, q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+
+	if _, err := s.UpsertCustomer(ctx, repo.Customer{Ref: "c2", Name: "李四", Phone: "+8613812345679",
+		Locale: "zh-CN", Timezone: "Asia/Shanghai"}, Now); err != nil {
+		t.Errorf("customer push on the newer schema: %v", err)
+	}
+	if _, err := s.GetCustomer(ctx, "c1"); err != nil {
+		t.Errorf("customer read on the newer schema: %v", err)
+	}
+	if _, err := s.UpsertPlan(ctx, repo.Plan{Ref: "p2", CustomerRef: "c2", Merchant: "优品手机", Title: "iPhone",
+		Currency: "CNY", Total: 50000, Periods: 1, Status: repo.PlanActive, RepayMethod: "manual",
+		Installments: []repo.Installment{{Seq: 1, DueDate: due, Amount: 50000, Status: repo.InstallmentPending}}},
+		Now); err != nil {
+		t.Errorf("plan push on the newer schema: %v", err)
+	}
+	if _, err := s.GetPlan(ctx, "p1"); err != nil {
+		t.Errorf("plan read on the newer schema: %v", err)
+	}
+	if res, err := importTry(s, repo.ImportBatch{Customers: []repo.ImportCustomer{importCust(1, "c3")}}, Now); err != nil ||
+		len(res) != 1 || res[0].Err != nil {
+		t.Errorf("import on the newer schema: %+v, %v", res, err)
+	}
+	if _, err := s.QueueDueReminders(ctx, scanAt, stages); err != nil {
+		t.Errorf("scan on the newer schema: %v", err)
+	}
+	claims, err = s.ClaimNotifications(ctx, "old", sendAt, sendAt, time.Minute, 10, 5)
+	if err != nil || len(claims) != 1 {
+		t.Fatalf("claim on the newer schema: %d, %v", len(claims), err)
+	}
+	if err := s.FinishNotifications(ctx, "old", sendAt, []repo.Outcome{sent(claims[0], "m2")}); err != nil {
+		t.Fatalf("finish on the newer schema: %v", err)
+	}
+	if n, err := s.GetNotification(ctx, claims[0].ID); err != nil || n.Status != repo.StatusSent {
+		t.Errorf("notice on the newer schema: %s, %v", n.Status, err)
+	}
+	if as, err := s.ListAttempts(ctx, claims[0].ID); err != nil || len(as) != 1 {
+		t.Errorf("attempts on the newer schema: %d, %v", len(as), err)
+	}
+	if _, err := s.GetNotificationDetail(ctx, claims[0].ID); err != nil {
+		t.Errorf("notice detail on the newer schema: %v", err)
+	}
+	if page, err := s.SearchNotifications(ctx, repo.NoticeFilter{}, 10, ""); err != nil || len(page.Notices) != 2 {
+		t.Errorf("search on the newer schema: %d, %v", len(page.Notices), err)
+	}
+	if _, err := s.GetCustomerView(ctx, "c2"); err != nil {
+		t.Errorf("customer page on the newer schema: %v", err)
+	}
+}
