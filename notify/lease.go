@@ -19,6 +19,7 @@ type leaseKeeper struct {
 	mu     sync.Mutex
 	last   time.Time // lease clock at the last extension
 	failed bool      // the last extension failed
+	warned bool      // lapsing was logged since the last extension
 }
 
 func (d *Dispatcher) newLeaseKeeper() *leaseKeeper {
@@ -64,7 +65,31 @@ func (k *leaseKeeper) extendIfDue(force bool) {
 		return
 	}
 	k.last = now
+	k.warned = false
 	if n > 0 {
 		k.d.cfg.Logger.Debug("leases extended", slog.Int("count", n))
 	}
+}
+
+// lapsing says whether the lease on a notice claimed at claimed (lease
+// clock) may be too short for a send to start on it: less than a third of a
+// lease is left since the later of its claim and the last extension that
+// succeeded. Only a failed extension (the database out of reach) lets so
+// much of a lease pass; by its end another replica may rescue the notice
+// and send it. It logs the first such notice of each failure at WARN.
+func (k *leaseKeeper) lapsing(claimed time.Time) bool {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	held := k.last
+	if claimed.After(held) {
+		held = claimed
+	}
+	if k.d.cfg.LeaseClock().Sub(held) <= k.d.cfg.Lease*2/3 {
+		return false
+	}
+	if !k.warned {
+		k.warned = true
+		k.d.cfg.Logger.Warn("leases could not be extended and are running out; giving claimed notices back untried")
+	}
+	return true
 }

@@ -263,12 +263,19 @@ func (d *Dispatcher) Wake() {
 }
 
 // work handles one job: released untried when stopping, else decided and
-// sent; a send never starts on a lease with less than two thirds left.
+// sent. A send starts on a lease extended within the last third of a lease
+// (see leaseKeeper), or at least on one with a third left: when the leases
+// could not be extended for longer (the database out of reach), the notice
+// is released untried, since another replica may rescue and send it once
+// the lease runs out.
 func (d *Dispatcher) work(ctx, sendCtx context.Context, j job, keeper *leaseKeeper) repo.Outcome {
 	if ctx.Err() != nil {
 		return release(j.claim)
 	}
 	keeper.extendIfDue(false)
+	if keeper.lapsing(j.claimed) {
+		return release(j.claim)
+	}
 	start := time.Now()
 	out := d.handle(ctx, sendCtx, j)
 	if out.Attempt == nil {

@@ -1,0 +1,152 @@
+package notify_test
+
+import (
+	"context"
+	"database/sql/driver"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"duebell/notify"
+	"duebell/repo"
+)
+
+// cutOffStore is one replica's store while its host is cut off from the
+// database (a network partition, its connection pooler down): its lease
+// extensions and re-reads fail as in an outage, while other replicas still
+// reach the database. Outcome writes go through, so the run ends.
+type cutOffStore struct {
+	*repo.Repo
+	cut atomic.Bool
+}
+
+var errCutOff = fmt.Errorf("cut off: %w", driver.ErrBadConn)
+
+func (s *cutOffStore) ExtendLeases(ctx context.Context, owner string, now time.Time, lease time.Duration) (int, error) {
+	if s.cut.Load() {
+		return 0, errCutOff
+	}
+	return s.Repo.ExtendLeases(ctx, owner, now, lease)
+}
+
+func (s *cutOffStore) ReloadClaim(ctx context.Context, id int64) (repo.Claim, error) {
+	if s.cut.Load() {
+		return repo.Claim{}, errCutOff
+	}
+	return s.Repo.ReloadClaim(ctx, id)
+}
+
+// manualClock is a lease clock a test moves.
+type manualClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *manualClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *manualClock) add(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+// A replica cut off from the database for longer than a lease, while a
+// batch it claimed is still queued behind a slow send: its leases could not
+// be extended and have run out, and another replica rescued and sent the
+// batch. It must not start sending the rest of the batch (README: after an
+// outage longer than a lease, only what was in flight may go twice): each
+// queued notice would reach the borrower a second time.
+func TestReplicaCutOffPastItsLeaseStartsNoSend(t *testing.T) {
+	t.Parallel()
+	at := sh(11, 21, 10, 0)
+	const lease = 30 * time.Second
+	clock := &manualClock{t: at}
+	b := setup(t)
+	store := &cutOffStore{Repo: b.r}
+	seedSMS(t, b.r, 3)
+	ctx := context.Background()
+
+	var mu sync.Mutex
+	sentByA, sentByB := map[int64]int{}, map[int64]int{}
+	var first int64
+	sender := senderFunc(func(m notify.Message) {
+		mu.Lock()
+		sentByA[m.NotificationID]++
+		once := first == 0
+		if once {
+			first = m.NotificationID
+		}
+		mu.Unlock()
+		if !once {
+			return
+		}
+		// The first send hangs past the lease while the host is cut off.
+		store.cut.Store(true)
+		clock.add(lease + time.Second)
+		// Replica B rescues the expired leases and sends the batch.
+		later := at.Add(lease + time.Second)
+		if _, err := b.r.RescueExpired(ctx, later, "replica-b"); err != nil {
+			t.Error(err)
+			return
+		}
+		claims, err := b.r.ClaimNotifications(ctx, "replica-b", later, lease, 10, 0)
+		if err != nil || len(claims) != 3 {
+			t.Errorf("replica B claimed %d, %v; want the 3 rescued", len(claims), err)
+			return
+		}
+		var outs []repo.Outcome
+		for _, c := range claims {
+			mu.Lock()
+			sentByB[c.ID]++
+			mu.Unlock()
+			outs = append(outs, repo.Outcome{ID: c.ID, Status: repo.StatusSent, Provider: "counting",
+				ProviderMsgID: "b", SentAt: &later, Attempt: &repo.Attempt{N: c.Attempts, Channel: c.Channel,
+					Provider: "counting", StartedAt: later, FinishedAt: later, Outcome: repo.OutcomeSent, ProviderMsgID: "b"}})
+		}
+		if err := b.r.FinishNotifications(ctx, "replica-b", later, outs); err != nil {
+			t.Error(err)
+		}
+	})
+	cfg := b.cfg
+	cfg.Store, cfg.Owner = store, "replica-a"
+	cfg.Senders = map[string]notify.Sender{"sms": sender, "email": b.email}
+	cfg.Workers, cfg.Batch, cfg.Lease = 1, 10, lease
+	cfg.Now, cfg.LeaseClock = func() time.Time { return at }, clock.Now
+	d, err := notify.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.RunOnce(ctx); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(sentByB) != 3 {
+		t.Fatalf("replica B sent %v, want the 3 notices", sentByB)
+	}
+	for id, n := range sentByA {
+		if id != first || n != 1 {
+			t.Errorf("replica A sent notice %d (%d times) after its lease ran out; only notice %d was in flight",
+				id, n, first)
+		}
+	}
+	if got := statusCounts(t, b.r); got["sent"] != 3 {
+		t.Errorf("statuses %v, want the 3 sent", got)
+	}
+}
+
+// senderFunc is a sender that calls f for each message and accepts it.
+type senderFunc func(m notify.Message)
+
+func (senderFunc) Provider() string { return "counting" }
+
+func (f senderFunc) Send(_ context.Context, m notify.Message) (notify.Result, error) {
+	f(m)
+	return notify.Result{ProviderMsgID: "a"}, nil
+}
