@@ -99,6 +99,8 @@ func TestInvalidConfigNamesTheKey(t *testing.T) {
 		{"negative backoff cap", "[dispatch]\nbackoff_max = \"-1m\"", "dispatch.backoff_max"},
 		{"retention too short", "[retention]\nkeep = \"2d\"", "retention.keep"},
 		{"retention in weeks", "[retention]\nkeep = \"4w\"", "retention.keep"},
+		{"unknown log level", "[log]\nlevel = \"verbose\"", "log.level"},
+		{"unknown log format", "[log]\nformat = \"logfmt\"", "log.format"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			body := minimal

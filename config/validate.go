@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/url"
 	"slices"
 	"strings"
@@ -91,6 +92,13 @@ func (c *Config) Validate() error {
 	}
 	if err := scheduler.ValidateSpec(c.Scan.ChannelEventsSchedule); err != nil {
 		bad("scan.channel_events_schedule", "%q: %v", c.Scan.ChannelEventsSchedule, err)
+	}
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(c.Log.Level)); err != nil {
+		bad("log.level", "%q is not debug, info, warn or error", c.Log.Level)
+	}
+	if !strings.EqualFold(c.Log.Format, "text") && !strings.EqualFold(c.Log.Format, "json") {
+		bad("log.format", "%q is not text or json", c.Log.Format)
 	}
 	if c.Retention.Keep.Duration < 7*24*time.Hour {
 		bad("retention.keep", "%v: keep at least 7 days (\"7d\") of the delivery log", c.Retention.Keep.Duration)
