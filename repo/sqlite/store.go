@@ -21,6 +21,7 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+	"time"
 
 	"github.com/jmoiron/sqlx"
 	_ "modernc.org/sqlite" // the "sqlite" driver
@@ -104,8 +105,13 @@ var ErrInUse = errors.New("in use by another duebell process")
 // LockServe takes an exclusive lock on the database file for as long as the
 // store is open, so that a second daemon on the same file refuses to start
 // instead of sending beside the first. SQLite is single-node: several
-// replicas need PostgreSQL.
+// replicas need PostgreSQL. It also refuses a file this process cannot
+// write (SQLite opens it for reading): a daemon on it would fail every
+// claim, scan and push.
 func (s *Store) LockServe() error {
+	if err := s.checkWritable(); err != nil {
+		return err
+	}
 	f, err := os.Open(s.path)
 	if err != nil {
 		return fmt.Errorf("lock %s: %w", s.path, err)
@@ -118,6 +124,32 @@ func (s *Store) LockServe() error {
 		return fmt.Errorf("lock %s: %w", s.path, err)
 	}
 	s.lock = f
+	return nil
+}
+
+// checkWritable writes a row as it is and rolls the write back: on a file
+// SQLite could open only for reading it fails with SQLITE_READONLY. Any
+// other error (the lock busy, no table yet) is left to the daemon's own
+// statements.
+func (s *Store) checkWritable() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	tx, err := s.db.BeginTx(ctx, nil) // BEGIN IMMEDIATE (_txlock)
+	if err == nil {
+		// A page written and rolled back: SQLite finds a read-only file
+		// when it first writes, not when the transaction begins.
+		_, err = tx.ExecContext(ctx, `UPDATE schema_migrations SET version = version
+			WHERE version = (SELECT max(version) FROM schema_migrations)`)
+		_ = tx.Rollback()
+		if err == nil {
+			return nil
+		}
+	}
+	var coded interface{ Code() int } // modernc.org/sqlite's *Error
+	const readonly = 8                // SQLITE_READONLY
+	if errors.As(err, &coded) && coded.Code()&0xff == readonly {
+		return fmt.Errorf("database %s: cannot be written (%v): check the owner and mode of the file and of its directory", s.path, err)
+	}
 	return nil
 }
 
