@@ -10,6 +10,7 @@ import (
 	mrand "math/rand/v2"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"duebell/repo"
@@ -163,6 +164,10 @@ type Dispatcher struct {
 	// collection is what this dispatcher let through against the
 	// collection limits and has not yet seen written back (collection.go).
 	collection collectionLedger
+
+	// recheckDown is set while re-checks fail for a database outage: the
+	// first failure is a WARN, the rest DEBUG until one succeeds.
+	recheckDown atomic.Bool
 
 	mu         sync.Mutex
 	lastRescue time.Time // lease clock at the last rescue of expired leases

@@ -166,10 +166,15 @@ func (d *Dispatcher) recheckAfterWait(ctx context.Context, j job, now time.Time)
 		return "the notice was deleted while it waited to be sent"
 	}
 	if err != nil {
-		d.log(j.claim, slog.LevelWarn, "re-check before sending failed; sending as checked at the claim",
+		level := slog.LevelWarn
+		if repo.IsUnavailable(err) && d.recheckDown.Swap(true) {
+			level = slog.LevelDebug // said once for this outage
+		}
+		d.log(j.claim, level, "re-check before sending failed; sending as checked at the claim",
 			slog.String("error", err.Error()))
 		return ""
 	}
+	d.recheckDown.Store(false)
 	return suppressReason(&fresh, now)
 }
 

@@ -4,11 +4,14 @@ import (
 	"context"
 	"database/sql/driver"
 	"fmt"
+	"log/slog"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"duebell/internal/syncbuf"
 	"duebell/notify"
 	"duebell/repo"
 )
@@ -149,4 +152,37 @@ func (senderFunc) Provider() string { return "counting" }
 func (f senderFunc) Send(_ context.Context, m notify.Message) (notify.Result, error) {
 	f(m)
 	return notify.Result{ProviderMsgID: "a"}, nil
+}
+
+// Re-checks that fail because the database is away (each notice that
+// waited 2 s since its claim is re-read before it goes out) say so once,
+// not once a notice: an outage during a burst wrote a WARN for every
+// notice sent, hundreds a second, beside the one "dispatch paused".
+func TestRecheckOutageWarnsOnce(t *testing.T) {
+	t.Parallel()
+	at := sh(11, 21, 10, 0)
+	clock := &manualClock{t: at}
+	b := setup(t)
+	store := &cutOffStore{Repo: b.r}
+	store.cut.Store(true) // the claim goes through the embedded store
+	seedSMS(t, b.r, 5)
+	var logs syncbuf.Buffer
+	cfg := b.cfg
+	cfg.Store = store
+	cfg.Senders = map[string]notify.Sender{"sms": senderFunc(func(notify.Message) { clock.add(3 * time.Second) }),
+		"email": b.email}
+	cfg.Workers, cfg.Batch = 1, 10
+	cfg.Now, cfg.LeaseClock = func() time.Time { return at }, clock.Now
+	cfg.Logger = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	d, err := notify.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	counts, err := d.RunOnce(context.Background())
+	if err != nil || counts["sent"] != 5 {
+		t.Fatalf("counts %v, %v; want 5 sent as checked at the claim", counts, err)
+	}
+	if n := strings.Count(logs.String(), `level=WARN msg="re-check before sending failed`); n != 1 {
+		t.Errorf("%d warnings for re-checks the outage failed, want 1:\n%s", n, logs.String())
+	}
 }
