@@ -98,7 +98,7 @@ func TestReplicaCutOffPastItsLeaseStartsNoSend(t *testing.T) {
 			t.Error(err)
 			return
 		}
-		claims, err := b.r.ClaimNotifications(ctx, "replica-b", later, lease, 10, 0)
+		claims, err := b.r.ClaimNotifications(ctx, "replica-b", later, later, lease, 10, 0)
 		if err != nil || len(claims) != 3 {
 			t.Errorf("replica B claimed %d, %v; want the 3 rescued", len(claims), err)
 			return
