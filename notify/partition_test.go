@@ -41,24 +41,6 @@ func (s *cutOffStore) ReloadClaim(ctx context.Context, id int64) (repo.Claim, er
 	return s.Repo.ReloadClaim(ctx, id)
 }
 
-// manualClock is a lease clock a test moves.
-type manualClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *manualClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *manualClock) add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
 // A replica cut off from the database for longer than a lease, while a
 // batch it claimed is still queued behind a slow send: its leases could not
 // be extended and have run out, and another replica rescued and sent the
@@ -69,7 +51,7 @@ func TestReplicaCutOffPastItsLeaseStartsNoSend(t *testing.T) {
 	t.Parallel()
 	at := sh(11, 21, 10, 0)
 	const lease = 30 * time.Second
-	clock := &manualClock{t: at}
+	clock := &fakeClock{t: at}
 	b := setup(t)
 	store := &cutOffStore{Repo: b.r}
 	seedSMS(t, b.r, 3)
@@ -161,7 +143,7 @@ func (f senderFunc) Send(_ context.Context, m notify.Message) (notify.Result, er
 func TestRecheckOutageWarnsOnce(t *testing.T) {
 	t.Parallel()
 	at := sh(11, 21, 10, 0)
-	clock := &manualClock{t: at}
+	clock := &fakeClock{t: at}
 	b := setup(t)
 	store := &cutOffStore{Repo: b.r}
 	store.cut.Store(true) // the claim goes through the embedded store

@@ -53,6 +53,13 @@ func (c *fakeClock) Now() time.Time {
 	return c.t
 }
 
+// add moves the clock on by d (a test's step, not a wait).
+func (c *fakeClock) add(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
 func (c *fakeClock) Sleep(_ context.Context, d time.Duration) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
