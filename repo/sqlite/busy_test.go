@@ -7,7 +7,6 @@ import (
 	"testing"
 
 	"duebell/repo"
-	"duebell/repo/sqlite"
 	"duebell/repo/storetest"
 )
 
@@ -20,14 +19,7 @@ func TestLockedFileIsUnavailable(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "duebell.db")
-	s, err := sqlite.Open(ctx, "sqlite:"+path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
-	if _, err := s.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	s := openAt(t, path)
 	other, err := sql.Open("sqlite", "file:"+path)
 	if err != nil {
 		t.Fatal(err)

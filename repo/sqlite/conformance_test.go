@@ -11,10 +11,13 @@ import (
 
 var _ storetest.Store = (*sqlite.Store)(nil)
 
-// Open returns a migrated store in a file of t's own.
-func open(t testing.TB) storetest.Store {
+// open returns a migrated store in a file of t's own.
+func open(t testing.TB) storetest.Store { return openAt(t, filepath.Join(t.TempDir(), "duebell.db")) }
+
+// openAt returns a migrated store in the file at path, closed when t ends.
+func openAt(t testing.TB, path string) *sqlite.Store {
 	t.Helper()
-	s, err := sqlite.Open(context.Background(), "sqlite:"+filepath.Join(t.TempDir(), "duebell.db"))
+	s, err := sqlite.Open(context.Background(), "sqlite:"+path)
 	if err != nil {
 		t.Fatal(err)
 	}

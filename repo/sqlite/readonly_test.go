@@ -20,14 +20,7 @@ func TestServeRefusesAFileItCannotWrite(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "duebell.db")
-	s, err := sqlite.Open(ctx, "sqlite:"+path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := s.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
-	s.Close()
+	openAt(t, path).Close()
 	if os.Geteuid() == 0 { // root writes whatever the mode: make the file immutable
 		if out, err := exec.Command("chattr", "+i", path).CombinedOutput(); err != nil {
 			t.Skipf("cannot make the file read-only as root (chattr: %v: %s)", err, out)
@@ -36,7 +29,7 @@ func TestServeRefusesAFileItCannotWrite(t *testing.T) {
 	} else if err := os.Chmod(path, 0o444); err != nil {
 		t.Fatal(err)
 	}
-	s, err = sqlite.Open(ctx, "sqlite:"+path)
+	s, err := sqlite.Open(ctx, "sqlite:"+path)
 	if err != nil {
 		t.Fatal(err)
 	}
