@@ -90,6 +90,7 @@ type store interface {
 	Close() error
 	Migrate(ctx context.Context) ([]string, error)
 	PendingMigrations(ctx context.Context) ([]repo.Migration, error)
+	NewerMigrations(ctx context.Context) ([]int, error)
 	// Schema names where the tables are: a PostgreSQL schema, or the file.
 	Schema() string
 	PreviewDueReminders(ctx context.Context, now time.Time, stages []repo.Stage) (repo.ScanResult, error)

@@ -98,3 +98,18 @@ func TestUsageErrors(t *testing.T) {
 		}
 	}
 }
+
+// A binary put back after an upgrade finds a schema a later release
+// migrated: migrate applies nothing, says the schema is ahead (not "up to
+// date") and exits 0, so a unit whose ExecStartPre migrates still starts.
+func TestMigrateOnANewerSchemaSaysSo(t *testing.T) {
+	r, schema := repotest.NewWithURL(t)
+	if _, err := r.DB().Exec(`INSERT INTO schema_migrations (version, name) VALUES (999, '999_later'), (1000, '1000_later')`); err != nil {
+		t.Fatal(err)
+	}
+	code, out, stderr := runMain("migrate", "--config", outboxConfig(t, schema))
+	want := fmt.Sprintf("schema %q is ahead of this build: a later release applied migration(s) 999, 1000", schema)
+	if code != 0 || !strings.Contains(out, want) || strings.Contains(out, "up to date") {
+		t.Fatalf("migrate: exit %d, %q %q; want 0 and %q", code, out, stderr, want)
+	}
+}

@@ -30,7 +30,18 @@ func runMigrate(ctx context.Context, args []string, out io.Writer) error {
 		return err
 	}
 	if len(applied) == 0 {
-		fmt.Fprintf(out, "%s is up to date\n", a.where())
+		newer, err := a.repo.NewerMigrations(ctx)
+		if err != nil {
+			return err
+		}
+		if len(newer) > 0 {
+			// A binary put back after an upgrade (or a replica not yet
+			// replaced): it runs on the newer schema; nothing to undo.
+			fmt.Fprintf(out, "%s is ahead of this build: a later release applied migration(s) %s, which this build "+
+				"does not know; nothing applied (this build runs on it: README, Production)\n", a.where(), versions(newer))
+		} else {
+			fmt.Fprintf(out, "%s is up to date\n", a.where())
+		}
 	}
 	for _, m := range applied {
 		fmt.Fprintf(out, "applied %s to %s\n", m, a.where())
@@ -160,4 +171,13 @@ func runDispatch(ctx context.Context, args []string, out io.Writer) error {
 		fmt.Fprintf(out, "  %-10s %d\n", s, counts[s])
 	}
 	return nil
+}
+
+// versions lists migration numbers as their file names start: 049, 050.
+func versions(vs []int) string {
+	out := make([]string, len(vs))
+	for i, v := range vs {
+		out[i] = fmt.Sprintf("%03d", v)
+	}
+	return strings.Join(out, ", ")
 }

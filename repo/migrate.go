@@ -52,23 +52,35 @@ func ReadMigrations(fsys fs.FS) ([]Migration, error) {
 
 // PendingMigrations returns the migrations not yet applied to the schema.
 func (r *Repo) PendingMigrations(ctx context.Context) ([]Migration, error) {
-	all, err := Migrations()
-	if err != nil {
-		return nil, err
+	all, done, err := r.migrations(ctx)
+	return Pending(all, done), err
+}
+
+// NewerMigrations returns the versions applied to the schema that this
+// build does not know: a later release migrated it.
+func (r *Repo) NewerMigrations(ctx context.Context) ([]int, error) {
+	all, done, err := r.migrations(ctx)
+	return Newer(all, done), err
+}
+
+// migrations returns the migrations this build embeds and the versions
+// applied to the schema (none before its first migrate).
+func (r *Repo) migrations(ctx context.Context) (all []Migration, done []int, err error) {
+	if all, err = Migrations(); err != nil {
+		return nil, nil, err
 	}
 	var exists bool
 	if err := r.db.GetContext(ctx, &exists,
 		`SELECT to_regclass(quote_ident($1) || '.schema_migrations') IS NOT NULL`, r.schema); err != nil {
-		return nil, fmt.Errorf("check migrations table: %w", err)
+		return nil, nil, fmt.Errorf("check migrations table: %w", err)
 	}
 	if !exists {
-		return all, nil
+		return all, nil, nil
 	}
-	var done []int
 	if err := r.db.SelectContext(ctx, &done, `SELECT version FROM schema_migrations`); err != nil {
-		return nil, fmt.Errorf("read applied migrations: %w", err)
+		return nil, nil, fmt.Errorf("read applied migrations: %w", err)
 	}
-	return Pending(all, done), nil
+	return all, done, nil
 }
 
 // Pending is the migrations of all whose versions are not in applied.
@@ -80,6 +92,19 @@ func Pending(all []Migration, applied []int) []Migration {
 		}
 	}
 	return pending
+}
+
+// Newer is the versions in applied that all lacks, in order: migrations
+// of a later release than the one that embeds all.
+func Newer(all []Migration, applied []int) []int {
+	var newer []int
+	for _, v := range applied {
+		if !slices.ContainsFunc(all, func(m Migration) bool { return m.Version == v }) {
+			newer = append(newer, v)
+		}
+	}
+	slices.Sort(newer)
+	return newer
 }
 
 // Migrate creates the schema if needed and applies every pending migration,

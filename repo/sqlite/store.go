@@ -194,23 +194,35 @@ func (s *Store) withTx(ctx context.Context, fn func(tx *sqlx.Tx) error) error {
 
 // PendingMigrations returns the migrations not yet applied to the file.
 func (s *Store) PendingMigrations(ctx context.Context) ([]repo.Migration, error) {
-	all, err := repo.ReadMigrations(migrationFS)
-	if err != nil {
-		return nil, err
+	all, done, err := s.migrations(ctx)
+	return repo.Pending(all, done), err
+}
+
+// NewerMigrations returns the versions applied to the file that this build
+// does not know: a later release migrated it.
+func (s *Store) NewerMigrations(ctx context.Context) ([]int, error) {
+	all, done, err := s.migrations(ctx)
+	return repo.Newer(all, done), err
+}
+
+// migrations returns the migrations this build embeds and the versions
+// applied to the file (none before its first migrate).
+func (s *Store) migrations(ctx context.Context) (all []repo.Migration, done []int, err error) {
+	if all, err = repo.ReadMigrations(migrationFS); err != nil {
+		return nil, nil, err
 	}
 	var exists bool
 	if err := s.db.GetContext(ctx, &exists,
 		`SELECT count(*) > 0 FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'`); err != nil {
-		return nil, fmt.Errorf("check migrations table: %w", err)
+		return nil, nil, fmt.Errorf("check migrations table: %w", err)
 	}
 	if !exists {
-		return all, nil
+		return all, nil, nil
 	}
-	var done []int
 	if err := s.db.SelectContext(ctx, &done, `SELECT version FROM schema_migrations`); err != nil {
-		return nil, fmt.Errorf("read applied migrations: %w", err)
+		return nil, nil, fmt.Errorf("read applied migrations: %w", err)
 	}
-	return repo.Pending(all, done), nil
+	return all, done, nil
 }
 
 // Migrate applies every pending migration, each in its own transaction, and

@@ -19,6 +19,8 @@ type MigratingStore interface {
 	Store
 	DB() *sqlx.DB
 	Migrate(ctx context.Context) ([]string, error)
+	PendingMigrations(ctx context.Context) ([]repo.Migration, error)
+	NewerMigrations(ctx context.Context) ([]int, error)
 }
 
 // ReceiptsOnceMigration checks the migration that stores each receipt once
@@ -108,6 +110,7 @@ var laterColumnsSQL = []string{
 	`ALTER TABLE installments ADD COLUMN later_release text`,
 	`ALTER TABLE channel_events ADD COLUMN later_release text`,
 	`ALTER TABLE delivery_attempts ADD COLUMN later_release text`,
+	`INSERT INTO schema_migrations (version, name) VALUES (999, '999_later_release')`,
 }
 
 // NewerSchema checks that a binary keeps working on a schema a later
@@ -146,6 +149,14 @@ func NewerSchema(t *testing.T, s MigratingStore) {
 		if _, err := s.DB().ExecContext(ctx, q); err != nil {
 			t.Fatalf("%s: %v", q, err)
 		}
+	}
+	// Nothing is pending for this binary (it starts), and the schema is
+	// known to be ahead of it (migrate says so).
+	if pending, err := s.PendingMigrations(ctx); err != nil || len(pending) != 0 {
+		t.Errorf("pending on the newer schema: %v, %v; want none", pending, err)
+	}
+	if newer, err := s.NewerMigrations(ctx); err != nil || !slices.Equal(newer, []int{999}) {
+		t.Errorf("newer migrations: %v, %v; want [999]", newer, err)
 	}
 
 	if _, err := s.UpsertCustomer(ctx, repo.Customer{Ref: "c2", Name: "李四", Phone: "+8613812345679",
