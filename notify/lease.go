@@ -59,10 +59,19 @@ func (k *leaseKeeper) extendIfDue(force bool) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	n, err := k.d.cfg.Store.ExtendLeases(ctx, k.d.cfg.Owner, now, k.d.cfg.Lease)
+	wasFailing := k.failed
 	k.failed = err != nil
 	if err != nil {
-		k.d.cfg.Logger.Warn("extend leases failed", slog.String("error", err.Error()))
+		// Retried every second while it fails: said once, not at each try.
+		level := slog.LevelWarn
+		if wasFailing {
+			level = slog.LevelDebug
+		}
+		k.d.cfg.Logger.Log(ctx, level, "extend leases failed", slog.String("error", err.Error()))
 		return
+	}
+	if wasFailing {
+		k.d.cfg.Logger.Info("leases extended again")
 	}
 	k.last = now
 	k.warned = false

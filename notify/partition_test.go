@@ -103,12 +103,18 @@ func TestReplicaCutOffPastItsLeaseStartsNoSend(t *testing.T) {
 	cfg.Senders = map[string]notify.Sender{"sms": sender, "email": b.email}
 	cfg.Workers, cfg.Batch, cfg.Lease = 1, 10, lease
 	cfg.Now, cfg.LeaseClock = func() time.Time { return at }, clock.Now
+	var logs syncbuf.Buffer
+	cfg.Logger = slog.New(slog.NewTextHandler(&logs, nil))
 	d, err := notify.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if _, err := d.RunOnce(ctx); err != nil {
 		t.Fatal(err)
+	}
+	// Each queued notice tried to extend the leases and failed: one WARN.
+	if n := strings.Count(logs.String(), `level=WARN msg="extend leases failed"`); n != 1 {
+		t.Errorf("%d WARN extend leases failed, want 1 for the outage:\n%s", n, logs.String())
 	}
 	mu.Lock()
 	defer mu.Unlock()
