@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -111,5 +112,28 @@ func TestMigrateOnANewerSchemaSaysSo(t *testing.T) {
 	want := fmt.Sprintf("schema %q is ahead of this build: a later release applied migration(s) 999, 1000", schema)
 	if code != 0 || !strings.Contains(out, want) || strings.Contains(out, "up to date") {
 		t.Fatalf("migrate: exit %d, %q %q; want 0 and %q", code, out, stderr, want)
+	}
+}
+
+// serve --migrate logs each migration it applies, so the log of a deploy
+// shows when the schema changed.
+func TestServeMigrateLogsWhatItApplied(t *testing.T) {
+	a, err := openApp(context.Background(), writeDemoConfig(t, t.TempDir()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.close()
+	var logs bytes.Buffer
+	a.log = slog.New(slog.NewTextHandler(&logs, nil))
+	if err := a.migrate(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(logs.String(), `level=INFO msg="migration applied" migration=001_`) ||
+		!strings.Contains(logs.String(), "migration=002_receipts_once") {
+		t.Fatalf("serve --migrate logged:\n%s", logs.String())
+	}
+	logs.Reset()
+	if err := a.migrate(context.Background()); err != nil || logs.Len() != 0 {
+		t.Fatalf("a second migrate: %v, logged %q; want nothing", err, logs.String())
 	}
 }

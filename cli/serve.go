@@ -39,13 +39,22 @@ func runServe(ctx context.Context, args []string, out io.Writer) error {
 		return err
 	}
 	if *migrate {
-		if _, err := a.repo.Migrate(ctx); err != nil {
+		if err := a.migrate(ctx); err != nil {
 			return err
 		}
 	} else if err := a.requireMigrated(ctx); err != nil {
 		return err
 	}
 	return a.serve(ctx, nil)
+}
+
+// migrate applies the pending migrations (serve --migrate) and logs each.
+func (a *app) migrate(ctx context.Context) error {
+	applied, err := a.repo.Migrate(ctx)
+	for _, m := range applied {
+		a.log.Info("migration applied", slog.String("migration", m), slog.String("database", a.where()))
+	}
+	return err
 }
 
 // serve runs the HTTP server, the cron scans and the dispatcher until ctx
