@@ -59,7 +59,8 @@ func TestBadInputChangesNothing(t *testing.T) {
 		{"bad timezone", "PUT", cust, ingestToken, `{"phone":"13812345678","timezone":"Mars/Olympus"}`, 422, "invalid", "timezone"},
 		{"opt-out not bool", "PUT", cust, ingestToken, `{"phone":"13812345678","sms_opt_out":"yes"}`, 422, "invalid", "sms_opt_out"},
 
-		{"plan bad date", "PUT", plan, ingestToken, inst(`{"seq":1,"due_date":"2025-02-30","amount":100}`), 422, "invalid", "installments[0].due_date"},
+		{"plan bad date", "PUT", plan, ingestToken, inst(`{"seq":1,"due_date":"2025-02-30","amount":100}`), 422, "invalid", "installments[0].due_date: 2025-02-30 is not a day of the calendar"},
+		{"plan malformed date", "PUT", plan, ingestToken, inst(`{"seq":1,"due_date":"2025/04/15","amount":100}`), 422, "invalid", "installments[0].due_date: want a date as YYYY-MM-DD"},
 		{"plan float money", "PUT", plan, ingestToken, strings.Replace(good, `"total":30000`, `"total":12.5`, 1), 422, "invalid", "total: want an integer amount"},
 		{"installment float money", "PUT", plan, ingestToken, inst(`{"seq":1,"due_date":"2025-04-15","amount":99.99}`), 422, "invalid", "amount"},
 		{"money as string", "PUT", plan, ingestToken, inst(`{"seq":1,"due_date":"2025-04-15","amount":"100"}`), 422, "invalid", "amount"},

@@ -107,6 +107,9 @@ func parseInstant(field, s string, now time.Time) (*time.Time, error) {
 // parseDate parses a YYYY-MM-DD date between 2000 and 2099.
 func parseDate(field, s string) (repo.Date, error) {
 	d, err := repo.ParseDate(s)
+	if errors.Is(err, repo.ErrNoSuchDay) {
+		return d, invalid(field, "%s is not a day of the calendar", s)
+	}
 	if err != nil {
 		return d, invalid(field, "want a date as YYYY-MM-DD")
 	}

@@ -2,7 +2,9 @@ package repo
 
 import (
 	"database/sql/driver"
+	"errors"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -16,11 +18,18 @@ const DateLayout = "2006-01-02"
 // ParseDate parses YYYY-MM-DD.
 func ParseDate(s string) (Date, error) {
 	t, err := time.Parse(DateLayout, s)
+	var pe *time.ParseError
+	if errors.As(err, &pe) && strings.HasSuffix(pe.Message, "out of range") { // 2027-02-29, 2026-13-01
+		return Date{}, fmt.Errorf("%w: %s is not a day of the calendar", ErrNoSuchDay, s)
+	}
 	if err != nil {
 		return Date{}, fmt.Errorf("date %q: want YYYY-MM-DD", s)
 	}
 	return Date{t}, nil
 }
+
+// ErrNoSuchDay is a date of the right form that the calendar lacks.
+var ErrNoSuchDay = errors.New("no such day")
 
 // NewDate makes a Date.
 func NewDate(y int, m time.Month, d int) Date { return Date{time.Date(y, m, d, 0, 0, 0, 0, time.UTC)} }
