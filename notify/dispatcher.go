@@ -168,6 +168,9 @@ type Dispatcher struct {
 	// recheckDown is set while re-checks fail for a database outage: the
 	// first failure is a WARN, the rest DEBUG until one succeeds.
 	recheckDown atomic.Bool
+	// writeDown is set while outcome writes fail for a database outage:
+	// the first failure is a WARN, the retries DEBUG until one succeeds.
+	writeDown atomic.Bool
 
 	mu         sync.Mutex
 	lastRescue time.Time // lease clock at the last rescue of expired leases

@@ -174,3 +174,51 @@ func TestRecheckOutageWarnsOnce(t *testing.T) {
 		t.Errorf("%d warnings for re-checks the outage failed, want 1:\n%s", n, logs.String())
 	}
 }
+
+// flakyFinishStore fails the first n outcome writes as a database outage
+// does (the connection refused), then writes through.
+type flakyFinishStore struct {
+	*repo.Repo
+	left atomic.Int32
+}
+
+func (s *flakyFinishStore) FinishNotifications(ctx context.Context, owner string, now time.Time, outs []repo.Outcome) error {
+	if s.left.Add(-1) >= 0 {
+		return errCutOff
+	}
+	return s.Repo.FinishNotifications(ctx, owner, now, outs)
+}
+
+// Outcome writes retried through an outage say so once, and once more
+// when they get through: not a WARN at every retry (every 2 s per group
+// while the database is away).
+func TestOutcomeWriteOutageWarnsOnce(t *testing.T) {
+	t.Parallel()
+	at := sh(11, 21, 10, 0)
+	b := setup(t)
+	store := &flakyFinishStore{Repo: b.r}
+	store.left.Store(3)
+	seedSMS(t, b.r, 2)
+	var logs syncbuf.Buffer
+	cfg := b.cfg
+	cfg.Store = store
+	cfg.Now = func() time.Time { return at }
+	cfg.Logger = slog.New(slog.NewTextHandler(&logs, nil))
+	d, err := notify.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if counts, err := d.RunOnce(context.Background()); err != nil || counts["sent"] != 2 {
+		t.Fatalf("counts %v, %v; want both sent once the writes get through", counts, err)
+	}
+	out := logs.String()
+	if n := strings.Count(out, `level=WARN msg="outcome write failed, retrying"`); n != 1 {
+		t.Errorf("%d WARN outcome write failed, want 1 for the outage:\n%s", n, out)
+	}
+	if n := strings.Count(out, `level=INFO msg="outcome writes resumed: database reachable again"`); n != 1 {
+		t.Errorf("%d INFO outcome writes resumed, want 1:\n%s", n, out)
+	}
+	if got := statusCounts(t, b.r); got["sent"] != 2 {
+		t.Errorf("statuses %v, want both sent", got)
+	}
+}

@@ -380,6 +380,9 @@ func (d *Dispatcher) finish(ctx context.Context, outs []repo.Outcome) bool {
 		err := d.cfg.Store.FinishNotifications(wctx, d.cfg.Owner, d.cfg.Now(), outs)
 		cancel()
 		if err == nil {
+			if d.writeDown.Swap(false) {
+				d.cfg.Logger.Info("outcome writes resumed: database reachable again")
+			}
 			return true
 		}
 		if repo.IsDataError(err) {
@@ -392,7 +395,11 @@ func (d *Dispatcher) finish(ctx context.Context, outs []repo.Outcome) bool {
 				return false
 			}
 		}
-		d.cfg.Logger.Warn("outcome write failed, retrying", slog.Int("count", len(outs)),
+		level := slog.LevelWarn
+		if repo.IsUnavailable(err) && d.writeDown.Swap(true) {
+			level = slog.LevelDebug // said once for this outage; retried every 2 s at most
+		}
+		d.cfg.Logger.Log(context.Background(), level, "outcome write failed, retrying", slog.Int("count", len(outs)),
 			slog.Duration("retry_in", wait), slog.String("error", err.Error()))
 		time.Sleep(wait)
 		wait = min(2*wait, 2*time.Second)
