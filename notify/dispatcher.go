@@ -10,9 +10,9 @@ import (
 	mrand "math/rand/v2"
 	"os"
 	"sync"
-	"sync/atomic"
 	"time"
 
+	"duebell/internal/outage"
 	"duebell/repo"
 	"duebell/scheduler"
 	"duebell/templates"
@@ -165,12 +165,9 @@ type Dispatcher struct {
 	// collection limits and has not yet seen written back (collection.go).
 	collection collectionLedger
 
-	// recheckDown is set while re-checks fail for a database outage: the
-	// first failure is a WARN, the rest DEBUG until one succeeds.
-	recheckDown atomic.Bool
-	// writeDown is set while outcome writes fail for a database outage:
-	// the first failure is a WARN, the retries DEBUG until one succeeds.
-	writeDown atomic.Bool
+	// Failures that repeat through a database outage, each said once:
+	// claims, re-checks before sending, outcome writes.
+	claimOutage, recheckOutage, writeOutage outage.Once
 
 	mu         sync.Mutex
 	lastRescue time.Time // lease clock at the last rescue of expired leases

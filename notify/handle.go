@@ -167,14 +167,14 @@ func (d *Dispatcher) recheckAfterWait(ctx context.Context, j job, now time.Time)
 	}
 	if err != nil {
 		level := slog.LevelWarn
-		if repo.IsUnavailable(err) && d.recheckDown.Swap(true) {
-			level = slog.LevelDebug // said once for this outage
+		if repo.IsUnavailable(err) {
+			level = d.recheckOutage.Level()
 		}
 		d.log(j.claim, level, "re-check before sending failed; sending as checked at the claim",
 			slog.String("error", err.Error()))
 		return ""
 	}
-	d.recheckDown.Store(false)
+	d.recheckOutage.Recovered()
 	return suppressReason(&fresh, now)
 }
 

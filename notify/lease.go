@@ -5,6 +5,8 @@ import (
 	"log/slog"
 	"sync"
 	"time"
+
+	"duebell/internal/outage"
 )
 
 // leaseKeeper extends the leases of the notices this dispatcher holds every
@@ -17,9 +19,10 @@ import (
 type leaseKeeper struct {
 	d      *Dispatcher
 	mu     sync.Mutex
-	last   time.Time // lease clock at the last extension
-	failed bool      // the last extension failed
-	warned bool      // lapsing was logged since the last extension
+	last   time.Time   // lease clock at the last extension
+	failed bool        // the last extension failed
+	outage outage.Once // extensions failing through an outage, said once
+	warned bool        // lapsing was logged since the last extension
 }
 
 func (d *Dispatcher) newLeaseKeeper() *leaseKeeper {
@@ -59,18 +62,12 @@ func (k *leaseKeeper) extendIfDue(force bool) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	n, err := k.d.cfg.Store.ExtendLeases(ctx, k.d.cfg.Owner, now, k.d.cfg.Lease)
-	wasFailing := k.failed
 	k.failed = err != nil
-	if err != nil {
-		// Retried every second while it fails: said once, not at each try.
-		level := slog.LevelWarn
-		if wasFailing {
-			level = slog.LevelDebug
-		}
-		k.d.cfg.Logger.Log(ctx, level, "extend leases failed", slog.String("error", err.Error()))
+	if err != nil { // retried every second while it fails: said once
+		k.d.cfg.Logger.Log(ctx, k.outage.Level(), "extend leases failed", slog.String("error", err.Error()))
 		return
 	}
-	if wasFailing {
+	if k.outage.Recovered() {
 		k.d.cfg.Logger.Info("leases extended again")
 	}
 	k.last = now

@@ -132,7 +132,6 @@ func (d *Dispatcher) produce(ctx context.Context, once bool, jobs chan<- job, re
 	held *sync.WaitGroup, keeper *leaseKeeper) error {
 	bg := context.WithoutCancel(ctx)
 	drained := false // once: the last empty claim came after every outcome was written
-	down := false    // claims fail for a database outage: said once, not at every claim
 	for ctx.Err() == nil {
 		now, leaseStart := d.cfg.Now(), d.cfg.LeaseClock()
 		claims, err := d.claim(bg, now, leaseStart)
@@ -140,20 +139,16 @@ func (d *Dispatcher) produce(ctx context.Context, once bool, jobs chan<- job, re
 		case err != nil && once:
 			return err
 		case err != nil && repo.IsUnavailable(err):
-			if !down {
-				d.cfg.Logger.Warn("dispatch paused: database unavailable; claiming again every interval",
-					slog.String("error", err.Error()))
-			}
-			down = true
+			d.cfg.Logger.Log(ctx, d.claimOutage.Level(), "dispatch paused: database unavailable; claiming again every interval",
+				slog.String("error", err.Error()))
 			d.idle(ctx, d.cfg.Interval)
 			continue
 		case err != nil:
 			d.cfg.Logger.Error("dispatch claim failed", slog.String("error", err.Error()))
 			d.idle(ctx, d.cfg.Interval)
 			continue
-		case down:
+		case d.claimOutage.Recovered():
 			d.cfg.Logger.Info("dispatch resumed: database reachable again")
-			down = false
 		}
 		if len(claims) == 0 {
 			if once {
@@ -380,7 +375,7 @@ func (d *Dispatcher) finish(ctx context.Context, outs []repo.Outcome) bool {
 		err := d.cfg.Store.FinishNotifications(wctx, d.cfg.Owner, d.cfg.Now(), outs)
 		cancel()
 		if err == nil {
-			if d.writeDown.Swap(false) {
+			if d.writeOutage.Recovered() {
 				d.cfg.Logger.Info("outcome writes resumed: database reachable again")
 			}
 			return true
@@ -396,8 +391,8 @@ func (d *Dispatcher) finish(ctx context.Context, outs []repo.Outcome) bool {
 			}
 		}
 		level := slog.LevelWarn
-		if repo.IsUnavailable(err) && d.writeDown.Swap(true) {
-			level = slog.LevelDebug // said once for this outage; retried every 2 s at most
+		if repo.IsUnavailable(err) {
+			level = d.writeOutage.Level() // retried every 2 s at most
 		}
 		d.cfg.Logger.Log(context.Background(), level, "outcome write failed, retrying", slog.Int("count", len(outs)),
 			slog.Duration("retry_in", wait), slog.String("error", err.Error()))

@@ -5,11 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"sync/atomic"
 	"time"
 
 	"github.com/robfig/cron/v3"
 
+	"duebell/internal/outage"
 	"duebell/repo"
 )
 
@@ -78,14 +78,14 @@ func New(cfg Config) (*Scheduler, error) {
 // logs one INFO, as the dispatcher does: an operator paging on ERROR is not
 // woken every 30 s all through an outage. Any other failure stays an ERROR.
 func (s *Scheduler) runner(j Job) func() {
-	var down atomic.Bool // runs of one job never overlap (SkipIfStillRunning)
+	var down outage.Once
 	return func() {
 		ctx, cancel := context.WithTimeout(context.Background(), s.cfg.Timeout)
 		defer cancel()
 		start := time.Now()
 		err := j.Run(ctx, s.cfg.Now())
 		if err == nil || errors.Is(err, repo.ErrBusy) {
-			if down.Swap(false) {
+			if down.Recovered() {
 				s.cfg.Logger.Info("scan resumed: database reachable again", slog.String("job", j.Name))
 			}
 		}
@@ -93,10 +93,8 @@ func (s *Scheduler) runner(j Job) func() {
 		case errors.Is(err, repo.ErrBusy):
 			s.cfg.Logger.Debug("scan skipped: another replica is scanning", slog.String("job", j.Name))
 		case err != nil && repo.IsUnavailable(err):
-			if !down.Swap(true) {
-				s.cfg.Logger.Warn("scan paused: database unavailable; trying again at each scheduled time",
-					slog.String("job", j.Name), slog.String("error", err.Error()))
-			}
+			s.cfg.Logger.Log(ctx, down.Level(), "scan paused: database unavailable; trying again at each scheduled time",
+				slog.String("job", j.Name), slog.String("error", err.Error()))
 		case err != nil:
 			s.cfg.Logger.Error("scan failed", slog.String("job", j.Name), slog.String("error", err.Error()))
 		default:

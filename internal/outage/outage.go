@@ -1,0 +1,27 @@
+// Package outage says a failure that repeats all through a database outage
+// once: an operator paging on WARN and ERROR is told when it starts and
+// when it ends, not at every retry.
+package outage
+
+import (
+	"log/slog"
+	"sync/atomic"
+)
+
+// Once tracks one kind of failure (claims, scans of one job, lease
+// extensions, outcome writes, re-checks). Its zero value is ready; it is
+// safe for concurrent use.
+type Once struct{ down atomic.Bool }
+
+// Level is the level to log a failure at: WARN for the first since the
+// last recovery, DEBUG for the repeats.
+func (o *Once) Level() slog.Level {
+	if o.down.Swap(true) {
+		return slog.LevelDebug
+	}
+	return slog.LevelWarn
+}
+
+// Recovered reports whether a failure was logged since the last recovery
+// (the caller then says, at INFO, that it got through again), and clears it.
+func (o *Once) Recovered() bool { return o.down.Swap(false) }
