@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"duebell/config"
 	"duebell/internal/syncbuf"
 	"duebell/repo/sqlite"
 )
@@ -215,5 +216,20 @@ func TestSecondDaemonOnAnSQLiteFileRefusesToStart(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(dir, "outbox")); !os.IsNotExist(err) {
 		t.Errorf("the refused daemon created its outbox (%v)", err)
+	}
+}
+
+// The demo shows every borrower's first reminder whatever the hour it is
+// run: duebell.demo.toml opens the send window and the overdue
+// (collection) window all day. (The default collection window, 08:00-21:00,
+// held the two overdue borrowers' reminders back at night.)
+func TestDemoConfigSendsAtAnyHour(t *testing.T) {
+	cfg, err := config.Load("../duebell.demo.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Defaults.SendWindow != "00:00-24:00" || cfg.Policy.Collection.Window != "00:00-24:00" {
+		t.Errorf("send window %q, collection window %q; want both 00:00-24:00",
+			cfg.Defaults.SendWindow, cfg.Policy.Collection.Window)
 	}
 }
