@@ -19,10 +19,25 @@ import (
 // cutOffStore is one replica's store while its host is cut off from the
 // database (a network partition, its connection pooler down): its lease
 // extensions and re-reads fail as in an outage, while other replicas still
-// reach the database. Outcome writes go through, so the run ends.
+// reach the database. Outcome writes go through, so the run ends. With
+// noClaims its claims find nothing: a claim that failed would end a
+// RunOnce with its error. claiming is held by its claims and by a test
+// acting as another replica, so that a claim of this one already on its
+// way cannot take back what the other just rescued.
 type cutOffStore struct {
 	*repo.Repo
-	cut atomic.Bool
+	cut, noClaims atomic.Bool
+	claiming      sync.Mutex
+}
+
+func (s *cutOffStore) ClaimNotifications(ctx context.Context, owner string, now, leaseNow time.Time, lease time.Duration,
+	limit, smsCap int) ([]repo.Claim, error) {
+	s.claiming.Lock()
+	defer s.claiming.Unlock()
+	if s.noClaims.Load() {
+		return nil, nil
+	}
+	return s.Repo.ClaimNotifications(ctx, owner, now, leaseNow, lease, limit, smsCap)
 }
 
 var errCutOff = fmt.Errorf("cut off: %w", driver.ErrBadConn)
@@ -72,6 +87,9 @@ func TestReplicaCutOffPastItsLeaseStartsNoSend(t *testing.T) {
 			return
 		}
 		// The first send hangs past the lease while the host is cut off.
+		store.claiming.Lock()
+		defer store.claiming.Unlock()
+		store.noClaims.Store(true)
 		store.cut.Store(true)
 		clock.add(lease + time.Second)
 		// Replica B rescues the expired leases and sends the batch.
