@@ -527,6 +527,11 @@ func TestDatabaseOutageLongerThanTheLeaseLosesNoOutcome(t *testing.T) {
 	seedSMS(t, r, 3)
 	stop := startDispatcher(t, b.cfg)
 	<-sender.over
+	// The pool may still hold idle connections the outage killed, and the
+	// first read on each fails (the test's reads below, not only the
+	// dispatcher's, which retries): close them, as the outage closed them.
+	r.DB().SetMaxIdleConns(0)
+	r.DB().SetMaxIdleConns(10)
 	for deadline := time.Now().Add(30 * time.Second); statusCounts(t, r)["sent"] < 3 && time.Now().Before(deadline); {
 		time.Sleep(50 * time.Millisecond) // waiting for the outcome to land, not timing a rule
 	}
