@@ -532,7 +532,16 @@ func TestDatabaseOutageLongerThanTheLeaseLosesNoOutcome(t *testing.T) {
 	// dispatcher's, which retries): close them, as the outage closed them.
 	r.DB().SetMaxIdleConns(0)
 	r.DB().SetMaxIdleConns(10)
-	for deadline := time.Now().Add(30 * time.Second); statusCounts(t, r)["sent"] < 3 && time.Now().Before(deadline); {
+	// Stopped once the outcome landed and the claims got through again (a
+	// stop in the middle of a pause would leave it without its resume).
+	paused := func() int {
+		return strings.Count(logs.String(), `level=WARN msg="dispatch paused: database unavailable`)
+	}
+	resumed := func() int {
+		return strings.Count(logs.String(), `level=INFO msg="dispatch resumed: database reachable again"`)
+	}
+	for deadline := time.Now().Add(30 * time.Second); (statusCounts(t, r)["sent"] < 3 || resumed() < paused()) &&
+		time.Now().Before(deadline); {
 		time.Sleep(50 * time.Millisecond) // waiting for the outcome to land, not timing a rule
 	}
 	stop()
@@ -550,11 +559,9 @@ func TestDatabaseOutageLongerThanTheLeaseLosesNoOutcome(t *testing.T) {
 	// (an operator paging on ERROR is not woken at every claim); this
 	// outage cuts connections every 10 ms, so claims in between succeed
 	// and each pause ends with a resume.
-	paused := strings.Count(out, `level=WARN msg="dispatch paused: database unavailable`)
-	if resumed := strings.Count(out, `level=INFO msg="dispatch resumed: database reachable again"`); paused == 0 ||
-		resumed != paused || strings.Contains(out, "dispatch claim failed") {
+	if np, nr := paused(), resumed(); np == 0 || nr != np || strings.Contains(out, "dispatch claim failed") {
 		t.Errorf("%d pause warnings, %d resume lines; want as many of each, at least one, and no claim error:\n%s",
-			paused, resumed, out)
+			np, nr, out)
 	}
 }
 
