@@ -154,11 +154,10 @@ func (r *Repo) dueScan(ctx context.Context, now time.Time, stages []Stage, dryRu
 		if !ok {
 			return ErrBusy
 		}
-		var tzNames []string
-		if err := tx.SelectContext(ctx, &tzNames, `SELECT DISTINCT timezone FROM customers`); err != nil {
-			return fmt.Errorf("due scan: list time zones: %w", err)
+		zones, unknown, err := ScanZoneDays(ctx, tx, now)
+		if err != nil {
+			return fmt.Errorf("due scan: %w", err)
 		}
-		zones, unknown := ScanZoneDays(tzNames, now)
 		res.UnknownZones = unknown
 		zNames, zDays := make([]string, len(zones)), make([]string, len(zones))
 		for i, z := range zones {

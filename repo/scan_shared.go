@@ -8,6 +8,8 @@ import (
 	"slices"
 	"time"
 
+	"github.com/jmoiron/sqlx"
+
 	"duebell/internal/input"
 	"duebell/kinds"
 )
@@ -189,13 +191,18 @@ type ZoneDay struct {
 	Start, End time.Time
 }
 
-// ScanZoneDays resolves the time zones customers live in with duebell's own
-// zone database (the one the API checked them with and the dispatcher's
-// send windows use), never the database server's, and gives the local day
-// at now in each. A zone that cannot be loaded is listed in unknown: its
-// customers get nothing from the scan (which says so), and the others are
-// not held up by it.
-func ScanZoneDays(names []string, now time.Time) (days []ZoneDay, unknown []string) {
+// ScanZoneDays reads the time zones customers live in (few: one statement
+// per scan serves them all, in either store), resolves them with duebell's
+// own zone database (the one the API checked them with and the
+// dispatcher's send windows use), never the database server's, and gives
+// the local day at now in each. A zone that cannot be loaded is listed in
+// unknown: its customers get nothing from the scan (which says so), and the
+// others are not held up by it.
+func ScanZoneDays(ctx context.Context, q sqlx.QueryerContext, now time.Time) (days []ZoneDay, unknown []string, err error) {
+	var names []string
+	if err := sqlx.SelectContext(ctx, q, &names, `SELECT DISTINCT timezone FROM customers`); err != nil {
+		return nil, nil, fmt.Errorf("list time zones: %w", err)
+	}
 	for _, n := range names {
 		loc, err := input.Zone(n)
 		if err != nil {
@@ -207,5 +214,5 @@ func ScanZoneDays(names []string, now time.Time) (days []ZoneDay, unknown []stri
 			Start: time.Date(y, m, d, 0, 0, 0, 0, loc), End: time.Date(y, m, d+1, 0, 0, 0, 0, loc)})
 	}
 	slices.Sort(unknown)
-	return days, unknown
+	return days, unknown, nil
 }

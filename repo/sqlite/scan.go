@@ -105,7 +105,7 @@ func (s *Store) scanDue(ctx context.Context, now time.Time, stages []repo.Stage,
 
 	var res repo.ScanResult
 	err = s.withTx(ctx, func(tx *sqlx.Tx) error {
-		zones, unknown, err := scanZones(ctx, tx, now)
+		zones, unknown, err := repo.ScanZoneDays(ctx, tx, now)
 		if err != nil {
 			return fmt.Errorf("due scan: %w", err)
 		}
@@ -153,17 +153,4 @@ func (s *Store) scanDue(ctx context.Context, now time.Time, stages []repo.Stage,
 		return res, nil
 	}
 	return res, err
-}
-
-// scanZones resolves every time zone customers live in (few: one statement
-// per scan serves them all) and the scan's local day in each; a zone
-// duebell cannot load is reported, and its customers get nothing (see
-// repo.ScanZoneDays).
-func scanZones(ctx context.Context, tx *sqlx.Tx, now time.Time) ([]repo.ZoneDay, []string, error) {
-	var names []string
-	if err := tx.SelectContext(ctx, &names, `SELECT DISTINCT timezone FROM customers`); err != nil {
-		return nil, nil, fmt.Errorf("list time zones: %w", err)
-	}
-	days, unknown := repo.ScanZoneDays(names, now)
-	return days, unknown, nil
 }
