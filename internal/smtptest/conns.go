@@ -1,8 +1,10 @@
 package smtptest
 
 import (
+	"bytes"
 	"net"
 	"sync"
+	"sync/atomic"
 )
 
 // tracker counts the connections the server accepts and keeps the open ones,
@@ -15,6 +17,9 @@ type tracker struct {
 	accepted int
 	peak     int // most connections open at once
 	open     map[*trackedConn]struct{}
+
+	noPipelining bool         // EHLO replies leave PIPELINING out
+	pipelined    atomic.Int64 // reads that held a whole envelope, MAIL to DATA
 }
 
 func newTracker(l net.Listener) *tracker {
@@ -57,6 +62,33 @@ func (t *tracker) drop() {
 type trackedConn struct {
 	net.Conn
 	t *tracker
+}
+
+var (
+	mailCmd  = []byte("MAIL FROM:")
+	dataCmd  = []byte("\r\nDATA\r\n")
+	pipeLine = []byte("250-PIPELINING\r\n")
+)
+
+// Read counts the envelopes that came in one piece (a pipelining client's).
+func (c *trackedConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	if bytes.Contains(p[:n], mailCmd) && bytes.Contains(p[:n], dataCmd) {
+		c.t.pipelined.Add(1)
+	}
+	return n, err
+}
+
+// Write leaves PIPELINING out of the EHLO reply when the server is not to
+// offer it (go-smtp always does).
+func (c *trackedConn) Write(p []byte) (int, error) {
+	if i := bytes.Index(p, pipeLine); c.t.noPipelining && i >= 0 {
+		if _, err := c.Conn.Write(append(p[:i:i], p[i+len(pipeLine):]...)); err != nil {
+			return 0, err
+		}
+		return len(p), nil
+	}
+	return c.Conn.Write(p)
 }
 
 func (c *trackedConn) Close() error {

@@ -23,12 +23,13 @@ import (
 type Option func(*config)
 
 type config struct {
-	user, pass  string
-	rcptReject  *smtp.SMTPError
-	dataReject  *smtp.SMTPError
-	startTLS    bool
-	implicitTLS bool
-	discard     bool
+	user, pass   string
+	rcptReject   *smtp.SMTPError
+	dataReject   *smtp.SMTPError
+	startTLS     bool
+	implicitTLS  bool
+	discard      bool
+	noPipelining bool
 }
 
 // WithDiscard makes the server read each message and keep nothing but the
@@ -54,6 +55,13 @@ func WithReject(code int, msg string) Option {
 // then answer the end of DATA with code and msg (content rejected).
 func WithRejectData(code int, msg string) Option {
 	return func(c *config) { c.dataReject = smtpError(code, msg) }
+}
+
+// WithoutPipelining makes the server leave PIPELINING (RFC 2920) out of
+// its EHLO reply, as a relay that answers one command at a time. Plain
+// connections only: under TLS the reply is not rewritten.
+func WithoutPipelining() Option {
+	return func(c *config) { c.noPipelining = true }
 }
 
 // WithStartTLS makes the server offer STARTTLS with a self-signed certificate
@@ -115,6 +123,7 @@ func Start(t testing.TB, opts ...Option) *Server {
 	}
 	s.addr = l.Addr().(*net.TCPAddr)
 	s.conns = newTracker(l)
+	s.conns.noPipelining = s.cfg.noPipelining
 	l = s.conns
 
 	if s.cfg.startTLS || s.cfg.implicitTLS {
@@ -184,6 +193,10 @@ func (s *Server) PeakConnections() int {
 	_, _, n := s.conns.counts()
 	return n
 }
+
+// PipelinedEnvelopes is how many envelopes (MAIL FROM to DATA) arrived in
+// one read, sent by a client that pipelines them. Plain connections only.
+func (s *Server) PipelinedEnvelopes() int { return int(s.conns.pipelined.Load()) }
 
 // DropConnections closes every open connection without a word, as a relay
 // that restarted or timed out idle clients would, and keeps listening.

@@ -32,10 +32,8 @@ var replyClasses = map[int]notify.Class{
 // or in STARTTLS (which concern the relay, not the message) — is transient,
 // with the SMTP code when there is one.
 func classify(ctx context.Context, err error) error {
-	var se *gomail.SendError
-	if errors.As(err, &se) {
-		code := se.ErrorCode()
-		detail := redact(sendErrorText(se))
+	if _, code, detail, ok := relayReply(err); ok {
+		detail = redact(detail)
 		if c, ok := replyClasses[code]; ok {
 			return notify.Classify(c, strconv.Itoa(code), errors.New(detail))
 		}
@@ -59,6 +57,30 @@ func codeString(code int) string {
 		return ""
 	}
 	return strconv.Itoa(code)
+}
+
+// relayReply reads a failed send (go-mail's or a pipelined one): the
+// command whose reply failed (MAIL, RCPT, DATA, "." for the message, NOOP
+// for go-mail's connection check; "" for others), the relay's reply code (0
+// when none came: the connection broke), and the error's text without the
+// recipient list go-mail appends. ok is false for other errors (dialing,
+// STARTTLS, AUTH).
+func relayReply(err error) (cmd string, code int, detail string, ok bool) {
+	var re *replyError
+	if errors.As(err, &re) {
+		return re.cmd, re.code(), re.Error(), true
+	}
+	var se *gomail.SendError
+	if !errors.As(err, &se) {
+		return "", 0, "", false
+	}
+	switch se.Reason {
+	case gomail.ErrConnCheck:
+		cmd = "NOOP"
+	case gomail.ErrSMTPMailFrom:
+		cmd = "MAIL"
+	}
+	return cmd, se.ErrorCode(), sendErrorText(se), true
 }
 
 // sendErrorText is SendError's message without the recipient list and

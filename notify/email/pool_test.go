@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/tls"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -352,18 +353,20 @@ func TestRefusedLoginClosesConnection(t *testing.T) {
 // 550 to MAIL FROM refuses the message itself: permanent, not resent.
 func TestPoolMailFromFailure(t *testing.T) {
 	t.Parallel()
-	t.Run("421 retried on a new connection", func(t *testing.T) {
-		t.Parallel()
-		srv, cfg := setup(t)
-		s := newSender(t, cfg)
-		sendAll(t, s, 1, 1)
-		srv.FailNextMail(421, "closing transmission channel")
-		sendAll(t, s, 2, 1)
-		deliveredOnce(t, srv, 1, 2)
-		if n := srv.Connections(); n != 2 {
-			t.Errorf("connections = %d, want 2", n)
-		}
-	})
+	for name, opts := range map[string][]smtptest.Option{"pipelined": nil, "unpipelined": {smtptest.WithoutPipelining()}} {
+		t.Run("421 retried on a new connection "+name, func(t *testing.T) {
+			t.Parallel()
+			srv, cfg := setup(t, opts...)
+			s := newSender(t, cfg)
+			sendAll(t, s, 1, 1)
+			srv.FailNextMail(421, "closing transmission channel")
+			sendAll(t, s, 2, 1)
+			deliveredOnce(t, srv, 1, 2)
+			if n := srv.Connections(); n != 2 {
+				t.Errorf("connections = %d, want 2", n)
+			}
+		})
+	}
 	t.Run("550 not retried", func(t *testing.T) {
 		t.Parallel()
 		srv, cfg := setup(t)
@@ -379,4 +382,37 @@ func TestPoolMailFromFailure(t *testing.T) {
 			t.Errorf("connections = %d: the refused message was tried again", n)
 		}
 	})
+}
+
+// A relay that offers PIPELINING gets each envelope (MAIL FROM, RCPT TO,
+// DATA) in one piece; one that does not gets one command at a time. Both
+// receive every message once, whole, on one pooled session.
+func TestPipelinedEnvelope(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name      string
+		opts      []smtptest.Option
+		pipelined int
+	}{
+		{"offered", nil, 20},
+		{"not offered", []smtptest.Option{smtptest.WithoutPipelining()}, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			srv, cfg := setup(t, tc.opts...)
+			sendAll(t, newSender(t, cfg), 1, 20)
+			deliveredOnce(t, srv, span(1, 20)...)
+			if n := srv.PipelinedEnvelopes(); n != tc.pipelined {
+				t.Errorf("%d envelopes came in one piece, want %d", n, tc.pipelined)
+			}
+			if n := srv.Connections(); n != 1 {
+				t.Errorf("20 emails took %d connections, want 1", n)
+			}
+			for _, m := range srv.Messages() {
+				if text, err := m.Text(); err != nil || !strings.Contains(text, "https://pay.shop.example/r/abc") {
+					t.Errorf("message %s arrived cut short: %q, %v", m.Header.Get("Message-Id"), text, err)
+				}
+			}
+		})
+	}
 }

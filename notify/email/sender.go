@@ -21,6 +21,7 @@ type Sender struct {
 	cfg       Config
 	client    *gomail.Client
 	tlsConfig *tls.Config
+	dkim      *gomail.DKIMSigner // signs every message; nil: none
 	pool      *pool
 	slots     chan struct{} // one per session open at once; nil without pooling
 }
@@ -78,6 +79,7 @@ func New(cfg Config) (*Sender, error) {
 			return nil, fmt.Errorf("email: %w", err)
 		}
 		opts = append(opts, gomail.WithAlwaysDKIMSign(signer))
+		s.dkim = signer
 	}
 	client, err := gomail.NewClient(cfg.Host, opts...)
 	if err != nil {
@@ -124,10 +126,11 @@ func (s *Sender) Send(ctx context.Context, m notify.Message) (notify.Result, err
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
 	defer cancel()
 	ss, stop := s.pool.get(), func() bool { return true }
+	delivered := false
 	if ss != nil {
 		stop = watch(ctx, ss.conn)
-		err = s.sendOn(ss, msg)
-		if err != nil && !msg.IsDelivered() && ctx.Err() == nil && unsent(err) {
+		delivered, err = s.sendOn(ss, msg)
+		if err != nil && !delivered && ctx.Err() == nil && unsent(err) {
 			stop()
 			_ = ss.client.Close() // dead or confused: no QUIT
 			ss = nil
@@ -137,7 +140,7 @@ func (s *Sender) Send(ctx context.Context, m notify.Message) (notify.Result, err
 		if ss, stop, err = s.open(ctx); err != nil {
 			return notify.Result{}, classify(ctx, err)
 		}
-		err = s.sendOn(ss, msg)
+		delivered, err = s.sendOn(ss, msg)
 	}
 	if stop() && err == nil && ctx.Err() == nil {
 		ss.sent++
@@ -146,7 +149,7 @@ func (s *Sender) Send(ctx context.Context, m notify.Message) (notify.Result, err
 		s.discard(ss, err)
 	}
 
-	if msg.IsDelivered() {
+	if delivered {
 		// Accepted by the relay; a failed RSET afterwards is noise.
 		return notify.Result{ProviderMsgID: msgID}, nil
 	}
@@ -180,14 +183,22 @@ func (s *Sender) open(ctx context.Context) (*session, func() bool, error) {
 // errStale: the session's deadline could not be renewed; nothing was sent.
 var errStale = errors.New("smtp: session unusable")
 
-// sendOn sends msg over ss, from MAIL FROM to the reply to DATA and the
-// RSET after it.
-func (s *Sender) sendOn(ss *session, msg *gomail.Msg) error {
+// sendOn sends msg over ss, from MAIL FROM to the reply to the message:
+// pipelined where the relay offers it, else one command at a time by
+// go-mail. It reports whether the relay took the message.
+func (s *Sender) sendOn(ss *session, msg *gomail.Msg) (bool, error) {
 	// A reused session still has the deadline of its previous Send.
 	if err := ss.client.UpdateDeadline(s.cfg.Timeout); err != nil {
-		return errStale
+		return false, errStale
 	}
-	return s.client.SendWithSMTPClient(ss.client, msg)
+	if ok, _ := ss.client.Extension("PIPELINING"); ok {
+		if s.dkim != nil {
+			msg.SetDKIM(s.dkim) // as go-mail's own send does
+		}
+		return sendPipelined(ss, msg)
+	}
+	err := s.client.SendWithSMTPClient(ss.client, msg)
+	return msg.IsDelivered(), err
 }
 
 // unsent reports whether err shows that the relay cannot have taken the
@@ -197,26 +208,15 @@ func unsent(err error) bool {
 	if errors.Is(err, errStale) {
 		return true
 	}
-	var se *gomail.SendError
-	if !errors.As(err, &se) {
-		return false
-	}
-	switch se.Reason {
-	case gomail.ErrConnCheck:
-		return true
-	case gomail.ErrSMTPMailFrom:
-		code := se.ErrorCode()
-		return code == 0 || code == 421
-	}
-	return false
+	cmd, code, _, ok := relayReply(err)
+	return ok && (cmd == "NOOP" || cmd == "MAIL" && (code == 0 || code == 421))
 }
 
 // discard ends a session that failed: with QUIT when the relay answered
 // (a rejected message, a failed RSET), by closing it when the connection
 // broke, timed out or was closed for a cancelled Send.
 func (s *Sender) discard(ss *session, err error) {
-	var se *gomail.SendError
-	if err != nil && errors.As(err, &se) && se.ErrorCode() != 0 {
+	if _, code, _, _ := relayReply(err); code != 0 {
 		s.quit(ss)
 		return
 	}

@@ -207,21 +207,31 @@ func TestSendErrorClasses(t *testing.T) {
 		{"data 554", smtptest.WithRejectData(554, "message rejected as spam"), true, "554"},
 		{"data 452", smtptest.WithRejectData(452, "insufficient storage"), false, "452"},
 	} {
-		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
-			_, cfg := setup(t, tc.opt)
-			_, err := newSender(t, cfg).Send(context.Background(), notice(1))
-			if err == nil {
-				t.Fatal("Send succeeded")
-			}
-			if notify.IsPermanent(err) != tc.permanent || notify.ErrorCode(err) != tc.code {
-				t.Errorf("err = %v: permanent %v code %q, want %v %q",
-					err, notify.IsPermanent(err), notify.ErrorCode(err), tc.permanent, tc.code)
-			}
-			if strings.Contains(err.Error(), "zhangsan") {
-				t.Errorf("error leaks the recipient: %v", err)
-			}
-		})
+		// The same classes whether the envelope is pipelined or not.
+		for _, pipe := range []string{"pipelined", "unpipelined"} {
+			t.Run(tc.name+" "+pipe, func(t *testing.T) {
+				t.Parallel()
+				opts := []smtptest.Option{tc.opt}
+				if pipe == "unpipelined" {
+					opts = append(opts, smtptest.WithoutPipelining())
+				}
+				srv, cfg := setup(t, opts...)
+				_, err := newSender(t, cfg).Send(context.Background(), notice(1))
+				if err == nil {
+					t.Fatal("Send succeeded")
+				}
+				if notify.IsPermanent(err) != tc.permanent || notify.ErrorCode(err) != tc.code {
+					t.Errorf("err = %v: permanent %v code %q, want %v %q",
+						err, notify.IsPermanent(err), notify.ErrorCode(err), tc.permanent, tc.code)
+				}
+				if strings.Contains(err.Error(), "zhangsan") {
+					t.Errorf("error leaks the recipient: %v", err)
+				}
+				if n := len(srv.Messages()); n != 0 {
+					t.Errorf("the relay kept %d messages", n)
+				}
+			})
+		}
 	}
 }
 
