@@ -88,7 +88,20 @@ func (d *Dispatcher) handle(ctx, sendCtx context.Context, j job) repo.Outcome {
 	// made: the rate limit may have held it since handle began.
 	started := d.cfg.Now()
 	t0 := time.Now()
-	res, err := sender.Send(sendCtx, msg)
+	// A sender that must wait to start (for a free SMTP session) gives up
+	// when the window closes rather than send after it.
+	closes := d.window(c.Kind).Closes(started, loc)
+	res, err := sender.Send(WithStartBy(sendCtx, t0.Add(closes.Sub(started))), msg)
+	if errors.Is(err, ErrNotStarted) {
+		if probe {
+			d.probeEnded(sender.Provider())
+		}
+		next, why := d.opening(c, closes, loc)
+		d.log(c, slog.LevelInfo, "send window closed before the send could start, deferred",
+			slog.String("provider", sender.Provider()), slog.Time("next", next))
+		held, _ := postpone(c, next, windowReason(why))
+		return held
+	}
 	finished := started.Add(time.Since(t0))
 	att := &repo.Attempt{N: c.Attempts, Channel: c.Channel, Provider: sender.Provider(), StartedAt: started,
 		FinishedAt: finished, ProviderMsgID: res.ProviderMsgID, Code: res.Code}

@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 )
 
 // Channels a notice can go out on.
@@ -186,3 +187,23 @@ func ErrorCode(err error) string {
 	}
 	return ""
 }
+
+type startByKey struct{}
+
+// WithStartBy tells a Sender the latest instant (wall clock) at which it may
+// start a send: the close of the customer's send window. A sender that has
+// to wait before it can start (for a free SMTP session) gives up then with
+// ErrNotStarted, and the notice waits for the next opening.
+func WithStartBy(ctx context.Context, t time.Time) context.Context {
+	return context.WithValue(ctx, startByKey{}, t)
+}
+
+// StartBy is the instant WithStartBy set; false when none was.
+func StartBy(ctx context.Context) (time.Time, bool) {
+	t, ok := ctx.Value(startByKey{}).(time.Time)
+	return t, ok
+}
+
+// ErrNotStarted is wrapped by a Sender that gave up at its StartBy instant
+// before it tried: nothing reached the provider, so no attempt is counted.
+var ErrNotStarted = errors.New("not started before the send window closed")

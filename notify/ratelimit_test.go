@@ -2,6 +2,8 @@ package notify_test
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"sync"
@@ -186,6 +188,59 @@ func TestRateLimitWaitDoesNotCarryASendPastTheWindow(t *testing.T) {
 		if !s.Before(sh(11, 21, 20, 0)) {
 			t.Errorf("sent at %v, after the window closed at 20:00", s.In(shanghaiLoc))
 		}
+	}
+	p := b.pending(t)
+	if len(p) != 1 || !p[0].NextAttemptAt.Equal(sh(11, 22, 9, 0)) || p[0].Attempts != 0 ||
+		p[0].StatusReason != "waiting for send window" || len(b.attempts(t, p[0].ID)) != 0 {
+		t.Fatalf("the notice the window closed on: %+v, want pending until 09:00 the next day, no attempt", p)
+	}
+}
+
+// busySender is a provider all of whose sessions are taken: a send waits
+// for one until its StartBy instant and then gives up untried.
+type busySender struct {
+	mu      sync.Mutex
+	startBy []time.Time
+}
+
+func (s *busySender) Provider() string { return "busy" }
+
+func (s *busySender) Send(ctx context.Context, _ notify.Message) (notify.Result, error) {
+	t, ok := notify.StartBy(ctx)
+	if !ok {
+		return notify.Result{}, errors.New("no StartBy: the wait could outlast the send window")
+	}
+	s.mu.Lock()
+	s.startBy = append(s.startBy, t)
+	s.mu.Unlock()
+	select {
+	case <-time.After(time.Until(t)):
+	case <-ctx.Done():
+	}
+	return notify.Result{}, fmt.Errorf("no session free: %w", notify.ErrNotStarted)
+}
+
+// A notice that passed the send-window check at 19:59:59.8 and then waits
+// for its provider (every SMTP session busy) stops waiting when the window
+// closes at 20:00: it waits, without an attempt, for the next opening.
+func TestSenderWaitDoesNotCarryASendPastTheWindow(t *testing.T) {
+	t.Parallel()
+	at := sh(11, 21, 19, 59).Add(59800 * time.Millisecond)
+	clock := &fakeClock{t: at}
+	sender := &busySender{}
+	b := setup(t, func(c *notify.Config) {
+		c.Senders["sms"] = sender
+		c.Now, c.Sleep = clock.Now, clock.Sleep
+	})
+	seedSMS(t, b.r, 1)
+	before := time.Now()
+	if c := b.dispatch(t, at); c["pending"] != 1 {
+		t.Fatalf("counts %v, want the notice waiting for the window", c)
+	}
+	after := time.Now()
+	if len(sender.startBy) != 1 || sender.startBy[0].Before(before.Add(200*time.Millisecond)) ||
+		sender.startBy[0].After(after.Add(200*time.Millisecond)) {
+		t.Errorf("the sender was told to start by %v, want 200ms after the dispatch began (%v)", sender.startBy, before)
 	}
 	p := b.pending(t)
 	if len(p) != 1 || !p[0].NextAttemptAt.Equal(sh(11, 22, 9, 0)) || p[0].Attempts != 0 ||

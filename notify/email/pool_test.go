@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -415,4 +416,35 @@ func TestPipelinedEnvelope(t *testing.T) {
 			}
 		})
 	}
+}
+
+// With every session busy, a Send waits for one only until its StartBy
+// instant (the close of the send window), then gives up untried: the relay
+// gets nothing from it.
+func TestPoolWaitEndsWhenTheWindowCloses(t *testing.T) {
+	t.Parallel()
+	srv, cfg := setup(t)
+	cfg.PoolSize = 1
+	s := newSender(t, cfg)
+	release := srv.HoldData()
+	first := make(chan error, 1)
+	go func() {
+		_, err := s.Send(context.Background(), notice(1))
+		first <- err
+	}()
+	eventually(t, "the first send holding the only session", func() bool { return srv.OpenConnections() == 1 })
+
+	start := time.Now()
+	_, err := s.Send(notify.WithStartBy(context.Background(), start.Add(200*time.Millisecond)), notice(2))
+	if !errors.Is(err, notify.ErrNotStarted) {
+		t.Fatalf("err = %v, want ErrNotStarted", err)
+	}
+	if waited := time.Since(start); waited < 200*time.Millisecond || waited > 5*time.Second {
+		t.Errorf("gave up after %v, want at the StartBy instant (200ms)", waited)
+	}
+	release()
+	if err := <-first; err != nil {
+		t.Fatalf("first send: %v", err)
+	}
+	deliveredOnce(t, srv, 1)
 }

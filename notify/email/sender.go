@@ -114,14 +114,10 @@ func (s *Sender) Send(ctx context.Context, m notify.Message) (notify.Result, err
 	msgID := msg.GetMessageID()
 
 	if s.slots != nil {
-		// At most PoolSize sessions at once, however many workers send:
-		// relays limit a client's concurrent connections.
-		select {
-		case s.slots <- struct{}{}:
-			defer func() { <-s.slots }()
-		case <-ctx.Done():
-			return notify.Result{}, notify.Transient("", fmt.Errorf("smtp: waiting for a session: %w", ctx.Err()))
+		if err := s.takeSlot(ctx); err != nil {
+			return notify.Result{}, err
 		}
+		defer func() { <-s.slots }()
 	}
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
 	defer cancel()
@@ -157,6 +153,32 @@ func (s *Sender) Send(ctx context.Context, m notify.Message) (notify.Result, err
 		return notify.Result{}, notify.Transient("", errors.New("smtp: message not accepted"))
 	}
 	return notify.Result{}, classify(ctx, fmt.Errorf("send failed: %w", err))
+}
+
+// takeSlot waits for one of the PoolSize sessions that may be open at once,
+// however many workers send: relays limit a client's concurrent
+// connections. The wait ends when the send window closes (notify.StartBy:
+// notify.ErrNotStarted) or ctx does.
+func (s *Sender) takeSlot(ctx context.Context) error {
+	select {
+	case s.slots <- struct{}{}:
+		return nil
+	default:
+	}
+	var closes <-chan time.Time
+	if t, ok := notify.StartBy(ctx); ok {
+		timer := time.NewTimer(time.Until(t))
+		defer timer.Stop()
+		closes = timer.C
+	}
+	select {
+	case s.slots <- struct{}{}:
+		return nil
+	case <-closes:
+		return fmt.Errorf("smtp: no session free: %w", notify.ErrNotStarted)
+	case <-ctx.Done():
+		return notify.Transient("", fmt.Errorf("smtp: waiting for a session: %w", ctx.Err()))
+	}
 }
 
 // Close QUITs the idle sessions. Sends may go on; their sessions are QUIT
