@@ -1,0 +1,144 @@
+package repo_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/lib/pq"
+
+	"duebell/repo"
+	"duebell/repo/repotest"
+	"duebell/repo/storetest"
+)
+
+// isForeignKey reports whether err is PostgreSQL's foreign-key violation.
+func isForeignKey(err error) bool {
+	var pe *pq.Error
+	return errors.As(err, &pe) && pe.Code == "23503"
+}
+
+var guardStages = []repo.Stage{{Name: "due_soon", OffsetDays: -3, Kind: "due_soon", Channels: []string{"sms"}}}
+
+// An installment a notice names cannot be deleted (or renumbered) by hand,
+// as when it was the notice's foreign key; one no notice names can.
+func TestNoticedInstallmentCannotBeDeleted(t *testing.T) {
+	t.Parallel()
+	r := repotest.New(t)
+	ctx := context.Background()
+	storetest.Customer(t, r, "c1")
+	storetest.Plan(t, r, "p1", "c1", []repo.Date{repo.NewDate(2026, 11, 24)})
+	storetest.Customer(t, r, "c2")
+	storetest.Plan(t, r, "p2", "c2", []repo.Date{repo.NewDate(2026, 12, 24)}) // not due: no notice
+	at := time.Date(2026, 11, 21, 10, 0, 0, 0, time.UTC)
+	if res, err := r.QueueDueReminders(ctx, at, guardStages); err != nil || res.Total() != 1 {
+		t.Fatalf("scan: %+v, %v", res, err)
+	}
+	for _, stmt := range []string{
+		`DELETE FROM installments WHERE plan_id = (SELECT id FROM plans WHERE ref = 'p1')`,
+		`UPDATE installments SET id = id + 1000 WHERE plan_id = (SELECT id FROM plans WHERE ref = 'p1')`,
+	} {
+		if _, err := r.DB().ExecContext(ctx, stmt); !isForeignKey(err) {
+			t.Errorf("%s: %v, want a foreign-key violation", stmt, err)
+		}
+	}
+
+	// An installment no notice names goes; one a notice names stays.
+	if _, err := r.DB().ExecContext(ctx, `DELETE FROM installments WHERE plan_id = (SELECT id FROM plans WHERE ref = 'p2')`); err != nil {
+		t.Errorf("deleting an installment no notice names: %v", err)
+	}
+	var n int
+	if err := r.DB().GetContext(ctx, &n, `SELECT count(*) FROM notifications n JOIN installments i ON i.id = n.installment_id`); err != nil || n != 1 {
+		t.Errorf("notices with their installment: %d, %v", n, err)
+	}
+}
+
+// The plan and customer guards, without the installments' and plans' own
+// keys in the way: a customer whose only notice is a customer-scope one
+// (no plan) cannot be deleted; the plan of a notice whose installment is
+// not set cannot either.
+func TestNoticedCustomerAndPlanCannotBeDeleted(t *testing.T) {
+	t.Parallel()
+	r := repotest.New(t)
+	ctx := context.Background()
+	c := storetest.Customer(t, r, "c1")
+	p := storetest.Plan(t, r, "p1", "c1", []repo.Date{repo.NewDate(2026, 12, 24)})
+	if _, err := r.DB().ExecContext(ctx, `
+		INSERT INTO notifications (dedup_key, customer_id, plan_id, kind, stage, channel, locale, status, not_before,
+		                           next_attempt_at, created_at, updated_at)
+		VALUES ('g1', $1, $2, 'card_unbound', 'card_unbound', 'sms', 'zh-CN', 'pending', now(), now(), now(), now()),
+		       ('g2', $1, NULL, 'service_closed', 'service_closed', 'sms', 'zh-CN', 'pending', now(), now(), now(), now())`,
+		c.ID, p.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.DB().ExecContext(ctx, `DELETE FROM plans WHERE id = $1`, p.ID); !isForeignKey(err) {
+		t.Errorf("deleting a plan a notice names: %v, want a foreign-key violation", err)
+	}
+	if _, err := r.DB().ExecContext(ctx, `DELETE FROM notifications WHERE dedup_key = 'g1'`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.DB().ExecContext(ctx, `DELETE FROM installments WHERE plan_id = $1`, p.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.DB().ExecContext(ctx, `DELETE FROM plans WHERE id = $1`, p.ID); err != nil {
+		t.Fatalf("deleting a plan no notice names: %v", err)
+	}
+	if _, err := r.DB().ExecContext(ctx, `DELETE FROM customers WHERE id = $1`, c.ID); !isForeignKey(err) {
+		t.Errorf("deleting a customer a notice names: %v, want a foreign-key violation", err)
+	}
+}
+
+// A delete racing a transaction that is inserting a notice for the same
+// customer (not yet committed, so the delete's check cannot see it) waits
+// for that transaction, then sees its notice and is refused: no notice is
+// left without its customer.
+func TestDeleteWaitsForNoticesBeingWritten(t *testing.T) {
+	t.Parallel()
+	r := repotest.New(t)
+	ctx := context.Background()
+	c := storetest.Customer(t, r, "c1")
+	writer, err := r.DB().BeginTxx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = writer.Rollback() }()
+	if _, err := writer.ExecContext(ctx, `
+		INSERT INTO notifications (dedup_key, customer_id, kind, stage, channel, locale, status, not_before,
+		                           next_attempt_at, created_at, updated_at)
+		VALUES ('g1', $1, 'service_closed', 'service_closed', 'sms', 'zh-CN', 'pending', now(), now(), now(), now())`, c.ID); err != nil {
+		t.Fatal(err)
+	}
+	deleted := make(chan error, 1)
+	go func() {
+		_, err := r.DB().ExecContext(ctx, `DELETE FROM customers WHERE id = $1`, c.ID)
+		deleted <- err
+	}()
+	// The delete must be waiting for the writer, not done.
+	var waiting bool
+	for deadline := time.Now().Add(10 * time.Second); !waiting && time.Now().Before(deadline); {
+		if err := r.DB().GetContext(ctx, &waiting, `SELECT EXISTS (SELECT 1 FROM pg_stat_activity
+			WHERE query LIKE 'DELETE FROM customers%' AND wait_event_type = 'Lock')`); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case err := <-deleted:
+			t.Fatalf("the delete ended while a notice for the customer was being written: %v", err)
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+	if !waiting {
+		t.Fatal("the delete never waited for the notice being written")
+	}
+	if err := writer.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-deleted; !isForeignKey(err) {
+		t.Fatalf("delete after the notice committed: %v, want a foreign-key violation", err)
+	}
+	var orphans int
+	if err := r.DB().GetContext(ctx, &orphans, `SELECT count(*) FROM notifications n
+		WHERE NOT EXISTS (SELECT 1 FROM customers c WHERE c.id = n.customer_id)`); err != nil || orphans != 0 {
+		t.Errorf("notices without their customer: %d, %v", orphans, err)
+	}
+}
