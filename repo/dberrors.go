@@ -23,9 +23,9 @@ const RetryAfter = 30 * time.Second
 
 // IsUnavailable reports whether err says the database could not be reached
 // or dropped the connection, rather than refused the statement: the server
-// is down, restarting or out of connections, the network to it is lost, an
-// SQLite file is locked by another process past the busy timeout, or the
-// store is closed (a daemon shutting down). The same request may
+// is down, restarting or out of connections, the network to it is lost, its
+// disk is full, an SQLite file is locked by another process past the busy
+// timeout, or the store is closed (a daemon shutting down). The same request may
 // succeed later; callers answer "retry later", not "failed". Any network
 // error counts, and an EOF: a proxy or load balancer in front of a server
 // that is down accepts the connection and closes it at once, and the
@@ -44,16 +44,18 @@ func IsUnavailable(err error) bool {
 		return true
 	case errors.As(err, &pqErr):
 		// Class 08: connection exception; 57P01-03: the server is shutting
-		// down, crashed or is starting; 53300: too many connections.
+		// down, crashed or is starting; 53300: too many connections; 53100:
+		// its disk is full.
 		return pqErr.Code.Class() == "08" || pqErr.Code == "57P01" || pqErr.Code == "57P02" ||
-			pqErr.Code == "57P03" || pqErr.Code == "53300"
+			pqErr.Code == "57P03" || pqErr.Code == "53300" || pqErr.Code == "53100"
 	}
 	// SQLite: another process held the file's lock past the busy timeout
-	// (an all-or-nothing import, a shell left in a transaction).
+	// (an all-or-nothing import, a shell left in a transaction), or the
+	// disk is full.
 	var coded interface{ Code() int } // modernc.org/sqlite's *Error
 	if errors.As(err, &coded) {
-		const busy, locked = 5, 6 // SQLITE_BUSY, SQLITE_LOCKED
-		if c := coded.Code() & 0xff; c == busy || c == locked {
+		const busy, locked, full = 5, 6, 13 // SQLITE_BUSY, SQLITE_LOCKED, SQLITE_FULL
+		if c := coded.Code() & 0xff; c == busy || c == locked || c == full {
 			return true
 		}
 	}
