@@ -103,18 +103,37 @@ func (t *importTx) loadPlans(ctx context.Context, in []ImportPlan, lock bool, cu
 		return st, fmt.Errorf("import plans: lock installments: %w", err)
 	}
 	st.AddInstallments(insts)
+	// Read after the installments are locked: no payment lands on them
+	// between this read and the write.
+	if ids := st.AsOfPlanIDs(in); len(ids) > 0 {
+		var last []LastRecorded
+		if err := t.tx.SelectContext(ctx, &last, `
+			SELECT DISTINCT ON (i.plan_id) i.plan_id, i.seq, y.ref, y.amount, y.created_at
+			FROM payments y JOIN installments i ON i.id = y.installment_id
+			WHERE i.plan_id = ANY($1)
+			ORDER BY i.plan_id, y.created_at DESC, y.id DESC`, pq.Array(ids)); err != nil {
+			return st, fmt.Errorf("import plans: last payments: %w", err)
+		}
+		st.AddLastRecorded(last)
+	}
 	return st, nil
 }
 
 // planWrites are the plans (and their installments) to write, as columns.
 type planWrites struct {
 	refs, merchants, titles, currencies, statuses, methods, last4s []string
+	asOfs                                                          []string // RFC 3339, "" for none
 	customers, totals                                              []int64
 	periods                                                        []int64
 	plans                                                          []Plan
 }
 
 func (w *planWrites) add(p Plan) {
+	asOf := ""
+	if p.AsOf != nil {
+		asOf = p.AsOf.Format(time.RFC3339Nano)
+	}
+	w.asOfs = append(w.asOfs, asOf)
 	w.refs, w.merchants, w.titles = append(w.refs, p.Ref), append(w.merchants, p.Merchant), append(w.titles, p.Title)
 	w.currencies, w.statuses = append(w.currencies, p.Currency), append(w.statuses, p.Status)
 	w.methods, w.last4s = append(w.methods, p.RepayMethod), append(w.last4s, p.CardLast4)
@@ -132,14 +151,18 @@ func (t *importTx) writePlans(ctx context.Context, w *planWrites, now time.Time)
 		Inserted bool   `db:"inserted"`
 	}
 	if err := t.tx.SelectContext(ctx, &ids, `
-		INSERT INTO plans (ref, customer_id, merchant, title, currency, total, periods, status, repay_method, card_last4, created_at, updated_at)
-		SELECT x.*, $11, $11
-		FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::bigint[], $7::int[], $8::text[], $9::text[], $10::text[])
-			AS x (ref, customer_id, merchant, title, currency, total, periods, status, repay_method, card_last4)
+		INSERT INTO plans (ref, customer_id, merchant, title, currency, total, periods, status, repay_method, card_last4,
+			created_at, updated_at, as_of)
+		SELECT x.ref, x.customer_id, x.merchant, x.title, x.currency, x.total, x.periods, x.status, x.repay_method,
+			x.card_last4, $11, $11, NULLIF(x.as_of, '')::timestamptz
+		FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::bigint[], $7::int[], $8::text[], $9::text[],
+			$10::text[], $12::text[])
+			AS x (ref, customer_id, merchant, title, currency, total, periods, status, repay_method, card_last4, as_of)
 		`+PlanUpsertSQL+`
 		RETURNING id, ref, xmax = 0 AS inserted`,
 		pq.Array(w.refs), pq.Array(w.customers), pq.Array(w.merchants), pq.Array(w.titles), pq.Array(w.currencies),
-		pq.Array(w.totals), pq.Array(w.periods), pq.Array(w.statuses), pq.Array(w.methods), pq.Array(w.last4s), now); err != nil {
+		pq.Array(w.totals), pq.Array(w.periods), pq.Array(w.statuses), pq.Array(w.methods), pq.Array(w.last4s), now,
+		pq.Array(w.asOfs)); err != nil {
 		return fmt.Errorf("import plans: write plans: %w", err)
 	}
 	if len(ids) != len(w.refs) {

@@ -98,11 +98,13 @@ type ImportStoredInstallment struct {
 }
 
 // ImportPlanState is what is stored for a batch of plan lines: the
-// customers they name, the plans and their installments.
+// customers they name, the plans and their installments, and the last
+// payment recorded on each plan whose line carries an as_of.
 type ImportPlanState struct {
 	Customers    map[string]int64                          // customer id by ref
 	Plans        map[string]Plan                           // by ref
 	Installments map[int64]map[int]ImportStoredInstallment // by plan id, seq
+	LastRecorded map[int64]LastRecorded                    // by plan id
 }
 
 // NewImportPlanState returns an empty state whose customers are the ones
@@ -111,7 +113,7 @@ type ImportPlanState struct {
 // be looked up.
 func NewImportPlanState(in []ImportPlan, customerIDs map[string]int64) (st ImportPlanState, planRefs, customerRefs []string) {
 	st = ImportPlanState{Customers: map[string]int64{}, Plans: map[string]Plan{},
-		Installments: map[int64]map[int]ImportStoredInstallment{}}
+		Installments: map[int64]map[int]ImportStoredInstallment{}, LastRecorded: map[int64]LastRecorded{}}
 	planRefs = make([]string, len(in))
 	for i, p := range in {
 		planRefs[i] = p.Plan.Ref
@@ -143,6 +145,26 @@ func (st ImportPlanState) AddInstallments(insts []ImportStoredInstallment) {
 	}
 }
 
+// AsOfPlanIDs returns the ids of the stored plans whose lines in in carry
+// an as_of: the plans whose last recorded payment the lines are checked
+// against (AddLastRecorded). A batch without as_of reads none.
+func (st ImportPlanState) AsOfPlanIDs(in []ImportPlan) []int64 {
+	var ids []int64
+	for _, ip := range in {
+		if cur, ok := st.Plans[ip.Plan.Ref]; ok && ip.Plan.AsOf != nil {
+			ids = append(ids, cur.ID)
+		}
+	}
+	return ids
+}
+
+// AddLastRecorded records the last payment recorded on each plan.
+func (st ImportPlanState) AddLastRecorded(last []LastRecorded) {
+	for _, l := range last {
+		st.LastRecorded[l.PlanID] = l
+	}
+}
+
 // Decide decides every line of in: its result and the plan as it is to
 // be stored (with CustomerID, and ID 0 for a new plan).
 func (st ImportPlanState) Decide(in []ImportPlan, now time.Time) ([]ImportLineResult, []Plan) {
@@ -160,9 +182,13 @@ func (st ImportPlanState) Decide(in []ImportPlan, now time.Time) ([]ImportLineRe
 
 // decide returns the plan as it is to be stored and what the line does,
 // or why it is refused, with the rules of UpsertPlan: the customer must
-// exist, a plan stays with its customer, installments are never removed,
-// and a plan never lowers an installment's paid below what payments
-// recorded (an omitted paid keeps the stored one).
+// exist, a plan stays with its customer, a line read before the plan's
+// last recorded payment or its stored as_of is stale, installments are
+// never removed, and a plan never lowers an installment's paid below what
+// payments recorded (an omitted paid keeps the stored one). as_of is not
+// part of what a line changes: a line that changes nothing else is
+// unchanged and not written, so its as_of is not stored (a nightly
+// re-sync of the same book stays cheap).
 func (st ImportPlanState) decide(ip ImportPlan, now time.Time) (Plan, ImportOutcome, error) {
 	p := ip.Plan
 	cid, ok := st.Customers[p.CustomerRef]
@@ -175,6 +201,15 @@ func (st ImportPlanState) decide(ip ImportPlan, now time.Time) (Plan, ImportOutc
 		return p, "", fmt.Errorf("plan %q belongs to another customer: %w", p.Ref, ErrConflict)
 	}
 	p.ID = cur.ID // 0 for a new plan
+	if found {
+		var last *LastRecorded
+		if l, ok := st.LastRecorded[cur.ID]; ok {
+			last = &l
+		}
+		if err := CheckAsOf(p.AsOf, cur.AsOf, last); err != nil {
+			return p, "", err
+		}
+	}
 	stored := st.Installments[cur.ID]
 	if found {
 		given := make(map[int]bool, len(p.Installments))

@@ -40,6 +40,8 @@ func (q Common) GetCustomer(ctx context.Context, ref string) (Customer, error) {
 // plan cannot move to another customer and an installment cannot be removed
 // (both ErrConflict, nothing written). A pending installment whose paid
 // reaches its amount is stored as paid, with paid_at kept or set to now.
+// A push with an as_of older than the plan's last recorded payment or its
+// stored as_of is ErrStale (nothing written); an accepted one stores it.
 func (r *Repo) UpsertPlan(ctx context.Context, p Plan, now time.Time) (Plan, error) {
 	var out Plan
 	err := r.withTx(ctx, func(tx *sqlx.Tx) error {
@@ -62,8 +64,16 @@ func (r *Repo) UpsertPlan(ctx context.Context, p Plan, now time.Time) (Plan, err
 			return fmt.Errorf("upsert plan: %w", err)
 		}
 		out.CustomerRef = p.CustomerRef
-		if err := upsertInstallments(ctx, tx, out.ID, p.Installments, now); err != nil {
+		// The upsert left as_of as stored (it wrote none): out.AsOf is
+		// the last push's, read on the row it locked.
+		if err := upsertInstallments(ctx, tx, out.ID, p.AsOf, out.AsOf, p.Installments, now); err != nil {
 			return err
+		}
+		if p.AsOf != nil {
+			if _, err := tx.ExecContext(ctx, `UPDATE plans SET as_of = $2 WHERE id = $1`, out.ID, *p.AsOf); err != nil {
+				return fmt.Errorf("upsert plan: as_of: %w", err)
+			}
+			out.AsOf = p.AsOf
 		}
 		out.Installments, err = installmentsOf(ctx, tx, out.ID)
 		return err
@@ -74,7 +84,7 @@ func (r *Repo) UpsertPlan(ctx context.Context, p Plan, now time.Time) (Plan, err
 	return out, nil
 }
 
-func upsertInstallments(ctx context.Context, tx *sqlx.Tx, planID int64, in []Installment, now time.Time) error {
+func upsertInstallments(ctx context.Context, tx *sqlx.Tx, planID int64, asOf, storedAsOf *time.Time, in []Installment, now time.Time) error {
 	n := len(in)
 	seqs, dues, amounts, paids := make([]int64, n), make([]string, n), make([]int64, n), make([]*int64, n)
 	statuses, paidAts := make([]string, n), make([]string, n)
@@ -92,8 +102,9 @@ func upsertInstallments(ctx context.Context, tx *sqlx.Tx, planID int64, in []Ins
 	// are locked by the first read of what they hold: a payment recorded
 	// meanwhile (RecordPayment locks its installment) has then committed and
 	// is read, or waits for this push; a paid read before it committed
-	// would be written back over it.
-	if err := CheckPushedInstallments(ctx, tx, planID, in, " FOR UPDATE OF i"); err != nil {
+	// would be written back over it. Likewise a push's as_of is checked
+	// against the payments recorded once they are locked.
+	if err := CheckPushedInstallments(ctx, tx, planID, asOf, storedAsOf, in, " FOR UPDATE OF i"); err != nil {
 		return err
 	}
 	var missing []int64
@@ -126,15 +137,27 @@ func upsertInstallments(ctx context.Context, tx *sqlx.Tx, planID int64, in []Ins
 	return nil
 }
 
-// CheckPushedInstallments applies CheckPushedInstallment to each pushed
-// installment that is stored (payments recorded through the payments
-// endpoint win over a stale push), in both stores' plan push; lock is
-// appended to the read (PostgreSQL locks the rows it reads, SQLite's
-// writer owns the file).
-func CheckPushedInstallments(ctx context.Context, q sqlx.QueryerContext, planID int64, in []Installment, lock string) error {
+// CheckPushedInstallments checks a plan push against what is stored, in
+// both stores' plan push: a push with an as_of is checked against the
+// plan's last recorded payment and its stored as_of (CheckAsOf), then each
+// pushed installment that is stored against it (CheckPushedInstallment:
+// payments recorded through the payments endpoint win over a stale push).
+// lock is appended to the read of the installments, which comes first
+// (PostgreSQL locks the rows it reads, so no payment lands after the
+// check; SQLite's writer owns the file).
+func CheckPushedInstallments(ctx context.Context, q sqlx.QueryerContext, planID int64, asOf, storedAsOf *time.Time, in []Installment, lock string) error {
 	var stored []ImportStoredInstallment
 	if err := sqlx.SelectContext(ctx, q, &stored, StoredInstallmentsSQL+lock, planID); err != nil {
 		return fmt.Errorf("check recorded payments: %w", err)
+	}
+	if asOf != nil {
+		last, err := lastRecorded(ctx, q, planID)
+		if err != nil {
+			return err
+		}
+		if err := CheckAsOf(asOf, storedAsOf, last); err != nil {
+			return err
+		}
 	}
 	bySeq := make(map[int]ImportStoredInstallment, len(stored))
 	for _, s := range stored {

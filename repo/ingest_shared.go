@@ -161,10 +161,11 @@ RETURNING *`
 // plan whose ref exists: its fields are replaced, but only when it belongs
 // to the same customer; a plan of another customer is left untouched and
 // returns no row, which the caller reports as the conflict. It follows an
-// INSERT INTO plans whose values are the pushed plan.
+// INSERT INTO plans whose values are the pushed plan; an as_of it leaves
+// null (or out) keeps the stored one.
 const PlanUpsertSQL = `ON CONFLICT (ref) DO UPDATE SET
 	merchant = EXCLUDED.merchant, title = EXCLUDED.title, currency = EXCLUDED.currency,
 	total = EXCLUDED.total, periods = EXCLUDED.periods, status = EXCLUDED.status,
 	repay_method = EXCLUDED.repay_method, card_last4 = EXCLUDED.card_last4,
-	updated_at = EXCLUDED.updated_at
+	updated_at = EXCLUDED.updated_at, as_of = coalesce(EXCLUDED.as_of, plans.as_of)
 WHERE plans.customer_id = EXCLUDED.customer_id`

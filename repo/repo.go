@@ -21,6 +21,11 @@ var ErrNotFound = errors.New("not found")
 // ErrConflict is returned when a write contradicts what is stored.
 var ErrConflict = errors.New("conflict")
 
+// ErrStale is the conflict of a plan push whose as_of is older than what
+// duebell already knows of the plan: a payment or reversal recorded since,
+// or the as_of of the last push written. It wraps ErrConflict.
+var ErrStale = fmt.Errorf("stale: %w", ErrConflict)
+
 // DefaultSchema is the PostgreSQL schema duebell keeps its tables in.
 const DefaultSchema = "duebell"
 

@@ -40,6 +40,12 @@ type Plan struct {
 	CardLast4   string    `db:"card_last4" json:"card_last4"`
 	CreatedAt   time.Time `db:"created_at" json:"created_at"`
 	UpdatedAt   time.Time `db:"updated_at" json:"updated_at"`
+	// AsOf is when the lender's data in a push was read (its as_of). On a
+	// push it is the push's own (nil: the push did not say, and the stored
+	// one stays); read back, it is the as_of of the last push written (nil
+	// when none said). A push older than it, or than a payment recorded
+	// since, is refused (ErrStale).
+	AsOf *time.Time `db:"as_of" json:"as_of,omitempty"`
 	// Installments is filled by GetPlan and read by UpsertPlan.
 	Installments []Installment `db:"-" json:"installments"`
 }

@@ -65,6 +65,22 @@ func (t *importTx) loadPlans(ctx context.Context, in []repo.ImportPlan, customer
 		return st, fmt.Errorf("import plans: read installments: %w", err)
 	}
 	st.AddInstallments(insts)
+	if ids := st.AsOfPlanIDs(in); len(ids) > 0 {
+		if list, err = importJSON(ids); err != nil {
+			return st, err
+		}
+		var last []repo.LastRecorded
+		if err := t.tx.SelectContext(ctx, &last, `
+			SELECT plan_id, seq, ref, amount, created_at FROM (
+				SELECT i.plan_id, i.seq, y.ref, y.amount, y.created_at,
+					row_number() OVER (PARTITION BY i.plan_id ORDER BY y.created_at DESC, y.id DESC) AS n
+				FROM payments y JOIN installments i ON i.id = y.installment_id
+				WHERE i.plan_id IN (SELECT value FROM json_each($1)))
+			WHERE n = 1`, list); err != nil {
+			return st, fmt.Errorf("import plans: last payments: %w", err)
+		}
+		st.AddLastRecorded(last)
+	}
 	return st, nil
 }
 
@@ -84,10 +100,12 @@ func (t *importTx) writePlans(ctx context.Context, plans []repo.Plan, now time.T
 		Status      string `json:"status"`
 		RepayMethod string `json:"repay_method"`
 		CardLast4   string `json:"card_last4"`
+		AsOf        *int64 `json:"as_of"`
 	}
 	rows := make([]planRow, len(plans))
 	for i, p := range plans {
-		rows[i] = planRow{p.Ref, p.CustomerID, p.Merchant, p.Title, p.Currency, p.Total, p.Periods, p.Status, p.RepayMethod, p.CardLast4}
+		rows[i] = planRow{p.Ref, p.CustomerID, p.Merchant, p.Title, p.Currency, p.Total, p.Periods, p.Status, p.RepayMethod,
+			p.CardLast4, importMicros(p.AsOf)}
 	}
 	list, err := importJSON(rows)
 	if err != nil {
@@ -98,9 +116,11 @@ func (t *importTx) writePlans(ctx context.Context, plans []repo.Plan, now time.T
 		Ref string `db:"ref"`
 	}
 	if err := t.tx.SelectContext(ctx, &ids, `
-		INSERT INTO plans (ref, customer_id, merchant, title, currency, total, periods, status, repay_method, card_last4, created_at, updated_at)
+		INSERT INTO plans (ref, customer_id, merchant, title, currency, total, periods, status, repay_method, card_last4,
+			created_at, updated_at, as_of)
 		SELECT value->>'ref', value->>'customer_id', value->>'merchant', value->>'title', value->>'currency',
-			value->>'total', value->>'periods', value->>'status', value->>'repay_method', value->>'card_last4', $2, $2
+			value->>'total', value->>'periods', value->>'status', value->>'repay_method', value->>'card_last4', $2, $2,
+			value->>'as_of'
 		FROM json_each($1) WHERE true
 		`+repo.PlanUpsertSQL+`
 		RETURNING id, ref`, list, now); err != nil {

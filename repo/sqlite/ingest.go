@@ -34,6 +34,8 @@ func (s *Store) UpsertCustomer(ctx context.Context, c repo.Customer, now time.Ti
 // plan cannot move to another customer and an installment cannot be removed
 // (both ErrConflict, nothing written). A pending installment whose paid
 // reaches its amount is stored as paid, with paid_at kept or set to now.
+// A push with an as_of older than the plan's last recorded payment or its
+// stored as_of is ErrStale (nothing written); an accepted one stores it.
 func (s *Store) UpsertPlan(ctx context.Context, p repo.Plan, now time.Time) (repo.Plan, error) {
 	var out repo.Plan
 	err := s.withTx(ctx, func(tx *sqlx.Tx) error {
@@ -56,8 +58,16 @@ func (s *Store) UpsertPlan(ctx context.Context, p repo.Plan, now time.Time) (rep
 			return fmt.Errorf("upsert plan: %w", err)
 		}
 		out.CustomerRef = p.CustomerRef
-		if err := ingestUpsertInstallments(ctx, tx, out.ID, p.Installments, now); err != nil {
+		// The upsert left as_of as stored (it wrote none): out.AsOf is
+		// the last push's.
+		if err := ingestUpsertInstallments(ctx, tx, out.ID, p.AsOf, out.AsOf, p.Installments, now); err != nil {
 			return err
+		}
+		if p.AsOf != nil {
+			if _, err := tx.ExecContext(ctx, `UPDATE plans SET as_of = $2 WHERE id = $1`, out.ID, *p.AsOf); err != nil {
+				return fmt.Errorf("upsert plan: as_of: %w", err)
+			}
+			out.AsOf = p.AsOf
 		}
 		out.Installments, err = ingestInstallmentsOf(ctx, tx, out.ID)
 		return err
@@ -84,7 +94,7 @@ type ingestInstallment struct {
 // statement, reading them from a JSON array where PostgreSQL unnests arrays.
 // The write transaction owns the file, so nothing adds installments between
 // the checks and the write.
-func ingestUpsertInstallments(ctx context.Context, tx *sqlx.Tx, planID int64, in []repo.Installment, now time.Time) error {
+func ingestUpsertInstallments(ctx context.Context, tx *sqlx.Tx, planID int64, asOf, storedAsOf *time.Time, in []repo.Installment, now time.Time) error {
 	rows := make([]ingestInstallment, len(in))
 	for i, it := range in {
 		rows[i] = ingestInstallment{Seq: it.Seq, DueDate: it.DueDate.String(), Amount: it.Amount, Status: it.Status}
@@ -101,6 +111,11 @@ func ingestUpsertInstallments(ctx context.Context, tx *sqlx.Tx, planID int64, in
 		return fmt.Errorf("upsert installments: %w", err)
 	}
 	pushed := string(b)
+	// Checked first, as the PostgreSQL store does: a stale push is refused
+	// as stale whatever else is wrong with it.
+	if err := repo.CheckPushedInstallments(ctx, tx, planID, asOf, storedAsOf, in, ""); err != nil {
+		return err
+	}
 	var missing []int64
 	if err := tx.SelectContext(ctx, &missing, `
 		SELECT seq FROM installments
@@ -110,9 +125,6 @@ func ingestUpsertInstallments(ctx context.Context, tx *sqlx.Tx, planID int64, in
 	}
 	if len(missing) > 0 {
 		return fmt.Errorf("installment %d is missing from the plan; installments cannot be removed, mark them waived: %w", missing[0], repo.ErrConflict)
-	}
-	if err := repo.CheckPushedInstallments(ctx, tx, planID, in, ""); err != nil {
-		return err
 	}
 	// WHERE true: an upsert's SELECT needs a WHERE before ON CONFLICT.
 	if _, err := tx.ExecContext(ctx, `
