@@ -24,6 +24,7 @@ const (
 	codeInvalid      = "invalid"
 	codeNotFound     = "not_found"
 	codeConflict     = "conflict"
+	codeStale        = "stale"
 	codeUnauthorized = "unauthorized"
 	codeForbidden    = "forbidden"
 	codeMethod       = "method_not_allowed"
@@ -90,7 +91,8 @@ func (s *server) fail(w http.ResponseWriter, r *http.Request, err error) {
 
 // refusal is the 4xx err is answered with: an apiError as itself, the
 // repo's not-found, invalid (its own check of a value: support filters,
-// resend text) and conflict as 404, 422 and 409; nil for any other error.
+// resend text) and conflict as 404, 422 and 409 (a stale plan push as 409
+// stale); nil for any other error.
 func refusal(err error) *apiError {
 	var ae *apiError
 	switch {
@@ -100,6 +102,8 @@ func refusal(err error) *apiError {
 		return &apiError{http.StatusNotFound, codeNotFound, strings.TrimSuffix(err.Error(), ": "+repo.ErrNotFound.Error()) + " not found"}
 	case errors.Is(err, repo.ErrInvalid):
 		return &apiError{http.StatusUnprocessableEntity, codeInvalid, err.Error()}
+	case errors.Is(err, repo.ErrStale):
+		return &apiError{http.StatusConflict, codeStale, strings.TrimSuffix(err.Error(), ": "+repo.ErrStale.Error())}
 	case errors.Is(err, repo.ErrConflict):
 		return &apiError{http.StatusConflict, codeConflict, strings.TrimSuffix(err.Error(), ": "+repo.ErrConflict.Error())}
 	}

@@ -217,7 +217,7 @@ func (s *lineScan) customer(v *importCustomerLine) {
 }
 
 var planLineKeys = []string{"type", "ref", "customer_ref", "merchant", "title", "currency", "total", "periods",
-	"status", "repay_method", "card_last4", "installments"}
+	"status", "repay_method", "card_last4", "installments", "as_of"}
 
 func (s *lineScan) plan(v *importPlanLine) {
 	s.object(planLineKeys, func(k int) {
@@ -246,6 +246,8 @@ func (s *lineScan) plan(v *importPlanLine) {
 			v.CardLast4 = s.str()
 		case 11:
 			v.Installments = s.installments()
+		case 12:
+			v.AsOf = s.str()
 		}
 	})
 }

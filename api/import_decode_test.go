@@ -38,6 +38,10 @@ var fastDecodeSeeds = []string{
 	`{"type":"plan","ref":"p1","installments":[{"seq":1,"paid":null}]}`,
 	`{"type":"plan","ref":"p1","installments":[{"seq":1},]}`,
 	`{"type":"plan","ref":"p1","installments":[{}]}`,
+	`{"type":"plan","ref":"p1","customer_ref":"c1","periods":1,"installments":[{"seq":1,"due_date":"2025-04-15","amount":10000}],"as_of":"2025-03-10T01:59:00Z"}`,
+	`{"type":"plan","ref":"p1","as_of":null}`,
+	`{"type":"plan","ref":"p1","as_of":1741572000}`,
+	`{"type":"plan","ref":"p1","as_of":"a","as_of":"b"}`,
 }
 
 // FuzzFastDecodeMatchesEncodingJSON holds the import's fast line decoder

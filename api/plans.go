@@ -24,6 +24,10 @@ type planBody struct {
 	RepayMethod  string            `json:"repay_method"`
 	CardLast4    string            `json:"card_last4"`
 	Installments []installmentBody `json:"installments"`
+	// AsOf is when the lender read the data in this push (RFC 3339,
+	// optional): a push read before a payment duebell recorded since, or
+	// before the last push written, is refused as stale.
+	AsOf string `json:"as_of"`
 }
 
 type installmentBody struct {
@@ -93,8 +97,12 @@ func (s *server) planFrom(ref string, b planBody) (repo.Plan, error) {
 	case len(b.Installments) != p.Periods:
 		return p, invalid("installments", "want exactly periods (%d) installments, got %d", p.Periods, len(b.Installments))
 	}
-	seen := make([]bool, p.Periods+1)
 	now := s.cfg.Now()
+	var err error
+	if p.AsOf, err = parseAsOf("as_of", b.AsOf, now); err != nil {
+		return p, err
+	}
+	seen := make([]bool, p.Periods+1)
 	for i, ib := range b.Installments {
 		it, err := installmentFrom(fmt.Sprintf("installments[%d]", i), ib, p.Periods, seen, now)
 		if err != nil {

@@ -104,6 +104,25 @@ func parseInstant(field, s string, now time.Time) (*time.Time, error) {
 	return &t, nil
 }
 
+// parseAsOf parses a plan push's as_of (nil when s is empty): an RFC 3339
+// instant from 2000 on, at most input.MaxAsOfSkew after now, kept to the
+// microsecond as both stores keep it (so a retried push compares equal),
+// in UTC as the stores give it back.
+func parseAsOf(field, s string, now time.Time) (*time.Time, error) {
+	if s == "" {
+		return nil, nil
+	}
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return nil, invalid(field, "want an RFC 3339 instant such as 2025-03-10T08:00:00+08:00: when the data in this push was read")
+	}
+	if err := input.AsOf(t, now); err != nil {
+		return nil, invalid(field, "%s", err)
+	}
+	t = t.UTC().Truncate(time.Microsecond)
+	return &t, nil
+}
+
 // parseDate parses a YYYY-MM-DD date between 2000 and 2099.
 func parseDate(field, s string) (repo.Date, error) {
 	d, err := repo.ParseDate(s)

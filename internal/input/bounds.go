@@ -67,6 +67,26 @@ func Past(t, now time.Time) error {
 	return nil
 }
 
+// MaxAsOfSkew is how far after now a plan push's as_of (when the lender
+// read the data it holds) may lie: the data has been read, so only a
+// lender's clock running ahead puts it later, and by seconds, not hours. A
+// looser bound would let one push with a clock far ahead fence off every
+// later, correct push of the plan as stale.
+const MaxAsOfSkew = 5 * time.Minute
+
+// AsOf checks when a push's data was read: not before 2000, and not more
+// than MaxAsOfSkew after now.
+func AsOf(t, now time.Time) error {
+	if t.Before(MinTime) {
+		return errors.New("before 2000-01-01; want when the data in this push was read")
+	}
+	if limit := now.Add(MaxAsOfSkew); t.After(limit) {
+		return fmt.Errorf("%s is more than %v after this server's clock (%s); want when the data in this push was read (check the sender's clock)",
+			t.UTC().Format(time.RFC3339), MaxAsOfSkew, now.UTC().Format(time.RFC3339))
+	}
+	return nil
+}
+
 // zoneRE is the shape of IANA zone names: Area/Location[/Sub], or a bare
 // legacy name such as UTC or EST5EDT, each part starting upper-case.
 var zoneRE = regexp.MustCompile(`^[A-Z][A-Za-z0-9_+-]*(/[A-Z0-9][A-Za-z0-9_+-]*){0,2}$`)
