@@ -25,8 +25,10 @@ type Store interface {
 	ClaimNotifications(ctx context.Context, owner string, now, leaseNow time.Time, lease time.Duration, limit, smsCap int) ([]repo.Claim, error)
 	// FinishNotifications records outcomes and their attempts.
 	FinishNotifications(ctx context.Context, owner string, now time.Time, outs []repo.Outcome) error
-	// ExtendLeases moves owner's leases to now + lease.
-	ExtendLeases(ctx context.Context, owner string, now time.Time, lease time.Duration) (int, error)
+	// ExtendLeases moves owner's leases to now + lease and returns the ids
+	// of the notices whose leases it extended, in ascending order: a
+	// claimed notice missing from them is no longer owner's.
+	ExtendLeases(ctx context.Context, owner string, now time.Time, lease time.Duration) ([]int64, error)
 	// RescueExpired returns expired leases to the queue, logging the lost
 	// try, except those of owner keep (this live dispatcher's own).
 	RescueExpired(ctx context.Context, now time.Time, keep string) (int, error)

@@ -61,7 +61,7 @@ func (k *leaseKeeper) extendIfDue(force bool) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	n, err := k.d.cfg.Store.ExtendLeases(ctx, k.d.cfg.Owner, now, k.d.cfg.Lease)
+	ids, err := k.d.cfg.Store.ExtendLeases(ctx, k.d.cfg.Owner, now, k.d.cfg.Lease)
 	k.failed = err != nil
 	if err != nil { // retried every second while it fails: said once
 		k.d.cfg.Logger.Log(ctx, k.outage.Level(), "extend leases failed", slog.String("error", err.Error()))
@@ -72,8 +72,8 @@ func (k *leaseKeeper) extendIfDue(force bool) {
 	}
 	k.last = now
 	k.warned = false
-	if n > 0 {
-		k.d.cfg.Logger.Debug("leases extended", slog.Int("count", n))
+	if len(ids) > 0 {
+		k.d.cfg.Logger.Debug("leases extended", slog.Int("count", len(ids)))
 	}
 }
 

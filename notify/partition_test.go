@@ -42,9 +42,9 @@ func (s *cutOffStore) ClaimNotifications(ctx context.Context, owner string, now,
 
 var errCutOff = fmt.Errorf("cut off: %w", driver.ErrBadConn)
 
-func (s *cutOffStore) ExtendLeases(ctx context.Context, owner string, now time.Time, lease time.Duration) (int, error) {
+func (s *cutOffStore) ExtendLeases(ctx context.Context, owner string, now time.Time, lease time.Duration) ([]int64, error) {
 	if s.cut.Load() {
-		return 0, errCutOff
+		return nil, errCutOff
 	}
 	return s.Repo.ExtendLeases(ctx, owner, now, lease)
 }

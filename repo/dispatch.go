@@ -75,18 +75,23 @@ func (r *Repo) RescueExpired(ctx context.Context, now time.Time, keep string) (i
 // to work is not rescued from a worker that is still alive. It locks the
 // rows in id order, as FinishNotifications does, so the two never deadlock;
 // it waits for a claim still committing rather than skip its rows, whose
-// lease would then run from the claim's older clock. It reports how many
-// leases it extended.
-func (r *Repo) ExtendLeases(ctx context.Context, owner string, now time.Time, lease time.Duration) (int, error) {
-	res, err := r.db.ExecContext(ctx, `
-		UPDATE notifications SET lease_expires_at = greatest(lease_expires_at, $2::timestamptz + $3::interval)
-		WHERE id IN (SELECT id FROM notifications WHERE status = 'sending' AND lease_owner = $1
-		             ORDER BY id FOR UPDATE)`, owner, now, lease.String())
+// lease would then run from the claim's older clock. It returns the ids of
+// the notices whose leases it extended, in id order: a notice owner
+// claimed and does not find there is no longer its own (its lease ran out
+// and another worker rescued it), and must not be sent by owner.
+func (r *Repo) ExtendLeases(ctx context.Context, owner string, now time.Time, lease time.Duration) ([]int64, error) {
+	ids := []int64{}
+	err := r.db.SelectContext(ctx, &ids, `
+		WITH extended AS (
+			UPDATE notifications SET lease_expires_at = greatest(lease_expires_at, $2::timestamptz + $3::interval)
+			WHERE id IN (SELECT id FROM notifications WHERE status = 'sending' AND lease_owner = $1
+			             ORDER BY id FOR UPDATE)
+			RETURNING id)
+		SELECT id FROM extended ORDER BY id`, owner, now, lease.String())
 	if err != nil {
-		return 0, fmt.Errorf("extend leases: %w", err)
+		return nil, fmt.Errorf("extend leases: %w", err)
 	}
-	n, _ := res.RowsAffected()
-	return int(n), nil
+	return ids, nil
 }
 
 // claimSQL leases up to $4 pending notices whose time has come ($2) to

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -48,24 +49,21 @@ func (s *Store) RescueExpired(ctx context.Context, now time.Time, keep string) (
 }
 
 // ExtendLeases moves the lease of every notice owner holds to now + lease,
-// never earlier than it was; it reports how many leases it extended.
-func (s *Store) ExtendLeases(ctx context.Context, owner string, now time.Time, lease time.Duration) (int, error) {
-	var n int64
+// never earlier than it was; it returns the ids of the notices whose leases
+// it extended, in id order (see repo.Repo.ExtendLeases).
+func (s *Store) ExtendLeases(ctx context.Context, owner string, now time.Time, lease time.Duration) ([]int64, error) {
+	ids := []int64{}
 	err := s.withTx(ctx, func(tx *sqlx.Tx) error {
-		until := now.Add(lease)
-		res, err := tx.ExecContext(ctx, `
+		return tx.SelectContext(ctx, &ids, `
 			UPDATE notifications SET lease_expires_at = max(coalesce(lease_expires_at, $2), $2)
-			WHERE status = 'sending' AND lease_owner = $1`, owner, until)
-		if err != nil {
-			return err
-		}
-		n, err = res.RowsAffected()
-		return err
+			WHERE status = 'sending' AND lease_owner = $1
+			RETURNING id`, owner, now.Add(lease))
 	})
 	if err != nil {
-		return 0, fmt.Errorf("extend leases: %w", err)
+		return nil, fmt.Errorf("extend leases: %w", err)
 	}
-	return int(n), nil
+	slices.Sort(ids) // RETURNING keeps no order
+	return ids, nil
 }
 
 // NextDue is when the earliest pending notice falls due; false when none is

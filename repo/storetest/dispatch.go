@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"testing"
 	"time"
@@ -370,27 +371,36 @@ func dispatchTestRescue(t *testing.T, s Store) {
 }
 
 // Extending moves only the owner's leases, never earlier; an extended lease
-// is not rescued.
+// is not rescued. It names the notices whose leases it extended: one the
+// owner claimed and does not find there (its lease ran out, another worker
+// rescued and claimed it) is no longer the owner's to send, and one the
+// owner finished is no longer held.
 func dispatchTestExtend(t *testing.T, s Store) {
 	ctx := context.Background()
-	dispatchBills(t, s, "c1", 2)
+	dispatchBills(t, s, "c1", 4)
 	dispatchQueue(t, s, dispatchScanAt, dispatchStage("sms"))
-	mine := dispatchClaim(t, s, "w1", dispatchSendAt, 1, 0)
+	mine := dispatchClaim(t, s, "w1", dispatchSendAt, 3, 0)
 	theirs := dispatchClaim(t, s, "w2", dispatchSendAt, 1, 0)
-	if len(mine) != 1 || len(theirs) != 1 {
+	if len(mine) != 3 || len(theirs) != 1 {
 		t.Fatalf("claims %d, %d", len(mine), len(theirs))
 	}
-	if n, err := s.ExtendLeases(ctx, "w1", dispatchSendAt.Add(time.Minute), 2*time.Minute); err != nil || n != 1 {
-		t.Fatalf("extended %d (%v), want 1", n, err)
+	extend := func(owner string, at time.Time, lease time.Duration) []int64 {
+		t.Helper()
+		ids, err := s.ExtendLeases(ctx, owner, at, lease)
+		if err != nil {
+			t.Fatalf("extend %s's leases: %v", owner, err)
+		}
+		return ids
+	}
+	if got, want := extend("w1", dispatchSendAt.Add(time.Minute), 2*time.Minute), slices.Sorted(slices.Values(dispatchIDs(mine))); !slices.Equal(got, want) {
+		t.Fatalf("extended %v, want w1's %v", got, want)
 	}
 	want := dispatchSendAt.Add(3 * time.Minute)
 	if n := dispatchNotice(t, s, mine[0].ID); n.LeaseExpiresAt == nil || !n.LeaseExpiresAt.Equal(want) {
 		t.Errorf("lease %v, want %v", n.LeaseExpiresAt, want)
 	}
 	// An older clock never shortens a lease.
-	if _, err := s.ExtendLeases(ctx, "w1", dispatchSendAt.Add(-time.Hour), 2*time.Minute); err != nil {
-		t.Fatal(err)
-	}
+	extend("w1", dispatchSendAt.Add(-time.Hour), 2*time.Minute)
 	if n := dispatchNotice(t, s, mine[0].ID); n.LeaseExpiresAt == nil || !n.LeaseExpiresAt.Equal(want) {
 		t.Errorf("lease moved back to %v", n.LeaseExpiresAt)
 	}
@@ -403,8 +413,33 @@ func dispatchTestExtend(t *testing.T, s Store) {
 	if n := dispatchNotice(t, s, theirs[0].ID); n.Status != repo.StatusPending {
 		t.Errorf("w2's lease was extended by w1: %s", n.Status)
 	}
-	if n, err := s.ExtendLeases(ctx, "nobody", dispatchSendAt, time.Minute); err != nil || n != 0 {
-		t.Errorf("extended %d (%v) for an owner holding nothing", n, err)
+	if ids := extend("nobody", dispatchSendAt, time.Minute); len(ids) != 0 {
+		t.Errorf("extended %v for an owner holding nothing", ids)
+	}
+
+	// w1 is cut off past its lease: w3 rescues and claims its notices
+	// (theirs, rescued above, with them). w1 finished one of them first.
+	dispatchFinish(t, s, "w1", dispatchSendAt.Add(2*time.Minute), dispatchSent(mine[2], "aliyun", "m-3", dispatchSendAt))
+	late := want.Add(time.Second)
+	if n, err := s.RescueExpired(ctx, late, "w3"); err != nil || n != 2 {
+		t.Fatalf("rescued %d (%v), want w1's 2 unfinished", n, err)
+	}
+	taken := dispatchClaim(t, s, "w3", late, 10, 0)
+	if len(taken) != 3 {
+		t.Fatalf("w3 claimed %d, want w1's 2 and w2's 1", len(taken))
+	}
+	// w1's extension, when it reaches the database again, goes through but
+	// names none of them: w1 holds nothing any more.
+	if ids := extend("w1", late, 2*time.Minute); len(ids) != 0 {
+		t.Errorf("w1 extended %v after w3 took its notices over, want none", ids)
+	}
+	if got, want := extend("w3", late, 2*time.Minute), slices.Sorted(slices.Values(dispatchIDs(taken))); !slices.Equal(got, want) {
+		t.Errorf("w3 extended %v, want %v (in id order)", got, want)
+	}
+	for _, c := range taken {
+		if n := dispatchNotice(t, s, c.ID); n.LeaseOwner == nil || *n.LeaseOwner != "w3" {
+			t.Errorf("notice %d leased to %v after w1's extension, want w3", c.ID, n.LeaseOwner)
+		}
 	}
 }
 

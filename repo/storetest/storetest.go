@@ -22,7 +22,7 @@ import (
 type Store interface {
 	RescueExpired(ctx context.Context, now time.Time, keep string) (int, error)
 	ReloadClaim(ctx context.Context, id int64) (repo.Claim, error)
-	ExtendLeases(ctx context.Context, owner string, now time.Time, lease time.Duration) (int, error)
+	ExtendLeases(ctx context.Context, owner string, now time.Time, lease time.Duration) ([]int64, error)
 	ClaimNotifications(ctx context.Context, owner string, now, leaseNow time.Time, lease time.Duration, limit, smsCap int) ([]repo.Claim, error)
 	FinishNotifications(ctx context.Context, owner string, now time.Time, outs []repo.Outcome) error
 	GetNotification(ctx context.Context, id int64) (repo.Notification, error)
