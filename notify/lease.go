@@ -3,10 +3,12 @@ package notify
 import (
 	"context"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
 	"duebell/internal/outage"
+	"duebell/repo"
 )
 
 // leaseKeeper extends the leases of the notices this dispatcher holds every
@@ -16,6 +18,14 @@ import (
 // extension (the database away) the ticker tries again every second, so
 // the leases are renewed as soon as the database is back, before they run
 // out and another replica's rescue takes them.
+//
+// It keeps the lease of every claimed notice whose send has not started,
+// and learns from each extension which of them are still this dispatcher's
+// own: after a network partition longer than a lease, the extension that
+// gets through when the network heals succeeds, but another replica may
+// have rescued the notices meanwhile and sent them. A notice the extension
+// does not name is lost (dropped untried, nothing written: its new owner
+// decides it).
 type leaseKeeper struct {
 	d      *Dispatcher
 	mu     sync.Mutex
@@ -23,10 +33,61 @@ type leaseKeeper struct {
 	failed bool        // the last extension failed
 	outage outage.Once // extensions failing through an outage, said once
 	warned bool        // lapsing was logged since the last extension
+	// held are the leases of the claimed notices not yet started, by
+	// notice id.
+	held map[int64]*lease
+}
+
+// lease is one claimed notice's lease as its dispatcher knows it.
+type lease struct {
+	id int64
+	// since is the lease clock read before the claim, or the last extension
+	// that renewed the lease, went to the database: the lease runs out a
+	// Lease after it (never later than the database has it) unless an
+	// extension renews it first.
+	since time.Time
+	// lost: the notice is no longer this dispatcher's (another worker
+	// rescued it and claimed it).
+	lost bool
 }
 
 func (d *Dispatcher) newLeaseKeeper() *leaseKeeper {
-	return &leaseKeeper{d: d, last: d.cfg.LeaseClock()}
+	return &leaseKeeper{d: d, last: d.cfg.LeaseClock(), held: map[int64]*lease{}}
+}
+
+// hold starts keeping the leases of claims, leased as of leaseStart (the
+// lease clock before the claim).
+func (k *leaseKeeper) hold(claims []repo.Claim, leaseStart time.Time) []*lease {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	out := make([]*lease, len(claims))
+	for i, c := range claims {
+		l := &lease{id: c.ID, since: leaseStart}
+		k.held[c.ID], out[i] = l, l
+	}
+	return out
+}
+
+// gaveBack logs that the leases of n notices were lost; k.mu is held.
+func (k *leaseKeeper) gaveBack(n int) {
+	if n > 0 {
+		k.d.cfg.Logger.Warn("leases lost to another worker while the database was out of reach; "+
+			"giving their notices back untried", slog.Int("count", n))
+	}
+}
+
+// done stops keeping l: its notice is given back unstarted.
+func (k *leaseKeeper) done(l *lease) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.forget(l)
+}
+
+// forget drops l from held; k.mu is held.
+func (k *leaseKeeper) forget(l *lease) {
+	if k.held[l.id] == l {
+		delete(k.held, l.id)
+	}
 }
 
 // run extends leases on a wall-clock ticker until done is closed.
@@ -52,6 +113,8 @@ func (k *leaseKeeper) run(done <-chan struct{}) {
 
 // extendIfDue extends every lease this dispatcher holds when a third of a
 // lease has passed on its clock since the last extension, or when force.
+// The held leases the extension does not name are lost; those it names are
+// renewed.
 func (k *leaseKeeper) extendIfDue(force bool) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
@@ -72,30 +135,55 @@ func (k *leaseKeeper) extendIfDue(force bool) {
 	}
 	k.last = now
 	k.warned = false
+	lost := 0
+	for id, l := range k.held {
+		if !containsSorted(ids, id) {
+			l.lost = true
+			delete(k.held, id)
+			lost++
+			continue
+		}
+		l.since = now
+	}
+	k.gaveBack(lost)
 	if len(ids) > 0 {
 		k.d.cfg.Logger.Debug("leases extended", slog.Int("count", len(ids)))
 	}
 }
 
-// lapsing says whether the lease on a notice claimed at claimed (lease
-// clock) may be too short for a send to start on it: less than a third of a
-// lease is left since the later of its claim and the last extension that
-// succeeded. Only a failed extension (the database out of reach) lets so
-// much of a lease pass; by its end another replica may rescue the notice
-// and send it. It logs the first such notice of each failure at WARN.
-func (k *leaseKeeper) lapsing(claimed time.Time) bool {
+// containsSorted reports whether ids, in ascending order, hold id.
+func containsSorted(ids []int64, id int64) bool {
+	_, ok := slices.BinarySearch(ids, id)
+	return ok
+}
+
+// leaseState is whether a send may start on a lease.
+type leaseState int
+
+const (
+	leaseHeld    leaseState = iota // extended recently enough: send
+	leaseLapsing                   // less than a third left: give back untried
+	leaseLost                      // another worker holds the notice: drop untried, write nothing
+)
+
+// take stops keeping l and says whether a send may start on it: it may on
+// a lease with more than a third left; not on one with less (only a failed
+// extension, the database out of reach, lets so much of a lease pass, and
+// by its end another replica may rescue the notice and send it); never on
+// one that is lost. It logs the first lapsing lease of each failure at WARN.
+func (k *leaseKeeper) take(l *lease) leaseState {
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	held := k.last
-	if claimed.After(held) {
-		held = claimed
+	k.forget(l)
+	if l.lost {
+		return leaseLost
 	}
-	if k.d.cfg.LeaseClock().Sub(held) <= k.d.cfg.Lease*2/3 {
-		return false
+	if k.d.cfg.LeaseClock().Sub(l.since) <= k.d.cfg.Lease*2/3 {
+		return leaseHeld
 	}
 	if !k.warned {
 		k.warned = true
 		k.d.cfg.Logger.Warn("leases could not be extended and are running out; giving claimed notices back untried")
 	}
-	return true
+	return leaseLapsing
 }

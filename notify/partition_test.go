@@ -23,11 +23,13 @@ import (
 // noClaims its claims find nothing: a claim that failed would end a
 // RunOnce with its error. claiming is held by its claims and by a test
 // acting as another replica, so that a claim of this one already on its
-// way cannot take back what the other just rescued.
+// way cannot take back what the other just rescued. onClaim, when set, is
+// told the ids of each claim that leased any.
 type cutOffStore struct {
 	*repo.Repo
 	cut, noClaims atomic.Bool
 	claiming      sync.Mutex
+	onClaim       func(ids []int64)
 }
 
 func (s *cutOffStore) ClaimNotifications(ctx context.Context, owner string, now, leaseNow time.Time, lease time.Duration,
@@ -37,7 +39,15 @@ func (s *cutOffStore) ClaimNotifications(ctx context.Context, owner string, now,
 	if s.noClaims.Load() {
 		return nil, nil
 	}
-	return s.Repo.ClaimNotifications(ctx, owner, now, leaseNow, lease, limit, smsCap)
+	claims, err := s.Repo.ClaimNotifications(ctx, owner, now, leaseNow, lease, limit, smsCap)
+	if len(claims) > 0 && s.onClaim != nil {
+		ids := make([]int64, len(claims))
+		for i, c := range claims {
+			ids[i] = c.ID
+		}
+		s.onClaim(ids)
+	}
+	return claims, err
 }
 
 var errCutOff = fmt.Errorf("cut off: %w", driver.ErrBadConn)

@@ -77,7 +77,11 @@ func (d *Dispatcher) run(ctx context.Context, once bool) (Counts, error) {
 	for range d.cfg.Workers {
 		workers.Go(func() {
 			for j := range jobs {
-				results <- d.work(ctx, sendCtx, j, keeper)
+				if out, ok := d.work(ctx, sendCtx, j, keeper); ok {
+					results <- out
+				} else {
+					held.Done() // another worker's now: nothing to write
+				}
 			}
 		})
 	}
@@ -118,12 +122,13 @@ func (t *tally) add(outs []repo.Outcome) {
 	}
 }
 
-// job is one claimed notice, the cap bookkeeping of its claim, and when it
-// was claimed on the lease clock.
+// job is one claimed notice, the cap bookkeeping of its claim, when it was
+// claimed on the lease clock, and its lease.
 type job struct {
 	claim   *repo.Claim
 	gate    *capGate
 	claimed time.Time
+	lease   *lease
 }
 
 // produce claims batches until ctx ends (or, with once, until the queue is
@@ -170,12 +175,13 @@ func (d *Dispatcher) produce(ctx context.Context, once bool, jobs chan<- job, re
 			// that ran meanwhile could not see them yet.
 			keeper.extendIfDue(true)
 		}
-		gate := newCapGate()
+		gate, leases := newCapGate(), keeper.hold(claims, leaseStart)
 		for i := range claims {
 			select {
-			case jobs <- job{claim: &claims[i], gate: gate, claimed: leaseStart}:
+			case jobs <- job{claim: &claims[i], gate: gate, claimed: leaseStart, lease: leases[i]}:
 			case <-ctx.Done():
 				for k := i; k < len(claims); k++ {
+					keeper.done(leases[k])
 					results <- release(&claims[k])
 				}
 				return nil
@@ -262,14 +268,23 @@ func (d *Dispatcher) Wake() {
 // (see leaseKeeper), or at least on one with a third left: when the leases
 // could not be extended for longer (the database out of reach), the notice
 // is released untried, since another replica may rescue and send it once
-// the lease runs out.
-func (d *Dispatcher) work(ctx, sendCtx context.Context, j job, keeper *leaseKeeper) repo.Outcome {
-	if ctx.Err() != nil {
-		return release(j.claim)
+// the lease runs out. A notice whose lease was lost to another worker is dropped untried,
+// with no outcome to write (false): it is the other worker's to decide, and
+// an outcome written for it would land on its new lease should this
+// dispatcher claim it afresh.
+func (d *Dispatcher) work(ctx, sendCtx context.Context, j job, keeper *leaseKeeper) (repo.Outcome, bool) {
+	if ctx.Err() == nil {
+		keeper.extendIfDue(false)
 	}
-	keeper.extendIfDue(false)
-	if keeper.lapsing(j.claimed) {
-		return release(j.claim)
+	switch keeper.take(j.lease) {
+	case leaseLost:
+		d.log(j.claim, slog.LevelDebug, "lease lost to another worker; notice dropped untried")
+		return repo.Outcome{}, false
+	case leaseLapsing:
+		return release(j.claim), true
+	}
+	if ctx.Err() != nil {
+		return release(j.claim), true
 	}
 	start := time.Now()
 	out := d.handle(ctx, sendCtx, j)
@@ -280,7 +295,7 @@ func (d *Dispatcher) work(ctx, sendCtx context.Context, j job, keeper *leaseKeep
 	if d.cfg.Observer != nil {
 		d.cfg.Observer.Finished(j.claim.Kind, j.claim.Channel, out.Status, time.Since(start))
 	}
-	return out
+	return out, true
 }
 
 // storable makes the text a provider put into an outcome (its message id,

@@ -1,0 +1,243 @@
+package notify_test
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"duebell/internal/syncbuf"
+	"duebell/notify"
+	"duebell/repo"
+)
+
+// What a replica cut off from the database does when the network heals
+// while notices of its claim are still queued, unstarted: its next lease
+// extension succeeds, and must not be read as "the claim is still mine".
+
+// phones is what borrowers received: every message a provider took, by
+// notice, from either replica.
+type phones struct {
+	mu  sync.Mutex
+	got map[int64][]string // notice id → the replicas that sent it
+}
+
+func (p *phones) deliver(id int64, by string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.got == nil {
+		p.got = map[int64][]string{}
+	}
+	p.got[id] = append(p.got[id], by)
+}
+
+// received is how many notices reached a phone.
+func (p *phones) received() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.got)
+}
+
+// onceEach checks that want notices reached a phone, each once.
+func (p *phones) onceEach(t *testing.T, want int) {
+	t.Helper()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if len(p.got) != want {
+		t.Errorf("%d notices received (%v), want %d", len(p.got), p.got, want)
+	}
+	for id, by := range p.got {
+		if len(by) != 1 {
+			t.Errorf("notice %d received %d times, from %v", id, len(by), by)
+		}
+	}
+}
+
+// sentBy lists the notices replica by sent, in id order.
+func (p *phones) sentBy(by string) []int64 {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var ids []int64
+	for id, from := range p.got {
+		if slices.Contains(from, by) {
+			ids = append(ids, id)
+		}
+	}
+	slices.Sort(ids)
+	return ids
+}
+
+// sendFunc is replica A's provider: f decides each send.
+type sendFunc func(m notify.Message) error
+
+func (sendFunc) Provider() string { return "counting" }
+
+func (f sendFunc) Send(_ context.Context, m notify.Message) (notify.Result, error) {
+	if err := f(m); err != nil {
+		return notify.Result{}, err
+	}
+	return notify.Result{ProviderMsgID: "a"}, nil
+}
+
+// errHostCutOff is the provider's answer to a replica whose host is cut
+// off from the network: the message never left.
+var errHostCutOff = notify.Transient("", errors.New("provider unreachable: host cut off"))
+
+// takeOver is replica B: as of at (its clock), it rescues the leases that
+// ran out, claims up to limit notices and sends them. Run from a sender, so
+// it reports with t.Error.
+func takeOver(t *testing.T, r *repo.Repo, to *phones, at time.Time, lease time.Duration, limit int) []repo.Claim {
+	ctx := context.Background()
+	if _, err := r.RescueExpired(ctx, at, "replica-b"); err != nil {
+		t.Error(err)
+		return nil
+	}
+	claims, err := r.ClaimNotifications(ctx, "replica-b", at, at, lease, limit, 0)
+	if err != nil {
+		t.Error(err)
+		return nil
+	}
+	var outs []repo.Outcome
+	for _, c := range claims {
+		to.deliver(c.ID, "B")
+		outs = append(outs, repo.Outcome{ID: c.ID, Status: repo.StatusSent, Provider: "counting",
+			ProviderMsgID: "b", SentAt: &at, Attempt: &repo.Attempt{N: c.Attempts, Channel: c.Channel,
+				Provider: "counting", StartedAt: at, FinishedAt: at, Outcome: repo.OutcomeSent, ProviderMsgID: "b"}})
+	}
+	if err := r.FinishNotifications(ctx, "replica-b", at, outs); err != nil {
+		t.Error(err)
+	}
+	return claims
+}
+
+// replicaA is a dispatcher on store for a partition test: one worker, so
+// the rest of its claim waits behind its first send; rules as of at, leases
+// on clock.
+func replicaA(t *testing.T, b *bundle, store notify.Store, sender notify.Sender, at time.Time, clock *fakeClock,
+	lease time.Duration, logs *syncbuf.Buffer) notify.Config {
+	t.Helper()
+	cfg := b.cfg
+	cfg.Store, cfg.Owner = store, "replica-a"
+	cfg.Senders = map[string]notify.Sender{"sms": sender, "email": b.email}
+	cfg.Workers, cfg.Batch, cfg.Lease = 1, 10, lease
+	cfg.Now, cfg.LeaseClock = func() time.Time { return at }, clock.Now
+	cfg.Logger = slog.New(slog.NewTextHandler(logs, nil))
+	return cfg
+}
+
+const gaveBackLog = `level=WARN msg="leases lost to another worker while the database was out of reach; giving their notices back untried" count=2`
+
+// The healed partition: replica A is cut off (from the database and the
+// provider) for longer than a lease while two notices of its claim wait
+// behind its first send; replica B rescues the three and sends them; the
+// network heals before A's worker reaches the two. A's next lease
+// extension succeeds, but it extends nothing: B holds them. A gives them
+// back untried, writing nothing over B's results, and each borrower gets
+// each notice once.
+func TestHealedPartitionSendsNothingTwice(t *testing.T) {
+	t.Parallel()
+	at := sh(11, 21, 10, 0)
+	const lease = 30 * time.Second
+	clock := &fakeClock{t: at}
+	b := setup(t)
+	store := &cutOffStore{Repo: b.r}
+	seedSMS(t, b.r, 3)
+	to := &phones{}
+	var first atomic.Int64
+	sender := sendFunc(func(m notify.Message) error {
+		if !first.CompareAndSwap(0, m.NotificationID) {
+			to.deliver(m.NotificationID, "A")
+			return nil
+		}
+		store.claiming.Lock()
+		defer store.claiming.Unlock()
+		store.noClaims.Store(true)
+		store.cut.Store(true)
+		clock.add(lease + time.Second)
+		if got := takeOver(t, b.r, to, at.Add(lease+time.Second), lease, 10); len(got) != 3 {
+			t.Errorf("replica B took over %d notices, want the 3 of A's claim", len(got))
+		}
+		store.cut.Store(false) // healed: A's extensions and claims reach the database again
+		store.noClaims.Store(false)
+		return errHostCutOff
+	})
+	var logs syncbuf.Buffer
+	d, err := notify.New(replicaA(t, b, store, sender, at, clock, lease, &logs))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.RunOnce(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	to.onceEach(t, 3)
+	if ids := to.sentBy("A"); len(ids) != 0 {
+		t.Errorf("replica A sent %v after the network healed; B had sent them", ids)
+	}
+	if !strings.Contains(logs.String(), gaveBackLog) {
+		t.Errorf("A's log does not say it gave the 2 queued notices back:\n%s", logs.String())
+	}
+	var rows []struct {
+		Status string `db:"status"`
+		MsgID  string `db:"provider_msg_id"`
+	}
+	if err := b.r.DB().Select(&rows, `SELECT status, provider_msg_id FROM notifications ORDER BY id`); err != nil {
+		t.Fatal(err)
+	}
+	for i, row := range rows {
+		if row.Status != repo.StatusSent || row.MsgID != "b" {
+			t.Errorf("notice #%d is %s %q, want B's result (sent \"b\") kept", i+1, row.Status, row.MsgID)
+		}
+	}
+}
+
+// A's leases were taken over while its own clock says they are still good
+// (B's clock runs ahead of A's by more than a lease): only the extension's
+// answer, which names none of them, tells A that the queued notices are no
+// longer its own. The one A had in flight may go twice (README: duplicates
+// are bounded by the sends in flight); the queued ones do not.
+func TestNoticesTakenOverWhileTheLeaseSeemsGoodAreNotSent(t *testing.T) {
+	t.Parallel()
+	at := sh(11, 21, 10, 0)
+	const lease = 30 * time.Second
+	clock := &fakeClock{t: at}
+	b := setup(t)
+	store := &cutOffStore{Repo: b.r}
+	seedSMS(t, b.r, 3)
+	to := &phones{}
+	var first atomic.Int64
+	sender := sendFunc(func(m notify.Message) error {
+		to.deliver(m.NotificationID, "A")
+		if !first.CompareAndSwap(0, m.NotificationID) {
+			return nil
+		}
+		store.claiming.Lock()
+		defer store.claiming.Unlock()
+		clock.add(lease / 2) // due for an extension; half the lease left
+		if got := takeOver(t, b.r, to, at.Add(lease+time.Second), lease, 10); len(got) != 3 {
+			t.Errorf("replica B took over %d notices, want the 3 of A's claim", len(got))
+		}
+		return nil
+	})
+	var logs syncbuf.Buffer
+	d, err := notify.New(replicaA(t, b, store, sender, at, clock, lease, &logs))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.RunOnce(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if ids := to.sentBy("A"); len(ids) != 1 || ids[0] != first.Load() {
+		t.Errorf("replica A sent %v; only notice %d was in flight when B took the claim over", ids, first.Load())
+	}
+	if ids := to.sentBy("B"); len(ids) != 3 {
+		t.Errorf("replica B sent %v, want the 3", ids)
+	}
+	if !strings.Contains(logs.String(), gaveBackLog) {
+		t.Errorf("A's log does not say it gave the 2 queued notices back:\n%s", logs.String())
+	}
+}
