@@ -25,7 +25,8 @@ import (
 // gets through when the network heals succeeds, but another replica may
 // have rescued the notices meanwhile and sent them. A notice the extension
 // does not name is lost (dropped untried, nothing written: its new owner
-// decides it).
+// decides it), and a lease that ran out before an extension renewed it
+// stays run out, since a rescue may have taken it in that gap.
 type leaseKeeper struct {
 	d      *Dispatcher
 	mu     sync.Mutex
@@ -114,7 +115,7 @@ func (k *leaseKeeper) run(done <-chan struct{}) {
 // extendIfDue extends every lease this dispatcher holds when a third of a
 // lease has passed on its clock since the last extension, or when force.
 // The held leases the extension does not name are lost; those it names are
-// renewed.
+// renewed, unless they ran out before it.
 func (k *leaseKeeper) extendIfDue(force bool) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
@@ -137,13 +138,18 @@ func (k *leaseKeeper) extendIfDue(force bool) {
 	k.warned = false
 	lost := 0
 	for id, l := range k.held {
-		if !containsSorted(ids, id) {
+		switch {
+		case !containsSorted(ids, id):
 			l.lost = true
 			delete(k.held, id)
 			lost++
-			continue
+		case now.Sub(l.since) > k.d.cfg.Lease:
+			// Ran out before this extension could renew it: whatever
+			// the extension found, a send does not start on a lease that
+			// lapsed; the notice is given back untried (take).
+		default:
+			l.since = now
 		}
-		l.since = now
 	}
 	k.gaveBack(lost)
 	if len(ids) > 0 {
@@ -162,15 +168,16 @@ type leaseState int
 
 const (
 	leaseHeld    leaseState = iota // extended recently enough: send
-	leaseLapsing                   // less than a third left: give back untried
+	leaseLapsing                   // less than a third left, or run out: give back untried
 	leaseLost                      // another worker holds the notice: drop untried, write nothing
 )
 
 // take stops keeping l and says whether a send may start on it: it may on
 // a lease with more than a third left; not on one with less (only a failed
 // extension, the database out of reach, lets so much of a lease pass, and
-// by its end another replica may rescue the notice and send it); never on
-// one that is lost. It logs the first lapsing lease of each failure at WARN.
+// by its end another replica may rescue the notice and send it), nor on
+// one that ran out, however the extensions went since; never on one that
+// is lost. It logs the first lapsing lease of each failure at WARN.
 func (k *leaseKeeper) take(l *lease) leaseState {
 	k.mu.Lock()
 	defer k.mu.Unlock()

@@ -241,3 +241,61 @@ func TestNoticesTakenOverWhileTheLeaseSeemsGoodAreNotSent(t *testing.T) {
 		t.Errorf("A's log does not say it gave the 2 queued notices back:\n%s", logs.String())
 	}
 }
+
+// Cut off past its lease, A's leases ran out, but nobody rescued them: the
+// extension that gets through when the network heals names them all. A
+// still starts no send on a lease that ran out (it could not know a rescue
+// did not take it in the gap): it gives them back and claims them afresh,
+// and each goes out once.
+func TestLeaseThatRanOutIsNotSentOnAfterTheHeal(t *testing.T) {
+	t.Parallel()
+	at := sh(11, 21, 10, 0)
+	const lease = 30 * time.Second
+	clock := &fakeClock{t: at}
+	b := setup(t)
+	store := &cutOffStore{Repo: b.r}
+	var mu sync.Mutex
+	claimed := map[int64]int{}
+	store.onClaim = func(ids []int64) {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, id := range ids {
+			claimed[id]++
+		}
+	}
+	seedSMS(t, b.r, 3)
+	to := &phones{}
+	var first atomic.Int64
+	sender := sendFunc(func(m notify.Message) error {
+		to.deliver(m.NotificationID, "A")
+		if !first.CompareAndSwap(0, m.NotificationID) {
+			return nil
+		}
+		store.claiming.Lock()
+		defer store.claiming.Unlock()
+		store.cut.Store(true)
+		clock.add(lease + time.Second)
+		store.cut.Store(false) // healed before A's worker reaches the queued two
+		return nil
+	})
+	var logs syncbuf.Buffer
+	d, err := notify.New(replicaA(t, b, store, sender, at, clock, lease, &logs))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if counts, err := d.RunOnce(context.Background()); err != nil || counts["sent"] != 3 {
+		t.Fatalf("counts %v, %v; want the 3 sent", counts, err)
+	}
+	to.onceEach(t, 3)
+	mu.Lock()
+	defer mu.Unlock()
+	for id, n := range claimed {
+		if want := map[bool]int{true: 1, false: 2}[id == first.Load()]; n != want {
+			t.Errorf("notice %d claimed %d times, want %d (the queued ones given back and claimed afresh)", id, n, want)
+		}
+	}
+	if !strings.Contains(logs.String(), `level=WARN msg="leases could not be extended and are running out`) {
+		t.Errorf("A's log does not say it gave the queued notices back:\n%s", logs.String())
+	}
+	attemptsAgree(t, b.r)
+}

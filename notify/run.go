@@ -266,9 +266,10 @@ func (d *Dispatcher) Wake() {
 // work handles one job: released untried when stopping, else decided and
 // sent. A send starts on a lease extended within the last third of a lease
 // (see leaseKeeper), or at least on one with a third left: when the leases
-// could not be extended for longer (the database out of reach), the notice
-// is released untried, since another replica may rescue and send it once
-// the lease runs out. A notice whose lease was lost to another worker is dropped untried,
+// could not be extended for longer (the database out of reach), or the
+// lease ran out before an extension renewed it, the notice is released
+// untried, since another replica may rescue and send it once the lease runs
+// out. A notice whose lease was lost to another worker is dropped untried,
 // with no outcome to write (false): it is the other worker's to decide, and
 // an outcome written for it would land on its new lease should this
 // dispatcher claim it afresh.
