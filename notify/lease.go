@@ -48,7 +48,7 @@ type lease struct {
 	// extension renews it first.
 	since time.Time
 	// lost: the notice is no longer this dispatcher's (another worker
-	// rescued it and claimed it).
+	// rescued it and claimed it, or this one claimed it again afresh).
 	lost bool
 }
 
@@ -57,15 +57,22 @@ func (d *Dispatcher) newLeaseKeeper() *leaseKeeper {
 }
 
 // hold starts keeping the leases of claims, leased as of leaseStart (the
-// lease clock before the claim).
+// lease clock before the claim). A notice held under an older lease was
+// rescued and claimed again since: the older lease is lost.
 func (k *leaseKeeper) hold(claims []repo.Claim, leaseStart time.Time) []*lease {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	out := make([]*lease, len(claims))
+	lost := 0
 	for i, c := range claims {
+		if old, ok := k.held[c.ID]; ok {
+			old.lost = true
+			lost++
+		}
 		l := &lease{id: c.ID, since: leaseStart}
 		k.held[c.ID], out[i] = l, l
 	}
+	k.gaveBack(lost)
 	return out
 }
 

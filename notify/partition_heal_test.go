@@ -299,3 +299,63 @@ func TestLeaseThatRanOutIsNotSentOnAfterTheHeal(t *testing.T) {
 	}
 	attemptsAgree(t, b.r)
 }
+
+// B rescued A's claim while A was cut off but took only the first notice;
+// when the network heals, A claims the other two afresh while its older
+// claim of them is still queued. The older claim's jobs are dropped
+// untried, and nothing they would write (a release) lands on the new
+// claim: each notice goes out once.
+func TestNoticeClaimedAgainWhileItsOlderClaimWaitsGoesOutOnce(t *testing.T) {
+	t.Parallel()
+	at := sh(11, 21, 10, 0)
+	const lease = 30 * time.Second
+	clock := &fakeClock{t: at}
+	b := setup(t)
+	store := &cutOffStore{Repo: b.r}
+	reclaimed := make(chan struct{})
+	var reclaim sync.Once
+	seedSMS(t, b.r, 3)
+	to := &phones{}
+	var first atomic.Int64
+	sender := sendFunc(func(m notify.Message) error {
+		if !first.CompareAndSwap(0, m.NotificationID) {
+			to.deliver(m.NotificationID, "A")
+			return nil
+		}
+		func() {
+			store.claiming.Lock()
+			defer store.claiming.Unlock()
+			store.noClaims.Store(true)
+			store.cut.Store(true)
+			clock.add(lease + time.Second)
+			if got := takeOver(t, b.r, to, at.Add(lease+time.Second), lease, 1); len(got) != 1 {
+				t.Errorf("replica B took over %d notices, want 1", len(got))
+			}
+			store.onClaim = func([]int64) { reclaim.Do(func() { close(reclaimed) }) }
+			store.cut.Store(false)
+			store.noClaims.Store(false)
+		}()
+		select { // A's producer claims the two B rescued and left
+		case <-reclaimed:
+		case <-time.After(10 * time.Second):
+			t.Error("replica A did not claim the rescued notices again")
+		}
+		return errHostCutOff
+	})
+	var logs syncbuf.Buffer
+	cfg := replicaA(t, b, store, sender, at, clock, lease, &logs)
+	cfg.Interval = 20 * time.Millisecond
+	stop := startDispatcher(t, cfg)
+	for deadline := time.Now().Add(10 * time.Second); (to.received() < 3 || statusCounts(t, b.r)["sent"] < 3) &&
+		time.Now().Before(deadline); {
+		time.Sleep(10 * time.Millisecond) // polling for the sends, not timing a rule
+	}
+	stop()
+	to.onceEach(t, 3)
+	if got := statusCounts(t, b.r); got["sent"] != 3 {
+		t.Errorf("statuses %v, want the 3 sent", got)
+	}
+	if !strings.Contains(logs.String(), gaveBackLog) {
+		t.Errorf("A's log does not say it gave the older claim's 2 notices back:\n%s", logs.String())
+	}
+}
