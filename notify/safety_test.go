@@ -464,41 +464,28 @@ func TestIdleDispatcherSendsWhenTheWindowOpensNotAtItsNextPoll(t *testing.T) {
 }
 
 // outageSender, at its first send, takes the database away from the
-// dispatcher for outage: every connection of the schema is terminated as
-// soon as it appears, so every statement (the outcome write, the lease
-// extension, the next claim) fails until it is over.
+// dispatcher for outage, as a restart or a failover does: every connection
+// is reset, and every new one is reset as it opens, so every statement (the
+// outcome write, the lease extension, the next claim) fails until it is
+// over; then the database answers again.
 type outageSender struct {
 	sendCount
-	admin  *sql.DB
-	schema string
+	link   *repotest.Link
 	outage time.Duration
 	once   sync.Once
 	over   chan struct{}
-	t      *testing.T
 }
 
 func (s *outageSender) Provider() string { return "outage" }
 
 func (s *outageSender) Send(ctx context.Context, m notify.Message) (notify.Result, error) {
 	s.once.Do(func() {
-		begun := make(chan struct{})
+		s.link.Down() // the outcome write that follows meets the outage
 		go func() {
 			defer close(s.over)
-			for end := time.Now().Add(s.outage); time.Now().Before(end); {
-				if _, err := s.admin.Exec(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity
-					WHERE application_name = 'duebell/' || $1`, s.schema); err != nil {
-					s.t.Error(err)
-					return
-				}
-				select {
-				case <-begun:
-				default:
-					close(begun) // the dispatcher's connections are gone: the outcome write meets the outage
-				}
-				time.Sleep(10 * time.Millisecond) // the outage's grain, not a rule's timing
-			}
+			time.Sleep(s.outage) // the outage's length, not a rule's timing
+			s.link.Up()
 		}()
-		<-begun
 	})
 	s.record(m.NotificationID)
 	return notify.Result{ProviderMsgID: "o"}, nil
@@ -511,9 +498,9 @@ func (s *outageSender) Send(ctx context.Context, m notify.Message) (notify.Resul
 // rescues its own notices meanwhile, and sends each notice once.
 func TestDatabaseOutageLongerThanTheLeaseLosesNoOutcome(t *testing.T) {
 	t.Parallel()
-	r, schema, admin := outageStore(t)
+	r, direct, link := repotest.NewLinked(t)
 	at := sh(11, 21, 10, 0)
-	sender := &outageSender{admin: admin, schema: schema, outage: 3 * time.Second, over: make(chan struct{}), t: t}
+	sender := &outageSender{link: link, outage: 3 * time.Second, over: make(chan struct{})}
 	var logs syncbuf.Buffer
 	b := setup(t, func(c *notify.Config) {
 		c.Store, c.Senders["sms"] = r, sender
@@ -527,41 +514,34 @@ func TestDatabaseOutageLongerThanTheLeaseLosesNoOutcome(t *testing.T) {
 	seedSMS(t, r, 3)
 	stop := startDispatcher(t, b.cfg)
 	<-sender.over
-	// The pool may still hold idle connections the outage killed, and the
-	// first read on each fails (the test's reads below, not only the
-	// dispatcher's, which retries): close them, as the outage closed them.
-	r.DB().SetMaxIdleConns(0)
-	r.DB().SetMaxIdleConns(10)
 	// Stopped once the outcome landed and the claims got through again (a
 	// stop in the middle of a pause would leave it without its resume).
-	paused := func() int {
-		return strings.Count(logs.String(), `level=WARN msg="dispatch paused: database unavailable`)
-	}
+	// The outcome is read from outside, past the outage.
 	resumed := func() int {
 		return strings.Count(logs.String(), `level=INFO msg="dispatch resumed: database reachable again"`)
 	}
-	for deadline := time.Now().Add(30 * time.Second); (statusCounts(t, r)["sent"] < 3 || resumed() < paused()) &&
+	for deadline := time.Now().Add(30 * time.Second); (statusCounts(t, direct)["sent"] < 3 || resumed() == 0) &&
 		time.Now().Before(deadline); {
 		time.Sleep(50 * time.Millisecond) // waiting for the outcome to land, not timing a rule
 	}
 	stop()
-	if got := statusCounts(t, r); got["sent"] != 3 {
+	if got := statusCounts(t, direct); got["sent"] != 3 {
 		t.Errorf("statuses %v after the outage, want all 3 sent", got)
 	}
 	sender.onceEach(t, 3)
-	attemptsAgree(t, r)
+	attemptsAgree(t, direct)
 	out := logs.String()
 	if !strings.Contains(out, "outcome write failed, retrying") ||
 		strings.Contains(out, "giving up") || strings.Contains(out, "expired leases rescued") {
 		t.Errorf("want the write retried until it landed, nothing given up or rescued:\n%s", out)
 	}
 	// Claims that meet an outage say so once until a claim succeeds again
-	// (an operator paging on ERROR is not woken at every claim); this
-	// outage cuts connections every 10 ms, so claims in between succeed
-	// and each pause ends with a resume.
-	if np, nr := paused(), resumed(); np == 0 || nr != np || strings.Contains(out, "dispatch claim failed") {
-		t.Errorf("%d pause warnings, %d resume lines; want as many of each, at least one, and no claim error:\n%s",
-			np, nr, out)
+	// (an operator paging on ERROR is not woken at every claim): one
+	// outage, one pause and one resume.
+	paused := strings.Count(out, `level=WARN msg="dispatch paused: database unavailable`)
+	if paused != 1 || resumed() != 1 || strings.Contains(out, "dispatch claim failed") {
+		t.Errorf("%d pause warnings, %d resume lines for one outage; want one of each, and no claim error:\n%s",
+			paused, resumed(), out)
 	}
 }
 

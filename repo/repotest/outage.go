@@ -1,11 +1,12 @@
 package repotest
 
 import (
+	"bytes"
 	"context"
-	"io"
 	"net"
 	"net/url"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"duebell/repo"
@@ -21,76 +22,193 @@ import (
 // directly).
 func NewCuttable(t testing.TB, acceptAfterCut bool) (r, direct *repo.Repo, cut func()) {
 	t.Helper()
+	rl, r, direct := newRelayed(t)
+	return r, direct, func() { rl.cut(!acceptAfterCut) }
+}
+
+// Link is the way from a repo to PostgreSQL through a failover, which a
+// test starts and ends (see NewLinked).
+type Link struct{ rl *relay }
+
+// Down fails the database over: the server behind every connection is
+// gone, and while the link is down each new connection is reset as it
+// opens. A connection waiting for an answer is reset at once; an idle one
+// (the repo's pool holds them) looks alive until the repo next uses it: the
+// statement goes out and is answered with a reset, as the new primary
+// behind the same address answers a connection it never had.
+func (l *Link) Down() { l.rl.failover() }
+
+// Up lets new connections through again; those open before Down stay dead.
+func (l *Link) Up() { l.rl.up() }
+
+// NewLinked is New reached through a Link that the test takes down and
+// brings back; direct connects without it.
+func NewLinked(t testing.TB) (r, direct *repo.Repo, link *Link) {
+	t.Helper()
+	rl, r, direct := newRelayed(t)
+	return r, direct, &Link{rl: rl}
+}
+
+// relay copies TCP connections between a listener of its own and
+// PostgreSQL, and drops them when told to.
+type relay struct {
+	ln     net.Listener
+	target string
+	wg     sync.WaitGroup
+
+	mu     sync.Mutex
+	pipes  []*pipe
+	isDown bool // new connections are dropped as they open
+	reset  bool // with a reset (a failover), not a close
+	closed bool // the test is over: the relay stops accepting
+}
+
+// pipe is one connection through the relay: c from the repo, up to
+// PostgreSQL. A dead pipe has lost its server: c stays open until the
+// repo writes to it, and is then reset.
+type pipe struct {
+	c, up net.Conn
+	dead  atomic.Bool
+	idle  atomic.Bool // the server's last bytes ended with ReadyForQuery, and the repo sent none since
+}
+
+// readyForQuery ends every answer of the server: 'Z', length 5, and the
+// transaction status.
+var readyForQuery = []byte{'Z', 0, 0, 0, 5}
+
+// copy copies src to dst until either ends, keeping p.idle.
+func (p *pipe) copy(dst, src net.Conn, toServer bool) {
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := src.Read(buf)
+		if n > 0 {
+			if toServer {
+				p.idle.Store(false)
+			} else {
+				p.idle.Store(n >= 6 && bytes.Equal(buf[n-6:n-1], readyForQuery))
+			}
+			if _, err := dst.Write(buf[:n]); err != nil {
+				return
+			}
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+// newRelayed opens a migrated schema, a repo reaching it through a relay,
+// and a repo reaching it directly.
+func newRelayed(t testing.TB) (*relay, *repo.Repo, *repo.Repo) {
+	t.Helper()
 	direct, schema := NewWithURL(t)
 	u, err := url.Parse(URL())
 	if err != nil || u.Host == "" {
-		t.Fatalf("a cuttable store needs TEST_DATABASE_URL as a postgres:// URL: %q", URL())
+		t.Fatalf("a relayed store needs TEST_DATABASE_URL as a postgres:// URL: %q", URL())
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	var (
-		mu     sync.Mutex
-		conns  []net.Conn
-		wg     sync.WaitGroup
-		isCut  bool
-		closed bool // the test is over: the relay stops accepting
-	)
-	track := func(c net.Conn) {
-		mu.Lock()
-		defer mu.Unlock()
-		conns = append(conns, c)
-	}
-	wg.Go(func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return // cut
-			}
-			mu.Lock()
-			down := isCut
-			mu.Unlock()
-			if down {
-				c.Close()
-				continue
-			}
-			track(c)
-			up, err := net.Dial("tcp", u.Host)
-			if err != nil {
-				c.Close()
-				continue
-			}
-			track(up)
-			wg.Go(func() { _, _ = io.Copy(up, c); up.Close() })
-			wg.Go(func() { _, _ = io.Copy(c, up); c.Close() })
-		}
-	})
-	cut = func() {
-		mu.Lock()
-		defer mu.Unlock()
-		isCut = true
-		if !acceptAfterCut || closed {
-			ln.Close()
-		}
-		for _, c := range conns {
-			c.Close()
-		}
-	}
+	rl := &relay{ln: ln, target: u.Host}
+	rl.wg.Go(rl.accept)
 	relayed := *u
 	relayed.Host = ln.Addr().String()
-	r, err = repo.Open(context.Background(), relayed.String(), schema)
+	r, err := repo.Open(context.Background(), relayed.String(), schema)
 	if err != nil {
-		cut()
+		rl.cut(true)
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
 		r.Close()
-		mu.Lock()
-		closed = true
-		mu.Unlock()
-		cut()
-		wg.Wait()
+		rl.mu.Lock()
+		rl.closed = true
+		rl.mu.Unlock()
+		rl.cut(true)
+		rl.wg.Wait()
 	})
-	return r, direct, cut
+	return rl, r, direct
+}
+
+func (rl *relay) accept() {
+	for {
+		c, err := rl.ln.Accept()
+		if err != nil {
+			return // closed
+		}
+		rl.mu.Lock()
+		isDown, reset := rl.isDown, rl.reset
+		rl.mu.Unlock()
+		if isDown {
+			drop(c, reset)
+			continue
+		}
+		up, err := net.Dial("tcp", rl.target)
+		if err != nil {
+			c.Close()
+			continue
+		}
+		p := &pipe{c: c, up: up}
+		rl.mu.Lock()
+		rl.pipes = append(rl.pipes, p)
+		rl.mu.Unlock()
+		rl.wg.Go(func() {
+			p.copy(p.up, p.c, true) // ends when the repo closes, or writes to a pipe whose server is gone
+			if p.dead.Load() {
+				drop(p.c, true)
+			}
+			p.up.Close()
+		})
+		rl.wg.Go(func() {
+			p.copy(p.c, p.up, false)
+			if !p.dead.Load() {
+				p.c.Close()
+			}
+		})
+	}
+}
+
+// cut closes every connection and drops every new one; closeListener
+// refuses new connections for good instead.
+func (rl *relay) cut(closeListener bool) {
+	rl.mu.Lock()
+	defer rl.mu.Unlock()
+	rl.isDown, rl.reset = true, false
+	if closeListener || rl.closed {
+		rl.ln.Close()
+	}
+	for _, p := range rl.pipes {
+		p.c.Close()
+		p.up.Close()
+	}
+	rl.pipes = nil
+}
+
+// failover ends the server side of every connection and resets each new
+// one until up.
+func (rl *relay) failover() {
+	rl.mu.Lock()
+	defer rl.mu.Unlock()
+	rl.isDown, rl.reset = true, true
+	for _, p := range rl.pipes {
+		p.dead.Store(true)
+		p.up.Close()
+		if !p.idle.Load() {
+			drop(p.c, true)
+		}
+	}
+}
+
+func (rl *relay) up() {
+	rl.mu.Lock()
+	defer rl.mu.Unlock()
+	rl.isDown = false
+}
+
+// drop closes c; with reset, with an RST rather than a FIN.
+func drop(c net.Conn, reset bool) {
+	if tc, ok := c.(*net.TCPConn); ok && reset {
+		_ = tc.SetLinger(0)
+	}
+	c.Close()
 }
