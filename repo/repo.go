@@ -4,15 +4,17 @@ package repo
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"net/url"
 	"regexp"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/jmoiron/sqlx"
-	_ "github.com/lib/pq" // the "postgres" driver
+	"github.com/lib/pq" // also registers the "postgres" driver others open
 )
 
 // ErrNotFound is returned when a looked-up row does not exist.
@@ -87,14 +89,15 @@ func Open(ctx context.Context, dbURL, schema string) (*Repo, error) {
 			dsn += " " + checkIntervalParam + "=" + DefaultConnectionCheck
 		}
 	}
-	db, err := sqlx.Open("postgres", dsn)
+	pc, err := pq.NewConnector(dsn)
 	if err != nil {
 		return nil, fmt.Errorf("open database: %w", err)
 	}
+	// Connections found dead after an outage are not reused (pool.go).
 	// Columns a later release's migration added are ignored, not an error:
 	// a replica whose binary is older than the schema keeps running while
 	// the replicas are rolled (README, Production: Upgrade).
-	db = db.Unsafe()
+	db := sqlx.NewDb(sql.OpenDB(connector{Connector: pc, epoch: new(atomic.Int64)}), "postgres").Unsafe()
 	db.SetMaxOpenConns(20)
 	db.SetMaxIdleConns(10)
 	if err := db.PingContext(ctx); err != nil {

@@ -1,0 +1,113 @@
+package repo
+
+// The pool after an outage. lib/pq learns that a connection is dead only
+// when it next uses it, and database/sql tries the statement again on
+// another connection only when the driver says ErrBadConn. A connection
+// the database closed (a restart, a failover, pg_terminate_backend) or a
+// network reset often fails otherwise: the statement is sent, and the
+// answer is a reset ("connection reset by peer"), which lib/pq returns as
+// it is. After an outage each dead idle connection failed the statement
+// that drew it, one after another, long after the database was back: a
+// dispatcher paused and resumed once per pooled connection.
+//
+// So the first connection found dead marks every connection opened before
+// it stale, as an outage kills them all. A stale connection is not handed
+// out again: database/sql asks it to reset its session before reuse, it
+// answers ErrBadConn, and database/sql closes it and takes another (a new
+// one at the third try). Nothing is closed from inside database/sql, and a
+// statement is never failed for it.
+
+import (
+	"context"
+	"database/sql/driver"
+	"fmt"
+	"sync/atomic"
+
+	"github.com/lib/pq"
+)
+
+// connector opens lib/pq connections that tell when they are found dead.
+type connector struct {
+	*pq.Connector
+	// epoch counts the connections found dead: one opened in an earlier
+	// epoch than the current one is stale.
+	epoch *atomic.Int64
+}
+
+func (c connector) Connect(ctx context.Context) (driver.Conn, error) {
+	cn, err := c.Connector.Connect(ctx)
+	if err != nil {
+		return nil, err
+	}
+	pc, ok := cn.(pqConn)
+	if !ok {
+		_ = cn.Close()
+		return nil, fmt.Errorf("lib/pq connection is a %T, without the methods database/sql uses", cn)
+	}
+	return &watchedConn{pqConn: pc, epoch: c.epoch, born: c.epoch.Load()}, nil
+}
+
+// pqConn is what lib/pq's connection implements and database/sql uses.
+type pqConn interface {
+	driver.Conn
+	driver.ConnBeginTx
+	driver.ConnPrepareContext
+	driver.ExecerContext
+	driver.QueryerContext
+	driver.Pinger
+	driver.SessionResetter
+	driver.Validator
+	driver.NamedValueChecker
+}
+
+// watchedConn is a lib/pq connection of one epoch.
+type watchedConn struct {
+	pqConn
+	epoch *atomic.Int64
+	born  int64 // the epoch it was opened in
+}
+
+var _ pqConn = (*watchedConn)(nil)
+
+// stale says whether a connection was found dead since this one opened.
+func (c *watchedConn) stale() bool { return c.born < c.epoch.Load() }
+
+// checkDead starts a new epoch when lib/pq marked this connection unusable
+// because the database or the network is gone (not because a statement on
+// it was cancelled, which also ends it) and it is of the current epoch: a
+// stale one found dead is the outage already counted.
+func (c *watchedConn) checkDead() {
+	// lib/pq's ResetSession returns the error that made the connection
+	// unusable, and nothing else.
+	if err := c.pqConn.ResetSession(context.Background()); err != nil && IsUnavailable(err) {
+		c.epoch.CompareAndSwap(c.born, c.born+1)
+	}
+}
+
+// ResetSession is called before the pool hands the connection out again:
+// a stale one is refused, and database/sql takes another.
+func (c *watchedConn) ResetSession(ctx context.Context) error {
+	if c.stale() {
+		return driver.ErrBadConn
+	}
+	return c.pqConn.ResetSession(ctx)
+}
+
+// IsValid is asked when the connection comes back to the pool: a dead one
+// starts a new epoch; a stale one is not kept.
+func (c *watchedConn) IsValid() bool {
+	if !c.pqConn.IsValid() {
+		c.checkDead()
+		return false
+	}
+	return !c.stale()
+}
+
+// Close is called, among others, on a connection whose statement failed
+// with ErrBadConn (database/sql does not ask IsValid then).
+func (c *watchedConn) Close() error {
+	if !c.pqConn.IsValid() {
+		c.checkDead()
+	}
+	return c.pqConn.Close()
+}
