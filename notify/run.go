@@ -269,10 +269,10 @@ func (d *Dispatcher) Wake() {
 // could not be extended for longer (the database out of reach), or the
 // lease ran out before an extension renewed it, the notice is released
 // untried, since another replica may rescue and send it once the lease runs
-// out. A notice whose lease was lost to another worker is dropped untried,
-// with no outcome to write (false): it is the other worker's to decide, and
-// an outcome written for it would land on its new lease should this
-// dispatcher claim it afresh.
+// out. A notice whose lease was lost (to another worker, or to a later claim
+// of this one) is dropped untried, with no outcome to write (false): it is
+// the new claim's to decide. Every outcome names its claim (repo.Outcome
+// Claim), so one written late never ends a later claim of the notice.
 func (d *Dispatcher) work(ctx, sendCtx context.Context, j job, keeper *leaseKeeper) (repo.Outcome, bool) {
 	if ctx.Err() == nil {
 		keeper.extendIfDue(false)
@@ -289,6 +289,7 @@ func (d *Dispatcher) work(ctx, sendCtx context.Context, j job, keeper *leaseKeep
 	}
 	start := time.Now()
 	out := d.handle(ctx, sendCtx, j)
+	out.Claim = j.claim.Attempts // written late, it must not land on a later claim of the notice
 	if out.Attempt == nil {
 		out.Deferred = true // not tried: the claim's attempt is given back (see repo.Outcome)
 	}
@@ -320,10 +321,10 @@ func storable(o *repo.Outcome) {
 }
 
 // release gives a claimed notice back untried: pending at the time it had,
-// its attempt returned, its reason kept.
+// its attempt returned, its reason kept; only while this claim holds it.
 func release(c *repo.Claim) repo.Outcome {
-	return repo.Outcome{ID: c.ID, Status: repo.StatusPending, NextAttemptAt: c.NextAttemptAt, Deferred: true,
-		Reason: c.StatusReason}
+	return repo.Outcome{ID: c.ID, Claim: c.Attempts, Status: repo.StatusPending, NextAttemptAt: c.NextAttemptAt,
+		Deferred: true, Reason: c.StatusReason}
 }
 
 // complete writes outcomes as they arrive, in groups: it takes what is

@@ -204,24 +204,26 @@ func (q Common) DigestItems(ctx context.Context, leader int64) ([]DigestItem, er
 	return out, nil
 }
 
-// retellSQL records notice $1, still held by owner $2, as telling of plan
-// $3's installment $4 (see Outcome.PlanID).
+// retellSQL records notice $1, still held by owner $2 under the claim $5
+// (Outcome.Claim; 0 not checked), as telling of plan $3's installment $4
+// (see Outcome.PlanID).
 const retellSQL = `
 UPDATE notifications SET plan_id = $3, installment_id = $4
-WHERE id = $1 AND status = 'sending' AND lease_owner = $2`
+WHERE id = $1 AND status = 'sending' AND lease_owner = $2 AND ($5 = 0 OR attempts = $5)`
 
 // handOverSQL moves notice $3, a member of the digest notice $1 leads
-// (still held by owner $2), as of $4: with $5 set it becomes the notice
-// that goes out for what is left of the digest (pending now, leading the
-// digest when $6 says other members follow it, else on its own), else it
-// joins the digest of $6, with the reason $7.
+// (still held by owner $2 under the claim $8, as retellSQL), as of $4: with
+// $5 set it becomes the notice that goes out for what is left of the digest
+// (pending now, leading the digest when $6 says other members follow it,
+// else on its own), else it joins the digest of $6, with the reason $7.
 const handOverSQL = `
 UPDATE notifications SET
 	status = CASE WHEN $5 THEN 'pending' ELSE status END,
 	next_attempt_at = CASE WHEN $5 THEN $4 ELSE next_attempt_at END,
 	digest_of = CASE WHEN $6 > 0 THEN $6 END, status_reason = $7, updated_at = $4
 WHERE id = $3 AND digest_of = $1 AND status = 'skipped'
-  AND EXISTS (SELECT 1 FROM notifications l WHERE l.id = $1 AND l.status = 'sending' AND l.lease_owner = $2)`
+  AND EXISTS (SELECT 1 FROM notifications l WHERE l.id = $1 AND l.status = 'sending' AND l.lease_owner = $2
+              AND ($8 = 0 OR l.attempts = $8))`
 
 // RecordTold writes, inside a store's FinishNotifications transaction and
 // before the outcomes themselves (while owner still holds the notices),
@@ -234,7 +236,7 @@ WHERE id = $3 AND digest_of = $1 AND status = 'skipped'
 func RecordTold(ctx context.Context, tx *sqlx.Tx, owner string, now time.Time, outs []Outcome) error {
 	for _, o := range outs {
 		if o.InstallmentID != 0 {
-			if _, err := tx.ExecContext(ctx, retellSQL, o.ID, owner, o.PlanID, o.InstallmentID); err != nil {
+			if _, err := tx.ExecContext(ctx, retellSQL, o.ID, owner, o.PlanID, o.InstallmentID, o.Claim); err != nil {
 				return fmt.Errorf("record the bill told: %w", err)
 			}
 		}
@@ -246,12 +248,12 @@ func RecordTold(ctx context.Context, tx *sqlx.Tx, owner string, now time.Time, o
 					lead = 0 // the one bill left goes out on its own
 				}
 			}
-			if _, err := tx.ExecContext(ctx, handOverSQL, o.ID, owner, id, now, i == 0, lead, reason); err != nil {
+			if _, err := tx.ExecContext(ctx, handOverSQL, o.ID, owner, id, now, i == 0, lead, reason, o.Claim); err != nil {
 				return fmt.Errorf("hand over digest %d: %w", o.ID, err)
 			}
 		}
 		for _, id := range o.Release { // its own notice again, as the one bill left of a handover
-			if _, err := tx.ExecContext(ctx, handOverSQL, o.ID, owner, id, now, true, 0, ""); err != nil {
+			if _, err := tx.ExecContext(ctx, handOverSQL, o.ID, owner, id, now, true, 0, "", o.Claim); err != nil {
 				return fmt.Errorf("release from digest %d: %w", o.ID, err)
 			}
 		}

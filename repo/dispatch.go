@@ -193,7 +193,14 @@ func (r *Repo) ReloadClaim(ctx context.Context, id int64) (Claim, error) {
 
 // Outcome is how the dispatcher leaves one claimed notice.
 type Outcome struct {
-	ID     int64
+	ID int64
+	// Claim is the claim the outcome ends: the notice's attempts as that
+	// claim left them (Claim.Attempts). The notice is left as the outcome
+	// says only while that claim holds it: a later claim of the same owner
+	// (the lease ran out, another worker rescued the notice, and the owner
+	// claimed it again) has a higher count, and an outcome of the older
+	// claim written late must not land on it. 0: not checked.
+	Claim  int
 	Status string // sent, pending (retry or deferral), suppressed, failed
 	Reason string // status_reason
 	// NextAttemptAt is when a pending notice may be claimed again.
@@ -237,10 +244,11 @@ UPDATE notifications n SET
 	last_error = coalesce(nullif(u.last_error, ''), n.last_error), sent_at = coalesce(u.sent_at, n.sent_at),
 	lease_owner = NULL, lease_expires_at = NULL, updated_at = $2
 FROM unnest($3::bigint[], $4::text[], $5::text[], $6::timestamptz[], $7::bool[], $8::text[], $9::text[],
-            $10::text[], $11::text[], $12::text[], $13::text[], $14::text[], $15::text[], $16::text[], $17::timestamptz[])
+            $10::text[], $11::text[], $12::text[], $13::text[], $14::text[], $15::text[], $16::text[], $17::timestamptz[],
+            $18::int[])
 	AS u(id, status, reason, next_at, deferred, template, recipient, subject, body, body_html, link,
-	     provider, provider_msg_id, last_error, sent_at)
-WHERE n.id = u.id AND n.status = 'sending' AND n.lease_owner = $1`
+	     provider, provider_msg_id, last_error, sent_at, claim)
+WHERE n.id = u.id AND n.status = 'sending' AND n.lease_owner = $1 AND (u.claim = 0 OR n.attempts = u.claim)`
 
 const (
 	receiptLocksSQL = `SELECT pg_advisory_xact_lock(k) FROM unnest($1::bigint[]) k`
@@ -263,7 +271,8 @@ WHERE NOT EXISTS (SELECT 1 FROM delivery_attempts d WHERE d.notification_id = a.
 
 // FinishNotifications records a batch of outcomes in one transaction: every
 // attempt row, and each notice's new state. A notice whose lease was lost to
-// another worker keeps that worker's state; its attempt is still logged.
+// another worker, or to a later claim of owner's (Outcome.Claim), keeps that
+// claim's state; its attempt is still logged.
 func (r *Repo) FinishNotifications(ctx context.Context, owner string, now time.Time, outs []Outcome) error {
 	if len(outs) == 0 {
 		return nil
@@ -274,6 +283,7 @@ func (r *Repo) FinishNotifications(ctx context.Context, owner string, now time.T
 		links, providers, msgIDs, lastErrs                                []string
 		nextAts, sentAts                                                  []*time.Time
 		deferred                                                          []bool
+		claimed                                                           []int64
 		aNotif                                                            []int64
 		aN                                                                []int64
 		aChannel, aProvider, aOutcome, aMsgID, aCode, aErr                []string
@@ -285,6 +295,7 @@ func (r *Repo) FinishNotifications(ctx context.Context, owner string, now time.T
 		reasons = append(reasons, o.Reason)
 		nextAts = append(nextAts, o.NextAt())
 		deferred = append(deferred, o.Deferred)
+		claimed = append(claimed, int64(o.Claim))
 		templates = append(templates, o.Template)
 		recipients = append(recipients, o.Recipient)
 		subjects = append(subjects, o.Subject)
@@ -340,7 +351,7 @@ func (r *Repo) FinishNotifications(ctx context.Context, owner string, now time.T
 		if err := exec(tx, finish, owner, now, pq.Array(ids), pq.Array(statuses), pq.Array(reasons),
 			pq.Array(nextAts), pq.Array(deferred), pq.Array(templates), pq.Array(recipients), pq.Array(subjects),
 			pq.Array(bodies), pq.Array(htmls), pq.Array(links), pq.Array(providers), pq.Array(msgIDs),
-			pq.Array(lastErrs), pq.Array(sentAts)); err != nil {
+			pq.Array(lastErrs), pq.Array(sentAts), pq.Array(claimed)); err != nil {
 			return fmt.Errorf("finish notifications: %w", err)
 		}
 		if ids := SentIDs(outs); len(ids) > 0 {

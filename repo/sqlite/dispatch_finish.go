@@ -22,7 +22,8 @@ WHERE NOT EXISTS (SELECT 1 FROM delivery_attempts d WHERE d.notification_id = $1
                   AND d.started_at = $5 AND d.outcome = $7)`
 
 // dispatchFinishSQL leaves one notice ($3) as its outcome says, if owner $1
-// still holds it: empty content and provider fields keep what the notice
+// still holds it under the claim the outcome ends ($18, its attempts then; 0
+// not checked): empty content and provider fields keep what the notice
 // has, and a deferral gives the claim's attempt back.
 const dispatchFinishSQL = `
 UPDATE notifications SET
@@ -35,12 +36,12 @@ UPDATE notifications SET
 	provider_msg_id = coalesce(nullif($15, ''), provider_msg_id),
 	last_error = coalesce(nullif($16, ''), last_error), sent_at = coalesce($17, sent_at),
 	lease_owner = NULL, lease_expires_at = NULL, updated_at = $2
-WHERE id = $3 AND status = 'sending' AND lease_owner = $1`
+WHERE id = $3 AND status = 'sending' AND lease_owner = $1 AND ($18 = 0 OR attempts = $18)`
 
 // FinishNotifications records a batch of outcomes in one transaction: every
 // attempt row, and each notice's new state. A notice whose lease was lost to
-// another worker keeps that worker's state; its attempt is still logged.
-// Where PostgreSQL sends arrays through unnest, this loops over two prepared
+// another worker, or to a later claim of owner's (repo.Outcome.Claim), keeps
+// that claim's state; its attempt is still logged. Where PostgreSQL sends arrays through unnest, this loops over two prepared
 // statements inside the transaction, then applies the receipts that arrived
 // while the notices recorded as sent were being sent.
 func (s *Store) FinishNotifications(ctx context.Context, owner string, now time.Time, outs []repo.Outcome) error {
@@ -74,7 +75,7 @@ func (s *Store) FinishNotifications(ctx context.Context, owner string, now time.
 		for _, o := range outs {
 			if _, err := finish.ExecContext(ctx, owner, now, o.ID, o.Status, o.Reason, o.NextAt(), o.Deferred,
 				o.Template, o.Recipient, o.Subject, o.Body, o.BodyHTML, o.Link, o.Provider, o.ProviderMsgID,
-				o.LastError, o.SentAt); err != nil {
+				o.LastError, o.SentAt, o.Claim); err != nil {
 				return fmt.Errorf("finish notifications: %w", err)
 			}
 		}

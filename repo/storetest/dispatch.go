@@ -106,6 +106,7 @@ func init() {
 		t.Run("ClaimLeasesDueNoticesOldestFirst", func(t *testing.T) { dispatchTestClaim(t, open(t)) })
 		t.Run("FinishRecordsEachTryAndItsOutcome", func(t *testing.T) { dispatchTestFinish(t, open(t)) })
 		t.Run("FinishWithoutTheLeaseOnlyLogsTheTry", func(t *testing.T) { dispatchTestLostLease(t, open(t)) })
+		t.Run("FinishOfAnOlderClaimLeavesALaterOneAlone", func(t *testing.T) { dispatchTestOlderClaim(t, open(t)) })
 		t.Run("RescueLogsTheLostTryAsUnknown", func(t *testing.T) { dispatchTestRescue(t, open(t)) })
 		t.Run("ExtendLeasesKeepsALiveWorkersNotices", func(t *testing.T) { dispatchTestExtend(t, open(t)) })
 		t.Run("SMSCapCounts", func(t *testing.T) { dispatchTestSMSCap(t, open(t)) })
@@ -311,6 +312,50 @@ func dispatchTestLostLease(t *testing.T, s Store) {
 	}
 	if as := dispatchAttempts(t, s, c[0].ID); len(as) != 1 || as[0].ProviderMsgID != "biz-1" {
 		t.Errorf("the try is not logged: %+v", as)
+	}
+}
+
+// A worker cut off past its lease, whose notice another worker rescued and
+// it then claimed again itself: the outcome of its older claim (a release,
+// or a try whose answer came late) is written after the new claim and must
+// not end it, though the owner is the same; its try is still logged. The
+// outcome of the new claim is written.
+func dispatchTestOlderClaim(t *testing.T, s Store) {
+	ctx := context.Background()
+	dispatchBills(t, s, "c1", 1)
+	dispatchQueue(t, s, dispatchScanAt, dispatchStage("sms"))
+	old := dispatchClaim(t, s, "w1", dispatchSendAt, 10, 0)
+	if len(old) != 1 {
+		t.Fatalf("claimed %d", len(old))
+	}
+	later := dispatchSendAt.Add(2*time.Minute + time.Second)
+	if n, err := s.RescueExpired(ctx, later, "w2"); err != nil || n != 1 {
+		t.Fatalf("rescued %d (%v), want w1's notice", n, err)
+	}
+	again := dispatchClaim(t, s, "w1", later, 10, 0)
+	if len(again) != 1 || again[0].Attempts == old[0].Attempts {
+		t.Fatalf("claimed again %d, attempts %d then %d: want the notice, its count moved on", len(again),
+			old[0].Attempts, again[0].Attempts)
+	}
+	released := repo.Outcome{ID: old[0].ID, Claim: old[0].Attempts, Status: repo.StatusPending, Deferred: true}
+	tried := dispatchSent(old[0], "aliyun", "late", dispatchSendAt)
+	tried.Claim = old[0].Attempts
+	dispatchFinish(t, s, "w1", later, released)
+	dispatchFinish(t, s, "w1", later, tried)
+	n := dispatchNotice(t, s, old[0].ID)
+	if n.Status != repo.StatusSending || n.LeaseOwner == nil || *n.LeaseOwner != "w1" || n.Attempts != again[0].Attempts ||
+		n.ProviderMsgID != "" {
+		t.Errorf("the older claim's outcomes ended the later claim: %s owner %v attempts %d %q", n.Status, n.LeaseOwner,
+			n.Attempts, n.ProviderMsgID)
+	}
+	if as := dispatchAttempts(t, s, old[0].ID); len(as) != 2 || as[1].ProviderMsgID != "late" {
+		t.Errorf("attempts %+v, want the rescue's unknown and the late try logged", as)
+	}
+	now := dispatchSent(again[0], "aliyun", "now", later)
+	now.Claim = again[0].Attempts
+	dispatchFinish(t, s, "w1", later, now)
+	if n := dispatchNotice(t, s, old[0].ID); n.Status != repo.StatusSent || n.ProviderMsgID != "now" {
+		t.Errorf("the later claim's outcome left %s %q, want sent \"now\"", n.Status, n.ProviderMsgID)
 	}
 }
 
