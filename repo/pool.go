@@ -10,8 +10,9 @@ package repo
 // that drew it, one after another, long after the database was back: a
 // dispatcher paused and resumed once per pooled connection.
 //
-// So the first connection found dead marks every connection opened before
-// it stale, as an outage kills them all. A stale connection is not handed
+// So the first connection found dead, or the first that cannot be opened
+// for an outage, marks every connection opened before it stale, as an
+// outage kills them all. A stale connection is not handed
 // out again: database/sql asks it to reset its session before reuse, it
 // answers ErrBadConn, and database/sql closes it and takes another (a new
 // one at the third try). Nothing is closed from inside database/sql, and a
@@ -20,6 +21,7 @@ package repo
 import (
 	"context"
 	"database/sql/driver"
+	"errors"
 	"fmt"
 	"sync/atomic"
 
@@ -37,6 +39,10 @@ type connector struct {
 func (c connector) Connect(ctx context.Context) (driver.Conn, error) {
 	cn, err := c.Connector.Connect(ctx)
 	if err != nil {
+		if serverLost(err) {
+			e := c.epoch.Load()
+			c.epoch.CompareAndSwap(e, e+1)
+		}
 		return nil, err
 	}
 	pc, ok := cn.(pqConn)
@@ -45,6 +51,16 @@ func (c connector) Connect(ctx context.Context) (driver.Conn, error) {
 		return nil, fmt.Errorf("lib/pq connection is a %T, without the methods database/sql uses", cn)
 	}
 	return &watchedConn{pqConn: pc, epoch: c.epoch, born: c.epoch.Load()}, nil
+}
+
+// serverLost says whether a connection could not be opened because the
+// server or the way to it is gone (refused, reset, a restart): then the
+// pooled connections are most likely dead too. Not when the server answered
+// that it has no connection left (53300): those it has are alive, and
+// dropping them would only ask for more.
+func serverLost(err error) bool {
+	var pqErr *pq.Error
+	return IsUnavailable(err) && !(errors.As(err, &pqErr) && pqErr.Code == "53300")
 }
 
 // pqConn is what lib/pq's connection implements and database/sql uses.
