@@ -353,3 +353,52 @@ func TestNoticeClaimedAgainWhileItsOlderClaimWaitsGoesOutOnce(t *testing.T) {
 		t.Errorf("A's log does not say it gave the older claim's 2 queued notices back:\n%s", logs.String())
 	}
 }
+
+// stallingStore's claims take half a lease on clock (a database stall).
+type stallingStore struct {
+	*repo.Repo
+	clock *fakeClock
+	lease time.Duration
+}
+
+func (s *stallingStore) ClaimNotifications(ctx context.Context, owner string, now, leaseNow time.Time, lease time.Duration,
+	limit, smsCap int) ([]repo.Claim, error) {
+	claims, err := s.Repo.ClaimNotifications(ctx, owner, now, leaseNow, lease, limit, smsCap)
+	if len(claims) > 0 {
+		s.clock.add(s.lease / 2)
+	}
+	return claims, err
+}
+
+// A claim that took half a lease has its leases extended as soon as it is
+// back, and the dispatcher counts them from that extension: the second
+// notice, started three quarters of a lease after the claim began (a
+// quarter after the extension), goes out on the claim, not given back as
+// if its lease were running out.
+func TestSlowClaimKeepsTheLeasesItsExtensionRenewed(t *testing.T) {
+	t.Parallel()
+	at := sh(11, 21, 10, 0)
+	const lease = 30 * time.Second
+	clock := &fakeClock{t: at}
+	b := setup(t)
+	store := &stallingStore{Repo: b.r, clock: clock, lease: lease}
+	seedSMS(t, b.r, 2)
+	to := &phones{}
+	sender := sendFunc(func(m notify.Message) error {
+		to.deliver(m.NotificationID, "A")
+		clock.add(lease / 4)
+		return nil
+	})
+	var logs syncbuf.Buffer
+	d, err := notify.New(replicaA(t, b, store, sender, at, clock, lease, &logs))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if counts, err := d.RunOnce(context.Background()); err != nil || counts["sent"] != 2 || counts["pending"] != 0 {
+		t.Fatalf("counts %v, %v; want both sent on the claim, none given back", counts, err)
+	}
+	to.onceEach(t, 2)
+	if strings.Contains(logs.String(), "running out") {
+		t.Errorf("leases the extension renewed were taken for running out:\n%s", logs.String())
+	}
+}

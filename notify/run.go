@@ -169,13 +169,14 @@ func (d *Dispatcher) produce(ctx context.Context, once bool, jobs chan<- job, re
 		}
 		drained = false
 		held.Add(len(claims))
+		gate, leases := newCapGate(), keeper.hold(claims, leaseStart)
 		if d.cfg.LeaseClock().Sub(leaseStart) >= d.cfg.Lease/3 {
 			// The claim took a third of a lease (a database stall): its
 			// leases run from the clock it started with, and an extension
-			// that ran meanwhile could not see them yet.
+			// that ran meanwhile could not see them yet. Once held, the
+			// extension renews them in the keeper too.
 			keeper.extendIfDue(true)
 		}
-		gate, leases := newCapGate(), keeper.hold(claims, leaseStart)
 		for i := range claims {
 			select {
 			case jobs <- job{claim: &claims[i], gate: gate, claimed: leaseStart, lease: leases[i]}:
