@@ -12,11 +12,13 @@ package repo
 //
 // So the first connection found dead, or the first that cannot be opened
 // for an outage, marks every connection opened before it stale, as an
-// outage kills them all. A stale connection is not handed
-// out again: database/sql asks it to reset its session before reuse, it
-// answers ErrBadConn, and database/sql closes it and takes another (a new
-// one at the third try). Nothing is closed from inside database/sql, and a
-// statement is never failed for it.
+// outage kills them all. A stale connection is not handed out again:
+// database/sql asks it to reset its session before reuse, it answers
+// ErrBadConn, and database/sql closes it and takes another (a new one at
+// the third try). Nothing is closed from inside database/sql's locks (as
+// SetMaxIdleConns(0) from these hooks would), no statement races a flush,
+// and none is failed for it. A stale idle connection the pool does not
+// hand out again stays open until the pool closes it, as it would have.
 
 import (
 	"context"
@@ -31,8 +33,8 @@ import (
 // connector opens lib/pq connections that tell when they are found dead.
 type connector struct {
 	*pq.Connector
-	// epoch counts the connections found dead: one opened in an earlier
-	// epoch than the current one is stale.
+	// epoch counts the outages seen (a connection found dead, or one that
+	// could not be opened): one opened in an earlier epoch is stale.
 	epoch *atomic.Int64
 }
 
