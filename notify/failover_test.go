@@ -2,7 +2,6 @@ package notify_test
 
 import (
 	"context"
-	"database/sql"
 	"log/slog"
 	"strings"
 	"sync/atomic"
@@ -56,22 +55,7 @@ func TestFailoverPausesDispatchOnce(t *testing.T) {
 	for deadline := time.Now().Add(10 * time.Second); store.claimed.Load() == 0 && time.Now().Before(deadline); {
 		time.Sleep(5 * time.Millisecond) // polling for the first claim, not timing a rule
 	}
-	// Between claims, the pool that served a burst holds idle connections.
-	ctx := context.Background()
-	conns := make([]*sql.Conn, 6)
-	for i := range conns {
-		c, err := r.DB().Conn(ctx)
-		if err == nil {
-			err = c.PingContext(ctx)
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		conns[i] = c
-	}
-	for _, c := range conns {
-		c.Close()
-	}
+	repotest.FillPool(t, r, 6) // between claims, the pool that served a burst holds idle connections
 	link.Down()
 	resumed := func() int { return strings.Count(logs.String(), `msg="dispatch resumed: database reachable again"`) }
 	for deadline := time.Now().Add(30 * time.Second); resumed() == 0 && time.Now().Before(deadline); {

@@ -24,22 +24,8 @@ func TestOutageFailsOneStatementNotOnePerPooledConnection(t *testing.T) {
 			if outage == "backends terminated" {
 				r = direct // the server closes the connections itself
 			}
-			ctx := context.Background()
 			const n = 6 // idle connections in the pool when the outage comes
-			conns := make([]*sql.Conn, n)
-			for i := range conns {
-				c, err := r.DB().Conn(ctx)
-				if err == nil {
-					err = c.PingContext(ctx)
-				}
-				if err != nil {
-					t.Fatal(err)
-				}
-				conns[i] = c
-			}
-			for _, c := range conns {
-				c.Close()
-			}
+			repotest.FillPool(t, r, n)
 			if idle := r.DB().Stats().Idle; idle != n {
 				t.Fatalf("%d idle connections, want %d", idle, n)
 			}
@@ -52,7 +38,7 @@ func TestOutageFailsOneStatementNotOnePerPooledConnection(t *testing.T) {
 			}
 			var failed []int
 			for i := range 2 * n {
-				if _, _, err := r.NextDue(ctx); err != nil {
+				if _, _, err := r.NextDue(context.Background()); err != nil {
 					if !repo.IsUnavailable(err) {
 						t.Errorf("statement %d after the outage: %v, want an outage's error", i+1, err)
 					}

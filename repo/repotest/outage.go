@@ -3,6 +3,7 @@ package repotest
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"net"
 	"net/url"
 	"sync"
@@ -211,4 +212,25 @@ func drop(c net.Conn, reset bool) {
 		_ = tc.SetLinger(0)
 	}
 	c.Close()
+}
+
+// FillPool leaves n idle connections in r's pool, each used once, as a
+// pool that served a burst holds them when an outage comes.
+func FillPool(t testing.TB, r *repo.Repo, n int) {
+	t.Helper()
+	ctx := context.Background()
+	conns := make([]*sql.Conn, n)
+	for i := range conns {
+		c, err := r.DB().Conn(ctx)
+		if err == nil {
+			err = c.PingContext(ctx)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		conns[i] = c
+	}
+	for _, c := range conns {
+		c.Close()
+	}
 }
