@@ -76,6 +76,15 @@ func parse(r io.Reader) (map[string]float64, error) {
 	return figures, rd.Err()
 }
 
+// figure prints a figure to four significant digits, and a large one whole
+// (11048, not 1.105e+04).
+func figure(v float64) string {
+	if v >= 1000 {
+		return fmt.Sprintf("%.0f", v)
+	}
+	return fmt.Sprintf("%.4g", v)
+}
+
 // table is the Markdown table of targets, each with its figure (— when the
 // run did not report it) and whether it is met.
 func table(figures map[string]float64) string {
@@ -85,7 +94,7 @@ func table(figures map[string]float64) string {
 		v, ok := figures[t.bench+" "+t.unit]
 		got, verdict := "—", "not run"
 		if ok {
-			got, verdict = fmt.Sprintf("%.4g", v), "missed"
+			got, verdict = figure(v), "missed"
 			if t.atLeast && v >= t.bound || !t.atLeast && v <= t.bound {
 				verdict = "met"
 			}

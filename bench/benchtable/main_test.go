@@ -21,7 +21,7 @@ func TestTableJudgesEachTarget(t *testing.T) {
 		"Dispatch/sms max-rss-MB":      74, // no target
 	})
 	for _, want := range []string{
-		"| Dispatch/sms | SMS/s, in process | 1.2e+04 | ≥ 10000 | met |",
+		"| Dispatch/sms | SMS/s, in process | 12000 | ≥ 10000 | met |",
 		"| Dispatch/email | emails/s, in process | 3848 | ≥ 5000 | missed |",
 		"| DispatchOnce/email | emails/s, dispatch --once | 5000 | ≥ 5000 | met |",
 		"| DispatchOnce/sms | dispatcher RSS, MB | 151 | ≤ 150 | missed |",
