@@ -101,13 +101,19 @@ func (b *bundle) dispatch(t *testing.T, at time.Time) notify.Counts {
 	if cfg.Now == nil { // a test with a clock of its own drives time itself
 		cfg.Now = func() time.Time { return at }
 	}
+	return runOnce(t, cfg)
+}
+
+// runOnce runs one dispatch --once with cfg and returns its counts.
+func runOnce(t *testing.T, cfg notify.Config) notify.Counts {
+	t.Helper()
 	d, err := notify.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	counts, err := d.RunOnce(context.Background())
 	if err != nil {
-		t.Fatalf("dispatch at %v: %v", at, err)
+		t.Fatalf("dispatch: %v", err)
 	}
 	return counts
 }

@@ -167,13 +167,7 @@ func TestHealedPartitionSendsNothingTwice(t *testing.T) {
 		return errHostCutOff
 	})
 	var logs syncbuf.Buffer
-	d, err := notify.New(replicaA(t, b, store, sender, at, clock, lease, &logs))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := d.RunOnce(context.Background()); err != nil {
-		t.Fatal(err)
-	}
+	runOnce(t, replicaA(t, b, store, sender, at, clock, lease, &logs))
 	to.onceEach(t, 3)
 	if ids := to.sentBy("A"); len(ids) != 0 {
 		t.Errorf("replica A sent %v after the network healed; B had sent them", ids)
@@ -224,13 +218,7 @@ func TestNoticesTakenOverWhileTheLeaseSeemsGoodAreNotSent(t *testing.T) {
 		return nil
 	})
 	var logs syncbuf.Buffer
-	d, err := notify.New(replicaA(t, b, store, sender, at, clock, lease, &logs))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := d.RunOnce(context.Background()); err != nil {
-		t.Fatal(err)
-	}
+	runOnce(t, replicaA(t, b, store, sender, at, clock, lease, &logs))
 	if ids := to.sentBy("A"); len(ids) != 1 || ids[0] != first.Load() {
 		t.Errorf("replica A sent %v; only notice %d was in flight when B took the claim over", ids, first.Load())
 	}
@@ -279,12 +267,8 @@ func TestLeaseThatRanOutIsNotSentOnAfterTheHeal(t *testing.T) {
 		return nil
 	})
 	var logs syncbuf.Buffer
-	d, err := notify.New(replicaA(t, b, store, sender, at, clock, lease, &logs))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if counts, err := d.RunOnce(context.Background()); err != nil || counts["sent"] != 3 {
-		t.Fatalf("counts %v, %v; want the 3 sent", counts, err)
+	if counts := runOnce(t, replicaA(t, b, store, sender, at, clock, lease, &logs)); counts["sent"] != 3 {
+		t.Fatalf("counts %v; want the 3 sent", counts)
 	}
 	to.onceEach(t, 3)
 	mu.Lock()
@@ -390,12 +374,8 @@ func TestSlowClaimKeepsTheLeasesItsExtensionRenewed(t *testing.T) {
 		return nil
 	})
 	var logs syncbuf.Buffer
-	d, err := notify.New(replicaA(t, b, store, sender, at, clock, lease, &logs))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if counts, err := d.RunOnce(context.Background()); err != nil || counts["sent"] != 2 || counts["pending"] != 0 {
-		t.Fatalf("counts %v, %v; want both sent on the claim, none given back", counts, err)
+	if counts := runOnce(t, replicaA(t, b, store, sender, at, clock, lease, &logs)); counts["sent"] != 2 || counts["pending"] != 0 {
+		t.Fatalf("counts %v; want both sent on the claim, none given back", counts)
 	}
 	to.onceEach(t, 2)
 	if strings.Contains(logs.String(), "running out") {
