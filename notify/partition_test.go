@@ -133,13 +133,7 @@ func TestReplicaCutOffPastItsLeaseStartsNoSend(t *testing.T) {
 	cfg.Now, cfg.LeaseClock = func() time.Time { return at }, clock.Now
 	var logs syncbuf.Buffer
 	cfg.Logger = slog.New(slog.NewTextHandler(&logs, nil))
-	d, err := notify.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := d.RunOnce(ctx); err != nil {
-		t.Fatal(err)
-	}
+	runOnce(t, cfg)
 	// Each queued notice tried to extend the leases and failed: one WARN.
 	if n := strings.Count(logs.String(), `level=WARN msg="extend leases failed"`); n != 1 {
 		t.Errorf("%d WARN extend leases failed, want 1 for the outage:\n%s", n, logs.String())
@@ -190,13 +184,8 @@ func TestRecheckOutageWarnsOnce(t *testing.T) {
 	cfg.Workers, cfg.Batch = 1, 10
 	cfg.Now, cfg.LeaseClock = func() time.Time { return at }, clock.Now
 	cfg.Logger = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	d, err := notify.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	counts, err := d.RunOnce(context.Background())
-	if err != nil || counts["sent"] != 5 {
-		t.Fatalf("counts %v, %v; want 5 sent as checked at the claim", counts, err)
+	if counts := runOnce(t, cfg); counts["sent"] != 5 {
+		t.Fatalf("counts %v; want 5 sent as checked at the claim", counts)
 	}
 	if n := strings.Count(logs.String(), `level=WARN msg="re-check before sending failed`); n != 1 {
 		t.Errorf("%d warnings for re-checks the outage failed, want 1:\n%s", n, logs.String())
@@ -232,12 +221,8 @@ func TestOutcomeWriteOutageWarnsOnce(t *testing.T) {
 	cfg.Store = store
 	cfg.Now = func() time.Time { return at }
 	cfg.Logger = slog.New(slog.NewTextHandler(&logs, nil))
-	d, err := notify.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if counts, err := d.RunOnce(context.Background()); err != nil || counts["sent"] != 2 {
-		t.Fatalf("counts %v, %v; want both sent once the writes get through", counts, err)
+	if counts := runOnce(t, cfg); counts["sent"] != 2 {
+		t.Fatalf("counts %v; want both sent once the writes get through", counts)
 	}
 	out := logs.String()
 	if n := strings.Count(out, `level=WARN msg="outcome write failed, retrying"`); n != 1 {
