@@ -15,19 +15,33 @@ import (
 	"duebell/internal/input"
 )
 
-// decode reads the body as exactly one JSON object into dst, refusing
-// unknown fields and bodies over MaxBodyBytes; see decodeJSON.
+// decode reads the body (gzip-compressed or not; see decodedBody) as
+// exactly one JSON object into dst, refusing unknown fields and bodies over
+// MaxBodyBytes, compressed or expanded; see decodeJSON.
 func (s *server) decode(w http.ResponseWriter, r *http.Request, dst any) error {
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes))
-	if err != nil {
-		var tooLarge *http.MaxBytesError
-		if errors.As(err, &tooLarge) {
-			return s.decodeError(err)
-		}
-		// The client's connection broke mid-body (not the database's).
-		return &apiError{http.StatusBadRequest, codeBadJSON, "the request body could not be read"}
+	body, err := decodedBody(r.Header.Get("Content-Encoding"), http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes),
+		s.cfg.MaxBodyBytes, "JSON")
+	var data []byte
+	if err == nil {
+		data, err = io.ReadAll(body)
 	}
-	return s.decodeJSON(body, dst)
+	var (
+		tooLarge *http.MaxBytesError
+		badEnc   *badEncodingError
+		refused  *apiError
+	)
+	switch {
+	case err == nil:
+		return s.decodeJSON(data, dst)
+	case errors.As(err, &refused):
+		return refused
+	case errors.As(err, &tooLarge):
+		return s.decodeError(err)
+	case errors.As(err, &badEnc):
+		return &apiError{http.StatusBadRequest, codeBadEncoding, badEnc.Error()}
+	}
+	// The client's connection broke mid-body (not the database's).
+	return &apiError{http.StatusBadRequest, codeBadJSON, "the request body could not be read"}
 }
 
 // decodeJSON is the one place a JSON record is read: data must be valid

@@ -19,13 +19,14 @@ type badEncodingError struct{ err error }
 func (e *badEncodingError) Error() string { return "the gzip body cannot be read: " + e.err.Error() }
 func (e *badEncodingError) Unwrap() error { return e.err }
 
-// importBody returns what an import reads from body, given its
-// Content-Encoding: the body itself (none, identity), or the body
-// decompressed (gzip, x-gzip) and at most max bytes once decompressed, so
-// a small gzip bomb is as too large as the file it expands to. Any other
-// coding, or more than one, is a 415: read as it is, every compressed
-// "line" would be refused as malformed JSON.
-func importBody(enc string, body io.Reader, max int64) (io.Reader, error) {
+// decodedBody returns what a request's body of kind (NDJSON for an import,
+// JSON for the other routes) reads as, given its Content-Encoding: the body
+// itself (none, identity), or the body decompressed (gzip, x-gzip) and at
+// most max bytes once decompressed, so a small gzip bomb is as too large as
+// what it expands to. Any other coding, or more than one, is a 415: read as
+// it is, a compressed body would be refused as malformed JSON, which sends
+// the client looking for the wrong fault.
+func decodedBody(enc string, body io.Reader, max int64, kind string) (io.Reader, error) {
 	switch strings.ToLower(strings.TrimSpace(enc)) {
 	case "", "identity":
 		return body, nil
@@ -33,7 +34,7 @@ func importBody(enc string, body io.Reader, max int64) (io.Reader, error) {
 		return gunzip(body, max)
 	}
 	return nil, &apiError{http.StatusUnsupportedMediaType, codeUnsupportedMedia,
-		fmt.Sprintf("Content-Encoding %q is not supported: send the NDJSON as it is or gzip-compressed (Content-Encoding: gzip)", enc)}
+		fmt.Sprintf("Content-Encoding %q is not supported: send the %s as it is or gzip-compressed (Content-Encoding: gzip)", enc, kind)}
 }
 
 // gunzip reads gzip from r (its header at once), at most max bytes of

@@ -56,7 +56,8 @@ func (s *server) postImport(w http.ResponseWriter, r *http.Request) error {
 	deadline := time.Now().Add(s.cfg.ImportTimeout)
 	_ = rc.SetReadDeadline(deadline)
 	_ = rc.SetWriteDeadline(deadline)
-	body, err := importBody(r.Header.Get("Content-Encoding"), http.MaxBytesReader(w, r.Body, s.cfg.ImportMaxBytes), s.cfg.ImportMaxBytes)
+	body, err := decodedBody(r.Header.Get("Content-Encoding"), http.MaxBytesReader(w, r.Body, s.cfg.ImportMaxBytes),
+		s.cfg.ImportMaxBytes, "NDJSON")
 	var tooLarge *http.MaxBytesError
 	var badEnc *badEncodingError
 	switch {
