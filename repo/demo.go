@@ -10,8 +10,12 @@ import (
 )
 
 // deleteCustomersSQL removes customers by ref with everything recorded
-// about them, children first, in one transaction.
+// about them, children first, in one transaction. It first waits for the
+// transactions writing notices and holds new ones off: the delete of a
+// customer waits for them anyway (migration 049), and waiting then, with
+// notice rows already locked, could deadlock with a dispatcher's finish.
 var deleteCustomersSQL = []string{
+	`LOCK TABLE notifications IN SHARE ROW EXCLUSIVE MODE`,
 	`CREATE TEMPORARY TABLE gone_notices ON COMMIT DROP AS
 		SELECT id FROM notifications WHERE customer_id = ANY(SELECT id FROM customers WHERE ref = ANY($1))`,
 	`DELETE FROM delivery_attempts WHERE notification_id IN (SELECT id FROM gone_notices)`,
