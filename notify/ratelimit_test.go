@@ -189,11 +189,7 @@ func TestRateLimitWaitDoesNotCarryASendPastTheWindow(t *testing.T) {
 			t.Errorf("sent at %v, after the window closed at 20:00", s.In(shanghaiLoc))
 		}
 	}
-	p := b.pending(t)
-	if len(p) != 1 || !p[0].NextAttemptAt.Equal(sh(11, 22, 9, 0)) || p[0].Attempts != 0 ||
-		p[0].StatusReason != "waiting for send window" || len(b.attempts(t, p[0].ID)) != 0 {
-		t.Fatalf("the notice the window closed on: %+v, want pending until 09:00 the next day, no attempt", p)
-	}
+	waitsForNextOpening(t, b)
 }
 
 // busySender is a provider all of whose sessions are taken: a send waits
@@ -242,6 +238,13 @@ func TestSenderWaitDoesNotCarryASendPastTheWindow(t *testing.T) {
 		sender.startBy[0].After(after.Add(200*time.Millisecond)) {
 		t.Errorf("the sender was told to start by %v, want 200ms after the dispatch began (%v)", sender.startBy, before)
 	}
+	waitsForNextOpening(t, b)
+}
+
+// waitsForNextOpening checks that the one notice the send window closed on
+// on 21 Nov waits, untried, for its opening at 09:00 on the 22nd.
+func waitsForNextOpening(t *testing.T, b *bundle) {
+	t.Helper()
 	p := b.pending(t)
 	if len(p) != 1 || !p[0].NextAttemptAt.Equal(sh(11, 22, 9, 0)) || p[0].Attempts != 0 ||
 		p[0].StatusReason != "waiting for send window" || len(b.attempts(t, p[0].ID)) != 0 {
