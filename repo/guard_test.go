@@ -142,3 +142,113 @@ func TestDeleteWaitsForNoticesBeingWritten(t *testing.T) {
 		t.Errorf("notices without their customer: %d, %v", orphans, err)
 	}
 }
+
+// insertNotice inserts a pending SMS notice of customer, with the given
+// resend_of and event_id links (0 = none), and returns its id or the error.
+func insertNotice(ctx context.Context, db interface {
+	GetContext(context.Context, any, string, ...any) error
+}, key string, customer, resendOf, event int64) (int64, error) {
+	var id int64
+	err := db.GetContext(ctx, &id, `
+		INSERT INTO notifications (dedup_key, customer_id, kind, stage, channel, locale, status, not_before,
+		                           next_attempt_at, created_at, updated_at, resend_of, event_id)
+		VALUES ($1, $2, 'service_closed', 'service_closed', 'sms', 'zh-CN', 'pending', now(), now(), now(), now(),
+		        nullif($3, 0), nullif($4, 0))
+		RETURNING id`, key, customer, resendOf, event)
+	return id, err
+}
+
+// A notice's links to another notice and to its event are checked as the
+// foreign keys they were: a link to a row that is not there is refused, and
+// a notice or event that a notice names cannot be deleted or renumbered
+// until the link is gone (or goes in the same statement).
+func TestNoticeLinksAreKept(t *testing.T) {
+	t.Parallel()
+	r := repotest.New(t)
+	ctx := context.Background()
+	c := storetest.Customer(t, r, "c1")
+	orig, err := insertNotice(ctx, r.DB(), "orig", c.ID, 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var event int64
+	if err := r.DB().GetContext(ctx, &event, `INSERT INTO channel_events (ref, kind, scope, customer_id, occurred_at)
+		VALUES ('e1', 'service_closed', 'customer', $1, now()) RETURNING id`, c.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := insertNotice(ctx, r.DB(), "bad-resend", c.ID, orig+1000, 0); !isForeignKey(err) {
+		t.Errorf("a resend of a notice that is not there: %v, want a foreign-key violation", err)
+	}
+	if _, err := insertNotice(ctx, r.DB(), "bad-event", c.ID, 0, event+1000); !isForeignKey(err) {
+		t.Errorf("a notice of an event that is not there: %v, want a foreign-key violation", err)
+	}
+	if _, err := r.DB().ExecContext(ctx, `UPDATE notifications SET fallback_of = $1 WHERE id = $2`, orig+1000, orig); !isForeignKey(err) {
+		t.Errorf("a fallback link to a notice that is not there: %v, want a foreign-key violation", err)
+	}
+	resend, err := insertNotice(ctx, r.DB(), "resend", c.ID, orig, event)
+	if err != nil {
+		t.Fatalf("a resend of a notice that is there: %v", err)
+	}
+	for _, stmt := range []string{
+		`DELETE FROM notifications WHERE dedup_key = 'orig'`,
+		`UPDATE notifications SET id = id + 1000 WHERE dedup_key = 'orig'`,
+		`DELETE FROM channel_events`,
+	} {
+		if _, err := r.DB().ExecContext(ctx, stmt); !isForeignKey(err) {
+			t.Errorf("%s: %v, want a foreign-key violation", stmt, err)
+		}
+	}
+	// The digest link too, a leader naming itself included.
+	if _, err := r.DB().ExecContext(ctx, `UPDATE notifications SET resend_of = NULL, digest_of = $1 WHERE id IN ($1, $2)`, orig, resend); err != nil {
+		t.Fatalf("grouping two notices under one: %v", err)
+	}
+	if _, err := r.DB().ExecContext(ctx, `DELETE FROM notifications WHERE id = $1`, orig); !isForeignKey(err) {
+		t.Errorf("deleting a digest leader its member names: %v, want a foreign-key violation", err)
+	}
+	// Unlinked and deleted in one statement, as the retention cleaner does.
+	if _, err := r.DB().ExecContext(ctx, `WITH u AS (UPDATE notifications SET digest_of = NULL WHERE id = $2)
+		DELETE FROM notifications WHERE id = $1`, orig, resend); err != nil {
+		t.Errorf("deleting a notice its one link leaves in the same statement: %v", err)
+	}
+	// A notice linked, then deleted with what it names, by one transaction
+	// (the demo's reset): nothing is left to check at its commit.
+	if _, err := r.DB().ExecContext(ctx, `BEGIN;
+		UPDATE notifications SET digest_of = id, fallback_of = id;
+		DELETE FROM notifications; DELETE FROM channel_events;
+		COMMIT`); err != nil {
+		t.Errorf("linking, then deleting every notice and the event, in one transaction: %v", err)
+	}
+}
+
+// A resend written while its original is deleted by another transaction
+// (which cannot see the uncommitted resend) fails at its commit: no notice
+// is left naming one that is gone.
+func TestLinkToANoticeDeletedMeanwhileIsRefused(t *testing.T) {
+	t.Parallel()
+	r := repotest.New(t)
+	ctx := context.Background()
+	c := storetest.Customer(t, r, "c1")
+	orig, err := insertNotice(ctx, r.DB(), "orig", c.ID, 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	writer, err := r.DB().BeginTxx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = writer.Rollback() }()
+	if _, err := insertNotice(ctx, writer, "resend", c.ID, orig, 0); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.DB().ExecContext(ctx, `DELETE FROM notifications WHERE id = $1`, orig); err != nil {
+		t.Fatalf("deleting the original while the resend is uncommitted: %v", err)
+	}
+	if err := writer.Commit(); !isForeignKey(err) {
+		t.Fatalf("committing a resend of a deleted notice: %v, want a foreign-key violation", err)
+	}
+	var dangling int
+	if err := r.DB().GetContext(ctx, &dangling, `SELECT count(*) FROM notifications n
+		WHERE n.resend_of IS NOT NULL AND NOT EXISTS (SELECT 1 FROM notifications o WHERE o.id = n.resend_of)`); err != nil || dangling != 0 {
+		t.Errorf("resends of a notice that is gone: %d, %v", dangling, err)
+	}
+}
