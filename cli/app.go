@@ -32,6 +32,10 @@ type app struct {
 	// leaseClock, when set, is the clock the dispatcher's leases run on
 	// instead of now: the wall clock while --at pins now to an instant.
 	leaseClock func() time.Time
+	// quietRequests keeps API requests from waking serve's dispatcher (see
+	// wakingStore): set by end-to-end tests in which only their own
+	// dispatch --once moves notices.
+	quietRequests bool
 	// closers end what senders keeps open (idle SMTP sessions); close
 	// runs them once the dispatcher has drained.
 	closers []func() error

@@ -161,8 +161,9 @@ secret = %q`, gw.URL, e2eSMSSecret))
 
 // startDaemon serves duebell in-process with a config whose [links] table
 // gets the links lines and which ends with extra (the [sms] tables, a
-// policy). The daemon's cron and dispatch loop are set a day apart so only
-// the test's own `scan --at` and `dispatch --once --at` move notices.
+// policy). The daemon's cron and dispatch loop are set a day apart, and
+// requests do not wake its dispatcher, so only the test's own `scan --at`
+// and `dispatch --once --at` move notices.
 func startDaemon(t *testing.T, links, extra string) *e2e {
 	t.Helper()
 	return startDaemonOn(t, "postgres", links, extra)
@@ -170,6 +171,14 @@ func startDaemon(t *testing.T, links, extra string) *e2e {
 
 // startDaemonOn is startDaemon on store ("postgres" or "sqlite").
 func startDaemonOn(t *testing.T, store, links, extra string) *e2e {
+	t.Helper()
+	return startDaemonWith(t, store, links, extra, true)
+}
+
+// startDaemonWith is startDaemonOn; quiet keeps requests that queue notices
+// (a payment's confirmation, a resend) from waking the daemon's dispatcher,
+// which then leaves every notice to the test's dispatch --once.
+func startDaemonWith(t *testing.T, store, links, extra string, quiet bool) *e2e {
 	t.Helper()
 	r, database := newE2EStore(t, store)
 	e := &e2e{t: t, smtp: smtptest.Start(t), repo: r, clock: &fakeClock{}}
@@ -210,7 +219,7 @@ level = "error"
 	if err != nil {
 		t.Fatal(err)
 	}
-	a.now = e.clock.Now
+	a.now, a.quietRequests = e.clock.Now, quiet
 	ctx, cancel := context.WithCancel(context.Background())
 	addr, done := make(chan string, 1), make(chan error, 1)
 	go func() { done <- a.serve(ctx, func(s string) { addr <- s }) }()

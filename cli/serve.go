@@ -89,7 +89,11 @@ func (a *app) serve(ctx context.Context, listening func(addr string)) error {
 	if err != nil {
 		return fmt.Errorf("scan: %w", err)
 	}
-	handler, err := a.httpHandler(promhttp.HandlerFor(reg, promhttp.HandlerOpts{}), m.Receipt)
+	wake := d.Wake
+	if a.quietRequests {
+		wake = func() {}
+	}
+	handler, err := a.httpHandler(promhttp.HandlerFor(reg, promhttp.HandlerOpts{}), m.Receipt, wake)
 	if err != nil {
 		return err
 	}
@@ -137,14 +141,16 @@ func (a *app) serve(ctx context.Context, listening func(addr string)) error {
 	return nil
 }
 
-// httpHandler is the API plus link verification and metrics.
-func (a *app) httpHandler(metricsHandler http.Handler, onReceipt func(provider, outcome string)) (http.Handler, error) {
+// httpHandler is the API plus link verification and metrics; wake is
+// called when a request queued notices (see wakingStore).
+func (a *app) httpHandler(metricsHandler http.Handler, onReceipt func(provider, outcome string), wake func()) (http.Handler, error) {
 	tokens := make([]api.Token, len(a.cfg.Admin.Tokens))
 	for i, t := range a.cfg.Admin.Tokens {
 		tokens[i] = api.Token{Name: t.Name, Token: t.Token, Role: api.Role(t.Role)}
 	}
 	cfg := a.apiConfig()
 	cfg.Tokens, cfg.Ready, cfg.Links, cfg.Receipts = tokens, a.requireMigrated, a.links, a.receipts(onReceipt)
+	cfg.Repo = wakingStore{Store: cfg.Repo, wake: wake}
 	cfg.Extra = func(mux *http.ServeMux) { mux.Handle("GET /metrics", metricsHandler) }
 	return api.New(cfg)
 }
@@ -160,4 +166,39 @@ func (a *app) apiConfig() api.Config {
 		ImportMaxBytes:   a.cfg.HTTP.ImportMaxBytes, AllowedDomains: a.cfg.Links.AllowedDomains,
 		Collection: a.cfg.CollectionLimits(),
 	}
+}
+
+// wakingStore is the store the API and the console write through in serve:
+// a resend, a bulk resend or a payment's confirmation that queued a notice
+// wakes this process's dispatcher, which would otherwise claim it at its
+// next idle poll (dispatch.interval, 5 s by default) — a borrower on the
+// phone with support gets the resend in about a second. Other replicas
+// still find it at their next poll.
+type wakingStore struct {
+	api.Store
+	wake func()
+}
+
+func (s wakingStore) Resend(ctx context.Context, in repo.ResendInput) (repo.ResendResult, error) {
+	res, err := s.Store.Resend(ctx, in)
+	if err == nil && !res.Replayed {
+		s.wake()
+	}
+	return res, err
+}
+
+func (s wakingStore) ResendMatching(ctx context.Context, in repo.BulkResendInput) (repo.BulkResendResult, error) {
+	res, err := s.Store.ResendMatching(ctx, in)
+	if err == nil && !res.DryRun && res.Count > 0 {
+		s.wake()
+	}
+	return res, err
+}
+
+func (s wakingStore) RecordPayment(ctx context.Context, in repo.PaymentInput) (repo.PaymentResult, error) {
+	res, err := s.Store.RecordPayment(ctx, in)
+	if err == nil && res.Queued > 0 {
+		s.wake()
+	}
+	return res, err
 }
