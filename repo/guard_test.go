@@ -211,7 +211,7 @@ func TestNoticeLinksAreKept(t *testing.T) {
 		t.Errorf("deleting a notice its one link leaves in the same statement: %v", err)
 	}
 	// A notice linked, then deleted with what it names, by one transaction
-	// (the demo's reset): nothing is left to check at its commit.
+	// (the demo's reset).
 	if _, err := r.DB().ExecContext(ctx, `BEGIN;
 		UPDATE notifications SET digest_of = id, fallback_of = id;
 		DELETE FROM notifications; DELETE FROM channel_events;
@@ -220,10 +220,10 @@ func TestNoticeLinksAreKept(t *testing.T) {
 	}
 }
 
-// A resend written while its original is deleted by another transaction
-// (which cannot see the uncommitted resend) fails at its commit: no notice
-// is left naming one that is gone.
-func TestLinkToANoticeDeletedMeanwhileIsRefused(t *testing.T) {
+// A resend written while another transaction is deleting its original
+// waits for that transaction, then finds the original gone and is refused:
+// no notice is left naming one that is gone.
+func TestLinkToANoticeBeingDeletedIsRefused(t *testing.T) {
 	t.Parallel()
 	r := repotest.New(t)
 	ctx := context.Background()
@@ -232,19 +232,39 @@ func TestLinkToANoticeDeletedMeanwhileIsRefused(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	writer, err := r.DB().BeginTxx(ctx, nil)
+	deleter, err := r.DB().BeginTxx(ctx, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer func() { _ = writer.Rollback() }()
-	if _, err := insertNotice(ctx, writer, "resend", c.ID, orig, 0); err != nil {
+	defer func() { _ = deleter.Rollback() }()
+	if _, err := deleter.ExecContext(ctx, `DELETE FROM notifications WHERE id = $1`, orig); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := r.DB().ExecContext(ctx, `DELETE FROM notifications WHERE id = $1`, orig); err != nil {
-		t.Fatalf("deleting the original while the resend is uncommitted: %v", err)
+	written := make(chan error, 1)
+	go func() {
+		_, err := insertNotice(ctx, r.DB(), "resend", c.ID, orig, 0)
+		written <- err
+	}()
+	var waiting bool
+	for deadline := time.Now().Add(10 * time.Second); !waiting && time.Now().Before(deadline); {
+		if err := r.DB().GetContext(ctx, &waiting, `SELECT EXISTS (SELECT 1 FROM pg_stat_activity
+			WHERE query LIKE '%INSERT INTO notifications%' AND wait_event_type = 'Lock')`); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case err := <-written:
+			t.Fatalf("the resend was written while its original was being deleted: %v", err)
+		case <-time.After(5 * time.Millisecond):
+		}
 	}
-	if err := writer.Commit(); !isForeignKey(err) {
-		t.Fatalf("committing a resend of a deleted notice: %v, want a foreign-key violation", err)
+	if !waiting {
+		t.Fatal("the resend never waited for the delete of its original")
+	}
+	if err := deleter.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-written; !isForeignKey(err) {
+		t.Fatalf("a resend of a notice deleted meanwhile: %v, want a foreign-key violation", err)
 	}
 	var dangling int
 	if err := r.DB().GetContext(ctx, &dangling, `SELECT count(*) FROM notifications n

@@ -7,10 +7,13 @@
 -- 3.06-3.19 s with the keys, 2.64-2.76 s without).
 --
 -- The same rules, kept by triggers that only run when there is a link:
--- - a notice that names a notice or an event checks, at commit (as the
---   deferred digest key did, 048), that the row it names exists, and locks
---   it (FOR KEY SHARE, as a foreign key's check does) so that a concurrent
---   delete waits for it or it sees the delete;
+-- - a notice that names a notice or an event checks, once the statement
+--   that wrote the link is done, that the row it names exists, and locks it
+--   (FOR KEY SHARE, as a foreign key's check does) so that a concurrent
+--   delete waits for it or it sees the delete. A digest leader names
+--   itself: nothing to look up. Checked at once, not at commit as 048 made
+--   the digest key: that was to check a grouped notice once instead of at
+--   its insert and again at its grouping, and its insert checks nothing now;
 -- - deleting or renumbering a notice or an event that a notice names is
 --   refused, checked once the statement is done (as a foreign key's check
 --   is), so a statement that unlinks and deletes together (the retention
@@ -28,19 +31,10 @@ DECLARE
     link text;
     target bigint;
 BEGIN
-    -- Checked at commit: a notice its own transaction has since deleted, or
-    -- linked elsewhere (that update queued its own check), has nothing left
-    -- to check, as a foreign key skips a row version that is gone.
-    PERFORM 1 FROM notifications WHERE id = NEW.id
-        AND resend_of IS NOT DISTINCT FROM NEW.resend_of AND fallback_of IS NOT DISTINCT FROM NEW.fallback_of
-        AND digest_of IS NOT DISTINCT FROM NEW.digest_of AND event_id IS NOT DISTINCT FROM NEW.event_id;
-    IF NOT FOUND THEN
-        RETURN NULL;
-    END IF;
     FOREACH link IN ARRAY ARRAY['resend_of', 'fallback_of', 'digest_of', 'event_id'] LOOP
         target := CASE link WHEN 'resend_of' THEN NEW.resend_of WHEN 'fallback_of' THEN NEW.fallback_of
                             WHEN 'digest_of' THEN NEW.digest_of ELSE NEW.event_id END;
-        CONTINUE WHEN target IS NULL;
+        CONTINUE WHEN target IS NULL OR (target = NEW.id AND link <> 'event_id'); -- a digest leader names itself
         IF link = 'event_id' THEN
             PERFORM 1 FROM channel_events WHERE id = target FOR KEY SHARE;
         ELSE
@@ -57,9 +51,9 @@ BEGIN
 END
 $$ SET search_path FROM CURRENT; -- the duebell schema, whatever search_path the writer has
 
-CREATE CONSTRAINT TRIGGER notifications_links_exist
+CREATE TRIGGER notifications_links_exist
     AFTER INSERT OR UPDATE OF resend_of, fallback_of, digest_of, event_id ON notifications
-    DEFERRABLE INITIALLY DEFERRED FOR EACH ROW
+    FOR EACH ROW
     WHEN (NEW.resend_of IS NOT NULL OR NEW.fallback_of IS NOT NULL OR NEW.digest_of IS NOT NULL
           OR NEW.event_id IS NOT NULL)
     EXECUTE FUNCTION check_notice_links();
