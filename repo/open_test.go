@@ -4,9 +4,11 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"fmt"
 	"net/url"
 	"os"
 	"os/exec"
+	"strings"
 	"testing"
 	"time"
 
@@ -36,6 +38,53 @@ func TestOpenChecksTheClientUnlessTheURLSays(t *testing.T) {
 	defer r.Close()
 	if v := show(r); v != "0" {
 		t.Errorf("database.url set the check off, got %q", v)
+	}
+}
+
+// Every connection gives up on a silent network after tcp_user_timeout
+// (30 s unless database.url says; PostgreSQL is told too, for its end), in
+// either form of database.url; a value that is not whole milliseconds is
+// refused before anything connects.
+func TestOpenSetsTheTCPUserTimeoutUnlessTheURLSays(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	// PostgreSQL shows the socket's own setting, with or without a unit
+	// ("30s", "30000", "2500").
+	show := func(r *repo.Repo) string {
+		var v string
+		if err := r.DB().GetContext(ctx, &v, `SHOW tcp_user_timeout`); err != nil {
+			t.Fatal(err)
+		}
+		if s, ok := strings.CutSuffix(v, "s"); ok && !strings.HasSuffix(s, "m") {
+			return s + "000"
+		}
+		return strings.TrimSuffix(v, "ms")
+	}
+	if v := show(repotest.New(t)); v != "30000" {
+		t.Errorf("default tcp_user_timeout %q ms, want 30000", v)
+	}
+	u, err := url.Parse(withParam(t, "tcp_user_timeout", "2500"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pass, _ := u.User.Password()
+	kv := fmt.Sprintf("host=%s port=%s user=%s password='%s' dbname=%s sslmode=disable tcp_user_timeout=2500",
+		u.Hostname(), u.Port(), u.User.Username(), pass, strings.TrimPrefix(u.Path, "/"))
+	for _, dsn := range []string{u.String(), kv} {
+		r, err := repo.Open(ctx, dsn, "public")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if v := show(r); v != "2500" {
+			t.Errorf("database.url set 2500 ms, got %q", v)
+		}
+		r.Close()
+	}
+	for _, bad := range []string{"30s", "-1", "1e9"} {
+		if _, err := repo.Open(ctx, withParam(t, "tcp_user_timeout", bad), "public"); err == nil ||
+			!strings.Contains(err.Error(), "tcp_user_timeout") {
+			t.Errorf("tcp_user_timeout=%s: %v, want it refused by name", bad, err)
+		}
 	}
 }
 

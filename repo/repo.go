@@ -66,7 +66,9 @@ func Open(ctx context.Context, dbURL, schema string) (*Repo, error) {
 	// The application name tells operators (and a test that cuts this
 	// pool's connections) which daemon and schema a backend serves.
 	params := [][2]string{{"search_path", schema}, {"fallback_application_name", "duebell/" + schema}}
-	dsn := dbURL
+	// Settings database.url may choose, and their values when it does not.
+	defaults := [][2]string{{checkIntervalParam, DefaultConnectionCheck}, {tcpUserTimeoutParam, DefaultTCPUserTimeout}}
+	dsn, userTimeout := dbURL, DefaultTCPUserTimeout
 	if strings.HasPrefix(dbURL, "postgres://") || strings.HasPrefix(dbURL, "postgresql://") {
 		u, err := url.Parse(dbURL)
 		if err != nil {
@@ -76,23 +78,36 @@ func Open(ctx context.Context, dbURL, schema string) (*Repo, error) {
 		for _, p := range params {
 			q.Set(p[0], p[1])
 		}
-		if !q.Has(checkIntervalParam) {
-			q.Set(checkIntervalParam, DefaultConnectionCheck)
+		for _, p := range defaults {
+			if !q.Has(p[0]) {
+				q.Set(p[0], p[1])
+			}
 		}
+		userTimeout = q.Get(tcpUserTimeoutParam)
 		u.RawQuery = q.Encode()
 		dsn = u.String()
 	} else {
 		for _, p := range params {
 			dsn += " " + p[0] + "=" + p[1]
 		}
-		if !strings.Contains(dsn, checkIntervalParam) {
-			dsn += " " + checkIntervalParam + "=" + DefaultConnectionCheck
+		for _, p := range defaults {
+			if !strings.Contains(dsn, p[0]) {
+				dsn += " " + p[0] + "=" + p[1]
+			}
 		}
+		if m := userTimeoutKV.FindStringSubmatch(dsn); m != nil {
+			userTimeout = m[1]
+		}
+	}
+	timeout, err := parseUserTimeout(userTimeout)
+	if err != nil {
+		return nil, err
 	}
 	pc, err := pq.NewConnector(dsn)
 	if err != nil {
 		return nil, fmt.Errorf("open database: %w", err)
 	}
+	pc.Dialer(newDialer(timeout))
 	// Connections found dead after an outage are not reused (pool.go).
 	// Columns a later release's migration added are ignored, not an error:
 	// a replica whose binary is older than the schema keeps running while

@@ -99,8 +99,9 @@ func (p *pipe) copy(dst, src net.Conn, toServer bool) {
 }
 
 // newRelayed opens a migrated schema, a repo reaching it through a relay,
-// and a repo reaching it directly.
-func newRelayed(t testing.TB) (*relay, *repo.Repo, *repo.Repo) {
+// and a repo reaching it directly; params are added to the relayed repo's
+// database URL.
+func newRelayed(t testing.TB, params ...string) (*relay, *repo.Repo, *repo.Repo) {
 	t.Helper()
 	direct, schema := NewWithURL(t)
 	u, err := url.Parse(URL())
@@ -115,6 +116,11 @@ func newRelayed(t testing.TB) (*relay, *repo.Repo, *repo.Repo) {
 	rl.wg.Go(rl.accept)
 	relayed := *u
 	relayed.Host = ln.Addr().String()
+	q := relayed.Query()
+	for i := 0; i+1 < len(params); i += 2 {
+		q.Set(params[i], params[i+1])
+	}
+	relayed.RawQuery = q.Encode()
 	r, err := repo.Open(context.Background(), relayed.String(), schema)
 	if err != nil {
 		rl.cut(true)
