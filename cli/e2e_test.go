@@ -148,13 +148,21 @@ func (c *fakeClock) Set(rfc3339 string) {
 // gateway.
 func startE2EOn(t *testing.T, store string) *e2e {
 	t.Helper()
+	return startE2E(t, store, "", true)
+}
+
+// startE2E is startE2EOn with extra config after the [sms] tables, and
+// requests that queue notices waking the daemon's dispatcher unless quiet
+// (see startDaemonWith).
+func startE2E(t *testing.T, store, extra string, quiet bool) *e2e {
+	t.Helper()
 	gw := newSMSGateway(t)
-	e := startDaemonOn(t, store, "", fmt.Sprintf(`
+	e := startDaemonWith(t, store, "", fmt.Sprintf(`
 [sms]
 provider = "webhook"
 [sms.webhook]
 url = %q
-secret = %q`, gw.URL, e2eSMSSecret))
+secret = %q`, gw.URL, e2eSMSSecret)+extra, quiet)
 	e.sms = gw
 	return e
 }

@@ -17,18 +17,11 @@ const wakeOperatorToken = "wake-operator-token-0123456789"
 // running dispatch.
 func TestServeSendsWhatARequestQueuedAtOnce(t *testing.T) {
 	forEachStore(t, func(t *testing.T, store string) {
-		gw := newSMSGateway(t)
-		e := startDaemonWith(t, store, "", fmt.Sprintf(`
-[sms]
-provider = "webhook"
-[sms.webhook]
-url = %q
-secret = %q
+		e := startE2E(t, store, fmt.Sprintf(`
 [[admin.tokens]]
 name = "support"
 token = %q
-role = "operator"`, gw.URL, e2eSMSSecret, wakeOperatorToken), false)
-		e.sms = gw
+role = "operator"`, wakeOperatorToken), false)
 		e.call("PUT", "/api/v1/customers/li", `{"name":"李雷","phone":"13812345678","locale":"zh-CN"}`, http.StatusCreated)
 		e.putPlan("li-1", "li", "manual", "", 0)
 

@@ -115,21 +115,7 @@ func TestDeleteWaitsForNoticesBeingWritten(t *testing.T) {
 		deleted <- err
 	}()
 	// The delete must be waiting for the writer, not done.
-	var waiting bool
-	for deadline := time.Now().Add(10 * time.Second); !waiting && time.Now().Before(deadline); {
-		if err := r.DB().GetContext(ctx, &waiting, `SELECT EXISTS (SELECT 1 FROM pg_stat_activity
-			WHERE query LIKE 'DELETE FROM customers%' AND wait_event_type = 'Lock')`); err != nil {
-			t.Fatal(err)
-		}
-		select {
-		case err := <-deleted:
-			t.Fatalf("the delete ended while a notice for the customer was being written: %v", err)
-		case <-time.After(5 * time.Millisecond):
-		}
-	}
-	if !waiting {
-		t.Fatal("the delete never waited for the notice being written")
-	}
+	waitsForLock(t, r, "DELETE FROM customers%", deleted, "the delete, for the notice being written")
 	if err := writer.Commit(); err != nil {
 		t.Fatal(err)
 	}
@@ -245,21 +231,7 @@ func TestLinkToANoticeBeingDeletedIsRefused(t *testing.T) {
 		_, err := insertNotice(ctx, r.DB(), "resend", c.ID, orig, 0)
 		written <- err
 	}()
-	var waiting bool
-	for deadline := time.Now().Add(10 * time.Second); !waiting && time.Now().Before(deadline); {
-		if err := r.DB().GetContext(ctx, &waiting, `SELECT EXISTS (SELECT 1 FROM pg_stat_activity
-			WHERE query LIKE '%INSERT INTO notifications%' AND wait_event_type = 'Lock')`); err != nil {
-			t.Fatal(err)
-		}
-		select {
-		case err := <-written:
-			t.Fatalf("the resend was written while its original was being deleted: %v", err)
-		case <-time.After(5 * time.Millisecond):
-		}
-	}
-	if !waiting {
-		t.Fatal("the resend never waited for the delete of its original")
-	}
+	waitsForLock(t, r, "%INSERT INTO notifications%", written, "the resend, for the delete of its original")
 	if err := deleter.Commit(); err != nil {
 		t.Fatal(err)
 	}
@@ -271,4 +243,27 @@ func TestLinkToANoticeBeingDeletedIsRefused(t *testing.T) {
 		WHERE n.resend_of IS NOT NULL AND NOT EXISTS (SELECT 1 FROM notifications o WHERE o.id = n.resend_of)`); err != nil || dangling != 0 {
 		t.Errorf("resends of a notice that is gone: %d, %v", dangling, err)
 	}
+}
+
+// waitsForLock fails the test unless a statement like pattern (LIKE) comes
+// to wait for a lock within 10 s without ending (done) first; what names
+// the statement and what it waits for.
+func waitsForLock(t *testing.T, r *repo.Repo, pattern string, done <-chan error, what string) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); {
+		var waiting bool
+		if err := r.DB().GetContext(context.Background(), &waiting, `SELECT EXISTS (SELECT 1 FROM pg_stat_activity
+			WHERE query LIKE $1 AND wait_event_type = 'Lock')`, pattern); err != nil {
+			t.Fatal(err)
+		}
+		if waiting {
+			return
+		}
+		select {
+		case err := <-done:
+			t.Fatalf("%s: ended instead of waiting: %v", what, err)
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+	t.Fatalf("%s: never waited", what)
 }

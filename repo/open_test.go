@@ -21,13 +21,7 @@ import (
 func TestOpenChecksTheClientUnlessTheURLSays(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	show := func(r *repo.Repo) string {
-		var v string
-		if err := r.DB().GetContext(ctx, &v, `SHOW client_connection_check_interval`); err != nil {
-			t.Fatal(err)
-		}
-		return v
-	}
+	show := func(r *repo.Repo) string { return showSetting(t, r, "client_connection_check_interval") }
 	if v := show(repotest.New(t)); v != repo.DefaultConnectionCheck {
 		t.Errorf("default check interval %q, want %q", v, repo.DefaultConnectionCheck)
 	}
@@ -51,10 +45,7 @@ func TestOpenSetsTheTCPUserTimeoutUnlessTheURLSays(t *testing.T) {
 	// PostgreSQL shows the socket's own setting, with or without a unit
 	// ("30s", "30000", "2500").
 	show := func(r *repo.Repo) string {
-		var v string
-		if err := r.DB().GetContext(ctx, &v, `SHOW tcp_user_timeout`); err != nil {
-			t.Fatal(err)
-		}
+		v := showSetting(t, r, "tcp_user_timeout")
 		if s, ok := strings.CutSuffix(v, "s"); ok && !strings.HasSuffix(s, "m") {
 			return s + "000"
 		}
@@ -146,6 +137,16 @@ func runOrphan(t *testing.T) {
 }
 
 // withParam is the test database URL with one query parameter set.
+// showSetting is what SHOW says of a setting on one of r's connections.
+func showSetting(t *testing.T, r *repo.Repo, name string) string {
+	t.Helper()
+	var v string
+	if err := r.DB().GetContext(context.Background(), &v, `SHOW `+name); err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
 func withParam(t *testing.T, k, v string) string {
 	u, err := url.Parse(repotest.URL())
 	if err != nil {
