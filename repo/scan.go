@@ -65,7 +65,11 @@ func (s ScanResult) Total() int {
 // missed during downtime are never created. The unique dedup key makes the
 // statement idempotent: ON CONFLICT probes the index and writes nothing for
 // notices already queued. (An anti-join against notifications instead would
-// rescan the rows this same statement inserts: quadratic on a fresh table.)
+// rescan the rows this same statement inserts: quadratic on a fresh table.
+// Beside ON CONFLICT, one on the dedup key halves a re-scan, 0.75 → 0.30 s
+// at 100k, but is quadratic too when the installments' statistics predate
+// their due dates: the planner expects no bill due and scans notifications
+// once a bill; measured over 60 s against 3.3 s without it.)
 // Each installment's latest stage is a LIMIT 1 over the few stages, which
 // the planner memoizes per (local date, due date), not a DISTINCT ON that
 // sorted every installment × stage pair (on disk at 100k); the customer's
