@@ -158,6 +158,9 @@ func (r *Repo) dueScan(ctx context.Context, now time.Time, stages []Stage, dryRu
 		if !ok {
 			return ErrBusy
 		}
+		if err := analyzeStale(ctx, tx, "customers", "plans", "installments"); err != nil {
+			return fmt.Errorf("due scan: %w", err)
+		}
 		zones, unknown, err := ScanZoneDays(ctx, tx, now)
 		if err != nil {
 			return fmt.Errorf("due scan: %w", err)
