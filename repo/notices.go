@@ -35,16 +35,9 @@ const newNoticeStatusSQL = `CASE WHEN reason = '' THEN 'pending' ELSE 'suppresse
 // refreshes the planner's statistics of the notifications table.
 const bulkAnalyzeThreshold = 5000
 
-// analyzeAfterBulk runs ANALYZE on notifications after a scan queued n
-// notices. Right after a large scan the statistics still describe the
-// smaller table, and the planner then sorts the whole queue for every claim
-// instead of walking the claim index; autovacuum would fix that only
-// minutes later, in the middle of the morning's sends.
 // staleStatsSQL names, of the tables $1, those holding rows whose planner
-// statistics are missing or describe less than about five sixths of what
-// they hold now (changed since their last ANALYZE: more than 1,000 rows and
-// a fifth of the table; PostgreSQL's own counts, which may lag a few
-// seconds).
+// statistics are missing, or older than changes to over a fifth of their
+// rows (and over 1,000): PostgreSQL's own counts, which lag a second or so.
 const staleStatsSQL = `
 SELECT relname FROM pg_stat_user_tables
 WHERE relid = ANY ($1::regclass[]) AND n_live_tup + n_mod_since_analyze > 0
@@ -71,6 +64,11 @@ func analyzeStale(ctx context.Context, tx *sqlx.Tx, tables ...string) error {
 	return nil
 }
 
+// analyzeAfterBulk runs ANALYZE on notifications after a scan queued n
+// notices. Right after a large scan the statistics still describe the
+// smaller table, and the planner then sorts the whole queue for every claim
+// instead of walking the claim index; autovacuum would fix that only
+// minutes later, in the middle of the morning's sends.
 func (r *Repo) analyzeAfterBulk(ctx context.Context, n int) error {
 	if n < bulkAnalyzeThreshold {
 		return nil
