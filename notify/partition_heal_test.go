@@ -141,12 +141,8 @@ const gaveBackLog = `level=WARN msg="leases lost to another worker while the dat
 // each notice once.
 func TestHealedPartitionSendsNothingTwice(t *testing.T) {
 	t.Parallel()
-	at := sh(11, 21, 10, 0)
 	const lease = 30 * time.Second
-	clock := &fakeClock{t: at}
-	b := setup(t)
-	store := &cutOffStore{Repo: b.r}
-	seedSMS(t, b.r, 3)
+	at, b, store, clock := cutOff(t, 3)
 	to := &phones{}
 	var first atomic.Int64
 	sender := sendFunc(func(m notify.Message) error {
@@ -196,12 +192,8 @@ func TestHealedPartitionSendsNothingTwice(t *testing.T) {
 // are bounded by the sends in flight); the queued ones do not.
 func TestNoticesTakenOverWhileTheLeaseSeemsGoodAreNotSent(t *testing.T) {
 	t.Parallel()
-	at := sh(11, 21, 10, 0)
 	const lease = 30 * time.Second
-	clock := &fakeClock{t: at}
-	b := setup(t)
-	store := &cutOffStore{Repo: b.r}
-	seedSMS(t, b.r, 3)
+	at, b, store, clock := cutOff(t, 3)
 	to := &phones{}
 	var first atomic.Int64
 	sender := sendFunc(func(m notify.Message) error {
@@ -237,11 +229,8 @@ func TestNoticesTakenOverWhileTheLeaseSeemsGoodAreNotSent(t *testing.T) {
 // and each goes out once.
 func TestLeaseThatRanOutIsNotSentOnAfterTheHeal(t *testing.T) {
 	t.Parallel()
-	at := sh(11, 21, 10, 0)
 	const lease = 30 * time.Second
-	clock := &fakeClock{t: at}
-	b := setup(t)
-	store := &cutOffStore{Repo: b.r}
+	at, b, store, clock := cutOff(t, 3)
 	var mu sync.Mutex
 	claimed := map[int64]int{}
 	store.onClaim = func(ids []int64) {
@@ -251,7 +240,6 @@ func TestLeaseThatRanOutIsNotSentOnAfterTheHeal(t *testing.T) {
 			claimed[id]++
 		}
 	}
-	seedSMS(t, b.r, 3)
 	to := &phones{}
 	var first atomic.Int64
 	sender := sendFunc(func(m notify.Message) error {
@@ -295,12 +283,8 @@ func TestLeaseThatRanOutIsNotSentOnAfterTheHeal(t *testing.T) {
 // each notice goes out once.
 func TestNoticeClaimedAgainWhileItsOlderClaimWaitsGoesOutOnce(t *testing.T) {
 	t.Parallel()
-	at := sh(11, 21, 10, 0)
 	const lease = 30 * time.Second
-	clock := &fakeClock{t: at}
-	b := setup(t)
-	store := &cutOffStore{Repo: b.r}
-	seedSMS(t, b.r, 3)
+	at, b, store, clock := cutOff(t, 3)
 	to := &phones{}
 	var logs syncbuf.Buffer
 	var first atomic.Int64

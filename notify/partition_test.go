@@ -32,6 +32,17 @@ type cutOffStore struct {
 	onClaim       func(ids []int64)
 }
 
+// cutOff starts a partition test: a bundle whose schema holds n SMS
+// notices queued at its first return (10:00 in Shanghai on Nov 21), replica
+// A's store over it, which the test cuts off, and the lease clock there.
+func cutOff(t *testing.T, n int) (time.Time, *bundle, *cutOffStore, *fakeClock) {
+	t.Helper()
+	at := sh(11, 21, 10, 0)
+	b := setup(t)
+	seedSMS(t, b.r, n)
+	return at, b, &cutOffStore{Repo: b.r}, &fakeClock{t: at}
+}
+
 func (s *cutOffStore) ClaimNotifications(ctx context.Context, owner string, now, leaseNow time.Time, lease time.Duration,
 	limit, smsCap int) ([]repo.Claim, error) {
 	s.claiming.Lock()
@@ -74,12 +85,8 @@ func (s *cutOffStore) ReloadClaim(ctx context.Context, id int64) (repo.Claim, er
 // queued notice would reach the borrower a second time.
 func TestReplicaCutOffPastItsLeaseStartsNoSend(t *testing.T) {
 	t.Parallel()
-	at := sh(11, 21, 10, 0)
 	const lease = 30 * time.Second
-	clock := &fakeClock{t: at}
-	b := setup(t)
-	store := &cutOffStore{Repo: b.r}
-	seedSMS(t, b.r, 3)
+	at, b, store, clock := cutOff(t, 3)
 	ctx := context.Background()
 
 	var mu sync.Mutex
@@ -170,12 +177,8 @@ func (f senderFunc) Send(_ context.Context, m notify.Message) (notify.Result, er
 // notice sent, hundreds a second, beside the one "dispatch paused".
 func TestRecheckOutageWarnsOnce(t *testing.T) {
 	t.Parallel()
-	at := sh(11, 21, 10, 0)
-	clock := &fakeClock{t: at}
-	b := setup(t)
-	store := &cutOffStore{Repo: b.r}
+	at, b, store, clock := cutOff(t, 5)
 	store.cut.Store(true) // the claim goes through the embedded store
-	seedSMS(t, b.r, 5)
 	var logs syncbuf.Buffer
 	cfg := b.cfg
 	cfg.Store = store
