@@ -37,7 +37,7 @@ func TestStalePlanPushIsRefused(t *testing.T) {
 			now := t0
 			b := setupOn(t, store, func(c *api.Config) { c.Now = func() time.Time { return now } })
 			b.mustDo(t, http.StatusCreated, "PUT", "/api/v1/customers/c1", ingestToken, customerJSON)
-			p := b.mustDo(t, http.StatusOK, "PUT", "/api/v1/plans/p1", ingestToken, asOfPlan("Phone", "2025-03-10T09:00:00+08:00", false))
+			p := b.mustDo(t, http.StatusCreated, "PUT", "/api/v1/plans/p1", ingestToken, asOfPlan("Phone", "2025-03-10T09:00:00+08:00", false))
 			if p["as_of"] != "2025-03-10T01:00:00Z" {
 				t.Errorf("as_of = %v, want the push's, in UTC", p["as_of"])
 			}

@@ -73,7 +73,7 @@ func TestTextThatWouldSpoofOrSinkRemindersIsRefused(t *testing.T) {
 			// left-to-right mark, Arabic script, emoji, markup without a link.
 			b.mustDo(t, http.StatusCreated, "PUT", "/api/v1/customers/c7", ingestToken,
 				`{"name":"<b>Bob</b> \u200f😀 محمد","phone":"13812345671"}`)
-			b.mustDo(t, http.StatusOK, "PUT", "/api/v1/plans/p7", ingestToken,
+			b.mustDo(t, http.StatusCreated, "PUT", "/api/v1/plans/p7", ingestToken,
 				strings.Replace(plan("title", "iPhone (pay.example.com/help)"), `"customer_ref":"c1"`, `"customer_ref":"c7"`, 1))
 		})
 	}

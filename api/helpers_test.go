@@ -238,7 +238,7 @@ func (b bundle) seed(t *testing.T) {
 	t.Helper()
 	b.mustDo(t, http.StatusCreated, "PUT", "/api/v1/customers/c1", ingestToken, customerJSON)
 	b.mustDo(t, http.StatusCreated, "PUT", "/api/v1/customers/c2", ingestToken, `{"email":"han@example.com"}`)
-	b.mustDo(t, http.StatusOK, "PUT", "/api/v1/plans/p1", ingestToken, planJSON("c1", 3))
+	b.mustDo(t, http.StatusCreated, "PUT", "/api/v1/plans/p1", ingestToken, planJSON("c1", 3))
 }
 
 func newRecorder(b bundle, req *http.Request) *httptest.ResponseRecorder {

@@ -108,7 +108,7 @@ func TestRealTimeZonesAndBoundsAccepted(t *testing.T) {
 	for i, zone := range []string{"Asia/Shanghai", "America/Argentina/Buenos_Aires", "UTC", "Etc/GMT+8", "EST5EDT"} {
 		b.mustDo(t, http.StatusCreated, "PUT", "/api/v1/customers/z"+itoa(i), ingestToken, `{"phone":"13812345678","timezone":"`+zone+`"}`)
 	}
-	b.mustDo(t, http.StatusOK, "PUT", "/api/v1/plans/big", ingestToken,
+	b.mustDo(t, http.StatusCreated, "PUT", "/api/v1/plans/big", ingestToken,
 		`{"customer_ref":"z0","total":1000000000000,"periods":1,"installments":[{"seq":1,"due_date":"2099-12-31","amount":1000000000000}]}`)
 	b.mustDo(t, http.StatusCreated, "POST", "/api/v1/plans/big/installments/1/payments", ingestToken,
 		`{"amount":1000000000000,"paid_at":"2025-03-11T01:59:59Z"}`)

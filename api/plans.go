@@ -1,6 +1,7 @@
 package api
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 	"regexp"
@@ -57,11 +58,20 @@ func (s *server) putPlan(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	_, err = s.cfg.Repo.GetPlan(r.Context(), ref) // for 201 or 200 only, as for a customer
+	found := err == nil
+	if err != nil && !errors.Is(err, repo.ErrNotFound) {
+		return err
+	}
 	out, err := s.cfg.Repo.UpsertPlan(r.Context(), p, s.cfg.Now())
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, out)
+	status := http.StatusOK
+	if !found {
+		status = http.StatusCreated
+	}
+	writeJSON(w, status, out)
 	return nil
 }
 

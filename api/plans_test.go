@@ -14,7 +14,7 @@ func TestPutGetPlan(t *testing.T) {
 		{"seq":2,"due_date":"2025-05-15","amount":10000},
 		{"seq":1,"due_date":"2025-04-15","amount":10000,"paid":10000},
 		{"seq":3,"due_date":"2025-06-15","amount":10000,"status":"waived"}]}`
-	p := b.mustDo(t, http.StatusOK, "PUT", "/api/v1/plans/p1", ingestToken, body)
+	p := b.mustDo(t, http.StatusCreated, "PUT", "/api/v1/plans/p1", ingestToken, body)
 	want := map[string]any{"ref": "p1", "customer_ref": "c1", "currency": "CNY", "status": "active",
 		"repay_method": "auto_debit", "card_last4": "1234", "total": float64(30000), "periods": float64(3)}
 	for k, v := range want {

@@ -239,7 +239,7 @@ func TestBulkResendOutage(t *testing.T) {
 	for i := 2; i <= 9; i++ {
 		ref := fmt.Sprintf("c%d", i+1)
 		b.mustDo(t, http.StatusCreated, "PUT", "/api/v1/customers/"+ref, ingestToken, fmt.Sprintf(`{"phone":"1391234%04d"}`, i))
-		b.mustDo(t, http.StatusOK, "PUT", "/api/v1/plans/p"+ref, ingestToken, planJSON(ref, 1))
+		b.mustDo(t, http.StatusCreated, "PUT", "/api/v1/plans/p"+ref, ingestToken, planJSON(ref, 1))
 		b.notice(t, "p"+ref, 1, "due_soon", "sms", t0.Add(-3*time.Hour))
 	}
 	b.notice(t, "p1", 1, "due_soon", "sms", t0.Add(-3*time.Hour))

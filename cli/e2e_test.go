@@ -326,8 +326,8 @@ func testEndToEndDueDateReminders(t *testing.T, store string) {
 			{"seq":2,"due_date":"2027-01-10","amount":100000},
 			{"seq":3,"due_date":"2027-02-10","amount":100000}]}`, customer, method, card)
 	}
-	e.call("PUT", "/api/v1/plans/li-1", plan("li", "auto_debit", "6789"), http.StatusOK)
-	e.call("PUT", "/api/v1/plans/alice-1", plan("alice", "manual", ""), http.StatusOK)
+	e.call("PUT", "/api/v1/plans/li-1", plan("li", "auto_debit", "6789"), http.StatusCreated)
+	e.call("PUT", "/api/v1/plans/alice-1", plan("alice", "manual", ""), http.StatusCreated)
 	e.sms.failNext["+8613900000002"] = 1 // Alice's first SMS hits a gateway hiccup.
 
 	// Three days before the due date, 10:00 in Shanghai.

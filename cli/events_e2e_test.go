@@ -25,19 +25,20 @@ func (e *e2e) seedBorrowers() {
 	e.call("PUT", "/api/v1/customers/li", `{"name":"李雷","phone":"13812345678","email":"li@example.net","locale":"zh-CN"}`, http.StatusCreated)
 	e.call("PUT", "/api/v1/customers/alice", `{"name":"Alice","phone":"+8613900000002","email":"alice@example.net","locale":"en"}`, http.StatusCreated)
 	e.call("PUT", "/api/v1/customers/bob", `{"name":"Bob","phone":"+8613900000003","email":"bob@example.net","locale":"en"}`, http.StatusCreated)
-	e.putPlan("li-1", "li", "auto_debit", "6789", 0)
-	e.putPlan("alice-1", "alice", "auto_debit", "4321", 0)
-	e.putPlan("bob-1", "bob", "manual", "", 0)
+	e.putPlan("li-1", "li", "auto_debit", "6789", 0, http.StatusCreated)
+	e.putPlan("alice-1", "alice", "auto_debit", "4321", 0, http.StatusCreated)
+	e.putPlan("bob-1", "bob", "manual", "", 0, http.StatusCreated)
 }
 
-// putPlan stores a 3 × ¥1,000.00 plan whose first paidFirst fen are paid.
-func (e *e2e) putPlan(ref, customer, method, card string, paidFirst int) {
+// putPlan stores a 3 × ¥1,000.00 plan whose first paidFirst fen are paid;
+// want is 201 for a new plan, 200 for one replaced.
+func (e *e2e) putPlan(ref, customer, method, card string, paidFirst, want int) {
 	e.t.Helper()
 	e.call("PUT", "/api/v1/plans/"+ref, fmt.Sprintf(`{"customer_ref":%q,"merchant":"优品手机","title":"Phone X","total":300000,
 		"periods":3,"repay_method":%q,"card_last4":%q,"installments":[
 		{"seq":1,"due_date":"2026-12-10","amount":100000,"paid":%d},
 		{"seq":2,"due_date":"2027-01-10","amount":100000},
-		{"seq":3,"due_date":"2027-02-10","amount":100000}]}`, customer, method, card, paidFirst), http.StatusOK)
+		{"seq":3,"due_date":"2027-02-10","amount":100000}]}`, customer, method, card, paidFirst), want)
 }
 
 // event posts a channel event at the fake clock's instant at.
@@ -338,10 +339,10 @@ func TestEventsServiceClosedEndToEnd(t *testing.T) {
 func testEventsServiceClosedEndToEnd(t *testing.T, store string) {
 	e := startE2EOn(t, store)
 	e.seedBorrowers()
-	e.putPlan("alice-1", "alice", "auto_debit", "4321", 100000) // alice paid the first bill
+	e.putPlan("alice-1", "alice", "auto_debit", "4321", 100000, http.StatusOK) // alice paid the first bill
 	e.call("PUT", "/api/v1/customers/erin", `{"name":"Erin","phone":"+8613900000005","email":"erin@example.net","locale":"en"}`, http.StatusCreated)
 	e.call("PUT", "/api/v1/plans/erin-1", `{"customer_ref":"erin","merchant":"优品手机","title":"Case","total":100,"periods":1,
-		"status":"closed","installments":[{"seq":1,"due_date":"2026-10-10","amount":100,"paid":100}]}`, http.StatusOK)
+		"status":"closed","installments":[{"seq":1,"due_date":"2026-10-10","amount":100,"paid":100}]}`, http.StatusCreated)
 	e.event("2026-12-05T10:00:00+08:00", `{"ref":"closed-all","kind":"service_closed","scope":"all","occurred_at":"2026-12-05T10:00:00+08:00"}`, http.StatusCreated)
 	e.event("2026-12-05T10:00:00+08:00", `{"ref":"closed-erin","kind":"service_closed","scope":"customer","customer_ref":"erin","occurred_at":"2026-12-05T10:00:00+08:00"}`, http.StatusCreated)
 	e.scanAndSend("2026-12-05T10:00:00+08:00")

@@ -25,7 +25,7 @@ const e2eReceiptToken = "e2e-receipt-token-0123456789"
 func (e *e2e) seedLi() {
 	e.call("PUT", "/api/v1/customers/li", `{"name":"李雷","phone":"13812345678","email":"li@example.net","locale":"zh-CN"}`, http.StatusCreated)
 	e.call("PUT", "/api/v1/plans/li-1", `{"customer_ref":"li","merchant":"优品手机","title":"Phone X","total":100000,"periods":1,
-		"repay_method":"manual","installments":[{"seq":1,"due_date":"2026-12-10","amount":100000}]}`, http.StatusOK)
+		"repay_method":"manual","installments":[{"seq":1,"due_date":"2026-12-10","amount":100000}]}`, http.StatusCreated)
 	e.run("scan", "--at", "2026-12-07T10:00:00+08:00")
 }
 
@@ -163,7 +163,7 @@ vars = ["name", "amount", "due_date", "link"]
 	e.seedLi()
 	e.call("PUT", "/api/v1/customers/wang", `{"name":"王五","phone":"13900000003","email":"wang@example.net","locale":"zh-CN"}`, http.StatusCreated)
 	e.call("PUT", "/api/v1/plans/wang-1", `{"customer_ref":"wang","title":"Phone Y","total":50000,"periods":1,
-		"installments":[{"seq":1,"due_date":"2026-12-10","amount":50000}]}`, http.StatusOK)
+		"installments":[{"seq":1,"due_date":"2026-12-10","amount":50000}]}`, http.StatusCreated)
 	e.run("scan", "--at", "2026-12-07T10:00:00+08:00")
 	e.run("dispatch", "--once", "--at", "2026-12-07T10:00:00+08:00")
 

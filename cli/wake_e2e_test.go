@@ -23,7 +23,7 @@ name = "support"
 token = %q
 role = "operator"`, wakeOperatorToken), false)
 		e.call("PUT", "/api/v1/customers/li", `{"name":"李雷","phone":"13812345678","locale":"zh-CN"}`, http.StatusCreated)
-		e.putPlan("li-1", "li", "manual", "", 0)
+		e.putPlan("li-1", "li", "manual", "", 0, http.StatusCreated)
 
 		e.clock.Set("2026-12-09T15:00:05+08:00")
 		e.call("POST", "/api/v1/plans/li-1/installments/1/payments",
