@@ -144,6 +144,15 @@ func openMigrated(ctx context.Context, path string) (*app, error) {
 	return a, nil
 }
 
+// ready is /readyz: the store answers and can be written (an SQLite file's
+// disk has room), and no migration is pending.
+func (a *app) ready(ctx context.Context) error {
+	if err := a.repo.Ping(ctx); err != nil {
+		return err
+	}
+	return a.requireMigrated(ctx)
+}
+
 // requireMigrated refuses to work on a schema with pending migrations.
 func (a *app) requireMigrated(ctx context.Context) error {
 	pending, err := a.repo.PendingMigrations(ctx)

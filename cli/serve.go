@@ -149,7 +149,7 @@ func (a *app) httpHandler(metricsHandler http.Handler, onReceipt func(provider, 
 		tokens[i] = api.Token{Name: t.Name, Token: t.Token, Role: api.Role(t.Role)}
 	}
 	cfg := a.apiConfig()
-	cfg.Tokens, cfg.Ready, cfg.Links, cfg.Receipts = tokens, a.requireMigrated, a.links, a.receipts(onReceipt)
+	cfg.Tokens, cfg.Ready, cfg.Links, cfg.Receipts = tokens, a.ready, a.links, a.receipts(onReceipt)
 	cfg.Repo = wakingStore{Store: cfg.Repo, wake: wake}
 	cfg.Extra = func(mux *http.ServeMux) { mux.Handle("GET /metrics", metricsHandler) }
 	return api.New(cfg)

@@ -18,6 +18,7 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
@@ -163,8 +164,29 @@ func (s *Store) Close() error {
 	return err
 }
 
-// Ping checks that the file answers.
-func (s *Store) Ping(ctx context.Context) error { return s.db.PingContext(ctx) }
+// MinFreeBytes is the free space under which Ping reports the store not
+// ready: a little more than what a claim, a scan or an import's chunk
+// writes to the file and its WAL. Below it writes soon fail (SQLITE_FULL,
+// answered 503 as an outage), and /readyz says so first.
+const MinFreeBytes = 16 << 20
+
+// Ping checks that the file answers and that its filesystem has room to
+// grow (MinFreeBytes): a store on a full disk answers reads but refuses
+// every write.
+func (s *Store) Ping(ctx context.Context) error {
+	if err := s.db.PingContext(ctx); err != nil {
+		return err
+	}
+	var fs syscall.Statfs_t
+	if err := syscall.Statfs(filepath.Dir(s.path), &fs); err != nil {
+		return fmt.Errorf("database %s: free space: %w", s.path, err)
+	}
+	if free := fs.Bavail * uint64(fs.Bsize); free < MinFreeBytes {
+		return fmt.Errorf("database %s: disk nearly full: %d KB free, under %d MB; writes will fail until space is freed",
+			s.path, free>>10, MinFreeBytes>>20)
+	}
+	return nil
+}
 
 // Schema names where the tables live: the file.
 func (s *Store) Schema() string { return s.path }
