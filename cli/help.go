@@ -49,6 +49,9 @@ var docs = map[string]commandDoc{
 			"of the notice's send time, against the stage's installments that got no notice (opted out, no\n" +
 			"address) as a baseline, shown from 20 of them. A share counts only notices whose window has passed\n" +
 			"by --at (default now); resends and installments paid before their notice are left out."},
+	"import": {synopsis: "import FILE|- [--dry-run] [--atomic] [flags]",
+		about: "Apply a book export (NDJSON: customer, plan, payment and event lines; .gz read decompressed, - reads\n" +
+			"stdin) as POST /api/v1/import does, and print what each kind of line did. Exit 1 when a line was refused."},
 	"version": {synopsis: "version", about: "Print the version, commit and build date."},
 }
 

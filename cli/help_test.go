@@ -19,7 +19,7 @@ import (
 // description and flags on stdout for --help and -h, and exits 0.
 func TestEveryCommandAnswersHelp(t *testing.T) {
 	for _, cmd := range [][]string{
-		{"serve"}, {"migrate"}, {"scan"}, {"dispatch"}, {"demo"}, {"resend"}, {"version"},
+		{"serve"}, {"migrate"}, {"scan"}, {"dispatch"}, {"demo"}, {"resend"}, {"import"}, {"version"},
 		{"templates"}, {"templates", "check"}, {"templates", "preview"},
 		{"notifications"}, {"notifications", "list"}, {"notifications", "show"},
 		{"report"}, {"report", "effect"},
