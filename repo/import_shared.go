@@ -1,6 +1,7 @@
 package repo
 
 import (
+	"cmp"
 	"fmt"
 	"time"
 )
@@ -188,7 +189,10 @@ func (st ImportPlanState) Decide(in []ImportPlan, now time.Time) ([]ImportLineRe
 // payments recorded (an omitted paid keeps the stored one). as_of is not
 // part of what a line changes: a line that changes nothing else is
 // unchanged and not written, so its as_of is not stored (a nightly
-// re-sync of the same book stays cheap).
+// re-sync of the same book stays cheap), and it is not stale either,
+// whatever its as_of: the same file imported again, whose payments the
+// first import recorded after the file's as_of, is all unchanged. A line
+// that would change something is checked for staleness first.
 func (st ImportPlanState) decide(ip ImportPlan, now time.Time) (Plan, ImportOutcome, error) {
 	p := ip.Plan
 	cid, ok := st.Customers[p.CustomerRef]
@@ -201,15 +205,17 @@ func (st ImportPlanState) decide(ip ImportPlan, now time.Time) (Plan, ImportOutc
 		return p, "", fmt.Errorf("plan %q belongs to another customer: %w", p.Ref, ErrConflict)
 	}
 	p.ID = cur.ID // 0 for a new plan
+	var stale error
 	if found {
 		var last *LastRecorded
 		if l, ok := st.LastRecorded[cur.ID]; ok {
 			last = &l
 		}
-		if err := CheckAsOf(p.AsOf, cur.AsOf, last); err != nil {
-			return p, "", err
-		}
+		stale = CheckAsOf(p.AsOf, cur.AsOf, last)
 	}
+	// refuse is why a line that changes something is refused: stale
+	// before anything else wrong with it.
+	refuse := func(err error) (Plan, ImportOutcome, error) { return p, "", cmp.Or(stale, err) }
 	stored := st.Installments[cur.ID]
 	if found {
 		given := make(map[int]bool, len(p.Installments))
@@ -223,7 +229,7 @@ func (st ImportPlanState) decide(ip ImportPlan, now time.Time) (Plan, ImportOutc
 			}
 		}
 		if missing > 0 {
-			return p, "", fmt.Errorf("installment %d is missing from the plan; installments cannot be removed, mark them waived: %w", missing, ErrConflict)
+			return refuse(fmt.Errorf("installment %d is missing from the plan; installments cannot be removed, mark them waived: %w", missing, ErrConflict))
 		}
 	}
 	same := found && samePlanRow(cur, p) && len(stored) == len(p.Installments)
@@ -232,7 +238,7 @@ func (st ImportPlanState) decide(ip ImportPlan, now time.Time) (Plan, ImportOutc
 		old, had := stored[it.Seq]
 		if had {
 			if err := CheckPushedInstallment(it, old); err != nil {
-				return p, "", err
+				return refuse(err)
 			}
 		}
 		switch {
@@ -263,6 +269,8 @@ func (st ImportPlanState) decide(ip ImportPlan, now time.Time) (Plan, ImportOutc
 		return p, ImportCreated, nil
 	case same:
 		return p, ImportUnchanged, nil
+	case stale != nil:
+		return refuse(stale)
 	}
 	return p, ImportUpdated, nil
 }

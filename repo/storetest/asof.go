@@ -304,17 +304,36 @@ func asOfImportLines(t *testing.T, s Store) {
 	if p, _ := s.GetPlan(ctx, "p3"); p.AsOf != nil || !p.UpdatedAt.Equal(Now) {
 		t.Errorf("p3 as_of %v updated %v: an unchanged line was written", p.AsOf, p.UpdatedAt)
 	}
-	// Older than the line written before: stale, even unchanged otherwise;
-	// a line without as_of keeps the stored one.
+	// Older than the line written before: stale when it would change
+	// something; unchanged, and not stale, when it changes nothing (the
+	// same file again); a line without as_of keeps the stored one.
+	older := func(p *repo.Plan) { p.Title = "older" }
 	res = importApply(t, s, repo.ImportBatch{Plans: []repo.ImportPlan{
-		importPlanLine(1, "p2", "c1", withAsOf(t0, retitled)),
+		importPlanLine(1, "p2", "c1", withAsOf(t0, older)),
 		importPlanLine(2, "p1", "c1", func(p *repo.Plan) { p.Title = "no as_of" }),
 	}}, Now.Add(3*time.Hour))
 	importWantOutcomes(t, res, "1:plan:p2:refused", "2:plan:p1:updated")
 	importWantRefused(t, res, 1, repo.ErrStale, "older than the as_of of the last push written for the plan, 2026-11-01T00:30:00Z")
+	res = importApply(t, s, repo.ImportBatch{Plans: []repo.ImportPlan{importPlanLine(1, "p2", "c1", withAsOf(t0, retitled))}},
+		Now.Add(3*time.Hour))
+	importWantOutcomes(t, res, "1:plan:p2:unchanged")
+	if p, _ := s.GetPlan(ctx, "p2"); p.Title != "changed" || !p.AsOf.Equal(t1) {
+		t.Errorf("p2 after older lines = %q as_of %v, want %q as of %v", p.Title, p.AsOf, "changed", t1)
+	}
 	if p, _ := s.GetPlan(ctx, "p1"); p.Title != "no as_of" || p.AsOf == nil || !p.AsOf.Equal(t0) {
 		t.Errorf("p1 after a line without as_of = %q as_of %v, want as_of %v kept", p.Title, p.AsOf, t0)
 	}
+	// The same file twice: its payment was recorded after the file's
+	// as_of by the first import, and the second finds every line unchanged.
+	book := repo.ImportBatch{
+		Customers: []repo.ImportCustomer{importCust(1, "c5")},
+		Plans:     []repo.ImportPlan{importPlanLine(2, "p5", "c5", withAsOf(t0))},
+		Payments:  []repo.ImportPayment{importPay(3, "p5", 1, 50000, "pay-5", t0.Add(-time.Hour))},
+	}
+	importWantOutcomes(t, importApply(t, s, book, Now), "1:customer:c5:created", "2:plan:p5:created", "3:payment:pay-5:created")
+	importWantOutcomes(t, importApply(t, s, book, Now.Add(time.Hour)),
+		"1:customer:c5:unchanged", "2:plan:p5:unchanged", "3:payment:pay-5:unchanged")
+
 	// A single push with as_of sees what the import stored.
 	push := ingestOnePlanPush()
 	push.Ref, push.Periods, push.Total, push.AsOf = "p2", 3, 150000, asOfAt(t0)
