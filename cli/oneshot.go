@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os/signal"
 	"sort"
 	"strings"
+	"syscall"
 	"text/tabwriter"
 	"time"
 
@@ -155,7 +157,13 @@ func runDispatch(ctx context.Context, args []string, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	counts, err := d.RunOnce(ctx)
+	// SIGINT or SIGTERM drains as serve does: no new claims, sends in
+	// progress get dispatch.shutdown_grace, every outcome is written; what
+	// was not claimed stays queued for the next run. Killed instead, the
+	// sends in flight would go out again when their leases are rescued.
+	sig, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	counts, err := d.RunOnce(sig)
 	if err != nil {
 		return err
 	}
@@ -169,6 +177,10 @@ func runDispatch(ctx context.Context, args []string, out io.Writer) error {
 	fmt.Fprintf(out, "dispatch as of %s: handled %d\n", at.Format("2006-01-02T15:04:05Z07:00"), total)
 	for _, s := range statuses {
 		fmt.Fprintf(out, "  %-10s %d\n", s, counts[s])
+	}
+	if sig.Err() != nil && ctx.Err() == nil {
+		return errors.New("stopped by a signal before the queue was empty: every claimed notice's outcome is written; " +
+			"the rest stays queued for the next run")
 	}
 	return nil
 }
