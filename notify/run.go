@@ -16,8 +16,10 @@ import (
 // A dispatch run is a pipeline: the producer claims batches (a fresh clock
 // for each claim) and hands the notices to Workers goroutines; each finished
 // notice goes to the committers, which write outcomes in groups as they
-// arrive, so a crash loses at most the sends in flight and the few
-// milliseconds of outcomes not yet committed, never a whole batch. While a
+// arrive, so a crash loses the sends in flight and the outcomes not yet
+// committed, never a whole batch: a few milliseconds of them when the
+// provider is slower than the database's commits, up to the results queue
+// and the groups being written when it is faster. While a
 // notice is claimed, its lease is extended (see leaseKeeper), so a batch
 // that takes longer than one lease is not rescued from a live worker.
 //
@@ -33,7 +35,7 @@ import (
 // side by side, so outcomes keep flowing while one commit waits on the disk.
 // A group gathers for at most flushWait after its first outcome: each commit
 // waits for the disk, so a commit per outcome would cap throughput at the
-// disk's flush rate, while a few milliseconds is all a crash can lose.
+// disk's flush rate.
 const (
 	flushMax   = 500
 	flushWait  = 5 * time.Millisecond
