@@ -7,8 +7,11 @@ import (
 	"io"
 	"os"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/schollz/progressbar/v3"
 	"golang.org/x/term"
@@ -199,14 +202,25 @@ func printImportReport(out io.Writer, path string, rep api.ImportReport) {
 	for _, e := range rep.Errors {
 		fmt.Fprintf(out, "line %d", e.Line)
 		if e.Type != "" {
-			fmt.Fprintf(out, " %s", e.Type)
+			fmt.Fprintf(out, " %s", shown(e.Type))
 		}
 		if e.Ref != "" {
-			fmt.Fprintf(out, " %s", e.Ref)
+			fmt.Fprintf(out, " %s", shown(e.Ref))
 		}
-		fmt.Fprintf(out, ": %s: %s\n", e.Code, e.Message)
+		fmt.Fprintf(out, ": %s: %s\n", e.Code, shown(e.Message))
 	}
 	if rep.ErrorsTruncated {
 		fmt.Fprintf(out, "(only the first %d refused lines are listed)\n", api.MaxImportErrors)
 	}
+}
+
+// shown is s as a terminal may print it: quoted, with escapes, when it
+// holds invalid UTF-8 or a character that is not printable. A refused
+// line's ref comes from the file as it is, and a crafted export's escape
+// sequences would otherwise retitle or clear the operator's terminal.
+func shown(s string) string {
+	if utf8.ValidString(s) && strings.IndexFunc(s, func(r rune) bool { return !unicode.IsPrint(r) }) < 0 {
+		return s
+	}
+	return strconv.Quote(s)
 }

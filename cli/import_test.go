@@ -55,6 +55,16 @@ func TestImportCommand(t *testing.T) {
 	if code != 1 || !strings.Contains(out, `line 4 plan p2: not_found: customer "ghost" not found`) || !strings.Contains(stderr, "1 of 4 lines refused") {
 		t.Errorf("refused line: exit %d %q %q", code, out, stderr)
 	}
+	// A refused line's ref is printed escaped, never as the terminal control
+	// sequence a crafted file puts in it.
+	hostile := filepath.Join(dir, "hostile.ndjson")
+	if err := os.WriteFile(hostile, []byte(`{"type":"customer","ref":"e\u001b]0;pwned\u0007\u001b[2J","name":"Y"}`+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, out, _ = runMain("import", hostile, "--config", config)
+	if code != 1 || strings.ContainsAny(out, "\x1b\x07") || !strings.Contains(out, `line 1 customer "e\x1b]0;pwned\a\x1b[2J"`) {
+		t.Errorf("refused hostile ref: exit %d %q", code, out)
+	}
 	if code, _, stderr = runMain("import", "--config", config); code != 2 || !strings.Contains(stderr, "want a file") {
 		t.Errorf("no file: exit %d %q", code, stderr)
 	}
