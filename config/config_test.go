@@ -231,3 +231,28 @@ func TestEmailPool(t *testing.T) {
 		}
 	}
 }
+
+// A database.url duebell cannot open is refused when the config loads,
+// naming the key and what it takes, and never echoing the value (it may
+// hold a password); the URL forms it opens load.
+func TestDatabaseURLForms(t *testing.T) {
+	for _, u := range []string{"postgres://u:p@db/x?sslmode=disable", "postgresql://db/x", "host=db dbname=x user=u",
+		"sqlite:duebell.db", "sqlite:///var/lib/duebell/x.db"} {
+		if _, err := load(t, minimal+"[database]\nurl = \""+u+"\"\n", nil); err != nil {
+			t.Errorf("database.url %q: %v", u, err)
+		}
+	}
+	for u, want := range map[string]string{
+		"mysql://u:secret@db/x": `scheme "mysql" is not a store duebell opens`,
+		"http://db/x":           `scheme "http" is not a store duebell opens`,
+		"duebell.db":            "sqlite:duebell.db",
+		"/tmp/secret.db":        "neither a URL nor key=value pairs",
+		"postgres://%zz":        "not a valid URL",
+	} {
+		_, err := load(t, minimal+"[database]\nurl = \""+u+"\"\n", nil)
+		if err == nil || !strings.Contains(err.Error(), "database.url: ") || !strings.Contains(err.Error(), want) ||
+			strings.Contains(err.Error(), "secret") {
+			t.Errorf("database.url %q: %v; want it refused saying %q, without the value", u, err, want)
+		}
+	}
+}

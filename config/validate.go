@@ -20,8 +20,8 @@ func (c *Config) Validate() error {
 	bad := func(key, format string, args ...any) {
 		errs = append(errs, fmt.Errorf("%s: %s", key, fmt.Sprintf(format, args...)))
 	}
-	if _, err := url.Parse(c.Database.URL); err != nil || c.Database.URL == "" {
-		bad("database.url", "not a PostgreSQL URL (or set DUEBELL_DATABASE_URL)")
+	if err := checkDatabaseURL(c.Database.URL); err != nil {
+		bad("database.url", "%v: want postgres://…, a libpq key=value string, or sqlite:FILE (or set DUEBELL_DATABASE_URL)", err)
 	}
 	if _, err := input.Zone(c.Defaults.Timezone); err != nil {
 		bad("defaults.timezone", "%q: %v", c.Defaults.Timezone, err)
@@ -166,4 +166,29 @@ func (c *Config) Validate() error {
 	}
 	errs = append(errs, c.validateSMS()...)
 	return errors.Join(errs...)
+}
+
+// checkDatabaseURL tells what is wrong with a database.url, without its
+// value (it may hold a password): a store duebell opens is a postgres://
+// or postgresql:// URL, a libpq key=value string (host=… dbname=…), or an
+// sqlite: file.
+func checkDatabaseURL(u string) error {
+	switch {
+	case u == "":
+		return errors.New("empty")
+	case strings.HasPrefix(u, "sqlite:"):
+		return nil
+	case strings.Contains(u, "://"):
+		p, err := url.Parse(u)
+		if err != nil {
+			return errors.New("not a valid URL")
+		}
+		if p.Scheme != "postgres" && p.Scheme != "postgresql" {
+			return fmt.Errorf("scheme %q is not a store duebell opens", p.Scheme)
+		}
+		return nil
+	case !strings.Contains(u, "="):
+		return errors.New("neither a URL nor key=value pairs (an SQLite file is written sqlite:duebell.db)")
+	}
+	return nil
 }
