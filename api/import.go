@@ -239,6 +239,11 @@ func (run *importRun) read(ctx context.Context, r io.Reader, out chan<- importCh
 			return fmt.Errorf("read line %d: %w", n, err)
 		}
 		line = bytes.TrimSpace(line)
+		if n == 1 {
+			// A byte order mark, as spreadsheet tools on Windows write
+			// before UTF-8 text: not part of the first record.
+			line = bytes.TrimPrefix(line, []byte("\uFEFF"))
+		}
 		switch {
 		case tooLong:
 			run.countLine()

@@ -437,3 +437,16 @@ func TestImportPaymentAndEventConflicts(t *testing.T) {
 		t.Errorf("%d payments stored, want the first one only", n)
 	}
 }
+
+// An export that starts with a UTF-8 byte order mark (spreadsheet tools on
+// Windows write one) imports as without it: the mark is not part of the
+// first record. One anywhere else is still refused.
+func TestImportSkipsALeadingByteOrderMark(t *testing.T) {
+	t.Parallel()
+	b := setup(t, nil)
+	res := b.importReq(t, "", "\uFEFF"+ndjson(importCustomer("c1"), "\uFEFF"+importCustomer("c2")))
+	got := lineErrors(t, res)
+	if c, _, _, r := counts(t, res); c != 1 || r != 1 || len(got) != 1 || got[0].Line != 2 || got[0].Code != "bad_json" {
+		t.Errorf("import with byte order marks: %s; want line 1 created and line 2 refused as bad JSON", res.raw)
+	}
+}
