@@ -37,6 +37,17 @@ func TestHostileInputIsRefused(t *testing.T) {
 		{"NUL in kind filter", "GET", "/api/v1/notifications?kind=a%00b", viewerToken, "", 400, "kind"},
 		{"unknown kind filter", "GET", "/api/v1/notifications?kind=nope", viewerToken, "", 422, "kind: want one of"},
 		{"NUL in a parameter name", "GET", "/api/v1/notifications?%00=1", viewerToken, "", 400, "name"},
+		// A pair net/url cannot parse used to be dropped: the filter, or
+		// an import's dry_run, silently gone.
+		{"bad escape in a filter", "GET", "/api/v1/notifications?customer_ref=nobody%", viewerToken, "", 400, "does not parse"},
+		{"semicolon after a filter", "GET", "/api/v1/notifications?status=failed;", viewerToken, "", 400, "does not parse"},
+		{"bad escape in audit actor", "GET", "/api/v1/audit?actor=nobody%zz", viewerToken, "", 400, "does not parse"},
+		{"semicolon after dry_run", "POST", "/api/v1/import?dry_run=true;", ingestToken,
+			`{"type":"customer","ref":"dry-c9","name":"Dry","phone":"13700009999"}`, 400, "does not parse"},
+		{"a parameter given twice", "GET", "/api/v1/notifications?customer_ref=nope&customer_ref=c1", viewerToken, "", 400,
+			"customer_ref is given 2 times"},
+		{"atomic given twice", "POST", "/api/v1/import?atomic=true&atomic=false", ingestToken,
+			`{"type":"customer","ref":"dry-c9","name":"Dry","phone":"13700009999"}`, 400, "atomic is given 2 times"},
 		{"cursor out of int range", "GET", "/api/v1/notifications?cursor=%2B86138123456789", viewerToken, "", 422, "cursor"},
 		{"huge cursor", "GET", "/api/v1/notifications?cursor=86138123456789", viewerToken, "", 200, ""},
 		{"since in year 0", "GET", "/api/v1/notifications?since=0000-01-01T00:00:00Z", viewerToken, "", 422, "since"},

@@ -2,7 +2,9 @@ package api
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
+	"net/url"
 	"time"
 	"unicode"
 	"unicode/utf8"
@@ -147,13 +149,29 @@ func checkAmount(field string, v int64) error {
 }
 
 // checkQuery checks the decoded path (whose segments become path values)
-// and every query parameter of r once, before any handler reads one: valid
-// UTF-8 without NUL.
+// and every query parameter of r once, before any handler reads one: a
+// query that parses whole (r.URL.Query drops a pair with a bad escape or a
+// semicolon, so ?dry_run=true; would have run for real), no parameter
+// given twice (which one counts would be a guess, as for a JSON key given
+// twice), valid UTF-8 without NUL.
 func checkQuery(r *http.Request) error {
 	if err := input.Text(r.URL.Path); err != nil {
 		return &apiError{http.StatusBadRequest, codeBadQuery, "path: " + err.Error()}
 	}
-	if err := input.Values(r.URL.Query()); err != nil {
+	q, err := url.ParseQuery(r.URL.RawQuery)
+	if err != nil {
+		return &apiError{http.StatusBadRequest, codeBadQuery,
+			"the query string does not parse (a % not followed by two hex digits, or a ;): " + err.Error()}
+	}
+	for k, vs := range q {
+		if len(vs) > 1 {
+			if input.Text(k) != nil {
+				k = "a parameter"
+			}
+			return &apiError{http.StatusBadRequest, codeBadQuery, fmt.Sprintf("%s is given %d times; give it once", k, len(vs))}
+		}
+	}
+	if err := input.Values(q); err != nil {
 		return &apiError{http.StatusBadRequest, codeBadQuery, err.Error()}
 	}
 	return nil
