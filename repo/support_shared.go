@@ -182,6 +182,11 @@ func checkResendInput(reason, actor, channel string) error {
 		if err := input.Text(f.s); err != nil { // the CLI passes flags as given
 			return invalidf("%s: %v", f.name, err)
 		}
+		// The audit trail shows the reason: an unclosed override would
+		// show the rest of its line reversed.
+		if err := input.BidiControl(f.s); err != nil {
+			return invalidf("%s: %v", f.name, err)
+		}
 	}
 	switch {
 	case strings.TrimSpace(reason) == "":
