@@ -30,6 +30,7 @@ const (
 	codeMethod       = "method_not_allowed"
 	codeNotReady     = "not_ready"
 	codeCancelled    = "cancelled"
+	codeTimeout      = "timeout"
 	codeUnavailable  = "unavailable"
 	codeInternal     = "internal"
 )

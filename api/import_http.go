@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"mime"
 	"net/http"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -17,6 +19,10 @@ import (
 // DefaultImportTimeout bounds one POST /api/v1/import (reading the body
 // and answering), in place of the HTTP server's shorter timeouts.
 const DefaultImportTimeout = time.Hour
+
+// DefaultImportIdleTimeout bounds the wait for the next bytes of an import's
+// body: the server's usual read timeout.
+const DefaultImportIdleTimeout = 30 * time.Second
 
 const codeUnsupportedMedia = "unsupported_media_type"
 
@@ -56,7 +62,8 @@ func (s *server) postImport(w http.ResponseWriter, r *http.Request) error {
 	deadline := time.Now().Add(s.cfg.ImportTimeout)
 	_ = rc.SetReadDeadline(deadline)
 	_ = rc.SetWriteDeadline(deadline)
-	body, err := decodedBody(r.Header.Get("Content-Encoding"), http.MaxBytesReader(w, r.Body, s.cfg.ImportMaxBytes),
+	idle := &idleReader{ReadCloser: r.Body, rc: rc, idle: s.cfg.ImportIdleTimeout, deadline: deadline}
+	body, err := decodedBody(r.Header.Get("Content-Encoding"), http.MaxBytesReader(w, idle, s.cfg.ImportMaxBytes),
 		s.cfg.ImportMaxBytes, "NDJSON")
 	var tooLarge *http.MaxBytesError
 	var badEnc *badEncodingError
@@ -77,6 +84,13 @@ func (s *server) postImport(w http.ResponseWriter, r *http.Request) error {
 	case errors.As(err, &badEnc):
 		writeImportFailure(w, &apiError{http.StatusBadRequest, codeBadEncoding,
 			fmt.Sprintf("import stopped after %d lines: %s; chunks before it are stored unless atomic", rep.Lines, badEnc.Error())}, rep)
+		return nil
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		// The client stopped sending: what it sent is applied as far as a
+		// chunk was committed, and the rest is the client's to send again.
+		writeImportFailure(w, &apiError{http.StatusRequestTimeout, codeTimeout,
+			fmt.Sprintf("no bytes of the body for %s; import stopped after %d lines; import the file again (chunks before it are stored unless atomic)",
+				s.cfg.ImportIdleTimeout, rep.Lines)}, rep)
 		return nil
 	case err != nil && r.Context().Err() != nil:
 		return err
@@ -136,4 +150,22 @@ func queryBool(v, name string) (bool, error) {
 		return false, invalid(name, "want true or false")
 	}
 	return b, nil
+}
+
+// idleReader reads an import's body with a read deadline that moves on
+// with every read: at most idle from now, never past the import's own.
+type idleReader struct {
+	io.ReadCloser
+	rc       *http.ResponseController
+	idle     time.Duration
+	deadline time.Time
+}
+
+func (ir *idleReader) Read(p []byte) (int, error) {
+	next := time.Now().Add(ir.idle)
+	if next.After(ir.deadline) {
+		next = ir.deadline
+	}
+	_ = ir.rc.SetReadDeadline(next)
+	return ir.ReadCloser.Read(p)
 }

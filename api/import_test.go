@@ -450,3 +450,59 @@ func TestImportSkipsALeadingByteOrderMark(t *testing.T) {
 		t.Errorf("import with byte order marks: %s; want line 1 created and line 2 refused as bad JSON", res.raw)
 	}
 }
+
+// A client that stops sending its import (a stalled sync, a slow-loris) is
+// answered 408 once no bytes came for ImportIdleTimeout, and the import's
+// transaction ends with it: a dry run or an atomic import held the rows of
+// the chunks it read, and writers to them waited until the import's hour
+// was up.
+func TestImportOfAStalledClientTimesOutAndLetsGo(t *testing.T) {
+	t.Parallel()
+	const idle = 300 * time.Millisecond
+	b := setup(t, func(c *api.Config) { c.ImportIdleTimeout = idle })
+	srv := httptest.NewServer(b.h)
+	t.Cleanup(srv.Close)
+	b.mustDo(t, http.StatusCreated, "PUT", "/api/v1/customers/c1", ingestToken, customerJSON)
+
+	body, feed := io.Pipe()
+	var lines strings.Builder
+	lines.WriteString(`{"type":"customer","ref":"c1","name":"Stalled","phone":"13812345678"}` + "\n")
+	for i := range api.DefaultImportChunk + 10 { // past the first chunk, which the import applies and holds
+		lines.WriteString(importCustomer(fmt.Sprintf("s%d", i)) + "\n")
+	}
+	go func() { _, _ = feed.Write([]byte(lines.String())) }() // then nothing more, never closed
+	t.Cleanup(func() { feed.Close() })
+	req, _ := http.NewRequest("POST", srv.URL+"/api/v1/import?dry_run=true", body)
+	req.Header.Set("Authorization", "Bearer "+ingestToken)
+	req.Header.Set("Content-Type", "application/x-ndjson")
+	start := time.Now()
+	res, err := (&http.Client{Timeout: 15 * time.Second}).Do(req)
+	if err != nil {
+		t.Fatalf("stalled import: %v, want it answered 408", err)
+	}
+	defer res.Body.Close()
+	raw, _ := io.ReadAll(res.Body)
+	if res.StatusCode != http.StatusRequestTimeout || !strings.Contains(string(raw), `"code":"timeout"`) {
+		t.Fatalf("stalled import = %d %s, want 408 timeout", res.StatusCode, raw)
+	}
+	if waited := time.Since(start); waited > 10*time.Second {
+		t.Errorf("the stalled import was answered after %s, want about %s", waited, idle)
+	}
+	// Its transaction is over: the row it locked takes a write at once,
+	// and the dry run wrote nothing.
+	done := make(chan response, 1)
+	go func() {
+		done <- b.do(t, "PUT", "/api/v1/customers/c1", ingestToken, `{"name":"After","phone":"13812345678"}`)
+	}()
+	select {
+	case r := <-done:
+		if r.status != http.StatusOK {
+			t.Errorf("PUT after the stalled import = %d %s", r.status, r.raw)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("a PUT of a row the stalled import read still waits")
+	}
+	if n := b.count(t, "customers"); n != 1 {
+		t.Errorf("%d customers after a stalled dry run, want the 1 there was", n)
+	}
+}

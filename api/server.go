@@ -39,6 +39,11 @@ type Config struct {
 	// (default DefaultImportTimeout), instead of the server's own timeouts.
 	ImportMaxBytes int64
 	ImportTimeout  time.Duration
+	// ImportIdleTimeout is how long an import may wait for the next bytes
+	// of its body (default DefaultImportIdleTimeout): a client that stops
+	// sending would otherwise hold the import's transaction, and the rows
+	// it locked, until ImportTimeout.
+	ImportIdleTimeout time.Duration
 	// AllowedDomains are the official domains (links.allowed_domains); a
 	// repayment_entry_moved event's payload url must be on one of them, and
 	// a customer's name or a plan's merchant or title may name no URL off
@@ -151,6 +156,9 @@ func newServer(cfg Config) (*server, error) {
 	}
 	if cfg.ImportMaxBytes <= 0 {
 		cfg.ImportMaxBytes = DefaultImportMaxBytes
+	}
+	if cfg.ImportIdleTimeout <= 0 {
+		cfg.ImportIdleTimeout = DefaultImportIdleTimeout
 	}
 	if cfg.ImportTimeout <= 0 {
 		cfg.ImportTimeout = DefaultImportTimeout

@@ -32,16 +32,18 @@ func (s *Store) BeginImport(ctx context.Context, confirmChannels []string) (repo
 			return nil, fmt.Errorf("import: unknown confirm channel %q", ch)
 		}
 	}
-	s.writeMu.Lock()
+	if err := s.write.lock(ctx); err != nil {
+		return nil, fmt.Errorf("begin import: %w", err)
+	}
 	tx, err := s.db.BeginTxx(ctx, nil)
 	if err != nil {
-		s.writeMu.Unlock()
+		s.write.unlock()
 		return nil, fmt.Errorf("begin import: %w", err)
 	}
 	return &importTx{s: s, tx: tx, confirm: confirmChannels}, nil
 }
 
-func (t *importTx) unlock() { t.release.Do(t.s.writeMu.Unlock) }
+func (t *importTx) unlock() { t.release.Do(t.s.write.unlock) }
 
 // Commit commits the import transaction and lets the next writer in.
 func (t *importTx) Commit() error {

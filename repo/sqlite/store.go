@@ -20,7 +20,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
 
@@ -61,8 +60,8 @@ type Store struct {
 	db          *sqlx.DB
 	path        string
 
-	writeMu sync.Mutex // one writer at a time; see withTx
-	lock    *os.File   // held by LockServe until Close
+	write writeLock // one writer at a time; see withTx
+	lock  *os.File  // held by LockServe until Close
 }
 
 // Open opens (creating when missing) the SQLite file dbURL names.
@@ -95,7 +94,7 @@ func Open(ctx context.Context, dbURL string) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("open database %s: %w", path, err)
 	}
-	s := &Store{db: db, path: path}
+	s := &Store{db: db, path: path, write: newWriteLock()}
 	s.Common = repo.NewCommon(db, s.withTx, repo.Dialect{RecordReceipts: recordReceipts, AuditSQL: auditSQL})
 	return s, nil
 }
@@ -194,12 +193,60 @@ func (s *Store) Schema() string { return s.path }
 // DB exposes the pool to test helpers; application code uses methods.
 func (s *Store) DB() *sqlx.DB { return s.db }
 
+// lockWait is how long a writer waits for the store's write lock, as
+// busy_timeout has one in another process wait for the file's.
+const lockWait = 10 * time.Second
+
+// writeLock lets one writer of the process in at a time. A writer that
+// waits longer than lockWait (behind an all-or-nothing import, say) gets
+// errLockWait, an outage: the API answers 503 with Retry-After, the
+// dispatcher and scans pause, as after SQLITE_BUSY from another process.
+type writeLock struct {
+	ch   chan struct{}
+	wait time.Duration // lockWait; tests shorten it
+}
+
+func newWriteLock() writeLock { return writeLock{ch: make(chan struct{}, 1), wait: lockWait} }
+
+func (l *writeLock) lock(ctx context.Context) error {
+	select {
+	case l.ch <- struct{}{}:
+		return nil
+	default:
+	}
+	t := time.NewTimer(l.wait)
+	defer t.Stop()
+	select {
+	case l.ch <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return errLockWait{l.wait}
+	}
+}
+
+func (l *writeLock) unlock() { <-l.ch }
+
+// errLockWait is a write that waited too long for the write lock. Its
+// Code is SQLITE_BUSY's, which repo.IsUnavailable reads as an outage.
+type errLockWait struct{ waited time.Duration }
+
+func (e errLockWait) Error() string {
+	return fmt.Sprintf("database is locked: another write (an all-or-nothing import?) held it for over %s", e.waited)
+}
+
+func (errLockWait) Code() int { return 5 } // SQLITE_BUSY
+
 // withTx runs fn in a write transaction, committing when fn returns nil.
-// Writers queue on writeMu rather than on SQLite's busy handler; inside fn
-// use tx only (the pool would wait for the lock fn holds).
+// Writers queue on the store's write lock rather than on SQLite's busy
+// handler; inside fn use tx only (the pool would wait for the lock fn
+// holds).
 func (s *Store) withTx(ctx context.Context, fn func(tx *sqlx.Tx) error) error {
-	s.writeMu.Lock()
-	defer s.writeMu.Unlock()
+	if err := s.write.lock(ctx); err != nil {
+		return err
+	}
+	defer s.write.unlock()
 	tx, err := s.db.BeginTxx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
