@@ -177,14 +177,17 @@ func TestSendProviderErrors(t *testing.T) {
 		{"isv.SMS_SIGNATURE_ILLEGAL", "签名不合法", 200, notify.ClassPermanent},
 		{"isv.TEMPLATE_MISSING_PARAMETERS", "模板缺少变量", 200, notify.ClassPermanent},
 		{"isv.BLACK_KEY_CONTROL_LIMIT", "黑名单管控", 200, notify.ClassPermanent},
-		{"isp.RAM_PERMISSION_DENY", "RAM权限DENY", 200, notify.ClassPermanent},
+		{"isp.RAM_PERMISSION_DENY", "RAM权限DENY", 200, notify.ClassAccount},
+		{"isv.ACCOUNT_NOT_EXISTS", "账户不存在", 200, notify.ClassAccount},
+		{"isv.PRODUCT_UN_SUBSCRIPT", "未开通云通信产品的阿里云客户", 200, notify.ClassAccount},
+		{"InvalidAccessKeyId.NotFound", "Specified access key is not found.", 404, notify.ClassAccount},
 		{"isv.AMOUNT_NOT_ENOUGH", "账户余额不足", 200, notify.ClassAccount},
 		{"isv.OUT_OF_SERVICE", "业务停机", 200, notify.ClassAccount},
 		{"isv.DAY_LIMIT_CONTROL", "触发日发送限额", 200, notify.ClassDailyLimit},
 		{"isv.BUSINESS_LIMIT_CONTROL", "触发天级流控Permits:10", 200, notify.ClassDailyLimit},
 		{"isv.BUSINESS_LIMIT_CONTROL", "触发小时级流控Permits:5", 200, notify.ClassTransient},
 		{"isv.BUSINESS_LIMIT_CONTROL", "触发分钟级流控Permits:1", 200, notify.ClassTransient},
-		{"isv.MONTH_LIMIT_CONTROL", "触发月发送限额", 200, notify.ClassTransient},
+		{"isv.MONTH_LIMIT_CONTROL", "触发月发送限额", 200, notify.ClassAccount},
 		{"isp.SYSTEM_ERROR", "系统错误", 200, notify.ClassTransient},
 		{"Throttling.User", "Request was denied due to user flow control.", 400, notify.ClassTransient},
 		{"ServiceUnavailable", "The request has failed due to a temporary failure of the server.", 503, notify.ClassTransient},
@@ -213,7 +216,8 @@ func TestSendWrongSecretIsRejected(t *testing.T) {
 	cfg := testConfig(srv.URL)
 	cfg.AccessKeySecret = "not-the-secret"
 	_, err := newTestClient(t, cfg).Send(context.Background(), testMessage())
-	smstest.WantError(t, err, smstest.Permanent, "SignatureDoesNotMatch")
+	// Every message of the account would fail alike: the circuit opens.
+	smstest.WantClass(t, err, notify.ClassAccount, "SignatureDoesNotMatch")
 	fake.WantNone(t)
 }
 

@@ -36,19 +36,30 @@ func interpret(status int, body []byte) (notify.Result, error) {
 // codeClasses is the table of SendSms codes (API错误码) whose meaning goes
 // beyond "retry or not"; the README's provider table mirrors it.
 var codeClasses = map[string]notify.Class{
-	// 天级流控: the number has had its daily quota; not before tomorrow.
-	// isv.BUSINESS_LIMIT_CONTROL is also the minute and hour limit; class
-	// tells those apart by the message.
+	// Daily quotas, not before tomorrow: the account's daily total set in
+	// the console (isv.DAY_LIMIT_CONTROL, 触发日发送限额) and a number's
+	// (isv.BUSINESS_LIMIT_CONTROL with 天级流控). The latter is also the
+	// minute and hour limit; class tells those apart by the message.
 	"isv.DAY_LIMIT_CONTROL":      notify.ClassDailyLimit,
 	"isv.BUSINESS_LIMIT_CONTROL": notify.ClassDailyLimit,
-	// The account cannot send at all: no balance, service stopped.
-	"isv.AMOUNT_NOT_ENOUGH": notify.ClassAccount,
-	"isv.OUT_OF_SERVICE":    notify.ClassAccount,
-	// Limits that pass with time, and platform faults.
-	"isv.MONTH_LIMIT_CONTROL": notify.ClassTransient,
-	"isv.SYSTEM_ERROR":        notify.ClassTransient,
-	// A RAM grant only an operator can fix.
-	"isp.RAM_PERMISSION_DENY": notify.ClassPermanent,
+	// The account cannot send at all until an operator acts (or the month
+	// turns): no balance, service stopped, the console's monthly cap
+	// reached (触发月发送限额), no such account or product, a RAM grant
+	// missing, and the gateway refusing the key or its signature (a
+	// rotated or mistyped secret). Every message would fail alike.
+	"isv.AMOUNT_NOT_ENOUGH":       notify.ClassAccount,
+	"isv.OUT_OF_SERVICE":          notify.ClassAccount,
+	"isv.MONTH_LIMIT_CONTROL":     notify.ClassAccount,
+	"isv.ACCOUNT_NOT_EXISTS":      notify.ClassAccount,
+	"isv.ACCOUNT_ABNORMAL":        notify.ClassAccount,
+	"isv.PRODUCT_UN_SUBSCRIPT":    notify.ClassAccount,
+	"isv.PRODUCT_UNSUBSCRIBE":     notify.ClassAccount,
+	"isp.RAM_PERMISSION_DENY":     notify.ClassAccount,
+	"InvalidAccessKeyId.NotFound": notify.ClassAccount,
+	"InvalidAccessKeyId.Inactive": notify.ClassAccount,
+	"SignatureDoesNotMatch":       notify.ClassAccount,
+	// A platform fault.
+	"isv.SYSTEM_ERROR": notify.ClassTransient,
 }
 
 // class classifies an error code (API错误码 and the OpenAPI gateway's):

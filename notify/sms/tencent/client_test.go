@@ -103,8 +103,14 @@ func TestSendProviderErrors(t *testing.T) {
 		request bool // Response.Error rather than a SendStatus
 		class   notify.Class
 	}{
-		{"auth", "AuthFailure.SecretIdNotFound", true, notify.ClassPermanent},
-		{"unauthorized", "UnauthorizedOperation.SmsSdkAppIdVerifyFail", true, notify.ClassPermanent},
+		{"auth", "AuthFailure.SecretIdNotFound", true, notify.ClassAccount},
+		{"unauthorized", "UnauthorizedOperation.SmsSdkAppIdVerifyFail", true, notify.ClassAccount},
+		{"ip not allowed", "UnauthorizedOperation.RequestIpNotInWhitelist", true, notify.ClassAccount},
+		{"old arrears spelling", "UnauthorizedOperation.SerivceSuspendDueToArrears", true, notify.ClassAccount},
+		{"marketing not allowed", "UnauthorizedOperation.IndividualUserMarketingSmsPermissionDeny", true, notify.ClassPermanent},
+		{"app daily limit", "LimitExceeded.AppDailyLimit", false, notify.ClassDailyLimit},
+		{"mainland daily limit", "LimitExceeded.AppMainlandChinaDailyLimit", false, notify.ClassDailyLimit},
+		{"global daily limit", "LimitExceeded.DailyLimit", false, notify.ClassDailyLimit},
 		{"param", "InvalidParameterValue.TemplateParameterFormatError", true, notify.ClassPermanent},
 		{"internal", "InternalError.Timeout", true, notify.ClassTransient},
 		{"plain internal", "InternalError", true, notify.ClassTransient},
@@ -145,7 +151,8 @@ func TestSendWrongKeyIsRejected(t *testing.T) {
 	cfg := testConfig(srv.URL)
 	cfg.SecretKey = "not-the-key"
 	_, err := newTestClient(t, cfg).Send(context.Background(), testMessage())
-	smstest.WantError(t, err, smstest.Permanent, "AuthFailure.SignatureFailure")
+	// Every message of the account would fail alike: the circuit opens.
+	smstest.WantClass(t, err, notify.ClassAccount, "AuthFailure.SignatureFailure")
 	fake.WantNone(t)
 }
 

@@ -58,12 +58,22 @@ func interpret(status int, body []byte) (notify.Result, error) {
 // codeClasses is the table of exact codes whose class is not their
 // family's (below); the README's provider table mirrors it.
 var codeClasses = map[string]notify.Class{
-	// Per-number daily limits: not before tomorrow.
+	// Daily limits, the number's and the app's (业务短信日下发条数超过设定的
+	// 上限, for all numbers, the mainland, abroad, a country): not before
+	// tomorrow.
 	"LimitExceeded.PhoneNumberDailyLimit":            notify.ClassDailyLimit,
 	"LimitExceeded.PhoneNumberSameContentDailyLimit": notify.ClassDailyLimit,
-	// The account cannot send at all: package used up, suspended for arrears.
-	"FailedOperation.InsufficientBalanceInSmsPackage":  notify.ClassAccount,
-	"UnauthorizedOperation.ServiceSuspendDueToArrears": notify.ClassAccount,
+	"LimitExceeded.AppDailyLimit":                    notify.ClassDailyLimit,
+	"LimitExceeded.AppMainlandChinaDailyLimit":       notify.ClassDailyLimit,
+	"LimitExceeded.AppGlobalDailyLimit":              notify.ClassDailyLimit,
+	"LimitExceeded.AppCountryOrRegionDailyLimit":     notify.ClassDailyLimit,
+	"LimitExceeded.DailyLimit":                       notify.ClassDailyLimit,
+	// The account cannot send at all: package used up (the AuthFailure and
+	// UnauthorizedOperation families, arrears among them, are accountPrefixes).
+	"FailedOperation.InsufficientBalanceInSmsPackage": notify.ClassAccount,
+	// Permanent although its family is account-wide: this message's type
+	// (marketing) is not allowed, others are.
+	"UnauthorizedOperation.IndividualUserMarketingSmsPermissionDeny": notify.ClassPermanent,
 	// The number is on the blacklist, usually because its owner unsubscribed
 	// (通常是用户退订).
 	"FailedOperation.PhoneNumberInBlacklist": notify.ClassUnsubscribed,
@@ -76,17 +86,21 @@ var codeClasses = map[string]notify.Class{
 }
 
 // Families by prefix: request-level and per-number codes share them.
+// Credentials and permissions (a wrong or rotated key, an app id not of the
+// key's account, the app disabled, this IP not on its list, arrears under
+// either spelling Tencent has used) refuse every message alike.
 var (
+	accountPrefixes   = []string{"AuthFailure", "UnauthorizedOperation"}
 	transientPrefixes = []string{"LimitExceeded", "RequestLimitExceeded", "InternalError", "ServiceUnavailable", "ResourceUnavailable", "ResourceInsufficient"}
-	permanentPrefixes = []string{"AuthFailure", "FailedOperation", "InvalidParameter", "MissingParameter",
-		"UnauthorizedOperation", "UnsupportedOperation", "UnknownParameter", "InvalidAction", "ActionOffline",
+	permanentPrefixes = []string{"FailedOperation", "InvalidParameter", "MissingParameter",
+		"UnsupportedOperation", "UnknownParameter", "InvalidAction", "ActionOffline",
 		"NoSuchProduct", "NoSuchVersion", "UnsupportedRegion", "UnsupportedProtocol", "InvalidRequest",
 		"IpInBlacklist", "IpNotInWhitelist", "RequestSizeLimitExceeded", "ResourceNotFound"}
 )
 
-// classify: codeClasses first; then rate limits and platform faults are
-// retried; auth, parameter, number, template, signature and permission
-// errors are permanent (FailedOperation.* and InvalidParameterValue.* name
+// classify: codeClasses first; then credentials and permissions open the
+// circuit; rate limits and platform faults are retried; parameter, number,
+// template and signature errors are permanent (FailedOperation.* and InvalidParameterValue.* name
 // the number, template or signature); a code of a family not listed is
 // retried.
 func classify(code string, err error) error {
@@ -96,6 +110,11 @@ func classify(code string, err error) error {
 func class(code string) notify.Class {
 	if c, ok := codeClasses[code]; ok {
 		return c
+	}
+	for _, p := range accountPrefixes {
+		if strings.HasPrefix(code, p) {
+			return notify.ClassAccount
+		}
 	}
 	for _, p := range transientPrefixes {
 		if strings.HasPrefix(code, p) {

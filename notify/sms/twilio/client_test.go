@@ -93,6 +93,7 @@ func TestSendProviderErrors(t *testing.T) {
 		{"invalid number", 400, 21211, "21211", notify.ClassPermanent},
 		{"unsubscribed", 400, 21610, "21610", notify.ClassUnsubscribed},
 		{"not mobile", 400, 21614, "21614", notify.ClassPermanent},
+		{"from number's queue full", 400, 21611, "21611", notify.ClassTransient},
 		{"account not active", 401, 20005, "20005", notify.ClassAccount},
 		{"too many requests", 429, 20429, "20429", notify.ClassTransient},
 		{"server error", 503, 20500, "20500", notify.ClassTransient},

@@ -28,6 +28,7 @@ var codeClasses = map[int]notify.Class{
 	20003: notify.ClassAccount,      // Authenticate: bad credentials or a suspended account
 	20005: notify.ClassAccount,      // Account not active
 	21610: notify.ClassUnsubscribed, // Attempt to send to unsubscribed recipient (replied STOP)
+	21611: notify.ClassTransient,    // the From number's queue is over 10 hours long: a backlog that drains
 }
 
 // interpret: 2xx is the created Message; a code in codeClasses has its
