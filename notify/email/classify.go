@@ -26,16 +26,23 @@ var replyClasses = map[int]notify.Class{
 }
 
 // classify turns a go-mail error into notify's error classes. A reply in
-// replyClasses has its class, wherever it came. A 5xx reply to MAIL, RCPT or
-// DATA rejects this message: permanent. Everything else — 4xx replies,
-// refused or dropped connections, timeouts, and failures while connecting
-// or in STARTTLS (which concern the relay, not the message) — is transient,
-// with the SMTP code when there is one.
+// replyClasses has its class, wherever it came. A 5xx reply to MAIL FROM
+// refuses the sender, which every message shares (a daily sending quota,
+// Gmail's 550 5.4.5; a From the account may not use, Office 365's 550
+// 5.7.60): the account class, which opens the relay's circuit rather than
+// failing every queued email for good; but for 552, the message's declared
+// size. A 5xx reply to RCPT or DATA rejects this message: permanent.
+// Everything else — 4xx replies, refused or dropped connections, timeouts,
+// and failures while connecting or in STARTTLS (which concern the relay,
+// not the message) — is transient, with the SMTP code when there is one.
 func classify(ctx context.Context, err error) error {
-	if _, code, detail, ok := relayReply(err); ok {
+	if cmd, code, detail, ok := relayReply(err); ok {
 		detail = redact(detail)
 		if c, ok := replyClasses[code]; ok {
 			return notify.Classify(c, strconv.Itoa(code), errors.New(detail))
+		}
+		if cmd == "MAIL" && code >= 500 && code < 600 && code != 552 {
+			return notify.Classify(notify.ClassAccount, strconv.Itoa(code), errors.New(detail))
 		}
 		if code >= 500 && code < 600 {
 			return notify.Permanent(strconv.Itoa(code), errors.New(detail))

@@ -6,6 +6,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -351,7 +352,10 @@ func TestRefusedLoginClosesConnection(t *testing.T) {
 
 // MAIL FROM answered 421 on a pooled session (the relay is closing it): the
 // relay cannot have the message, so it goes once over a new connection. A
-// 550 to MAIL FROM refuses the message itself: permanent, not resent.
+// 550 to MAIL FROM refuses the sender every message shares (a daily quota,
+// a From the account may not use): the account class, which opens the
+// relay's circuit, not resent; a 552 (the declared size) refuses this
+// message alone.
 func TestPoolMailFromFailure(t *testing.T) {
 	t.Parallel()
 	for name, opts := range map[string][]smtptest.Option{"pipelined": nil, "unpipelined": {smtptest.WithoutPipelining()}} {
@@ -368,21 +372,31 @@ func TestPoolMailFromFailure(t *testing.T) {
 			}
 		})
 	}
-	t.Run("550 not retried", func(t *testing.T) {
-		t.Parallel()
-		srv, cfg := setup(t)
-		s := newSender(t, cfg)
-		sendAll(t, s, 1, 1)
-		srv.FailNextMail(550, "sender refused")
-		_, err := s.Send(context.Background(), notice(2))
-		if !notify.IsPermanent(err) || notify.ErrorCode(err) != "550" {
-			t.Fatalf("err = %v, want permanent 550", err)
-		}
-		deliveredOnce(t, srv, 1)
-		if n := srv.Connections(); n != 1 {
-			t.Errorf("connections = %d: the refused message was tried again", n)
-		}
-	})
+	for _, tc := range []struct {
+		code  int
+		msg   string
+		class notify.Class
+	}{
+		{550, "5.4.5 Daily user sending limit exceeded", notify.ClassAccount},
+		{553, "5.7.1 sender address rejected: not owned by user", notify.ClassAccount},
+		{552, "5.3.4 message size exceeds fixed limit", notify.ClassPermanent},
+	} {
+		t.Run(fmt.Sprintf("%d not retried", tc.code), func(t *testing.T) {
+			t.Parallel()
+			srv, cfg := setup(t)
+			s := newSender(t, cfg)
+			sendAll(t, s, 1, 1)
+			srv.FailNextMail(tc.code, tc.msg)
+			_, err := s.Send(context.Background(), notice(2))
+			if notify.ErrorClass(err) != tc.class || notify.ErrorCode(err) != strconv.Itoa(tc.code) {
+				t.Fatalf("err = %v (class %q), want %s %d", err, notify.ErrorClass(err), tc.class, tc.code)
+			}
+			deliveredOnce(t, srv, 1)
+			if n := srv.Connections(); n != 1 {
+				t.Errorf("connections = %d: the refused message was tried again", n)
+			}
+		})
+	}
 }
 
 // A relay that offers PIPELINING gets each envelope (MAIL FROM, RCPT TO,
