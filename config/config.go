@@ -157,7 +157,10 @@ type Email struct {
 	Password string `toml:"password"` // env DUEBELL_EMAIL_PASSWORD
 	From     string `toml:"from"`
 	FromName string `toml:"from_name"`
-	DKIM     DKIM   `toml:"dkim"`
+	// HELO is the name this host gives in EHLO: its fully qualified domain
+	// name (RFC 5321); default the machine's host name.
+	HELO string `toml:"helo"`
+	DKIM DKIM   `toml:"dkim"`
 	// CircuitProbe is how long the relay is left alone after it refused
 	// our account (SMTP 535) before one email probes it; default 10m.
 	CircuitProbe Duration `toml:"circuit_probe"`

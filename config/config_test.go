@@ -256,3 +256,15 @@ func TestDatabaseURLForms(t *testing.T) {
 		}
 	}
 }
+
+// email.helo takes a fully qualified name or an address literal; a bare
+// host name, as os.Hostname gives in a container, is refused.
+func TestEmailHELO(t *testing.T) {
+	for helo, ok := range map[string]bool{"mail1.shop.example": true, "[192.0.2.1]": true, "[IPv6:2001:db8::1]": true,
+		"vm": false, "mail1.shop.example.": false, "bad name.example": false} {
+		_, err := load(t, strings.Replace(minimal, "[email]\n", "[email]\nhelo = \""+helo+"\"\n", 1), nil)
+		if got := err == nil; got != ok || (err != nil && !strings.Contains(err.Error(), "email.helo")) {
+			t.Errorf("email.helo %q: %v, want accepted %v", helo, err, ok)
+		}
+	}
+}

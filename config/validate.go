@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
+	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -138,6 +139,9 @@ func (c *Config) Validate() error {
 		if c.Email.From == "" || !strings.Contains(c.Email.From, "@") {
 			bad("email.from", "an address is required")
 		}
+		if h := c.Email.HELO; h != "" && !heloName.MatchString(h) {
+			bad("email.helo", "%q: want this host's fully qualified domain name (mail1.shop.example) or an address literal ([192.0.2.1])", h)
+		}
 		c.Email.DKIM.validate(bad)
 		if c.Email.PoolSize != nil && *c.Email.PoolSize < 0 {
 			bad("email.pool_size", "must not be negative (0 opens one connection per email)")
@@ -167,6 +171,10 @@ func (c *Config) Validate() error {
 	errs = append(errs, c.validateSMS()...)
 	return errors.Join(errs...)
 }
+
+// heloName is a name EHLO may give (RFC 5321 4.1.1.1): a domain with at
+// least two labels, or an address literal in brackets.
+var heloName = regexp.MustCompile(`^(?:(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?|\[[0-9A-Fa-f:.]+\]|\[IPv6:[0-9A-Fa-f:.]+\])$`)
 
 // checkDatabaseURL tells what is wrong with a database.url, without its
 // value (it may hold a password): a store duebell opens is a postgres://

@@ -20,6 +20,7 @@ type Message struct {
 	To       []string // envelope RCPT TO
 	Data     []byte   // the message exactly as received (CRLF line ends)
 	AuthUser string   // the user the client authenticated as, if any
+	Helo     string   // the name the client gave in EHLO (or HELO)
 	// Header is the parsed top-level header; nil if Data did not parse.
 	Header mail.Header
 }

@@ -12,8 +12,8 @@ import (
 
 type backend struct{ s *Server }
 
-func (b *backend) NewSession(*smtp.Conn) (smtp.Session, error) {
-	sess := &session{s: b.s}
+func (b *backend) NewSession(c *smtp.Conn) (smtp.Session, error) {
+	sess := &session{s: b.s, helo: c.Hostname()} // go-smtp starts a session at EHLO
 	if b.s.cfg.user != "" {
 		return &authSession{session: sess}, nil
 	}
@@ -23,6 +23,7 @@ func (b *backend) NewSession(*smtp.Conn) (smtp.Session, error) {
 // session records one SMTP transaction at a time.
 type session struct {
 	s        *Server
+	helo     string
 	authUser string
 	from     string
 	to       []string
@@ -81,6 +82,7 @@ func (ss *session) Data(r io.Reader) error {
 		To:       append([]string(nil), ss.to...),
 		Data:     data,
 		AuthUser: ss.authUser,
+		Helo:     ss.helo,
 	}
 	if parsed, err := mail.ReadMessage(bytes.NewReader(data)); err == nil {
 		m.Header = parsed.Header

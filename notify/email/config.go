@@ -46,6 +46,11 @@ type Config struct {
 	// From is the sender address (bare, "notice@shop.example"); its domain
 	// names the stable Message-IDs. FromName is its display name.
 	From, FromName string
+	// HELO is the name sent in EHLO: this host's fully qualified domain
+	// name, as RFC 5321 asks and receiving servers check. Empty sends the
+	// machine's host name (os.Hostname), often a bare name or a container
+	// id.
+	HELO string
 	// Timeout bounds each Send; default DefaultTimeout.
 	Timeout time.Duration
 	// DKIM, when set, signs every message.

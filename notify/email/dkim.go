@@ -1,6 +1,7 @@
 package email
 
 import (
+	"crypto/rsa"
 	"errors"
 	"fmt"
 	"strings"
@@ -9,9 +10,15 @@ import (
 	gomail "github.com/wneessen/go-mail"
 )
 
+// minRSABits is the smallest RSA DKIM key accepted.
+const minRSABits = 2048
+
 // DKIM configures DKIM signing of every message (RFC 6376), done by
 // go-mail's signer: relaxed/relaxed canonicalization, the From, To,
-// Subject, Date, Message-ID and MIME headers signed.
+// Subject, Date, Message-ID and MIME headers signed. (go-mail v0.8.1's
+// oversigning, which would also guard against a second From or Subject
+// added above the signed one, yields signatures that do not verify with
+// more than one header oversigned: left off.)
 type DKIM struct {
 	// Domain is the signing domain (d=); it must be the From address's
 	// domain or a parent of it, so the signature aligns for DMARC.
@@ -49,6 +56,12 @@ func (d *DKIM) signer(from string) (*gomail.DKIMSigner, error) {
 	key, err := gomail.PrivKeyFromPEM(d.Key)
 	if err != nil {
 		return nil, fmt.Errorf("dkim key: %w", err)
+	}
+	// A weak key is refused here, not when every email fails to sign
+	// (crypto/rsa refuses under 1024 bits) or is not trusted (RFC 8301
+	// wants 1024 at least, the big providers 2048).
+	if k, ok := key.(*rsa.PrivateKey); ok && k.N.BitLen() < minRSABits {
+		return nil, fmt.Errorf("dkim key: RSA of %d bits; use %d bits or more", k.N.BitLen(), minRSABits)
 	}
 	s := gomail.NewDKIMSigner(domain, d.Selector, key)
 	s.NowFunc = d.Now

@@ -109,6 +109,7 @@ func TestDKIMConfigRejected(t *testing.T) {
 		"no key":      {Domain: "shop.example", Selector: "s"},
 		"bad key":     {Domain: "shop.example", Selector: "s", Key: []byte("-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n")},
 		"unaligned":   {Domain: "other.example", Selector: "s", Key: key},
+		"weak rsa":    {Domain: "shop.example", Selector: "s", Key: rsaPEM(t, 1024)},
 	} {
 		_, cfg := setup(t)
 		cfg.DKIM = &d
@@ -132,4 +133,18 @@ func containsFold(list []string, s string) bool {
 		}
 	}
 	return false
+}
+
+// rsaPEM is a PKCS#8 PEM RSA key of bits.
+func rsaPEM(t *testing.T, bits int) []byte {
+	t.Helper()
+	k, err := rsa.GenerateKey(rand.Reader, bits)
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, err := x509.MarshalPKCS8PrivateKey(k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})
 }

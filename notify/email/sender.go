@@ -66,6 +66,9 @@ func New(cfg Config) (*Sender, error) {
 		// "tls" is handled by dial; "none" is plain.
 		opts = append(opts, gomail.WithTLSPolicy(gomail.NoTLS))
 	}
+	if cfg.HELO != "" {
+		opts = append(opts, gomail.WithHELO(cfg.HELO))
+	}
 	if cfg.Username != "" {
 		opts = append(opts,
 			gomail.WithSMTPAuth(gomail.SMTPAuthPlain),

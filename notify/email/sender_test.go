@@ -1,9 +1,11 @@
 package email_test
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"net"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -110,6 +112,23 @@ func TestSendDelivers(t *testing.T) {
 	}
 	if ua := got.Header.Get("User-Agent"); strings.Contains(ua, "go-mail") {
 		t.Errorf("User-Agent = %q", ua)
+	}
+}
+
+// EHLO gives the configured name (a relay, or a receiving server on port
+// 25, checks that it is a fully qualified domain name), else the host's.
+func TestSendGivesTheConfiguredHELOName(t *testing.T) {
+	t.Parallel()
+	host, _ := os.Hostname()
+	for _, helo := range []string{"mail1.shop.example", ""} {
+		srv, cfg := setup(t)
+		cfg.HELO = helo
+		if _, err := newSender(t, cfg).Send(context.Background(), notice(1)); err != nil {
+			t.Fatal(err)
+		}
+		if got, want := only(t, srv).Helo, cmp.Or(helo, host); got != want {
+			t.Errorf("EHLO %q with email.helo %q, want %q", got, helo, want)
+		}
 	}
 }
 
