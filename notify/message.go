@@ -20,11 +20,15 @@ type Message struct {
 	// NotificationID is our id for the notice. Providers use it as their
 	// idempotency key / out-id so a retried send is not delivered twice.
 	NotificationID int64
-	To             string // E.164 phone for SMS, address for email
-	ToName         string
-	Subject        string // email only
-	Text           string // SMS body, or the email's plain-text part
-	HTML           string // email only
+	// Queued is when the notice was queued: with NotificationID it names
+	// the notice across databases (ids start at 1 in each), as the email
+	// Message-ID must.
+	Queued  time.Time
+	To      string // E.164 phone for SMS, address for email
+	ToName  string
+	Subject string // email only
+	Text    string // SMS body, or the email's plain-text part
+	HTML    string // email only
 	// Kind and Locale name the notice for providers whose templates are
 	// kept provider-side; Vars are the template's named values.
 	Kind   string

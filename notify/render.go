@@ -91,7 +91,7 @@ func (d *Dispatcher) render(c *repo.Claim, dg *digest, now time.Time, loc *time.
 		return Message{}, "", err
 	}
 	msg := Message{
-		NotificationID: c.ID, ToName: c.Customer.Name,
+		NotificationID: c.ID, Queued: c.CreatedAt, ToName: c.Customer.Name,
 		Subject: r.Subject, Text: r.Text, HTML: r.HTML,
 		Kind: c.Kind, Locale: c.Locale, Template: data.Template,
 	}

@@ -6,6 +6,7 @@ import (
 	"net/mail"
 	"strconv"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	gomail "github.com/wneessen/go-mail"
@@ -17,16 +18,25 @@ import (
 const userAgent = "duebell"
 
 // MessageID is the stable Message-ID of a notice, angle brackets included:
-// "<duebell.{notificationID}@{domain of from}>". Every send of the same
-// notice carries it, so a retry after an unclear failure can be recognised
-// as a duplicate.
-func MessageID(notificationID int64, from string) (string, error) {
+// "<duebell.{notificationID}.{queued}@{domain of from}>", queued being when
+// the notice was queued, in microseconds since 1970 in base 36. Every send
+// of the same notice carries it, so a retry after an unclear failure can be
+// recognised as a duplicate; the time keeps it unique across databases
+// (RFC 5322 3.6.4), whose ids all start at 1: after a move to a new
+// database, or beside a staging one, Gmail would drop a reminder whose
+// Message-ID an earlier email in the mailbox had. A notice without the
+// time (zero) gets "<duebell.{notificationID}@…>".
+func MessageID(notificationID int64, queued time.Time, from string) (string, error) {
 	a, err := parseFrom(from)
 	if err != nil {
 		return "", err
 	}
 	_, domain, _ := strings.Cut(a.Address, "@")
-	return "<duebell." + strconv.FormatInt(notificationID, 10) + "@" + strings.ToLower(domain) + ">", nil
+	local := "duebell." + strconv.FormatInt(notificationID, 10)
+	if !queued.IsZero() {
+		local += "." + strconv.FormatInt(queued.UnixMicro(), 36)
+	}
+	return "<" + local + "@" + strings.ToLower(domain) + ">", nil
 }
 
 // BuildMessage turns a notice into an email from from (a bare address) and
@@ -48,7 +58,7 @@ func BuildMessage(from, fromName string, m notify.Message) (*gomail.Msg, error) 
 	if m.Text == "" && m.HTML == "" {
 		return nil, errors.New("email: message has no body")
 	}
-	msgID, err := MessageID(m.NotificationID, from)
+	msgID, err := MessageID(m.NotificationID, m.Queued, from)
 	if err != nil {
 		return nil, err
 	}

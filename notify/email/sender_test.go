@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -170,6 +171,21 @@ func TestMessageIDStablePerNotice(t *testing.T) {
 	}
 	if other == first {
 		t.Errorf("notices 7 and 8 share Message-ID %q", other)
+	}
+
+	// Notice 7 of another database (queued at another time) has another
+	// Message-ID; the same notice sent again keeps its own.
+	queued := func(at time.Time) notify.Message { n := notice(7); n.Queued = at; return n }
+	t1, t2 := time.Date(2026, 3, 1, 8, 0, 0, 123456000, time.UTC), time.Date(2026, 11, 30, 9, 0, 0, 0, time.UTC)
+	for _, n := range []notify.Message{queued(t1), queued(t1), queued(t2)} {
+		if _, err := s.Send(context.Background(), n); err != nil {
+			t.Fatal(err)
+		}
+	}
+	msgs = srv.Messages()[3:]
+	a, again, b := msgs[0].Header.Get("Message-Id"), msgs[1].Header.Get("Message-Id"), msgs[2].Header.Get("Message-Id")
+	if want := "<duebell.7." + strconv.FormatInt(t1.UnixMicro(), 36) + "@shop.example>"; a != want || again != a || b == a || b == first {
+		t.Errorf("notice 7 queued at two times: %q, %q again, %q; want %q twice, then another", a, again, b, want)
 	}
 }
 
