@@ -1,6 +1,11 @@
 package email_test
 
 import (
+	"encoding/base64"
+	"io"
+	"mime"
+	"mime/multipart"
+	"net/mail"
 	"strings"
 	"testing"
 
@@ -94,6 +99,33 @@ func TestPartEncodingFollowsTheText(t *testing.T) {
 		}
 		if n := strings.Count(b.String(), "Content-Transfer-Encoding: "+c.want); n != 2 {
 			t.Errorf("%s: %d parts in %s, want both:\n%s", c.name, n, c.want, b.String())
+		}
+		// Each part's text, decoded, ends its lines CRLF (RFC 2046 4.1.1):
+		// base64 keeps whatever line ends it was given.
+		m, err := mail.ReadMessage(strings.NewReader(b.String()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, params, _ := mime.ParseMediaType(m.Header.Get("Content-Type"))
+		r := multipart.NewReader(m.Body, params["boundary"])
+		for {
+			p, err := r.NextPart() // undoes the transfer encoding
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(p)
+			if p.Header.Get("Content-Transfer-Encoding") == "base64" { // NextPart undoes quoted-printable only
+				if body, err = base64.StdEncoding.DecodeString(strings.NewReplacer("\r", "", "\n", "").Replace(string(body))); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if bare := strings.Count(string(body), "\n") - strings.Count(string(body), "\r\n"); bare > 0 ||
+				(strings.HasPrefix(p.Header.Get("Content-Type"), "text/plain") && !strings.Contains(string(body), "\r\n")) {
+				t.Errorf("%s %s: %d bare LF line ends in %q", c.name, p.Header.Get("Content-Type"), bare, body)
+			}
 		}
 	}
 }

@@ -70,11 +70,18 @@ func BuildMessage(from, fromName string, m notify.Message) (*gomail.Msg, error) 
 	// go-mail adds the angle brackets itself.
 	msg.SetMessageIDWithValue(strings.Trim(msgID, "<>"))
 	msg.SetUserAgent(userAgent)
-	msg.SetBodyString(gomail.TypeTextPlain, m.Text)
+	msg.SetBodyString(gomail.TypeTextPlain, crlf(m.Text))
 	if m.HTML != "" {
-		msg.AddAlternativeString(gomail.TypeTextHTML, m.HTML)
+		msg.AddAlternativeString(gomail.TypeTextHTML, crlf(m.HTML))
 	}
 	return msg, nil
+}
+
+// crlf puts text in MIME's canonical form, lines ending CRLF (RFC 2046
+// 4.1.1): base64 carries the line breaks as they are, and a bare LF in a
+// decoded part runs lines together in some clients and gateways.
+func crlf(s string) string {
+	return strings.ReplaceAll(strings.ReplaceAll(s, "\r\n", "\n"), "\n", "\r\n")
 }
 
 // oneLine keeps a header value on one line, so a rendered subject or name
