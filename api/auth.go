@@ -63,6 +63,9 @@ func prepareTokens(in []Token) ([]tokenEntry, error) {
 // compares against every configured token in constant time (hashes, so the
 // secrets' lengths do not leak either) and never stops early.
 func (s *server) authenticate(r *http.Request) (tokenEntry, error) {
+	if len(r.Header.Values("Authorization")) > 1 {
+		return tokenEntry{}, errors.New("more than one Authorization header")
+	}
 	scheme, secret, ok := strings.Cut(r.Header.Get("Authorization"), " ")
 	secret = strings.TrimSpace(secret)
 	if !ok || !strings.EqualFold(scheme, "Bearer") || secret == "" {

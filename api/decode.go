@@ -19,7 +19,7 @@ import (
 // exactly one JSON object into dst, refusing unknown fields and bodies over
 // MaxBodyBytes, compressed or expanded; see decodeJSON.
 func (s *server) decode(w http.ResponseWriter, r *http.Request, dst any) error {
-	body, err := decodedBody(r.Header.Get("Content-Encoding"), http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes),
+	body, err := decodedBody(r.Header, http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes),
 		s.cfg.MaxBodyBytes, "JSON")
 	var data []byte
 	if err == nil {

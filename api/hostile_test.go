@@ -2,6 +2,7 @@ package api_test
 
 import (
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 )
@@ -46,6 +47,10 @@ func TestHostileInputIsRefused(t *testing.T) {
 			`{"type":"customer","ref":"dry-c9","name":"Dry","phone":"13700009999"}`, 400, "does not parse"},
 		{"a parameter given twice", "GET", "/api/v1/notifications?customer_ref=nope&customer_ref=c1", viewerToken, "", 400,
 			"customer_ref is given 2 times"},
+		{"a seq with a sign", "POST", "/api/v1/plans/p1/installments/+1/payments", ingestToken, `{"amount":1000}`, 422, "seq"},
+		{"a seq with a leading zero", "POST", "/api/v1/plans/p1/installments/01/payments", ingestToken, `{"amount":1000}`, 422, "seq"},
+		{"a notice id with a sign", "GET", "/api/v1/notifications/+1", viewerToken, "", 422, "id"},
+		{"a notice id with a leading zero", "GET", "/api/v1/notifications/01", viewerToken, "", 422, "id"},
 		{"atomic given twice", "POST", "/api/v1/import?atomic=true&atomic=false", ingestToken,
 			`{"type":"customer","ref":"dry-c9","name":"Dry","phone":"13700009999"}`, 400, "atomic is given 2 times"},
 		{"cursor out of int range", "GET", "/api/v1/notifications?cursor=%2B86138123456789", viewerToken, "", 422, "cursor"},
@@ -126,4 +131,31 @@ func TestRealTimeZonesAndBoundsAccepted(t *testing.T) {
 		`{"customer_ref":"z0","total":1000000000000,"periods":1,"installments":[{"seq":1,"due_date":"2099-12-31","amount":1000000000000}]}`)
 	b.mustDo(t, http.StatusCreated, "POST", "/api/v1/plans/big/installments/1/payments", ingestToken,
 		`{"amount":1000000000000,"paid_at":"2025-03-11T01:59:59Z"}`)
+}
+
+// A header given twice is as ambiguous as a JSON key given twice: two
+// Authorization headers (which token acts?) are refused 401, two
+// Content-Encodings (a body coded twice) 415, and nothing is written.
+func TestRepeatedHeadersAreRefused(t *testing.T) {
+	t.Parallel()
+	b := setup(t, nil)
+	before := b.snapshot(t)
+	for _, tc := range []struct {
+		name   string
+		header http.Header
+		status int
+	}{
+		{"two tokens", http.Header{"Authorization": {"Bearer " + ingestToken, "Bearer " + viewerToken}}, http.StatusUnauthorized},
+		{"two encodings", http.Header{"Authorization": {"Bearer " + ingestToken}, "Content-Encoding": {"gzip", "br"}},
+			http.StatusUnsupportedMediaType},
+	} {
+		req := httptest.NewRequest("PUT", "/api/v1/customers/c9", strings.NewReader(`{"name":"Li","phone":"13812345678"}`))
+		req.Header = tc.header
+		rec := httptest.NewRecorder()
+		b.h.ServeHTTP(rec, req)
+		if rec.Code != tc.status {
+			t.Errorf("%s: %d %s, want %d", tc.name, rec.Code, rec.Body, tc.status)
+		}
+	}
+	assertUnchanged(t, before, b.snapshot(t))
 }

@@ -26,7 +26,10 @@ func (e *badEncodingError) Unwrap() error { return e.err }
 // what it expands to. Any other coding, or more than one, is a 415: read as
 // it is, a compressed body would be refused as malformed JSON, which sends
 // the client looking for the wrong fault.
-func decodedBody(enc string, body io.Reader, max int64, kind string) (io.Reader, error) {
+func decodedBody(h http.Header, body io.Reader, max int64, kind string) (io.Reader, error) {
+	// Every Content-Encoding header counts: Get would read the first of
+	// two (gzip, then br) and decode a body coded twice as if once.
+	enc := strings.Join(h.Values("Content-Encoding"), ", ")
 	switch strings.ToLower(strings.TrimSpace(enc)) {
 	case "", "identity":
 		return body, nil

@@ -63,7 +63,7 @@ func (s *server) postImport(w http.ResponseWriter, r *http.Request) error {
 	_ = rc.SetReadDeadline(deadline)
 	_ = rc.SetWriteDeadline(deadline)
 	idle := &idleReader{ReadCloser: r.Body, rc: rc, idle: s.cfg.ImportIdleTimeout, deadline: deadline}
-	body, err := decodedBody(r.Header.Get("Content-Encoding"), http.MaxBytesReader(w, idle, s.cfg.ImportMaxBytes),
+	body, err := decodedBody(r.Header, http.MaxBytesReader(w, idle, s.cfg.ImportMaxBytes),
 		s.cfg.ImportMaxBytes, "NDJSON")
 	var tooLarge *http.MaxBytesError
 	var badEnc *badEncodingError

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"math"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -79,8 +80,8 @@ func (s *server) getNotification(w http.ResponseWriter, r *http.Request) error {
 
 // pathID reads the {id} path value as a notification id.
 func pathID(r *http.Request) (int64, error) {
-	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
-	if err != nil || id <= 0 {
+	id, ok := positiveInt(r.PathValue("id"), math.MaxInt64)
+	if !ok {
 		return 0, invalid("id", "want a positive integer notification id")
 	}
 	return id, nil

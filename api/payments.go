@@ -2,7 +2,6 @@ package api
 
 import (
 	"net/http"
-	"strconv"
 	"strings"
 
 	"duebell/internal/input"
@@ -72,10 +71,11 @@ func (s *server) postPayment(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	seq, err := strconv.Atoi(r.PathValue("seq"))
-	if err != nil || seq < 1 || seq > maxPeriods {
+	seq64, ok := positiveInt(r.PathValue("seq"), maxPeriods)
+	if !ok {
 		return invalid("seq", "want a positive integer up to %d", maxPeriods)
 	}
+	seq := int(seq64)
 	var b paymentBody
 	if err := s.decode(w, r, &b); err != nil {
 		return err
