@@ -176,8 +176,9 @@ level = "warn"
 	}
 	delivered, repeats := gw.deliveries()
 	got := statuses()
-	if got["sending"] != 0 || got["sent"] != delivered || got["pending"] == 0 || got["sent"]+got["pending"] != borrowers {
-		t.Fatalf("after SIGTERM: %v, gateway took %d: want none sending, every delivery recorded sent, the rest pending", got, delivered)
+	if got["sending"] != 0 || got["sent"] != delivered || repeats != 0 || got["pending"] == 0 || got["sent"]+got["pending"] != borrowers {
+		t.Fatalf("after SIGTERM: %v, gateway took %d (%d twice): want none sending, every delivery recorded sent once, the rest pending",
+			got, delivered, repeats)
 	}
 	var attempts int
 	if err := r.DB().Get(&attempts, `SELECT count(*) FROM delivery_attempts`); err != nil || attempts != delivered {
