@@ -18,6 +18,13 @@ import (
 
 // outboxConfig writes a config for schema with the outbox providers.
 func outboxConfig(t *testing.T, schema string) string {
+	return testConfig(t, schema, "[sms]\nprovider = \"outbox\"\n")
+}
+
+// testConfig writes a config for schema: outbox email, the outbox
+// directory in a temporary one, and extra, which holds the [sms] table and
+// any other.
+func testConfig(t *testing.T, schema, extra string) string {
 	t.Helper()
 	dir := t.TempDir()
 	path := filepath.Join(dir, "duebell.toml")
@@ -31,11 +38,9 @@ allowed_domains = ["example.com"]
 signing_key = "cli-test-signing-key-0123456789abcdef"
 [email]
 provider = "outbox"
-[sms]
-provider = "outbox"
 [outbox]
 dir = %q
-`, repotest.URL(), schema, filepath.Join(dir, "outbox"))
+%s`, repotest.URL(), schema, filepath.Join(dir, "outbox"), extra)
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}

@@ -88,16 +88,7 @@ func TestDispatchOnceDrainsOnSIGTERM(t *testing.T) {
 	const borrowers = 300
 	r, schema := repotest.NewWithURL(t)
 	gw := newSlowGateway(t, 40)
-	dir := t.TempDir()
-	config := filepath.Join(dir, "duebell.toml")
-	if err := os.WriteFile(config, []byte(fmt.Sprintf(`
-[database]
-url = %q
-schema = %q
-[links]
-base_url = "https://pay.example.com/repay"
-allowed_domains = ["example.com"]
-signing_key = "cli-test-signing-key-0123456789abcdef"
+	config := testConfig(t, schema, fmt.Sprintf(`
 [dispatch]
 workers = 8
 batch = 50
@@ -106,15 +97,10 @@ provider = "webhook"
 [sms.webhook]
 url = %q
 secret = %q
-[email]
-provider = "outbox"
-[outbox]
-dir = %q
 [log]
 level = "warn"
-`, repotest.URL(), schema, gw.URL, e2eSMSSecret, filepath.Join(dir, "outbox"))), 0o600); err != nil {
-		t.Fatal(err)
-	}
+`, gw.URL, e2eSMSSecret))
+	dir := t.TempDir()
 	var book strings.Builder
 	for i := range borrowers {
 		fmt.Fprintf(&book, `{"type":"customer","ref":"c%d","name":"Li","phone":"+86138%08d"}`+"\n", i, i)
