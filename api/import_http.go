@@ -85,7 +85,7 @@ func (s *server) postImport(w http.ResponseWriter, r *http.Request) error {
 		writeImportFailure(w, &apiError{http.StatusBadRequest, codeBadEncoding,
 			fmt.Sprintf("import stopped after %d lines: %s; chunks before it are stored unless atomic", rep.Lines, badEnc.Error())}, rep)
 		return nil
-	case errors.Is(err, os.ErrDeadlineExceeded):
+	case errors.Is(err, errBodyIdle):
 		// The client stopped sending: what it sent is applied as far as a
 		// chunk was committed, and the rest is the client's to send again.
 		writeImportFailure(w, &apiError{http.StatusRequestTimeout, codeTimeout,
@@ -167,5 +167,13 @@ func (ir *idleReader) Read(p []byte) (int, error) {
 		next = ir.deadline
 	}
 	_ = ir.rc.SetReadDeadline(next)
-	return ir.ReadCloser.Read(p)
+	n, err := ir.ReadCloser.Read(p)
+	if errors.Is(err, os.ErrDeadlineExceeded) && next.Before(ir.deadline) {
+		err = fmt.Errorf("%w: %w", errBodyIdle, err)
+	}
+	return n, err
 }
+
+// errBodyIdle is a body read that waited the idle timeout for bytes (not
+// the import's own deadline, nor a database's).
+var errBodyIdle = errors.New("no bytes of the body within the idle timeout")
