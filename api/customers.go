@@ -1,7 +1,6 @@
 package api
 
 import (
-	"errors"
 	"net/http"
 	"net/mail"
 	"strings"
@@ -36,22 +35,13 @@ func (s *server) putCustomer(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	_, err = s.cfg.Repo.GetCustomer(r.Context(), ref) // for 201 or 200 only
-	found := err == nil
-	if err != nil && !errors.Is(err, repo.ErrNotFound) {
-		return err
-	}
 	// A flag left out keeps the stored one, decided in the upsert itself.
 	c.KeepSMSOptOut, c.KeepEmailOptOut = b.SMSOptOut == nil, b.EmailOptOut == nil
 	out, err := s.cfg.Repo.UpsertCustomer(r.Context(), c, s.cfg.Now())
 	if err != nil {
 		return err
 	}
-	status := http.StatusOK
-	if !found {
-		status = http.StatusCreated
-	}
-	writeJSON(w, status, out)
+	writeJSON(w, createdOrOK(out.Created), out)
 	return nil
 }
 

@@ -1,7 +1,6 @@
 package api
 
 import (
-	"errors"
 	"fmt"
 	"net/http"
 	"regexp"
@@ -58,21 +57,21 @@ func (s *server) putPlan(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	_, err = s.cfg.Repo.GetPlan(r.Context(), ref) // for 201 or 200 only, as for a customer
-	found := err == nil
-	if err != nil && !errors.Is(err, repo.ErrNotFound) {
-		return err
-	}
 	out, err := s.cfg.Repo.UpsertPlan(r.Context(), p, s.cfg.Now())
 	if err != nil {
 		return err
 	}
-	status := http.StatusOK
-	if !found {
-		status = http.StatusCreated
-	}
-	writeJSON(w, status, out)
+	writeJSON(w, createdOrOK(out.Created), out)
 	return nil
+}
+
+// createdOrOK is a PUT's status: 201 when it created the record, 200 when
+// it replaced one.
+func createdOrOK(created bool) int {
+	if created {
+		return http.StatusCreated
+	}
+	return http.StatusOK
 }
 
 func (s *server) planFrom(ref string, b planBody) (repo.Plan, error) {

@@ -2,6 +2,8 @@ package api_test
 
 import (
 	"net/http"
+	"strings"
+	"sync"
 	"testing"
 )
 
@@ -50,5 +52,40 @@ func TestPutGetPlan(t *testing.T) {
 	res := b.do(t, "GET", "/api/v1/plans/nope", viewerToken, "")
 	if code, _ := res.errorOf(); res.status != http.StatusNotFound || code != "not_found" {
 		t.Errorf("GET unknown plan = %d %s", res.status, res.raw)
+	}
+}
+
+// Pushes racing to create one customer, or one plan, are each answered 201
+// once and 200 for the rest: the write that inserted the row says so, not a
+// read before it, which every racer made before any had written.
+func TestConcurrentCreatesAnswer201Once(t *testing.T) {
+	t.Parallel()
+	for _, store := range []string{"postgres", "sqlite"} {
+		t.Run(store, func(t *testing.T) {
+			t.Parallel()
+			b := setupOn(t, store, nil)
+			b.mustDo(t, http.StatusCreated, "PUT", "/api/v1/customers/c1", ingestToken, customerJSON)
+			for _, path := range []string{"/api/v1/customers/c2", "/api/v1/plans/p2"} {
+				body := customerJSON
+				if strings.Contains(path, "plans") {
+					body = planJSON("c1", 3)
+				}
+				const racers = 8
+				codes := make(chan int, racers)
+				var wg sync.WaitGroup
+				for range racers {
+					wg.Go(func() { codes <- b.do(t, "PUT", path, ingestToken, body).status })
+				}
+				wg.Wait()
+				close(codes)
+				got := map[int]int{}
+				for c := range codes {
+					got[c]++
+				}
+				if got[http.StatusCreated] != 1 || got[http.StatusOK] != racers-1 {
+					t.Errorf("%d racing PUT %s: %v, want one 201 and the rest 200", racers, path, got)
+				}
+			}
+		})
 	}
 }

@@ -13,11 +13,16 @@ import (
 	"duebell/kinds"
 )
 
+// createdPG, after RETURNING *, tells a row an INSERT … ON CONFLICT DO
+// UPDATE inserted from one it updated: an inserted row version has no xmax.
+// Of pushes racing to create one row, exactly one inserts it.
+const createdPG = `, (xmax = 0) AS created`
+
 // UpsertCustomer creates or replaces the customer with c.Ref. created_at is
-// set once; updated_at is now on every write.
+// set once; updated_at is now on every write; out.Created says which.
 func (r *Repo) UpsertCustomer(ctx context.Context, c Customer, now time.Time) (Customer, error) {
 	var out Customer
-	err := r.db.GetContext(ctx, &out, CustomerUpsertSQL,
+	err := r.db.GetContext(ctx, &out, CustomerUpsertSQL+createdPG,
 		c.Ref, c.Name, c.Phone, c.Email, c.Locale, c.Timezone, c.SMSOptOut, c.EmailOptOut, now, c.KeepSMSOptOut,
 		c.KeepEmailOptOut)
 	if err != nil {
@@ -55,7 +60,7 @@ func (r *Repo) UpsertPlan(ctx context.Context, p Plan, now time.Time) (Plan, err
 			INSERT INTO plans (ref, customer_id, merchant, title, currency, total, periods, status, repay_method, card_last4, created_at, updated_at)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11)
 			`+PlanUpsertSQL+`
-			RETURNING *`,
+			RETURNING *`+createdPG,
 			p.Ref, customerID, p.Merchant, p.Title, p.Currency, p.Total, p.Periods, p.Status, p.RepayMethod, p.CardLast4, now)
 		if err != nil {
 			if errors.Is(err, sql.ErrNoRows) {

@@ -144,7 +144,9 @@ func AuditListLimit(limit int) int {
 // opt-out out, which keeps the stored flag. The keeping happens in the
 // statement, on the row it locks: a push read-then-written would undo an
 // opt-out that committed in between. An opt-out the provider reported
-// (sms_opt_out_reason) stays whatever the push says.
+// (sms_opt_out_reason) stays whatever the push says. It ends RETURNING *;
+// each store adds how it tells a created row (createdPG, or a read first
+// in SQLite's serialized write).
 const CustomerUpsertSQL = `
 INSERT INTO customers (ref, name, phone, email, locale, timezone, sms_opt_out, email_opt_out, created_at, updated_at)
 VALUES ($1, $2, $3, $4, $5, $6, $7 AND NOT $10, $8 AND NOT $11, $9, $9)

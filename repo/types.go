@@ -22,6 +22,10 @@ type Customer struct {
 	// as it is (false for a new customer): the push did not say.
 	KeepSMSOptOut   bool `db:"-" json:"-"`
 	KeepEmailOptOut bool `db:"-" json:"-"`
+	// Created, from UpsertCustomer, says the push created the customer
+	// (the API's 201), decided by the write itself: of pushes racing to
+	// create one customer, one creates it.
+	Created bool `db:"created" json:"-"`
 }
 
 // Plan is one installment purchase.
@@ -48,6 +52,9 @@ type Plan struct {
 	AsOf *time.Time `db:"as_of" json:"as_of,omitempty"`
 	// Installments is filled by GetPlan and read by UpsertPlan.
 	Installments []Installment `db:"-" json:"installments"`
+	// Created, from UpsertPlan, says the push created the plan (the API's
+	// 201), decided by the write itself, as Customer.Created.
+	Created bool `db:"created" json:"-"`
 }
 
 // Installment is one period's bill.

@@ -19,9 +19,17 @@ import (
 func (s *Store) UpsertCustomer(ctx context.Context, c repo.Customer, now time.Time) (repo.Customer, error) {
 	var out repo.Customer
 	err := s.withTx(ctx, func(tx *sqlx.Tx) error {
-		return tx.GetContext(ctx, &out, repo.CustomerUpsertSQL,
+		existed, err := exists(ctx, tx, "customers", c.Ref)
+		if err != nil {
+			return err
+		}
+		if err := tx.GetContext(ctx, &out, repo.CustomerUpsertSQL,
 			c.Ref, c.Name, c.Phone, c.Email, c.Locale, c.Timezone, c.SMSOptOut, c.EmailOptOut, now, c.KeepSMSOptOut,
-			c.KeepEmailOptOut)
+			c.KeepEmailOptOut); err != nil {
+			return err
+		}
+		out.Created = !existed
+		return nil
 	})
 	if err != nil {
 		return repo.Customer{}, fmt.Errorf("upsert customer: %w", err)
@@ -43,9 +51,13 @@ func (s *Store) UpsertPlan(ctx context.Context, p repo.Plan, now time.Time) (rep
 		if err := tx.GetContext(ctx, &customerID, `SELECT id FROM customers WHERE ref = $1`, p.CustomerRef); err != nil {
 			return repo.NotFound(err, fmt.Sprintf("customer %q", p.CustomerRef))
 		}
+		existed, err := exists(ctx, tx, "plans", p.Ref)
+		if err != nil {
+			return err
+		}
 		// ON CONFLICT … WHERE leaves another customer's plan untouched and
 		// returns no row, which is the conflict.
-		err := tx.GetContext(ctx, &out, `
+		err = tx.GetContext(ctx, &out, `
 			INSERT INTO plans (ref, customer_id, merchant, title, currency, total, periods, status, repay_method, card_last4, created_at, updated_at)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11)
 			`+repo.PlanUpsertSQL+`
@@ -57,7 +69,7 @@ func (s *Store) UpsertPlan(ctx context.Context, p repo.Plan, now time.Time) (rep
 			}
 			return fmt.Errorf("upsert plan: %w", err)
 		}
-		out.CustomerRef = p.CustomerRef
+		out.CustomerRef, out.Created = p.CustomerRef, !existed
 		// The upsert left as_of as stored (it wrote none): out.AsOf is
 		// the last push's.
 		if err := ingestUpsertInstallments(ctx, tx, out.ID, p.AsOf, out.AsOf, p.Installments, now); err != nil {
@@ -158,4 +170,15 @@ func ingestInstallmentsOf(ctx context.Context, q sqlx.QueryerContext, planID int
 		return nil, fmt.Errorf("list installments: %w", err)
 	}
 	return out, nil
+}
+
+// exists reports whether table holds a row with ref: read in the write
+// transaction, which no other write can come between, it tells an upsert
+// that creates the row from one that replaces it.
+func exists(ctx context.Context, tx *sqlx.Tx, table, ref string) (bool, error) {
+	var n int
+	if err := tx.GetContext(ctx, &n, `SELECT count(*) FROM `+table+` WHERE ref = $1`, ref); err != nil {
+		return false, fmt.Errorf("read %s %q: %w", table, ref, err)
+	}
+	return n > 0, nil
 }
