@@ -157,3 +157,29 @@ func withParam(t *testing.T, k, v string) string {
 	u.RawQuery = q.Encode()
 	return u.String()
 }
+
+// A URL's scheme is case-insensitive: POSTGRES://… opens like postgres://…
+// (lib/pq read it as key=value pairs and quoted it, password and all, in
+// its error), and a URL that does not parse is refused without being
+// quoted.
+func TestOpenTakesTheSchemeInAnyCase(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	u := repotest.URL()
+	scheme, rest, ok := strings.Cut(u, "://")
+	if !ok {
+		t.Skipf("test database URL %q is not a URL", u)
+	}
+	r, err := repo.Open(ctx, strings.ToUpper(scheme)+"://"+rest, "public")
+	if err != nil {
+		t.Fatalf("open with an upper-case scheme: %v", err)
+	}
+	defer r.Close()
+	if err := r.Ping(ctx); err != nil {
+		t.Fatalf("ping: %v", err)
+	}
+	_, err = repo.Open(ctx, "Postgres://u:s3cret@%zz/db", "public")
+	if err == nil || strings.Contains(err.Error(), "s3cret") {
+		t.Errorf("open of a URL that does not parse: %v; want it refused without the password", err)
+	}
+}

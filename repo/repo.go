@@ -69,10 +69,13 @@ func Open(ctx context.Context, dbURL, schema string) (*Repo, error) {
 	// Settings database.url may choose, and their values when it does not.
 	defaults := [][2]string{{checkIntervalParam, DefaultConnectionCheck}, {tcpUserTimeoutParam, DefaultTCPUserTimeout}}
 	dsn, userTimeout := dbURL, DefaultTCPUserTimeout
-	if strings.HasPrefix(dbURL, "postgres://") || strings.HasPrefix(dbURL, "postgresql://") {
+	// A URL's scheme is case-insensitive (RFC 3986); lib/pq reads only a
+	// lower-case one, and took POSTGRES://… for key=value pairs, quoting
+	// it, password and all, in its error. url.Parse lowers it.
+	if scheme, _, ok := strings.Cut(dbURL, "://"); ok && (strings.EqualFold(scheme, "postgres") || strings.EqualFold(scheme, "postgresql")) {
 		u, err := url.Parse(dbURL)
 		if err != nil {
-			return nil, fmt.Errorf("database.url: %w", err)
+			return nil, errors.New("database.url: not a valid URL") // url's error quotes it, password and all
 		}
 		q := u.Query()
 		for _, p := range params {
