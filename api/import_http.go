@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"mime"
 	"net/http"
+	"net/url"
 	"os"
 	"strconv"
 	"strings"
@@ -49,10 +50,10 @@ func (s *server) postImport(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
 	var opts ImportOptions
 	var err error
-	if opts.Atomic, err = queryBool(q.Get("atomic"), "atomic"); err != nil {
+	if opts.Atomic, err = queryBool(q, "atomic"); err != nil {
 		return err
 	}
-	if opts.DryRun, err = queryBool(q.Get("dry_run"), "dry_run"); err != nil {
+	if opts.DryRun, err = queryBool(q, "dry_run"); err != nil {
 		return err
 	}
 	if r.ContentLength > s.cfg.ImportMaxBytes {
@@ -141,11 +142,14 @@ func writeImportFailure(w http.ResponseWriter, ae *apiError, rep ImportReport) {
 	writeJSON(w, ae.Status, f)
 }
 
-func queryBool(v, name string) (bool, error) {
-	if v == "" {
+// queryBool reads the flag name of q: false when it is not there. Given
+// without a value (?dry_run), it is refused rather than read as false: a
+// client that meant a dry run would import for real.
+func queryBool(q url.Values, name string) (bool, error) {
+	if !q.Has(name) {
 		return false, nil
 	}
-	b, err := strconv.ParseBool(v)
+	b, err := strconv.ParseBool(q.Get(name))
 	if err != nil {
 		return false, invalid(name, "want true or false")
 	}

@@ -506,3 +506,19 @@ func TestImportOfAStalledClientTimesOutAndLetsGo(t *testing.T) {
 		t.Errorf("%d customers after a stalled dry run, want the 1 there was", n)
 	}
 }
+
+// A flag given without a value (?dry_run, ?dry_run=) is refused: read as
+// false, the client that meant a dry run imported for real.
+func TestImportFlagWithoutAValueIsRefused(t *testing.T) {
+	t.Parallel()
+	b := setup(t, nil)
+	for _, q := range []string{"?dry_run", "?dry_run=", "?atomic"} {
+		res := b.importReq(t, q, ndjson(importCustomer("c1")))
+		if code, _ := res.errorOf(); res.status != http.StatusUnprocessableEntity || code != "invalid" {
+			t.Errorf("import%s = %d %s, want 422", q, res.status, res.raw)
+		}
+	}
+	if n := b.count(t, "customers"); n != 0 {
+		t.Errorf("%d customers written by refused imports", n)
+	}
+}
