@@ -80,7 +80,7 @@ func (s *server) getNotification(w http.ResponseWriter, r *http.Request) error {
 
 // pathID reads the {id} path value as a notification id.
 func pathID(r *http.Request) (int64, error) {
-	id, ok := positiveInt(r.PathValue("id"), math.MaxInt64)
+	id, ok := input.PositiveInt(r.PathValue("id"), math.MaxInt64)
 	if !ok {
 		return 0, invalid("id", "want a positive integer notification id")
 	}

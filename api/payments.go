@@ -71,7 +71,7 @@ func (s *server) postPayment(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	seq64, ok := positiveInt(r.PathValue("seq"), maxPeriods)
+	seq64, ok := input.PositiveInt(r.PathValue("seq"), maxPeriods)
 	if !ok {
 		return invalid("seq", "want a positive integer up to %d", maxPeriods)
 	}

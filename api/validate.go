@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"strconv"
-	"strings"
 	"time"
 	"unicode"
 	"unicode/utf8"
@@ -140,17 +138,6 @@ func parseDate(field, s string) (repo.Date, error) {
 		return d, invalid(field, "%s", err)
 	}
 	return d, nil
-}
-
-// positiveInt reads s as a positive decimal integer up to max, written as
-// one is: digits only, no sign, no leading zero ("+1" and "01" are not
-// notice 1).
-func positiveInt(s string, max int64) (int64, bool) {
-	if s == "" || s[0] == '0' || strings.TrimLeft(s, "0123456789") != "" {
-		return 0, false
-	}
-	n, err := strconv.ParseInt(s, 10, 64)
-	return n, err == nil && n <= max
 }
 
 // checkAmount checks an amount of money in fen: 0..input.MaxAmount.

@@ -97,6 +97,10 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"templates", "preview", "--kind", "bogus"}, "--kind"},
 		{[]string{"templates", "preview", "--locale", "fr"}, "--locale"},
 		{[]string{"templates", "preview", "--channel", "fax"}, "--channel"},
+		// As in the API's paths, an id is plain digits: 01 and +1 are not 1.
+		{[]string{"notifications", "show", "01"}, "not a notification id"},
+		{[]string{"notifications", "show", "+1"}, "not a notification id"},
+		{[]string{"resend", "01", "--reason", "x"}, "not a notification id"},
 	} {
 		code, _, stderr := runMain(tc.args...)
 		if code != 2 || !strings.Contains(stderr, tc.want) {

@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"os/user"
 	"strconv"
@@ -14,6 +15,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"duebell/internal/input"
 	"duebell/repo"
 )
 
@@ -220,8 +222,8 @@ func parseWithID(fs *flag.FlagSet, args []string) (int64, error) {
 	if idArg == "" {
 		return 0, nil
 	}
-	id, err := strconv.ParseInt(idArg, 10, 64)
-	if err != nil || id <= 0 {
+	id, ok := input.PositiveInt(idArg, math.MaxInt64)
+	if !ok {
 		return 0, fmt.Errorf("%w: %q is not a notification id", errUsage, idArg)
 	}
 	return id, nil

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -116,4 +117,15 @@ func Zone(name string) (*time.Location, error) {
 	}
 	zones.Store(name, loc)
 	return loc, nil
+}
+
+// PositiveInt reads s as a positive decimal integer up to max, written as
+// one is: digits only, no sign, no leading zero ("+1" and "01" are not 1),
+// as an id or a sequence number is given in a path or on a command line.
+func PositiveInt(s string, max int64) (int64, bool) {
+	if s == "" || s[0] == '0' || strings.TrimLeft(s, "0123456789") != "" {
+		return 0, false
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	return n, err == nil && n <= max
 }
