@@ -99,6 +99,10 @@ func (s *server) auth(h handlerFunc, roles ...Role) http.Handler {
 				fmt.Sprintf("role %s may not call %s", tok.role, r.Pattern)})
 			return
 		}
+		if err := checkParams(r); err != nil {
+			s.fail(w, r, err)
+			return
+		}
 		if err := h(w, r); err != nil {
 			s.fail(w, r, err)
 		}

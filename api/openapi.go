@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 
 	"duebell/kinds"
@@ -38,6 +39,81 @@ func fillKinds(doc []byte) []byte {
 	}
 	doc = bytes.ReplaceAll(doc, []byte(`"$EVENT_KINDS"`), bytes.Trim(names, "[]"))
 	return bytes.ReplaceAll(doc, []byte(`"$EVENT_PAYLOAD"`), desc)
+}
+
+// queryParams is, for each route of the document ("GET /api/v1/audit"),
+// the query parameters it takes: what checkParams holds a request to.
+var queryParams = routeQueryParams(openapiJSON)
+
+func routeQueryParams(doc []byte) map[string][]string {
+	type param struct {
+		Ref  string `json:"$ref"`
+		Name string `json:"name"`
+		In   string `json:"in"`
+	}
+	var d struct {
+		Paths      map[string]map[string]json.RawMessage `json:"paths"`
+		Components struct {
+			Parameters map[string]param `json:"parameters"`
+		} `json:"components"`
+	}
+	if err := json.Unmarshal(doc, &d); err != nil {
+		panic(err)
+	}
+	out := map[string][]string{}
+	for path, ops := range d.Paths {
+		var shared []param
+		if raw, ok := ops["parameters"]; ok {
+			if err := json.Unmarshal(raw, &shared); err != nil {
+				panic(err)
+			}
+		}
+		for method, raw := range ops {
+			if method == "parameters" {
+				continue
+			}
+			var op struct {
+				Parameters []param `json:"parameters"`
+			}
+			if err := json.Unmarshal(raw, &op); err != nil {
+				continue // a summary or description, not an operation
+			}
+			names := []string{}
+			for _, p := range append(shared, op.Parameters...) {
+				if p.Ref != "" {
+					p = d.Components.Parameters[p.Ref[strings.LastIndexByte(p.Ref, '/')+1:]]
+				}
+				if p.In == "query" {
+					names = append(names, p.Name)
+				}
+			}
+			out[strings.ToUpper(method)+" "+path] = names
+		}
+	}
+	return out
+}
+
+// checkParams refuses a query parameter the request's route does not take
+// (per the document): a misspelt or mis-cased flag (?dryrun=true,
+// ?DRY_RUN=true) would otherwise be ignored, and the import it meant to be
+// a dry run would write for real. Only /api/ routes are held to it: the
+// receipt hooks take what providers send, and the console is not in the
+// document.
+func checkParams(r *http.Request) error {
+	takes, ok := queryParams[r.Pattern]
+	if !ok || !strings.Contains(r.Pattern, " /api/") {
+		return nil
+	}
+	for k := range r.URL.Query() {
+		if !slices.Contains(takes, k) {
+			what := "takes no query parameters"
+			if len(takes) > 0 {
+				what = "takes " + strings.Join(takes, ", ")
+			}
+			return &apiError{http.StatusBadRequest, codeBadQuery, fmt.Sprintf("unknown query parameter %q: %s %s", k, r.Pattern, what)}
+		}
+	}
+	return nil
 }
 
 // payloadDescription says which payload keys each event kind takes:

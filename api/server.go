@@ -232,6 +232,10 @@ func registerExtra(mux *http.ServeMux, extra func(*http.ServeMux)) (err error) {
 // public serves h without a bearer token; its error becomes the JSON answer.
 func (s *server) public(h handlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := checkParams(r); err != nil {
+			s.fail(w, r, err)
+			return
+		}
 		if err := h(w, r); err != nil {
 			s.fail(w, r, err)
 		}
