@@ -261,7 +261,7 @@ func TestDatabaseURLForms(t *testing.T) {
 // host name, as os.Hostname gives in a container, is refused.
 func TestEmailHELO(t *testing.T) {
 	for helo, ok := range map[string]bool{"mail1.shop.example": true, "[192.0.2.1]": true, "[IPv6:2001:db8::1]": true,
-		"vm": false, "mail1.shop.example.": false, "bad name.example": false} {
+		"vm": false, "mail1.shop.example.": false, "bad name.example": false, "192.0.2.1": false} {
 		_, err := load(t, strings.Replace(minimal, "[email]\n", "[email]\nhelo = \""+helo+"\"\n", 1), nil)
 		if got := err == nil; got != ok || (err != nil && !strings.Contains(err.Error(), "email.helo")) {
 			t.Errorf("email.helo %q: %v, want accepted %v", helo, err, ok)

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/url"
 	"regexp"
 	"slices"
@@ -139,7 +140,7 @@ func (c *Config) Validate() error {
 		if c.Email.From == "" || !strings.Contains(c.Email.From, "@") {
 			bad("email.from", "an address is required")
 		}
-		if h := c.Email.HELO; h != "" && !heloName.MatchString(h) {
+		if h := c.Email.HELO; h != "" && (!heloName.MatchString(h) || net.ParseIP(h) != nil) { // an address goes in brackets
 			bad("email.helo", "%q: want this host's fully qualified domain name (mail1.shop.example) or an address literal ([192.0.2.1])", h)
 		}
 		c.Email.DKIM.validate(bad)
