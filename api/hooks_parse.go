@@ -143,7 +143,14 @@ func parseArray(body []byte, one func(json.RawMessage) (repo.Receipt, error)) ([
 	}
 	out := make([]report, 0, len(items))
 	for i, raw := range items {
-		rc, err := one(raw)
+		// A key given twice ({"status":"delivered","status":"undelivered"})
+		// is as ambiguous in a receipt as in any other body: refused, not
+		// read as the last one.
+		err := checkDuplicateKeys(raw)
+		var rc repo.Receipt
+		if err == nil {
+			rc, err = one(raw)
+		}
 		if err != nil {
 			err = reportError(err)
 		}

@@ -216,6 +216,10 @@ func TestReceiptsBadInput(t *testing.T) {
 		{"tencent without sid", "/hooks/sms/tencent?token=" + receiptToken, `[{"report_status":"SUCCESS"}]`, nil, 400},
 		{"webhook unknown status", "/hooks/sms/webhook", `{"id":"1","status":"lost"}`, signed(`{"id":"1","status":"lost"}`), 400},
 		{"webhook no id", "/hooks/sms/webhook", `{"status":"delivered"}`, signed(`{"status":"delivered"}`), 400},
+		{"webhook status twice", "/hooks/sms/webhook", `{"id":"1","status":"delivered","status":"undelivered"}`,
+			signed(`{"id":"1","status":"delivered","status":"undelivered"}`), 400},
+		{"aliyun success twice", "/hooks/sms/aliyun?token=" + receiptToken,
+			`[{"biz_id":"1","success":true,"success":false,"report_time":"2025-03-10 10:00:00"}]`, nil, 400},
 		{"unknown provider", "/hooks/sms/carrier-pigeon", `[]`, nil, 404},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
