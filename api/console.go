@@ -24,6 +24,7 @@ func (s *server) mountConsole(mux *routeMux) {
 		panic(err) // Auth and Store are always set here
 	}
 	c.Register(mux)
+	s.console = c
 }
 
 // consoleAuth lets the console log tokens in and verify its sessions.

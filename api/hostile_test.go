@@ -165,3 +165,21 @@ func TestRepeatedHeadersAreRefused(t *testing.T) {
 	}
 	assertUnchanged(t, before, b.snapshot(t))
 }
+
+// A console address the server refuses before any page sees it (a query
+// that does not parse, a parameter twice, a NUL) is answered with the
+// console's own error page and its security headers, not the API's JSON.
+func TestBadConsoleAddressGetsTheConsolesPage(t *testing.T) {
+	t.Parallel()
+	b := setup(t, nil)
+	for _, path := range []string{"/console/customers?q=a%00b", "/console/customers?q=a&q=b", "/console/customers?q=%zz",
+		"/console/login?x=%zz", "/console/customers/a%00b"} {
+		rec := httptest.NewRecorder()
+		b.h.ServeHTTP(rec, httptest.NewRequest("GET", path, nil))
+		if rec.Code != http.StatusBadRequest || !strings.HasPrefix(rec.Header().Get("Content-Type"), "text/html") ||
+			rec.Header().Get("Content-Security-Policy") == "" || rec.Header().Get("X-Frame-Options") != "DENY" {
+			t.Errorf("GET %s = %d %q (CSP %q), want the console's 400 page", path, rec.Code, rec.Header().Get("Content-Type"),
+				rec.Header().Get("Content-Security-Policy"))
+		}
+	}
+}

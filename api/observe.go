@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"runtime/debug"
+	"strings"
 	"time"
 )
 
@@ -61,8 +62,13 @@ func (s *server) observe(next http.Handler) http.Handler {
 				slog.String("method", r.Method), slog.String("route", route), slog.Int("status", rec.status),
 				slog.Duration("duration", time.Since(start)), slog.String("token", ri.token))
 		}()
-		// Every query string is checked here, once, for every route.
+		// Every query string is checked here, once, for every route; a
+		// console address is answered with the console's own page.
 		if err := checkQuery(r); err != nil {
+			if s.console != nil && strings.HasPrefix(r.URL.Path, "/console/") {
+				s.console.BadAddress(rec, r, err.Message)
+				return
+			}
 			s.fail(rec, r, err)
 			return
 		}

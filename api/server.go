@@ -92,9 +92,10 @@ type Store interface {
 }
 
 type server struct {
-	cfg    Config
-	log    *slog.Logger
-	tokens []tokenEntry
+	cfg     Config
+	log     *slog.Logger
+	tokens  []tokenEntry
+	console *console.Console // answers a bad /console/ address with its own page
 }
 
 // handlerFunc is a route handler; a returned error becomes the JSON error response.

@@ -154,7 +154,7 @@ func checkAmount(field string, v int64) error {
 // semicolon, so ?dry_run=true; would have run for real), no parameter
 // given twice (which one counts would be a guess, as for a JSON key given
 // twice), valid UTF-8 without NUL.
-func checkQuery(r *http.Request) error {
+func checkQuery(r *http.Request) *apiError {
 	if err := input.Text(r.URL.Path); err != nil {
 		return &apiError{http.StatusBadRequest, codeBadQuery, "path: " + err.Error()}
 	}

@@ -32,6 +32,12 @@ func TestConsoleRefusesHostileFilters(t *testing.T) {
 			t.Errorf("audit ?%s = %d, want a 4xx page", q, code)
 		}
 	}
+	// As in the API, an id is plain digits: +5 and 05 are no notice.
+	for _, id := range []string{"+" + strconv.FormatInt(b.orig, 10), "0" + strconv.FormatInt(b.orig, 10)} {
+		if code, _, _ := w.get("/console/notifications/" + id); code != http.StatusNotFound {
+			t.Errorf("notice page %s = %d, want 404", id, code)
+		}
+	}
 	w.get("/console/notifications/" + strconv.FormatInt(b.orig, 10))
 	code, _, _ := w.post("/console/notifications/"+strconv.FormatInt(b.orig, 10)+"/resend",
 		url.Values{"csrf": {w.csrf}, "reason": {"customer\x00asked"}, "channel": {"sms"}})

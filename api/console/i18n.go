@@ -3,6 +3,8 @@ package console
 import (
 	"fmt"
 	"net/http"
+	"net/url"
+	"path"
 	"strings"
 	"time"
 
@@ -71,11 +73,20 @@ func (c *Console) setPrefs(w http.ResponseWriter, r *http.Request) {
 			c.setCookie(w, r, tzCookie, tz, prefMaxAge)
 		}
 	}
-	back := q.Get("back")
-	if !strings.HasPrefix(back, "/console/") || strings.HasPrefix(back, "//") || strings.Contains(back, "\\") {
-		back = "/console/"
+	http.Redirect(w, r, consoleBack(q.Get("back")), http.StatusSeeOther)
+}
+
+// consoleBack is where ?back may send the browser: a console page of this
+// host, written plainly (no scheme or host, no backslash or line break, no
+// dot segment or doubled slash: /console/../evil reads as /evil), else the
+// console's home.
+func consoleBack(back string) string {
+	u, err := url.Parse(back)
+	if err != nil || u.Scheme != "" || u.Host != "" || u.Opaque != "" || strings.ContainsAny(back, "\\\r\n") ||
+		!strings.HasPrefix(u.Path, "/console/") || (path.Clean(u.Path) != u.Path && path.Clean(u.Path)+"/" != u.Path) {
+		return "/console/"
 	}
-	http.Redirect(w, r, back, http.StatusSeeOther)
+	return back
 }
 
 // tr translates an English message into the viewer's language; messages

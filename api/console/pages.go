@@ -2,10 +2,11 @@ package console
 
 import (
 	"errors"
+	"math"
 	"net/http"
 	"net/url"
-	"strconv"
 
+	"duebell/internal/input"
 	"duebell/repo"
 	"duebell/templates"
 )
@@ -78,8 +79,8 @@ type noticeData struct {
 }
 
 func (c *Console) notice(w http.ResponseWriter, r *http.Request, s session) {
-	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
-	if err != nil || id <= 0 {
+	id, ok := input.PositiveInt(r.PathValue("id"), math.MaxInt64) // +5 and 05 are not notice 5
+	if !ok {
 		c.fail(w, r, s, http.StatusNotFound, trf(c.prefsOf(r).lang, "There is no notice %q.", r.PathValue("id")))
 		return
 	}

@@ -4,10 +4,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net/http"
-	"strconv"
 	"strings"
 
+	"duebell/internal/input"
 	"duebell/repo"
 )
 
@@ -17,8 +18,8 @@ import (
 // still queued, opted out) shows the notice again with the message.
 func (c *Console) resend(w http.ResponseWriter, r *http.Request, s session) {
 	lang := c.prefsOf(r).lang
-	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
-	if err != nil || id <= 0 {
+	id, ok := input.PositiveInt(r.PathValue("id"), math.MaxInt64)
+	if !ok {
 		c.fail(w, r, s, http.StatusNotFound, trf(lang, "There is no notice %q.", r.PathValue("id")))
 		return
 	}

@@ -184,6 +184,15 @@ func (c *Console) fail(w http.ResponseWriter, r *http.Request, s session, status
 	c.render(w, r, status, "error", v)
 }
 
+// BadAddress answers a console address the server refused before any
+// page saw it (a query that does not parse, a parameter given twice, text
+// that is not UTF-8) with the console's error page, as a page would
+// answer it, instead of the API's JSON.
+func (c *Console) BadAddress(w http.ResponseWriter, r *http.Request, msg string) {
+	securityHeaders(w)
+	c.fail(w, r, session{}, http.StatusBadRequest, "The address cannot be read ("+msg+").")
+}
+
 // internal logs err (which carries no personal data: repo errors name ids
 // and fields, never contacts) and shows a 500; or, when the database is
 // unavailable, a 503 that asks to try again (with Retry-After, one WARN, as

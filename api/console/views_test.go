@@ -256,7 +256,8 @@ func TestLanguageAndZoneChoices(t *testing.T) {
 	if !strings.Contains(body, `<html lang="en">`) || !strings.Contains(body, "2026-11-10 01:00:00") || !strings.Contains(body, "Times in UTC.") {
 		t.Errorf("after choosing English and UTC, a Chinese browser sees:\n%s", body)
 	}
-	for _, back := range []string{"//evil.example/console/", "https://evil.example/", "/api/v1/audit"} {
+	for _, back := range []string{"//evil.example/console/", "https://evil.example/", "/api/v1/audit", "/console/../../evil",
+		"/console//evil", "/console/x\r\nSet-Cookie: a=b", `/console/\evil`} {
 		if _, _, h := w.get("/console/prefs?lang=zh-CN&back=" + url.QueryEscape(back)); h.Get("Location") != "/console/" {
 			t.Errorf("prefs back=%q went to %q", back, h.Get("Location"))
 		}
