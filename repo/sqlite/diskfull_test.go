@@ -30,11 +30,7 @@ func TestPingReportsADiskNearlyFull(t *testing.T) {
 	if err := s.Ping(ctx); err != nil {
 		t.Fatalf("ping with 40 MB free: %v", err)
 	}
-	push := func(ref string) error {
-		_, err := s.UpsertCustomer(ctx, repo.Customer{Ref: ref, Name: "Li", Phone: "+8613812345678",
-			Locale: "zh-CN", Timezone: "Asia/Shanghai"}, time.Now())
-		return err
-	}
+	push := func(ref string) error { return pushCustomer(s, ref) }
 
 	// Leave less than MinFreeBytes: still writable, but not ready.
 	filler := filepath.Join(dir, "filler")
@@ -93,4 +89,12 @@ func fill(t *testing.T, path string, n int64) {
 			return // ENOSPC: as full as it gets
 		}
 	}
+}
+
+// pushCustomer writes customer ref as a push does: a write the store must
+// take the write lock and room on its disk for.
+func pushCustomer(s *sqlite.Store, ref string) error {
+	_, err := s.UpsertCustomer(context.Background(), repo.Customer{Ref: ref, Name: "Li", Phone: "+8613812345678",
+		Locale: "zh-CN", Timezone: "Asia/Shanghai"}, time.Now())
+	return err
 }

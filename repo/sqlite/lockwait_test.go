@@ -20,11 +20,7 @@ func TestAWriteBehindALongImportIsAnOutage(t *testing.T) {
 	s := openAt(t, filepath.Join(t.TempDir(), "duebell.db"))
 	const wait = 200 * time.Millisecond
 	sqlite.SetLockWait(s, wait)
-	push := func() error {
-		_, err := s.UpsertCustomer(ctx, repo.Customer{Ref: "c1", Name: "Li", Phone: "+8613812345678",
-			Locale: "zh-CN", Timezone: "Asia/Shanghai"}, time.Now())
-		return err
-	}
+	push := func() error { return pushCustomer(s, "c1") }
 	imp, err := s.BeginImport(ctx, nil)
 	if err != nil {
 		t.Fatal(err)
