@@ -12,6 +12,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"duebell/repo"
@@ -86,9 +87,12 @@ func (s *server) postImport(w http.ResponseWriter, r *http.Request) error {
 		writeImportFailure(w, &apiError{http.StatusBadRequest, codeBadEncoding,
 			fmt.Sprintf("import stopped after %d lines: %s; chunks before it are stored unless atomic", rep.Lines, badEnc.Error())}, rep)
 		return nil
-	case errors.Is(err, errBodyIdle):
+	case idle.stalled.Load():
 		// The client stopped sending: what it sent is applied as far as a
 		// chunk was committed, and the rest is the client's to send again.
+		// Asked of the reader, not of err: net/http cancels the request's
+		// context on the failed read, so the applier may fail first with
+		// a cancelled statement.
 		writeImportFailure(w, &apiError{http.StatusRequestTimeout, codeTimeout,
 			fmt.Sprintf("no bytes of the body for %s; import stopped after %d lines; import the file again (chunks before it are stored unless atomic)",
 				s.cfg.ImportIdleTimeout, rep.Lines)}, rep)
@@ -163,6 +167,7 @@ type idleReader struct {
 	rc       *http.ResponseController
 	idle     time.Duration
 	deadline time.Time
+	stalled  atomic.Bool // a read waited idle for bytes
 }
 
 func (ir *idleReader) Read(p []byte) (int, error) {
@@ -173,11 +178,7 @@ func (ir *idleReader) Read(p []byte) (int, error) {
 	_ = ir.rc.SetReadDeadline(next)
 	n, err := ir.ReadCloser.Read(p)
 	if errors.Is(err, os.ErrDeadlineExceeded) && next.Before(ir.deadline) {
-		err = fmt.Errorf("%w: %w", errBodyIdle, err)
+		ir.stalled.Store(true)
 	}
 	return n, err
 }
-
-// errBodyIdle is a body read that waited the idle timeout for bytes (not
-// the import's own deadline, nor a database's).
-var errBodyIdle = errors.New("no bytes of the body within the idle timeout")
