@@ -37,7 +37,7 @@ func newDelivery(reg prometheus.Registerer) delivery {
 	d := delivery{
 		sends: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "duebell_sends_total",
-			Help: "Provider calls, by channel, provider, outcome (sent, transient, permanent) and class of the failure (none when sent; transient, permanent, daily_limit, account, unsubscribed).",
+			Help: "Provider calls, by channel, provider, outcome (sent, transient, permanent) and class of the failure (none when sent; transient, permanent, daily_limit, account, unsubscribed, no_mailbox).",
 		}, []string{"channel", "provider", "outcome", "class"}),
 		circuit: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "duebell_provider_circuit_open",

@@ -33,9 +33,13 @@ func (d *Dispatcher) dayZone(s Sender) *time.Location {
 	return d.location(d.cfg.DefaultTimezone)
 }
 
-// optOutStore records a provider's unsubscribe report (repo.Repo implements it).
+// optOutName is how a reason and a log line name a channel's opt-out.
+var optOutName = map[string]string{ChannelSMS: "SMS", ChannelEmail: "email"}
+
+// optOutStore records a provider's report that a customer cannot be
+// reached on a channel (repo.Repo implements it).
 type optOutStore interface {
-	OptOutSMS(ctx context.Context, in repo.OptOutSMSInput) (bool, error)
+	OptOut(ctx context.Context, in repo.OptOutInput) (bool, error)
 }
 
 // classified decides a notice whose send failed with one of the classes
@@ -45,7 +49,9 @@ type optOutStore interface {
 //   - account: the provider's circuit opens; the notice waits for the probe
 //     with its attempt given back, or fails over to its stage's fallback;
 //   - unsubscribed: the customer's SMS opt-out is set (audited) and the
-//     notice fails, so its stage's fallback, if any, stands in.
+//     notice fails, so its stage's fallback, if any, stands in;
+//   - no_mailbox: the customer's email opt-out is set while they keep the
+//     refused address (audited), and the notice fails.
 //
 // The try is logged as an attempt in every case.
 func (d *Dispatcher) classified(now time.Time, loc *time.Location, c *repo.Claim, sender Sender,
@@ -74,30 +80,31 @@ func (d *Dispatcher) classified(now time.Time, loc *time.Location, c *repo.Claim
 		}
 		out.Status, out.NextAttemptAt, out.Deferred = repo.StatusPending, probeAt, true
 		out.Reason = "waiting: " + provider + " circuit open (" + code + ")"
-	case ClassUnsubscribed:
+	case ClassUnsubscribed, ClassNoMailbox:
 		att.Outcome, att.Code, att.Error = OutcomeFor(class), code, err.Error()
 		reason := "unsubscribed at " + provider + " (" + code + ")"
-		out.Status, out.LastError = repo.StatusFailed, err.Error()
-		out.Reason = reason
-		if c.Channel != ChannelSMS {
+		if class == ClassNoMailbox {
+			reason = "no mailbox at this address (" + provider + " " + code + ")"
+		}
+		out.Status, out.LastError, out.Reason = repo.StatusFailed, err.Error(), reason
+		if class == ClassUnsubscribed && c.Channel != ChannelSMS || class == ClassNoMailbox && c.Channel != ChannelEmail {
 			return true
 		}
-		out.Reason = reason + "; SMS opt-out set"
 		s, ok := d.cfg.Store.(optOutStore)
 		if !ok {
 			return true
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		changed, oerr := s.OptOutSMS(ctx, repo.OptOutSMSInput{CustomerID: c.Customer.ID, NotificationID: c.ID,
-			Provider: provider, Code: code, Reason: reason, Now: now})
+		changed, oerr := s.OptOut(ctx, repo.OptOutInput{Channel: c.Channel, CustomerID: c.Customer.ID, NotificationID: c.ID,
+			Address: c.Customer.Email, Provider: provider, Code: code, Reason: reason, Now: now})
 		switch {
 		case oerr != nil:
-			out.Reason = reason
-			d.log(c, slog.LevelError, "could not set SMS opt-out", slog.String("error", oerr.Error()))
+			d.log(c, slog.LevelError, "could not set "+c.Channel+" opt-out", slog.String("error", oerr.Error()))
 		case changed:
-			d.log(c, slog.LevelWarn, "recipient unsubscribed at provider: SMS opt-out set",
-				slog.String("provider", provider), slog.String("code", code))
+			out.Reason = reason + "; " + optOutName[c.Channel] + " opt-out set"
+			d.log(c, slog.LevelWarn, "recipient refused at provider for good: "+optOutName[c.Channel]+" opt-out set",
+				slog.String("provider", provider), slog.String("code", code), slog.String("class", string(class)))
 		}
 	default:
 		return false

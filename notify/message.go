@@ -84,18 +84,24 @@ const (
 	// ClassUnsubscribed: the recipient unsubscribed or is blacklisted at the
 	// provider. Permanent for this number on this channel.
 	ClassUnsubscribed Class = "unsubscribed"
+	// ClassNoMailbox: the email address has no mailbox (SMTP 5.1.1, 5.1.10).
+	// Permanent for this address: the customer's email opt-out is set until
+	// a push changes the address.
+	ClassNoMailbox Class = "no_mailbox"
 )
 
 // Classes lists every Class, for metrics that must exist from start-up.
-var Classes = []Class{ClassTransient, ClassPermanent, ClassDailyLimit, ClassAccount, ClassUnsubscribed}
+var Classes = []Class{ClassTransient, ClassPermanent, ClassDailyLimit, ClassAccount, ClassUnsubscribed, ClassNoMailbox}
 
 // Permanent reports whether a failure of class c must not be retried for
 // the notice that met it.
-func (c Class) Permanent() bool { return c == ClassPermanent || c == ClassUnsubscribed }
+func (c Class) Permanent() bool {
+	return c == ClassPermanent || c == ClassUnsubscribed || c == ClassNoMailbox
+}
 
 // PermanentError marks a failure that retrying cannot fix (bad number,
 // rejected template, 4xx from the provider). Class is ClassPermanent or a
-// finer permanent class (ClassUnsubscribed).
+// finer permanent class (ClassUnsubscribed, ClassNoMailbox).
 type PermanentError struct {
 	Class Class
 	Code  string

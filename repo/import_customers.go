@@ -71,6 +71,7 @@ func (t *importTx) customers(ctx context.Context, in []ImportCustomer, now time.
 			name = EXCLUDED.name, phone = EXCLUDED.phone, email = EXCLUDED.email,
 			locale = EXCLUDED.locale, timezone = EXCLUDED.timezone,
 			sms_opt_out = EXCLUDED.sms_opt_out, email_opt_out = EXCLUDED.email_opt_out,
+			email_opt_out_reason = CASE WHEN EXCLUDED.email <> customers.email THEN '' ELSE customers.email_opt_out_reason END,
 			updated_at = EXCLUDED.updated_at
 		RETURNING id, ref`,
 		pq.Array(w.refs), pq.Array(w.names), pq.Array(w.phones), pq.Array(w.emails), pq.Array(w.locales),

@@ -64,7 +64,10 @@ func ImportCustomerRefs(in []ImportCustomer) []string {
 // the line leaves out is kept (false for a new customer). An SMS opt-out
 // duebell set itself (the provider reported the number unsubscribed) is
 // kept whatever the line says, as UpsertCustomer keeps it: the provider
-// would refuse the number anyway (README, "unsubscribed").
+// would refuse the number anyway (README, "unsubscribed"). An email
+// opt-out duebell set (the address has no mailbox) is kept while the line
+// keeps the address; with a new address the line's opt-out stands (false
+// when it leaves it out), and the writes clear the reason.
 func DecideImportCustomer(ic ImportCustomer, cur Customer, found bool) (Customer, ImportLineResult) {
 	c := ic.Customer
 	if ic.KeepSMSOptOut {
@@ -75,6 +78,9 @@ func DecideImportCustomer(ic ImportCustomer, cur Customer, found bool) (Customer
 	}
 	if found && cur.SMSOptOutReason != "" {
 		c.SMSOptOut = true
+	}
+	if found && cur.EmailOptOutReason != "" {
+		c.EmailOptOut = c.Email == cur.Email || c.EmailOptOut && !ic.KeepEmailOptOut
 	}
 	res := ImportLineResult{Line: ic.Line, Kind: "customer", Ref: c.Ref, Outcome: ImportCreated}
 	if found {

@@ -144,7 +144,9 @@ func AuditListLimit(limit int) int {
 // opt-out out, which keeps the stored flag. The keeping happens in the
 // statement, on the row it locks: a push read-then-written would undo an
 // opt-out that committed in between. An opt-out the provider reported
-// (sms_opt_out_reason) stays whatever the push says. It ends RETURNING *;
+// (sms_opt_out_reason) stays whatever the push says; one the mail server
+// caused (email_opt_out_reason: the address has no mailbox) stays while
+// the push keeps the address, and a new address ends it. It ends RETURNING *;
 // each store adds how it tells a created row (createdPG, or a read first
 // in SQLite's serialized write).
 const CustomerUpsertSQL = `
@@ -155,7 +157,11 @@ ON CONFLICT (ref) DO UPDATE SET
 	locale = excluded.locale, timezone = excluded.timezone,
 	sms_opt_out = CASE WHEN $10 THEN customers.sms_opt_out
 		ELSE excluded.sms_opt_out OR customers.sms_opt_out_reason <> '' END,
-	email_opt_out = CASE WHEN $11 THEN customers.email_opt_out ELSE excluded.email_opt_out END,
+	email_opt_out = CASE
+		WHEN customers.email_opt_out_reason <> '' AND excluded.email <> customers.email THEN excluded.email_opt_out AND NOT $11
+		WHEN $11 THEN customers.email_opt_out
+		ELSE excluded.email_opt_out OR customers.email_opt_out_reason <> '' END,
+	email_opt_out_reason = CASE WHEN excluded.email <> customers.email THEN '' ELSE customers.email_opt_out_reason END,
 	updated_at = excluded.updated_at
 RETURNING *`
 

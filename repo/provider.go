@@ -10,28 +10,45 @@ import (
 	"github.com/jmoiron/sqlx"
 )
 
-// OptOutSMSInput is a provider's report that a customer's number
-// unsubscribed (Tencent PhoneNumberInBlacklist, Twilio 21610).
-type OptOutSMSInput struct {
+// OptOutInput is a provider's report that a customer cannot be reached on
+// a channel: the number unsubscribed (Tencent PhoneNumberInBlacklist,
+// Twilio 21610), or the email address has no mailbox (SMTP 5.1.1).
+type OptOutInput struct {
+	Channel        string // "sms" or "email"
 	CustomerID     int64
 	NotificationID int64
+	// Address is the email address the mail server refused: the opt-out is
+	// set only while the customer still has it (a push may have changed it
+	// since the claim). Unused for SMS.
+	Address        string
 	Provider, Code string
 	Reason         string // e.g. "unsubscribed at tencent (FailedOperation.PhoneNumberInBlacklist)"
 	Now            time.Time
 }
 
-// OptOutSMS sets the customer's SMS opt-out with its reason and audits it,
-// in one transaction. It reports false, and audits nothing, when the
-// customer had already opted out.
-func (q Common) OptOutSMS(ctx context.Context, in OptOutSMSInput) (bool, error) {
+// OptOut sets the customer's opt-out of in.Channel with its reason and
+// audits it, in one transaction. It reports false, and audits nothing,
+// when the customer had already opted out (or, for email, no longer has
+// the refused address).
+func (q Common) OptOut(ctx context.Context, in OptOutInput) (bool, error) {
+	var stmt string
+	args := []any{in.CustomerID, in.Reason, in.Now}
+	switch in.Channel {
+	case "sms":
+		stmt = `UPDATE customers SET sms_opt_out = true, sms_opt_out_reason = $2, updated_at = $3
+			 WHERE id = $1 AND NOT sms_opt_out RETURNING ref`
+	case "email":
+		stmt = `UPDATE customers SET email_opt_out = true, email_opt_out_reason = $2, updated_at = $3
+			 WHERE id = $1 AND NOT email_opt_out AND email = $4 RETURNING ref`
+		args = append(args, in.Address)
+	default:
+		return false, invalidf("opt out: channel %q", in.Channel)
+	}
 	changed := false
 	err := q.withTx(ctx, func(tx *sqlx.Tx) error {
 		changed = false // a retried transaction starts over
 		var ref string
-		err := tx.GetContext(ctx, &ref, `
-			UPDATE customers SET sms_opt_out = true, sms_opt_out_reason = $2, updated_at = $3
-			 WHERE id = $1 AND NOT sms_opt_out
-			RETURNING ref`, in.CustomerID, in.Reason, in.Now)
+		err := tx.GetContext(ctx, &ref, stmt, args...)
 		if errors.Is(err, sql.ErrNoRows) {
 			return nil // opted out already, or no such customer
 		}
@@ -46,7 +63,7 @@ func (q Common) OptOutSMS(ctx context.Context, in OptOutSMSInput) (bool, error) 
 		return q.Audit(ctx, tx, e.At, e.Actor, e.Action, e.Target, e.Detail)
 	})
 	if err != nil {
-		return false, fmt.Errorf("opt out sms: %w", err)
+		return false, fmt.Errorf("opt out %s: %w", in.Channel, err)
 	}
 	return changed, nil
 }

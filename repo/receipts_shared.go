@@ -39,14 +39,15 @@ func ReceiptWaits(status string, matched bool, noticeStatus string, attempts int
 		noticeStatus == StatusPending && (status != ReceiptDelivered || attempts == 0))
 }
 
-// AuditEntry is the audit row an SMS opt-out leaves on customer ref.
-func (in OptOutSMSInput) AuditEntry(ref string) (AuditEntry, error) {
+// AuditEntry is the audit row an opt-out leaves on customer ref
+// (customer.sms_opt_out, customer.email_opt_out).
+func (in OptOutInput) AuditEntry(ref string) (AuditEntry, error) {
 	detail, err := json.Marshal(map[string]any{
 		"reason": in.Reason, "provider": in.Provider, "code": in.Code, "notification_id": in.NotificationID})
 	if err != nil {
 		return AuditEntry{}, fmt.Errorf("audit detail: %w", err)
 	}
-	return AuditEntry{At: in.Now, Actor: "duebell", Action: "customer.sms_opt_out", Target: "customer:" + ref,
+	return AuditEntry{At: in.Now, Actor: "duebell", Action: "customer." + in.Channel + "_opt_out", Target: "customer:" + ref,
 		Detail: detail}, nil
 }
 

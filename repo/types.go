@@ -15,9 +15,13 @@ type Customer struct {
 	EmailOptOut bool   `db:"email_opt_out" json:"email_opt_out"`
 	// SMSOptOutReason says why duebell set SMSOptOut itself (the provider
 	// reported the number unsubscribed); "" when the lender set it.
-	SMSOptOutReason string    `db:"sms_opt_out_reason" json:"sms_opt_out_reason,omitempty"`
-	CreatedAt       time.Time `db:"created_at" json:"created_at"`
-	UpdatedAt       time.Time `db:"updated_at" json:"updated_at"`
+	SMSOptOutReason string `db:"sms_opt_out_reason" json:"sms_opt_out_reason,omitempty"`
+	// EmailOptOutReason says why duebell set EmailOptOut itself (the mail
+	// server said the address has no mailbox); "" when the lender set it.
+	// It lasts while the customer keeps that address.
+	EmailOptOutReason string    `db:"email_opt_out_reason" json:"email_opt_out_reason,omitempty"`
+	CreatedAt         time.Time `db:"created_at" json:"created_at"`
+	UpdatedAt         time.Time `db:"updated_at" json:"updated_at"`
 	// KeepSMSOptOut and KeepEmailOptOut, on a push, leave the stored flag
 	// as it is (false for a new customer): the push did not say.
 	KeepSMSOptOut   bool `db:"-" json:"-"`

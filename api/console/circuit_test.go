@@ -38,7 +38,8 @@ func TestOpenCircuitBanner(t *testing.T) {
 }
 
 // A customer's SMS opt-out set because the provider reported the number
-// unsubscribed shows its reason on the customer page.
+// unsubscribed, and an email opt-out set because the mail server said the
+// address has no mailbox, show their reasons on the customer page.
 func TestCustomerPageShowsWhyDuebellOptedOut(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
@@ -46,14 +47,21 @@ func TestCustomerPageShowsWhyDuebellOptedOut(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := b.r.OptOutSMS(context.Background(), repo.OptOutSMSInput{CustomerID: c.ID, NotificationID: b.orig,
+	if _, err := b.r.OptOut(context.Background(), repo.OptOutInput{Channel: "sms", CustomerID: c.ID, NotificationID: b.orig,
 		Provider: "twilio", Code: "21610", Reason: "unsubscribed at twilio (21610)", Now: t0}); err != nil {
 		t.Fatal(err)
+	}
+	if ok, err := b.r.OptOut(context.Background(), repo.OptOutInput{Channel: "email", CustomerID: c.ID, NotificationID: b.orig,
+		Address: c.Email, Provider: "smtp", Code: "550", Reason: "no mailbox at this address (smtp 550)", Now: t0}); err != nil || !ok {
+		t.Fatalf("email opt-out: %v, %v", ok, err)
 	}
 	w := b.browser(t)
 	w.login(viewerToken)
 	_, body, _ := w.get("/console/customers/c1")
 	if !strings.Contains(body, `id="c-sms-opt-reason">unsubscribed at twilio (21610)</span>`) {
 		t.Errorf("customer page lacks the opt-out reason:\n%s", body)
+	}
+	if !strings.Contains(body, `id="c-email-opt-reason">no mailbox at this address (smtp 550)</span>`) {
+		t.Errorf("customer page lacks the email opt-out reason:\n%s", body)
 	}
 }

@@ -95,8 +95,9 @@ type Server struct {
 	mu       sync.Mutex
 	messages []Message
 	accepted int
-	hold     chan struct{}   // non-nil while HoldData holds replies to DATA
-	failMail *smtp.SMTPError // the reply to the next MAIL FROM, once
+	hold     chan struct{}              // non-nil while HoldData holds replies to DATA
+	failMail *smtp.SMTPError            // the reply to the next MAIL FROM, once
+	refused  map[string]*smtp.SMTPError // RCPT TO replies by address (RejectRecipient)
 }
 
 // Start starts a server on 127.0.0.1 with a free port. It is closed when the
@@ -231,6 +232,25 @@ func (s *Server) FailNextMail(code int, msg string) {
 	s.mu.Lock()
 	s.failMail = smtpError(code, msg)
 	s.mu.Unlock()
+}
+
+// RejectRecipient makes the server answer every RCPT TO of addr with code
+// and msg, as a relay answers for one mailbox (550 "5.1.1 … does not
+// exist") while it takes mail for the others.
+func (s *Server) RejectRecipient(addr string, code int, msg string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.refused == nil {
+		s.refused = map[string]*smtp.SMTPError{}
+	}
+	s.refused[addr] = smtpError(code, msg)
+}
+
+// recipientRefusal is RejectRecipient's reply for addr, or nil.
+func (s *Server) recipientRefusal(addr string) *smtp.SMTPError {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.refused[addr]
 }
 
 func (s *Server) takeMailFailure() *smtp.SMTPError {

@@ -49,6 +49,9 @@ func (ss *session) Rcpt(to string, _ *smtp.RcptOptions) error {
 	if ss.s.cfg.rcptReject != nil {
 		return ss.s.cfg.rcptReject
 	}
+	if e := ss.s.recipientRefusal(to); e != nil {
+		return e
+	}
 	ss.to = append(ss.to, to)
 	return nil
 }

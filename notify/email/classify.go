@@ -31,7 +31,12 @@ var replyClasses = map[int]notify.Class{
 // Gmail's 550 5.4.5; a From the account may not use, Office 365's 550
 // 5.7.60): the account class, which opens the relay's circuit rather than
 // failing every queued email for good; but for 552, the message's declared
-// size. A 5xx reply to RCPT or DATA rejects this message: permanent.
+// size. A 5xx reply to RCPT whose enhanced status (RFC 3463) says the
+// address has no mailbox — 5.1.1, bad destination mailbox; 5.1.10, the
+// domain takes no mail (RFC 7505) — is no_mailbox: the customer's email
+// opt-out is set until the address changes. Other 5xx replies to RCPT or
+// DATA reject this message: permanent (a policy or spam refusal says
+// nothing lasting about the address).
 // Everything else — 4xx replies, refused or dropped connections, timeouts,
 // and failures while connecting or in STARTTLS (which concern the relay,
 // not the message) — is transient, with the SMTP code when there is one.
@@ -43,6 +48,9 @@ func classify(ctx context.Context, err error) error {
 		}
 		if cmd == "MAIL" && code >= 500 && code < 600 && code != 552 {
 			return notify.Classify(notify.ClassAccount, strconv.Itoa(code), errors.New(detail))
+		}
+		if cmd == "RCPT" && code >= 500 && code < 600 && noMailbox.MatchString(detail) {
+			return notify.Classify(notify.ClassNoMailbox, strconv.Itoa(code), errors.New(detail))
 		}
 		if code >= 500 && code < 600 {
 			return notify.Permanent(strconv.Itoa(code), errors.New(detail))
@@ -58,6 +66,10 @@ func classify(ctx context.Context, err error) error {
 	}
 	return notify.Transient("", errors.New(redact(err.Error())))
 }
+
+// noMailbox finds the enhanced status codes that say the address has no
+// mailbox: 5.1.1 and 5.1.10, not 5.1.100-something else.
+var noMailbox = regexp.MustCompile(`(?:^|[^0-9.])5\.1\.(?:1|10)(?:[^0-9.]|\.?$)`)
 
 func codeString(code int) string {
 	if code == 0 {
@@ -86,6 +98,8 @@ func relayReply(err error) (cmd string, code int, detail string, ok bool) {
 		cmd = "NOOP"
 	case gomail.ErrSMTPMailFrom:
 		cmd = "MAIL"
+	case gomail.ErrSMTPRcptTo:
+		cmd = "RCPT"
 	}
 	return cmd, se.ErrorCode(), sendErrorText(se), true
 }

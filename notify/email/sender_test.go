@@ -232,15 +232,25 @@ func TestSendAuth(t *testing.T) {
 func TestSendErrorClasses(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
-		name      string
-		opt       smtptest.Option
-		permanent bool
-		code      string
+		name  string
+		opt   smtptest.Option
+		class notify.Class
+		code  string
 	}{
-		{"rcpt 550", smtptest.WithReject(550, "<zhangsan@example.com>: mailbox unavailable"), true, "550"},
-		{"rcpt 451", smtptest.WithReject(451, "greylisted, try again"), false, "451"},
-		{"data 554", smtptest.WithRejectData(554, "message rejected as spam"), true, "554"},
-		{"data 452", smtptest.WithRejectData(452, "insufficient storage"), false, "452"},
+		{"rcpt 550", smtptest.WithReject(550, "<zhangsan@example.com>: mailbox unavailable"), notify.ClassPermanent, "550"},
+		// The address has no mailbox (Gmail's, Exchange Online's words):
+		// the customer's email opt-out is set until the address changes.
+		{"rcpt 550 5.1.1", smtptest.WithReject(550, "5.1.1 The email account that you tried to reach does not exist"), notify.ClassNoMailbox, "550"},
+		{"rcpt 550 5.1.10", smtptest.WithReject(550, "5.1.10 RESOLVER.ADR.RecipientNotFound; Recipient zhangsan@example.com not found"), notify.ClassNoMailbox, "550"},
+		// A policy refusal, a bad address syntax or a later status code
+		// says nothing lasting about the mailbox.
+		{"rcpt 550 5.7.1", smtptest.WithReject(550, "5.7.1 recipient refused by policy"), notify.ClassPermanent, "550"},
+		{"rcpt 553 5.1.3", smtptest.WithReject(553, "5.1.3 bad recipient address syntax"), notify.ClassPermanent, "553"},
+		{"rcpt 550 5.1.100", smtptest.WithReject(550, "5.1.100 not a status code we know"), notify.ClassPermanent, "550"},
+		{"rcpt 451", smtptest.WithReject(451, "4.1.1 greylisted, try again"), notify.ClassTransient, "451"},
+		{"data 554", smtptest.WithRejectData(554, "message rejected as spam"), notify.ClassPermanent, "554"},
+		{"data 554 5.1.1", smtptest.WithRejectData(554, "5.1.1 message refused"), notify.ClassPermanent, "554"},
+		{"data 452", smtptest.WithRejectData(452, "insufficient storage"), notify.ClassTransient, "452"},
 	} {
 		// The same classes whether the envelope is pipelined or not.
 		for _, pipe := range []string{"pipelined", "unpipelined"} {
@@ -255,9 +265,10 @@ func TestSendErrorClasses(t *testing.T) {
 				if err == nil {
 					t.Fatal("Send succeeded")
 				}
-				if notify.IsPermanent(err) != tc.permanent || notify.ErrorCode(err) != tc.code {
-					t.Errorf("err = %v: permanent %v code %q, want %v %q",
-						err, notify.IsPermanent(err), notify.ErrorCode(err), tc.permanent, tc.code)
+				if notify.ErrorClass(err) != tc.class || notify.IsPermanent(err) != tc.class.Permanent() ||
+					notify.ErrorCode(err) != tc.code {
+					t.Errorf("err = %v: class %q code %q, want %s %q",
+						err, notify.ErrorClass(err), notify.ErrorCode(err), tc.class, tc.code)
 				}
 				if strings.Contains(err.Error(), "zhangsan") {
 					t.Errorf("error leaks the recipient: %v", err)

@@ -70,6 +70,7 @@ func (t *importTx) customers(ctx context.Context, in []repo.ImportCustomer, now 
 			name = excluded.name, phone = excluded.phone, email = excluded.email,
 			locale = excluded.locale, timezone = excluded.timezone,
 			sms_opt_out = excluded.sms_opt_out, email_opt_out = excluded.email_opt_out,
+			email_opt_out_reason = CASE WHEN excluded.email <> customers.email THEN '' ELSE customers.email_opt_out_reason END,
 			updated_at = excluded.updated_at
 		RETURNING id, ref`, rows, now); err != nil {
 		return nil, fmt.Errorf("import customers: write: %w", err)

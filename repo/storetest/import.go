@@ -23,6 +23,7 @@ func init() {
 		t.Run("ChangedLinesAreUpdates", func(t *testing.T) { t.Parallel(); importChangedLinesAreUpdates(t, open(t)) })
 		t.Run("OptOutsKeptWhenLeftOut", func(t *testing.T) { t.Parallel(); importOptOutsKeptWhenLeftOut(t, open(t)) })
 		t.Run("ProviderOptOutSurvivesImport", func(t *testing.T) { t.Parallel(); importProviderOptOutSurvives(t, open(t)) })
+		t.Run("NoMailboxOptOutEndsWithTheAddress", func(t *testing.T) { t.Parallel(); importNoMailboxOptOut(t, open(t)) })
 		t.Run("PlanRefusals", func(t *testing.T) { t.Parallel(); importPlanRefusals(t, open(t)) })
 		t.Run("ConcurrentImportsOfANewPlan", func(t *testing.T) { t.Parallel(); importConcurrentNewPlan(t, open(t)) })
 		t.Run("ImportRacingPayments", func(t *testing.T) { t.Parallel(); importRacingPayments(t, open(t)) })
@@ -266,7 +267,7 @@ func importOptOutsKeptWhenLeftOut(t *testing.T, s Store) {
 func importProviderOptOutSurvives(t *testing.T, s Store) {
 	ctx := context.Background()
 	c := Customer(t, s, "c1")
-	if ok, err := s.OptOutSMS(ctx, repo.OptOutSMSInput{CustomerID: c.ID, Provider: "tencent", Code: "FailedOperation.PhoneNumberInBlacklist",
+	if ok, err := s.OptOut(ctx, repo.OptOutInput{Channel: "sms", CustomerID: c.ID, Provider: "tencent", Code: "FailedOperation.PhoneNumberInBlacklist",
 		Reason: "unsubscribed at tencent", Now: Now}); err != nil || !ok {
 		t.Fatalf("opt out: %v %v", ok, err)
 	}
@@ -279,6 +280,33 @@ func importProviderOptOutSurvives(t *testing.T, s Store) {
 	importWantOutcomes(t, res, "1:customer:c1:updated")
 	if got, _ := s.GetCustomer(ctx, "c1"); !got.SMSOptOut || got.SMSOptOutReason == "" {
 		t.Errorf("customer after an import line with sms_opt_out false: %+v, want still opted out by the provider", got)
+	}
+}
+
+// An email opt-out duebell set because the address has no mailbox is kept
+// by an import line with the same address, whatever it says, and ended by
+// one with a new address.
+func importNoMailboxOptOut(t *testing.T, s Store) {
+	ctx := context.Background()
+	line := importCust(1, "c1").Customer
+	c := Customer(t, s, "c1", func(c *repo.Customer) { *c = line })
+	if ok, err := s.OptOut(ctx, repo.OptOutInput{Channel: "email", CustomerID: c.ID, Address: c.Email, Provider: "smtp",
+		Code: "550", Reason: "no mailbox at this address (smtp 550)", Now: Now}); err != nil || !ok {
+		t.Fatalf("opt out: %v %v", ok, err)
+	}
+	res := importApply(t, s, repo.ImportBatch{Customers: []repo.ImportCustomer{
+		importCust(1, "c1", func(ic *repo.ImportCustomer) { ic.KeepEmailOptOut, ic.Customer.EmailOptOut = false, false }),
+	}}, Now.Add(time.Hour))
+	importWantOutcomes(t, res, "1:customer:c1:unchanged")
+	if got, _ := s.GetCustomer(ctx, "c1"); !got.EmailOptOut || got.EmailOptOutReason == "" {
+		t.Errorf("after a line with the same address and email_opt_out false: %+v, want still opted out", got)
+	}
+	res = importApply(t, s, repo.ImportBatch{Customers: []repo.ImportCustomer{
+		importCust(1, "c1", func(ic *repo.ImportCustomer) { ic.KeepEmailOptOut, ic.Customer.Email = true, "new@example.net" }),
+	}}, Now.Add(2*time.Hour))
+	importWantOutcomes(t, res, "1:customer:c1:updated")
+	if got, _ := s.GetCustomer(ctx, "c1"); got.EmailOptOut || got.EmailOptOutReason != "" || got.Email != "new@example.net" {
+		t.Errorf("after a line with a new address: %+v, want mailed again", got)
 	}
 }
 

@@ -90,7 +90,7 @@ func ingestKeepsProviderOptOut(t *testing.T, s Store) {
 	ctx := context.Background()
 	c := Customer(t, s, "c1", func(c *repo.Customer) { c.EmailOptOut = true })
 	ingestPorted(t, func() {
-		if _, err := s.OptOutSMS(ctx, repo.OptOutSMSInput{CustomerID: c.ID, Provider: "tencent",
+		if _, err := s.OptOut(ctx, repo.OptOutInput{Channel: "sms", CustomerID: c.ID, Provider: "tencent",
 			Code: "FailedOperation.PhoneNumberInBlacklist", Reason: "unsubscribed at tencent", Now: Now}); err != nil {
 			t.Fatal(err)
 		}

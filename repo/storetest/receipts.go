@@ -458,14 +458,14 @@ func init() {
 			ctx := context.Background()
 			c := Customer(t, s, "c1")
 			at := receiptsSendAt
-			in := repo.OptOutSMSInput{CustomerID: c.ID, NotificationID: 7, Provider: "tencent",
+			in := repo.OptOutInput{Channel: "sms", CustomerID: c.ID, NotificationID: 7, Provider: "tencent",
 				Code: "FailedOperation.PhoneNumberInBlacklist", Reason: "unsubscribed at tencent (FailedOperation.PhoneNumberInBlacklist)", Now: at}
 			for i, want := range []bool{true, false} {
-				if changed, err := s.OptOutSMS(ctx, in); err != nil || changed != want {
+				if changed, err := s.OptOut(ctx, in); err != nil || changed != want {
 					t.Fatalf("call %d: changed %v, %v; want %v", i+1, changed, err, want)
 				}
 			}
-			if changed, err := s.OptOutSMS(ctx, repo.OptOutSMSInput{CustomerID: c.ID + 1000, Reason: "x", Now: at}); err != nil || changed {
+			if changed, err := s.OptOut(ctx, repo.OptOutInput{Channel: "sms", CustomerID: c.ID + 1000, Reason: "x", Now: at}); err != nil || changed {
 				t.Fatalf("unknown customer: changed %v, %v", changed, err)
 			}
 			got, err := s.GetCustomer(ctx, "c1")
@@ -490,6 +490,53 @@ func init() {
 			Customer(t, s, "c2", func(c *repo.Customer) { c.SMSOptOut = true })
 			if c2 := Customer(t, s, "c2"); c2.SMSOptOut {
 				t.Fatalf("lender-set opt-out could not be cleared: %+v", c2)
+			}
+		})
+
+		// A mail server's "no mailbox" opts the customer's email out while
+		// they keep that address: not when a push changed it since the
+		// claim, kept by a push of the same address whatever it says, and
+		// ended, reason and all, by a push of a new one.
+		t.Run("OptOutEmailLastsWhileTheAddressStays", func(t *testing.T) {
+			t.Parallel()
+			s := open(t)
+			ctx := context.Background()
+			c := Customer(t, s, "c1")
+			at := receiptsSendAt
+			in := repo.OptOutInput{Channel: "email", CustomerID: c.ID, NotificationID: 7, Address: "old@example.net",
+				Provider: "smtp", Code: "550", Reason: "no mailbox at this address (smtp 550)", Now: at}
+			if changed, err := s.OptOut(ctx, in); err != nil || changed {
+				t.Fatalf("refused address no longer the customer's: changed %v, %v", changed, err)
+			}
+			in.Address = c.Email
+			for i, want := range []bool{true, false} {
+				if changed, err := s.OptOut(ctx, in); err != nil || changed != want {
+					t.Fatalf("call %d: changed %v, %v; want %v", i+1, changed, err, want)
+				}
+			}
+			audit, err := s.ListAudit(ctx, time.Time{}, "", 10)
+			if err != nil || len(audit) != 1 || audit[0].Action != "customer.email_opt_out" || audit[0].Actor != "duebell" {
+				t.Fatalf("audit %+v, %v", audit, err)
+			}
+			for _, keep := range []bool{false, true} {
+				c.EmailOptOut, c.KeepEmailOptOut = false, keep
+				if got, err := s.UpsertCustomer(ctx, c, at.Add(time.Hour)); err != nil || !got.EmailOptOut ||
+					got.EmailOptOutReason != in.Reason || got.SMSOptOut {
+					t.Fatalf("after a push of the same address (keep %v): %+v, %v", keep, got, err)
+				}
+			}
+			c.Email, c.KeepEmailOptOut = "new@example.net", true
+			if got, err := s.UpsertCustomer(ctx, c, at.Add(2*time.Hour)); err != nil || got.EmailOptOut || got.EmailOptOutReason != "" {
+				t.Fatalf("after a push of a new address: %+v, %v", got, err)
+			}
+			// A new address the lender opts out stays opted out, as theirs.
+			in.Address = c.Email
+			if changed, err := s.OptOut(ctx, in); err != nil || !changed {
+				t.Fatalf("new address refused: %v, %v", changed, err)
+			}
+			c.Email, c.EmailOptOut, c.KeepEmailOptOut = "third@example.net", true, false
+			if got, err := s.UpsertCustomer(ctx, c, at.Add(3*time.Hour)); err != nil || !got.EmailOptOut || got.EmailOptOutReason != "" {
+				t.Fatalf("after a push of a new address opted out: %+v, %v", got, err)
 			}
 		})
 

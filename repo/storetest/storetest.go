@@ -37,7 +37,7 @@ type Store interface {
 	RecordReceipt(ctx context.Context, in repo.Receipt, now time.Time) (repo.ReceiptResult, error)
 	RecordReceipts(ctx context.Context, ins []repo.Receipt, now time.Time) ([]repo.ReceiptResult, error)
 	ListReceipts(ctx context.Context, notificationID int64) ([]repo.Receipt, error)
-	OptOutSMS(ctx context.Context, in repo.OptOutSMSInput) (bool, error)
+	OptOut(ctx context.Context, in repo.OptOutInput) (bool, error)
 	OpenCircuit(ctx context.Context, c repo.Circuit) error
 	CloseCircuit(ctx context.Context, provider string, now time.Time) error
 	OpenCircuits(ctx context.Context) ([]repo.Circuit, error)
