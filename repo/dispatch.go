@@ -232,8 +232,21 @@ type Outcome struct {
 	Release []int64
 }
 
-const finishSQL = `
+// SettledKeySQL is a finished notice's dedup key: the stage's own, or,
+// for a reminder suppressed because its bill was paid or waived, that key
+// with "#" and the notice's id (the dialect's key, id, status and reason
+// expressions), so the stage's key is free again. A reversal or a push
+// that reopens the bill then has the next scan queue the stage that is
+// due, as for a bill never settled; while it stays settled no scan queues
+// it (scans read unsettled bills only).
+func SettledKeySQL(key, id, status, reason string) string {
+	return `CASE WHEN ` + status + ` = 'suppressed' AND ` + reason + ` IN ('installment paid', 'installment waived')
+		THEN ` + key + ` || '#' || ` + id + ` ELSE ` + key + ` END`
+}
+
+var finishSQL = `
 UPDATE notifications n SET
+	dedup_key = ` + SettledKeySQL("n.dedup_key", "n.id", "u.status", "u.reason") + `,
 	status = u.status, status_reason = u.reason, next_attempt_at = coalesce(u.next_at, n.next_attempt_at),
 	attempts = n.attempts - CASE WHEN u.deferred THEN 1 ELSE 0 END,
 	template = coalesce(nullif(u.template, ''), n.template), recipient = coalesce(nullif(u.recipient, ''), n.recipient),

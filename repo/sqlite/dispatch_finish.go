@@ -25,8 +25,9 @@ WHERE NOT EXISTS (SELECT 1 FROM delivery_attempts d WHERE d.notification_id = $1
 // still holds it under the claim the outcome ends ($18, its attempts then; 0
 // not checked): empty content and provider fields keep what the notice
 // has, and a deferral gives the claim's attempt back.
-const dispatchFinishSQL = `
+var dispatchFinishSQL = `
 UPDATE notifications SET
+	dedup_key = ` + repo.SettledKeySQL("dedup_key", "id", "$4", "$5") + `,
 	status = $4, status_reason = $5, next_attempt_at = coalesce($6, next_attempt_at),
 	attempts = attempts - CASE WHEN $7 THEN 1 ELSE 0 END,
 	template = coalesce(nullif($8, ''), template), recipient = coalesce(nullif($9, ''), recipient),

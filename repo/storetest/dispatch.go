@@ -731,6 +731,11 @@ func dispatchTestHandOver(t *testing.T, s Store) {
 	ctx := context.Background()
 	leader, items := dispatchDigest(t, s, "c1", "p1", "p2", "p3")
 	at := dispatchSendAt.Add(time.Minute)
+	// p1's bill was paid (a scan would queue its stage again were it not:
+	// a notice suppressed as paid gives up its key).
+	if _, err := s.RecordPayment(ctx, repo.PaymentInput{PlanRef: "p1", Seq: 1, Amount: 50000, Now: at}); err != nil {
+		t.Fatal(err)
+	}
 	handOver := repo.Outcome{ID: leader.ID, Status: repo.StatusSuppressed, Reason: "installment paid",
 		HandOver: []int64{items[1].NotificationID, items[2].NotificationID}}
 	dispatchFinish(t, s, "w2", at, handOver) // not w2's: nothing moves
