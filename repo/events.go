@@ -216,10 +216,11 @@ func (q Common) GetEvent(ctx context.Context, ref string) (Event, error) {
 // outstandingSQL is, in the claim query (claimed notice "claimed", its event
 // "e"), the unpaid balance a notice of the kinds in $6 (kinds.Outstanding:
 // service_closed) reports: every pending
-// installment of the customer's active plans, or of the one plan for scope
-// plan. It is computed when the notice is claimed, so it is current when sent.
+// installment of the customer's active plans in the currency of the
+// notice's plan "p" (the template prints one currency; a sum across
+// currencies would mean nothing), or of the one plan for scope plan. It is computed when the notice is claimed, so it is current when sent.
 const outstandingSQL = `CASE WHEN e.kind = ANY($6) THEN coalesce((
 	SELECT sum(oi.amount - oi.paid) FROM installments oi JOIN plans op ON op.id = oi.plan_id
 	WHERE op.customer_id = claimed.customer_id AND op.status = 'active'
 	  AND oi.status = 'pending' AND oi.paid < oi.amount
-	  AND (e.scope <> 'plan' OR op.id = e.plan_id)), 0)::bigint ELSE 0 END`
+	  AND op.currency = p.currency AND (e.scope <> 'plan' OR op.id = e.plan_id)), 0)::bigint ELSE 0 END`

@@ -32,14 +32,14 @@ RETURNING id`
 // with their customer, plan, installment and event, by primary key, in claim
 // order; %s is the SMS cap's columns. outstanding is, for a notice of the
 // kinds in $2 (kinds.Outstanding: service_closed), what is still unpaid on
-// the active plans it speaks of, as of now.
+// the active plans it speaks of in its plan's currency, as of now.
 const dispatchClaimSQL = `
 SELECT n.*, ` + repo.ClaimColumns + `,
 	CASE WHEN e.kind IN (SELECT value FROM json_each($2)) THEN coalesce((
 		SELECT sum(oi.amount - oi.paid) FROM installments oi JOIN plans op ON op.id = oi.plan_id
 		WHERE op.customer_id = n.customer_id AND op.status = 'active'
 		  AND oi.status = 'pending' AND oi.paid < oi.amount
-		  AND (e.scope <> 'plan' OR op.id = e.plan_id)), 0) ELSE 0 END AS outstanding,
+		  AND op.currency = p.currency AND (e.scope <> 'plan' OR op.id = e.plan_id)), 0) ELSE 0 END AS outstanding,
 	%s
 FROM notifications n
 JOIN customers c ON c.id = n.customer_id

@@ -865,7 +865,8 @@ func dispatchTestCollection(t *testing.T, s Store) {
 }
 
 // A service_closed notice reports, as of its claim, what is still unpaid on
-// the customer's active plans; a customer with none owes 0.
+// the customer's active plans in its plan's currency (a plan in dollars is
+// not added to yuan); a customer with none owes 0.
 func dispatchTestOutstanding(t *testing.T, s Store) {
 	ctx := context.Background()
 	at := time.Date(2026, 11, 20, 2, 0, 0, 0, time.UTC)
@@ -874,6 +875,7 @@ func dispatchTestOutstanding(t *testing.T, s Store) {
 	Customer(t, s, "c2")
 	Plan(t, s, "p1", "c1", dues, func(p *repo.Plan) { p.Installments[0].Paid = 20000 })
 	Plan(t, s, "p2", "c1", []repo.Date{repo.NewDate(2026, 11, 30)})
+	Plan(t, s, "usd", "c1", []repo.Date{repo.NewDate(2026, 12, 30)}, func(p *repo.Plan) { p.Currency = "USD" })
 	Plan(t, s, "done", "c2", dues, func(p *repo.Plan) { p.Status = repo.PlanClosed })
 	for _, c := range []string{"c1", "c2"} {
 		if _, _, err := s.RecordEvent(ctx, repo.EventInput{Ref: "closed-" + c, Kind: repo.EventServiceClosed,
