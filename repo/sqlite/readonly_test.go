@@ -39,3 +39,42 @@ func TestServeRefusesAFileItCannotWrite(t *testing.T) {
 		t.Fatalf("serve on a read-only file: %v; want it refused as one that cannot be written", err)
 	}
 }
+
+// A file in a directory that does not exist, or in one the daemon cannot
+// write (SQLite writes its journal beside the file), is refused at open
+// saying what to fix, not with SQLite's "unable to open database file
+// (14)" or "attempt to write a readonly database (1544)".
+func TestOpenSaysWhatToFix(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	missing := filepath.Join(t.TempDir(), "nope", "duebell.db")
+	if _, err := sqlite.Open(ctx, "sqlite:"+missing); err == nil ||
+		!strings.Contains(err.Error(), "directory "+filepath.Dir(missing)+" does not exist") {
+		t.Errorf("open in a missing directory: %v", err)
+	}
+
+	dir := t.TempDir()
+	path := filepath.Join(dir, "duebell.db")
+	openAt(t, path).Close()
+	for _, side := range []string{"-wal", "-shm"} {
+		_ = os.Remove(path + side)
+	}
+	if os.Geteuid() == 0 { // root writes whatever the mode: make the directory immutable
+		if out, err := exec.Command("chattr", "+i", dir).CombinedOutput(); err != nil {
+			t.Skipf("cannot make the directory read-only as root (chattr: %v: %s)", err, out)
+		}
+		t.Cleanup(func() { _ = exec.Command("chattr", "-i", dir).Run() })
+	} else if err := os.Chmod(dir, 0o555); err != nil {
+		t.Fatal(err)
+	} else {
+		t.Cleanup(func() { _ = os.Chmod(dir, 0o755) })
+	}
+	s, err := sqlite.Open(ctx, "sqlite:"+path)
+	if err == nil {
+		err = s.LockServe()
+		s.Close()
+	}
+	if err == nil || !strings.Contains(err.Error(), "check the owner and mode of the file and of its directory") {
+		t.Errorf("open in a read-only directory: %v", err)
+	}
+}

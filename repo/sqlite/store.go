@@ -16,6 +16,7 @@ import (
 	"embed"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -92,7 +93,7 @@ func Open(ctx context.Context, dbURL string) (*Store, error) {
 	db.SetConnMaxIdleTime(0)
 	if err := db.PingContext(ctx); err != nil {
 		db.Close()
-		return nil, fmt.Errorf("open database %s: %w", path, err)
+		return nil, openError(path, err)
 	}
 	s := &Store{db: db, path: path, write: newWriteLock()}
 	s.Common = repo.NewCommon(db, s.withTx, repo.Dialect{RecordReceipts: recordReceipts, AuditSQL: auditSQL})
@@ -145,12 +146,44 @@ func (s *Store) checkWritable() error {
 			return nil
 		}
 	}
-	var coded interface{ Code() int } // modernc.org/sqlite's *Error
-	const readonly = 8                // SQLITE_READONLY
-	if errors.As(err, &coded) && coded.Code()&0xff == readonly {
-		return fmt.Errorf("database %s: cannot be written (%v): check the owner and mode of the file and of its directory", s.path, err)
+	if code := sqliteCode(err); code == sqliteReadOnly || code == sqliteCantOpen {
+		return openError(s.path, err)
 	}
 	return nil
+}
+
+// SQLite's primary result codes that say the file or its directory is out
+// of reach.
+const (
+	sqliteReadOnly = 8  // SQLITE_READONLY (and _DIRECTORY: no journal there)
+	sqliteCantOpen = 14 // SQLITE_CANTOPEN
+)
+
+// sqliteCode is err's primary SQLite result code, 0 when it has none.
+func sqliteCode(err error) int {
+	var coded interface{ Code() int } // modernc.org/sqlite's *Error
+	if errors.As(err, &coded) {
+		return coded.Code() & 0xff
+	}
+	return 0
+}
+
+// openError says what to fix when the file at path cannot be opened or
+// written: a missing directory, or the owner and mode of the file and of
+// its directory (SQLite writes its journal beside the file).
+func openError(path string, err error) error {
+	if code := sqliteCode(err); code == sqliteReadOnly || code == sqliteCantOpen {
+		dir := filepath.Dir(path)
+		if _, serr := os.Stat(dir); errors.Is(serr, fs.ErrNotExist) {
+			return fmt.Errorf("database %s: directory %s does not exist: create it, or correct database.url", path, dir)
+		}
+		verb := "opened"
+		if code == sqliteReadOnly {
+			verb = "written"
+		}
+		return fmt.Errorf("database %s: cannot be %s (%v): check the owner and mode of the file and of its directory", path, verb, err)
+	}
+	return fmt.Errorf("open database %s: %w", path, err)
 }
 
 // Close closes the pool, then releases the serve lock.
