@@ -111,11 +111,11 @@ func refusal(err error) *apiError {
 	return nil
 }
 
-// unavailable logs a request the database outage err stopped (one WARN,
-// with attrs) and tells the client when to ask again; the caller answers
-// 503.
+// unavailable logs a request the database outage err stopped (with
+// attrs: at WARN at most every outageLogEvery, else DEBUG) and tells the
+// client when to ask again; the caller answers 503.
 func (s *server) unavailable(w http.ResponseWriter, r *http.Request, err error, attrs ...slog.Attr) {
 	attrs = append([]slog.Attr{slog.String("route", r.Pattern), slog.String("error", err.Error())}, attrs...)
-	s.log.LogAttrs(r.Context(), slog.LevelWarn, "database unavailable", attrs...)
+	s.log.LogAttrs(r.Context(), s.unavailableLog.Level(), "database unavailable", attrs...)
 	w.Header().Set("Retry-After", strconv.Itoa(int(repo.RetryAfter/time.Second)))
 }

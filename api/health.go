@@ -18,7 +18,7 @@ func (s *server) readyz(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), readyTimeout)
 	defer cancel()
 	if err := s.cfg.Ready(ctx); err != nil {
-		s.log.LogAttrs(r.Context(), slog.LevelWarn, "not ready", slog.String("error", err.Error()))
+		s.log.LogAttrs(r.Context(), s.notReadyLog.Level(), "not ready", slog.String("error", err.Error()))
 		writeError(w, http.StatusServiceUnavailable, codeNotReady, err.Error())
 		return
 	}

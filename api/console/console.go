@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"duebell/internal/input"
+	"duebell/internal/outage"
 	"duebell/repo"
 	"duebell/scheduler"
 )
@@ -95,6 +96,9 @@ type Console struct {
 	cfg    Config
 	logins *throttle
 	effect effectCache // the overview's effect reports (effect.go)
+	// unavailableLog paces the WARNs of pages answered 503 during an
+	// outage, as the API's.
+	unavailableLog *outage.Every
 }
 
 // New returns the console. Auth, Store and Sessions are required.
@@ -119,7 +123,8 @@ func New(cfg Config) (*Console, error) {
 	cfg.SessionTTL = cmp.Or(cfg.SessionTTL, DefaultSessionTTL)
 	cfg.LoginBurst = cmp.Or(cfg.LoginBurst, DefaultLoginBurst)
 	cfg.LoginEvery = cmp.Or(cfg.LoginEvery, DefaultLoginEvery)
-	return &Console{cfg: cfg, logins: newThrottle(cfg.LoginEvery, cfg.LoginBurst)}, nil
+	return &Console{cfg: cfg, logins: newThrottle(cfg.LoginEvery, cfg.LoginBurst),
+		unavailableLog: outage.NewEvery(10 * time.Second)}, nil
 }
 
 // Mux is where Register adds routes (an *http.ServeMux).

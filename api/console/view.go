@@ -200,7 +200,7 @@ func (c *Console) BadAddress(w http.ResponseWriter, r *http.Request, msg string)
 // checking it: the page then shows no one signed in.
 func (c *Console) internal(w http.ResponseWriter, r *http.Request, s session, err error) {
 	if repo.IsUnavailable(err) {
-		c.cfg.Logger.LogAttrs(r.Context(), slog.LevelWarn, "database unavailable",
+		c.cfg.Logger.LogAttrs(r.Context(), c.unavailableLog.Level(), "database unavailable",
 			slog.String("route", r.Pattern), slog.String("error", err.Error()))
 		w.Header().Set("Retry-After", strconv.Itoa(int(repo.RetryAfter/time.Second)))
 		c.fail(w, r, s, http.StatusServiceUnavailable, "The database is unavailable. Try again in a minute.")

@@ -6,6 +6,9 @@ package outage
 import (
 	"log/slog"
 	"sync/atomic"
+	"time"
+
+	"golang.org/x/time/rate"
 )
 
 // Once tracks one kind of failure (claims, scans of one job, lease
@@ -25,3 +28,19 @@ func (o *Once) Level() slog.Level {
 // Recovered reports whether a failure was logged since the last recovery
 // (the caller then says, at INFO, that it got through again), and clears it.
 func (o *Once) Recovered() bool { return o.down.Swap(false) }
+
+// Every is for a failure with no recovery to wait for, such as requests
+// answered 503 while the database is away (a load balancer probing
+// /readyz twice a second): WARN at most once per interval, DEBUG between.
+// Use NewEvery; it is safe for concurrent use.
+type Every struct{ s rate.Sometimes }
+
+// NewEvery logs at WARN at most once per interval.
+func NewEvery(interval time.Duration) *Every { return &Every{s: rate.Sometimes{Interval: interval}} }
+
+// Level is the level to log one failure at.
+func (e *Every) Level() slog.Level {
+	level := slog.LevelDebug
+	e.s.Do(func() { level = slog.LevelWarn })
+	return level
+}

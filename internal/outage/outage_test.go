@@ -3,6 +3,7 @@ package outage
 import (
 	"log/slog"
 	"testing"
+	"time"
 )
 
 // Through one outage: WARN once, then DEBUG; recovered once; the next
@@ -22,5 +23,16 @@ func TestOnce(t *testing.T) {
 	}
 	if got := o.Level(); got != slog.LevelWarn {
 		t.Errorf("first failure of the next outage at %v, want WARN", got)
+	}
+}
+
+// A failure said every time it happens (a request answered 503) is WARN
+// once per interval and DEBUG between.
+func TestEvery(t *testing.T) {
+	e := NewEvery(time.Hour)
+	for i, want := range []slog.Level{slog.LevelWarn, slog.LevelDebug, slog.LevelDebug} {
+		if got := e.Level(); got != want {
+			t.Errorf("failure %d at %v, want %v", i+1, got, want)
+		}
 	}
 }
