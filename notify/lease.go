@@ -33,7 +33,7 @@ type leaseKeeper struct {
 	last   time.Time   // lease clock at the last extension
 	failed bool        // the last extension failed
 	outage outage.Once // extensions failing through an outage, said once
-	warned bool        // lapsing was logged since the last extension
+	warned bool        // lapsing was logged since the last extension that left no lease lapsed
 	// held are the leases of the claimed notices not yet started, by
 	// notice id.
 	held map[int64]*lease
@@ -142,8 +142,7 @@ func (k *leaseKeeper) extendIfDue(force bool) {
 		k.d.cfg.Logger.Info("leases extended again")
 	}
 	k.last = now
-	k.warned = false
-	lost := 0
+	lost, lapsed := 0, 0
 	for id, l := range k.held {
 		switch {
 		case !containsSorted(ids, id):
@@ -154,9 +153,13 @@ func (k *leaseKeeper) extendIfDue(force bool) {
 			// Ran out before this extension could renew it: whatever
 			// the extension found, a send does not start on a lease that
 			// lapsed; the notice is given back untried (take).
+			lapsed++
 		default:
 			l.since = now
 		}
+	}
+	if lapsed == 0 { // else the leases that lapsed in this failure are still to be given back: said once
+		k.warned = false
 	}
 	k.gaveBack(lost)
 	if len(ids) > 0 {
