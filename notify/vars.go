@@ -88,11 +88,11 @@ func varValue(v string, d templates.Data) string {
 	case VarEntryURL:
 		return d.EntryURL
 	case VarAmount:
-		return formatAmount(d.Amount)
+		return templates.FormatAmount(d.Amount, d.Currency)
 	case VarPaidAmount:
-		return formatAmount(d.PaidAmount)
+		return templates.FormatAmount(d.PaidAmount, d.Currency)
 	case VarOutstanding:
-		return formatAmount(d.Outstanding)
+		return templates.FormatAmount(d.Outstanding, d.Currency)
 	case VarDueDate:
 		return formatDate(templates.ResolveLocale(d.Locale), d.DueDate)
 	case VarPaidAt:
@@ -109,23 +109,6 @@ func varValue(v string, d templates.Data) string {
 		}
 	}
 	return ""
-}
-
-// formatAmount writes fen as yuan with thousands separators: 123456 → "1,234.56".
-func formatAmount(fen int64) string {
-	sign, u := "", uint64(fen)
-	if fen < 0 {
-		sign, u = "-", uint64(-(fen+1))+1
-	}
-	digits := strconv.FormatUint(u/100, 10)
-	grouped := make([]byte, 0, len(digits)+len(digits)/3)
-	for i := range len(digits) {
-		if i > 0 && (len(digits)-i)%3 == 0 {
-			grouped = append(grouped, ',')
-		}
-		grouped = append(grouped, digits[i])
-	}
-	return fmt.Sprintf("%s%s.%02d", sign, grouped, u%100)
 }
 
 func formatDate(locale string, t time.Time) string {

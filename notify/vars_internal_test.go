@@ -8,11 +8,14 @@ import (
 	"duebell/templates"
 )
 
-func TestFormatAmountGroupsThousands(t *testing.T) {
+// Provider template variables carry amounts in the plan's currency's
+// decimals, without a symbol (the provider's template has it).
+func TestAmountVarsFollowTheCurrency(t *testing.T) {
 	t.Parallel()
-	for fen, want := range map[int64]string{0: "0.00", 5: "0.05", 123456: "1,234.56", 100000000: "1,000,000.00", -250: "-2.50"} {
-		if got := formatAmount(fen); got != want {
-			t.Errorf("formatAmount(%d) = %q, want %q", fen, got, want)
+	for cur, want := range map[string]string{"": "1,234.56", "CNY": "1,234.56", "JPY": "123,456", "BHD": "123.456"} {
+		v := buildVars(templates.Data{Kind: "due_soon", Locale: "zh-CN", Currency: cur, Amount: 123456})
+		if v["amount"] != want {
+			t.Errorf("amount of 123456 %q = %q, want %q", cur, v["amount"], want)
 		}
 	}
 }

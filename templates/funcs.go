@@ -3,12 +3,15 @@ package templates
 import (
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
+
+	"golang.org/x/text/currency"
 )
 
 // funcs returns the template funcs bound to a template file's locale.
 //
-//	money   fen [currency] → "¥1,234.56" (CNY, the default), "$1,234.56" (USD), "1,234.56 EUR"
+//	money   minor units [currency] → "¥1,234.56" (CNY, the default), "$1,234.56" (USD), "1,234.56 EUR", "5,000 JPY"
 //	date    time → "2026年11月24日" / "Nov 24, 2026" ("" for the zero time)
 //	datetime time → "2026年11月24日 14:05" / "Nov 24, 2026 14:05"
 //	card    "1234" → "****1234" ("" for "")
@@ -31,22 +34,22 @@ func funcs(locale string) map[string]any {
 	}
 }
 
-// Money formats an amount in minor units (fen) of currency as messages
-// show it: ¥1,234.56 for CNY (or no currency), $1,234.56 for USD,
-// "1,234.56 EUR" for others. The console shows amounts the same way.
-func Money(fen int64, currency string) string { return money(fen, currency) }
+// Money formats an amount in minor units of currency (fen for CNY, cents
+// for USD, whole yen for JPY: ISO 4217's decimals) as messages show it:
+// ¥1,234.56 for CNY (or no currency), $1,234.56 for USD, "1,234.56 EUR" or
+// "5,000 JPY" for others. The console shows amounts the same way.
+func Money(minor int64, currency string) string { return money(minor, currency) }
 
-func money(fen int64, currency ...string) string {
+func money(minor int64, currency ...string) string {
 	cur := "CNY"
 	if len(currency) > 0 && currency[0] != "" {
 		cur = currency[0]
 	}
+	n := FormatAmount(minor, cur)
 	sign := ""
-	u := uint64(fen)
-	if fen < 0 {
-		sign, u = "-", uint64(-(fen+1))+1 // no overflow at MinInt64
+	if minor < 0 {
+		sign, n = "-", n[1:]
 	}
-	n := groupThousands(strconv.FormatUint(u/100, 10)) + fmt.Sprintf(".%02d", u%100)
 	switch cur {
 	case "CNY":
 		return sign + "¥" + n
@@ -55,6 +58,42 @@ func money(fen int64, currency ...string) string {
 	default:
 		return sign + n + " " + cur
 	}
+}
+
+// FormatAmount writes an amount in minor units of cur with thousands
+// separators and cur's decimals: 123456 CNY is "1,234.56", 5000 JPY
+// "5,000", 1234 BHD "1.234"; a code ISO 4217 does not know gets two.
+func FormatAmount(minor int64, cur string) string {
+	sign, u := "", uint64(minor)
+	if minor < 0 {
+		sign, u = "-", uint64(-(minor+1))+1 // no overflow at MinInt64
+	}
+	decimals := MinorDigits(cur)
+	unit := uint64(1)
+	for range decimals {
+		unit *= 10
+	}
+	n := sign + groupThousands(strconv.FormatUint(u/unit, 10))
+	if decimals > 0 {
+		frac := strconv.FormatUint(u%unit, 10)
+		n += "." + strings.Repeat("0", decimals-len(frac)) + frac
+	}
+	return n
+}
+
+// MinorDigits is how many decimals cur's minor units have (ISO 4217): 2
+// for CNY and USD, 0 for JPY, KRW and VND, 3 for BHD; 2 for a code it does
+// not know.
+func MinorDigits(cur string) int {
+	if cur == "CNY" || cur == "USD" || cur == "" {
+		return 2 // the common case, without the table's lookup
+	}
+	u, err := currency.ParseISO(cur)
+	if err != nil {
+		return 2
+	}
+	scale, _ := currency.Standard.Rounding(u)
+	return scale
 }
 
 func groupThousands(digits string) string {

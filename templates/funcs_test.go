@@ -28,6 +28,15 @@ func TestMoney(t *testing.T) {
 		{-5, []string{"USD"}, "-$0.05"},
 		{-123456, []string{"HKD"}, "-1,234.56 HKD"},
 		{math.MinInt64, nil, "-¥92,233,720,368,547,758.08"},
+		// Minor units as ISO 4217 has them: whole yen, won and dong;
+		// thousandths of a dinar; two decimals for a code it does not know.
+		{5000, []string{"JPY"}, "5,000 JPY"},
+		{-1234567, []string{"KRW"}, "-1,234,567 KRW"},
+		{250000, []string{"VND"}, "250,000 VND"},
+		{1234, []string{"BHD"}, "1.234 BHD"},
+		{5, []string{"KWD"}, "0.005 KWD"},
+		{123456, []string{"ZZZ"}, "1,234.56 ZZZ"},
+		{math.MinInt64, []string{"JPY"}, "-9,223,372,036,854,775,808 JPY"},
 	}
 	for _, tt := range tests {
 		if got := money(tt.fen, tt.cur...); got != tt.want {
