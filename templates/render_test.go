@@ -152,6 +152,33 @@ func TestRenderServiceClosedOutstanding(t *testing.T) {
 	}
 }
 
+// A service closed while a bill is overdue does not call its past due
+// date the next one: it says since when the bill is overdue.
+func TestRenderServiceClosedWithAnOverdueBill(t *testing.T) {
+	t.Parallel()
+	s := load(t, Options{})
+	for _, locale := range Locales() {
+		for _, channel := range []string{ChannelSMS, ChannelEmail} {
+			d := Sample(KindServiceClosed, locale, channel, sampleLink(t))
+			d.DaysUntilDue = -6
+			want, never := map[string]string{LocaleEn: "verdue since", LocaleZhCN: "逾期"}[locale],
+				map[string]string{LocaleEn: "ext due date", LocaleZhCN: "下期还款日"}[locale]
+			for _, p := range parts(render(t, s, d)) {
+				if p == "" || p == render(t, s, d).Subject {
+					continue
+				}
+				if !strings.Contains(p, want) || strings.Contains(p, never) {
+					t.Errorf("%s/%s with a bill 6 days overdue: %q", locale, channel, p)
+				}
+			}
+			d.DaysUntilDue = 3
+			if got := render(t, s, d); !strings.Contains(got.Text, never) {
+				t.Errorf("%s/%s with the next bill in 3 days: %q", locale, channel, got.Text)
+			}
+		}
+	}
+}
+
 func TestRenderNoURLInLinklessKinds(t *testing.T) {
 	t.Parallel()
 	s := load(t, Options{})
