@@ -18,20 +18,11 @@ func TestEndToEndNoMailboxOptsTheAddressOut(t *testing.T) {
 func testEndToEndNoMailboxOptsTheAddressOut(t *testing.T, store string) {
 	e := startE2EOn(t, store)
 	e.call("PUT", "/api/v1/customers/wang", `{"name":"王五","phone":"13812345678","email":"gone@example.net","locale":"zh-CN"}`, http.StatusCreated)
-	e.call("PUT", "/api/v1/plans/wang-1", `{"customer_ref":"wang","merchant":"优品手机","title":"Phone X","total":100000,"periods":1,
-		"repay_method":"manual","installments":[{"seq":1,"due_date":"2026-12-10","amount":100000}]}`, http.StatusCreated)
+	e.putBill("wang-1", "wang", "2026-12-10", http.StatusCreated)
 	e.smtp.RejectRecipient("gone@example.net", 550, "5.1.1 The email account that you tried to reach does not exist")
 
-	status := func(kind, channel string) string {
-		for _, n := range e.notices() {
-			if n.Kind == kind && n.Channel == channel {
-				return n.Status
-			}
-		}
-		return "none"
-	}
-	e.run("scan", "--at", "2026-12-07T10:00:00+08:00")
-	e.run("dispatch", "--once", "--at", "2026-12-07T10:00:00+08:00")
+	status := func(kind, channel string) string { return strings.Join(e.statuses(kind, channel), ",") }
+	e.scanAndSend("2026-12-07T10:00:00+08:00")
 	if s := status("due_soon", "email"); s != "failed" {
 		t.Fatalf("due_soon email to an address without a mailbox: %s, want failed", s)
 	}
@@ -42,8 +33,7 @@ func testEndToEndNoMailboxOptsTheAddressOut(t *testing.T, store string) {
 
 	// The lender's nightly push says the same address, opted in.
 	e.call("PUT", "/api/v1/customers/wang", `{"name":"王五","phone":"13812345678","email":"gone@example.net","locale":"zh-CN","email_opt_out":false}`, http.StatusOK)
-	e.run("scan", "--at", "2026-12-10T10:00:00+08:00")
-	e.run("dispatch", "--once", "--at", "2026-12-10T10:00:00+08:00")
+	e.scanAndSend("2026-12-10T10:00:00+08:00")
 	if s, sms := status("due_today", "email"), status("due_today", "sms"); s != "suppressed" || sms != "sent" {
 		t.Fatalf("due_today: email %s, sms %s; want the email suppressed and the SMS sent", s, sms)
 	}
@@ -58,8 +48,7 @@ func testEndToEndNoMailboxOptsTheAddressOut(t *testing.T, store string) {
 	}
 	// Overdue: one collection notice a day, so the SMS and the email go
 	// on two days, in either order.
-	e.run("scan", "--at", "2026-12-11T10:00:00+08:00")
-	e.run("dispatch", "--once", "--at", "2026-12-11T10:00:00+08:00")
+	e.scanAndSend("2026-12-11T10:00:00+08:00")
 	e.run("dispatch", "--once", "--at", "2026-12-12T10:00:00+08:00")
 	if mails := e.smtp.Messages(); len(mails) != 1 || mails[0].To[0] != "wang@example.net" || status("overdue", "email") != "sent" {
 		t.Fatalf("overdue email: %d messages, notice %s; want one to the new address", len(mails), status("overdue", "email"))

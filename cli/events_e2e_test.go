@@ -41,6 +41,26 @@ func (e *e2e) putPlan(ref, customer, method, card string, paidFirst, want int) {
 		{"seq":3,"due_date":"2027-02-10","amount":100000}]}`, customer, method, card, paidFirst), want)
 }
 
+// putBill stores plan ref of customer: one bill of ¥1,000.00 due on due,
+// repaid by hand; want is 201 for a new plan, 200 for one replaced.
+func (e *e2e) putBill(ref, customer, due string, want int) {
+	e.t.Helper()
+	e.call("PUT", "/api/v1/plans/"+ref, fmt.Sprintf(`{"customer_ref":%q,"merchant":"优品手机","title":"Phone X","total":100000,
+		"periods":1,"repay_method":"manual","installments":[{"seq":1,"due_date":%q,"amount":100000}]}`, customer, due), want)
+}
+
+// statuses lists the statuses of the notices of kind on channel, oldest
+// first.
+func (e *e2e) statuses(kind, channel string) []string {
+	var out []string
+	for _, n := range e.notices() {
+		if n.Kind == kind && n.Channel == channel {
+			out = append(out, n.Status)
+		}
+	}
+	return out
+}
+
 // event posts a channel event at the fake clock's instant at.
 func (e *e2e) event(at, body string, want int) map[string]any {
 	e.t.Helper()

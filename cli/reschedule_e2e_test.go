@@ -16,15 +16,7 @@ func TestEndToEndRescheduledBillIsRemindedOnItsNewDate(t *testing.T) {
 func testEndToEndRescheduledBillIsRemindedOnItsNewDate(t *testing.T, store string) {
 	e := startE2E(t, store, "", true)
 	e.call("PUT", "/api/v1/customers/qian", `{"name":"钱七","phone":"13812345678","locale":"zh-CN"}`, http.StatusCreated)
-	plan := func(due string) string {
-		return fmt.Sprintf(`{"customer_ref":"qian","merchant":"优品手机","title":"Phone X","total":100000,"periods":1,
-			"repay_method":"manual","installments":[{"seq":1,"due_date":%q,"amount":100000}]}`, due)
-	}
-	e.call("PUT", "/api/v1/plans/qian-1", plan("2026-12-10"), http.StatusCreated)
-	day := func(at string) {
-		e.run("scan", "--at", at)
-		e.run("dispatch", "--once", "--at", at)
-	}
+	e.putBill("qian-1", "qian", "2026-12-10", http.StatusCreated)
 	sent := func() (kinds []string) {
 		for _, n := range e.notices() {
 			if n.Channel == "sms" && n.Status == "sent" {
@@ -33,20 +25,20 @@ func testEndToEndRescheduledBillIsRemindedOnItsNewDate(t *testing.T, store strin
 		}
 		return kinds
 	}
-	day("2026-12-07T10:00:00+08:00")
-	day("2026-12-10T10:00:00+08:00")
+	e.scanAndSend("2026-12-07T10:00:00+08:00")
+	e.scanAndSend("2026-12-10T10:00:00+08:00")
 	if got := fmt.Sprint(sent()); got != "[due_soon due_today]" {
 		t.Fatalf("SMS sent for the first date: %s", got)
 	}
 
 	// The lender reschedules the bill a month later on the 10th, and pushes
 	// the plan again the next morning unchanged.
-	e.call("PUT", "/api/v1/plans/qian-1", plan("2027-01-10"), http.StatusOK)
-	e.call("PUT", "/api/v1/plans/qian-1", plan("2027-01-10"), http.StatusOK)
-	day("2026-12-11T10:00:00+08:00") // no longer overdue: nothing
-	day("2027-01-07T10:00:00+08:00")
-	day("2027-01-07T10:05:00+08:00") // a re-scan queues nothing twice
-	day("2027-01-10T10:00:00+08:00")
+	e.putBill("qian-1", "qian", "2027-01-10", http.StatusOK)
+	e.putBill("qian-1", "qian", "2027-01-10", http.StatusOK)
+	e.scanAndSend("2026-12-11T10:00:00+08:00") // no longer overdue: nothing
+	e.scanAndSend("2027-01-07T10:00:00+08:00")
+	e.scanAndSend("2027-01-07T10:05:00+08:00") // a re-scan queues nothing twice
+	e.scanAndSend("2027-01-10T10:00:00+08:00")
 	if got := fmt.Sprint(sent()); got != "[due_soon due_today due_soon due_today]" {
 		t.Fatalf("SMS sent: %s, want due_soon and due_today for each date", got)
 	}

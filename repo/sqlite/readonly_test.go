@@ -21,14 +21,7 @@ func TestServeRefusesAFileItCannotWrite(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "duebell.db")
 	openAt(t, path).Close()
-	if os.Geteuid() == 0 { // root writes whatever the mode: make the file immutable
-		if out, err := exec.Command("chattr", "+i", path).CombinedOutput(); err != nil {
-			t.Skipf("cannot make the file read-only as root (chattr: %v: %s)", err, out)
-		}
-		t.Cleanup(func() { _ = exec.Command("chattr", "-i", path).Run() })
-	} else if err := os.Chmod(path, 0o444); err != nil {
-		t.Fatal(err)
-	}
+	readOnly(t, path, 0o444)
 	s, err := sqlite.Open(ctx, "sqlite:"+path)
 	if err != nil {
 		t.Fatal(err)
@@ -59,16 +52,7 @@ func TestOpenSaysWhatToFix(t *testing.T) {
 	for _, side := range []string{"-wal", "-shm"} {
 		_ = os.Remove(path + side)
 	}
-	if os.Geteuid() == 0 { // root writes whatever the mode: make the directory immutable
-		if out, err := exec.Command("chattr", "+i", dir).CombinedOutput(); err != nil {
-			t.Skipf("cannot make the directory read-only as root (chattr: %v: %s)", err, out)
-		}
-		t.Cleanup(func() { _ = exec.Command("chattr", "-i", dir).Run() })
-	} else if err := os.Chmod(dir, 0o555); err != nil {
-		t.Fatal(err)
-	} else {
-		t.Cleanup(func() { _ = os.Chmod(dir, 0o755) })
-	}
+	readOnly(t, dir, 0o555)
 	s, err := sqlite.Open(ctx, "sqlite:"+path)
 	if err == nil {
 		err = s.LockServe()
@@ -77,4 +61,22 @@ func TestOpenSaysWhatToFix(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "check the owner and mode of the file and of its directory") {
 		t.Errorf("open in a read-only directory: %v", err)
 	}
+}
+
+// readOnly makes path (a file or a directory) read-only for this process
+// until the test ends: mode, or, as root, who writes whatever the mode,
+// the immutable attribute (skipped where chattr cannot set it).
+func readOnly(t *testing.T, path string, mode os.FileMode) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		if err := os.Chmod(path, mode); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = os.Chmod(path, mode|0o200) })
+		return
+	}
+	if out, err := exec.Command("chattr", "+i", path).CombinedOutput(); err != nil {
+		t.Skipf("cannot make %s read-only as root (chattr: %v: %s)", path, err, out)
+	}
+	t.Cleanup(func() { _ = exec.Command("chattr", "-i", path).Run() })
 }
