@@ -5,8 +5,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-
-	"golang.org/x/text/currency"
 )
 
 // funcs returns the template funcs bound to a template file's locale.
@@ -62,7 +60,7 @@ func money(minor int64, currency ...string) string {
 
 // FormatAmount writes an amount in minor units of cur with thousands
 // separators and cur's decimals: 123456 CNY is "1,234.56", 5000 JPY
-// "5,000", 1234 BHD "1.234"; a code ISO 4217 does not know gets two.
+// "5,000", 1234 BHD "1.234" (MinorDigits).
 func FormatAmount(minor int64, cur string) string {
 	sign, u := "", uint64(minor)
 	if minor < 0 {
@@ -81,19 +79,24 @@ func FormatAmount(minor int64, cur string) string {
 	return n
 }
 
-// MinorDigits is how many decimals cur's minor units have (ISO 4217): 2
-// for CNY and USD, 0 for JPY, KRW and VND, 3 for BHD; 2 for a code it does
-// not know.
+// MinorDigits is how many decimals cur's minor units have, as ISO 4217's
+// list A.1 gives them: 2 but for the codes in isoMinorDigits (0 for JPY,
+// KRW and VND, 3 for BHD, 4 for CLF).
 func MinorDigits(cur string) int {
-	if cur == "CNY" || cur == "USD" || cur == "" {
-		return 2 // the common case, without the table's lookup
+	if d, ok := isoMinorDigits[cur]; ok {
+		return d
 	}
-	u, err := currency.ParseISO(cur)
-	if err != nil {
-		return 2
-	}
-	scale, _ := currency.Standard.Rounding(u)
-	return scale
+	return 2
+}
+
+// isoMinorDigits are the ISO 4217 currencies (list A.1, amendment 179)
+// whose minor unit is not 2. CLDR's display digits, which
+// golang.org/x/text/currency serves, differ (IDR 0, IQD 0): amounts are
+// stored in ISO's minor units, as lenders and payment gateways count them.
+var isoMinorDigits = map[string]int{
+	"BHD": 3, "BIF": 0, "CLF": 4, "CLP": 0, "DJF": 0, "GNF": 0, "IQD": 3, "ISK": 0, "JOD": 3,
+	"JPY": 0, "KMF": 0, "KRW": 0, "KWD": 3, "LYD": 3, "OMR": 3, "PYG": 0, "RWF": 0, "TND": 3,
+	"UGX": 0, "UYI": 0, "UYW": 4, "VND": 0, "VUV": 0, "XAF": 0, "XOF": 0, "XPF": 0,
 }
 
 func groupThousands(digits string) string {

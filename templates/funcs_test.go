@@ -29,13 +29,17 @@ func TestMoney(t *testing.T) {
 		{-123456, []string{"HKD"}, "-1,234.56 HKD"},
 		{math.MinInt64, nil, "-¥92,233,720,368,547,758.08"},
 		// Minor units as ISO 4217 has them: whole yen, won and dong;
-		// thousandths of a dinar; two decimals for a code it does not know.
+		// thousandths of a dinar; two decimals elsewhere, where CLDR's
+		// display digits say none (IDR) or three where it says none (IQD).
 		{5000, []string{"JPY"}, "5,000 JPY"},
 		{-1234567, []string{"KRW"}, "-1,234,567 KRW"},
 		{250000, []string{"VND"}, "250,000 VND"},
 		{1234, []string{"BHD"}, "1.234 BHD"},
 		{5, []string{"KWD"}, "0.005 KWD"},
 		{123456, []string{"ZZZ"}, "1,234.56 ZZZ"},
+		{123456, []string{"IDR"}, "1,234.56 IDR"},
+		{123456, []string{"IQD"}, "123.456 IQD"},
+		{123456, []string{"UYW"}, "12.3456 UYW"},
 		{math.MinInt64, []string{"JPY"}, "-9,223,372,036,854,775,808 JPY"},
 	}
 	for _, tt := range tests {
