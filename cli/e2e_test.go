@@ -296,14 +296,16 @@ type e2eNotice struct {
 	ProviderMsgID string `db:"provider_msg_id"`
 	Attempts      int    `db:"attempts"`
 	Customer      string `db:"customer"`
+	Plan          string `db:"plan"` // "" for a notice of no plan
 }
 
 func (e *e2e) notices() []e2eNotice {
 	e.t.Helper()
 	var out []e2eNotice
-	if err := e.repo.DB().Select(&out, `SELECT n.id, kind, channel, status, recipient, body, link, provider,
-		provider_msg_id, attempts, c.ref AS customer
-		FROM notifications n JOIN customers c ON c.id = n.customer_id ORDER BY n.id`); err != nil {
+	if err := e.repo.DB().Select(&out, `SELECT n.id, n.kind, n.channel, n.status, n.recipient, n.body, n.link, n.provider,
+		n.provider_msg_id, n.attempts, c.ref AS customer, coalesce(p.ref, '') AS plan
+		FROM notifications n JOIN customers c ON c.id = n.customer_id LEFT JOIN plans p ON p.id = n.plan_id
+		ORDER BY n.id`); err != nil {
 		e.t.Fatal(err)
 	}
 	return out

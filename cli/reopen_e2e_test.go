@@ -2,6 +2,7 @@ package cli
 
 import (
 	"net/http"
+	"slices"
 	"testing"
 )
 
@@ -36,5 +37,42 @@ func testEndToEndReversalBringsTheStageBack(t *testing.T, store string) {
 	}
 	if n := len(e.sms.messages()); n != 1 {
 		t.Fatalf("%d SMS sent, want the one due_today reminder", n)
+	}
+}
+
+// The same for a bill of a digest (digests are on by default): paid before
+// the digest went, whether its notice led the digest or was one of the
+// others, its reminder does not go out, and a reversal brings it back.
+func TestEndToEndReversalBringsADigestsBillBack(t *testing.T) {
+	forEachStore(t, testEndToEndReversalBringsADigestsBillBack)
+}
+
+func testEndToEndReversalBringsADigestsBillBack(t *testing.T, store string) {
+	e := startE2E(t, store, "\n[policy]\npayment_received = []\n", true)
+	for _, paid := range []string{"a", "b"} { // the leader's bill, then the other's
+		customer := "zhou-" + paid
+		e.call("PUT", "/api/v1/customers/"+customer, `{"name":"周九","phone":"13812345678","locale":"zh-CN"}`, http.StatusCreated)
+		e.putBill(customer+"-a", customer, "2028-06-10", http.StatusCreated)
+		e.putBill(customer+"-b", customer, "2028-06-10", http.StatusCreated)
+		e.run("scan", "--at", "2028-06-07T09:30:00+08:00")
+		e.clock.Set("2028-06-07T09:40:00+08:00")
+		e.call("POST", "/api/v1/plans/"+customer+"-"+paid+"/installments/1/payments", `{"amount":100000,"ref":"pay"}`, http.StatusCreated)
+		e.scanAndSend("2028-06-07T10:00:00+08:00")
+		e.clock.Set("2028-06-07T11:00:00+08:00")
+		if res := e.call("POST", "/api/v1/plans/"+customer+"-"+paid+"/installments/1/payments",
+			`{"amount":-100000,"reason":"chargeback","ref":"rv"}`, http.StatusCreated); res["reopened"] != true {
+			t.Fatalf("reversal: %v", res)
+		}
+		e.scanAndSend("2028-06-07T11:00:00+08:00")
+		e.scanAndSend("2028-06-07T11:05:00+08:00")
+		var sent []string
+		for _, n := range e.notices() {
+			if n.Customer == customer && n.Channel == "sms" && n.Status == "sent" {
+				sent = append(sent, n.Plan)
+			}
+		}
+		if want := []string{customer + "-a", customer + "-b"}; len(sent) != 2 || !slices.Contains(sent, want[0]) || !slices.Contains(sent, want[1]) {
+			t.Errorf("bill %s paid before the digest and reversed: SMS sent for %v, want one for each bill", paid, sent)
+		}
 	}
 }

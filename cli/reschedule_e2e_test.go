@@ -3,6 +3,7 @@ package cli
 import (
 	"fmt"
 	"net/http"
+	"strings"
 	"testing"
 )
 
@@ -44,5 +45,61 @@ func testEndToEndRescheduledBillIsRemindedOnItsNewDate(t *testing.T, store strin
 	}
 	if n := len(e.sms.messages()); n != 4 {
 		t.Fatalf("the gateway took %d SMS, want 4", n)
+	}
+}
+
+// Corrections of a due date that leave the borrower where they were send
+// nothing twice: a date moved earlier (the due_soon already sent is not
+// repeated three hours later), an overdue bill moved a day later (its
+// overdue_7, the firm notice, is not repeated the next day), and a move
+// undone before the new date came (the due_soon stays sent).
+func TestEndToEndDueDateCorrectionsSendNothingTwice(t *testing.T) {
+	forEachStore(t, testEndToEndDueDateCorrectionsSendNothingTwice)
+}
+
+func testEndToEndDueDateCorrectionsSendNothingTwice(t *testing.T, store string) {
+	e := startE2E(t, store, "", true)
+	e.call("PUT", "/api/v1/customers/sun", `{"name":"孙八","phone":"13812345678","locale":"zh-CN"}`, http.StatusCreated)
+	sent := func(plan string) string {
+		var kinds []string
+		for _, n := range e.notices() {
+			if n.Channel == "sms" && n.Status == "sent" && n.Plan == plan {
+				kinds = append(kinds, n.Kind)
+			}
+		}
+		return strings.Join(kinds, " ")
+	}
+
+	// Moved earlier, the same day its due_soon went out.
+	e.putBill("early", "sun", "2027-08-20", http.StatusCreated)
+	e.scanAndSend("2027-08-17T10:00:00+08:00")
+	e.putBill("early", "sun", "2027-08-18", http.StatusOK)
+	e.scanAndSend("2027-08-17T13:00:00+08:00")
+	e.scanAndSend("2027-08-18T10:00:00+08:00")
+	if got := sent("early"); got != "due_soon due_today" {
+		t.Errorf("moved earlier: sent %q, want due_soon and due_today once", got)
+	}
+
+	// Overdue a week, then moved a day later.
+	e.putBill("late", "sun", "2027-09-01", http.StatusCreated)
+	for _, day := range []string{"2027-08-29", "2027-09-01", "2027-09-02", "2027-09-08"} {
+		e.scanAndSend(day + "T10:00:00+08:00")
+	}
+	e.putBill("late", "sun", "2027-09-02", http.StatusOK)
+	e.scanAndSend("2027-09-09T10:00:00+08:00")
+	e.scanAndSend("2027-09-10T10:00:00+08:00")
+	if got := sent("late"); got != "due_soon due_today overdue overdue" {
+		t.Errorf("overdue moved a day later: sent %q, want each stage once", got)
+	}
+
+	// Moved a month later and back, before the new date's due_soon.
+	e.putBill("back", "sun", "2030-03-10", http.StatusCreated)
+	e.scanAndSend("2030-03-07T10:00:00+08:00")
+	e.putBill("back", "sun", "2030-04-10", http.StatusOK)
+	e.putBill("back", "sun", "2030-03-10", http.StatusOK)
+	e.scanAndSend("2030-03-08T10:00:00+08:00")
+	e.scanAndSend("2030-03-10T10:00:00+08:00")
+	if got := sent("back"); got != "due_soon due_today" {
+		t.Errorf("moved away and back: sent %q, want due_soon and due_today once", got)
 	}
 }

@@ -69,6 +69,9 @@ func (d *Dispatcher) recheck(ctx context.Context, now time.Time, loc *time.Locat
 		ownWait := "" // why the leader's own bill waits (its due date moved later), as its own notice
 		for _, it := range items {
 			if !owes(it) || settled(it) && !c.Forced {
+				if it.NotificationID != c.ID && !owes(it) && c.LeadsDigest() {
+					out.Settled = append(out.Settled, it.NotificationID) // paid or waived: ends as alone
+				}
 				continue
 			}
 			probe := *c
@@ -94,7 +97,7 @@ func (d *Dispatcher) recheck(ctx context.Context, now time.Time, loc *time.Locat
 		}
 		if ownWait != "" { // the others go on without it, as after a handover
 			wait := postponed(c, ownNext, ownWait)
-			wait.Release = out.Release
+			wait.Release, wait.Settled = out.Release, out.Settled
 			for _, it := range live {
 				wait.HandOver = append(wait.HandOver, it.NotificationID)
 			}
@@ -118,7 +121,7 @@ func (d *Dispatcher) recheck(ctx context.Context, now time.Time, loc *time.Locat
 		if !slices.ContainsFunc(live, func(it repo.DigestItem) bool { return it.Installment.ID == c.Installment.ID }) {
 			if c.LeadsDigest() {
 				ho := d.handOver(c, now, loc, live)
-				ho.Release = out.Release
+				ho.Release, ho.Settled = out.Release, out.Settled
 				return nil, ho, true
 			}
 			c.Plan, c.Installment = live[0].Plan, live[0].Installment

@@ -34,7 +34,7 @@ func (d *Dispatcher) handle(ctx, sendCtx context.Context, j job) repo.Outcome {
 	if stop {
 		return rechecked
 	}
-	out.Release = rechecked.Release // whatever becomes of the digest, those bills left it
+	out.Release, out.Settled = rechecked.Release, rechecked.Settled // whatever becomes of the digest, those bills left it
 	told(c, &out)
 	if next, why := d.opening(c, now, loc); !next.Equal(now) {
 		out.Status, out.NextAttemptAt, out.Deferred = repo.StatusPending, next, true

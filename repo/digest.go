@@ -225,13 +225,27 @@ WHERE id = $3 AND digest_of = $1 AND status = 'skipped'
   AND EXISTS (SELECT 1 FROM notifications l WHERE l.id = $1 AND l.status = 'sending' AND l.lease_owner = $2
               AND ($8 = 0 OR l.attempts = $8))`
 
+// settleMemberSQL ends member $3 of leader $1's digest, whose bill was
+// paid or waived before the digest went, as its notice alone would have
+// ended (Outcome.Settled), while owner $2 holds the leader under claim $5
+// ($4 now).
+const settleMemberSQL = `
+UPDATE notifications SET status = 'suppressed', digest_of = NULL, updated_at = $4,
+	status_reason = CASE WHEN (SELECT i.status FROM installments i WHERE i.id = notifications.installment_id) = 'waived'
+		THEN 'installment waived' ELSE 'installment paid' END,
+	dedup_key = dedup_key || '#' || id -- given up, as SettledKeySQL gives it up
+WHERE id = $3 AND digest_of = $1 AND status = 'skipped'
+  AND EXISTS (SELECT 1 FROM notifications l WHERE l.id = $1 AND l.status = 'sending' AND l.lease_owner = $2
+              AND ($5 = 0 OR l.attempts = $5))`
+
 // RecordTold writes, inside a store's FinishNotifications transaction and
 // before the outcomes themselves (while owner still holds the notices),
 // which bills the notices of outs told of: a resend or fallback of a
 // digest is recorded as telling of the bill it named (Outcome.PlanID), a
 // leader whose own bill dropped out hands its digest over
-// (Outcome.HandOver), and bills whose due date moved later leave it
-// (Outcome.Release). All are rare; the statements are the same in both
+// (Outcome.HandOver), bills whose due date moved later leave it
+// (Outcome.Release), and bills paid or waived before it went end
+// (Outcome.Settled). All are rare; the statements are the same in both
 // stores.
 func RecordTold(ctx context.Context, tx *sqlx.Tx, owner string, now time.Time, outs []Outcome) error {
 	for _, o := range outs {
@@ -250,6 +264,11 @@ func RecordTold(ctx context.Context, tx *sqlx.Tx, owner string, now time.Time, o
 			}
 			if _, err := tx.ExecContext(ctx, handOverSQL, o.ID, owner, id, now, i == 0, lead, reason, o.Claim); err != nil {
 				return fmt.Errorf("hand over digest %d: %w", o.ID, err)
+			}
+		}
+		for _, id := range o.Settled {
+			if _, err := tx.ExecContext(ctx, settleMemberSQL, o.ID, owner, id, now, o.Claim); err != nil {
+				return fmt.Errorf("settle digest %d's bill: %w", o.ID, err)
 			}
 		}
 		for _, id := range o.Release { // its own notice again, as the one bill left of a handover

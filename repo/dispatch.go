@@ -230,6 +230,11 @@ type Outcome struct {
 	// its digest because their due date moved later: each is its own
 	// notice again (pending, in no digest) and waits for its stage's day.
 	Release []int64
+	// Settled is, for a digest's leader, the notices of bills paid or
+	// waived before it went: each ends as it would alone (suppressed,
+	// "installment paid"), its stage's key given up (SettledKeySQL), so a
+	// reversal that reopens the bill has the next scan queue the stage.
+	Settled []int64
 }
 
 // SettledKeySQL is a finished notice's dedup key: the stage's own, or,
@@ -240,7 +245,7 @@ type Outcome struct {
 // due, as for a bill never settled; while it stays settled no scan queues
 // it (scans read unsettled bills only).
 func SettledKeySQL(key, id, status, reason string) string {
-	return `CASE WHEN ` + status + ` = 'suppressed' AND ` + reason + ` IN ('installment paid', 'installment waived')
+	return `CASE WHEN ` + status + ` = 'suppressed' AND (` + reason + ` LIKE 'installment paid%' OR ` + reason + ` LIKE 'installment waived%')
 		THEN ` + key + ` || '#' || ` + id + ` ELSE ` + key + ` END`
 }
 

@@ -1,10 +1,19 @@
--- A bill whose due date moves is reminded again on its new date: its
--- finished stage reminders give their once-only keys up (PostgreSQL:
--- migration 053, which says why).
+-- A bill whose due date moves later is reminded again on its new date, and
+-- a move undone sends nothing twice: the finished stage reminders give
+-- their once-only keys up, and get them back (PostgreSQL: migration 053,
+-- which says when).
 CREATE TRIGGER installments_rescheduled AFTER UPDATE OF due_date ON installments
     WHEN OLD.due_date IS NOT NEW.due_date
 BEGIN
-    UPDATE notifications SET dedup_key = dedup_key || '#' || id
+    UPDATE notifications SET dedup_key = dedup_key || '#' || id || '@' || OLD.due_date
      WHERE installment_id = NEW.id AND kind IN ('due_soon', 'due_today', 'overdue')
-       AND status NOT IN ('pending', 'sending') AND instr(dedup_key, '#') = 0;
+       AND status NOT IN ('pending', 'sending') AND instr(dedup_key, '#') = 0
+       AND date(NEW.due_date, min(stage_offset, 0) || ' days') > date(OLD.due_date, stage_offset || ' days');
+    UPDATE notifications SET dedup_key = substr(dedup_key, 1, instr(dedup_key, '#') - 1)
+     WHERE id IN (SELECT max(id) FROM notifications
+                   WHERE installment_id = NEW.id AND kind IN ('due_soon', 'due_today', 'overdue')
+                     AND dedup_key LIKE '%#%@' || NEW.due_date
+                   GROUP BY substr(dedup_key, 1, instr(dedup_key, '#') - 1))
+       AND NOT EXISTS (SELECT 1 FROM notifications o
+                        WHERE o.dedup_key = substr(notifications.dedup_key, 1, instr(notifications.dedup_key, '#') - 1));
 END;
