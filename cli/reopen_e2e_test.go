@@ -3,6 +3,7 @@ package cli
 import (
 	"net/http"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -37,6 +38,13 @@ func testEndToEndReversalBringsTheStageBack(t *testing.T, store string) {
 	}
 	if n := len(e.sms.messages()); n != 1 {
 		t.Fatalf("%d SMS sent, want the one due_today reminder", n)
+	}
+	// Support resending the day's suppressed reminders does not send the
+	// stage a third time: it went out again.
+	out := e.run("resend", "--status", "suppressed", "--kind", "due_today", "--since", "2026-12-10T00:00:00+08:00",
+		"--until", "2026-12-11T00:00:00+08:00", "--channel", "sms", "--reason", "check", "--dry-run")
+	if !strings.Contains(out, "would queue 0 resends of 1 matching notices; skipped 1 already resent") {
+		t.Errorf("bulk resend of the suppressed reminder:\n%s", out)
 	}
 }
 

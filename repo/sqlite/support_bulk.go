@@ -31,8 +31,7 @@ SELECT id, CASE
 FROM (
 	SELECT n.id, ` + supportSettledSQL("$7") + ` AS settled,
 		` + repo.SuppressReasonSQL + ` AS unreachable,
-		EXISTS (SELECT 1 FROM notifications r WHERE r.resend_of = n.id
-		        AND r.status IN ('pending', 'sending', 'sent', 'delivered')) AS resent,
+		` + repo.ResentSQL + ` AS resent,
 		row_number() OVER (
 			PARTITION BY n.customer_id, n.channel, coalesce(n.installment_id, 0), coalesce(n.event_id, 0),
 			             CASE WHEN n.kind IN (SELECT value FROM json_each($8)) THEN 'reminder' ELSE n.kind END
