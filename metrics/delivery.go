@@ -74,6 +74,9 @@ func (m *Metrics) Prepare(s Setup) {
 	for ch, p := range s.Providers {
 		m.sends.WithLabelValues(ch, p, OutcomeSent, classNone)
 		for _, c := range notify.Classes {
+			if c == notify.ClassNoMailbox && ch != notify.ChannelEmail {
+				continue // a class only a mail server gives
+			}
 			m.sends.WithLabelValues(ch, p, outcomeOf(c), string(c))
 		}
 		m.circuit.WithLabelValues(p).Set(0)

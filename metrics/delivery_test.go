@@ -54,6 +54,7 @@ func TestDeliveryMetricsFromStartUp(t *testing.T) {
 		`duebell_sends_total{channel="sms",class="daily_limit",outcome="transient",provider="aliyun"} 0`,
 		`duebell_sends_total{channel="sms",class="unsubscribed",outcome="permanent",provider="aliyun"} 0`,
 		`duebell_sends_total{channel="email",class="account",outcome="transient",provider="smtp"} 0`,
+		`duebell_sends_total{channel="email",class="no_mailbox",outcome="permanent",provider="smtp"} 0`,
 		`duebell_provider_circuit_open{provider="aliyun"} 0`,
 		`duebell_provider_circuit_open{provider="smtp"} 0`,
 		`duebell_oldest_pending_seconds{channel="sms"} 0`,
@@ -62,6 +63,9 @@ func TestDeliveryMetricsFromStartUp(t *testing.T) {
 		`duebell_receipts_total{outcome="delivered",provider="aliyun"} 0`,
 		`duebell_receipts_total{outcome="unmatched",provider="aliyun"} 0`,
 	)
+	if out := scrape(t, reg); strings.Contains(out, `channel="sms",class="no_mailbox"`) {
+		t.Errorf("an SMS series of a class only a mail server gives:\n%s", out)
+	}
 }
 
 func TestDeliveryMetricsCount(t *testing.T) {
