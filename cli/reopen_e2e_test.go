@@ -84,3 +84,23 @@ func testEndToEndReversalBringsADigestsBillBack(t *testing.T, store string) {
 		}
 	}
 }
+
+// A bulk resend of the day's skipped notices does not resend the bills a
+// digest that went out told of: each would get its reminder twice.
+func TestEndToEndBulkResendSkipsBillsTheirDigestTold(t *testing.T) {
+	forEachStore(t, func(t *testing.T, store string) {
+		e := startE2E(t, store, "", true)
+		e.call("PUT", "/api/v1/customers/zheng", `{"name":"郑一","phone":"13812345678","locale":"zh-CN"}`, http.StatusCreated)
+		e.putBill("zheng-a", "zheng", "2026-12-10", http.StatusCreated)
+		e.putBill("zheng-b", "zheng", "2026-12-10", http.StatusCreated)
+		e.scanAndSend("2026-12-07T10:00:00+08:00")
+		if got := e.statuses("due_soon", "sms"); len(got) != 2 || got[0] != "sent" || got[1] != "skipped" {
+			t.Fatalf("due_soon SMS %v, want the digest sent and the other bill in it", got)
+		}
+		out := e.run("resend", "--status", "skipped", "--since", "2026-12-07T00:00:00+08:00",
+			"--until", "2026-12-08T00:00:00+08:00", "--reason", "check", "--dry-run")
+		if !strings.Contains(out, "would queue 0 resends of 1 matching notices; skipped 1 already resent") {
+			t.Errorf("bulk resend of the skipped notices:\n%s", out)
+		}
+	})
+}

@@ -102,4 +102,28 @@ func testEndToEndDueDateCorrectionsSendNothingTwice(t *testing.T, store string) 
 	if got := sent("back"); got != "due_soon due_today" {
 		t.Errorf("moved away and back: sent %q, want due_soon and due_today once", got)
 	}
+
+	// An overdue reminder that went late (no scan for two days, as after
+	// downtime), then a move of two days: it is not repeated.
+	e.putBill("delayed", "sun", "2031-03-10", http.StatusCreated)
+	e.scanAndSend("2031-03-13T10:00:00+08:00")
+	e.putBill("delayed", "sun", "2031-03-12", http.StatusOK)
+	e.scanAndSend("2031-03-13T11:00:00+08:00")
+	e.scanAndSend("2031-03-14T10:00:00+08:00")
+	if got := sent("delayed"); got != "overdue" {
+		t.Errorf("a late overdue reminder, then a move shorter than its delay: sent %q, want one overdue", got)
+	}
+
+	// A bill moved out of a digest that has not gone yet: it goes on its
+	// own, once, on its stage's day of the new date.
+	e.call("PUT", "/api/v1/customers/wu", `{"name":"吴十","phone":"13812345679","locale":"zh-CN"}`, http.StatusCreated)
+	e.putBill("wu-a", "wu", "2032-06-20", http.StatusCreated)
+	e.putBill("wu-b", "wu", "2032-06-20", http.StatusCreated)
+	e.run("scan", "--at", "2032-06-17T08:00:00+08:00") // the digest waits for the window
+	e.putBill("wu-b", "wu", "2032-06-23", http.StatusOK)
+	e.scanAndSend("2032-06-17T10:00:00+08:00")
+	e.scanAndSend("2032-06-20T10:00:00+08:00")
+	if a, b := sent("wu-a"), sent("wu-b"); a != "due_soon due_today" || b != "due_soon" {
+		t.Errorf("a bill moved out of a pending digest: sent %q for the other bill and %q for it, want due_soon and due_today, and one due_soon", a, b)
+	}
 }

@@ -85,20 +85,22 @@ type BulkResendResult struct {
 	Count   int  `json:"count"`   // resends queued (or that would be)
 	// Skipped counts matched notices not resent, by reason: "installment
 	// paid", "plan cancelled", "opted_out", "no_phone", "already resent"
-	// (a resend of it is queued or went out, or its stage was queued again:
-	// ResentSQL), "duplicate" (a newer matched
+	// (a resend of it is queued or went out, its stage was queued again, or
+	// its digest went out: ResentSQL), "duplicate" (a newer matched
 	// notice about the same thing to the same customer on the same channel).
 	Skipped map[string]int `json:"skipped"`
 	// Sample is up to BulkSampleSize of the notices resent, newest first.
 	Sample []NoticeSummary `json:"sample"`
 }
 
-// ResentSQL is whether matched notice n went out again since, in both
-// stores: a resend of it is queued or went out, or, for a reminder whose
-// bill was reopened or rescheduled, its stage was queued again as a new
-// notice (its stage's key given up, SettledKeySQL and migration 053).
+// ResentSQL is whether matched notice n's bill was told since, in both
+// stores: a resend of it is queued or went out; for a reminder whose bill
+// was reopened or rescheduled, its stage was queued again as a new notice
+// (its stage's key given up, SettledKeySQL and migration 053); or it is a
+// bill of a digest that went out (skipped, "in digest #…").
 const ResentSQL = `(EXISTS (SELECT 1 FROM notifications r WHERE r.resend_of = n.id
 		AND r.status IN ('pending', 'sending', 'sent', 'delivered'))
+	OR EXISTS (SELECT 1 FROM notifications l WHERE l.id = n.digest_of AND l.status IN ('sent', 'delivered'))
 	OR EXISTS (SELECT 1 FROM notifications r WHERE r.installment_id = n.installment_id AND r.id > n.id
 		AND r.stage = n.stage AND r.channel = n.channel AND r.resend_of IS NULL AND r.fallback_of IS NULL
 		AND r.status IN ('pending', 'sending', 'sent', 'delivered')))`

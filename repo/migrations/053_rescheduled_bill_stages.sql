@@ -1,21 +1,27 @@
 -- A bill whose due date a push or import moves later (a rescheduled bill,
 -- 展期) is reminded again on its new date: a stage reminder already
 -- finished (sent, failed, suppressed, skipped) gives its once-only key up
--- when the move takes that stage's day on the new date past its day on the
--- old one — for due_soon and due_today any move later, for an overdue stage
--- a move past the day it was sent (so a bill still overdue after a small
--- correction is not warned again). The key is kept with "#", the notice's
--- id, "@" and the due date it was for appended; a bill moved back to that
--- date gets it back (unless a new notice of the stage holds it), so a move
--- and its undo send nothing twice. A move earlier gives nothing up, and a
--- reminder still pending or being sent keeps its key: it goes once, at its
--- stage's day on the new date (the dispatcher's check before sending).
+-- when the stage's day on the new date comes after both its day on the old
+-- date and the day it went (its sent_at, else when it was finished, as a
+-- UTC date), so a reminder that went late (after downtime, held by a
+-- limit) is not repeated by a move shorter than its delay, and a bill still
+-- overdue after a small correction is not warned again. due_soon and
+-- due_today count from the new due date itself (least(offset, 0)). The
+-- key is kept with "#", the notice's id, "@" and the due date it was for
+-- appended; a bill moved back to that date gets it back (unless a new
+-- notice of the stage holds it), so a move and its undo send nothing
+-- twice. A move earlier gives nothing up. A notice still pending or being
+-- sent keeps its key, and so does a bill's notice in a digest that has
+-- not gone yet: the dispatcher gives it back to the bill, pending, to go
+-- once at its stage's day on the new date.
 CREATE FUNCTION release_rescheduled_stage_keys() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    UPDATE notifications SET dedup_key = dedup_key || '#' || id || '@' || to_char(OLD.due_date, 'YYYY-MM-DD')
-     WHERE installment_id = NEW.id AND kind IN ('due_soon', 'due_today', 'overdue')
-       AND status NOT IN ('pending', 'sending') AND strpos(dedup_key, '#') = 0
-       AND NEW.due_date + least(stage_offset, 0) > OLD.due_date + stage_offset;
+    UPDATE notifications n SET dedup_key = n.dedup_key || '#' || n.id || '@' || to_char(OLD.due_date, 'YYYY-MM-DD')
+     WHERE n.installment_id = NEW.id AND n.kind IN ('due_soon', 'due_today', 'overdue')
+       AND n.status NOT IN ('pending', 'sending') AND strpos(n.dedup_key, '#') = 0
+       AND NEW.due_date + least(n.stage_offset, 0)
+           > greatest(OLD.due_date + n.stage_offset, (coalesce(n.sent_at, n.updated_at) AT TIME ZONE 'UTC')::date)
+       AND NOT EXISTS (SELECT 1 FROM notifications l WHERE l.id = n.digest_of AND l.status IN ('pending', 'sending'));
     UPDATE notifications n SET dedup_key = r.base
       FROM (SELECT DISTINCT ON (split_part(dedup_key, '#', 1)) id, split_part(dedup_key, '#', 1) AS base
               FROM notifications
