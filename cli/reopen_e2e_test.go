@@ -104,3 +104,31 @@ func TestEndToEndBulkResendSkipsBillsTheirDigestTold(t *testing.T) {
 		}
 	})
 }
+
+// A bill reopened the day its reminder was suppressed as paid, whose stage
+// then went inside a digest: a bulk resend of the day's suppressed
+// reminders does not offer it again.
+func TestEndToEndBulkResendSkipsAStageThatCameBackInADigest(t *testing.T) {
+	forEachStore(t, func(t *testing.T, store string) {
+		e := startE2E(t, store, "\n[policy]\npayment_received = []\n", true)
+		e.call("PUT", "/api/v1/customers/wang2", `{"name":"王二","phone":"13812345678","locale":"zh-CN"}`, http.StatusCreated)
+		e.putBill("wang2-x", "wang2", "2026-12-10", http.StatusCreated)
+		e.run("scan", "--at", "2026-12-10T08:00:00+08:00")
+		e.clock.Set("2026-12-10T08:30:00+08:00")
+		e.call("POST", "/api/v1/plans/wang2-x/installments/1/payments", `{"amount":100000,"ref":"pay"}`, http.StatusCreated)
+		e.run("dispatch", "--once", "--at", "2026-12-10T09:00:00+08:00")
+		e.putBill("wang2-y", "wang2", "2026-12-10", http.StatusCreated)
+		e.run("scan", "--at", "2026-12-10T09:45:00+08:00")
+		e.clock.Set("2026-12-10T09:50:00+08:00")
+		e.call("POST", "/api/v1/plans/wang2-x/installments/1/payments", `{"amount":-100000,"reason":"chargeback","ref":"rv"}`, http.StatusCreated)
+		e.scanAndSend("2026-12-10T10:00:00+08:00")
+		if got := e.statuses("due_today", "sms"); len(got) != 3 || got[0] != "suppressed" || !slices.Contains(got, "sent") {
+			t.Fatalf("due_today SMS %v, want the suppressed one and a digest of both bills sent", got)
+		}
+		out := e.run("resend", "--status", "suppressed", "--kind", "due_today", "--since", "2026-12-10T00:00:00+08:00",
+			"--until", "2026-12-11T00:00:00+08:00", "--channel", "sms", "--reason", "check", "--dry-run")
+		if !strings.Contains(out, "would queue 0 resends of 1 matching notices; skipped 1 already resent") {
+			t.Errorf("bulk resend of the suppressed reminder:\n%s", out)
+		}
+	})
+}

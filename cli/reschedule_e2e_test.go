@@ -114,6 +114,20 @@ func testEndToEndDueDateCorrectionsSendNothingTwice(t *testing.T, store string) 
 		t.Errorf("a late overdue reminder, then a move shorter than its delay: sent %q, want one overdue", got)
 	}
 
+	// Moved a day later, the new date's due_soon queued (waiting for the
+	// window), then moved back: the due_soon that went for the date it
+	// returns to stands, and the one queued meanwhile is not sent.
+	e.putBill("undo", "sun", "2033-03-10", http.StatusCreated)
+	e.scanAndSend("2033-03-07T10:00:00+08:00")
+	e.putBill("undo", "sun", "2033-03-11", http.StatusOK)
+	e.run("scan", "--at", "2033-03-08T08:00:00+08:00")
+	e.putBill("undo", "sun", "2033-03-10", http.StatusOK)
+	e.scanAndSend("2033-03-08T10:00:00+08:00")
+	e.scanAndSend("2033-03-10T10:00:00+08:00")
+	if got := sent("undo"); got != "due_soon due_today" {
+		t.Errorf("moved and back with the new date's reminder queued: sent %q, want due_soon and due_today once", got)
+	}
+
 	// A bill moved out of a digest that has not gone yet: it goes on its
 	// own, once, on its stage's day of the new date.
 	e.call("PUT", "/api/v1/customers/wu", `{"name":"吴十","phone":"13812345679","locale":"zh-CN"}`, http.StatusCreated)

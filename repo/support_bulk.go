@@ -96,14 +96,16 @@ type BulkResendResult struct {
 // ResentSQL is whether matched notice n's bill was told since, in both
 // stores: a resend of it is queued or went out; for a reminder whose bill
 // was reopened or rescheduled, its stage was queued again as a new notice
-// (its stage's key given up, SettledKeySQL and migration 053); or it is a
-// bill of a digest that went out (skipped, "in digest #…").
+// (its stage's key given up, SettledKeySQL and migration 053), alone or in
+// a digest that went; or it is a bill of a digest that went out (skipped,
+// "in digest #…").
 const ResentSQL = `(EXISTS (SELECT 1 FROM notifications r WHERE r.resend_of = n.id
 		AND r.status IN ('pending', 'sending', 'sent', 'delivered'))
 	OR EXISTS (SELECT 1 FROM notifications l WHERE l.id = n.digest_of AND l.status IN ('sent', 'delivered'))
 	OR EXISTS (SELECT 1 FROM notifications r WHERE r.installment_id = n.installment_id AND r.id > n.id
 		AND r.stage = n.stage AND r.channel = n.channel AND r.resend_of IS NULL AND r.fallback_of IS NULL
-		AND r.status IN ('pending', 'sending', 'sent', 'delivered')))`
+		AND (r.status IN ('pending', 'sending', 'sent', 'delivered')
+		     OR EXISTS (SELECT 1 FROM notifications l WHERE l.id = r.digest_of AND l.status IN ('sent', 'delivered')))))`
 
 // bulkCandidatesSQL fills the transaction's temporary table with every
 // notice the filter matches and why it is skipped (” = resend it). Within

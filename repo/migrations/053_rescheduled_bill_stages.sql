@@ -8,9 +8,12 @@
 -- overdue after a small correction is not warned again. due_soon and
 -- due_today count from the new due date itself (least(offset, 0)). The
 -- key is kept with "#", the notice's id, "@" and the due date it was for
--- appended; a bill moved back to that date gets it back (unless a new
--- notice of the stage holds it), so a move and its undo send nothing
--- twice. A move earlier gives nothing up. A notice still pending or being
+-- appended; a bill moved back to that date gets it back, so a move and
+-- its undo send nothing twice: a notice of the stage queued meanwhile for
+-- the date the bill leaves, still pending and alone (in no digest), is
+-- skipped ("already sent for <date>") when the stage went for the date it
+-- returns to, and its key given up (a pending notice in a digest keeps
+-- its key, and the one that went stays without). A move earlier gives nothing up. A notice still pending or being
 -- sent keeps its key, and so does a bill's notice in a digest that has
 -- not gone yet: the dispatcher gives it back to the bill, pending, to go
 -- once at its stage's day on the new date.
@@ -22,6 +25,15 @@ BEGIN
        AND NEW.due_date + least(n.stage_offset, 0)
            > greatest(OLD.due_date + n.stage_offset, (coalesce(n.sent_at, n.updated_at) AT TIME ZONE 'UTC')::date)
        AND NOT EXISTS (SELECT 1 FROM notifications l WHERE l.id = n.digest_of AND l.status IN ('pending', 'sending'));
+    UPDATE notifications p SET status = 'skipped', dedup_key = p.dedup_key || '#' || p.id,
+           status_reason = 'already sent for ' || to_char(NEW.due_date, 'YYYY-MM-DD')
+     WHERE p.installment_id = NEW.id AND p.kind IN ('due_soon', 'due_today', 'overdue')
+       AND p.status = 'pending' AND p.digest_of IS NULL
+       AND NOT EXISTS (SELECT 1 FROM notifications m WHERE m.digest_of = p.id)
+       AND EXISTS (SELECT 1 FROM notifications g
+                    WHERE g.installment_id = NEW.id AND g.status IN ('sent', 'delivered')
+                      AND split_part(g.dedup_key, '#', 1) = p.dedup_key
+                      AND g.dedup_key LIKE '%@' || to_char(NEW.due_date, 'YYYY-MM-DD'));
     UPDATE notifications n SET dedup_key = r.base
       FROM (SELECT DISTINCT ON (split_part(dedup_key, '#', 1)) id, split_part(dedup_key, '#', 1) AS base
               FROM notifications
