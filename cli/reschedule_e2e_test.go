@@ -70,62 +70,49 @@ func testEndToEndDueDateCorrectionsSendNothingTwice(t *testing.T, store string) 
 		return strings.Join(kinds, " ")
 	}
 
-	// Moved earlier, the same day its due_soon went out.
-	e.putBill("early", "sun", "2027-08-20", http.StatusCreated)
-	e.scanAndSend("2027-08-17T10:00:00+08:00")
-	e.putBill("early", "sun", "2027-08-18", http.StatusOK)
-	e.scanAndSend("2027-08-17T13:00:00+08:00")
-	e.scanAndSend("2027-08-18T10:00:00+08:00")
-	if got := sent("early"); got != "due_soon due_today" {
-		t.Errorf("moved earlier: sent %q, want due_soon and due_today once", got)
-	}
-
-	// Overdue a week, then moved a day later.
-	e.putBill("late", "sun", "2027-09-01", http.StatusCreated)
-	for _, day := range []string{"2027-08-29", "2027-09-01", "2027-09-02", "2027-09-08"} {
-		e.scanAndSend(day + "T10:00:00+08:00")
-	}
-	e.putBill("late", "sun", "2027-09-02", http.StatusOK)
-	e.scanAndSend("2027-09-09T10:00:00+08:00")
-	e.scanAndSend("2027-09-10T10:00:00+08:00")
-	if got := sent("late"); got != "due_soon due_today overdue overdue" {
-		t.Errorf("overdue moved a day later: sent %q, want each stage once", got)
-	}
-
-	// Moved a month later and back, before the new date's due_soon.
-	e.putBill("back", "sun", "2030-03-10", http.StatusCreated)
-	e.scanAndSend("2030-03-07T10:00:00+08:00")
-	e.putBill("back", "sun", "2030-04-10", http.StatusOK)
-	e.putBill("back", "sun", "2030-03-10", http.StatusOK)
-	e.scanAndSend("2030-03-08T10:00:00+08:00")
-	e.scanAndSend("2030-03-10T10:00:00+08:00")
-	if got := sent("back"); got != "due_soon due_today" {
-		t.Errorf("moved away and back: sent %q, want due_soon and due_today once", got)
-	}
-
-	// An overdue reminder that went late (no scan for two days, as after
-	// downtime), then a move of two days: it is not repeated.
-	e.putBill("delayed", "sun", "2031-03-10", http.StatusCreated)
-	e.scanAndSend("2031-03-13T10:00:00+08:00")
-	e.putBill("delayed", "sun", "2031-03-12", http.StatusOK)
-	e.scanAndSend("2031-03-13T11:00:00+08:00")
-	e.scanAndSend("2031-03-14T10:00:00+08:00")
-	if got := sent("delayed"); got != "overdue" {
-		t.Errorf("a late overdue reminder, then a move shorter than its delay: sent %q, want one overdue", got)
-	}
-
-	// Moved a day later, the new date's due_soon queued (waiting for the
-	// window), then moved back: the due_soon that went for the date it
-	// returns to stands, and the one queued meanwhile is not sent.
-	e.putBill("undo", "sun", "2033-03-10", http.StatusCreated)
-	e.scanAndSend("2033-03-07T10:00:00+08:00")
-	e.putBill("undo", "sun", "2033-03-11", http.StatusOK)
-	e.run("scan", "--at", "2033-03-08T08:00:00+08:00")
-	e.putBill("undo", "sun", "2033-03-10", http.StatusOK)
-	e.scanAndSend("2033-03-08T10:00:00+08:00")
-	e.scanAndSend("2033-03-10T10:00:00+08:00")
-	if got := sent("undo"); got != "due_soon due_today" {
-		t.Errorf("moved and back with the new date's reminder queued: sent %q, want due_soon and due_today once", got)
+	// Each case is one bill of customer sun, driven by steps: "put DATE"
+	// pushes its plan due on DATE, "send T" scans and dispatches at T (on
+	// the local clock), "scan T" only scans.
+	for _, tc := range []struct {
+		name, bill string
+		steps      []string
+		want       string // the stages sent by SMS, in order
+	}{
+		{"moved earlier, the same day its due_soon went out", "early",
+			[]string{"put 2027-08-20", "send 2027-08-17T10:00", "put 2027-08-18", "send 2027-08-17T13:00", "send 2027-08-18T10:00"},
+			"due_soon due_today"},
+		{"overdue a week, then moved a day later", "late",
+			[]string{"put 2027-09-01", "send 2027-08-29T10:00", "send 2027-09-01T10:00", "send 2027-09-02T10:00",
+				"send 2027-09-08T10:00", "put 2027-09-02", "send 2027-09-09T10:00", "send 2027-09-10T10:00"},
+			"due_soon due_today overdue overdue"},
+		{"moved a month later and back, before the new date's due_soon", "back",
+			[]string{"put 2030-03-10", "send 2030-03-07T10:00", "put 2030-04-10", "put 2030-03-10", "send 2030-03-08T10:00",
+				"send 2030-03-10T10:00"},
+			"due_soon due_today"},
+		{"an overdue reminder that went late (no scan for two days), then a move of two days", "delayed",
+			[]string{"put 2031-03-10", "send 2031-03-13T10:00", "put 2031-03-12", "send 2031-03-13T11:00", "send 2031-03-14T10:00"},
+			"overdue"},
+		{"moved a day later, the new date's due_soon queued for the window, then moved back", "undo",
+			[]string{"put 2033-03-10", "send 2033-03-07T10:00", "put 2033-03-11", "scan 2033-03-08T08:00", "put 2033-03-10",
+				"send 2033-03-08T10:00", "send 2033-03-10T10:00"},
+			"due_soon due_today"},
+	} {
+		created := http.StatusCreated
+		for _, step := range tc.steps {
+			verb, arg, _ := strings.Cut(step, " ")
+			switch verb {
+			case "put":
+				e.putBill(tc.bill, "sun", arg, created)
+				created = http.StatusOK
+			case "send":
+				e.scanAndSend(arg + ":00+08:00")
+			case "scan":
+				e.run("scan", "--at", arg+":00+08:00")
+			}
+		}
+		if got := sent(tc.bill); got != tc.want {
+			t.Errorf("%s: sent %q, want %q", tc.name, got, tc.want)
+		}
 	}
 
 	// A bill moved out of a digest that has not gone yet: it goes on its
