@@ -127,4 +127,18 @@ func testEndToEndDueDateCorrectionsSendNothingTwice(t *testing.T, store string) 
 	if a, b := sent("wu-a"), sent("wu-b"); a != "due_soon due_today" || b != "due_soon" {
 		t.Errorf("a bill moved out of a pending digest: sent %q for the other bill and %q for it, want due_soon and due_today, and one due_soon", a, b)
 	}
+
+	// A bill told of in a digest that went, moved a day later, its new
+	// due_soon queued, then moved back: nothing more goes.
+	e.call("PUT", "/api/v1/customers/zhu", `{"name":"朱二","phone":"13812345670","locale":"zh-CN"}`, http.StatusCreated)
+	e.putBill("zhu-a", "zhu", "2034-03-10", http.StatusCreated)
+	e.putBill("zhu-b", "zhu", "2034-03-10", http.StatusCreated)
+	e.scanAndSend("2034-03-07T10:00:00+08:00")
+	e.putBill("zhu-b", "zhu", "2034-03-11", http.StatusOK)
+	e.run("scan", "--at", "2034-03-08T08:00:00+08:00")
+	e.putBill("zhu-b", "zhu", "2034-03-10", http.StatusOK)
+	e.scanAndSend("2034-03-08T10:00:00+08:00")
+	if a, b := sent("zhu-a"), sent("zhu-b"); a != "due_soon" || b != "" {
+		t.Errorf("a digest's bill moved and back: sent %q for the digest and %q on its own, want the digest's due_soon only", a, b)
+	}
 }

@@ -3,6 +3,7 @@ package repo_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -266,4 +267,50 @@ func waitsForLock(t *testing.T, r *repo.Repo, pattern string, done <-chan error,
 		}
 	}
 	t.Fatalf("%s: never waited", what)
+}
+
+// A push that moves a bill back to the date a stage went for takes the
+// stage's key back; when a scan queues a notice of the stage under that key
+// while the push waits for it, the scan's notice keeps the key and the
+// push goes through (it failed with a unique-key violation, a 500).
+func TestMoveBackRacingTheScanGoesThrough(t *testing.T) {
+	t.Parallel()
+	r := repotest.New(t)
+	ctx := context.Background()
+	storetest.Customer(t, r, "c1")
+	due, later := repo.NewDate(2026, 12, 10), repo.NewDate(2026, 12, 20)
+	storetest.Plan(t, r, "p1", "c1", []repo.Date{due})
+	sent := time.Date(2026, 12, 7, 2, 0, 0, 0, time.UTC)
+	id := repotest.Reminder(t, r, repotest.ReminderOpts{PlanRef: "p1", Seq: 1, Stage: "due_soon", Offset: -3, Kind: "due_soon",
+		Channel: "sms", Created: sent, SentAt: &sent})
+	storetest.Plan(t, r, "p1", "c1", []repo.Date{later}) // the sent due_soon gives its key up
+	tx := r.DB().MustBegin()
+	defer func() { _ = tx.Rollback() }()
+	// The scan of the new date queues the stage under the key given up.
+	tx.MustExec(`INSERT INTO notifications (dedup_key, customer_id, plan_id, installment_id, kind, stage, stage_offset,
+		channel, locale, status, not_before, next_attempt_at, created_at, updated_at)
+		SELECT split_part(dedup_key, '#', 1), customer_id, plan_id, installment_id, kind, stage, stage_offset, channel,
+		       locale, 'pending', $2, $2, $2, $2 FROM notifications WHERE id = $1`, id, sent.Add(24*time.Hour))
+	back, err := r.GetPlan(ctx, "p1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	back.Installments[0].DueDate = due
+	done := make(chan error, 1)
+	go func() {
+		_, err := r.UpsertPlan(ctx, back, sent.Add(25*time.Hour))
+		done <- err
+	}()
+	waitsForLock(t, r, "%installments%", done, "the push moving the bill back")
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("the push moving the bill back: %v, want it to go through", err)
+	}
+	var keys []string
+	if err := r.DB().SelectContext(ctx, &keys, `SELECT dedup_key FROM notifications ORDER BY id`); err != nil || len(keys) != 2 ||
+		keys[1] != strings.Split(keys[0], "#")[0] {
+		t.Errorf("keys %v, %v; want the sent one's given up and the scan's holding the stage's", keys, err)
+	}
 }

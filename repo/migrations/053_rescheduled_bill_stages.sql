@@ -12,8 +12,10 @@
 -- its undo send nothing twice: a notice of the stage queued meanwhile for
 -- the date the bill leaves, still pending and alone (in no digest), is
 -- skipped ("already sent for <date>") when the stage went for the date it
--- returns to, and its key given up (a pending notice in a digest keeps
--- its key, and the one that went stays without). A move earlier gives nothing up. A notice still pending or being
+-- returns to (alone, or in a digest that went), and its key given up (a
+-- pending notice in a digest keeps its key, and the one that went stays
+-- without). A scan that commits a notice of the stage while the push
+-- waits for it keeps the key, and the push goes through. A move earlier gives nothing up. A notice still pending or being
 -- sent keeps its key, and so does a bill's notice in a digest that has
 -- not gone yet: the dispatcher gives it back to the bill, pending, to go
 -- once at its stage's day on the new date.
@@ -31,16 +33,24 @@ BEGIN
        AND p.status = 'pending' AND p.digest_of IS NULL
        AND NOT EXISTS (SELECT 1 FROM notifications m WHERE m.digest_of = p.id)
        AND EXISTS (SELECT 1 FROM notifications g
-                    WHERE g.installment_id = NEW.id AND g.status IN ('sent', 'delivered')
+                    WHERE g.installment_id = NEW.id
+                      AND (g.status IN ('sent', 'delivered')
+                           OR EXISTS (SELECT 1 FROM notifications l WHERE l.id = g.digest_of AND l.status IN ('sent', 'delivered')))
                       AND split_part(g.dedup_key, '#', 1) = p.dedup_key
                       AND g.dedup_key LIKE '%@' || to_char(NEW.due_date, 'YYYY-MM-DD'));
-    UPDATE notifications n SET dedup_key = r.base
-      FROM (SELECT DISTINCT ON (split_part(dedup_key, '#', 1)) id, split_part(dedup_key, '#', 1) AS base
-              FROM notifications
-             WHERE installment_id = NEW.id AND kind IN ('due_soon', 'due_today', 'overdue')
-               AND dedup_key LIKE '%#%@' || to_char(NEW.due_date, 'YYYY-MM-DD')
-             ORDER BY split_part(dedup_key, '#', 1), id DESC) r
-     WHERE n.id = r.id AND NOT EXISTS (SELECT 1 FROM notifications o WHERE o.dedup_key = r.base);
+    BEGIN
+        UPDATE notifications n SET dedup_key = r.base
+          FROM (SELECT DISTINCT ON (split_part(dedup_key, '#', 1)) id, split_part(dedup_key, '#', 1) AS base
+                  FROM notifications
+                 WHERE installment_id = NEW.id AND kind IN ('due_soon', 'due_today', 'overdue')
+                   AND dedup_key LIKE '%#%@' || to_char(NEW.due_date, 'YYYY-MM-DD')
+                 ORDER BY split_part(dedup_key, '#', 1), id DESC) r
+         WHERE n.id = r.id AND NOT EXISTS (SELECT 1 FROM notifications o WHERE o.dedup_key = r.base);
+    EXCEPTION WHEN unique_violation THEN
+        -- A scan committed a notice of the stage while this waited for it:
+        -- that notice keeps the key, and the push goes through.
+        NULL;
+    END;
     RETURN NULL;
 END
 $$;

@@ -18,7 +18,9 @@ BEGIN
        AND status = 'pending' AND digest_of IS NULL
        AND NOT EXISTS (SELECT 1 FROM notifications m WHERE m.digest_of = notifications.id)
        AND EXISTS (SELECT 1 FROM notifications g
-                    WHERE g.installment_id = NEW.id AND g.status IN ('sent', 'delivered')
+                    WHERE g.installment_id = NEW.id
+                      AND (g.status IN ('sent', 'delivered')
+                           OR EXISTS (SELECT 1 FROM notifications l WHERE l.id = g.digest_of AND l.status IN ('sent', 'delivered')))
                       AND substr(g.dedup_key, 1, instr(g.dedup_key, '#') - 1) = notifications.dedup_key
                       AND g.dedup_key LIKE '%@' || NEW.due_date);
     UPDATE notifications SET dedup_key = substr(dedup_key, 1, instr(dedup_key, '#') - 1)
