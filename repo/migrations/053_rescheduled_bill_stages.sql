@@ -1,24 +1,25 @@
 -- A bill whose due date a push or import moves later (a rescheduled bill,
--- 展期) is reminded again on its new date: a stage reminder already
--- finished (sent, failed, suppressed, skipped) gives its once-only key up
--- when the stage's day on the new date comes after both its day on the old
--- date and the day it went (its sent_at, else when it was finished, as a
--- UTC date), so a reminder that went late (after downtime, held by a
--- limit) is not repeated by a move shorter than its delay, and a bill still
--- overdue after a small correction is not warned again. due_soon and
--- due_today count from the new due date itself (least(offset, 0)). The
--- key is kept with "#", the notice's id, "@" and the due date it was for
--- appended; a bill moved back to that date gets it back, so a move and
--- its undo send nothing twice: a notice of the stage queued meanwhile for
--- the date the bill leaves, still pending and alone (in no digest), is
--- skipped ("already sent for <date>") when the stage went for the date it
--- returns to (alone, or in a digest that went), and its key given up (a
--- pending notice in a digest keeps its key, and the one that went stays
--- without). A scan that commits a notice of the stage while the push
--- waits for it keeps the key, and the push goes through. A move earlier gives nothing up. A notice still pending or being
--- sent keeps its key, and so does a bill's notice in a digest that has
--- not gone yet: the dispatcher gives it back to the bill, pending, to go
--- once at its stage's day on the new date.
+-- 展期) is reminded again on its new date, and a correction or an undo
+-- sends nothing twice. On each change of an installment's due date:
+--
+-- 1. A finished stage reminder (sent, failed, suppressed, skipped; not one
+--    in a digest still to go) gives its once-only key up, kept with
+--    "#<id>@<old date>" appended, when the stage's day on the new date
+--    (for due_soon and due_today: the new date itself) comes after both
+--    its day on the old date and the day it went (sent_at, else when it
+--    was finished, as a UTC date). So a move earlier gives nothing up, and
+--    neither does a small correction of an overdue bill or a move shorter
+--    than a late reminder's delay.
+-- 2. Back on a date a stage went for (alone, or in a digest that went), a
+--    notice of the stage queued meanwhile for the other date, still
+--    pending and in no digest, is skipped ("already sent for <date>") and
+--    gives its key up.
+-- 3. The reminder that went for that date takes its key back, unless a
+--    notice still holds it; a scan that commits one while the push waits
+--    for it keeps the key, and the push goes through.
+--
+-- A notice pending or being sent keeps its key: the dispatcher's check
+-- before sending holds it for its stage's day on the new date.
 CREATE FUNCTION release_rescheduled_stage_keys() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     UPDATE notifications n SET dedup_key = n.dedup_key || '#' || n.id || '@' || to_char(OLD.due_date, 'YYYY-MM-DD')
