@@ -112,7 +112,7 @@ func refusal(err error) *apiError {
 }
 
 // unavailable logs a request the database outage err stopped (with
-// attrs: at WARN at most every outageLogEvery, else DEBUG) and tells the
+// attrs: at WARN at most every outage.EveryInterval, else DEBUG) and tells the
 // client when to ask again; the caller answers 503.
 func (s *server) unavailable(w http.ResponseWriter, r *http.Request, err error, attrs ...slog.Attr) {
 	attrs = append([]slog.Attr{slog.String("route", r.Pattern), slog.String("error", err.Error())}, attrs...)

@@ -81,7 +81,7 @@ func outageConfig(c *api.Config) {
 // Retry-After, so the provider posts its receipts again later instead of
 // taking a 500 as a failure, and that the outage is logged without the
 // borrower's phone number: one line a request, the first at WARN and the
-// rest at DEBUG (outageLogEvery), and the access log records the 503 below
+// rest at DEBUG (outage.EveryInterval), and the access log records the 503 below
 // WARN, not as an error besides the warning.
 func wantRetryLater(t *testing.T, b bundle, reqs map[string]*http.Request) {
 	t.Helper()

@@ -98,13 +98,9 @@ type server struct {
 	tokens  []tokenEntry
 	console *console.Console // answers a bad /console/ address with its own page
 	// unavailableLog and notReadyLog pace the WARNs of requests answered 503
-	// while the database is away (outageLogEvery; DEBUG between).
+	// while the database is away (outage.EveryInterval; DEBUG between).
 	unavailableLog, notReadyLog *outage.Every
 }
-
-// outageLogEvery is how often a request answered 503 during an outage is
-// logged at WARN; the others are at DEBUG.
-const outageLogEvery = 10 * time.Second
 
 // handlerFunc is a route handler; a returned error becomes the JSON error response.
 type handlerFunc func(w http.ResponseWriter, r *http.Request) error
@@ -173,7 +169,7 @@ func newServer(cfg Config) (*server, error) {
 		cfg.ImportTimeout = DefaultImportTimeout
 	}
 	return &server{cfg: cfg, log: cfg.Logger, tokens: tokens,
-		unavailableLog: outage.NewEvery(outageLogEvery), notReadyLog: outage.NewEvery(outageLogEvery)}, nil
+		unavailableLog: outage.NewEvery(), notReadyLog: outage.NewEvery()}, nil
 }
 
 // routeMux is the API's mux, remembering every pattern registered on it.

@@ -124,7 +124,7 @@ func New(cfg Config) (*Console, error) {
 	cfg.LoginBurst = cmp.Or(cfg.LoginBurst, DefaultLoginBurst)
 	cfg.LoginEvery = cmp.Or(cfg.LoginEvery, DefaultLoginEvery)
 	return &Console{cfg: cfg, logins: newThrottle(cfg.LoginEvery, cfg.LoginBurst),
-		unavailableLog: outage.NewEvery(10 * time.Second)}, nil
+		unavailableLog: outage.NewEvery()}, nil
 }
 
 // Mux is where Register adds routes (an *http.ServeMux).

@@ -31,12 +31,17 @@ func (o *Once) Recovered() bool { return o.down.Swap(false) }
 
 // Every is for a failure with no recovery to wait for, such as requests
 // answered 503 while the database is away (a load balancer probing
-// /readyz twice a second): WARN at most once per interval, DEBUG between.
+// /readyz twice a second): WARN at most once per EveryInterval, DEBUG
+// between.
 // Use NewEvery; it is safe for concurrent use.
 type Every struct{ s rate.Sometimes }
 
-// NewEvery logs at WARN at most once per interval.
-func NewEvery(interval time.Duration) *Every { return &Every{s: rate.Sometimes{Interval: interval}} }
+// EveryInterval is how often an Every logs at WARN: each process's API and
+// console say an outage their requests meet once in that time.
+const EveryInterval = 10 * time.Second
+
+// NewEvery logs at WARN at most once per EveryInterval.
+func NewEvery() *Every { return &Every{s: rate.Sometimes{Interval: EveryInterval}} }
 
 // Level is the level to log one failure at.
 func (e *Every) Level() slog.Level {

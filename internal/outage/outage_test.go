@@ -3,7 +3,6 @@ package outage
 import (
 	"log/slog"
 	"testing"
-	"time"
 )
 
 // Through one outage: WARN once, then DEBUG; recovered once; the next
@@ -29,7 +28,7 @@ func TestOnce(t *testing.T) {
 // A failure said every time it happens (a request answered 503) is WARN
 // once per interval and DEBUG between.
 func TestEvery(t *testing.T) {
-	e := NewEvery(time.Hour)
+	e := NewEvery()
 	for i, want := range []slog.Level{slog.LevelWarn, slog.LevelDebug, slog.LevelDebug} {
 		if got := e.Level(); got != want {
 			t.Errorf("failure %d at %v, want %v", i+1, got, want)
