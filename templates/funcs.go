@@ -60,13 +60,13 @@ func money(minor int64, currency ...string) string {
 
 // FormatAmount writes an amount in minor units of cur with thousands
 // separators and cur's decimals: 123456 CNY is "1,234.56", 5000 JPY
-// "5,000", 1234 BHD "1.234" (MinorDigits).
+// "5,000", 1234 BHD "1.234" (minorDigits).
 func FormatAmount(minor int64, cur string) string {
 	sign, u := "", uint64(minor)
 	if minor < 0 {
 		sign, u = "-", uint64(-(minor+1))+1 // no overflow at MinInt64
 	}
-	decimals := MinorDigits(cur)
+	decimals := minorDigits(cur)
 	unit := uint64(1)
 	for range decimals {
 		unit *= 10
@@ -79,10 +79,10 @@ func FormatAmount(minor int64, cur string) string {
 	return n
 }
 
-// MinorDigits is how many decimals cur's minor units have, as ISO 4217's
+// minorDigits is how many decimals cur's minor units have, as ISO 4217's
 // list A.1 gives them: 2 but for the codes in isoMinorDigits (0 for JPY,
 // KRW and VND, 3 for BHD, 4 for CLF).
-func MinorDigits(cur string) int {
+func minorDigits(cur string) int {
 	if d, ok := isoMinorDigits[cur]; ok {
 		return d
 	}
