@@ -25,7 +25,8 @@ const RetryAfter = 30 * time.Second
 // or dropped the connection, rather than refused the statement: the server
 // is down, restarting or out of connections, the network to it is lost, its
 // disk is full, an SQLite file is locked by another process past the busy
-// timeout, or the store is closed (a daemon shutting down). The same request may
+// timeout, the store is closed (a daemon shutting down), or its files are
+// damaged (IsDamaged: nothing is stored until an operator restores them). The same request may
 // succeed later; callers answer "retry later", not "failed". Any network
 // error counts, and an EOF: a proxy or load balancer in front of a server
 // that is down accepts the connection and closes it at once, and the
@@ -59,8 +60,31 @@ func IsUnavailable(err error) bool {
 			return true
 		}
 	}
+	if IsDamaged(err) {
+		return true
+	}
 	// database/sql does not export the error of a closed pool.
 	return strings.Contains(err.Error(), "sql: database is closed")
+}
+
+// IsDamaged reports whether err says the database's own files are damaged:
+// SQLite's "database disk image is malformed" (SQLITE_CORRUPT) and "file is
+// not a database" (SQLITE_NOTADB), PostgreSQL's data_corrupted and
+// index_corrupted (XX001, XX002). It is an outage to callers (IsUnavailable):
+// what they asked is refused now and may succeed once an operator has
+// restored the database from a backup or rebuilt the index.
+func IsDamaged(err error) bool {
+	var pe *pq.Error
+	if errors.As(err, &pe) {
+		return pe.Code == "XX001" || pe.Code == "XX002"
+	}
+	var coded interface{ Code() int } // modernc.org/sqlite's *Error
+	if errors.As(err, &coded) {
+		const corrupt, notADB = 11, 26 // SQLITE_CORRUPT, SQLITE_NOTADB
+		c := coded.Code() & 0xff
+		return c == corrupt || c == notADB
+	}
+	return false
 }
 
 // IsDataError reports whether the database refused a statement for the data

@@ -21,6 +21,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -63,6 +64,10 @@ type Store struct {
 
 	write writeLock // one writer at a time; see withTx
 	lock  *os.File  // held by LockServe until Close
+
+	// damage is the first error that said the file is damaged
+	// (repo.IsDamaged) met by a write; Ping reports it from then on.
+	damage atomic.Pointer[error]
 }
 
 // Open opens (creating when missing) the SQLite file dbURL names.
@@ -202,12 +207,17 @@ func (s *Store) Close() error {
 // answered 503 as an outage), and /readyz says so first.
 const MinFreeBytes = 16 << 20
 
-// Ping checks that the file answers and that its filesystem has room to
-// grow (MinFreeBytes): a store on a full disk answers reads but refuses
-// every write.
+// Ping checks that the file answers, that no write found it damaged (a
+// damaged page answers only the reads that miss it), and that its
+// filesystem has room to grow (MinFreeBytes): a store on a full disk
+// answers reads but refuses every write.
 func (s *Store) Ping(ctx context.Context) error {
 	if err := s.db.PingContext(ctx); err != nil {
 		return err
+	}
+	if err := s.damage.Load(); err != nil {
+		return fmt.Errorf("database %s is damaged (%v): stop duebell, restore the file from a backup "+
+			"(or recover what it holds with sqlite3's .recover) and start again", s.path, *err)
 	}
 	var fs syscall.Statfs_t
 	if err := syscall.Statfs(filepath.Dir(s.path), &fs); err != nil {
@@ -286,12 +296,20 @@ func (s *Store) withTx(ctx context.Context, fn func(tx *sqlx.Tx) error) error {
 	}
 	if err := fn(tx); err != nil {
 		_ = tx.Rollback()
-		return err
+		return s.noteDamage(err)
 	}
 	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("commit: %w", err)
+		return s.noteDamage(fmt.Errorf("commit: %w", err))
 	}
 	return nil
+}
+
+// noteDamage remembers err when it says the file is damaged, and returns it.
+func (s *Store) noteDamage(err error) error {
+	if repo.IsDamaged(err) {
+		s.damage.CompareAndSwap(nil, &err)
+	}
+	return err
 }
 
 // PendingMigrations returns the migrations not yet applied to the file.
