@@ -37,6 +37,9 @@ type smsGateway struct {
 	mu       sync.Mutex
 	received []map[string]string
 	failNext map[string]int // phone → how many 503s to answer first
+	// onSend, when set, runs for each SMS before the gateway answers (a
+	// push landing while a reminder is in the gateway's hands).
+	onSend func(to string)
 }
 
 func newSMSGateway(t *testing.T) *smsGateway {
@@ -53,6 +56,12 @@ func newSMSGateway(t *testing.T) *smsGateway {
 			http.Error(w, `{"error":"bad request"}`, http.StatusBadRequest)
 			t.Errorf("SMS gateway: bad body %s", body)
 			return
+		}
+		g.mu.Lock()
+		onSend := g.onSend
+		g.mu.Unlock()
+		if onSend != nil {
+			onSend(m["to"])
 		}
 		g.mu.Lock()
 		defer g.mu.Unlock()

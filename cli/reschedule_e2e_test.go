@@ -142,3 +142,62 @@ func testEndToEndDueDateCorrectionsSendNothingTwice(t *testing.T, store string) 
 		t.Errorf("a digest's bill moved and back: sent %q for the digest and %q on its own, want the digest's due_soon only", a, b)
 	}
 }
+
+// A push that moves a bill later while its due_soon is in the gateway's
+// hands: when it went, the new date's due_soon still comes (the key the
+// old date's took is given up as for a reminder already finished); when
+// the gateway turned it away for now, it is not tried again for the old
+// date, and the new date's stages come once each.
+func TestEndToEndBillMovedWhileItsReminderIsBeingSent(t *testing.T) {
+	forEachStore(t, testEndToEndBillMovedWhileItsReminderIsBeingSent)
+}
+
+func testEndToEndBillMovedWhileItsReminderIsBeingSent(t *testing.T, store string) {
+	e := startE2E(t, store, "", true)
+	sent := func(plan string) string {
+		var kinds []string
+		for _, n := range e.notices() {
+			if n.Channel == "sms" && n.Status == "sent" && n.Plan == plan {
+				kinds = append(kinds, n.Kind)
+			}
+		}
+		return strings.Join(kinds, " ")
+	}
+	// moveWhileSending gives customer (phone) a bill of the same ref due
+	// on due, and has a push that moves it to moved land while the gateway
+	// holds the customer's next SMS, which it then answers with fail 503s
+	// first.
+	moveWhileSending := func(customer, phone, due, moved string, fail int) {
+		e.call("PUT", "/api/v1/customers/"+customer, `{"name":"郑九","phone":"`+phone+`","locale":"zh-CN"}`, http.StatusCreated)
+		e.putBill(customer, customer, due, http.StatusCreated)
+		e.sms.mu.Lock()
+		defer e.sms.mu.Unlock()
+		e.sms.onSend = func(to string) {
+			if to != "+86"+phone {
+				return
+			}
+			e.sms.mu.Lock()
+			e.sms.onSend = nil
+			e.sms.failNext[to] = fail
+			e.sms.mu.Unlock()
+			e.putBill(customer, customer, moved, http.StatusOK)
+		}
+	}
+
+	moveWhileSending("zheng", "13812345671", "2035-03-10", "2035-04-10", 0)
+	e.scanAndSend("2035-03-07T10:00:00+08:00")
+	e.scanAndSend("2035-04-07T10:00:00+08:00")
+	e.scanAndSend("2035-04-10T10:00:00+08:00")
+	if got := sent("zheng"); got != "due_soon due_soon due_today" {
+		t.Errorf("a bill moved while its due_soon went: sent %q, want due_soon for each date and due_today", got)
+	}
+
+	moveWhileSending("feng", "13812345672", "2036-05-10", "2036-06-10", 1)
+	e.scanAndSend("2036-05-07T10:00:00+08:00")
+	e.scanAndSend("2036-05-07T11:00:00+08:00") // the retry is due
+	e.scanAndSend("2036-06-07T10:00:00+08:00")
+	e.scanAndSend("2036-06-10T10:00:00+08:00")
+	if got, st := sent("feng"), e.statuses("due_soon", "sms"); got != "due_soon due_today" {
+		t.Errorf("a bill moved while its due_soon was turned away: sent %q (due_soon SMS %v), want one due_soon and due_today", got, st)
+	}
+}

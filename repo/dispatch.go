@@ -38,16 +38,20 @@ type Claim struct {
 	SMSInFlight int        `db:"sms_in_flight"`
 }
 
+// RescuedReason is the status_reason of a notice whose lease ran out.
+const RescuedReason = "lease expired: outcome of the last try unknown"
+
 // rescueSQL returns notices whose lease ran out as of $1 (a crashed or cut
 // off worker's; not those of owner $2, the live rescuer's own) to the queue, and logs the try that worker had started as an
 // attempt with the outcome 'unknown': it may have reached the provider, so
 // support staff can see that a duplicate may go out, and a notice's attempts
 // always match its attempt rows. The notices keep their next_attempt_at, so
 // they are claimed first.
-const rescueSQL = `
+var rescueSQL = `
 WITH rescued AS (
-	UPDATE notifications SET status = 'pending', lease_owner = NULL, lease_expires_at = NULL, updated_at = $1,
-		status_reason = 'lease expired: outcome of the last try unknown'
+	UPDATE notifications SET status = ` + RequeuedStatusSQL("dedup_key", "'pending'") + `,
+		lease_owner = NULL, lease_expires_at = NULL, updated_at = $1,
+		status_reason = ` + RequeuedReasonSQL("dedup_key", "'pending'", "'"+RescuedReason+"'") + `
 	WHERE status = 'sending' AND lease_expires_at < $1 AND lease_owner <> $2
 	RETURNING id, attempts, channel, provider
 )
@@ -249,10 +253,38 @@ func SettledKeySQL(key, id, status, reason string) string {
 		THEN ` + key + ` || '#' || ` + id + ` ELSE ` + key + ` END`
 }
 
+// MovedInFlightReason is why a stage reminder that comes back to the queue
+// (a retry, a hold, a lapsed lease) is skipped instead: a push moved its
+// bill later while it was being sent and gave its key up ("#<id>@<old
+// date>", migration 055), so the new date's reminder of the stage takes its
+// place.
+const MovedInFlightReason = "due date moved while it was being sent: the reminder for the new date takes its place"
+
+// movedInFlightSQL is true for a notice with dedup key key given status
+// when that status puts it back in the queue after a due-date move gave its
+// key up.
+func movedInFlightSQL(key, status string) string {
+	return status + ` = 'pending' AND ` + key + ` LIKE '%#%@%'`
+}
+
+// RequeuedStatusSQL is the status of a notice with dedup key key given
+// status: skipped instead of pending when a due-date move gave its key up
+// while it was being sent (MovedInFlightReason), else status.
+func RequeuedStatusSQL(key, status string) string {
+	return `CASE WHEN ` + movedInFlightSQL(key, status) + ` THEN 'skipped' ELSE ` + status + ` END`
+}
+
+// RequeuedReasonSQL is the status_reason that goes with RequeuedStatusSQL.
+func RequeuedReasonSQL(key, status, reason string) string {
+	return `CASE WHEN ` + movedInFlightSQL(key, status) + ` THEN '` + MovedInFlightReason + `' ELSE ` + reason + ` END`
+}
+
 var finishSQL = `
 UPDATE notifications n SET
 	dedup_key = ` + SettledKeySQL("n.dedup_key", "n.id", "u.status", "u.reason") + `,
-	status = u.status, status_reason = u.reason, next_attempt_at = coalesce(u.next_at, n.next_attempt_at),
+	status = ` + RequeuedStatusSQL("n.dedup_key", "u.status") + `,
+	status_reason = ` + RequeuedReasonSQL("n.dedup_key", "u.status", "u.reason") + `,
+	next_attempt_at = coalesce(u.next_at, n.next_attempt_at),
 	attempts = n.attempts - CASE WHEN u.deferred THEN 1 ELSE 0 END,
 	template = coalesce(nullif(u.template, ''), n.template), recipient = coalesce(nullif(u.recipient, ''), n.recipient),
 	subject = coalesce(nullif(u.subject, ''), n.subject), body = coalesce(nullif(u.body, ''), n.body),

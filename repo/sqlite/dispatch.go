@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/jmoiron/sqlx"
+
+	"duebell/repo"
 )
 
 // The dispatcher's hot path (repo/dispatch.go): claim, finish, rescue and
@@ -33,8 +35,9 @@ func (s *Store) RescueExpired(ctx context.Context, now time.Time, keep string) (
 			return err
 		}
 		res, err := tx.ExecContext(ctx, `
-			UPDATE notifications SET status = 'pending', lease_owner = NULL, lease_expires_at = NULL, updated_at = $1,
-				status_reason = 'lease expired: outcome of the last try unknown'
+			UPDATE notifications SET status = `+repo.RequeuedStatusSQL("dedup_key", "'pending'")+`,
+				lease_owner = NULL, lease_expires_at = NULL, updated_at = $1,
+				status_reason = `+repo.RequeuedReasonSQL("dedup_key", "'pending'", "'"+repo.RescuedReason+"'")+`
 			WHERE status = 'sending' AND lease_expires_at < $1 AND lease_owner <> $2`, now, keep)
 		if err != nil {
 			return err

@@ -28,7 +28,8 @@ WHERE NOT EXISTS (SELECT 1 FROM delivery_attempts d WHERE d.notification_id = $1
 var dispatchFinishSQL = `
 UPDATE notifications SET
 	dedup_key = ` + repo.SettledKeySQL("dedup_key", "id", "$4", "$5") + `,
-	status = $4, status_reason = $5, next_attempt_at = coalesce($6, next_attempt_at),
+	status = ` + repo.RequeuedStatusSQL("dedup_key", "$4") + `, status_reason = ` + repo.RequeuedReasonSQL("dedup_key", "$4", "$5") + `,
+	next_attempt_at = coalesce($6, next_attempt_at),
 	attempts = attempts - CASE WHEN $7 THEN 1 ELSE 0 END,
 	template = coalesce(nullif($8, ''), template), recipient = coalesce(nullif($9, ''), recipient),
 	subject = coalesce(nullif($10, ''), subject), body = coalesce(nullif($11, ''), body),

@@ -108,6 +108,7 @@ func init() {
 		t.Run("FinishWithoutTheLeaseOnlyLogsTheTry", func(t *testing.T) { dispatchTestLostLease(t, open(t)) })
 		t.Run("FinishOfAnOlderClaimLeavesALaterOneAlone", func(t *testing.T) { dispatchTestOlderClaim(t, open(t)) })
 		t.Run("RescueLogsTheLostTryAsUnknown", func(t *testing.T) { dispatchTestRescue(t, open(t)) })
+		t.Run("RescueSkipsAReminderWhoseBillMovedInFlight", func(t *testing.T) { dispatchTestRescueMovedBill(t, open(t)) })
 		t.Run("ExtendLeasesKeepsALiveWorkersNotices", func(t *testing.T) { dispatchTestExtend(t, open(t)) })
 		t.Run("SMSCapCounts", func(t *testing.T) { dispatchTestSMSCap(t, open(t)) })
 		t.Run("PinnedClaimLeasesOnTheLeaseClock", func(t *testing.T) { dispatchTestPinnedLease(t, open(t)) })
@@ -412,6 +413,35 @@ func dispatchTestRescue(t *testing.T, s Store) {
 	}
 	if as := dispatchAttempts(t, s, c[0].ID); len(as) != 2 || as[0].Outcome != repo.OutcomeUnknown || as[1].Outcome != repo.OutcomeSent {
 		t.Errorf("attempts %+v, want #1 unknown and #2 sent", as)
+	}
+}
+
+// A reminder whose bill a push moved a month later while it was being sent
+// gave its key up (migration 055): when its lease runs out it is not tried
+// again for the old date but skipped, and the new date's scan queues the
+// stage afresh.
+func dispatchTestRescueMovedBill(t *testing.T, s Store) {
+	ctx := context.Background()
+	dispatchBills(t, s, "c1", 1)
+	dispatchQueue(t, s, dispatchScanAt, dispatchStage("sms"))
+	c := dispatchClaim(t, s, "crashed", dispatchSendAt, 10, 0)
+	if len(c) != 1 {
+		t.Fatalf("claimed %d", len(c))
+	}
+	Plan(t, s, "p-c1", "c1", []repo.Date{repo.NewDate(2026, 12, 24)})
+	rescueAt := dispatchSendAt.Add(2*time.Minute + time.Second)
+	if n, err := s.RescueExpired(ctx, rescueAt, "w2"); err != nil || n != 1 {
+		t.Fatalf("rescued %d (%v), want 1", n, err)
+	}
+	if n := dispatchNotice(t, s, c[0].ID); n.Status != repo.StatusSkipped || n.StatusReason != repo.MovedInFlightReason {
+		t.Errorf("a rescued reminder of a bill moved in flight: %s %q, want skipped %q", n.Status, n.StatusReason, repo.MovedInFlightReason)
+	}
+	if as := dispatchAttempts(t, s, c[0].ID); len(as) != 1 || as[0].Outcome != repo.OutcomeUnknown {
+		t.Errorf("attempts %+v, want the lost try as unknown", as)
+	}
+	res, err := s.QueueDueReminders(ctx, dispatchScanAt.AddDate(0, 0, 30), dispatchStage("sms"))
+	if err != nil || res.Total() != 1 {
+		t.Errorf("the new date's scan queued %d (%v), want its due_soon", res.Total(), err)
 	}
 }
 
