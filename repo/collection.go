@@ -25,8 +25,10 @@ type CollectionCount struct {
 
 // collectionCountsSQL reads, in one statement, the counts of every customer
 // with a collection notice ($3: the kinds) that owner $1 holds: their
-// collection notices sent since $4, the ones $1 holds, and the ones other
-// owners hold on a live lease as of $2. Sent times come as microseconds
+// collection notices sent since $4 (and the tries since $4 of those never
+// recorded sent whose outcome a crash left unknown: they may have reached
+// the borrower; a notice $1 holds again, about to be tried anew, aside), the
+// ones $1 holds, and the ones other owners hold on a live lease as of $2. Sent times come as microseconds
 // since the epoch (pq reads no timestamp arrays). Like the SMS cap's counts
 // (see smsCapJoinSQL) each is read once for all the customers, as an array,
 // and the sent times through the customers' recently sent notices
@@ -38,11 +40,17 @@ WITH h AS (
 	WHERE status = 'sending' AND lease_owner = $1 AND kind = ANY($3)
 	GROUP BY customer_id
 ), sent AS (
-	SELECT x.customer_id, array_agg((extract(epoch FROM x.sent_at) * 1000000)::bigint ORDER BY x.sent_at) AS times
-	FROM notifications x
-	WHERE x.customer_id = ANY (ARRAY(SELECT customer_id FROM h))
-	  AND x.provider <> '' AND coalesce(x.sent_at, '-infinity') > $4 AND x.kind = ANY($3)
-	GROUP BY x.customer_id
+	SELECT customer_id, array_agg((extract(epoch FROM at) * 1000000)::bigint ORDER BY at) AS times
+	FROM (
+		SELECT x.customer_id, x.sent_at AS at FROM notifications x
+		WHERE x.customer_id = ANY (ARRAY(SELECT customer_id FROM h))
+		  AND x.provider <> '' AND coalesce(x.sent_at, '-infinity') > $4 AND x.kind = ANY($3)
+		UNION ALL
+		SELECT x.customer_id, a.started_at FROM notifications x JOIN delivery_attempts a ON a.notification_id = x.id
+		WHERE x.customer_id = ANY (ARRAY(SELECT customer_id FROM h)) AND x.kind = ANY($3) AND x.sent_at IS NULL
+		  AND NOT (x.status = 'sending' AND x.lease_owner = $1) AND a.outcome = 'unknown' AND a.started_at > $4
+	) t
+	GROUP BY customer_id
 ), flying AS (
 	SELECT x.customer_id, count(*) AS n FROM notifications x
 	WHERE x.customer_id = ANY (ARRAY(SELECT customer_id FROM h))

@@ -12,17 +12,23 @@ import (
 
 // dispatchCollectionCountsSQL reads, in one statement, the counts of every
 // customer with a collection notice ($3: the kinds, a JSON array) that owner
-// $1 holds: their collection notices sent since $4 (micros, a JSON array),
-// the ones $1 holds (a JSON array), and the ones other owners hold on a live
-// lease as of $2.
+// $1 holds: their collection notices sent since $4 (micros), with the tries
+// since then whose outcome a crash left unknown (PostgreSQL's
+// collectionCountsSQL says which), as a JSON array; the ones $1 holds (a
+// JSON array), and the ones other owners hold on a live lease as of $2.
 const dispatchCollectionCountsSQL = `
 WITH held AS (
 	SELECT id, customer_id FROM notifications
 	WHERE status = 'sending' AND lease_owner = $1 AND kind IN (SELECT value FROM json_each($3))
 )
 SELECT h.customer_id,
-	(SELECT json_group_array(x.sent_at ORDER BY x.sent_at) FROM notifications x
-	 WHERE x.customer_id = h.customer_id AND x.sent_at > $4 AND x.kind IN (SELECT value FROM json_each($3))) AS sent,
+	(SELECT json_group_array(at ORDER BY at) FROM (
+		SELECT x.sent_at AS at FROM notifications x
+		WHERE x.customer_id = h.customer_id AND x.sent_at > $4 AND x.kind IN (SELECT value FROM json_each($3))
+		UNION ALL
+		SELECT a.started_at FROM notifications x JOIN delivery_attempts a ON a.notification_id = x.id
+		WHERE x.customer_id = h.customer_id AND x.kind IN (SELECT value FROM json_each($3)) AND x.sent_at IS NULL
+		  AND NOT (x.status = 'sending' AND x.lease_owner = $1) AND a.outcome = 'unknown' AND a.started_at > $4)) AS sent,
 	json_group_array(h.id ORDER BY h.id) AS held,
 	(SELECT count(*) FROM notifications x
 	 WHERE x.customer_id = h.customer_id AND x.status = 'sending' AND x.lease_owner <> $1

@@ -885,6 +885,22 @@ func dispatchTestCollection(t *testing.T, s Store) {
 	if counts, err := s.CollectionCounts(ctx, "nobody", now, at.Add(-24*time.Hour), kinds.Collection()); err != nil || len(counts) != 0 {
 		t.Errorf("counts of an owner holding nothing %+v, %v", counts, err)
 	}
+	// The worker gone since 09:00 may have reached the borrower: once its
+	// lease is rescued, the try (unknown) counts as a contact that day,
+	// unless w1 holds the notice again to try it anew.
+	rescueAt := at.Add(3 * time.Minute)
+	if n, err := s.RescueExpired(ctx, rescueAt, "w1"); err != nil || n < 1 {
+		t.Fatalf("rescued %d, %v", n, err)
+	}
+	counts, err = s.CollectionCounts(ctx, "w1", rescueAt, at.Add(-24*time.Hour), kinds.Collection())
+	if c := counts[c1.ID]; err != nil || len(c.Sent) != 2 || !c.Sent[0].Equal(dispatchAt(21, 9, 0)) || !c.Sent[1].Equal(sentAt) {
+		t.Errorf("counts after the rescue %+v, %v, want the lost try (09:00) and the send", c, err)
+	}
+	again := dispatchClaim(t, s, "w1", rescueAt, 10, 0)
+	counts, err = s.CollectionCounts(ctx, "w1", rescueAt, at.Add(-24*time.Hour), kinds.Collection())
+	if c := counts[c1.ID]; err != nil || len(again) == 0 || len(c.Sent) != 1 {
+		t.Errorf("counts once w1 holds the rescued notice again %+v, %v, want only the send", c, err)
+	}
 	got, err := s.CollectionSent(ctx, c1.ID, at.Add(-24*time.Hour), kinds.Collection())
 	if err != nil || len(got) != 1 || !got[0].Equal(sentAt) {
 		t.Errorf("collection sent %v, %v", got, err)
