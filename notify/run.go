@@ -74,6 +74,7 @@ func (d *Dispatcher) run(ctx context.Context, once bool) (Counts, error) {
 	var held sync.WaitGroup // claimed notices whose outcome is not yet written
 	keeper := d.newLeaseKeeper()
 	counts := &tally{counts: Counts{}}
+	defer context.AfterFunc(ctx, counts.stop)()
 
 	var workers sync.WaitGroup
 	for range d.cfg.Workers {
@@ -106,6 +107,11 @@ func (d *Dispatcher) run(ctx context.Context, once bool) (Counts, error) {
 		err = fmt.Errorf("%d outcomes could not be written (the database was away, or refused them; see the log); those notices stay "+
 			"sending until another worker rescues them (their last try logged with an unknown outcome)", lost)
 	}
+	if stopped, drained := counts.sinceStop(); !once && err == nil && !stopped.IsZero() {
+		d.cfg.Logger.Info("dispatcher stopped: every outcome written",
+			slog.Int("sent", drained[repo.StatusSent]), slog.Int("failed", drained[repo.StatusFailed]),
+			slog.Int("back_in_queue", drained[repo.StatusPending]), slog.Duration("took", time.Since(stopped)))
+	}
 	return counts.counts, err
 }
 
@@ -114,6 +120,10 @@ type tally struct {
 	mu     sync.Mutex
 	counts Counts
 	lost   int // outcomes given up on after the dispatcher was stopped
+	// stopped is when the dispatcher was told to stop, and drained what
+	// was written since: the drain's summary.
+	stopped time.Time
+	drained Counts
 }
 
 func (t *tally) add(outs []repo.Outcome) {
@@ -121,7 +131,25 @@ func (t *tally) add(outs []repo.Outcome) {
 	defer t.mu.Unlock()
 	for _, o := range outs {
 		t.counts[o.Status]++
+		if t.drained != nil {
+			t.drained[o.Status]++
+		}
 	}
+}
+
+// stop starts counting the drain.
+func (t *tally) stop() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.stopped, t.drained = time.Now(), Counts{}
+}
+
+// sinceStop is when the dispatcher was told to stop (zero if it was not)
+// and the outcomes written since.
+func (t *tally) sinceStop() (time.Time, Counts) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.stopped, t.drained
 }
 
 // job is one claimed notice, the cap bookkeeping of its claim, when it was
