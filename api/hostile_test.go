@@ -96,6 +96,10 @@ func TestHostileInputIsRefused(t *testing.T) {
 		{"reversal of -2^63", "POST", pay, ingestToken, `{"amount":-9223372036854775808,"reason":"x"}`, 422, "must not exceed"},
 		{"payment seq out of int range", "POST", "/api/v1/plans/p1/installments/99999999999/payments", ingestToken, `{"amount":1}`, 422, "seq"},
 		{"paid_at in year 0", "POST", pay, ingestToken, `{"amount":100,"paid_at":"0000-01-01T00:00:00Z"}`, 422, "paid_at"},
+		// Go reads offsets up to ±23:59; PostgreSQL refused beyond ±15:59 (a 500).
+		{"paid_at at +16:00", "POST", pay, ingestToken, `{"amount":100,"paid_at":"2025-03-11T10:00:00+16:00"}`, 422, "paid_at: has a UTC offset beyond ±14:00"},
+		{"occurred_at at -23:59", "POST", "/api/v1/channel-events", ingestToken, strings.Replace(event(""), "2025-03-10T01:00:00Z", "2025-03-09T01:01:00-23:59", 1), 422, "occurred_at: has a UTC offset"},
+		{"since at +15:00", "GET", "/api/v1/notifications?since=2025-03-10T10:00:00%2B15:00", viewerToken, "", 422, "since"},
 		{"paid_at in 1970", "POST", pay, ingestToken, `{"amount":100,"paid_at":"1970-01-01T00:00:00Z"}`, 422, "paid_at: before 2000"},
 		{"paid_at two days ahead", "POST", pay, ingestToken, `{"amount":100,"paid_at":"2025-03-12T02:00:00Z"}`, 422, "future"},
 		{"installment paid_at in 1970", "PUT", "/api/v1/plans/p9", ingestToken, inst(`{"seq":1,"due_date":"2025-04-15","amount":100,"paid":100,"status":"paid","paid_at":"1970-01-01T00:00:00Z"}`), 422, "paid_at"},

@@ -10,6 +10,8 @@ import (
 	"io"
 	"os"
 	"time"
+
+	"duebell/internal/input"
 )
 
 const usage = `duebell — installment repayment reminders
@@ -109,9 +111,19 @@ func parseAt(s string) (time.Time, error) {
 	if s == "" {
 		return time.Now(), nil
 	}
+	return parseInstant("at", s)
+}
+
+// parseInstant reads the RFC 3339 instant s given to --flag, refusing one
+// outside what duebell handles (input.Instant: this century, a real UTC
+// offset) as a usage error.
+func parseInstant(flag, s string) (time.Time, error) {
 	t, err := time.Parse(time.RFC3339, s)
 	if err != nil {
-		return time.Time{}, fmt.Errorf("%w: --at %q: want RFC 3339, e.g. 2026-11-21T10:00:00+08:00", errUsage, s)
+		return time.Time{}, fmt.Errorf("%w: --%s %q: want RFC 3339, e.g. 2026-11-21T10:00:00+08:00", errUsage, flag, s)
+	}
+	if err := input.Instant(t); err != nil {
+		return time.Time{}, fmt.Errorf("%w: --%s %q: %v", errUsage, flag, s, err)
 	}
 	return t, nil
 }

@@ -92,6 +92,9 @@ func TestUsageErrors(t *testing.T) {
 	}{
 		{[]string{"frobnicate"}, "unknown command"},
 		{[]string{"scan", "--at", "tomorrow"}, "RFC 3339"},
+		{[]string{"scan", "--at", "0000-01-01T00:00:00Z", "--dry-run"}, "must lie between 2000-01-01 and 2100-01-01"},
+		{[]string{"dispatch", "--once", "--at", "2026-12-01T10:00:00+16:00"}, "UTC offset beyond ±14:00"},
+		{[]string{"notifications", "list", "--since", "2026-12-01T10:00:00-20:00"}, "UTC offset beyond ±14:00"},
 		{[]string{"dispatch"}, "--once"},
 		{[]string{"templates", "lint"}, "unknown templates command"},
 		{[]string{"templates", "preview", "--kind", "bogus"}, "--kind"},

@@ -9,6 +9,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"duebell/internal/input"
 	"duebell/repo"
 	"duebell/scheduler"
 )
@@ -156,14 +157,16 @@ func writeEffectCSV(out io.Writer, rows []repo.EffectRow) error {
 // following midnight, so the day is included) or an RFC 3339 time.
 func flagDay(name, s string, loc *time.Location, endOfDay bool) (time.Time, error) {
 	if d, err := time.ParseInLocation(time.DateOnly, s, loc); err == nil {
+		if err := input.Date(d); err != nil {
+			return time.Time{}, fmt.Errorf("%w: --%s %q: %v", errUsage, name, s, err)
+		}
 		if endOfDay {
 			d = d.AddDate(0, 0, 1)
 		}
 		return d, nil
 	}
-	t, err := time.Parse(time.RFC3339, s)
-	if err != nil {
+	if _, err := time.Parse(time.RFC3339, s); err != nil {
 		return time.Time{}, fmt.Errorf("%w: --%s %q: want a date 2026-01-01 or an RFC 3339 time", errUsage, name, s)
 	}
-	return t, nil
+	return parseInstant(name, s)
 }

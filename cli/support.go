@@ -241,11 +241,7 @@ func flagTime(name, s string) (time.Time, error) {
 	if s == "" {
 		return time.Time{}, nil
 	}
-	t, err := time.Parse(time.RFC3339, s)
-	if err != nil {
-		return time.Time{}, fmt.Errorf("%w: --%s %q: want RFC 3339, e.g. 2026-11-21T10:00:00+08:00", errUsage, name, s)
-	}
-	return t, nil
+	return parseInstant(name, s)
 }
 
 // inputErr turns the repo's bad-input errors into usage errors (exit 2).

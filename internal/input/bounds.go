@@ -44,8 +44,25 @@ func Date(d time.Time) error {
 	return nil
 }
 
-// Instant checks a time lies in the sane range, between MinTime and MaxTime.
+// MaxOffset is the largest UTC offset a time zone has (+14:00, Kiribati;
+// the most negative is -12:00). RFC 3339 and Go allow up to ±23:59, and
+// PostgreSQL refuses an instant written beyond ±15:59.
+const MaxOffset = 14 * time.Hour
+
+// offset checks t was written with an offset some time zone has.
+func offset(t time.Time) error {
+	if _, off := t.Zone(); time.Duration(max(off, -off))*time.Second > MaxOffset {
+		return errors.New("has a UTC offset beyond ±14:00, which no time zone has")
+	}
+	return nil
+}
+
+// Instant checks a time lies in the sane range, between MinTime and MaxTime,
+// written with a real UTC offset.
 func Instant(t time.Time) error {
+	if err := offset(t); err != nil {
+		return err
+	}
 	if t.Before(MinTime) || !t.Before(MaxTime) {
 		return errors.New("must lie between 2000-01-01 and 2100-01-01 (UTC)")
 	}
@@ -56,9 +73,12 @@ func Instant(t time.Time) error {
 // event's occurred_at) may lie: a lender's clock may be off, not by days.
 const MaxAhead = 24 * time.Hour
 
-// Past checks an instant that has happened: not before 2000, and not more
-// than MaxAhead after now.
+// Past checks an instant that has happened: written with a real UTC offset,
+// not before 2000, and not more than MaxAhead after now.
 func Past(t, now time.Time) error {
+	if err := offset(t); err != nil {
+		return err
+	}
 	if t.Before(MinTime) {
 		return errors.New("before 2000-01-01; want the real time it happened")
 	}
@@ -75,9 +95,12 @@ func Past(t, now time.Time) error {
 // later, correct push of the plan as stale.
 const MaxAsOfSkew = 5 * time.Minute
 
-// AsOf checks when a push's data was read: not before 2000, and not more
-// than MaxAsOfSkew after now.
+// AsOf checks when a push's data was read: written with a real UTC offset,
+// not before 2000, and not more than MaxAsOfSkew after now.
 func AsOf(t, now time.Time) error {
+	if err := offset(t); err != nil {
+		return err
+	}
 	if t.Before(MinTime) {
 		return errors.New("before 2000-01-01; want when the data in this push was read")
 	}
