@@ -10,6 +10,7 @@ import (
 	"reflect"
 	"regexp"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 
 	"duebell/internal/input"
@@ -67,7 +68,7 @@ func (s *server) decodeJSON(data []byte, dst any) error {
 	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
 		return &apiError{http.StatusBadRequest, codeBadJSON, "request body must hold a single JSON object"}
 	}
-	if err := checkDuplicateKeys(data); err != nil {
+	if err := checkKeys(data, true); err != nil {
 		return s.decodeError(err)
 	}
 	return checkStrings(dst)
@@ -80,10 +81,37 @@ type duplicateKeyError struct{ path string }
 
 func (e *duplicateKeyError) Error() string { return fmt.Sprintf("key %q appears twice", e.path) }
 
-// checkDuplicateKeys walks data, well-formed JSON, for a key that appears
-// twice in one object, in any case: encoding/json matches a field's name
-// without regard to case, so "amount" and "AMOUNT" are the same field.
-func checkDuplicateKeys(data []byte) error {
+// keyCaseError names a key written otherwise than its field: encoding/json
+// matches a field's name without regard to case (Unicode's: "ſ" is "s"),
+// and a body is read as documented, in lower case ASCII.
+type keyCaseError struct{ path string }
+
+func (e *keyCaseError) Error() string {
+	return fmt.Sprintf("unknown field %q: field names are lower case, as documented", e.path)
+}
+
+// foldKey is k as encoding/json compares field names: each rune the least
+// of the runes that fold to it ("amount", "AMOUNT" and "ſ"-for-"s" spellings
+// are one key).
+func foldKey(k string) string {
+	return strings.Map(func(r rune) rune {
+		for {
+			next := unicode.SimpleFold(r)
+			if next <= r {
+				return next
+			}
+			r = next
+		}
+	}, k)
+}
+
+// checkKeys walks data, well-formed JSON, for a key that appears twice in
+// one object as encoding/json matches field names (foldKey): "amount" and
+// "AMOUNT" are the same field. With lowerCase, a key with anything but
+// lower case ASCII letters, digits and "_" is refused too (every field of
+// duebell's own bodies is so written): the decoder would read it as the
+// field it folds to.
+func checkKeys(data []byte, lowerCase bool) error {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	var walk func(path string) error
 	walk = func(path string) error {
@@ -101,9 +129,12 @@ func checkDuplicateKeys(data []byte) error {
 				}
 				k, _ := kt.(string)
 				p := strings.TrimPrefix(path+"."+k, ".")
-				fold := strings.ToLower(k)
+				fold := foldKey(k)
 				if seen[fold] {
 					return &duplicateKeyError{p}
+				}
+				if lowerCase && strings.ContainsFunc(k, func(r rune) bool { return (r < 'a' || r > 'z') && (r < '0' || r > '9') && r != '_' }) {
+					return &keyCaseError{p}
 				}
 				seen[fold] = true
 				if err := walk(p); err != nil {
@@ -163,6 +194,8 @@ func (s *server) decodeError(err error) *apiError {
 		return invalid(field, "%s", wantType(field, typ.Type))
 	case errors.As(err, new(*duplicateKeyError)):
 		return &apiError{http.StatusBadRequest, codeBadJSON, err.Error()}
+	case errors.As(err, new(*keyCaseError)):
+		return &apiError{http.StatusBadRequest, codeUnknownField, err.Error()}
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
 		return &apiError{http.StatusBadRequest, codeUnknownField, strings.TrimPrefix(err.Error(), "json: ")}
 	}

@@ -146,7 +146,7 @@ func parseArray(body []byte, one func(json.RawMessage) (repo.Receipt, error)) ([
 		// A key given twice ({"status":"delivered","status":"undelivered"})
 		// is as ambiguous in a receipt as in any other body: refused, not
 		// read as the last one.
-		err := checkDuplicateKeys(raw)
+		err := checkKeys(raw, false)
 		var rc repo.Receipt
 		if err == nil {
 			rc, err = one(raw)

@@ -218,6 +218,8 @@ func TestReceiptsBadInput(t *testing.T) {
 		{"webhook no id", "/hooks/sms/webhook", `{"status":"delivered"}`, signed(`{"status":"delivered"}`), 400},
 		{"webhook status twice", "/hooks/sms/webhook", `{"id":"1","status":"delivered","status":"undelivered"}`,
 			signed(`{"id":"1","status":"delivered","status":"undelivered"}`), 400},
+		{"webhook status twice, once with a long s", "/hooks/sms/webhook", `{"id":"1","status":"delivered","\u017ftatus":"undelivered"}`,
+			signed(`{"id":"1","status":"delivered","\u017ftatus":"undelivered"}`), 400},
 		{"aliyun success twice", "/hooks/sms/aliyun?token=" + receiptToken,
 			`[{"biz_id":"1","success":true,"success":false,"report_time":"2025-03-10 10:00:00"}]`, nil, 400},
 		{"unknown provider", "/hooks/sms/carrier-pigeon", `[]`, nil, 404},

@@ -77,7 +77,12 @@ func TestHostileInputIsRefused(t *testing.T) {
 		{"unpaired surrogate in an event payload", "POST", "/api/v1/channel-events", ingestToken, event(`,"payload":{"card_last4":"\udc00"}`), 422, "payload.card_last4"},
 		{"NUL in a plan title", "PUT", "/api/v1/plans/p9", ingestToken, `{"customer_ref":"c1","title":"\u0000","total":0,"periods":1,"installments":[{"seq":1,"due_date":"2025-04-15","amount":0}]}`, 422, "title"},
 		{"NUL in an event payload", "POST", "/api/v1/channel-events", ingestToken, event(`,"payload":{"card_last4":"\u0000"}`), 422, "payload.card_last4"},
-		{"NUL in an event payload key", "POST", "/api/v1/channel-events", ingestToken, event(`,"payload":{"\u0000":1}`), 422, "payload"},
+		{"NUL in an event payload key", "POST", "/api/v1/channel-events", ingestToken, event(`,"payload":{"\u0000":1}`), 400, "payload"},
+		// encoding/json reads "ſ" (long s) as "s" and "NAME" as "name": a key
+		// so spelled was read as the field, past the duplicate check.
+		{"a key twice, once with a long s", "PUT", "/api/v1/customers/c9", ingestToken, `{"phone":"13812345678","sms_opt_out":false,"\u017fms_opt_out":true}`, 400, "appears twice"},
+		{"a field in capitals", "PUT", "/api/v1/customers/c9", ingestToken, `{"PHONE":"13812345678"}`, 400, `unknown field "PHONE"`},
+		{"a field with a long s", "PUT", "/api/v1/plans/p9", ingestToken, strings.Replace(planJSON("c1", 3), `"periods"`, `"\u017ftatus":"cancelled","periods"`, 1), 400, "unknown field"},
 		{"due date in year 0", "PUT", "/api/v1/plans/p9", ingestToken, inst(`{"seq":1,"due_date":"0000-01-01","amount":100}`), 422, "installments[0].due_date"},
 		{"due date in 2100", "PUT", "/api/v1/plans/p9", ingestToken, inst(`{"seq":1,"due_date":"2100-01-01","amount":100}`), 422, "installments[0].due_date"},
 		{"due date in 1999", "PUT", "/api/v1/plans/p9", ingestToken, inst(`{"seq":1,"due_date":"1999-12-31","amount":100}`), 422, "installments[0].due_date"},

@@ -200,7 +200,7 @@ func decodeLine(line []byte, dst any) error {
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
 		return errTrailing
 	}
-	return checkDuplicateKeys(line)
+	return checkKeys(line, true)
 }
 
 var errTrailing = errors.New("trailing data")
