@@ -1,7 +1,10 @@
 package api_test
 
 import (
+	"encoding/json"
+	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 
@@ -91,5 +94,39 @@ func TestForeignEntryURLIsNamed(t *testing.T) {
 	_, msg := res.errorOf()
 	if res.status != http.StatusUnprocessableEntity || !strings.Contains(msg, "evil.io") || strings.Contains(msg, "host pay.example.com") {
 		t.Errorf("%d %s, want 422 naming https://evil.io/x", res.status, res.raw)
+	}
+}
+
+// A JSON body declared as something else (a form, XML, multipart, plain
+// text) is refused with 415 and changes nothing: it was read as JSON and
+// stored. One that declares no type, or JSON with a charset, is read.
+func TestJSONBodyDeclaredOtherwiseIs415(t *testing.T) {
+	t.Parallel()
+	b := setup(t, nil)
+	put := func(ref, contentType string) response {
+		req := httptest.NewRequest("PUT", "/api/v1/customers/"+ref, strings.NewReader(`{"phone":"13812345678"}`))
+		req.Header.Set("Authorization", "Bearer "+ingestToken)
+		if contentType != "" {
+			req.Header.Set("Content-Type", contentType)
+		}
+		rec := httptest.NewRecorder()
+		b.h.ServeHTTP(rec, req)
+		res := response{status: rec.Code, header: rec.Header(), raw: rec.Body.String()}
+		_ = json.Unmarshal(rec.Body.Bytes(), &res.body)
+		return res
+	}
+	before := b.snapshot(t)
+	for _, ct := range []string{"application/x-www-form-urlencoded", "text/plain", "application/xml",
+		"multipart/form-data; boundary=x", "application/jsonx", "garbage;;"} {
+		res := put("c9", ct)
+		if code, _ := res.errorOf(); res.status != http.StatusUnsupportedMediaType || code != "unsupported_media_type" {
+			t.Errorf("Content-Type %q: %d %s, want 415 unsupported_media_type", ct, res.status, res.raw)
+		}
+	}
+	assertUnchanged(t, before, b.snapshot(t))
+	for i, ct := range []string{"", "application/json", "application/json; charset=utf-8", "application/merge-patch+json"} {
+		if res := put(fmt.Sprintf("ok%d", i), ct); res.status != http.StatusCreated {
+			t.Errorf("Content-Type %q: %d %s, want 201", ct, res.status, res.raw)
+		}
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"mime"
 	"net/http"
 	"reflect"
 	"regexp"
@@ -20,6 +21,9 @@ import (
 // exactly one JSON object into dst, refusing unknown fields and bodies over
 // MaxBodyBytes, compressed or expanded; see decodeJSON.
 func (s *server) decode(w http.ResponseWriter, r *http.Request, dst any) error {
+	if err := jsonContentType(r.Header.Get("Content-Type")); err != nil {
+		return err
+	}
 	body, err := decodedBody(r.Header, http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes),
 		s.cfg.MaxBodyBytes, "JSON")
 	var data []byte
@@ -43,6 +47,20 @@ func (s *server) decode(w http.ResponseWriter, r *http.Request, dst any) error {
 	}
 	// The client's connection broke mid-body (not the database's).
 	return &apiError{http.StatusBadRequest, codeBadJSON, "the request body could not be read"}
+}
+
+// jsonContentType refuses a body declared as anything but JSON
+// (application/json, or a type ending in +json) with 415: a form, XML or
+// multipart body is not what the client meant to send. A body that
+// declares no type is read as JSON.
+func jsonContentType(ct string) error {
+	if ct == "" {
+		return nil
+	}
+	if mt, _, err := mime.ParseMediaType(ct); err == nil && (mt == "application/json" || strings.HasSuffix(mt, "+json")) {
+		return nil
+	}
+	return &apiError{http.StatusUnsupportedMediaType, codeUnsupportedMedia, "want Content-Type: application/json"}
 }
 
 // decodeJSON is the one place a JSON record is read: data must be valid
