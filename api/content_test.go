@@ -50,6 +50,15 @@ func TestTextThatWouldSpoofOrSinkRemindersIsRefused(t *testing.T) {
 				{"bare foreign host/path in a merchant", "PUT", "/api/v1/plans/p9", plan("merchant", "evil.io/pay"), "merchant"},
 				{"www host in a title", "PUT", "/api/v1/plans/p9", plan("title", "see www.evil.io"), "title"},
 				{"HTML link in a title", "PUT", "/api/v1/plans/p9", plan("title", `<a href='https://evil.io'>pay</a>`), "title"},
+				// Forms a phone links that went out in an SMS (an audit's).
+				{"IP address and path in a merchant", "PUT", "/api/v1/plans/p9", plan("merchant", "1.2.3.4/pay"), "merchant"},
+				{"host with a query in a merchant", "PUT", "/api/v1/plans/p9", plan("merchant", "evil.COM?x"), "merchant"},
+				{"host with a fragment in a title", "PUT", "/api/v1/plans/p9", plan("title", "evil.com#frag"), "title"},
+				{"zero width space in a host", "PUT", "/api/v1/plans/p9", plan("merchant", "evil\u200b.com/pay"), "merchant"},
+				{"soft hyphen in an app name", "POST", "/api/v1/channel-events", event + `{"app_name":"evil\u00ad.com"}}`, "payload.app_name"},
+				{"ZWNJ in a host", "PUT", "/api/v1/customers/c9", `{"name":"evil\u200c.com/pay","phone":"13812345678"}`, "name"},
+				{"ideographic full stop in a host", "PUT", "/api/v1/plans/p9", plan("merchant", "evil。com/pay"), "merchant"},
+				{"full-width URL in a title", "PUT", "/api/v1/plans/p9", plan("title", "ｈｔｔｐｓ：／／evil．com／pay"), "title"},
 			}
 			before := b.snapshot(t)
 			for _, tt := range tests {
@@ -76,6 +85,10 @@ func TestTextThatWouldSpoofOrSinkRemindersIsRefused(t *testing.T) {
 			// left-to-right mark, Arabic script, emoji, markup without a link.
 			b.mustDo(t, http.StatusCreated, "PUT", "/api/v1/customers/c7", ingestToken,
 				`{"name":"<b>Bob</b> \u200f😀 محمد","phone":"13812345671"}`)
+			// A bare dotted name, initials, a version, a time, a Persian name
+			// with its ZWNJ, an emoji family joined by ZWJ.
+			b.mustDo(t, http.StatusCreated, "PUT", "/api/v1/customers/c6", ingestToken,
+				`{"name":"Mr.Li J.R. Smith 2.0 10:30 می\u200cخواهم 👨\u200d👩\u200d👧","phone":"13812345672"}`)
 			b.mustDo(t, http.StatusCreated, "PUT", "/api/v1/plans/p7", ingestToken,
 				strings.Replace(plan("title", "iPhone (pay.example.com/help)"), `"customer_ref":"c1"`, `"customer_ref":"c7"`, 1))
 		})

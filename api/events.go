@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strings"
 	"unicode"
+	"unicode/utf8"
 
 	"duebell/internal/input"
 	"duebell/kinds"
@@ -74,20 +75,62 @@ var classRE = regexp.MustCompile(`^[a-z0-9_]{1,64}$`)
 // linkify as a host in running text.
 var dottedName = regexp.MustCompile(`[\p{L}\p{N}](?:[\p{L}\p{N}-]*[\p{L}\p{N}])?(?:[.。．｡][\p{L}\p{N}](?:[\p{L}\p{N}-]*[\p{L}\p{N}])?)+`)
 
-// bareHosts lists the hosts in s a phone would link: dotted names whose
-// last label holds a letter (evil.com, 例子.中国, evil．ｃｏｍ) and dotted-quad
-// addresses, with their dots made plain; "App 2.0" is none.
-func bareHosts(s string) []string {
-	var out []string
-	for _, m := range dottedName.FindAllString(s, -1) {
-		host := strings.NewReplacer("。", ".", "．", ".", "｡", ".").Replace(m)
-		labels := strings.Split(host, ".")
-		last := labels[len(labels)-1]
-		if strings.IndexFunc(last, unicode.IsLetter) >= 0 || (len(labels) == 4 && net.ParseIP(host) != nil) {
-			out = append(out, host)
+// isJoiner says whether c is one of the invisible characters a name may
+// hold (checkText lets them through: Persian needs ZWNJ, emoji ZWJ, mixed
+// scripts the directional marks); a phone may read a host across them.
+func isJoiner(c rune) bool {
+	switch c {
+	case '\u200c', '\u200d', '\u200e', '\u200f', '\u061c':
+		return true
+	}
+	return false
+}
+
+// bareHost is a host bareHosts found, its dots made plain, and whether a
+// path, query, fragment or port follows it ("evil.com/pay", "evil.COM?x",
+// "1.2.3.4/pay", "evil。com／pay"): a URL to a phone, scheme or not.
+type bareHost struct {
+	host   string
+	pathed bool
+}
+
+// bareHosts lists the hosts in s a phone would link, read across the
+// joiners: dotted names whose last label holds a letter (evil.com, 例子.中国,
+// evil．ｃｏｍ) and dotted-quad addresses; "App 2.0" is none.
+func bareHosts(s string) []bareHost {
+	s = strings.Map(func(c rune) rune {
+		if isJoiner(c) {
+			return -1
 		}
+		return c
+	}, s)
+	var out []bareHost
+	for _, at := range dottedName.FindAllStringIndex(s, -1) {
+		host := strings.NewReplacer("。", ".", "．", ".", "｡", ".").Replace(s[at[0]:at[1]])
+		labels := strings.Split(host, ".")
+		if strings.IndexFunc(labels[len(labels)-1], unicode.IsLetter) < 0 && (len(labels) != 4 || net.ParseIP(host) == nil) {
+			continue
+		}
+		rest := s[at[1]:]
+		next, size := utf8.DecodeRuneInString(rest)
+		after, _ := utf8.DecodeRuneInString(rest[size:])
+		pathed := strings.ContainsRune("/?#／？＃", next) || (next == ':' || next == '：') && unicode.IsDigit(after)
+		out = append(out, bareHost{host, pathed})
 	}
 	return out
+}
+
+// checkBareHosts refuses text (field) that names a host off allowed: any
+// (app_name, which names where to repay), or, with pathedOnly, one a path,
+// query, fragment or port makes a URL (a name, merchant or title: a bare
+// dotted name there comes from the lender's records, Mr.Li or J.R.R.).
+func checkBareHosts(field, text string, allowed []string, pathedOnly bool) error {
+	for _, h := range bareHosts(text) {
+		if (h.pathed || !pathedOnly) && link.CheckURLs("https://"+h.host+"/", allowed) != nil {
+			return invalid(field, "must not name a host off the official domains (%q): a phone shows it as a link", h.host)
+		}
+	}
+	return nil
 }
 
 // postEvent records a payment-channel event: 201 when new, 200 with the
@@ -245,13 +288,8 @@ func (s *server) checkPayload(kind string, raw []byte) (eventPayload, error) {
 		if link.CheckURLs(*p.AppName, s.cfg.AllowedDomains) != nil {
 			return p, invalid("payload.app_name", "must not contain a link off the official domains; put the entry in url")
 		}
-		// A phone links a bare host ("evil.com") too, without a scheme or a
-		// path, so in the name of the app a borrower is sent to, a host may
-		// only be an official one.
-		for _, h := range bareHosts(*p.AppName) {
-			if link.CheckURLs("https://"+h+"/", s.cfg.AllowedDomains) != nil {
-				return p, invalid("payload.app_name", "must not name a host off the official domains (%q); put the entry in url", h)
-			}
+		if err := checkBareHosts("payload.app_name", *p.AppName, s.cfg.AllowedDomains, false); err != nil {
+			return p, err
 		}
 	}
 	if p.URL != nil {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"strings"
 	"time"
 	"unicode"
 	"unicode/utf8"
@@ -63,12 +64,21 @@ func checkText(field, s string, max int) error {
 	if err := input.BidiControl(s); err != nil {
 		return invalid(field, "%s", err)
 	}
+	// Other invisible formatting (U+200B zero width space, U+00AD soft
+	// hyphen, U+2060 word joiner, …) only hides what text says: a host
+	// split by one ("evil\u200b.com") passed every check and showed whole.
+	// The joiners and directional marks names need stay (isJoiner).
+	if i := strings.IndexFunc(s, func(c rune) bool { return unicode.Is(unicode.Cf, c) && !isJoiner(c) }); i >= 0 {
+		c, _ := utf8.DecodeRuneInString(s[i:])
+		return invalid(field, "must not contain invisible formatting characters (U+%04X)", c)
+	}
 	return nil
 }
 
 // checkMessageText is checkText for text that every message about it
 // shows as it is (a customer's name, a plan's merchant and title): it
-// may carry no URL off links.allowed_domains either. The dispatcher holds
+// may carry no URL off links.allowed_domains either, with or without a
+// scheme (checkBareHosts). The dispatcher holds
 // every rendered message to that rule and fails one that breaks it, so
 // such text, accepted, would make every reminder it is in fail, and the
 // borrower would never be reminded.
@@ -80,7 +90,7 @@ func (s *server) checkMessageText(field, text string, max int) error {
 	if errors.As(link.CheckURLs(text, s.cfg.AllowedDomains), &foreign) {
 		return invalid(field, "must not contain a link off the official domains (links.allowed_domains): %q; every message showing it would be refused", foreign.URL)
 	}
-	return nil
+	return checkBareHosts(field, text, s.cfg.AllowedDomains, true)
 }
 
 // loadTimezone accepts only real IANA zone names (not Local, localtime,
