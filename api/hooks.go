@@ -10,6 +10,8 @@ import (
 	"net/netip"
 	"net/url"
 	"strconv"
+	"strings"
+	"unicode/utf8"
 
 	"duebell/internal/input"
 
@@ -225,7 +227,9 @@ func checkReceipt(rc repo.Receipt) error {
 	if err := input.Text(rc.Raw); err != nil {
 		return fmt.Errorf("report %w", err)
 	}
-	if err := input.Walk(rc); err != nil {
+	// Decoded: an unpaired surrogate escape ("\ud800") reads as U+FFFD,
+	// refused here as in every other body.
+	if err := input.WalkDecoded(rc); err != nil {
 		return err
 	}
 	for _, f := range []struct{ name, v string }{{"message id", rc.ProviderMsgID}, {"out_id", rc.OutID},
@@ -234,8 +238,18 @@ func checkReceipt(rc repo.Receipt) error {
 			return fmt.Errorf("%s is longer than %d bytes", f.name, maxReceiptKey)
 		}
 	}
+	if rc.OutID != "" && strings.Trim(rc.OutID, "0123456789") != "" {
+		return errors.New("out_id: want the notice id duebell sent, digits only")
+	}
+	if n := utf8.RuneCountInString(rc.Description); n > maxReceiptDescription {
+		return fmt.Errorf("description is longer than %d characters", maxReceiptDescription)
+	}
 	return nil
 }
+
+// maxReceiptDescription bounds a report's description (a provider's
+// explanation of its status: a sentence, not a document).
+const maxReceiptDescription = 1000
 
 func verifyTwilio(rc *ReceiptConfig, r *http.Request, body []byte) bool {
 	if rc.TwilioAuthToken == "" || rc.TwilioCallbackURL == "" {
