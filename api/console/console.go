@@ -195,6 +195,14 @@ func (c *Console) form(h pageFunc, operator bool) http.Handler {
 			c.fail(w, r, s, http.StatusBadRequest, "The form holds text that cannot be stored ("+err.Error()+").")
 			return
 		}
+		// Every field of the console's forms is given once: a second value
+		// would be read or dropped unseen.
+		for k, v := range r.PostForm {
+			if len(v) > 1 {
+				c.fail(w, r, s, http.StatusBadRequest, "The form gives "+k+" twice.")
+				return
+			}
+		}
 		if operator && !s.CanResend() {
 			c.fail(w, r, s, http.StatusForbidden, trf(c.prefsOf(r).lang, "Your token's role (%s) may only read. Resending needs an operator token.", s.Role))
 			return

@@ -12,7 +12,10 @@ import (
 // TestConsoleRefusesHostileFilters: the console's search and audit pages
 // answer a 4xx page, not a 500, for NUL and invalid UTF-8 in a filter, a
 // cursor out of range and dates outside 2000–2100; a resend form with a
-// NUL in its reason is refused and queues nothing.
+// NUL in its reason, a field given twice or a force box that is neither
+// ticked nor empty is refused, and one a browser sent from another site
+// (Sec-Fetch-Site, a foreign Referer, Origin null) is forbidden, even with
+// the right CSRF token: none queues anything.
 func TestConsoleRefusesHostileFilters(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
@@ -43,6 +46,33 @@ func TestConsoleRefusesHostileFilters(t *testing.T) {
 		url.Values{"csrf": {w.csrf}, "reason": {"customer\x00asked"}, "channel": {"sms"}})
 	if code != http.StatusBadRequest {
 		t.Errorf("resend with a NUL in the reason = %d, want 400", code)
+	}
+	resend := "/console/notifications/" + strconv.FormatInt(b.orig, 10) + "/resend"
+	for name, form := range map[string]url.Values{
+		"a reason twice":            {"csrf": {w.csrf}, "reason": {"customer asked", "x"}, "channel": {"sms"}},
+		"force neither 1 nor empty": {"csrf": {w.csrf}, "reason": {"customer asked"}, "channel": {"sms"}, "force": {"maybe"}},
+	} {
+		if code, _, _ := w.post(resend, form); code != http.StatusBadRequest {
+			t.Errorf("resend with %s = %d, want 400", name, code)
+		}
+	}
+	// A valid token does not carry a form a browser sent from another site.
+	for name, h := range map[string][2]string{
+		"Sec-Fetch-Site cross-site": {"Sec-Fetch-Site", "cross-site"},
+		"a foreign Referer":         {"Referer", "http://evil.example/pay"},
+		"Origin null":               {"Origin", "null"},
+	} {
+		form := url.Values{"csrf": {w.csrf}, "reason": {"customer asked"}, "channel": {"sms"}}
+		req, _ := http.NewRequest("POST", w.b.srv.URL+resend, strings.NewReader(form.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.Header.Set(h[0], h[1])
+		res, err := w.c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if code, _, _ := w.read(res); code != http.StatusForbidden {
+			t.Errorf("resend with %s = %d, want 403", name, code)
+		}
 	}
 	var n int
 	if err := b.r.DB().GetContext(context.Background(), &n, `SELECT count(*) FROM notifications`); err != nil || n != 2 {

@@ -23,8 +23,13 @@ func (c *Console) resend(w http.ResponseWriter, r *http.Request, s session) {
 		c.fail(w, r, s, http.StatusNotFound, trf(lang, "There is no notice %q.", r.PathValue("id")))
 		return
 	}
+	force := r.PostFormValue("force")
+	if force != "" && force != "1" {
+		c.fail(w, r, s, http.StatusBadRequest, "The form's force box is neither ticked (1) nor left empty.")
+		return
+	}
 	form := noticeData{Reason: strings.TrimSpace(r.PostFormValue("reason")), Channel: r.PostFormValue("channel"),
-		Force: r.PostFormValue("force") != ""}
+		Force: force == "1"}
 	if form.Reason == "" {
 		c.showNotice(w, r, s, http.StatusUnprocessableEntity, id, form, "", "Type the reason for resending; it is stored in the audit trail.")
 		return
