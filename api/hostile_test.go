@@ -62,6 +62,7 @@ func TestHostileInputIsRefused(t *testing.T) {
 		{"cursor out of int range", "GET", "/api/v1/notifications?cursor=%2B86138123456789", viewerToken, "", 422, "cursor"},
 		{"huge cursor", "GET", "/api/v1/notifications?cursor=86138123456789", viewerToken, "", 200, ""},
 		{"since in year 0", "GET", "/api/v1/notifications?since=0000-01-01T00:00:00Z", viewerToken, "", 422, "since"},
+		{"a control character in the email filter", "GET", "/api/v1/notifications?email=a%01b%40example.com", viewerToken, "", 422, "email: must not contain control characters"},
 		{"NUL in audit actor", "GET", "/api/v1/audit?actor=%00", viewerToken, "", 400, "actor"},
 		{"0xFF in audit actor", "GET", "/api/v1/audit?actor=%FF", viewerToken, "", 400, "actor"},
 		{"NUL in resend filter", "POST", "/api/v1/resends", operatorToken,

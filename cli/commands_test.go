@@ -104,10 +104,27 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"notifications", "show", "01"}, "not a notification id"},
 		{[]string{"notifications", "show", "+1"}, "not a notification id"},
 		{[]string{"resend", "01", "--reason", "x"}, "not a notification id"},
+		// --workers is how many chunks are applied at once: not below 1
+		// (it used to fall back to the default silently), nor absurdly many.
+		{[]string{"import", "book.ndjson", "--workers", "-1"}, "--workers -1: want 1 to 64"},
+		{[]string{"import", "--workers", "0", "book.ndjson"}, "--workers 0: want 1 to 64"},
+		{[]string{"import", "book.ndjson", "--workers", "65"}, "--workers 65: want 1 to 64"},
+		{[]string{"import", "book.ndjson", "--chunk", "-5"}, "--chunk -5: want a positive number"},
+		// A search for an address or a phone with a control character in
+		// it is a mistake (or a paste of an escape sequence), not a search.
+		{[]string{"notifications", "list", "--email", "a\x01b@example.com"}, "email: must not contain control characters"},
+		{[]string{"notifications", "list", "--email", "a\x1b[2J@example.com"}, "email: must not contain control characters"},
+		{[]string{"notifications", "list", "--email", "a\xffb@example.com"}, "email: is not valid UTF-8"},
+		{[]string{"notifications", "list", "--phone", "\v13812345678"}, "phone: must not contain control characters"},
+		{[]string{"notifications", "list", "--phone", "13812345678\u0085"}, "phone: must not contain control characters"},
+		{[]string{"notifications", "list", "--phone", "138\xff12345678"}, "phone: is not valid UTF-8"},
 	} {
 		code, _, stderr := runMain(tc.args...)
 		if code != 2 || !strings.Contains(stderr, tc.want) {
-			t.Errorf("%v: exit %d, %q; want exit 2 mentioning %q", tc.args, code, stderr, tc.want)
+			t.Errorf("%q: exit %d, %q; want exit 2 mentioning %q", tc.args, code, stderr, tc.want)
+		}
+		if strings.ContainsAny(stderr, "\x01\x1b\v") {
+			t.Errorf("%q: the message echoes a control character: %q", tc.args, stderr)
 		}
 	}
 }

@@ -1,8 +1,11 @@
 package cli
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -26,14 +29,22 @@ func runImport(ctx context.Context, args []string, out io.Writer) error {
 	dryRun := fs.Bool("dry-run", false, "check and apply in a transaction that is rolled back: report what would change")
 	atomic := fs.Bool("atomic", false, "all or nothing: apply no line when any line is refused")
 	chunk := fs.Int("chunk", api.DefaultImportChunk, "records per transaction")
-	workers := fs.Int("workers", api.DefaultImportWorkers, "chunks applied at once, each on its own database connection")
+	workers := fs.Int("workers", api.DefaultImportWorkers, fmt.Sprintf("chunks applied at once (1 to %d), each on its own database connection", maxImportWorkers))
 	asJSON := fs.Bool("json", false, "print the report as the API's JSON answer")
-	path, rest := splitFileArg(args)
+	path, rest := splitFileArg(fs, args)
 	if err := parse(fs, rest); err != nil {
 		return err
 	}
 	if path == "" {
 		return fmt.Errorf("%w: want a file: duebell import FILE.ndjson [--dry-run] (- reads stdin)", errUsage)
+	}
+	// The importer takes 0 or less for its default: given here, it is a
+	// mistake to say, not a value to replace silently.
+	if *chunk < 1 {
+		return fmt.Errorf("%w: --chunk %d: want a positive number of records", errUsage, *chunk)
+	}
+	if *workers < 1 || *workers > maxImportWorkers {
+		return fmt.Errorf("%w: --workers %d: want 1 to %d", errUsage, *workers, maxImportWorkers)
 	}
 	in, size, err := openInput(path)
 	if err != nil {
@@ -58,8 +69,13 @@ func runImport(ctx context.Context, args []string, out io.Writer) error {
 	if err != nil {
 		return err
 	}
+	maxLine := a.cfg.HTTP.MaxBodyBytes
+	if maxLine <= 0 {
+		maxLine = api.DefaultMaxBodyBytes
+	}
+	lines := &lineLimitReader{r: body, max: maxLine, line: 1}
 	prog := newImportProgress(out, size, time.Now)
-	rep, err := im.Import(ctx, body, api.ImportOptions{Atomic: *atomic, DryRun: *dryRun, Chunk: *chunk, Workers: *workers, Progress: prog.update})
+	rep, err := im.Import(ctx, lines, api.ImportOptions{Atomic: *atomic, DryRun: *dryRun, Chunk: *chunk, Workers: *workers, Progress: prog.update})
 	prog.done()
 	if *asJSON {
 		enc := json.NewEncoder(out)
@@ -67,6 +83,10 @@ func runImport(ctx context.Context, args []string, out io.Writer) error {
 		_ = enc.Encode(rep)
 	} else {
 		printImportReport(out, path, rep)
+	}
+	var long *lineTooLongError
+	if errors.As(err, &long) {
+		return fmt.Errorf("import stopped at line %d: %w", long.line, long)
 	}
 	if err != nil {
 		return fmt.Errorf("import stopped after line %d: %w", rep.Lines, err)
@@ -77,10 +97,66 @@ func runImport(ctx context.Context, args []string, out io.Writer) error {
 	return nil
 }
 
+// maxImportWorkers bounds --workers. Each worker holds a database
+// connection for its chunk's transaction, and the pool has 20 (repo.Open;
+// 8 on SQLite): workers past that only wait for one, so a larger number
+// is a typo, not a setting.
+const maxImportWorkers = 64
+
+// lineLimitReader passes r on and fails with a *lineTooLongError once a
+// line holds more than max bytes (http.max_body_bytes, the importer's
+// limit on a line). The importer refuses such a line and reads on to its
+// newline, which a file without one (/dev/zero, a gzip of zeros) never
+// brings: `duebell import` has no body limit to end it, as the API has.
+// So the command stops at the line, having read at most max bytes of it.
+type lineLimitReader struct {
+	r    io.Reader
+	max  int64
+	line int   // the line being read, from 1
+	n    int64 // its bytes read so far
+	err  error
+}
+
+func (l *lineLimitReader) Read(p []byte) (int, error) {
+	if l.err != nil {
+		return 0, l.err
+	}
+	n, err := l.r.Read(p)
+	for rest := p[:n]; len(rest) > 0; {
+		i := bytes.IndexByte(rest, '\n')
+		if i < 0 {
+			i = len(rest)
+		}
+		if l.n+int64(i) > l.max {
+			// The lines before this one are passed on and applied, and
+			// the first max bytes of this one, however it was read.
+			l.err = &lineTooLongError{line: l.line, max: l.max}
+			return n - len(rest) + int(l.max-l.n), l.err
+		}
+		if i == len(rest) {
+			l.n += int64(i)
+			break
+		}
+		l.line, l.n, rest = l.line+1, 0, rest[i+1:]
+	}
+	return n, err
+}
+
+// lineTooLongError is a line over the limit; the wording is the API's for
+// the same line (too_large).
+type lineTooLongError struct {
+	line int
+	max  int64
+}
+
+func (e *lineTooLongError) Error() string {
+	return fmt.Sprintf("line is longer than %d bytes (http.max_body_bytes)", e.max)
+}
+
 // splitFileArg takes the file out of args wherever it stands
-// (`duebell import FILE --dry-run` or `duebell import --dry-run FILE`), so
+// (`duebell import FILE --dry-run` or `duebell import --workers 4 FILE`), so
 // the flags around it parse; a second file is left for parse to refuse.
-func splitFileArg(args []string) (path string, rest []string) {
+func splitFileArg(fs *flag.FlagSet, args []string) (path string, rest []string) {
 	for i := 0; i < len(args); i++ {
 		arg := args[i]
 		switch {
@@ -94,14 +170,28 @@ func splitFileArg(args []string) (path string, rest []string) {
 			path = arg
 		default:
 			rest = append(rest, arg)
-			name := strings.TrimLeft(arg, "-")
-			if (name == "config" || name == "chunk") && i+1 < len(args) {
+			if takesValue(fs, arg) && i+1 < len(args) {
 				i++
 				rest = append(rest, args[i])
 			}
 		}
 	}
 	return path, rest
+}
+
+// takesValue says whether arg is a flag of fs given its value as the next
+// argument (--workers 4, not --workers=4 nor the bool --dry-run).
+func takesValue(fs *flag.FlagSet, arg string) bool {
+	name := strings.TrimLeft(arg, "-")
+	if strings.Contains(name, "=") {
+		return false
+	}
+	f := fs.Lookup(name)
+	if f == nil {
+		return false
+	}
+	b, ok := f.Value.(interface{ IsBoolFlag() bool })
+	return !ok || !b.IsBoolFlag()
 }
 
 func openInput(path string) (io.ReadCloser, int64, error) {

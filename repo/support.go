@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 
 	"duebell/internal/input"
 	"duebell/kinds"
@@ -59,6 +60,12 @@ func (f *NoticeFilter) Normalize() error {
 		{"email", f.Email}, {"plan_ref", f.PlanRef}, {"kind", f.Kind}, {"channel", f.Channel}, {"status", f.Status}} {
 		if err := input.Text(v.s); err != nil {
 			return invalidf("%s: %v", v.name, err)
+		}
+		// No contact or ref is stored with one: a control character is a
+		// pasted escape sequence, not a search (trimmed at an end, it
+		// would search for the rest).
+		if strings.IndexFunc(v.s, unicode.IsControl) >= 0 {
+			return invalidf("%s: must not contain control characters", v.name)
 		}
 	}
 	for _, v := range []struct {
