@@ -10,6 +10,7 @@ import (
 
 	gomail "github.com/wneessen/go-mail"
 
+	"duebell/mask"
 	"duebell/notify"
 )
 
@@ -116,14 +117,6 @@ func sendErrorText(se *gomail.SendError) string {
 	return s
 }
 
-var emailLike = regexp.MustCompile(`[^\s<>@"',;:()\[\]]+@([A-Za-z0-9.-]+)`)
-
-// redact hides the local part of every address in s (servers echo the
-// recipient in their replies) and caps its length.
-func redact(s string) string {
-	s = emailLike.ReplaceAllString(s, "***@$1")
-	if len(s) > maxDetail {
-		s = strings.ToValidUTF8(s[:maxDetail], "") + "…"
-	}
-	return s
-}
+// redact hides the addresses and phone numbers in s (servers echo the
+// recipient in their replies) and caps its length (mask.Quote).
+func redact(s string) string { return mask.Quote(s, maxDetail) }

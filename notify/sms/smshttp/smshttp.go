@@ -14,11 +14,11 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"regexp"
 	"strconv"
 	"strings"
 	"time"
 
+	"duebell/mask"
 	"duebell/notify"
 )
 
@@ -122,50 +122,12 @@ func ParseEndpoint(s string) (*url.URL, error) {
 	return u, nil
 }
 
-// phoneLike finds runs that may be phone numbers: digits, optionally with a
-// leading + and spaces or dashes between them. maskDigits decides whether a
-// run has enough digits to be one.
-var phoneLike = regexp.MustCompile(`\+?\d[\d\- ]{5,}\d`)
-
 // Redact makes provider text fit to quote in an error: whitespace runs
-// become one space, every phone-like run of seven or more digits keeps only
-// its last four, and the result is cut to MaxQuote bytes (at a UTF-8
-// boundary, marked with "…"). Providers echo the recipient in their errors;
-// the error must not carry it.
+// become one space, then mask.Quote masks phone numbers and email
+// addresses and cuts the result to MaxQuote bytes. Providers echo the recipient in their errors; the
+// error must not carry it.
 func Redact(s string) string {
-	s = strings.Join(strings.Fields(s), " ")
-	s = phoneLike.ReplaceAllStringFunc(s, maskDigits)
-	if len(s) > MaxQuote {
-		s = strings.ToValidUTF8(s[:MaxQuote], "") + "…"
-	}
-	return s
-}
-
-// maskDigits replaces all but the last four digits of s with '*' when s has
-// seven digits or more, and leaves shorter runs (amounts, dates) alone.
-func maskDigits(s string) string {
-	digits := 0
-	for _, r := range s {
-		if r >= '0' && r <= '9' {
-			digits++
-		}
-	}
-	if digits < 7 {
-		return s
-	}
-	var b strings.Builder
-	seen := 0
-	for _, r := range s {
-		if r >= '0' && r <= '9' {
-			seen++
-			if seen <= digits-4 {
-				b.WriteByte('*')
-				continue
-			}
-		}
-		b.WriteRune(r)
-	}
-	return b.String()
+	return mask.Quote(strings.Join(strings.Fields(s), " "), MaxQuote)
 }
 
 // MaxConnsPerHost is how many connections a provider client keeps open to
