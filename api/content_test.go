@@ -3,10 +3,12 @@ package api_test
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"duebell/api"
 )
@@ -141,5 +143,33 @@ func TestJSONBodyDeclaredOtherwiseIs415(t *testing.T) {
 		if res := put(fmt.Sprintf("ok%d", i), ct); res.status != http.StatusCreated {
 			t.Errorf("Content-Type %q: %d %s, want 201", ct, res.status, res.raw)
 		}
+	}
+}
+
+// A client that stops sending a JSON body halfway is answered 408 once
+// BodyTimeout has passed, and nothing is stored; it was left unanswered
+// until the server's read timeout closed the connection.
+func TestStalledJSONBodyIs408(t *testing.T) {
+	t.Parallel()
+	b := setup(t, func(c *api.Config) { c.BodyTimeout = 50 * time.Millisecond })
+	srv := httptest.NewServer(b.h)
+	t.Cleanup(srv.Close)
+	body, feed := io.Pipe()
+	go func() { _, _ = feed.Write([]byte(`{"name":"Stalled","phone":"138`)) }() // then nothing, never closed
+	t.Cleanup(func() { feed.Close() })
+	req, _ := http.NewRequest("PUT", srv.URL+"/api/v1/customers/c9", body)
+	req.Header.Set("Authorization", "Bearer "+ingestToken)
+	req.Header.Set("Content-Type", "application/json")
+	res, err := (&http.Client{Timeout: 15 * time.Second}).Do(req)
+	if err != nil {
+		t.Fatalf("stalled PUT: %v, want it answered 408", err)
+	}
+	defer res.Body.Close()
+	raw, _ := io.ReadAll(res.Body)
+	if res.StatusCode != http.StatusRequestTimeout || !strings.Contains(string(raw), `"code":"timeout"`) {
+		t.Fatalf("stalled PUT = %d %s, want 408 timeout", res.StatusCode, raw)
+	}
+	if n := b.count(t, "customers"); n != 0 {
+		t.Errorf("%d customers after a stalled PUT, want none", n)
 	}
 }

@@ -8,22 +8,30 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"os"
 	"reflect"
 	"regexp"
 	"strings"
+	"time"
 	"unicode"
 	"unicode/utf8"
 
 	"duebell/internal/input"
 )
 
+// DefaultBodyTimeout is Config.BodyTimeout's default: a JSON body is at
+// most http.max_body_bytes (1 MiB by default), seconds on a slow link.
+const DefaultBodyTimeout = 10 * time.Second
+
 // decode reads the body (gzip-compressed or not; see decodedBody) as
 // exactly one JSON object into dst, refusing unknown fields and bodies over
-// MaxBodyBytes, compressed or expanded; see decodeJSON.
+// MaxBodyBytes, compressed or expanded, or not in within BodyTimeout; see
+// decodeJSON.
 func (s *server) decode(w http.ResponseWriter, r *http.Request, dst any) error {
 	if err := jsonContentType(r.Header.Get("Content-Type")); err != nil {
 		return err
 	}
+	_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(s.cfg.BodyTimeout))
 	body, err := decodedBody(r.Header, http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes),
 		s.cfg.MaxBodyBytes, "JSON")
 	var data []byte
@@ -44,6 +52,9 @@ func (s *server) decode(w http.ResponseWriter, r *http.Request, dst any) error {
 		return s.decodeError(err)
 	case errors.As(err, &badEnc):
 		return &apiError{http.StatusBadRequest, codeBadEncoding, badEnc.Error()}
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		return &apiError{http.StatusRequestTimeout, codeTimeout,
+			fmt.Sprintf("the request body did not arrive within %s; send it again", s.cfg.BodyTimeout)}
 	}
 	// The client's connection broke mid-body (not the database's).
 	return &apiError{http.StatusBadRequest, codeBadJSON, "the request body could not be read"}

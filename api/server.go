@@ -45,6 +45,11 @@ type Config struct {
 	// sending would otherwise hold the import's transaction, and the rows
 	// it locked, until ImportTimeout.
 	ImportIdleTimeout time.Duration
+	// BodyTimeout is how long any other JSON body may take to arrive in
+	// full (default DefaultBodyTimeout): a client that stops sending is
+	// answered 408 well before the server's own timeouts close the
+	// connection unanswered.
+	BodyTimeout time.Duration
 	// AllowedDomains are the official domains (links.allowed_domains); a
 	// repayment_entry_moved event's payload url must be on one of them, and
 	// a customer's name or a plan's merchant or title may name no URL off
@@ -167,6 +172,9 @@ func newServer(cfg Config) (*server, error) {
 	}
 	if cfg.ImportTimeout <= 0 {
 		cfg.ImportTimeout = DefaultImportTimeout
+	}
+	if cfg.BodyTimeout <= 0 {
+		cfg.BodyTimeout = DefaultBodyTimeout
 	}
 	return &server{cfg: cfg, log: cfg.Logger, tokens: tokens,
 		unavailableLog: outage.NewEvery(), notReadyLog: outage.NewEvery()}, nil
