@@ -60,15 +60,6 @@ func TestEndToEndDueDateCorrectionsSendNothingTwice(t *testing.T) {
 func testEndToEndDueDateCorrectionsSendNothingTwice(t *testing.T, store string) {
 	e := startE2E(t, store, "", true)
 	e.call("PUT", "/api/v1/customers/sun", `{"name":"孙八","phone":"13812345678","locale":"zh-CN"}`, http.StatusCreated)
-	sent := func(plan string) string {
-		var kinds []string
-		for _, n := range e.notices() {
-			if n.Channel == "sms" && n.Status == "sent" && n.Plan == plan {
-				kinds = append(kinds, n.Kind)
-			}
-		}
-		return strings.Join(kinds, " ")
-	}
 
 	// Each case is one bill of customer sun, driven by steps: "put DATE"
 	// pushes its plan due on DATE, "send T" scans and dispatches at T (on
@@ -110,7 +101,7 @@ func testEndToEndDueDateCorrectionsSendNothingTwice(t *testing.T, store string) 
 				e.run("scan", "--at", arg+":00+08:00")
 			}
 		}
-		if got := sent(tc.bill); got != tc.want {
+		if got := e.smsSent(tc.bill); got != tc.want {
 			t.Errorf("%s: sent %q, want %q", tc.name, got, tc.want)
 		}
 	}
@@ -124,7 +115,7 @@ func testEndToEndDueDateCorrectionsSendNothingTwice(t *testing.T, store string) 
 	e.putBill("wu-b", "wu", "2032-06-23", http.StatusOK)
 	e.scanAndSend("2032-06-17T10:00:00+08:00")
 	e.scanAndSend("2032-06-20T10:00:00+08:00")
-	if a, b := sent("wu-a"), sent("wu-b"); a != "due_soon due_today" || b != "due_soon" {
+	if a, b := e.smsSent("wu-a"), e.smsSent("wu-b"); a != "due_soon due_today" || b != "due_soon" {
 		t.Errorf("a bill moved out of a pending digest: sent %q for the other bill and %q for it, want due_soon and due_today, and one due_soon", a, b)
 	}
 
@@ -138,7 +129,7 @@ func testEndToEndDueDateCorrectionsSendNothingTwice(t *testing.T, store string) 
 	e.run("scan", "--at", "2034-03-08T08:00:00+08:00")
 	e.putBill("zhu-b", "zhu", "2034-03-10", http.StatusOK)
 	e.scanAndSend("2034-03-08T10:00:00+08:00")
-	if a, b := sent("zhu-a"), sent("zhu-b"); a != "due_soon" || b != "" {
+	if a, b := e.smsSent("zhu-a"), e.smsSent("zhu-b"); a != "due_soon" || b != "" {
 		t.Errorf("a digest's bill moved and back: sent %q for the digest and %q on its own, want the digest's due_soon only", a, b)
 	}
 }
@@ -154,15 +145,6 @@ func TestEndToEndBillMovedWhileItsReminderIsBeingSent(t *testing.T) {
 
 func testEndToEndBillMovedWhileItsReminderIsBeingSent(t *testing.T, store string) {
 	e := startE2E(t, store, "", true)
-	sent := func(plan string) string {
-		var kinds []string
-		for _, n := range e.notices() {
-			if n.Channel == "sms" && n.Status == "sent" && n.Plan == plan {
-				kinds = append(kinds, n.Kind)
-			}
-		}
-		return strings.Join(kinds, " ")
-	}
 	// moveWhileSending gives customer (phone) a bill of the same ref due
 	// on due, and has a push that moves it to moved land while the gateway
 	// holds the customer's next SMS, which it then answers with fail 503s
@@ -188,7 +170,7 @@ func testEndToEndBillMovedWhileItsReminderIsBeingSent(t *testing.T, store string
 	e.scanAndSend("2035-03-07T10:00:00+08:00")
 	e.scanAndSend("2035-04-07T10:00:00+08:00")
 	e.scanAndSend("2035-04-10T10:00:00+08:00")
-	if got := sent("zheng"); got != "due_soon due_soon due_today" {
+	if got := e.smsSent("zheng"); got != "due_soon due_soon due_today" {
 		t.Errorf("a bill moved while its due_soon went: sent %q, want due_soon for each date and due_today", got)
 	}
 
@@ -197,7 +179,18 @@ func testEndToEndBillMovedWhileItsReminderIsBeingSent(t *testing.T, store string
 	e.scanAndSend("2036-05-07T11:00:00+08:00") // the retry is due
 	e.scanAndSend("2036-06-07T10:00:00+08:00")
 	e.scanAndSend("2036-06-10T10:00:00+08:00")
-	if got, st := sent("feng"), e.statuses("due_soon", "sms"); got != "due_soon due_today" {
+	if got, st := e.smsSent("feng"), e.statuses("due_soon", "sms"); got != "due_soon due_today" {
 		t.Errorf("a bill moved while its due_soon was turned away: sent %q (due_soon SMS %v), want one due_soon and due_today", got, st)
 	}
+}
+
+// smsSent lists the kinds of plan's SMS notices that went, oldest first.
+func (e *e2e) smsSent(plan string) string {
+	var kinds []string
+	for _, n := range e.notices() {
+		if n.Channel == "sms" && n.Status == "sent" && n.Plan == plan {
+			kinds = append(kinds, n.Kind)
+		}
+	}
+	return strings.Join(kinds, " ")
 }

@@ -2,6 +2,7 @@ package mask
 
 import (
 	"regexp"
+	"strconv"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -154,30 +155,25 @@ func escapedSep(s string) int {
 		return 0
 	}
 	i := 1
-	for len(s) >= i+4 && s[i:i+2] == "25" && isHex(s[i+2]) && isHex(s[i+3]) {
+	for len(s) >= i+4 && s[i:i+2] == "25" && hexByte(s[i+2:i+4]) >= 0 {
 		i += 2
 	}
-	if !isHex(s[i]) || !isHex(s[i+1]) {
+	if len(s) < i+2 {
 		return 0
 	}
-	if c := unhex(s[i])<<4 | unhex(s[i+1]); c < utf8.RuneSelf && isSep(rune(c)) {
+	if c := hexByte(s[i : i+2]); c >= 0 && c < utf8.RuneSelf && isSep(rune(c)) {
 		return i + 2
 	}
 	return 0
 }
 
-func isHex(c byte) bool {
-	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
-}
-
-func unhex(c byte) byte {
-	switch {
-	case c <= '9':
-		return c - '0'
-	case c <= 'F':
-		return c - 'A' + 10
+// hexByte is the byte two hex digits write, -1 if they are not two.
+func hexByte(s string) int {
+	c, err := strconv.ParseUint(s, 16, 8)
+	if err != nil || len(s) != 2 {
+		return -1
 	}
-	return c - 'a' + 10
+	return int(c)
 }
 
 // keptLike matches, at the start of a string, a date (year 19xx or 20xx,
