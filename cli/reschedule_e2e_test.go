@@ -132,6 +132,24 @@ func testEndToEndDueDateCorrectionsSendNothingTwice(t *testing.T, store string) 
 	if a, b := e.smsSent("zhu-a"), e.smsSent("zhu-b"); a != "due_soon" || b != "" {
 		t.Errorf("a digest's bill moved and back: sent %q for the digest and %q on its own, want the digest's due_soon only", a, b)
 	}
+
+	// Both bills of a digest that went moved a day later, the new date's
+	// digest queued for the window, then both moved back: the new digest
+	// tells of bills whose due_soon went for that date, and does not go.
+	e.call("PUT", "/api/v1/customers/qin", `{"name":"秦三","phone":"13812345673","locale":"zh-CN"}`, http.StatusCreated)
+	e.putBill("qin-a", "qin", "2037-03-10", http.StatusCreated)
+	e.putBill("qin-b", "qin", "2037-03-10", http.StatusCreated)
+	e.scanAndSend("2037-03-07T10:00:00+08:00")
+	e.putBill("qin-a", "qin", "2037-03-11", http.StatusOK)
+	e.putBill("qin-b", "qin", "2037-03-11", http.StatusOK)
+	e.run("scan", "--at", "2037-03-08T08:00:00+08:00")
+	e.putBill("qin-a", "qin", "2037-03-10", http.StatusOK)
+	e.putBill("qin-b", "qin", "2037-03-10", http.StatusOK)
+	e.scanAndSend("2037-03-08T10:00:00+08:00")
+	e.scanAndSend("2037-03-10T10:00:00+08:00")
+	if got := len(e.smsTo("+8613812345673")); got != 2 {
+		t.Errorf("a digest's bills moved and back while the new date's digest waited: %d SMS, want 2 (due_soon and due_today)", got)
+	}
 }
 
 // A push that moves a bill later while its due_soon is in the gateway's

@@ -1,6 +1,7 @@
 package notify
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"log/slog"
@@ -67,10 +68,18 @@ func (d *Dispatcher) recheck(ctx context.Context, now time.Time, loc *time.Locat
 		stale := "" // why the bills still unpaid may not go out, when none may
 		var ownNext time.Time
 		ownWait := "" // why the leader's own bill waits (its due date moved later), as its own notice
+		ownTold := "" // why the leader's own bill is not told again (a move undone)
 		for _, it := range items {
 			if !owes(it) || settled(it) && !c.Forced {
 				if it.NotificationID != c.ID && !owes(it) && c.LeadsDigest() {
 					out.Settled = append(out.Settled, it.NotificationID) // paid or waived: ends as alone
+				}
+				continue
+			}
+			if it.Told && !c.Forced {
+				stale = alreadySent(it.Installment.DueDate)
+				if it.NotificationID == c.ID {
+					ownTold = stale
 				}
 				continue
 			}
@@ -120,7 +129,7 @@ func (d *Dispatcher) recheck(ctx context.Context, now time.Time, loc *time.Locat
 		}
 		if !slices.ContainsFunc(live, func(it repo.DigestItem) bool { return it.Installment.ID == c.Installment.ID }) {
 			if c.LeadsDigest() {
-				ho := d.handOver(c, now, loc, live)
+				ho := d.handOver(c, now, loc, live, ownTold)
 				ho.Release, ho.Settled = out.Release, out.Settled
 				return nil, ho, true
 			}
@@ -130,6 +139,8 @@ func (d *Dispatcher) recheck(ctx context.Context, now time.Time, loc *time.Locat
 			return &digest{items: live}, out, false
 		}
 		// One bill left: its own notice.
+	} else if len(items) == 1 && items[0].Told && !c.Forced {
+		return end(repo.StatusSkipped, alreadySent(items[0].Installment.DueDate))
 	}
 	if reason := suppressReason(c, now); reason != "" {
 		return end(repo.StatusSuppressed, reason)
@@ -153,10 +164,10 @@ func (d *Dispatcher) recheck(ctx context.Context, now time.Time, loc *time.Locat
 // and hands the digest to the notice of live[0], the first bill still to
 // be told: that notice goes out for the bills live lists, through its own
 // row, so that its link and the log name a bill the message asks to pay.
-func (d *Dispatcher) handOver(c *repo.Claim, now time.Time, loc *time.Location, live []repo.DigestItem) repo.Outcome {
+func (d *Dispatcher) handOver(c *repo.Claim, now time.Time, loc *time.Location, live []repo.DigestItem, told string) repo.Outcome {
 	out := repo.Outcome{ID: c.ID, Status: repo.StatusSuppressed, Reason: suppressReason(c, now)}
 	if out.Reason == "" {
-		out.Status, out.Reason = repo.StatusSkipped, d.staleStage(c, now, loc)
+		out.Status, out.Reason = repo.StatusSkipped, cmp.Or(told, d.staleStage(c, now, loc))
 	}
 	if out.Reason == "" { // its bill reached a later stage, whose notice tells of it
 		out.Reason = "superseded by a later stage"
@@ -168,6 +179,11 @@ func (d *Dispatcher) handOver(c *repo.Claim, now time.Time, loc *time.Location, 
 	d.log(c, slog.LevelInfo, "notice "+out.Status, slog.String("reason", out.Reason))
 	return out
 }
+
+// alreadySent is why a digest does not tell of a bill whose stage went for
+// its due date before a move that has since been undone (DigestItem.Told),
+// as the trigger of migration 053 says it of a notice alone.
+func alreadySent(due repo.Date) string { return "already sent for " + due.String() }
 
 // told records in out the bill c tells of when the re-check made it
 // another than its notice's own (a resend or fallback of a digest whose

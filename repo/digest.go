@@ -126,6 +126,11 @@ type DigestItem struct {
 	NotificationID int64       `db:"notification_id"`
 	Plan           Plan        `db:"p"`
 	Installment    Installment `db:"i"`
+	// Told: the stage already went for the bill's due date as it is now,
+	// alone or in a digest, and gave its key up when the date moved away
+	// ("#<id>@<date>", migration 053); the date has since moved back, so
+	// the digest queued for the other date must not tell of it again.
+	Told bool `db:"told"`
 }
 
 // ReasonDigestSettled is why a digest none of whose bills asks for payment
@@ -196,7 +201,12 @@ func (q Common) DigestItems(ctx context.Context, leader int64) ([]DigestItem, er
 			dp.currency AS "p.currency", dp.total AS "p.total", dp.periods AS "p.periods", dp.status AS "p.status",
 			dp.repay_method AS "p.repay_method", dp.card_last4 AS "p.card_last4",
 			di.id AS "i.id", di.seq AS "i.seq", di.due_date AS "i.due_date", di.amount AS "i.amount", di.paid AS "i.paid",
-			di.status AS "i.status", di.paid_at AS "i.paid_at"
+			di.status AS "i.status", di.paid_at AS "i.paid_at",
+			EXISTS (SELECT 1 FROM notifications g
+			        WHERE g.installment_id = dm.installment_id AND g.channel = dm.channel AND g.stage = dm.stage
+			          AND g.dedup_key LIKE '%@' || CAST(di.due_date AS TEXT)
+			          AND (g.status IN ('sent', 'delivered') OR EXISTS (
+			               SELECT 1 FROM notifications l WHERE l.id = g.digest_of AND l.status IN ('sent', 'delivered')))) AS told
 		`+digestBillsSQL("$1")+`
 		ORDER BY di.due_date, dp.id, di.seq`, leader); err != nil {
 		return nil, fmt.Errorf("digest items: %w", err)
