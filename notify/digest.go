@@ -76,7 +76,7 @@ func (d *Dispatcher) recheck(ctx context.Context, now time.Time, loc *time.Locat
 				}
 				continue
 			}
-			if it.Told && !c.Forced {
+			if it.Told && c.ResendOf == nil {
 				stale = alreadySent(it.Installment.DueDate)
 				if it.NotificationID == c.ID {
 					ownTold = stale
@@ -139,7 +139,7 @@ func (d *Dispatcher) recheck(ctx context.Context, now time.Time, loc *time.Locat
 			return &digest{items: live}, out, false
 		}
 		// One bill left: its own notice.
-	} else if len(items) == 1 && items[0].Told && !c.Forced {
+	} else if len(items) == 1 && items[0].Told && c.ResendOf == nil {
 		return end(repo.StatusSkipped, alreadySent(items[0].Installment.DueDate))
 	}
 	if reason := suppressReason(c, now); reason != "" {
@@ -183,6 +183,7 @@ func (d *Dispatcher) handOver(c *repo.Claim, now time.Time, loc *time.Location, 
 // alreadySent is why a digest does not tell of a bill whose stage went for
 // its due date before a move that has since been undone (DigestItem.Told),
 // as the trigger of migration 053 says it of a notice alone.
+// A resend tells again what support chose to, told or not.
 func alreadySent(due repo.Date) string { return "already sent for " + due.String() }
 
 // told records in out the bill c tells of when the re-check made it
