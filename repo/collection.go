@@ -27,9 +27,10 @@ type CollectionCount struct {
 // with a collection notice ($3: the kinds) that owner $1 holds: their
 // collection notices sent since $4 (and the tries since $4 of those never
 // recorded sent whose outcome a crash left unknown: they may have reached
-// the borrower; a notice $1 holds again, about to be tried anew, aside), the
-// ones $1 holds, and the ones other owners hold on a live lease as of $2. Sent times come as microseconds
-// since the epoch (pq reads no timestamp arrays). Like the SMS cap's counts
+// the borrower; a notice $1 holds again, about to be tried anew, aside),
+// the ones $1 holds, and the ones other owners hold on a live lease as of
+// $2. Sent times come as microseconds since the epoch (pq reads no
+// timestamp arrays). Like the SMS cap's counts
 // (see smsCapJoinSQL) each is read once for all the customers, as an array,
 // and the sent times through the customers' recently sent notices
 // (notifications_customer_recent, which holds the notices given to a
