@@ -146,30 +146,47 @@ func TestJSONBodyDeclaredOtherwiseIs415(t *testing.T) {
 	}
 }
 
-// A client that stops sending a JSON body halfway is answered 408 once
-// BodyTimeout has passed, and nothing is stored; it was left unanswered
-// until the server's read timeout closed the connection.
-func TestStalledJSONBodyIs408(t *testing.T) {
+// A client that stops sending a body halfway is answered 408 once
+// BodyTimeout has passed, and nothing is stored: a JSON push, plain or
+// gzip-compressed (its header cut off: it was a 400 naming the sockets),
+// and a receipt. They were left unanswered until the server's read timeout
+// closed the connection.
+func TestStalledBodyIs408(t *testing.T) {
 	t.Parallel()
-	b := setup(t, func(c *api.Config) { c.BodyTimeout = 50 * time.Millisecond })
+	b := setup(t, func(c *api.Config) {
+		c.BodyTimeout = 50 * time.Millisecond
+		c.Receipts = &api.ReceiptConfig{WebhookSecret: gatewaySecret}
+	})
 	srv := httptest.NewServer(b.h)
 	t.Cleanup(srv.Close)
-	body, feed := io.Pipe()
-	go func() { _, _ = feed.Write([]byte(`{"name":"Stalled","phone":"138`)) }() // then nothing, never closed
-	t.Cleanup(func() { feed.Close() })
-	req, _ := http.NewRequest("PUT", srv.URL+"/api/v1/customers/c9", body)
-	req.Header.Set("Authorization", "Bearer "+ingestToken)
-	req.Header.Set("Content-Type", "application/json")
-	res, err := (&http.Client{Timeout: 15 * time.Second}).Do(req)
-	if err != nil {
-		t.Fatalf("stalled PUT: %v, want it answered 408", err)
-	}
-	defer res.Body.Close()
-	raw, _ := io.ReadAll(res.Body)
-	if res.StatusCode != http.StatusRequestTimeout || !strings.Contains(string(raw), `"code":"timeout"`) {
-		t.Fatalf("stalled PUT = %d %s, want 408 timeout", res.StatusCode, raw)
+	for _, tc := range []struct {
+		name, method, path, encoding string
+		start                        []byte
+	}{
+		{"a JSON push", "PUT", "/api/v1/customers/c9", "", []byte(`{"name":"Stalled","phone":"138`)},
+		{"a gzip push", "PUT", "/api/v1/customers/c9", "gzip", []byte{0x1f, 0x8b, 0x08}},
+		{"a receipt", "POST", "/hooks/sms/webhook", "", []byte(`[{"id":`)},
+	} {
+		body, feed := io.Pipe()
+		go func() { _, _ = feed.Write(tc.start) }() // then nothing, never closed
+		t.Cleanup(func() { feed.Close() })
+		req, _ := http.NewRequest(tc.method, srv.URL+tc.path, body)
+		req.Header.Set("Authorization", "Bearer "+ingestToken)
+		req.Header.Set("Content-Type", "application/json")
+		if tc.encoding != "" {
+			req.Header.Set("Content-Encoding", tc.encoding)
+		}
+		res, err := (&http.Client{Timeout: 15 * time.Second}).Do(req)
+		if err != nil {
+			t.Fatalf("%s, stalled: %v, want it answered 408", tc.name, err)
+		}
+		raw, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if res.StatusCode != http.StatusRequestTimeout || !strings.Contains(string(raw), `"code":"timeout"`) || strings.Contains(string(raw), "127.0.0.1") {
+			t.Errorf("%s, stalled = %d %s, want 408 timeout naming no socket", tc.name, res.StatusCode, raw)
+		}
 	}
 	if n := b.count(t, "customers"); n != 0 {
-		t.Errorf("%d customers after a stalled PUT, want none", n)
+		t.Errorf("%d customers after stalled pushes, want none", n)
 	}
 }

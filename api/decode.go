@@ -23,6 +23,18 @@ import (
 // most http.max_body_bytes (1 MiB by default), seconds on a slow link.
 const DefaultBodyTimeout = 10 * time.Second
 
+// readDeadline gives the request's body BodyTimeout to arrive in full: a
+// read past it fails with os.ErrDeadlineExceeded, answered bodyTimeout.
+func (s *server) readDeadline(w http.ResponseWriter) {
+	_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(s.cfg.BodyTimeout))
+}
+
+// bodyTimeout is the answer to a body that did not arrive in full in time.
+func (s *server) bodyTimeout() *apiError {
+	return &apiError{http.StatusRequestTimeout, codeTimeout,
+		fmt.Sprintf("the request body did not arrive within %s; send it again", s.cfg.BodyTimeout)}
+}
+
 // decode reads the body (gzip-compressed or not; see decodedBody) as
 // exactly one JSON object into dst, refusing unknown fields and bodies over
 // MaxBodyBytes, compressed or expanded, or not in within BodyTimeout; see
@@ -31,7 +43,7 @@ func (s *server) decode(w http.ResponseWriter, r *http.Request, dst any) error {
 	if err := jsonContentType(r.Header.Get("Content-Type")); err != nil {
 		return err
 	}
-	_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(s.cfg.BodyTimeout))
+	s.readDeadline(w)
 	body, err := decodedBody(r.Header, http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes),
 		s.cfg.MaxBodyBytes, "JSON")
 	var data []byte
@@ -50,11 +62,10 @@ func (s *server) decode(w http.ResponseWriter, r *http.Request, dst any) error {
 		return refused
 	case errors.As(err, &tooLarge):
 		return s.decodeError(err)
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		return s.bodyTimeout()
 	case errors.As(err, &badEnc):
 		return &apiError{http.StatusBadRequest, codeBadEncoding, badEnc.Error()}
-	case errors.Is(err, os.ErrDeadlineExceeded):
-		return &apiError{http.StatusRequestTimeout, codeTimeout,
-			fmt.Sprintf("the request body did not arrive within %s; send it again", s.cfg.BodyTimeout)}
 	}
 	// The client's connection broke mid-body (not the database's).
 	return &apiError{http.StatusBadRequest, codeBadJSON, "the request body could not be read"}

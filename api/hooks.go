@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/netip"
 	"net/url"
+	"os"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -119,11 +120,17 @@ func (s *server) smsReceipts(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, codeNotFound, "no receipts from provider "+name)
 		return
 	}
+	s.readDeadline(w)
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes))
 	if err != nil {
 		var tooLarge *http.MaxBytesError
 		if errors.As(err, &tooLarge) {
 			writeError(w, http.StatusRequestEntityTooLarge, codeTooLarge, "receipt body is too large")
+			return
+		}
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			ae := s.bodyTimeout()
+			writeError(w, ae.Status, ae.Code, ae.Message)
 			return
 		}
 		// The provider's connection broke mid-body: not ours to retry.

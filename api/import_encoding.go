@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"strings"
 )
@@ -46,11 +47,7 @@ func decodedBody(h http.Header, body io.Reader, max int64, kind string) (io.Read
 func gunzip(r io.Reader, max int64) (io.Reader, error) {
 	zr, err := gzip.NewReader(r)
 	if err != nil {
-		var tooLarge *http.MaxBytesError
-		if errors.As(err, &tooLarge) {
-			return nil, err
-		}
-		return nil, &badEncodingError{err}
+		return nil, gzipError(err)
 	}
 	return &gzipBody{zr: zr, left: max, max: max}, nil
 }
@@ -77,9 +74,18 @@ func (g *gzipBody) Read(p []byte) (int, error) {
 	return n, g.wrap(err)
 }
 
-func (g *gzipBody) wrap(err error) error {
-	var tooLarge *http.MaxBytesError
-	if err == nil || err == io.EOF || errors.As(err, &tooLarge) {
+func (g *gzipBody) wrap(err error) error { return gzipError(err) }
+
+// gzipError is err of reading a gzip stream as a *badEncodingError when the
+// stream is at fault; the end of the stream, a body over the limit and a
+// failed read of the connection (cut off, or stalled past its deadline:
+// its text names the sockets) pass as they are.
+func gzipError(err error) error {
+	var (
+		tooLarge *http.MaxBytesError
+		netErr   net.Error
+	)
+	if err == nil || err == io.EOF || errors.As(err, &tooLarge) || errors.As(err, &netErr) {
 		return err
 	}
 	return &badEncodingError{err}

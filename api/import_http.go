@@ -72,6 +72,9 @@ func (s *server) postImport(w http.ResponseWriter, r *http.Request) error {
 	switch {
 	case errors.As(err, &tooLarge):
 		return s.importTooLarge()
+	case idle.stalled.Load(): // before its gzip header came
+		return &apiError{http.StatusRequestTimeout, codeTimeout,
+			fmt.Sprintf("no bytes of the body for %s; send it again", s.cfg.ImportIdleTimeout)}
 	case errors.As(err, &badEnc):
 		return &apiError{http.StatusBadRequest, codeBadEncoding, badEnc.Error()}
 	case err != nil:

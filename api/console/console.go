@@ -14,6 +14,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"os"
 	"time"
 
 	"duebell/internal/input"
@@ -178,13 +179,23 @@ func (c *Console) page(h pageFunc) http.Handler {
 	})
 }
 
+// formTimeout is how long a form's body may take to arrive in full: a
+// client that stops sending is answered 408 before the server's own read
+// timeout closes the connection unanswered.
+const formTimeout = 10 * time.Second
+
 // form is page for a POST: it also checks the origin and the CSRF token,
 // and the operator role when operator is set.
 func (c *Console) form(h pageFunc, operator bool) http.Handler {
 	return c.page(func(w http.ResponseWriter, r *http.Request, s session) {
 		r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
+		_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(formTimeout))
 		if err := r.ParseForm(); err != nil {
-			c.fail(w, r, s, http.StatusBadRequest, "The form could not be read.")
+			status := http.StatusBadRequest
+			if errors.Is(err, os.ErrDeadlineExceeded) {
+				status = http.StatusRequestTimeout
+			}
+			c.fail(w, r, s, status, "The form could not be read.")
 			return
 		}
 		if !sameOrigin(r) || !s.checkCSRF(r.PostFormValue("csrf")) {

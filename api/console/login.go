@@ -36,6 +36,7 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, 8<<10)
+	_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(formTimeout))
 	ck, err := r.Cookie(loginCookie)
 	if err != nil || !sameOrigin(r) ||
 		subtle.ConstantTimeCompare([]byte(ck.Value), []byte(r.PostFormValue("csrf"))) != 1 {
