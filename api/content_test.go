@@ -61,6 +61,12 @@ func TestTextThatWouldSpoofOrSinkRemindersIsRefused(t *testing.T) {
 				{"ZWNJ in a host", "PUT", "/api/v1/customers/c9", `{"name":"evil\u200c.com/pay","phone":"13812345678"}`, "name"},
 				{"ideographic full stop in a host", "PUT", "/api/v1/plans/p9", plan("merchant", "evil。com/pay"), "merchant"},
 				{"full-width URL in a title", "PUT", "/api/v1/plans/p9", plan("title", "ｈｔｔｐｓ：／／evil．com／pay"), "title"},
+				{"full-width www host in a merchant", "PUT", "/api/v1/plans/p9", plan("merchant", "ｗｗｗ．evil．com"), "merchant"},
+				{"www host with ideographic dots in a name", "PUT", "/api/v1/customers/c9", `{"name":"www。evil。com","phone":"13812345678"}`, "name"},
+				{"small full stop in a host", "PUT", "/api/v1/plans/p9", plan("title", "evil﹒com/pay"), "title"},
+				{"one dot leader in a host", "PUT", "/api/v1/plans/p9", plan("title", "evil․com/pay"), "title"},
+				{"grapheme joiner in a host", "PUT", "/api/v1/plans/p9", plan("merchant", "evil\u034f.com/pay"), "merchant"},
+				{"variation selector in an app name's host", "POST", "/api/v1/channel-events", event + `{"app_name":"evil\ufe0f.com"}}`, "payload.app_name"},
 			}
 			before := b.snapshot(t)
 			for _, tt := range tests {
@@ -90,7 +96,10 @@ func TestTextThatWouldSpoofOrSinkRemindersIsRefused(t *testing.T) {
 			// A bare dotted name, initials, a version, a time, a Persian name
 			// with its ZWNJ, an emoji family joined by ZWJ.
 			b.mustDo(t, http.StatusCreated, "PUT", "/api/v1/customers/c6", ingestToken,
-				`{"name":"Mr.Li J.R. Smith 2.0 10:30 می\u200cخواهم 👨\u200d👩\u200d👧","phone":"13812345672"}`)
+				`{"name":"Mr.Li J.R. Smith 2.0 10:30 می\u200cخواهم 👨\u200d👩\u200d👧 ❤\ufe0f","phone":"13812345672"}`)
+			// Numbers with a unit and a slash: no domain ends in a digit.
+			b.mustDo(t, http.StatusCreated, "PUT", "/api/v1/plans/p6", ingestToken,
+				strings.Replace(plan("title", "1.5匹/变频空调 1.5L/day 2.5kg/bag 3.5mm/耳机"), `"customer_ref":"c1"`, `"customer_ref":"c6"`, 1))
 			b.mustDo(t, http.StatusCreated, "PUT", "/api/v1/plans/p7", ingestToken,
 				strings.Replace(plan("title", "iPhone (pay.example.com/help)"), `"customer_ref":"c1"`, `"customer_ref":"c7"`, 1))
 		})

@@ -14,6 +14,8 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"golang.org/x/text/width"
+
 	"duebell/internal/input"
 	"duebell/kinds"
 	"duebell/link"
@@ -71,9 +73,12 @@ var requiredHint = map[string]string{
 var classRE = regexp.MustCompile(`^[a-z0-9_]{1,64}$`)
 
 // dottedName is a run of labels (letters and digits of any script) joined
-// by dots, the ideographic and fullwidth ones included: what a phone may
-// linkify as a host in running text.
-var dottedName = regexp.MustCompile(`[\p{L}\p{N}](?:[\p{L}\p{N}-]*[\p{L}\p{N}])?(?:[.。．｡][\p{L}\p{N}](?:[\p{L}\p{N}-]*[\p{L}\p{N}])?)+`)
+// by dots, the ideographic, fullwidth, small and leader ones included: what
+// a phone may linkify as a host in running text.
+var dottedName = regexp.MustCompile(`[\p{L}\p{N}](?:[\p{L}\p{N}-]*[\p{L}\p{N}])?(?:[.。．｡﹒․][\p{L}\p{N}](?:[\p{L}\p{N}-]*[\p{L}\p{N}])?)+`)
+
+// plainDots makes the dots dottedName reads plain.
+var plainDots = strings.NewReplacer("。", ".", "．", ".", "｡", ".", "﹒", ".", "․", ".")
 
 // isJoiner says whether c is one of the invisible characters a name may
 // hold (checkText lets them through: Persian needs ZWNJ, emoji ZWJ, mixed
@@ -86,35 +91,47 @@ func isJoiner(c rune) bool {
 	return false
 }
 
-// bareHost is a host bareHosts found, its dots made plain, and whether a
-// path, query, fragment or port follows it ("evil.com/pay", "evil.COM?x",
-// "1.2.3.4/pay", "evil。com／pay"): a URL to a phone, scheme or not.
+// ignorable says whether a browser or a phone drops c when it reads a host
+// (Unicode's default ignorable code points: the joiners, other formatting,
+// variation selectors, U+034F…): "evil\ufe0f.com" is evil.com.
+func ignorable(c rune) bool {
+	return isJoiner(c) || unicode.In(c, unicode.Cf, unicode.Variation_Selector, unicode.Other_Default_Ignorable_Code_Point)
+}
+
+// bareHost is a host bareHosts found, its dots and width made plain, and
+// whether it is a URL to a phone without a scheme: a www. host, or one a
+// path, query, fragment or port follows ("evil.com/pay", "evil.COM?x",
+// "1.2.3.4/pay", "evil。com／pay").
 type bareHost struct {
 	host   string
 	pathed bool
 }
 
-// bareHosts lists the hosts in s a phone would link, read across the
-// joiners: dotted names whose last label holds a letter (evil.com, 例子.中国,
-// evil．ｃｏｍ) and dotted-quad addresses; "App 2.0" is none.
+// bareHosts lists the hosts in s a phone would link, read as a phone reads
+// them (ignorables dropped, full-width forms narrowed: ｅｖｉｌ．ｃｏｍ is
+// evil.com): dotted names whose last label is two letters or more, as
+// every top-level domain is (evil.com, 例子.中国), and dotted-quad
+// addresses. "App 2.0", "1.5L/day" and "1.5匹/变频空调" are none.
 func bareHosts(s string) []bareHost {
-	s = strings.Map(func(c rune) rune {
-		if isJoiner(c) {
+	s = width.Narrow.String(strings.Map(func(c rune) rune {
+		if ignorable(c) {
 			return -1
 		}
 		return c
-	}, s)
+	}, s))
 	var out []bareHost
 	for _, at := range dottedName.FindAllStringIndex(s, -1) {
-		host := strings.NewReplacer("。", ".", "．", ".", "｡", ".").Replace(s[at[0]:at[1]])
+		host := plainDots.Replace(s[at[0]:at[1]])
 		labels := strings.Split(host, ".")
-		if strings.IndexFunc(labels[len(labels)-1], unicode.IsLetter) < 0 && (len(labels) != 4 || net.ParseIP(host) == nil) {
+		last := []rune(labels[len(labels)-1])
+		tld := len(last) >= 2 && !slices.ContainsFunc(last, func(c rune) bool { return !unicode.IsLetter(c) })
+		if !tld && (len(labels) != 4 || net.ParseIP(host) == nil) {
 			continue
 		}
 		rest := s[at[1]:]
 		next, size := utf8.DecodeRuneInString(rest)
 		after, _ := utf8.DecodeRuneInString(rest[size:])
-		pathed := strings.ContainsRune("/?#／？＃", next) || (next == ':' || next == '：') && unicode.IsDigit(after)
+		pathed := strings.EqualFold(labels[0], "www") || strings.ContainsRune("/?#", next) || next == ':' && unicode.IsDigit(after)
 		out = append(out, bareHost{host, pathed})
 	}
 	return out
