@@ -1,11 +1,16 @@
 package mask
 
 import (
+	"html"
+	"net/url"
 	"regexp"
 	"strconv"
 	"strings"
 	"unicode"
+	"unicode/utf16"
 	"unicode/utf8"
+
+	"golang.org/x/text/width"
 )
 
 // Text masks the phone numbers and email addresses in free text, such as a
@@ -63,11 +68,49 @@ func Quote(s string, max int) string {
 	if len(s) > 4*max {
 		s = strings.ToValidUTF8(s[:4*max], "")
 	}
-	s = Text(s)
+	s = Text(readable(s))
 	if len(s) > max {
 		s = strings.ToValidUTF8(s[:max], "") + "…"
 	}
 	return s
+}
+
+// jsonEscape is a JSON \uXXXX escape, or a pair of them (a surrogate pair).
+var jsonEscape = regexp.MustCompile(`\\u[0-9a-fA-F]{4}(?:\\u[dD][c-fC-F][0-9a-fA-F]{2})?`)
+
+// readable is s as its reader sees it: JSON escapes, HTML character
+// references and percent-escapes (twice, when the text has no stray '%')
+// decoded, full-width forms narrowed. Quote masks that, so no spelling of
+// a number or an address slips through ("li.lei＠example.com",
+// "\uff11\uff13\uff18…", "li.lei%2540example.com", "&#64;").
+func readable(s string) string {
+	s = jsonEscape.ReplaceAllStringFunc(s, func(m string) string {
+		if u, err := strconv.Unquote(`"` + m + `"`); err == nil {
+			return u
+		}
+		if len(m) == 12 { // a surrogate pair, which Go's escapes do not write
+			if r := utf16.DecodeRune(hexRune(m[2:6]), hexRune(m[8:12])); r != utf8.RuneError {
+				return string(r)
+			}
+		}
+		return m
+	})
+	s = html.UnescapeString(s)
+	for range 2 {
+		if u, err := url.PathUnescape(s); err == nil {
+			s = u
+		}
+	}
+	return width.Narrow.String(s)
+}
+
+// hexRune is the rune four hex digits write (RuneError when they are not).
+func hexRune(h string) rune {
+	v, err := strconv.ParseUint(h, 16, 32)
+	if err != nil {
+		return utf8.RuneError
+	}
+	return rune(v)
 }
 
 // emailLike finds an address's local part, its '@' (or %40) and its

@@ -86,6 +86,13 @@ func TestQuote(t *testing.T) {
 		want string
 	}{
 		{"550 no such user 李雷 <li.lei@example.com>, tel 138-1234-5678", 200, "550 no such user 李雷 <***@example.com>, tel ***-****-5678"},
+		// Spellings a re-verification found in the clear.
+		{"li.lei＠example.com", 200, "***@example.com"},
+		{`{"to":"\uff11\uff13\uff19\uff14\uff14\uff14\uff14\uff17\uff17\uff17\uff17"}`, 200, `{"to":"*******7777"}`},
+		{`li.lei\uff20example.com`, 200, "***@example.com"},
+		{"li.lei%2540example.com", 200, "***@example.com"},
+		{"li.lei&#64;example.com", 200, "***@example.com"},
+		{`\u96f7 13944447777 \ud83d\ude00 \ud800`, 200, `雷 *******7777 😀 \ud800`},
 		{strings.Repeat("错", 30), 20, strings.Repeat("错", 6) + "…"},                       // 6 runes of 3 bytes
 		{strings.Repeat("x", 100000) + " 13812345678", 20, strings.Repeat("x", 20) + "…"}, // read to 80 bytes, cut to 20
 	} {
@@ -93,4 +100,16 @@ func TestQuote(t *testing.T) {
 			t.Errorf("Quote(%.40q, %d) = %q, want %q", tc.in, tc.max, got, tc.want)
 		}
 	}
+}
+
+// Quote never panics and masks a planted number whatever surrounds it.
+func FuzzQuote(f *testing.F) {
+	for _, s := range []string{`\u12`, `\ud800\u`, "%", "%25%", "&#", "＠", `\ud83d\ude00`} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if got := Quote(s+" 13812345678 ", 1000); strings.Contains(got, "1381234") {
+			t.Errorf("Quote(%q) = %q keeps the number", s, got)
+		}
+	})
 }
