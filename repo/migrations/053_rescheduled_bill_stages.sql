@@ -5,7 +5,7 @@
 -- 1. A finished stage reminder (sent, failed, suppressed, skipped; not one
 --    in a digest still to go) gives its once-only key up, kept with
 --    "#<id>@<old date>" appended, when the stage's day on the new date
---    (for due_soon and due_today: the new date itself) comes after both
+--    (for the overdue stages: the new date itself) comes after both
 --    its day on the old date and the day it went (sent_at, else when it
 --    was finished, as a UTC date). So a move earlier gives nothing up, and
 --    neither does a small correction of an overdue bill or a move shorter
