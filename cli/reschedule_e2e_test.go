@@ -150,6 +150,22 @@ func testEndToEndDueDateCorrectionsSendNothingTwice(t *testing.T, store string) 
 	if got := len(e.smsTo("+8613812345673")); got != 2 {
 		t.Errorf("a digest's bills moved and back while the new date's digest waited: %d SMS, want 2 (due_soon and due_today)", got)
 	}
+
+	// A bill moved a week later after its due_today went, then due on the
+	// day of another bill of the customer: the new date's due_soon digest
+	// tells of both. The moved bill's old due_today (for the old date) does
+	// not count as a later stage reached: it went for another date.
+	e.call("PUT", "/api/v1/customers/he", `{"name":"何四","phone":"13812345674","locale":"zh-CN"}`, http.StatusCreated)
+	e.putBill("he-x", "he", "2038-09-10", http.StatusCreated)
+	e.putBill("he-y", "he", "2038-09-17", http.StatusCreated)
+	e.scanAndSend("2038-09-07T10:00:00+08:00")
+	e.scanAndSend("2038-09-10T10:00:00+08:00")
+	e.putBill("he-x", "he", "2038-09-17", http.StatusOK)
+	e.scanAndSend("2038-09-14T10:00:00+08:00")
+	sms := e.smsTo("+8613812345674")
+	if last := sms[len(sms)-1]; len(sms) != 3 || !strings.HasPrefix(last, "您有2笔分期") {
+		t.Errorf("the new date's due_soon: %d SMS, the last %q; want the third to tell of both bills", len(sms), last)
+	}
 }
 
 // A push that moves a bill later while its due_soon is in the gateway's

@@ -21,13 +21,13 @@ import (
 // digestReleaseSQL gives the members of a digest whose leader this scan ($1)
 // superseded (its own bill reached a later stage) their own notice back,
 // unless their bill has a later stage's notice too.
-const digestReleaseSQL = `
+var digestReleaseSQL = `
 UPDATE notifications m SET status = 'pending', status_reason = '', digest_of = NULL, updated_at = $1
 FROM notifications l
 WHERE m.digest_of = l.id AND m.id <> l.id AND m.status = 'skipped'
   AND l.status = 'skipped' AND l.updated_at = $1 AND l.digest_of = l.id
   AND NOT EXISTS (SELECT 1 FROM notifications x WHERE x.installment_id = m.installment_id
-                  AND x.channel = m.channel AND x.stage_offset > m.stage_offset)`
+                  AND x.channel = m.channel AND x.stage_offset > m.stage_offset AND ` + HoldsStageSQL("x") + `)`
 
 // digestGroupSQL groups, for each customer × stage × channel this scan ($1)
 // queued a notice for (of the stages × channels that digest, $2 × $3), the
@@ -137,17 +137,27 @@ type DigestItem struct {
 // any more does not go out (suppressed at send time, a resend refused).
 const ReasonDigestSettled = "every installment in the digest settled"
 
+// HoldsStageSQL is true for a notice (alias) that speaks for its stage: one
+// that holds the stage's key, or has none (a resend). One whose key was
+// given up ("#<id>", a settlement since undone; "#<id>@<date>", a due date
+// the bill has left) speaks for nothing: a later stage it reached for
+// another date does not supersede the bill's stage for its date now.
+func HoldsStageSQL(alias string) string {
+	return `(` + alias + `.dedup_key IS NULL OR ` + alias + `.dedup_key NOT LIKE '%#%')`
+}
+
 // digestBillsSQL is the FROM and WHERE of the bills of the digest that the
 // notice leader (an SQL expression) leads: its own and its members'
 // notices (dm), with their installments (di) and plans (dp), less a bill
 // that has since reached a later stage on the channel (that stage's notice
-// speaks for it). No rows when leader leads no digest. Both stores read
-// digests through it, so the dispatcher and a resend see the same bills.
+// speaks for it: HoldsStageSQL). No rows when leader leads no digest. Both stores read digests
+// through it, so the dispatcher and a resend see the same bills.
 func digestBillsSQL(leader string) string {
 	return `FROM notifications dm JOIN installments di ON di.id = dm.installment_id JOIN plans dp ON dp.id = di.plan_id
 		WHERE dm.digest_of = ` + leader + `
 		  AND NOT EXISTS (SELECT 1 FROM notifications later WHERE later.installment_id = dm.installment_id
-		                  AND later.channel = dm.channel AND later.stage_offset > dm.stage_offset)`
+		                  AND later.channel = dm.channel AND later.stage_offset > dm.stage_offset
+		                  AND ` + HoldsStageSQL("later") + `)`
 }
 
 // digestOwesSQL is, for a bill of digestBillsSQL, that something is still

@@ -17,7 +17,7 @@ import (
 // A stage superseded by a later one of the same installment gets none. The
 // new notice is suppressed at once when the customer cannot be reached on
 // $4 either. The SMS notice's status_reason names its fallback.
-const fallbackSQL = `
+var fallbackSQL = `
 WITH src AS (
 	SELECT s.* FROM notifications s
 	WHERE s.channel = 'sms' AND s.status IN ('suppressed', 'failed', 'undelivered')
@@ -25,7 +25,7 @@ WITH src AS (
 	  AND (s.status <> 'suppressed' OR s.status_reason IN ('opted_out', 'no_phone'))
 	  AND NOT EXISTS (SELECT 1 FROM notifications f WHERE f.fallback_of = s.id)
 	  AND NOT EXISTS (SELECT 1 FROM notifications l WHERE l.installment_id = s.installment_id
-	                  AND l.channel = 'sms' AND l.stage_offset > s.stage_offset)
+	                  AND l.channel = 'sms' AND l.stage_offset > s.stage_offset AND ` + HoldsStageSQL("l") + `)
 ), ins AS (
 	INSERT INTO notifications (dedup_key, customer_id, plan_id, installment_id, event_id, kind, stage, stage_offset,
 	                           channel, locale, status, status_reason, not_before, next_attempt_at,

@@ -22,7 +22,7 @@ import (
 // when the customer cannot be reached on $4 either (repo.SuppressReasonSQL,
 // the rule every statement that creates notices keeps). It returns the
 // new notices' ids.
-const receiptsFallbackSQL = `
+var receiptsFallbackSQL = `
 WITH src AS (
 	SELECT s.* FROM notifications s
 	WHERE s.channel = 'sms' AND s.status IN ('suppressed', 'failed', 'undelivered')
@@ -30,7 +30,7 @@ WITH src AS (
 	  AND (s.status <> 'suppressed' OR s.status_reason IN ('opted_out', 'no_phone'))
 	  AND NOT EXISTS (SELECT 1 FROM notifications f WHERE f.fallback_of = s.id)
 	  AND NOT EXISTS (SELECT 1 FROM notifications l WHERE l.installment_id = s.installment_id
-	                  AND l.channel = 'sms' AND l.stage_offset > s.stage_offset)
+	                  AND l.channel = 'sms' AND l.stage_offset > s.stage_offset AND ` + repo.HoldsStageSQL("l") + `)
 ), r AS (
 	SELECT s.*, ` + repo.SuppressReasonSQL + ` AS reason
 	FROM src s JOIN customers c ON c.id = s.customer_id CROSS JOIN (SELECT $4 AS ch) x

@@ -15,13 +15,13 @@ import (
 // ($1) superseded (its own bill reached a later stage) their own notice
 // back, unless their bill has a later stage's notice too (repo/digest.go's
 // digestReleaseSQL).
-const scanDigestReleaseSQL = `
+var scanDigestReleaseSQL = `
 UPDATE notifications AS m SET status = 'pending', status_reason = '', digest_of = NULL, updated_at = $1
 WHERE m.status = 'skipped' AND m.digest_of <> m.id
   AND m.digest_of IN (SELECT l.id FROM notifications l
                       WHERE l.status = 'skipped' AND l.updated_at = $1 AND l.digest_of = l.id)
   AND NOT EXISTS (SELECT 1 FROM notifications x WHERE x.installment_id = m.installment_id
-                  AND x.channel = m.channel AND x.stage_offset > m.stage_offset)`
+                  AND x.channel = m.channel AND x.stage_offset > m.stage_offset AND ` + repo.HoldsStageSQL("x") + `)`
 
 // scanDigestGroupSQL groups, for each customer × stage × channel this scan
 // ($1) queued a notice for (of the stage × channel pairs that digest, $2),
