@@ -127,11 +127,13 @@ func TestForeignEntryURLIsNamed(t *testing.T) {
 func TestJSONBodyDeclaredOtherwiseIs415(t *testing.T) {
 	t.Parallel()
 	b := setup(t, nil)
-	put := func(ref, contentType string) response {
+	put := func(ref string, contentTypes ...string) response {
 		req := httptest.NewRequest("PUT", "/api/v1/customers/"+ref, strings.NewReader(`{"phone":"13812345678"}`))
 		req.Header.Set("Authorization", "Bearer "+ingestToken)
-		if contentType != "" {
-			req.Header.Set("Content-Type", contentType)
+		for _, ct := range contentTypes {
+			if ct != "" {
+				req.Header.Add("Content-Type", ct)
+			}
 		}
 		rec := httptest.NewRecorder()
 		b.h.ServeHTTP(rec, req)
@@ -140,15 +142,16 @@ func TestJSONBodyDeclaredOtherwiseIs415(t *testing.T) {
 		return res
 	}
 	before := b.snapshot(t)
-	for _, ct := range []string{"application/x-www-form-urlencoded", "text/plain", "application/xml",
-		"multipart/form-data; boundary=x", "application/jsonx", "garbage;;"} {
-		res := put("c9", ct)
+	for _, cts := range [][]string{{"application/x-www-form-urlencoded"}, {"text/plain"}, {"application/xml"},
+		{"multipart/form-data; boundary=x"}, {"application/jsonx"}, {"garbage;;"}, {"application/json; charset=latin1"},
+		{"application/json", "text/plain"}} {
+		res := put("c9", cts...)
 		if code, _ := res.errorOf(); res.status != http.StatusUnsupportedMediaType || code != "unsupported_media_type" {
-			t.Errorf("Content-Type %q: %d %s, want 415 unsupported_media_type", ct, res.status, res.raw)
+			t.Errorf("Content-Type %q: %d %s, want 415 unsupported_media_type", cts, res.status, res.raw)
 		}
 	}
 	assertUnchanged(t, before, b.snapshot(t))
-	for i, ct := range []string{"", "application/json", "application/json; charset=utf-8", "application/merge-patch+json"} {
+	for i, ct := range []string{"", "application/json", "application/json; charset=UTF-8", "application/merge-patch+json"} {
 		if res := put(fmt.Sprintf("ok%d", i), ct); res.status != http.StatusCreated {
 			t.Errorf("Content-Type %q: %d %s, want 201", ct, res.status, res.raw)
 		}

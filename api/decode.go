@@ -40,7 +40,7 @@ func (s *server) bodyTimeout() *apiError {
 // MaxBodyBytes, compressed or expanded, or not in within BodyTimeout; see
 // decodeJSON.
 func (s *server) decode(w http.ResponseWriter, r *http.Request, dst any) error {
-	if err := jsonContentType(r.Header.Get("Content-Type")); err != nil {
+	if err := jsonContentType(r.Header.Values("Content-Type")); err != nil {
 		return err
 	}
 	s.readDeadline(w)
@@ -71,18 +71,24 @@ func (s *server) decode(w http.ResponseWriter, r *http.Request, dst any) error {
 	return &apiError{http.StatusBadRequest, codeBadJSON, "the request body could not be read"}
 }
 
-// jsonContentType refuses a body declared as anything but JSON
-// (application/json, or a type ending in +json) with 415: a form, XML or
-// multipart body is not what the client meant to send. A body that
-// declares no type is read as JSON.
-func jsonContentType(ct string) error {
-	if ct == "" {
+// jsonContentType refuses a body declared (cts: its Content-Type headers)
+// as anything but JSON in UTF-8 (application/json, or a type ending in
+// +json; a charset, if given, utf-8) with 415: a form, XML, multipart or
+// Latin-1 body is not what the client meant to send, nor are two types. A
+// body that declares no type is read as JSON.
+func jsonContentType(cts []string) error {
+	switch len(cts) {
+	case 0:
 		return nil
+	case 1:
+		mt, params, err := mime.ParseMediaType(cts[0])
+		cs, hasCharset := params["charset"]
+		if err == nil && (mt == "application/json" || strings.HasSuffix(mt, "+json")) &&
+			(!hasCharset || strings.EqualFold(cs, "utf-8")) {
+			return nil
+		}
 	}
-	if mt, _, err := mime.ParseMediaType(ct); err == nil && (mt == "application/json" || strings.HasSuffix(mt, "+json")) {
-		return nil
-	}
-	return &apiError{http.StatusUnsupportedMediaType, codeUnsupportedMedia, "want Content-Type: application/json"}
+	return &apiError{http.StatusUnsupportedMediaType, codeUnsupportedMedia, "want one Content-Type: application/json (UTF-8)"}
 }
 
 // decodeJSON is the one place a JSON record is read: data must be valid

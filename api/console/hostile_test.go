@@ -57,15 +57,18 @@ func TestConsoleRefusesHostileFilters(t *testing.T) {
 		}
 	}
 	// A valid token does not carry a form a browser sent from another site.
-	for name, h := range map[string][2]string{
-		"Sec-Fetch-Site cross-site": {"Sec-Fetch-Site", "cross-site"},
-		"a foreign Referer":         {"Referer", "http://evil.example/pay"},
-		"Origin null":               {"Origin", "null"},
+	for name, hs := range map[string][][2]string{
+		"Sec-Fetch-Site cross-site": {{"Sec-Fetch-Site", "cross-site"}},
+		"a foreign Referer":         {{"Referer", "http://evil.example/pay"}},
+		"Origin null":               {{"Origin", "null"}},
+		"two Sec-Fetch-Site":        {{"Sec-Fetch-Site", "same-origin"}, {"Sec-Fetch-Site", "cross-site"}},
 	} {
 		form := url.Values{"csrf": {w.csrf}, "reason": {"customer asked"}, "channel": {"sms"}}
 		req, _ := http.NewRequest("POST", w.b.srv.URL+resend, strings.NewReader(form.Encode()))
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		req.Header.Set(h[0], h[1])
+		for _, h := range hs {
+			req.Header.Add(h[0], h[1])
+		}
 		res, err := w.c.Do(req)
 		if err != nil {
 			t.Fatal(err)

@@ -153,6 +153,13 @@ var crossOrigin = http.NewCrossOriginProtection()
 // Origin: null too) or whose Referer names another host: a second line
 // behind the CSRF token and SameSite=Strict.
 func sameOrigin(r *http.Request) bool {
+	// A browser sends each of these once; two would have the check read
+	// the first and a proxy perhaps the other.
+	for _, h := range []string{"Sec-Fetch-Site", "Origin", "Referer"} {
+		if len(r.Header.Values(h)) > 1 {
+			return false
+		}
+	}
 	if crossOrigin.Check(r) != nil {
 		return false
 	}
