@@ -119,3 +119,33 @@ func TestFallbackRejectsUnknownChannel(t *testing.T) {
 		t.Fatal("a fax fallback was accepted")
 	}
 }
+
+// A bill moved a month later after its due_today went: its new date's
+// due_soon SMS, refused for good, still falls back to email. The old date's
+// due_today (its key given up by the move) is no later stage the bill has
+// reached now; counted as one, it left the borrower without the stage.
+func TestFallbackOfABillMovedAfterALaterStageWent(t *testing.T) {
+	t.Parallel()
+	b := setup(t, func(c *notify.Config) { c.Fallbacks = map[string]string{"due_soon": "email"} })
+	storetest.Customer(t, b.r, "c1")
+	storetest.Plan(t, b.r, "p1", "c1", []repo.Date{repo.NewDate(2026, 11, 24)})
+	stages := []repo.Stage{
+		{Name: "due_soon", OffsetDays: -3, Kind: "due_soon", Channels: []string{"sms"}},
+		{Name: "due_today", OffsetDays: 0, Kind: "due_today", Channels: []string{"sms"}},
+	}
+	for _, d := range []int{21, 24} {
+		b.scanStages(t, sh(11, d, 8, 0), stages)
+		if c := b.dispatch(t, sh(11, d, 10, 0)); c["sent"] != 1 {
+			t.Fatalf("on the %dth: %v, want one SMS sent", d, c)
+		}
+	}
+	storetest.Plan(t, b.r, "p1", "c1", []repo.Date{repo.NewDate(2026, 12, 24)})
+	b.scanStages(t, sh(12, 21, 8, 0), stages)
+	b.sms.errs = []error{notify.Permanent("isv.MOBILE_NUMBER_ILLEGAL", errors.New("invalid number"))}
+	if c := b.dispatch(t, sh(12, 21, 10, 0)); c["failed"] != 1 || c["sent"] != 1 {
+		t.Fatalf("on the new date's due_soon: %v, want the SMS failed and its email fallback sent", c)
+	}
+	if msgs := b.email.messages(); len(msgs) != 1 || !strings.Contains(msgs[0].Text, "¥500.00") {
+		t.Errorf("%d fallback emails, want 1", len(msgs))
+	}
+}
