@@ -67,6 +67,11 @@ func TestTextThatWouldSpoofOrSinkRemindersIsRefused(t *testing.T) {
 				{"one dot leader in a host", "PUT", "/api/v1/plans/p9", plan("title", "evil․com/pay"), "title"},
 				{"grapheme joiner in a host", "PUT", "/api/v1/plans/p9", plan("merchant", "evil\u034f.com/pay"), "merchant"},
 				{"variation selector in an app name's host", "POST", "/api/v1/channel-events", event + `{"app_name":"evil\ufe0f.com"}}`, "payload.app_name"},
+				// The last audit's.
+				{"a scheme with a full-width colon", "PUT", "/api/v1/plans/p9", plan("title", "https：//evil.com"), "title"},
+				{"a full-width scheme", "PUT", "/api/v1/customers/c9", `{"name":"ｈｔｔｐｓ：／／evil．com","phone":"13812345678"}`, "name"},
+				{"a punycode TLD with a path", "PUT", "/api/v1/plans/p9", plan("merchant", "evil.xn--fiqs8s/pay"), "merchant"},
+				{"a country's TLD with a path", "PUT", "/api/v1/plans/p9", plan("title", "Mr.Li/Mrs.Li"), "title"},
 			}
 			before := b.snapshot(t)
 			for _, tt := range tests {
@@ -97,9 +102,11 @@ func TestTextThatWouldSpoofOrSinkRemindersIsRefused(t *testing.T) {
 			// with its ZWNJ, an emoji family joined by ZWJ.
 			b.mustDo(t, http.StatusCreated, "PUT", "/api/v1/customers/c6", ingestToken,
 				`{"name":"Mr.Li J.R. Smith 2.0 10:30 می\u200cخواهم 👨\u200d👩\u200d👧 ❤\ufe0f","phone":"13812345672"}`)
-			// Numbers with a unit and a slash: no domain ends in a digit.
+			// Numbers with a unit and a dotted word before a '#': no
+			// top-level domain ends them.
 			b.mustDo(t, http.StatusCreated, "PUT", "/api/v1/plans/p6", ingestToken,
-				strings.Replace(plan("title", "1.5匹/变频空调 1.5L/day 2.5kg/bag 3.5mm/耳机"), `"customer_ref":"c1"`, `"customer_ref":"c6"`, 1))
+				strings.Replace(plan("title", "1.5匹/变频空调 1.5L/day 3.5mm/耳机 Dr.Who#1 S.H.Figuarts#12"),
+					`"customer_ref":"c1"`, `"customer_ref":"c6"`, 1))
 			b.mustDo(t, http.StatusCreated, "PUT", "/api/v1/plans/p7", ingestToken,
 				strings.Replace(plan("title", "iPhone (pay.example.com/help)"), `"customer_ref":"c1"`, `"customer_ref":"c7"`, 1))
 		})

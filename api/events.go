@@ -14,6 +14,8 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"golang.org/x/net/idna"
+	"golang.org/x/net/publicsuffix"
 	"golang.org/x/text/width"
 
 	"duebell/internal/input"
@@ -107,25 +109,31 @@ type bareHost struct {
 	pathed bool
 }
 
-// bareHosts lists the hosts in s a phone would link, read as a phone reads
-// them (ignorables dropped, full-width forms narrowed: ｅｖｉｌ．ｃｏｍ is
-// evil.com): dotted names whose last label is two letters or more, as
-// every top-level domain is (evil.com, 例子.中国), and dotted-quad
-// addresses. "App 2.0", "1.5L/day" and "1.5匹/变频空调" are none.
-func bareHosts(s string) []bareHost {
-	s = width.Narrow.String(strings.Map(func(c rune) rune {
+// asPhoneReads is s as a phone reads a host in it: ignorables dropped,
+// full-width forms narrowed (ｅｖｉｌ．ｃｏｍ is evil.com).
+func asPhoneReads(s string) string {
+	return width.Narrow.String(strings.Map(func(c rune) rune {
 		if ignorable(c) {
 			return -1
 		}
 		return c
 	}, s))
+}
+
+// bareHosts lists the hosts in s a phone would link, read as a phone reads
+// them (asPhoneReads): dotted names that end in a top-level domain of the
+// public suffix list's ICANN section (evil.com, 例子.中国, evil.xn--p1ai,
+// Mr.Li) and dotted-quad addresses. "App 2.0", "1.5匹/变频空调", "node.js/入门"
+// and "photo.jpg/相册" name none. A name IDNA cannot read counts as a host.
+func bareHosts(s string) []bareHost {
+	s = asPhoneReads(s)
 	var out []bareHost
 	for _, at := range dottedName.FindAllStringIndex(s, -1) {
 		host := plainDots.Replace(s[at[0]:at[1]])
 		labels := strings.Split(host, ".")
-		last := []rune(labels[len(labels)-1])
-		tld := len(last) >= 2 && !slices.ContainsFunc(last, func(c rune) bool { return !unicode.IsLetter(c) })
-		if !tld && (len(labels) != 4 || net.ParseIP(host) == nil) {
+		ascii, err := idna.Lookup.ToASCII(host)
+		_, icann := publicsuffix.PublicSuffix(ascii)
+		if err == nil && !icann && (len(labels) != 4 || net.ParseIP(host) == nil) {
 			continue
 		}
 		rest := s[at[1]:]
@@ -142,6 +150,12 @@ func bareHosts(s string) []bareHost {
 // query, fragment or port makes a URL (a name, merchant or title: a bare
 // dotted name there comes from the lender's records, Mr.Li or J.R.R.).
 func checkBareHosts(field, text string, allowed []string, pathedOnly bool) error {
+	// A scheme written in full width ("ｈｔｔｐｓ：／／evil．com") is a URL as
+	// the ASCII one is.
+	var foreign *link.ForeignURLError
+	if errors.As(link.CheckURLs(asPhoneReads(text), allowed), &foreign) {
+		return invalid(field, "must not contain a link off the official domains (links.allowed_domains): %q", foreign.URL)
+	}
 	for _, h := range bareHosts(text) {
 		if (h.pathed || !pathedOnly) && link.CheckURLs("https://"+h.host+"/", allowed) != nil {
 			return invalid(field, "must not name a host off the official domains (%q): a phone shows it as a link", h.host)
