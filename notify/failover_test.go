@@ -52,8 +52,14 @@ func TestFailoverPausesDispatchOnce(t *testing.T) {
 	})
 	stop := startDispatcher(t, b.cfg)
 	defer stop()
-	for deadline := time.Now().Add(10 * time.Second); store.claimed.Load() == 0 && time.Now().Before(deadline); {
+	// The outage must come after a first claim: on a loaded machine (the
+	// whole suite on two cores) that can take more than 10 s, and an outage
+	// before it met the dispatcher's start instead of a claim.
+	for deadline := time.Now().Add(60 * time.Second); store.claimed.Load() == 0 && time.Now().Before(deadline); {
 		time.Sleep(5 * time.Millisecond) // polling for the first claim, not timing a rule
+	}
+	if store.claimed.Load() == 0 {
+		t.Fatalf("the dispatcher made no first claim in 60 s:\n%s", logs.String())
 	}
 	repotest.FillPool(t, r, 6) // between claims, the pool that served a burst holds idle connections
 	link.Down()
