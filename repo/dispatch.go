@@ -256,7 +256,7 @@ func SettledKeySQL(key, id, status, reason string) string {
 // MovedInFlightReason is why a stage reminder that comes back to the queue
 // (a retry, a hold, a lapsed lease) is skipped instead: a push moved its
 // bill later while it was being sent and gave its key up ("#<id>@<old
-// date>", migration 055), so the new date's reminder of the stage takes its
+// date>", migration 053), so the new date's reminder of the stage takes its
 // place.
 const MovedInFlightReason = "due date moved while it was being sent: the reminder for the new date takes its place"
 

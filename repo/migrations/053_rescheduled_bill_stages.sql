@@ -3,7 +3,8 @@
 -- sends nothing twice. On each change of an installment's due date:
 --
 -- 1. A finished stage reminder (sent, failed, suppressed, skipped; not one
---    in a digest still to go) gives its once-only key up, kept with
+--    in a digest still to go), or one being sent on its own (the day it was
+--    claimed counting as the day it went), gives its once-only key up, kept with
 --    "#<id>@<old date>" appended, when the stage's day on the new date
 --    (for the overdue stages: the new date itself) comes after both
 --    its day on the old date and the day it went (sent_at, else when it
@@ -18,13 +19,17 @@
 --    notice still holds it; a scan that commits one while the push waits
 --    for it keeps the key, and the push goes through.
 --
--- A notice pending or being sent keeps its key: the dispatcher's check
--- before sending holds it for its stage's day on the new date.
+-- A pending notice keeps its key: the dispatcher's check before sending
+-- holds it for its stage's day on the new date. A notice being sent whose
+-- key step 1 gave up is skipped if it comes back to the queue instead of
+-- ending sent or failed (a retry, a hold, a lapsed lease: the finish and
+-- rescue statements, repo.RequeuedStatusSQL): the new date's reminder of
+-- the stage takes its place.
 CREATE FUNCTION release_rescheduled_stage_keys() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     UPDATE notifications n SET dedup_key = n.dedup_key || '#' || n.id || '@' || to_char(OLD.due_date, 'YYYY-MM-DD')
      WHERE n.installment_id = NEW.id AND n.kind IN ('due_soon', 'due_today', 'overdue')
-       AND n.status NOT IN ('pending', 'sending') AND strpos(n.dedup_key, '#') = 0
+       AND n.status <> 'pending' AND (n.status <> 'sending' OR n.digest_of IS NULL) AND strpos(n.dedup_key, '#') = 0
        AND NEW.due_date + least(n.stage_offset, 0)
            > greatest(OLD.due_date + n.stage_offset, (coalesce(n.sent_at, n.updated_at) AT TIME ZONE 'UTC')::date)
        AND NOT EXISTS (SELECT 1 FROM notifications l WHERE l.id = n.digest_of AND l.status IN ('pending', 'sending'));

@@ -417,7 +417,7 @@ func dispatchTestRescue(t *testing.T, s Store) {
 }
 
 // A reminder whose bill a push moved a month later while it was being sent
-// gave its key up (migration 055): when its lease runs out it is not tried
+// gave its key up (migration 053): when its lease runs out it is not tried
 // again for the old date but skipped, and the new date's scan queues the
 // stage afresh.
 func dispatchTestRescueMovedBill(t *testing.T, s Store) {

@@ -1,13 +1,14 @@
 -- A bill whose due date moves later is reminded again on its new date, and
 -- a correction or a move undone sends nothing twice: the finished stage
--- reminders give their once-only keys up, and get them back (PostgreSQL:
--- migration 053, which says when). Timestamps are Unix microseconds.
+-- reminders (and one being sent on its own) give their once-only keys up,
+-- and get them back (PostgreSQL: migration 053, which says when).
+-- Timestamps are Unix microseconds.
 CREATE TRIGGER installments_rescheduled AFTER UPDATE OF due_date ON installments
     WHEN OLD.due_date IS NOT NEW.due_date
 BEGIN
     UPDATE notifications SET dedup_key = dedup_key || '#' || id || '@' || OLD.due_date
      WHERE installment_id = NEW.id AND kind IN ('due_soon', 'due_today', 'overdue')
-       AND status NOT IN ('pending', 'sending') AND instr(dedup_key, '#') = 0
+       AND status <> 'pending' AND (status <> 'sending' OR digest_of IS NULL) AND instr(dedup_key, '#') = 0
        AND date(NEW.due_date, min(stage_offset, 0) || ' days')
            > max(date(OLD.due_date, stage_offset || ' days'), date(coalesce(sent_at, updated_at) / 1000000, 'unixepoch'))
        AND NOT EXISTS (SELECT 1 FROM notifications l
