@@ -31,6 +31,8 @@ Commands:
              (audited as --actor, default the OS user)
   import     FILE.ndjson [--dry-run] [--atomic] [--json]: apply a bulk NDJSON file (customers, plans,
              payments, events) like POST /api/v1/import; - reads stdin; exit 1 when a line is refused
+  move       --from sqlite:FILE: copy an embedded SQLite store, history and dedup keys included, into the
+             empty PostgreSQL schema of --config (moving to PostgreSQL without repeating a reminder)
   report     effect --since DATE [--until DATE] [--format table|csv]: which reminder works (share paid
              within 1, 3 and 7 days of the notice, per stage, channel and template, against no notice)
   version    print the version, commit and build date
@@ -57,6 +59,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		"notifications": runNotifications,
 		"resend":        runResend,
 		"import":        runImport,
+		"move":          runMove,
 		"report":        runReport,
 		"version":       runVersion,
 	}

@@ -26,12 +26,16 @@ func outboxConfig(t *testing.T, schema string) string {
 // any other.
 func testConfig(t *testing.T, schema, extra string) string {
 	t.Helper()
+	return storeConfig(t, fmt.Sprintf("[database]\nurl = %q\nschema = %q\n", repotest.URL(), schema), extra)
+}
+
+// storeConfig is testConfig for the store the [database] table names.
+func storeConfig(t *testing.T, database, extra string) string {
+	t.Helper()
 	dir := t.TempDir()
 	path := filepath.Join(dir, "duebell.toml")
 	cfg := fmt.Sprintf(`
-[database]
-url = %q
-schema = %q
+%s
 [links]
 base_url = "https://pay.example.com/repay"
 allowed_domains = ["example.com"]
@@ -40,7 +44,7 @@ signing_key = "cli-test-signing-key-0123456789abcdef"
 provider = "outbox"
 [outbox]
 dir = %q
-%s`, repotest.URL(), schema, filepath.Join(dir, "outbox"), extra)
+%s`, database, filepath.Join(dir, "outbox"), extra)
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}

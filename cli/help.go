@@ -52,6 +52,10 @@ var docs = map[string]commandDoc{
 	"import": {synopsis: "import FILE|- [--dry-run] [--atomic] [flags]",
 		about: "Apply a book export (NDJSON: customer, plan, payment and event lines; .gz read decompressed, - reads\n" +
 			"stdin) as POST /api/v1/import does, and print what each kind of line did. Exit 1 when a line was refused."},
+	"move": {synopsis: "move --from sqlite:FILE --config CONFIG",
+		about: "Copy an embedded SQLite store, whole (the book, the delivery log and its dedup keys, attempts, receipts,\n" +
+			"audit), into the empty PostgreSQL schema CONFIG names, in one transaction: no reminder is sent twice.\n" +
+			"Stop the daemon on the file first; serve from CONFIG afterwards and never from the file again."},
 	"version": {synopsis: "version", about: "Print the version, commit and build date."},
 }
 
