@@ -160,12 +160,13 @@ func copyRows(ctx context.Context, src, dst *sqlx.Tx, t string, cols []string) (
 	for i, c := range cols {
 		quoted[i] = pq.QuoteIdentifier(c)
 	}
-	rows, err := src.QueryContext(ctx, `SELECT `+strings.Join(quoted, ", ")+` FROM `+t+` ORDER BY rowid`)
+	list := strings.Join(quoted, ", ")
+	rows, err := src.QueryContext(ctx, `SELECT `+list+` FROM `+t+` ORDER BY rowid`)
 	if err != nil {
 		return 0, err
 	}
 	defer rows.Close()
-	stmt, err := dst.PrepareContext(ctx, pq.CopyIn(t, cols...))
+	stmt, err := dst.PrepareContext(ctx, `COPY `+t+` (`+list+`) FROM STDIN`)
 	if err != nil {
 		return 0, err
 	}
