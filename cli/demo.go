@@ -57,7 +57,11 @@ func runDemo(ctx context.Context, args []string, out io.Writer) error {
 		return err
 	}
 	outbox, _ := filepath.Abs(a.cfg.Outbox.Dir)
-	fmt.Fprintf(out, "demo: seeded %d borrowers in %s, queued %d notices\n", len(demoRefs), a.where(), res.Total())
+	verb := "seeded"
+	if seededBefore {
+		verb = "found" // and pushed again: a run on a later day moves their bills to around that day
+	}
+	fmt.Fprintf(out, "demo: %s %d demo borrowers in %s, queued %d notices\n", verb, len(demoRefs), a.where(), res.Total())
 	if seededBefore && res.Total() == 0 {
 		fmt.Fprintf(out, "demo: the demo data was already there and today's reminders were queued on an earlier run, so nothing new is sent.\n"+
 			"      To start over: duebell demo --reset --config %s\n", c.config)

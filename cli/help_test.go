@@ -132,11 +132,11 @@ func TestDemoSaysWhereToLookAndStartsOver(t *testing.T) {
 			t.Errorf("first run lacks %q:\n%s", want, first)
 		}
 	}
-	if strings.Contains(first, "queued 0 notices") || strings.Contains(first, "already there") {
+	if !strings.Contains(first, "seeded 4 demo borrowers") || strings.Contains(first, "queued 0 notices") || strings.Contains(first, "already there") {
 		t.Errorf("first run queued nothing:\n%s", first)
 	}
 	again := runDemoUntilBanner(t, "--config", config)
-	if !strings.Contains(again, "queued 0 notices") || !strings.Contains(again, "already there") {
+	if !strings.Contains(again, "found 4 demo borrowers") || !strings.Contains(again, "queued 0 notices") || !strings.Contains(again, "already there") {
 		t.Errorf("re-run does not explain why nothing is sent:\n%s", again)
 	}
 	reset := runDemoUntilBanner(t, "--reset", "--config", config)
