@@ -110,6 +110,10 @@ type Config struct {
 	// ShutdownGrace is how long sends in progress may finish after ctx ends;
 	// a send still running then is cut off and logged with an unknown outcome.
 	ShutdownGrace time.Duration
+	// WriteStall is how long outcomes may wait to be written, none written
+	// meanwhile, before sends are held (see writesFlowing); default
+	// DefaultWriteStall.
+	WriteStall time.Duration
 
 	// RateLimits caps sends per second per provider (by Sender.Provider()),
 	// as a token bucket whose burst is the rate; absent or 0 is unlimited.
@@ -168,8 +172,10 @@ type Dispatcher struct {
 	collection collectionLedger
 
 	// Failures that repeat through a database outage, each said once:
-	// claims, re-checks before sending, outcome writes.
-	claimOutage, recheckOutage, writeOutage outage.Once
+	// claims, re-checks before sending, outcome writes, sends held for them.
+	claimOutage, recheckOutage, writeOutage, sendHold outage.Once
+	// writes watches the outcome writes of the run (see writesFlowing).
+	writes writeWatch
 
 	mu         sync.Mutex
 	lastRescue time.Time // lease clock at the last rescue of expired leases
@@ -189,6 +195,7 @@ func New(cfg Config) (*Dispatcher, error) {
 	cfg.BackoffMax = cmp.Or(cfg.BackoffMax, DefaultBackoffMax)
 	cfg.Interval = cmp.Or(cfg.Interval, DefaultInterval)
 	cfg.ShutdownGrace = cmp.Or(cfg.ShutdownGrace, DefaultShutdownGrace)
+	cfg.WriteStall = cmp.Or(cfg.WriteStall, DefaultWriteStall)
 	cfg.DefaultTimezone = cmp.Or(cfg.DefaultTimezone, "Asia/Shanghai")
 	if cfg.Window == (scheduler.Window{}) {
 		cfg.Window = scheduler.DefaultWindow

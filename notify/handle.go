@@ -84,6 +84,12 @@ func (d *Dispatcher) handle(ctx, sendCtx context.Context, j job) repo.Outcome {
 		d.log(c, slog.LevelInfo, "notice suppressed", slog.String("reason", reason))
 		return out
 	}
+	if !d.writesFlowing(ctx, j) {
+		if probe {
+			d.probeEnded(sender.Provider())
+		}
+		return release(c)
+	}
 	// The try's times, its sent_at and its backoff run from when it was
 	// made: the rate limit may have held it since handle began.
 	started := d.cfg.Now()

@@ -69,6 +69,7 @@ func (d *Dispatcher) run(ctx context.Context, once bool) (Counts, error) {
 	d.mu.Lock()
 	d.giveUp = time.Time{} // this run's own deadline, set when it stops
 	d.mu.Unlock()
+	d.writes.reset()
 	jobs := make(chan job, d.cfg.Batch)
 	results := make(chan repo.Outcome, d.cfg.Batch)
 	var held sync.WaitGroup // claimed notices whose outcome is not yet written
@@ -81,6 +82,7 @@ func (d *Dispatcher) run(ctx context.Context, once bool) (Counts, error) {
 		workers.Go(func() {
 			for j := range jobs {
 				if out, ok := d.work(ctx, sendCtx, j, keeper); ok {
+					d.writes.handed()
 					results <- out
 				} else {
 					held.Done() // another worker's now: nothing to write
@@ -213,6 +215,7 @@ func (d *Dispatcher) produce(ctx context.Context, once bool, jobs chan<- job, re
 			case <-ctx.Done():
 				for k := i; k < len(claims); k++ {
 					keeper.done(leases[k])
+					d.writes.handed()
 					results <- release(&claims[k])
 				}
 				return nil
@@ -386,6 +389,10 @@ func (d *Dispatcher) complete(ctx context.Context, results <-chan repo.Outcome, 
 			counts.mu.Unlock()
 		}
 		counts.add(buf)
+		d.writes.written(len(buf))
+		if d.sendHold.Recovered() {
+			d.cfg.Logger.Info("sends resumed: outcome writes go through again")
+		}
 		held.Add(-len(buf))
 		keeper.extendIfDue(false)
 		if slices.ContainsFunc(buf, func(o repo.Outcome) bool { return o.Status == repo.StatusPending }) {
