@@ -2,6 +2,7 @@ package notify_test
 
 import (
 	"context"
+	"database/sql"
 	"database/sql/driver"
 	"fmt"
 	"log/slog"
@@ -200,23 +201,43 @@ func TestRecheckOutageWarnsOnce(t *testing.T) {
 type flakyFinishStore struct {
 	*repo.Repo
 	left atomic.Int32
+	err  error // what a failing write returns
 }
 
 func (s *flakyFinishStore) FinishNotifications(ctx context.Context, owner string, now time.Time, outs []repo.Outcome) error {
 	if s.left.Add(-1) >= 0 {
-		return errCutOff
+		return s.err
 	}
 	return s.Repo.FinishNotifications(ctx, owner, now, outs)
 }
 
 // Outcome writes retried through an outage say so once, and once more
 // when they get through: not a WARN at every retry (every 2 s per group
-// while the database is away).
+// while the database is away). So does a database that stopped answering,
+// its connections open: the writes' deadline runs out (an audit saw a WARN
+// at every retry then, and never the resume).
 func TestOutcomeWriteOutageWarnsOnce(t *testing.T) {
 	t.Parallel()
+	for name, err := range map[string]error{
+		"connection lost": errCutOff,
+		"no answer":       fmt.Errorf("lock notices: %w", context.DeadlineExceeded),
+		"rolled back at the deadline": repo.CommitError(
+			cancelled(context.WithDeadline(context.Background(), time.Unix(0, 0))), sql.ErrTxDone),
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			testOutcomeWriteOutageWarnsOnce(t, err)
+		})
+	}
+}
+
+// cancelled is ctx, which has ended, without its cancel func.
+func cancelled(ctx context.Context, _ context.CancelFunc) context.Context { return ctx }
+
+func testOutcomeWriteOutageWarnsOnce(t *testing.T, writeErr error) {
 	at := sh(11, 21, 10, 0)
 	b := setup(t)
-	store := &flakyFinishStore{Repo: b.r}
+	store := &flakyFinishStore{Repo: b.r, err: writeErr}
 	store.left.Store(3)
 	seedSMS(t, b.r, 2)
 	var logs syncbuf.Buffer

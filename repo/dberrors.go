@@ -4,9 +4,11 @@ package repo
 // later) from one that refused what it was given (retrying changes nothing).
 
 import (
+	"context"
 	"database/sql"
 	"database/sql/driver"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"strings"
@@ -31,7 +33,9 @@ const RetryAfter = 30 * time.Second
 // error counts, and an EOF: a proxy or load balancer in front of a server
 // that is down accepts the connection and closes it at once, and the
 // driver returns the read's error (reset, EOF) from the connection's
-// startup. It is for errors of a store's calls: a caller that also reads
+// startup. A statement that got no answer by its deadline
+// (context.DeadlineExceeded: a database that stopped answering, its
+// connections still open) counts too. It is for errors of a store's calls: a caller that also reads
 // from elsewhere (a request body) tells those errors apart itself.
 func IsUnavailable(err error) bool {
 	if err == nil {
@@ -41,7 +45,8 @@ func IsUnavailable(err error) bool {
 	var pqErr *pq.Error
 	switch {
 	case errors.Is(err, driver.ErrBadConn), errors.Is(err, sql.ErrConnDone),
-		errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), errors.As(err, &opErr):
+		errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), errors.As(err, &opErr),
+		errors.Is(err, context.DeadlineExceeded):
 		return true
 	case errors.As(err, &pqErr):
 		// Class 08: connection exception; 57P01-03: the server is shutting
@@ -118,4 +123,18 @@ func IsDataError(err error) bool {
 func isStalePlan(err error) bool {
 	var pe *pq.Error
 	return errors.As(err, &pe) && pe.Code == "0A000" && strings.Contains(pe.Message, "cached plan must not change result type")
+}
+
+// CommitError is the error of committing tx, begun on ctx: when ctx ended
+// first, database/sql has rolled the transaction back and says only that
+// it is done (sql.ErrTxDone), which reads like a bug; it is ctx's error,
+// an outage when a deadline ran out (IsUnavailable).
+func CommitError(ctx context.Context, err error) error {
+	if err != nil && errors.Is(err, sql.ErrTxDone) && ctx.Err() != nil {
+		err = ctx.Err()
+	}
+	if err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
 }

@@ -185,8 +185,5 @@ func (r *Repo) withTx(ctx context.Context, fn func(tx *sqlx.Tx) error) error {
 		_ = tx.Rollback()
 		return err
 	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("commit: %w", err)
-	}
-	return nil
+	return CommitError(ctx, tx.Commit())
 }

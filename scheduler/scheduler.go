@@ -92,6 +92,11 @@ func (s *Scheduler) runner(j Job) func() {
 		switch {
 		case errors.Is(err, repo.ErrBusy):
 			s.cfg.Logger.Debug("scan skipped: another replica is scanning", slog.String("job", j.Name))
+		case err != nil && ctx.Err() != nil:
+			// Its own time ran out: a scan too long for its timeout,
+			// not an outage (a statement's deadline counts as one).
+			s.cfg.Logger.Error("scan failed: it ran past its timeout", slog.String("job", j.Name),
+				slog.Duration("timeout", s.cfg.Timeout), slog.String("error", err.Error()))
 		case err != nil && repo.IsUnavailable(err):
 			s.cfg.Logger.Log(ctx, down.Level(), "scan paused: database unavailable; trying again at each scheduled time",
 				slog.String("job", j.Name), slog.String("error", err.Error()))

@@ -141,3 +141,32 @@ func TestDatabaseOutageWarnsOnce(t *testing.T) {
 		t.Errorf("%d ERROR lines, want 1, for the statement the database refused:\n%s", n, out)
 	}
 }
+
+// A scan that runs past its own timeout is an ERROR saying so, not an
+// outage, though a statement's deadline running out counts as one (a
+// database that stopped answering) and pauses the scan.
+func TestScanPastItsTimeoutIsAnError(t *testing.T) {
+	logs := &syncbuf.Buffer{}
+	scheduler := func(timeout time.Duration, run func(context.Context, time.Time) error) *Scheduler {
+		s, err := New(Config{Logger: slog.New(slog.NewTextHandler(logs, nil)), Timeout: timeout,
+			Jobs: []Job{{Name: "due_scan", Schedule: "@every 1m", Run: run}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	run(scheduler(time.Millisecond, func(ctx context.Context, _ time.Time) error {
+		<-ctx.Done()
+		return fmt.Errorf("scan: %w", ctx.Err())
+	}), 0)
+	run(scheduler(time.Hour, func(context.Context, time.Time) error {
+		return fmt.Errorf("lock: %w", context.DeadlineExceeded)
+	}), 0)
+	out := logs.String()
+	if !strings.Contains(out, `level=ERROR msg="scan failed: it ran past its timeout" job=due_scan timeout=1ms`) {
+		t.Errorf("no ERROR for the scan past its timeout:\n%s", out)
+	}
+	if n := strings.Count(out, "level=WARN msg=\"scan paused: database unavailable"); n != 1 {
+		t.Errorf("%d WARN scan paused, want 1 for the statement with no answer:\n%s", n, out)
+	}
+}

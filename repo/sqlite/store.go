@@ -298,10 +298,7 @@ func (s *Store) withTx(ctx context.Context, fn func(tx *sqlx.Tx) error) error {
 		_ = tx.Rollback()
 		return s.noteDamage(err)
 	}
-	if err := tx.Commit(); err != nil {
-		return s.noteDamage(fmt.Errorf("commit: %w", err))
-	}
-	return nil
+	return s.noteDamage(repo.CommitError(ctx, tx.Commit()))
 }
 
 // noteDamage remembers err when it says the file is damaged, and returns it.
