@@ -3,6 +3,7 @@
 package api
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -58,6 +59,9 @@ type Config struct {
 	// Ready reports whether the service can take traffic (database reachable,
 	// migrations current); /readyz answers 503 with its error. Default: Repo.Ping.
 	Ready func(ctx context.Context) error
+	// ReadyTimeout is how long /readyz waits for Ready before it answers
+	// 503 (default DefaultReadyTimeout).
+	ReadyTimeout time.Duration
 	// Links verifies repayment-link tokens for GET /api/v1/links/verify;
 	// the route is absent when nil.
 	Links LinkVerifier
@@ -105,6 +109,7 @@ type server struct {
 	// unavailableLog and notReadyLog pace the WARNs of requests answered 503
 	// while the database is away (outage.EveryInterval; DEBUG between).
 	unavailableLog, notReadyLog *outage.Every
+	ready                       readyCheck
 }
 
 // handlerFunc is a route handler; a returned error becomes the JSON error response.
@@ -157,6 +162,7 @@ func newServer(cfg Config) (*server, error) {
 	if cfg.MaxBodyBytes <= 0 {
 		cfg.MaxBodyBytes = DefaultMaxBodyBytes
 	}
+	cfg.ReadyTimeout = cmp.Or(cfg.ReadyTimeout, DefaultReadyTimeout)
 	if cfg.Ready == nil {
 		cfg.Ready = cfg.Repo.Ping
 	}

@@ -5,7 +5,9 @@ import (
 	"errors"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"duebell/api"
 	"duebell/repo/repotest"
@@ -135,6 +137,43 @@ func TestNewValidatesConfig(t *testing.T) {
 	} {
 		if _, err := api.New(cfg); err == nil {
 			t.Errorf("%s: New accepted the config", name)
+		}
+	}
+}
+
+// A database that stopped answering with its connections open holds a
+// statement past its context (lib/pq waits on the socket): /readyz still
+// answers 503 within its timeout, so a load balancer takes the replica out,
+// and probes meanwhile share the one check that hangs rather than each
+// leaving another behind.
+func TestReadyzAnswersWhenTheDatabaseHangs(t *testing.T) {
+	t.Parallel()
+	release := make(chan struct{})
+	var checks atomic.Int32
+	b := setup(t, func(c *api.Config) {
+		c.ReadyTimeout = 50 * time.Millisecond
+		c.Ready = func(context.Context) error { // deaf to its context, as the driver is
+			checks.Add(1)
+			<-release
+			return nil
+		}
+	})
+	for range 3 {
+		res := b.do(t, "GET", "/readyz", "", "")
+		if code, msg := res.errorOf(); res.status != http.StatusServiceUnavailable || code != "not_ready" ||
+			!strings.Contains(msg, "did not answer within 50ms") {
+			t.Errorf("readyz while the database hangs = %d %s", res.status, res.raw)
+		}
+	}
+	if n := checks.Load(); n != 1 {
+		t.Errorf("%d checks started for 3 probes while the first hung, want 1", n)
+	}
+	close(release)
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		if res := b.do(t, "GET", "/readyz", "", ""); res.status == http.StatusOK {
+			break
+		} else if time.Now().After(deadline) {
+			t.Fatalf("readyz once the database answers = %d %s", res.status, res.raw)
 		}
 	}
 }
