@@ -80,3 +80,44 @@ func readOnly(t *testing.T, path string, mode os.FileMode) {
 	}
 	t.Cleanup(func() { _ = exec.Command("chattr", "-i", path).Run() })
 }
+
+// A % in the file's name is a %: the driver's file: URI decoded "p%41" to
+// "pA", so duebell wrote another file than the one its messages, its disk
+// check and its serve lock named, and two daemons ran on one file, each
+// locking a different name.
+func TestPercentInThePathNamesTheFileItself(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	dir := t.TempDir()
+	for _, d := range []string{"p%41", "pA"} {
+		if err := os.Mkdir(filepath.Join(dir, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	literal := filepath.Join(dir, "p%41", "x.db")
+	s, err := sqlite.Open(ctx, "sqlite:"+literal)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if _, err := s.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.LockServe(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(literal); err != nil {
+		t.Errorf("the file named %s was not written: %v", literal, err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "pA", "x.db")); !os.IsNotExist(err) {
+		t.Errorf("a file in pA/ was written instead (%v)", err)
+	}
+	second, err := sqlite.Open(ctx, "sqlite:"+literal)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer second.Close()
+	if err := second.LockServe(); err == nil || !strings.Contains(err.Error(), "in use by another duebell process") {
+		t.Errorf("a second daemon on the same file: %v, want it refused", err)
+	}
+}

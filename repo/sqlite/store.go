@@ -86,7 +86,10 @@ func Open(ctx context.Context, dbURL string) (*Store, error) {
 	q.Set("_txlock", "immediate")
 	q.Set("_time_integer_format", "unix_micro")
 	q.Set("_inttotime", "1")
-	db, err := sqlx.Open("sqlite", "file:"+path+"?"+q.Encode())
+	// A file: URI decodes %XX: the file's own name goes in with its %
+	// escaped, or "p%41" would open "pA", another file than the one the
+	// serve lock, the messages and the disk check name.
+	db, err := sqlx.Open("sqlite", "file:"+strings.ReplaceAll(path, "%", "%25")+"?"+q.Encode())
 	if err != nil {
 		return nil, fmt.Errorf("open database: %w", err)
 	}
