@@ -83,6 +83,10 @@ func TestVersionPrintsStamps(t *testing.T) {
 		!strings.Contains(out, "built   2026-11-29T12:00:00Z") {
 		t.Errorf("version: exit %d\n%s", code, out)
 	}
+	// Every command takes --config, which version does not need.
+	if code, out, stderr := runMain("version", "--config", "duebell.toml"); code != 0 || !strings.Contains(out, "duebell v1.2.3") {
+		t.Errorf("version --config: exit %d %q %q", code, out, stderr)
+	}
 	Version, Commit, Date = "", "", ""
 	if code, out, _ := runMain("version"); code != 0 || !strings.Contains(out, "duebell ") || !strings.Contains(out, "commit") {
 		t.Errorf("unstamped version: exit %d\n%s", code, out)

@@ -3,7 +3,6 @@ package cli
 import (
 	"cmp"
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"runtime"
@@ -43,8 +42,10 @@ func buildStamp() (version, commit, date string) {
 }
 
 func runVersion(_ context.Context, args []string, out io.Writer) error {
-	fs := flag.NewFlagSet("version", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
+	// --config is taken as every command takes it (a wrapper script passes
+	// it to all of them); the version needs no config and reads none.
+	var flags commonFlags
+	fs := newFlagSet("version", &flags)
 	if err := parse(fs, args); err != nil {
 		return err
 	}
