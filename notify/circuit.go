@@ -129,6 +129,16 @@ func (d *Dispatcher) openCircuit(now time.Time, channel, provider, code string, 
 	probeAt := now.Add(d.probeFor(channel))
 	d.breaker.mu.Lock()
 	c, was := d.breaker.open[provider]
+	if was && !c.probing {
+		// A send that was in flight when another's refusal opened the
+		// circuit (a burst has dispatch.workers of them): the circuit
+		// and its probe time stand; one line for each would be noise.
+		probeAt = c.probeAt
+		d.breaker.mu.Unlock()
+		d.cfg.Logger.LogAttrs(context.Background(), slog.LevelDebug, "provider circuit already open: a send in flight was refused too",
+			slog.String("provider", provider), slog.String("code", code))
+		return probeAt
+	}
 	if !was {
 		c = &circuit{}
 		d.breaker.open[provider] = c
@@ -136,7 +146,7 @@ func (d *Dispatcher) openCircuit(now time.Time, channel, provider, code string, 
 	c.probeAt, c.probing = probeAt, false
 	d.breaker.mu.Unlock()
 	if was {
-		d.cfg.Logger.LogAttrs(context.Background(), slog.LevelWarn, "provider circuit stays open",
+		d.cfg.Logger.LogAttrs(context.Background(), slog.LevelWarn, "provider circuit stays open: the probe was refused",
 			slog.String("provider", provider), slog.String("code", code), slog.Time("probe_at", probeAt))
 	} else {
 		d.cfg.Logger.LogAttrs(context.Background(), slog.LevelError, "provider circuit opened: account refused, sends through it stop",

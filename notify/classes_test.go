@@ -204,6 +204,65 @@ func TestAccountFailureOpensTheProviderCircuit(t *testing.T) {
 	}
 }
 
+// refusingTogether refuses every message for the account, once n sends
+// are in flight at once: a burst that meets an account out of credit.
+type refusingTogether struct {
+	n       int
+	mu      sync.Mutex
+	started int
+	all     chan struct{}
+}
+
+func (*refusingTogether) Provider() string { return "scripted" }
+
+func (r *refusingTogether) Send(ctx context.Context, _ notify.Message) (notify.Result, error) {
+	r.mu.Lock()
+	if r.started++; r.started == r.n {
+		close(r.all)
+	}
+	r.mu.Unlock()
+	select {
+	case <-r.all:
+	case <-ctx.Done():
+	}
+	return notify.Result{}, notify.Classify(notify.ClassAccount, "isv.AMOUNT_NOT_ENOUGH", errors.New("账户余额不足"))
+}
+
+// The sends in flight when the account is refused are refused too: the
+// first opens the circuit (one ERROR); the others leave it and its probe
+// time as they are, without a WARN each (an audit counted 56 "stays open"
+// lines in one millisecond of a burst).
+func TestSendsInFlightWhenTheCircuitOpensSayNothingMore(t *testing.T) {
+	t.Parallel()
+	logs := &lockedBuf{}
+	at := sh(11, 21, 10, 0)
+	b := setup(t, func(c *notify.Config) {
+		c.Workers = 4
+		c.CircuitProbe = map[string]time.Duration{"sms": 15 * time.Minute}
+		c.Logger = slog.New(slog.NewJSONHandler(logs, nil))
+		c.Now = func() time.Time { return at }
+	})
+	b.cfg.Senders["sms"] = &refusingTogether{n: 4, all: make(chan struct{})}
+	smsNotices(t, b, "c1", "c2", "c3", "c4")
+	runOnce(t, b.cfg)
+	out := logs.String()
+	if n := strings.Count(out, `"level":"ERROR","msg":"provider circuit opened`); n != 1 {
+		t.Errorf("%d ERROR circuit opened, want 1:\n%s", n, out)
+	}
+	if strings.Contains(out, "stays open") || strings.Count(out, `"level":"WARN"`) != 0 {
+		t.Errorf("WARN lines for the sends in flight:\n%s", out)
+	}
+	open, err := b.r.OpenCircuits(context.Background())
+	if err != nil || len(open) != 1 || !open[0].ProbeAt.Equal(sh(11, 21, 10, 15)) {
+		t.Fatalf("open circuits %+v, %v; want one, probed at 10:15", open, err)
+	}
+	for _, n := range b.smsNotices(t) {
+		if n.Status != "pending" || !n.NextAttemptAt.Equal(sh(11, 21, 10, 15)) {
+			t.Errorf("notice %d: %s, next %v; want pending until the probe", n.ID, n.Status, n.NextAttemptAt)
+		}
+	}
+}
+
 // With a fallback channel on the stage, an open SMS circuit hands the
 // notice to email instead of holding it.
 func TestAccountFailureFallsBackToEmail(t *testing.T) {
