@@ -121,3 +121,43 @@ func TestPercentInThePathNamesTheFileItself(t *testing.T) {
 		t.Errorf("a second daemon on the same file: %v, want it refused", err)
 	}
 }
+
+// A stopped daemon's file holds everything it wrote, even while another
+// process still has the file open (SQLite then keeps the WAL, and a copy
+// of the file alone, the README's backup, lacked what the WAL held).
+func TestStoppedDaemonsFileHoldsItsWrites(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "duebell.db")
+	s, err := sqlite.Open(ctx, "sqlite:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.LockServe(); err != nil {
+		t.Fatal(err)
+	}
+	other := openAt(t, path) // another process with the file open
+	defer other.Close()
+	if _, err := s.DB().ExecContext(ctx, `INSERT INTO audit_log (at, actor, action) VALUES (1, 'test', 'backup.check')`); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	copied := filepath.Join(t.TempDir(), "copy.db")
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(copied, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c := openAt(t, copied)
+	var n int
+	if err := c.DB().Get(&n, `SELECT count(*) FROM audit_log WHERE action = 'backup.check'`); err != nil || n != 1 {
+		t.Errorf("the file copied after the daemon stopped holds %d of its writes (%v), want 1", n, err)
+	}
+}

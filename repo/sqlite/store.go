@@ -194,8 +194,19 @@ func openError(path string, err error) error {
 	return fmt.Errorf("open database %s: %w", path, err)
 }
 
-// Close closes the pool, then releases the serve lock.
+// Close closes the pool, then releases the serve lock. The daemon's store
+// (the one holding the serve lock) first copies the WAL into the file and
+// empties it: SQLite does that itself when the last connection closes, but
+// not while another process still has the file open (a support command, a
+// sqlite3 shell), and a stopped daemon's file copied without its -wal
+// then lacked what the WAL held (README: back up by copying the file while
+// the daemon is stopped).
 func (s *Store) Close() error {
+	if s.lock != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), lockWait)
+		_, _ = s.db.ExecContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`) // best effort: a reader may hold it back
+		cancel()
+	}
 	err := s.db.Close()
 	if s.lock != nil {
 		s.lock.Close()
