@@ -75,7 +75,8 @@ func (d *Dispatcher) run(ctx context.Context, once bool) (Counts, error) {
 	var held sync.WaitGroup // claimed notices whose outcome is not yet written
 	keeper := d.newLeaseKeeper()
 	counts := &tally{counts: Counts{}}
-	defer context.AfterFunc(ctx, counts.stop)()
+	stopCounting := context.AfterFunc(ctx, counts.stop)
+	defer stopCounting()
 
 	var workers sync.WaitGroup
 	for range d.cfg.Workers {
@@ -99,6 +100,9 @@ func (d *Dispatcher) run(ctx context.Context, once bool) (Counts, error) {
 	keeping.Go(func() { keeper.run(stopKeeper) })
 
 	err := d.produce(ctx, once, jobs, results, &held, keeper)
+	if ctx.Err() != nil && stopCounting() {
+		counts.stop() // AfterFunc's goroutine had not run yet: the summary below needs the stop's time
+	}
 	close(jobs) // each stage ends when the one before it has
 	workers.Wait()
 	close(results)
