@@ -2,9 +2,8 @@ package notify_test
 
 import (
 	"context"
-	"log/slog"
 	"strings"
-	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -37,46 +36,32 @@ func TestReplicaWhoseDatabaseWentSilentHoldsItsSends(t *testing.T) {
 	const lease = 30 * time.Second
 	at, b, cut, clock := cutOff(t, 5)
 	store := silentStore{cut}
-	ctx := context.Background()
-
-	var mu sync.Mutex
-	sentByA, sentByB := map[int64]int{}, map[int64]int{}
-	var first int64
-	sender := senderFunc(func(m notify.Message) {
-		mu.Lock()
-		defer mu.Unlock()
-		sentByA[m.NotificationID]++
-		if first == 0 { // in flight when the database goes silent
-			first = m.NotificationID
+	to := &phones{}
+	var first atomic.Int64
+	sender := sendFunc(func(m notify.Message) error {
+		to.deliver(m.NotificationID, "A")
+		if first.CompareAndSwap(0, m.NotificationID) { // in flight when the database goes silent
 			store.noClaims.Store(true)
 			store.cut.Store(true)
 		}
+		return nil
 	})
-	cfg := b.cfg
-	cfg.Store, cfg.Owner = store, "replica-a"
-	cfg.Senders = map[string]notify.Sender{"sms": sender, "email": b.email}
-	cfg.Workers, cfg.Batch, cfg.Lease = 1, 10, lease
-	cfg.WriteStall = time.Nanosecond // any outcome not yet written holds the next send: no race with the committer
-	cfg.Now, cfg.LeaseClock = func() time.Time { return at }, clock.Now
 	var logs syncbuf.Buffer
-	cfg.Logger = slog.New(slog.NewTextHandler(&logs, nil))
+	cfg := replicaA(t, b, store, sender, at, clock, lease, &logs)
+	cfg.WriteStall = time.Nanosecond // any outcome not yet written holds the next send: no race with the committer
 	d, err := notify.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	done := make(chan error, 1)
 	go func() {
-		_, err := d.RunOnce(ctx)
+		_, err := d.RunOnce(context.Background())
 		done <- err
 	}()
 
 	// Replica A holds its next send (or, without the hold, sends the batch).
-	held := func() bool {
-		mu.Lock()
-		defer mu.Unlock()
-		return strings.Contains(logs.String(), "outcome writes stalled") || len(sentByA) == 5
-	}
-	for deadline := time.Now().Add(10 * time.Second); !held(); time.Sleep(5 * time.Millisecond) {
+	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(logs.String(), "outcome writes stalled") &&
+		to.received() < 5; time.Sleep(5 * time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Fatalf("replica A neither held its sends nor sent the batch:\n%s", logs.String())
 		}
@@ -85,25 +70,8 @@ func TestReplicaWhoseDatabaseWentSilentHoldsItsSends(t *testing.T) {
 	// sends it. Then A's database answers again.
 	store.claiming.Lock()
 	clock.add(lease + time.Second)
-	later := at.Add(lease + time.Second)
-	if _, err := b.r.RescueExpired(ctx, later, "replica-b"); err != nil {
-		t.Fatal(err)
-	}
-	claims, err := b.r.ClaimNotifications(ctx, "replica-b", later, later, lease, 10, 0)
-	if err != nil || len(claims) != 5 {
-		t.Fatalf("replica B claimed %d, %v; want the 5 rescued", len(claims), err)
-	}
-	var outs []repo.Outcome
-	for _, c := range claims {
-		mu.Lock()
-		sentByB[c.ID]++
-		mu.Unlock()
-		outs = append(outs, repo.Outcome{ID: c.ID, Status: repo.StatusSent, Provider: "counting", ProviderMsgID: "b",
-			SentAt: &later, Attempt: &repo.Attempt{N: c.Attempts, Channel: c.Channel, Provider: "counting",
-				StartedAt: later, FinishedAt: later, Outcome: repo.OutcomeSent, ProviderMsgID: "b"}})
-	}
-	if err := b.r.FinishNotifications(ctx, "replica-b", later, outs); err != nil {
-		t.Fatal(err)
+	if got := takeOver(t, b.r, to, at.Add(lease+time.Second), lease, 10); len(got) != 5 {
+		t.Errorf("replica B took over %d notices, want the 5 of A's claim", len(got))
 	}
 	store.claiming.Unlock()
 	store.cut.Store(false)
@@ -111,16 +79,11 @@ func TestReplicaWhoseDatabaseWentSilentHoldsItsSends(t *testing.T) {
 		t.Fatalf("replica A's run: %v", err)
 	}
 
-	mu.Lock()
-	defer mu.Unlock()
-	for id, n := range sentByA {
-		if id != first || n != 1 {
-			t.Errorf("replica A sent notice %d (%d times) after its database went silent; only notice %d was in flight",
-				id, n, first)
-		}
+	if ids := to.sentBy("A"); len(ids) != 1 || ids[0] != first.Load() {
+		t.Errorf("replica A sent %v after its database went silent; only notice %d was in flight", ids, first.Load())
 	}
-	if len(sentByB) != 5 {
-		t.Errorf("replica B sent %v, want the 5 rescued", sentByB)
+	if ids := to.sentBy("B"); len(ids) != 5 {
+		t.Errorf("replica B sent %v, want the 5 rescued", ids)
 	}
 	if got := statusCounts(t, b.r); got["sent"] != 5 {
 		t.Errorf("statuses %v, want the 5 sent", got)
