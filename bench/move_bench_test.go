@@ -5,10 +5,8 @@ import (
 	"testing"
 	"time"
 
-	"duebell/repo"
 	"duebell/repo/move"
 	"duebell/repo/repotest"
-	"duebell/scheduler"
 )
 
 // BenchmarkMove moves an SQLite store into PostgreSQL (duebell move): the
@@ -22,11 +20,7 @@ func BenchmarkMove(b *testing.B) {
 	var elapsed time.Duration
 	for i := 0; i < b.N; i++ {
 		b.StopTimer()
-		s := openSQLite(b)
-		seedSQLite(b, s, n, repo.NewDate(2026, 11, 24))
-		if _, err := s.QueueDueReminders(context.Background(), at, scheduler.DefaultStages()); err != nil {
-			b.Fatal(err)
-		}
+		s := queuedSQLite(b, n, at)
 		r := repotest.New(b)
 		b.StartTimer()
 		start := time.Now()

@@ -65,11 +65,7 @@ func BenchmarkSQLiteDispatch(b *testing.B) {
 	var elapsed time.Duration
 	for i := 0; i < b.N; i++ {
 		b.StopTimer()
-		s := openSQLite(b)
-		seedSQLite(b, s, n, repo.NewDate(2026, 11, 24))
-		if _, err := s.QueueDueReminders(context.Background(), at, scheduler.DefaultStages()); err != nil {
-			b.Fatal(err)
-		}
+		s := queuedSQLite(b, n, at)
 		box, err := outbox.New(b.TempDir())
 		if err != nil {
 			b.Fatal(err)
@@ -101,6 +97,17 @@ func BenchmarkSQLiteDispatch(b *testing.B) {
 	}
 	b.ReportMetric(float64(sent)/elapsed.Seconds(), "notices/s")
 	b.ReportMetric(float64(2*n), "notices")
+}
+
+// queuedSQLite is an SQLite file seeded with n installments due on Nov 24
+// and scanned at at: each has its due_soon notice by SMS and by email.
+func queuedSQLite(b *testing.B, n int, at time.Time) *sqlite.Store {
+	s := openSQLite(b)
+	seedSQLite(b, s, n, repo.NewDate(2026, 11, 24))
+	if _, err := s.QueueDueReminders(context.Background(), at, scheduler.DefaultStages()); err != nil {
+		b.Fatal(err)
+	}
+	return s
 }
 
 func openSQLite(b *testing.B) *sqlite.Store {
