@@ -214,6 +214,24 @@ func StartBy(ctx context.Context) (time.Time, bool) {
 	return t, ok
 }
 
-// ErrNotStarted is wrapped by a Sender that gave up at its StartBy instant
-// before it tried: nothing reached the provider, so no attempt is counted.
+type startStopKey struct{}
+
+// WithStartStop tells a Sender that a send not yet started when stop
+// closes (the dispatcher was told to stop: a deploy) is not to start: one
+// waiting for a free SMTP session gives up with ErrNotStarted, and the
+// notice is given back untried. Sends already started run on to the end
+// of the shutdown grace.
+func WithStartStop(ctx context.Context, stop <-chan struct{}) context.Context {
+	return context.WithValue(ctx, startStopKey{}, stop)
+}
+
+// StartStop is the channel WithStartStop set; nil (never ready) when none was.
+func StartStop(ctx context.Context) <-chan struct{} {
+	stop, _ := ctx.Value(startStopKey{}).(<-chan struct{})
+	return stop
+}
+
+// ErrNotStarted is wrapped by a Sender that gave up before it tried, at its
+// StartBy instant or when its StartStop closed: nothing reached the
+// provider, so no attempt is counted.
 var ErrNotStarted = errors.New("not started before the send window closed")

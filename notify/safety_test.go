@@ -3,6 +3,7 @@ package notify_test
 import (
 	"context"
 	"database/sql"
+	"fmt"
 	"log/slog"
 	"strings"
 	"sync"
@@ -614,5 +615,72 @@ func TestPinnedFutureRunLeasesOnTheWallClock(t *testing.T) {
 	}
 	if limit := time.Now().Add(notify.DefaultLease + time.Minute); leases[0].After(limit) {
 		t.Errorf("the pinned run leased until %v, want at most a lease after the wall clock (%v)", leases[0], limit)
+	}
+}
+
+// pooledSender has one session, as a relay's connection limit allows: a
+// send waits for it, and gives up untried when the dispatcher stops
+// (notify.StartStop), as the SMTP sender does. The session's send is held
+// until release.
+type pooledSender struct {
+	session chan struct{}
+	started chan int64
+	release chan struct{}
+}
+
+func (*pooledSender) Provider() string { return "pooled" }
+
+func (s *pooledSender) Send(ctx context.Context, m notify.Message) (notify.Result, error) {
+	select {
+	case s.session <- struct{}{}:
+	case <-notify.StartStop(ctx):
+		return notify.Result{}, fmt.Errorf("no session free before the dispatcher stopped: %w", notify.ErrNotStarted)
+	}
+	defer func() { <-s.session }()
+	s.started <- m.NotificationID
+	<-s.release
+	return notify.Result{ProviderMsgID: "pooled"}, nil
+}
+
+// A deploy behind a slow relay: the sends waiting for a session when the
+// dispatcher is told to stop are given back untried, like the notices not
+// yet started, instead of starting one after another through the shutdown
+// grace and being cut off at its end (sent twice after the restart: an
+// audit counted 8 with a relay taking 5 s a message).
+func TestShutdownGivesBackSendsWaitingForASession(t *testing.T) {
+	t.Parallel()
+	at := sh(11, 21, 10, 0)
+	sender := &pooledSender{session: make(chan struct{}, 1), started: make(chan int64, 10), release: make(chan struct{})}
+	var logs syncbuf.Buffer
+	b := setup(t, func(c *notify.Config) {
+		c.Senders["sms"] = sender
+		c.Workers, c.Batch = 3, 10
+		c.Now = func() time.Time { return at }
+		c.Logger = slog.New(slog.NewTextHandler(&logs, nil))
+	})
+	seedSMS(t, b.r, 3)
+	stop := startDispatcher(t, b.cfg)
+	<-sender.started // one send holds the session; two workers wait for it
+	stopped := make(chan struct{})
+	go func() { stop(); close(stopped) }()
+	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(logs.String(), "dispatcher stopped") &&
+		time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+		if got := statusCounts(t, b.r); got["pending"] == 2 {
+			break // the two waiting were given back while the first still sends
+		}
+	}
+	close(sender.release)
+	<-stopped
+	if got := statusCounts(t, b.r); got["sent"] != 1 || got["pending"] != 2 {
+		t.Fatalf("after the drain: %v, want the one in progress sent and the two waiting given back", got)
+	}
+	for _, n := range b.pending(t) {
+		if n.Attempts != 0 {
+			t.Errorf("notice %d given back with %d attempts, want untried", n.ID, n.Attempts)
+		}
+	}
+	attemptsAgree(t, b.r)
+	if out := logs.String(); !strings.Contains(out, `msg="dispatcher stopped: every outcome written" sent=1 failed=0 back_in_queue=2`) {
+		t.Errorf("no summary of the drain in the log:\n%s", out)
 	}
 }

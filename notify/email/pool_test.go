@@ -462,3 +462,42 @@ func TestPoolWaitEndsWhenTheWindowCloses(t *testing.T) {
 	}
 	deliveredOnce(t, srv, 1)
 }
+
+// With every session busy, a Send waiting for one gives up untried when the
+// dispatcher is told to stop (notify.StartStop): a deploy behind a slow
+// relay used to start new emails for the whole shutdown grace, and cut the
+// last of them off mid-transfer (an audit: 8 sent twice after the restart).
+func TestPoolWaitEndsWhenTheDispatcherStops(t *testing.T) {
+	t.Parallel()
+	srv, cfg := setup(t)
+	cfg.PoolSize = 1
+	s := newSender(t, cfg)
+	release := srv.HoldData()
+	first := make(chan error, 1)
+	go func() {
+		_, err := s.Send(context.Background(), notice(1))
+		first <- err
+	}()
+	eventually(t, "the first send holding the only session", func() bool { return srv.OpenConnections() == 1 })
+
+	stop := make(chan struct{})
+	second := make(chan error, 1)
+	go func() {
+		_, err := s.Send(notify.WithStartStop(context.Background(), stop), notice(2))
+		second <- err
+	}()
+	close(stop)
+	select {
+	case err := <-second:
+		if !errors.Is(err, notify.ErrNotStarted) {
+			t.Fatalf("err = %v, want ErrNotStarted", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the waiting send did not give up when the dispatcher stopped")
+	}
+	release()
+	if err := <-first; err != nil {
+		t.Fatalf("first send: %v", err)
+	}
+	deliveredOnce(t, srv, 1)
+}

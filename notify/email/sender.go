@@ -160,8 +160,9 @@ func (s *Sender) Send(ctx context.Context, m notify.Message) (notify.Result, err
 
 // takeSlot waits for one of the PoolSize sessions that may be open at once,
 // however many workers send: relays limit a client's concurrent
-// connections. The wait ends when the send window closes (notify.StartBy:
-// notify.ErrNotStarted) or ctx does.
+// connections. The wait ends when the send window closes (notify.StartBy)
+// or the dispatcher is told to stop (notify.StartStop), with
+// notify.ErrNotStarted, or when ctx ends.
 func (s *Sender) takeSlot(ctx context.Context) error {
 	select {
 	case s.slots <- struct{}{}:
@@ -179,6 +180,8 @@ func (s *Sender) takeSlot(ctx context.Context) error {
 		return nil
 	case <-closes:
 		return fmt.Errorf("smtp: no session free: %w", notify.ErrNotStarted)
+	case <-notify.StartStop(ctx):
+		return fmt.Errorf("smtp: no session free before the dispatcher stopped: %w", notify.ErrNotStarted)
 	case <-ctx.Done():
 		return notify.Transient("", fmt.Errorf("smtp: waiting for a session: %w", ctx.Err()))
 	}
