@@ -55,7 +55,7 @@ var docs = map[string]commandDoc{
 	"move": {synopsis: "move --from sqlite:FILE --config CONFIG",
 		about: "Copy an embedded SQLite store, whole (the book, the delivery log and its dedup keys, attempts, receipts,\n" +
 			"audit), into the empty PostgreSQL schema CONFIG names, in one transaction: no reminder is sent twice.\n" +
-			"Stop the daemon on the file first; serve from CONFIG afterwards and never from the file again."},
+			"Stop the daemon on the file first; the file is then marked moved, and duebell refuses it: serve from CONFIG."},
 	"version": {synopsis: "version", about: "Print the version, commit and build date."},
 }
 

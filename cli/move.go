@@ -42,6 +42,9 @@ func runMove(ctx context.Context, args []string, out io.Writer) error {
 		return err
 	}
 	defer dst.Close()
+	if err := move.CheckTarget(ctx, dst); err != nil {
+		return notEmpty(dst, err)
+	}
 	applied, err := dst.Migrate(ctx)
 	if err != nil {
 		return err
@@ -54,7 +57,7 @@ func runMove(ctx context.Context, args []string, out io.Writer) error {
 		fmt.Fprintf(out, "  %-25s %d rows\n", t.Name, t.Rows)
 	})
 	if errors.Is(err, move.ErrNotEmpty) {
-		return fmt.Errorf("%w: schema %q: %w", errUsage, dst.Schema(), err)
+		return notEmpty(dst, err)
 	}
 	if err != nil {
 		return fmt.Errorf("move %s to schema %q: %w (nothing was written to PostgreSQL)", src.Schema(), dst.Schema(), err)
@@ -64,16 +67,16 @@ func runMove(ctx context.Context, args []string, out io.Writer) error {
 		rows += t.Rows
 	}
 	fmt.Fprintf(out, "moved %s to schema %q: %d rows in %d tables, %.1f s\n"+
-		"Serve from this config from now on; do not serve the file again (it would send what PostgreSQL sends).\n",
+		"Serve from this config from now on; the file is marked moved, and duebell refuses it.\n",
 		src.Schema(), dst.Schema(), rows, len(tables), time.Since(start).Seconds())
 	return nil
 }
 
 // openMoveSource opens the SQLite store at url for a move: it must exist
-// (opening would otherwise create an empty one), no daemon may serve it
-// (the serve lock: rows it sent during the move would be sent again), and
-// its tables are brought to this build's version first, as serve --migrate
-// would.
+// (opening would otherwise create an empty one) and be a duebell store
+// (nothing is written to another file), no daemon may serve it (the serve
+// lock: rows it sent during the move would be sent again), and its tables
+// are brought to this build's version first, as serve --migrate would.
 func openMoveSource(ctx context.Context, url string) (*sqlite.Store, error) {
 	path, err := sqlite.Path(url)
 	if err != nil {
@@ -81,6 +84,9 @@ func openMoveSource(ctx context.Context, url string) (*sqlite.Store, error) {
 	}
 	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
 		return nil, fmt.Errorf("--from: %s does not exist", path)
+	}
+	if err := move.CheckSource(ctx, path); err != nil {
+		return nil, fmt.Errorf("--from %s: %w", path, err)
 	}
 	s, err := sqlite.Open(ctx, url)
 	if err != nil {
@@ -95,4 +101,12 @@ func openMoveSource(ctx context.Context, url string) (*sqlite.Store, error) {
 		return nil, err
 	}
 	return s, nil
+}
+
+// notEmpty is the usage error of a move into a schema that holds a book.
+func notEmpty(dst *repo.Repo, err error) error {
+	if errors.Is(err, move.ErrNotEmpty) {
+		return fmt.Errorf("%w: schema %q: %w", errUsage, dst.Schema(), err)
+	}
+	return err
 }

@@ -72,6 +72,10 @@ func TestMoveSQLiteToPostgres(t *testing.T) {
 		t.Fatal(err)
 	}
 	code, out, stderr := runMain("move", "--from", file, "--config", to)
+	want := map[string][]string{}
+	for _, table := range move.Tables {
+		want[table] = dumpTable(t, serving.DB(), table)
+	}
 	serving.Close()
 	if code != 1 || !strings.Contains(stderr, "in use by another duebell process") || count(t, r.DB(), "customers") != 0 {
 		t.Fatalf("move beside a daemon: exit %d %q %q; want 1, the file in use, nothing moved", code, out, stderr)
@@ -81,13 +85,8 @@ func TestMoveSQLiteToPostgres(t *testing.T) {
 	if !strings.Contains(out, "notifications") || !strings.Contains(out, "moved "+filepath.Join(dir, "duebell.db")) {
 		t.Errorf("move printed %q", out)
 	}
-	src, err := sqlite.Open(context.Background(), file)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer src.Close()
 	for _, table := range move.Tables {
-		want, got := dumpTable(t, src.DB(), table), dumpTable(t, r.DB(), table)
+		want, got := want[table], dumpTable(t, r.DB(), table)
 		if table == "audit_log" { // PostgreSQL's holds the move's entry too
 			if len(got) != len(want)+1 || !strings.Contains(got[len(got)-1], "store.moved") {
 				t.Errorf("audit_log after the move: %q", got)
@@ -102,6 +101,13 @@ func TestMoveSQLiteToPostgres(t *testing.T) {
 		t.Errorf("%d opt-out history rows, want c2's one (the triggers may not add theirs)", n)
 	}
 
+	// The file is not used again: a command run on it by habit says where
+	// the book went.
+	if code, _, stderr := runMain("notifications", "list", "--config", from); code != 1 ||
+		!strings.Contains(stderr, "moved to PostgreSQL") || !strings.Contains(stderr, schema) {
+		t.Errorf("a command on the moved file: exit %d %q; want 1 and where it went", code, stderr)
+	}
+
 	// The same morning again on PostgreSQL: nothing new to send.
 	if out := must(to, "scan", "--at", "2026-12-01T10:10:00+08:00"); !strings.Contains(out, "due-date scan as of 2026-12-01T10:10:00+08:00: queued 0,") {
 		t.Errorf("scan after the move: %q, want queued 0", out)
@@ -113,7 +119,7 @@ func TestMoveSQLiteToPostgres(t *testing.T) {
 	// The next day's stage (c1's bill due today is overdue then, SMS and
 	// email) is queued under ids after the file's and goes out.
 	var lastID int64
-	if err := src.DB().Get(&lastID, `SELECT max(id) FROM notifications`); err != nil {
+	if err := r.DB().Get(&lastID, `SELECT max(id) FROM notifications`); err != nil {
 		t.Fatal(err)
 	}
 	if out := must(to, "scan", "--at", "2026-12-02T10:00:00+08:00"); !strings.Contains(out, "due-date scan as of 2026-12-02T10:00:00+08:00: queued 2,") {
@@ -133,11 +139,11 @@ func TestMoveSQLiteToPostgres(t *testing.T) {
 		}
 	}
 
-	// A second move would merge two books: refused, nothing changed.
+	// A second move of the file: refused, nothing changed.
 	before := count(t, r.DB(), "notifications")
 	code, _, stderr = runMain("move", "--from", file, "--config", to)
-	if code != 2 || !strings.Contains(stderr, "not empty") || count(t, r.DB(), "notifications") != before {
-		t.Errorf("second move: exit %d %q; want 2 and not empty", code, stderr)
+	if code != 1 || !strings.Contains(stderr, "moved to PostgreSQL") || count(t, r.DB(), "notifications") != before {
+		t.Errorf("second move: exit %d %q; want 1 and that the file was moved", code, stderr)
 	}
 }
 
@@ -147,8 +153,24 @@ func TestMoveRefusesWhatIsNotAMove(t *testing.T) {
 	dir := t.TempDir()
 	file := "sqlite:" + filepath.Join(dir, "duebell.db")
 	sqliteConfig := storeConfig(t, fmt.Sprintf("[database]\nurl = %q\n", file), "[sms]\nprovider = \"outbox\"\n")
-	_, schema := repotest.NewWithURL(t)
+	r, schema := repotest.NewWithURL(t)
 	pgConfig := testConfig(t, schema, "[sms]\nprovider = \"outbox\"\n")
+	// An empty file (left by a command run in the wrong directory) and
+	// another program's database are not duebell stores: nothing is
+	// written to them, nor to the schema.
+	empty := filepath.Join(dir, "empty.db")
+	if err := os.WriteFile(empty, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	foreign := filepath.Join(dir, "photos.db")
+	db, err := sqlx.Open("sqlite", "file:"+foreign)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec(`CREATE TABLE photos (id INTEGER PRIMARY KEY, name TEXT)`); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
 	for _, tc := range []struct {
 		args []string
 		code int
@@ -158,6 +180,8 @@ func TestMoveRefusesWhatIsNotAMove(t *testing.T) {
 		{[]string{"--from", repotest.URL(), "--config", pgConfig}, 2, "want the SQLite store's database.url"},
 		{[]string{"--config", pgConfig}, 2, "want the SQLite store's database.url"},
 		{[]string{"--from", "sqlite:" + filepath.Join(dir, "missing.db"), "--config", pgConfig}, 1, "does not exist"},
+		{[]string{"--from", "sqlite:" + empty, "--config", pgConfig}, 1, "not a duebell store"},
+		{[]string{"--from", "sqlite:" + foreign, "--config", pgConfig}, 1, "not a duebell store"},
 	} {
 		code, _, stderr := runMain(append([]string{"move"}, tc.args...)...)
 		if code != tc.code || !strings.Contains(stderr, tc.want) {
@@ -166,6 +190,48 @@ func TestMoveRefusesWhatIsNotAMove(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(dir, "missing.db")); !os.IsNotExist(err) {
 		t.Errorf("move created the missing file (%v)", err)
+	}
+	if st, err := os.Stat(empty); err != nil || st.Size() != 0 {
+		t.Errorf("move wrote to the empty file (%v)", err)
+	}
+	db, err = sqlx.Open("sqlite", "file:"+foreign)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var tables []string
+	if err := db.Select(&tables, `SELECT name FROM sqlite_master WHERE type = 'table'`); err != nil || len(tables) != 1 {
+		t.Errorf("the other program's database holds tables %v (%v), want its own photos only", tables, err)
+	}
+	var migrations int
+	if err := r.DB().Get(&migrations, `SELECT count(*) FROM schema_migrations`); err != nil || count(t, r.DB(), "audit_log") != 0 {
+		t.Errorf("the schema changed for a refused move (%v)", err)
+	}
+}
+
+// A move into a schema that holds a book is refused before the schema is
+// touched: it was migrated first, upgrading under its daemons the schema
+// of a book the move then refused.
+func TestMoveIntoABookChangesNothing(t *testing.T) {
+	dir := t.TempDir()
+	file := "sqlite:" + filepath.Join(dir, "duebell.db")
+	from := storeConfig(t, fmt.Sprintf("[database]\nurl = %q\n", file), "[sms]\nprovider = \"outbox\"\n")
+	if code, _, stderr := runMain("migrate", "--config", from); code != 0 {
+		t.Fatal(stderr)
+	}
+	r, schema := repotest.NewWithURL(t)
+	if _, err := r.DB().Exec(`INSERT INTO customers (ref) VALUES ('held')`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.DB().Exec(`DELETE FROM schema_migrations WHERE version = (SELECT max(version) FROM schema_migrations)`); err != nil {
+		t.Fatal(err)
+	}
+	code, _, stderr := runMain("move", "--from", file, "--config", testConfig(t, schema, "[sms]\nprovider = \"outbox\"\n"))
+	if code != 2 || !strings.Contains(stderr, "table customers: not empty") {
+		t.Errorf("move into a book: exit %d %q; want 2 and not empty", code, stderr)
+	}
+	if pending, err := r.PendingMigrations(context.Background()); err != nil || len(pending) != 1 {
+		t.Errorf("%d migrations pending after the refused move (%v), want the 1 left pending", len(pending), err)
 	}
 }
 

@@ -183,3 +183,29 @@ func TestOpenTakesTheSchemeInAnyCase(t *testing.T) {
 		t.Errorf("open of a URL that does not parse: %v; want it refused without the password", err)
 	}
 }
+
+// A schema name PostgreSQL would cut short, or one of its own schemas, is
+// refused before duebell creates anything: an audit had duebell's tables
+// migrated into information_schema, and a 70-character name truncated.
+func TestOpenRefusesSchemaNamesItCannotOwn(t *testing.T) {
+	t.Parallel()
+	for schema, want := range map[string]string{
+		strings.Repeat("s", 64): "at most 63 characters",
+		"information_schema":    "PostgreSQL's own",
+		"pg_catalog":            "PostgreSQL's own",
+		"pg_temp_1":             "PostgreSQL's own",
+		"Duebell":               "lower-case letters",
+	} {
+		if r, err := repo.Open(context.Background(), repotest.URL(), schema); err == nil || !strings.Contains(err.Error(), want) {
+			if r != nil {
+				r.Close()
+			}
+			t.Errorf("schema %q: %v, want an error saying %q", schema, err, want)
+		}
+	}
+	r, err := repo.Open(context.Background(), repotest.URL(), strings.Repeat("s", 63))
+	if err != nil {
+		t.Fatalf("a 63-character schema: %v", err)
+	}
+	r.Close()
+}

@@ -60,8 +60,13 @@ func Open(ctx context.Context, dbURL, schema string) (*Repo, error) {
 	if schema == "" {
 		schema = DefaultSchema
 	}
-	if !schemaName.MatchString(schema) {
+	switch {
+	case len(schema) > 63:
+		return nil, fmt.Errorf("database.schema %q: at most 63 characters (PostgreSQL's limit for a name)", schema)
+	case !schemaName.MatchString(schema):
 		return nil, fmt.Errorf("database.schema %q: use lower-case letters, digits and underscores", schema)
+	case schema == "information_schema" || strings.HasPrefix(schema, "pg_"):
+		return nil, fmt.Errorf("database.schema %q: a schema of PostgreSQL's own; choose another name", schema)
 	}
 	// The application name tells operators (and a test that cuts this
 	// pool's connections) which daemon and schema a backend serves.

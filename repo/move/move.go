@@ -13,6 +13,7 @@ package move
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -23,6 +24,7 @@ import (
 	"github.com/lib/pq"
 
 	"duebell/repo"
+	"duebell/repo/sqlite"
 )
 
 // Tables is every table of a store but schema_migrations, parents before
@@ -43,17 +45,72 @@ type Table struct {
 	Rows int64  `json:"rows"`
 }
 
-// Copy copies every table of src (an SQLite store, migrated to this
-// build's version and held against writers by the caller) into dst (a
-// PostgreSQL schema migrated to this build's version, with no rows yet),
-// and appends an audit entry saying so in dst. done, when set, is called
-// after each table. The caller keeps the daemon on src stopped: a daemon
-// on src sending after the move would repeat what dst sends.
-func Copy(ctx context.Context, src *sqlx.DB, dst *repo.Repo, from string, done func(Table)) ([]Table, error) {
-	// A read transaction on src: the rows of every table are of one moment.
-	stx, err := src.BeginTxx(ctx, &sql.TxOptions{ReadOnly: true})
+// ErrNotAStore is returned for a source file that is not a duebell store.
+var ErrNotAStore = errors.New("not a duebell store")
+
+// CheckSource refuses a file that is not a duebell store (no
+// schema_migrations table: an empty file left by a command run in the
+// wrong directory, another program's database), reading it only: opened as
+// a store, even an empty file is written (its WAL header).
+func CheckSource(ctx context.Context, path string) error {
+	db, err := sqlx.Open("sqlite", "file:"+strings.ReplaceAll(path, "%", "%25")+"?mode=ro")
 	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", from, err)
+		return err
+	}
+	defer db.Close()
+	var n int
+	if err := db.GetContext(ctx, &n, `SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'`); err != nil {
+		return fmt.Errorf("%w: %w", ErrNotAStore, err)
+	}
+	if n == 0 {
+		return fmt.Errorf("%w: it has no schema_migrations table (give the file the daemon served)", ErrNotAStore)
+	}
+	return nil
+}
+
+// CheckTarget refuses a PostgreSQL schema that already holds rows of
+// duebell's tables, before anything (a migration) is done to it: a move
+// does not merge two books, nor upgrade the schema of a book it refuses.
+func CheckTarget(ctx context.Context, dst *repo.Repo) error {
+	return checkEmpty(ctx, dst.DB())
+}
+
+// checkEmpty says which of duebell's tables in the schema holds rows; a
+// table not created yet holds none.
+func checkEmpty(ctx context.Context, q sqlx.QueryerContext) error {
+	for _, t := range Tables {
+		var exists, held bool
+		if err := sqlx.GetContext(ctx, q, &exists, `SELECT to_regclass($1) IS NOT NULL`, t); err != nil {
+			return err
+		}
+		if !exists {
+			continue
+		}
+		if err := sqlx.GetContext(ctx, q, &held, `SELECT EXISTS (SELECT FROM `+t+`)`); err != nil {
+			return err
+		}
+		if held {
+			return fmt.Errorf("table %s: %w: move into a schema that holds nothing yet (a new database.schema)", t, ErrNotEmpty)
+		}
+	}
+	return nil
+}
+
+// Copy copies every table of src (an SQLite store, migrated to this
+// build's version, no daemon serving it) into dst (a PostgreSQL schema
+// migrated to this build's version, with no rows yet), appends an audit
+// entry saying so in dst, and marks src moved (sqlite.MovedTarget), so
+// that no duebell command opens it again. src's write lock is held from
+// the first row read to the mark: a one-shot command (dispatch --once, a
+// resend, an import) writing to the file meanwhile would have its work
+// lost in PostgreSQL, and what it sent sent again from there; it waits,
+// and fails as on a locked file. done, when set, is called after each table.
+func Copy(ctx context.Context, src *sqlx.DB, dst *repo.Repo, from string, done func(Table)) ([]Table, error) {
+	// A write transaction on src (the store begins every one IMMEDIATE):
+	// the rows of every table are of one moment, and stay the last.
+	stx, err := src.BeginTxx(ctx, nil)
+	if err != nil {
+		return nil, fmt.Errorf("lock %s against writers: %w", from, err)
 	}
 	defer stx.Rollback()
 	dtx, err := dst.DB().BeginTxx(ctx, nil)
@@ -61,14 +118,8 @@ func Copy(ctx context.Context, src *sqlx.DB, dst *repo.Repo, from string, done f
 		return nil, err
 	}
 	defer dtx.Rollback()
-	for _, t := range Tables {
-		var held bool
-		if err := dtx.GetContext(ctx, &held, `SELECT EXISTS (SELECT FROM `+t+`)`); err != nil {
-			return nil, err
-		}
-		if held {
-			return nil, fmt.Errorf("table %s: %w: move into a schema that holds nothing yet (a new database.schema, migrated)", t, ErrNotEmpty)
-		}
+	if err := checkEmpty(ctx, dtx); err != nil {
+		return nil, err
 	}
 	moved := make([]Table, 0, len(Tables))
 	for _, t := range Tables {
@@ -85,8 +136,19 @@ func Copy(ctx context.Context, src *sqlx.DB, dst *repo.Repo, from string, done f
 	if err := dst.Audit(ctx, dtx, time.Time{}, "duebell", "store.moved", "store", detail); err != nil {
 		return nil, err
 	}
+	mark, err := json.Marshal(map[string]any{"schema": dst.Schema(), "tables": moved})
+	if err != nil {
+		return nil, err
+	}
+	if _, err := stx.ExecContext(ctx, `INSERT INTO audit_log (at, actor, action, target, detail) VALUES (?, 'duebell', 'store.moved', ?, ?)`,
+		time.Now(), sqlite.MovedTarget, string(mark)); err != nil {
+		return nil, fmt.Errorf("mark %s moved: %w", from, err)
+	}
 	if err := dtx.Commit(); err != nil {
 		return nil, err
+	}
+	if err := stx.Commit(); err != nil {
+		return moved, fmt.Errorf("the rows are in PostgreSQL, but %s could not be marked moved (%w): do not run duebell on it again", from, err)
 	}
 	// Fresh statistics for the planner: the tables went from empty to full
 	// in one transaction, and autovacuum may be off.

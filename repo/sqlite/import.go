@@ -35,7 +35,7 @@ func (s *Store) BeginImport(ctx context.Context, confirmChannels []string) (repo
 	if err := s.write.lock(ctx); err != nil {
 		return nil, fmt.Errorf("begin import: %w", err)
 	}
-	tx, err := s.db.BeginTxx(ctx, nil)
+	tx, err := s.begin(ctx)
 	if err != nil {
 		s.write.unlock()
 		return nil, fmt.Errorf("begin import: %w", err)

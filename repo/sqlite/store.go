@@ -14,6 +14,7 @@ package sqlite
 import (
 	"context"
 	"embed"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -105,7 +106,56 @@ func Open(ctx context.Context, dbURL string) (*Store, error) {
 	}
 	s := &Store{db: db, path: path, write: newWriteLock()}
 	s.Common = repo.NewCommon(db, s.withTx, repo.Dialect{RecordReceipts: recordReceipts, AuditSQL: auditSQL})
+	if err := s.checkMoved(ctx, db); err != nil {
+		db.Close()
+		return nil, err
+	}
 	return s, nil
+}
+
+// MovedTarget is the audit_log target of the entry `duebell move` leaves in
+// a file it copied into PostgreSQL. A file that has it is not opened
+// again: everything in it is in PostgreSQL now, and a command run on it by
+// habit or from cron (dispatch --once, resend) would send what PostgreSQL
+// sends, or write what PostgreSQL never sees.
+const MovedTarget = "store:moved"
+
+// ErrMoved is returned by Open for a file `duebell move` copied into
+// PostgreSQL.
+var ErrMoved = errors.New("moved to PostgreSQL")
+
+// begin begins a write transaction (IMMEDIATE: the file's write lock is
+// taken here) on a file not moved meanwhile: a command that waited for the
+// lock while `duebell move` held it must not write what PostgreSQL will
+// never see, nor claim what PostgreSQL sends.
+func (s *Store) begin(ctx context.Context) (*sqlx.Tx, error) {
+	tx, err := s.db.BeginTxx(ctx, nil)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.checkMoved(ctx, tx); err != nil {
+		_ = tx.Rollback()
+		return nil, err
+	}
+	return tx, nil
+}
+
+// checkMoved refuses a file that was moved to PostgreSQL, saying where.
+func (s *Store) checkMoved(ctx context.Context, q sqlx.QueryerContext) error {
+	var m struct {
+		At     time.Time `db:"at"`
+		Detail string    `db:"detail"`
+	}
+	err := sqlx.GetContext(ctx, q, &m, `SELECT at, detail FROM audit_log WHERE target = ? ORDER BY id DESC LIMIT 1`, MovedTarget)
+	if err != nil {
+		return nil // none (or no tables yet: a new file); what else is wrong, the statements that follow say
+	}
+	var to struct {
+		Schema string `json:"schema"`
+	}
+	_ = json.Unmarshal([]byte(m.Detail), &to)
+	return fmt.Errorf("database %s: %w (schema %q) by duebell move at %s: run duebell with the PostgreSQL config; "+
+		"this file is kept for the record only (README: Stores)", s.path, ErrMoved, to.Schema, m.At.UTC().Format(time.RFC3339))
 }
 
 // ErrInUse is returned by LockServe when another process serves the file.
@@ -304,7 +354,7 @@ func (s *Store) withTx(ctx context.Context, fn func(tx *sqlx.Tx) error) error {
 		return err
 	}
 	defer s.write.unlock()
-	tx, err := s.db.BeginTxx(ctx, nil)
+	tx, err := s.begin(ctx)
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
 	}
