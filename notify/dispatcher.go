@@ -71,6 +71,11 @@ const (
 	// DefaultShutdownGrace is how long sends in progress may run on after
 	// the dispatcher is told to stop.
 	DefaultShutdownGrace = 30 * time.Second
+	// DefaultBusyWait and DefaultBusyRetry: a send that found no SMTP
+	// session free within 5 s (a healthy relay frees one in milliseconds)
+	// comes back 5 minutes later.
+	DefaultBusyWait  = 5 * time.Second
+	DefaultBusyRetry = 5 * time.Minute
 )
 
 // Config configures a Dispatcher.
@@ -114,6 +119,10 @@ type Config struct {
 	// meanwhile, before sends are held (see writesFlowing); default
 	// DefaultWriteStall.
 	WriteStall time.Duration
+	// BusyWait is how long a send may wait for the provider to have room
+	// (a free SMTP session) before its notice is deferred for BusyRetry,
+	// untried (see providerBusy); defaults DefaultBusyWait, DefaultBusyRetry.
+	BusyWait, BusyRetry time.Duration
 
 	// RateLimits caps sends per second per provider (by Sender.Provider()),
 	// as a token bucket whose burst is the rate; absent or 0 is unlimited.
@@ -176,6 +185,8 @@ type Dispatcher struct {
 	claimOutage, recheckOutage, writeOutage, sendHold outage.Once
 	// writes watches the outcome writes of the run (see writesFlowing).
 	writes writeWatch
+	// busyLog paces the WARN of sends deferred for a busy provider.
+	busyLog *outage.Every
 
 	mu         sync.Mutex
 	lastRescue time.Time // lease clock at the last rescue of expired leases
@@ -196,6 +207,8 @@ func New(cfg Config) (*Dispatcher, error) {
 	cfg.Interval = cmp.Or(cfg.Interval, DefaultInterval)
 	cfg.ShutdownGrace = cmp.Or(cfg.ShutdownGrace, DefaultShutdownGrace)
 	cfg.WriteStall = cmp.Or(cfg.WriteStall, DefaultWriteStall)
+	cfg.BusyWait = cmp.Or(cfg.BusyWait, DefaultBusyWait)
+	cfg.BusyRetry = cmp.Or(cfg.BusyRetry, DefaultBusyRetry)
 	cfg.DefaultTimezone = cmp.Or(cfg.DefaultTimezone, "Asia/Shanghai")
 	if cfg.Window == (scheduler.Window{}) {
 		cfg.Window = scheduler.DefaultWindow
@@ -236,7 +249,7 @@ func New(cfg Config) (*Dispatcher, error) {
 		return nil, err
 	}
 	return &Dispatcher{cfg: cfg, limiters: limiters, wake: make(chan struct{}, 1),
-		breaker: breaker{open: map[string]*circuit{}}}, nil
+		breaker: breaker{open: map[string]*circuit{}}, busyLog: outage.NewEvery()}, nil
 }
 
 // Counts tallies how a dispatch run left the notices it handled, by status

@@ -95,16 +95,24 @@ func (d *Dispatcher) handle(ctx, sendCtx context.Context, j job) repo.Outcome {
 	started := d.cfg.Now()
 	t0 := time.Now()
 	// A sender that must wait to start (for a free SMTP session) gives up
-	// when the window closes rather than send after it, or when the
-	// dispatcher is told to stop.
+	// when the window closes rather than send after it, when the
+	// dispatcher is told to stop, or after BusyWait.
 	closes := d.window(c.Kind).Closes(started, loc)
-	res, err := sender.Send(WithStartStop(WithStartBy(sendCtx, t0.Add(closes.Sub(started))), ctx.Done()), msg)
+	startBy, busy := t0.Add(closes.Sub(started)), t0.Add(d.cfg.BusyWait)
+	waitUntil := startBy
+	if busy.Before(startBy) {
+		waitUntil = busy
+	}
+	res, err := sender.Send(WithStartStop(WithStartBy(sendCtx, waitUntil), ctx.Done()), msg)
 	if errors.Is(err, ErrNotStarted) {
 		if probe {
 			d.probeEnded(sender.Provider())
 		}
 		if ctx.Err() != nil { // stopping: given back untried, as the notices not yet started are
 			return release(c)
+		}
+		if busy.Before(startBy) {
+			return d.providerBusy(c, sender.Provider())
 		}
 		next, why := d.opening(c, closes, loc)
 		d.log(c, slog.LevelInfo, "send window closed before the send could start, deferred",

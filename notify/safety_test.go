@@ -16,6 +16,7 @@ import (
 	"duebell/repo"
 	"duebell/repo/repotest"
 	"duebell/repo/storetest"
+	"duebell/scheduler"
 
 	"github.com/jmoiron/sqlx"
 )
@@ -619,8 +620,8 @@ func TestPinnedFutureRunLeasesOnTheWallClock(t *testing.T) {
 }
 
 // pooledSender has one session, as a relay's connection limit allows: a
-// send waits for it, and gives up untried when the dispatcher stops
-// (notify.StartStop), as the SMTP sender does. The session's send is held
+// send waits for it, and gives up untried at its StartBy instant or when
+// the dispatcher stops (notify.StartStop), as the SMTP sender does. The session's send is held
 // until release.
 type pooledSender struct {
 	session chan struct{}
@@ -631,10 +632,18 @@ type pooledSender struct {
 func (*pooledSender) Provider() string { return "pooled" }
 
 func (s *pooledSender) Send(ctx context.Context, m notify.Message) (notify.Result, error) {
+	var by <-chan time.Time
+	if t, ok := notify.StartBy(ctx); ok {
+		timer := time.NewTimer(time.Until(t))
+		defer timer.Stop()
+		by = timer.C
+	}
 	select {
 	case s.session <- struct{}{}:
 	case <-notify.StartStop(ctx):
 		return notify.Result{}, fmt.Errorf("no session free before the dispatcher stopped: %w", notify.ErrNotStarted)
+	case <-by:
+		return notify.Result{}, fmt.Errorf("no session free in time: %w", notify.ErrNotStarted)
 	}
 	defer func() { <-s.session }()
 	s.started <- m.NotificationID
@@ -683,4 +692,65 @@ func TestShutdownGivesBackSendsWaitingForASession(t *testing.T) {
 	if out := logs.String(); !strings.Contains(out, `msg="dispatcher stopped: every outcome written" sent=1 failed=0 back_in_queue=2`) {
 		t.Errorf("no summary of the drain in the log:\n%s", out)
 	}
+}
+
+// A relay so slow that its sessions stay busy does not hold the SMS back:
+// an email that waits BusyWait for a session is deferred untried, and the
+// worker goes on to the SMS behind it. Every worker used to end up waiting
+// for the relay (an audit: SMS at 3 a second behind a relay taking 3 s an
+// email, their gateway answering at once).
+func TestSlowRelayDoesNotHoldTheSMSBack(t *testing.T) {
+	t.Parallel()
+	at := sh(11, 21, 10, 0)
+	relay := &pooledSender{session: make(chan struct{}, 1), started: make(chan int64, 10), release: make(chan struct{})}
+	b := setup(t, func(c *notify.Config) {
+		c.Senders["email"] = relay
+		c.Workers, c.Batch = 2, 10
+		c.BusyWait = 50 * time.Millisecond
+		c.Now = func() time.Time { return at }
+	})
+	for _, ref := range []string{"c1", "c2", "c3"} {
+		storetest.Customer(t, b.r, ref)
+		storetest.Plan(t, b.r, "p-"+ref, ref, []repo.Date{repo.NewDate(2026, 11, 24)})
+	}
+	if _, err := b.r.QueueDueReminders(context.Background(), sh(11, 21, 8, 0), scheduler.DefaultStages()); err != nil {
+		t.Fatal(err)
+	}
+	// The emails come first in the queue: both workers meet one.
+	if _, err := b.r.DB().Exec(`UPDATE notifications SET next_attempt_at = next_attempt_at - interval '1 minute' WHERE channel = 'email'`); err != nil {
+		t.Fatal(err)
+	}
+	d, err := notify.New(b.cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		_, err := d.RunOnce(context.Background())
+		done <- err
+	}()
+	<-relay.started // one email holds the relay's only session
+	for deadline := time.Now().Add(10 * time.Second); len(b.sms.messages()) < 3; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of 3 SMS sent while the relay held its session", len(b.sms.messages()))
+		}
+	}
+	close(relay.release)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	var emails []repo.Notification
+	if err := b.r.DB().Select(&emails, `SELECT * FROM notifications WHERE channel = 'email' AND status = 'pending' ORDER BY id`); err != nil {
+		t.Fatal(err)
+	}
+	if len(emails) != 2 {
+		t.Fatalf("%d emails deferred, want the 2 that found the session busy", len(emails))
+	}
+	for _, n := range emails {
+		wait := n.NextAttemptAt.Sub(at)
+		if n.Attempts != 0 || n.StatusReason != "waiting: every pooled session busy" || wait < 4*time.Minute || wait > 6*time.Minute {
+			t.Errorf("deferred email %d: %d attempts, %q, next in %v; want untried, about 5 minutes on", n.ID, n.Attempts, n.StatusReason, wait)
+		}
+	}
+	attemptsAgree(t, b.r)
 }

@@ -110,3 +110,18 @@ func (d *Dispatcher) capHold(now time.Time, loc *time.Location, c *repo.Claim, g
 	gate.sent[c.Customer.ID]++
 	return repo.Outcome{}, false
 }
+
+// providerBusy defers c, untried, when its send waited BusyWait for the
+// provider to have room (every SMTP session busy with a slow relay) and
+// could not start: the worker goes on to other notices (an SMS behind it
+// in the queue), rather than every worker ending up waiting for the relay
+// and the SMS going out at the relay's pace (an audit: 3 SMS a second
+// behind a relay taking 3 s an email). It comes back after BusyRetry,
+// jittered, by which time the relay has worked through what was waiting.
+func (d *Dispatcher) providerBusy(c *repo.Claim, provider string) repo.Outcome {
+	next := d.cfg.Now().Add(time.Duration(float64(d.cfg.BusyRetry) * (0.8 + 0.4*d.cfg.Jitter())))
+	d.cfg.Logger.Log(context.Background(), d.busyLog.Level(), "provider busy: no session free in time, deferred untried",
+		slog.String("provider", provider), slog.Duration("waited", d.cfg.BusyWait), slog.Time("next", next))
+	out, _ := postpone(c, next, "waiting: every "+provider+" session busy")
+	return out
+}
