@@ -56,3 +56,16 @@ func (d *dialer) DialTimeout(network, address string, timeout time.Duration) (ne
 	defer cancel()
 	return d.DialContext(ctx, network, address)
 }
+
+// dialedKey carries, in the context lib/pq opens a connection with, where
+// to keep the socket it dials (see watchedConn.arm).
+type dialedKey struct{}
+
+// DialContext dials, and keeps the socket where the context says.
+func (d *dialer) DialContext(ctx context.Context, network, address string) (net.Conn, error) {
+	c, err := d.Dialer.DialContext(ctx, network, address)
+	if slot, ok := ctx.Value(dialedKey{}).(*net.Conn); ok && err == nil {
+		*slot = c
+	}
+	return c, err
+}

@@ -25,7 +25,9 @@ import (
 	"database/sql/driver"
 	"errors"
 	"fmt"
+	"net"
 	"sync/atomic"
+	"time"
 
 	"github.com/lib/pq"
 )
@@ -39,7 +41,8 @@ type connector struct {
 }
 
 func (c connector) Connect(ctx context.Context) (driver.Conn, error) {
-	cn, err := c.Connector.Connect(ctx)
+	var raw net.Conn
+	cn, err := c.Connector.Connect(context.WithValue(ctx, dialedKey{}, &raw))
 	if err != nil {
 		if serverLost(err) {
 			e := c.epoch.Load()
@@ -52,7 +55,7 @@ func (c connector) Connect(ctx context.Context) (driver.Conn, error) {
 		_ = cn.Close()
 		return nil, fmt.Errorf("lib/pq connection is a %T, without the methods database/sql uses", cn)
 	}
-	return &watchedConn{pqConn: pc, epoch: c.epoch, born: c.epoch.Load()}, nil
+	return &watchedConn{pqConn: pc, epoch: c.epoch, born: c.epoch.Load(), raw: raw}, nil
 }
 
 // serverLost says whether a connection could not be opened because the
@@ -82,7 +85,98 @@ type pqConn interface {
 type watchedConn struct {
 	pqConn
 	epoch *atomic.Int64
-	born  int64 // the epoch it was opened in
+	born  int64    // the epoch it was opened in
+	raw   net.Conn // its socket (nil if the dial was not seen): see arm
+}
+
+// cancelGrace is how long past its context's deadline a statement may wait
+// for its answer before its socket stops waiting (see arm).
+const cancelGrace = 5 * time.Second
+
+// arm bounds every read on the connection until the next call by ctx's
+// deadline plus cancelGrace (none without a deadline). When a context
+// ends, lib/pq asks the server to cancel the statement over a new
+// connection and goes on waiting on this one; a server that stopped
+// answering with the connection open (a hung server, a proxy whose backend
+// went away in a failover; TCP_USER_TIMEOUT does not fire, the other end
+// acknowledges) never answers either, and the statement, its transaction's
+// commit and the rows it returns waited for minutes: a dispatcher's outcome
+// writes and the leases it kept renewing on other connections froze its
+// claim, unrescued. A read past the deadline fails as a network error: the
+// connection is dropped and the caller sees an outage (IsUnavailable).
+// The bound stays set after the call returns, so the rows it returns and a
+// commit (which lib/pq runs without a context) are bounded too.
+func (c *watchedConn) arm(ctx context.Context) {
+	if c.raw == nil {
+		return
+	}
+	var at time.Time
+	if d, ok := ctx.Deadline(); ok {
+		at = d.Add(cancelGrace)
+	}
+	_ = c.raw.SetReadDeadline(at)
+}
+
+func (c *watchedConn) ExecContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Result, error) {
+	c.arm(ctx)
+	return c.pqConn.ExecContext(ctx, query, args)
+}
+
+func (c *watchedConn) QueryContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Rows, error) {
+	c.arm(ctx)
+	return c.pqConn.QueryContext(ctx, query, args)
+}
+
+func (c *watchedConn) BeginTx(ctx context.Context, opts driver.TxOptions) (driver.Tx, error) {
+	c.arm(ctx)
+	return c.pqConn.BeginTx(ctx, opts)
+}
+
+func (c *watchedConn) Ping(ctx context.Context) error {
+	c.arm(ctx)
+	return c.pqConn.Ping(ctx)
+}
+
+func (c *watchedConn) PrepareContext(ctx context.Context, query string) (driver.Stmt, error) {
+	c.arm(ctx)
+	return c.armed(c.pqConn.PrepareContext(ctx, query))
+}
+
+// Prepare is used through database/sql's Conn.Raw (the importer's COPY),
+// with no context: unbounded.
+func (c *watchedConn) Prepare(query string) (driver.Stmt, error) {
+	c.arm(context.Background())
+	return c.armed(c.pqConn.Prepare(query))
+}
+
+// pqStmt is what lib/pq's prepared statement implements.
+type pqStmt interface {
+	driver.Stmt
+	driver.StmtExecContext
+	driver.StmtQueryContext
+}
+
+// armedStmt is a prepared statement whose calls arm its connection.
+type armedStmt struct {
+	pqStmt
+	c *watchedConn
+}
+
+func (c *watchedConn) armed(st driver.Stmt, err error) (driver.Stmt, error) {
+	if ps, ok := st.(pqStmt); ok && err == nil {
+		return armedStmt{pqStmt: ps, c: c}, nil
+	}
+	return st, err
+}
+
+func (s armedStmt) ExecContext(ctx context.Context, args []driver.NamedValue) (driver.Result, error) {
+	s.c.arm(ctx)
+	return s.pqStmt.ExecContext(ctx, args)
+}
+
+func (s armedStmt) QueryContext(ctx context.Context, args []driver.NamedValue) (driver.Rows, error) {
+	s.c.arm(ctx)
+	return s.pqStmt.QueryContext(ctx, args)
 }
 
 var _ pqConn = (*watchedConn)(nil)

@@ -41,3 +41,40 @@ func TestSilentConnectionFailsWithinTheUserTimeout(t *testing.T) {
 		t.Fatalf("the first statement once the way is back: %v", err)
 	}
 }
+
+// A connection that goes silent while staying open (a proxy whose backend
+// went away, a hung server: the other end acknowledges, so TCP_USER_TIMEOUT
+// never fires) ends a statement at its context's deadline and a few
+// seconds more, as an outage, instead of waiting on it for minutes: lib/pq
+// cancels over a new connection and keeps waiting on the old one. An audit
+// saw a dispatcher's outcome writes freeze 4 minutes so, its leases renewed
+// meanwhile on new connections, nobody rescuing its notices. The next
+// statement goes through on a new connection.
+func TestSilentOpenConnectionEndsPastItsDeadline(t *testing.T) {
+	t.Parallel()
+	r, _, link := repotest.NewLinked(t)
+	ctx := context.Background()
+	if _, err := r.QueueDepth(ctx); err != nil {
+		t.Fatal(err)
+	}
+	link.Hang()
+	start := time.Now()
+	failed := make(chan error, 1)
+	go func() {
+		qctx, cancel := context.WithTimeout(ctx, time.Second)
+		defer cancel()
+		_, err := r.QueueDepth(qctx)
+		failed <- err
+	}()
+	select {
+	case err := <-failed:
+		if took := time.Since(start); err == nil || !repo.IsUnavailable(err) || took > 15*time.Second {
+			t.Fatalf("a statement on a silent open connection: %v after %v; want an outage soon after its 1 s deadline", err, took)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("a statement on a silent open connection still waits after 30 s (its deadline was 1 s)")
+	}
+	if _, err := r.QueueDepth(ctx); err != nil {
+		t.Fatalf("the next statement, on a new connection: %v", err)
+	}
+}

@@ -42,6 +42,18 @@ func (l *Link) Down() { l.rl.failover() }
 // Up lets new connections through again; those open before Down stay dead.
 func (l *Link) Up() { l.rl.up() }
 
+// Hang makes every connection open now go silent, open: what either end
+// sends is taken and never passed on, as through a proxy whose backend
+// went away in a failover, or to a hung server. New connections go
+// through.
+func (l *Link) Hang() {
+	l.rl.mu.Lock()
+	defer l.rl.mu.Unlock()
+	for _, p := range l.rl.pipes {
+		p.hung.Store(true)
+	}
+}
+
 // NewLinked is New reached through a Link that the test takes down and
 // brings back; direct connects without it.
 func NewLinked(t testing.TB) (r, direct *repo.Repo, link *Link) {
@@ -71,6 +83,7 @@ type pipe struct {
 	c, up net.Conn
 	dead  atomic.Bool
 	idle  atomic.Bool // the server's last bytes ended with ReadyForQuery, and the repo sent none since
+	hung  atomic.Bool // bytes either way are taken and dropped (Link.Hang)
 }
 
 // readyForQuery ends every answer of the server: 'Z', length 5, and the
@@ -82,6 +95,9 @@ func (p *pipe) copy(dst, src net.Conn, toServer bool) {
 	buf := make([]byte, 32<<10)
 	for {
 		n, err := src.Read(buf)
+		if n > 0 && p.hung.Load() {
+			continue
+		}
 		if n > 0 {
 			if toServer {
 				p.idle.Store(false)
