@@ -39,14 +39,14 @@ var Tables = []string{
 // a move does not merge two books.
 var ErrNotEmpty = errors.New("not empty")
 
+// ErrNotAStore is returned for a source file that is not a duebell store.
+var ErrNotAStore = errors.New("not a duebell store")
+
 // Table is how many rows a table brought.
 type Table struct {
 	Name string `json:"name"`
 	Rows int64  `json:"rows"`
 }
-
-// ErrNotAStore is returned for a source file that is not a duebell store.
-var ErrNotAStore = errors.New("not a duebell store")
 
 // CheckSource refuses a file that is not a duebell store (no
 // schema_migrations table: an empty file left by a command run in the
