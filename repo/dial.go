@@ -61,11 +61,23 @@ func (d *dialer) DialTimeout(network, address string, timeout time.Duration) (ne
 // to keep the socket it dials (see watchedConn.arm).
 type dialedKey struct{}
 
-// DialContext dials, and keeps the socket where the context says.
+// DialContext dials, keeps the socket where the context says, and bounds
+// its reads by the context's deadline plus cancelGrace until the first call
+// on it sets its own bound (watchedConn.arm): the startup of a connection
+// to a server that accepts and never answers, and lib/pq's cancel request
+// (sent over a connection of its own, with a 10 s context, then read until
+// the server closes it), waited for ever, and a statement whose context had
+// ended waited for its cancel to return.
 func (d *dialer) DialContext(ctx context.Context, network, address string) (net.Conn, error) {
 	c, err := d.Dialer.DialContext(ctx, network, address)
-	if slot, ok := ctx.Value(dialedKey{}).(*net.Conn); ok && err == nil {
+	if err != nil {
+		return nil, err
+	}
+	if at, ok := ctx.Deadline(); ok {
+		_ = c.SetReadDeadline(at.Add(cancelGrace))
+	}
+	if slot, ok := ctx.Value(dialedKey{}).(*net.Conn); ok {
 		*slot = c
 	}
-	return c, err
+	return c, nil
 }

@@ -78,3 +78,43 @@ func TestSilentOpenConnectionEndsPastItsDeadline(t *testing.T) {
 		t.Fatalf("the next statement, on a new connection: %v", err)
 	}
 }
+
+// A database that stops answering on every connection, new ones included
+// (a hung server, a proxy with no backend: connections are accepted and
+// never answered): a prepared statement on a pooled connection, and one
+// that needs a new connection, each end within their deadline, lib/pq's
+// cancel request (10 s) and a few seconds, as an outage. The cancel, sent
+// over a connection of its own and read until the server closes it, waited
+// for ever, and the statement with it; so did a new connection's startup:
+// a daemon told to stop during such an outage never exited (an audit).
+func TestSilentServerEndsStatementsAndNewConnections(t *testing.T) {
+	t.Parallel()
+	r, _, link := repotest.NewLinked(t)
+	ctx := context.Background()
+	at := time.Now()
+	claim := func(ctx context.Context) error {
+		_, err := r.ClaimNotifications(ctx, "replica-a", at, at, time.Minute, 10, 0)
+		return err
+	}
+	if err := claim(ctx); err != nil { // prepared on the pooled connection
+		t.Fatal(err)
+	}
+	link.Silence()
+	for _, what := range []string{"a prepared statement on the pooled connection", "a statement needing a new connection"} {
+		start := time.Now()
+		failed := make(chan error, 1)
+		go func() {
+			qctx, cancel := context.WithTimeout(ctx, time.Second)
+			defer cancel()
+			failed <- claim(qctx)
+		}()
+		select {
+		case err := <-failed:
+			if took := time.Since(start); err == nil || !repo.IsUnavailable(err) || took > 25*time.Second {
+				t.Errorf("%s on a silent server: %v after %v; want an outage within 1 s + 10 s + 5 s", what, err, took)
+			}
+		case <-time.After(40 * time.Second):
+			t.Fatalf("%s on a silent server still waits after 40 s (its deadline was 1 s)", what)
+		}
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"database/sql"
+	"io"
 	"net"
 	"net/url"
 	"sync"
@@ -44,14 +45,22 @@ func (l *Link) Up() { l.rl.up() }
 
 // Hang makes every connection open now go silent, open: what either end
 // sends is taken and never passed on, as through a proxy whose backend
-// went away in a failover, or to a hung server. New connections go
-// through.
+// went away in a failover. New connections go through.
 func (l *Link) Hang() {
 	l.rl.mu.Lock()
 	defer l.rl.mu.Unlock()
 	for _, p := range l.rl.pipes {
 		p.hung.Store(true)
 	}
+}
+
+// Silence is Hang for new connections too: they are accepted and never
+// answered, as by a hung server or a proxy with no backend at all.
+func (l *Link) Silence() {
+	l.Hang()
+	l.rl.mu.Lock()
+	defer l.rl.mu.Unlock()
+	l.rl.silent = true
 }
 
 // NewLinked is New reached through a Link that the test takes down and
@@ -73,6 +82,7 @@ type relay struct {
 	pipes  []*pipe
 	isDown bool // new connections are dropped as they open
 	reset  bool // with a reset (a failover), not a close
+	silent bool // new connections are taken and never answered (Link.Silence)
 	closed bool // the test is over: the relay stops accepting
 }
 
@@ -160,10 +170,17 @@ func (rl *relay) accept() {
 			return // closed
 		}
 		rl.mu.Lock()
-		isDown, reset := rl.isDown, rl.reset
+		isDown, reset, silent := rl.isDown, rl.reset, rl.silent
 		rl.mu.Unlock()
 		if isDown {
 			drop(c, reset)
+			continue
+		}
+		if silent {
+			rl.mu.Lock()
+			rl.pipes = append(rl.pipes, &pipe{c: c, up: c})
+			rl.mu.Unlock()
+			rl.wg.Go(func() { _, _ = io.Copy(io.Discard, c) })
 			continue
 		}
 		up, err := net.Dial("tcp", rl.target)
