@@ -13,6 +13,7 @@ import (
 	"log"
 	"net"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -96,6 +97,7 @@ type Server struct {
 	messages []Message
 	accepted int
 	hold     chan struct{}              // non-nil while HoldData holds replies to DATA
+	holding  atomic.Int32               // messages HoldData is holding now
 	failMail *smtp.SMTPError            // the reply to the next MAIL FROM, once
 	refused  map[string]*smtp.SMTPError // RCPT TO replies by address (RejectRecipient)
 }
@@ -224,6 +226,9 @@ func (s *Server) HoldData() (release func()) {
 		})
 	}
 }
+
+// HeldData is how many messages HoldData is holding now.
+func (s *Server) HeldData() int { return int(s.holding.Load()) }
 
 // FailNextMail makes the server answer the next MAIL FROM, on any
 // connection, with code and msg (421 "closing": a relay shutting down

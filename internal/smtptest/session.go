@@ -72,10 +72,12 @@ func (ss *session) Data(r io.Reader) error {
 		return err
 	}
 	if h := ss.s.held(); h != nil {
+		ss.s.holding.Add(1)
 		select {
 		case <-h:
 		case <-ss.s.closed:
 		}
+		ss.s.holding.Add(-1)
 	}
 	if ss.s.cfg.dataReject != nil {
 		return ss.s.cfg.dataReject

@@ -501,3 +501,46 @@ func TestPoolWaitEndsWhenTheDispatcherStops(t *testing.T) {
 	}
 	deliveredOnce(t, srv, 1)
 }
+
+// Behind a relay slower than the wait the dispatcher allows, a send that
+// would not get a session in time gives up at once instead of waiting the
+// allowance out: each email used to hold a worker for the whole wait, and
+// the SMS behind them went at the relay's pace (an audit: 11 a second
+// behind a relay taking 3 s an email).
+func TestPoolGivesUpAtOnceWhenTheSessionsAheadWouldTakeTooLong(t *testing.T) {
+	t.Parallel()
+	srv, cfg := setup(t)
+	cfg.PoolSize = 1
+	cfg.Timeout = time.Minute
+	s := newSender(t, cfg)
+	slow := func(id int64) chan error {
+		done := make(chan error, 1)
+		go func() {
+			_, err := s.Send(context.Background(), notice(id))
+			done <- err
+		}()
+		return done
+	}
+	release := srv.HoldData()
+	first := slow(1)
+	eventually(t, "the first send holding the only session", func() bool { return srv.OpenConnections() == 1 })
+	time.Sleep(300 * time.Millisecond) // the relay takes its time over the message
+	release()
+	if err := <-first; err != nil {
+		t.Fatal(err)
+	}
+
+	release = srv.HoldData()
+	second := slow(2)
+	eventually(t, "the second send holding the session", func() bool { return srv.HeldData() == 1 })
+	start := time.Now()
+	_, err := s.Send(notify.WithStartBy(context.Background(), start.Add(150*time.Millisecond)), notice(3))
+	if took := time.Since(start); !errors.Is(err, notify.ErrNotStarted) || !strings.Contains(err.Error(), "of sends ahead") || took >= 150*time.Millisecond {
+		t.Errorf("after %v: %v; want ErrNotStarted at once, the session held for about 300ms a message", took, err)
+	}
+	release()
+	if err := <-second; err != nil {
+		t.Fatal(err)
+	}
+	deliveredOnce(t, srv, 1, 2)
+}

@@ -6,6 +6,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	gomail "github.com/wneessen/go-mail"
@@ -24,6 +25,9 @@ type Sender struct {
 	dkim      *gomail.DKIMSigner // signs every message; nil: none
 	pool      *pool
 	slots     chan struct{} // one per session open at once; nil without pooling
+	// waiting counts the sends waiting for a slot; held is how long a send
+	// holds one, a moving average in nanoseconds (see takeSlot).
+	waiting, held atomic.Int64
 }
 
 var _ notify.Sender = (*Sender)(nil)
@@ -120,7 +124,11 @@ func (s *Sender) Send(ctx context.Context, m notify.Message) (notify.Result, err
 		if err := s.takeSlot(ctx); err != nil {
 			return notify.Result{}, err
 		}
-		defer func() { <-s.slots }()
+		took := time.Now()
+		defer func() {
+			s.holdFor(time.Since(took))
+			<-s.slots
+		}()
 	}
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
 	defer cancel()
@@ -160,17 +168,28 @@ func (s *Sender) Send(ctx context.Context, m notify.Message) (notify.Result, err
 
 // takeSlot waits for one of the PoolSize sessions that may be open at once,
 // however many workers send: relays limit a client's concurrent
-// connections. The wait ends when the send window closes (notify.StartBy)
-// or the dispatcher is told to stop (notify.StartStop), with
-// notify.ErrNotStarted, or when ctx ends.
+// connections. The wait ends when the send window closes or the wait the
+// dispatcher allows is over (notify.StartBy), or the dispatcher is told to
+// stop (notify.StartStop), with notify.ErrNotStarted, or when ctx ends. A
+// send that would not get a session by its StartBy, as far as the sends
+// ahead of it and how long a session is held tell, gives up at once
+// rather than hold its worker until then: behind a relay taking seconds a
+// message, a worker waiting out the dispatcher's bound on each email let
+// the SMS behind them through at the relay's pace.
 func (s *Sender) takeSlot(ctx context.Context) error {
 	select {
 	case s.slots <- struct{}{}:
 		return nil
 	default:
 	}
+	ahead := s.waiting.Add(1)
+	defer s.waiting.Add(-1)
 	var closes <-chan time.Time
 	if t, ok := notify.StartBy(ctx); ok {
+		if expect := time.Duration(ahead * s.held.Load() / int64(cap(s.slots))); expect > time.Until(t) {
+			return fmt.Errorf("smtp: no session free before %v (about %v of sends ahead): %w", t.Format(time.TimeOnly),
+				expect.Round(time.Millisecond), notify.ErrNotStarted)
+		}
 		timer := time.NewTimer(time.Until(t))
 		defer timer.Stop()
 		closes = timer.C
@@ -184,6 +203,21 @@ func (s *Sender) takeSlot(ctx context.Context) error {
 		return fmt.Errorf("smtp: no session free before the dispatcher stopped: %w", notify.ErrNotStarted)
 	case <-ctx.Done():
 		return notify.Transient("", fmt.Errorf("smtp: waiting for a session: %w", ctx.Err()))
+	}
+}
+
+// holdFor folds how long a send held its session into the moving average
+// takeSlot expects (an eighth of the new one each time).
+func (s *Sender) holdFor(d time.Duration) {
+	for {
+		old := s.held.Load()
+		next := old + (int64(d)-old)/8
+		if old == 0 {
+			next = int64(d)
+		}
+		if s.held.CompareAndSwap(old, next) {
+			return
+		}
 	}
 }
 
