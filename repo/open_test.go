@@ -209,3 +209,45 @@ func TestOpenRefusesSchemaNamesItCannotOwn(t *testing.T) {
 	}
 	r.Close()
 }
+
+// A transaction left idle (its connection gone silent between two
+// statements) is ended by the server after idle_in_transaction_session_timeout
+// (a minute unless database.url says), and its locks with it: another
+// replica's writes no longer wait on them for as long as the socket stays
+// open.
+func TestIdleTransactionIsEndedAndItsLocksFreed(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	if v := showSetting(t, repotest.New(t), "idle_in_transaction_session_timeout"); v != "1min" {
+		t.Errorf("default idle-in-transaction timeout %q, want 1min", v)
+	}
+	r, err := repo.Open(ctx, withParam(t, "idle_in_transaction_session_timeout", "1s"), "public")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	tx, err := r.DB().BeginTxx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback()
+	key := time.Now().UnixNano()
+	if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock($1)`, key); err != nil {
+		t.Fatal(err)
+	}
+	// The holder goes quiet; another connection waits for the lock.
+	other, err := repo.Open(ctx, repotest.URL(), "public")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	start := time.Now()
+	lctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	if _, err := other.DB().ExecContext(lctx, `SELECT pg_advisory_xact_lock($1)`, key); err != nil {
+		t.Fatalf("the lock of an idle transaction was not freed: %v after %v", err, time.Since(start))
+	}
+	if took := time.Since(start); took > 10*time.Second {
+		t.Errorf("the lock was freed after %v, want about the 1 s timeout", took)
+	}
+}

@@ -54,6 +54,21 @@ const checkIntervalParam = "client_connection_check_interval"
 // DefaultConnectionCheck is the client check interval Open sets.
 const DefaultConnectionCheck = "10s"
 
+// idleTxParam is PostgreSQL's setting that ends a session left idle inside
+// a transaction. A connection that went silent with a transaction open (a
+// proxy whose backend stayed while the daemon's side went, a daemon cut
+// off between two statements of an outcome write) kept its row and
+// advisory locks for as long as the server saw the socket open: an audit
+// saw another replica's rescue of the stalled one's notices wait on them,
+// and the stalled replica's own writes and scans freeze behind them.
+// duebell never leaves a transaction idle for long (its statements follow
+// each other, an import's reads of its body stop after 10 s), so a minute
+// frees the locks well before a lease runs out. database.url may set it.
+const idleTxParam = "idle_in_transaction_session_timeout"
+
+// DefaultIdleInTransaction is the idle-in-transaction timeout Open sets.
+const DefaultIdleInTransaction = "60s"
+
 // Open connects to PostgreSQL at url and uses schema for every table. The
 // schema is set as the connection's search_path, so statements stay unqualified.
 func Open(ctx context.Context, dbURL, schema string) (*Repo, error) {
@@ -72,7 +87,8 @@ func Open(ctx context.Context, dbURL, schema string) (*Repo, error) {
 	// pool's connections) which daemon and schema a backend serves.
 	params := [][2]string{{"search_path", schema}, {"fallback_application_name", "duebell/" + schema}}
 	// Settings database.url may choose, and their values when it does not.
-	defaults := [][2]string{{checkIntervalParam, DefaultConnectionCheck}, {tcpUserTimeoutParam, DefaultTCPUserTimeout}}
+	defaults := [][2]string{{checkIntervalParam, DefaultConnectionCheck}, {idleTxParam, DefaultIdleInTransaction},
+		{tcpUserTimeoutParam, DefaultTCPUserTimeout}}
 	dsn, userTimeout := dbURL, DefaultTCPUserTimeout
 	// A URL's scheme is case-insensitive (RFC 3986); lib/pq reads only a
 	// lower-case one, and took POSTGRES://… for key=value pairs, quoting
