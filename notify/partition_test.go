@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lib/pq"
+
 	"duebell/internal/syncbuf"
 	"duebell/notify"
 	"duebell/repo"
@@ -221,6 +223,8 @@ func TestOutcomeWriteOutageWarnsOnce(t *testing.T) {
 	for name, err := range map[string]error{
 		"connection lost": errCutOff,
 		"no answer":       fmt.Errorf("lock notices: %w", context.DeadlineExceeded),
+		"cancelled at the deadline": fmt.Errorf("receipt locks: %w",
+			&pq.Error{Code: "57014", Message: "canceling statement due to user request"}),
 		"rolled back at the deadline": repo.CommitError(
 			cancelled(context.WithDeadline(context.Background(), time.Unix(0, 0))), sql.ErrTxDone),
 	} {

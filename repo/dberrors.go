@@ -51,9 +51,11 @@ func IsUnavailable(err error) bool {
 	case errors.As(err, &pqErr):
 		// Class 08: connection exception; 57P01-03: the server is shutting
 		// down, crashed or is starting; 53300: too many connections; 53100:
-		// its disk is full.
+		// its disk is full; 57014: the statement was cancelled, as lib/pq
+		// has the server do when the statement's deadline runs out (it
+		// waited on locks a silent connection's transaction held, say).
 		return pqErr.Code.Class() == "08" || pqErr.Code == "57P01" || pqErr.Code == "57P02" ||
-			pqErr.Code == "57P03" || pqErr.Code == "53300" || pqErr.Code == "53100"
+			pqErr.Code == "57P03" || pqErr.Code == "53300" || pqErr.Code == "53100" || pqErr.Code == "57014"
 	}
 	// SQLite: another process held the file's lock past the busy timeout
 	// (an all-or-nothing import, a shell left in a transaction), or the
