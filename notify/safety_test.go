@@ -720,15 +720,7 @@ func TestSlowRelayDoesNotHoldTheSMSBack(t *testing.T) {
 	if _, err := b.r.DB().Exec(`UPDATE notifications SET next_attempt_at = next_attempt_at - interval '1 minute' WHERE channel = 'email'`); err != nil {
 		t.Fatal(err)
 	}
-	d, err := notify.New(b.cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() {
-		_, err := d.RunOnce(context.Background())
-		done <- err
-	}()
+	done := runOnceAsync(t, b.cfg)
 	<-relay.started // one email holds the relay's only session
 	for deadline := time.Now().Add(10 * time.Second); len(b.sms.messages()) < 3; time.Sleep(5 * time.Millisecond) {
 		if time.Now().After(deadline) {

@@ -49,15 +49,7 @@ func TestReplicaWhoseDatabaseWentSilentHoldsItsSends(t *testing.T) {
 	var logs syncbuf.Buffer
 	cfg := replicaA(t, b, store, sender, at, clock, lease, &logs)
 	cfg.WriteStall = time.Nanosecond // any outcome not yet written holds the next send: no race with the committer
-	d, err := notify.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() {
-		_, err := d.RunOnce(context.Background())
-		done <- err
-	}()
+	done := runOnceAsync(t, cfg)
 
 	// Replica A holds its next send (or, without the hold, sends the batch).
 	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(logs.String(), "outcome writes stalled") &&
@@ -95,4 +87,20 @@ func TestReplicaWhoseDatabaseWentSilentHoldsItsSends(t *testing.T) {
 	if !strings.Contains(out, `level=INFO msg="sends resumed: outcome writes go through again"`) {
 		t.Errorf("no INFO that sends resumed once the writes went through:\n%s", out)
 	}
+}
+
+// runOnceAsync runs a dispatcher on cfg once, in the background; the run's
+// error arrives on the channel returned.
+func runOnceAsync(t *testing.T, cfg notify.Config) <-chan error {
+	t.Helper()
+	d, err := notify.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		_, err := d.RunOnce(context.Background())
+		done <- err
+	}()
+	return done
 }

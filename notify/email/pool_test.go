@@ -432,22 +432,36 @@ func TestPipelinedEnvelope(t *testing.T) {
 	}
 }
 
+// sendAsync sends notice id on s in the background; its error arrives on
+// the channel returned.
+func sendAsync(ctx context.Context, s *email.Sender, id int64) <-chan error {
+	done := make(chan error, 1)
+	go func() {
+		_, err := s.Send(ctx, notice(id))
+		done <- err
+	}()
+	return done
+}
+
+// oneSessionHeld is a sender with one session, which notice 1's send holds:
+// the relay keeps its DATA until release. timeout is the sender's.
+func oneSessionHeld(t *testing.T, timeout time.Duration) (srv *smtptest.Server, s *email.Sender, release func(), first <-chan error) {
+	t.Helper()
+	srv, cfg := setup(t)
+	cfg.PoolSize, cfg.Timeout = 1, timeout
+	s = newSender(t, cfg)
+	release = srv.HoldData()
+	first = sendAsync(context.Background(), s, 1)
+	eventually(t, "the first send holding the only session", func() bool { return srv.HeldData() == 1 })
+	return srv, s, release, first
+}
+
 // With every session busy, a Send waits for one only until its StartBy
 // instant (the close of the send window), then gives up untried: the relay
 // gets nothing from it.
 func TestPoolWaitEndsWhenTheWindowCloses(t *testing.T) {
 	t.Parallel()
-	srv, cfg := setup(t)
-	cfg.PoolSize = 1
-	s := newSender(t, cfg)
-	release := srv.HoldData()
-	first := make(chan error, 1)
-	go func() {
-		_, err := s.Send(context.Background(), notice(1))
-		first <- err
-	}()
-	eventually(t, "the first send holding the only session", func() bool { return srv.OpenConnections() == 1 })
-
+	srv, s, release, first := oneSessionHeld(t, 5*time.Second)
 	start := time.Now()
 	_, err := s.Send(notify.WithStartBy(context.Background(), start.Add(200*time.Millisecond)), notice(2))
 	if !errors.Is(err, notify.ErrNotStarted) {
@@ -469,23 +483,9 @@ func TestPoolWaitEndsWhenTheWindowCloses(t *testing.T) {
 // last of them off mid-transfer (an audit: 8 sent twice after the restart).
 func TestPoolWaitEndsWhenTheDispatcherStops(t *testing.T) {
 	t.Parallel()
-	srv, cfg := setup(t)
-	cfg.PoolSize = 1
-	s := newSender(t, cfg)
-	release := srv.HoldData()
-	first := make(chan error, 1)
-	go func() {
-		_, err := s.Send(context.Background(), notice(1))
-		first <- err
-	}()
-	eventually(t, "the first send holding the only session", func() bool { return srv.OpenConnections() == 1 })
-
+	srv, s, release, first := oneSessionHeld(t, 5*time.Second)
 	stop := make(chan struct{})
-	second := make(chan error, 1)
-	go func() {
-		_, err := s.Send(notify.WithStartStop(context.Background(), stop), notice(2))
-		second <- err
-	}()
+	second := sendAsync(notify.WithStartStop(context.Background(), stop), s, 2)
 	close(stop)
 	select {
 	case err := <-second:
@@ -509,21 +509,7 @@ func TestPoolWaitEndsWhenTheDispatcherStops(t *testing.T) {
 // behind a relay taking 3 s an email).
 func TestPoolGivesUpAtOnceWhenTheSessionsAheadWouldTakeTooLong(t *testing.T) {
 	t.Parallel()
-	srv, cfg := setup(t)
-	cfg.PoolSize = 1
-	cfg.Timeout = time.Minute
-	s := newSender(t, cfg)
-	slow := func(id int64) chan error {
-		done := make(chan error, 1)
-		go func() {
-			_, err := s.Send(context.Background(), notice(id))
-			done <- err
-		}()
-		return done
-	}
-	release := srv.HoldData()
-	first := slow(1)
-	eventually(t, "the first send holding the only session", func() bool { return srv.OpenConnections() == 1 })
+	srv, s, release, first := oneSessionHeld(t, time.Minute)
 	time.Sleep(300 * time.Millisecond) // the relay takes its time over the message
 	release()
 	if err := <-first; err != nil {
@@ -531,7 +517,7 @@ func TestPoolGivesUpAtOnceWhenTheSessionsAheadWouldTakeTooLong(t *testing.T) {
 	}
 
 	release = srv.HoldData()
-	second := slow(2)
+	second := sendAsync(context.Background(), s, 2)
 	eventually(t, "the second send holding the session", func() bool { return srv.HeldData() == 1 })
 	start := time.Now()
 	_, err := s.Send(notify.WithStartBy(context.Background(), start.Add(150*time.Millisecond)), notice(3))
