@@ -22,20 +22,10 @@ func TestSilentConnectionFailsWithinTheUserTimeout(t *testing.T) {
 		t.Fatal(err)
 	}
 	stall()
-	start := time.Now()
-	failed := make(chan error, 1)
-	go func() {
+	failsAsOutage(t, "a statement on a silent connection (tcp_user_timeout 1 s)", 10*time.Second, func() error {
 		_, err := r.QueueDepth(ctx)
-		failed <- err
-	}()
-	select {
-	case err := <-failed:
-		if took := time.Since(start); err == nil || !repo.IsUnavailable(err) || took > 10*time.Second {
-			t.Fatalf("a statement on a silent connection: %v after %v; want an outage within the 1 s timeout", err, took)
-		}
-	case <-time.After(20 * time.Second):
-		t.Fatal("a statement on a silent connection still waits after 20 s (tcp_user_timeout is 1 s)")
-	}
+		return err
+	})
 	resume()
 	if _, err := r.QueueDepth(ctx); err != nil {
 		t.Fatalf("the first statement once the way is back: %v", err)
@@ -58,22 +48,12 @@ func TestSilentOpenConnectionEndsPastItsDeadline(t *testing.T) {
 		t.Fatal(err)
 	}
 	link.Hang()
-	start := time.Now()
-	failed := make(chan error, 1)
-	go func() {
+	failsAsOutage(t, "a statement with a 1 s deadline on a silent open connection", 15*time.Second, func() error {
 		qctx, cancel := context.WithTimeout(ctx, time.Second)
 		defer cancel()
 		_, err := r.QueueDepth(qctx)
-		failed <- err
-	}()
-	select {
-	case err := <-failed:
-		if took := time.Since(start); err == nil || !repo.IsUnavailable(err) || took > 15*time.Second {
-			t.Fatalf("a statement on a silent open connection: %v after %v; want an outage soon after its 1 s deadline", err, took)
-		}
-	case <-time.After(30 * time.Second):
-		t.Fatal("a statement on a silent open connection still waits after 30 s (its deadline was 1 s)")
-	}
+		return err
+	})
 	if _, err := r.QueueDepth(ctx); err != nil {
 		t.Fatalf("the next statement, on a new connection: %v", err)
 	}
@@ -101,20 +81,27 @@ func TestSilentServerEndsStatementsAndNewConnections(t *testing.T) {
 	}
 	link.Silence()
 	for _, what := range []string{"a prepared statement on the pooled connection", "a statement needing a new connection"} {
-		start := time.Now()
-		failed := make(chan error, 1)
-		go func() {
+		failsAsOutage(t, what+" with a 1 s deadline, on a silent server", 25*time.Second, func() error {
 			qctx, cancel := context.WithTimeout(ctx, time.Second)
 			defer cancel()
-			failed <- claim(qctx)
-		}()
-		select {
-		case err := <-failed:
-			if took := time.Since(start); err == nil || !repo.IsUnavailable(err) || took > 25*time.Second {
-				t.Errorf("%s on a silent server: %v after %v; want an outage within 1 s + 10 s + 5 s", what, err, took)
-			}
-		case <-time.After(40 * time.Second):
-			t.Fatalf("%s on a silent server still waits after 40 s (its deadline was 1 s)", what)
+			return claim(qctx)
+		})
+	}
+}
+
+// failsAsOutage runs f and checks that it fails as an outage
+// (repo.IsUnavailable) within the time given.
+func failsAsOutage(t *testing.T, what string, within time.Duration, f func() error) {
+	t.Helper()
+	start := time.Now()
+	failed := make(chan error, 1)
+	go func() { failed <- f() }()
+	select {
+	case err := <-failed:
+		if took := time.Since(start); err == nil || !repo.IsUnavailable(err) || took > within {
+			t.Fatalf("%s: %v after %v; want an outage within %v", what, err, took, within)
 		}
+	case <-time.After(within + 15*time.Second):
+		t.Fatalf("%s: still waiting after %v", what, within+15*time.Second)
 	}
 }
