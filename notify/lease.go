@@ -84,11 +84,13 @@ func (k *leaseKeeper) gaveBack(n int) {
 	}
 }
 
-// done stops keeping l: its notice is given back unstarted.
-func (k *leaseKeeper) done(l *lease) {
+// done stops keeping ls: their notices are given back unstarted.
+func (k *leaseKeeper) done(ls ...*lease) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	k.forget(l)
+	for _, l := range ls {
+		k.forget(l)
+	}
 }
 
 // forget drops l from held; k.mu is held.
@@ -124,6 +126,9 @@ func (k *leaseKeeper) run(done <-chan struct{}) {
 // The held leases the extension does not name are lost; those it names are
 // renewed, unless they ran out before it.
 func (k *leaseKeeper) extendIfDue(force bool) {
+	if k.d.gaveUp() { // stopping, and the database away for a lease: nothing left to keep
+		return
+	}
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	now := k.d.cfg.LeaseClock() // read under the lock: an extension never goes back in time

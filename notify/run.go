@@ -217,8 +217,8 @@ func (d *Dispatcher) produce(ctx context.Context, once bool, jobs chan<- job, re
 			select {
 			case jobs <- job{claim: &claims[i], gate: gate, claimed: leaseStart, lease: leases[i]}:
 			case <-ctx.Done():
+				keeper.done(leases[i:]...) // at once: an extension may hold the keeper for a while
 				for k := i; k < len(claims); k++ {
-					keeper.done(leases[k])
 					d.writes.handed()
 					results <- release(&claims[k])
 				}
@@ -387,14 +387,15 @@ func (d *Dispatcher) complete(ctx context.Context, results <-chan repo.Outcome, 
 				break gather
 			}
 		}
-		if !d.finish(ctx, buf) {
+		written := d.finish(ctx, buf)
+		if !written {
 			counts.mu.Lock()
 			counts.lost += len(buf)
 			counts.mu.Unlock()
 		}
 		counts.add(buf)
 		d.writes.written(len(buf))
-		if d.sendHold.Recovered() {
+		if written && d.sendHold.Recovered() {
 			d.cfg.Logger.Info("sends resumed: outcome writes go through again")
 		}
 		held.Add(-len(buf))
@@ -421,6 +422,16 @@ func (d *Dispatcher) giveUpAt() time.Time {
 	return d.giveUp
 }
 
+// gaveUp says whether a stopping dispatcher's outcome writes have given up
+// (giveUpAt passed): what is left is not tried again, each try against a
+// database still away costing its statement's deadline, which kept a
+// stopped serve from exiting for minutes (a re-verification audit).
+func (d *Dispatcher) gaveUp() bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return !d.giveUp.IsZero() && time.Now().After(d.giveUp)
+}
+
 // finish writes one group of outcomes, retrying with backoff while the
 // database is unreachable: for as long as the dispatcher runs (ctx), since
 // an outcome given up on would leave its notice sending under a lease this
@@ -430,6 +441,11 @@ func (d *Dispatcher) giveUpAt() time.Time {
 func (d *Dispatcher) finish(ctx context.Context, outs []repo.Outcome) bool {
 	wait := 50 * time.Millisecond
 	for {
+		if ctx.Err() != nil && d.gaveUp() { // not tried again: see gaveUp
+			d.cfg.Logger.Error("outcome write failed for a lease after shutdown began; giving up, another worker "+
+				"will rescue these notices", slog.Int("count", len(outs)))
+			return false
+		}
 		wctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 		err := d.cfg.Store.FinishNotifications(wctx, d.cfg.Owner, d.cfg.Now(), outs)
 		cancel()
@@ -443,11 +459,7 @@ func (d *Dispatcher) finish(ctx context.Context, outs []repo.Outcome) bool {
 			return d.finishApart(ctx, outs, err)
 		}
 		if ctx.Err() != nil {
-			if time.Now().After(d.giveUpAt()) {
-				d.cfg.Logger.Error("outcome write failed for a lease after shutdown began; giving up, another worker "+
-					"will rescue these notices", slog.Int("count", len(outs)), slog.String("error", err.Error()))
-				return false
-			}
+			d.giveUpAt() // the lease the writes get once stopping starts at their first failure
 		}
 		level := slog.LevelWarn
 		if repo.IsUnavailable(err) {

@@ -2,6 +2,7 @@ package notify_test
 
 import (
 	"context"
+	"log/slog"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -103,4 +104,87 @@ func runOnceAsync(t *testing.T, cfg notify.Config) <-chan error {
 		done <- err
 	}()
 	return done
+}
+
+// countingStore fails outcome writes and lease extensions while cut, and
+// counts the tries made after the dispatcher said it gave up.
+type countingStore struct {
+	*cutOffStore
+	gaveUp         atomic.Bool
+	triesAfterward atomic.Int32
+}
+
+func (s *countingStore) try() error {
+	if s.gaveUp.Load() {
+		s.triesAfterward.Add(1)
+	}
+	return errCutOff
+}
+
+func (s *countingStore) FinishNotifications(ctx context.Context, owner string, now time.Time, outs []repo.Outcome) error {
+	if s.cut.Load() {
+		return s.try()
+	}
+	return s.Repo.FinishNotifications(ctx, owner, now, outs)
+}
+
+func (s *countingStore) ExtendLeases(ctx context.Context, owner string, now time.Time, lease time.Duration) ([]int64, error) {
+	if s.cut.Load() {
+		return nil, s.try()
+	}
+	return s.Repo.ExtendLeases(ctx, owner, now, lease)
+}
+
+// giveUpWatch notes in store when the log says the writes gave up.
+type giveUpWatch struct {
+	store *countingStore
+	logs  *syncbuf.Buffer
+}
+
+func (w giveUpWatch) Write(p []byte) (int, error) {
+	if strings.Contains(string(p), "giving up") {
+		w.store.gaveUp.Store(true)
+	}
+	return w.logs.Write(p)
+}
+
+// A dispatcher told to stop while the database is away gives its outcome
+// writes a lease, then gives up on what is left without trying it again,
+// and returns: each further try against a database that does not answer
+// costs its statement's deadline, and a stopped serve went on trying
+// group after group, and extending leases, for minutes (a re-verification
+// audit).
+func TestStoppedDispatcherGivesUpItsWritesAfterALease(t *testing.T) {
+	t.Parallel()
+	at, b, cut, clock := cutOff(t, 10)
+	store := &countingStore{cutOffStore: cut}
+	ctx, stop := context.WithCancel(context.Background())
+	var first atomic.Int64
+	sender := sendFunc(func(m notify.Message) error {
+		if first.CompareAndSwap(0, m.NotificationID) { // the database goes away; a deploy stops the dispatcher
+			store.noClaims.Store(true)
+			store.cut.Store(true)
+			stop()
+		}
+		return nil
+	})
+	var logs syncbuf.Buffer
+	cfg := replicaA(t, b, store, sender, at, clock, time.Second, &logs)
+	cfg.Workers, cfg.LeaseClock = 2, time.Now
+	cfg.Logger = slog.New(slog.NewTextHandler(giveUpWatch{store: store, logs: &logs}, nil))
+	d, err := notify.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	err = d.Start(ctx)
+	if took := time.Since(start); err == nil || !strings.Contains(err.Error(), "could not be written") || took > 10*time.Second {
+		t.Fatalf("Start returned %v after %v; want the outcomes given up on, about a lease (1 s) after the stop", err, took)
+	}
+	if !strings.Contains(logs.String(), "giving up") {
+		t.Errorf("no ERROR saying the writes gave up:\n%s", logs.String())
+	}
+	if n := store.triesAfterward.Load(); n != 0 {
+		t.Errorf("%d writes or extensions tried after the dispatcher gave up:\n%s", n, logs.String())
+	}
 }
