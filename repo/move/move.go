@@ -50,10 +50,9 @@ type Table struct {
 
 // CheckSource refuses a file that is not a duebell store (no
 // schema_migrations table: an empty file left by a command run in the
-// wrong directory, another program's database), reading it only: opened as
-// a store, even an empty file is written (its WAL header).
+// wrong directory, another program's database), reading it only.
 func CheckSource(ctx context.Context, path string) error {
-	db, err := sqlx.Open("sqlite", "file:"+strings.ReplaceAll(path, "%", "%25")+"?mode=ro")
+	db, err := sqlite.OpenReadOnly(path)
 	if err != nil {
 		return err
 	}

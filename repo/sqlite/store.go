@@ -87,10 +87,7 @@ func Open(ctx context.Context, dbURL string) (*Store, error) {
 	q.Set("_txlock", "immediate")
 	q.Set("_time_integer_format", "unix_micro")
 	q.Set("_inttotime", "1")
-	// A file: URI decodes %XX: the file's own name goes in with its %
-	// escaped, or "p%41" would open "pA", another file than the one the
-	// serve lock, the messages and the disk check name.
-	db, err := sqlx.Open("sqlite", "file:"+strings.ReplaceAll(path, "%", "%25")+"?"+q.Encode())
+	db, err := sqlx.Open("sqlite", fileURI(path, q))
 	if err != nil {
 		return nil, fmt.Errorf("open database: %w", err)
 	}
@@ -111,6 +108,21 @@ func Open(ctx context.Context, dbURL string) (*Store, error) {
 		return nil, err
 	}
 	return s, nil
+}
+
+// fileURI is the driver's file: URI for path with the query q. A file: URI
+// decodes %XX: the file's own name goes in with its % escaped, or "p%41"
+// would open "pA", another file than the one the serve lock, the messages
+// and the disk check name.
+func fileURI(path string, q url.Values) string {
+	return "file:" + strings.ReplaceAll(path, "%", "%25") + "?" + q.Encode()
+}
+
+// OpenReadOnly opens the SQLite file at path for reading only, creating
+// and writing nothing (Open writes even an empty file: its WAL header), to
+// look at a file before it is taken for a store.
+func OpenReadOnly(path string) (*sqlx.DB, error) {
+	return sqlx.Open("sqlite", fileURI(path, url.Values{"mode": {"ro"}}))
 }
 
 // MovedTarget is the audit_log target of the entry `duebell move` leaves in
