@@ -76,6 +76,10 @@ func (s *server) fail(w http.ResponseWriter, r *http.Request, err error) {
 	ae := refusal(err)
 	switch {
 	case ae != nil:
+	case errors.Is(r.Context().Err(), context.DeadlineExceeded): // routeMux's bound, not the client
+		s.unavailable(w, r, err, slog.Duration("request_timeout", s.cfg.RequestTimeout))
+		ae = &apiError{http.StatusServiceUnavailable, codeTimeout,
+			fmt.Sprintf("the request did not finish within %s; retry later", s.cfg.RequestTimeout)}
 	case r.Context().Err() != nil:
 		s.log.LogAttrs(r.Context(), slog.LevelInfo, "request cancelled", slog.String("route", r.Pattern))
 		ae = &apiError{http.StatusServiceUnavailable, codeCancelled, "request cancelled"}

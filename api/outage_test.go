@@ -166,3 +166,56 @@ func TestClosedSQLiteStoreAnswers503WithRetryAfter(t *testing.T) {
 	}
 	wantRetryLater(t, b, outageRequests(t, id, "900619746936498440^0"))
 }
+
+// A database that stops answering with its connections open (a hung
+// server, a proxy whose backend went away) ends a request at its deadline:
+// it used to hold the request, and its connection, for as long as the
+// socket stayed open. The request is answered 503 timeout with
+// Retry-After, a write changes nothing, and the next request works.
+func TestSilentDatabaseEndsARequestAtItsDeadline(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct{ name, method, body string }{
+		{"read", "GET", ""},
+		{"write", "PUT", `{"name":"韩梅梅","phone":"+8613912345678"}`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			r, direct, link := repotest.NewLinked(t)
+			b := setupWith(t, r, func(c *api.Config) { c.RequestTimeout = time.Second })
+			b.mustDo(t, http.StatusCreated, "PUT", "/api/v1/customers/c1", ingestToken, customerJSON)
+			link.Hang()
+			token := map[string]string{"GET": viewerToken, "PUT": ingestToken}[tc.method]
+			start := time.Now()
+			answered := make(chan response, 1)
+			go func() { answered <- b.do(t, tc.method, "/api/v1/customers/c1", token, tc.body) }()
+			var res response
+			select {
+			case res = <-answered:
+			case <-time.After(20 * time.Second):
+				t.Fatalf("%s on a silent database: no answer in 20 s", tc.method)
+			}
+			took := time.Since(start)
+			if code, _ := res.errorOf(); res.status != http.StatusServiceUnavailable || code != "timeout" ||
+				res.header.Get("Retry-After") == "" {
+				t.Fatalf("%s on a silent database: %d %s (Retry-After %q), want 503 timeout with Retry-After",
+					tc.method, res.status, res.raw, res.header.Get("Retry-After"))
+			}
+			// The deadline, then the repo's 5 s grace for a silent socket.
+			if took > 10*time.Second {
+				t.Errorf("answered after %v, want within the 1 s deadline and the 5 s grace", took)
+			}
+			logs := b.logs.String()
+			if !strings.Contains(logs, `"msg":"database unavailable"`) || !strings.Contains(logs, `"request_timeout":1000000000`) {
+				t.Errorf("the log does not say the request ran out of time:\n%s", logs)
+			}
+			if strings.Contains(logs, "韩梅梅") || strings.Contains(logs, "13912345678") {
+				t.Errorf("the log holds the customer's data:\n%s", logs)
+			}
+			var name string
+			if err := direct.DB().Get(&name, `SELECT name FROM customers WHERE ref = 'c1'`); err != nil || name != "李雷" {
+				t.Errorf("customer's name %q (%v) after a refused write, want 李雷", name, err)
+			}
+			b.mustDo(t, http.StatusOK, "GET", "/api/v1/customers/c1", viewerToken, "")
+		})
+	}
+}

@@ -62,6 +62,10 @@ type Config struct {
 	// ReadyTimeout is how long /readyz waits for Ready before it answers
 	// 503 (default DefaultReadyTimeout).
 	ReadyTimeout time.Duration
+	// RequestTimeout bounds the work of every request but an import, which
+	// has ImportTimeout (default DefaultRequestTimeout): its database calls
+	// end then, and it is answered 503 timeout.
+	RequestTimeout time.Duration
 	// Links verifies repayment-link tokens for GET /api/v1/links/verify;
 	// the route is absent when nil.
 	Links LinkVerifier
@@ -121,7 +125,7 @@ func New(cfg Config) (http.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	mux := &routeMux{ServeMux: http.NewServeMux()}
+	mux := &routeMux{ServeMux: http.NewServeMux(), timeout: s.cfg.RequestTimeout}
 	s.routes(mux)
 	if s.cfg.Extra != nil {
 		if err := registerExtra(mux.ServeMux, s.cfg.Extra); err != nil {
@@ -163,6 +167,7 @@ func newServer(cfg Config) (*server, error) {
 		cfg.MaxBodyBytes = DefaultMaxBodyBytes
 	}
 	cfg.ReadyTimeout = cmp.Or(cfg.ReadyTimeout, DefaultReadyTimeout)
+	cfg.RequestTimeout = cmp.Or(cfg.RequestTimeout, DefaultRequestTimeout)
 	if cfg.Ready == nil {
 		cfg.Ready = cfg.Repo.Ping
 	}
@@ -186,13 +191,33 @@ func newServer(cfg Config) (*server, error) {
 		unavailableLog: outage.NewEvery(), notReadyLog: outage.NewEvery()}, nil
 }
 
+// DefaultRequestTimeout is Config.RequestTimeout's default. With the
+// repo's grace for a silent connection (5 s past a deadline) a request is
+// answered within the HTTP server's 30 s write timeout.
+const DefaultRequestTimeout = 20 * time.Second
+
 // routeMux is the API's mux, remembering every pattern registered on it.
+// Handle bounds each request's context by timeout: a database that stops
+// answering ends the request's statements then (see repo's watchedConn),
+// where it held the request and its connection for as long as the socket
+// stayed open.
 type routeMux struct {
 	*http.ServeMux
 	patterns []string
+	timeout  time.Duration
 }
 
 func (m *routeMux) Handle(pattern string, h http.Handler) {
+	m.handleOwnDeadline(pattern, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), m.timeout)
+		defer cancel()
+		h.ServeHTTP(w, r.WithContext(ctx))
+	}))
+}
+
+// handleOwnDeadline registers h without Handle's bound: for the import,
+// which reads a body for up to Config.ImportTimeout.
+func (m *routeMux) handleOwnDeadline(pattern string, h http.Handler) {
 	m.patterns = append(m.patterns, pattern)
 	m.ServeMux.Handle(pattern, h)
 }
@@ -228,7 +253,7 @@ func (s *server) routes(mux *routeMux) {
 	mux.Handle("POST /api/v1/plans/{ref}/installments/{seq}/payments", s.auth(s.postPayment, RoleIngest))
 	mux.Handle("POST /api/v1/channel-events", s.auth(s.postEvent, RoleIngest))
 	mux.Handle("GET /api/v1/channel-events/{ref}", s.auth(s.getEvent, anyone...))
-	mux.Handle("POST /api/v1/import", s.auth(s.postImport, RoleIngest))
+	mux.handleOwnDeadline("POST /api/v1/import", s.auth(s.postImport, RoleIngest))
 	mux.Handle("GET /api/v1/openapi.json", s.public(s.openapi))
 	if s.cfg.Links != nil {
 		mux.Handle("GET /api/v1/links/verify", s.public(s.verifyLink))
