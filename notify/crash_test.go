@@ -390,8 +390,14 @@ func TestRollingRestartOfTwoReplicasSendsNothingTwice(t *testing.T) {
 		exited <-chan error
 	}
 	var reps [2]replica
+	// Every replica's clock runs from the test's start, as replicas' clocks
+	// agree: offset 0 would start each at the same instant when it starts,
+	// and a replica restarted more than a lease after the other would see
+	// the other's leases as expired and rescue its sends in flight (under
+	// load, restarts 10 s apart: 19 duplicates).
+	base := time.Now()
 	for i := range reps {
-		reps[i].cmd, reps[i].exited = startChild(t, schema, sink, 0, true)
+		reps[i].cmd, reps[i].exited = startChild(t, schema, sink, time.Since(base), true)
 	}
 	stop := func(i int) {
 		t.Helper()
@@ -414,7 +420,7 @@ func TestRollingRestartOfTwoReplicasSendsNothingTwice(t *testing.T) {
 		if left != 0 {
 			t.Errorf("replica %d left %d notices sending after SIGTERM", i, left)
 		}
-		reps[i].cmd, reps[i].exited = startChild(t, schema, sink, 0, true)
+		reps[i].cmd, reps[i].exited = startChild(t, schema, sink, time.Since(base), true)
 	}
 	waitFor(t, sink.at(n), "every notice delivered")
 	// Every notice delivered; let the replicas write the last outcomes, then stop them.
