@@ -219,3 +219,17 @@ func TestSilentDatabaseEndsARequestAtItsDeadline(t *testing.T) {
 		})
 	}
 }
+
+// A bulk import keeps its own hour, not the request bound: a nightly sync
+// over a slow link still applies. Every other route is bounded.
+func TestImportIsNotBoundedByTheRequestTimeout(t *testing.T) {
+	t.Parallel()
+	b := setup(t, func(c *api.Config) { c.RequestTimeout = time.Nanosecond })
+	if res := b.importReq(t, "", `{"type":"customer","ref":"c9","name":"李雷","phone":"13812345678"}`+"\n"); res.status != http.StatusOK {
+		t.Fatalf("import under a 1 ns request bound: %d %s, want 200", res.status, res.raw)
+	}
+	res := b.do(t, "GET", "/api/v1/customers/c9", viewerToken, "")
+	if code, _ := res.errorOf(); res.status != http.StatusServiceUnavailable || code != "timeout" {
+		t.Fatalf("GET under a 1 ns request bound: %d %s, want 503 timeout", res.status, res.raw)
+	}
+}

@@ -208,19 +208,25 @@ type routeMux struct {
 }
 
 func (m *routeMux) Handle(pattern string, h http.Handler) {
-	m.handleOwnDeadline(pattern, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ctx, cancel := context.WithTimeout(r.Context(), m.timeout)
-		defer cancel()
-		h.ServeHTTP(w, r.WithContext(ctx))
-	}))
-}
-
-// handleOwnDeadline registers h without Handle's bound: for the import,
-// which reads a body for up to Config.ImportTimeout.
-func (m *routeMux) handleOwnDeadline(pattern string, h http.Handler) {
 	m.patterns = append(m.patterns, pattern)
+	if _, own := h.(ownDeadline); !own {
+		h = bounded(h, m.timeout)
+	}
 	m.ServeMux.Handle(pattern, h)
 }
+
+// bounded is h with its request's context ending after timeout.
+func bounded(h http.Handler, timeout time.Duration) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), timeout)
+		defer cancel()
+		h.ServeHTTP(w, r.WithContext(ctx))
+	})
+}
+
+// ownDeadline is a handler routeMux.Handle registers without its bound:
+// the import, which reads a body for up to Config.ImportTimeout.
+type ownDeadline struct{ http.Handler }
 
 func (m *routeMux) HandleFunc(pattern string, h func(http.ResponseWriter, *http.Request)) {
 	m.Handle(pattern, http.HandlerFunc(h))
@@ -253,7 +259,7 @@ func (s *server) routes(mux *routeMux) {
 	mux.Handle("POST /api/v1/plans/{ref}/installments/{seq}/payments", s.auth(s.postPayment, RoleIngest))
 	mux.Handle("POST /api/v1/channel-events", s.auth(s.postEvent, RoleIngest))
 	mux.Handle("GET /api/v1/channel-events/{ref}", s.auth(s.getEvent, anyone...))
-	mux.handleOwnDeadline("POST /api/v1/import", s.auth(s.postImport, RoleIngest))
+	mux.Handle("POST /api/v1/import", ownDeadline{s.auth(s.postImport, RoleIngest)})
 	mux.Handle("GET /api/v1/openapi.json", s.public(s.openapi))
 	if s.cfg.Links != nil {
 		mux.Handle("GET /api/v1/links/verify", s.public(s.verifyLink))
