@@ -46,13 +46,19 @@ const RescuedReason = "lease expired: outcome of the last try unknown"
 // attempt with the outcome 'unknown': it may have reached the provider, so
 // support staff can see that a duplicate may go out, and a notice's attempts
 // always match its attempt rows. The notices keep their next_attempt_at, so
-// they are claimed first.
+// they are claimed first. A notice locked meanwhile is left for the next
+// rescue: its owner is writing its outcome or extending its lease (back
+// from a stall longer than the lease), and is alive after all. Rescuing it
+// waited for that owner's transaction, and locking rows in no order beside
+// the owner's id order deadlocked (seen under load: 40P01, a second lost
+// on both sides).
 var rescueSQL = `
 WITH rescued AS (
 	UPDATE notifications SET status = ` + RequeuedStatusSQL("dedup_key", "'pending'") + `,
 		lease_owner = NULL, lease_expires_at = NULL, updated_at = $1,
 		status_reason = ` + RequeuedReasonSQL("dedup_key", "'pending'", "'"+RescuedReason+"'") + `
-	WHERE status = 'sending' AND lease_expires_at < $1 AND lease_owner <> $2
+	WHERE id IN (SELECT id FROM notifications WHERE status = 'sending' AND lease_expires_at < $1 AND lease_owner <> $2
+	             ORDER BY id FOR UPDATE SKIP LOCKED)
 	RETURNING id, attempts, channel, provider
 )
 INSERT INTO delivery_attempts (notification_id, n, channel, provider, started_at, finished_at, outcome, error)
