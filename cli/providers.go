@@ -12,6 +12,7 @@ import (
 	"duebell/config"
 	"duebell/kinds"
 	"duebell/notify"
+	"duebell/templates"
 	"duebell/notify/sms/aliyun"
 	"duebell/notify/sms/tencent"
 	"duebell/notify/sms/twilio"
@@ -29,7 +30,7 @@ func (a *app) smsProvider() (notify.Sender, error) {
 			tpl[t.Kind+"/"+t.Locale] = aliyun.Template{Code: t.Code, SignName: cmp.Or(t.SignName, c.Aliyun.SignName), Vars: t.Vars}
 		}
 		s, err := aliyun.NewClient(aliyun.Config{AccessKeyID: c.Aliyun.AccessKeyID, AccessKeySecret: c.Aliyun.AccessKeySecret,
-			Templates: tpl, Endpoint: c.Aliyun.Endpoint})
+			Templates: tpl, FallbackLocale: a.cfg.Defaults.Locale, Endpoint: c.Aliyun.Endpoint})
 		if err != nil {
 			return nil, fmt.Errorf("sms.aliyun: %w", err)
 		}
@@ -40,7 +41,8 @@ func (a *app) smsProvider() (notify.Sender, error) {
 			tpl[t.Kind+"/"+t.Locale] = tencent.Template{ID: t.Code, SignName: cmp.Or(t.SignName, c.Tencent.SignName), Vars: t.Vars}
 		}
 		s, err := tencent.NewClient(tencent.Config{SecretID: c.Tencent.SecretID, SecretKey: c.Tencent.SecretKey,
-			SdkAppID: c.Tencent.SdkAppID, Region: c.Tencent.Region, Templates: tpl, Endpoint: c.Tencent.Endpoint})
+			SdkAppID: c.Tencent.SdkAppID, Region: c.Tencent.Region, Templates: tpl, FallbackLocale: a.cfg.Defaults.Locale,
+			Endpoint: c.Tencent.Endpoint})
 		if err != nil {
 			return nil, fmt.Errorf("sms.tencent: %w", err)
 		}
@@ -83,18 +85,20 @@ func (a *app) receipts(onReceipt func(provider, outcome string)) *api.ReceiptCon
 }
 
 // mappingResult is the provider template mapping's answer for one kind and
-// locale the policy can send by SMS.
+// locale the policy can send by SMS: the code it goes out with, filed in
+// Fallback's locale when not in its own, or Err.
 type mappingResult struct {
-	Kind, Locale, Code string
-	Err                error
+	Kind, Locale, Code, Fallback string
+	Err                          error
 }
 
 // checkProviderMapping checks, for a provider with templates filed
 // provider-side (aliyun, tencent), that every kind the policy can send by
 // SMS — the reminder stages that list sms, payment_received when it does,
-// and every channel-event kind — has a template in defaults.locale and in
-// every locale the mapping uses, and that its variables are ones duebell
-// fills for that kind. Other providers send duebell's own text: nil.
+// and every channel-event kind — has a template in defaults.locale, that
+// its variables are ones duebell fills for that kind, and says for every
+// other locale a customer may have whether it has one of its own or goes
+// out in defaults.locale's. Other providers send duebell's own text: nil.
 func checkProviderMapping(c *config.Config) []mappingResult {
 	var ts []config.SMSTemplate
 	switch c.SMS.Provider {
@@ -106,11 +110,13 @@ func checkProviderMapping(c *config.Config) []mappingResult {
 		return nil
 	}
 	byKey := map[string]config.SMSTemplate{}
-	locales := []string{c.Defaults.Locale}
 	for _, t := range ts {
 		byKey[t.Kind+"/"+t.Locale] = t
-		if !slices.Contains(locales, t.Locale) {
-			locales = append(locales, t.Locale)
+	}
+	locales := []string{c.Defaults.Locale}
+	for _, l := range templates.Locales() {
+		if l != c.Defaults.Locale {
+			locales = append(locales, l)
 		}
 	}
 	var out []mappingResult
@@ -118,12 +124,19 @@ func checkProviderMapping(c *config.Config) []mappingResult {
 		for _, locale := range locales {
 			r := mappingResult{Kind: kind, Locale: locale}
 			t, ok := byKey[kind+"/"+locale]
+			if !ok && locale != c.Defaults.Locale {
+				if t, ok = byKey[kind+"/"+c.Defaults.Locale]; ok {
+					r.Fallback = c.Defaults.Locale
+				}
+			}
 			r.Code = t.Code
 			switch {
 			case !ok:
 				r.Err = fmt.Errorf("no template mapped in sms.%s.templates", c.SMS.Provider)
 			case t.Code == "":
 				r.Err = fmt.Errorf("no template code")
+			case r.Fallback != "":
+				// checked on its own locale's row
 			default:
 				for _, v := range t.Vars {
 					if !slices.Contains(notify.VarsFor(kind), v) {
@@ -169,6 +182,9 @@ func printMapping(out io.Writer, provider string, results []mappingResult) []err
 	var errs []error
 	for _, r := range results {
 		res := "ok"
+		if r.Fallback != "" {
+			res = "ok: none filed in " + r.Locale + ", goes out in " + r.Fallback + "'s"
+		}
 		if r.Err != nil {
 			res = "ERROR: " + r.Err.Error()
 			errs = append(errs, fmt.Errorf("sms.%s %s/%s: %w", provider, r.Kind, r.Locale, r.Err))

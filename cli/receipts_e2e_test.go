@@ -313,6 +313,25 @@ fallback = "email"
 	}
 }
 
+// An English-speaking borrower of a lender that filed only Chinese
+// templates with Aliyun gets the Chinese one (defaults.locale), not no
+// reminder at all: every such SMS used to fail, no_template (an audit).
+func TestAliyunSMSToALocaleWithoutTemplatesGoesOutInTheDefaultLocale(t *testing.T) {
+	gw := newFakeAliyun(t)
+	e := startDaemon(t, "", aliyunConfig(gw.URL))
+	e.call("PUT", "/api/v1/customers/jim", `{"name":"Jim Green","phone":"13912345678","locale":"en"}`, http.StatusCreated)
+	e.call("PUT", "/api/v1/plans/jim-1", `{"customer_ref":"jim","merchant":"优品手机","title":"Phone X","total":100000,"periods":1,
+		"repay_method":"manual","installments":[{"seq":1,"due_date":"2026-12-10","amount":100000}]}`, http.StatusCreated)
+	e.run("scan", "--at", "2026-12-07T10:00:00+08:00")
+	e.run("dispatch", "--once", "--at", "2026-12-07T10:00:00+08:00")
+	if sms := e.notice("sms"); sms.Status != "sent" {
+		t.Fatalf("SMS to an en customer: %s, want sent", sms.Status)
+	}
+	if calls := gw.requests(); len(calls) != 1 || calls[0]["TemplateCode"] != "SMS_465890001" {
+		t.Fatalf("SendSms calls %v, want one with the zh-CN template", calls)
+	}
+}
+
 func TestTemplatesCheckCoversTheProviderMapping(t *testing.T) {
 	gw := newFakeAliyun(t)
 	dir := t.TempDir()
@@ -357,5 +376,10 @@ from = "billing@example.com"
 	errOut.Reset()
 	if code := Main(context.Background(), []string{"templates", "check", "--config", write(full.String())}, &out, &errOut); code != 0 {
 		t.Fatalf("templates check with every kind mapped: exit %d\n%s%s", code, out.String(), errOut.String())
+	}
+	// ... in zh-CN alone: an English-speaking customer's SMS goes out in it.
+	flat = strings.Join(strings.Fields(out.String()), " ")
+	if want := "due_soon en SMS_465890001 ok: none filed in en, goes out in zh-CN's"; !strings.Contains(flat, want) {
+		t.Errorf("output lacks %q:\n%s", want, out.String())
 	}
 }

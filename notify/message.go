@@ -41,12 +41,39 @@ type Message struct {
 }
 
 // TemplateKeys are the provider-side template mapping keys for m, in the
-// order to try: its escalation level's, then its kind's ("overdue/zh-CN").
-func (m Message) TemplateKeys() []string {
+// order to try: its escalation level's, then its kind's ("overdue/zh-CN"),
+// in m's locale, then the same in fallback (the locale a customer whose own
+// has no template filed gets: defaults.locale; "" for none).
+func (m Message) TemplateKeys(fallback string) []string {
+	names := []string{m.Kind}
 	if m.Template != "" && m.Template != m.Kind {
-		return []string{m.Template + "/" + m.Locale, m.Kind + "/" + m.Locale}
+		names = []string{m.Template, m.Kind}
 	}
-	return []string{m.Kind + "/" + m.Locale}
+	locales := []string{m.Locale}
+	if fallback != "" && fallback != m.Locale {
+		locales = append(locales, fallback)
+	}
+	var keys []string
+	for _, locale := range locales {
+		for _, name := range names {
+			keys = append(keys, name+"/"+locale)
+		}
+	}
+	return keys
+}
+
+// ProviderTemplate is the template filed provider-side (Aliyun, Tencent)
+// that m goes out with: the first of m.TemplateKeys(fallback) that
+// templates maps. An SMS to a customer whose locale has no template goes
+// out in fallback's rather than not at all.
+func ProviderTemplate[T any](templates map[string]T, m Message, fallback string) (T, error) {
+	for _, key := range m.TemplateKeys(fallback) {
+		if t, ok := templates[key]; ok {
+			return t, nil
+		}
+	}
+	var zero T
+	return zero, Permanent("no_template", fmt.Errorf("no template mapped for %q", m.Kind+"/"+m.Locale))
 }
 
 // Result is what a provider said about an accepted message.

@@ -289,3 +289,47 @@ func TestDayZoneIsBeijing(t *testing.T) {
 		t.Fatalf("midnight in the day zone is %v UTC, want 16:00 the day before", got)
 	}
 }
+
+// A customer whose locale has no template filed gets the SMS in the
+// fallback locale's (defaults.locale) rather than none: an English-speaking
+// borrower of a lender that filed only Chinese templates used to get no
+// reminder at all (no_template). A template in the customer's own locale,
+// the kind's or its level's, comes first.
+func TestSendFallsBackToTheDefaultLocale(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name, kind, level, fallback, want string
+	}{
+		{"kind in the fallback locale", "due_soon", "", "zh-CN", "SMS_123456789"},
+		{"own locale's kind before the fallback's level", "overdue", "overdue_firm", "zh-CN", "SMS_OVERDUE_EN"},
+		{"no fallback", "due_soon", "", "", ""},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			fake, srv := newFake(t, ok("900619746936498440^0"))
+			cfg := testConfig(srv.URL)
+			cfg.Templates["overdue_firm/zh-CN"] = Template{Code: "SMS_FIRM_ZH", SignName: "分期宝"}
+			cfg.Templates["overdue/en"] = Template{Code: "SMS_OVERDUE_EN", SignName: "分期宝"}
+			cfg.FallbackLocale = tc.fallback
+			msg := testMessage()
+			msg.Locale, msg.Kind, msg.Template = "en", tc.kind, tc.level
+			_, err := newTestClient(t, cfg).Send(context.Background(), msg)
+			if tc.want == "" {
+				smstest.WantError(t, err, smstest.Permanent, "no_template")
+				fake.WantNone(t)
+				return
+			}
+			if err != nil {
+				t.Fatalf("Send: %v", err)
+			}
+			calls := fake.Calls()
+			if len(calls) != 1 {
+				t.Fatalf("sent %d requests, want 1", len(calls))
+			}
+			if got := calls[0].Query.Get("TemplateCode"); got != tc.want {
+				t.Errorf("template %q, want %s", got, tc.want)
+			}
+		})
+	}
+}

@@ -16,14 +16,9 @@ var e164 = regexp.MustCompile(`^\+[1-9][0-9]{6,14}$`)
 
 // params builds SendSms's request parameters from msg and its template.
 func (c *Client) params(msg notify.Message) (url.Values, error) {
-	keys := msg.TemplateKeys()
-	key := keys[len(keys)-1]
-	tpl, ok := c.cfg.Templates[key]
-	if t, lvl := c.cfg.Templates[keys[0]]; lvl {
-		tpl, ok = t, true
-	}
-	if !ok {
-		return nil, notify.Permanent("no_template", fmt.Errorf("aliyun: no template mapped for %q", key))
+	tpl, err := notify.ProviderTemplate(c.cfg.Templates, msg, c.cfg.FallbackLocale)
+	if err != nil {
+		return nil, fmt.Errorf("aliyun: %w", err)
 	}
 	phone, err := phoneNumber(msg.To)
 	if err != nil {

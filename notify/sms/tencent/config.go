@@ -30,6 +30,9 @@ type Config struct {
 	Region    string // X-TC-Region, default DefaultRegion
 	// Templates is keyed by "kind/locale", e.g. "due_soon/zh-CN".
 	Templates map[string]Template
+	// FallbackLocale is the locale whose template an SMS goes out with when
+	// its customer's locale has none (defaults.locale; "" for none).
+	FallbackLocale string
 
 	Endpoint   string        // default DefaultEndpoint
 	Timeout    time.Duration // per request, default DefaultTimeout

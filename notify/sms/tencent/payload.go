@@ -25,14 +25,9 @@ type sendSmsRequest struct {
 // payload builds the request body: the E.164 number as is, the template's
 // parameters in their configured order.
 func (c *Client) payload(msg notify.Message) ([]byte, error) {
-	keys := msg.TemplateKeys()
-	key := keys[len(keys)-1]
-	tpl, ok := c.cfg.Templates[key]
-	if t, lvl := c.cfg.Templates[keys[0]]; lvl {
-		tpl, ok = t, true
-	}
-	if !ok {
-		return nil, notify.Permanent("no_template", fmt.Errorf("tencent: no template mapped for %q", key))
+	tpl, err := notify.ProviderTemplate(c.cfg.Templates, msg, c.cfg.FallbackLocale)
+	if err != nil {
+		return nil, fmt.Errorf("tencent: %w", err)
 	}
 	if !e164.MatchString(msg.To) {
 		return nil, notify.Permanent("invalid_number", fmt.Errorf("tencent: recipient is not an E.164 number"))
@@ -48,7 +43,7 @@ func (c *Client) payload(msg notify.Message) ([]byte, error) {
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)
-	err := enc.Encode(sendSmsRequest{
+	err = enc.Encode(sendSmsRequest{
 		PhoneNumberSet:   []string{msg.To},
 		SmsSdkAppId:      c.cfg.SdkAppID,
 		SignName:         tpl.SignName,
