@@ -12,11 +12,11 @@ import (
 	"duebell/config"
 	"duebell/kinds"
 	"duebell/notify"
-	"duebell/templates"
 	"duebell/notify/sms/aliyun"
 	"duebell/notify/sms/tencent"
 	"duebell/notify/sms/twilio"
 	"duebell/notify/sms/webhook"
+	"duebell/templates"
 )
 
 // smsProvider builds the configured SMS provider (sms.provider, other than
