@@ -217,7 +217,9 @@ func owes(it repo.DigestItem) bool {
 
 // fill makes data a digest: the digest template of the kind, every bill
 // with what is still due on it now, and the total; the first bill's due
-// date leads. A merchant is named only when every bill is from it.
+// date leads. A merchant is named only when every bill is from it, and its
+// bills then by their plans' titles ("优品手机第1期、优品手机第1期" told
+// the borrower nothing).
 func (dg *digest) fill(data *templates.Data, today time.Time) {
 	data.Template = templates.Digest(data.Kind)
 	data.Bills, data.Total = nil, 0
@@ -233,6 +235,11 @@ func (dg *digest) fill(data *templates.Data, today time.Time) {
 		data.Total += b.Amount
 		if it.Plan.Merchant != data.Merchant {
 			data.Merchant = ""
+		}
+	}
+	if data.Merchant != "" { // named once, as the sender: each bill by its plan
+		for i := range data.Bills {
+			data.Bills[i].Name = cmp.Or(data.Bills[i].PlanTitle, data.Bills[i].Name)
 		}
 	}
 	first := data.Bills[0]

@@ -121,6 +121,42 @@ func TestThreeBillsDueTogetherMakeOneSMSAndOneEmail(t *testing.T) {
 	}
 }
 
+// A digest of bills from one merchant is signed with its name, as each
+// bill's own SMS is (【优品手机】: mainland gateways refuse an SMS without
+// a 签名); the digest SMS carried none (an audit), and named each bill by
+// the merchant, twice. Bills of several merchants name each of them in
+// the text instead.
+func TestDigestOfOneMerchantIsSignedWithIt(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	storetest.Customer(t, b.r, "c1")
+	for ref, title := range map[string]string{"p1": "iPhone 17", "p2": "AirPods Pro"} {
+		storetest.Plan(t, b.r, ref, "c1", []repo.Date{repo.NewDate(2026, 11, 24)}, func(pl *repo.Plan) {
+			pl.Merchant, pl.Title = "优品手机", title
+		})
+	}
+	b.scanStages(t, sh(11, 21, 8, 0), digestStages())
+	if c := b.dispatch(t, sh(11, 21, 10, 0)); c["sent"] != 2 {
+		t.Fatalf("counts %v, want one SMS and one email sent", c)
+	}
+	sms := b.sms.messages()
+	if len(sms) != 1 || !strings.HasPrefix(sms[0].Text, "【优品手机】您有2笔分期") {
+		t.Fatalf("digest SMS %v, want one, signed 【优品手机】", sms)
+	}
+	// Its bills are told apart by their plans, not by the merchant twice.
+	if text := sms[0].Text; !strings.Contains(text, "iPhone 17第1期") || !strings.Contains(text, "AirPods Pro第1期") {
+		t.Errorf("digest SMS %q, want each bill by its plan's title", text)
+	}
+
+	other := setup(t)
+	threePlans(t, other)
+	other.scanStages(t, sh(11, 21, 8, 0), digestStages())
+	other.dispatch(t, sh(11, 21, 10, 0))
+	if sms := other.sms.messages(); len(sms) != 1 || strings.HasPrefix(sms[0].Text, "【") {
+		t.Fatalf("digest SMS of three merchants %v, want one, with no one merchant's signature", sms)
+	}
+}
+
 // The pre-send re-check suppresses a digest whose bills were all paid.
 func TestDigestOfPaidBillsIsSuppressed(t *testing.T) {
 	t.Parallel()
