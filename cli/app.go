@@ -196,7 +196,7 @@ func (a *app) senders() (map[string]notify.Sender, error) {
 		}
 		s, err := email.New(ec)
 		if err != nil {
-			return nil, fmt.Errorf("email: %w", err)
+			return nil, err // "email: …" already
 		}
 		a.closers = append(a.closers, s.Close)
 		out[notify.ChannelEmail] = s

@@ -91,6 +91,7 @@ func TestInvalidConfigNamesTheKey(t *testing.T) {
 		{"unknown channel", "[policy]\npayment_received = [\"fax\"]", "policy.payment_received"},
 		{"bad timezone", "[defaults]\ntimezone = \"Mars/Base\"", "defaults.timezone"},
 		{"bad tls", "", "email.tls"},
+		{"port out of range", "", "email.port"},
 		{"short token", "[[admin.tokens]]\nname = \"a\"\ntoken = \"short\"\nrole = \"ingest\"", "admin.tokens[0].token"},
 		{"bad role", "[[admin.tokens]]\nname = \"a\"\ntoken = \"long-enough-token-123\"\nrole = \"root\"", "admin.tokens[0].role"},
 		{"link host not allowed", "", "links.allowed_domains"},
@@ -107,6 +108,8 @@ func TestInvalidConfigNamesTheKey(t *testing.T) {
 			switch tc.name {
 			case "bad tls":
 				body = strings.Replace(body, `host = "smtp.example.com"`, "host = \"smtp.example.com\"\ntls = \"ssl3\"", 1)
+			case "port out of range": // scan and templates check took it; serve said "email: email: smtp port …"
+				body = strings.Replace(body, `host = "smtp.example.com"`, "host = \"smtp.example.com\"\nport = 99999", 1)
 			case "link host not allowed":
 				body = strings.Replace(body, `allowed_domains = ["example.com"]`, `allowed_domains = ["example.org"]`, 1)
 			}

@@ -131,6 +131,9 @@ func (c *Config) Validate() error {
 		if c.Email.Host == "" {
 			bad("email.host", "required for email.provider = \"smtp\"")
 		}
+		if c.Email.Port < 1 || c.Email.Port > 65535 {
+			bad("email.port", "%d is not a TCP port (1 to 65535)", c.Email.Port)
+		}
 		if !slices.Contains([]string{"none", "starttls", "tls"}, c.Email.TLS) {
 			bad("email.tls", "%q is not none, starttls or tls", c.Email.TLS)
 		}
