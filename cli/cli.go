@@ -45,7 +45,11 @@ var errUsage = errors.New("usage")
 
 // Main runs the command in args and returns the process exit status.
 func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+	if len(args) == 0 { // a script's empty command variable is a usage error, not success
+		fmt.Fprintf(stderr, "duebell: no command given\n\n%s", usage)
+		return 2
+	}
+	if args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
 		fmt.Fprint(stdout, usage)
 		return 0
 	}

@@ -95,6 +95,7 @@ func TestUsageErrors(t *testing.T) {
 		want string
 	}{
 		{[]string{"frobnicate"}, "unknown command"},
+		{[]string{}, "no command given"}, // exited 0: a script with an empty command variable saw success
 		{[]string{"scan", "--at", "tomorrow"}, "RFC 3339"},
 		{[]string{"scan", "--at", "0000-01-01T00:00:00Z", "--dry-run"}, "must lie between 2000-01-01 and 2100-01-01"},
 		{[]string{"dispatch", "--once", "--at", "2026-12-01T10:00:00+16:00"}, "UTC offset beyond ±14:00"},
