@@ -16,7 +16,9 @@ var ErrInvalid = errors.New("invalid phone number")
 // digits); any other country code needs 8–15 digits in all after the +.
 // Without a +, only the default region's national forms are accepted; for
 // "CN" (also used when defaultRegion is empty) that is a mainland mobile
-// number, optionally prefixed with 86. Errors never repeat the number.
+// number, optionally prefixed with 86, or any number written with China's
+// international prefix 00 instead of + (0086 138…, 00852 …). Errors never
+// repeat the number.
 func Normalize(raw, defaultRegion string) (string, error) {
 	s := strip(raw)
 	if s == "" {
@@ -27,6 +29,9 @@ func Normalize(raw, defaultRegion string) (string, error) {
 	if !allDigits(digits) {
 		return "", fmt.Errorf("%w: only digits, spaces, dashes, parentheses and a leading + are allowed", ErrInvalid)
 	}
+	if rest, ok := strings.CutPrefix(digits, "00"); ok && !intl && isCN(defaultRegion) {
+		intl, digits = true, rest // 0086 138…: the international prefix dialled from China, as +
+	}
 	if intl {
 		if national, ok := strings.CutPrefix(digits, "86"); ok {
 			return mainland(national)
@@ -36,8 +41,7 @@ func Normalize(raw, defaultRegion string) (string, error) {
 		}
 		return "+" + digits, nil
 	}
-	switch strings.ToUpper(defaultRegion) {
-	case "", "CN":
+	if isCN(defaultRegion) {
 		if len(digits) == 13 && strings.HasPrefix(digits, "86") {
 			digits = digits[2:]
 		}
@@ -45,6 +49,9 @@ func Normalize(raw, defaultRegion string) (string, error) {
 	}
 	return "", fmt.Errorf("%w: numbers outside mainland China must start with + and the country code", ErrInvalid)
 }
+
+// isCN reports whether region is mainland China, the default ("").
+func isCN(region string) bool { return region == "" || strings.EqualFold(region, "CN") }
 
 // mainland checks an 11-digit mainland China mobile number.
 func mainland(n string) (string, error) {

@@ -23,6 +23,10 @@ func TestNormalize(t *testing.T) {
 		{"+44 20 7946 0958", "CN", "+442079460958"},
 		{"+85291234567", "CN", "+85291234567"},
 		{"+123456789012345", "CN", "+123456789012345"},
+		// China's international prefix instead of + (books keep 0086 numbers).
+		{"0086 138 1234 5678", "CN", "+8613812345678"},
+		{"008613812345678", "", "+8613812345678"},
+		{"00852 9123 4567", "CN", "+85291234567"},
 	}
 	for _, tt := range tests {
 		got, err := Normalize(tt.raw, tt.region)
@@ -54,6 +58,9 @@ func TestNormalizeRejects(t *testing.T) {
 		{"+0123456789", "CN", "8 to 15"},
 		{"4155552671", "US", "must start with +"},
 		{"13812345678", "US", "must start with +"},
+		{"0086 128 1234 5678", "CN", "mainland"}, // 0086 is +86: still a mobile number
+		{"0012345", "CN", "8 to 15"},
+		{"0086 138 1234 5678", "US", "must start with +"}, // 00 is China's prefix, not every region's
 	}
 	for _, tt := range tests {
 		got, err := Normalize(tt.raw, tt.region)

@@ -31,11 +31,7 @@ func ParseCustomerQuery(q string) (cq CustomerQuery, ok bool) {
 	if strings.Contains(q, "@") {
 		cq.Email = strings.ToLower(q)
 	} else if looksLikePhone(q) {
-		typed := q
-		if rest, ok := strings.CutPrefix(typed, "00"); ok { // 0086 138…: the international prefix dialled from China
-			typed = "+" + rest
-		}
-		if norm, err := phone.Normalize(typed, "CN"); err == nil {
+		if norm, err := phone.Normalize(q, "CN"); err == nil {
 			cq.Phone = norm
 		}
 	}
