@@ -3,6 +3,7 @@ package repo_test
 import (
 	"context"
 	"crypto/rand"
+	"database/sql"
 	"encoding/hex"
 	"fmt"
 	"net/url"
@@ -14,6 +15,8 @@ import (
 
 	"duebell/repo"
 	"duebell/repo/repotest"
+
+	"github.com/lib/pq"
 )
 
 // Every connection asks PostgreSQL to check that its client is still there
@@ -249,5 +252,43 @@ func TestIdleTransactionIsEndedAndItsLocksFreed(t *testing.T) {
 	}
 	if took := time.Since(start); took > 10*time.Second {
 		t.Errorf("the lock was freed after %v, want about the 1 s timeout", took)
+	}
+}
+
+// A pooled connection the server closed (a failover, pg_terminate_backend,
+// an idle reaper) does not make Ping, and so /readyz, report the database
+// as down: the database answers on a new connection. Ping said "driver:
+// bad connection" once after each such close (an audit).
+func TestPingAfterTheServerClosedAPooledConnection(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	r, _ := repotest.NewWithURL(t)
+	// Three pooled connections, all closed by the server, as in a failover.
+	var pids []int
+	var txs []*sql.Tx
+	for range 3 {
+		tx, err := r.DB().BeginTx(ctx, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var pid int
+		if err := tx.QueryRowContext(ctx, `SELECT pg_backend_pid()`).Scan(&pid); err != nil {
+			t.Fatal(err)
+		}
+		pids, txs = append(pids, pid), append(txs, tx)
+	}
+	for _, tx := range txs {
+		_ = tx.Rollback()
+	}
+	admin := repotest.New(t)
+	var killed int
+	if err := admin.DB().GetContext(ctx, &killed, `SELECT count(*) FILTER (WHERE pg_terminate_backend(p))
+		FROM unnest($1::int[]) p`, pq.Array(pids)); err != nil || killed != 3 {
+		t.Fatalf("terminate the pooled connections: %d %v", killed, err)
+	}
+	for i := range 2 {
+		if err := r.Ping(ctx); err != nil {
+			t.Fatalf("ping %d after the server closed the pooled connections: %v", i+1, err)
+		}
 	}
 }

@@ -186,8 +186,18 @@ func (r *Repo) forget(q string) {
 // Close closes the pool.
 func (r *Repo) Close() error { return r.db.Close() }
 
-// Ping checks that the database answers.
-func (r *Repo) Ping(ctx context.Context) error { return r.db.PingContext(ctx) }
+// Ping checks that the database answers. A pooled connection the server
+// closed (a failover, pg_terminate_backend, an idle reaper) fails one ping
+// and is dropped; the database answering on a new one is up. /readyz said
+// 503 "driver: bad connection" once after each such close, on every replica
+// at once (an audit).
+func (r *Repo) Ping(ctx context.Context) error {
+	err := r.db.PingContext(ctx)
+	if err != nil && ctx.Err() == nil && IsUnavailable(err) {
+		err = r.db.PingContext(ctx)
+	}
+	return err
+}
 
 // Schema is the schema the tables live in.
 func (r *Repo) Schema() string { return r.schema }
