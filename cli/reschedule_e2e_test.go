@@ -163,7 +163,7 @@ func testEndToEndDueDateCorrectionsSendNothingTwice(t *testing.T, store string) 
 	e.putBill("he-x", "he", "2038-09-17", http.StatusOK)
 	e.scanAndSend("2038-09-14T10:00:00+08:00")
 	sms := e.smsTo("+8613812345674")
-	if last := sms[len(sms)-1]; len(sms) != 3 || !strings.HasPrefix(last, "您有2笔分期") {
+	if last := sms[len(sms)-1]; len(sms) != 3 || !strings.HasPrefix(last, "【优品手机】您有2笔分期") {
 		t.Errorf("the new date's due_soon: %d SMS, the last %q; want the third to tell of both bills", len(sms), last)
 	}
 }

@@ -151,6 +151,13 @@ type Config struct {
 	// account is left alone before a notice probes it again (see
 	// circuit.go); default DefaultCircuitProbe.
 	CircuitProbe map[string]time.Duration
+	// OutageAfter is how many sends in a row through one provider may fail
+	// transiently (refused connections, timeouts, 5xx) before its circuit
+	// opens as unreachable (default DefaultOutageAfter); OutageProbe how
+	// long it then stays open before a notice probes it (default
+	// DefaultOutageProbe). See circuit.go.
+	OutageAfter int
+	OutageProbe time.Duration
 
 	Owner string // lease owner; default host-pid-random
 	// Now is the clock, read afresh for every claim and every notice; a
@@ -235,6 +242,8 @@ func New(cfg Config) (*Dispatcher, error) {
 		cfg.Sleep = sleep
 	}
 	cfg.RateWait = cmp.Or(cfg.RateWait, cfg.Lease/4)
+	cfg.OutageAfter = cmp.Or(cfg.OutageAfter, DefaultOutageAfter)
+	cfg.OutageProbe = cmp.Or(cfg.OutageProbe, DefaultOutageProbe)
 	limiters, err := newLimiters(cfg.RateLimits)
 	if err != nil {
 		return nil, err
@@ -249,7 +258,7 @@ func New(cfg Config) (*Dispatcher, error) {
 		return nil, err
 	}
 	return &Dispatcher{cfg: cfg, limiters: limiters, wake: make(chan struct{}, 1),
-		breaker: breaker{open: map[string]*circuit{}}, busyLog: outage.NewEvery()}, nil
+		breaker: breaker{open: map[string]*circuit{}, failing: map[string]int{}}, busyLog: outage.NewEvery()}, nil
 }
 
 // Counts tallies how a dispatch run left the notices it handled, by status

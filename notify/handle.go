@@ -124,8 +124,8 @@ func (d *Dispatcher) handle(ctx, sendCtx context.Context, j job) repo.Outcome {
 	att := &repo.Attempt{N: c.Attempts, Channel: c.Channel, Provider: sender.Provider(), StartedAt: started,
 		FinishedAt: finished, ProviderMsgID: res.ProviderMsgID, Code: res.Code}
 	out.Attempt, out.Provider = att, sender.Provider()
-	if probe && err != nil && ErrorClass(err) != ClassAccount {
-		d.probeEnded(sender.Provider())
+	if class := ErrorClass(err); probe && err != nil && class != ClassAccount && class != ClassTransient {
+		d.probeEnded(sender.Provider()) // an account refusal or a transient failure keeps the circuit open
 	}
 	switch {
 	case err == nil:
@@ -143,6 +143,7 @@ func (d *Dispatcher) handle(ctx, sendCtx context.Context, j job) repo.Outcome {
 		d.log(c, slog.LevelWarn, "send cut off at shutdown, outcome unknown", slog.String("provider", att.Provider))
 	case d.classified(now, loc, c, sender, att, err, &out):
 	case IsPermanent(err):
+		d.providerAnswered(att.Provider)
 		att.Outcome, att.Code, att.Error = repo.OutcomePermanent, ErrorCode(err), err.Error()
 		out.Status, out.Reason, out.LastError = repo.StatusFailed, "permanent provider error", err.Error()
 		d.log(c, slog.LevelWarn, "send failed permanently", slog.String("provider", att.Provider),
@@ -156,7 +157,11 @@ func (d *Dispatcher) handle(ctx, sendCtx context.Context, j job) repo.Outcome {
 			out.Status, out.Reason = repo.StatusPending, "retrying after transient error"
 			out.NextAttemptAt = d.cfg.Now().Add(d.backoff(c.Attempts)) // from the try's end, not its pickup
 		}
-		d.log(c, slog.LevelWarn, "send failed, transient", slog.String("provider", att.Provider),
+		level := slog.LevelWarn
+		if d.transientFailed(now, c.Channel, att.Provider, probe, err) {
+			level = slog.LevelDebug // the circuit's ERROR says it
+		}
+		d.log(c, level, "send failed, transient", slog.String("provider", att.Provider),
 			slog.String("code", att.Code), slog.String("error", err.Error()), slog.String("next", out.Status))
 	}
 	return out

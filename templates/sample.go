@@ -103,5 +103,5 @@ func sampleBills(d *Data, pick func(zh, en string) string) {
 		d.Bills = append(d.Bills, b)
 		d.Total += b.Amount
 	}
-	d.Amount = d.Total
+	d.Amount, d.Merchant = d.Total, "" // no one merchant: none signs it (see notify's digest fill)
 }
