@@ -16,6 +16,13 @@ const DefaultWriteStall = 250 * time.Millisecond
 // stallPoll is how often a held send looks whether the writes go through again.
 const stallPoll = 20 * time.Millisecond
 
+// stallWarnAfter is how long the writes must stall before the hold is
+// logged at WARN: a busy database's group commit can take longer than
+// WriteStall, and the hold is then back-pressure, logged at DEBUG (an audit
+// counted 94 WARN and INFO pairs in a run on a loaded host whose database
+// answered all along).
+const stallWarnAfter = 2 * time.Second
+
 // writeWatch tells how long outcome writes have been stalled: outcomes are
 // waiting to be written and none has been written since mark (the last
 // write, or when outcomes began to wait after none did).
@@ -71,14 +78,19 @@ func (w *writeWatch) stalledFor() time.Duration {
 // stops, or when its lease has less than a third left, as a send never
 // starts on such a lease (see leaseKeeper.take).
 func (d *Dispatcher) writesFlowing(ctx context.Context, j job) bool {
-	if d.writes.stalledFor() < d.cfg.WriteStall {
+	stalled := d.writes.stalledFor()
+	if stalled < d.cfg.WriteStall {
 		return true
 	}
-	d.cfg.Logger.Log(ctx, d.sendHold.Level(), "outcome writes stalled; holding sends until the database takes them",
-		slog.Duration("stalled", d.writes.stalledFor()))
+	d.cfg.Logger.Log(ctx, slog.LevelDebug, "outcome writes slow; holding a send", slog.Duration("stalled", stalled))
 	t := time.NewTicker(stallPoll)
 	defer t.Stop()
-	for d.writes.stalledFor() >= d.cfg.WriteStall {
+	for warned := false; stalled >= d.cfg.WriteStall; stalled = d.writes.stalledFor() {
+		if !warned && stalled >= max(stallWarnAfter, d.cfg.WriteStall) {
+			d.cfg.Logger.Log(ctx, d.sendHold.Level(), "outcome writes stalled; holding sends until the database takes them",
+				slog.Duration("stalled", stalled))
+			warned = true
+		}
 		if ctx.Err() != nil || d.cfg.LeaseClock().Sub(j.lease.since) > d.cfg.Lease*2/3 {
 			return false
 		}
