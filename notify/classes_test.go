@@ -67,7 +67,7 @@ func (l *lockedBuf) String() string {
 func smsNotices(t *testing.T, b *bundle, refs ...string) {
 	t.Helper()
 	for i, ref := range refs {
-		storetest.Customer(t, b.r, ref, func(c *repo.Customer) { c.Phone = "+861381234567" + string(rune('0'+i)) })
+		storetest.Customer(t, b.r, ref, func(c *repo.Customer) { c.Phone = fmt.Sprintf("+86138123%05d", 45670+i) })
 		storetest.Plan(t, b.r, "p-"+ref, ref, []repo.Date{repo.NewDate(2026, 11, 24)})
 	}
 	if _, err := b.r.QueueDueReminders(context.Background(), sh(11, 21, 8, 0), smsOnlyStages); err != nil {
@@ -145,17 +145,7 @@ func TestAccountFailureOpensTheProviderCircuit(t *testing.T) {
 	})
 	b.sms.errs = []error{notify.Classify(notify.ClassAccount, "isv.AMOUNT_NOT_ENOUGH", errors.New("账户余额不足"))}
 	smsNotices(t, b, "c1", "c2", "c3")
-	d, err := notify.New(b.cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	run := func(at time.Time) {
-		t.Helper()
-		now = at
-		if _, err := d.RunOnce(context.Background()); err != nil {
-			t.Fatal(err)
-		}
-	}
+	run := runsAt(t, b.cfg, &now)
 
 	run(sh(11, 21, 10, 0))
 	probeAt := sh(11, 21, 10, 15)
@@ -316,6 +306,23 @@ func TestUnsubscribedSetsTheSMSOptOut(t *testing.T) {
 	}
 }
 
+// runsAt makes one dispatcher on cfg, whose clock reads *now, and returns
+// a run of it once at a given time.
+func runsAt(t *testing.T, cfg notify.Config, now *time.Time) func(at time.Time) {
+	t.Helper()
+	d, err := notify.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return func(at time.Time) {
+		t.Helper()
+		*now = at
+		if _, err := d.RunOnce(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
 // downSender is a provider that cannot be reached while down: every send
 // fails as a refused connection does.
 type downSender struct {
@@ -362,25 +369,12 @@ func TestUnreachableProviderOpensTheCircuit(t *testing.T) {
 		c.Now = func() time.Time { return now }
 	})
 	b.cfg.Senders["sms"] = sender
-	for i := range 30 {
-		ref := fmt.Sprintf("c%d", i)
-		storetest.Customer(t, b.r, ref, func(c *repo.Customer) { c.Phone = fmt.Sprintf("+86138%08d", i) })
-		storetest.Plan(t, b.r, "p-"+ref, ref, []repo.Date{repo.NewDate(2026, 11, 24)})
+	refs := make([]string, 30)
+	for i := range refs {
+		refs[i] = fmt.Sprintf("c%d", i)
 	}
-	if _, err := b.r.QueueDueReminders(context.Background(), sh(11, 21, 8, 0), smsOnlyStages); err != nil {
-		t.Fatal(err)
-	}
-	d, err := notify.New(b.cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	run := func(at time.Time) {
-		t.Helper()
-		now = at
-		if _, err := d.RunOnce(context.Background()); err != nil {
-			t.Fatal(err)
-		}
-	}
+	smsNotices(t, b, refs...)
+	run := runsAt(t, b.cfg, &now)
 	tried := func() (n int) {
 		t.Helper()
 		for _, n2 := range b.smsNotices(t) {
