@@ -24,8 +24,6 @@ const DefaultCircuitProbe = 10 * time.Minute
 const (
 	DefaultOutageAfter = 20
 	DefaultOutageProbe = 30 * time.Second
-	// CodeUnreachable is the code of a circuit opened by an outage.
-	CodeUnreachable = "unreachable"
 )
 
 // A provider that answers with an account-level failure (ClassAccount: no
@@ -59,7 +57,7 @@ type circuit struct {
 
 // causeOf is why a circuit with code is open.
 func causeOf(code string) string {
-	if code == CodeUnreachable {
+	if code == repo.CircuitUnreachable {
 		return "provider unreachable"
 	}
 	return "account refused"
@@ -150,11 +148,11 @@ func (d *Dispatcher) circuitHold(now time.Time, c *repo.Claim, provider string) 
 }
 
 // openCircuit opens (or keeps open) provider's circuit after an account
-// failure (or, with code CodeUnreachable, an outage) at now and returns
+// failure (or, with code repo.CircuitUnreachable, an outage) at now and returns
 // when it will be probed.
 func (d *Dispatcher) openCircuit(now time.Time, channel, provider, code string, err error) time.Time {
 	cause, probeAt := causeOf(code), now.Add(d.probeFor(channel))
-	if code == CodeUnreachable {
+	if code == repo.CircuitUnreachable {
 		probeAt = now.Add(d.cfg.OutageProbe)
 	}
 	d.breaker.mu.Lock()
@@ -207,7 +205,7 @@ func (d *Dispatcher) transientFailed(now time.Time, channel, provider string, pr
 	d.breaker.mu.Unlock()
 	switch {
 	case probe, !open && n >= d.cfg.OutageAfter:
-		d.openCircuit(now, channel, provider, CodeUnreachable, err)
+		d.openCircuit(now, channel, provider, repo.CircuitUnreachable, err)
 		return true
 	}
 	return open

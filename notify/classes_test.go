@@ -406,7 +406,7 @@ func TestUnreachableProviderOpensTheCircuit(t *testing.T) {
 		t.Errorf("%d WARN lines for the failed sends, want the 4 before the circuit opened", n)
 	}
 	open, err := b.r.OpenCircuits(context.Background())
-	if err != nil || len(open) != 1 || open[0].Code != notify.CodeUnreachable {
+	if err != nil || len(open) != 1 || open[0].Code != repo.CircuitUnreachable {
 		t.Fatalf("open circuits %+v, %v; want scripted, unreachable", open, err)
 	}
 

@@ -68,8 +68,12 @@ func (q Common) OptOut(ctx context.Context, in OptOutInput) (bool, error) {
 	return changed, nil
 }
 
-// Circuit is a provider that refused the account, as provider_circuits
-// keeps it.
+// CircuitUnreachable is the Code of a circuit opened because the provider
+// could not be reached (transient failures in a row), not for a refusal.
+const CircuitUnreachable = "unreachable"
+
+// Circuit is a provider that refused the account, or could not be reached
+// (Code CircuitUnreachable), as provider_circuits keeps it.
 type Circuit struct {
 	Provider  string     `db:"provider" json:"provider"`
 	Channel   string     `db:"channel" json:"channel"`

@@ -29,6 +29,14 @@ func TestOpenCircuitBanner(t *testing.T) {
 			t.Errorf("page lacks %q:\n%s", want, body)
 		}
 	}
+	// A relay that could not be reached says so, not that it refused the account.
+	if err := b.r.OpenCircuit(context.Background(), repo.Circuit{Provider: "smtp", Channel: "email", OpenedAt: t0,
+		ProbeAt: t0.Add(30 * time.Second), Code: repo.CircuitUnreachable, Error: "dial tcp: connection refused", UpdatedAt: t0}); err != nil {
+		t.Fatal(err)
+	}
+	if _, body, _ := w.get("/console/audit"); !strings.Contains(body, `id="circuit-smtp">Provider smtp (email) could not be reached since 2026-11-10 10:00:00`) {
+		t.Errorf("page lacks the unreachable relay's banner:\n%s", body)
+	}
 	if err := b.r.CloseCircuit(context.Background(), "aliyun", t0.Add(11*time.Minute)); err != nil {
 		t.Fatal(err)
 	}
