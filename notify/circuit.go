@@ -51,13 +51,14 @@ type circuitObserver interface {
 
 type circuit struct {
 	probeAt time.Time
-	probing bool   // a probe is being sent
-	cause   string // "account refused", or "provider unreachable"
+	probing bool          // a probe is being sent
+	code    string        // repo.CircuitUnreachable, or the provider's refusal
+	every   time.Duration // between probes (probeFor)
 }
 
-// causeOf is why a circuit with code is open.
-func causeOf(code string) string {
-	if code == repo.CircuitUnreachable {
+// cause is why c is open, as a notice's reason says it.
+func (c *circuit) cause() string {
+	if c.code == repo.CircuitUnreachable {
 		return "provider unreachable"
 	}
 	return "account refused"
@@ -91,7 +92,7 @@ func (d *Dispatcher) loadCircuits() {
 		defer d.breaker.mu.Unlock()
 		for _, c := range cs {
 			if _, ok := d.breaker.open[c.Provider]; !ok {
-				d.breaker.open[c.Provider] = &circuit{probeAt: c.ProbeAt, cause: causeOf(c.Code)}
+				d.breaker.open[c.Provider] = &circuit{probeAt: c.ProbeAt, code: c.Code, every: d.probeFor(c.Channel, c.Code)}
 				d.circuitChanged(c.Provider, true)
 				d.cfg.Logger.Error("provider circuit open (recorded earlier): sends through it wait",
 					slog.String("provider", c.Provider), slog.String("code", c.Code), slog.Time("probe_at", c.ProbeAt))
@@ -103,45 +104,56 @@ func (d *Dispatcher) loadCircuits() {
 // admit says whether a notice may go through provider at now: ok, or
 // wait until the returned time. When the probe time has come, the first
 // caller becomes the probe (probe true) and the others wait for it.
-func (b *breaker) admit(provider string, now time.Time, retry time.Duration) (until time.Time, cause string, probe, ok bool) {
+func (b *breaker) admit(provider string, now time.Time) (until time.Time, open circuit, probe, ok bool) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	c := b.open[provider]
 	switch {
 	case c == nil:
-		return time.Time{}, "", false, true
+		return time.Time{}, circuit{}, false, true
 	case now.Before(c.probeAt):
-		return c.probeAt, c.cause, false, false
+		return c.probeAt, *c, false, false
 	case c.probing:
-		return now.Add(retry), c.cause, false, false
+		return now.Add(probeRetry(c.every)), *c, false, false
 	}
 	c.probing = true
-	return time.Time{}, "", true, true
+	return time.Time{}, circuit{}, true, true
 }
 
-// probeFor is how long provider's circuit stays open on channel.
-func (d *Dispatcher) probeFor(channel string) time.Duration {
+// probeFor is how long a circuit with code stays open on channel between
+// probes: OutageProbe for an unreachable provider, else the channel's
+// CircuitProbe.
+func (d *Dispatcher) probeFor(channel, code string) time.Duration {
+	if code == repo.CircuitUnreachable {
+		return d.cfg.OutageProbe
+	}
 	if p := d.cfg.CircuitProbe[channel]; p > 0 {
 		return p
 	}
 	return DefaultCircuitProbe
 }
 
-// probeRetry is how soon a notice that met a probe in flight looks again.
-func probeRetry(probe time.Duration) time.Duration { return min(probe, time.Minute) }
+// probeRetry is how soon a notice that met a probe in flight looks again: a
+// sixth of the probe interval, at most a minute (5 s for an unreachable
+// provider, whose held notices waited a minute after it came back).
+func probeRetry(probe time.Duration) time.Duration { return min(probe/6, time.Minute) }
 
 // circuitHold defers c, or hands it to its stage's fallback, while its
 // provider's circuit is open. It is checked before the send; admitted
 // notices are sent (one of them as the probe).
 func (d *Dispatcher) circuitHold(now time.Time, c *repo.Claim, provider string) (out repo.Outcome, probe, held bool) {
-	until, cause, probe, ok := d.breaker.admit(provider, now, probeRetry(d.probeFor(c.Channel)))
+	until, open, probe, ok := d.breaker.admit(provider, now)
 	if ok {
 		return repo.Outcome{}, probe, false
 	}
-	reason := "waiting: " + provider + " circuit open (" + cause + ")"
-	if fb := d.cfg.Fallbacks[c.Stage]; fb != "" && c.Channel == ChannelSMS {
+	reason := "waiting: " + provider + " circuit open (" + open.cause() + ")"
+	// A refused account stays refused until someone pays or fixes it: the
+	// fallback goes now. An unreachable provider is mostly back within
+	// seconds (a 5 s gateway blip sent 917 of 1,000 SMS by email instead):
+	// its notices wait for the probe.
+	if fb := d.cfg.Fallbacks[c.Stage]; fb != "" && c.Channel == ChannelSMS && open.code != repo.CircuitUnreachable {
 		return repo.Outcome{ID: c.ID, Status: repo.StatusFailed,
-			Reason: provider + " circuit open (" + cause + "); " + fb + " fallback"}, false, true
+			Reason: provider + " circuit open (" + open.cause() + "); " + fb + " fallback"}, false, true
 	}
 	out, _ = postpone(c, until, reason)
 	return out, false, true
@@ -151,10 +163,8 @@ func (d *Dispatcher) circuitHold(now time.Time, c *repo.Claim, provider string) 
 // failure (or, with code repo.CircuitUnreachable, an outage) at now and returns
 // when it will be probed.
 func (d *Dispatcher) openCircuit(now time.Time, channel, provider, code string, err error) time.Time {
-	cause, probeAt := causeOf(code), now.Add(d.probeFor(channel))
-	if code == repo.CircuitUnreachable {
-		probeAt = now.Add(d.cfg.OutageProbe)
-	}
+	every := d.probeFor(channel, code)
+	probeAt := now.Add(every)
 	d.breaker.mu.Lock()
 	c, was := d.breaker.open[provider]
 	if was && !c.probing {
@@ -171,7 +181,8 @@ func (d *Dispatcher) openCircuit(now time.Time, channel, provider, code string, 
 		c = &circuit{}
 		d.breaker.open[provider] = c
 	}
-	c.probeAt, c.probing, c.cause = probeAt, false, cause
+	c.probeAt, c.probing, c.code, c.every = probeAt, false, code, every
+	cause := c.cause()
 	d.breaker.mu.Unlock()
 	if was {
 		d.cfg.Logger.LogAttrs(context.Background(), slog.LevelWarn, "provider circuit stays open: the probe failed",
