@@ -44,14 +44,11 @@ type app struct {
 // loadConfig reads the configuration and builds the pieces that need no
 // database: logger, templates, link signer.
 func loadConfig(path string) (*app, error) {
-	if path == "" {
-		return nil, fmt.Errorf("%w: no config file given (use --config or DUEBELL_CONFIG)", errUsage)
-	}
-	cfg, err := config.Load(path)
+	a, err := loadWith(config.Load, path)
 	if err != nil {
 		return nil, err
 	}
-	a := &app{cfg: cfg, log: newLogger(cfg.Log), now: time.Now}
+	cfg := a.cfg
 	a.tpl, err = templates.Load(templates.Options{Dir: cfg.Templates.Dir, AllowedDomains: cfg.Links.AllowedDomains})
 	if err != nil {
 		return nil, fmt.Errorf("templates.dir: %w", err)
@@ -71,16 +68,43 @@ func loadConfig(path string) (*app, error) {
 	return a, nil
 }
 
+// loadWith reads the configuration at path with load (config.Load, or
+// config.LoadDatabase) into an app with its logger.
+func loadWith(load func(string) (*config.Config, error), path string) (*app, error) {
+	if path == "" {
+		return nil, fmt.Errorf("%w: no config file given (use --config or DUEBELL_CONFIG)", errUsage)
+	}
+	cfg, err := load(path)
+	if err != nil {
+		return nil, err
+	}
+	return &app{cfg: cfg, log: newLogger(cfg.Log), now: time.Now}, nil
+}
+
 // openApp is loadConfig plus a database connection.
 func openApp(ctx context.Context, path string) (*app, error) {
 	a, err := loadConfig(path)
 	if err != nil {
 		return nil, err
 	}
-	if a.repo, err = openStore(ctx, a.cfg.Database); err != nil {
+	return a, a.open(ctx)
+}
+
+// openDatabase is openApp for a command that works on the database alone
+// (migrate): its config is checked for database.url and log only, so a
+// migration job needs no provider secret or signing key.
+func openDatabase(ctx context.Context, path string) (*app, error) {
+	a, err := loadWith(config.LoadDatabase, path)
+	if err != nil {
 		return nil, err
 	}
-	return a, nil
+	return a, a.open(ctx)
+}
+
+// open connects a to its store.
+func (a *app) open(ctx context.Context) (err error) {
+	a.repo, err = openStore(ctx, a.cfg.Database)
+	return err
 }
 
 // store is everything the commands read and write; both stores implement

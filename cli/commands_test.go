@@ -171,3 +171,30 @@ func TestServeMigrateLogsWhatItApplied(t *testing.T) {
 		t.Fatalf("a second migrate: %v, logged %q; want nothing", err, logs.String())
 	}
 }
+
+// A migration job needs the database and nothing else: migrate takes a
+// config with only [database], no provider secret and no link signing key
+// (it refused one for each), while a command that sends still asks for them.
+// A bad database.url or log level is still refused, naming the key.
+func TestMigrateNeedsOnlyTheDatabase(t *testing.T) {
+	_, schema := repotest.NewWithURL(t)
+	dir := t.TempDir()
+	write := func(name, body string) string {
+		path := filepath.Join(dir, name)
+		if err := os.WriteFile(path, []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	config := write("migrate.toml", fmt.Sprintf("[database]\nurl = %q\nschema = %q\n", repotest.URL(), schema))
+	if code, out, stderr := runMain("migrate", "--config", config); code != 0 || !strings.Contains(out, "up to date") {
+		t.Fatalf("migrate with only [database]: exit %d %q %q", code, out, stderr)
+	}
+	if code, _, stderr := runMain("scan", "--dry-run", "--config", config); code != 1 || !strings.Contains(stderr, "links.signing_key") {
+		t.Errorf("scan with only [database]: exit %d %q; want the missing signing key named", code, stderr)
+	}
+	bad := write("bad.toml", fmt.Sprintf("[database]\nurl = %q\n[log]\nlevel = \"loud\"\n", repotest.URL()))
+	if code, _, stderr := runMain("migrate", "--config", bad); code != 1 || !strings.Contains(stderr, "log.level") {
+		t.Errorf("migrate with a bad log level: exit %d %q; want it named", code, stderr)
+	}
+}

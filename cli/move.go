@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"duebell/config"
 	"errors"
 	"fmt"
 	"io"
@@ -25,7 +26,7 @@ func runMove(ctx context.Context, args []string, out io.Writer) error {
 	if !sqlite.IsURL(*from) {
 		return fmt.Errorf("%w: --from: want the SQLite store's database.url, as in --from sqlite:duebell.db", errUsage)
 	}
-	a, err := loadConfig(c.config)
+	a, err := loadWith(config.LoadDatabase, c.config)
 	if err != nil {
 		return err
 	}

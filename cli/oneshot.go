@@ -22,7 +22,7 @@ func runMigrate(ctx context.Context, args []string, out io.Writer) error {
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	a, err := openApp(ctx, c.config)
+	a, err := openDatabase(ctx, c.config)
 	if err != nil {
 		return err
 	}

@@ -4,6 +4,7 @@
 package config
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"strconv"
@@ -247,6 +248,45 @@ func (d Duration) MarshalText() ([]byte, error) { return []byte(d.String()), nil
 // Load reads path (may be "" for defaults only), applies defaults and the
 // environment, and validates.
 func Load(path string) (*Config, error) {
+	cfg, err := read(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	if cfg.Calendar.File != "" {
+		cal, err := scheduler.LoadCalendar(cfg.Calendar.File)
+		if err != nil {
+			return nil, fmt.Errorf("config: calendar.file: %w", err)
+		}
+		cfg.calendar = cal
+	}
+	return cfg, nil
+}
+
+// LoadDatabase is Load for a command that works on the database alone
+// (migrate, move's target): it reads path and the environment as Load does,
+// unknown keys refused, and checks only database.url and log. A migration
+// job needed every provider secret and the link signing key.
+func LoadDatabase(path string) (*Config, error) {
+	cfg, err := read(path)
+	if err != nil {
+		return nil, err
+	}
+	var errs []error
+	cfg.validateDatabase(func(key, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s: %s", key, fmt.Sprintf(format, args...)))
+	})
+	if err := errors.Join(errs...); err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	return cfg, nil
+}
+
+// read decodes path (may be "" for defaults only), refusing unknown keys,
+// and applies the environment and defaults.
+func read(path string) (*Config, error) {
 	cfg := &Config{}
 	if path != "" {
 		md, err := toml.DecodeFile(path, cfg)
@@ -259,15 +299,5 @@ func Load(path string) (*Config, error) {
 	}
 	cfg.applyEnv(os.Getenv)
 	cfg.applyDefaults()
-	if err := cfg.Validate(); err != nil {
-		return nil, fmt.Errorf("config: %w", err)
-	}
-	if cfg.Calendar.File != "" {
-		cal, err := scheduler.LoadCalendar(cfg.Calendar.File)
-		if err != nil {
-			return nil, fmt.Errorf("config: calendar.file: %w", err)
-		}
-		cfg.calendar = cal
-	}
 	return cfg, nil
 }

@@ -16,15 +16,28 @@ import (
 	"duebell/scheduler"
 )
 
+// validateDatabase checks what a command that works on the database alone
+// reads: database.url and log.
+func (c *Config) validateDatabase(bad func(key, format string, args ...any)) {
+	if err := checkDatabaseURL(c.Database.URL); err != nil {
+		bad("database.url", "%v: want postgres://…, a libpq key=value string, or sqlite:FILE (or set DUEBELL_DATABASE_URL)", err)
+	}
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(c.Log.Level)); err != nil {
+		bad("log.level", "%q is not debug, info, warn or error", c.Log.Level)
+	}
+	if !strings.EqualFold(c.Log.Format, "text") && !strings.EqualFold(c.Log.Format, "json") {
+		bad("log.format", "%q is not text or json", c.Log.Format)
+	}
+}
+
 // Validate checks every key, returning the first problem with its key name.
 func (c *Config) Validate() error {
 	var errs []error
 	bad := func(key, format string, args ...any) {
 		errs = append(errs, fmt.Errorf("%s: %s", key, fmt.Sprintf(format, args...)))
 	}
-	if err := checkDatabaseURL(c.Database.URL); err != nil {
-		bad("database.url", "%v: want postgres://…, a libpq key=value string, or sqlite:FILE (or set DUEBELL_DATABASE_URL)", err)
-	}
+	c.validateDatabase(bad)
 	if _, err := input.Zone(c.Defaults.Timezone); err != nil {
 		bad("defaults.timezone", "%q: %v", c.Defaults.Timezone, err)
 	}
@@ -94,13 +107,6 @@ func (c *Config) Validate() error {
 	}
 	if err := scheduler.ValidateSpec(c.Scan.ChannelEventsSchedule); err != nil {
 		bad("scan.channel_events_schedule", "%q: %v", c.Scan.ChannelEventsSchedule, err)
-	}
-	var level slog.Level
-	if err := level.UnmarshalText([]byte(c.Log.Level)); err != nil {
-		bad("log.level", "%q is not debug, info, warn or error", c.Log.Level)
-	}
-	if !strings.EqualFold(c.Log.Format, "text") && !strings.EqualFold(c.Log.Format, "json") {
-		bad("log.format", "%q is not text or json", c.Log.Format)
 	}
 	if c.Retention.Keep.Duration < 7*24*time.Hour {
 		bad("retention.keep", "%v: keep at least 7 days (\"7d\") of the delivery log", c.Retention.Keep.Duration)
