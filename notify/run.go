@@ -174,8 +174,8 @@ func (d *Dispatcher) produce(ctx context.Context, once bool, jobs chan<- job, re
 	bg := context.WithoutCancel(ctx)
 	drained := false // once: the last empty claim came after every outcome was written
 	for ctx.Err() == nil {
-		now, leaseStart := d.cfg.Now(), d.cfg.LeaseClock()
-		claims, err := d.claim(bg, now, leaseStart)
+		now := d.cfg.Now()
+		claims, leaseStart, err := d.claim(bg, now)
 		switch {
 		case err != nil && once:
 			return err
@@ -230,20 +230,20 @@ func (d *Dispatcher) produce(ctx context.Context, once bool, jobs chan<- job, re
 }
 
 // claim rescues expired leases when one is due, queues fallbacks, and
-// claims the next batch as of now, leased for Lease from lnow (the lease
-// clock). It runs on a context that stopping does not cancel: a claim cut
-// off after the database committed it would leave notices leased to nobody
-// until their lease ran out. The rescue leaves this dispatcher's own
+// claims the next batch as of now, leased for Lease from the lease clock as
+// the claim starts, which it returns. It runs on a context that stopping
+// does not cancel: a claim cut off after the database committed it would
+// leave notices leased to nobody until their lease ran out. The rescue leaves this dispatcher's own
 // notices alone: an outcome it has not written yet (the database was away
 // longer than the lease) is written when the database is back, and a
 // rescue would send it again.
-func (d *Dispatcher) claim(ctx context.Context, now, lnow time.Time) ([]repo.Claim, error) {
+func (d *Dispatcher) claim(ctx context.Context, now time.Time) ([]repo.Claim, time.Time, error) {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	if d.rescueDue(lnow) {
+	if lnow := d.cfg.LeaseClock(); d.rescueDue(lnow) {
 		n, err := d.cfg.Store.RescueExpired(ctx, lnow, d.cfg.Owner)
 		if err != nil {
-			return nil, err
+			return nil, lnow, err
 		}
 		if n > 0 {
 			d.cfg.Logger.Warn("expired leases rescued; their last try is logged with an unknown outcome",
@@ -251,13 +251,18 @@ func (d *Dispatcher) claim(ctx context.Context, now, lnow time.Time) ([]repo.Cla
 		}
 	}
 	if err := d.queueFallbacks(ctx, now); err != nil {
-		return nil, err
+		return nil, d.cfg.LeaseClock(), err
 	}
-	// Leases run on the lease clock whatever instant a run is pinned to
-	// (--at, before or after the wall clock): a serving replica rescues a
-	// killed pinned run's notices a lease after it stopped, never sooner,
-	// nor days later.
-	return d.cfg.Store.ClaimNotifications(ctx, d.cfg.Owner, now, lnow, d.cfg.Lease, d.cfg.Batch, d.cfg.SMSPerCustomerPerDay)
+	// The leases run from here, not from before the rescue and the
+	// fallbacks: a rescue that waited 30 s on another replica's locks (an
+	// audit) left a claim whose 30 s leases ran out as it committed, and
+	// another replica rescued them at once. Leases run on the lease clock
+	// whatever instant a run is pinned to (--at, before or after the wall
+	// clock): a serving replica rescues a killed pinned run's notices a
+	// lease after it stopped, never sooner, nor days later.
+	lnow := d.cfg.LeaseClock()
+	claims, err := d.cfg.Store.ClaimNotifications(ctx, d.cfg.Owner, now, lnow, d.cfg.Lease, d.cfg.Batch, d.cfg.SMSPerCustomerPerDay)
+	return claims, lnow, err
 }
 
 // rescueDue says whether a rescue of expired leases is due as of now: on the

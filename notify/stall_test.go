@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -230,5 +231,48 @@ func TestStoppedDispatcherGivesUpItsWritesAfterALease(t *testing.T) {
 	}
 	if n := store.triesAfterward.Load(); n != 0 {
 		t.Errorf("%d writes or extensions tried after the dispatcher gave up:\n%s", n, logs.String())
+	}
+}
+
+// slowRescueStore's rescue takes 20 s on the lease clock, as one waiting on
+// another replica's locks did; it notes the lease clock each claim gets.
+type slowRescueStore struct {
+	*repo.Repo
+	clock    *fakeClock
+	mu       sync.Mutex
+	leaseNow []time.Time
+}
+
+func (s *slowRescueStore) RescueExpired(ctx context.Context, now time.Time, keep string) (int, error) {
+	s.clock.add(20 * time.Second)
+	return s.Repo.RescueExpired(ctx, now, keep)
+}
+
+func (s *slowRescueStore) ClaimNotifications(ctx context.Context, owner string, now, leaseNow time.Time, lease time.Duration,
+	limit, smsCap int) ([]repo.Claim, error) {
+	s.mu.Lock()
+	s.leaseNow = append(s.leaseNow, leaseNow)
+	s.mu.Unlock()
+	return s.Repo.ClaimNotifications(ctx, owner, now, leaseNow, lease, limit, smsCap)
+}
+
+// A claim's leases run from the claim, not from before the rescue that
+// preceded it: a rescue that waited 30 s on another replica's locks (an
+// audit) left a claim whose 30 s leases ran out as it committed, and
+// another replica rescued and logged tries nobody made.
+func TestClaimLeasesRunFromTheClaimNotTheRescueBeforeIt(t *testing.T) {
+	t.Parallel()
+	at, b, _, clock := cutOff(t, 3)
+	store := &slowRescueStore{Repo: b.r, clock: clock}
+	cfg := b.cfg
+	cfg.Store, cfg.Now, cfg.LeaseClock, cfg.Lease = store, func() time.Time { return at }, clock.Now, 30*time.Second
+	runOnce(t, cfg)
+	store.mu.Lock()
+	defer store.mu.Unlock()
+	if len(store.leaseNow) == 0 || !store.leaseNow[0].Equal(at.Add(20*time.Second)) {
+		t.Fatalf("claims leased from %v, want the first from %v, after the rescue", store.leaseNow, at.Add(20*time.Second))
+	}
+	if got := statusCounts(t, b.r); got["sent"] != 3 {
+		t.Errorf("statuses %v, want the 3 sent", got)
 	}
 }
