@@ -262,7 +262,14 @@ func TestIdleTransactionIsEndedAndItsLocksFreed(t *testing.T) {
 func TestPingAfterTheServerClosedAPooledConnection(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	r, _ := repotest.NewWithURL(t)
+	_, schema := repotest.NewWithURL(t)
+	// A pool of its own: the test's dead connections stay out of the one
+	// that drops the schema afterwards.
+	r, err := repo.Open(ctx, repotest.URL(), schema)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
 	// Three pooled connections, all closed by the server, as in a failover.
 	var pids []int
 	var txs []*sql.Tx
