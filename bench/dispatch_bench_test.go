@@ -78,8 +78,8 @@ func benchDispatch(b *testing.B, channel string) {
 // newDispatcher is a dispatcher on r with the daemon's defaults, reading the
 // clock now, that sends email to a loopback SMTP server and SMS to a
 // loopback webhook gateway; gateway, when set, sees every SMS request as it
-// arrives.
-func newDispatcher(b testing.TB, r *repo.Repo, now func() time.Time, gateway func()) *notify.Dispatcher {
+// arrives; edit, when given, changes the config.
+func newDispatcher(b testing.TB, r *repo.Repo, now func() time.Time, gateway func(), edit ...func(*notify.Config)) *notify.Dispatcher {
 	smtp := smtptest.Start(b, smtptest.WithDiscard())
 	mail, err := email.New(email.Config{Host: smtp.Host(), Port: smtp.Port(), TLS: "none", From: "billing@example.com",
 		PoolSize: email.DefaultPoolSize})
@@ -101,10 +101,14 @@ func newDispatcher(b testing.TB, r *repo.Repo, now func() time.Time, gateway fun
 		b.Fatal(err)
 	}
 	signer, tpl := linksAndTemplates(b)
-	d, err := notify.New(notify.Config{Store: r, Templates: tpl, Links: signer,
+	cfg := notify.Config{Store: r, Templates: tpl, Links: signer,
 		Senders: map[string]notify.Sender{"sms": sms, "email": mail}, Owner: "bench",
 		Now: now, Logger: slog.New(slog.DiscardHandler), Workers: benchWorkers,
-		SMSPerCustomerPerDay: config.DefaultMaxSMSPerCustomerPerDay})
+		SMSPerCustomerPerDay: config.DefaultMaxSMSPerCustomerPerDay}
+	for _, e := range edit {
+		e(&cfg)
+	}
+	d, err := notify.New(cfg)
 	if err != nil {
 		b.Fatal(err)
 	}

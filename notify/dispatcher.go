@@ -178,7 +178,7 @@ type Config struct {
 // Dispatcher claims, re-checks, renders, sends and records notices.
 type Dispatcher struct {
 	cfg      Config
-	limiters map[string]*TokenBucket // by provider
+	limiters map[string]*limiter // by provider
 	fallback fallbackCursor
 	wake     chan struct{}
 	zones    sync.Map // time zone name → *time.Location

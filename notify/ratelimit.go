@@ -17,6 +17,8 @@ type TokenBucket struct {
 	burst  float64
 	tokens float64 // may go negative: tokens promised to waiting senders
 	last   time.Time
+	// booked is the turn after the last one Book gave out.
+	booked time.Time
 }
 
 // NewTokenBucket returns a full bucket. rate must be positive; burst is at
@@ -50,6 +52,30 @@ func (b *TokenBucket) Reserve(now time.Time, maxWait time.Duration) (time.Time, 
 	}
 	b.tokens--
 	return at, true
+}
+
+// Book gives a send that will not wait for its token a later turn: the
+// first one at or after from (when Reserve said the next token frees), one
+// token's time (1/rate) after the turn Book gave out last, provided it
+// comes before until. It takes no token: the send asks Reserve again when
+// it comes back. Sends deferred to their turns come back spread at the
+// rate, each to a token of its own, rather than all at the first free
+// token, where all but one would be deferred again (a backlog of 10,000
+// SMS at 50 a second would otherwise be claimed and deferred again every
+// time a few tokens freed). ok is false, and nothing is booked, when the
+// turn would come at or after until (the customer's send window closes).
+func (b *TokenBucket) Book(from, until time.Time) (time.Time, bool) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	turn := from
+	if b.booked.After(turn) {
+		turn = b.booked
+	}
+	if !turn.Before(until) {
+		return turn, false
+	}
+	b.booked = turn.Add(time.Duration(math.Ceil(float64(time.Second) / b.rate)))
+	return turn, true
 }
 
 // sleep waits d, or until ctx ends.

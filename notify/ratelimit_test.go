@@ -153,17 +153,119 @@ func TestRateLimitDefersWhatCannotGoSoon(t *testing.T) {
 	if !slices.Equal(clock.waits, []time.Duration{time.Second, 2 * time.Second}) {
 		t.Errorf("waits %v, want 1s and 2s", clock.waits)
 	}
+	// Each deferred notice has a turn of its own, one token's time after
+	// the other's: they come back one at a time, each to a free token, not
+	// all at +3s, where two of the three would be deferred again.
+	var turns []time.Time
 	for _, n := range b.pending(t) {
-		if !n.NextAttemptAt.Equal(at.Add(3*time.Second)) || n.Attempts != 0 || !strings.Contains(n.StatusReason, "rate limit") {
-			t.Errorf("deferred notice: next %v attempts %d reason %q", n.NextAttemptAt, n.Attempts, n.StatusReason)
+		turns = append(turns, n.NextAttemptAt)
+		if n.Attempts != 0 || !strings.Contains(n.StatusReason, "rate limit") {
+			t.Errorf("deferred notice: attempts %d reason %q", n.Attempts, n.StatusReason)
 		}
 		if len(b.attempts(t, n.ID)) != 0 {
 			t.Errorf("a deferral was logged as a delivery attempt")
 		}
 	}
-	clock.t = at.Add(3 * time.Second)
-	if c := b.dispatch(t, at.Add(3*time.Second)); c["sent"] != 3 {
-		t.Fatalf("when the tokens free: %v", c)
+	slices.SortFunc(turns, time.Time.Compare)
+	if want := []time.Time{at.Add(3 * time.Second), at.Add(4 * time.Second), at.Add(5 * time.Second)}; !slices.EqualFunc(turns, want, time.Time.Equal) {
+		t.Errorf("deferred to %v, want %v", turns, want)
+	}
+	for _, turn := range turns { // each, claimed at its turn, finds its token
+		clock.t = turn
+		if c := b.dispatch(t, turn); c["sent"] != 1 || c["pending"] != 0 {
+			t.Fatalf("at its turn %v: %v", turn, c)
+		}
+	}
+	if len(clock.waits) != 2 {
+		t.Errorf("a notice back at its turn waited: %v", clock.waits)
+	}
+}
+
+// notifyingSender is a scripted sender that says so on sent at each send.
+type notifyingSender struct {
+	*scriptedSender
+	sent chan<- struct{}
+}
+
+func (n notifyingSender) Send(ctx context.Context, m notify.Message) (notify.Result, error) {
+	res, err := n.scriptedSender.Send(ctx, m)
+	n.sent <- struct{}{}
+	return res, err
+}
+
+// A rate-limited SMS gateway holds at most half the workers waiting for
+// its tokens: the others send the emails claimed with the SMS meanwhile.
+// Before, every worker ended up waiting for an SMS token, and the emails of
+// a morning went out at the SMS gateway's rate.
+func TestRateLimitedProviderLeavesWorkersForTheOthers(t *testing.T) {
+	t.Parallel()
+	at := sh(11, 21, 10, 0)
+	clock := &fakeClock{t: at}
+	emails, waiting, release := make(chan struct{}, 10), make(chan struct{}, 10), make(chan struct{})
+	b := setup(t, func(c *notify.Config) {
+		c.Senders["sms"] = &clockedSender{clock: clock}
+		c.Workers, c.Now = 4, clock.Now
+		c.Sleep = func(ctx context.Context, d time.Duration) error {
+			waiting <- struct{}{}
+			select { // the token frees when the test says so
+			case <-release:
+			case <-ctx.Done():
+			}
+			return clock.Sleep(ctx, d)
+		}
+		c.RateLimits, c.RateWait = map[string]float64{"clocked": 1}, time.Minute
+	})
+	b.cfg.Senders["email"] = notifyingSender{b.email, emails}
+	for i := range 10 {
+		ref := fmt.Sprintf("c%d", i)
+		storetest.Customer(t, b.r, ref)
+		storetest.Plan(t, b.r, "p"+ref, ref, []repo.Date{repo.NewDate(2026, 11, 24)})
+	}
+	both := []repo.Stage{{Name: "due_soon", OffsetDays: -3, Kind: "due_soon", Channels: []string{"sms", "email"}}}
+	if _, err := b.r.QueueDueReminders(context.Background(), sh(11, 21, 8, 0), both); err != nil {
+		t.Fatal(err)
+	}
+	type result struct {
+		counts notify.Counts
+		err    error
+	}
+	done := make(chan result, 1)
+	go func() {
+		d, err := notify.New(b.cfg)
+		if err != nil {
+			done <- result{err: err}
+			return
+		}
+		counts, err := d.RunOnce(context.Background())
+		done <- result{counts, err}
+	}()
+	timeout := time.After(20 * time.Second)
+	for range 10 {
+		select {
+		case <-emails:
+		case r := <-done:
+			t.Fatalf("dispatch ended before every email went: %v %v", r.counts, r.err)
+		case <-timeout:
+			t.Fatalf("the emails did not go out while SMS waited for tokens (%d sent)", len(b.email.messages()))
+		}
+	}
+	if n := len(waiting); n != 2 {
+		t.Errorf("%d workers wait for SMS tokens, want 2 (half of 4)", n)
+	}
+	close(release)
+	r := <-done
+	if r.err != nil {
+		t.Fatal(r.err)
+	}
+	// One SMS on the bucket's token, two after their waits, seven deferred
+	// to turns a second apart from when the waiting ones' tokens run out.
+	if r.counts["sent"] != 13 || r.counts["pending"] != 7 {
+		t.Fatalf("counts %v, want 10 emails and 3 SMS sent, 7 SMS deferred", r.counts)
+	}
+	for _, n := range b.pending(t) {
+		if n.Channel != "sms" || n.Attempts != 0 || !strings.Contains(n.StatusReason, "rate limit") {
+			t.Errorf("deferred: %s attempts %d reason %q", n.Channel, n.Attempts, n.StatusReason)
+		}
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"duebell/repo"
@@ -13,17 +14,24 @@ import (
 // capWindow is the rolling period of Config.SMSPerCustomerPerDay.
 const capWindow = 24 * time.Hour
 
+// limiter is a rate-limited provider's token bucket, and how many workers
+// are in hold for its tokens right now.
+type limiter struct {
+	*TokenBucket
+	holding atomic.Int32
+}
+
 // newLimiters builds one token bucket per rate-limited provider; the burst
 // is the rate, so a provider's limit-control never sees more than a second's
 // worth at once.
-func newLimiters(rates map[string]float64) (map[string]*TokenBucket, error) {
-	out := map[string]*TokenBucket{}
+func newLimiters(rates map[string]float64) (map[string]*limiter, error) {
+	out := map[string]*limiter{}
 	for provider, rate := range rates {
 		switch {
 		case rate < 0:
 			return nil, fmt.Errorf("dispatcher: rate limit of %s: %v is negative", provider, rate)
 		case rate > 0:
-			out[provider] = NewTokenBucket(rate, int(rate))
+			out[provider] = &limiter{TokenBucket: NewTokenBucket(rate, int(rate))}
 		}
 	}
 	return out, nil
@@ -31,30 +39,43 @@ func newLimiters(rates map[string]float64) (map[string]*TokenBucket, error) {
 
 // hold decides whether a notice that may go out now must wait for its
 // provider's rate limit: a send the limit cannot take within RateWait is
-// deferred to when it can, without counting an attempt; a send it can take
-// soon waits here for its token. A wait never carries a send past the
-// close of the customer's send window (now is inside it): a token that
-// frees only then defers the notice to the next opening instead.
+// deferred, without counting an attempt, to its turn (TokenBucket.Book); a
+// send it can take soon waits here for its token. At most half the workers
+// wait for one provider's tokens: the next send that would wait is deferred
+// the same way, so the other workers go on to the notices of other
+// providers (before, every worker ended up waiting for a rate-limited SMS
+// gateway, and emails went out at the SMS rate). A wait never carries a
+// send past the close of the customer's send window (now is inside it): a
+// token that frees only then defers the notice to the next opening
+// instead, as does a turn that would come only then.
 func (d *Dispatcher) hold(ctx context.Context, now time.Time, loc *time.Location, c *repo.Claim) (repo.Outcome, bool) {
 	sender := d.cfg.Senders[c.Channel]
 	if sender == nil {
 		return repo.Outcome{}, false
 	}
-	bucket := d.limiters[sender.Provider()]
-	if bucket == nil {
+	lim := d.limiters[sender.Provider()]
+	if lim == nil {
 		return repo.Outcome{}, false
 	}
 	maxWait := d.cfg.RateWait
+	if lim.holding.Add(1) > int32(max(d.cfg.Workers/2, 1)) {
+		maxWait = 0 // a token free now, or a turn
+	}
+	defer lim.holding.Add(-1)
 	closes := d.window(c.Kind).Closes(now, loc)
 	if open := closes.Sub(now) - time.Nanosecond; open < maxWait {
 		maxWait = max(open, 0) // the token must free before the window closes
 	}
-	at, ok := bucket.Reserve(now, maxWait)
+	at, ok := lim.Reserve(now, maxWait)
 	if !ok {
-		if next, why := d.opening(c, at, loc); !next.Equal(at) {
+		turn, booked := lim.Book(at, closes)
+		if !booked {
+			turn = closes
+		}
+		if next, why := d.opening(c, turn, loc); !next.Equal(turn) {
 			return postpone(c, next, windowReason(why))
 		}
-		return postpone(c, at, "waiting: "+sender.Provider()+" rate limit")
+		return postpone(c, turn, "waiting: "+sender.Provider()+" rate limit")
 	}
 	if wait := at.Sub(now); wait > 0 {
 		if err := d.cfg.Sleep(ctx, wait); err != nil {
