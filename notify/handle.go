@@ -150,18 +150,23 @@ func (d *Dispatcher) handle(ctx, sendCtx context.Context, j job) repo.Outcome {
 			slog.String("code", att.Code), slog.String("error", err.Error()))
 	default:
 		att.Outcome, att.Code, att.Error = repo.OutcomeTransient, ErrorCode(err), err.Error()
+		said, retrying := "send failed, transient", "retrying after transient error"
+		if IsUnanswered(err) { // the provider had the whole message: it may have taken it
+			att.Outcome = repo.OutcomeUnknown
+			said, retrying = "send unanswered, outcome unknown", "retrying: the last try got no answer; the provider may have taken it"
+		}
 		out.LastError = err.Error()
 		if c.Attempts >= d.cfg.MaxAttempts {
 			out.Status, out.Reason = repo.StatusFailed, "gave up: attempts exhausted"
 		} else {
-			out.Status, out.Reason = repo.StatusPending, "retrying after transient error"
+			out.Status, out.Reason = repo.StatusPending, retrying
 			out.NextAttemptAt = d.cfg.Now().Add(d.backoff(c.Attempts)) // from the try's end, not its pickup
 		}
 		level := slog.LevelWarn
 		if d.transientFailed(now, c.Channel, att.Provider, probe, err) {
 			level = slog.LevelDebug // the circuit's ERROR says it
 		}
-		d.log(c, level, "send failed, transient", slog.String("provider", att.Provider),
+		d.log(c, level, said, slog.String("provider", att.Provider),
 			slog.String("code", att.Code), slog.String("error", err.Error()), slog.String("next", out.Status))
 	}
 	return out

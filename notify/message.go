@@ -166,6 +166,28 @@ func Transient(code string, err error) error {
 	return &TransientError{Class: ClassTransient, Code: code, Err: err}
 }
 
+// UnansweredError marks a failed send whose message reached the provider
+// whole and whose answer never came (a timeout or a dropped connection
+// while the reply was awaited): the provider may have taken it. It is
+// retried as the failure it wraps (transient), and its try is logged with
+// the outcome unknown, which the contact limits count as a message that
+// may have reached the borrower.
+type UnansweredError struct{ Err error }
+
+func (e *UnansweredError) Error() string { return e.Err.Error() }
+func (e *UnansweredError) Unwrap() error { return e.Err }
+
+// Unanswered marks err, a transient failure, as one met after the provider
+// had the whole message (see UnansweredError).
+func Unanswered(err error) error { return &UnansweredError{Err: err} }
+
+// IsUnanswered reports whether err is a failure after the provider had
+// the whole message.
+func IsUnanswered(err error) bool {
+	var u *UnansweredError
+	return errors.As(err, &u)
+}
+
 // Classify wraps err as a failure of class c with the provider's code: a
 // PermanentError for the permanent classes, a TransientError otherwise. An
 // empty class is ClassTransient.

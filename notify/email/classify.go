@@ -40,8 +40,32 @@ var replyClasses = map[int]notify.Class{
 // nothing lasting about the address).
 // Everything else — 4xx replies, refused or dropped connections, timeouts,
 // and failures while connecting or in STARTTLS (which concern the relay,
-// not the message) — is transient, with the SMTP code when there is one.
+// not the message) — is transient, with the SMTP code when there is one;
+// one after the relay had the whole message, while its reply was awaited,
+// is notify.Unanswered too: the relay may have taken the message.
 func classify(ctx context.Context, err error) error {
+	out := classifyFailure(ctx, err)
+	if unanswered(err) {
+		return notify.Unanswered(out)
+	}
+	return out
+}
+
+// unanswered reports whether err broke a send after the relay had the
+// whole message and before its reply came: no reply code to the message's
+// final ".", in a pipelined send (replyError.whole) or go-mail's own
+// (closing its DATA writer sends the "." and reads the reply).
+func unanswered(err error) bool {
+	var re *replyError
+	if errors.As(err, &re) {
+		return re.whole && re.code() == 0
+	}
+	var se *gomail.SendError
+	return errors.As(err, &se) && se.Reason == gomail.ErrSMTPDataClose && se.ErrorCode() == 0
+}
+
+// classifyFailure is classify without the unanswered mark.
+func classifyFailure(ctx context.Context, err error) error {
 	if cmd, code, detail, ok := relayReply(err); ok {
 		detail = redact(detail)
 		if c, ok := replyClasses[code]; ok {

@@ -9,11 +9,14 @@ import (
 )
 
 // replyError is a failed step of a pipelined transaction: the command
-// (MAIL, RCPT, DATA, or "." for the reply to the message) and what went
-// wrong, a *textproto.Error when the relay replied.
+// (MAIL, RCPT, DATA, or "." for the message and the reply to it) and what
+// went wrong, a *textproto.Error when the relay replied. whole says the
+// relay had the whole message, its final "." included: only its reply
+// failed.
 type replyError struct {
-	cmd string
-	err error
+	cmd   string
+	err   error
+	whole bool
 }
 
 func (e *replyError) Error() string { return "smtp " + e.cmd + ": " + e.err.Error() }
@@ -66,17 +69,17 @@ func sendPipelined(ss *session, msg *gomail.Msg) (delivered bool, err error) {
 
 	t := ss.client.Text
 	if _, err := t.W.WriteString(b.String()); err != nil {
-		return false, &replyError{"MAIL", err}
+		return false, &replyError{cmd: "MAIL", err: err}
 	}
 	if err := t.W.Flush(); err != nil {
-		return false, &replyError{"MAIL", err}
+		return false, &replyError{cmd: "MAIL", err: err}
 	}
 	// Every reply is read, so that the session stays in step with the relay
 	// whatever it refused; the first refusal is the one reported.
 	var first error
 	read := func(cmd string, want int) {
 		if _, _, err := t.ReadResponse(want); err != nil && first == nil {
-			first = &replyError{cmd, err}
+			first = &replyError{cmd: cmd, err: err}
 		}
 	}
 	read("MAIL", 250)
@@ -93,19 +96,19 @@ func sendPipelined(ss *session, msg *gomail.Msg) (delivered bool, err error) {
 		return false, first
 	}
 	if dataErr != nil {
-		return false, &replyError{"DATA", dataErr}
+		return false, &replyError{cmd: "DATA", err: dataErr}
 	}
 	w := t.DotWriter()
 	if _, err := msg.WriteTo(w); err != nil {
 		// Not closed: its "." would end the message where it broke off,
 		// and the relay would take it cut short. The session is dropped.
-		return false, &replyError{".", err}
+		return false, &replyError{cmd: ".", err: err}
 	}
 	if err := w.Close(); err != nil {
-		return false, &replyError{".", err}
+		return false, &replyError{cmd: ".", err: err}
 	}
 	if _, _, err := t.ReadResponse(250); err != nil {
-		return false, &replyError{".", err}
+		return false, &replyError{cmd: ".", err: err, whole: true}
 	}
 	return true, nil
 }

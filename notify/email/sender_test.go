@@ -291,6 +291,38 @@ func TestSendServerDown(t *testing.T) {
 	}
 }
 
+// A relay that read the whole message and never answers its final "." may
+// have taken it: the failure is transient and unanswered (the dispatcher
+// logs the try's outcome as unknown), with a pipelining relay and without.
+// A relay that cannot be reached, or refuses the recipient, had nothing.
+func TestSendUnansweredAfterTheMessage(t *testing.T) {
+	t.Parallel()
+	for name, opts := range map[string][]smtptest.Option{"pipelined": nil, "one command at a time": {smtptest.WithoutPipelining()}} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			srv, cfg := setup(t, opts...)
+			cfg.Timeout = 200 * time.Millisecond
+			release := srv.HoldData()
+			_, err := newSender(t, cfg).Send(context.Background(), notice(1))
+			release()
+			if err == nil || notify.IsPermanent(err) || !notify.IsUnanswered(err) {
+				t.Fatalf("err = %v, want transient and unanswered", err)
+			}
+			if strings.Contains(err.Error(), "@example") {
+				t.Errorf("error names the recipient: %v", err)
+			}
+		})
+	}
+	srv, cfg := setup(t, smtptest.WithReject(451, "try again later"))
+	if _, err := newSender(t, cfg).Send(context.Background(), notice(1)); err == nil || notify.IsUnanswered(err) {
+		t.Errorf("refused recipient: err = %v, want transient, not unanswered", err)
+	}
+	srv.Close()
+	if _, err := newSender(t, cfg).Send(context.Background(), notice(1)); err == nil || notify.IsUnanswered(err) {
+		t.Errorf("relay down: err = %v, want transient, not unanswered", err)
+	}
+}
+
 // silentServer accepts connections and never greets, like a hung relay.
 func silentServer(t *testing.T) int {
 	t.Helper()

@@ -13,9 +13,11 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptrace"
 	"net/url"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"duebell/mask"
@@ -38,25 +40,45 @@ func ReadBody(resp *http.Response) ([]byte, error) {
 	return body, err
 }
 
-// Do sends req with hc and returns the reply's status and its body, read by
-// ReadBody; a positive timeout bounds both. A failed round trip is
-// TransportError(op, err); a failed read of the body is transient with code
-// "network". op prefixes error text, e.g. "aliyun SendSms".
+// Do sends req with hc (see RoundTrip) and returns the reply's status and
+// its body, read by ReadBody; a positive timeout bounds both. A failed read
+// of the body is transient with code "network", and notify.Unanswered: the
+// provider had the request. op prefixes error text, e.g. "aliyun SendSms".
 func Do(hc *http.Client, req *http.Request, timeout time.Duration, op string) (status int, body []byte, err error) {
 	if timeout > 0 {
 		ctx, cancel := context.WithTimeout(req.Context(), timeout)
 		defer cancel()
 		req = req.WithContext(ctx)
 	}
-	resp, err := hc.Do(req)
+	resp, err := RoundTrip(hc, req, op)
 	if err != nil {
-		return 0, nil, TransportError(op, err)
+		return 0, nil, err
 	}
 	body, err = ReadBody(resp)
 	if err != nil {
-		return 0, nil, notify.Transient("network", fmt.Errorf("%s: read response: %w", op, err))
+		return 0, nil, notify.Unanswered(notify.Transient("network", fmt.Errorf("%s: read response: %w", op, err)))
 	}
 	return resp.StatusCode, body, nil
+}
+
+// RoundTrip sends req with hc. A failed round trip is TransportError(op,
+// err), and notify.Unanswered as well when it failed after the whole
+// request was written (no reply before the timeout, the connection dropped
+// while the reply was awaited): the provider may have taken the message.
+func RoundTrip(hc *http.Client, req *http.Request, op string) (*http.Response, error) {
+	var written atomic.Bool
+	req = req.WithContext(httptrace.WithClientTrace(req.Context(), &httptrace.ClientTrace{
+		WroteRequest: func(w httptrace.WroteRequestInfo) { written.Store(w.Err == nil) },
+	}))
+	resp, err := hc.Do(req)
+	if err != nil {
+		err = TransportError(op, err)
+		if written.Load() {
+			err = notify.Unanswered(err)
+		}
+		return nil, err
+	}
+	return resp, nil
 }
 
 // TransportError describes a failed round trip as notify.Transient, with code

@@ -226,6 +226,9 @@ func TestDo(t *testing.T) {
 	if notify.IsPermanent(err) || notify.ErrorCode(err) != "timeout" || strings.Contains(err.Error(), "13812345678") {
 		t.Errorf("hang: err = %v, want transient timeout without the URL", err)
 	}
+	if !notify.IsUnanswered(err) { // the provider had the request: it may have taken the message
+		t.Errorf("hang: err = %v, want unanswered", err)
+	}
 	// A caller's deadline holds without a timeout of Do's own.
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
@@ -237,8 +240,19 @@ func TestDo(t *testing.T) {
 		t.Errorf("caller deadline: err = %v, want timeout", err)
 	}
 	_, _, err = get("/short", 5*time.Second)
-	if notify.IsPermanent(err) || notify.ErrorCode(err) != "network" || !strings.Contains(err.Error(), "prov: read response: ") {
-		t.Errorf("short body: err = %v, want transient network", err)
+	if notify.IsPermanent(err) || notify.ErrorCode(err) != "network" || !strings.Contains(err.Error(), "prov: read response: ") ||
+		!notify.IsUnanswered(err) {
+		t.Errorf("short body: err = %v, want transient network, unanswered", err)
+	}
+	// A provider that could not be reached never had the request.
+	down := httptest.NewServer(http.NotFoundHandler())
+	down.Close()
+	req, err = http.NewRequest(http.MethodPost, down.URL, strings.NewReader("{}"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := Do(http.DefaultClient, req, time.Second, "prov"); err == nil || notify.IsUnanswered(err) {
+		t.Errorf("refused connection: err = %v, want transient, not unanswered", err)
 	}
 }
 

@@ -99,7 +99,8 @@ type request struct {
 // Send posts m to the gateway. A 2xx reply is success, with the gateway's
 // id if it gave one. Other 4xx replies are notify.Permanent with the status
 // as code; 408, 429, 5xx, timeouts and connection errors are
-// notify.Transient.
+// notify.Transient, and notify.Unanswered too when the gateway had the whole
+// request (smshttp.RoundTrip).
 func (c *Client) Send(ctx context.Context, m notify.Message) (notify.Result, error) {
 	outID := strconv.FormatInt(m.NotificationID, 10)
 	body, err := json.Marshal(request{To: m.To, Body: m.Text, OutID: outID})
@@ -117,10 +118,9 @@ func (c *Client) Send(ctx context.Context, m notify.Message) (notify.Result, err
 	req.Header.Set("Accept", "application/json")
 	req.Header.Set(SignatureHeader, Sign(c.secret, body))
 
-	resp, err := c.http.Do(req)
+	resp, err := smshttp.RoundTrip(c.http, req, "webhook: post") // its errors leave out the URL, which may carry a token
 	if err != nil {
-		// Without the URL, which may carry a token.
-		return notify.Result{}, smshttp.TransportError("webhook: post", err)
+		return notify.Result{}, err
 	}
 	return readResponse(resp)
 }
