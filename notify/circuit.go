@@ -206,20 +206,30 @@ func (d *Dispatcher) openCircuit(now time.Time, channel, provider, code string, 
 
 // transientFailed counts a send through provider that failed transiently,
 // and says whether its circuit is open now: opened by this failure, the
-// OutageAfter'th in a row, or by this failed probe, which it keeps open
-// for another OutageProbe; or open already (a send in flight when it
-// opened), when the failure is not worth a WARN of its own.
+// OutageAfter'th outage failure (IsOutage) in a row, or by this failed
+// probe, which it keeps open for another OutageProbe; or open already (a
+// send in flight when it opened), when the failure is not worth a WARN of
+// its own. A failure that is not an outage is a reply about the message
+// (greylisting, a number's flow control): the provider is at work, and
+// its run of outage failures ends, as on a permanent error.
 func (d *Dispatcher) transientFailed(now time.Time, channel, provider string, probe bool, err error) bool {
+	outage := IsOutage(err)
 	d.breaker.mu.Lock()
-	d.breaker.failing[provider]++
-	n, open := d.breaker.failing[provider], d.breaker.open[provider] != nil
-	d.breaker.mu.Unlock()
-	switch {
-	case probe, !open && n >= d.cfg.OutageAfter:
-		d.openCircuit(now, channel, provider, repo.CircuitUnreachable, err)
-		return true
+	c := d.breaker.open[provider]
+	if outage {
+		d.breaker.failing[provider]++
+	} else {
+		delete(d.breaker.failing, provider)
+		if c != nil && probe {
+			c.probing = false // no verdict: the next notice probes
+		}
 	}
-	return open
+	opens := outage && (probe || c == nil && d.breaker.failing[provider] >= d.cfg.OutageAfter)
+	d.breaker.mu.Unlock()
+	if opens {
+		d.openCircuit(now, channel, provider, repo.CircuitUnreachable, err)
+	}
+	return opens || c != nil
 }
 
 // providerAnswered ends provider's run of transient failures: it answered

@@ -11,7 +11,9 @@ import (
 	"testing"
 	"time"
 
+	"duebell/internal/smtptest"
 	"duebell/notify"
+	"duebell/notify/email"
 	"duebell/repo"
 	"duebell/repo/storetest"
 )
@@ -337,7 +339,7 @@ func (s *downSender) Send(context.Context, notify.Message) (notify.Result, error
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.down {
-		return notify.Result{}, notify.Transient("network", errors.New("dial tcp 127.0.0.1:25: connect: connection refused"))
+		return notify.Result{}, notify.Outage(notify.Transient("network", errors.New("dial tcp 127.0.0.1:25: connect: connection refused")))
 	}
 	s.sent++
 	return notify.Result{ProviderMsgID: "ok"}, nil
@@ -436,5 +438,73 @@ func TestUnreachableProviderOpensTheCircuit(t *testing.T) {
 	}
 	if open, _ := b.r.OpenCircuits(context.Background()); len(open) != 0 {
 		t.Errorf("circuit still open: %+v", open)
+	}
+}
+
+// A relay that answers every message with a 4xx (greylisting, a mailbox
+// provider's rate limit for our sender) is at work: its replies retry the
+// notices but never open the unreachable circuit, which would hold every
+// email behind an ERROR that says the relay cannot be reached. When the
+// relay then goes away, refused connections open it as before.
+func TestRelayRepliesDoNotOpenTheOutageCircuit(t *testing.T) {
+	t.Parallel()
+	srv := smtptest.Start(t, smtptest.WithReject(451, "4.7.1 Greylisted, try again later"))
+	mail, err := email.New(email.Config{Host: srv.Host(), Port: srv.Port(), TLS: email.TLSNone,
+		From: "billing@example.com", Timeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = mail.Close() })
+	logs := &lockedBuf{}
+	var now time.Time
+	b := setup(t, func(c *notify.Config) {
+		c.Workers, c.OutageAfter = 1, 5
+		c.Logger = slog.New(slog.NewJSONHandler(logs, nil))
+		c.Now = func() time.Time { return now }
+	})
+	b.cfg.Senders["email"] = mail
+	for i := range 12 {
+		ref := fmt.Sprintf("c%d", i)
+		storetest.Customer(t, b.r, ref)
+		storetest.Plan(t, b.r, "p-"+ref, ref, []repo.Date{repo.NewDate(2026, 11, 24)})
+	}
+	emailOnly := []repo.Stage{{Name: "due_soon", OffsetDays: -3, Kind: "due_soon", Channels: []string{"email"}}}
+	if _, err := b.r.QueueDueReminders(context.Background(), sh(11, 21, 8, 0), emailOnly); err != nil {
+		t.Fatal(err)
+	}
+	run := runsAt(t, b.cfg, &now)
+	attempts := func() (n int) {
+		t.Helper()
+		if err := b.r.DB().Get(&n, `SELECT count(*) FROM delivery_attempts`); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	circuitLines := func() int {
+		return strings.Count(logs.String(), `"level":"ERROR","msg":"provider circuit opened: provider unreachable`)
+	}
+
+	at := sh(11, 21, 10, 0)
+	run(at)
+	if n := attempts(); n != 12 {
+		t.Errorf("%d tries, want every one of the 12 emails tried", n)
+	}
+	if open, err := b.r.OpenCircuits(context.Background()); err != nil || len(open) != 0 || circuitLines() != 0 {
+		t.Fatalf("a relay answering 451 opened the circuit: %+v %v\n%s", open, err, logs.String())
+	}
+	for _, n := range b.pending(t) {
+		if n.Attempts != 1 || n.StatusReason != "retrying after transient error" {
+			t.Errorf("notice %d: %d attempts, %q", n.ID, n.Attempts, n.StatusReason)
+		}
+	}
+
+	srv.Close() // the relay goes away: its connections are refused
+	run(at.Add(time.Minute))
+	if n := attempts(); n != 12+5 {
+		t.Errorf("%d tries, want 5 more against the relay that is gone", n)
+	}
+	open, err := b.r.OpenCircuits(context.Background())
+	if err != nil || len(open) != 1 || open[0].Code != repo.CircuitUnreachable || circuitLines() != 1 {
+		t.Fatalf("open circuits %+v, %v, %d ERROR lines; want one, unreachable", open, err, circuitLines())
 	}
 }

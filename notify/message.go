@@ -188,6 +188,26 @@ func IsUnanswered(err error) bool {
 	return errors.As(err, &u)
 }
 
+// OutageError marks a transient failure that says the provider is not
+// serving at all: no connection, no reply, a 5xx, an SMTP 421. Only these
+// count towards an unreachable provider's circuit (Config.OutageAfter); a
+// reply about the message (an SMTP 4xx such as greylisting, a rate limit, a
+// number's flow control) shows the provider at work and ends their run.
+type OutageError struct{ Err error }
+
+func (e *OutageError) Error() string { return e.Err.Error() }
+func (e *OutageError) Unwrap() error { return e.Err }
+
+// Outage marks err, a transient failure, as saying that the provider is not
+// serving (see OutageError).
+func Outage(err error) error { return &OutageError{Err: err} }
+
+// IsOutage reports whether err says that the provider is not serving.
+func IsOutage(err error) bool {
+	var o *OutageError
+	return errors.As(err, &o)
+}
+
 // Classify wraps err as a failure of class c with the provider's code: a
 // PermanentError for the permanent classes, a TransientError otherwise. An
 // empty class is ClassTransient.

@@ -3,6 +3,8 @@ package email
 import (
 	"context"
 	"errors"
+	"io"
+	"net"
 	"net/textproto"
 	"regexp"
 	"strconv"
@@ -45,10 +47,36 @@ var replyClasses = map[int]notify.Class{
 // is notify.Unanswered too: the relay may have taken the message.
 func classify(ctx context.Context, err error) error {
 	out := classifyFailure(ctx, err)
+	if notify.ErrorClass(out) == notify.ClassTransient && relayDown(err) {
+		out = notify.Outage(out)
+	}
 	if unanswered(err) {
-		return notify.Unanswered(out)
+		out = notify.Unanswered(out)
 	}
 	return out
+}
+
+// relayDown reports whether err says that the relay is not serving: it
+// could not be reached or did not answer (no reply code: the connection was
+// refused, broke or timed out), or it answered 421, closing the connection.
+// Only these count towards its unreachable circuit (notify.Outage); a reply
+// about the message (a 4xx such as greylisting or a recipient's rate
+// limit) shows the relay at work, and a message go-mail could not read
+// (its sender or recipients) is no news of the relay at all.
+func relayDown(err error) bool {
+	var se *gomail.SendError
+	if errors.As(err, &se) {
+		switch se.Reason {
+		case gomail.ErrGetSender, gomail.ErrGetRcpts, gomail.ErrNoUnencoded, gomail.ErrAmbiguous:
+			return false
+		}
+	}
+	if _, code, _, ok := relayReply(err); ok {
+		return code == 0 || code == 421
+	}
+	var ne net.Error
+	return errors.As(err, &ne) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled)
 }
 
 // unanswered reports whether err broke a send after the relay had the

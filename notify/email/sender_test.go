@@ -314,12 +314,12 @@ func TestSendUnansweredAfterTheMessage(t *testing.T) {
 		})
 	}
 	srv, cfg := setup(t, smtptest.WithReject(451, "try again later"))
-	if _, err := newSender(t, cfg).Send(context.Background(), notice(1)); err == nil || notify.IsUnanswered(err) {
-		t.Errorf("refused recipient: err = %v, want transient, not unanswered", err)
+	if _, err := newSender(t, cfg).Send(context.Background(), notice(1)); err == nil || notify.IsUnanswered(err) || notify.IsOutage(err) {
+		t.Errorf("refused recipient: err = %v, want transient, neither unanswered nor an outage", err)
 	}
 	srv.Close()
-	if _, err := newSender(t, cfg).Send(context.Background(), notice(1)); err == nil || notify.IsUnanswered(err) {
-		t.Errorf("relay down: err = %v, want transient, not unanswered", err)
+	if _, err := newSender(t, cfg).Send(context.Background(), notice(1)); err == nil || notify.IsUnanswered(err) || !notify.IsOutage(err) {
+		t.Errorf("relay down: err = %v, want transient, an outage, not unanswered", err)
 	}
 }
 

@@ -206,6 +206,9 @@ func TestSendProviderErrors(t *testing.T) {
 			_, err := c.Send(context.Background(), testMessage())
 			smstest.WantClass(t, err, tc.class, tc.code)
 			smstest.WantNoNumber(t, err, "13812345678")
+			// The platform failing counts towards its unreachable circuit; its
+			// flow control and a number's limits do not.
+			smstest.WantOutage(t, err, tc.code == "isp.SYSTEM_ERROR" || tc.code == "ServiceUnavailable")
 		})
 	}
 }

@@ -30,7 +30,20 @@ func interpret(status int, body []byte) (notify.Result, error) {
 		return notify.Result{ProviderMsgID: r.BizId, Code: r.Code}, nil
 	}
 	err := fmt.Errorf("%s: HTTP %d %s: %s (request %s)", op, status, r.Code, smshttp.Redact(r.Message), r.RequestId)
-	return notify.Result{}, notify.Classify(class(r.Code, r.Message, status), r.Code, err)
+	c := class(r.Code, r.Message, status)
+	if c == notify.ClassTransient && platformFault(r.Code) {
+		return notify.Result{}, notify.Outage(notify.Classify(c, r.Code, err))
+	}
+	return notify.Result{}, smshttp.ServerFault(status, notify.Classify(c, r.Code, err))
+}
+
+// platformFault reports whether code says that the platform itself is
+// failing (isp.*, isv.SYSTEM_ERROR, ServiceUnavailable, InternalError*),
+// which counts towards its unreachable circuit like a 5xx (notify.Outage),
+// unlike its flow control or a number's limits.
+func platformFault(code string) bool {
+	return strings.HasPrefix(code, "isp.") || code == "isv.SYSTEM_ERROR" || code == "ServiceUnavailable" ||
+		strings.HasPrefix(code, "InternalError")
 }
 
 // codeClasses is the table of SendSms codes (API错误码) whose meaning goes

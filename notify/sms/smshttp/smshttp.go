@@ -56,7 +56,7 @@ func Do(hc *http.Client, req *http.Request, timeout time.Duration, op string) (s
 	}
 	body, err = ReadBody(resp)
 	if err != nil {
-		return 0, nil, notify.Unanswered(notify.Transient("network", fmt.Errorf("%s: read response: %w", op, err)))
+		return 0, nil, notify.Unanswered(notify.Outage(notify.Transient("network", fmt.Errorf("%s: read response: %w", op, err))))
 	}
 	return resp.StatusCode, body, nil
 }
@@ -81,10 +81,10 @@ func RoundTrip(hc *http.Client, req *http.Request, op string) (*http.Response, e
 	return resp, nil
 }
 
-// TransportError describes a failed round trip as notify.Transient, with code
-// "timeout" when a deadline passed and "network" otherwise. A *url.Error is
-// unwrapped: it repeats the request URL, which may carry a phone number,
-// template values or a token.
+// TransportError describes a failed round trip as notify.Transient and
+// notify.Outage, with code "timeout" when a deadline passed and "network"
+// otherwise. A *url.Error is unwrapped: it repeats the request URL, which
+// may carry a phone number, template values or a token.
 func TransportError(op string, err error) error {
 	code := "network"
 	if errors.Is(err, context.DeadlineExceeded) {
@@ -94,7 +94,7 @@ func TransportError(op string, err error) error {
 	if errors.As(err, &ue) {
 		err = ue.Err
 	}
-	return notify.Transient(code, fmt.Errorf("%s: %w", op, err))
+	return notify.Outage(notify.Transient(code, fmt.Errorf("%s: %w", op, err)))
 }
 
 // PermanentStatus reports whether an HTTP status says the request itself is
@@ -106,12 +106,22 @@ func PermanentStatus(status int) bool {
 }
 
 // ClassifyStatus wraps err as notify.Permanent or notify.Transient with code,
-// as PermanentStatus(status) decides.
+// as PermanentStatus(status) decides, and a 5xx as notify.Outage too.
 func ClassifyStatus(status int, code string, err error) error {
 	if PermanentStatus(status) {
 		return notify.Permanent(code, err)
 	}
-	return notify.Transient(code, err)
+	return ServerFault(status, notify.Transient(code, err))
+}
+
+// ServerFault marks err, a transient failure of a request that got an
+// HTTP reply with status, as notify.Outage when the status is a 5xx: the
+// gateway is not serving, whatever its body says.
+func ServerFault(status int, err error) error {
+	if status >= 500 {
+		return notify.Outage(err)
+	}
+	return err
 }
 
 // StatusCode is the error code of a reply known only by its HTTP status,

@@ -141,6 +141,7 @@ func TestSendProviderErrors(t *testing.T) {
 			_, err := newTestClient(t, testConfig(srv.URL)).Send(context.Background(), testMessage())
 			smstest.WantClass(t, err, tc.class, tc.code)
 			smstest.WantNoNumber(t, err, "13812345678")
+			smstest.WantOutage(t, err, strings.HasPrefix(tc.code, "InternalError")) // not the rate or number limits
 		})
 	}
 }

@@ -103,8 +103,15 @@ var (
 // template and signature errors are permanent (FailedOperation.* and InvalidParameterValue.* name
 // the number, template or signature); a code of a family not listed is
 // retried.
+// A platform fault (InternalError*, ServiceUnavailable*) counts towards the
+// unreachable circuit like a 5xx (notify.Outage), unlike rate and number
+// limits.
 func classify(code string, err error) error {
-	return notify.Classify(class(code), code, err)
+	err = notify.Classify(class(code), code, err)
+	if strings.HasPrefix(code, "InternalError") || strings.HasPrefix(code, "ServiceUnavailable") {
+		return notify.Outage(err)
+	}
+	return err
 }
 
 func class(code string) notify.Class {

@@ -107,6 +107,7 @@ func TestSendProviderErrors(t *testing.T) {
 			_, err := newTestClient(t, testConfig(srv.URL)).Send(context.Background(), testMessage())
 			smstest.WantClass(t, err, tc.class, tc.wantCode)
 			smstest.WantNoNumber(t, err, "4155550123")
+			smstest.WantOutage(t, err, tc.status >= 500)
 		})
 	}
 }

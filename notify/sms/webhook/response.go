@@ -27,9 +27,10 @@ func readResponse(resp *http.Response) (notify.Result, error) {
 		return notify.Result{}, smshttp.ClassifyStatus(resp.StatusCode, code, statusError(resp.StatusCode, raw))
 	default:
 		if readErr != nil && len(raw) == 0 {
-			return notify.Result{}, notify.Transient(code, fmt.Errorf("webhook: status %d: read body: %w", resp.StatusCode, readErr))
+			return notify.Result{}, smshttp.ServerFault(resp.StatusCode,
+				notify.Transient(code, fmt.Errorf("webhook: status %d: read body: %w", resp.StatusCode, readErr)))
 		}
-		return notify.Result{}, notify.Transient(code, statusError(resp.StatusCode, raw))
+		return notify.Result{}, smshttp.ServerFault(resp.StatusCode, notify.Transient(code, statusError(resp.StatusCode, raw)))
 	}
 }
 

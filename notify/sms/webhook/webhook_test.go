@@ -177,6 +177,9 @@ func TestSendErrorClasses(t *testing.T) {
 		if code := notify.ErrorCode(err); code != strconv.Itoa(tc.status) {
 			t.Errorf("%d: code %q", tc.status, code)
 		}
+		if notify.IsOutage(err) != (tc.status >= 500) { // only a gateway not serving counts towards its circuit
+			t.Errorf("%d: IsOutage = %v", tc.status, notify.IsOutage(err))
+		}
 		if strings.Contains(err.Error(), "13812345678") {
 			t.Errorf("%d: error leaks the phone number: %v", tc.status, err)
 		}
@@ -222,8 +225,8 @@ func TestSendConnectionRefused(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err = c.Send(context.Background(), sms(1))
-	if err == nil || notify.IsPermanent(err) || notify.IsUnanswered(err) {
-		t.Fatalf("err = %v, want transient, not unanswered", err)
+	if err == nil || notify.IsPermanent(err) || notify.IsUnanswered(err) || !notify.IsOutage(err) {
+		t.Fatalf("err = %v, want transient, an outage, not unanswered", err)
 	}
 }
 

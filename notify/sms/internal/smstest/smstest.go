@@ -88,6 +88,16 @@ func TestHTTPFailures(t *testing.T, start Start, msg notify.Message, number stri
 		_, err := c.Send(context.Background(), msg)
 		WantError(t, err, Transient, "http_500")
 		WantNoNumber(t, err, number)
+		WantOutage(t, err, true)
+	})
+	t.Run("429", func(t *testing.T) { // at work, and asking us to slow down
+		t.Parallel()
+		c := start(t, func(w http.ResponseWriter) {
+			http.Error(w, "<html>slow down</html>", http.StatusTooManyRequests)
+		}, 0)
+		_, err := c.Send(context.Background(), msg)
+		WantError(t, err, Transient, "http_429")
+		WantOutage(t, err, false)
 	})
 	t.Run("timeout", func(t *testing.T) {
 		t.Parallel()
@@ -96,7 +106,21 @@ func TestHTTPFailures(t *testing.T, start Start, msg notify.Message, number stri
 		_, err := c.Send(context.Background(), msg)
 		WantError(t, err, Transient, "timeout")
 		WantNoNumber(t, err, number)
+		WantOutage(t, err, true)
+		if !notify.IsUnanswered(err) { // the provider had the request: it may have taken it
+			t.Errorf("err = %v, want unanswered", err)
+		}
 	})
+}
+
+// WantOutage fails the test unless err says the provider is not serving
+// (notify.IsOutage: it counts towards the unreachable circuit) exactly
+// when want says so.
+func WantOutage(t testing.TB, err error, want bool) {
+	t.Helper()
+	if notify.IsOutage(err) != want {
+		t.Errorf("err = %v: IsOutage = %v, want %v", err, !want, want)
+	}
 }
 
 // The classes WantError expects.
