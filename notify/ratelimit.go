@@ -78,6 +78,13 @@ func (b *TokenBucket) Book(from, until time.Time) (time.Time, bool) {
 	return turn, true
 }
 
+// Booked is the turn after the last one Book gave out (zero before any).
+func (b *TokenBucket) Booked() time.Time {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.booked
+}
+
 // sleep waits d, or until ctx ends.
 func sleep(ctx context.Context, d time.Duration) error {
 	t := time.NewTimer(d)

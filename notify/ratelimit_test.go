@@ -353,3 +353,30 @@ func waitsForNextOpening(t *testing.T, b *bundle) {
 		t.Fatalf("the notice the window closed on: %+v, want pending until 09:00 the next day, no attempt", p)
 	}
 }
+
+// dispatch --once from cron on the real clock still sends a rate-limited
+// backlog whole: it waits for the turns it gave the SMS its waiting workers
+// could not take, as it used to wait for their tokens, and ends when the
+// last has gone. (The clock is real: the tokens free as time passes.)
+func TestRunOnceWaitsForTheRateLimitTurnsItGave(t *testing.T) {
+	t.Parallel()
+	at, t0 := sh(11, 21, 10, 0), time.Now()
+	sms := &namedSender{&scriptedSender{}, "gateway"}
+	b := setup(t, func(c *notify.Config) {
+		c.Senders["sms"] = sms
+		c.Workers, c.Now = 4, func() time.Time { return at.Add(time.Since(t0)) }
+		c.RateLimits = map[string]float64{"gateway": 40}
+	})
+	smsNotices(t, b, func() (refs []string) {
+		for i := range 60 {
+			refs = append(refs, fmt.Sprintf("c%d", i))
+		}
+		return refs
+	}()...)
+	if c := runOnce(t, b.cfg); c["sent"] != 60 {
+		t.Fatalf("counts %v, want all 60 SMS sent in the one run", c)
+	}
+	if n, left := len(sms.messages()), len(b.pending(t)); n != 60 || left != 0 {
+		t.Fatalf("the gateway got %d SMS and %d wait, want 60 and none", n, left)
+	}
+}

@@ -173,6 +173,7 @@ func (d *Dispatcher) produce(ctx context.Context, once bool, jobs chan<- job, re
 	held *sync.WaitGroup, keeper *leaseKeeper) error {
 	bg := context.WithoutCancel(ctx)
 	drained := false // once: the last empty claim came after every outcome was written
+	start := d.cfg.Now()
 	for ctx.Err() == nil {
 		now := d.cfg.Now()
 		claims, leaseStart, err := d.claim(bg, now)
@@ -194,6 +195,10 @@ func (d *Dispatcher) produce(ctx context.Context, once bool, jobs chan<- job, re
 		if len(claims) == 0 {
 			if once {
 				if drained {
+					if wait := d.turnsAhead(start, now); wait > 0 {
+						d.idle(ctx, min(wait, d.untilNextDue(bg, now)))
+						continue
+					}
 					return nil
 				}
 				held.Wait() // retries and releases written; one more look

@@ -85,6 +85,22 @@ func (d *Dispatcher) hold(ctx context.Context, now time.Time, loc *time.Location
 	return repo.Outcome{}, false
 }
 
+// turnsAhead is how long after now the rate-limit turns (TokenBucket.Book)
+// given out by a run that began at start on the dispatch clock run on:
+// dispatch --once waits for them, as it used to wait for its tokens, so
+// that a run from cron still sends a rate-limited backlog whole. A run
+// pinned to one instant (--at: its clock does not move) does not wait: it
+// sends what can go at that instant. 0: none ahead.
+func (d *Dispatcher) turnsAhead(start, now time.Time) time.Duration {
+	var ahead time.Duration
+	if now.After(start) {
+		for _, lim := range d.limiters {
+			ahead = max(ahead, lim.Booked().Sub(now))
+		}
+	}
+	return ahead
+}
+
 // postpone defers a notice to next without counting an attempt.
 func postpone(c *repo.Claim, next time.Time, reason string) (repo.Outcome, bool) {
 	return repo.Outcome{ID: c.ID, Status: repo.StatusPending, NextAttemptAt: next, Deferred: true, Reason: reason}, true
