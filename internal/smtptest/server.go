@@ -31,6 +31,7 @@ type config struct {
 	implicitTLS  bool
 	discard      bool
 	noPipelining bool
+	refuse       *smtp.SMTPError
 }
 
 // WithDiscard makes the server read each message and keep nothing but the
@@ -56,6 +57,13 @@ func WithReject(code int, msg string) Option {
 // then answer the end of DATA with code and msg (content rejected).
 func WithRejectData(code int, msg string) Option {
 	return func(c *config) { c.dataReject = smtpError(code, msg) }
+}
+
+// WithRefuseSession makes the server answer every EHLO or HELO with code
+// and msg, before any transaction: 421 "service not available, closing"
+// is a relay that will not serve now.
+func WithRefuseSession(code int, msg string) Option {
+	return func(c *config) { c.refuse = smtpError(code, msg) }
 }
 
 // WithoutPipelining makes the server leave PIPELINING (RFC 2920) out of

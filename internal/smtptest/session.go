@@ -13,6 +13,9 @@ import (
 type backend struct{ s *Server }
 
 func (b *backend) NewSession(c *smtp.Conn) (smtp.Session, error) {
+	if b.s.cfg.refuse != nil {
+		return nil, b.s.cfg.refuse
+	}
 	sess := &session{s: b.s, helo: c.Hostname()} // go-smtp starts a session at EHLO
 	if b.s.cfg.user != "" {
 		return &authSession{session: sess}, nil

@@ -1,6 +1,7 @@
 package email
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"io"
@@ -74,9 +75,28 @@ func relayDown(err error) bool {
 	if _, code, _, ok := relayReply(err); ok {
 		return code == 0 || code == 421
 	}
+	var te *textproto.Error // a reply while connecting: the greeting, EHLO, STARTTLS
+	if errors.As(err, &te) {
+		return te.Code == 421
+	}
+	return transportCode(context.Background(), err) != "" || errors.Is(err, context.Canceled)
+}
+
+// transportCode is the code of a failure that got no reply, as the SMS
+// providers give it (smshttp.TransportError): "timeout" when a deadline
+// passed (the Send's, or the connection's), "network" for a connection
+// refused or broken, "" for anything else (a certificate refused, a
+// message go-mail could not read).
+func transportCode(ctx context.Context, err error) string {
 	var ne net.Error
-	return errors.As(err, &ne) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
-		errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled)
+	switch {
+	case errors.Is(ctx.Err(), context.DeadlineExceeded), errors.Is(err, context.DeadlineExceeded),
+		errors.As(err, &ne) && ne.Timeout():
+		return "timeout"
+	case errors.As(err, &ne), errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		return "network"
+	}
+	return ""
 }
 
 // unanswered reports whether err broke a send after the relay had the
@@ -108,28 +128,24 @@ func classifyFailure(ctx context.Context, err error) error {
 		if code >= 500 && code < 600 {
 			return notify.Permanent(strconv.Itoa(code), errors.New(detail))
 		}
-		return notify.Transient(codeString(code), errors.New(detail))
+		if code == 0 { // no reply: the connection broke, or timed out
+			return notify.Transient(cmp.Or(transportCode(ctx, err), "network"), errors.New(detail))
+		}
+		return notify.Transient(strconv.Itoa(code), errors.New(detail))
 	}
 	if ctxErr := ctx.Err(); ctxErr != nil {
-		return notify.Transient("", ctxErr)
+		return notify.Transient(transportCode(ctx, err), ctxErr)
 	}
 	var te *textproto.Error
 	if errors.As(err, &te) {
 		return notify.Classify(replyClasses[te.Code], strconv.Itoa(te.Code), errors.New(redact(err.Error())))
 	}
-	return notify.Transient("", errors.New(redact(err.Error())))
+	return notify.Transient(transportCode(ctx, err), errors.New(redact(err.Error())))
 }
 
 // noMailbox finds the enhanced status codes that say the address has no
 // mailbox: 5.1.1 and 5.1.10, not 5.1.100-something else.
 var noMailbox = regexp.MustCompile(`(?:^|[^0-9.])5\.1\.(?:1|10)(?:[^0-9.]|\.?$)`)
-
-func codeString(code int) string {
-	if code == 0 {
-		return ""
-	}
-	return strconv.Itoa(code)
-}
 
 // relayReply reads a failed send (go-mail's or a pipelined one): the
 // command whose reply failed (MAIL, RCPT, DATA, "." for the message, NOOP

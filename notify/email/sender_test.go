@@ -305,8 +305,8 @@ func TestSendUnansweredAfterTheMessage(t *testing.T) {
 			release := srv.HoldData()
 			_, err := newSender(t, cfg).Send(context.Background(), notice(1))
 			release()
-			if err == nil || notify.IsPermanent(err) || !notify.IsUnanswered(err) {
-				t.Fatalf("err = %v, want transient and unanswered", err)
+			if err == nil || notify.IsPermanent(err) || !notify.IsUnanswered(err) || notify.ErrorCode(err) != "timeout" {
+				t.Fatalf("err = %v (code %q), want transient timeout, unanswered", err, notify.ErrorCode(err))
 			}
 			if strings.Contains(err.Error(), "@example") {
 				t.Errorf("error names the recipient: %v", err)
@@ -320,6 +320,19 @@ func TestSendUnansweredAfterTheMessage(t *testing.T) {
 	srv.Close()
 	if _, err := newSender(t, cfg).Send(context.Background(), notice(1)); err == nil || notify.IsUnanswered(err) || !notify.IsOutage(err) {
 		t.Errorf("relay down: err = %v, want transient, an outage, not unanswered", err)
+	}
+}
+
+// A relay that answers 421 before any transaction will not serve now: the
+// failure counts towards its unreachable circuit, as a refused connection
+// does (an audit: every email failed after its retries, the circuit never
+// opened, since only a 421 within a transaction counted).
+func TestRelayClosingAtHelloIsAnOutage(t *testing.T) {
+	t.Parallel()
+	_, cfg := setup(t, smtptest.WithRefuseSession(421, "4.3.2 service not available, closing"))
+	_, err := newSender(t, cfg).Send(context.Background(), notice(1))
+	if err == nil || notify.IsPermanent(err) || !notify.IsOutage(err) || notify.ErrorCode(err) != "421" {
+		t.Fatalf("err = %v (code %q), want transient 421, an outage", err, notify.ErrorCode(err))
 	}
 }
 
