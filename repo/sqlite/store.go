@@ -178,9 +178,13 @@ var ErrInUse = errors.New("in use by another duebell process")
 // instead of sending beside the first. SQLite is single-node: several
 // replicas need PostgreSQL. It also refuses a file this process cannot
 // write (SQLite opens it for reading): a daemon on it would fail every
-// claim, scan and push.
+// claim, scan and push; and a damaged file (checkIntact), which a daemon
+// would serve until a write met a damaged page.
 func (s *Store) LockServe() error {
 	if err := s.checkWritable(); err != nil {
+		return err
+	}
+	if err := s.checkIntact(); err != nil {
 		return err
 	}
 	f, err := os.Open(s.path)
@@ -197,6 +201,34 @@ func (s *Store) LockServe() error {
 	s.lock = f
 	return nil
 }
+
+// checkIntact reads the whole file with PRAGMA quick_check (every page,
+// without comparing indexes against their tables: 0.13 s for a 47 MB
+// file): a damaged page is found before the daemon serves, and the store
+// stays refused, as a write that met the damage would leave it (damaged).
+func (s *Store) checkIntact() error {
+	var problems []string
+	if err := s.db.Select(&problems, `PRAGMA quick_check(5)`); err != nil {
+		if repo.IsDamaged(s.noteDamage(err)) { // a page too damaged to check
+			return s.damaged()
+		}
+		return fmt.Errorf("database %s: check: %w", s.path, err)
+	}
+	if len(problems) == 1 && problems[0] == "ok" {
+		return nil
+	}
+	var err error = corruptError(strings.Join(strings.Fields(strings.Join(problems, "; ")), " "))
+	s.damage.CompareAndSwap(nil, &err)
+	return s.damaged()
+}
+
+// corruptError is the damage PRAGMA quick_check found, with the code SQLite
+// gives a damaged page it meets (SQLITE_CORRUPT), so that repo.IsDamaged
+// knows it.
+type corruptError string
+
+func (e corruptError) Error() string { return "quick_check: " + string(e) }
+func (corruptError) Code() int       { return 11 }
 
 // checkWritable writes a row as it is and rolls the write back: on a file
 // SQLite could open only for reading it fails with SQLITE_READONLY. Any
@@ -291,9 +323,8 @@ func (s *Store) Ping(ctx context.Context) error {
 	if err := s.db.PingContext(ctx); err != nil {
 		return err
 	}
-	if err := s.damage.Load(); err != nil {
-		return fmt.Errorf("database %s is damaged (%v): stop duebell, restore the file from a backup "+
-			"(or recover what it holds with sqlite3's .recover) and start again", s.path, *err)
+	if err := s.damaged(); err != nil {
+		return err
 	}
 	var fs syscall.Statfs_t
 	if err := syscall.Statfs(filepath.Dir(s.path), &fs); err != nil {
@@ -352,7 +383,8 @@ func (l *writeLock) unlock() { <-l.ch }
 type errLockWait struct{ waited time.Duration }
 
 func (e errLockWait) Error() string {
-	return fmt.Sprintf("database is locked: another write (an all-or-nothing import?) held it for over %s", e.waited)
+	return fmt.Sprintf("database is locked: waited over %s to write (a long write holds the file: an import, a scan, "+
+		"another process on it)", e.waited)
 }
 
 func (errLockWait) Code() int { return 5 } // SQLITE_BUSY
@@ -362,6 +394,11 @@ func (errLockWait) Code() int { return 5 } // SQLITE_BUSY
 // handler; inside fn use tx only (the pool would wait for the lock fn
 // holds).
 func (s *Store) withTx(ctx context.Context, fn func(tx *sqlx.Tx) error) error {
+	if err := s.damaged(); err != nil {
+		// Found damaged: what is written now would be lost with the file
+		// when it is restored from a backup, or land beside a bad page.
+		return err
+	}
 	if err := s.write.lock(ctx); err != nil {
 		return err
 	}
@@ -377,10 +414,23 @@ func (s *Store) withTx(ctx context.Context, fn func(tx *sqlx.Tx) error) error {
 	return s.noteDamage(repo.CommitError(ctx, tx.Commit()))
 }
 
-// noteDamage remembers err when it says the file is damaged, and returns it.
+// damaged is the error of a store found damaged (by a write, or by
+// LockServe's check), nil while it is not: it wraps what found it, so it
+// is repo.IsDamaged, an outage to callers (503).
+func (s *Store) damaged() error {
+	if err := s.damage.Load(); err != nil {
+		return fmt.Errorf("database %s is damaged (%w): stop duebell, restore the file from a backup "+
+			"(or recover what it holds with sqlite3's .recover) and start again", s.path, *err)
+	}
+	return nil
+}
+
+// noteDamage remembers err when it says the file is damaged, and returns
+// it: as damaged() words it when it does.
 func (s *Store) noteDamage(err error) error {
 	if repo.IsDamaged(err) {
 		s.damage.CompareAndSwap(nil, &err)
+		return s.damaged() // with the file's name and what to do
 	}
 	return err
 }
