@@ -3,12 +3,12 @@ package api_test
 import (
 	"context"
 	"net/http"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"duebell/repo/sqlite"
+	"duebell/repo/sqlite/sqlitetest"
 )
 
 // An SQLite file with a damaged page answered the reads that missed it, so
@@ -29,27 +29,7 @@ func TestDamagedSQLiteFileAnswers503AndIsNotReady(t *testing.T) {
 	}
 	b := setupWith(t, s, nil)
 	b.mustDo(t, http.StatusCreated, "PUT", "/api/v1/customers/c1", ingestToken, customerJSON)
-	var root, pageSize int64
-	if err := s.DB().Get(&root, `SELECT rootpage FROM sqlite_master WHERE name = 'customers'`); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.DB().Get(&pageSize, `PRAGMA page_size`); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := s.DB().Exec(`PRAGMA wal_checkpoint(TRUNCATE)`); err != nil {
-		t.Fatal(err)
-	}
-	s.Close()
-	// The customers table's root page, overwritten as a failing disk or a
-	// copy of a live file can leave it.
-	f, err := os.OpenFile(path, os.O_WRONLY, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := f.WriteAt([]byte(strings.Repeat("\xff", int(pageSize))), (root-1)*pageSize); err != nil {
-		t.Fatal(err)
-	}
-	f.Close()
+	sqlitetest.DamagePage(t, s, path, "customers")
 
 	s, err = sqlite.Open(ctx, "sqlite:"+path)
 	if err != nil {

@@ -2,41 +2,15 @@ package sqlite_test
 
 import (
 	"context"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"duebell/repo"
-	"duebell/repo/sqlite"
+	"duebell/repo/sqlite/sqlitetest"
 	"duebell/repo/storetest"
 	"duebell/scheduler"
 )
-
-// damagePage overwrites the root page of table in the file at path, as a
-// failing disk or a copy of a live file can leave it.
-func damagePage(t *testing.T, s *sqlite.Store, path, table string) {
-	t.Helper()
-	var root, pageSize int64
-	if err := s.DB().Get(&root, `SELECT rootpage FROM sqlite_master WHERE name = ?`, table); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.DB().Get(&pageSize, `PRAGMA page_size`); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := s.DB().Exec(`PRAGMA wal_checkpoint(TRUNCATE)`); err != nil {
-		t.Fatal(err)
-	}
-	s.Close()
-	f, err := os.OpenFile(path, os.O_WRONLY, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	if _, err := f.WriteAt([]byte(strings.Repeat("\xff", int(pageSize))), (root-1)*pageSize); err != nil {
-		t.Fatal(err)
-	}
-}
 
 // Once a write has found the file damaged, no write is taken, even one
 // that misses the damaged pages (an audit: a new customer, a payment and an
@@ -50,7 +24,7 @@ func TestDamagedFileRefusesEveryWrite(t *testing.T) {
 	s := openAt(t, path)
 	storetest.Customer(t, s, "c1")
 	storetest.Plan(t, s, "p1", "c1", []repo.Date{repo.NewDate(2026, 11, 24)})
-	damagePage(t, s, path, "notifications")
+	sqlitetest.DamagePage(t, s, path, "notifications")
 
 	s = openAt(t, path)
 	if _, err := s.QueueDueReminders(ctx, storetest.Now, scheduler.DefaultStages()); !repo.IsDamaged(err) {
@@ -75,7 +49,7 @@ func TestDamagedFileIsNotServed(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "duebell.db")
 	s := openAt(t, path)
 	storetest.Customer(t, s, "c1")
-	damagePage(t, s, path, "customers")
+	sqlitetest.DamagePage(t, s, path, "customers")
 
 	s = openAt(t, path)
 	err := s.LockServe()
