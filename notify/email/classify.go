@@ -43,9 +43,11 @@ var replyClasses = map[int]notify.Class{
 // nothing lasting about the address).
 // Everything else — 4xx replies, refused or dropped connections, timeouts,
 // and failures while connecting or in STARTTLS (which concern the relay,
-// not the message) — is transient, with the SMTP code when there is one;
-// one after the relay had the whole message, while its reply was awaited,
-// is notify.Unanswered too: the relay may have taken the message.
+// not the message) — is transient, with the SMTP code when there is one
+// (else "timeout" or "network"); one that says the relay is not serving is
+// notify.Outage too (relayDown), and one after the relay had the whole
+// message, while its reply was awaited, notify.Unanswered: the relay may
+// have taken the message.
 func classify(ctx context.Context, err error) error {
 	out := classifyFailure(ctx, err)
 	if notify.ErrorClass(out) == notify.ClassTransient && relayDown(err) {
@@ -112,7 +114,7 @@ func unanswered(err error) bool {
 	return errors.As(err, &se) && se.Reason == gomail.ErrSMTPDataClose && se.ErrorCode() == 0
 }
 
-// classifyFailure is classify without the unanswered mark.
+// classifyFailure is classify without the outage and unanswered marks.
 func classifyFailure(ctx context.Context, err error) error {
 	if cmd, code, detail, ok := relayReply(err); ok {
 		detail = redact(detail)

@@ -209,17 +209,15 @@ func (s *Store) LockServe() error {
 func (s *Store) checkIntact() error {
 	var problems []string
 	if err := s.db.Select(&problems, `PRAGMA quick_check(5)`); err != nil {
-		if repo.IsDamaged(s.noteDamage(err)) { // a page too damaged to check
-			return s.damaged()
+		if err = s.noteDamage(err); repo.IsDamaged(err) { // a page too damaged to check
+			return err
 		}
 		return fmt.Errorf("database %s: check: %w", s.path, err)
 	}
 	if len(problems) == 1 && problems[0] == "ok" {
 		return nil
 	}
-	var err error = corruptError(strings.Join(strings.Fields(strings.Join(problems, "; ")), " "))
-	s.damage.CompareAndSwap(nil, &err)
-	return s.damaged()
+	return s.noteDamage(corruptError(strings.Join(strings.Fields(strings.Join(problems, "; ")), " ")))
 }
 
 // corruptError is the damage PRAGMA quick_check found, with the code SQLite
