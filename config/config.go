@@ -137,6 +137,15 @@ type Scan struct {
 	ChannelEventsSchedule string `toml:"channel_events_schedule"`
 }
 
+// The most dispatch.workers and dispatch.batch may be: 4,096 sends in
+// flight keep a provider that answers in half a second at 8,000 a second,
+// and a claim of 10,000 notices is far past where larger claims stop paying
+// (README, Performance).
+const (
+	MaxWorkers = 4096
+	MaxBatch   = 10000
+)
+
 type Dispatch struct {
 	Workers     int      `toml:"workers"`
 	Batch       int      `toml:"batch"`

@@ -98,6 +98,14 @@ func TestInvalidConfigNamesTheKey(t *testing.T) {
 		{"unknown key", "[dispatch]\nworkerz = 3", "dispatch.workerz"},
 		{"negative dispatch interval", "[dispatch]\ninterval = \"-1s\"", "dispatch.interval"},
 		{"negative backoff cap", "[dispatch]\nbackoff_max = \"-1m\"", "dispatch.backoff_max"},
+		// A typo of workers started 100 million workers and took the host's memory.
+		{"workers beyond the maximum", "[dispatch]\nworkers = 100000000", "dispatch.workers: 100000000: want 1 to 4096"},
+		{"batch beyond the maximum", "[dispatch]\nbatch = 1000000", "dispatch.batch"},
+		{"negative workers", "[dispatch]\nworkers = -1", "dispatch.workers"},
+		{"negative max attempts", "[dispatch]\nmax_attempts = -1", "dispatch.max_attempts"},
+		// The message used to list workers, batch, max_attempts, lease and backoff, not shutdown_grace.
+		{"negative shutdown grace", "[dispatch]\nshutdown_grace = \"-1s\"", "dispatch.shutdown_grace"},
+		{"negative lease", "[dispatch]\nlease = \"-1s\"", "dispatch.lease"},
 		{"retention too short", "[retention]\nkeep = \"2d\"", "retention.keep"},
 		{"retention in weeks", "[retention]\nkeep = \"4w\"", "retention.keep"},
 		{"unknown log level", "[log]\nlevel = \"verbose\"", "log.level"},

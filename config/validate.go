@@ -13,6 +13,7 @@ import (
 
 	"duebell/internal/input"
 	"duebell/link"
+	"duebell/notify"
 	"duebell/scheduler"
 )
 
@@ -118,8 +119,25 @@ func (c *Config) Validate() error {
 		bad("retention.schedule", "%q: %v", c.Retention.Schedule, err)
 	}
 	d := c.Dispatch
-	if d.Workers < 0 || d.Batch < 0 || d.MaxAttempts < 0 || d.Lease.Duration < 0 || d.ShutdownGrace.Duration < 0 || d.BackoffBase.Duration < 0 {
-		bad("dispatch", "workers, batch, max_attempts, lease and backoff must not be negative")
+	// Upper bounds: a typo (workers = 100000000) passed, and serve started
+	// that many workers until the host ran out of memory.
+	if d.Workers < 0 || d.Workers > MaxWorkers {
+		bad("dispatch.workers", "%d: want 1 to %d (0 is the default, %d)", d.Workers, MaxWorkers, notify.DefaultWorkers)
+	}
+	if d.Batch < 0 || d.Batch > MaxBatch {
+		bad("dispatch.batch", "%d: want 1 to %d (0 is the default, %d)", d.Batch, MaxBatch, notify.DefaultBatch)
+	}
+	if d.MaxAttempts < 0 {
+		bad("dispatch.max_attempts", "%d: must not be negative (0 is the default, %d)", d.MaxAttempts, notify.DefaultMaxAttempts)
+	}
+	for _, v := range []struct {
+		key string
+		d   time.Duration
+	}{{"dispatch.lease", d.Lease.Duration}, {"dispatch.backoff_base", d.BackoffBase.Duration},
+		{"dispatch.shutdown_grace", d.ShutdownGrace.Duration}} {
+		if v.d < 0 {
+			bad(v.key, "%v: must not be negative (0 is the default)", v.d)
+		}
 	}
 	// A negative idle wait made the dispatcher claim in a busy loop, and a
 	// negative backoff cap retried a failed send at once, every try.
