@@ -81,13 +81,14 @@ func loadWith(load func(string) (*config.Config, error), path string) (*app, err
 	return &app{cfg: cfg, log: newLogger(cfg.Log), now: time.Now}, nil
 }
 
-// openApp is loadConfig plus a database connection.
-func openApp(ctx context.Context, path string) (*app, error) {
+// openApp is loadConfig plus a database connection; create lets it create
+// a missing SQLite file (see openStore).
+func openApp(ctx context.Context, path string, create bool) (*app, error) {
 	a, err := loadConfig(path)
 	if err != nil {
 		return nil, err
 	}
-	return a, a.open(ctx)
+	return a, a.open(ctx, create)
 }
 
 // openDatabase is openApp for a command that works on the database alone
@@ -98,12 +99,12 @@ func openDatabase(ctx context.Context, path string) (*app, error) {
 	if err != nil {
 		return nil, err
 	}
-	return a, a.open(ctx)
+	return a, a.open(ctx, true)
 }
 
 // open connects a to its store.
-func (a *app) open(ctx context.Context) (err error) {
-	a.repo, err = openStore(ctx, a.cfg.Database)
+func (a *app) open(ctx context.Context, create bool) (err error) {
+	a.repo, err = openStore(ctx, a.cfg.Database, create)
 	return err
 }
 
@@ -129,9 +130,18 @@ type store interface {
 }
 
 // openStore opens the store database.url names: sqlite:PATH is the
-// embedded file, anything else PostgreSQL.
-func openStore(ctx context.Context, db config.Database) (store, error) {
+// embedded file, anything else PostgreSQL. A missing SQLite file is created
+// only when create is set (migrate, serve --migrate, demo): every other
+// command created an empty file where database.url had a typo and advised
+// migrating it, and a book pushed again into that new store would have
+// repeated every stage the real file had sent.
+func openStore(ctx context.Context, db config.Database, create bool) (store, error) {
 	if sqlite.IsURL(db.URL) {
+		if !create {
+			if err := sqlite.MustExist(db.URL); err != nil {
+				return nil, err
+			}
+		}
 		s, err := sqlite.Open(ctx, db.URL)
 		if err != nil {
 			return nil, err
@@ -157,7 +167,7 @@ func (a *app) close() {
 
 // openMigrated is openApp for commands that need the schema current.
 func openMigrated(ctx context.Context, path string) (*app, error) {
-	a, err := openApp(ctx, path)
+	a, err := openApp(ctx, path, false)
 	if err != nil {
 		return nil, err
 	}

@@ -89,6 +89,31 @@ func TestCommandsRefusePendingMigrations(t *testing.T) {
 	}
 }
 
+// A mistyped SQLite path: every command but migrate and serve --migrate
+// refuses it without creating the file. They used to create an empty store
+// there and advise migrating it, and a book pushed again into that new
+// store would remind every stage the real file had sent.
+func TestCommandsDoNotCreateAMissingSQLiteFile(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "typo.db")
+	config := storeConfig(t, fmt.Sprintf("[database]\nurl = %q\n", "sqlite:"+file), "[sms]\nprovider = \"outbox\"\n")
+	for _, cmd := range [][]string{{"serve"}, {"scan"}, {"dispatch", "--once"}, {"notifications", "list"},
+		{"report", "effect", "--since", "2026-11-01"}} {
+		code, _, stderr := runMain(append(cmd, "--config", config)...)
+		if code != 1 || !strings.Contains(stderr, file+" does not exist") || !strings.Contains(stderr, "duebell migrate") {
+			t.Errorf("%v on a missing file: exit %d, %q; want a refusal naming the file", cmd, code, stderr)
+		}
+		if _, err := os.Stat(file); err == nil {
+			t.Fatalf("%v created %s", cmd, file)
+		}
+	}
+	if code, out, stderr := runMain("migrate", "--config", config); code != 0 || !strings.Contains(out, "applied 001_init") {
+		t.Fatalf("migrate: exit %d %q %q", code, out, stderr)
+	}
+	if code, out, stderr := runMain("scan", "--dry-run", "--config", config); code != 0 || !strings.Contains(out, "would queue 0") {
+		t.Fatalf("dry-run scan on the migrated file: exit %d %q %q", code, out, stderr)
+	}
+}
+
 func TestUsageErrors(t *testing.T) {
 	for _, tc := range []struct {
 		args []string
@@ -152,7 +177,7 @@ func TestMigrateOnANewerSchemaSaysSo(t *testing.T) {
 // serve --migrate logs each migration it applies, so the log of a deploy
 // shows when the schema changed.
 func TestServeMigrateLogsWhatItApplied(t *testing.T) {
-	a, err := openApp(context.Background(), writeDemoConfig(t, t.TempDir()))
+	a, err := openApp(context.Background(), writeDemoConfig(t, t.TempDir()), true)
 	if err != nil {
 		t.Fatal(err)
 	}

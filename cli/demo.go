@@ -25,7 +25,7 @@ func runDemo(ctx context.Context, args []string, out io.Writer) error {
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	a, err := openApp(ctx, c.config)
+	a, err := openApp(ctx, c.config, true)
 	if err != nil {
 		return err
 	}

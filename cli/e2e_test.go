@@ -232,7 +232,7 @@ level = "error"
 	if err := os.WriteFile(e.config, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	a, err := openApp(context.Background(), e.config)
+	a, err := openApp(context.Background(), e.config, true)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -30,7 +30,7 @@ func runServe(ctx context.Context, args []string, out io.Writer) error {
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	a, err := openApp(ctx, c.config)
+	a, err := openApp(ctx, c.config, *migrate)
 	if err != nil {
 		return err
 	}

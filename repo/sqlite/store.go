@@ -57,6 +57,20 @@ func Path(dbURL string) (string, error) {
 	return p, nil
 }
 
+// MustExist fails, saying what to do, when the file dbURL names does not
+// exist: for every command but those that create a store, a missing file
+// is a mistyped database.url, not a store to start.
+func MustExist(dbURL string) error {
+	path, err := Path(dbURL)
+	if err != nil {
+		return err
+	}
+	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("database %s does not exist: correct database.url, or create the store there with `duebell migrate` (or `serve --migrate`)", path)
+	}
+	return nil
+}
+
 // Store is the SQLite store.
 type Store struct {
 	repo.Common // the statements both stores share
