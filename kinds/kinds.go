@@ -192,6 +192,12 @@ func RepayMethodEvents() []string {
 	return names(func(k Kind) bool { return k.Event != nil && k.Event.RepayMethod != "" })
 }
 
+// ChangesPlan lists the event kinds whose processing changes plans (their
+// repay method, or their status).
+func ChangesPlan() []string {
+	return names(func(k Kind) bool { return k.Event != nil && (k.Event.RepayMethod != "" || k.Event.CancelsPlan) })
+}
+
 // Outstanding lists the kinds that report what is still owed.
 func Outstanding() []string { return names(func(k Kind) bool { return k.Outstanding }) }
 

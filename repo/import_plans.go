@@ -114,7 +114,11 @@ func (t *importTx) loadPlans(ctx context.Context, in []ImportPlan, lock bool, cu
 			ORDER BY i.plan_id, y.created_at DESC, y.id DESC`, pq.Array(ids)); err != nil {
 			return st, fmt.Errorf("import plans: last payments: %w", err)
 		}
-		st.AddLastRecorded(last)
+		var events []LastEvent
+		if err := t.tx.SelectContext(ctx, &events, LastEventsSQL("= ANY($1)"), pq.Array(ids)); err != nil {
+			return st, fmt.Errorf("import plans: last events: %w", err)
+		}
+		st.AddLast(last, events)
 	}
 	return st, nil
 }

@@ -106,12 +106,14 @@ type ImportStoredInstallment struct {
 
 // ImportPlanState is what is stored for a batch of plan lines: the
 // customers they name, the plans and their installments, and the last
-// payment recorded on each plan whose line carries an as_of.
+// payment recorded on and the last channel event that may have changed
+// each plan whose line carries an as_of.
 type ImportPlanState struct {
 	Customers    map[string]int64                          // customer id by ref
 	Plans        map[string]Plan                           // by ref
 	Installments map[int64]map[int]ImportStoredInstallment // by plan id, seq
 	LastRecorded map[int64]LastRecorded                    // by plan id
+	LastEvent    map[int64]LastEvent                       // by plan id
 }
 
 // NewImportPlanState returns an empty state whose customers are the ones
@@ -120,7 +122,8 @@ type ImportPlanState struct {
 // be looked up.
 func NewImportPlanState(in []ImportPlan, customerIDs map[string]int64) (st ImportPlanState, planRefs, customerRefs []string) {
 	st = ImportPlanState{Customers: map[string]int64{}, Plans: map[string]Plan{},
-		Installments: map[int64]map[int]ImportStoredInstallment{}, LastRecorded: map[int64]LastRecorded{}}
+		Installments: map[int64]map[int]ImportStoredInstallment{}, LastRecorded: map[int64]LastRecorded{},
+		LastEvent: map[int64]LastEvent{}}
 	planRefs = make([]string, len(in))
 	for i, p := range in {
 		planRefs[i] = p.Plan.Ref
@@ -153,8 +156,8 @@ func (st ImportPlanState) AddInstallments(insts []ImportStoredInstallment) {
 }
 
 // AsOfPlanIDs returns the ids of the stored plans whose lines in in carry
-// an as_of: the plans whose last recorded payment the lines are checked
-// against (AddLastRecorded). A batch without as_of reads none.
+// an as_of: the plans whose last recorded payment and event the lines are
+// checked against (AddLast). A batch without as_of reads none.
 func (st ImportPlanState) AsOfPlanIDs(in []ImportPlan) []int64 {
 	var ids []int64
 	for _, ip := range in {
@@ -165,10 +168,14 @@ func (st ImportPlanState) AsOfPlanIDs(in []ImportPlan) []int64 {
 	return ids
 }
 
-// AddLastRecorded records the last payment recorded on each plan.
-func (st ImportPlanState) AddLastRecorded(last []LastRecorded) {
-	for _, l := range last {
+// AddLast records the last payment recorded on each plan, and the last
+// event that may have changed it.
+func (st ImportPlanState) AddLast(payments []LastRecorded, events []LastEvent) {
+	for _, l := range payments {
 		st.LastRecorded[l.PlanID] = l
+	}
+	for _, e := range events {
+		st.LastEvent[e.PlanID] = e
 	}
 }
 
@@ -217,7 +224,11 @@ func (st ImportPlanState) decide(ip ImportPlan, now time.Time) (Plan, ImportOutc
 		if l, ok := st.LastRecorded[cur.ID]; ok {
 			last = &l
 		}
-		stale = CheckAsOf(p.AsOf, cur.AsOf, last)
+		var event *LastEvent
+		if e, ok := st.LastEvent[cur.ID]; ok {
+			event = &e
+		}
+		stale = CheckAsOf(p.AsOf, cur.AsOf, last, event)
 	}
 	// refuse is why a line that changes something is refused: stale
 	// before anything else wrong with it.

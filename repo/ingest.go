@@ -156,11 +156,15 @@ func CheckPushedInstallments(ctx context.Context, q sqlx.QueryerContext, planID 
 		return fmt.Errorf("check recorded payments: %w", err)
 	}
 	if asOf != nil {
-		last, err := lastRecorded(ctx, q, planID)
+		last, err := latest[LastRecorded](ctx, q, LastRecordedSQL, planID)
 		if err != nil {
 			return err
 		}
-		if err := CheckAsOf(asOf, storedAsOf, last); err != nil {
+		event, err := latest[LastEvent](ctx, q, LastEventsSQL("= $1"), planID)
+		if err != nil {
+			return err
+		}
+		if err := CheckAsOf(asOf, storedAsOf, last, event); err != nil {
 			return err
 		}
 	}

@@ -79,7 +79,11 @@ func (t *importTx) loadPlans(ctx context.Context, in []repo.ImportPlan, customer
 			WHERE n = 1`, list); err != nil {
 			return st, fmt.Errorf("import plans: last payments: %w", err)
 		}
-		st.AddLastRecorded(last)
+		var events []repo.LastEvent
+		if err := t.tx.SelectContext(ctx, &events, repo.LastEventsSQL("IN (SELECT value FROM json_each($1))"), list); err != nil {
+			return st, fmt.Errorf("import plans: last events: %w", err)
+		}
+		st.AddLast(last, events)
 	}
 	return st, nil
 }

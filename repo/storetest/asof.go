@@ -13,8 +13,8 @@ import (
 
 // The as_of area: a plan push that says when its data was read (as_of) is
 // refused as stale when duebell recorded a payment or reversal of the plan
-// after that instant, or wrote a push read later; single pushes and import
-// lines alike.
+// after that instant, or a channel event that changed the plan, or wrote a
+// push read later; single pushes and import lines alike.
 
 func init() {
 	register("PushAsOf", func(t *testing.T, open Opener) {
@@ -25,6 +25,7 @@ func init() {
 		t.Run("StaleBeforeOtherRefusals", func(t *testing.T) { t.Parallel(); asOfStaleFirst(t, open(t)) })
 		t.Run("PushesRacingAReversal", func(t *testing.T) { t.Parallel(); asOfRacingReversal(t, open(t)) })
 		t.Run("ImportLines", func(t *testing.T) { t.Parallel(); asOfImportLines(t, open(t)) })
+		t.Run("OlderThanAnEvent", func(t *testing.T) { t.Parallel(); asOfOlderThanAnEvent(t, open(t)) })
 	})
 }
 
@@ -341,5 +342,64 @@ func asOfImportLines(t *testing.T, s Store) {
 		Status: repo.InstallmentPending})
 	if _, err := s.UpsertPlan(ctx, push, Now.Add(3*time.Hour)); !errors.Is(err, repo.ErrStale) {
 		t.Errorf("single push older than the imported as_of: %v, want ErrStale", err)
+	}
+}
+
+// A push read before a channel event that changed its plan (the plan
+// cancelled, a card unbound) is stale, single or imported. A retried push
+// used to make a cancelled plan active again, and the next scan reminded
+// the borrower just told nothing more was due; after a card was unbound it
+// said the bills would be auto-debited again. An event not yet processed
+// has changed nothing, and a push read before it is written (the event is
+// applied after it).
+func asOfOlderThanAnEvent(t *testing.T, s Store) {
+	ctx := context.Background()
+	Customer(t, s, "c1")
+	autoDebit := func(p *repo.Plan) { p.AsOf, p.RepayMethod, p.CardLast4 = asOfAt(Now), "auto_debit", "4321" }
+	Plan(t, s, "p1", "c1", ingestDues[:2], autoDebit)
+	Plan(t, s, "p2", "c1", ingestDues[:2], autoDebit)
+	retry := func(ref string) repo.Plan { // the push that wrote ref, read at Now, again
+		p := ingestOnePlanPush()
+		p.Ref = ref
+		autoDebit(&p)
+		return p
+	}
+	cancelAt := Now.Add(time.Hour)
+	scanRecord(t, s, repo.EventInput{Ref: "ev-cancel", Kind: repo.EventPlanCancelled, Scope: repo.ScopePlan,
+		CustomerRef: "c1", PlanRef: "p1", OccurredAt: cancelAt})
+	if _, err := s.UpsertPlan(ctx, retry("p1"), cancelAt); err != nil {
+		t.Fatalf("push before the cancel was processed: %v", err)
+	}
+	scanProcess(t, s, cancelAt)
+	if got := scanPlanState(t, s, "p1"); got != "cancelled/auto_debit/4321" {
+		t.Fatalf("p1 after its cancel = %s", got)
+	}
+	_, err := s.UpsertPlan(ctx, retry("p1"), cancelAt.Add(time.Minute))
+	want := `as_of 2026-11-01T00:00:00Z is older than event "ev-cancel" (plan_cancelled), recorded at 2026-11-01T01:00:00Z`
+	if !errors.Is(err, repo.ErrStale) || !strings.Contains(err.Error(), want) {
+		t.Fatalf("retried push after the cancel: %v, want ErrStale saying %q", err, want)
+	}
+	if got := scanPlanState(t, s, "p1"); got != "cancelled/auto_debit/4321" {
+		t.Errorf("p1 after a stale push = %s, want it still cancelled", got)
+	}
+
+	unbindAt := Now.Add(2 * time.Hour)
+	scanRecord(t, s, repo.EventInput{Ref: "ev-unbind", Kind: repo.EventCardUnbound, Scope: repo.ScopeCustomer,
+		CustomerRef: "c1", OccurredAt: unbindAt, Payload: repo.JSONObject(`{"card_last4":"4321"}`)})
+	scanProcess(t, s, unbindAt)
+	line := retry("p2")
+	line.AsOf = asOfAt(Now.Add(90 * time.Minute))
+	res := importApply(t, s, repo.ImportBatch{Plans: []repo.ImportPlan{{Line: 1, Plan: line}}}, unbindAt.Add(time.Minute))
+	importWantOutcomes(t, res, "1:plan:p2:refused")
+	importWantRefused(t, res, 1, repo.ErrStale, `older than event "ev-unbind" (card_unbound), recorded at 2026-11-01T02:00:00Z`)
+	if got := scanPlanState(t, s, "p2"); got != "active/manual/4321" {
+		t.Errorf("p2 after a stale import line = %s, want the card still unbound", got)
+	}
+	// Read when the unbinding was recorded, or later: the lender's books
+	// know of it (here the card was bound again), and the push is written.
+	fresh := retry("p2")
+	fresh.AsOf = asOfAt(unbindAt)
+	if p, err := s.UpsertPlan(ctx, fresh, unbindAt.Add(time.Hour)); err != nil || p.RepayMethod != "auto_debit" {
+		t.Fatalf("push read at the unbinding = %+v, %v; want it written", p, err)
 	}
 }
