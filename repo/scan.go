@@ -186,7 +186,7 @@ func (r *Repo) dueScan(ctx context.Context, now time.Time, stages []Stage, dryRu
 		if err := rows.Err(); err != nil {
 			return fmt.Errorf("due scan: %w", err)
 		}
-		if err := digestScan(ctx, tx, now, stages, zones, res.Total()); err != nil {
+		if err := digestScan(ctx, tx, now, stages, zones, &res); err != nil {
 			return err
 		}
 		if dryRun {

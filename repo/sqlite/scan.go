@@ -141,7 +141,7 @@ func (s *Store) scanDue(ctx context.Context, now time.Time, stages []repo.Stage,
 			}
 			res.Skipped = int(n)
 		}
-		if err := scanDigests(ctx, tx, now, stages, zones, res.Total()); err != nil {
+		if err := scanDigests(ctx, tx, now, stages, zones, &res); err != nil {
 			return err
 		}
 		if dryRun {

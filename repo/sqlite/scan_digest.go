@@ -63,16 +63,18 @@ SET digest_of = g.leader,
     status_reason = CASE WHEN n.id = g.leader THEN n.status_reason ELSE 'in digest #' || g.leader END,
     updated_at = $1
 FROM grp g
-WHERE n.id = g.id AND g.size > 1 AND n.digest_of IS NOT g.leader`
+WHERE n.id = g.id AND g.size > 1 AND n.digest_of IS NOT g.leader
+RETURNING ` + repo.DigestedColumns
 
 // scanDigests runs, inside the due-date scan's transaction, the release of
-// superseded digests and the grouping of the queued notices.
-func scanDigests(ctx context.Context, tx *sqlx.Tx, now time.Time, stages []repo.Stage, zones []repo.ZoneDay, queued int) error {
+// superseded digests and the grouping of the queued notices, and counts
+// the notices res says it queued that went into a digest as skipped.
+func scanDigests(ctx context.Context, tx *sqlx.Tx, now time.Time, stages []repo.Stage, zones []repo.ZoneDay, res *repo.ScanResult) error {
 	if _, err := tx.ExecContext(ctx, scanDigestReleaseSQL, now); err != nil {
 		return fmt.Errorf("due scan: release digests: %w", err)
 	}
 	names, channels := repo.DigestPairs(stages)
-	if len(names) == 0 || queued == 0 {
+	if len(names) == 0 || res.Total() == 0 {
 		return nil
 	}
 	pairs := make([][2]string, len(names))
@@ -91,8 +93,10 @@ func scanDigests(ctx context.Context, tx *sqlx.Tx, now time.Time, stages []repo.
 	if err != nil {
 		return fmt.Errorf("due scan: group digests: %w", err)
 	}
-	if _, err := tx.ExecContext(ctx, scanDigestGroupSQL, now, string(pJSON), string(dJSON)); err != nil {
+	var grouped []repo.Digested
+	if err := tx.SelectContext(ctx, &grouped, scanDigestGroupSQL, now, string(pJSON), string(dJSON)); err != nil {
 		return fmt.Errorf("due scan: group digests: %w", err)
 	}
+	res.InDigests(grouped)
 	return nil
 }

@@ -317,10 +317,18 @@ func scanDigestGrowsUntilClaimed(t *testing.T, s Store) {
 	Customer(t, s, "c1")
 	Plan(t, s, "p1", "c1", scanDue24)
 	Plan(t, s, "p2", "c1", scanDue24)
-	scanDue(t, s, scanShanghai(2026, 11, 21, 8), scanDigestSMS)
+	// The scan counts a bill put in a digest as skipped: it said pending,
+	// and `duebell scan` printed every bill of a digest as a notice to go.
+	res := scanDue(t, s, scanShanghai(2026, 11, 21, 8), scanDigestSMS)
+	if got, want := fmt.Sprint(res.Queued), "[{due_soon due_soon sms pending 1} {due_soon due_soon sms skipped 1}]"; got != want {
+		t.Errorf("first scan queued %s, want %s", got, want)
+	}
 	scanDue(t, s, scanShanghai(2026, 11, 21, 8), scanDigestSMS) // the same scan again
 	Plan(t, s, "p3", "c1", scanDue24)
-	scanDue(t, s, scanShanghai(2026, 11, 21, 9), scanDigestSMS)
+	res = scanDue(t, s, scanShanghai(2026, 11, 21, 9), scanDigestSMS)
+	if got, want := fmt.Sprint(res.Queued), "[{due_soon due_soon sms skipped 1}]"; got != want {
+		t.Errorf("the scan that put p3 in the waiting digest queued %s, want %s", got, want)
+	}
 	want := map[string]string{"p1": "p1", "p2": "p1", "p3": "p1"}
 	if got := scanDigestOf(t, s); fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Fatalf("digests %v, want %v", got, want)
