@@ -81,8 +81,7 @@ SET digest_of = g.leader,
     status_reason = CASE WHEN n.id = g.leader THEN n.status_reason ELSE 'in digest #' || g.leader END,
     updated_at = $1
 FROM grp g
-WHERE n.id = g.id AND g.size > 1 AND n.digest_of IS DISTINCT FROM g.leader
-RETURNING ` + DigestedColumns
+WHERE n.id = g.id AND g.size > 1 AND n.digest_of IS DISTINCT FROM g.leader`
 
 // digestScan runs, inside the due-date scan's transaction (one scan at a
 // time), the release of superseded digests and the grouping of the queued
@@ -114,53 +113,49 @@ func digestScan(ctx context.Context, tx *sqlx.Tx, now time.Time, stages []Stage,
 	for i, z := range zones {
 		zNames[i], zStarts[i], zEnds[i], zDays[i] = z.Name, z.Start, z.End, z.Day.String()
 	}
-	var grouped []Digested
-	if err := tx.SelectContext(ctx, &grouped, digestGroupSQL, now, pq.Array(names), pq.Array(channels),
+	if _, err := tx.ExecContext(ctx, digestGroupSQL, now, pq.Array(names), pq.Array(channels),
 		pq.Array(zNames), pq.Array(zStarts), pq.Array(zEnds), pq.Array(zDays)); err != nil {
 		return fmt.Errorf("due scan: group digests: %w", err)
 	}
-	res.InDigests(grouped)
-	return nil
+	return res.InDigests(ctx, tx, now)
 }
 
-// DigestedColumns are what the grouping of digests returns of each notice
-// it changed, as Digested, in both stores ($1: the scan's instant).
-const DigestedColumns = `kind, stage, channel, status, created_at = $1 AS this_scan`
+// InDigestsSQL counts, by kind, stage and channel, the notices the scan at
+// $1 queued that its grouping put in another's digest, in both stores:
+// one index range of the log (its created_at), however many it grouped.
+const InDigestsSQL = `
+SELECT kind, stage, channel, 'skipped' AS status, count(*) AS n FROM notifications
+WHERE created_at = $1 AND status = 'skipped' AND digest_of IS NOT NULL AND digest_of <> id
+GROUP BY kind, stage, channel`
 
-// Digested is a notice the grouping of digests changed: its kind, stage,
-// channel and new status, and whether this scan queued it.
-type Digested struct {
-	Kind     string `db:"kind"`
-	Stage    string `db:"stage"`
-	Channel  string `db:"channel"`
-	Status   string `db:"status"`
-	ThisScan bool   `db:"this_scan"`
-}
-
-// InDigests moves the notices this scan queued that the grouping skipped
-// as covered by a digest from their pending count to a skipped one: the
+// InDigests moves the notices the scan at now queued that its grouping
+// put in another's digest from their pending count to a skipped one: the
 // scan used to report every bill of a digest as pending.
-func (s *ScanResult) InDigests(grouped []Digested) {
-	type key struct{ kind, stage, channel, status string }
-	at := make(map[key]int, len(s.Queued))
-	for i, q := range s.Queued {
-		at[key{q.Kind, q.Stage, q.Channel, q.Status}] = i
+func (s *ScanResult) InDigests(ctx context.Context, q sqlx.QueryerContext, now time.Time) error {
+	var grouped []QueuedCount
+	if err := sqlx.SelectContext(ctx, q, &grouped, InDigestsSQL, now); err != nil {
+		return fmt.Errorf("due scan: count digests: %w", err)
 	}
-	for _, d := range grouped {
-		i, ok := at[key{d.Kind, d.Stage, d.Channel, StatusPending}]
-		if !d.ThisScan || d.Status != StatusSkipped || !ok || s.Queued[i].Count == 0 {
+	find := func(like QueuedCount, status string) int {
+		return slices.IndexFunc(s.Queued, func(q QueuedCount) bool {
+			return q.Kind == like.Kind && q.Stage == like.Stage && q.Channel == like.Channel && q.Status == status
+		})
+	}
+	for _, g := range grouped {
+		i := find(g, StatusPending)
+		if i < 0 {
 			continue
 		}
-		s.Queued[i].Count--
-		skipped := key{d.Kind, d.Stage, d.Channel, StatusSkipped}
-		j, ok := at[skipped]
-		if !ok {
-			j, at[skipped] = len(s.Queued), len(s.Queued)
-			s.Queued = append(s.Queued, QueuedCount{Kind: d.Kind, Stage: d.Stage, Channel: d.Channel, Status: StatusSkipped})
+		g.Count = min(g.Count, s.Queued[i].Count)
+		s.Queued[i].Count -= g.Count
+		if j := find(g, StatusSkipped); j >= 0 {
+			s.Queued[j].Count += g.Count
+		} else {
+			s.Queued = append(s.Queued, g)
 		}
-		s.Queued[j].Count++
 	}
 	s.Queued = slices.DeleteFunc(s.Queued, func(q QueuedCount) bool { return q.Count == 0 })
+	return nil
 }
 
 // LeadsDigest reports whether n is the notice that goes out for a digest.

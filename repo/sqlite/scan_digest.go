@@ -63,8 +63,7 @@ SET digest_of = g.leader,
     status_reason = CASE WHEN n.id = g.leader THEN n.status_reason ELSE 'in digest #' || g.leader END,
     updated_at = $1
 FROM grp g
-WHERE n.id = g.id AND g.size > 1 AND n.digest_of IS NOT g.leader
-RETURNING ` + repo.DigestedColumns
+WHERE n.id = g.id AND g.size > 1 AND n.digest_of IS NOT g.leader`
 
 // scanDigests runs, inside the due-date scan's transaction, the release of
 // superseded digests and the grouping of the queued notices, and counts
@@ -93,10 +92,8 @@ func scanDigests(ctx context.Context, tx *sqlx.Tx, now time.Time, stages []repo.
 	if err != nil {
 		return fmt.Errorf("due scan: group digests: %w", err)
 	}
-	var grouped []repo.Digested
-	if err := tx.SelectContext(ctx, &grouped, scanDigestGroupSQL, now, string(pJSON), string(dJSON)); err != nil {
+	if _, err := tx.ExecContext(ctx, scanDigestGroupSQL, now, string(pJSON), string(dJSON)); err != nil {
 		return fmt.Errorf("due scan: group digests: %w", err)
 	}
-	res.InDigests(grouped)
-	return nil
+	return res.InDigests(ctx, tx, now)
 }
