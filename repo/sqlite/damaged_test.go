@@ -60,3 +60,37 @@ func TestDamagedFileIsNotServed(t *testing.T) {
 		t.Errorf("ready after the check found damage: %v", err)
 	}
 }
+
+// An import that meets a damaged page marks the file damaged as any other
+// write does: it used to fail alone (503), while /readyz said ready and
+// the next pushes were stored.
+func TestDamageAnImportFindsRefusesTheNextWrites(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "duebell.db")
+	s := openAt(t, path)
+	storetest.Customer(t, s, "c1")
+	sqlitetest.DamagePage(t, s, path, "customers")
+
+	s = openAt(t, path)
+	tx, err := s.BeginImport(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = tx.Apply(ctx, repo.ImportBatch{Customers: []repo.ImportCustomer{{Line: 1, Customer: repo.Customer{
+		Ref: "c1", Name: "王五", Phone: "+8613912345678", Locale: "zh-CN", Timezone: "Asia/Shanghai"}}}}, storetest.Now)
+	_ = tx.Rollback()
+	if !repo.IsDamaged(err) || !strings.Contains(err.Error(), path+" is damaged") {
+		t.Fatalf("an import onto the damaged page: %v, want damaged, naming the file", err)
+	}
+	if err := s.Ping(ctx); !repo.IsDamaged(err) {
+		t.Errorf("ready after an import found the damage: %v", err)
+	}
+	if _, err := s.BeginImport(ctx, nil); !repo.IsDamaged(err) {
+		t.Errorf("the next import began: %v, want refused as damaged", err)
+	}
+	c := repo.Customer{Ref: "c2", Name: "李四", Phone: "+8613912345679", Locale: "zh-CN", Timezone: "Asia/Shanghai"}
+	if _, err := s.UpsertCustomer(ctx, c, storetest.Now); !repo.IsDamaged(err) {
+		t.Errorf("a push after the import found the damage: %v, want refused as damaged", err)
+	}
+}

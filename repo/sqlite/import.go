@@ -32,6 +32,9 @@ func (s *Store) BeginImport(ctx context.Context, confirmChannels []string) (repo
 			return nil, fmt.Errorf("import: unknown confirm channel %q", ch)
 		}
 	}
+	if err := s.damaged(); err != nil { // as withTx: nothing is written to a damaged file
+		return nil, err
+	}
 	if err := s.write.lock(ctx); err != nil {
 		return nil, fmt.Errorf("begin import: %w", err)
 	}
@@ -50,7 +53,7 @@ func (t *importTx) Commit() error {
 	err := t.tx.Commit()
 	t.unlock()
 	if err != nil {
-		return fmt.Errorf("commit import: %w", err)
+		return t.s.noteDamage(fmt.Errorf("commit import: %w", err))
 	}
 	return nil
 }
@@ -68,7 +71,15 @@ func (t *importTx) Rollback() error {
 // first, then plans, payments and events. Refused records are left out of
 // the writes; the others are written even so. An error (database, or a ref
 // repeated within the batch) leaves the transaction unusable: roll it back.
+// One that says the file is damaged marks the store damaged, as a write
+// through withTx does: an import that met a damaged page left the store
+// taking writes and saying it was ready.
 func (t *importTx) Apply(ctx context.Context, b repo.ImportBatch, now time.Time) ([]repo.ImportLineResult, error) {
+	out, err := t.apply(ctx, b, now)
+	return out, t.s.noteDamage(err)
+}
+
+func (t *importTx) apply(ctx context.Context, b repo.ImportBatch, now time.Time) ([]repo.ImportLineResult, error) {
 	if err := b.CheckUnique(); err != nil {
 		return nil, err
 	}
