@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -19,6 +20,7 @@ import (
 
 	"duebell/api"
 	"duebell/metrics"
+	"duebell/notify"
 	"duebell/repo"
 	"duebell/scheduler"
 )
@@ -81,7 +83,10 @@ func (a *app) serve(ctx context.Context, listening func(addr string)) error {
 	queued := func(r repo.ScanResult) { m.Queued(r); d.Wake() }
 	events := &scheduler.EventScan{Store: a.repo, Logger: a.log,
 		OnProcessed: func(r repo.EventScanResult) { queued(repo.ScanResult{Queued: r.Queued}) }}
+	// Stopping, a scan gets as long as the dispatcher's drain may take on a
+	// database that stopped answering (a lease), not its own 5 minutes.
 	sched, err := scheduler.New(scheduler.Config{Logger: a.log, Now: a.now,
+		StopWait: cmp.Or(a.cfg.Dispatch.Lease.Duration, notify.DefaultLease),
 		Jobs: []scheduler.Job{timedScan(m, a.dueScan(queued).Job(a.cfg.Scan.Schedule)),
 			(&scheduler.Retention{Store: a.repo, Keep: a.cfg.Retention.Keep.Duration, Batch: a.cfg.Retention.Batch,
 				Logger: a.log}).Job(a.cfg.Retention.Schedule),

@@ -27,6 +27,13 @@ type Config struct {
 	Now    func() time.Time
 	// Timeout bounds one run of a job. Default 5 minutes.
 	Timeout time.Duration
+	// StopWait bounds how long Start waits, once its context ends, for the
+	// jobs still running (default Timeout). A job still running then is
+	// left to the process's exit: a scan writes in transactions, and what
+	// one has not committed the database rolls back when its connection
+	// closes. A scan waiting on a database that stopped answering held a
+	// stopping serve for up to Timeout.
+	StopWait time.Duration
 }
 
 // Scheduler runs jobs on cron schedules with panics recovered and
@@ -56,6 +63,9 @@ func New(cfg Config) (*Scheduler, error) {
 	}
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = 5 * time.Minute
+	}
+	if cfg.StopWait <= 0 {
+		cfg.StopWait = cfg.Timeout
 	}
 	logger := cronLogger{cfg.Logger}
 	// Recover must sit inside SkipIfStillRunning: the latter releases its
@@ -92,9 +102,10 @@ func (s *Scheduler) runner(j Job) func() {
 		switch {
 		case errors.Is(err, repo.ErrBusy):
 			s.cfg.Logger.Debug("scan skipped: another replica is scanning", slog.String("job", j.Name))
-		case err != nil && ctx.Err() != nil:
+		case err != nil && ctx.Err() != nil && !unanswered(err):
 			// Its own time ran out: a scan too long for its timeout,
-			// not an outage (a statement's deadline counts as one).
+			// not an outage (a statement's deadline counts as one, and
+			// so does a read that got no answer by the scan's end).
 			s.cfg.Logger.Error("scan failed: it ran past its timeout", slog.String("job", j.Name),
 				slog.Duration("timeout", s.cfg.Timeout), slog.String("error", err.Error()))
 		case err != nil && repo.IsUnavailable(err):
@@ -108,11 +119,25 @@ func (s *Scheduler) runner(j Job) func() {
 	}
 }
 
-// Start runs the schedule until ctx ends, then waits for running jobs.
+// unanswered reports whether err is the database's silence, not the end of
+// the scan's own time: a connection that stopped answering fails its read
+// (as a network error) a few seconds after the scan's time ran out, and the
+// scan was waiting for the database, not running long.
+func unanswered(err error) bool {
+	return repo.IsUnavailable(err) && !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, context.Canceled)
+}
+
+// Start runs the schedule until ctx ends, then waits for running jobs, at
+// most StopWait.
 func (s *Scheduler) Start(ctx context.Context) {
 	s.cron.Start()
 	<-ctx.Done()
-	<-s.cron.Stop().Done()
+	select {
+	case <-s.cron.Stop().Done():
+	case <-time.After(s.cfg.StopWait):
+		s.cfg.Logger.Warn("stopping with a scan still running: what it has not committed is rolled back, "+
+			"and the next start scans again", slog.Duration("waited", s.cfg.StopWait))
+	}
 }
 
 // cronLogger adapts slog to cron's logger.

@@ -8,7 +8,9 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"os"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -162,11 +164,56 @@ func TestScanPastItsTimeoutIsAnError(t *testing.T) {
 	run(scheduler(time.Hour, func(context.Context, time.Time) error {
 		return fmt.Errorf("lock: %w", context.DeadlineExceeded)
 	}), 0)
+	// A database that stopped answering: the read fails (its socket's
+	// deadline) just after the scan's time ran out. It logged an ERROR
+	// blaming the scan every 5 minutes of an outage.
+	silent := scheduler(time.Millisecond, func(ctx context.Context, _ time.Time) error {
+		<-ctx.Done()
+		return fmt.Errorf("due scan: %w", &net.OpError{Op: "read", Net: "tcp", Err: os.ErrDeadlineExceeded})
+	})
+	run(silent, 0)
+	run(silent, 0)
 	out := logs.String()
 	if !strings.Contains(out, `level=ERROR msg="scan failed: it ran past its timeout" job=due_scan timeout=1ms`) {
 		t.Errorf("no ERROR for the scan past its timeout:\n%s", out)
 	}
-	if n := strings.Count(out, "level=WARN msg=\"scan paused: database unavailable"); n != 1 {
-		t.Errorf("%d WARN scan paused, want 1 for the statement with no answer:\n%s", n, out)
+	if n := strings.Count(out, "level=WARN msg=\"scan paused: database unavailable"); n != 2 {
+		t.Errorf("%d WARN scan paused, want 1 for the statement with no answer and 1 for the silent database:\n%s", n, out)
+	}
+	if n := strings.Count(out, "level=ERROR"); n != 1 {
+		t.Errorf("%d ERROR lines, want 1, for the scan past its timeout:\n%s", n, out)
+	}
+}
+
+// A stopping scheduler waits StopWait for a running scan, then returns: a
+// scan waiting on a database that stopped answering (bounded only by its
+// 5-minute timeout) held a serve told to stop for minutes after its
+// dispatcher had given up.
+func TestStopDoesNotWaitForAStuckScan(t *testing.T) {
+	logs := &syncbuf.Buffer{}
+	started, release := make(chan struct{}), make(chan struct{})
+	defer close(release)
+	var once sync.Once
+	s, err := New(Config{Logger: slog.New(slog.NewTextHandler(logs, nil)), StopWait: 50 * time.Millisecond,
+		Jobs: []Job{{Name: "due_scan", Schedule: "@every 10ms", Run: func(context.Context, time.Time) error {
+			once.Do(func() { close(started) })
+			<-release // a statement no context ends
+			return nil
+		}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	stopped := make(chan struct{})
+	go func() { s.Start(ctx); close(stopped) }()
+	<-started // cron started it: Stop waits for it
+	cancel()
+	select {
+	case <-stopped:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Start still waiting for the stuck scan 10 s after it was told to stop")
+	}
+	if !strings.Contains(logs.String(), `level=WARN msg="stopping with a scan still running`) {
+		t.Errorf("no WARN for the scan left running:\n%s", logs.String())
 	}
 }
