@@ -14,6 +14,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"os"
 	"time"
 
@@ -206,13 +207,9 @@ func (c *Console) form(h pageFunc, operator bool) http.Handler {
 			c.fail(w, r, s, http.StatusBadRequest, "The form holds text that cannot be stored ("+err.Error()+").")
 			return
 		}
-		// Every field of the console's forms is given once: a second value
-		// would be read or dropped unseen.
-		for k, v := range r.PostForm {
-			if len(v) > 1 {
-				c.fail(w, r, s, http.StatusBadRequest, "The form gives "+k+" twice.")
-				return
-			}
+		if k := givenTwice(r.PostForm); k != "" {
+			c.fail(w, r, s, http.StatusBadRequest, "The form gives "+k+" twice.")
+			return
 		}
 		if operator && !s.CanResend() {
 			c.fail(w, r, s, http.StatusForbidden, trf(c.prefsOf(r).lang, "Your token's role (%s) may only read. Resending needs an operator token.", s.Role))
@@ -220,6 +217,18 @@ func (c *Console) form(h pageFunc, operator bool) http.Handler {
 		}
 		h(w, r, s)
 	})
+}
+
+// givenTwice is a field form gives more than once, "" when none is: every
+// field of the console's forms is given once, and a second value would be
+// read or dropped unseen.
+func givenTwice(form url.Values) string {
+	for k, v := range form {
+		if len(v) > 1 {
+			return k
+		}
+	}
+	return ""
 }
 
 // public serves the login pages.

@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"duebell/internal/input"
 )
 
 // loginForm shows the token form, with a fresh double-submit CSRF token.
@@ -37,6 +39,12 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, 8<<10)
 	_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(formTimeout))
+	// The sign-in form is checked as every other form (see form): a token
+	// given twice signed in with the first.
+	if err := r.ParseForm(); err != nil || givenTwice(r.PostForm) != "" || input.Values(r.PostForm) != nil {
+		c.showLogin(w, r, http.StatusBadRequest, "The form could not be read. Please sign in again.")
+		return
+	}
 	ck, err := r.Cookie(loginCookie)
 	if err != nil || !sameOrigin(r) ||
 		subtle.ConstantTimeCompare([]byte(ck.Value), []byte(r.PostFormValue("csrf"))) != 1 {

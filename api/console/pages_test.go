@@ -39,6 +39,13 @@ func TestLoginAndSessionCookie(t *testing.T) {
 	if code, _, _ := w.post("/console/login", url.Values{"csrf": {w.csrf}, "token": {ingestToken}}); code != http.StatusForbidden {
 		t.Errorf("ingest token = %d, want 403", code)
 	}
+	// A field given twice is refused, as on every other form: it signed in
+	// with the first token.
+	if code, _, h := w.post("/console/login", url.Values{"csrf": {w.csrf}, "token": {viewerToken, "not-a-token-0123456789"}}); code != http.StatusBadRequest ||
+		strings.Contains(h.Get("Set-Cookie"), "duebell_console=") {
+		t.Errorf("token given twice = %d (cookies %q), want 400 and no session", code, h.Values("Set-Cookie"))
+	}
+	w.get("/console/login")
 
 	code, _, h = w.post("/console/login", url.Values{"csrf": {w.csrf}, "token": {viewerToken}})
 	if code != http.StatusSeeOther {
