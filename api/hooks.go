@@ -11,7 +11,6 @@ import (
 	"net/url"
 	"os"
 	"strconv"
-	"strings"
 	"unicode/utf8"
 
 	"duebell/internal/input"
@@ -245,8 +244,11 @@ func checkReceipt(rc repo.Receipt) error {
 			return fmt.Errorf("%s is longer than %d bytes", f.name, maxReceiptKey)
 		}
 	}
-	if rc.OutID != "" && strings.Trim(rc.OutID, "0123456789") != "" {
-		return errors.New("out_id: want the notice id duebell sent, digits only")
+	// An out_id is the notice id as duebell sent it: "42", never "042",
+	// "0" or a number past any id (stored unmatched, they could match no
+	// notice, and a wrong echo went unseen).
+	if id, err := strconv.ParseInt(rc.OutID, 10, 64); rc.OutID != "" && (err != nil || id < 1 || strconv.FormatInt(id, 10) != rc.OutID) {
+		return errors.New("out_id: want the notice id duebell sent, a whole number from 1")
 	}
 	if n := utf8.RuneCountInString(rc.Description); n > maxReceiptDescription {
 		return fmt.Errorf("description is longer than %d characters", maxReceiptDescription)
