@@ -244,11 +244,11 @@ func checkReceipt(rc repo.Receipt) error {
 			return fmt.Errorf("%s is longer than %d bytes", f.name, maxReceiptKey)
 		}
 	}
-	// An out_id is the notice id as duebell sent it: "42", never "042",
-	// "0" or a number past any id (stored unmatched, they could match no
-	// notice, and a wrong echo went unseen).
-	if id, err := strconv.ParseInt(rc.OutID, 10, 64); rc.OutID != "" && (err != nil || id < 1 || strconv.FormatInt(id, 10) != rc.OutID) {
-		return errors.New("out_id: want the notice id duebell sent, a whole number from 1")
+	// An out_id is the notice id as duebell sent it ("42", never "042" or a
+	// number past any id: stored unmatched, a wrong echo went unseen), or
+	// "0", which reports of another sender on a shared account carry.
+	if id, err := strconv.ParseInt(rc.OutID, 10, 64); rc.OutID != "" && (err != nil || id < 0 || strconv.FormatInt(id, 10) != rc.OutID) {
+		return errors.New("out_id: want the notice id duebell sent, a whole number without leading zeros")
 	}
 	if n := utf8.RuneCountInString(rc.Description); n > maxReceiptDescription {
 		return fmt.Errorf("description is longer than %d characters", maxReceiptDescription)
