@@ -126,10 +126,12 @@ type tally struct {
 	mu     sync.Mutex
 	counts Counts
 	lost   int // outcomes given up on after the dispatcher was stopped
-	// stopped is when the dispatcher was told to stop, and drained what
-	// was written since: the drain's summary.
+	// stopped is when the dispatcher was told to stop, and drained the
+	// last outcome written since of each notice: the drain's summary
+	// counts notices (one given back, claimed again and given back again
+	// on a slow relay is one back in the queue, not two).
 	stopped time.Time
-	drained Counts
+	drained map[int64]string
 }
 
 func (t *tally) add(outs []repo.Outcome) {
@@ -138,7 +140,7 @@ func (t *tally) add(outs []repo.Outcome) {
 	for _, o := range outs {
 		t.counts[o.Status]++
 		if t.drained != nil {
-			t.drained[o.Status]++
+			t.drained[o.ID] = o.Status
 		}
 	}
 }
@@ -147,15 +149,19 @@ func (t *tally) add(outs []repo.Outcome) {
 func (t *tally) stop() {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	t.stopped, t.drained = time.Now(), Counts{}
+	t.stopped, t.drained = time.Now(), map[int64]string{}
 }
 
 // sinceStop is when the dispatcher was told to stop (zero if it was not)
-// and the outcomes written since.
+// and the notices whose outcomes were written since, by their last status.
 func (t *tally) sinceStop() (time.Time, Counts) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	return t.stopped, t.drained
+	drained := Counts{}
+	for _, status := range t.drained {
+		drained[status]++
+	}
+	return t.stopped, drained
 }
 
 // job is one claimed notice, the cap bookkeeping of its claim, when it was
