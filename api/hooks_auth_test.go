@@ -145,19 +145,10 @@ func TestReceiptWithLongCodeKeepsTheBatch(t *testing.T) {
 	  {"biz_id":"biz-other","success":false,"err_code":%q,"report_time":"2026-11-21 10:00:08"},
 	  {"biz_id":%q,"success":false,"err_code":"MK:0001","report_time":"2026-11-21 10:00:09"}]`, good, long.String(), long.String())
 	rec := post(b, "/hooks/sms/aliyun/"+receiptToken, "application/json", batch, nil)
-	if rec.Code != http.StatusOK {
-		t.Fatalf("status %d %s, want 200 with the long reports rejected", rec.Code, rec.Body)
-	}
-	var reply struct {
-		Rejected []struct {
-			Index int    `json:"index"`
-			Error string `json:"error"`
-		} `json:"rejected"`
-	}
-	if err := json.Unmarshal(rec.Body.Bytes(), &reply); err != nil || len(reply.Rejected) != 2 ||
-		reply.Rejected[0].Index != 1 || !strings.Contains(reply.Rejected[0].Error, "code is longer than") ||
-		reply.Rejected[1].Index != 2 || !strings.Contains(reply.Rejected[1].Error, "message id is longer than") {
-		t.Fatalf("reply %s (%v), want reports 1 and 2 rejected for their length", rec.Body, err)
+	if rejected := rejectedOf(t, rec); len(rejected) != 2 ||
+		rejected[0].Index != 1 || !strings.Contains(rejected[0].Error, "code is longer than") ||
+		rejected[1].Index != 2 || !strings.Contains(rejected[1].Error, "message id is longer than") {
+		t.Fatalf("reply %s, want reports 1 and 2 rejected for their length", rec.Body)
 	}
 	if n := b.noticeByID(t, good); n.Status != "delivered" {
 		t.Errorf("the good report was not applied: %s", n.Status)
@@ -204,17 +195,12 @@ func TestRejectedReceiptsSayWhatIsWrong(t *testing.T) {
 	batch := fmt.Sprintf(`[5, {"biz_id":"biz-z","success":"yes"}, {"biz_id":7,"success":true},
 	  {"biz_id":"biz-good","out_id":"%d","success":true,"err_code":"DELIVERED"}]`, good)
 	rec := post(b, "/hooks/sms/aliyun/"+receiptToken, "application/json", batch, nil)
-	var reply struct {
-		Rejected []struct {
-			Index int    `json:"index"`
-			Error string `json:"error"`
-		} `json:"rejected"`
-	}
-	if err := json.Unmarshal(rec.Body.Bytes(), &reply); err != nil || rec.Code != http.StatusOK || len(reply.Rejected) != 3 {
-		t.Fatalf("%d %s (%v), want 200 with 3 reports rejected", rec.Code, rec.Body, err)
+	rejected := rejectedOf(t, rec)
+	if len(rejected) != 3 {
+		t.Fatalf("%s, want 3 reports rejected", rec.Body)
 	}
 	want := []string{"report: want a JSON object", "success: want true or false", "biz_id: want a string"}
-	for i, r := range reply.Rejected {
+	for i, r := range rejected {
 		if r.Error != want[i] {
 			t.Errorf("report %d rejected with %q, want %q", r.Index, r.Error, want[i])
 		}
@@ -239,16 +225,11 @@ func TestReceiptWithForeignOutIDIsRejected(t *testing.T) {
 	  {"out_id":"12a","success":true,"err_code":"DELIVERED","report_time":"2026-11-21 10:00:08"},
 	  {"biz_id":"someone-elses","out_id":"0","success":true,"err_code":"DELIVERED","report_time":"2026-11-21 10:00:08"}]`, good, good)
 	rec := post(b, "/hooks/sms/aliyun/"+receiptToken, "application/json", batch, nil)
-	var reply struct {
-		Rejected []struct {
-			Index int    `json:"index"`
-			Error string `json:"error"`
-		} `json:"rejected"`
+	rejected := rejectedOf(t, rec)
+	if len(rejected) != 3 {
+		t.Fatalf("%s, want reports 1 to 3 rejected", rec.Body)
 	}
-	if err := json.Unmarshal(rec.Body.Bytes(), &reply); rec.Code != http.StatusOK || err != nil || len(reply.Rejected) != 3 {
-		t.Fatalf("status %d %s, want 200 with reports 1 to 3 rejected", rec.Code, rec.Body)
-	}
-	for i, r := range reply.Rejected {
+	for i, r := range rejected {
 		if r.Index != i+1 || !strings.Contains(r.Error, "out_id: want the notice id duebell sent") {
 			t.Errorf("rejected[%d] = %+v, want report %d rejected for its out_id", i, r, i+1)
 		}
@@ -256,4 +237,22 @@ func TestReceiptWithForeignOutIDIsRejected(t *testing.T) {
 	if n := b.count(t, "sms_receipts"); n != 2 {
 		t.Errorf("%d receipts stored, want the good one and the other sender's", n)
 	}
+}
+
+// rejection is a report a receipts answer lists as rejected.
+type rejection struct {
+	Index int    `json:"index"`
+	Error string `json:"error"`
+}
+
+// rejectedOf is what the provider's success answer rec lists as rejected.
+func rejectedOf(t *testing.T, rec *httptest.ResponseRecorder) []rejection {
+	t.Helper()
+	var reply struct {
+		Rejected []rejection `json:"rejected"`
+	}
+	if err := json.Unmarshal(rec.Body.Bytes(), &reply); err != nil || rec.Code != http.StatusOK {
+		t.Fatalf("%d %s (%v), want 200 with the reports it rejected", rec.Code, rec.Body, err)
+	}
+	return reply.Rejected
 }
