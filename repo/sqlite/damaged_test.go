@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"duebell/repo"
+	"duebell/repo/sqlite"
 	"duebell/repo/sqlite/sqlitetest"
 	"duebell/repo/storetest"
 	"duebell/scheduler"
@@ -20,13 +21,7 @@ import (
 func TestDamagedFileRefusesEveryWrite(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "duebell.db")
-	s := openAt(t, path)
-	storetest.Customer(t, s, "c1")
-	storetest.Plan(t, s, "p1", "c1", []repo.Date{repo.NewDate(2026, 11, 24)})
-	sqlitetest.DamagePage(t, s, path, "notifications")
-
-	s = openAt(t, path)
+	s, _ := damagedStore(t, "notifications")
 	if _, err := s.QueueDueReminders(ctx, storetest.Now, scheduler.DefaultStages()); !repo.IsDamaged(err) {
 		t.Fatalf("a scan onto the damaged log: %v, want damaged", err)
 	}
@@ -46,12 +41,7 @@ func TestDamagedFileRefusesEveryWrite(t *testing.T) {
 // out before a claim met the damaged page), and says what to do.
 func TestDamagedFileIsNotServed(t *testing.T) {
 	t.Parallel()
-	path := filepath.Join(t.TempDir(), "duebell.db")
-	s := openAt(t, path)
-	storetest.Customer(t, s, "c1")
-	sqlitetest.DamagePage(t, s, path, "customers")
-
-	s = openAt(t, path)
+	s, path := damagedStore(t, "customers")
 	err := s.LockServe()
 	if !repo.IsDamaged(err) || !strings.Contains(err.Error(), path+" is damaged") || strings.Contains(err.Error(), "\n") {
 		t.Fatalf("serving a damaged file: %v, want refused as damaged, on one line", err)
@@ -67,12 +57,7 @@ func TestDamagedFileIsNotServed(t *testing.T) {
 func TestDamageAnImportFindsRefusesTheNextWrites(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "duebell.db")
-	s := openAt(t, path)
-	storetest.Customer(t, s, "c1")
-	sqlitetest.DamagePage(t, s, path, "customers")
-
-	s = openAt(t, path)
+	s, path := damagedStore(t, "customers")
 	tx, err := s.BeginImport(ctx, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -93,4 +78,17 @@ func TestDamageAnImportFindsRefusesTheNextWrites(t *testing.T) {
 	if _, err := s.UpsertCustomer(ctx, c, storetest.Now); !repo.IsDamaged(err) {
 		t.Errorf("a push after the import found the damage: %v, want refused as damaged", err)
 	}
+}
+
+// damagedStore is a store on a file holding customer c1 and c1's plan p1
+// (a bill due 24 November) whose table's first page was then damaged,
+// opened afresh, and the file's path.
+func damagedStore(t *testing.T, table string) (*sqlite.Store, string) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "duebell.db")
+	s := openAt(t, path)
+	storetest.Customer(t, s, "c1")
+	storetest.Plan(t, s, "p1", "c1", []repo.Date{repo.NewDate(2026, 11, 24)})
+	sqlitetest.DamagePage(t, s, path, table)
+	return openAt(t, path), path
 }
