@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/textproto"
+	"os"
 	"regexp"
 	"strconv"
 	"strings"
@@ -89,11 +90,19 @@ func relayDown(err error) bool {
 // passed (the Send's, or the connection's), "network" for a connection
 // refused or broken, "" for anything else (a certificate refused, a
 // message go-mail could not read).
+//
+// go-mail's SendError keeps the error it wraps to itself (no Unwrap): a
+// read that hit the connection's deadline (go-mail's WithTimeout, set per
+// command) shows only in its text. Read without it, a relay that timed
+// out after the message was "network" whenever that deadline came before
+// the Send's own (a loaded machine).
 func transportCode(ctx context.Context, err error) string {
 	var ne net.Error
+	var se *gomail.SendError
 	switch {
 	case errors.Is(ctx.Err(), context.DeadlineExceeded), errors.Is(err, context.DeadlineExceeded),
-		errors.As(err, &ne) && ne.Timeout():
+		errors.As(err, &ne) && ne.Timeout(),
+		errors.As(err, &se) && strings.Contains(se.Error(), os.ErrDeadlineExceeded.Error()):
 		return "timeout"
 	case errors.As(err, &ne), errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
 		return "network"
