@@ -41,7 +41,7 @@ func newDelivery(reg prometheus.Registerer) delivery {
 		}, []string{"channel", "provider", "outcome", "class"}),
 		circuit: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "duebell_provider_circuit_open",
-			Help: "1 while this process sends nothing through the provider because it refused the account (balance, arrears, credentials), else 0.",
+			Help: "1 while this process sends nothing through the provider because it refused the account (balance, arrears, credentials) or could not be reached (no connection, no reply, 5xx, SMTP 421), else 0.",
 		}, []string{"provider"}),
 		scanTook: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "duebell_scan_duration_seconds",
