@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -20,7 +19,6 @@ import (
 
 	"duebell/api"
 	"duebell/metrics"
-	"duebell/notify"
 	"duebell/repo"
 	"duebell/scheduler"
 )
@@ -86,7 +84,7 @@ func (a *app) serve(ctx context.Context, listening func(addr string)) error {
 	// Stopping, a scan gets as long as the dispatcher's drain may take on a
 	// database that stopped answering (a lease), not its own 5 minutes.
 	sched, err := scheduler.New(scheduler.Config{Logger: a.log, Now: a.now,
-		StopWait: cmp.Or(a.cfg.Dispatch.Lease.Duration, notify.DefaultLease),
+		StopWait: d.Lease(),
 		Jobs: []scheduler.Job{timedScan(m, a.dueScan(queued).Job(a.cfg.Scan.Schedule)),
 			(&scheduler.Retention{Store: a.repo, Keep: a.cfg.Retention.Keep.Duration, Batch: a.cfg.Retention.Batch,
 				Logger: a.log}).Job(a.cfg.Retention.Schedule),

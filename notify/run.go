@@ -309,6 +309,9 @@ func (d *Dispatcher) idle(ctx context.Context, wait time.Duration) {
 	}
 }
 
+// Lease is how long a claim holds a notice (the config's, or DefaultLease).
+func (d *Dispatcher) Lease() time.Duration { return d.cfg.Lease }
+
 // Wake tells an idle dispatcher to claim now (a scan queued notices).
 func (d *Dispatcher) Wake() {
 	select {
