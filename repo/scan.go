@@ -60,7 +60,9 @@ func (s ScanResult) Total() int {
 // latest policy stage that applies on the customer's local date at $1 ($8,
 // $9: each time zone customers live in and its local date then, computed
 // in Go by ScanZoneDays; a customer in a zone not listed gets nothing) — one
-// notice per channel of that stage — and marks still-pending notices of
+// notice per channel of that stage, when the stage is on the bill's side of
+// its due date today (a policy with no overdue stage reminds nothing past
+// the due date: its due_today would be out of date) — and marks still-pending notices of
 // earlier stages of the same installment and channel skipped. Earlier stages
 // missed during downtime are never created. The unique dedup key makes the
 // statement idempotent: ON CONFLICT probes the index and writes nothing for
@@ -94,6 +96,7 @@ WITH stage AS (
 		WHERE stage.offset_days <= z.today - i.due_date
 		ORDER BY stage.offset_days DESC LIMIT 1) st
 	WHERE i.status = 'pending' AND i.paid < i.amount
+	  AND sign(st.offset_days) = sign(z.today - i.due_date)
 	  AND i.due_date <= ($1::timestamptz AT TIME ZONE 'UTC')::date + $7::int
 ), ins AS (
 	INSERT INTO notifications (dedup_key, customer_id, plan_id, installment_id, kind, stage, stage_offset,

@@ -14,7 +14,8 @@ import (
 
 // scanDueSQL queues, for every unsettled installment of an active plan, the
 // latest policy stage that applies on the customer's local date — one
-// notice per channel of that stage — in one INSERT … SELECT (repo/scan.go's
+// notice per channel of that stage, when it is on the bill's side of the
+// due date — in one INSERT … SELECT (repo/scan.go's
 // dueScanSQL, whose rules it keeps). As there, $2 maps each customer time
 // zone to its local date at the scan, computed in Go (repo.ScanZoneDays).
 // Earlier stages missed during downtime are never created; the unique
@@ -42,7 +43,7 @@ WITH stage AS (
 		SELECT cand.*, stage.name, stage.offset_days, stage.kind,
 		       row_number() OVER (PARTITION BY cand.installment_id ORDER BY stage.offset_days DESC) AS rn
 		FROM cand JOIN stage ON stage.offset_days <= cand.days_past)
-	WHERE rn = 1
+	WHERE rn = 1 AND (offset_days > 0) - (offset_days < 0) = (days_past > 0) - (days_past < 0)
 )
 INSERT INTO notifications (dedup_key, customer_id, plan_id, installment_id, kind, stage, stage_offset,
                            channel, locale, status, status_reason, not_before, next_attempt_at, created_at, updated_at)

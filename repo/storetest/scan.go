@@ -25,6 +25,7 @@ func init() {
 		}{
 			{"DueEachStageOncePerChannel", scanDueEachStageOncePerChannel},
 			{"DueAfterDowntimeOnlyLatestStage", scanDueAfterDowntimeOnlyLatestStage},
+			{"DueNoStageOnTheWrongSideOfTheDueDate", scanDueNoStageOnTheWrongSideOfTheDueDate},
 			{"DueCustomerLocalDate", scanDueCustomerLocalDate},
 			{"DueUnknownZoneStopsOnlyItsCustomers", scanDueUnknownZoneStopsOnlyItsCustomers},
 			{"DueNeverRemindsSettled", scanDueNeverRemindsSettled},
@@ -171,6 +172,33 @@ func scanDueAfterDowntimeOnlyLatestStage(t *testing.T, s Store) {
 	if res := scanDue(t, s, scanShanghai(2026, 12, 20, 10)); res.Total() != 4 || res.Skipped != 4 {
 		t.Fatalf("queued %v skipped %d, want overdue_7 for both plans, superseding 4", res.Queued, res.Skipped)
 	}
+}
+
+// A policy without overdue stages reminds nothing once a bill is past due:
+// its due_today stage is out of date the day after, and a notice queued for
+// it would only be skipped by the dispatcher, one log line a bill.
+func scanDueNoStageOnTheWrongSideOfTheDueDate(t *testing.T, s Store) {
+	sms := []string{"sms"}
+	gentle := []repo.Stage{
+		{Name: "due_soon", OffsetDays: -3, Kind: "due_soon", Channels: sms},
+		{Name: "due_today", OffsetDays: 0, Kind: "due_today", Channels: sms},
+	}
+	Customer(t, s, "c1")
+	Plan(t, s, "p1", "c1", scanDue24)                               // pushed before its due date
+	Plan(t, s, "p2", "c1", []repo.Date{repo.NewDate(2026, 11, 20)}) // pushed already past due
+	res := scanDue(t, s, scanShanghai(2026, 11, 24, 10), gentle...)
+	if res.Total() != 1 {
+		t.Fatalf("on p1's due date queued %v, want p1's due_today only", res.Queued)
+	}
+	if res := scanDue(t, s, scanShanghai(2026, 11, 26, 10), gentle...); res.Total() != 0 {
+		t.Fatalf("past the due dates queued %v, want nothing", res.Queued)
+	}
+	// Only due_soon: on the due date it no longer applies either.
+	Plan(t, s, "p3", "c1", []repo.Date{repo.NewDate(2026, 11, 27)})
+	if res := scanDue(t, s, scanShanghai(2026, 11, 27, 10), gentle[0]); res.Total() != 0 {
+		t.Fatalf("on p3's due date a due_soon-only policy queued %v, want nothing", res.Queued)
+	}
+	scanWant(t, scanList(t, s), "c1 p1#1 due_today due_today sms pending ")
 }
 
 func scanDueCustomerLocalDate(t *testing.T, s Store) {
