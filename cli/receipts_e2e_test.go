@@ -80,7 +80,7 @@ sign_name = "优品分期"
 kind = "due_soon"
 locale = "zh-CN"
 code = "SMS_465890001"
-vars = ["name", "plan", "amount", "due_date", "days", "link"]
+vars = ["name", "plan", "amount", "due_date", "days", "link_token"]
 `, e2eReceiptToken, endpoint, fakeAliyunKeyID, fakeAliyunSecret)
 }
 
@@ -112,7 +112,7 @@ func TestAliyunEndToEndWithRetryAndReceipts(t *testing.T) {
 		t.Fatalf("TemplateParam %q: %v", got["TemplateParam"], err)
 	}
 	want := map[string]string{"name": "李雷", "plan": "Phone X", "amount": "1,000.00", "due_date": "2026年12月10日",
-		"days": "3", "link": sms.Link}
+		"days": "3", "link_token": strings.TrimPrefix(sms.Link, "https://pay.example.com/repay?t=")}
 	if fmt.Sprint(param) != fmt.Sprint(want) || got["TemplateCode"] != "SMS_465890001" || got["SignName"] != "优品分期" ||
 		got["PhoneNumbers"] != "13812345678" || got["OutId"] != fmt.Sprint(sms.ID) || !strings.HasPrefix(sms.Link, "https://pay.example.com/repay?t=") {
 		t.Fatalf("SendSms %v, TemplateParam %v, want %v", got, param, want)
@@ -158,7 +158,7 @@ sign_name = "优品分期"
 kind = "due_soon"
 locale = "zh-CN"
 code = "1987654"
-vars = ["name", "amount", "due_date", "link"]
+vars = ["name", "amount", "due_date"]
 `, e2eReceiptToken, gw.URL, fakeTencentID, fakeTencentKey, fakeTencentAppID))
 	e.seedLi()
 	e.call("PUT", "/api/v1/customers/wang", `{"name":"王五","phone":"13900000003","email":"wang@example.net","locale":"zh-CN"}`, http.StatusCreated)
@@ -179,7 +179,7 @@ vars = ["name", "amount", "due_date", "link"]
 	if len(calls) == 2 && calls[0]["PhoneNumber"] != "+8613812345678" {
 		calls[0], calls[1] = calls[1], calls[0]
 	}
-	if len(calls) != 2 || calls[0]["TemplateParamSet"] != "李雷|1,000.00|2026年12月10日|"+landing ||
+	if len(calls) != 2 || calls[0]["TemplateParamSet"] != "李雷|1,000.00|2026年12月10日" ||
 		calls[0]["SessionContext"] != fmt.Sprint(li.ID) || calls[0]["PhoneNumber"] != "+8613812345678" || calls[0]["TemplateId"] != "1987654" {
 		t.Fatalf("SendSms requests %v", calls)
 	}

@@ -148,7 +148,7 @@ func (c *Config) validateSMS() []error {
 		required("sms.aliyun.access_key_id", s.Aliyun.AccessKeyID, "DUEBELL_SMS_ALIYUN_ACCESS_KEY_ID")
 		required("sms.aliyun.access_key_secret", s.Aliyun.AccessKeySecret, "DUEBELL_SMS_ALIYUN_ACCESS_KEY_SECRET")
 		checkEndpoint(bad, "sms.aliyun.endpoint", s.Aliyun.Endpoint)
-		errs = append(errs, checkTemplates("sms.aliyun", s.Aliyun.SignName, s.Aliyun.Templates)...)
+		errs = append(errs, checkTemplates("sms.aliyun", s.Aliyun.SignName, s.LinkMode, s.Aliyun.Templates)...)
 	case "tencent":
 		required("sms.tencent.secret_id", s.Tencent.SecretID, "DUEBELL_SMS_TENCENT_SECRET_ID")
 		required("sms.tencent.secret_key", s.Tencent.SecretKey, "DUEBELL_SMS_TENCENT_SECRET_KEY")
@@ -156,7 +156,7 @@ func (c *Config) validateSMS() []error {
 			bad("sms.tencent.sdk_app_id", "required for sms.provider = \"tencent\" (the SmsSdkAppId)")
 		}
 		checkEndpoint(bad, "sms.tencent.endpoint", s.Tencent.Endpoint)
-		errs = append(errs, checkTemplates("sms.tencent", s.Tencent.SignName, s.Tencent.Templates)...)
+		errs = append(errs, checkTemplates("sms.tencent", s.Tencent.SignName, s.LinkMode, s.Tencent.Templates)...)
 	case "twilio":
 		required("sms.twilio.account_sid", s.Twilio.AccountSID, "DUEBELL_SMS_TWILIO_ACCOUNT_SID")
 		required("sms.twilio.auth_token", s.Twilio.AuthToken, "DUEBELL_SMS_TWILIO_AUTH_TOKEN")
@@ -221,13 +221,18 @@ func checkEndpoint(bad func(key, format string, args ...any), key, v string) {
 
 // checkTemplates checks a provider's template mapping: known kind and
 // locale, a code and a signature, each (kind, locale) once, and only
-// variables duebell fills for that kind (notify.VarsFor).
-func checkTemplates(prefix, defaultSign string, ts []SMSTemplate) []error {
+// variables duebell fills for that kind (notify.VarsFor) and the provider
+// takes: Aliyun and Tencent refuse a URL in a template variable
+// (isv.PARAM_NOT_SUPPORT_URL; Tencent: 变量不允许传链接), so link and
+// entry_url are refused and a template holds the link's fixed part with
+// link_token after it, which linkMode fixed leaves empty.
+func checkTemplates(prefix, defaultSign, linkMode string, ts []SMSTemplate) []error {
 	var errs []error
 	if len(ts) == 0 {
 		errs = append(errs, fmt.Errorf("%s.templates: map at least one kind and locale to a template (see `duebell templates check`)", prefix))
 	}
 	seen := map[string]int{}
+	provider := strings.TrimPrefix(prefix, "sms.")
 	for i, t := range ts {
 		key := fmt.Sprintf("%s.templates[%d]", prefix, i)
 		kind, _ := templates.KindOf(t.Kind) // an escalation level maps like its kind
@@ -247,9 +252,19 @@ func checkTemplates(prefix, defaultSign string, ts []SMSTemplate) []error {
 		}
 		seen[t.Kind+"/"+t.Locale] = i
 		for _, v := range t.Vars {
-			if known != nil && !slices.Contains(known, v) {
+			switch {
+			case known != nil && !slices.Contains(known, v):
 				errs = append(errs, fmt.Errorf("%s.vars: duebell has no %q for %s (it fills %s)", key, v, t.Kind,
 					strings.Join(known, ", ")))
+			case v == notify.VarLink:
+				errs = append(errs, fmt.Errorf("%s.vars: %q is a URL, which %s refuses in a template variable: file the link's fixed part "+
+					"in the template (links.short_base_url, or links.base_url with \"?t=\") and put \"link_token\" after it", key, v, provider))
+			case v == notify.VarEntryURL:
+				errs = append(errs, fmt.Errorf("%s.vars: %q is a URL, which %s refuses in a template variable: file the new entry's "+
+					"address in the template itself", key, v, provider))
+			case v == notify.VarLinkToken && linkMode == LinkModeFixed:
+				errs = append(errs, fmt.Errorf("%s.vars: \"link_token\" is empty with sms.link_mode = \"fixed\" (SMS carry "+
+					"links.sms_landing_url, no per-user link): file the landing URL in the template", key))
 			}
 		}
 	}

@@ -18,7 +18,7 @@ sign_name = "优品分期"
 kind = "due_soon"
 locale = "zh-CN"
 code = "SMS_100000001"
-vars = ["name", "plan", "amount", "due_date", "days", "link"]
+vars = ["name", "plan", "amount", "due_date", "days", "link_token"]
 [[sms.aliyun.templates]]
 kind = "verification_changed"
 locale = "zh-CN"
@@ -97,6 +97,12 @@ func TestInvalidSMSConfigNamesTheKey(t *testing.T) {
 		{"aliyun without templates", minimalSMS + aliyun, "sms.aliyun.templates"},
 		{"unknown variable", minimalSMS + aliyun + tpl("due_soon", "zh-CN", "SMS_1", `"name", "balance"`), "sms.aliyun.templates[0].vars"},
 		{"variable the kind has not", minimalSMS + aliyun + tpl("verification_changed", "zh-CN", "SMS_1", `"link"`), "sms.aliyun.templates[0].vars"},
+		// Aliyun (isv.PARAM_NOT_SUPPORT_URL) and Tencent refuse a URL in a variable.
+		{"link as a variable", minimalSMS + aliyun + tpl("due_soon", "zh-CN", "SMS_1", `"name", "link"`), `"link" is a URL`},
+		{"entry url as a variable", minimalSMS + aliyun + tpl("repayment_entry_moved", "zh-CN", "SMS_1", `"app_name", "entry_url"`),
+			`"entry_url" is a URL`},
+		{"link token with a fixed link", minimalSMS + strings.Replace(aliyun, "[sms]\n", "[sms]\nlink_mode = \"fixed\"\n", 1) +
+			tpl("due_soon", "zh-CN", "SMS_1", `"link_token"`), `"link_token" is empty`},
 		{"unknown kind", minimalSMS + aliyun + tpl("due_later", "zh-CN", "SMS_1", ""), "sms.aliyun.templates[0].kind"},
 		{"unknown locale", minimalSMS + aliyun + tpl("due_soon", "fr", "SMS_1", ""), "sms.aliyun.templates[0].locale"},
 		{"no code", minimalSMS + aliyun + tpl("due_soon", "zh-CN", "", ""), "sms.aliyun.templates[0].code"},
@@ -159,11 +165,11 @@ func TestUnsignedReceiptsNeedATokenOrAllowList(t *testing.T) {
 // An Aliyun mapping may name an overdue level; its variables are the kind's.
 func TestSMSTemplateMapsALevel(t *testing.T) {
 	env := map[string]string{"DUEBELL_SMS_ALIYUN_ACCESS_KEY_SECRET": "s", "DUEBELL_SMS_RECEIPT_TOKEN": "receipt-token-0123456789"}
-	level := "[[sms.aliyun.templates]]\nkind = \"overdue_firm\"\nlocale = \"zh-CN\"\ncode = \"SMS_100000007\"\nvars = [\"plan\", \"amount\", \"days\", \"link\"]\n"
+	level := "[[sms.aliyun.templates]]\nkind = \"overdue_firm\"\nlocale = \"zh-CN\"\ncode = \"SMS_100000007\"\nvars = [\"plan\", \"amount\", \"days\", \"link_token\"]\n"
 	if _, err := load(t, minimalSMS+aliyunSMS+level, env); err != nil {
 		t.Fatalf("level mapping refused: %v", err)
 	}
-	bad := strings.Replace(level, `"link"]`, `"link", "reason"]`, 1)
+	bad := strings.Replace(level, `"link_token"]`, `"link_token", "reason"]`, 1)
 	if _, err := load(t, minimalSMS+aliyunSMS+bad, env); err == nil ||
 		!strings.Contains(err.Error(), "sms.aliyun.templates[2].vars") {
 		t.Fatalf("a variable overdue has not: %v", err)

@@ -119,7 +119,7 @@ type Event struct {
 // Template variable groups (names as notify.Var*).
 var (
 	installmentVars = []string{"seq", "periods", "amount", "due_date", "days"}
-	reminderVars    = vars(installmentVars, []string{"card", "link"})
+	reminderVars    = vars(installmentVars, []string{"card", "link", "link_token"})
 )
 
 func vars(groups ...[]string) []string { return slices.Concat(groups...) }
@@ -130,7 +130,7 @@ var registry = []Kind{
 	{Name: Overdue, Label: zh("已逾期"), Reminder: true, DueSide: 1, AsksPayment: true, Link: true, Collection: true, Vars: reminderVars},
 	{Name: PaymentReceived, Label: zh("还款成功"), ConfirmsPayment: true,
 		Vars: []string{"seq", "periods", "amount", "paid_amount", "paid_at"}},
-	{Name: CardUnbound, Label: zh("银行卡已解绑"), Link: true, Vars: []string{"card", "amount", "due_date", "days", "link"},
+	{Name: CardUnbound, Label: zh("银行卡已解绑"), Link: true, Vars: []string{"card", "amount", "due_date", "days", "link", "link_token"},
 		Event: &Event{Scopes: []string{ScopeCustomer, ScopePlan}, Payload: []string{"card_last4"},
 			PickPlan: true, Installment: true, NeedsActivePlan: true, RepayMethod: RepayManual}},
 	{Name: CardBound, Label: zh("银行卡已绑定"), Vars: []string{"card"},
@@ -143,7 +143,7 @@ var registry = []Kind{
 		Event: &Event{Scopes: []string{ScopeCustomer, ScopePlan, ScopeAll}, Payload: []string{"app_name", "url"}, Required: []string{"app_name"}}},
 	{Name: PlanCancelled, Label: zh("分期已取消"), Vars: []string{},
 		Event: &Event{Scopes: []string{ScopePlan}, CancelsPlan: true}},
-	{Name: ServiceClosed, Label: zh("分期服务关闭"), Link: true, Outstanding: true, Vars: []string{"outstanding", "due_date", "link"},
+	{Name: ServiceClosed, Label: zh("分期服务关闭"), Link: true, Outstanding: true, Vars: []string{"outstanding", "due_date", "link", "link_token"},
 		Event: &Event{Scopes: []string{ScopeCustomer, ScopeAll}, PickPlan: true, Installment: true}},
 	{Name: VerificationChanged, Label: zh("验证方式变更"), NoURL: true, Security: true, Vars: []string{},
 		Event: &Event{Scopes: []string{ScopeCustomer}, Payload: []string{"setting"}, PickPlan: true}},

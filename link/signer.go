@@ -90,14 +90,22 @@ func (s *Signer) WithShortBase(short string) (*Signer, error) {
 // compact one (CompactToken) unless the notice id does not fit it.
 // c.Expires is ignored and set from now+ttl.
 func (s *Signer) URL(c Claims, now time.Time) string {
+	u, _ := s.Link(c, now)
+	return u
+}
+
+// Link is URL together with the token it carries: what an SMS template
+// filed with the link's fixed part (the short base, or the landing page
+// with "?t=") appends.
+func (s *Signer) Link(c Claims, now time.Time) (u, token string) {
 	tok, ok := s.CompactToken(c, now)
 	if !ok {
 		tok = s.Token(c, now)
 	}
 	if s.short != "" && ok {
-		return s.short + tok
+		return s.short + tok, tok
 	}
-	return s.LandingURL(tok)
+	return s.LandingURL(tok), tok
 }
 
 // LandingURL is base with token in the "t" query parameter: where a short

@@ -1,9 +1,11 @@
 package notify_test
 
 import (
+	"net/url"
 	"strings"
 	"testing"
 
+	"duebell/link"
 	"duebell/notify"
 	"duebell/repo"
 )
@@ -23,10 +25,20 @@ func TestSMSCarriesTemplateVariables(t *testing.T) {
 				t.Fatalf("%d SMS", len(msgs))
 			}
 			n := b.notice(t, "sms")
+			// link_token is what a template filed with the link's fixed
+			// part appends: the signed link's own token, for this notice.
+			u, err := url.Parse(n.Link)
+			if err != nil {
+				t.Fatal(err)
+			}
+			tok := u.Query().Get(link.QueryParam)
+			if c, err := b.cfg.Links.(*link.Signer).Verify(tok, sh(11, 21, 10, 0)); err != nil || c.NotificationID != n.ID {
+				t.Errorf("link_token %q: claims %+v, %v; want notice %d's", tok, c, err, n.ID)
+			}
 			want := map[string]string{
 				"name": "张三", "merchant": "优品手机", "plan": "iPhone 17 12期", "plan_ref": "p1",
 				"support_phone": "400-000-0000", "seq": "1", "periods": "1", "amount": "500.00",
-				"due_date": tc.dueDate, "days": "3", "card": "", "link": n.Link,
+				"due_date": tc.dueDate, "days": "3", "card": "", "link": n.Link, "link_token": tok,
 			}
 			got := msgs[0].Vars
 			if len(got) != len(want) {
@@ -81,7 +93,8 @@ func TestFixedLinkModePutsTheLandingPageInSMSOnly(t *testing.T) {
 		t.Fatalf("counts %v", c)
 	}
 	sms := b.sms.messages()[0]
-	if !strings.Contains(sms.Text, landing) || strings.Contains(sms.Text, "?t=") || sms.Vars["link"] != landing {
+	if !strings.Contains(sms.Text, landing) || strings.Contains(sms.Text, "?t=") || sms.Vars["link"] != landing ||
+		sms.Vars["link_token"] != "" {
 		t.Errorf("SMS %q vars %v, want the landing page and no signed link", sms.Text, sms.Vars)
 	}
 	if n := b.notice(t, "sms"); n.Link != landing {

@@ -12,9 +12,9 @@ import (
 	"duebell/templates"
 )
 
-// Linker makes signed repayment links.
+// Linker makes signed repayment links: the URL and the token it carries.
 type Linker interface {
-	URL(c link.Claims, now time.Time) string
+	Link(c link.Claims, now time.Time) (url, token string)
 }
 
 // facts are the registry's facts of kind (zero for an unknown kind).
@@ -83,8 +83,12 @@ func (d *Dispatcher) render(c *repo.Claim, dg *digest, now time.Time, loc *time.
 	var lnk string
 	nothingDue := facts(c.Kind).Outstanding && c.Outstanding <= 0
 	if c.Plan.ID != 0 && facts(c.Kind).Link && !nothingDue {
-		lnk = d.channelLink(c.Channel, d.cfg.Links.URL(link.Claims{NotificationID: c.ID, PlanRef: c.Plan.Ref, Seq: c.Installment.Seq}, now))
+		signed, tok := d.cfg.Links.Link(link.Claims{NotificationID: c.ID, PlanRef: c.Plan.Ref, Seq: c.Installment.Seq}, now)
+		lnk = d.channelLink(c.Channel, signed)
 		data.Link = lnk
+		if lnk == signed {
+			data.LinkToken = tok
+		}
 	}
 	r, err := d.cfg.Templates.Render(data)
 	if err != nil {

@@ -28,6 +28,7 @@ const (
 	VarDays         = "days"          // days until due, or days overdue: never negative
 	VarCard         = "card"          // the card's last four digits
 	VarLink         = "link"          // the repayment link (sms.link_mode decides which)
+	VarLinkToken    = "link_token"    // the signed link's token, for a template that holds the link's fixed part
 	VarPaidAmount   = "paid_amount"   // a payment confirmation: the amount paid
 	VarPaidAt       = "paid_at"       // a payment confirmation: when, "2026年11月23日 14:05"
 	VarAppName      = "app_name"      // an event's payload app_name: where to repay now
@@ -83,6 +84,8 @@ func varValue(v string, d templates.Data) string {
 		return d.CardLast4
 	case VarLink:
 		return d.Link
+	case VarLinkToken:
+		return d.LinkToken
 	case VarAppName:
 		return d.AppName
 	case VarEntryURL:

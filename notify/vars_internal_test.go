@@ -45,7 +45,7 @@ func TestEveryRegistryVarIsFilled(t *testing.T) {
 	for _, k := range kinds.All() {
 		d := templates.Data{Kind: k.Name, Locale: "en", CustomerName: "Alex", Merchant: "Shop", PlanTitle: "Phone",
 			PlanRef: "P1", SupportPhone: "400", Seq: 2, Periods: 12, Amount: 100, DueDate: at, DaysUntilDue: 3,
-			CardLast4: "1234", Link: "https://pay.example.com/x", PaidAmount: 100, PaidAt: at,
+			CardLast4: "1234", Link: "https://pay.example.com/x?t=tok", LinkToken: "tok", PaidAmount: 100, PaidAt: at,
 			AppName: "App", EntryURL: "https://pay.example.com/e", Outstanding: 100}
 		v := buildVars(d)
 		for _, name := range VarsFor(k.Name) {

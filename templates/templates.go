@@ -155,6 +155,7 @@ type Data struct {
 	RepayMethod  string    // "auto_debit" or "manual"
 	CardLast4    string    // "" when none
 	Link         string    // signed repayment link ("" for kinds that must not carry one)
+	LinkToken    string    // the token Link carries ("" when Link is not the signed link)
 
 	PaidAmount   int64     // payment_received: the amount paid
 	PaidAt       time.Time // payment_received
