@@ -216,7 +216,7 @@ func (a *app) senders() (map[string]notify.Sender, error) {
 		out[notify.ChannelEmail] = box.Email(c.Email.From, c.Email.FromName)
 	default:
 		ec := email.Config{Host: c.Email.Host, Port: c.Email.Port, TLS: c.Email.TLS,
-			Username: c.Email.Username, Password: c.Email.Password, From: c.Email.From, FromName: c.Email.FromName, HELO: c.Email.HELO,
+			Username: c.Email.Username, Password: c.Email.Password, Auth: c.Email.Auth, From: c.Email.From, FromName: c.Email.FromName, HELO: c.Email.HELO,
 			SessionMessages: c.Email.SessionMessages, IdleTimeout: c.Email.IdleTimeout.Duration}
 		if c.Email.PoolSize != nil {
 			ec.PoolSize = *c.Email.PoolSize

@@ -165,6 +165,9 @@ type Email struct {
 	TLS      string `toml:"tls"` // none, starttls, tls
 	Username string `toml:"username"`
 	Password string `toml:"password"` // env DUEBELL_EMAIL_PASSWORD
+	// Auth is the SMTP AUTH mechanism: auto (default; the strongest the
+	// relay offers over TLS, PLAIN over none) or email.AuthMechanisms.
+	Auth     string `toml:"auth"`
 	From     string `toml:"from"`
 	FromName string `toml:"from_name"`
 	// HELO is the name this host gives in EHLO: its fully qualified domain

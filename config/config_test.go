@@ -92,6 +92,7 @@ func TestInvalidConfigNamesTheKey(t *testing.T) {
 		{"bad timezone", "[defaults]\ntimezone = \"Mars/Base\"", "defaults.timezone"},
 		{"bad tls", "", "email.tls"},
 		{"port out of range", "", "email.port"},
+		{"unknown auth mechanism", "", "email.auth"},
 		{"short token", "[[admin.tokens]]\nname = \"a\"\ntoken = \"short\"\nrole = \"ingest\"", "admin.tokens[0].token"},
 		{"bad role", "[[admin.tokens]]\nname = \"a\"\ntoken = \"long-enough-token-123\"\nrole = \"root\"", "admin.tokens[0].role"},
 		{"link host not allowed", "", "links.allowed_domains"},
@@ -116,6 +117,8 @@ func TestInvalidConfigNamesTheKey(t *testing.T) {
 			switch tc.name {
 			case "bad tls":
 				body = strings.Replace(body, `host = "smtp.example.com"`, "host = \"smtp.example.com\"\ntls = \"ssl3\"", 1)
+			case "unknown auth mechanism":
+				body = strings.Replace(body, `host = "smtp.example.com"`, "host = \"smtp.example.com\"\nauth = \"digest-md5\"", 1)
 			case "port out of range": // scan and templates check took it; serve said "email: email: smtp port …"
 				body = strings.Replace(body, `host = "smtp.example.com"`, "host = \"smtp.example.com\"\nport = 99999", 1)
 			case "link host not allowed":

@@ -14,6 +14,7 @@ import (
 	"duebell/internal/input"
 	"duebell/link"
 	"duebell/notify"
+	"duebell/notify/email"
 	"duebell/scheduler"
 )
 
@@ -163,6 +164,9 @@ func (c *Config) Validate() error {
 		}
 		if c.Email.Username != "" && c.Email.Password == "" {
 			bad("email.password", "required when email.username is set (or set DUEBELL_EMAIL_PASSWORD)")
+		}
+		if a := c.Email.Auth; a != "" && a != "auto" && !slices.Contains(email.AuthMechanisms, a) {
+			bad("email.auth", "%q is not auto, %s", a, strings.Join(email.AuthMechanisms, ", "))
 		}
 		if c.Email.From == "" || !strings.Contains(c.Email.From, "@") {
 			bad("email.from", "an address is required")

@@ -25,6 +25,7 @@ type Option func(*config)
 
 type config struct {
 	user, pass   string
+	mechs        []string
 	rcptReject   *smtp.SMTPError
 	dataReject   *smtp.SMTPError
 	startTLS     bool
@@ -45,6 +46,12 @@ func WithDiscard() Option {
 // MAIL FROM until the client has authenticated as user with pass.
 func WithAuth(user, pass string) Option {
 	return func(c *config) { c.user, c.pass = user, pass }
+}
+
+// WithAuthMechanisms makes a WithAuth server offer these SASL mechanisms
+// (sasl.Plain, sasl.Login) instead of PLAIN alone.
+func WithAuthMechanisms(mechs ...string) Option {
+	return func(c *config) { c.mechs = mechs }
 }
 
 // WithReject makes the server answer every RCPT TO with code and msg, for

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"net/mail"
+	"slices"
 
 	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
@@ -106,24 +107,65 @@ func (ss *session) Reset() {
 
 func (ss *session) Logout() error { return nil }
 
-// authSession adds AUTH PLAIN; it is used only when WithAuth was given, so a
-// server without it advertises no AUTH at all.
+// authSession adds AUTH (PLAIN, or WithAuthMechanisms'); it is used only
+// when WithAuth was given, so a server without it advertises no AUTH at all.
 type authSession struct{ *session }
 
-func (as *authSession) AuthMechanisms() []string { return []string{sasl.Plain} }
+func (as *authSession) AuthMechanisms() []string {
+	if as.s.cfg.mechs != nil {
+		return as.s.cfg.mechs
+	}
+	return []string{sasl.Plain}
+}
 
 func (as *authSession) Auth(mech string) (sasl.Server, error) {
-	if mech != sasl.Plain {
+	if !slices.Contains(as.AuthMechanisms(), mech) {
 		return nil, smtp.ErrAuthUnknownMechanism
 	}
-	return sasl.NewPlainServer(func(identity, user, pass string) error {
-		if identity != "" && identity != user {
-			return errors.New("identity mismatch")
-		}
+	check := func(user, pass string) error {
 		if user != as.s.cfg.user || pass != as.s.cfg.pass {
 			return smtp.ErrAuthFailed
 		}
 		as.authUser = user
 		return nil
-	}), nil
+	}
+	switch mech {
+	case sasl.Plain:
+		return sasl.NewPlainServer(func(identity, user, pass string) error {
+			if identity != "" && identity != user {
+				return errors.New("identity mismatch")
+			}
+			return check(user, pass)
+		}), nil
+	case sasl.Login:
+		return &loginServer{check: check}, nil
+	}
+	return nil, smtp.ErrAuthUnknownMechanism
+}
+
+// loginServer is the server side of AUTH LOGIN (draft-murchison-sasl-login),
+// which go-sasl implements only for clients: the user name and the password,
+// each asked for in turn.
+type loginServer struct {
+	user  string
+	step  int
+	check func(user, pass string) error
+}
+
+func (l *loginServer) Next(response []byte) (challenge []byte, done bool, err error) {
+	l.step++
+	switch l.step {
+	case 1:
+		if response != nil { // an initial response is the user name
+			l.user, l.step = string(response), 2
+			return []byte("Password:"), false, nil
+		}
+		return []byte("Username:"), false, nil
+	case 2:
+		l.user = string(response)
+		return []byte("Password:"), false, nil
+	case 3:
+		return nil, true, l.check(l.user, string(response))
+	}
+	return nil, true, errors.New("unexpected response")
 }

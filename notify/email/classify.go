@@ -151,7 +151,19 @@ func classifyFailure(ctx context.Context, err error) error {
 	if errors.As(err, &te) {
 		return notify.Classify(replyClasses[te.Code], strconv.Itoa(te.Code), errors.New(redact(err.Error())))
 	}
+	if authUnsupported(err) { // every message fails alike until the config changes
+		return notify.Classify(notify.ClassAccount, "auth_mechanism", errors.New(redact(err.Error())))
+	}
 	return notify.Transient(transportCode(ctx, err), errors.New(redact(err.Error())))
+}
+
+// authUnsupported reports whether the relay offers no AUTH, not the
+// mechanism email.auth names, or none go-mail can discover. go-mail has a
+// sentinel for each named mechanism but not for "no AUTH at all"; all say
+// "server does not support SMTP AUTH".
+func authUnsupported(err error) bool {
+	return errors.Is(err, gomail.ErrNoSupportedAuthDiscovered) ||
+		strings.Contains(err.Error(), "server does not support SMTP AUTH")
 }
 
 // noMailbox finds the enhanced status codes that say the address has no

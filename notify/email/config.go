@@ -6,7 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"net/mail"
+	"slices"
+	"strings"
 	"time"
+
+	gomail "github.com/wneessen/go-mail"
 )
 
 // TLS modes for Config.TLS.
@@ -40,9 +44,14 @@ type Config struct {
 	Port int
 	// TLS is "none", "starttls" or "tls"; empty means "starttls".
 	TLS string
-	// Username enables SMTP AUTH PLAIN. Over TLS "none" it is only allowed
+	// Username enables SMTP AUTH. Over TLS "none" it is only allowed
 	// with a loopback Host, so a password never crosses a network in clear.
 	Username, Password string
+	// Auth is the AUTH mechanism: "auto" (or empty) takes the strongest the
+	// relay offers over TLS (SCRAM, CRAM-MD5, PLAIN, LOGIN: a relay such as
+	// Microsoft 365 offers LOGIN only) and PLAIN over "none"; or one of
+	// AuthMechanisms, which the relay must offer.
+	Auth string
 	// From is the sender address (bare, "notice@shop.example"); its domain
 	// names the stable Message-IDs. FromName is its display name.
 	From, FromName string
@@ -121,6 +130,9 @@ func (c Config) validate() error {
 	if c.Username != "" && c.Password == "" {
 		return errors.New("smtp password is required with a username")
 	}
+	if _, err := c.authType(); err != nil {
+		return err
+	}
 	if c.Username != "" && c.TLS == TLSNone && !isLoopback(c.Host) {
 		return errors.New("smtp auth over tls \"none\" is only allowed to a loopback host; use starttls or tls")
 	}
@@ -142,4 +154,24 @@ func parseFrom(from string) (*mail.Address, error) {
 // isLoopback matches the hosts go-mail's PLAIN auth accepts without TLS.
 func isLoopback(host string) bool {
 	return host == "localhost" || host == "127.0.0.1" || host == "::1"
+}
+
+// AuthMechanisms are the Config.Auth values besides "auto".
+var AuthMechanisms = []string{"plain", "login", "cram-md5", "scram-sha-1", "scram-sha-256"}
+
+// authType is go-mail's mechanism for c.Auth.
+func (c Config) authType() (gomail.SMTPAuthType, error) {
+	switch {
+	case (c.Auth == "" || c.Auth == "auto") && c.TLS == TLSNone:
+		// go-mail discovers only challenge-response mechanisms without TLS;
+		// PLAIN to a loopback relay (validate) is what a local MTA offers.
+		return gomail.SMTPAuthPlain, nil
+	case c.Auth == "" || c.Auth == "auto":
+		return gomail.SMTPAuthAutoDiscover, nil
+	case slices.Contains(AuthMechanisms, c.Auth):
+		var t gomail.SMTPAuthType
+		err := t.UnmarshalString(c.Auth)
+		return t, err
+	}
+	return "", fmt.Errorf("smtp auth %q: want auto, %s", c.Auth, strings.Join(AuthMechanisms, ", "))
 }

@@ -3,6 +3,7 @@ package email_test
 import (
 	"cmp"
 	"context"
+	"crypto/tls"
 	"fmt"
 	"net"
 	"os"
@@ -15,6 +16,8 @@ import (
 	"duebell/internal/smtptest"
 	"duebell/notify"
 	"duebell/notify/email"
+
+	"github.com/emersion/go-sasl"
 )
 
 const (
@@ -214,6 +217,57 @@ func TestSendAuth(t *testing.T) {
 		}
 		if n := len(srv.Messages()); n != 0 {
 			t.Errorf("server stored %d messages", n)
+		}
+	})
+	// A relay that offers LOGIN only (Microsoft 365 among others): auth
+	// "auto" finds it over TLS, a mechanism named in the config is used as
+	// named, and one the relay does not offer fails every message alike,
+	// which is the account's class, not a transient failure with no code.
+	for _, tc := range []struct {
+		name, auth string
+		tls        bool
+		class      notify.Class
+	}{
+		{"LOGIN found by auto over STARTTLS", "auto", true, ""},
+		{"LOGIN named over a loopback relay", "login", false, ""},
+		{"PLAIN named, relay offers LOGIN", "plain", true, notify.ClassAccount},
+		{"auto without TLS takes PLAIN, relay offers LOGIN", "", false, notify.ClassAccount},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			opts := []smtptest.Option{smtptest.WithAuth("mailer", "s3cret"), smtptest.WithAuthMechanisms(sasl.Login)}
+			if tc.tls {
+				opts = append(opts, smtptest.WithStartTLS())
+			}
+			srv, cfg := setup(t, opts...)
+			if tc.tls {
+				cfg.TLS, cfg.TLSConfig = email.TLSStartTLS, &tls.Config{RootCAs: srv.RootCAs(), MinVersion: tls.VersionTLS12}
+			}
+			cfg.Username, cfg.Password, cfg.Auth = "mailer", "s3cret", tc.auth
+			_, err := newSender(t, cfg).Send(context.Background(), notice(1))
+			if tc.class == "" {
+				if err != nil {
+					t.Fatalf("Send: %v", err)
+				}
+				if got := only(t, srv); got.AuthUser != "mailer" {
+					t.Errorf("AuthUser = %q", got.AuthUser)
+				}
+				return
+			}
+			if notify.ErrorClass(err) != tc.class || notify.ErrorCode(err) != "auth_mechanism" {
+				t.Fatalf("err = %v (class %q, code %q), want %s auth_mechanism", err, notify.ErrorClass(err), notify.ErrorCode(err), tc.class)
+			}
+			if n := len(srv.Messages()); n != 0 {
+				t.Errorf("server stored %d messages", n)
+			}
+		})
+	}
+	t.Run("unknown mechanism", func(t *testing.T) {
+		t.Parallel()
+		_, cfg := setup(t)
+		cfg.Username, cfg.Password, cfg.Auth = "mailer", "s3cret", "digest-md5"
+		if _, err := email.New(cfg); err == nil || !strings.Contains(err.Error(), "smtp auth") {
+			t.Fatalf("New: %v, want the auth mechanism refused", err)
 		}
 	})
 	t.Run("no credentials", func(t *testing.T) {
