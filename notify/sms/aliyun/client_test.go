@@ -183,6 +183,7 @@ func TestSendProviderErrors(t *testing.T) {
 		{"InvalidAccessKeyId.NotFound", "Specified access key is not found.", 404, notify.ClassAccount},
 		{"isv.AMOUNT_NOT_ENOUGH", "账户余额不足", 200, notify.ClassAccount},
 		{"isv.OUT_OF_SERVICE", "业务停机", 200, notify.ClassAccount},
+		{"isv.DENY_IP_RANGE", "IP地址所在的地区被禁用", 200, notify.ClassAccount},
 		{"isv.DAY_LIMIT_CONTROL", "触发日发送限额", 200, notify.ClassDailyLimit},
 		{"isv.BUSINESS_LIMIT_CONTROL", "触发天级流控Permits:10", 200, notify.ClassDailyLimit},
 		{"isv.BUSINESS_LIMIT_CONTROL", "触发小时级流控Permits:5", 200, notify.ClassTransient},

@@ -71,6 +71,8 @@ var codeClasses = map[string]notify.Class{
 	"InvalidAccessKeyId.NotFound": notify.ClassAccount,
 	"InvalidAccessKeyId.Inactive": notify.ClassAccount,
 	"SignatureDoesNotMatch":       notify.ClassAccount,
+	// This host's address is in a region Aliyun refuses (原IP属于非中国内地地区).
+	"isv.DENY_IP_RANGE": notify.ClassAccount,
 	// A platform fault.
 	"isv.SYSTEM_ERROR": notify.ClassTransient,
 }

@@ -123,6 +123,8 @@ func TestSendProviderErrors(t *testing.T) {
 		{"per number limit", "LimitExceeded.PhoneNumberDailyLimit", false, notify.ClassDailyLimit},
 		{"same content limit", "LimitExceeded.PhoneNumberSameContentDailyLimit", false, notify.ClassDailyLimit},
 		{"balance", "FailedOperation.InsufficientBalanceInSmsPackage", true, notify.ClassAccount},
+		{"no such app", "InvalidParameterValue.SdkAppIdNotExist", true, notify.ClassAccount},
+		{"host not on the IP whitelist", "IpNotInWhitelist", true, notify.ClassAccount},
 		{"arrears", "UnauthorizedOperation.ServiceSuspendDueToArrears", true, notify.ClassAccount},
 		{"30s limit", "LimitExceeded.PhoneNumberThirtySecondLimit", false, notify.ClassTransient},
 		{"country", "LimitExceeded.AppCountryOrRegionInBlacklist", false, notify.ClassPermanent},

@@ -71,6 +71,11 @@ var codeClasses = map[string]notify.Class{
 	// The account cannot send at all: package used up (the AuthFailure and
 	// UnauthorizedOperation families, arrears among them, are accountPrefixes).
 	"FailedOperation.InsufficientBalanceInSmsPackage": notify.ClassAccount,
+	// Account-wide although their families are per request: the app id is
+	// wrong, or this host's address is refused by the account's IP lists.
+	"InvalidParameterValue.SdkAppIdNotExist": notify.ClassAccount,
+	"IpInBlacklist":                          notify.ClassAccount,
+	"IpNotInWhitelist":                       notify.ClassAccount,
 	// Permanent although its family is account-wide: this message's type
 	// (marketing) is not allowed, others are.
 	"UnauthorizedOperation.IndividualUserMarketingSmsPermissionDeny": notify.ClassPermanent,
