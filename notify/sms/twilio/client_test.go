@@ -67,6 +67,32 @@ func TestSendHappyPath(t *testing.T) {
 	}
 }
 
+// A 201 is a created message even when its body cannot be read: a retry
+// would create a second one (Twilio takes no idempotency key). A 200
+// without a sid is not Twilio's answer and is retried.
+func TestSendCreatedWithoutASid(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		status int
+		sent   bool
+	}{{http.StatusCreated, true}, {http.StatusOK, false}} {
+		fake, srv := newFake(t, func(w http.ResponseWriter, _ url.Values) {
+			w.WriteHeader(tc.status)
+			_, _ = w.Write([]byte(`{"sid": "SM01`)) // cut short
+		})
+		res, err := newTestClient(t, testConfig(srv.URL)).Send(context.Background(), testMessage())
+		if tc.sent && (err != nil || res.ProviderMsgID != "" || res.Code != "created_without_sid") {
+			t.Errorf("HTTP %d: %+v, %v; want sent without a sid", tc.status, res, err)
+		}
+		if !tc.sent {
+			smstest.WantClass(t, err, notify.ClassTransient, "bad_response")
+		}
+		if n := len(fake.Calls()); n != 1 {
+			t.Errorf("HTTP %d: %d requests", tc.status, n)
+		}
+	}
+}
+
 func TestSendMessagingServiceWithoutCallback(t *testing.T) {
 	t.Parallel()
 	fake, srv := newFake(t, created("SM2"))

@@ -3,6 +3,7 @@ package twilio
 import (
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"strconv"
 
 	"duebell/notify"
@@ -34,14 +35,22 @@ var codeClasses = map[int]notify.Class{
 // interpret: 2xx is the created Message; a code in codeClasses has its
 // class; otherwise 408, 429 and 5xx are retried and any other 4xx (21211
 // invalid number, 21614 not a mobile, …) is permanent, with Twilio's code.
+// A 201 whose body cannot be read (cut short by a proxy) still says Twilio
+// created and queued the message: it is sent, without a sid (code
+// created_without_sid; its status callbacks go unmatched), as a retry would
+// create a second one. Another 2xx without a sid is not Twilio's answer (a
+// wrong endpoint): retried.
 func interpret(status int, body []byte) (notify.Result, error) {
 	if status/100 == 2 {
 		var m message
-		if err := json.Unmarshal(body, &m); err != nil || m.Sid == "" {
-			return notify.Result{}, notify.Transient("bad_response",
-				fmt.Errorf("twilio: HTTP %d without a message sid", status))
+		switch err := json.Unmarshal(body, &m); {
+		case err == nil && m.Sid != "":
+			return notify.Result{ProviderMsgID: m.Sid, Code: m.Status}, nil
+		case status == http.StatusCreated:
+			return notify.Result{Code: "created_without_sid"}, nil
 		}
-		return notify.Result{ProviderMsgID: m.Sid, Code: m.Status}, nil
+		return notify.Result{}, notify.Transient("bad_response",
+			fmt.Errorf("twilio: HTTP %d without a message sid", status))
 	}
 	var e apiError
 	_ = json.Unmarshal(body, &e)
