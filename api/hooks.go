@@ -57,11 +57,15 @@ type receiptProvider struct {
 	// whole is unreadable.
 	parse func(body []byte) ([]report, error)
 	reply func() map[string]any // the success answer the provider expects
+	// shared: the push URL is the account's, so it carries the reports of
+	// every application sending through it; a report whose out-id duebell
+	// never sent is another's, acknowledged and not stored (see checkReceipt).
+	shared bool
 }
 
 var receiptProviders = map[string]receiptProvider{
-	"aliyun":  {parse: parseAliyun, reply: func() map[string]any { return map[string]any{"code": 0, "msg": "成功"} }},
-	"tencent": {parse: parseTencent, reply: func() map[string]any { return map[string]any{"result": 0, "errmsg": "OK"} }},
+	"aliyun":  {shared: true, parse: parseAliyun, reply: func() map[string]any { return map[string]any{"code": 0, "msg": "成功"} }},
+	"tencent": {shared: true, parse: parseTencent, reply: func() map[string]any { return map[string]any{"result": 0, "errmsg": "OK"} }},
 	"twilio":  {signed: true, verify: verifyTwilio, parse: parseTwilio, reply: okReply},
 	"webhook": {signed: true, verify: verifyWebhook, parse: parseWebhook, reply: okReply},
 }
@@ -156,9 +160,14 @@ func (s *server) smsReceipts(w http.ResponseWriter, r *http.Request) {
 	}
 	var receipts []repo.Receipt
 	var bad []rejected
+	var others int // another application's reports on a shared account
 	for _, rp := range reports {
 		if rp.err == nil {
 			rp.err = checkReceipt(rp.receipt)
+		}
+		if p.shared && errors.Is(rp.err, errForeignOutID) {
+			others++
+			continue
 		}
 		if rp.err != nil {
 			bad = append(bad, rejected{Index: rp.index, Error: rp.err.Error()})
@@ -211,10 +220,13 @@ func (s *server) smsReceipts(w http.ResponseWriter, r *http.Request) {
 	}
 	s.log.LogAttrs(r.Context(), slog.LevelInfo, "sms receipts", slog.String("provider", name),
 		slog.Int("receipts", len(receipts)), slog.Int("matched", matched), slog.Int("applied", applied),
-		slog.Int("duplicates", duplicates))
+		slog.Int("duplicates", duplicates), slog.Int("others", others))
 	reply := p.reply()
 	if len(bad) > 0 {
 		reply["rejected"] = bad
+	}
+	if others > 0 {
+		reply["ignored"] = others
 	}
 	writeJSON(w, http.StatusOK, reply)
 }
@@ -248,13 +260,18 @@ func checkReceipt(rc repo.Receipt) error {
 	// number past any id: stored unmatched, a wrong echo went unseen), or
 	// "0", which reports of another sender on a shared account carry.
 	if id, err := strconv.ParseInt(rc.OutID, 10, 64); rc.OutID != "" && (err != nil || id < 0 || strconv.FormatInt(id, 10) != rc.OutID) {
-		return errors.New("out_id: want the notice id duebell sent, a whole number without leading zeros")
+		return errForeignOutID
 	}
 	if n := utf8.RuneCountInString(rc.Description); n > maxReceiptDescription {
 		return fmt.Errorf("description is longer than %d characters", maxReceiptDescription)
 	}
 	return nil
 }
+
+// errForeignOutID: an out-id duebell cannot have sent. From a gateway of
+// duebell's own it is a malformed report; on a shared account (Aliyun,
+// Tencent) it is another application's, as "order-778" is.
+var errForeignOutID = errors.New("out_id: want the notice id duebell sent, a whole number without leading zeros")
 
 // maxReceiptDescription bounds a report's description (a provider's
 // explanation of its status: a sentence, not a document).

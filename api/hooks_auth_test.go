@@ -211,10 +211,13 @@ func TestRejectedReceiptsSayWhatIsWrong(t *testing.T) {
 }
 
 // An out_id that cannot be a notice id duebell sent ("042", one past any
-// int64, letters) is rejected alone, as README says; those made of digits
-// were stored as unmatched receipts. "0" (another sender's report on a
-// shared account) is stored unmatched.
-func TestReceiptWithForeignOutIDIsRejected(t *testing.T) {
+// int64, letters) is another application's on a shared account (Aliyun's
+// push URL is the account's): acknowledged as "ignored", not stored, and a
+// batch of nothing else is answered with success, or Aliyun posts it three
+// times more. From duebell's own gateway it is a malformed report, rejected
+// alone, as README says. "0" (another sender's report that set no out-id)
+// is stored unmatched.
+func TestReceiptWithForeignOutID(t *testing.T) {
 	t.Parallel()
 	b := receiptsSetup(t)
 	good := sentSMS(t, b.r, "c1", "aliyun", "biz-good")
@@ -222,20 +225,34 @@ func TestReceiptWithForeignOutIDIsRejected(t *testing.T) {
 	  {"biz_id":"biz-good","out_id":"%d","success":true,"err_code":"DELIVERED","report_time":"2026-11-21 10:00:07"},
 	  {"out_id":"0%d","success":true,"err_code":"DELIVERED","report_time":"2026-11-21 10:00:08"},
 	  {"out_id":"99999999999999999999","success":true,"err_code":"DELIVERED","report_time":"2026-11-21 10:00:08"},
-	  {"out_id":"12a","success":true,"err_code":"DELIVERED","report_time":"2026-11-21 10:00:08"},
+	  {"out_id":"order-778","success":true,"err_code":"DELIVERED","report_time":"2026-11-21 10:00:08"},
 	  {"biz_id":"someone-elses","out_id":"0","success":true,"err_code":"DELIVERED","report_time":"2026-11-21 10:00:08"}]`, good, good)
 	rec := post(b, "/hooks/sms/aliyun/"+receiptToken, "application/json", batch, nil)
-	rejected := rejectedOf(t, rec)
-	if len(rejected) != 3 {
-		t.Fatalf("%s, want reports 1 to 3 rejected", rec.Body)
+	var reply struct {
+		Code     int             `json:"code"`
+		Ignored  int             `json:"ignored"`
+		Rejected json.RawMessage `json:"rejected"`
 	}
-	for i, r := range rejected {
-		if r.Index != i+1 || !strings.Contains(r.Error, "out_id: want the notice id duebell sent") {
-			t.Errorf("rejected[%d] = %+v, want report %d rejected for its out_id", i, r, i+1)
-		}
+	if err := json.Unmarshal(rec.Body.Bytes(), &reply); err != nil || rec.Code != http.StatusOK || reply.Ignored != 3 || reply.Rejected != nil {
+		t.Fatalf("%d %s, want success with reports 1 to 3 ignored", rec.Code, rec.Body)
 	}
 	if n := b.count(t, "sms_receipts"); n != 2 {
-		t.Errorf("%d receipts stored, want the good one and the other sender's", n)
+		t.Errorf("%d receipts stored, want the good one and the other sender's with out_id 0", n)
+	}
+	others := `[{"out_id":"order-778","success":true,"err_code":"DELIVERED","report_time":"2026-11-21 10:00:08"}]`
+	if rec := post(b, "/hooks/sms/aliyun/"+receiptToken, "application/json", others, nil); rec.Code != http.StatusOK {
+		t.Errorf("a batch of another application's reports: %d %s, want success", rec.Code, rec.Body)
+	}
+	mixed := `[{"out_id":"042","status":"delivered"},{"out_id":"order-778","status":"delivered"},{"id":"gw-1","status":"delivered"}]`
+	rec = post(b, "/hooks/sms/webhook", "application/json", mixed,
+		map[string]string{webhook.SignatureHeader: webhook.Sign([]byte(gatewaySecret), []byte(mixed))})
+	rejected := rejectedOf(t, rec)
+	if len(rejected) != 2 || rejected[0].Index != 0 || rejected[1].Index != 1 ||
+		!strings.Contains(rejected[1].Error, "out_id: want the notice id duebell sent") {
+		t.Errorf("gateway: rejected %+v, want reports 0 and 1 for their out_id", rejected)
+	}
+	if n := b.count(t, "sms_receipts"); n != 3 {
+		t.Errorf("%d receipts stored, want the gateway's good one more", n)
 	}
 }
 
