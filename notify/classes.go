@@ -8,21 +8,23 @@ import (
 	"duebell/repo"
 )
 
-// DayZoner is implemented by providers whose per-number daily limits roll
-// over at midnight in a zone of their own (Aliyun and Tencent: Asia/Shanghai).
-// Other providers' days are taken to roll over in Config.DefaultTimezone.
-type DayZoner interface {
-	DayZone() *time.Location
+// DailyLimiter is implemented by providers that say when the daily limit
+// they refused a send for at refusedAt (with code) lifts: Tencent's days
+// roll over at midnight Beijing time, Aliyun's per-number limit counts the
+// last 24 hours. Other providers' days are taken to roll over at midnight
+// in Config.DefaultTimezone.
+type DailyLimiter interface {
+	DailyLimitLifts(code string, refusedAt time.Time) time.Time
 }
 
 // unwrapper is a Sender wrapping another (metrics).
 type unwrapper interface{ Unwrap() Sender }
 
-// dayZone is the zone sender's day rolls over in.
-func (d *Dispatcher) dayZone(s Sender) *time.Location {
+// dailyLimitLifts is when sender's daily limit, met at now, lifts.
+func (d *Dispatcher) dailyLimitLifts(s Sender, code string, now time.Time) time.Time {
 	for s != nil {
-		if z, ok := s.(DayZoner); ok && z.DayZone() != nil {
-			return z.DayZone()
+		if l, ok := s.(DailyLimiter); ok {
+			return l.DailyLimitLifts(code, now)
 		}
 		u, ok := s.(unwrapper)
 		if !ok {
@@ -30,7 +32,13 @@ func (d *Dispatcher) dayZone(s Sender) *time.Location {
 		}
 		s = u.Unwrap()
 	}
-	return d.location(d.cfg.DefaultTimezone)
+	return NextMidnight(now, d.location(d.cfg.DefaultTimezone))
+}
+
+// NextMidnight is the first midnight in zone after t.
+func NextMidnight(t time.Time, zone *time.Location) time.Time {
+	t = t.In(zone)
+	return time.Date(t.Year(), t.Month(), t.Day()+1, 0, 0, 0, 0, zone)
 }
 
 // optOutName is how a reason and a log line name a channel's opt-out.
@@ -45,7 +53,7 @@ type optOutStore interface {
 // classified decides a notice whose send failed with one of the classes
 // beyond retry-or-not, and reports whether it did:
 //   - daily_limit: pending until the send window's first opening after the
-//     provider's day rolls over; the attempt is given back;
+//     provider's limit lifts (DailyLimiter); the attempt is given back;
 //   - account: the provider's circuit opens; the notice waits for the probe
 //     with its attempt given back, or fails over to its stage's fallback;
 //   - unsubscribed: the customer's SMS opt-out is set (audited) and the
@@ -61,14 +69,12 @@ func (d *Dispatcher) classified(now time.Time, loc *time.Location, c *repo.Claim
 	provider := sender.Provider()
 	switch class {
 	case ClassDailyLimit:
-		zone := d.dayZone(sender)
-		t := now.In(zone)
-		rollover := time.Date(t.Year(), t.Month(), t.Day()+1, 0, 0, 0, 0, zone)
+		lifts := d.dailyLimitLifts(sender, code, now)
 		att.Outcome, att.Code, att.Error = OutcomeFor(class), code, err.Error()
 		out.Status, out.NextAttemptAt, out.Deferred, out.LastError = repo.StatusPending,
-			d.window(c.Kind).Next(rollover, loc), true, err.Error()
-		out.Reason = "daily limit at " + provider + " (" + code + "): waiting for its next day"
-		d.log(c, slog.LevelWarn, "daily limit reached, deferred to the provider's next day",
+			d.window(c.Kind).Next(lifts, loc), true, err.Error()
+		out.Reason = "daily limit at " + provider + " (" + code + "): waiting for it to lift"
+		d.log(c, slog.LevelWarn, "daily limit reached, deferred until it lifts",
 			slog.String("provider", provider), slog.String("code", code), slog.Time("next", out.NextAttemptAt))
 	case ClassAccount:
 		probeAt := d.openCircuit(now, c.Channel, provider, code, err)

@@ -18,13 +18,15 @@ import (
 	"duebell/repo/storetest"
 )
 
-// zonedSender is a scripted sender whose provider day rolls over in zone.
-type zonedSender struct {
+// limitedSender is a scripted sender whose daily limit lifts when lifts says.
+type limitedSender struct {
 	*scriptedSender
-	zone *time.Location
+	lifts func(refusedAt time.Time) time.Time
 }
 
-func (z zonedSender) DayZone() *time.Location { return z.zone }
+func (l limitedSender) DailyLimitLifts(_ string, refusedAt time.Time) time.Time {
+	return l.lifts(refusedAt)
+}
 
 // namedSender is a scripted sender under another provider name.
 type namedSender struct {
@@ -91,22 +93,29 @@ func (b *bundle) smsNotices(t *testing.T) []repo.Notification {
 // attempts, and says why.
 func TestDailyLimitWaitsForTheProvidersNextDay(t *testing.T) {
 	t.Parallel()
+	midnight := func(zone *time.Location) func(time.Time) time.Time {
+		return func(t time.Time) time.Time { return notify.NextMidnight(t, zone) }
+	}
 	for _, tc := range []struct {
-		name string
-		zone *time.Location
-		want time.Time
+		name  string
+		lifts func(time.Time) time.Time
+		want  time.Time
 	}{
 		// Beijing midnight, then the customer's 09:00 window opening.
-		{"beijing day", time.FixedZone("CST", 8*3600), sh(11, 22, 9, 0)},
+		{"beijing day", midnight(time.FixedZone("CST", 8*3600)), sh(11, 22, 9, 0)},
 		// A provider on UTC-8 rolls over at 16:00 Beijing time, inside the window.
-		{"pacific day", time.FixedZone("PST", -8*3600), sh(11, 21, 16, 0)},
+		{"pacific day", midnight(time.FixedZone("PST", -8*3600)), sh(11, 21, 16, 0)},
+		// A limit over the last 24 hours (Aliyun's per number) lifts a day
+		// after the refusal, inside the window: not at 09:00, when the sends
+		// it counted are still inside it.
+		{"rolling 24 hours", func(t time.Time) time.Time { return t.Add(24 * time.Hour) }, sh(11, 22, 10, 0)},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			limit := notify.Classify(notify.ClassDailyLimit, "isv.DAY_LIMIT_CONTROL", errors.New("触发日发送限额"))
 			b := setup(t)
 			b.sms.errs = []error{limit}
-			b.cfg.Senders["sms"] = zonedSender{b.sms, tc.zone}
+			b.cfg.Senders["sms"] = limitedSender{b.sms, tc.lifts}
 			smsNotices(t, b, "c1")
 			b.dispatch(t, sh(11, 21, 10, 0))
 			n := b.notice(t, "sms")

@@ -118,9 +118,18 @@ func (c *Client) nonce() (string, error) {
 	return hex.EncodeToString(b), nil
 }
 
+// DailyLimitLifts is when a daily limit met at refusedAt lifts. The
+// per-number limit (isv.BUSINESS_LIMIT_CONTROL, 天级流控) counts the sends
+// of the 24 hours before each send (天的计算方式是当下时间往后推24小时), not
+// those since midnight: every send it counted has left that window 24
+// hours later. The account's daily volume set in the console
+// (isv.DAY_LIMIT_CONTROL) is a calendar day's, Beijing time.
+func (c *Client) DailyLimitLifts(code string, refusedAt time.Time) time.Time {
+	if code == "isv.BUSINESS_LIMIT_CONTROL" {
+		return refusedAt.Add(24 * time.Hour)
+	}
+	return notify.NextMidnight(refusedAt, chinaStandardTime)
+}
+
 // chinaStandardTime is Asia/Shanghai, which keeps no daylight saving time.
 var chinaStandardTime = time.FixedZone("CST", 8*3600)
-
-// DayZone is the zone the per-number daily limits roll over in: midnight
-// Beijing time.
-func (c *Client) DayZone() *time.Location { return chinaStandardTime }

@@ -284,13 +284,18 @@ func TestNewClientValidates(t *testing.T) {
 	}
 }
 
-// The per-number daily limits roll over at midnight Beijing time.
-func TestDayZoneIsBeijing(t *testing.T) {
+// The per-number limit (天级流控) counts the last 24 hours and lifts a day
+// after the refusal; the console's daily volume lifts at midnight Beijing
+// time.
+func TestDailyLimitLifts(t *testing.T) {
 	t.Parallel()
 	c := newTestClient(t, testConfig("https://example.com"))
-	midnight := time.Date(2026, 11, 22, 0, 0, 0, 0, c.DayZone())
-	if got := midnight.UTC(); !got.Equal(time.Date(2026, 11, 21, 16, 0, 0, 0, time.UTC)) {
-		t.Fatalf("midnight in the day zone is %v UTC, want 16:00 the day before", got)
+	refused := time.Date(2026, 11, 21, 11, 30, 0, 0, time.UTC) // 19:30 in Beijing
+	if got := c.DailyLimitLifts("isv.BUSINESS_LIMIT_CONTROL", refused); !got.Equal(refused.Add(24 * time.Hour)) {
+		t.Errorf("per-number limit lifts at %v, want a day after the refusal", got)
+	}
+	if got := c.DailyLimitLifts("isv.DAY_LIMIT_CONTROL", refused); !got.Equal(time.Date(2026, 11, 21, 16, 0, 0, 0, time.UTC)) {
+		t.Errorf("daily volume lifts at %v UTC, want Beijing midnight (16:00 UTC)", got)
 	}
 }
 

@@ -99,6 +99,8 @@ func (c *Client) newRequest(ctx context.Context, payload []byte) (*http.Request,
 // chinaStandardTime is Asia/Shanghai, which keeps no daylight saving time.
 var chinaStandardTime = time.FixedZone("CST", 8*3600)
 
-// DayZone is the zone the per-number daily limits roll over in: midnight
-// Beijing time.
-func (c *Client) DayZone() *time.Location { return chinaStandardTime }
+// DailyLimitLifts is when a daily limit met at refusedAt lifts: Tencent's
+// days roll over at midnight Beijing time.
+func (c *Client) DailyLimitLifts(_ string, refusedAt time.Time) time.Time {
+	return notify.NextMidnight(refusedAt, chinaStandardTime)
+}

@@ -217,12 +217,12 @@ func TestNewClientValidates(t *testing.T) {
 	}
 }
 
-// The per-number daily limits roll over at midnight Beijing time.
-func TestDayZoneIsBeijing(t *testing.T) {
+// The daily limits roll over at midnight Beijing time.
+func TestDailyLimitLiftsAtBeijingMidnight(t *testing.T) {
 	t.Parallel()
 	c := newTestClient(t, testConfig("https://example.com"))
-	midnight := time.Date(2026, 11, 22, 0, 0, 0, 0, c.DayZone())
-	if got := midnight.UTC(); !got.Equal(time.Date(2026, 11, 21, 16, 0, 0, 0, time.UTC)) {
-		t.Fatalf("midnight in the day zone is %v UTC, want 16:00 the day before", got)
+	refused := time.Date(2026, 11, 21, 11, 30, 0, 0, time.UTC) // 19:30 in Beijing
+	if got := c.DailyLimitLifts("LimitExceeded.PhoneNumberDailyLimit", refused); !got.Equal(time.Date(2026, 11, 21, 16, 0, 0, 0, time.UTC)) {
+		t.Fatalf("the limit lifts at %v, want Beijing midnight (16:00 UTC)", got)
 	}
 }
