@@ -1,10 +1,5 @@
 package templates
 
-import (
-	"strings"
-	"unicode/utf16"
-)
-
 // GSM 03.38 default alphabet and its extension table (two septets each).
 const (
 	gsmBasic = "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?" +
@@ -23,40 +18,60 @@ const (
 // concatenated, extension characters (€ [ ] { } ^ ~ | \) counting two and
 // never split across parts. Anything else is UCS-2: 70 UTF-16 code units in
 // one part, 67 per part, surrogate pairs never split. Empty text is 0 parts.
+// It runs for every SMS sent: a table lookup a character, no allocation.
 func SMSSegments(text string) (segments int, encoding string) {
-	if sizes, ok := gsmSizes(text); ok {
-		return pack(sizes, 160, 153), EncodingGSM7
-	}
-	var sizes []int
+	gsm := true
 	for _, r := range text {
-		sizes = append(sizes, len(utf16.AppendRune(nil, r)))
-	}
-	return pack(sizes, 70, 67), EncodingUCS2
-}
-
-// gsmSizes returns each character's size in septets, or false if text
-// is not GSM-7.
-func gsmSizes(text string) ([]int, bool) {
-	sizes := make([]int, 0, len(text))
-	for _, r := range text {
-		switch {
-		case strings.ContainsRune(gsmBasic, r):
-			sizes = append(sizes, 1)
-		case strings.ContainsRune(gsmExtension, r):
-			sizes = append(sizes, 2)
-		default:
-			return nil, false
+		if gsmSize(r) == 0 {
+			gsm = false
+			break
 		}
 	}
-	return sizes, true
+	if gsm {
+		return pack(text, gsmSize, 160, 153), EncodingGSM7
+	}
+	return pack(text, utf16Size, 70, 67), EncodingUCS2
 }
 
-// pack counts parts for characters of the given sizes: one part if they
-// fit single, else greedily per part without splitting a character.
-func pack(sizes []int, single, per int) int {
+// gsmSeptets[r] is r's size in GSM-7 septets for r below its length (0:
+// not in the alphabet); € is the one character beyond.
+var gsmSeptets = func() (t [0x400]uint8) {
+	for _, r := range gsmBasic {
+		t[r] = 1
+	}
+	for _, r := range gsmExtension {
+		if r < rune(len(t)) {
+			t[r] = 2
+		}
+	}
+	return t
+}()
+
+// gsmSize is r's size in septets, 0 when GSM-7 has no r.
+func gsmSize(r rune) int {
+	switch {
+	case r < rune(len(gsmSeptets)):
+		return int(gsmSeptets[r])
+	case r == '€':
+		return 2
+	}
+	return 0
+}
+
+// utf16Size is r's size in UTF-16 code units.
+func utf16Size(r rune) int {
+	if r >= 0x10000 {
+		return 2
+	}
+	return 1
+}
+
+// pack counts parts for text's characters of the given sizes: one part if
+// they fit single, else greedily per part without splitting a character.
+func pack(text string, size func(rune) int, single, per int) int {
 	total := 0
-	for _, s := range sizes {
-		total += s
+	for _, r := range text {
+		total += size(r)
 	}
 	switch {
 	case total == 0:
@@ -65,7 +80,8 @@ func pack(sizes []int, single, per int) int {
 		return 1
 	}
 	parts, used := 1, 0
-	for _, s := range sizes {
+	for _, r := range text {
+		s := size(r)
 		if used+s > per {
 			parts, used = parts+1, 0
 		}

@@ -1,0 +1,62 @@
+package notify_test
+
+import (
+	"context"
+	"log/slog"
+	"strings"
+	"testing"
+
+	"duebell/internal/syncbuf"
+	"duebell/notify"
+	"duebell/repo"
+	"duebell/repo/storetest"
+	"duebell/scheduler"
+	"duebell/templates"
+)
+
+// The lender's own text may make an SMS longer than the templates were
+// fitted to: a 200-character plan title and a 100-character merchant's name
+// made a 4-part SMS, each part billed. They are cut, "..." marking it, until
+// the SMS fits 2 parts; the email keeps them whole. What cutting cannot fix
+// (an emoji makes the whole SMS UCS-2) goes whole, with a WARN.
+func TestSMSTooLongForItsPartsIsShortened(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name, title, merchant string
+		cut                   bool
+	}{
+		{"long title and merchant", strings.Repeat("Phone X Pro Max ", 12), strings.Repeat("Mega Store ", 9), true},
+		{"emoji", "Gift 🎁", "Shop", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			var logs syncbuf.Buffer
+			b := setup(t, func(c *notify.Config) { c.Logger = slog.New(slog.NewTextHandler(&logs, nil)) })
+			storetest.Customer(t, b.r, "c1", func(c *repo.Customer) { c.Locale = "en" })
+			storetest.Plan(t, b.r, "p1", "c1", []repo.Date{repo.NewDate(2026, 11, 24)}, func(p *repo.Plan) {
+				p.Title, p.Merchant = tc.title, tc.merchant
+			})
+			if _, err := b.r.QueueDueReminders(context.Background(), sh(11, 21, 8, 0), scheduler.DefaultStages()); err != nil {
+				t.Fatal(err)
+			}
+			if c := b.dispatch(t, sh(11, 21, 10, 0)); c["sent"] != 2 {
+				t.Fatalf("counts %v", c)
+			}
+			sms := b.sms.messages()[0]
+			n, enc := templates.SMSSegments(sms.Text)
+			warned := strings.Contains(logs.String(), "SMS longer than the templates allow")
+			if tc.cut {
+				if n > templates.MaxSMSSegments || !strings.Contains(sms.Text, "...") || warned ||
+					!strings.HasPrefix(sms.Vars["plan"], "Phone X Pro Max") || !strings.HasSuffix(sms.Vars["plan"], "...") {
+					t.Errorf("SMS of %d %s parts, warned %v: %q, vars %v", n, enc, warned, sms.Text, sms.Vars)
+				}
+			} else if n <= templates.MaxSMSSegments || !warned || !strings.Contains(sms.Text, tc.title) {
+				t.Errorf("SMS of %d %s parts, warned %v: %q; want it whole, over %d parts, with a WARN",
+					n, enc, warned, sms.Text, templates.MaxSMSSegments)
+			}
+			if em := b.email.messages()[0]; !strings.Contains(em.Text, strings.TrimSpace(tc.title)) {
+				t.Errorf("email lost the title: %q", em.Text)
+			}
+		})
+	}
+}
