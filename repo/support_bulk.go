@@ -98,10 +98,14 @@ type BulkResendResult struct {
 // was reopened or rescheduled, its stage was queued again as a new notice
 // (its stage's key given up, SettledKeySQL and migration 053), alone or in
 // a digest that went; or it is a bill of a digest that went out (skipped,
-// "in digest #…").
+// "in digest #…"); or it is itself a resend for the same reason ($9, the
+// bulk resend's): the same bulk resend run again, its window reaching the
+// resends the last run sent, resent those, a copy more a run. A second try
+// for the same incident takes another reason.
 const ResentSQL = `(EXISTS (SELECT 1 FROM notifications r WHERE r.resend_of = n.id
 		AND r.status IN ('pending', 'sending', 'sent', 'delivered'))
 	OR EXISTS (SELECT 1 FROM notifications l WHERE l.id = n.digest_of AND l.status IN ('sent', 'delivered'))
+	OR (n.resend_of IS NOT NULL AND n.resend_reason = $9)
 	OR EXISTS (SELECT 1 FROM notifications r WHERE r.installment_id = n.installment_id AND r.id > n.id
 		AND r.stage = n.stage AND r.channel = n.channel AND r.resend_of IS NULL AND r.fallback_of IS NULL
 		AND (r.status IN ('pending', 'sending', 'sent', 'delivered')
@@ -176,7 +180,7 @@ func (r *Repo) ResendMatching(ctx context.Context, in BulkResendInput) (BulkRese
 			return fmt.Errorf("bulk resend: %w", err)
 		}
 		if _, err := tx.ExecContext(ctx, bulkCandidatesSQL, f.Status, f.Channel, f.Kind, f.Provider,
-			f.Since, f.Until, pq.Array(kinds.AsksPayment()), pq.Array(kinds.Reminders())); err != nil {
+			f.Since, f.Until, pq.Array(kinds.AsksPayment()), pq.Array(kinds.Reminders()), in.Reason); err != nil {
 			return fmt.Errorf("bulk resend: select: %w", err)
 		}
 		if err := BulkCounts(ctx, tx, "resend_candidates", &res); err != nil {

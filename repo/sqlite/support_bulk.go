@@ -86,7 +86,7 @@ func (s *Store) ResendMatching(ctx context.Context, in repo.BulkResendInput) (re
 			return fmt.Errorf("bulk resend: %w", err)
 		}
 		if _, err := tx.ExecContext(ctx, supportBulkCandidatesSQL, f.Status, f.Channel, f.Kind, f.Provider,
-			f.Since, f.Until, string(asks), string(reminders)); err != nil {
+			f.Since, f.Until, string(asks), string(reminders), in.Reason); err != nil {
 			return fmt.Errorf("bulk resend: select: %w", err)
 		}
 		if err := repo.BulkCounts(ctx, tx, "support_resend_candidates", &res); err != nil {

@@ -977,6 +977,27 @@ func supportTestBulkOutage(t *testing.T, s Store) {
 	if err != nil || again.Count != 0 || again.Skipped["already resent"] != len(want) || len(again.Sample) != 0 {
 		t.Errorf("second run = %+v, %v; want nothing resent", again, err)
 	}
+
+	// The resends fail too, and the same bulk resend runs again over a
+	// window that now holds them: they are the resends for this reason, not
+	// new failures to resend (each run sent one copy more). Another reason
+	// is a second try, and resends them.
+	supportFinish(t, s, in.Now.Add(time.Minute), "aliyun", repo.StatusFailed, supportClaim(t, s, in.Now)...)
+	later := in
+	later.Filter.Until, later.Now = in.Now.Add(time.Hour), in.Now.Add(2*time.Hour)
+	if rerun, err := s.ResendMatching(ctx, later); err != nil || rerun.Count != 0 {
+		t.Errorf("the same bulk resend over its own resends = %+v, %v; want nothing resent", rerun, err)
+	}
+	later.Reason = "阿里云短信故障: second try"
+	retry, err := s.ResendMatching(ctx, later)
+	if err != nil || retry.Count != len(want) {
+		t.Fatalf("a second try = %+v, %v; want the %d failed resends resent", retry, err, len(want))
+	}
+	for _, n := range supportAll(t, s, repo.NoticeFilter{Status: "pending"}) {
+		if orig, err := s.GetNotification(ctx, *n.ResendOf); err != nil || orig.ResendReason != in.Reason {
+			t.Errorf("second try resent %d (%+v, %v), want a resend of the first try", *n.ResendOf, orig, err)
+		}
+	}
 }
 
 // supportTestBulkBatches queues more resends in one action than the
