@@ -14,6 +14,8 @@ import (
 	"duebell/templates"
 )
 
+const family = "👨\u200d👩\u200d👧\u200d👦"
+
 // The lender's own text may make an SMS longer than the templates were
 // fitted to: a 200-character plan title and a 100-character merchant's name
 // made a 4-part SMS, each part billed. They are cut, "..." marking it, until
@@ -27,6 +29,9 @@ func TestSMSTooLongForItsPartsIsShortened(t *testing.T) {
 	}{
 		{"long title and merchant", strings.Repeat("Phone X Pro Max ", 12), strings.Repeat("Mega Store ", 9), true},
 		{"emoji", "Gift 🎁", "Shop", false},
+		// Cut between characters as shown: a family emoji is seven code
+		// points, a flag two.
+		{"long emoji title", strings.Repeat(family, 30), "Shop", false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -44,17 +49,23 @@ func TestSMSTooLongForItsPartsIsShortened(t *testing.T) {
 			}
 			sms := b.sms.messages()[0]
 			n, enc := templates.SMSSegments(sms.Text)
-			warned := strings.Contains(logs.String(), "SMS longer than the templates allow")
+			warned := strings.Contains(logs.String(), "SMS longer than the templates allow: sent as it is")
 			if tc.cut {
 				if n > templates.MaxSMSSegments || !strings.Contains(sms.Text, "...") || warned ||
 					!strings.HasPrefix(sms.Vars["plan"], "Phone X Pro Max") || !strings.HasSuffix(sms.Vars["plan"], "...") {
 					t.Errorf("SMS of %d %s parts, warned %v: %q, vars %v", n, enc, warned, sms.Text, sms.Vars)
 				}
+			} else if strings.Contains(tc.title, family) {
+				kept := strings.TrimSuffix(sms.Vars["plan"], "...")
+				if kept == tc.title || strings.ReplaceAll(kept, family, "") != "" || !warned {
+					t.Errorf("title cut to %q, warned %v; want whole families, then the WARN", sms.Vars["plan"], warned)
+				}
 			} else if n <= templates.MaxSMSSegments || !warned || !strings.Contains(sms.Text, tc.title) {
 				t.Errorf("SMS of %d %s parts, warned %v: %q; want it whole, over %d parts, with a WARN",
 					n, enc, warned, sms.Text, templates.MaxSMSSegments)
 			}
-			if em := b.email.messages()[0]; !strings.Contains(em.Text, strings.TrimSpace(tc.title)) {
+			if em := b.email.messages()[0]; !strings.Contains(em.Text, strings.TrimSpace(tc.title)) &&
+				!strings.Contains(em.HTML, strings.TrimSpace(tc.title)) {
 				t.Errorf("email lost the title: %q", em.Text)
 			}
 		})

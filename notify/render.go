@@ -6,13 +6,14 @@ import (
 	"log/slog"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"duebell/kinds"
 	"duebell/link"
 	"duebell/repo"
 	"duebell/scheduler"
 	"duebell/templates"
+
+	"github.com/rivo/uniseg"
 )
 
 // Linker makes signed repayment links: the URL and the token it carries.
@@ -140,25 +141,26 @@ const minShortened = 16
 // fitSMS keeps an SMS within templates.MaxSMSSegments, which the templates
 // fit with realistic text (templates check), when the lender's own text
 // does not: a 200-character plan title, a long merchant's name. It cuts the
-// longer of the two to half, with "...", and renders again, until the SMS
-// fits or both are minShortened; the variables an Aliyun or Tencent
-// template takes are cut alike. What still does not fit (an emoji, which
-// makes the whole SMS UCS-2, a long name) goes as it is, with a WARN: the
-// provider bills each part.
+// longer of the two to half, between characters as a reader sees them (an
+// emoji of several code points stays whole), with "...", and renders
+// again, until the SMS fits or both are minShortened; the variables an
+// Aliyun or Tencent template takes are cut alike. What still does not fit
+// (an emoji, which makes the whole SMS UCS-2, a long name) goes as it is,
+// with a WARN: the provider bills each part.
 func (d *Dispatcher) fitSMS(c *repo.Claim, data *templates.Data, r templates.Rendered) (templates.Rendered, error) {
 	n, enc := templates.SMSSegments(r.Text)
-	for n > templates.MaxSMSSegments {
+	for cut := false; n > templates.MaxSMSSegments; cut = true {
 		f := &data.PlanTitle
-		if utf8.RuneCountInString(data.Merchant) > utf8.RuneCountInString(data.PlanTitle) {
+		if uniseg.GraphemeClusterCount(data.Merchant) > uniseg.GraphemeClusterCount(data.PlanTitle) {
 			f = &data.Merchant
 		}
-		rs := []rune(*f)
-		if len(rs) <= minShortened {
-			d.log(c, slog.LevelWarn, "SMS longer than the templates allow: sent whole",
-				slog.Int("segments", n), slog.String("encoding", enc))
+		chars := uniseg.GraphemeClusterCount(*f)
+		if chars <= minShortened {
+			d.log(c, slog.LevelWarn, "SMS longer than the templates allow: sent as it is",
+				slog.Int("segments", n), slog.String("encoding", enc), slog.Bool("shortened", cut))
 			break
 		}
-		*f = strings.TrimSpace(string(rs[:max(minShortened, len(rs)/2)-3])) + "..."
+		*f = strings.TrimSpace(firstChars(*f, max(minShortened, chars/2)-3)) + "..."
 		shorter, err := d.cfg.Templates.Render(*data)
 		if err != nil {
 			return r, err
@@ -167,4 +169,15 @@ func (d *Dispatcher) fitSMS(c *repo.Claim, data *templates.Data, r templates.Ren
 		n, enc = templates.SMSSegments(r.Text)
 	}
 	return r, nil
+}
+
+// firstChars is s's first k user-perceived characters (grapheme clusters).
+func firstChars(s string, k int) string {
+	end, state, rest := 0, -1, s
+	for ; k > 0 && rest != ""; k-- {
+		var c string
+		c, rest, _, state = uniseg.FirstGraphemeClusterInString(rest, state)
+		end += len(c)
+	}
+	return s[:end]
 }
