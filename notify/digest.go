@@ -224,11 +224,7 @@ func (dg *digest) fill(data *templates.Data, today time.Time) {
 	data.Template = templates.Digest(data.Kind)
 	data.Bills, data.Total = nil, 0
 	for _, it := range dg.items {
-		name := it.Plan.Merchant
-		if name == "" {
-			name = it.Plan.Title
-		}
-		b := templates.Bill{Name: name, PlanTitle: it.Plan.Title, PlanRef: it.Plan.Ref, Seq: it.Installment.Seq,
+		b := templates.Bill{Name: cmp.Or(it.Plan.Merchant, planTitle(it.Plan)), PlanTitle: planTitle(it.Plan), PlanRef: it.Plan.Ref, Seq: it.Installment.Seq,
 			Periods: it.Plan.Periods, Amount: it.Installment.Amount - it.Installment.Paid, DueDate: it.Installment.DueDate.Time,
 			DaysUntilDue: int(it.Installment.DueDate.Sub(today).Hours() / 24)}
 		data.Bills = append(data.Bills, b)

@@ -57,7 +57,7 @@ func (d *Dispatcher) render(c *repo.Claim, dg *digest, now time.Time, loc *time.
 	data := templates.Data{
 		Kind: c.Kind, Template: d.templateName(c), Locale: c.Locale, Channel: c.Channel,
 		CustomerName: c.Customer.Name,
-		PlanRef:      c.Plan.Ref, PlanTitle: c.Plan.Title, Merchant: c.Plan.Merchant, Currency: c.Plan.Currency,
+		PlanRef:      c.Plan.Ref, PlanTitle: planTitle(c.Plan), Merchant: c.Plan.Merchant, Currency: c.Plan.Currency,
 		Seq: c.Installment.Seq, Periods: c.Plan.Periods,
 		Amount:      c.Installment.Amount - c.Installment.Paid,
 		RepayMethod: c.Plan.RepayMethod, CardLast4: c.Plan.CardLast4,
@@ -115,6 +115,11 @@ func (d *Dispatcher) render(c *repo.Claim, dg *digest, now time.Time, loc *time.
 	}
 	return msg, lnk, nil
 }
+
+// planTitle is what a message calls plan p: its title, or the lender's
+// reference when the plan has none (an order number the borrower knows),
+// not `of ""`.
+func planTitle(p repo.Plan) string { return cmp.Or(p.Title, p.Ref) }
 
 // eventData fills what a channel-event notice shows from its event's
 // payload. An event whose kind takes payload card_last4 names the card it is
