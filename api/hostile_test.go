@@ -104,6 +104,9 @@ func TestHostileInputIsRefused(t *testing.T) {
 		{"paid_at in year 0", "POST", pay, ingestToken, `{"amount":100,"paid_at":"0000-01-01T00:00:00Z"}`, 422, "paid_at"},
 		// Go reads offsets up to ±23:59; PostgreSQL refused beyond ±15:59 (a 500).
 		{"paid_at at +16:00", "POST", pay, ingestToken, `{"amount":100,"paid_at":"2025-03-11T10:00:00+16:00"}`, 422, "paid_at: has a UTC offset beyond ±14:00"},
+		// Not RFC 3339, though Go's parser takes them: +00:60 read as +01:00.
+		{"paid_at offset minute 60", "POST", pay, ingestToken, `{"amount":100,"paid_at":"2025-03-10T00:00:00+00:60"}`, 422, "paid_at"},
+		{"paid_at comma fraction", "POST", pay, ingestToken, `{"amount":100,"paid_at":"2025-03-10T00:00:00,5Z"}`, 422, "paid_at"},
 		{"occurred_at at -23:59", "POST", "/api/v1/channel-events", ingestToken, strings.Replace(event(""), "2025-03-10T01:00:00Z", "2025-03-09T01:01:00-23:59", 1), 422, "occurred_at: has a UTC offset"},
 		{"since at +15:00", "GET", "/api/v1/notifications?since=2025-03-10T10:00:00%2B15:00", viewerToken, "", 422, "since"},
 		{"paid_at in 1970", "POST", pay, ingestToken, `{"amount":100,"paid_at":"1970-01-01T00:00:00Z"}`, 422, "paid_at: before 2000"},

@@ -92,7 +92,7 @@ func queryTime(s, field string) (time.Time, error) {
 	if s == "" {
 		return time.Time{}, nil
 	}
-	t, err := time.Parse(time.RFC3339Nano, s)
+	t, err := input.ParseRFC3339(s)
 	if err != nil {
 		return time.Time{}, invalid(field, "want an RFC 3339 time such as 2025-03-10T08:00:00+08:00")
 	}

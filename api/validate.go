@@ -106,7 +106,7 @@ func parseInstant(field, s string, now time.Time) (*time.Time, error) {
 	if s == "" {
 		return nil, nil
 	}
-	t, err := time.Parse(time.RFC3339Nano, s)
+	t, err := input.ParseRFC3339(s)
 	if err != nil {
 		return nil, invalid(field, "want an RFC 3339 time such as 2025-03-10T08:00:00+08:00")
 	}
@@ -124,7 +124,7 @@ func parseAsOf(field, s string, now time.Time) (*time.Time, error) {
 	if s == "" {
 		return nil, nil
 	}
-	t, err := time.Parse(time.RFC3339Nano, s)
+	t, err := input.ParseRFC3339(s)
 	if err != nil {
 		return nil, invalid(field, "want an RFC 3339 instant such as 2025-03-10T08:00:00+08:00: when the data in this push was read")
 	}

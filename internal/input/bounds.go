@@ -152,3 +152,17 @@ func PositiveInt(s string, max int64) (int64, bool) {
 	n, err := strconv.ParseInt(s, 10, 64)
 	return n, err == nil && n <= max
 }
+
+// rfc3339 is RFC 3339's date-time (section 5.6): time.Parse also takes an
+// offset minute of 60 (+00:60 read as +01:00) and a comma before the
+// fraction, which are not RFC 3339 and which a lender's clock bug should
+// not turn into another instant.
+var rfc3339 = regexp.MustCompile(`^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?([Zz]|[+-][0-9]{2}:[0-5][0-9])$`)
+
+// ParseRFC3339 parses an RFC 3339 date-time, refusing what is not one.
+func ParseRFC3339(s string) (time.Time, error) {
+	if !rfc3339.MatchString(s) {
+		return time.Time{}, fmt.Errorf("%q is not an RFC 3339 time", s)
+	}
+	return time.Parse(time.RFC3339Nano, s)
+}
