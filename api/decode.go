@@ -77,18 +77,21 @@ func (s *server) decode(w http.ResponseWriter, r *http.Request, dst any) error {
 // Latin-1 body is not what the client meant to send, nor are two types. A
 // body that declares no type is read as JSON.
 func jsonContentType(cts []string) error {
-	switch len(cts) {
-	case 0:
+	if len(cts) == 0 || oneMediaType(cts, func(mt string) bool { return mt == "application/json" || strings.HasSuffix(mt, "+json") }) {
 		return nil
-	case 1:
-		mt, params, err := mime.ParseMediaType(cts[0])
-		cs, hasCharset := params["charset"]
-		if err == nil && (mt == "application/json" || strings.HasSuffix(mt, "+json")) &&
-			(!hasCharset || strings.EqualFold(cs, "utf-8")) {
-			return nil
-		}
 	}
 	return &apiError{http.StatusUnsupportedMediaType, codeUnsupportedMedia, "want one Content-Type: application/json (UTF-8)"}
+}
+
+// oneMediaType reports whether cts (a request's Content-Type headers) is
+// one header of a media type ok takes, in UTF-8 if it names a charset.
+func oneMediaType(cts []string, ok func(mediaType string) bool) bool {
+	if len(cts) != 1 {
+		return false
+	}
+	mt, params, err := mime.ParseMediaType(cts[0])
+	cs, hasCharset := params["charset"]
+	return err == nil && ok(mt) && (!hasCharset || strings.EqualFold(cs, "utf-8"))
 }
 
 // decodeJSON is the one place a JSON record is read: data must be valid

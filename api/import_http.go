@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"mime"
 	"net/http"
 	"net/url"
 	"os"
@@ -43,10 +42,11 @@ type importFailure struct {
 // lines are listed and skipped; 422 with the report for an atomic import
 // with refused lines (nothing applied); 413 above ImportMaxBytes.
 func (s *server) postImport(w http.ResponseWriter, r *http.Request) error {
-	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
-	if mt != "application/x-ndjson" && mt != "application/jsonl" {
+	if !oneMediaType(r.Header.Values("Content-Type"), func(mt string) bool {
+		return mt == "application/x-ndjson" || mt == "application/jsonl"
+	}) {
 		return &apiError{http.StatusUnsupportedMediaType, codeUnsupportedMedia,
-			"want Content-Type: application/x-ndjson (one JSON object per line)"}
+			"want one Content-Type: application/x-ndjson (one JSON object per line, UTF-8)"}
 	}
 	q := r.URL.Query()
 	var opts ImportOptions

@@ -379,11 +379,25 @@ func TestImportLimits(t *testing.T) {
 		t.Errorf("long line: %s", res.raw)
 	}
 	// Wrong media type and wrong role.
+	before415 := b.count(t, "customers")
 	req = httptest.NewRequest("POST", "/api/v1/import", strings.NewReader(importCustomer("c1")))
 	req.Header.Set("Authorization", "Bearer "+ingestToken)
 	req.Header.Set("Content-Type", "application/json")
 	if rec := newRecorder(b, req); rec.Code != http.StatusUnsupportedMediaType {
 		t.Errorf("application/json: %d", rec.Code)
+	}
+	// A body declared in another charset, or two types: its ASCII lines were
+	// imported and the rest refused as invalid UTF-8.
+	for _, cts := range [][]string{{"application/x-ndjson; charset=iso-8859-1"}, {"application/x-ndjson", "text/csv"}} {
+		req := httptest.NewRequest("POST", "/api/v1/import", strings.NewReader(importCustomer("c-charset")))
+		req.Header.Set("Authorization", "Bearer "+ingestToken)
+		req.Header["Content-Type"] = cts
+		if rec := newRecorder(b, req); rec.Code != http.StatusUnsupportedMediaType {
+			t.Errorf("Content-Type %q: %d", cts, rec.Code)
+		}
+	}
+	if got := b.count(t, "customers"); got != before415 {
+		t.Errorf("refused imports stored %d customers", got-before415)
 	}
 	req.Header.Set("Authorization", "Bearer "+viewerToken)
 	req.Header.Set("Content-Type", "application/x-ndjson")
