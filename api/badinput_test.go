@@ -2,6 +2,7 @@ package api_test
 
 import (
 	"net/http"
+	"net/http/httptest"
 	"reflect"
 	"strings"
 	"testing"
@@ -97,6 +98,15 @@ func TestBadInputChangesNothing(t *testing.T) {
 		if res.status != tt.status || code != tt.code || !strings.Contains(msg, tt.msg) {
 			t.Errorf("%s: %d %s, want %d %s mentioning %q", tt.name, res.status, res.raw, tt.status, tt.code, tt.msg)
 		}
+	}
+	// A body declared too large is refused at once: the client was left to
+	// send it for the body timeout and then told 408, "send it again".
+	req := httptest.NewRequest("PUT", cust, strings.NewReader(`{"name":"x"}`))
+	req.Header.Set("Authorization", "Bearer "+ingestToken)
+	req.Header.Set("Content-Type", "application/json")
+	req.ContentLength = 5 << 20
+	if rec := newRecorder(b, req); rec.Code != http.StatusRequestEntityTooLarge || !strings.Contains(rec.Body.String(), "too_large") {
+		t.Errorf("Content-Length over the limit: %d %s, want 413 too_large", rec.Code, rec.Body)
 	}
 	assertUnchanged(t, before, b.snapshot(t))
 }

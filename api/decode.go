@@ -43,6 +43,9 @@ func (s *server) decode(w http.ResponseWriter, r *http.Request, dst any) error {
 	if err := jsonContentType(r.Header.Values("Content-Type")); err != nil {
 		return err
 	}
+	if r.ContentLength > s.cfg.MaxBodyBytes { // at once, not after reading it
+		return s.decodeError(&http.MaxBytesError{Limit: s.cfg.MaxBodyBytes})
+	}
 	s.readDeadline(w)
 	body, err := decodedBody(r.Header, http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes),
 		s.cfg.MaxBodyBytes, "JSON")
