@@ -99,7 +99,9 @@ func parseTwilio(body []byte) ([]report, error) {
 // "code", "description"}; id is the gateway's id, out_id ours. The gateway
 // posts a receipt when it has one, so an empty array is refused.
 func parseWebhook(body []byte) ([]report, error) {
-	if t := bytes.TrimSpace(body); len(t) > 0 && t[0] == '{' {
+	// One object is a batch of one; only one: `{…},{…}` is no JSON
+	// document, though brackets around it would make one.
+	if t := bytes.TrimSpace(body); len(t) > 0 && t[0] == '{' && json.Valid(t) {
 		body = append(append([]byte{'['}, t...), ']')
 	}
 	reports, err := parseArray(body, func(raw json.RawMessage) (repo.Receipt, error) {

@@ -197,6 +197,16 @@ func TestWebhookGatewayReceipts(t *testing.T) {
 	if n := b.count(t, "sms_receipts"); n != 3 {
 		t.Errorf("%d receipts stored, want 3", n)
 	}
+	// Two objects side by side are no JSON document (read as a batch of
+	// two once brackets went around them).
+	body = `{"a":1},{"id":"gw-2","status":"delivered"}`
+	if rec := post(b, "/hooks/sms/webhook", "application/json", body,
+		map[string]string{webhook.SignatureHeader: webhook.Sign([]byte(gatewaySecret), []byte(body))}); rec.Code != http.StatusBadRequest {
+		t.Errorf("two objects: %d %s, want 400", rec.Code, rec.Body)
+	}
+	if n := b.count(t, "sms_receipts"); n != 3 {
+		t.Errorf("%d receipts stored after a body that is no JSON, want 3", n)
+	}
 }
 
 func TestReceiptsBadInput(t *testing.T) {
