@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"path"
 	"runtime/debug"
 	"strings"
 	"time"
@@ -72,8 +73,25 @@ func (s *server) observe(next http.Handler) http.Handler {
 			s.fail(rec, r, err)
 			return
 		}
+		// The mux redirects a path it would clean (//api/v1/…, /a/../b) with
+		// a 307 and an HTML body, which asks a client to send a PUT's body
+		// again elsewhere: such a path is no route.
+		if p := r.URL.Path; p != "" && p != cleanPath(p) {
+			writeError(rec, http.StatusNotFound, codeNotFound, "no such route (the path is not in its clean form)")
+			return
+		}
 		next.ServeHTTP(rec, r)
 	})
+}
+
+// cleanPath is p as http.ServeMux cleans it: path.Clean, keeping a final
+// slash.
+func cleanPath(p string) string {
+	c := path.Clean(p)
+	if strings.HasSuffix(p, "/") && c != "/" {
+		c += "/"
+	}
+	return c
 }
 
 // recorder remembers the status. When the mux itself answers (no pattern
