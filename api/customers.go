@@ -2,9 +2,9 @@ package api
 
 import (
 	"net/http"
-	"net/mail"
 	"strings"
 
+	"duebell/internal/input"
 	"duebell/phone"
 	"duebell/repo"
 )
@@ -65,9 +65,8 @@ func (s *server) customerFrom(ref string, b customerBody) (repo.Customer, error)
 		c.Phone = p
 	}
 	if e := strings.TrimSpace(b.Email); e != "" {
-		addr, err := mail.ParseAddress(e)
-		if err != nil || addr.Name != "" || addr.Address != e || len(e) > 254 {
-			return c, invalid("email", "want a bare address such as name@example.com")
+		if err := input.Email(e); err != nil {
+			return c, invalid("email", "%s", err)
 		}
 		c.Email = strings.ToLower(e)
 	}

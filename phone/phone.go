@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/nyaruka/phonenumbers"
 )
 
 // ErrInvalid is wrapped by every error Normalize returns.
@@ -13,7 +15,8 @@ var ErrInvalid = errors.New("invalid phone number")
 // Normalize returns raw in E.164 form (+8613812345678). Spaces, dashes and
 // parentheses are ignored. A number that starts with + is international:
 // +86 must be followed by a mainland mobile number (1[3-9] and nine more
-// digits); any other country code needs 8–15 digits in all after the +.
+// digits); any other number must be valid in its country's numbering plan
+// as libphonenumber (github.com/nyaruka/phonenumbers) has it.
 // Without a +, only the default region's national forms are accepted; for
 // "CN" (also used when defaultRegion is empty) that is a mainland mobile
 // number, optionally prefixed with 86, or any number written with China's
@@ -38,6 +41,12 @@ func Normalize(raw, defaultRegion string) (string, error) {
 		}
 		if len(digits) < 8 || len(digits) > 15 || digits[0] == '0' {
 			return "", fmt.Errorf("%w: want a country code and 8 to 15 digits in all after +", ErrInvalid)
+		}
+		// libphonenumber's plan of each country: a country code no country
+		// has (+999), a number too short or long for its country, a range
+		// not in use, which no SMS reaches.
+		if n, err := phonenumbers.Parse("+"+digits, ""); err != nil || !phonenumbers.IsValidNumber(n) {
+			return "", fmt.Errorf("%w: not a number in use in its country's numbering plan", ErrInvalid)
 		}
 		return "+" + digits, nil
 	}

@@ -22,7 +22,7 @@ func TestNormalize(t *testing.T) {
 		{"+1 (415) 555-2671", "CN", "+14155552671"},
 		{"+44 20 7946 0958", "CN", "+442079460958"},
 		{"+85291234567", "CN", "+85291234567"},
-		{"+123456789012345", "CN", "+123456789012345"},
+		{"+81 90-1234-5678", "CN", "+819012345678"},
 		// China's international prefix instead of + (books keep 0086 numbers).
 		{"0086 138 1234 5678", "CN", "+8613812345678"},
 		{"008613812345678", "", "+8613812345678"},
@@ -56,6 +56,11 @@ func TestNormalizeRejects(t *testing.T) {
 		{"+1234567", "CN", "8 to 15"},
 		{"+1234567890123456", "CN", "8 to 15"},
 		{"+0123456789", "CN", "8 to 15"},
+		// No country has +999; +1 has no 10-digit numbers beginning 1; a
+		// US number one digit short.
+		{"+99912345678", "CN", "numbering plan"},
+		{"+123456789012345", "CN", "numbering plan"},
+		{"+1415555267", "CN", "numbering plan"},
 		{"4155552671", "US", "must start with +"},
 		{"13812345678", "US", "must start with +"},
 		{"0086 128 1234 5678", "CN", "mainland"}, // 0086 is +86: still a mobile number

@@ -88,3 +88,19 @@ func TestBidiControl(t *testing.T) {
 		}
 	}
 }
+
+func TestEmail(t *testing.T) {
+	t.Parallel()
+	for _, ok := range []string{"li@example.com", "li.lei+bills@mail.example.co.uk", "ü@example.com", "a@例子.中国", "A@Example.COM"} {
+		if err := Email(ok); err != nil {
+			t.Errorf("Email(%q) = %v, want it taken", ok, err)
+		}
+	}
+	// net/mail takes each; no relay delivers to them.
+	for _, bad := range []string{"a@-example.com", "a@localhost", "a@[127.0.0.1]", "a@ex_ample.com", "a@example",
+		"Li <li@example.com>", "li@example.com (home)", "a@example-.com", "a@."} {
+		if err := Email(bad); err == nil {
+			t.Errorf("Email(%q) taken", bad)
+		}
+	}
+}
