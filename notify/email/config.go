@@ -47,10 +47,9 @@ type Config struct {
 	// Username enables SMTP AUTH. Over TLS "none" it is only allowed
 	// with a loopback Host, so a password never crosses a network in clear.
 	Username, Password string
-	// Auth is the AUTH mechanism: "auto" (or empty) takes the strongest the
-	// relay offers over TLS (SCRAM, CRAM-MD5, PLAIN, LOGIN: a relay such as
-	// Microsoft 365 offers LOGIN only) and PLAIN over "none"; or one of
-	// AuthMechanisms, which the relay must offer.
+	// Auth is the AUTH mechanism: "auto" (or empty) takes the strongest of
+	// AuthMechanisms the relay offers (a relay such as Microsoft 365 offers
+	// LOGIN only); or one of them, which the relay must offer.
 	Auth string
 	// From is the sender address (bare, "notice@shop.example"); its domain
 	// names the stable Message-IDs. FromName is its display name.
@@ -130,7 +129,7 @@ func (c Config) validate() error {
 	if c.Username != "" && c.Password == "" {
 		return errors.New("smtp password is required with a username")
 	}
-	if _, err := c.authType(); err != nil {
+	if _, err := c.authOption(); err != nil {
 		return err
 	}
 	if c.Username != "" && c.TLS == TLSNone && !isLoopback(c.Host) {
@@ -156,22 +155,28 @@ func isLoopback(host string) bool {
 	return host == "localhost" || host == "127.0.0.1" || host == "::1"
 }
 
-// AuthMechanisms are the Config.Auth values besides "auto".
-var AuthMechanisms = []string{"plain", "login", "cram-md5", "scram-sha-1", "scram-sha-256"}
+// AuthMechanisms are the Config.Auth values besides "auto", strongest
+// first: the order "auto" prefers them in.
+var AuthMechanisms = []string{"scram-sha-256", "scram-sha-1", "cram-md5", "plain", "login"}
 
-// authType is go-mail's mechanism for c.Auth.
-func (c Config) authType() (gomail.SMTPAuthType, error) {
-	switch {
-	case (c.Auth == "" || c.Auth == "auto") && c.TLS == TLSNone:
-		// go-mail discovers only challenge-response mechanisms without TLS;
-		// PLAIN to a loopback relay (validate) is what a local MTA offers.
-		return gomail.SMTPAuthPlain, nil
-	case c.Auth == "" || c.Auth == "auto":
-		return gomail.SMTPAuthAutoDiscover, nil
-	case slices.Contains(AuthMechanisms, c.Auth):
-		var t gomail.SMTPAuthType
-		err := t.UnmarshalString(c.Auth)
-		return t, err
+// authOption is go-mail's AUTH option for c.Auth: one mechanism, or for
+// "auto" the strongest of AuthMechanisms the relay offers (go-mail's own
+// discovery would also take NTLM, which needs a Windows domain, and
+// refuses PLAIN and LOGIN to a loopback relay without TLS). go-mail sends
+// a password in clear only to a loopback relay.
+func (c Config) authOption() (gomail.Option, error) {
+	if c.Auth == "" || c.Auth == "auto" {
+		prefer := make([]gomail.SMTPAuthType, len(AuthMechanisms))
+		for i, m := range AuthMechanisms {
+			if err := prefer[i].UnmarshalString(m); err != nil {
+				return nil, err
+			}
+		}
+		return gomail.WithOpportunisticSMTPAuth(prefer...), nil
 	}
-	return "", fmt.Errorf("smtp auth %q: want auto, %s", c.Auth, strings.Join(AuthMechanisms, ", "))
+	var t gomail.SMTPAuthType
+	if !slices.Contains(AuthMechanisms, c.Auth) || t.UnmarshalString(c.Auth) != nil {
+		return nil, fmt.Errorf("smtp auth %q: want auto, %s", c.Auth, strings.Join(AuthMechanisms, ", "))
+	}
+	return gomail.WithSMTPAuth(t), nil
 }

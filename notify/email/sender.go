@@ -66,23 +66,17 @@ func New(cfg Config) (*Sender, error) {
 	switch cfg.TLS {
 	case TLSStartTLS:
 		opts = append(opts, gomail.WithTLSPolicy(gomail.TLSMandatory))
-	case TLSImplicit:
-		// dial speaks TLS from the first byte. Opportunistic (a relay on TLS
-		// offers no STARTTLS, RFC 3207 4.2) is what has go-mail read the
-		// connection's TLS state, without which its AUTH discovery takes
-		// the session for plain text and skips PLAIN and LOGIN.
-		opts = append(opts, gomail.WithTLSPolicy(gomail.TLSOpportunistic))
 	default:
-		// "none" is plain.
+		// "tls" is handled by dial; "none" is plain.
 		opts = append(opts, gomail.WithTLSPolicy(gomail.NoTLS))
 	}
 	if cfg.HELO != "" {
 		opts = append(opts, gomail.WithHELO(cfg.HELO))
 	}
 	if cfg.Username != "" {
-		auth, _ := cfg.authType() // validated
+		auth, _ := cfg.authOption() // validated
 		opts = append(opts,
-			gomail.WithSMTPAuth(auth),
+			auth,
 			gomail.WithUsername(cfg.Username),
 			gomail.WithPassword(cfg.Password),
 		)
