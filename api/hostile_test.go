@@ -216,4 +216,13 @@ func TestUncleanPathIsNoRoute(t *testing.T) {
 		}
 	}
 	assertUnchanged(t, before, b.snapshot(t))
+	// A ref with escaped slashes or dots is a ref, as the mux reads it.
+	req := httptest.NewRequest("PUT", "/api/v1/customers/a%2F..%2Fb", strings.NewReader(`{"name":"Li","phone":"13812345678"}`))
+	req.Header.Set("Authorization", "Bearer "+ingestToken)
+	req.Header.Set("Content-Type", "application/json")
+	rec := httptest.NewRecorder()
+	b.h.ServeHTTP(rec, req)
+	if rec.Code != http.StatusCreated {
+		t.Errorf("PUT a%%2F..%%2Fb: %d %s, want 201", rec.Code, rec.Body)
+	}
 }

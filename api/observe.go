@@ -75,9 +75,11 @@ func (s *server) observe(next http.Handler) http.Handler {
 		}
 		// The mux redirects a path it would clean (//api/v1/…, /a/../b) with
 		// a 307 and an HTML body, which asks a client to send a PUT's body
-		// again elsewhere: such a path is no route.
-		if p := r.URL.Path; p != "" && p != cleanPath(p) {
-			writeError(rec, http.StatusNotFound, codeNotFound, "no such route (the path is not in its clean form)")
+		// again elsewhere: such a path is no route. It cleans the path as
+		// sent, so a ref with an escaped slash or dots (a%2F..%2Fb) is not
+		// unclean.
+		if p := r.URL.EscapedPath(); p != "" && p != cleanPath(p) {
+			writeError(rec, http.StatusNotFound, codeNotFound, "no such route")
 			return
 		}
 		next.ServeHTTP(rec, r)
