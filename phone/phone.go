@@ -44,11 +44,14 @@ func Normalize(raw, defaultRegion string) (string, error) {
 		}
 		// libphonenumber's plan of each country: a country code no country
 		// has (+999), a number too short or long for its country, a range
-		// not in use, which no SMS reaches.
-		if n, err := phonenumbers.Parse("+"+digits, ""); err != nil || !phonenumbers.IsValidNumber(n) {
+		// not in use, which no SMS reaches. Its E.164 form drops a trunk 0
+		// written after the country code (+44 (0)20 …), which no SMS would
+		// reach either.
+		n, err := phonenumbers.Parse("+"+digits, "")
+		if err != nil || !phonenumbers.IsValidNumber(n) {
 			return "", fmt.Errorf("%w: not a number in use in its country's numbering plan", ErrInvalid)
 		}
-		return "+" + digits, nil
+		return phonenumbers.Format(n, phonenumbers.E164), nil
 	}
 	if isCN(defaultRegion) {
 		if len(digits) == 13 && strings.HasPrefix(digits, "86") {

@@ -23,6 +23,9 @@ func TestNormalize(t *testing.T) {
 		{"+44 20 7946 0958", "CN", "+442079460958"},
 		{"+85291234567", "CN", "+85291234567"},
 		{"+81 90-1234-5678", "CN", "+819012345678"},
+		// A trunk 0 after the country code, as people write it, is dropped.
+		{"+44 (0) 20 7946 0958", "CN", "+442079460958"},
+		{"+61 0412 345 678", "CN", "+61412345678"},
 		// China's international prefix instead of + (books keep 0086 numbers).
 		{"0086 138 1234 5678", "CN", "+8613812345678"},
 		{"008613812345678", "", "+8613812345678"},

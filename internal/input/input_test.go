@@ -98,7 +98,7 @@ func TestEmail(t *testing.T) {
 	}
 	// net/mail takes each; no relay delivers to them.
 	for _, bad := range []string{"a@-example.com", "a@localhost", "a@[127.0.0.1]", "a@ex_ample.com", "a@example",
-		"Li <li@example.com>", "li@example.com (home)", "a@example-.com", "a@."} {
+		"Li <li@example.com>", "li@example.com (home)", "a@example-.com", "a@.", "a@127.0.0.1", "a@example。com"} {
 		if err := Email(bad); err == nil {
 			t.Errorf("Email(%q) taken", bad)
 		}
