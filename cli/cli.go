@@ -125,7 +125,7 @@ func parseAt(s string) (time.Time, error) {
 // outside what duebell handles (input.Instant: this century, a real UTC
 // offset) as a usage error.
 func parseInstant(flag, s string) (time.Time, error) {
-	t, err := time.Parse(time.RFC3339, s)
+	t, err := input.ParseRFC3339(s)
 	if err != nil {
 		return time.Time{}, fmt.Errorf("%w: --%s %q: want RFC 3339, e.g. 2026-11-21T10:00:00+08:00", errUsage, flag, s)
 	}

@@ -165,7 +165,7 @@ func flagDay(name, s string, loc *time.Location, endOfDay bool) (time.Time, erro
 		}
 		return d, nil
 	}
-	if _, err := time.Parse(time.RFC3339, s); err != nil {
+	if _, err := input.ParseRFC3339(s); err != nil {
 		return time.Time{}, fmt.Errorf("%w: --%s %q: want a date 2026-01-01 or an RFC 3339 time", errUsage, name, s)
 	}
 	return parseInstant(name, s)

@@ -254,8 +254,9 @@ func checkTemplates(prefix, defaultSign, linkMode string, ts []SMSTemplate) []er
 		for _, v := range t.Vars {
 			switch {
 			case known != nil && !slices.Contains(known, v):
+				takes := slices.DeleteFunc(slices.Clone(known), func(k string) bool { return k == notify.VarLink || k == notify.VarEntryURL })
 				errs = append(errs, fmt.Errorf("%s.vars: duebell has no %q for %s (it fills %s)", key, v, t.Kind,
-					strings.Join(known, ", ")))
+					strings.Join(takes, ", ")))
 			case v == notify.VarLink:
 				errs = append(errs, fmt.Errorf("%s.vars: %q is a URL, which %s refuses in a template variable: file the link's fixed part "+
 					"in the template (links.short_base_url, or links.base_url with \"?t=\") and put \"link_token\" after it", key, v, provider))
