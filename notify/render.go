@@ -86,11 +86,17 @@ func (d *Dispatcher) render(c *repo.Claim, dg *digest, now time.Time, loc *time.
 	}
 	var lnk string
 	nothingDue := facts(c.Kind).Outstanding && c.Outstanding <= 0
-	if c.Plan.ID != 0 && facts(c.Kind).Link && !nothingDue {
+	if facts(c.Kind).Link {
 		signed, tok := d.cfg.Links.Link(link.Claims{NotificationID: c.ID, PlanRef: c.Plan.Ref, Seq: c.Installment.Seq}, now)
-		lnk = d.channelLink(c.Channel, signed)
-		data.Link = lnk
-		if lnk == signed {
+		ch := d.channelLink(c.Channel, signed)
+		if c.Plan.ID != 0 && !nothingDue {
+			lnk, data.Link = ch, ch
+		}
+		// An Aliyun or Tencent template holds the link's fixed part before
+		// link_token, whatever is owed: a borrower who owes nothing (no
+		// link in duebell's own text) still gets a token, whose page says
+		// so, rather than the bare fixed part.
+		if ch == signed {
 			data.LinkToken = tok
 		}
 	}
