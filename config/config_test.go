@@ -93,6 +93,8 @@ func TestInvalidConfigNamesTheKey(t *testing.T) {
 		{"bad tls", "", "email.tls"},
 		{"port out of range", "", "email.port"},
 		{"unknown auth mechanism", "", "email.auth"},
+		// Only dispatch and serve refused it, without naming a key.
+		{"login without TLS to a remote relay", "", "email.tls"},
 		{"short token", "[[admin.tokens]]\nname = \"a\"\ntoken = \"short\"\nrole = \"ingest\"", "admin.tokens[0].token"},
 		{"bad role", "[[admin.tokens]]\nname = \"a\"\ntoken = \"long-enough-token-123\"\nrole = \"root\"", "admin.tokens[0].role"},
 		{"link host not allowed", "", "links.allowed_domains"},
@@ -117,6 +119,8 @@ func TestInvalidConfigNamesTheKey(t *testing.T) {
 			switch tc.name {
 			case "bad tls":
 				body = strings.Replace(body, `host = "smtp.example.com"`, "host = \"smtp.example.com\"\ntls = \"ssl3\"", 1)
+			case "login without TLS to a remote relay":
+				body = strings.Replace(body, `host = "smtp.example.com"`, "host = \"smtp.example.com\"\ntls = \"none\"\nusername = \"u\"\npassword = \"p\"", 1)
 			case "unknown auth mechanism":
 				body = strings.Replace(body, `host = "smtp.example.com"`, "host = \"smtp.example.com\"\nauth = \"digest-md5\"", 1)
 			case "port out of range": // scan and templates check took it; serve said "email: email: smtp port …"

@@ -165,6 +165,9 @@ func (c *Config) Validate() error {
 		if c.Email.Username != "" && c.Email.Password == "" {
 			bad("email.password", "required when email.username is set (or set DUEBELL_EMAIL_PASSWORD)")
 		}
+		if c.Email.Username != "" && c.Email.TLS == "none" && !email.IsLoopback(c.Email.Host) {
+			bad("email.tls", "\"none\" with email.username would log in over an unencrypted session: only to a loopback relay (localhost, 127.0.0.1, ::1); use starttls or tls")
+		}
 		if a := c.Email.Auth; a != "" && a != "auto" && !slices.Contains(email.AuthMechanisms, a) {
 			bad("email.auth", "%q is not auto, %s", a, strings.Join(email.AuthMechanisms, ", "))
 		}

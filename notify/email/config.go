@@ -132,7 +132,7 @@ func (c Config) validate() error {
 	if _, err := c.authOption(); err != nil {
 		return err
 	}
-	if c.Username != "" && c.TLS == TLSNone && !isLoopback(c.Host) {
+	if c.Username != "" && c.TLS == TLSNone && !IsLoopback(c.Host) {
 		return errors.New("smtp auth over tls \"none\" is only allowed to a loopback host; use starttls or tls")
 	}
 	return nil
@@ -150,8 +150,8 @@ func parseFrom(from string) (*mail.Address, error) {
 	return a, nil
 }
 
-// isLoopback matches the hosts go-mail's PLAIN auth accepts without TLS.
-func isLoopback(host string) bool {
+// IsLoopback matches the hosts go-mail's PLAIN auth accepts without TLS.
+func IsLoopback(host string) bool {
 	return host == "localhost" || host == "127.0.0.1" || host == "::1"
 }
 
