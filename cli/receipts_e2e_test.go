@@ -113,6 +113,11 @@ func TestAliyunEndToEndWithRetryAndReceipts(t *testing.T) {
 	}
 	want := map[string]string{"name": "李雷", "plan": "Phone X", "amount": "1,000.00", "due_date": "2026年12月10日",
 		"days": "3", "link_token": strings.TrimPrefix(sms.Link, "https://pay.example.com/repay?t=")}
+	// The log keeps what Aliyun sent (support reads it), not duebell's own text.
+	if body := "【优品分期】SMS_465890001 name=李雷, plan=Phone X, amount=1,000.00, due_date=2026年12月10日, days=3, link_token=" +
+		want["link_token"]; sms.Body != body {
+		t.Errorf("the log's SMS body %q, want %q", sms.Body, body)
+	}
 	if fmt.Sprint(param) != fmt.Sprint(want) || got["TemplateCode"] != "SMS_465890001" || got["SignName"] != "优品分期" ||
 		got["PhoneNumbers"] != "13812345678" || got["OutId"] != fmt.Sprint(sms.ID) || !strings.HasPrefix(sms.Link, "https://pay.example.com/repay?t=") {
 		t.Fatalf("SendSms %v, TemplateParam %v, want %v", got, param, want)
@@ -172,7 +177,9 @@ vars = ["name", "amount", "due_date"]
 		byCustomer[n.Customer+"/"+n.Channel] = n
 	}
 	li, wang := byCustomer["li/sms"], byCustomer["wang/sms"]
-	if li.Status != "sent" || !strings.HasPrefix(li.ProviderMsgID, "2028:serial-") || li.Link != landing || !strings.Contains(li.Body, landing) {
+	// The log keeps what Tencent sent: the filed template, its variables.
+	if li.Status != "sent" || !strings.HasPrefix(li.ProviderMsgID, "2028:serial-") || li.Link != landing ||
+		li.Body != "【优品分期】1987654 name=李雷, amount=1,000.00, due_date=2026年12月10日" {
 		t.Fatalf("li's SMS %+v", li)
 	}
 	calls := gw.requests()

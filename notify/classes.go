@@ -20,17 +20,26 @@ type DailyLimiter interface {
 // unwrapper is a Sender wrapping another (metrics).
 type unwrapper interface{ Unwrap() Sender }
 
-// dailyLimitLifts is when sender's daily limit, met at now, lifts.
-func (d *Dispatcher) dailyLimitLifts(s Sender, code string, now time.Time) time.Time {
+// senderAs is s, or the sender it wraps (metrics), as a T.
+func senderAs[T any](s Sender) (T, bool) {
 	for s != nil {
-		if l, ok := s.(DailyLimiter); ok {
-			return l.DailyLimitLifts(code, now)
+		if t, ok := s.(T); ok {
+			return t, true
 		}
 		u, ok := s.(unwrapper)
 		if !ok {
 			break
 		}
 		s = u.Unwrap()
+	}
+	var zero T
+	return zero, false
+}
+
+// dailyLimitLifts is when sender's daily limit, met at now, lifts.
+func (d *Dispatcher) dailyLimitLifts(s Sender, code string, now time.Time) time.Time {
+	if l, ok := senderAs[DailyLimiter](s); ok {
+		return l.DailyLimitLifts(code, now)
 	}
 	return NextMidnight(now, d.location(d.cfg.DefaultTimezone))
 }

@@ -60,6 +60,11 @@ func (d *Dispatcher) handle(ctx, sendCtx context.Context, j job) repo.Outcome {
 		out.Status, out.Reason = repo.StatusFailed, "no provider configured for "+c.Channel
 		return out
 	}
+	if f, ok := senderAs[FiledSender](sender); ok {
+		if filed, ok := f.Filed(msg); ok {
+			out.Body = filed // what the provider sends, not duebell's rendering
+		}
+	}
 	held, probe, ok := d.circuitHold(now, c, sender.Provider())
 	if ok {
 		return held

@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -74,6 +75,31 @@ func ProviderTemplate[T any](templates map[string]T, m Message, fallback string)
 	}
 	var zero T
 	return zero, Permanent("no_template", fmt.Errorf("no template mapped for %q", m.Kind+"/"+m.Locale))
+}
+
+// FiledSender is a Sender whose SMS text is a template filed with the
+// provider (Aliyun, Tencent), not duebell's rendering: Filed says what goes
+// out for m (see FiledText), which the delivery log keeps as the message's
+// body, so support reads what the borrower got; false when no template is
+// mapped for m (the send then fails no_template).
+type FiledSender interface {
+	Filed(m Message) (string, bool)
+}
+
+// FiledText is how the delivery log shows an SMS sent as a filed template:
+// its signature, its code, and each variable it takes with m's value, in
+// the template's order: 【优品分期】SMS_465890001 name=李雷, amount=1,000.00.
+func FiledText(sign, code string, names []string, m Message) string {
+	var b strings.Builder
+	b.WriteString("【" + sign + "】" + code)
+	for i, n := range names {
+		sep := ", "
+		if i == 0 {
+			sep = " "
+		}
+		b.WriteString(sep + n + "=" + m.Vars[n])
+	}
+	return b.String()
 }
 
 // Result is what a provider said about an accepted message.

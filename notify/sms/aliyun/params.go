@@ -40,6 +40,13 @@ func (c *Client) params(msg notify.Message) (url.Values, error) {
 	return q, nil
 }
 
+// Filed is what Aliyun sends for msg: its filed template with the
+// variables (notify.FiledSender).
+func (c *Client) Filed(msg notify.Message) (string, bool) {
+	tpl, err := notify.ProviderTemplate(c.cfg.Templates, msg, c.cfg.FallbackLocale)
+	return notify.FiledText(tpl.SignName, tpl.Code, tpl.Vars, msg), err == nil
+}
+
 // phoneNumber turns E.164 into SendSms's PhoneNumbers form: mainland numbers
 // without a prefix (1390000****), others as country code + number without
 // "+" (852000012****), per the SendSms parameter description.

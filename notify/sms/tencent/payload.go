@@ -22,6 +22,13 @@ type sendSmsRequest struct {
 	SessionContext   string   `json:"SessionContext"`
 }
 
+// Filed is what Tencent sends for msg: its filed template with the
+// variables, in the template's {1},{2},… order (notify.FiledSender).
+func (c *Client) Filed(msg notify.Message) (string, bool) {
+	tpl, err := notify.ProviderTemplate(c.cfg.Templates, msg, c.cfg.FallbackLocale)
+	return notify.FiledText(tpl.SignName, tpl.ID, tpl.Vars, msg), err == nil
+}
+
 // payload builds the request body: the E.164 number as is, the template's
 // parameters in their configured order.
 func (c *Client) payload(msg notify.Message) ([]byte, error) {
