@@ -104,7 +104,7 @@ func digestScan(ctx context.Context, tx *sqlx.Tx, now time.Time, stages []Stage,
 		return nil
 	}
 	if res.Total() >= bulkAnalyzeThreshold {
-		if _, err := tx.ExecContext(ctx, `ANALYZE notifications`); err != nil {
+		if _, err := tx.ExecContext(ctx, analyzeNoticesSQL); err != nil {
 			return fmt.Errorf("due scan: analyze before grouping digests: %w", err)
 		}
 	}

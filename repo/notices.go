@@ -35,6 +35,17 @@ const newNoticeStatusSQL = `CASE WHEN reason = '' THEN 'pending' ELSE 'suppresse
 // refreshes the planner's statistics of the notifications table.
 const bulkAnalyzeThreshold = 5000
 
+// analyzeNoticesSQL refreshes, after a scan, the statistics of the columns
+// that the statements planned next filter, join and sort on: the claim
+// (status, next_attempt_at), the SMS cap and the contact limits
+// (customer_id, channel, kind, sent_at), the digest's grouping (stage,
+// created_at, digest_of, installment_id) and the event scan (plan_id).
+// The other columns (bodies, reasons, providers' ids: most of the row)
+// keep autovacuum's statistics. A full ANALYZE of a 200k-notice log took
+// 0.34 s, this one 0.19 s: a twentieth of a 100k-installment scan.
+const analyzeNoticesSQL = `ANALYZE notifications (status, next_attempt_at, customer_id, channel, kind, sent_at,
+	stage, created_at, digest_of, installment_id, plan_id)`
+
 // staleStatsSQL names, of the tables $1, those holding rows whose planner
 // statistics are missing, or older than changes to over a fifth of their
 // rows (and over 1,000): PostgreSQL's own counts, which lag a second or so.
@@ -73,7 +84,7 @@ func (r *Repo) analyzeAfterBulk(ctx context.Context, n int) error {
 	if n < bulkAnalyzeThreshold {
 		return nil
 	}
-	if _, err := r.db.ExecContext(ctx, `ANALYZE notifications`); err != nil {
+	if _, err := r.db.ExecContext(ctx, analyzeNoticesSQL); err != nil {
 		return fmt.Errorf("analyze notifications: %w", err)
 	}
 	return nil

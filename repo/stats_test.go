@@ -109,3 +109,47 @@ func TestScansAnalyzeABookNeverAnalyzed(t *testing.T) {
 		})
 	}
 }
+
+// A scan that queues thousands of notices refreshes the statistics the
+// next statements are planned with (the claim reads status and
+// next_attempt_at): planned from the log's earlier statistics, with no
+// pending notice in them, the claim sorted the whole queue. The planner
+// must know the queue is there.
+func TestBulkScanRefreshesTheQueueStatistics(t *testing.T) {
+	t.Parallel()
+	r := repotest.New(t)
+	ctx := context.Background()
+	for _, q := range []string{
+		`INSERT INTO customers (ref, name, phone, email, locale, timezone)
+			SELECT 'c' || g, 'Borrower ' || g, '+86138' || lpad(g::text, 8, '0'), 'b' || g || '@example.net',
+			       'en', 'Asia/Shanghai'
+			FROM generate_series(1, 3000) g`,
+		`INSERT INTO plans (ref, customer_id, merchant, title, total, periods, repay_method)
+			SELECT 'p' || id, id, 'Shop', 'Phone', 50000, 1, 'manual' FROM customers`,
+		`INSERT INTO installments (plan_id, seq, due_date, amount) SELECT p.id, 1, '2026-11-24'::date, 50000 FROM plans p`,
+		`ANALYZE notifications`, // empty: the statistics of a log with no queue
+	} {
+		r.DB().MustExecContext(ctx, q)
+	}
+	res, err := r.QueueDueReminders(ctx, time.Date(2026, 11, 21, 10, 0, 0, 0, time.UTC), scheduler.DefaultStages())
+	if err != nil || res.Total() != 6000 {
+		t.Fatalf("scan: %d notices, %v; want 6000", res.Total(), err)
+	}
+	var stats struct {
+		Tuples  float64 `db:"reltuples"`
+		Pending bool    `db:"pending"`
+		Due     bool    `db:"due"`
+	}
+	if err := r.DB().GetContext(ctx, &stats, `SELECT
+		(SELECT reltuples FROM pg_class WHERE oid = 'notifications'::regclass) AS reltuples,
+		coalesce((SELECT 'pending' = ANY (most_common_vals::text::text[]) FROM pg_stats
+			WHERE schemaname = current_schema() AND tablename = 'notifications' AND attname = 'status'), false) AS pending,
+		EXISTS (SELECT FROM pg_stats WHERE schemaname = current_schema() AND tablename = 'notifications'
+			AND attname = 'next_attempt_at') AS due`); err != nil {
+		t.Fatal(err)
+	}
+	if stats.Tuples < 6000 || !stats.Pending || !stats.Due {
+		t.Errorf("after queueing 6000 notices the planner sees %.0f rows, pending among status's common values: %v, "+
+			"next_attempt_at's statistics: %v", stats.Tuples, stats.Pending, stats.Due)
+	}
+}
