@@ -37,16 +37,26 @@ func (p Purged) Total() int { return p.Notifications + p.Attempts + p.Receipts +
 // due-date scan still reminds of: unpaid, on an active plan. Retention keeps
 // such notices whatever their age, in both stores: their dedup key
 // (installment:stage:channel) is what makes each stage go out once, and
-// without it the next scan would queue the bill's latest stage again.
-const KeepsStageSQL = `(n.stage_offset IS NOT NULL AND EXISTS (
-	SELECT 1 FROM installments i JOIN plans p ON p.id = i.plan_id
-	WHERE i.id = n.installment_id AND i.status = 'pending' AND i.paid < i.amount AND p.status = 'active'))`
+// without it the next scan would queue the bill's latest stage again. A
+// digest's leader is kept while any bill of its digest is so (its members
+// point at it): it is the message that reminded the borrower of that bill,
+// its text, link and attempts what support shows in a dispute.
+var KeepsStageSQL = `(n.stage_offset IS NOT NULL AND (` + owedBillSQL("n.installment_id") + `
+	OR n.digest_of = n.id AND EXISTS (SELECT 1 FROM notifications m
+		WHERE m.digest_of = n.id AND m.id <> n.id AND m.stage_offset IS NOT NULL AND ` + owedBillSQL("m.installment_id") + `)))`
+
+// owedBillSQL is true when installment (an SQL expression) is unpaid on an
+// active plan.
+func owedBillSQL(installment string) string {
+	return `EXISTS (SELECT 1 FROM installments i JOIN plans p ON p.id = i.plan_id
+	WHERE i.id = ` + installment + ` AND i.status = 'pending' AND i.paid < i.amount AND p.status = 'active')`
+}
 
 // purgeNoticesSQL removes up to $3 finished notices ($2) last changed
 // before $1, except the stages of bills still unpaid (KeepsStageSQL), with their attempts, receipts and idempotency keys; newer
 // notices that point at one (a resend, a fallback) keep their row and lose
 // the link. It is one statement, so it removes all of a notice or none.
-const purgeNoticesSQL = `
+var purgeNoticesSQL = `
 WITH doomed AS (
 	SELECT id FROM notifications n WHERE status = ANY($2) AND updated_at < $1 AND NOT ` + KeepsStageSQL + `
 	LIMIT $3 FOR UPDATE SKIP LOCKED

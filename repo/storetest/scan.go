@@ -50,7 +50,7 @@ func init() {
 			{"EventPreviewWritesNothing", scanEventPreviewWritesNothing},
 			{"EventUnknownChannel", scanEventUnknownChannel},
 			{"RetentionRemovesOldFinished", scanRetentionRemovesOldFinished},
-			{"RetentionDigestLeaderFirst", scanRetentionDigestLeaderFirst},
+			{"RetentionKeepsDigestOfUnpaidBill", scanRetentionKeepsDigestOfUnpaidBill},
 			{"RetentionKeepsStagesOfUnpaidBills", scanRetentionKeepsStagesOfUnpaidBills},
 		} {
 			t.Run(tc.name, func(t *testing.T) { t.Parallel(); tc.run(t, open(t)) })
@@ -941,16 +941,18 @@ func scanRetentionRemovesOldFinished(t *testing.T, s Store) {
 	}
 }
 
-// A digest's leader that is finished goes even when a member of its digest
-// stays: the member loses the link.
-func scanRetentionDigestLeaderFirst(t *testing.T, s Store) {
+// A digest's leader stays while a bill it told of is unpaid, even once its
+// own bill is paid: it is the only message that reminded the borrower of
+// the other bill (its members are "skipped, in digest #…"). Once every bill
+// of the digest is settled, the leader and its members go.
+func scanRetentionKeepsDigestOfUnpaidBill(t *testing.T, s Store) {
 	ctx := context.Background()
 	Customer(t, s, "c1")
 	Plan(t, s, "p1", "c1", scanDue24)
 	Plan(t, s, "p2", "c1", scanDue24)
 	scanDue(t, s, scanShanghai(2026, 11, 21, 8), scanDigestSMS)
 	// p1's notice leads the digest and goes out; p2's is skipped in it.
-	// Then p1's bill is paid, so its notice may go; p2's stays finished.
+	// Then p1's bill is paid: p2's is still owed.
 	sentAt := scanShanghai(2026, 11, 21, 9)
 	claims, err := s.ClaimNotifications(ctx, "w1", sentAt, sentAt, time.Minute, 10, 0)
 	if err != nil || len(claims) != 1 || !claims[0].LeadsDigest() {
@@ -959,29 +961,37 @@ func scanRetentionDigestLeaderFirst(t *testing.T, s Store) {
 	if err := s.FinishNotifications(ctx, "w1", sentAt, []repo.Outcome{dispatchSent(claims[0], "outbox", "m1", sentAt)}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.RecordPayment(ctx, repo.PaymentInput{PlanRef: "p1", Seq: 1, Amount: 50000, Ref: "pay-p1",
-		PaidAt: sentAt, Now: sentAt}); err != nil {
-		t.Fatal(err)
+	pay := func(plan string, at time.Time) {
+		t.Helper()
+		if _, err := s.RecordPayment(ctx, repo.PaymentInput{PlanRef: plan, Seq: 1, Amount: 50000, Ref: "pay-" + plan,
+			PaidAt: at, Now: at}); err != nil {
+			t.Fatal(err)
+		}
 	}
+	pay("p1", sentAt)
 	ns := scanNotices(t, s)
 	if len(ns) < 2 || ns[0].Status != "sent" || ns[1].Status != "skipped" {
 		t.Fatalf("notices %+v, want p1's sent, p2's skipped in its digest", ns)
 	}
-	// p2's bill is unpaid, so its notice stays (see
-	// scanRetentionKeepsStagesOfUnpaidBills) and loses the link.
-	p := scanPurge(t, s, scanShanghai(2026, 11, 21, 10), 1)
-	if p.Notifications != 1 {
-		t.Fatalf("purged %+v, want p1's reminder", p)
+	if p := scanPurge(t, s, scanShanghai(2026, 11, 21, 10), 1); p.Notifications != 0 {
+		t.Fatalf("purged %+v while p2's bill, which the digest told of, is unpaid: want nothing", p)
 	}
-	var reminders []string
+	if n, err := s.GetNotification(ctx, ns[0].ID); err != nil || n.Status != "sent" || n.ProviderMsgID != "m1" {
+		t.Fatalf("the digest %+v (%v), want it kept with what the provider said of it", n, err)
+	}
+	if n, err := s.GetNotification(ctx, ns[1].ID); err != nil || n.DigestOf == nil || *n.DigestOf != ns[0].ID {
+		t.Fatalf("p2's reminder %+v (%v), want it kept, still in digest #%d", n, err, ns[0].ID)
+	}
+
+	// p2 paid too: nothing of the digest is owed, and both notices go.
+	pay("p2", scanShanghai(2026, 11, 22, 9))
+	if p := scanPurge(t, s, scanShanghai(2026, 11, 22, 10), 1); p.Notifications != 2 {
+		t.Fatalf("purged %+v once every bill of the digest is paid, want the leader and its member", p)
+	}
 	for _, n := range scanNotices(t, s) {
 		if n.Kind == "due_soon" {
-			reminders = append(reminders, fmt.Sprintf("%s %s %s", n.PlanRef, n.Status, n.StatusReason))
+			t.Fatalf("reminder %+v kept after both bills were paid", n)
 		}
-	}
-	scanWant(t, reminders, fmt.Sprintf("p2 skipped in digest #%d", ns[0].ID))
-	if n, err := s.GetNotification(context.Background(), ns[1].ID); err != nil || n.DigestOf != nil {
-		t.Fatalf("p2's reminder %+v (%v), want it kept without the link to the removed leader", n, err)
 	}
 }
 
