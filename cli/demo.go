@@ -30,9 +30,24 @@ func runDemo(ctx context.Context, args []string, out io.Writer) error {
 		return err
 	}
 	defer a.close()
+	// Its borrowers are made up, their phone numbers look real: only an
+	// outbox may receive what it sends.
+	for _, p := range []struct{ key, provider string }{{"sms.provider", a.cfg.SMS.Provider},
+		{"email.provider", a.cfg.Email.Provider}} {
+		if p.provider != "outbox" {
+			return fmt.Errorf("%s is %q: the demo sends only to the outbox, never through a provider "+
+				"(its borrowers are made up); run it with duebell.demo.toml, or a config whose sms.provider and "+
+				"email.provider are \"outbox\"", p.key, p.provider)
+		}
+	}
 	if err := a.lockServe(); err != nil {
 		return err
 	}
+	ln, err := a.listen() // a port in use stops the demo before it seeds or queues anything
+	if err != nil {
+		return err
+	}
+	defer ln.Close()
 	if _, err := a.repo.Migrate(ctx); err != nil {
 		return err
 	}
@@ -63,10 +78,21 @@ func runDemo(ctx context.Context, args []string, out io.Writer) error {
 	}
 	fmt.Fprintf(out, "demo: %s %d demo borrowers in %s, queued %d notices\n", verb, len(demoRefs), a.where(), res.Total())
 	if seededBefore && res.Total() == 0 {
-		fmt.Fprintf(out, "demo: the demo data was already there and today's reminders were queued on an earlier run, so nothing new is sent.\n"+
-			"      To start over: duebell demo --reset --config %s\n", c.config)
+		waiting, err := a.repo.QueueDepth(ctx)
+		if err != nil {
+			return err
+		}
+		var n int64
+		for _, w := range waiting {
+			n += w.Count
+		}
+		fmt.Fprintf(out, "demo: the demo data was already there and today's reminders were queued on an earlier run, so nothing is queued again")
+		if n > 0 {
+			fmt.Fprintf(out, ";\n      %d notices queued then are still to go (a retry, or a reminder held for a contact limit)", n)
+		}
+		fmt.Fprintf(out, ".\n      To start over: duebell demo --reset --config %s\n", c.config)
 	}
-	return a.serve(ctx, func(addr string) {
+	return a.serve(ctx, ln, func(addr string) {
 		fmt.Fprintf(out, "\n  console   http://%s/console/   sign in with the operator token: %s\n", addr, a.demoToken("operator"))
 		fmt.Fprintf(out, "  API       http://%s/api/v1/    ingest token: %s (see README: Pushing data)\n", addr, a.demoToken("ingest"))
 		fmt.Fprintf(out, "  outbox    %s   (SMS in sms.jsonl, emails as .eml files)\n", outbox)

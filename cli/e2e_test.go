@@ -239,7 +239,11 @@ level = "error"
 	a.now, a.quietRequests = e.clock.Now, quiet
 	ctx, cancel := context.WithCancel(context.Background())
 	addr, done := make(chan string, 1), make(chan error, 1)
-	go func() { done <- a.serve(ctx, func(s string) { addr <- s }) }()
+	ln, err := a.listen()
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { done <- a.serve(ctx, ln, func(s string) { addr <- s }) }()
 	select {
 	case s := <-addr:
 		e.base = "http://" + s

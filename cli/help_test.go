@@ -3,7 +3,9 @@ package cli
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -12,6 +14,7 @@ import (
 
 	"duebell/config"
 	"duebell/internal/syncbuf"
+	"duebell/repo"
 	"duebell/repo/sqlite"
 )
 
@@ -141,7 +144,12 @@ func TestDemoSaysWhereToLookAndStartsOver(t *testing.T) {
 	}
 	again := runDemoUntilBanner(t, "--config", config)
 	if !strings.Contains(again, "found 4 demo borrowers") || !strings.Contains(again, "queued 0 notices") || !strings.Contains(again, "already there") {
-		t.Errorf("re-run does not explain why nothing is sent:\n%s", again)
+		t.Errorf("re-run does not explain why nothing is queued:\n%s", again)
+	}
+	// The first run's overdue borrowers get one reminder a day (the
+	// contact limits): the other waits, and goes from this run.
+	if !strings.Contains(again, "still to go") {
+		t.Errorf("re-run does not say what is still to go from the first:\n%s", again)
 	}
 	reset := runDemoUntilBanner(t, "--reset", "--config", config)
 	if !strings.Contains(reset, "removed 4 demo borrowers") || strings.Contains(reset, "queued 0 notices") {
@@ -159,6 +167,64 @@ func TestDemoSaysWhereToLookAndStartsOver(t *testing.T) {
 	}
 	if !strings.Contains(p.Title, "分期") || p.Merchant == "Demo Phone Shop" {
 		t.Errorf("zh-CN borrower's plan = %q from %q, want a Chinese title and merchant", p.Title, p.Merchant)
+	}
+}
+
+// TestDemoRefusesProvidersAndABusyPort: the demo's borrowers are made up
+// (their phone numbers look real), so a config that sends through a real
+// provider is refused before anything is written; so is a port in use,
+// which used to stop the demo only after it had seeded and queued, and the
+// next run then said nothing new was sent while it sent those notices.
+func TestDemoRefusesProvidersAndABusyPort(t *testing.T) {
+	dir := t.TempDir()
+	demo := writeDemoConfig(t, dir)
+	text, err := os.ReadFile(demo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out, errOut bytes.Buffer
+	if code := Main(context.Background(), []string{"migrate", "--config", demo}, &out, &errOut); code != 0 {
+		t.Fatalf("migrate: exit %d: %s", code, errOut.String())
+	}
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	for _, c := range []struct{ name, from, to, want string }{
+		{"sms-webhook", "[sms]\nprovider = \"outbox\"",
+			"[sms]\nprovider = \"webhook\"\n[sms.webhook]\nurl = \"https://sms.example.com/send\"\nsecret = \"0123456789abcdef0123456789abcdef\"",
+			`sms.provider is "webhook": the demo sends only to the outbox`},
+		{"email-smtp", "[email]\nprovider = \"outbox\"",
+			"[email]\nprovider = \"smtp\"\nhost = \"127.0.0.1\"\nport = 2525\nfrom = \"Shop <billing@example.com>\"",
+			`email.provider is "smtp": the demo sends only to the outbox`},
+		{"busy-port", `listen = "127.0.0.1:0"`, fmt.Sprintf("listen = %q", busy.Addr().String()), "http.listen"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			if !strings.Contains(string(text), c.from) {
+				t.Fatalf("demo config lacks %q", c.from)
+			}
+			config := filepath.Join(dir, c.name+".toml")
+			if err := os.WriteFile(config, []byte(strings.Replace(string(text), c.from, c.to, 1)), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			var out, errOut bytes.Buffer
+			if code := Main(context.Background(), []string{"demo", "--config", config}, &out, &errOut); code != 1 ||
+				!strings.Contains(errOut.String(), c.want) {
+				t.Fatalf("demo: exit %d, stderr %q; want 1 and %q", code, errOut.String(), c.want)
+			}
+			if strings.Contains(out.String(), "seeded") {
+				t.Errorf("the refused demo seeded its borrowers: %s", out.String())
+			}
+			r, err := sqlite.Open(context.Background(), "sqlite:"+filepath.Join(dir, "demo.db"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer r.Close()
+			if _, err := r.GetCustomer(context.Background(), "demo-li"); !errors.Is(err, repo.ErrNotFound) {
+				t.Errorf("demo borrower in the store after a refused demo (%v)", err)
+			}
+		})
 	}
 }
 

@@ -45,7 +45,11 @@ func runServe(ctx context.Context, args []string, out io.Writer) error {
 	} else if err := a.requireMigrated(ctx); err != nil {
 		return err
 	}
-	return a.serve(ctx, nil)
+	ln, err := a.listen()
+	if err != nil {
+		return err
+	}
+	return a.serve(ctx, ln, nil)
 }
 
 // migrate applies the pending migrations (serve --migrate) and logs each.
@@ -57,13 +61,25 @@ func (a *app) migrate(ctx context.Context) error {
 	return err
 }
 
+// listen binds http.listen. Commands bind it before they start work, so
+// that a port in use stops them before they change anything.
+func (a *app) listen() (net.Listener, error) {
+	ln, err := net.Listen("tcp", a.cfg.HTTP.Listen)
+	if err != nil {
+		return nil, fmt.Errorf("http.listen: %w", err)
+	}
+	return ln, nil
+}
+
 // serve runs the HTTP server, the cron scans and the dispatcher until ctx
 // ends or SIGINT/SIGTERM arrives, then shuts down gracefully: the listener
 // stops taking requests, running scans finish, the dispatcher claims nothing
 // more, releases what it claimed but had not started, lets sends in progress
 // finish within dispatch.shutdown_grace and writes every outcome before it
-// returns. listening, when set, is told the bound address.
-func (a *app) serve(ctx context.Context, listening func(addr string)) error {
+// returns. It serves HTTP on ln (see listen) and closes it; listening, when
+// set, is told the bound address.
+func (a *app) serve(ctx context.Context, ln net.Listener, listening func(addr string)) error {
+	defer ln.Close() // on a return before the server took it
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 
@@ -99,10 +115,6 @@ func (a *app) serve(ctx context.Context, listening func(addr string)) error {
 	handler, err := a.httpHandler(promhttp.HandlerFor(reg, promhttp.HandlerOpts{}), m.Receipt, wake)
 	if err != nil {
 		return err
-	}
-	ln, err := net.Listen("tcp", a.cfg.HTTP.Listen)
-	if err != nil {
-		return fmt.Errorf("http.listen: %w", err)
 	}
 	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
 		WriteTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute}
