@@ -95,6 +95,9 @@ func openMoveSource(ctx context.Context, url string) (*sqlite.Store, error) {
 	}
 	if err := s.LockServe(); err != nil {
 		s.Close()
+		if errors.Is(err, sqlite.ErrInUse) { // not LockServe's hint, to move to PostgreSQL: that is what this does
+			return nil, fmt.Errorf("--from %s: %w: stop the daemon serving it (and any dispatch --once from cron), then move", path, sqlite.ErrInUse)
+		}
 		return nil, err
 	}
 	if _, err := s.Migrate(ctx); err != nil {

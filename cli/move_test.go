@@ -77,7 +77,8 @@ func TestMoveSQLiteToPostgres(t *testing.T) {
 		want[table] = dumpTable(t, serving.DB(), table)
 	}
 	serving.Close()
-	if code != 1 || !strings.Contains(stderr, "in use by another duebell process") || count(t, r.DB(), "customers") != 0 {
+	if code != 1 || !strings.Contains(stderr, "in use by another duebell process: stop the daemon serving it") ||
+		strings.Contains(stderr, "move to PostgreSQL") || count(t, r.DB(), "customers") != 0 {
 		t.Fatalf("move beside a daemon: exit %d %q %q; want 1, the file in use, nothing moved", code, out, stderr)
 	}
 
