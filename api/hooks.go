@@ -17,6 +17,7 @@ import (
 
 	"duebell/notify/sms/twilio"
 	"duebell/notify/sms/webhook"
+	"duebell/mask"
 	"duebell/repo"
 )
 
@@ -193,7 +194,12 @@ func (s *server) smsReceipts(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	for i := range receipts {
-		receipts[i].Provider = name
+		rc := &receipts[i]
+		rc.Provider = name
+		// A gateway's words may echo the number (“user 13812345678
+		// unreachable”): the notice's status reason and support's views
+		// quote them, masked as a log line is. The raw report is kept as sent.
+		rc.Code, rc.Description = mask.Text(rc.Code), mask.Text(rc.Description)
 	}
 	results, err := s.cfg.Repo.RecordReceipts(r.Context(), receipts, s.cfg.Now())
 	if err != nil {

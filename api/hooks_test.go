@@ -209,6 +209,33 @@ func TestWebhookGatewayReceipts(t *testing.T) {
 	}
 }
 
+// TestReceiptWordsEchoingTheNumberAreMasked: a gateway's code or
+// description that repeats the recipient reaches the notice's status
+// reason, which the API, CLI and console show, masked as a log line is;
+// the receipt still applies.
+func TestReceiptWordsEchoingTheNumberAreMasked(t *testing.T) {
+	t.Parallel()
+	b := receiptsSetup(t)
+	id := sentSMS(t, b.r, "c1", "webhook", "")
+	body := fmt.Sprintf(`{"out_id":"%d","status":"undelivered","code":"user 13812345678 / bob@example.com unreachable",`+
+		`"description":"number +86 138 1234 5678 is off"}`, id)
+	wantJSON(t, post(b, "/hooks/sms/webhook", "application/json", body,
+		map[string]string{webhook.SignatureHeader: webhook.Sign([]byte(gatewaySecret), []byte(body))}), http.StatusOK, `{"status":"ok"}`)
+	n := b.noticeByID(t, id)
+	if n.Status != "undelivered" || !strings.Contains(n.StatusReason, "*******5678 / ***@example.com unreachable") {
+		t.Fatalf("notice %s %q, want undelivered with the code masked", n.Status, n.StatusReason)
+	}
+	var stored []string
+	if err := b.r.DB().Select(&stored, `SELECT code || ' ' || description FROM sms_receipts`); err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range append(stored, n.StatusReason, n.DeliveryCode) {
+		if strings.Contains(s, "12345678") || strings.Contains(s, "1234 5678") || strings.Contains(s, "bob@") {
+			t.Errorf("%q holds the recipient unmasked", s)
+		}
+	}
+}
+
 func TestReceiptsBadInput(t *testing.T) {
 	t.Parallel()
 	b := receiptsSetup(t)
