@@ -51,9 +51,9 @@ type ReceiptResult struct {
 	Duplicate bool
 }
 
-// receiptReasonSQL is the status_reason a receipt leaves, from columns
-// status, provider and code of the row aliased rc.
-const receiptReasonSQL = `rc.status || ' per ' || rc.provider || ' receipt' ||
+// ReceiptReasonSQL is the status_reason a receipt leaves, from columns
+// status, provider and code of the row aliased rc, in both stores.
+const ReceiptReasonSQL = `rc.status || ' per ' || rc.provider || ' receipt' ||
 	CASE WHEN rc.code <> '' THEN ' (code ' || rc.code || ')' ELSE '' END`
 
 // receiptChunk is how many receipts of a batch one transaction records.
@@ -171,7 +171,7 @@ WITH rc AS MATERIALIZED (
 	SET notification_id = coalesce(s.notification_id, excluded.notification_id), applied_at = coalesce(s.applied_at, excluded.applied_at)
 	RETURNING s.id, s.provider, s.provider_msg_id, s.out_id, s.status, s.provider_status, s.code, s.reported_at
 ), moved AS (
-	UPDATE notifications n SET status = rc.status, status_reason = ` + receiptReasonSQL + `,
+	UPDATE notifications n SET status = rc.status, status_reason = ` + ReceiptReasonSQL + `,
 		delivery_code = rc.code, updated_at = $14,
 		delivered_at = CASE WHEN rc.status = 'delivered' THEN coalesce(rc.reported_at, $14) ELSE n.delivered_at END,
 		sent_at = CASE WHEN rc.status = 'delivered' THEN coalesce(n.sent_at, rc.reported_at, $14) ELSE n.sent_at END,
@@ -392,7 +392,7 @@ WITH sent AS MATERIALIZED (
 ), best AS (
 	SELECT DISTINCT ON (nid) * FROM cand ORDER BY nid, (status = 'delivered') DESC, rid
 ), moved AS (
-	UPDATE notifications n SET status = rc.status, status_reason = ` + receiptReasonSQL + `,
+	UPDATE notifications n SET status = rc.status, status_reason = ` + ReceiptReasonSQL + `,
 		delivery_code = rc.code, updated_at = $2,
 		delivered_at = CASE WHEN rc.status = 'delivered' THEN coalesce(rc.reported_at, $2) END
 	FROM best rc WHERE n.id = rc.nid

@@ -12,11 +12,6 @@ import (
 	"duebell/repo"
 )
 
-// receiptsReasonSQL is the status_reason a receipt leaves, from columns
-// status, provider and code of the row aliased rc.
-const receiptsReasonSQL = `rc.status || ' per ' || rc.provider || ' receipt' ||
-	CASE WHEN rc.code <> '' THEN ' (code ' || rc.code || ')' ELSE '' END`
-
 // receiptsMatchSQL finds the SMS notice a receipt speaks of: by the
 // provider's message id ($1 provider, $2 id), else by our out-id ($3) as
 // long as the notice's provider and message id, once known, do not
@@ -40,7 +35,7 @@ LIMIT 1`
 // failed try (that try did reach the phone); undelivered only replaces
 // sent. A delivered notice never changes again.
 const receiptsApplySQL = `
-UPDATE notifications AS n SET status = rc.status, status_reason = ` + receiptsReasonSQL + `,
+UPDATE notifications AS n SET status = rc.status, status_reason = ` + repo.ReceiptReasonSQL + `,
 	delivery_code = rc.code, updated_at = $3,
 	delivered_at = CASE WHEN rc.status = 'delivered' THEN coalesce(rc.reported_at, $3) ELSE n.delivered_at END,
 	sent_at = CASE WHEN rc.status = 'delivered' THEN coalesce(n.sent_at, rc.reported_at, $3) ELSE n.sent_at END,
