@@ -26,13 +26,16 @@ func (c *Console) showLogin(w http.ResponseWriter, r *http.Request, status int, 
 	c.render(w, r, status, "login", view{Title: "Sign in", CSRF: token, Error: msg})
 }
 
+// consoleRole says whether a token of role may use the console.
+func consoleRole(role string) bool { return role == RoleViewer || role == RoleOperator }
+
 // login exchanges a viewer or operator token for a session cookie. Each
 // client address gets a few attempts and then one every so often
 // (Config.LoginBurst, LoginEvery): guessing tokens is throttled before
 // any is evaluated.
 func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 	if wait, ok := c.logins.allow(clientAddr(r), c.cfg.Clock()); !ok {
-		c.cfg.Logger.LogAttrs(r.Context(), slog.LevelWarn, "console login throttled")
+		c.cfg.Logger.LogAttrs(r.Context(), slog.LevelWarn, "console login throttled", slog.String("client", clientAddr(r)))
 		w.Header().Set("Retry-After", strconv.Itoa(int(wait.Round(time.Second)/time.Second)+1))
 		c.showLogin(w, r, http.StatusTooManyRequests, "Too many sign-in attempts from your address. Wait a minute and try again.")
 		return
@@ -53,11 +56,14 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 	}
 	id, ok := c.cfg.Auth.Login(strings.TrimSpace(r.PostFormValue("token")))
 	if !ok {
-		c.cfg.Logger.LogAttrs(r.Context(), slog.LevelWarn, "console login refused")
+		c.cfg.Logger.LogAttrs(r.Context(), slog.LevelWarn, "console login refused", slog.String("client", clientAddr(r)),
+			slog.String("reason", "unknown token"))
 		c.showLogin(w, r, http.StatusUnauthorized, "That token is not valid.")
 		return
 	}
-	if id.Role != RoleViewer && id.Role != RoleOperator {
+	if !consoleRole(id.Role) {
+		c.cfg.Logger.LogAttrs(r.Context(), slog.LevelWarn, "console login refused", slog.String("client", clientAddr(r)),
+			slog.String("token", id.Name), slog.String("reason", "role "+id.Role+" may not use the console"))
 		c.showLogin(w, r, http.StatusForbidden, "This token's role ("+id.Role+") may not use the console; use a viewer or operator token.")
 		return
 	}

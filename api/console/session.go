@@ -87,7 +87,9 @@ func (c *Console) readSession(r *http.Request, now time.Time) (session, bool, er
 	}
 	name, exp, nonce := parts[0], parts[1], parts[2]
 	key, id, ok := c.cfg.Auth.SessionKey(name)
-	if !ok || !hmac.Equal(mac, sign(key, "session", name, exp, nonce)) {
+	if !ok || !hmac.Equal(mac, sign(key, "session", name, exp, nonce)) || !consoleRole(id.Role) {
+		// A token whose role changed to one the console does not take
+		// (ingest) ends its sessions, as a rotated one does.
 		return session{}, false, nil
 	}
 	unix, err := strconv.ParseInt(exp, 10, 64)

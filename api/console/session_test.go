@@ -144,6 +144,52 @@ func TestLogoutEndsTheSessionOnTheServer(t *testing.T) {
 	}
 }
 
+// TestRoleChangedToIngestEndsTheSession: a token re-configured from
+// viewer to ingest (same secret, a restart with the new config) loses its
+// console sessions, as a rotated token does; it read every page for the
+// rest of the session before. Refused sign-ins are logged with the
+// client's address and why.
+func TestRoleChangedToIngestEndsTheSession(t *testing.T) {
+	t.Parallel()
+	r := repotest.New(t)
+	clock := &fakeClock{t: t0}
+	var logs syncbuf.Buffer
+	serve := func(role api.Role) http.Handler {
+		h, err := api.New(api.Config{
+			Tokens: []api.Token{{Name: "support", Token: viewerToken, Role: role}},
+			Repo:   r, Logger: slog.New(slog.NewJSONHandler(&logs, nil)), Now: func() time.Time { return t0 },
+			ConsoleClock: clock.Now,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return h
+	}
+	c := newClient(t, serve(api.RoleViewer), "192.0.2.1:5000")
+	if code := c.login(viewerToken); code != http.StatusSeeOther {
+		t.Fatalf("login = %d", code)
+	}
+	if code := c.do("GET", "/console/notifications", nil).Code; code != http.StatusOK {
+		t.Fatalf("viewer session = %d", code)
+	}
+	c.h = serve(api.RoleIngest)
+	for _, path := range []string{"/console/notifications", "/console/customers", "/console/audit", "/console/"} {
+		if rec := c.do("GET", path, nil); rec.Code != http.StatusSeeOther || rec.Header().Get("Location") != "/console/login" {
+			t.Errorf("%s after the role became ingest = %d to %q, want the login form", path, rec.Code, rec.Header().Get("Location"))
+		}
+	}
+	if code := c.login(viewerToken); code != http.StatusForbidden {
+		t.Errorf("sign-in as ingest = %d, want 403", code)
+	}
+	c.login("not-a-token-0123456789")
+	for _, want := range []string{`"msg":"console login refused","client":"192.0.2.1","token":"support","reason":"role ingest may not use the console"`,
+		`"msg":"console login refused","client":"192.0.2.1","reason":"unknown token"`} {
+		if !strings.Contains(logs.String(), want) {
+			t.Errorf("log lacks %s:\n%s", want, logs.String())
+		}
+	}
+}
+
 // TestLoginThrottledPerAddress: 300 wrong tokens from one address within a
 // second are not all evaluated (only the burst is; the rest get 429 with
 // Retry-After, and so does the right token); another address is not held
