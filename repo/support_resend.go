@@ -108,7 +108,11 @@ func (r *Repo) Resend(ctx context.Context, in ResendInput) (ResendResult, error)
 	var res ResendResult
 	err := r.withTx(ctx, func(tx *sqlx.Tx) error {
 		if in.IdempotencyKey != "" {
-			prior, err := claimIdempotencyKey(ctx, tx, in, in.KeyTarget())
+			target, err := KeyTargetOf(ctx, tx, in)
+			if err != nil {
+				return err
+			}
+			prior, err := claimIdempotencyKey(ctx, tx, in, target)
 			if err != nil || prior != 0 {
 				if err == nil {
 					res.Replayed = true

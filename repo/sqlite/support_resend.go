@@ -74,7 +74,11 @@ func (s *Store) Resend(ctx context.Context, in repo.ResendInput) (repo.ResendRes
 	var res repo.ResendResult
 	err = s.withTx(ctx, func(tx *sqlx.Tx) error {
 		if in.IdempotencyKey != "" {
-			prior, err := supportClaimIdempotencyKey(ctx, tx, in, in.KeyTarget())
+			target, err := repo.KeyTargetOf(ctx, tx, in)
+			if err != nil {
+				return err
+			}
+			prior, err := supportClaimIdempotencyKey(ctx, tx, in, target)
 			if err != nil || prior != 0 {
 				if err == nil {
 					res.Replayed = true

@@ -792,6 +792,13 @@ func supportTestIdempotency(t *testing.T, s Store) {
 	if _, err := s.Resend(ctx, in3); !errors.Is(err, repo.ErrConflict) || !strings.Contains(err.Error(), "idempotency key") {
 		t.Errorf("key reused for another notice: %v", err)
 	}
+	// Naming the notice's own channel is the same request as naming none
+	// (the console always names one): a replay, not a conflict.
+	own := in
+	own.Channel = claims[0].Channel
+	if res, err := s.Resend(ctx, own); err != nil || !res.Replayed || res.Notification.ID != results[0].Notification.ID {
+		t.Errorf("the same request naming the notice's own channel %q: %+v, %v; want the replay", own.Channel, res, err)
+	}
 	// The same key with other parameters is another request: refused, and
 	// nothing more is queued.
 	before, err := s.GetNotificationDetail(ctx, orig)
@@ -799,7 +806,7 @@ func supportTestIdempotency(t *testing.T, s Store) {
 		t.Fatal(err)
 	}
 	for _, edit := range []func(*repo.ResendInput){
-		func(i *repo.ResendInput) { i.Channel = "email" },
+		func(i *repo.ResendInput) { i.Channel = map[string]string{"sms": "email", "email": "sms"}[claims[0].Channel] },
 		func(i *repo.ResendInput) { i.Force = true },
 	} {
 		in5 := in
