@@ -100,8 +100,10 @@ func (d *Dispatcher) run(ctx context.Context, once bool) (Counts, error) {
 	keeping.Go(func() { keeper.run(stopKeeper) })
 
 	err := d.produce(ctx, once, jobs, results, &held, keeper)
-	if ctx.Err() != nil && stopCounting() {
-		counts.stop() // AfterFunc's goroutine had not run yet: the summary below needs the stop's time
+	if ctx.Err() != nil {
+		// The summary below needs the stop's time: AfterFunc's goroutine
+		// may not have run yet, or be running (stop keeps the first).
+		counts.stop()
 	}
 	close(jobs) // each stage ends when the one before it has
 	workers.Wait()
@@ -145,11 +147,13 @@ func (t *tally) add(outs []repo.Outcome) {
 	}
 }
 
-// stop starts counting the drain.
+// stop starts counting the drain; once: a second call keeps the first's.
 func (t *tally) stop() {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	t.stopped, t.drained = time.Now(), map[int64]string{}
+	if t.drained == nil {
+		t.stopped, t.drained = time.Now(), map[int64]string{}
+	}
 }
 
 // sinceStop is when the dispatcher was told to stop (zero if it was not)
