@@ -373,6 +373,14 @@ func testKilledDispatcher(t *testing.T, r crashStore, schema string, n int, sink
 	for _, l := range logged {
 		tries[l.ID] = l.N
 	}
+	// A lost try names the gateway that may hold the first copy.
+	var nameless int
+	if err := r.DB().Get(&nameless, `SELECT count(*) FROM delivery_attempts WHERE provider = ''`); err != nil {
+		t.Fatal(err)
+	}
+	if nameless > 0 {
+		t.Errorf("%d tries logged without the provider they may have reached", nameless)
+	}
 	sink.mu.Lock()
 	defer sink.mu.Unlock()
 	for id, got := range sink.byID {

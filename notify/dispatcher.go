@@ -30,8 +30,9 @@ type Store interface {
 	// claimed notice missing from them is no longer owner's.
 	ExtendLeases(ctx context.Context, owner string, now time.Time, lease time.Duration) ([]int64, error)
 	// RescueExpired returns expired leases to the queue, logging the lost
-	// try, except those of owner keep (this live dispatcher's own).
-	RescueExpired(ctx context.Context, now time.Time, keep string) (int, error)
+	// try, except those of owner keep (this live dispatcher's own); the try
+	// names the provider its channel sends through (providers, by channel).
+	RescueExpired(ctx context.Context, now time.Time, keep string, providers map[string]string) (int, error)
 	// NextDue is when the earliest pending notice falls due.
 	NextDue(ctx context.Context) (time.Time, bool, error)
 	// CollectionCounts reads the contact-limit counts of the customers of

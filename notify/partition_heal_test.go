@@ -93,7 +93,7 @@ var errHostCutOff = notify.Transient("", errors.New("provider unreachable: host 
 // it reports with t.Error.
 func takeOver(t *testing.T, r *repo.Repo, to *phones, at time.Time, lease time.Duration, limit int) []repo.Claim {
 	ctx := context.Background()
-	if _, err := r.RescueExpired(ctx, at, "replica-b"); err != nil {
+	if _, err := r.RescueExpired(ctx, at, "replica-b", nil); err != nil {
 		t.Error(err)
 		return nil
 	}
@@ -296,7 +296,7 @@ func TestNoticeClaimedAgainWhileItsOlderClaimWaitsGoesOutOnce(t *testing.T) {
 			return nil
 		}
 		clock.add(lease / 2) // half the lease left, by A's clock
-		if n, err := b.r.RescueExpired(context.Background(), at.Add(lease+time.Second), "replica-b"); err != nil || n != 3 {
+		if n, err := b.r.RescueExpired(context.Background(), at.Add(lease+time.Second), "replica-b", nil); err != nil || n != 3 {
 			t.Errorf("replica B rescued %d (%v), want the 3 of A's claim", n, err)
 		}
 		// A's producer claims the three again; the older claim's queued

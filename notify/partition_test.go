@@ -114,7 +114,7 @@ func TestReplicaCutOffPastItsLeaseStartsNoSend(t *testing.T) {
 		clock.add(lease + time.Second)
 		// Replica B rescues the expired leases and sends the batch.
 		later := at.Add(lease + time.Second)
-		if _, err := b.r.RescueExpired(ctx, later, "replica-b"); err != nil {
+		if _, err := b.r.RescueExpired(ctx, later, "replica-b", nil); err != nil {
 			t.Error(err)
 			return
 		}

@@ -591,7 +591,7 @@ func TestPinnedRunLeasesOnTheWallClock(t *testing.T) {
 	done := make(chan notify.Counts)
 	go func() { done <- b.dispatch(t, at) }()
 	<-sender.started
-	n, err := b.r.RescueExpired(context.Background(), time.Now(), "serving-replica")
+	n, err := b.r.RescueExpired(context.Background(), time.Now(), "serving-replica", nil)
 	close(sender.release)
 	if c := <-done; c["sent"] != 2 {
 		t.Errorf("counts %v, want 2 sent", c)

@@ -243,9 +243,9 @@ type slowRescueStore struct {
 	leaseNow []time.Time
 }
 
-func (s *slowRescueStore) RescueExpired(ctx context.Context, now time.Time, keep string) (int, error) {
+func (s *slowRescueStore) RescueExpired(ctx context.Context, now time.Time, keep string, providers map[string]string) (int, error) {
 	s.clock.add(20 * time.Second)
-	return s.Repo.RescueExpired(ctx, now, keep)
+	return s.Repo.RescueExpired(ctx, now, keep, providers)
 }
 
 func (s *slowRescueStore) ClaimNotifications(ctx context.Context, owner string, now, leaseNow time.Time, lease time.Duration,

@@ -2,6 +2,7 @@ package repo
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"time"
 
@@ -51,7 +52,9 @@ const RescuedReason = "lease expired: outcome of the last try unknown"
 // from a stall longer than the lease), and is alive after all. Rescuing it
 // waited for that owner's transaction, and locking rows in no order beside
 // the owner's id order deadlocked (seen under load: 40P01, a second lost
-// on both sides).
+// on both sides). The try names the provider the notice went to, else
+// (a first try: the column is written with its outcome) the one its
+// channel sends through ($3, a JSON object by channel).
 var rescueSQL = `
 WITH rescued AS (
 	UPDATE notifications SET status = ` + RequeuedStatusSQL("dedup_key", "'pending'") + `,
@@ -62,7 +65,7 @@ WITH rescued AS (
 	RETURNING id, attempts, channel, provider
 )
 INSERT INTO delivery_attempts (notification_id, n, channel, provider, started_at, finished_at, outcome, error)
-SELECT r.id, r.attempts, r.channel, r.provider, coalesce(n.claimed_at, $1), $1, 'unknown',
+SELECT r.id, r.attempts, r.channel, coalesce(nullif(r.provider, ''), $3::jsonb ->> r.channel, ''), coalesce(n.claimed_at, $1), $1, 'unknown',
 	'lease expired: the worker stopped before recording the outcome; the message may have gone out'
 FROM rescued r JOIN LATERAL (
 	SELECT x.updated_at AS claimed_at FROM notifications x WHERE x.id = r.id) n ON true`
@@ -70,9 +73,14 @@ FROM rescued r JOIN LATERAL (
 // RescueExpired returns notices whose lease expired before now to the queue,
 // except those owner keep holds (a live dispatcher's own: its outcomes are
 // still to be written), logging each lost try; it reports how many it
-// rescued.
-func (r *Repo) RescueExpired(ctx context.Context, now time.Time, keep string) (int, error) {
-	res, err := r.db.ExecContext(ctx, rescueSQL, now, keep)
+// rescued. Each lost try names the provider the notice went to, else the
+// one its channel sends through (providers, by channel).
+func (r *Repo) RescueExpired(ctx context.Context, now time.Time, keep string, providers map[string]string) (int, error) {
+	byChannel, err := json.Marshal(providers)
+	if err != nil {
+		return 0, fmt.Errorf("rescue expired leases: %w", err)
+	}
+	res, err := r.db.ExecContext(ctx, rescueSQL, now, keep, string(byChannel))
 	if err != nil {
 		return 0, fmt.Errorf("rescue expired leases: %w", err)
 	}

@@ -39,14 +39,14 @@ func TestRescueSkipsANoticeItsOwnerHolds(t *testing.T) {
 	later := at.Add(2 * time.Minute)
 	rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	n, err := r.RescueExpired(rctx, later, "replica-b")
+	n, err := r.RescueExpired(rctx, later, "replica-b", nil)
 	if err != nil || n != 1 {
 		t.Fatalf("rescue beside the owner's lock: %d (%v), want the other notice at once", n, err)
 	}
 	if err := owner.Rollback(); err != nil {
 		t.Fatal(err)
 	}
-	if n, err := r.RescueExpired(ctx, later, "replica-b"); err != nil || n != 1 {
+	if n, err := r.RescueExpired(ctx, later, "replica-b", nil); err != nil || n != 1 {
 		t.Fatalf("the next rescue: %d (%v), want the notice its owner let go", n, err)
 	}
 	var attempts, rows int

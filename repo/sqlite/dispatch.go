@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -23,15 +24,21 @@ import (
 // try as an attempt with the outcome unknown, started when the notice was
 // claimed (its updated_at until the rescue); it reports how many it
 // rescued. The notices keep their next_attempt_at, so they are claimed first.
-func (s *Store) RescueExpired(ctx context.Context, now time.Time, keep string) (int, error) {
+// Each lost try names the provider the notice went to, else the one its
+// channel sends through (providers, by channel).
+func (s *Store) RescueExpired(ctx context.Context, now time.Time, keep string, providers map[string]string) (int, error) {
+	byChannel, err := json.Marshal(providers)
+	if err != nil {
+		return 0, fmt.Errorf("rescue expired leases: %w", err)
+	}
 	var n int64
-	err := s.withTx(ctx, func(tx *sqlx.Tx) error {
+	err = s.withTx(ctx, func(tx *sqlx.Tx) error {
 		if _, err := tx.ExecContext(ctx, `
 			INSERT INTO delivery_attempts (notification_id, n, channel, provider, started_at, finished_at, outcome, error)
-			SELECT id, attempts, channel, provider, updated_at, $1, 'unknown',
+			SELECT id, attempts, channel, coalesce(nullif(provider, ''), json_extract($3, '$.' || channel), ''), updated_at, $1, 'unknown',
 				'lease expired: the worker stopped before recording the outcome; the message may have gone out'
 			FROM notifications WHERE status = 'sending' AND lease_expires_at < $1 AND lease_owner <> $2
-			ORDER BY id`, now, keep); err != nil {
+			ORDER BY id`, now, keep, string(byChannel)); err != nil {
 			return err
 		}
 		res, err := tx.ExecContext(ctx, `

@@ -330,7 +330,7 @@ func dispatchTestOlderClaim(t *testing.T, s Store) {
 		t.Fatalf("claimed %d", len(old))
 	}
 	later := dispatchSendAt.Add(2*time.Minute + time.Second)
-	if n, err := s.RescueExpired(ctx, later, "w2"); err != nil || n != 1 {
+	if n, err := s.RescueExpired(ctx, later, "w2", nil); err != nil || n != 1 {
 		t.Fatalf("rescued %d (%v), want w1's notice", n, err)
 	}
 	again := dispatchClaim(t, s, "w1", later, 10, 0)
@@ -375,16 +375,19 @@ func dispatchTestRescue(t *testing.T, s Store) {
 	dispatchBills(t, s, "c2", 1)
 	dispatchQueue(t, s, dispatchAt(21, 10, 1), dispatchStage("sms"))
 
-	if n, err := s.RescueExpired(ctx, dispatchSendAt.Add(2*time.Minute), ""); err != nil || n != 0 {
+	if n, err := s.RescueExpired(ctx, dispatchSendAt.Add(2*time.Minute), "", nil); err != nil || n != 0 {
 		t.Fatalf("rescued %d (%v) at the lease's expiry, want 0", n, err)
 	}
 	rescueAt := dispatchSendAt.Add(2*time.Minute + time.Second)
 	// A live dispatcher never rescues its own notices: their outcomes are
 	// still to be written.
-	if n, err := s.RescueExpired(ctx, rescueAt, "crashed"); err != nil || n != 0 {
+	if n, err := s.RescueExpired(ctx, rescueAt, "crashed", nil); err != nil || n != 0 {
 		t.Fatalf("the owner rescued %d (%v) of its own notices, want 0", n, err)
 	}
-	if n, err := s.RescueExpired(ctx, rescueAt, "w2"); err != nil || n != 1 {
+	// The lost try names the provider it may have reached: the one its
+	// channel sends through (the notice's own column is written with an
+	// outcome, and a first try has none).
+	if n, err := s.RescueExpired(ctx, rescueAt, "w2", map[string]string{"sms": "aliyun", "email": "smtp"}); err != nil || n != 1 {
 		t.Fatalf("rescued %d (%v), want 1", n, err)
 	}
 	n := dispatchNotice(t, s, c[0].ID)
@@ -393,12 +396,12 @@ func dispatchTestRescue(t *testing.T, s Store) {
 		t.Errorf("rescued notice: %+v", n)
 	}
 	as := dispatchAttempts(t, s, c[0].ID)
-	if len(as) != 1 || as[0].N != 1 || as[0].Outcome != repo.OutcomeUnknown || as[0].Channel != "sms" ||
+	if len(as) != 1 || as[0].N != 1 || as[0].Outcome != repo.OutcomeUnknown || as[0].Channel != "sms" || as[0].Provider != "aliyun" ||
 		!as[0].StartedAt.Equal(dispatchSendAt) || !as[0].FinishedAt.Equal(rescueAt) ||
 		as[0].Error != "lease expired: the worker stopped before recording the outcome; the message may have gone out" {
 		t.Errorf("rescue attempts %+v", as)
 	}
-	if n, _ := s.RescueExpired(ctx, rescueAt.Add(time.Hour), ""); n != 0 {
+	if n, _ := s.RescueExpired(ctx, rescueAt.Add(time.Hour), "", nil); n != 0 {
 		t.Errorf("rescued %d again", n)
 	}
 
@@ -430,7 +433,7 @@ func dispatchTestRescueMovedBill(t *testing.T, s Store) {
 	}
 	Plan(t, s, "p-c1", "c1", []repo.Date{repo.NewDate(2026, 12, 24)})
 	rescueAt := dispatchSendAt.Add(2*time.Minute + time.Second)
-	if n, err := s.RescueExpired(ctx, rescueAt, "w2"); err != nil || n != 1 {
+	if n, err := s.RescueExpired(ctx, rescueAt, "w2", nil); err != nil || n != 1 {
 		t.Fatalf("rescued %d (%v), want 1", n, err)
 	}
 	if n := dispatchNotice(t, s, c[0].ID); n.Status != repo.StatusSkipped || n.StatusReason != repo.MovedInFlightReason {
@@ -479,7 +482,7 @@ func dispatchTestExtend(t *testing.T, s Store) {
 	if n := dispatchNotice(t, s, mine[0].ID); n.LeaseExpiresAt == nil || !n.LeaseExpiresAt.Equal(want) {
 		t.Errorf("lease moved back to %v", n.LeaseExpiresAt)
 	}
-	if n, err := s.RescueExpired(ctx, dispatchSendAt.Add(2*time.Minute+time.Second), ""); err != nil || n != 1 {
+	if n, err := s.RescueExpired(ctx, dispatchSendAt.Add(2*time.Minute+time.Second), "", nil); err != nil || n != 1 {
 		t.Fatalf("rescued %d (%v), want only w2's", n, err)
 	}
 	if n := dispatchNotice(t, s, mine[0].ID); n.Status != repo.StatusSending {
@@ -496,7 +499,7 @@ func dispatchTestExtend(t *testing.T, s Store) {
 	// (theirs, rescued above, with them). w1 finished one of them first.
 	dispatchFinish(t, s, "w1", dispatchSendAt.Add(2*time.Minute), dispatchSent(mine[2], "aliyun", "m-3", dispatchSendAt))
 	late := want.Add(time.Second)
-	if n, err := s.RescueExpired(ctx, late, "w3"); err != nil || n != 2 {
+	if n, err := s.RescueExpired(ctx, late, "w3", nil); err != nil || n != 2 {
 		t.Fatalf("rescued %d (%v), want w1's 2 unfinished", n, err)
 	}
 	taken := dispatchClaim(t, s, "w3", late, 10, 0)
@@ -638,7 +641,7 @@ func dispatchTestUnknown(t *testing.T, s Store) {
 	if items, err := s.DigestItems(ctx, 424242); err != nil || len(items) != 0 {
 		t.Errorf("digest of an unknown notice: %v, %v", items, err)
 	}
-	if n, err := s.RescueExpired(ctx, dispatchSendAt, ""); err != nil || n != 0 {
+	if n, err := s.RescueExpired(ctx, dispatchSendAt, "", nil); err != nil || n != 0 {
 		t.Errorf("rescue on an empty queue: %d, %v", n, err)
 	}
 }
@@ -889,7 +892,7 @@ func dispatchTestCollection(t *testing.T, s Store) {
 	// lease is rescued, the try (unknown) counts as a contact that day,
 	// unless w1 holds the notice again to try it anew.
 	rescueAt := at.Add(3 * time.Minute)
-	if n, err := s.RescueExpired(ctx, rescueAt, "w1"); err != nil || n < 1 {
+	if n, err := s.RescueExpired(ctx, rescueAt, "w1", nil); err != nil || n < 1 {
 		t.Fatalf("rescued %d, %v", n, err)
 	}
 	counts, err = s.CollectionCounts(ctx, "w1", rescueAt, at.Add(-24*time.Hour), kinds.Collection())

@@ -20,7 +20,7 @@ import (
 
 // Store is every method the suite exercises: what both stores implement.
 type Store interface {
-	RescueExpired(ctx context.Context, now time.Time, keep string) (int, error)
+	RescueExpired(ctx context.Context, now time.Time, keep string, providers map[string]string) (int, error)
 	ReloadClaim(ctx context.Context, id int64) (repo.Claim, error)
 	ExtendLeases(ctx context.Context, owner string, now time.Time, lease time.Duration) ([]int64, error)
 	ClaimNotifications(ctx context.Context, owner string, now, leaseNow time.Time, lease time.Duration, limit, smsCap int) ([]repo.Claim, error)
