@@ -172,6 +172,12 @@ func showNotification(ctx context.Context, args []string, out io.Writer) error {
 	if d.Status == repo.StatusPending { // waiting for its window, a quiet day, a limit or a retry
 		line("next try", ts(d.NextAttemptAt))
 	}
+	if d.Status == repo.StatusSending && d.LeaseOwner != nil && d.LeaseExpiresAt != nil {
+		// Its try is logged when it ends: a crashed worker's is logged
+		// unknown when another takes the notice over.
+		line("being sent", fmt.Sprintf("by %s; the try in progress is logged when it ends, or, if that worker "+
+			"stopped, as unknown when another takes it over at %s", *d.LeaseOwner, ts(*d.LeaseExpiresAt)))
+	}
 	if d.SentAt != nil {
 		line("sent", ts(*d.SentAt))
 	}

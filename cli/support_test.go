@@ -271,3 +271,22 @@ func TestCLIShowSaysWhenAPendingNoticeIsNextTried(t *testing.T) {
 		t.Errorf("a failed notice shows a next try:\n%s", out)
 	}
 }
+
+// A notice being sent says by whom and when another worker takes it over:
+// its try is not logged yet, and after a crash support read "tries 1,
+// attempts: 0" as "not sent yet" while the gateway had it.
+func TestCLIShowSaysWhoIsSendingANotice(t *testing.T) {
+	t.Parallel()
+	b := cliSetup(t)
+	id := b.notice(t, storetest.Plan(t, b.r, "p3", "c1", []repo.Date{repo.NewDate(2026, 11, 24)}))
+	expires := time.Date(2026, 11, 22, 1, 0, 30, 0, time.UTC)
+	if _, err := b.r.DB().Exec(`UPDATE notifications SET status = 'sending', attempts = 1, lease_owner = 'host-a:4711',
+		lease_expires_at = $1 WHERE id = $2`, expires, id); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errw := b.run("notifications", "show", fmt.Sprint(id), "--tz", "UTC")
+	if code != 0 || !strings.Contains(out, "being sent  by host-a:4711; the try in progress is logged when it ends") ||
+		!strings.Contains(out, "as unknown when another takes it over at 2026-11-22T01:00:30Z") {
+		t.Errorf("show = %d, want who sends it and when it is taken over:\n%s%s", code, out, errw)
+	}
+}
