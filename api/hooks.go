@@ -15,9 +15,9 @@ import (
 
 	"duebell/internal/input"
 
+	"duebell/mask"
 	"duebell/notify/sms/twilio"
 	"duebell/notify/sms/webhook"
-	"duebell/mask"
 	"duebell/repo"
 )
 

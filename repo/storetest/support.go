@@ -806,7 +806,9 @@ func supportTestIdempotency(t *testing.T, s Store) {
 		t.Fatal(err)
 	}
 	for _, edit := range []func(*repo.ResendInput){
-		func(i *repo.ResendInput) { i.Channel = map[string]string{"sms": "email", "email": "sms"}[claims[0].Channel] },
+		func(i *repo.ResendInput) {
+			i.Channel = map[string]string{"sms": "email", "email": "sms"}[claims[0].Channel]
+		},
 		func(i *repo.ResendInput) { i.Force = true },
 	} {
 		in5 := in
