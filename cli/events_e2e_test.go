@@ -3,6 +3,7 @@ package cli
 import (
 	"fmt"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 	"testing"
@@ -189,6 +190,56 @@ func testEventsCardUnboundEndToEnd(t *testing.T, store string) {
 		t.Errorf("alice's reminder email:\n%s", text)
 	}
 	wantOne(t, "SMS to li", e.smsTo(liPhone), "【优品手机】“Phone X”第1/3期¥1,000.00还有3天（12月10日）到期，将自动扣尾号6789卡")
+}
+
+// An unbind at night is told at the window's opening; a borrower who paid
+// the next bill by hand meanwhile is told of the bill after it, with a
+// link to that one, not asked to pay "¥0.00" on the bill just paid.
+func TestEventsCardUnboundNamesTheBillNextWhenItGoes(t *testing.T) {
+	t.Parallel()
+	forEachStore(t, func(t *testing.T, store string) {
+		e := startE2EOn(t, store)
+		e.seedBorrowers()
+		e.event("2026-12-05T21:56:00+08:00", `{"ref":"unbind-alice-2","kind":"card_unbound","scope":"customer",
+			"customer_ref":"alice","occurred_at":"2026-12-05T21:55:00+08:00","payload":{"card_last4":"4321"}}`, http.StatusCreated)
+		e.scanAndSend("2026-12-05T22:00:00+08:00") // queued for the bill due Dec 10; the window is closed
+		if n := len(e.smsTo(alicePhone)); n != 0 {
+			t.Fatalf("%d SMS to alice at 22:00, want none before the window opens", n)
+		}
+		e.clock.Set("2026-12-05T22:30:00+08:00")
+		e.call("POST", "/api/v1/plans/alice-1/installments/1/payments", `{"amount":100000,"ref":"pay-a2"}`, http.StatusCreated)
+
+		e.run("dispatch", "--once", "--at", "2026-12-06T09:00:00+08:00")
+		var unbound []string
+		for _, m := range e.smsTo(alicePhone) { // and the payment's confirmation
+			if strings.Contains(m, "was unbound") {
+				unbound = append(unbound, m)
+			}
+		}
+		sms := wantOne(t, "card_unbound SMS to alice", unbound, `优品手机: Your bank card ****4321 was unbound`)
+		if !strings.Contains(sms, "Your next bill, ¥1,000.00 due Jan 10, 2027, must be paid another way: "+payLink) {
+			t.Fatalf("SMS to alice after she paid the Dec 10 bill: %q, want the Jan 10 bill", sms)
+		}
+		var mails []mail
+		for _, m := range e.mailTo("alice@example.net") {
+			if strings.HasPrefix(m.subject, "Bank card unbound") {
+				mails = append(mails, m)
+			}
+		}
+		if len(mails) != 1 || !strings.Contains(mails[0].text, "Next bill: installment 2/3, ¥1,000.00, due Jan 10, 2027.") {
+			t.Fatalf("card_unbound mail to alice: %+v", mails)
+		}
+		// The notice and its link name the bill it told of.
+		u, err := url.Parse(payLink + strings.SplitN(sms, payLink, 2)[1])
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.clock.Set("2026-12-06T09:05:00+08:00")
+		got := e.call("GET", "/api/v1/links/verify?t="+url.QueryEscape(u.Query().Get("t")), "", http.StatusOK)
+		if got["plan_ref"] != "alice-1" || got["seq"] != float64(2) {
+			t.Errorf("the SMS's link opens %v, want alice-1's bill 2", got)
+		}
+	})
 }
 
 func TestEventsCardBoundEndToEnd(t *testing.T) {

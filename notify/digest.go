@@ -210,8 +210,10 @@ func settled(it repo.DigestItem) bool {
 // owes reports whether something is still to be paid on a digest's bill:
 // neither paid nor waived. A forced resend tells of such bills only: a
 // reminder never lists a bill at ¥0.00 as owed.
-func owes(it repo.DigestItem) bool {
-	i := it.Installment
+func owes(it repo.DigestItem) bool { return owesBill(it.Installment) }
+
+// owesBill reports whether something is still to be paid on bill i.
+func owesBill(i repo.Installment) bool {
 	return i.Status != repo.InstallmentPaid && i.Status != repo.InstallmentWaived && i.Paid < i.Amount
 }
 

@@ -35,6 +35,9 @@ func (d *Dispatcher) handle(ctx, sendCtx context.Context, j job) repo.Outcome {
 		return rechecked
 	}
 	out.Release, out.Settled = rechecked.Release, rechecked.Settled // whatever becomes of the digest, those bills left it
+	if !d.nextBill(ctx, c) {
+		return postponed(c, now.Add(capRecheck), "waiting: the plan's next bill could not be read")
+	}
 	told(c, &out)
 	if next, why := d.opening(c, now, loc); !next.Equal(now) {
 		out.Status, out.NextAttemptAt, out.Deferred = repo.StatusPending, next, true
@@ -372,4 +375,28 @@ func (d *Dispatcher) log(c *repo.Claim, level slog.Level, msg string, attrs ...s
 	attrs = append([]slog.Attr{slog.Int64("notification_id", c.ID), slog.String("kind", c.Kind),
 		slog.String("channel", c.Channel), slog.Int("attempt", c.Attempts)}, attrs...)
 	d.cfg.Logger.LogAttrs(context.Background(), level, msg, attrs...)
+}
+
+// nextBill moves a notice that tells of its plan's next bill (a card
+// unbound, the service closed: the bill the event scan found next) to the
+// bill next now, when the one it named has been paid or waived since: an
+// unbind at night goes out at the window's opening, often after the
+// borrower paid that bill by hand, and told them to pay "¥0.00" on it.
+// With nothing left to pay it names no bill, as the scan would have. The
+// outcome records the bill it told of (told). False when the bills could
+// not be read: the notice waits.
+func (d *Dispatcher) nextBill(ctx context.Context, c *repo.Claim) bool {
+	ev := facts(c.Kind).Event
+	if ev == nil || !ev.Installment || ev.NeedsInstallment || c.Installment.ID == 0 || owesBill(c.Installment) {
+		return true
+	}
+	qctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 15*time.Second)
+	defer cancel()
+	next, _, err := d.cfg.Store.NextBill(qctx, c.Plan.ID)
+	if err != nil {
+		d.log(c, slog.LevelWarn, "next bill unavailable, deferred", slog.String("error", err.Error()))
+		return false
+	}
+	c.Installment = next
+	return true
 }
