@@ -6,12 +6,18 @@ import (
 	"strings"
 )
 
-// ForeignURLError reports a URL whose host is not an allowed domain.
+// ForeignURLError reports a URL whose host is not an allowed domain, or,
+// where no domain is allowed (NoneAllowed: a message that may carry no URL,
+// such as a security notice), any URL.
 type ForeignURLError struct {
-	URL string
+	URL         string
+	NoneAllowed bool
 }
 
 func (e *ForeignURLError) Error() string {
+	if e.NoneAllowed {
+		return fmt.Sprintf("link: URL %q in a message that may carry no URL", e.URL)
+	}
 	return fmt.Sprintf("link: URL %q is not on an allowed domain", e.URL)
 }
 
@@ -49,7 +55,7 @@ func checkText(text string, allowed []string) error {
 			continue
 		}
 		if c.foreign || !hostAllowed(c.authority, allowed) {
-			return &ForeignURLError{URL: c.display}
+			return &ForeignURLError{URL: c.display, NoneAllowed: len(allowed) == 0}
 		}
 	}
 	return nil

@@ -51,6 +51,9 @@ func (d *Dispatcher) handle(ctx, sendCtx context.Context, j job) repo.Outcome {
 		var foreign *link.ForeignURLError
 		if errors.As(err, &foreign) {
 			out.Reason = "link outside allowed domains"
+			if foreign.NoneAllowed {
+				out.Reason = "a link in a message that may carry none"
+			}
 		}
 		d.log(c, slog.LevelError, "render failed", slog.String("error", err.Error()))
 		return out

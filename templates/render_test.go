@@ -231,6 +231,10 @@ func TestVerificationChangedOverrideWithLinkFails(t *testing.T) {
 	if !errors.As(err, &fe) {
 		t.Fatalf("Render = %v, want *link.ForeignURLError even for an allowed domain", err)
 	}
+	// It says why: the domain is allowed, a security notice carries no URL.
+	if !fe.NoneAllowed || !strings.Contains(err.Error(), "in a message that may carry no URL") {
+		t.Errorf("Render = %v, want it to say the message may carry no URL", err)
+	}
 }
 
 func TestRenderEscapesHTML(t *testing.T) {
