@@ -2,6 +2,7 @@ package repo_test
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -41,18 +42,7 @@ func TestScansAnalyzeABookNeverAnalyzed(t *testing.T) {
 			t.Parallel()
 			r := repotest.New(t)
 			ctx := context.Background()
-			for _, q := range []string{
-				`INSERT INTO customers (ref, name, phone, email, locale, timezone)
-					SELECT 'c' || g, 'Borrower ' || g, '+86138' || lpad(g::text, 8, '0'), 'b' || g || '@example.net',
-					       'en', 'Asia/Shanghai'
-					FROM generate_series(1, 400) g`,
-				`INSERT INTO plans (ref, customer_id, merchant, title, total, periods, repay_method)
-					SELECT 'p' || id, id, 'Shop', 'Phone', 250000, 5, 'manual' FROM customers`,
-				`INSERT INTO installments (plan_id, seq, due_date, amount)
-					SELECT p.id, s, '2026-11-24'::date, 50000 FROM plans p CROSS JOIN generate_series(1, 5) s`,
-			} {
-				r.DB().MustExecContext(ctx, q)
-			}
+			seedBook(t, r, 400, 5)
 			analyzed := func() map[string]*time.Time {
 				t.Helper()
 				var rows []struct {
@@ -119,18 +109,8 @@ func TestBulkScanRefreshesTheQueueStatistics(t *testing.T) {
 	t.Parallel()
 	r := repotest.New(t)
 	ctx := context.Background()
-	for _, q := range []string{
-		`INSERT INTO customers (ref, name, phone, email, locale, timezone)
-			SELECT 'c' || g, 'Borrower ' || g, '+86138' || lpad(g::text, 8, '0'), 'b' || g || '@example.net',
-			       'en', 'Asia/Shanghai'
-			FROM generate_series(1, 3000) g`,
-		`INSERT INTO plans (ref, customer_id, merchant, title, total, periods, repay_method)
-			SELECT 'p' || id, id, 'Shop', 'Phone', 50000, 1, 'manual' FROM customers`,
-		`INSERT INTO installments (plan_id, seq, due_date, amount) SELECT p.id, 1, '2026-11-24'::date, 50000 FROM plans p`,
-		`ANALYZE notifications`, // empty: the statistics of a log with no queue
-	} {
-		r.DB().MustExecContext(ctx, q)
-	}
+	seedBook(t, r, 3000, 1)
+	r.DB().MustExecContext(ctx, `ANALYZE notifications`) // empty: the statistics of a log with no queue
 	res, err := r.QueueDueReminders(ctx, time.Date(2026, 11, 21, 10, 0, 0, 0, time.UTC), scheduler.DefaultStages())
 	if err != nil || res.Total() != 6000 {
 		t.Fatalf("scan: %d notices, %v; want 6000", res.Total(), err)
@@ -151,5 +131,23 @@ func TestBulkScanRefreshesTheQueueStatistics(t *testing.T) {
 	if stats.Tuples < 6000 || !stats.Pending || !stats.Due {
 		t.Errorf("after queueing 6000 notices the planner sees %.0f rows, pending among status's common values: %v, "+
 			"next_attempt_at's statistics: %v", stats.Tuples, stats.Pending, stats.Due)
+	}
+}
+
+// seedBook writes customers borrowers in Shanghai, each with one manual
+// plan of periods bills of ¥500.00 due 2026-11-24, in three statements.
+func seedBook(t *testing.T, r *repo.Repo, customers, periods int) {
+	t.Helper()
+	for _, q := range []string{
+		fmt.Sprintf(`INSERT INTO customers (ref, name, phone, email, locale, timezone)
+			SELECT 'c' || g, 'Borrower ' || g, '+86138' || lpad(g::text, 8, '0'), 'b' || g || '@example.net',
+			       'en', 'Asia/Shanghai'
+			FROM generate_series(1, %d) g`, customers),
+		fmt.Sprintf(`INSERT INTO plans (ref, customer_id, merchant, title, total, periods, repay_method)
+			SELECT 'p' || id, id, 'Shop', 'Phone', %d, %d, 'manual' FROM customers`, 50000*periods, periods),
+		fmt.Sprintf(`INSERT INTO installments (plan_id, seq, due_date, amount)
+			SELECT p.id, s, '2026-11-24'::date, 50000 FROM plans p CROSS JOIN generate_series(1, %d) s`, periods),
+	} {
+		r.DB().MustExecContext(context.Background(), q)
 	}
 }
