@@ -74,7 +74,10 @@ type breaker struct {
 }
 
 // loadCircuits reads, once, the circuits the store has open (RunOnce and
-// Start call it before their first claim).
+// Start call it before their first claim). A circuit of a provider no
+// channel sends through any more (the operator switched provider, often
+// because the account was refused) is closed: nothing could probe it, and
+// it was reported open, an ERROR each start and a critical alert, for good.
 func (d *Dispatcher) loadCircuits() {
 	d.breaker.loaded.Do(func() {
 		s, ok := d.cfg.Store.(circuitStore)
@@ -88,9 +91,22 @@ func (d *Dispatcher) loadCircuits() {
 			d.cfg.Logger.Warn("read open circuits", slog.String("error", err.Error()))
 			return
 		}
+		configured := map[string]bool{}
+		for _, sender := range d.cfg.Senders {
+			configured[sender.Provider()] = true
+		}
 		d.breaker.mu.Lock()
 		defer d.breaker.mu.Unlock()
 		for _, c := range cs {
+			if !configured[c.Provider] {
+				if err := s.CloseCircuit(ctx, c.Provider, d.cfg.Now()); err != nil {
+					d.cfg.Logger.Warn("record closed circuit", slog.String("provider", c.Provider), slog.String("error", err.Error()))
+					continue
+				}
+				d.cfg.Logger.Info("provider circuit closed: the provider is no longer configured",
+					slog.String("provider", c.Provider), slog.String("code", c.Code))
+				continue
+			}
 			if _, ok := d.breaker.open[c.Provider]; !ok {
 				d.breaker.open[c.Provider] = &circuit{probeAt: c.ProbeAt, code: c.Code, every: d.probeFor(c.Channel, c.Code)}
 				d.circuitChanged(c.Provider, true)

@@ -206,6 +206,49 @@ func TestAccountFailureOpensTheProviderCircuit(t *testing.T) {
 	}
 }
 
+// An operator who switches provider after an account refusal (the usual
+// reason to switch) is not left with the old provider's circuit: nothing
+// could probe it, and it was reported open for good, an ERROR at every
+// start and a critical alert. The next dispatcher closes it, once.
+func TestCircuitOfAProviderNoLongerConfiguredCloses(t *testing.T) {
+	t.Parallel()
+	logs := &lockedBuf{}
+	watch := &circuitWatch{}
+	now := sh(11, 21, 10, 0)
+	b := setup(t, func(c *notify.Config) {
+		c.Observer = watch
+		c.Logger = slog.New(slog.NewJSONHandler(logs, nil))
+		c.Now = func() time.Time { return now }
+	})
+	if err := b.r.OpenCircuit(context.Background(), repo.Circuit{Provider: "aliyun", Channel: "sms",
+		Code: "SignatureDoesNotMatch", OpenedAt: now, ProbeAt: now.Add(10 * time.Minute), UpdatedAt: now}); err != nil {
+		t.Fatal(err)
+	}
+	smsNotices(t, b, "c1")
+	d, err := notify.New(b.cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.RunOnce(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if open, err := b.r.OpenCircuits(context.Background()); err != nil || len(open) != 0 {
+		t.Errorf("open circuits %+v (%v), want aliyun's closed: no channel sends through it", open, err)
+	}
+	if n := b.smsNotices(t); len(n) != 1 || n[0].Status != "sent" {
+		t.Errorf("the SMS through the configured provider: %+v", n)
+	}
+	out := logs.String()
+	if strings.Contains(out, `"level":"ERROR"`) || !strings.Contains(out, `"msg":"provider circuit closed: the provider is no longer configured","provider":"aliyun"`) {
+		t.Errorf("log, want one INFO closing aliyun's circuit and no ERROR:\n%s", out)
+	}
+	watch.mu.Lock()
+	defer watch.mu.Unlock()
+	if len(watch.changes) != 0 {
+		t.Errorf("circuit changes %v, want none reported open", watch.changes)
+	}
+}
+
 // refusingTogether refuses every message for the account, once n sends
 // are in flight at once: a burst that meets an account out of credit.
 type refusingTogether struct {
