@@ -223,3 +223,17 @@ func TestMigrateNeedsOnlyTheDatabase(t *testing.T) {
 		t.Errorf("migrate with a bad log level: exit %d %q; want it named", code, stderr)
 	}
 }
+
+// templates preview and check render with the configured support phone:
+// they used a sample one, so a long or odd phone that broke every email
+// or pushed security SMS past two segments passed the check.
+func TestTemplatesRenderTheConfiguredSupportPhone(t *testing.T) {
+	t.Parallel()
+	config := storeConfig(t, "[database]\nurl = \"sqlite:"+filepath.Join(t.TempDir(), "x.db")+"\"\n",
+		"[sms]\nprovider = \"outbox\"\n[support]\nphone = \"400-820-8820 转 5\"\n")
+	code, out, errOut := runMain("templates", "preview", "--kind", "verification_changed", "--locale", "zh-CN",
+		"--channel", "sms", "--config", config)
+	if code != 0 || !strings.Contains(out, "400-820-8820 转 5") || strings.Contains(out, "400-000-0000") {
+		t.Errorf("preview: exit %d, want the configured phone:\n%s%s", code, out, errOut)
+	}
+}

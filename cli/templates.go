@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -46,7 +47,7 @@ func templatesCheck(args []string, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	results := a.tpl.Check(sampleLink(a))
+	results := a.tpl.Check(sampleLink(a), a.cfg.Support.Phone)
 	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "TEMPLATE\tLOCALE\tCHANNEL\tSEGMENTS\tRESULT")
 	var errs []error
@@ -96,7 +97,9 @@ func templatesPreview(args []string, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	r, err := a.tpl.Render(templates.Sample(*kind, *locale, *channel, sampleLink(a)))
+	sample := templates.Sample(*kind, *locale, *channel, sampleLink(a))
+	sample.SupportPhone = cmp.Or(a.cfg.Support.Phone, sample.SupportPhone)
+	r, err := a.tpl.Render(sample)
 	if err != nil {
 		return err
 	}

@@ -109,6 +109,11 @@ func TestInvalidConfigNamesTheKey(t *testing.T) {
 		// The message used to list workers, batch, max_attempts, lease and backoff, not shutdown_grace.
 		{"negative shutdown grace", "[dispatch]\nshutdown_grace = \"-1s\"", "dispatch.shutdown_grace"},
 		{"negative lease", "[dispatch]\nlease = \"-1s\"", "dispatch.lease"},
+		// A few nanoseconds panicked in the lease keeper; near zero spun an idle dispatcher.
+		{"lease of nanoseconds", "[dispatch]\nlease = \"2ns\"", "dispatch.lease: 2ns: want 1s or more"},
+		{"interval of a nanosecond", "[dispatch]\ninterval = \"1ns\"", "dispatch.interval: 1ns: want 10ms or more"},
+		// Every email's footer gives it: a host in it failed every email.
+		{"support phone with a web address", "[support]\nphone = \"400-000-0000 or help.shop.cn/contact\"", "support.phone: holds a web address"},
 		{"retention too short", "[retention]\nkeep = \"2d\"", "retention.keep"},
 		{"retention in weeks", "[retention]\nkeep = \"4w\"", "retention.keep"},
 		{"unknown log level", "[log]\nlevel = \"verbose\"", "log.level"},

@@ -82,6 +82,14 @@ func (c *Config) Validate() error {
 			bad("links.allowed_domains", "must include the host of links.short_base_url (%s)", u.Hostname())
 		}
 	}
+	// Every email's footer and the security SMS give it: a URL or host in
+	// it failed every email ("link outside allowed domains"), a security
+	// notice may carry none, and templates check rendered another phone.
+	if err := link.CheckURLs(c.Support.Phone, nil); err != nil {
+		bad("support.phone", "holds a web address (%v): give a phone number; security notices carry no link", err)
+	} else if n := len([]rune(c.Support.Phone)); n > 40 {
+		bad("support.phone", "%d characters: want at most 40 (it is in every security SMS)", n)
+	}
 	if len(c.Links.SigningKey) < 32 {
 		bad("links.signing_key", "missing or shorter than 32 characters (or set DUEBELL_LINKS_SIGNING_KEY)")
 	}
@@ -140,10 +148,15 @@ func (c *Config) Validate() error {
 			bad(v.key, "%v: must not be negative (0 is the default)", v.d)
 		}
 	}
+	// A lease of a few nanoseconds stopped the lease keeper with a panic.
+	if l := d.Lease.Duration; l > 0 && l < time.Second {
+		bad("dispatch.lease", "%v: want 1s or more (0 is the default, 2m)", l)
+	}
 	// A negative idle wait made the dispatcher claim in a busy loop, and a
-	// negative backoff cap retried a failed send at once, every try.
-	if d.Interval.Duration < 0 {
-		bad("dispatch.interval", "%v: must not be negative (0 is the default, 5s)", d.Interval.Duration)
+	// positive one near zero did the same (an idle dispatcher at 100 %
+	// of a core).
+	if d.Interval.Duration < 0 || d.Interval.Duration > 0 && d.Interval.Duration < 10*time.Millisecond {
+		bad("dispatch.interval", "%v: want 10ms or more (0 is the default, 5s)", d.Interval.Duration)
 	}
 	if d.BackoffMax.Duration < 0 {
 		bad("dispatch.backoff_max", "%v: must not be negative (0 is the default, 2h)", d.BackoffMax.Duration)

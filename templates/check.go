@@ -1,6 +1,7 @@
 package templates
 
 import (
+	"cmp"
 	"fmt"
 	"maps"
 	"slices"
@@ -30,14 +31,18 @@ type CheckResult struct {
 // missing optional fields). It reports the first error per combination and,
 // for SMS, the segment count of the longest variant, an error when that is
 // over MaxSMSSegments. sampleLink's host must be on the allowed domains.
-func (s *Set) Check(sampleLink string) []CheckResult {
+// supportPhone, when set, is the phone the messages give (support.phone):
+// it is in every email's footer and in security SMS.
+func (s *Set) Check(sampleLink, supportPhone string) []CheckResult {
 	var out []CheckResult
 	for _, name := range names() {
 		kind, _ := KindOf(name)
 		for _, locale := range locales {
 			for _, channel := range []string{ChannelSMS, ChannelEmail} {
 				res := CheckResult{Template: name, Kind: kind, Locale: locale, Channel: channel}
-				for i, d := range variants(Sample(name, locale, channel, sampleLink)) {
+				sample := Sample(name, locale, channel, sampleLink)
+				sample.SupportPhone = cmp.Or(supportPhone, sample.SupportPhone)
+				for i, d := range variants(sample) {
 					r, err := s.Render(d)
 					if err != nil {
 						res.Err = fmt.Errorf("sample %d: %w", i, err)
