@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -296,12 +297,22 @@ func LoadDatabase(path string) (*Config, error) {
 	return cfg, nil
 }
 
+// quotedInput is the text a TOML parse error quotes from the file.
+var quotedInput = regexp.MustCompile(`"(?:[^"\\]|\\.)*"`)
+
 // read decodes path (may be "" for defaults only), refusing unknown keys,
 // and applies the environment and defaults.
 func read(path string) (*Config, error) {
 	cfg := &Config{}
 	if path != "" {
 		md, err := toml.DecodeFile(path, cfg)
+		if perr, ok := errors.AsType[toml.ParseError](err); ok {
+			// The parser quotes the text it could not read, which for a
+			// secret written without its quotes is the secret: the line
+			// and the key say where, the journal keeps no token.
+			return nil, fmt.Errorf("config %s: toml: line %d (last key %q): %s", path, perr.Position.Line, perr.LastKey,
+				quotedInput.ReplaceAllString(perr.Message, `"…"`))
+		}
 		if err != nil {
 			return nil, fmt.Errorf("config %s: %w", path, err)
 		}

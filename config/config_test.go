@@ -141,6 +141,18 @@ func TestInvalidConfigNamesTheKey(t *testing.T) {
 	}
 }
 
+// A secret written without its quotes is not echoed by the parse error
+// (stderr goes to the journal): the line and the key say where.
+func TestParseErrorKeepsSecretsOut(t *testing.T) {
+	for _, line := range []string{"token = SupersecretIngestTokenValue", "token = Hunter2Hunter2Hunter2"} {
+		_, err := load(t, minimal+"\n[[admin.tokens]]\nname = \"a\"\n"+line+"\nrole = \"ingest\"\n", nil)
+		if err == nil || !strings.Contains(err.Error(), `(last key "admin.tokens.token")`) ||
+			strings.Contains(err.Error(), "Supersecret") || strings.Contains(err.Error(), "Hunter") {
+			t.Errorf("%s: error %v, want the key without the value", line, err)
+		}
+	}
+}
+
 func TestRetentionKeepsDays(t *testing.T) {
 	cfg, err := load(t, minimal+"\n[retention]\nkeep = \"90d\"\n", nil)
 	if err != nil {
