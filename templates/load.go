@@ -205,7 +205,11 @@ func checkOverrideDir(dir string) error {
 			}
 			return nil
 		}
-		if d.IsDir() || !(strings.HasSuffix(p, ".txt") || strings.HasSuffix(p, ".html")) {
+		// Other files (a README, an editor's backup) are left alone; one
+		// that looks like a template in another spelling (.TXT, .htm) is
+		// refused below, not silently passed over for the default.
+		lower := strings.ToLower(p)
+		if d.IsDir() || !(strings.HasSuffix(lower, ".txt") || strings.HasSuffix(lower, ".html") || strings.HasSuffix(lower, ".htm")) {
 			return nil
 		}
 		rel, err := filepath.Rel(dir, p)

@@ -106,11 +106,22 @@ func TestLoadFailsOnBrokenOverride(t *testing.T) {
 
 func TestLoadFailsOnUnknownOverrideFile(t *testing.T) {
 	t.Parallel()
+	// A misspelt name, and the right name in another spelling of its
+	// extension, which was passed over for the default without a word.
+	for _, rel := range []string{"en/due_son.sms.txt", "en/due_soon.sms.TXT", "en/due_soon.htm"} {
+		dir := t.TempDir()
+		p := writeFile(t, dir, rel, "typo")
+		_, err := Load(Options{Dir: dir})
+		if err == nil || !strings.Contains(err.Error(), p) {
+			t.Errorf("%s: Load = %v, want an error naming %s", rel, err, p)
+		}
+	}
+	// Other files in the directory are not templates.
 	dir := t.TempDir()
-	p := writeFile(t, dir, "en/due_son.sms.txt", "typo")
-	_, err := Load(Options{Dir: dir})
-	if err == nil || !strings.Contains(err.Error(), p) {
-		t.Fatalf("Load = %v, want an error naming %s", err, p)
+	writeFile(t, dir, "README.md", "our overrides")
+	writeFile(t, dir, "en/due_soon.sms.txt~", "an editor's backup")
+	if _, err := Load(Options{Dir: dir}); err != nil {
+		t.Errorf("Load with a README and a backup file: %v", err)
 	}
 }
 
