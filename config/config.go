@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"reflect"
 	"regexp"
 	"strconv"
 	"strings"
@@ -297,6 +298,45 @@ func LoadDatabase(path string) (*Config, error) {
 	return cfg, nil
 }
 
+// otherCase reports a key the decoder matched to a field of t only by
+// ignoring case ([Dispatch], Key_ID), with the key as it should be: the
+// decoder takes either, and with both in one file which one won changed
+// from run to run (map order), so a config passed on one start and failed
+// on the next. Keys below a map or a value are data, not checked.
+func otherCase(t reflect.Type, key toml.Key) (string, bool) {
+	want := make([]string, 0, len(key))
+	mismatch := false
+	for _, part := range key {
+		for t.Kind() == reflect.Pointer || t.Kind() == reflect.Slice || t.Kind() == reflect.Array {
+			t = t.Elem()
+		}
+		if t.Kind() != reflect.Struct {
+			break
+		}
+		var exact, folded *reflect.StructField
+		for i := range t.NumField() {
+			f := t.Field(i)
+			switch name, _, _ := strings.Cut(f.Tag.Get("toml"), ","); {
+			case name == part:
+				exact = &f
+			case folded == nil && strings.EqualFold(name, part):
+				folded = &f
+			}
+		}
+		f := exact
+		if f == nil {
+			if f = folded; f == nil {
+				break
+			}
+			mismatch = true
+		}
+		name, _, _ := strings.Cut(f.Tag.Get("toml"), ",")
+		want = append(want, name)
+		t = f.Type
+	}
+	return strings.Join(want, "."), mismatch
+}
+
 // quotedInput is the text a TOML parse error quotes from the file.
 var quotedInput = regexp.MustCompile(`"(?:[^"\\]|\\.)*"`)
 
@@ -318,6 +358,11 @@ func read(path string) (*Config, error) {
 		}
 		if undec := md.Undecoded(); len(undec) > 0 {
 			return nil, fmt.Errorf("config %s: unknown key %q", path, undec[0].String())
+		}
+		for _, k := range md.Keys() {
+			if want, ok := otherCase(reflect.TypeFor[Config](), k); ok {
+				return nil, fmt.Errorf("config %s: unknown key %q (keys are lower case: %q)", path, k.String(), want)
+			}
 		}
 	}
 	cfg.applyEnv(os.Getenv)

@@ -99,6 +99,9 @@ func TestInvalidConfigNamesTheKey(t *testing.T) {
 		{"bad role", "[[admin.tokens]]\nname = \"a\"\ntoken = \"long-enough-token-123\"\nrole = \"root\"", "admin.tokens[0].role"},
 		{"link host not allowed", "", "links.allowed_domains"},
 		{"unknown key", "[dispatch]\nworkerz = 3", "dispatch.workerz"},
+		// The decoder took either; with both, which won changed from run to run.
+		{"key in another case", "[dispatch]\nworkers = 64\nWorkers = -4", `"dispatch.Workers" (keys are lower case: "dispatch.workers")`},
+		{"table in another case", "[Retention]\nkeep = \"90d\"", `unknown key "Retention" (keys are lower case: "retention")`},
 		{"negative dispatch interval", "[dispatch]\ninterval = \"-1s\"", "dispatch.interval"},
 		{"negative backoff cap", "[dispatch]\nbackoff_max = \"-1m\"", "dispatch.backoff_max"},
 		// A typo of workers started 100 million workers and took the host's memory.
