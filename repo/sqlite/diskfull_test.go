@@ -98,3 +98,23 @@ func pushCustomer(s *sqlite.Store, ref string) error {
 		Locale: "zh-CN", Timezone: "Asia/Shanghai"}, time.Now())
 	return err
 }
+
+// A file removed (or replaced) under a running store answered every read
+// and write from the open descriptor, and /readyz said ready, while all it
+// wrote was lost at the stop. Ping reports it.
+func TestPingReportsAFileRemovedWhileOpen(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "duebell.db")
+	s := openAt(t, path)
+	if err := s.Ping(context.Background()); err != nil {
+		t.Fatalf("ping: %v", err)
+	}
+	for _, suffix := range []string{"", "-wal", "-shm"} {
+		if err := os.Remove(path + suffix); err != nil && !os.IsNotExist(err) {
+			t.Fatal(err)
+		}
+	}
+	if err := s.Ping(context.Background()); err == nil || !strings.Contains(err.Error(), "removed or replaced") {
+		t.Fatalf("ping after the file was removed = %v, want it reported", err)
+	}
+}

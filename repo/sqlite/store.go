@@ -76,6 +76,7 @@ type Store struct {
 	repo.Common // the statements both stores share
 	db          *sqlx.DB
 	path        string
+	file        os.FileInfo // the file at path when opened (see Ping)
 
 	write writeLock // one writer at a time; see withTx
 	lock  *os.File  // held by LockServe until Close
@@ -115,7 +116,12 @@ func Open(ctx context.Context, dbURL string) (*Store, error) {
 		db.Close()
 		return nil, openError(path, err)
 	}
-	s := &Store{db: db, path: path, write: newWriteLock()}
+	file, err := os.Stat(path)
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("database %s: %w", path, err)
+	}
+	s := &Store{db: db, path: path, file: file, write: newWriteLock()}
 	s.Common = repo.NewCommon(db, s.withTx, repo.Dialect{RecordReceipts: recordReceipts, AuditSQL: auditSQL})
 	if err := s.checkMoved(ctx, db); err != nil {
 		db.Close()
@@ -330,10 +336,16 @@ const MinFreeBytes = 16 << 20
 // Ping checks that the file answers, that no write found it damaged (a
 // damaged page answers only the reads that miss it), and that its
 // filesystem has room to grow (MinFreeBytes): a store on a full disk
-// answers reads but refuses every write.
+// answers reads but refuses every write. A file removed or replaced while
+// open is not ready either: what is written to it is lost at the stop, and
+// a restart opens the other (or none).
 func (s *Store) Ping(ctx context.Context) error {
 	if err := s.db.PingContext(ctx); err != nil {
 		return err
+	}
+	if now, err := os.Stat(s.path); err != nil || !os.SameFile(now, s.file) {
+		return fmt.Errorf("database %s: the file was removed or replaced while duebell had it open: what it writes "+
+			"now is lost when it stops; restore the file and restart duebell", s.path)
 	}
 	if err := s.damaged(); err != nil {
 		return err
