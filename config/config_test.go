@@ -98,6 +98,12 @@ func TestInvalidConfigNamesTheKey(t *testing.T) {
 		{"short token", "[[admin.tokens]]\nname = \"a\"\ntoken = \"short\"\nrole = \"ingest\"", "admin.tokens[0].token"},
 		{"bad role", "[[admin.tokens]]\nname = \"a\"\ntoken = \"long-enough-token-123\"\nrole = \"root\"", "admin.tokens[0].role"},
 		{"link host not allowed", "", "links.allowed_domains"},
+		// The link package's errors named "key 1", "k1", not the config's keys.
+		{"previous key without an id", "[[links.previous_keys]]\nkey = \"old-signing-key-0123456789abcdef\"", "links.previous_keys[0].id: required"},
+		{"previous key id twice", "[[links.previous_keys]]\nid = \"k0\"\nkey = \"old-signing-key-0123456789abcdef\"\n" +
+			"[[links.previous_keys]]\nid = \"k0\"\nkey = \"old-signing-key-0123456789abcdef\"", `links.previous_keys[1].id: "k0" is used twice`},
+		{"blank signing key", "", "links.signing_key: only blanks"},
+		{"previous key too short", "[[links.previous_keys]]\nid = \"k0\"\nkey = \"short\"", "links.previous_keys[0].key"},
 		{"unknown key", "[dispatch]\nworkerz = 3", "dispatch.workerz"},
 		// The decoder took either; with both, which won changed from run to run.
 		{"key in another case", "[dispatch]\nworkers = 64\nWorkers = -4", `"dispatch.Workers" (keys are lower case: "dispatch.workers")`},
@@ -133,6 +139,8 @@ func TestInvalidConfigNamesTheKey(t *testing.T) {
 				body = strings.Replace(body, `host = "smtp.example.com"`, "host = \"smtp.example.com\"\nauth = \"digest-md5\"", 1)
 			case "port out of range": // scan and templates check took it; serve said "email: email: smtp port …"
 				body = strings.Replace(body, `host = "smtp.example.com"`, "host = \"smtp.example.com\"\nport = 99999", 1)
+			case "blank signing key":
+				body = strings.Replace(body, `signing_key = "0123456789abcdef0123456789abcdef"`, `signing_key = "`+strings.Repeat(" ", 32)+`"`, 1)
 			case "link host not allowed":
 				body = strings.Replace(body, `allowed_domains = ["example.com"]`, `allowed_domains = ["example.org"]`, 1)
 			}

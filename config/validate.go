@@ -92,6 +92,22 @@ func (c *Config) Validate() error {
 	}
 	if len(c.Links.SigningKey) < 32 {
 		bad("links.signing_key", "missing or shorter than 32 characters (or set DUEBELL_LINKS_SIGNING_KEY)")
+	} else if strings.TrimSpace(c.Links.SigningKey) == "" {
+		bad("links.signing_key", "only blanks: generate one, e.g. openssl rand -hex 32")
+	}
+	ids := map[string]bool{c.Links.KeyID: true}
+	for i, k := range c.Links.PreviousKeys {
+		key := fmt.Sprintf("links.previous_keys[%d]", i)
+		switch {
+		case k.ID == "":
+			bad(key+".id", "required: the key_id the links signed with it carry")
+		case ids[k.ID]:
+			bad(key+".id", "%q is used twice (by links.key_id or another previous key)", k.ID)
+		}
+		ids[k.ID] = true
+		if len(k.Key) < link.MinSecretLen {
+			bad(key+".key", "missing or shorter than %d characters: the links.signing_key it was", link.MinSecretLen)
+		}
 	}
 	if c.Links.TTL.Duration < time.Hour {
 		bad("links.ttl", "must be at least 1h")
