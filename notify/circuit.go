@@ -92,8 +92,8 @@ func (d *Dispatcher) loadCircuits() {
 			return
 		}
 		configured := map[string]bool{}
-		for _, sender := range d.cfg.Senders {
-			configured[sender.Provider()] = true
+		for _, p := range d.providers() {
+			configured[p] = true
 		}
 		d.breaker.mu.Lock()
 		defer d.breaker.mu.Unlock()
@@ -292,4 +292,13 @@ func (d *Dispatcher) circuitChanged(provider string, open bool) {
 	if o, ok := d.cfg.Observer.(circuitObserver); ok {
 		o.CircuitOpen(provider, open)
 	}
+}
+
+// providers names the provider each channel sends through, by channel.
+func (d *Dispatcher) providers() map[string]string {
+	out := make(map[string]string, len(d.cfg.Senders))
+	for ch, s := range d.cfg.Senders {
+		out[ch] = s.Provider()
+	}
+	return out
 }

@@ -41,8 +41,8 @@ type Store interface {
 	CollectionCounts(ctx context.Context, owner string, leaseNow, since time.Time, kinds []string) (map[int64]repo.CollectionCount, error)
 	// DigestItems lists the bills of the digest notice leader leads.
 	DigestItems(ctx context.Context, leader int64) ([]repo.DigestItem, error)
-	// NextBill is a plan's earliest bill still to pay, false when none is.
-	NextBill(ctx context.Context, planID int64) (repo.Installment, bool, error)
+	// NextBill is a plan's earliest bill still to pay, zero when none is.
+	NextBill(ctx context.Context, planID int64) (repo.Installment, error)
 	// ReloadClaim reads a claimed notice with its customer, plan and
 	// installment as they are now.
 	ReloadClaim(ctx context.Context, id int64) (repo.Claim, error)

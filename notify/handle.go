@@ -395,7 +395,7 @@ func (d *Dispatcher) nextBill(ctx context.Context, c *repo.Claim) bool {
 	}
 	qctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 15*time.Second)
 	defer cancel()
-	next, _, err := d.cfg.Store.NextBill(qctx, c.Plan.ID)
+	next, err := d.cfg.Store.NextBill(qctx, c.Plan.ID)
 	if err != nil {
 		d.log(c, slog.LevelWarn, "next bill unavailable, deferred", slog.String("error", err.Error()))
 		return false

@@ -256,11 +256,7 @@ func (d *Dispatcher) claim(ctx context.Context, now time.Time) ([]repo.Claim, ti
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	if lnow := d.cfg.LeaseClock(); d.rescueDue(lnow) {
-		providers := make(map[string]string, len(d.cfg.Senders))
-		for ch, s := range d.cfg.Senders {
-			providers[ch] = s.Provider()
-		}
-		n, err := d.cfg.Store.RescueExpired(ctx, lnow, d.cfg.Owner, providers)
+		n, err := d.cfg.Store.RescueExpired(ctx, lnow, d.cfg.Owner, d.providers())
 		if err != nil {
 			return nil, lnow, err
 		}

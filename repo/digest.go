@@ -267,18 +267,15 @@ func (q Common) DigestItems(ctx context.Context, leader int64) ([]DigestItem, er
 }
 
 // NextBill is plan planID's earliest bill still to pay (by due date, then
-// seq: the bill the event scan names), false when none is.
-func (q Common) NextBill(ctx context.Context, planID int64) (Installment, bool, error) {
+// seq: the bill the event scan names), the zero Installment when none is.
+func (q Common) NextBill(ctx context.Context, planID int64) (Installment, error) {
 	var i Installment
 	err := q.db.GetContext(ctx, &i, `SELECT id, plan_id, seq, due_date, amount, paid, status, paid_at FROM installments
 		WHERE plan_id = $1 AND status = 'pending' AND paid < amount ORDER BY due_date, seq LIMIT 1`, planID)
-	if errors.Is(err, sql.ErrNoRows) {
-		return Installment{}, false, nil
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return Installment{}, fmt.Errorf("next bill: %w", err)
 	}
-	if err != nil {
-		return Installment{}, false, fmt.Errorf("next bill: %w", err)
-	}
-	return i, true, nil
+	return i, nil
 }
 
 // retellSQL records notice $1, still held by owner $2 under the claim $5

@@ -32,7 +32,7 @@ type Store interface {
 	CollectionCounts(ctx context.Context, owner string, leaseNow, since time.Time, kinds []string) (map[int64]repo.CollectionCount, error)
 	CollectionSent(ctx context.Context, customerID int64, since time.Time, kinds []string) ([]time.Time, error)
 	DigestItems(ctx context.Context, leader int64) ([]repo.DigestItem, error)
-	NextBill(ctx context.Context, planID int64) (repo.Installment, bool, error)
+	NextBill(ctx context.Context, planID int64) (repo.Installment, error)
 	OldestDue(ctx context.Context, now time.Time, channels []string) ([]repo.ChannelAge, error)
 	QueueFallbacks(ctx context.Context, now, since time.Time, stages []string, ch string) (int, error)
 	RecordReceipt(ctx context.Context, in repo.Receipt, now time.Time) (repo.ReceiptResult, error)
