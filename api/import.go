@@ -159,6 +159,9 @@ func (s *server) runImport(ctx context.Context, r io.Reader, opts ImportOptions)
 		opts.Workers = 1
 	}
 	run := &importRun{s: s, opts: opts, rep: &rep, ck: newChunker()}
+	if err := s.cfg.Repo.RefreshImportStats(ctx); err != nil {
+		return rep, err
+	}
 	// Reading and checking lines overlaps with applying the previous
 	// chunks: one chunk is parsed while the database writes the others.
 	ctx, cancel := context.WithCancel(ctx)

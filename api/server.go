@@ -101,6 +101,9 @@ type Store interface {
 	GetEvent(ctx context.Context, ref string) (repo.Event, error)
 	RecordReceipts(ctx context.Context, ins []repo.Receipt, now time.Time) ([]repo.ReceiptResult, error)
 	BeginImport(ctx context.Context, confirmChannels []string) (repo.ImportTx, error)
+	// RefreshImportStats refreshes stale planner statistics of the tables an
+	// import looks records up in, before it begins.
+	RefreshImportStats(ctx context.Context) error
 	GetLinkTarget(ctx context.Context, notificationID int64) (repo.LinkTarget, error)
 	OpenCircuits(ctx context.Context) ([]repo.Circuit, error)
 }

@@ -74,7 +74,11 @@ func runImport(ctx context.Context, args []string, out io.Writer) error {
 		maxLine = api.DefaultMaxBodyBytes
 	}
 	lines := &lineLimitReader{r: body, max: maxLine, line: 1}
-	prog := newImportProgress(out, size, time.Now)
+	progOut := out
+	if *asJSON { // stdout holds the JSON report alone, for a script to parse
+		progOut = io.Discard
+	}
+	prog := newImportProgress(progOut, size, time.Now)
 	rep, err := im.Import(ctx, lines, api.ImportOptions{Atomic: *atomic, DryRun: *dryRun, Chunk: *chunk, Workers: *workers, Progress: prog.update})
 	prog.done()
 	if *asJSON {

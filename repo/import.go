@@ -99,6 +99,19 @@ type importTx struct {
 	ConfirmChannels []string
 }
 
+// RefreshImportStats analyzes, before an import begins, those of the tables
+// it looks records up in by ref whose statistics are stale (staleStatsSQL),
+// outside its transactions. The import's own ANALYZE runs inside a chunk's
+// transaction, blind to another worker's chunk not yet committed: a run
+// killed before the next one left plans and installments recorded empty,
+// and the re-run looked every payment line's bill up by scanning them
+// (2,000 lines a minute, against 21,000 in 4 s for a clean import).
+func (r *Repo) RefreshImportStats(ctx context.Context) error {
+	return r.withTx(ctx, func(tx *sqlx.Tx) error {
+		return analyzeStale(ctx, tx, "customers", "plans", "installments", "payments", "channel_events")
+	})
+}
+
 // BeginImport starts an import transaction.
 func (r *Repo) BeginImport(ctx context.Context, confirmChannels []string) (ImportTx, error) {
 	for _, ch := range confirmChannels {

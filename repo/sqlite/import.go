@@ -25,6 +25,11 @@ type importTx struct {
 	release sync.Once
 }
 
+// RefreshImportStats does nothing: writers are serialized, so the import's
+// own ANALYZE (importTx.Analyze) never runs beside another chunk not yet
+// committed, which on PostgreSQL could leave the statistics empty.
+func (s *Store) RefreshImportStats(context.Context) error { return nil }
+
 // BeginImport starts an import transaction; it waits for the write lock.
 func (s *Store) BeginImport(ctx context.Context, confirmChannels []string) (repo.ImportTx, error) {
 	for _, ch := range confirmChannels {
