@@ -3,7 +3,6 @@ package repo_test
 import (
 	"context"
 	"testing"
-	"time"
 
 	"duebell/repo/repotest"
 )
@@ -30,20 +29,8 @@ func TestImportRefreshesStatisticsLeftEmptyByAKilledRun(t *testing.T) {
 	if err := other.Commit(); err != nil {
 		t.Fatal(err)
 	}
-	// PostgreSQL counts the inserts a moment after they commit.
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-		var counted bool
-		if err := r.DB().GetContext(ctx, &counted, `SELECT n_mod_since_analyze >= 3000 FROM pg_stat_user_tables
-			WHERE relname = 'plans' AND schemaname = current_schema()`); err != nil {
-			t.Fatal(err)
-		}
-		if counted {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("PostgreSQL has not counted the inserts after 10 s")
-		}
-	}
+	waitCounted(t, r, `SELECT n_mod_since_analyze >= 3000 FROM pg_stat_user_tables
+		WHERE relname = 'plans' AND schemaname = current_schema()`)
 	reltuples := func() float64 {
 		var n float64
 		if err := r.DB().GetContext(ctx, &n, `SELECT reltuples FROM pg_class WHERE oid = 'plans'::regclass`); err != nil {

@@ -59,21 +59,8 @@ func TestScansAnalyzeABookNeverAnalyzed(t *testing.T) {
 				}
 				return at
 			}
-			// PostgreSQL counts the inserts a moment after they commit.
-			for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-				var counted bool
-				if err := r.DB().GetContext(ctx, &counted, `SELECT count(*) = 3 AND bool_and(n_mod_since_analyze > 0)
-					FROM pg_stat_user_tables
-					WHERE relname IN ('customers', 'plans', 'installments') AND schemaname = current_schema()`); err != nil {
-					t.Fatal(err)
-				}
-				if counted {
-					break
-				}
-				if time.Now().After(deadline) {
-					t.Fatal("PostgreSQL has not counted the inserts after 10 s")
-				}
-			}
+			waitCounted(t, r, `SELECT count(*) = 3 AND bool_and(n_mod_since_analyze > 0) FROM pg_stat_user_tables
+				WHERE relname IN ('customers', 'plans', 'installments') AND schemaname = current_schema()`)
 			for table, at := range analyzed() {
 				if at != nil {
 					t.Fatalf("%s analyzed before the scan", table)
@@ -149,5 +136,23 @@ func seedBook(t *testing.T, r *repo.Repo, customers, periods int) {
 			SELECT p.id, s, '2026-11-24'::date, 50000 FROM plans p CROSS JOIN generate_series(1, %d) s`, periods),
 	} {
 		r.DB().MustExecContext(context.Background(), q)
+	}
+}
+
+// waitCounted waits until query, over pg_stat_user_tables, is true:
+// PostgreSQL counts the inserts a moment after they commit.
+func waitCounted(t *testing.T, r *repo.Repo, query string) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		var counted bool
+		if err := r.DB().GetContext(context.Background(), &counted, query); err != nil {
+			t.Fatal(err)
+		}
+		if counted {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("PostgreSQL has not counted the inserts after 10 s")
+		}
 	}
 }
