@@ -49,36 +49,31 @@ const IdempotencyScopeResend = idempotencyScopeResend
 // ResendTarget is the audit target naming notice id.
 func ResendTarget(id int64) string { return fmt.Sprintf("notification:%d", id) }
 
-// KeyTarget is what an idempotency key of this request is recorded for: the
+// KeyTargetOf is what an idempotency key of resend in is recorded for: the
 // notice and what decides the message (channel, force), so a key reused
 // with other parameters is refused rather than answered with the first
 // request's notice. A plain resend records the notice alone, as keys did
-// before the parameters were recorded. own is the notice's own channel:
-// naming it is the same request as naming none (the console always names
-// one), so a retry that spells it out replays.
-func (in ResendInput) KeyTarget(own string) string {
-	channel := in.Channel
-	if channel == own {
-		channel = ""
-	}
-	if channel == "" && !in.Force {
-		return ResendTarget(in.ID)
-	}
-	return fmt.Sprintf("%s channel=%s force=%t", ResendTarget(in.ID), channel, in.Force)
-}
-
-// KeyTargetOf is in.KeyTarget with the notice's own channel read through
-// q (both stores' SQL); an unknown notice records the request as it is
-// (the resend then answers not found).
+// before the parameters were recorded. Naming the notice's own channel
+// (read through q, both stores' SQL) is the same request as naming none
+// (the console always names one), so a retry that spells it out replays;
+// an unknown notice records the request as it is (the resend then answers
+// not found).
 func KeyTargetOf(ctx context.Context, q sqlx.QueryerContext, in ResendInput) (string, error) {
-	var own string
-	if in.Channel != "" {
+	channel := in.Channel
+	if channel != "" {
+		var own string
 		err := sqlx.GetContext(ctx, q, &own, `SELECT channel FROM notifications WHERE id = $1`, in.ID)
 		if err != nil && !errors.Is(err, sql.ErrNoRows) {
 			return "", fmt.Errorf("resend: %w", err)
 		}
+		if channel == own {
+			channel = ""
+		}
 	}
-	return in.KeyTarget(own), nil
+	if channel == "" && !in.Force {
+		return ResendTarget(in.ID), nil
+	}
+	return fmt.Sprintf("%s channel=%s force=%t", ResendTarget(in.ID), channel, in.Force), nil
 }
 
 // Prepare checks a single resend request (ErrInvalid) and sets Now when
