@@ -17,6 +17,11 @@ package repo
 // the partial sent_at index look free, and every claim read every SMS sent
 // that day (13 s a claim of 300 at 100k notices with the default cap); no
 // plain sent_at index matches the expression.
+// The in-flight count looks each claimed customer up in
+// notifications_sms_inflight: over an array of them, the planner, its
+// statistics taken when nothing was being sent, read notifications_lease
+// whole instead, every lease of the run, sending or finished since (a dead
+// entry until vacuum): 1.4 ms of a 15 ms claim.
 // The statement's snapshot shows this claim's own notices as they were
 // before it, so none of them counts itself. The dispatcher counts the
 // notices of one claim that it actually sends (see notify's capGate), so a
@@ -30,7 +35,7 @@ LEFT JOIN (
 	  AND x.provider <> '' AND coalesce(x.sent_at, '-infinity') > $2::timestamptz - interval '24 hours'
 	GROUP BY x.customer_id) sent ON sent.customer_id = claimed.customer_id AND claimed.channel = 'sms'
 LEFT JOIN (
-	SELECT x.customer_id, count(*) AS n FROM notifications x
-	WHERE $5::int > 0 AND x.status = 'sending' AND x.channel = 'sms' AND x.lease_expires_at >= $7
-	  AND x.customer_id = ANY (ARRAY(SELECT customer_id FROM claimed WHERE channel = 'sms'))
-	GROUP BY x.customer_id) flying ON flying.customer_id = claimed.customer_id AND claimed.channel = 'sms'`
+	SELECT cc.customer_id, f.n FROM (SELECT DISTINCT customer_id FROM claimed WHERE $5::int > 0 AND channel = 'sms') cc
+	CROSS JOIN LATERAL (SELECT count(*) AS n FROM notifications x
+		WHERE x.customer_id = cc.customer_id AND x.status = 'sending' AND x.channel = 'sms' AND x.lease_expires_at >= $7) f
+	) flying ON flying.customer_id = claimed.customer_id AND claimed.channel = 'sms'`
