@@ -39,30 +39,42 @@ func CheckURLsNear(text string, spans [][2]int, allowed []string) error {
 // windows returns the merged, ordered byte ranges CheckURLsNear checks.
 // Spans in text order give windows in start order (widening is monotonic,
 // and a later span inside a tag that began before an earlier span shares
-// that tag with it), so merging neighbours is enough.
+// that tag with it), so merging neighbours is enough. The last '<' and '>'
+// before each span are tracked in one pass over the text, not searched for
+// back from every span (an email's HTML has dozens of spans).
 func windows(text string, spans [][2]int) [][2]int {
-	var out [][2]int
+	var merged [][2]int
+	lastLT, lastGT, seen := -1, -1, 0 // the last '<' and '>' in text[:seen]
 	for _, s := range spans {
 		lo, hi := widenLeft(text, s[0]-nearContext), widenRight(text, s[1]+nearContext)
+		if s[0] < seen { // out of order: read back afresh
+			lastLT, lastGT, seen = -1, -1, 0
+		}
+		for i := seen; i < s[0]; i++ {
+			switch text[i] {
+			case '<':
+				lastLT = i
+			case '>':
+				lastGT = i
+			}
+		}
+		seen = s[0]
 		// Inside a tag (a '<' after the last '>'): the whole tag, so an
 		// attribute's name and quotes are always in the window.
-		if lt := strings.LastIndexByte(text[:s[0]], '<'); lt > strings.LastIndexByte(text[:s[0]], '>') {
-			lo = min(lo, lt)
+		if lastLT > lastGT {
+			lo = min(lo, lastLT)
 			if gt := strings.IndexByte(text[s[1]:], '>'); gt >= 0 {
 				hi = max(hi, s[1]+gt+1)
 			} else {
 				hi = len(text)
 			}
 		}
-		out = append(out, [2]int{lo, hi})
-	}
-	merged := out[:0]
-	for _, w := range out {
-		if n := len(merged); n > 0 && w[0] <= merged[n-1][1] {
-			merged[n-1][1] = max(merged[n-1][1], w[1])
+		if n := len(merged); n > 0 && lo <= merged[n-1][1] {
+			merged[n-1][0] = min(merged[n-1][0], lo)
+			merged[n-1][1] = max(merged[n-1][1], hi)
 			continue
 		}
-		merged = append(merged, w)
+		merged = append(merged, [2]int{lo, hi})
 	}
 	return merged
 }
