@@ -47,9 +47,6 @@ func windows(text string, spans [][2]int) [][2]int {
 	lastLT, lastGT, seen := -1, -1, 0 // the last '<' and '>' in text[:seen]
 	for _, s := range spans {
 		lo, hi := widenLeft(text, s[0]-nearContext), widenRight(text, s[1]+nearContext)
-		if s[0] < seen { // out of order: read back afresh
-			lastLT, lastGT, seen = -1, -1, 0
-		}
 		for i := seen; i < s[0]; i++ {
 			switch text[i] {
 			case '<':
@@ -70,7 +67,6 @@ func windows(text string, spans [][2]int) [][2]int {
 			}
 		}
 		if n := len(merged); n > 0 && lo <= merged[n-1][1] {
-			merged[n-1][0] = min(merged[n-1][0], lo)
 			merged[n-1][1] = max(merged[n-1][1], hi)
 			continue
 		}
