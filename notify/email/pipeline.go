@@ -98,7 +98,7 @@ func sendPipelined(ss *session, msg *gomail.Msg) (delivered bool, err error) {
 	if dataErr != nil {
 		return false, &replyError{cmd: "DATA", err: dataErr}
 	}
-	w := t.DotWriter()
+	w := &dotWriter{w: t.W}
 	if _, err := msg.WriteTo(w); err != nil {
 		// Not closed: its "." would end the message where it broke off,
 		// and the relay would take it cut short. The session is dropped.
