@@ -40,20 +40,18 @@ func CheckURLsNear(text string, spans [][2]int, allowed []string) error {
 // Spans in text order give windows in start order (widening is monotonic,
 // and a later span inside a tag that began before an earlier span shares
 // that tag with it), so merging neighbours is enough. The last '<' and '>'
-// before each span are tracked in one pass over the text, not searched for
-// back from every span (an email's HTML has dozens of spans).
+// before each span are searched for in the text since the span before, not
+// back to the start from every span (an email's HTML has dozens of spans).
 func windows(text string, spans [][2]int) [][2]int {
 	var merged [][2]int
 	lastLT, lastGT, seen := -1, -1, 0 // the last '<' and '>' in text[:seen]
 	for _, s := range spans {
 		lo, hi := widenLeft(text, s[0]-nearContext), widenRight(text, s[1]+nearContext)
-		for i := seen; i < s[0]; i++ {
-			switch text[i] {
-			case '<':
-				lastLT = i
-			case '>':
-				lastGT = i
-			}
+		if i := strings.LastIndexByte(text[seen:s[0]], '<'); i >= 0 {
+			lastLT = seen + i
+		}
+		if i := strings.LastIndexByte(text[seen:s[0]], '>'); i >= 0 {
+			lastGT = seen + i
 		}
 		seen = s[0]
 		// Inside a tag (a '<' after the last '>'): the whole tag, so an
