@@ -403,19 +403,19 @@ func (r *Repo) FinishNotifications(ctx context.Context, owner string, now time.T
 			return fmt.Errorf("lock notices: %w", err)
 		}
 		if len(aNotif) > 0 {
-			if err := exec(tx, logAttempts, pq.Array(aNotif), pq.Array(aN), pq.Array(aChannel),
-				pq.Array(aProvider), pq.Array(aStarted), pq.Array(aFinished), pq.Array(aOutcome), pq.Array(aMsgID),
-				pq.Array(aCode), pq.Array(aErr)); err != nil {
+			if err := exec(tx, logAttempts, pq.Array(aNotif), pq.Array(aN), textArray(aChannel),
+				textArray(aProvider), pq.Array(aStarted), pq.Array(aFinished), textArray(aOutcome), textArray(aMsgID),
+				textArray(aCode), textArray(aErr)); err != nil {
 				return fmt.Errorf("log attempts: %w", err)
 			}
 		}
 		if err := RecordTold(ctx, tx, owner, now, outs); err != nil {
 			return err
 		}
-		if err := exec(tx, finish, owner, now, pq.Array(ids), pq.Array(statuses), pq.Array(reasons),
-			pq.Array(nextAts), pq.Array(deferred), pq.Array(templates), pq.Array(recipients), pq.Array(subjects),
-			pq.Array(bodies), pq.Array(htmls), pq.Array(links), pq.Array(providers), pq.Array(msgIDs),
-			pq.Array(lastErrs), pq.Array(sentAts), pq.Array(claimed)); err != nil {
+		if err := exec(tx, finish, owner, now, pq.Array(ids), textArray(statuses), textArray(reasons),
+			pq.Array(nextAts), pq.Array(deferred), textArray(templates), textArray(recipients), textArray(subjects),
+			textArray(bodies), textArray(htmls), textArray(links), textArray(providers), textArray(msgIDs),
+			textArray(lastErrs), pq.Array(sentAts), pq.Array(claimed)); err != nil {
 			return fmt.Errorf("finish notifications: %w", err)
 		}
 		if ids := SentIDs(outs); len(ids) > 0 {
