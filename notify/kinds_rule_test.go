@@ -37,8 +37,9 @@ func TestSettledRuleAgreesForEveryKindInResendAndPreSendCheck(t *testing.T) {
 				t.Fatal(err)
 			}
 			facts, _ := kinds.Of(kind)
-			// SQL: a second resend, now that the bill is paid.
-			_, err = b.r.Resend(ctx, repo.ResendInput{ID: orig, Reason: "again", Actor: "ops", Now: at})
+			// SQL: a second resend, now that the bill is paid (by email:
+			// the SMS resend is still queued).
+			_, err = b.r.Resend(ctx, repo.ResendInput{ID: orig, Channel: "email", Reason: "again", Actor: "ops", Now: at})
 			if refused := err != nil; refused != facts.AsksPayment {
 				t.Errorf("resend of a paid bill's %s: err %v; the registry says asks for payment = %v", kind, err, facts.AsksPayment)
 			}

@@ -67,18 +67,22 @@ func settledReasonSQL(askParam string) string {
 }
 
 // resendCheckSQL loads what a single resend must check: the original's
-// status, the channel to use ($2, or the original's), and why it should not
-// go out (settled, nothing owed, or unreachable on that channel).
+// status, the channel to use ($2, or the original's), why it should not
+// go out (settled, nothing owed, or unreachable on that channel), and a
+// resend of it still queued. The original's row lock makes concurrent
+// resends of one notice take turns, so the second sees the first's.
 var resendCheckSQL = `
 SELECT n.status, x.ch AS channel, ` + settledReasonSQL("$3") + ` AS settled,
 	` + NothingOwedSQL("n.kind = ANY($3::text[])") + ` AS nothing_owed,
-	(SELECT ` + suppressReasonSQL + `) AS unreachable
+	(SELECT ` + suppressReasonSQL + `) AS unreachable,
+	` + QueuedResendSQL("x.ch") + ` AS queued_resend
 FROM notifications n
 JOIN customers c ON c.id = n.customer_id
 LEFT JOIN plans p ON p.id = n.plan_id
 LEFT JOIN installments i ON i.id = n.installment_id
 CROSS JOIN LATERAL (SELECT coalesce(nullif($2, ''), n.channel) AS ch) x
-WHERE n.id = $1`
+WHERE n.id = $1
+FOR UPDATE OF n`
 
 // resendColumns and resendSelect copy a notice n into a new pending one on
 // channel x.ch: outside dedup (no key), not superseded by later scans (no
@@ -96,7 +100,8 @@ const (
 // Resend queues a new notice copying in.ID, with resend_of, requested_by and
 // the reason, and appends an audit_log row, in one transaction. An unknown ID
 // is ErrNotFound; bad input is ErrInvalid. It is refused with ErrConflict
-// when the original is still queued or its plan inactive (unless Force; for
+// when the original is still queued, or a resend of it on that channel is,
+// or its plan inactive (unless Force; for
 // a digest, when every bill of it is), when nothing is left to pay on it
 // (even forced: a notice that asks for payment of an installment paid or
 // waived, a digest none of whose bills has anything left to pay), and when

@@ -110,18 +110,25 @@ func PriorResend(scope, target string, notificationID sql.NullInt64, wantTarget 
 // it would ask for nothing owed, which Force does not override
 // (NothingOwedSQL: "installment paid" or "installment waived" for a kind
 // that asks for payment, ReasonDigestNothingOwed for a digest; "" when
-// something is owed or the kind asks for nothing).
+// something is owed or the kind asks for nothing), and a resend of it on
+// that channel still queued (QueuedResendSQL), which Force overrides.
 type ResendCheck struct {
-	Status      string `db:"status"`
-	Channel     string `db:"channel"`
-	Settled     string `db:"settled"`
-	NothingOwed string `db:"nothing_owed"`
-	Unreachable string `db:"unreachable"`
+	Status       string        `db:"status"`
+	Channel      string        `db:"channel"`
+	Settled      string        `db:"settled"`
+	NothingOwed  string        `db:"nothing_owed"`
+	Unreachable  string        `db:"unreachable"`
+	QueuedResend sql.NullInt64 `db:"queued_resend"`
 }
 
-// Refusal is the ErrConflict a resend of in.ID gets, or nil.
-func (chk ResendCheck) Refusal(in ResendInput) error {
-	return resendRefusal(in, chk.Status, chk.Channel, chk.Settled, chk.NothingOwed, chk.Unreachable)
+// QueuedResendSQL is the newest resend of notice n on channel ch that is
+// still queued (pending or sending), or NULL: a support agent's second
+// click, or a client retrying a resend without an idempotency key, would
+// otherwise queue the same reminder again and again, each copy spending the
+// customer's SMS cap.
+func QueuedResendSQL(ch string) string {
+	return `(SELECT max(r.id) FROM notifications r WHERE r.resend_of = n.id AND r.channel = ` + ch + `
+		AND r.status IN ('pending', 'sending'))`
 }
 
 // ResendAuditDetail is the audit_log detail of a queued single resend.
@@ -176,22 +183,25 @@ func (res BulkResendResult) AuditDetail(f BulkFilter, reason string) map[string]
 	return map[string]any{"filter": f, "reason": reason, "matched": res.Matched, "count": res.Count, "skipped": res.Skipped}
 }
 
-// resendRefusal is the ErrConflict a resend gets, or nil. Nothing owed
+// Refusal is the ErrConflict a resend of in.ID gets, or nil. Nothing owed
 // comes first: force would not help, so the refusal does not suggest it.
-func resendRefusal(in ResendInput, status, channel, settled, nothingOwed, unreachable string) error {
+func (chk ResendCheck) Refusal(in ResendInput) error {
 	switch {
-	case nothingOwed != "":
-		return fmt.Errorf("notification %d: %s; a reminder would ask for nothing owed: %w", in.ID, nothingOwed, ErrConflict)
-	case (status == StatusPending || status == StatusSending) && !in.Force:
+	case chk.NothingOwed != "":
+		return fmt.Errorf("notification %d: %s; a reminder would ask for nothing owed: %w", in.ID, chk.NothingOwed, ErrConflict)
+	case (chk.Status == StatusPending || chk.Status == StatusSending) && !in.Force:
 		return fmt.Errorf("notification %d is still queued (%s) and will be sent; resend with force to queue another: %w",
-			in.ID, status, ErrConflict)
-	case settled != "" && !in.Force:
-		return fmt.Errorf("notification %d: %s; resend with force to send it anyway: %w", in.ID, settled, ErrConflict)
-	case unreachable == "opted_out":
-		return fmt.Errorf("notification %d: the customer opted out of %s: %w", in.ID, channel, ErrConflict)
-	case unreachable != "":
+			in.ID, chk.Status, ErrConflict)
+	case chk.Settled != "" && !in.Force:
+		return fmt.Errorf("notification %d: %s; resend with force to send it anyway: %w", in.ID, chk.Settled, ErrConflict)
+	case chk.QueuedResend.Valid && !in.Force:
+		return fmt.Errorf("notification %d already has a resend by %s queued (notification %d), which will be sent; "+
+			"resend with force to queue another: %w", in.ID, chk.Channel, chk.QueuedResend.Int64, ErrConflict)
+	case chk.Unreachable == "opted_out":
+		return fmt.Errorf("notification %d: the customer opted out of %s: %w", in.ID, chk.Channel, ErrConflict)
+	case chk.Unreachable != "":
 		return fmt.Errorf("notification %d: the customer has no %s on file: %w", in.ID,
-			strings.TrimPrefix(unreachable, "no_"), ErrConflict)
+			strings.TrimPrefix(chk.Unreachable, "no_"), ErrConflict)
 	}
 	return nil
 }

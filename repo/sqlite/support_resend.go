@@ -30,11 +30,13 @@ func supportSettledSQL(askParam string) string {
 // supportResendCheckSQL loads what a single resend must check: the
 // original's status, the channel to use ($2, or the original's), and why it
 // should not go out (settled, nothing owed, or unreachable on that channel: the rule every
-// statement creating notices keeps, repo.SuppressReasonSQL, on column ch).
+// statement creating notices keeps, repo.SuppressReasonSQL, on column ch),
+// and a resend of it still queued.
 var supportResendCheckSQL = `
 SELECT n.status, n.ch AS channel, ` + supportSettledSQL("$3") + ` AS settled,
 	` + repo.NothingOwedSQL("n.kind IN (SELECT value FROM json_each($3))") + ` AS nothing_owed,
-	` + repo.SuppressReasonSQL + ` AS unreachable
+	` + repo.SuppressReasonSQL + ` AS unreachable,
+	` + repo.QueuedResendSQL("n.ch") + ` AS queued_resend
 FROM (SELECT *, coalesce(nullif($2, ''), channel) AS ch FROM notifications WHERE id = $1) n
 JOIN customers c ON c.id = n.customer_id
 LEFT JOIN plans p ON p.id = n.plan_id
@@ -56,7 +58,8 @@ const (
 // Resend queues a new notice copying in.ID, with resend_of, requested_by and
 // the reason, and appends an audit_log row, in one transaction. An unknown ID
 // is ErrNotFound; bad input is ErrInvalid. It is refused with ErrConflict
-// when the original is still queued or its plan inactive (unless Force; for
+// when the original is still queued, or a resend of it on that channel is,
+// or its plan inactive (unless Force; for
 // a digest, when every bill of it is), when nothing is left to pay on it
 // (even forced: a notice that asks for payment of an installment paid or
 // waived, a digest none of whose bills has anything left to pay), and when

@@ -25,6 +25,7 @@ func init() {
 		t.Run("NotificationDetail", func(t *testing.T) { t.Parallel(); supportTestDetail(t, open(t)) })
 		t.Run("ResendQueuesACopyToTheContactOnFile", func(t *testing.T) { t.Parallel(); supportTestResendCopy(t, open(t)) })
 		t.Run("ResendRefusals", func(t *testing.T) { t.Parallel(); supportTestResendRefusals(t, open(t)) })
+		t.Run("ResendOnceWhileQueued", func(t *testing.T) { t.Parallel(); supportTestResendOnceWhileQueued(t, open(t)) })
 		t.Run("ResendSettled", func(t *testing.T) { t.Parallel(); supportTestResendSettled(t, open(t)) })
 		t.Run("ResendOfADigestWhoseFirstBillIsPaid", func(t *testing.T) { t.Parallel(); supportTestResendDigest(t, open(t)) })
 		t.Run("ResendEventKindsByRegistry", func(t *testing.T) { t.Parallel(); supportTestResendEvents(t, open(t)) })
@@ -279,7 +280,7 @@ func supportTestPagination(t *testing.T, s Store) {
 		pages++
 		got = append(got, supportIDs(page.Notices)...)
 		for _, at := range []time.Time{Now.Add(-time.Duration(pages) * time.Hour), Now.Add(48 * time.Hour)} {
-			if _, err := s.Resend(ctx, repo.ResendInput{ID: want[pages], Reason: "again", Actor: "ops", Now: at}); err != nil {
+			if _, err := s.Resend(ctx, repo.ResendInput{ID: want[pages], Reason: "again", Actor: "ops", Force: true, Now: at}); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -315,7 +316,8 @@ func supportTestDetail(t *testing.T, s Store) {
 	id := claims[0].ID
 	var resends []int64
 	for i := range 2 {
-		res, err := s.Resend(ctx, repo.ResendInput{ID: id, Reason: "客户说没收到", Actor: fmt.Sprint("ops", i), Now: Now.Add(time.Hour)})
+		// The second is forced: the first is still queued.
+		res, err := s.Resend(ctx, repo.ResendInput{ID: id, Reason: "客户说没收到", Actor: fmt.Sprint("ops", i), Force: i == 1, Now: Now.Add(time.Hour)})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -406,6 +408,58 @@ func supportTestResendCopy(t *testing.T, s Store) {
 	}
 	if len(audit) != 2 || detail["channel"] != "email" || detail["resend_id"] != float64(res.Notification.ID) {
 		t.Errorf("audit after the email resend = %+v", audit)
+	}
+}
+
+// supportTestResendOnceWhileQueued: a second resend of a notice on a
+// channel whose resend is still queued is refused (a retried request
+// without an idempotency key queued copy after copy, each spending the
+// customer's SMS cap), unless forced; another channel, or a resend after
+// the queued one went out, is queued.
+func supportTestResendOnceWhileQueued(t *testing.T, s Store) {
+	ctx := context.Background()
+	Customer(t, s, "c1")
+	Plan(t, s, "p1", "c1", []repo.Date{supportDue})
+	supportScan(t, s, Now, "sms")
+	orig := supportDispatch(t, s, Now.Add(time.Minute), "aliyun", repo.StatusFailed)[0].ID
+	at := Now.Add(time.Hour)
+	resend := func(channel string, force bool) (repo.ResendResult, error) {
+		return s.Resend(ctx, repo.ResendInput{ID: orig, Channel: channel, Reason: "客户来电说没收到", Actor: "alice", Force: force, Now: at})
+	}
+	first, err := resend("", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := resend("sms", false); !errors.Is(err, repo.ErrConflict) ||
+		!strings.Contains(err.Error(), fmt.Sprintf("resend by sms queued (notification %d)", first.Notification.ID)) {
+		t.Errorf("second resend while the first is queued: %v, want a conflict naming notice %d", err, first.Notification.ID)
+	}
+	// Claimed (sending) is still queued.
+	claimed := supportClaim(t, s, at)
+	if len(claimed) != 1 || claimed[0].ID != first.Notification.ID {
+		t.Fatalf("claim = %+v", claimed)
+	}
+	if _, err := resend("", false); !errors.Is(err, repo.ErrConflict) {
+		t.Errorf("resend while the first is sending: %v, want a conflict", err)
+	}
+	if _, err := resend("email", false); err != nil {
+		t.Errorf("resend by email beside a queued SMS resend: %v", err)
+	}
+	forced, err := resend("sms", true)
+	if err != nil || forced.Notification.ID == first.Notification.ID {
+		t.Errorf("forced second resend = %+v, %v", forced.Notification, err)
+	}
+	if n := len(supportAll(t, s, repo.NoticeFilter{Status: "pending", Channel: "sms"})); n != 1 {
+		t.Errorf("%d SMS resends pending, want the forced one", n)
+	}
+	if audits := supportAudits(t, s); len(audits) != 3 {
+		t.Errorf("%d audit rows, want 3 (the refused resends write none)", len(audits))
+	}
+	// Once they went out, the borrower may ask again.
+	supportFinish(t, s, at, "aliyun", repo.StatusSent, claimed...)
+	supportDispatch(t, s, at, "aliyun", repo.StatusSent)
+	if _, err := resend("sms", false); err != nil {
+		t.Errorf("resend after the earlier ones were sent: %v", err)
 	}
 }
 
