@@ -3,6 +3,7 @@ package repo
 import (
 	"cmp"
 	"fmt"
+	"maps"
 	"time"
 )
 
@@ -234,6 +235,9 @@ func (st ImportPlanState) decide(ip ImportPlan, now time.Time) (Plan, ImportOutc
 	// before anything else wrong with it.
 	refuse := func(err error) (Plan, ImportOutcome, error) { return p, "", cmp.Or(stale, err) }
 	stored := st.Installments[cur.ID]
+	if err := CheckCurrency(cur.Currency, p.Currency, maps.Values(stored)); err != nil {
+		return refuse(err)
+	}
 	if found {
 		given := make(map[int]bool, len(p.Installments))
 		for _, it := range p.Installments {

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -54,9 +55,15 @@ func (r *Repo) UpsertPlan(ctx context.Context, p Plan, now time.Time) (Plan, err
 		if err := tx.GetContext(ctx, &customerID, `SELECT id FROM customers WHERE ref = $1`, p.CustomerRef); err != nil {
 			return NotFound(err, fmt.Sprintf("customer %q", p.CustomerRef))
 		}
+		// The currency as stored ("" for a new plan), the row locked as the
+		// upsert below would lock it.
+		was, err := StoredCurrency(ctx, tx, p.Ref, " FOR UPDATE")
+		if err != nil {
+			return err
+		}
 		// ON CONFLICT … WHERE leaves another customer's plan untouched (but
 		// locked) and returns no row, which is the conflict.
-		err := tx.GetContext(ctx, &out, `
+		err = tx.GetContext(ctx, &out, `
 			INSERT INTO plans (ref, customer_id, merchant, title, currency, total, periods, status, repay_method, card_last4, created_at, updated_at)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11)
 			`+PlanUpsertSQL+`
@@ -71,7 +78,7 @@ func (r *Repo) UpsertPlan(ctx context.Context, p Plan, now time.Time) (Plan, err
 		out.CustomerRef = p.CustomerRef
 		// The upsert left as_of as stored (it wrote none): out.AsOf is
 		// the last push's, read on the row it locked.
-		if err := upsertInstallments(ctx, tx, out.ID, p.AsOf, out.AsOf, p.Installments, now); err != nil {
+		if err := upsertInstallments(ctx, tx, out.ID, p.AsOf, out.AsOf, was, p.Currency, p.Installments, now); err != nil {
 			return err
 		}
 		if p.AsOf != nil {
@@ -89,7 +96,7 @@ func (r *Repo) UpsertPlan(ctx context.Context, p Plan, now time.Time) (Plan, err
 	return out, nil
 }
 
-func upsertInstallments(ctx context.Context, tx *sqlx.Tx, planID int64, asOf, storedAsOf *time.Time, in []Installment, now time.Time) error {
+func upsertInstallments(ctx context.Context, tx *sqlx.Tx, planID int64, asOf, storedAsOf *time.Time, was, currency string, in []Installment, now time.Time) error {
 	n := len(in)
 	seqs, dues, amounts, paids := make([]int64, n), make([]string, n), make([]int64, n), make([]*int64, n)
 	statuses, paidAts := make([]string, n), make([]string, n)
@@ -109,7 +116,7 @@ func upsertInstallments(ctx context.Context, tx *sqlx.Tx, planID int64, asOf, st
 	// is read, or waits for this push; a paid read before it committed
 	// would be written back over it. Likewise a push's as_of is checked
 	// against the payments recorded once they are locked.
-	if err := CheckPushedInstallments(ctx, tx, planID, asOf, storedAsOf, in, " FOR UPDATE OF i"); err != nil {
+	if err := CheckPushedInstallments(ctx, tx, planID, asOf, storedAsOf, was, currency, in, " FOR UPDATE OF i"); err != nil {
 		return err
 	}
 	var missing []int64
@@ -144,13 +151,15 @@ func upsertInstallments(ctx context.Context, tx *sqlx.Tx, planID int64, asOf, st
 
 // CheckPushedInstallments checks a plan push against what is stored, in
 // both stores' plan push: a push with an as_of is checked against the
-// plan's last recorded payment and its stored as_of (CheckAsOf), then each
-// pushed installment that is stored against it (CheckPushedInstallment:
+// plan's last recorded payment and its stored as_of (CheckAsOf), a change
+// of currency (from was) against what was paid on it (CheckCurrency), then
+// each pushed installment that is stored against it (CheckPushedInstallment:
 // payments recorded through the payments endpoint win over a stale push).
 // lock is appended to the read of the installments, which comes first
 // (PostgreSQL locks the rows it reads, so no payment lands after the
 // check; SQLite's writer owns the file).
-func CheckPushedInstallments(ctx context.Context, q sqlx.QueryerContext, planID int64, asOf, storedAsOf *time.Time, in []Installment, lock string) error {
+func CheckPushedInstallments(ctx context.Context, q sqlx.QueryerContext, planID int64, asOf, storedAsOf *time.Time,
+	was, currency string, in []Installment, lock string) error {
 	var stored []ImportStoredInstallment
 	if err := sqlx.SelectContext(ctx, q, &stored, StoredInstallmentsSQL+lock, planID); err != nil {
 		return fmt.Errorf("check recorded payments: %w", err)
@@ -167,6 +176,9 @@ func CheckPushedInstallments(ctx context.Context, q sqlx.QueryerContext, planID 
 		if err := CheckAsOf(asOf, storedAsOf, last, event); err != nil {
 			return err
 		}
+	}
+	if err := CheckCurrency(was, currency, slices.Values(stored)); err != nil {
+		return err
 	}
 	bySeq := make(map[int]ImportStoredInstallment, len(stored))
 	for _, s := range stored {

@@ -1,9 +1,15 @@
 package repo
 
 import (
+	"context"
+	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"iter"
 	"time"
+
+	"github.com/jmoiron/sqlx"
 )
 
 // This file holds the ingest rules both stores keep in Go (PostgreSQL here,
@@ -70,6 +76,37 @@ func ReversalAudit(in PaymentInput, reopened bool) (action, target string, detai
 const StoredInstallmentsSQL = `
 SELECT i.*, (SELECT coalesce(sum(y.amount), 0) FROM payments y WHERE y.installment_id = i.id) AS recorded
 FROM installments i WHERE i.plan_id = $1 ORDER BY i.seq`
+
+// StoredCurrency is plan ref's currency as stored, "" when there is no such
+// plan; lock is appended to the read.
+func StoredCurrency(ctx context.Context, q sqlx.QueryerContext, ref, lock string) (string, error) {
+	var c string
+	err := sqlx.GetContext(ctx, q, &c, `SELECT currency FROM plans WHERE ref = $1`+lock, ref)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return "", fmt.Errorf("read plan: %w", err)
+	}
+	return c, nil
+}
+
+// CheckCurrency refuses (ErrConflict) a plan push or import line that
+// changes the currency of a stored plan (from was) once something was paid
+// on it: its amounts, what was paid and the payments recorded are minor
+// units of the old currency, and would be read in the new one (¥500.00
+// paid, read as 50,000 JPY, and reminders asking for JPY). A plan nothing
+// was paid on may still be corrected.
+func CheckCurrency(was, currency string, stored iter.Seq[ImportStoredInstallment]) error {
+	if was == "" || was == currency {
+		return nil
+	}
+	for s := range stored {
+		if s.Paid != 0 || s.Recorded != 0 {
+			return fmt.Errorf("currency: cannot change from %s to %s: installment %d has payments in %s "+
+				"(amounts are minor units of the plan's currency; push the plan anew under another ref): %w",
+				was, currency, s.Seq, was, ErrConflict)
+		}
+	}
+	return nil
+}
 
 // CheckPushedInstallment keeps the rules a plan push (single or imported)
 // must follow against the installment as stored (old, with the payments

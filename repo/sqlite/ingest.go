@@ -51,10 +51,11 @@ func (s *Store) UpsertPlan(ctx context.Context, p repo.Plan, now time.Time) (rep
 		if err := tx.GetContext(ctx, &customerID, `SELECT id FROM customers WHERE ref = $1`, p.CustomerRef); err != nil {
 			return repo.NotFound(err, fmt.Sprintf("customer %q", p.CustomerRef))
 		}
-		existed, err := exists(ctx, tx, "plans", p.Ref)
+		was, err := repo.StoredCurrency(ctx, tx, p.Ref, "")
 		if err != nil {
 			return err
 		}
+		existed := was != ""
 		// ON CONFLICT … WHERE leaves another customer's plan untouched and
 		// returns no row, which is the conflict.
 		err = tx.GetContext(ctx, &out, `
@@ -72,7 +73,7 @@ func (s *Store) UpsertPlan(ctx context.Context, p repo.Plan, now time.Time) (rep
 		out.CustomerRef, out.Created = p.CustomerRef, !existed
 		// The upsert left as_of as stored (it wrote none): out.AsOf is
 		// the last push's.
-		if err := ingestUpsertInstallments(ctx, tx, out.ID, p.AsOf, out.AsOf, p.Installments, now); err != nil {
+		if err := ingestUpsertInstallments(ctx, tx, out.ID, p.AsOf, out.AsOf, was, p.Currency, p.Installments, now); err != nil {
 			return err
 		}
 		if p.AsOf != nil {
@@ -106,7 +107,8 @@ type ingestInstallment struct {
 // statement, reading them from a JSON array where PostgreSQL unnests arrays.
 // The write transaction owns the file, so nothing adds installments between
 // the checks and the write.
-func ingestUpsertInstallments(ctx context.Context, tx *sqlx.Tx, planID int64, asOf, storedAsOf *time.Time, in []repo.Installment, now time.Time) error {
+func ingestUpsertInstallments(ctx context.Context, tx *sqlx.Tx, planID int64, asOf, storedAsOf *time.Time, was, currency string,
+	in []repo.Installment, now time.Time) error {
 	rows := make([]ingestInstallment, len(in))
 	for i, it := range in {
 		rows[i] = ingestInstallment{Seq: it.Seq, DueDate: it.DueDate.String(), Amount: it.Amount, Status: it.Status}
@@ -125,7 +127,7 @@ func ingestUpsertInstallments(ctx context.Context, tx *sqlx.Tx, planID int64, as
 	pushed := string(b)
 	// Checked first, as the PostgreSQL store does: a stale push is refused
 	// as stale whatever else is wrong with it.
-	if err := repo.CheckPushedInstallments(ctx, tx, planID, asOf, storedAsOf, in, ""); err != nil {
+	if err := repo.CheckPushedInstallments(ctx, tx, planID, asOf, storedAsOf, was, currency, in, ""); err != nil {
 		return err
 	}
 	var missing []int64

@@ -343,6 +343,19 @@ func importPlanRefusals(t *testing.T, s Store) {
 	if p, err := s.GetPlan(ctx, "p1x"); err != nil || p.CustomerRef != "c3" {
 		t.Errorf("plan p1x = %+v, %v", p, err)
 	}
+	// Once something is paid, the currency stays (see UpsertPlanCurrencyOncePaid).
+	res = importApply(t, s, repo.ImportBatch{
+		Plans:    []repo.ImportPlan{importPlanLine(1, "p1x", "c3", func(p *repo.Plan) { p.Currency = "HKD" })},
+		Payments: []repo.ImportPayment{importPay(2, "p1x", 1, 100, "pay-x", Now)},
+	}, Now.Add(2*time.Hour))
+	importWantOutcomes(t, res, "1:plan:p1x:updated", "2:payment:pay-x:created")
+	res = importApply(t, s, repo.ImportBatch{
+		Plans: []repo.ImportPlan{importPlanLine(1, "p1x", "c3", func(p *repo.Plan) { p.Currency = "JPY" })},
+	}, Now.Add(3*time.Hour))
+	importWantRefused(t, res, 1, repo.ErrConflict, "currency: cannot change from HKD to JPY")
+	if p, err := s.GetPlan(ctx, "p1x"); err != nil || p.Currency != "HKD" {
+		t.Errorf("plan p1x after a refused currency change = %+v, %v", p, err)
+	}
 }
 
 // A stale plan line (exported before a payment was recorded) without paid

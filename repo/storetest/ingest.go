@@ -21,6 +21,7 @@ func init() {
 		t.Run("UpsertPlanIdempotent", func(t *testing.T) { t.Parallel(); ingestUpsertPlanIdempotent(t, open(t)) })
 		t.Run("UpsertPlanInstallmentStates", func(t *testing.T) { t.Parallel(); ingestUpsertPlanInstallmentStates(t, open(t)) })
 		t.Run("UpsertPlanRefusals", func(t *testing.T) { t.Parallel(); ingestUpsertPlanRefusals(t, open(t)) })
+		t.Run("UpsertPlanCurrencyOncePaid", func(t *testing.T) { t.Parallel(); ingestPlanCurrencyOncePaid(t, open(t)) })
 		t.Run("RecordPaymentSettlesAndQueues", func(t *testing.T) { t.Parallel(); ingestPaymentSettlesAndQueues(t, open(t)) })
 		t.Run("RecordPaymentSuppressed", func(t *testing.T) { t.Parallel(); ingestPaymentSuppressed(t, open(t)) })
 		t.Run("RecordPaymentPartial", func(t *testing.T) { t.Parallel(); ingestPaymentPartial(t, open(t)) })
@@ -270,6 +271,42 @@ func ingestUpsertPlanRefusals(t *testing.T, s Store) {
 	}
 	if _, err := s.GetPlan(ctx, "p2"); !errors.Is(err, repo.ErrNotFound) {
 		t.Errorf("plan of an unknown customer: GetPlan error = %v, want ErrNotFound", err)
+	}
+}
+
+// A plan's currency may be corrected until something is paid on it; then
+// a push in another currency is refused (its amounts and payments are minor
+// units of the old one: ¥500.00 paid would read as 50,000 JPY), whether
+// the payment was recorded or pushed, and changes nothing.
+func ingestPlanCurrencyOncePaid(t *testing.T, s Store) {
+	ctx := context.Background()
+	Customer(t, s, "c1")
+	p := Plan(t, s, "p1", "c1", ingestDues)
+	p.Currency = "HKD"
+	if got, err := s.UpsertPlan(ctx, p, Now.Add(time.Minute)); err != nil || got.Currency != "HKD" {
+		t.Fatalf("currency corrected before any payment: %+v, %v", got, err)
+	}
+	if _, err := s.RecordPayment(ctx, repo.PaymentInput{PlanRef: "p1", Seq: 2, Amount: 50000, Ref: "pay-1", Now: Now.Add(2 * time.Minute)}); err != nil {
+		t.Fatal(err)
+	}
+	pushed := Plan(t, s, "p2", "c1", ingestDues, func(p *repo.Plan) { p.Installments[0].Paid = 100 })
+	for _, p := range []repo.Plan{p, pushed} {
+		p.Currency, p.Title = "JPY", "changed"
+		if _, err := s.UpsertPlan(ctx, p, Now.Add(time.Hour)); !errors.Is(err, repo.ErrConflict) ||
+			!strings.Contains(err.Error(), "currency: cannot change") {
+			t.Errorf("%s: currency changed once paid: %v, want a conflict", p.Ref, err)
+		}
+	}
+	if got, err := s.GetPlan(ctx, "p1"); err != nil || got.Currency != "HKD" || got.Title == "changed" || got.Installments[1].Paid != 50000 {
+		t.Errorf("plan after the refused push = %+v, %v", got, err)
+	}
+	// The same currency goes on as before.
+	p.Title = "changed"
+	for i := range p.Installments {
+		p.Installments[i].KeepPaid = true
+	}
+	if got, err := s.UpsertPlan(ctx, p, Now.Add(time.Hour)); err != nil || got.Title != "changed" {
+		t.Errorf("push in the plan's own currency: %+v, %v", got, err)
 	}
 }
 
