@@ -42,10 +42,13 @@ func (in PaymentInput) Prepare() (PaymentInput, error) {
 
 // PaymentEffect says what adding amount does to installment cur: settled
 // when it brings a pending installment's paid up to its amount, reopened
-// when a reversal takes a paid installment below it.
+// when a reversal takes a paid installment below it. Only a reversal
+// reopens: a payment on a bill the lender's push marked paid with less
+// paid than its amount (paid elsewhere) leaves it paid, where it reopened
+// it, and the reminders resumed, for a bill the lender called settled.
 func PaymentEffect(cur Installment, amount int64) (settled, reopened bool) {
 	settled = cur.Status == InstallmentPending && cur.Paid < cur.Amount && cur.Paid+amount >= cur.Amount
-	reopened = cur.Status == InstallmentPaid && cur.Paid+amount < cur.Amount
+	reopened = amount < 0 && cur.Status == InstallmentPaid && cur.Paid+amount < cur.Amount
 	return settled, reopened
 }
 

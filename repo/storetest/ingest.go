@@ -29,6 +29,7 @@ func init() {
 		t.Run("RecordPaymentConcurrentReplays", func(t *testing.T) { t.Parallel(); ingestPaymentConcurrentReplays(t, open(t)) })
 		t.Run("RecordPaymentRefusals", func(t *testing.T) { t.Parallel(); ingestPaymentRefusals(t, open(t)) })
 		t.Run("ReversalReopensAndIsAudited", func(t *testing.T) { t.Parallel(); ingestReversal(t, open(t)) })
+		t.Run("PaymentOnABillMarkedPaid", func(t *testing.T) { t.Parallel(); ingestPaymentOnBillMarkedPaid(t, open(t)) })
 		t.Run("StalePushAgainstRecordedPayments", func(t *testing.T) { t.Parallel(); ingestStalePush(t, open(t)) })
 		t.Run("PushRacingAPayment", func(t *testing.T) { t.Parallel(); ingestPushRacingPayment(t, open(t)) })
 		t.Run("LinkTarget", func(t *testing.T) { t.Parallel(); ingestLinkTarget(t, open(t)) })
@@ -271,6 +272,35 @@ func ingestUpsertPlanRefusals(t *testing.T, s Store) {
 	}
 	if _, err := s.GetPlan(ctx, "p2"); !errors.Is(err, repo.ErrNotFound) {
 		t.Errorf("plan of an unknown customer: GetPlan error = %v, want ErrNotFound", err)
+	}
+}
+
+// A bill the lender pushed as paid without saying how much was paid (paid
+// elsewhere) stays paid when a payment is then recorded on it: only a
+// reversal reopens a bill, and nothing reminds it.
+func ingestPaymentOnBillMarkedPaid(t *testing.T, s Store) {
+	ctx := context.Background()
+	Customer(t, s, "c1")
+	Plan(t, s, "p1", "c1", ingestDues, func(p *repo.Plan) {
+		p.Installments[0].Status, p.Installments[0].KeepPaid = repo.InstallmentPaid, true
+	})
+	res, err := s.RecordPayment(ctx, repo.PaymentInput{PlanRef: "p1", Seq: 1, Amount: 100, Ref: "pay-1", Now: Now})
+	if err != nil || res.Reopened || res.Installment.Status != repo.InstallmentPaid || res.Installment.Paid != 100 {
+		t.Errorf("payment on a bill marked paid = %+v, %v; want it still paid, not reopened", res, err)
+	}
+	scanDue(t, s, scanShanghai(2026, 11, 16, 10)) // seq 1 a day overdue, were it owed
+	for _, n := range scanList(t, s) {
+		if strings.Contains(n, "p1#1 ") {
+			t.Errorf("scan after the payment queued %q for the bill marked paid", n)
+		}
+	}
+	// A reversal below what was paid still reopens a bill payments settled.
+	if _, err := s.RecordPayment(ctx, repo.PaymentInput{PlanRef: "p1", Seq: 2, Amount: 50000, Ref: "pay-2", Now: Now}); err != nil {
+		t.Fatal(err)
+	}
+	res, err = s.RecordPayment(ctx, repo.PaymentInput{PlanRef: "p1", Seq: 2, Amount: -100, Reason: "chargeback", Now: Now})
+	if err != nil || !res.Reopened || res.Installment.Status != repo.InstallmentPending {
+		t.Errorf("reversal = %+v, %v; want reopened", res, err)
 	}
 }
 
