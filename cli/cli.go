@@ -113,12 +113,31 @@ func parse(fs *flag.FlagSet, args []string) error {
 	return nil
 }
 
-// parseAt reads an --at instant; empty means now.
-func parseAt(s string) (time.Time, error) {
+// parseAt reads an --at instant; empty means now. One more than a few
+// minutes ahead of the clock is refused unless future: a scan as of a day
+// not yet come queues that day's stage now, holding its dedup key so the
+// stage never comes when it is due (a mistyped year held a borrower's
+// overdue reminder for months), and a send as of it goes out now and
+// counts against the borrower's SMS cap then. --dry-run previews any day.
+func parseAt(s string, future bool) (time.Time, error) {
 	if s == "" {
 		return time.Now(), nil
 	}
-	return parseInstant("at", s)
+	at, err := parseInstant("at", s)
+	if err == nil && !future && at.After(time.Now().Add(maxAhead)) {
+		err = fmt.Errorf("%w: --at %s is in the future: pass --future to act as of a day not yet come "+
+			"(a test system's simulated day; never in production)", errUsage, s)
+	}
+	return at, err
+}
+
+// maxAhead is how far ahead of this host's clock an --at may lie without
+// --future: a clock's skew, not a mistyped date.
+const maxAhead = 5 * time.Minute
+
+// futureFlag adds --future to fs.
+func futureFlag(fs *flag.FlagSet) *bool {
+	return fs.Bool("future", false, "allow an --at more than 5 minutes ahead of the clock (a test system's simulated day)")
 }
 
 // parseInstant reads the RFC 3339 instant s given to --flag, refusing one

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"duebell/repo"
 	"duebell/repo/repotest"
@@ -115,10 +116,14 @@ func TestCommandsDoNotCreateAMissingSQLiteFile(t *testing.T) {
 }
 
 func TestUsageErrors(t *testing.T) {
+	tomorrow := time.Now().Add(24 * time.Hour).Format(time.RFC3339)
 	for _, tc := range []struct {
 		args []string
 		want string
 	}{
+		// A mistyped date would queue or send a day not yet come.
+		{[]string{"scan", "--at", tomorrow}, "is in the future: pass --future"},
+		{[]string{"dispatch", "--once", "--at", tomorrow}, "is in the future: pass --future"},
 		{[]string{"frobnicate"}, "unknown command"},
 		{[]string{}, "no command given"}, // exited 0: a script with an empty command variable saw success
 		{[]string{"scan", "--at", "tomorrow"}, "RFC 3339"},

@@ -290,6 +290,9 @@ func (e *e2e) call(method, path, body string, want int) map[string]any {
 // run runs a duebell command as an operator would and returns its output.
 func (e *e2e) run(args ...string) string {
 	e.t.Helper()
+	if len(args) > 0 && (args[0] == "scan" || args[0] == "dispatch") {
+		args = append(args, "--future") // the scenarios' days are fixed; some are still to come
+	}
 	var out, errOut bytes.Buffer
 	if code := Main(context.Background(), append(args, "--config", e.config), &out, &errOut); code != 0 {
 		e.t.Fatalf("duebell %v: exit %d: %s%s", args, code, out.String(), errOut.String())

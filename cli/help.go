@@ -20,10 +20,10 @@ var docs = map[string]commandDoc{
 		"Refuses to start with pending migrations unless --migrate is given."},
 	"migrate": {about: "Create or upgrade the database schema (numbered migrations, one transaction each)."},
 	"scan": {about: "Process channel events and queue the reminders due as of --at (default now).\n" +
-		"--dry-run counts what would be queued and writes nothing."},
+		"--dry-run counts what would be queued and writes nothing; an --at in the future needs --future (test systems)."},
 	"dispatch": {synopsis: "dispatch --once [--at T] [flags]",
 		about: "Send what is sendable as of --at (default now), print the counts and exit.\n" +
-			"(The long-running dispatcher runs inside `duebell serve`.)"},
+			"An --at in the future needs --future (test systems). (The long-running dispatcher runs inside `duebell serve`.)"},
 	"templates": {synopsis: "templates check|preview [flags]",
 		about: "Templates: `check` renders every template with sample data; `preview` prints one.\n" +
 			"Run `duebell templates check --help` or `duebell templates preview --help` for their flags."},

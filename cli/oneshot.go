@@ -56,10 +56,11 @@ func runScan(ctx context.Context, args []string, out io.Writer) error {
 	fs := newFlagSet("scan", &c)
 	fs.StringVar(&c.at, "at", "", "queue what is due as of this instant (RFC 3339); default now")
 	dryRun := fs.Bool("dry-run", false, "count what would be queued without writing")
+	future := futureFlag(fs)
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	at, err := parseAt(c.at)
+	at, err := parseAt(c.at, *future || *dryRun)
 	if err != nil {
 		return err
 	}
@@ -132,13 +133,14 @@ func runDispatch(ctx context.Context, args []string, out io.Writer) error {
 	fs := newFlagSet("dispatch", &c)
 	fs.StringVar(&c.at, "at", "", "send what is sendable as of this instant (RFC 3339); default now")
 	once := fs.Bool("once", false, "send what is sendable, print counts and exit")
+	future := futureFlag(fs)
 	if err := parse(fs, args); err != nil {
 		return err
 	}
 	if !*once {
 		return fmt.Errorf("%w: dispatch runs inside `duebell serve`; use --once for a single pass", errUsage)
 	}
-	at, err := parseAt(c.at)
+	at, err := parseAt(c.at, *future)
 	if err != nil {
 		return err
 	}

@@ -112,14 +112,14 @@ level = "warn"
 		t.Fatal(err)
 	}
 	const at = "2026-12-15T10:00:00+08:00"
-	for _, args := range [][]string{{"import", file}, {"scan", "--at", at}} {
+	for _, args := range [][]string{{"import", file}, {"scan", "--at", at, "--future"}} {
 		if code, out, stderr := runMain(append(args, "--config", config)...); code != 0 {
 			t.Fatalf("%v: exit %d %s %s", args, code, out, stderr)
 		}
 	}
 
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), childArgsEnv+"="+strings.Join([]string{"dispatch", "--once", "--at", at, "--config", config}, "\n"))
+	cmd.Env = append(os.Environ(), childArgsEnv+"="+strings.Join([]string{"dispatch", "--once", "--at", at, "--future", "--config", config}, "\n"))
 	var stdout, stderr strings.Builder
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Start(); err != nil {
@@ -172,7 +172,7 @@ level = "warn"
 	}
 
 	// The next run sends the rest, and nothing twice.
-	if code, out, stderr := runMain("dispatch", "--once", "--at", at, "--config", config); code != 0 {
+	if code, out, stderr := runMain("dispatch", "--once", "--at", at, "--future", "--config", config); code != 0 {
 		t.Fatalf("second dispatch --once: exit %d %s %s", code, out, stderr)
 	}
 	delivered, repeats = gw.deliveries()
