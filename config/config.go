@@ -243,14 +243,16 @@ func (d *Duration) UnmarshalText(b []byte) error {
 	if days, ok := strings.CutSuffix(s, "d"); ok {
 		n, err := strconv.Atoi(days)
 		if err != nil || n < 0 || n > 100*366 {
-			return fmt.Errorf("duration %q: want a whole number of days such as \"400d\"", b)
+			// The example is not quoted: a parse error's quoted text is
+			// redacted (read), and the hint would go with it.
+			return fmt.Errorf("duration %q: want a whole number of days such as 400d", b)
 		}
 		d.Duration = time.Duration(n) * 24 * time.Hour
 		return nil
 	}
 	v, err := time.ParseDuration(s)
 	if err != nil {
-		return fmt.Errorf("duration %q: %w", b, err)
+		return fmt.Errorf("duration %q: want a number with a unit such as 30s, 2m, 72h or 400d", b)
 	}
 	d.Duration = v
 	return nil

@@ -164,6 +164,26 @@ func TestParseErrorKeepsSecretsOut(t *testing.T) {
 	}
 }
 
+// A bad duration's error keeps its hint (the parse error's quoted text is
+// redacted: an example in quotes went with it).
+func TestBadDurationSaysWhatToWrite(t *testing.T) {
+	for _, line := range []string{"[retention]\nkeep = \"-1d\"", "[retention]\nkeep = \"abc\"", "[dispatch]\ninterval = \"2\""} {
+		_, err := load(t, minimal+"\n"+line+"\n", nil)
+		if err == nil || !strings.Contains(err.Error(), "such as") || !strings.Contains(err.Error(), "400d") {
+			t.Errorf("%s: error %v, want an example such as 400d", line, err)
+		}
+	}
+}
+
+func TestNegativeBodyLimitsRefused(t *testing.T) {
+	for _, key := range []string{"max_body_bytes", "import_max_bytes"} {
+		_, err := load(t, minimal+"\n[http]\n"+key+" = -1\n", nil)
+		if err == nil || !strings.Contains(err.Error(), "http."+key+": -1: must be positive") {
+			t.Errorf("%s = -1: error %v, want it refused", key, err)
+		}
+	}
+}
+
 func TestRetentionKeepsDays(t *testing.T) {
 	cfg, err := load(t, minimal+"\n[retention]\nkeep = \"90d\"\n", nil)
 	if err != nil {

@@ -134,6 +134,12 @@ func (c *Config) Validate() error {
 	if err := scheduler.ValidateSpec(c.Scan.ChannelEventsSchedule); err != nil {
 		bad("scan.channel_events_schedule", "%q: %v", c.Scan.ChannelEventsSchedule, err)
 	}
+	if c.HTTP.MaxBodyBytes < 0 {
+		bad("http.max_body_bytes", "%d: must be positive (default 1048576)", c.HTTP.MaxBodyBytes)
+	}
+	if c.HTTP.ImportMaxBytes < 0 {
+		bad("http.import_max_bytes", "%d: must be positive (default 1073741824)", c.HTTP.ImportMaxBytes)
+	}
 	if c.Retention.Keep.Duration < 7*24*time.Hour {
 		bad("retention.keep", "%v: keep at least 7 days (\"7d\") of the delivery log", c.Retention.Keep.Duration)
 	}
