@@ -25,7 +25,7 @@ func runDemo(ctx context.Context, args []string, out io.Writer) error {
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	a, err := openApp(ctx, c.config, true)
+	a, err := loadConfig(c.config)
 	if err != nil {
 		return err
 	}
@@ -40,14 +40,19 @@ func runDemo(ctx context.Context, args []string, out io.Writer) error {
 				"email.provider are \"outbox\"", p.key, p.provider)
 		}
 	}
-	if err := a.lockServe(); err != nil {
-		return err
-	}
-	ln, err := a.listen() // a port in use stops the demo before it seeds or queues anything
+	// A port in use stops the demo before it opens (and for SQLite
+	// creates) its store, seeds or queues anything.
+	ln, err := a.listen()
 	if err != nil {
 		return err
 	}
 	defer ln.Close()
+	if err := a.open(ctx, true); err != nil {
+		return err
+	}
+	if err := a.lockServe(); err != nil {
+		return err
+	}
 	if _, err := a.repo.Migrate(ctx); err != nil {
 		return err
 	}

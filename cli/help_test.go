@@ -216,6 +216,22 @@ func TestDemoRefusesProvidersAndABusyPort(t *testing.T) {
 			if strings.Contains(out.String(), "seeded") {
 				t.Errorf("the refused demo seeded its borrowers: %s", out.String())
 			}
+			if c.name == "busy-port" { // on a new file: it is not created
+				fresh := strings.Replace(string(text), c.from, c.to, 1)
+				fresh = strings.Replace(fresh, "demo.db", "fresh.db", 1)
+				if !strings.Contains(fresh, "fresh.db") {
+					t.Fatal("demo config names no demo.db")
+				}
+				if err := os.WriteFile(config, []byte(fresh), 0o600); err != nil {
+					t.Fatal(err)
+				}
+				if code := Main(context.Background(), []string{"demo", "--config", config}, &out, &errOut); code != 1 {
+					t.Fatalf("demo on a new file and a busy port: exit %d", code)
+				}
+				if _, err := os.Stat(filepath.Join(dir, "fresh.db")); !os.IsNotExist(err) {
+					t.Errorf("the refused demo created its store file (%v)", err)
+				}
+			}
 			r, err := sqlite.Open(context.Background(), "sqlite:"+filepath.Join(dir, "demo.db"))
 			if err != nil {
 				t.Fatal(err)
