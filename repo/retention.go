@@ -40,10 +40,19 @@ func (p Purged) Total() int { return p.Notifications + p.Attempts + p.Receipts +
 // without it the next scan would queue the bill's latest stage again. A
 // digest's leader is kept while any bill of its digest is so (its members
 // point at it): it is the message that reminded the borrower of that bill,
-// its text, link and attempts what support shows in a dispute.
-var KeepsStageSQL = `(n.stage_offset IS NOT NULL AND (` + owedBillSQL("n.installment_id") + `
-	OR n.digest_of = n.id AND EXISTS (SELECT 1 FROM notifications m
-		WHERE m.digest_of = n.id AND m.id <> n.id AND m.stage_offset IS NOT NULL AND ` + owedBillSQL("m.installment_id") + `)))`
+// its text, link and attempts what support shows in a dispute. A resend or
+// a fallback of a notice so kept is kept with it: it is often the message
+// that reached the borrower (the original failed), and the bulk resend
+// reads it to resend nobody twice.
+var KeepsStageSQL = `(` + keepsStageSQL("n") + ` OR EXISTS (SELECT 1 FROM notifications o
+	WHERE o.id IN (n.resend_of, n.fallback_of) AND ` + keepsStageSQL("o") + `))`
+
+// keepsStageSQL is KeepsStageSQL of notice n (an alias) alone.
+func keepsStageSQL(n string) string {
+	return `(` + n + `.stage_offset IS NOT NULL AND (` + owedBillSQL(n+".installment_id") + `
+	OR ` + n + `.digest_of = ` + n + `.id AND EXISTS (SELECT 1 FROM notifications m
+		WHERE m.digest_of = ` + n + `.id AND m.id <> ` + n + `.id AND m.stage_offset IS NOT NULL AND ` + owedBillSQL("m.installment_id") + `)))`
+}
 
 // owedBillSQL is true when installment (an SQL expression) is unpaid on an
 // active plan.

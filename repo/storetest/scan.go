@@ -52,6 +52,7 @@ func init() {
 			{"RetentionRemovesOldFinished", scanRetentionRemovesOldFinished},
 			{"RetentionKeepsDigestOfUnpaidBill", scanRetentionKeepsDigestOfUnpaidBill},
 			{"RetentionKeepsStagesOfUnpaidBills", scanRetentionKeepsStagesOfUnpaidBills},
+			{"RetentionKeepsResendsOfKeptStages", scanRetentionKeepsResendsOfKeptStages},
 		} {
 			t.Run(tc.name, func(t *testing.T) { t.Parallel(); tc.run(t, open(t)) })
 		}
@@ -992,6 +993,43 @@ func scanRetentionKeepsDigestOfUnpaidBill(t *testing.T, s Store) {
 		if n.Kind == "due_soon" {
 			t.Fatalf("reminder %+v kept after both bills were paid", n)
 		}
+	}
+}
+
+// A resend of a stage notice that retention keeps (its bill unpaid) is kept
+// too: the original failed, the resend is what reached the borrower, and a
+// bulk resend run again reads it to skip the original ("already resent").
+// Once the bill is paid both go.
+func scanRetentionKeepsResendsOfKeptStages(t *testing.T, s Store) {
+	ctx := context.Background()
+	Customer(t, s, "c1")
+	Plan(t, s, "p1", "c1", scanDue24)
+	sms := []repo.Stage{{Name: "due_soon", OffsetDays: -3, Kind: "due_soon", Channels: []string{"sms"}}}
+	at := scanShanghai(2026, 11, 21, 9)
+	scanDue(t, s, at, sms...)
+	claims := supportClaim(t, s, at)
+	if len(claims) != 1 {
+		t.Fatalf("claimed %d, want the due_soon SMS", len(claims))
+	}
+	supportFinish(t, s, at, "outbox", repo.StatusFailed, claims...)
+	res, err := s.Resend(ctx, repo.ResendInput{ID: claims[0].ID, Reason: "outage", Actor: "ops", Now: at.Add(time.Hour)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resends := supportDispatch(t, s, at.Add(time.Hour), "outbox", repo.StatusSent); len(resends) != 1 {
+		t.Fatalf("sent %d, want the resend", len(resends))
+	}
+	if p := scanPurge(t, s, at.Add(48*time.Hour), 10); p.Notifications != 0 {
+		t.Fatalf("purged %+v while the bill is unpaid: want the failed reminder and its resend kept", p)
+	}
+	if n, err := s.GetNotification(ctx, res.Notification.ID); err != nil || n.Status != "sent" || n.ResendOf == nil || *n.ResendOf != claims[0].ID {
+		t.Fatalf("the resend %+v (%v), want it kept, linked to its original", n, err)
+	}
+	if _, err := s.RecordPayment(ctx, repo.PaymentInput{PlanRef: "p1", Seq: 1, Amount: 50000, Ref: "pay", Now: at.Add(50 * time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	if p := scanPurge(t, s, at.Add(72*time.Hour), 10); p.Notifications < 2 {
+		t.Fatalf("purged %+v once the bill is paid, want the reminder and its resend", p)
 	}
 }
 
