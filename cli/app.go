@@ -217,7 +217,7 @@ func (a *app) senders() (map[string]notify.Sender, error) {
 	default:
 		ec := email.Config{Host: c.Email.Host, Port: c.Email.Port, TLS: c.Email.TLS,
 			Username: c.Email.Username, Password: c.Email.Password, Auth: c.Email.Auth, From: c.Email.From, FromName: c.Email.FromName, HELO: c.Email.HELO,
-			SessionMessages: c.Email.SessionMessages, IdleTimeout: c.Email.IdleTimeout.Duration}
+			SessionMessages: c.Email.SessionMessages, IdleTimeout: c.Email.IdleTimeout.Duration, Timeout: c.Email.Timeout.Duration}
 		if c.Email.PoolSize != nil {
 			ec.PoolSize = *c.Email.PoolSize
 		}

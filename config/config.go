@@ -189,6 +189,11 @@ type Email struct {
 	// IdleTimeout: a session idle this long is closed rather than reused;
 	// default 30s.
 	IdleTimeout Duration `toml:"idle_timeout"`
+	// Timeout bounds one email's send, from dialing (or taking a pooled
+	// session) to the relay's reply to the end of the message; default
+	// email.DefaultTimeout (15s), at most 10m (RFC 5321's limit for that
+	// reply).
+	Timeout Duration `toml:"timeout"`
 }
 
 type SMS struct {

@@ -291,10 +291,24 @@ func TestEmailPool(t *testing.T) {
 		"email.pool_size":        "pool_size = -1",
 		"email.session_messages": "session_messages = -5",
 		"email.idle_timeout":     `idle_timeout = "-1s"`,
+		"email.timeout":          `timeout = "11m"`,
 	} {
 		if _, err := load(t, withEmail(keys), nil); err == nil || !strings.Contains(err.Error(), key) {
 			t.Errorf("%s: error %v, want one naming %s", keys, err, key)
 		}
+	}
+}
+
+// email.timeout bounds a send (a relay that scans content answers the end
+// of a message late; a send that runs out is unknown and retried):
+// 15s unless set.
+func TestEmailTimeout(t *testing.T) {
+	if c, err := load(t, minimal, nil); err != nil || c.Email.Timeout.Duration != 15*time.Second {
+		t.Errorf("default email.timeout %v (%v), want 15s", c.Email.Timeout, err)
+	}
+	body := strings.Replace(minimal, `host = "smtp.example.com"`, "host = \"smtp.example.com\"\ntimeout = \"2m\"", 1)
+	if c, err := load(t, body, nil); err != nil || c.Email.Timeout.Duration != 2*time.Minute {
+		t.Errorf("email.timeout = 2m: %v (%v)", c.Email.Timeout, err)
 	}
 }
 

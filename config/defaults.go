@@ -79,6 +79,7 @@ func (c *Config) applyDefaults() {
 	}
 	c.Email.SessionMessages = cmp.Or(c.Email.SessionMessages, 100)
 	c.Email.IdleTimeout.Duration = cmp.Or(c.Email.IdleTimeout.Duration, 30*time.Second)
+	c.Email.Timeout.Duration = cmp.Or(c.Email.Timeout.Duration, email.DefaultTimeout)
 	c.SMS.Provider = cmp.Or(c.SMS.Provider, "webhook")
 	c.SMS.applyDefaults()
 	c.Outbox.Dir = cmp.Or(c.Outbox.Dir, "outbox")

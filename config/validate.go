@@ -222,6 +222,9 @@ func (c *Config) Validate() error {
 		if c.Email.IdleTimeout.Duration < 0 {
 			bad("email.idle_timeout", "must not be negative")
 		}
+		if t := c.Email.Timeout.Duration; t < time.Second || t > 10*time.Minute {
+			bad("email.timeout", "%v: want 1s to 10m", t)
+		}
 	case "outbox":
 	default:
 		bad("email.provider", "%q is not smtp or outbox", c.Email.Provider)
