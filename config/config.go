@@ -38,6 +38,7 @@ type Config struct {
 	Retention Retention `toml:"retention"`
 
 	calendar *scheduler.Calendar // parsed Calendar.File, set by Load
+	fromEnv  map[string]string   // key → the variable that set it (applyEnv)
 }
 
 // Calendar names the holiday calendar (public holidays and make-up
@@ -296,9 +297,7 @@ func LoadDatabase(path string) (*Config, error) {
 		return nil, err
 	}
 	var errs []error
-	cfg.validateDatabase(func(key, format string, args ...any) {
-		errs = append(errs, fmt.Errorf("%s: %s", key, fmt.Sprintf(format, args...)))
-	})
+	cfg.validateDatabase(cfg.reporter(&errs))
 	if err := errors.Join(errs...); err != nil {
 		return nil, fmt.Errorf("config: %w", err)
 	}

@@ -299,6 +299,25 @@ func TestEmailPool(t *testing.T) {
 	}
 }
 
+// A bad value from the environment is reported as the variable's, not with
+// advice to set the variable that holds it; a missing one still names it.
+func TestBadSecretFromTheEnvironmentNamesTheVariable(t *testing.T) {
+	_, err := load(t, minimal, map[string]string{"DUEBELL_LINKS_SIGNING_KEY": "short"})
+	if err == nil || !strings.Contains(err.Error(), "links.signing_key (from DUEBELL_LINKS_SIGNING_KEY): missing or shorter than 32") ||
+		strings.Contains(err.Error(), "or set") {
+		t.Errorf("short key from the environment: %v", err)
+	}
+	_, err = load(t, strings.Replace(minimal, `signing_key = "0123456789abcdef0123456789abcdef"`, "", 1),
+		map[string]string{"DUEBELL_LINKS_SIGNING_KEY": ""})
+	if err == nil || !strings.Contains(err.Error(), "links.signing_key: missing or shorter than 32 characters (or set DUEBELL_LINKS_SIGNING_KEY)") {
+		t.Errorf("no key at all: %v", err)
+	}
+	_, err = load(t, minimal+"\n[sms]\nreceipt_token = \"0123456789abcdef0123\"\n", map[string]string{"DUEBELL_SMS_RECEIPT_TOKEN": "short"})
+	if err == nil || !strings.Contains(err.Error(), "sms.receipt_token (from DUEBELL_SMS_RECEIPT_TOKEN): shorter than 16") {
+		t.Errorf("short receipt token from the environment: %v", err)
+	}
+}
+
 // email.timeout bounds a send (a relay that scans content answers the end
 // of a message late; a send that runs out is unknown and retried):
 // 15s unless set.

@@ -2,6 +2,8 @@ package config
 
 import (
 	"cmp"
+	"fmt"
+	"strings"
 	"time"
 
 	"duebell/kinds"
@@ -14,19 +16,31 @@ import (
 const DefaultDatabaseURL = "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
 
 // applyEnv lets the environment supply secrets and the database URL, so they
-// need not be written in the file.
+// need not be written in the file. It records which keys a variable set, so
+// that a bad value is reported as the variable's (see reporter).
 func (c *Config) applyEnv(getenv func(string) string) {
-	set := func(dst *string, key string) {
-		if v := getenv(key); v != "" {
-			*dst = v
+	c.fromEnv = map[string]string{}
+	for _, e := range []struct {
+		dst      *string
+		key, env string
+	}{
+		{&c.Database.URL, "database.url", "DUEBELL_DATABASE_URL"},
+		{&c.Links.SigningKey, "links.signing_key", "DUEBELL_LINKS_SIGNING_KEY"},
+		{&c.Email.Password, "email.password", "DUEBELL_EMAIL_PASSWORD"},
+		{&c.Email.DKIM.Key, "email.dkim.key_file", "DUEBELL_EMAIL_DKIM_KEY"},
+		{&c.SMS.Webhook.Secret, "sms.webhook.secret", "DUEBELL_SMS_WEBHOOK_SECRET"},
+		{&c.SMS.Aliyun.AccessKeyID, "sms.aliyun.access_key_id", "DUEBELL_SMS_ALIYUN_ACCESS_KEY_ID"},
+		{&c.SMS.Aliyun.AccessKeySecret, "sms.aliyun.access_key_secret", "DUEBELL_SMS_ALIYUN_ACCESS_KEY_SECRET"},
+		{&c.SMS.Tencent.SecretID, "sms.tencent.secret_id", "DUEBELL_SMS_TENCENT_SECRET_ID"},
+		{&c.SMS.Tencent.SecretKey, "sms.tencent.secret_key", "DUEBELL_SMS_TENCENT_SECRET_KEY"},
+		{&c.SMS.Twilio.AccountSID, "sms.twilio.account_sid", "DUEBELL_SMS_TWILIO_ACCOUNT_SID"},
+		{&c.SMS.Twilio.AuthToken, "sms.twilio.auth_token", "DUEBELL_SMS_TWILIO_AUTH_TOKEN"},
+		{&c.SMS.ReceiptToken, "sms.receipt_token", "DUEBELL_SMS_RECEIPT_TOKEN"},
+	} {
+		if v := getenv(e.env); v != "" {
+			*e.dst, c.fromEnv[e.key] = v, e.env
 		}
 	}
-	set(&c.Database.URL, "DUEBELL_DATABASE_URL")
-	set(&c.Links.SigningKey, "DUEBELL_LINKS_SIGNING_KEY")
-	set(&c.Email.Password, "DUEBELL_EMAIL_PASSWORD")
-	set(&c.Email.DKIM.Key, "DUEBELL_EMAIL_DKIM_KEY")
-	set(&c.SMS.Webhook.Secret, "DUEBELL_SMS_WEBHOOK_SECRET")
-	c.SMS.applyEnv(getenv)
 	for i := range c.Admin.Tokens {
 		if env := c.Admin.Tokens[i].TokenEnv; env != "" {
 			c.Admin.Tokens[i].Token = getenv(env)
@@ -159,4 +173,20 @@ func (c *Config) KindWindows() map[string]scheduler.Window {
 		out[k] = w
 	}
 	return out
+}
+
+// reporter is how validation reports a key's problem into errs, naming the
+// key. A value that a variable set is reported as the variable's, without
+// the hint to set it: "links.signing_key (from DUEBELL_LINKS_SIGNING_KEY):
+// missing or shorter than 32 characters", not advice to set the variable
+// that holds the bad value.
+func (c *Config) reporter(errs *[]error) func(key, format string, args ...any) {
+	return func(key, format string, args ...any) {
+		msg := fmt.Sprintf(format, args...)
+		if env := c.fromEnv[key]; env != "" {
+			msg = strings.Replace(msg, " (or set "+env+")", "", 1)
+			key += " (from " + env + ")"
+		}
+		*errs = append(*errs, fmt.Errorf("%s: %s", key, msg))
+	}
 }

@@ -95,22 +95,6 @@ const (
 // DefaultMaxSMSPerCustomerPerDay is sms.max_per_customer_per_day's default.
 const DefaultMaxSMSPerCustomerPerDay = 5
 
-func (s *SMS) applyEnv(getenv func(string) string) {
-	for dst, key := range map[*string]string{
-		&s.Aliyun.AccessKeyID:     "DUEBELL_SMS_ALIYUN_ACCESS_KEY_ID",
-		&s.Aliyun.AccessKeySecret: "DUEBELL_SMS_ALIYUN_ACCESS_KEY_SECRET",
-		&s.Tencent.SecretID:       "DUEBELL_SMS_TENCENT_SECRET_ID",
-		&s.Tencent.SecretKey:      "DUEBELL_SMS_TENCENT_SECRET_KEY",
-		&s.Twilio.AccountSID:      "DUEBELL_SMS_TWILIO_ACCOUNT_SID",
-		&s.Twilio.AuthToken:       "DUEBELL_SMS_TWILIO_AUTH_TOKEN",
-		&s.ReceiptToken:           "DUEBELL_SMS_RECEIPT_TOKEN",
-	} {
-		if v := getenv(key); v != "" {
-			*dst = v
-		}
-	}
-}
-
 func (s *SMS) applyDefaults() {
 	s.LinkMode = cmp.Or(s.LinkMode, LinkModePerUser)
 	s.MaxPerCustomerPerDay = cmp.Or(s.MaxPerCustomerPerDay, DefaultMaxSMSPerCustomerPerDay)
@@ -134,9 +118,7 @@ func (c *Config) Fallbacks() map[string]string {
 // the policy's fallbacks, naming the key at fault.
 func (c *Config) validateSMS() []error {
 	var errs []error
-	bad := func(key, format string, args ...any) {
-		errs = append(errs, fmt.Errorf("%s: %s", key, fmt.Sprintf(format, args...)))
-	}
+	bad := c.reporter(&errs)
 	s := c.SMS
 	required := func(key, v, env string) {
 		if v == "" {

@@ -36,9 +36,7 @@ func (c *Config) validateDatabase(bad func(key, format string, args ...any)) {
 // Validate checks every key, returning the first problem with its key name.
 func (c *Config) Validate() error {
 	var errs []error
-	bad := func(key, format string, args ...any) {
-		errs = append(errs, fmt.Errorf("%s: %s", key, fmt.Sprintf(format, args...)))
-	}
+	bad := c.reporter(&errs)
 	c.validateDatabase(bad)
 	if _, err := input.Zone(c.Defaults.Timezone); err != nil {
 		bad("defaults.timezone", "%q: %v", c.Defaults.Timezone, err)
