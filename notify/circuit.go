@@ -224,10 +224,12 @@ func (d *Dispatcher) openCircuit(now time.Time, channel, provider, code string, 
 // and says whether its circuit is open now: opened by this failure, the
 // OutageAfter'th outage failure (IsOutage) in a row, or by this failed
 // probe, which it keeps open for another OutageProbe; or open already (a
-// send in flight when it opened), when the failure is not worth a WARN of
-// its own. A failure that is not an outage is a reply about the message
-// (greylisting, a number's flow control): the provider is at work, and
-// its run of outage failures ends, as on a permanent error.
+// send in flight when it opened) and the failure an outage one, when it is
+// not worth a WARN of its own: the circuit's ERROR says it. A failure that
+// is not an outage is a reply about the message (greylisting, a number's
+// flow control, a 429): the provider is at work, its run of outage failures
+// ends, as on a permanent error, and it is logged as any such reply (a
+// storm of 429s through an open circuit went unlogged).
 func (d *Dispatcher) transientFailed(now time.Time, channel, provider string, probe bool, err error) bool {
 	outage := IsOutage(err)
 	d.breaker.mu.Lock()
@@ -245,7 +247,7 @@ func (d *Dispatcher) transientFailed(now time.Time, channel, provider string, pr
 	if opens {
 		d.openCircuit(now, channel, provider, repo.CircuitUnreachable, err)
 	}
-	return opens || c != nil
+	return opens || c != nil && outage
 }
 
 // providerAnswered ends provider's run of transient failures: it answered

@@ -380,9 +380,10 @@ func runsAt(t *testing.T, cfg notify.Config, now *time.Time) func(at time.Time) 
 // downSender is a provider that cannot be reached while down: every send
 // fails as a refused connection does.
 type downSender struct {
-	mu   sync.Mutex
-	down bool
-	sent int
+	mu    sync.Mutex
+	down  bool
+	reply error // when set (and not down), every send gets it
+	sent  int
 }
 
 func (*downSender) Provider() string { return "scripted" }
@@ -392,6 +393,9 @@ func (s *downSender) Send(context.Context, notify.Message) (notify.Result, error
 	defer s.mu.Unlock()
 	if s.down {
 		return notify.Result{}, notify.Outage(notify.Transient("network", errors.New("dial tcp 127.0.0.1:25: connect: connection refused")))
+	}
+	if s.reply != nil {
+		return notify.Result{}, s.reply
 	}
 	s.sent++
 	return notify.Result{ProviderMsgID: "ok"}, nil
@@ -490,6 +494,43 @@ func TestUnreachableProviderOpensTheCircuit(t *testing.T) {
 	}
 	if open, _ := b.r.OpenCircuits(context.Background()); len(open) != 0 {
 		t.Errorf("circuit still open: %+v", open)
+	}
+}
+
+// A provider whose circuit is open (unreachable) that then answers 429 is
+// at work: each 429 is logged as a reply about the message (a storm of
+// them through the open circuit went unlogged while they used up the
+// notices' attempts), and decides nothing about the circuit.
+func TestRepliesThroughAnOpenCircuitAreLogged(t *testing.T) {
+	t.Parallel()
+	logs := &lockedBuf{}
+	var now time.Time
+	sender := &downSender{down: true}
+	b := setup(t, func(c *notify.Config) {
+		c.Workers, c.OutageAfter, c.OutageProbe = 1, 3, 30*time.Second
+		c.Logger = slog.New(slog.NewJSONHandler(logs, nil))
+		c.Now = func() time.Time { return now }
+	})
+	b.cfg.Senders["sms"] = sender
+	smsNotices(t, b, "c1", "c2", "c3", "c4", "c5", "c6")
+	run := runsAt(t, b.cfg, &now)
+	run(sh(11, 21, 10, 0))
+	warns := func() int { return strings.Count(logs.String(), `"level":"WARN","msg":"send failed, transient"`) }
+	before := warns()
+	if open, err := b.r.OpenCircuits(context.Background()); err != nil || len(open) != 1 {
+		t.Fatalf("open circuits %+v, %v; want the unreachable one", open, err)
+	}
+
+	sender.mu.Lock()
+	sender.down, sender.reply = false, notify.Transient("429", errors.New("429 Too Many Requests"))
+	sender.mu.Unlock()
+	run(sh(11, 21, 10, 0).Add(30 * time.Second))
+	if n := strings.Count(logs.String(), `"code":"429"`); n == 0 || warns() <= before {
+		t.Errorf("429s through the open circuit: %d lines naming the code, WARN lines %d → %d; want them logged:\n%s",
+			n, before, warns(), logs.String())
+	}
+	if open, _ := b.r.OpenCircuits(context.Background()); len(open) != 1 {
+		t.Errorf("a 429 decided the circuit: %+v", open)
 	}
 }
 
