@@ -47,6 +47,9 @@ func TestHostileInputIsRefused(t *testing.T) {
 			`{"type":"customer","ref":"dry-c9","name":"Dry","phone":"13700009999"}`, 400, "does not parse"},
 		{"a parameter given twice", "GET", "/api/v1/notifications?customer_ref=nope&customer_ref=c1", viewerToken, "", 400,
 			"customer_ref is given 2 times"},
+		// A browser resolves the console's link to it to the list.
+		{"a customer ref of ..", "PUT", "/api/v1/customers/%2E%2E", ingestToken,
+			`{"name":"Dot","phone":"13700009999"}`, 422, `must not be "." or ".."`},
 		{"a seq with a sign", "POST", "/api/v1/plans/p1/installments/+1/payments", ingestToken, `{"amount":1000}`, 422, "seq"},
 		{"a seq with a leading zero", "POST", "/api/v1/plans/p1/installments/01/payments", ingestToken, `{"amount":1000}`, 422, "seq"},
 		{"a notice id with a sign", "GET", "/api/v1/notifications/+1", viewerToken, "", 422, "id"},

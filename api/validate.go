@@ -43,6 +43,9 @@ func checkRef(ref string) error {
 	if len(ref) > maxRefBytes {
 		return errors.New("longer than 128 bytes")
 	}
+	if ref == "." || ref == ".." { // a path segment a browser resolves: the console could not link to it
+		return errors.New(`must not be "." or ".."`)
+	}
 	for _, c := range ref {
 		if unicode.IsControl(c) || unicode.IsSpace(c) || c == utf8.RuneError {
 			return errors.New("must not contain spaces or control characters")
