@@ -71,6 +71,14 @@ func (a *app) smsDispatch(cfg *notify.Config, smsProvider string) {
 	cfg.SMSPerCustomerPerDay = c.SMSCap()
 	cfg.Fallbacks = c.Fallbacks()
 	cfg.SMSLinkMode, cfg.SMSLandingURL = c.SMS.LinkMode, c.Links.SMSLandingURL
+	cfg.SMSSignature = c.SMS.Signature
+	// Aliyun and Tencent sign with their filed sign_name; the webhook and
+	// Twilio send duebell's own text, which a lender's signature signs.
+	if c.SMS.Signature == "" && c.Defaults.Locale == "zh-CN" && (smsProvider == "webhook" || smsProvider == "twilio") {
+		a.log.Warn("sms.signature is not set: Chinese SMS are signed with the merchant's name, and go unsigned " +
+			"when a notice names no single merchant (a digest of several shops' bills, a security notice); " +
+			"mainland carriers refuse unsigned SMS: set it to the signature you filed")
+	}
 }
 
 // receipts is what the API needs to take delivery receipts.

@@ -47,7 +47,7 @@ func templatesCheck(args []string, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	results := a.tpl.Check(sampleLink(a), a.cfg.Support.Phone)
+	results := a.tpl.Check(sampleLink(a), a.cfg.Support.Phone, a.cfg.SMS.Signature)
 	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "TEMPLATE\tLOCALE\tCHANNEL\tSEGMENTS\tRESULT")
 	var errs []error
@@ -99,6 +99,9 @@ func templatesPreview(args []string, out io.Writer) error {
 	}
 	sample := templates.Sample(*kind, *locale, *channel, sampleLink(a))
 	sample.SupportPhone = cmp.Or(a.cfg.Support.Phone, sample.SupportPhone)
+	if *channel == templates.ChannelSMS {
+		sample.SMSSignature = a.cfg.SMS.Signature
+	}
 	r, err := a.tpl.Render(sample)
 	if err != nil {
 		return err

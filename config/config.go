@@ -211,6 +211,10 @@ type SMS struct {
 	RatePerSecond        float64    `toml:"rate_per_second"`
 	MaxPerCustomerPerDay int        `toml:"max_per_customer_per_day"`
 	LinkMode             string     `toml:"link_mode"` // per_user or fixed
+	// Signature is the lender's SMS signature (签名) as filed with the
+	// carriers; SMS duebell renders are signed with it (zh-CN: 【it】), in
+	// place of the merchant's name. Empty: the merchant's name.
+	Signature string `toml:"signature"`
 	// CircuitProbe is how long the provider is left alone after it refused
 	// our account (balance, arrears, credentials) before one SMS probes it;
 	// default 10m.

@@ -3,6 +3,7 @@ package config
 import (
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -315,6 +316,20 @@ func TestBadSecretFromTheEnvironmentNamesTheVariable(t *testing.T) {
 	_, err = load(t, minimal+"\n[sms]\nreceipt_token = \"0123456789abcdef0123\"\n", map[string]string{"DUEBELL_SMS_RECEIPT_TOKEN": "short"})
 	if err == nil || !strings.Contains(err.Error(), "sms.receipt_token (from DUEBELL_SMS_RECEIPT_TOKEN): shorter than 16") {
 		t.Errorf("short receipt token from the environment: %v", err)
+	}
+}
+
+// sms.signature is the lender's filed SMS signature: a name, which duebell
+// puts in 【】 itself.
+func TestSMSSignature(t *testing.T) {
+	with := func(v string) string { return minimal + "\n[sms]\nsignature = " + strconv.Quote(v) + "\n" }
+	if c, err := load(t, with("优品分期"), nil); err != nil || c.SMS.Signature != "优品分期" {
+		t.Errorf("signature 优品分期: %+v, %v", c, err)
+	}
+	for _, v := range []string{"【优品分期】", "优", "一二三四五六七八九十一二三四五六七", "pay.example.com", "a\tb"} {
+		if _, err := load(t, with(v), nil); err == nil || !strings.Contains(err.Error(), "sms.signature") {
+			t.Errorf("signature %q: %v, want it refused", v, err)
+		}
 	}
 }
 

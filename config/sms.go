@@ -7,6 +7,8 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"duebell/link"
 	"duebell/notify"
@@ -158,6 +160,17 @@ func (c *Config) validateSMS() []error {
 		bad("sms.receipt_token", "required for sms.provider = %q, whose delivery receipts are not signed: "+
 			"set a secret of at least 16 characters (or DUEBELL_SMS_RECEIPT_TOKEN) and register "+
 			".../hooks/sms/%s/<token>, or list the provider's addresses in sms.receipt_allow_ips", s.Provider, s.Provider)
+	}
+	if sig := s.Signature; sig != "" {
+		n := utf8.RuneCountInString(sig)
+		switch {
+		case !utf8.ValidString(sig) || strings.ContainsFunc(sig, unicode.IsControl) || strings.ContainsAny(sig, "【】[] \t"):
+			bad("sms.signature", "%q: want the name alone, without brackets, spaces or control characters (duebell adds 【】)", sig)
+		case n < 2 || n > 16:
+			bad("sms.signature", "%q: want 2 to 16 characters, as carriers file signatures", sig)
+		case strings.ContainsAny(sig, "./:@"):
+			bad("sms.signature", "%q: looks like an address; want the lender's name", sig)
+		}
 	}
 	if s.RatePerSecond < 0 {
 		bad("sms.rate_per_second", "must not be negative (0 means no limit)")

@@ -58,7 +58,7 @@ func TestEveryKind(t *testing.T) {
 			}
 		})
 	}
-	for _, res := range set.Check("https://pay.example.com/r/abc", "") {
+	for _, res := range set.Check("https://pay.example.com/r/abc", "", "") {
 		if res.Err != nil {
 			t.Errorf("templates check %s %s %s: %v", res.Template, res.Locale, res.Channel, res.Err)
 		}

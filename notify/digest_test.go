@@ -157,6 +157,37 @@ func TestDigestOfOneMerchantIsSignedWithIt(t *testing.T) {
 	}
 }
 
+// With sms.signature set, every SMS is signed with the lender's filed
+// signature, the one a lender can register with the carriers: a digest of
+// three merchants' bills (unsigned without it), a bill's own SMS (signed
+// with its merchant's name without it), and the email keeps the merchant.
+func TestLenderSignatureSignsEverySMS(t *testing.T) {
+	t.Parallel()
+	b := setup(t, func(c *notify.Config) { c.SMSSignature = "优品分期" })
+	threePlans(t, b)
+	b.scanStages(t, sh(11, 21, 8, 0), digestStages())
+	b.dispatch(t, sh(11, 21, 10, 0))
+	sms := b.sms.messages()
+	if len(sms) != 1 || !strings.HasPrefix(sms[0].Text, "【优品分期】您有3笔分期") ||
+		!strings.Contains(sms[0].Text, "悦家家居第1期") {
+		t.Fatalf("digest SMS of three merchants %v, want it signed 【优品分期】, each bill by its merchant", sms)
+	}
+
+	one := setup(t, func(c *notify.Config) { c.SMSSignature = "优品分期" })
+	storetest.Customer(t, one.r, "c1")
+	storetest.Plan(t, one.r, "p1", "c1", []repo.Date{repo.NewDate(2026, 11, 24)}, func(pl *repo.Plan) {
+		pl.Merchant, pl.Title = "优品手机", "iPhone 17"
+	})
+	one.scanStages(t, sh(11, 21, 8, 0), digestStages())
+	one.dispatch(t, sh(11, 21, 10, 0))
+	if sms := one.sms.messages(); len(sms) != 1 || !strings.HasPrefix(sms[0].Text, "【优品分期】“iPhone 17”") {
+		t.Fatalf("a bill's own SMS %v, want it signed 【优品分期】", sms)
+	}
+	if mail := one.email.messages(); len(mail) != 1 || !strings.Contains(mail[0].Text, "优品手机") {
+		t.Errorf("email %v, want the merchant named as before", mail)
+	}
+}
+
 // The pre-send re-check suppresses a digest whose bills were all paid.
 func TestDigestOfPaidBillsIsSuppressed(t *testing.T) {
 	t.Parallel()

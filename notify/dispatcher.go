@@ -94,6 +94,9 @@ type Config struct {
 	KindWindows     map[string]scheduler.Window
 	DefaultTimezone string
 	SupportPhone    string
+	// SMSSignature is the lender's SMS signature (sms.signature), which
+	// signs SMS in place of the merchant's name (templates.Data.Signature).
+	SMSSignature string
 	// Stages is the reminder policy. A reminder whose bill has moved past
 	// its stage by the time it would go out is skipped (see staleStage);
 	// nil: only the kind's own side of the due date is checked.

@@ -100,6 +100,9 @@ func (d *Dispatcher) render(c *repo.Claim, dg *digest, now time.Time, loc *time.
 			data.LinkToken = tok
 		}
 	}
+	if c.Channel == ChannelSMS {
+		data.SMSSignature = d.cfg.SMSSignature
+	}
 	r, err := d.cfg.Templates.Render(data)
 	if err != nil {
 		return Message{}, "", err

@@ -32,8 +32,9 @@ type CheckResult struct {
 // for SMS, the segment count of the longest variant, an error when that is
 // over MaxSMSSegments. sampleLink's host must be on the allowed domains.
 // supportPhone, when set, is the phone the messages give (support.phone):
-// it is in every email's footer and in security SMS.
-func (s *Set) Check(sampleLink, supportPhone string) []CheckResult {
+// it is in every email's footer and in security SMS; smsSignature, when
+// set, the lender's SMS signature (sms.signature) that signs every SMS.
+func (s *Set) Check(sampleLink, supportPhone, smsSignature string) []CheckResult {
 	var out []CheckResult
 	for _, name := range names() {
 		kind, _ := KindOf(name)
@@ -42,6 +43,9 @@ func (s *Set) Check(sampleLink, supportPhone string) []CheckResult {
 				res := CheckResult{Template: name, Kind: kind, Locale: locale, Channel: channel}
 				sample := Sample(name, locale, channel, sampleLink)
 				sample.SupportPhone = cmp.Or(supportPhone, sample.SupportPhone)
+				if channel == ChannelSMS {
+					sample.SMSSignature = smsSignature
+				}
 				for i, d := range variants(sample) {
 					r, err := s.Render(d)
 					if err != nil {

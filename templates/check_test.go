@@ -11,7 +11,7 @@ import (
 func TestCheckDefaults(t *testing.T) {
 	t.Parallel()
 	s := load(t, Options{})
-	res := s.Check(sampleLink(t), "")
+	res := s.Check(sampleLink(t), "", "")
 	if want := len(Names()) * len(Locales()) * 2; len(res) != want {
 		t.Fatalf("Check returned %d results, want %d", len(res), want)
 	}
@@ -47,7 +47,7 @@ func TestCheckZhCNFitsTwoSegmentsWithShortLink(t *testing.T) {
 	t.Parallel()
 	s := load(t, Options{})
 	// A fixed, filed URL (link_mode for mainland carriers) instead of a per-user one.
-	for _, r := range s.Check("https://pay.example.com/r", "") {
+	for _, r := range s.Check("https://pay.example.com/r", "", "") {
 		if r.Err != nil {
 			t.Errorf("%s/%s/%s: %v", r.Locale, r.Kind, r.Channel, r.Err)
 		}
@@ -63,13 +63,30 @@ func TestCheckFailsSMSOverTwoSegments(t *testing.T) {
 	// 70 UCS-2 characters fit one part; these 140 plus the link need three.
 	writeFile(t, dir, "zh-CN/overdue.sms.txt", strings.Repeat("请尽快还款。", 20)+`{{.Link}}`)
 	s := load(t, Options{Dir: dir})
-	for _, r := range s.Check(sampleLink(t), "") {
+	for _, r := range s.Check(sampleLink(t), "", "") {
 		over := r.Locale == LocaleZhCN && r.Template == KindOverdue && r.Channel == ChannelSMS
 		if over != (r.Err != nil) {
 			t.Errorf("%s/%s/%s: err %v", r.Locale, r.Kind, r.Channel, r.Err)
 		}
 		if over && (r.Segments != 3 || !strings.Contains(r.Err.Error(), "3 SMS segments")) {
 			t.Errorf("overdue zh-CN: %d segments, %v", r.Segments, r.Err)
+		}
+	}
+}
+
+// The lender's SMS signature signs every SMS in the check too: a long one
+// takes the longest zh-CN SMS (due_soon, 134 of 134 characters with the
+// sample merchant's six) over two parts, and no e-mail.
+func TestCheckSignsSMSWithTheLendersSignature(t *testing.T) {
+	t.Parallel()
+	s := load(t, Options{})
+	for _, r := range s.Check(sampleLink(t), "", "优品数码消费金融分期服务中心") {
+		over := r.Locale == LocaleZhCN && r.Template == KindDueSoon && r.Channel == ChannelSMS
+		if over && (r.Err == nil || r.Segments != 3) {
+			t.Errorf("due_soon zh-CN SMS signed with a 14-character signature: %d segments, %v; want 3, refused", r.Segments, r.Err)
+		}
+		if r.Channel == ChannelEmail && r.Err != nil {
+			t.Errorf("%s/%s email: %v", r.Locale, r.Template, r.Err)
 		}
 	}
 }
@@ -82,7 +99,7 @@ func TestCheckReportsBrokenOverride(t *testing.T) {
 	writeFile(t, dir, "zh-CN/card_unbound.sms.txt", `请访问 https://evil.io/x`)
 	s := load(t, Options{Dir: dir})
 	bad := map[string]bool{}
-	for _, r := range s.Check(sampleLink(t), "") {
+	for _, r := range s.Check(sampleLink(t), "", "") {
 		if r.Err != nil {
 			bad[r.Locale+"/"+r.Kind+"/"+r.Channel] = true
 			var fe *link.ForeignURLError

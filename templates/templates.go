@@ -24,6 +24,7 @@
 package templates
 
 import (
+	"cmp"
 	"slices"
 	"strings"
 	"time"
@@ -164,6 +165,9 @@ type Data struct {
 	Reason       string    // autodebit_failed: reason class, e.g. "insufficient_funds"
 	Outstanding  int64     // service_closed: remaining balance in fen (0 = none)
 	SupportPhone string    // support contact, from config
+	// SMSSignature is the lender's SMS signature (签名) from config
+	// (sms.signature), for an SMS; see Signature.
+	SMSSignature string
 	Now          time.Time // send time in the customer's zone
 
 	// Bills are, for a digest (Digest(Kind)), every bill it reminds of, by
@@ -194,6 +198,12 @@ func (d Data) SameDue() bool {
 	}
 	return true
 }
+
+// Signature is who signs an SMS, the 【…】 a Chinese SMS opens with
+// (mainland carriers refuse SMS without one): the lender's SMSSignature
+// when configured, else the merchant's name ("" when the notice names no
+// single merchant: a digest of several shops' bills, a security notice).
+func (d Data) Signature() string { return cmp.Or(d.SMSSignature, d.Merchant) }
 
 // AutoDebit reports whether the plan repays by automatic debit.
 func (d Data) AutoDebit() bool { return d.RepayMethod == RepayAutoDebit }
