@@ -138,7 +138,7 @@ FOR NO KEY UPDATE OF n`
 // writeReceiptsSQL stores receipts, each with the notice it matched (0:
 // none) and whether it is applied (applied_at $14), and applies to its
 // notice each receipt marked apply: delivered wins over sent and
-// undelivered, and over a retry still pending after a failed try (that try
+// undelivered, and over a retry still pending after an unanswered try (that try
 // did reach the phone); undelivered only replaces sent. A delivered notice
 // never changes again. At most one receipt a notice is marked apply.
 //
@@ -179,7 +179,7 @@ WITH rc AS MATERIALIZED (
 		provider_msg_id = CASE WHEN n.provider_msg_id = '' THEN rc.provider_msg_id ELSE n.provider_msg_id END
 	FROM rc
 	WHERE rc.apply AND n.id = rc.notification_id AND (
-		(rc.status = 'delivered' AND (n.status IN ('sent', 'undelivered') OR (n.status = 'pending' AND n.attempts > 0)))
+		(rc.status = 'delivered' AND (n.status IN ('sent', 'undelivered') OR ` + ReceiptSettlesRetrySQL + `))
 		OR (rc.status = 'undelivered' AND n.status = 'sent'))
 	RETURNING n.id, n.status
 )
@@ -380,22 +380,25 @@ func sortedKeys(keys []int64) []int64 {
 
 // applyStoredReceiptsSQL applies, to the SMS notices $1 just recorded as
 // sent, the receipts that arrived before: matched by message id, or by
-// out-id when the receipt's message id does not contradict the notice's.
-// Delivered wins over undelivered; every such receipt is marked applied.
+// out-id when the receipt's message id does not contradict the notice's
+// and it arrived after the notice was queued (5 minutes for the replicas'
+// clocks): one stored before is about another notice that had the id (a
+// database restored, another deployment on the same gateway). Delivered wins over undelivered; every such receipt is marked applied.
 // The notices are looked up by id alone: appending an empty string to
 // channel and status keeps the planner, whose statistics lag behind a
 // morning of status changes, from walking the (status, updated_at) index
 // over every sent notice instead.
 const applyStoredReceiptsSQL = `
 WITH sent AS MATERIALIZED (
-	SELECT id, provider, provider_msg_id FROM notifications
+	SELECT id, provider, provider_msg_id, created_at FROM notifications
 	WHERE id = ANY($1) AND channel || '' = 'sms' AND status || '' = 'sent'
 ), cand AS (
 	SELECT n.id AS nid, rc.id AS rid, rc.status, rc.provider, rc.code, rc.reported_at
 	FROM sent n
 	JOIN sms_receipts rc ON rc.applied_at IS NULL AND rc.status <> 'progress' AND rc.provider = n.provider AND (
 		(rc.provider_msg_id <> '' AND rc.provider_msg_id = n.provider_msg_id)
-		OR (rc.out_id <> '' AND rc.out_id = n.id::text AND (rc.provider_msg_id = '' OR rc.provider_msg_id = n.provider_msg_id)))
+		OR (rc.out_id <> '' AND rc.out_id = n.id::text AND (rc.provider_msg_id = '' OR rc.provider_msg_id = n.provider_msg_id)
+			AND rc.received_at >= n.created_at - interval '5 minutes'))
 ), best AS (
 	SELECT DISTINCT ON (nid) * FROM cand ORDER BY nid, (status = 'delivered') DESC, rid
 ), moved AS (

@@ -29,6 +29,16 @@ func (in Receipt) OutNotificationID() int64 {
 	return id
 }
 
+// ReceiptSettlesRetrySQL is true when a delivered receipt rc settles notice
+// n, pending for a retry: one of its tries through rc's provider ended
+// unknown (the provider had the whole message, and may have sent it). A
+// try the provider answered with a refusal (a 5xx) sent nothing: a
+// delivered report naming that notice's id is another sender's (another
+// application on a shared account whose OutId is the same number), and
+// settled a reminder that never went out.
+const ReceiptSettlesRetrySQL = `(n.status = 'pending' AND EXISTS (SELECT 1 FROM delivery_attempts a
+	WHERE a.notification_id = n.id AND a.provider = rc.provider AND a.outcome = 'unknown'))`
+
 // ReceiptWaits reports whether a receipt of status is stored unapplied, to
 // be matched or applied later: it matched no notice (matched false), or the
 // notice it matched is still being sent, or is pending and either was never

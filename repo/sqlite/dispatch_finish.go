@@ -93,13 +93,15 @@ func (s *Store) FinishNotifications(ctx context.Context, owner string, now time.
 // dispatchReceiptCandSQL finds, for the SMS notices $1 (a JSON array of ids)
 // just recorded as sent, the receipts that arrived before and were left
 // unapplied: by the provider's message id, or by our out-id when the
-// receipt's message id does not contradict the notice's. Two halves, so each
+// receipt's message id does not contradict the notice's and it arrived
+// after the notice was queued (one stored before is about another notice
+// that had the id: a file restored, another deployment on the gateway). Two halves, so each
 // reads its own partial index of sms_receipts. The notices are looked up by
 // id alone (the unary + keeps the planner off the (status, updated_at) index,
 // which would walk every sent notice).
 const dispatchReceiptCandSQL = `
 WITH sent AS (
-	SELECT id, provider, provider_msg_id FROM notifications
+	SELECT id, provider, provider_msg_id, created_at FROM notifications
 	WHERE id IN (SELECT value FROM json_each($1)) AND +channel = 'sms' AND +status = 'sent'
 )
 SELECT n.id AS nid, rc.id AS rid, rc.status AS status
@@ -112,6 +114,7 @@ FROM sent n JOIN sms_receipts rc
   ON rc.out_id <> '' AND rc.applied_at IS NULL AND rc.out_id = CAST(n.id AS TEXT)
  AND rc.provider = n.provider AND rc.status <> 'progress'
  AND (rc.provider_msg_id = '' OR rc.provider_msg_id = n.provider_msg_id)
+ AND rc.received_at >= n.created_at
 ORDER BY 1, 2`
 
 // dispatchApplyReceiptSQL moves notice $1 by receipt $2 (aliased rc), as

@@ -31,8 +31,8 @@ ORDER BY ($2 <> '' AND provider_msg_id = $2) DESC, id
 LIMIT 1`
 
 // receiptsApplySQL moves notice $1 by receipt $2 (aliased rc): delivered
-// wins over sent and undelivered, and over a retry still pending after a
-// failed try (that try did reach the phone); undelivered only replaces
+// wins over sent and undelivered, and over a retry still pending after an
+// unanswered try (repo.ReceiptSettlesRetrySQL); undelivered only replaces
 // sent. A delivered notice never changes again.
 const receiptsApplySQL = `
 UPDATE notifications AS n SET status = rc.status, status_reason = ` + repo.ReceiptReasonSQL + `,
@@ -43,7 +43,7 @@ UPDATE notifications AS n SET status = rc.status, status_reason = ` + repo.Recei
 	provider_msg_id = CASE WHEN n.provider_msg_id = '' THEN rc.provider_msg_id ELSE n.provider_msg_id END
 FROM sms_receipts AS rc
 WHERE n.id = $1 AND rc.id = $2 AND (
-	(rc.status = 'delivered' AND (n.status IN ('sent', 'undelivered') OR (n.status = 'pending' AND n.attempts > 0)))
+	(rc.status = 'delivered' AND (n.status IN ('sent', 'undelivered') OR ` + repo.ReceiptSettlesRetrySQL + `))
 	OR (rc.status = 'undelivered' AND n.status = 'sent'))
 RETURNING status`
 

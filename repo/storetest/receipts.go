@@ -290,10 +290,11 @@ func init() {
 			t.Parallel()
 			s := open(t)
 			id := receiptsClaimed(t, s, 1)[0]
-			// The provider took the message but our request timed out: a retry is due.
+			// The provider took the message but our request timed out (no
+			// answer after it had the whole message: unknown): a retry is due.
 			receiptsFinish(t, s, receiptsSendAt, repo.Outcome{ID: id, Status: repo.StatusPending, NextAttemptAt: receiptsSendAt.Add(time.Minute),
 				LastError: "timeout", Attempt: &repo.Attempt{N: 1, Channel: "sms", Provider: "aliyun", StartedAt: receiptsSendAt,
-					FinishedAt: receiptsSendAt, Outcome: repo.OutcomeTransient, Code: "timeout"}})
+					FinishedAt: receiptsSendAt, Outcome: repo.OutcomeUnknown, Code: "timeout"}})
 			// An undelivered report for the pending retry waits: the retry may still get through.
 			if res := receiptsRecord(t, s, receiptsSendAt.Add(10*time.Second), repo.Receipt{Provider: "aliyun", ProviderMsgID: "biz-8",
 				OutID: strconv.FormatInt(id, 10), Status: "undelivered"}); res.Applied || !res.Deferred || res.Status != "pending" {
@@ -312,6 +313,61 @@ func init() {
 			// Not sent twice.
 			if claims, err := s.ClaimNotifications(context.Background(), "w2", receiptsSendAt.Add(2*time.Minute), receiptsSendAt.Add(2*time.Minute), time.Minute, 10, 0); err != nil || len(claims) != 0 {
 				t.Fatalf("delivered notice claimed again: %d, %v", len(claims), err)
+			}
+		})
+
+		// A receipt naming by out-id alone a notice that does not exist yet
+		// is about another notice that had the id (a database restored,
+		// another deployment on the same gateway): the notice that takes
+		// the id later is not moved by it when it is sent.
+		t.Run("StoredBeforeTheNoticeIsNotItsReceipt", func(t *testing.T) {
+			t.Parallel()
+			s := open(t)
+			old := receiptsRecord(t, s, receiptsScanAt.Add(-24*time.Hour), repo.Receipt{Provider: "aliyun", OutID: "1",
+				Status: "undelivered", Code: "MK:0001"})
+			if old.NotificationID != 0 || old.ReceiptID == 0 {
+				t.Fatalf("receipt for no notice: %+v, want it stored unmatched", old)
+			}
+			ids := receiptsClaimed(t, s, 1)
+			if ids[0] != 1 {
+				t.Skipf("the first notice is %d, not 1", ids[0])
+			}
+			receiptsFinish(t, s, receiptsSendAt, receiptsSent(1, "aliyun", "biz-1", receiptsSendAt))
+			if n := receiptsNotice(t, s, 1); n.Status != "sent" {
+				t.Fatalf("notice %s (%q) by a receipt stored a day before it was queued, want sent", n.Status, n.StatusReason)
+			}
+			// A receipt by out-id alone that came while it was being sent still applies.
+			s2 := open(t)
+			id := receiptsClaimed(t, s2, 1)[0]
+			receiptsRecord(t, s2, receiptsSendAt.Add(time.Second), repo.Receipt{Provider: "aliyun", OutID: strconv.FormatInt(id, 10),
+				Status: "undelivered", Code: "MK:0001"})
+			receiptsFinish(t, s2, receiptsSendAt.Add(2*time.Second), receiptsSent(id, "aliyun", "biz-1", receiptsSendAt))
+			if n := receiptsNotice(t, s2, id); n.Status != "undelivered" {
+				t.Fatalf("notice %s, want undelivered by the receipt that came while it was sent", n.Status)
+			}
+		})
+
+		// A try the provider refused (503) sent nothing: a delivered report
+		// naming the notice's id is another sender's on a shared account
+		// (its OutId the same number), and leaves the retry to go out.
+		t.Run("DeliveredDoesNotSettleARetryTheProviderRefused", func(t *testing.T) {
+			t.Parallel()
+			s := open(t)
+			id := receiptsClaimed(t, s, 1)[0]
+			receiptsFinish(t, s, receiptsSendAt, repo.Outcome{ID: id, Status: repo.StatusPending, NextAttemptAt: receiptsSendAt.Add(time.Minute),
+				LastError: "503 Service Unavailable", Attempt: &repo.Attempt{N: 1, Channel: "sms", Provider: "aliyun", StartedAt: receiptsSendAt,
+					FinishedAt: receiptsSendAt, Outcome: repo.OutcomeTransient, Code: "503"}})
+			res := receiptsRecord(t, s, receiptsSendAt.Add(30*time.Second), repo.Receipt{Provider: "aliyun", ProviderMsgID: "other-app-1",
+				OutID: strconv.FormatInt(id, 10), Status: "delivered", Code: "DELIVERED"})
+			if res.Status == "delivered" {
+				t.Fatalf("another sender's receipt settled a retry the provider refused: %+v", res)
+			}
+			if n := receiptsNotice(t, s, id); n.Status != "pending" {
+				t.Fatalf("notice %s, want it still pending its retry", n.Status)
+			}
+			claims, err := s.ClaimNotifications(context.Background(), "w2", receiptsSendAt.Add(2*time.Minute), receiptsSendAt.Add(2*time.Minute), time.Minute, 10, 0)
+			if err != nil || len(claims) != 1 || claims[0].ID != id {
+				t.Fatalf("the retry claimed: %d, %v; want it", len(claims), err)
 			}
 		})
 
@@ -377,7 +433,7 @@ func init() {
 			}
 			receiptsFinish(t, s, receiptsSendAt.Add(2*time.Second), repo.Outcome{ID: c, Status: repo.StatusPending,
 				NextAttemptAt: receiptsSendAt.Add(time.Hour), LastError: "timeout", Attempt: &repo.Attempt{N: 1, Channel: "sms",
-					Provider: "aliyun", StartedAt: receiptsSendAt, FinishedAt: receiptsSendAt, Outcome: repo.OutcomeTransient, Code: "timeout"}})
+					Provider: "aliyun", StartedAt: receiptsSendAt, FinishedAt: receiptsSendAt, Outcome: repo.OutcomeUnknown, Code: "timeout"}})
 			if r := receiptsRecord(t, s, receiptsSendAt.Add(time.Minute), rc); !r.Duplicate || !r.Applied || r.Status != "delivered" {
 				t.Errorf("receipt posted again for the retry: %+v, want it applied through the row stored", r)
 			}
