@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/url"
 	"reflect"
 	"strconv"
@@ -83,6 +84,11 @@ func parseTwilio(body []byte) ([]report, error) {
 	form, err := url.ParseQuery(string(body))
 	if err != nil {
 		return nil, errors.New("malformed form")
+	}
+	for _, k := range []string{"MessageSid", "MessageStatus", "ErrorCode"} {
+		if len(form[k]) > 1 { // which one would count? (a JSON receipt with a key twice is refused too)
+			return nil, fmt.Errorf("%s is given %d times", k, len(form[k]))
+		}
 	}
 	sid, st := form.Get("MessageSid"), form.Get("MessageStatus")
 	if sid == "" || st == "" {

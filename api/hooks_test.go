@@ -155,6 +155,10 @@ func TestTwilioStatusCallbackIsVerified(t *testing.T) {
 	for _, h := range []map[string]string{nil, {"X-Twilio-Signature": bad}} {
 		wantJSON(t, post(b, "/hooks/sms/twilio", "application/x-www-form-urlencoded", form.Encode(), h), http.StatusForbidden, "")
 	}
+	// A signed callback that gives a field twice is refused: which would count?
+	twice := url.Values{"MessageSid": {"SM0123456789abcdef0123456789abcdef", "SMother"}, "MessageStatus": {"undelivered"}}
+	wantJSON(t, post(b, "/hooks/sms/twilio", "application/x-www-form-urlencoded", twice.Encode(),
+		map[string]string{"X-Twilio-Signature": twilio.Signature(twilioAuth, twilioCallback, twice)}), http.StatusBadRequest, "")
 	// A signature over other values does not cover these.
 	tampered := url.Values{"MessageSid": form["MessageSid"], "MessageStatus": {"undelivered"}}
 	wantJSON(t, post(b, "/hooks/sms/twilio", "application/x-www-form-urlencoded", tampered.Encode(),
