@@ -15,6 +15,7 @@ import (
 	"duebell/repo"
 	"duebell/repo/storetest"
 	"duebell/scheduler"
+	"duebell/templates"
 )
 
 // digestStages is the default policy with digests on both channels.
@@ -185,6 +186,31 @@ func TestLenderSignatureSignsEverySMS(t *testing.T) {
 	}
 	if mail := one.email.messages(); len(mail) != 1 || !strings.Contains(mail[0].Text, "优品手机") {
 		t.Errorf("email %v, want the merchant named as before", mail)
+	}
+}
+
+// A digest whose shops have long names is cut to fit two parts like a
+// bill's own SMS: its bill names are cut as its plan title and merchant
+// are (they were not, and ordinary long shop names made 3-part SMS).
+func TestDigestWithLongShopNamesFitsTwoParts(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	storetest.Customer(t, b.r, "c1")
+	for i, m := range []string{"超级无敌优品数码科技旗舰店官方直营", "悦家家居生活馆全国连锁官方旗舰店", "乐学教育在线培训中心官方认证旗舰店"} {
+		ref := fmt.Sprint("p", i+1)
+		storetest.Plan(t, b.r, ref, "c1", []repo.Date{repo.NewDate(2026, 11, 24)}, func(pl *repo.Plan) {
+			pl.Merchant, pl.Title = m, "分期商品"+ref
+		})
+	}
+	b.scanStages(t, sh(11, 21, 8, 0), digestStages())
+	b.dispatch(t, sh(11, 21, 10, 0))
+	sms := b.sms.messages()
+	if len(sms) != 1 {
+		t.Fatalf("%d SMS, want the digest", len(sms))
+	}
+	if n, enc := templates.SMSSegments(sms[0].Text); n > templates.MaxSMSSegments || !strings.Contains(sms[0].Text, "...") ||
+		!strings.Contains(sms[0].Text, "超级无敌优") {
+		t.Errorf("digest SMS of %d %s parts: %q; want its shop names cut to fit %d", n, enc, sms[0].Text, templates.MaxSMSSegments)
 	}
 }
 

@@ -152,29 +152,45 @@ func eventData(data *templates.Data, c *repo.Claim) {
 // merchant's name to, "..." included: enough to tell one plan from another.
 const minShortened = 16
 
+// minBillName is the fewest characters fitSMS cuts a digest's bill name (a
+// shop's name) to: a digest lists several, and 16 each still made three
+// parts of one with three long shop names.
+const minBillName = 8
+
 // fitSMS keeps an SMS within templates.MaxSMSSegments, which the templates
 // fit with realistic text (templates check), when the lender's own text
-// does not: a 200-character plan title, a long merchant's name. It cuts the
-// longer of the two to half, between characters as a reader sees them (an
-// emoji of several code points stays whole), with "...", and renders
-// again, until the SMS fits or both are minShortened; the variables an
-// Aliyun or Tencent template takes are cut alike. What still does not fit
+// does not: a 200-character plan title, a long merchant's name, a digest's
+// long shop names. It cuts the longest of them (the plan title, the
+// merchant, each bill's name) to half, between characters as a reader sees
+// them (an emoji of several code points stays whole), with "...", and
+// renders again, until the SMS fits or all are minShortened; the variables
+// an Aliyun or Tencent template takes are cut alike. What still does not fit
 // (an emoji, which makes the whole SMS UCS-2, a long name) goes as it is,
 // with a WARN: the provider bills each part.
 func (d *Dispatcher) fitSMS(c *repo.Claim, data *templates.Data, r templates.Rendered) (templates.Rendered, error) {
 	n, enc := templates.SMSSegments(r.Text)
+	type name struct {
+		s   *string
+		min int // the fewest characters it is cut to
+	}
+	names := []name{{&data.PlanTitle, minShortened}, {&data.Merchant, minShortened}}
+	for i := range data.Bills {
+		names = append(names, name{&data.Bills[i].Name, minBillName})
+	}
 	for cut := false; n > templates.MaxSMSSegments; cut = true {
-		f := &data.PlanTitle
-		if uniseg.GraphemeClusterCount(data.Merchant) > uniseg.GraphemeClusterCount(data.PlanTitle) {
-			f = &data.Merchant
+		var f *name
+		chars := 0
+		for i, g := range names {
+			if k := uniseg.GraphemeClusterCount(*g.s); k > g.min && k > chars {
+				f, chars = &names[i], k
+			}
 		}
-		chars := uniseg.GraphemeClusterCount(*f)
-		if chars <= minShortened {
+		if f == nil {
 			d.log(c, slog.LevelWarn, "SMS longer than the templates allow: sent as it is",
 				slog.Int("segments", n), slog.String("encoding", enc), slog.Bool("shortened", cut))
 			break
 		}
-		*f = strings.TrimSpace(firstChars(*f, max(minShortened, chars/2)-3)) + "..."
+		*f.s = strings.TrimSpace(firstChars(*f.s, max(f.min, chars/2)-3)) + "..."
 		shorter, err := d.cfg.Templates.Render(*data)
 		if err != nil {
 			return r, err
