@@ -223,6 +223,9 @@ func owesBill(i repo.Installment) bool {
 // bills then by their plans' titles ("优品手机第1期、优品手机第1期" told
 // the borrower nothing).
 func (dg *digest) fill(data *templates.Data, today time.Time) {
+	if data.Template != data.Kind { // the stage names an escalation level: the digest speaks it
+		data.Level = data.Template
+	}
 	data.Template = templates.Digest(data.Kind)
 	data.Bills, data.Total = nil, 0
 	for _, it := range dg.items {

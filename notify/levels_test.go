@@ -75,3 +75,27 @@ func TestOverdueStagesRenderTheirLevel(t *testing.T) {
 		t.Errorf("firm email subject %q", got)
 	}
 }
+
+// A digest of overdue bills at a stage that names an escalation level says
+// what that level says (late fees, credit reporting) for them all: every
+// overdue digest read as the friendly first reminder, whatever the stage.
+func TestOverdueDigestSpeaksItsStagesLevel(t *testing.T) {
+	t.Parallel()
+	b := setup(t, func(c *notify.Config) { c.StageTemplates = stageTemplates() })
+	threePlans(t, b)
+	for _, day := range []int{25, 31} {
+		at := sh(11, day, 8, 0)
+		b.scanStages(t, at, digestStages())
+		b.dispatch(t, at.Add(2*3600e9))
+	}
+	msgs := b.sms.messages()
+	if len(msgs) != 2 {
+		t.Fatalf("%d SMS, want the overdue_1 and overdue_7 digests", len(msgs))
+	}
+	if first := msgs[0].Text; !strings.Contains(first, "您有3笔分期") || !strings.Contains(first, "已还请忽略") || strings.Contains(first, "征信") {
+		t.Errorf("overdue_1 digest %q, want the friendly wording", first)
+	}
+	if firm := msgs[1].Text; !strings.Contains(firm, "您有3笔分期") || !strings.Contains(firm, "将按合同计收逾期费用，并可能按规定报送征信") {
+		t.Errorf("overdue_7 digest %q, want the firm level's wording", firm)
+	}
+}

@@ -89,6 +89,11 @@ func variants(d Data) []Data {
 			}
 		})
 		add(func(v *Data) { v.Link = "" })
+		for _, l := range levels {
+			if Digest(l.kind) == d.Template {
+				add(func(v *Data) { v.Level = l.name })
+			}
+		}
 		return out
 	}
 	k, _ := kinds.Of(d.Kind)

@@ -175,6 +175,11 @@ type Data struct {
 	// first bill's, Amount is Total.
 	Bills []Bill
 	Total int64
+	// Level is, for a digest, the escalation level its stage names
+	// (TemplateOverdueFirm, TemplateOverdueSerious), "" for none: the
+	// digest speaks for bills each of which would have had that level's
+	// wording on its own.
+	Level string
 }
 
 // Bill is one bill of a digest.
