@@ -169,6 +169,9 @@ const minBillName = 8
 // with a WARN: the provider bills each part.
 func (d *Dispatcher) fitSMS(c *repo.Claim, data *templates.Data, r templates.Rendered) (templates.Rendered, error) {
 	n, enc := templates.SMSSegments(r.Text)
+	if n <= templates.MaxSMSSegments {
+		return r, nil
+	}
 	type name struct {
 		s   *string
 		min int // the fewest characters it is cut to

@@ -57,7 +57,7 @@ func (r *Repo) UpsertPlan(ctx context.Context, p Plan, now time.Time) (Plan, err
 		}
 		// The currency as stored ("" for a new plan), the row locked as the
 		// upsert below would lock it.
-		was, err := StoredCurrency(ctx, tx, p.Ref, " FOR UPDATE")
+		was, err := StoredCurrency(ctx, tx, p.Ref, " FOR NO KEY UPDATE")
 		if err != nil {
 			return err
 		}

@@ -383,7 +383,8 @@ func sortedKeys(keys []int64) []int64 {
 // out-id when the receipt's message id does not contradict the notice's
 // and it arrived after the notice was queued (5 minutes for the replicas'
 // clocks): one stored before is about another notice that had the id (a
-// database restored, another deployment on the same gateway). Delivered wins over undelivered; every such receipt is marked applied.
+// database restored, another deployment on the same gateway). Delivered
+// wins over undelivered; every such receipt is marked applied.
 // The notices are looked up by id alone: appending an empty string to
 // channel and status keeps the planner, whose statistics lag behind a
 // morning of status changes, from walking the (status, updated_at) index

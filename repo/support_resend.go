@@ -82,7 +82,7 @@ LEFT JOIN plans p ON p.id = n.plan_id
 LEFT JOIN installments i ON i.id = n.installment_id
 CROSS JOIN LATERAL (SELECT coalesce(nullif($2, ''), n.channel) AS ch) x
 WHERE n.id = $1
-FOR UPDATE OF n`
+FOR NO KEY UPDATE OF n`
 
 // resendColumns and resendSelect copy a notice n into a new pending one on
 // channel x.ch: outside dedup (no key), not superseded by later scans (no

@@ -95,7 +95,8 @@ func (s *Store) FinishNotifications(ctx context.Context, owner string, now time.
 // unapplied: by the provider's message id, or by our out-id when the
 // receipt's message id does not contradict the notice's and it arrived
 // after the notice was queued (one stored before is about another notice
-// that had the id: a file restored, another deployment on the gateway). Two halves, so each
+// that had the id: a file restored, another deployment on the gateway).
+// Two halves, so each
 // reads its own partial index of sms_receipts. The notices are looked up by
 // id alone (the unary + keeps the planner off the (status, updated_at) index,
 // which would walk every sent notice).
