@@ -71,6 +71,14 @@ func receiptsSent(id int64, provider, msgID string, at time.Time) repo.Outcome {
 			Outcome: repo.OutcomeSent, ProviderMsgID: msgID}}
 }
 
+// receiptsRetry is a try through aliyun at at that ended outcome (unknown:
+// no answer after the whole request, so the provider may have sent it;
+// transient: it refused) with code, the notice pending for a retry.
+func receiptsRetry(id int64, at time.Time, outcome, code string) repo.Outcome {
+	return repo.Outcome{ID: id, Status: repo.StatusPending, NextAttemptAt: at.Add(time.Minute), LastError: code,
+		Attempt: &repo.Attempt{N: 1, Channel: "sms", Provider: "aliyun", StartedAt: at, FinishedAt: at, Outcome: outcome, Code: code}}
+}
+
 func receiptsFailed(id int64, provider string, at time.Time) repo.Outcome {
 	return repo.Outcome{ID: id, Status: repo.StatusFailed, Reason: "permanent: invalid number", Provider: provider,
 		LastError: "invalid number", Attempt: &repo.Attempt{N: 1, Channel: "sms", Provider: provider, StartedAt: at,
@@ -292,9 +300,7 @@ func init() {
 			id := receiptsClaimed(t, s, 1)[0]
 			// The provider took the message but our request timed out (no
 			// answer after it had the whole message: unknown): a retry is due.
-			receiptsFinish(t, s, receiptsSendAt, repo.Outcome{ID: id, Status: repo.StatusPending, NextAttemptAt: receiptsSendAt.Add(time.Minute),
-				LastError: "timeout", Attempt: &repo.Attempt{N: 1, Channel: "sms", Provider: "aliyun", StartedAt: receiptsSendAt,
-					FinishedAt: receiptsSendAt, Outcome: repo.OutcomeUnknown, Code: "timeout"}})
+			receiptsFinish(t, s, receiptsSendAt, receiptsRetry(id, receiptsSendAt, repo.OutcomeUnknown, "timeout"))
 			// An undelivered report for the pending retry waits: the retry may still get through.
 			if res := receiptsRecord(t, s, receiptsSendAt.Add(10*time.Second), repo.Receipt{Provider: "aliyun", ProviderMsgID: "biz-8",
 				OutID: strconv.FormatInt(id, 10), Status: "undelivered"}); res.Applied || !res.Deferred || res.Status != "pending" {
@@ -354,9 +360,7 @@ func init() {
 			t.Parallel()
 			s := open(t)
 			id := receiptsClaimed(t, s, 1)[0]
-			receiptsFinish(t, s, receiptsSendAt, repo.Outcome{ID: id, Status: repo.StatusPending, NextAttemptAt: receiptsSendAt.Add(time.Minute),
-				LastError: "503 Service Unavailable", Attempt: &repo.Attempt{N: 1, Channel: "sms", Provider: "aliyun", StartedAt: receiptsSendAt,
-					FinishedAt: receiptsSendAt, Outcome: repo.OutcomeTransient, Code: "503"}})
+			receiptsFinish(t, s, receiptsSendAt, receiptsRetry(id, receiptsSendAt, repo.OutcomeTransient, "503"))
 			res := receiptsRecord(t, s, receiptsSendAt.Add(30*time.Second), repo.Receipt{Provider: "aliyun", ProviderMsgID: "other-app-1",
 				OutID: strconv.FormatInt(id, 10), Status: "delivered", Code: "DELIVERED"})
 			if res.Status == "delivered" {

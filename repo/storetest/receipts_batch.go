@@ -34,9 +34,7 @@ func batchSetup(t *testing.T, s Store) batchNotices {
 	at := receiptsSendAt
 	receiptsFinish(t, s, at, receiptsSent(n.a, "aliyun", "biz-A", at), receiptsSent(n.b, "aliyun", "biz-B", at),
 		receiptsSent(n.e, "aliyun", "biz-E", at), receiptsSent(n.f, "tencent", "sid-F", at),
-		repo.Outcome{ID: n.d, Status: repo.StatusPending, NextAttemptAt: at.Add(time.Minute), LastError: "timeout",
-			Attempt: &repo.Attempt{N: 1, Channel: "sms", Provider: "aliyun", StartedAt: at, FinishedAt: at,
-				Outcome: repo.OutcomeUnknown, Code: "timeout"}}) // no answer after the whole request: the provider may have sent it
+		receiptsRetry(n.d, at, repo.OutcomeUnknown, "timeout"))
 	return n
 }
 
