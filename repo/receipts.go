@@ -343,10 +343,20 @@ func writeReceipts(ctx context.Context, tx *sqlx.Tx, ins []Receipt, round []int,
 		pq.Array(reported), pq.Array(notices), pq.Array(applied), pq.Array(apply), pq.Array(raws), now); err != nil {
 		return fmt.Errorf("store receipts: %w", err)
 	}
+	var delivered []int64
 	for _, row := range rows {
 		res[row.Ord].ReceiptID, res[row.Ord].Duplicate = row.ID, row.Copy
 		if row.Moved != "" {
 			res[row.Ord].Status, res[row.Ord].Applied = row.Moved, true
+		}
+		if row.Moved == ReceiptDelivered {
+			delivered = append(delivered, res[row.Ord].NotificationID)
+		}
+	}
+	if len(delivered) > 0 {
+		if _, err := tx.ExecContext(ctx, `UPDATE notifications SET status = 'suppressed', status_reason = $2, updated_at = $3
+			WHERE fallback_of = ANY($1) AND status = 'pending'`, pq.Array(delivered), ReasonFallbackWithdrawn, now); err != nil {
+			return fmt.Errorf("withdraw fallbacks: %w", err)
 		}
 	}
 	return nil

@@ -29,6 +29,11 @@ func (in Receipt) OutNotificationID() int64 {
 	return id
 }
 
+// ReasonFallbackWithdrawn is why a fallback still pending is not sent when
+// a late receipt says its SMS was delivered after all (after an
+// undelivered one had queued the fallback): the borrower has the message.
+const ReasonFallbackWithdrawn = "the sms was delivered after all"
+
 // ReceiptSettlesRetrySQL is true when a delivered receipt rc settles notice
 // n, pending for a retry: one of its tries through rc's provider ended
 // unknown (the provider had the whole message, and may have sent it). A

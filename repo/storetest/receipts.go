@@ -787,8 +787,18 @@ func init() {
 			if n, err := s.QueueFallbacks(ctx, at, settled, []string{"overdue_1", "due_soon"}, "email"); err != nil || n != 1 {
 				t.Fatalf("queued %d, %v; want 1", n, err)
 			}
-			if f := receiptsFallbackOf(t, s, id); f.Status != "pending" || f.StatusReason != fmt.Sprintf("fallback for sms notice %d (undelivered)", id) {
-				t.Fatalf("fallback: %s %q", f.Status, f.StatusReason)
+			fb := receiptsFallbackOf(t, s, id)
+			if fb.Status != "pending" || fb.StatusReason != fmt.Sprintf("fallback for sms notice %d (undelivered)", id) {
+				t.Fatalf("fallback: %s %q", fb.Status, fb.StatusReason)
+			}
+			// The carrier then reports the SMS delivered after all: the
+			// fallback not yet sent is withdrawn (the borrower has the
+			// message; two would go).
+			later := settled.Add(time.Minute)
+			receiptsRecord(t, s, at.Add(time.Minute), repo.Receipt{Provider: "aliyun", ProviderMsgID: "biz-1", Status: "delivered",
+				Code: "DELIVERED", ReportedAt: &later})
+			if f, err := s.GetNotification(ctx, fb.ID); err != nil || f.Status != "suppressed" || f.StatusReason != repo.ReasonFallbackWithdrawn {
+				t.Fatalf("fallback after the SMS was delivered after all: %s %q (%v)", f.Status, f.StatusReason, err)
 			}
 		})
 
