@@ -231,7 +231,7 @@ func (dg *digest) fill(data *templates.Data, today time.Time) {
 	for _, it := range dg.items {
 		b := templates.Bill{Name: cmp.Or(it.Plan.Merchant, planTitle(it.Plan)), PlanTitle: planTitle(it.Plan), PlanRef: it.Plan.Ref, Seq: it.Installment.Seq,
 			Periods: it.Plan.Periods, Amount: it.Installment.Amount - it.Installment.Paid, DueDate: it.Installment.DueDate.Time,
-			DaysUntilDue: int(it.Installment.DueDate.Sub(today).Hours() / 24)}
+			DaysUntilDue: int(it.Installment.DueDate.Sub(today).Hours() / 24), AutoDebit: it.Plan.RepayMethod == templates.RepayAutoDebit}
 		data.Bills = append(data.Bills, b)
 		data.Total += b.Amount
 		if it.Plan.Merchant != data.Merchant {

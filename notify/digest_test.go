@@ -652,3 +652,33 @@ func TestDigestBillMovedLaterOnOrAfterItsDueDateWaits(t *testing.T) {
 		}
 	}
 }
+
+// A digest email tells how its bills are repaid as they are: it told every
+// borrower that the bills on automatic debit would be debited, whether any
+// was or not.
+func TestDigestEmailSaysHowItsBillsAreRepaid(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name, method, want, notWant string
+	}{
+		{"none by debit", "manual", "请在到期日前完成还款", "自动扣款"},
+		{"all by debit", "auto_debit", "以上账单将于到期日从绑定账户自动扣款", "其余"},
+	} {
+		b := setup(t)
+		storetest.Customer(t, b.r, "c1")
+		for _, ref := range []string{"p1", "p2"} {
+			storetest.Plan(t, b.r, ref, "c1", []repo.Date{repo.NewDate(2026, 11, 24)}, func(pl *repo.Plan) {
+				pl.Merchant, pl.RepayMethod = "优品手机"+ref, tc.method
+				if tc.method == "auto_debit" {
+					pl.CardLast4 = "6789"
+				}
+			})
+		}
+		b.scanStages(t, sh(11, 21, 8, 0), digestStages())
+		b.dispatch(t, sh(11, 21, 10, 0))
+		mail := b.email.messages()
+		if len(mail) != 1 || !strings.Contains(mail[0].Text, tc.want) || strings.Contains(mail[0].Text, tc.notWant) {
+			t.Errorf("%s: digest email %v, want %q and no %q", tc.name, mail, tc.want, tc.notWant)
+		}
+	}
+}

@@ -89,6 +89,14 @@ func variants(d Data) []Data {
 			}
 		})
 		add(func(v *Data) { v.Link = "" })
+		for _, debit := range []bool{true, false} { // every bill by automatic debit, or none
+			add(func(v *Data) {
+				v.Bills = slices.Clone(v.Bills)
+				for i := range v.Bills {
+					v.Bills[i].AutoDebit = debit
+				}
+			})
+		}
 		for _, l := range levels {
 			if Digest(l.kind) == d.Template {
 				add(func(v *Data) { v.Level = l.name })

@@ -93,7 +93,8 @@ func Sample(name, locale, channel, link string) Data {
 // on d's due date.
 func sampleBills(d *Data, pick func(zh, en string) string) {
 	for _, b := range []Bill{
-		{Name: d.Merchant, PlanTitle: d.PlanTitle, PlanRef: d.PlanRef, Seq: d.Seq, Periods: d.Periods, Amount: d.Amount},
+		{Name: d.Merchant, PlanTitle: d.PlanTitle, PlanRef: d.PlanRef, Seq: d.Seq, Periods: d.Periods, Amount: d.Amount,
+			AutoDebit: d.AutoDebit()},
 		{Name: pick("悦家家居", "Home & Co"), PlanTitle: pick("布艺沙发三人位", "Three-seat sofa"), PlanRef: "P202611240002",
 			Seq: 5, Periods: 6, Amount: 89900},
 		{Name: pick("乐学教育", "Learnwell"), PlanTitle: pick("英语课程年卡", "English course, one year"), PlanRef: "P202611240003",

@@ -190,7 +190,8 @@ type Bill struct {
 	Seq, Periods int
 	Amount       int64 // still due, in fen
 	DueDate      time.Time
-	DaysUntilDue int // negative = days overdue
+	DaysUntilDue int  // negative = days overdue
+	AutoDebit    bool // its plan repays by automatic debit
 }
 
 // SameDue reports whether every bill of a digest falls due on one day (the
@@ -209,6 +210,25 @@ func (d Data) SameDue() bool {
 // when configured, else the merchant's name ("" when the notice names no
 // single merchant: a digest of several shops' bills, a security notice).
 func (d Data) Signature() string { return cmp.Or(d.SMSSignature, d.Merchant) }
+
+// BillsDebit says how a digest's bills are repaid: "all" by automatic
+// debit, "none", or "some" (a digest told every borrower that some of its
+// bills would be debited, whether or not any was).
+func (d Data) BillsDebit() string {
+	n := 0
+	for _, b := range d.Bills {
+		if b.AutoDebit {
+			n++
+		}
+	}
+	switch n {
+	case 0:
+		return "none"
+	case len(d.Bills):
+		return "all"
+	}
+	return "some"
+}
 
 // AutoDebit reports whether the plan repays by automatic debit.
 func (d Data) AutoDebit() bool { return d.RepayMethod == RepayAutoDebit }
