@@ -349,7 +349,7 @@ func writeReceipts(ctx context.Context, tx *sqlx.Tx, ins []Receipt, round []int,
 		if row.Moved != "" {
 			res[row.Ord].Status, res[row.Ord].Applied = row.Moved, true
 		}
-		if row.Moved == ReceiptDelivered {
+		if row.Moved == ReceiptDelivered && matches[row.Ord].Status == StatusUndelivered { // only an undelivered SMS has a fallback
 			delivered = append(delivered, res[row.Ord].NotificationID)
 		}
 	}

@@ -128,7 +128,7 @@ func recordReceipts(ctx context.Context, tx *sqlx.Tx, ins []repo.Receipt, now ti
 			return fmt.Errorf("apply receipt: %w", err)
 		}
 		res[i].Status, res[i].Applied = status, true
-		if status == repo.ReceiptDelivered {
+		if status == repo.ReceiptDelivered && n.Status == repo.StatusUndelivered { // only an undelivered SMS has a fallback
 			if _, err := tx.ExecContext(ctx, `UPDATE notifications SET status = 'suppressed', status_reason = $2, updated_at = $3
 				WHERE fallback_of = $1 AND status = 'pending'`, n.ID, repo.ReasonFallbackWithdrawn, now); err != nil {
 				return fmt.Errorf("withdraw fallbacks: %w", err)
